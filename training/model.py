@@ -1,0 +1,221 @@
+"""Weight-sparse GPT after Gao et al. 2025, with the node interface the product uses.
+
+Architecture: pre-norm decoder, RMSNorm, no biases, learned absolute position embeddings
+(optional), attention sinks (a learnable per-head logit on a zero key/value slot), a dense
+bigram table added to the logits, and AbsTopK activation sparsity at every node location.
+Parameter names follow openai/circuit_sparsity's GPT (transformer.wte, transformer.h.N.attn.c_attn,
+... , lm_head, bigram_table) where the architecture allows.
+
+Nodes. Each block has eight node locations, in this order (the flat node vector's order):
+    {l}.attn.act_in [d_model]    residual channels read by attention (after ln_1)
+    {l}.attn.q      [n_head*d_head]
+    {l}.attn.k      [n_head*d_head]
+    {l}.attn.v      [n_head*d_head]
+    {l}.attn.resid_delta [d_model]  residual channels written by attention
+    {l}.mlp.act_in  [d_model]    residual channels read by the MLP (after ln_2)
+    {l}.mlp.post_act [d_mlp]     MLP neurons
+    {l}.mlp.resid_delta [d_model]
+A forward pass takes an optional flat `node_mask` [N] (1 keep, 0 ablate) and `node_fill` [N]
+(the value an ablated node takes: its mean, or 0), applied after AbsTopK at each location, and
+can return the activations of any set of nodes (`watch`, flat indices).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SITES = ("attn.act_in", "attn.q", "attn.k", "attn.v", "attn.resid_delta", "mlp.act_in", "mlp.post_act", "mlp.resid_delta")
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 2048
+    block_size: int = 256
+    n_layer: int = 2
+    d_model: int = 128
+    n_head: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    pos_emb: bool = True
+    bigram_table: bool = True
+    sink: bool = True
+    afrac: float = 0.25  # AbsTopK keeps this fraction of each node location
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def site_dims(cfg: GPTConfig) -> dict[str, int]:
+    hd = cfg.n_head * cfg.d_head
+    return {
+        "attn.act_in": cfg.d_model, "attn.q": hd, "attn.k": hd, "attn.v": hd,
+        "attn.resid_delta": cfg.d_model, "mlp.act_in": cfg.d_model,
+        "mlp.post_act": cfg.d_mlp, "mlp.resid_delta": cfg.d_model,
+    }
+
+
+def node_layout(cfg: GPTConfig) -> list[dict]:
+    """[{name: '0.attn.q', offset, length}] in flat node-vector order."""
+    layout, offset = [], 0
+    dims = site_dims(cfg)
+    for layer in range(cfg.n_layer):
+        for site in SITES:
+            layout.append({"name": f"{layer}.{site}", "offset": offset, "length": dims[site]})
+            offset += dims[site]
+    return layout
+
+
+def n_nodes(cfg: GPTConfig) -> int:
+    last = node_layout(cfg)[-1]
+    return last["offset"] + last["length"]
+
+
+def abs_topk(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest-|x| entries of the last dim, zero the rest.
+
+    Formulated as a threshold at the k-th largest |x| (TopK values only, no scatter/gather): this is
+    exact except where a nonzero value ties the threshold, and it exports to a much cheaper ONNX graph.
+    """
+    if k >= x.shape[-1]:
+        return x
+    a = x.abs()
+    thresh = torch.topk(a, k, dim=-1).values[..., k - 1 :]  # [..., 1]
+    return torch.where(a >= thresh, x, torch.zeros_like(x))
+
+
+class NodeHooks:
+    """Per-forward state: masks to apply and activations to record, indexed by the flat layout."""
+
+    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False):
+        self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in node_layout(cfg)}
+        self.node_mask, self.node_fill, self.record = node_mask, node_fill, record
+        self.recorded: list[torch.Tensor] = []
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if self.node_mask is not None:
+            lo, hi = self.slices[name]
+            m = self.node_mask[lo:hi]
+            x = x * m + self.node_fill[lo:hi] * (1 - m)
+        if self.record:
+            self.recorded.append(x)
+        return x
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        hd = cfg.n_head * cfg.d_head
+        self.c_attn = nn.Linear(cfg.d_model, 3 * hd, bias=False)
+        self.c_proj = nn.Linear(hd, cfg.d_model, bias=False)
+        self.sink_logit = nn.Parameter(torch.zeros(cfg.n_head)) if cfg.sink else None
+        self.register_buffer("causal", torch.tril(torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool)), persistent=False)
+
+    def forward(self, x: torch.Tensor, hook, layer: int, want_attn: bool = False):
+        cfg = self.cfg
+        B, T, _ = x.shape
+        hd = cfg.n_head * cfg.d_head
+        kq = max(1, int(hd * cfg.afrac))
+        q, k, v = self.c_attn(x).split(hd, dim=2)  # each [B, T, nh*dh]
+        q = hook(f"{layer}.attn.q", abs_topk(q, kq))
+        k = hook(f"{layer}.attn.k", abs_topk(k, kq))
+        v = hook(f"{layer}.attn.v", abs_topk(v, kq))
+        q = q.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
+        k = k.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)
+        v = v.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(cfg.d_head))  # [B, nh, T, T]
+        att = att.masked_fill(~self.causal[:T, :T], float("-inf"))
+        if self.sink_logit is not None:
+            # a zero-value key slot with a learned logit lets a head attend to "nothing"
+            sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(B, cfg.n_head, T, 1)
+            att = torch.cat([att, sink], dim=-1)  # [B, nh, T, T+1]
+            probs = F.softmax(att, dim=-1)[..., :T]
+        else:
+            probs = F.softmax(att, dim=-1)
+        y = (probs @ v).transpose(1, 2).reshape(B, T, hd)  # [B, T, nh*dh]
+        y = self.c_proj(y)
+        y = abs_topk(y, max(1, int(cfg.d_model * cfg.afrac)))
+        return y, (probs if want_attn else None)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
+        self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, hook, layer: int) -> torch.Tensor:
+        cfg = self.cfg
+        h = F.gelu(self.c_fc(x))  # [B, T, d_mlp]
+        h = hook(f"{layer}.mlp.post_act", abs_topk(h, max(1, int(cfg.d_mlp * cfg.afrac))))
+        return abs_topk(self.c_proj(h), max(1, int(cfg.d_model * cfg.afrac)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.ln_1 = nn.RMSNorm(cfg.d_model)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = nn.RMSNorm(cfg.d_model)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, hook, layer: int, want_attn: bool = False):
+        k = max(1, int(self.cfg.d_model * self.cfg.afrac))
+        a_in = hook(f"{layer}.attn.act_in", abs_topk(self.ln_1(x), k))
+        delta, probs = self.attn(a_in, hook, layer, want_attn)
+        x = x + hook(f"{layer}.attn.resid_delta", delta)
+        m_in = hook(f"{layer}.mlp.act_in", abs_topk(self.ln_2(x), k))
+        x = x + hook(f"{layer}.mlp.resid_delta", self.mlp(m_in, hook, layer))
+        return x, probs
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(cfg.vocab_size, cfg.d_model),
+                wpe=nn.Embedding(cfg.block_size, cfg.d_model) if cfg.pos_emb else None,
+                h=nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)]),
+                ln_f=nn.RMSNorm(cfg.d_model),
+            )
+        )
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.bigram_table = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.vocab_size)) if cfg.bigram_table else None
+        self.apply(self._init)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def sparse_parameters(self) -> dict[str, nn.Parameter]:
+        """Every weight matrix under the L0 constraint (embeddings included); norms, sinks and the bigram table stay dense."""
+        return {n: p for n, p in self.named_parameters() if p.ndim == 2 and n != "bigram_table"}
+
+    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False):
+        """idx [B, T] → logits [B, T, V]; with record=True also all node activations [B, T, N]."""
+        B, T = idx.shape
+        hook = NodeHooks(self.cfg, node_mask, node_fill, record)
+        x = self.transformer.wte(idx)  # [B, T, d]
+        if self.transformer.wpe is not None:
+            x = x + self.transformer.wpe(torch.arange(T, device=idx.device))
+        attn_probs = []
+        for layer, block in enumerate(self.transformer.h):
+            x, probs = block(x, hook, layer, want_attn)
+            attn_probs.append(probs)
+        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V]
+        if self.bigram_table is not None:
+            logits = logits + self.bigram_table[idx]
+        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
+        return logits, nodes, (attn_probs if want_attn else None)

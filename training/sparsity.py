@@ -1,0 +1,60 @@
+"""The weight-sparsity constraint: per-matrix top-k magnitude projection with a per-neuron floor.
+
+After every optimizer step each sparse matrix W [out, in] keeps exactly k = round(density · numel)
+nonzeros: first, for every row and every column, its MIN_PER_NEURON largest-|w| entries (so no neuron,
+residual channel or attention channel is left with fewer than 4 connections), then the largest
+remaining entries up to k. The density is annealed linearly from 1 to the target over the first
+`anneal_frac` of training.
+"""
+from __future__ import annotations
+
+import torch
+
+MIN_PER_NEURON = 4
+
+
+def density_at(step: int, total_steps: int, target: float, anneal_frac: float = 0.5) -> float:
+    t = min(1.0, step / max(1, anneal_frac * total_steps))
+    return 1.0 + (target - 1.0) * t
+
+
+def nonzeros_for(numel: int, density: float) -> int:
+    return max(1, int(round(density * numel)))
+
+
+def floor_mask(w: torch.Tensor) -> torch.Tensor:
+    """Bool mask [out, in] of each row's and each column's MIN_PER_NEURON largest-|w| entries."""
+    a = w.abs()
+    mask = torch.zeros_like(w, dtype=torch.bool)
+    kr = min(MIN_PER_NEURON, w.shape[1])
+    kc = min(MIN_PER_NEURON, w.shape[0])
+    mask.scatter_(1, a.topk(kr, dim=1).indices, True)
+    mask.scatter_(0, a.topk(kc, dim=0).indices, True)
+    return mask
+
+
+@torch.no_grad()
+def project_(w: torch.Tensor, k: int) -> None:
+    """Zero all but k entries of w in place (the floor first, then largest magnitude)."""
+    if k >= w.numel():
+        return
+    forced = floor_mask(w)
+    n_forced = int(forced.sum())
+    if n_forced >= k:
+        raise ValueError(f"density too low: the 4-per-neuron floor alone needs {n_forced} > {k} nonzeros for {tuple(w.shape)}")
+    # rank the non-forced entries by magnitude; forced ones get +inf so they are always in the top k
+    score = torch.where(forced, torch.full_like(w, float("inf")), w.abs()).flatten()
+    keep = torch.zeros(w.numel(), dtype=torch.bool, device=w.device)
+    keep[score.topk(k, sorted=False).indices] = True
+    w.mul_(keep.view_as(w))
+
+
+@torch.no_grad()
+def project_model_(params: dict[str, torch.nn.Parameter], density: float) -> dict[str, int]:
+    """Project every sparse parameter; returns {name: k}."""
+    ks = {}
+    for name, p in params.items():
+        k = nonzeros_for(p.numel(), density)
+        project_(p.data, k)
+        ks[name] = k
+    return ks

@@ -1,0 +1,161 @@
+"""Step 2: weight-sparse pretraining.
+
+    python -m training.train --config small --out training/runs/small [--minutes 100]
+
+Resumable (checkpoint.pt is rewritten every --ckpt-every steps and on exit); the loss curve is
+saved as JSON lines (curve.jsonl: step, tokens, train loss, lr, density, and val loss at evals).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import sparsity
+from .model import GPT, GPTConfig
+
+CONFIGS = {
+    # the CI/test configuration: trains in seconds
+    "tiny": dict(model=GPTConfig(n_layer=1, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64), batch=4, seq=64, steps=30, lr=1e-2, density=1 / 4),
+    "small": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
+    "medium": dict(model=GPTConfig(n_layer=4, d_model=192, n_head=6, d_head=32, d_mlp=768), batch=16, seq=256, steps=0, lr=5e-3, density=1 / 16),
+}
+
+BETAS, WEIGHT_DECAY, ADAM_EPS = (0.9, 0.95), 0.1, 0.1
+WARMUP_FRAC = 0.01
+
+
+def lr_at(step: int, total: int, base: float, density: float) -> float:
+    """'Sharkfin': linear warmup, linear decay to 10 %, times 1/sqrt(current density)."""
+    warm = max(1, int(WARMUP_FRAC * total))
+    sched = step / warm if step < warm else 1.0 - 0.9 * (step - warm) / max(1, total - warm)
+    return base * sched / math.sqrt(density)
+
+
+def normalize_grad_rms_(params) -> float:
+    """Scale all gradients together to RMS 1 (the paper's clipping, applied always)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    sq = sum(float(g.pow(2).sum()) for g in grads)
+    n = sum(g.numel() for g in grads)
+    rms = math.sqrt(sq / max(1, n))
+    if rms > 0:
+        for g in grads:
+            g.mul_(1.0 / rms)
+    return rms
+
+
+class Batches:
+    """Random windows of a uint16 token file."""
+
+    def __init__(self, path: Path, batch: int, seq: int, seed: int):
+        self.data = np.memmap(path, dtype=np.uint16, mode="r")
+        self.batch, self.seq = batch, seq
+        self.rng = np.random.default_rng(seed)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = self.rng.integers(0, len(self.data) - self.seq - 1, self.batch)
+        chunk = np.stack([self.data[s : s + self.seq + 1].astype(np.int64) for s in starts])
+        x = torch.from_numpy(chunk)
+        return x[:, :-1], x[:, 1:]
+
+
+@torch.no_grad()
+def evaluate(model: GPT, data: Path, batch: int, seq: int, n_batches: int = 8) -> float:
+    model.eval()
+    it = Batches(data, batch, seq, seed=1234)
+    losses = []
+    for _ in range(n_batches):
+        x, y = it.next()
+        logits, _, _ = model(x)
+        losses.append(float(F.cross_entropy(logits.flatten(0, 1), y.flatten())))
+    model.train()
+    return float(np.mean(losses))
+
+
+def make_optimizer(model: GPT, lr: float) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.ndim == 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=BETAS, eps=ADAM_EPS,
+    )
+
+
+def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, log=print) -> GPT:
+    spec = CONFIGS[config]
+    cfg: GPTConfig = spec["model"]
+    torch.manual_seed(seed)
+    model = GPT(cfg)
+    opt = make_optimizer(model, spec["lr"])
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, curve_path = out / "checkpoint.pt", out / "curve.jsonl"
+    step, tokens = 0, 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, tokens, total_steps = ck["step"], ck["tokens"], ck["total_steps"]
+        log(f"resumed at step {step}")
+    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step)
+    sparse = model.sparse_parameters()
+    t0 = time.time()
+
+    def save() -> None:
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
+                    "total_steps": total_steps, "config": config, "model_config": cfg.to_dict()}, ckpt_path)
+
+    with curve_path.open("a") as curve:
+        while step < total_steps:
+            density = sparsity.density_at(step, total_steps, spec["density"])
+            lr = lr_at(step, total_steps, spec["lr"], density)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, y = batches.next()
+            logits, _, _ = model(x)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            normalize_grad_rms_(model.parameters())
+            opt.step()
+            step += 1
+            tokens += x.numel()
+            sparsity.project_model_(sparse, sparsity.density_at(step, total_steps, spec["density"]))
+            row = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr, "density": density,
+                   "elapsed_s": round(time.time() - t0, 1)}
+            if step % eval_every == 0 or step == total_steps:
+                row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)
+                log(json.dumps(row))
+            curve.write(json.dumps(row) + "\n")
+            if step % ckpt_every == 0:
+                curve.flush()
+                save()
+            if minutes and time.time() - t0 > minutes * 60 and step < total_steps:
+                log(f"time budget reached at step {step}; checkpoint saved, resume to continue")
+                break
+    save()
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    ap.add_argument("--data", type=Path, default=Path("training/data"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=0, help="total steps (default: the config's)")
+    ap.add_argument("--minutes", type=float, default=0.0, help="stop (resumably) after this wall time")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps = args.steps or CONFIGS[args.config]["steps"]
+    train(args.config, args.data, args.out, steps, args.minutes)
+
+
+if __name__ == "__main__":
+    main()

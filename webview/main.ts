@@ -1,0 +1,2 @@
+// Circuit panel webview entry point.
+export {};
