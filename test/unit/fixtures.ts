@@ -1,0 +1,25 @@
+// Loads the shared fixtures for unit tests (compiled to out/test/unit, so paths go via the repo root).
+
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CircuitFile } from '../../src/protocol/circuit';
+import type { PanelModel, TopToken } from '../../src/protocol/messages';
+
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+
+export function readFixture(name: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', name), 'utf8')) as unknown;
+}
+
+export function sampleCircuit(): CircuitFile {
+  return readFixture('circuit-sample.json') as CircuitFile;
+}
+
+export function sampleModel(): PanelModel {
+  const state = readFixture('panel-state-sample.json') as { model: Omit<PanelModel, 'circuit'> };
+  return { ...state.model, circuit: sampleCircuit() };
+}
+
+export function sampleTopTokens(): Record<string, TopToken[]> {
+  return (readFixture('panel-state-sample.json') as { topTokens: Record<string, TopToken[]> }).topTokens;
+}

@@ -1,0 +1,278 @@
+// Pure webview logic: colours, theme, formatting, state transitions, visual graph, exports.
+
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  contrastRatio,
+  DARK_PALETTE,
+  divergingColor,
+  LIGHT_PALETTE,
+  luminance,
+  niceExtent,
+  parseColor,
+  textColorOn,
+  toHex,
+} from '../../webview/colors';
+import { GRAPH_EXPORT_FORMAT, graphToJson } from '../../webview/export-json';
+import { attr, clipToNode, esc, graphToSvg } from '../../webview/export-svg';
+import { formatPosition, formatProb, formatSigned, formatValue, orient, readoutRows, visibleToken } from '../../webview/format';
+import * as S from '../../webview/state';
+import { themeFromCss } from '../../webview/theme';
+import { buildVisualGraph, truncate } from '../../webview/visual';
+import { sampleModel, sampleTopTokens } from './fixtures';
+
+const darkPlus: Record<string, string> = {
+  '--vscode-editor-background': '#1e1e1e',
+  '--vscode-editor-foreground': '#d4d4d4',
+  '--vscode-descriptionForeground': 'rgba(204, 204, 204, 0.7)',
+  '--vscode-focusBorder': '#007fd4',
+  '--vscode-font-family': '-apple-system, "Segoe UI", sans-serif',
+};
+
+describe('colours', () => {
+  it('parses the colour forms VS Code themes use', () => {
+    assert.deepEqual(parseColor('#abc'), { r: 0xaa, g: 0xbb, b: 0xcc });
+    assert.deepEqual(parseColor('#1e1e1e'), { r: 30, g: 30, b: 30 });
+    assert.deepEqual(parseColor('#ccccccb3'), { r: 204, g: 204, b: 204 });
+    assert.deepEqual(parseColor(' rgba(204, 204, 204, 0.7) '), { r: 204, g: 204, b: 204 });
+    assert.deepEqual(parseColor('rgb(1 2 3)'), { r: 1, g: 2, b: 3 });
+    assert.equal(parseColor('var(--x)'), null);
+    assert.equal(parseColor(''), null);
+  });
+
+  it('maps −extent, 0, +extent to the palette ends and saturates beyond', () => {
+    for (const p of [LIGHT_PALETTE, DARK_PALETTE]) {
+      assert.equal(toHex(divergingColor(-2, 2, p)), toHex(p.negative));
+      assert.equal(toHex(divergingColor(0, 2, p)), toHex(p.neutral));
+      assert.equal(toHex(divergingColor(2, 2, p)), toHex(p.positive));
+      assert.equal(toHex(divergingColor(50, 2, p)), toHex(p.positive));
+      assert.equal(toHex(divergingColor(Number.NaN, 2, p)), toHex(p.neutral));
+      assert.equal(toHex(divergingColor(1, 0, p)), toHex(p.neutral));
+    }
+  });
+
+  it('changes lightness monotonically from the neutral to each end (readable without hue)', () => {
+    for (const p of [LIGHT_PALETTE, DARK_PALETTE]) {
+      for (const sign of [-1, 1]) {
+        let prev = luminance(p.neutral);
+        const dir = Math.sign(luminance(sign < 0 ? p.negative : p.positive) - prev);
+        for (let t = 0.1; t <= 1.0001; t += 0.1) {
+          const l = luminance(divergingColor(sign * t, 1, p));
+          assert.ok(dir * (l - prev) >= -1e-9, `palette not monotonic at ${sign * t}`);
+          prev = l;
+        }
+      }
+    }
+  });
+
+  it('picks a legible label colour on every fill', () => {
+    for (const p of [LIGHT_PALETTE, DARK_PALETTE]) {
+      for (let v = -1; v <= 1.0001; v += 0.125) {
+        const fill = divergingColor(v, 1, p);
+        assert.ok(contrastRatio(fill, textColorOn(fill)) >= 4.5, `contrast too low at ${v}`);
+      }
+    }
+  });
+
+  it('rounds the scale extent to a nice number', () => {
+    assert.equal(niceExtent([0.3, -2.31, 1]), 2.5);
+    assert.equal(niceExtent([0.07]), 0.1);
+    assert.equal(niceExtent([4.2]), 5);
+    assert.equal(niceExtent([10]), 10);
+    assert.equal(niceExtent([]), 1);
+    assert.equal(niceExtent([0, Number.NaN]), 1);
+  });
+});
+
+describe('theme', () => {
+  it('reads Dark+ variables and picks the dark palette', () => {
+    const t = themeFromCss((n) => darkPlus[n] ?? '', ['vscode-dark']);
+    assert.equal(t.kind, 'dark');
+    assert.equal(t.background, '#1e1e1e');
+    assert.equal(t.foreground, '#d4d4d4');
+    assert.equal(t.focus, '#007fd4');
+    assert.equal(t.palette, DARK_PALETTE);
+    assert.equal(t.fontFamily, darkPlus['--vscode-font-family']);
+  });
+
+  it('falls back to sensible light defaults when variables are missing', () => {
+    const t = themeFromCss(() => '', []);
+    assert.equal(t.kind, 'light');
+    assert.equal(t.background, '#ffffff');
+    assert.equal(t.palette, LIGHT_PALETTE);
+  });
+
+  it('decides the palette from the background, not the class', () => {
+    const t = themeFromCss((n) => (n === '--vscode-editor-background' ? '#101010' : ''), ['vscode-high-contrast']);
+    assert.equal(t.kind, 'high-contrast');
+    assert.equal(t.palette, DARK_PALETTE);
+  });
+});
+
+describe('formatting', () => {
+  it('formats signed numbers with a real minus sign', () => {
+    assert.equal(formatSigned(2.744), '+2.74');
+    assert.equal(formatSigned(-0.15), '\u22120.15');
+    assert.equal(formatSigned(0.001), '0.00');
+    assert.equal(formatSigned(Number.NaN), '—');
+    assert.equal(formatValue(-1.42), '\u22121.42');
+    assert.equal(formatValue(0.0512), '+0.0512');
+    assert.equal(formatValue(-0.03), '\u22120.03');
+    assert.equal(formatValue(123.4), '+123');
+    assert.equal(formatValue(0), '0');
+    assert.equal(formatValue(null), '—');
+  });
+
+  it('formats probabilities as percentages', () => {
+    assert.equal(formatProb(0.62), '62%');
+    assert.equal(formatProb(0.04), '4.0%');
+    assert.equal(formatProb(0.0004), '<0.1%');
+    assert.equal(formatProb(0), '0.0%');
+  });
+
+  it('orients the readout towards the target class', () => {
+    const r = { probs: [0.1, 0.7] as [number, number], logitDiff: -1.9 };
+    assert.deepEqual(orient(r, 1), { pTarget: 0.7, pAlt: 0.1, diff: 1.9 });
+    assert.deepEqual(orient(r, 0), { pTarget: 0.1, pAlt: 0.7, diff: -1.9 });
+    const rows = readoutRows(sampleModel().readout!);
+    assert.equal(rows.before.diff, 2.74);
+    assert.ok(Math.abs(rows.change! - (0.15 - 2.74)) < 1e-12);
+  });
+
+  it('shows positions one-based and whitespace visibly', () => {
+    assert.equal(formatPosition({ line: 6, character: 16, endLine: 6, endCharacter: 22 }), '7:17');
+    assert.equal(visibleToken(' world'), '\u2423world');
+    assert.equal(visibleToken('")\n'), '")\u23ce');
+  });
+});
+
+describe('webview state', () => {
+  it('restores nothing from garbage and round-trips what it persisted', () => {
+    assert.equal(S.restoreState(undefined), S.EMPTY_STATE);
+    assert.equal(S.restoreState({ v: 2 }), S.EMPTY_STATE);
+    assert.equal(S.restoreState({ v: 1, model: { circuit: 1 }, pinned: false, selected: null }), S.EMPTY_STATE);
+    const state = S.select(S.applyUpdate(S.EMPTY_STATE, sampleModel(), true), '0.mlp.post_act.133');
+    const restored = S.restoreState(JSON.parse(JSON.stringify(S.persist(state))));
+    assert.equal(restored.pinned, true);
+    assert.equal(restored.selected, '0.mlp.post_act.133');
+    assert.deepEqual(JSON.parse(JSON.stringify(restored.model)), JSON.parse(JSON.stringify(state.model)));
+  });
+
+  it('selects the first key node by default and keeps a selection that still exists', () => {
+    let s = S.applyUpdate(S.EMPTY_STATE, sampleModel(), false);
+    assert.equal(s.selected, '0.attn.resid_delta.40');
+    s = S.select(s, '1.attn.v.9');
+    s = S.applyUpdate(s, sampleModel(), false);
+    assert.equal(s.selected, '1.attn.v.9');
+    assert.equal(S.select(s, '9.attn.v.1').selected, '1.attn.v.9');
+  });
+
+  it('shows toggles at once and lets the next host update win', () => {
+    let s = S.applyUpdate(S.EMPTY_STATE, sampleModel(), false);
+    assert.deepEqual([...S.effectiveAblated(s)], ['0.attn.v.17']);
+    s = S.toggleNode(s, '0.attn.v.17', false);
+    s = S.toggleNode(s, '1.attn.v.9', true);
+    assert.deepEqual([...S.effectiveAblated(s)], ['1.attn.v.9']);
+    assert.equal(S.toggleNode(s, 'not.a.node', true), s);
+    s = S.applyUpdate(s, sampleModel(), false);
+    assert.deepEqual([...S.effectiveAblated(s)], ['0.attn.v.17']);
+  });
+
+  it('caches top tokens per document version and ignores stale answers', () => {
+    const tokens = sampleTopTokens()['0.attn.resid_delta.40'];
+    let s = S.applyUpdate(S.EMPTY_STATE, sampleModel(), false);
+    s = S.topTokensLoading(s, '0.attn.resid_delta.40', 5);
+    assert.equal(S.topTokensArrived(s, '0.attn.resid_delta.40', 4, tokens), s);
+    s = S.topTokensArrived(s, '0.attn.resid_delta.40', 5, tokens);
+    assert.equal(s.topTokens.get('0.attn.resid_delta.40')?.status, 'done');
+    // Same document version: cache kept; new version: dropped.
+    assert.equal(S.applyUpdate(s, sampleModel(), false).topTokens.size, 1);
+    assert.equal(S.applyUpdate(s, { ...sampleModel(), documentVersion: 4 }, false).topTokens.size, 0);
+  });
+});
+
+describe('visual graph', () => {
+  const theme = themeFromCss(() => '', ['vscode-light']);
+  const model = sampleModel();
+  const g = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(model.ablated), extent: 2.5 }, theme);
+
+  it('has one visual node per circuit node and one edge per circuit edge', () => {
+    assert.equal(g.nodes.length, model.circuit.nodes.length);
+    assert.equal(g.edges.length, model.circuit.edges.length);
+  });
+
+  it('colours nodes by activation, greys and dashes ablated ones', () => {
+    const byId = new Map(g.nodes.map((n) => [n.id, n]));
+    assert.equal(byId.get('0.attn.v.17')!.dashed, true);
+    assert.equal(byId.get('0.attn.v.17')!.fill, theme.ablatedFill);
+    assert.equal(byId.get('0.mlp.post_act.133')!.fill, toHex(divergingColor(2.31, 2.5, LIGHT_PALETTE)));
+    assert.equal(byId.get('0.attn.resid_delta.40')!.key, true);
+  });
+
+  it('sizes edges by |weight| and colours them by sign; edges into ablated nodes are dashed', () => {
+    const strongest = g.edges.reduce((a, b) => (Math.abs(b.weight) > Math.abs(a.weight) ? b : a));
+    assert.equal(strongest.width, 6);
+    for (const e of g.edges) {
+      assert.equal(e.color, toHex(e.weight >= 0 ? LIGHT_PALETTE.positive : LIGHT_PALETTE.negative));
+      assert.equal(e.dashed, e.source === '0.attn.v.17' || e.target === '0.attn.v.17');
+    }
+  });
+
+  it('truncates captions by characters, not code units', () => {
+    assert.equal(truncate('short', 10), 'short');
+    assert.equal(truncate('a very long caption indeed', 10), 'a very lo…');
+    assert.equal([...truncate('😀'.repeat(30), 10)].length, 10);
+  });
+});
+
+describe('SVG and JSON export', () => {
+  const theme = themeFromCss(() => '', ['vscode-light']);
+  const model = sampleModel();
+  const nodes = model.circuit.nodes.map((n, i) => (i === 1 ? { ...n, label: 'a <b> & "c" \u0007' } : n));
+  const m = { ...model, circuit: { ...model.circuit, nodes } };
+  const g = buildVisualGraph({ circuit: m.circuit, activations: m.activations, ablated: new Set(m.ablated), extent: 2.5 }, theme);
+  const svg = graphToSvg(g, { title: 'T <1>', subtitle: 's' });
+
+  it('escapes text and attributes', () => {
+    assert.equal(esc('a<b>&c'), 'a&lt;b&gt;&amp;c');
+    assert.equal(attr(`"x" 'y'`), '&quot;x&quot; &#39;y&#39;');
+    assert.ok(svg.includes('a &lt;b&gt; &amp; "c"'));
+    assert.ok(svg.includes('<title>T &lt;1&gt;</title>'));
+    assert.ok(!svg.includes('\u0007'));
+  });
+
+  it('draws every node, caption and edge', () => {
+    assert.equal((svg.match(/marker-end="url\(#arrow\d+\)"/g) ?? []).length, g.edges.length);
+    for (const n of g.nodes) assert.ok(svg.includes(`>${esc(n.label)}</text>`), n.label);
+    assert.equal((svg.match(/stroke-dasharray="4 3"/g) ?? []).length, 1); // the ablated node
+    assert.ok(svg.startsWith('<?xml'));
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+  });
+
+  it('clips edge ends to the node border', () => {
+    const n = { x: 0, y: 0, width: 68, height: 28 };
+    const near = (p: { x: number; y: number }, x: number, y: number): boolean => Math.abs(p.x - x) < 1e-9 && Math.abs(p.y - y) < 1e-9;
+    assert.ok(near(clipToNode(n, { x: 0, y: 100 }), 0, 14));
+    assert.ok(near(clipToNode(n, { x: -100, y: 0 }), -34, 0));
+    assert.ok(near(clipToNode(n, { x: 100, y: 100 }), 14, 14));
+    assert.deepEqual(clipToNode(n, { x: 0, y: 0 }), { x: 0, y: 0 });
+  });
+
+  it('exports JSON with labels, meanings, activations and ablation state', () => {
+    const doc = JSON.parse(graphToJson(m, g)) as {
+      format: string;
+      nodes: { id: string; label: string; meaning: string; activation: number | null; ablated: boolean; position: { x: number } }[];
+      edges: { sourceLabel: string }[];
+      ablation: { mode: string; nodes: string[] };
+    };
+    assert.equal(doc.format, GRAPH_EXPORT_FORMAT);
+    assert.equal(doc.nodes.length, m.circuit.nodes.length);
+    const v17 = doc.nodes.find((n) => n.id === '0.attn.v.17')!;
+    assert.equal(v17.label, 'quote type (V)');
+    assert.equal(v17.ablated, true);
+    assert.equal(v17.activation, 0.05);
+    assert.equal(typeof v17.position.x, 'number');
+    assert.ok(doc.edges.every((e) => typeof e.sourceLabel === 'string'));
+    assert.deepEqual(doc.ablation, { mode: 'mean', circuitOnly: false, nodes: ['0.attn.v.17'] });
+  });
+});

@@ -1,0 +1,145 @@
+// Pure webview state: what the panel shows, what survives hide/show (via the webview API's
+// getState/setState), and the small transitions the UI needs. The host stays authoritative for
+// ablations: a toggle is shown at once ("pending") and replaced by the host's next update.
+
+import { panelModel, type PanelModel, type TopToken } from '../src/protocol/messages';
+import { boolean, check, literal, nullable, object, string } from '../src/protocol/validate';
+
+/** What `setState` stores; validated on restore because it may come from an older version. */
+export interface PersistedState {
+  readonly v: 1;
+  readonly model: PanelModel | null;
+  readonly pinned: boolean;
+  readonly selected: string | null;
+}
+
+export type TopTokensEntry =
+  | { readonly status: 'loading'; readonly requestId: number }
+  | { readonly status: 'done'; readonly tokens: readonly TopToken[] };
+
+export interface ViewState {
+  readonly model: PanelModel | null;
+  readonly pinned: boolean;
+  readonly selected: string | null;
+  /** Toggles not yet confirmed by the host: node id → ablated. */
+  readonly pending: ReadonlyMap<string, boolean>;
+  /** Cache key of `topTokens` (document, version, task); the cache is dropped when it changes. */
+  readonly topTokensKey: string;
+  readonly topTokens: ReadonlyMap<string, TopTokensEntry>;
+}
+
+export const EMPTY_STATE: ViewState = {
+  model: null,
+  pinned: false,
+  selected: null,
+  pending: new Map(),
+  topTokensKey: '',
+  topTokens: new Map(),
+};
+
+const persisted = object<PersistedState>({
+  v: literal<1>(1),
+  model: nullable(panelModel),
+  pinned: boolean,
+  selected: nullable(string({ max: 64 })),
+});
+
+export function restoreState(raw: unknown): ViewState {
+  const r = check(persisted, raw);
+  if (!r.ok) return EMPTY_STATE;
+  const { model, pinned, selected } = r.value;
+  return {
+    ...EMPTY_STATE,
+    model,
+    pinned,
+    selected: model && selected && hasNode(model, selected) ? selected : null,
+    topTokensKey: model ? cacheKey(model) : '',
+  };
+}
+
+export function persist(state: ViewState): PersistedState {
+  return { v: 1, model: state.model, pinned: state.pinned, selected: state.selected };
+}
+
+/** The host sent a new model. */
+export function applyUpdate(state: ViewState, model: PanelModel, pinned: boolean): ViewState {
+  const key = cacheKey(model);
+  const selected = state.selected && hasNode(model, state.selected) ? state.selected : defaultSelection(model);
+  return {
+    model,
+    pinned,
+    selected,
+    pending: new Map(),
+    topTokensKey: key,
+    topTokens: key === state.topTokensKey ? state.topTokens : new Map(),
+  };
+}
+
+/** The ablated set as the user currently sees it (host state plus pending toggles). */
+export function effectiveAblated(state: ViewState): Set<string> {
+  const set = new Set(state.model?.ablated ?? []);
+  for (const [id, ablated] of state.pending) {
+    if (ablated) set.add(id);
+    else set.delete(id);
+  }
+  return set;
+}
+
+export function toggleNode(state: ViewState, nodeId: string, ablated: boolean): ViewState {
+  if (!state.model || !hasNode(state.model, nodeId)) return state;
+  const pending = new Map(state.pending);
+  pending.set(nodeId, ablated);
+  return { ...state, pending };
+}
+
+/** Reset / circuit only: the host will answer with the new ablation set; clear local toggles. */
+export function clearPending(state: ViewState): ViewState {
+  return state.pending.size === 0 ? state : { ...state, pending: new Map() };
+}
+
+export function select(state: ViewState, nodeId: string | null): ViewState {
+  if (nodeId !== null && (!state.model || !hasNode(state.model, nodeId))) return state;
+  return { ...state, selected: nodeId };
+}
+
+export function setPinned(state: ViewState, pinned: boolean): ViewState {
+  return { ...state, pinned };
+}
+
+export function topTokensLoading(state: ViewState, nodeId: string, requestId: number): ViewState {
+  const topTokens = new Map(state.topTokens);
+  topTokens.set(nodeId, { status: 'loading', requestId });
+  return { ...state, topTokens };
+}
+
+/** An answer arrived; it is kept only if it answers the outstanding request for that node. */
+export function topTokensArrived(state: ViewState, nodeId: string, requestId: number, tokens: readonly TopToken[]): ViewState {
+  const entry = state.topTokens.get(nodeId);
+  if (!entry || entry.status !== 'loading' || entry.requestId !== requestId) return state;
+  const topTokens = new Map(state.topTokens);
+  topTokens.set(nodeId, { status: 'done', tokens });
+  return { ...state, topTokens };
+}
+
+/** The first key node, else the most important node: what the details pane shows initially. */
+export function defaultSelection(model: PanelModel): string | null {
+  const key = model.circuit.key_nodes?.find((id) => hasNode(model, id));
+  if (key) return key;
+  let best: string | null = null;
+  let bestImportance = -Infinity;
+  for (const n of model.circuit.nodes) {
+    if (n.importance > bestImportance) {
+      best = n.id;
+      bestImportance = n.importance;
+    }
+  }
+  return best;
+}
+
+function cacheKey(model: PanelModel): string {
+  return JSON.stringify([model.documentName, model.documentVersion, model.circuit.task]);
+}
+
+function hasNode(model: PanelModel, id: string): boolean {
+  return model.circuit.nodes.some((n) => n.id === id);
+}
