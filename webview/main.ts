@@ -1,2 +1,317 @@
-// Circuit panel webview entry point.
-export {};
+// Circuit panel webview entry point: builds the page, talks to the host through the typed protocol
+// (src/protocol/messages.ts), and keeps its state across hide/show with getState/setState.
+
+import type { ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../src/protocol/messages';
+import { parseHostMessage, PROTOCOL_VERSION } from '../src/protocol/messages';
+import { toHex, divergingColor, niceExtent } from './colors';
+import { badge, button, checkbox, dropdown, progressRing, registerControls } from './controls';
+import { createDetails } from './details';
+import { el } from './dom';
+import { graphToJson } from './export-json';
+import { graphToSvg } from './export-svg';
+import { formatPosition, formatValue, visibleToken } from './format';
+import { createGraph } from './graph';
+import { createReadout } from './readout';
+import * as S from './state';
+import { themeFromCss, type Theme } from './theme';
+import { buildVisualGraph, type VisualGraph } from './visual';
+
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): unknown;
+  setState(state: S.PersistedState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+registerControls();
+const api = acquireVsCodeApi();
+let state: S.ViewState = S.restoreState(api.getState());
+let theme: Theme = readTheme();
+let visual: VisualGraph | null = null;
+let nextRequestId = 1;
+
+function post(message: WebviewMessage): void {
+  api.postMessage(message);
+}
+
+function save(): void {
+  api.setState(S.persist(state));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page skeleton.
+
+const app = document.getElementById('app') ?? document.body.appendChild(el('div'));
+app.replaceChildren();
+app.classList.add('app');
+
+const header = el('header', 'toolbar');
+const titleBlock = el('div', 'title-block');
+const title = el('h1', 'title', 'Circuit');
+const subtitle = el('div', 'subtitle');
+titleBlock.append(title, subtitle);
+const busy = progressRing();
+busy.classList.add('busy');
+
+const modeSelect = dropdown<'mean' | 'zero'>(
+  [
+    { value: 'mean', label: 'Mean ablation' },
+    { value: 'zero', label: 'Zero ablation' },
+  ],
+  { title: 'Ablation mode: replace an ablated node by its mean over validation text, or by zero' },
+  (mode) => post({ kind: 'setMode', mode }),
+);
+const circuitOnlyButton = button('Circuit only', { title: 'Ablate every node outside the circuit' }, () => {
+  state = S.clearPending(state);
+  post({ kind: 'circuitOnly' });
+});
+const resetButton = button('Reset', { title: 'Remove all ablations' }, () => {
+  state = S.clearPending(state);
+  post({ kind: 'reset' });
+});
+const pinBox = checkbox('Pin', { title: 'When pinned, the panel keeps showing this token instead of following the cursor' }, (pinned) => {
+  state = S.setPinned(state, pinned);
+  post({ kind: 'setPinned', pinned });
+  save();
+  renderHeader();
+});
+const exportButtons = (['png', 'svg', 'json'] as const).map((format) =>
+  button(format.toUpperCase(), { title: `Export ${format.toUpperCase()}` }, () => exportGraph(format, null)),
+);
+
+const ablationGroup = el('div', 'group');
+ablationGroup.append(modeSelect.element, circuitOnlyButton.element, resetButton.element);
+const exportGroup = el('div', 'group export-group');
+exportGroup.append(el('span', 'group-label', 'Export'), ...exportButtons.map((b) => b.element));
+const controlsRow = el('div', 'controls');
+controlsRow.append(ablationGroup, exportGroup);
+const titleRow = el('div', 'title-row');
+titleRow.append(titleBlock, busy, pinBox.element);
+header.append(titleRow, controlsRow);
+
+const content = el('main', 'content');
+const graphPane = el('section', 'graph-pane');
+graphPane.setAttribute('aria-label', 'Circuit graph');
+const graphHost = el('div', 'graph');
+graphHost.setAttribute('role', 'img');
+graphHost.setAttribute('aria-label', 'Circuit graph. Choose nodes with the Node list in the details pane.');
+const legend = el('div', 'legend');
+const fitButton = button('Fit', { appearance: 'secondary', title: 'Fit the graph to the panel' }, () => graph.fit());
+fitButton.element.classList.add('fit-button');
+graphPane.append(graphHost, legend, fitButton.element);
+
+const side = el('aside', 'side');
+const readout = createReadout();
+const details = createDetails({
+  onSelect: (id) => selectNode(id),
+  onToggle: (id, ablated) => toggleNode(id, ablated),
+  onReveal: (nodeId, range) => post({ kind: 'revealToken', nodeId, range }),
+});
+side.append(readout.element, details.element);
+content.append(graphPane, side);
+
+const emptyState = el('div', 'empty-state');
+emptyState.append(
+  el('h2', '', 'No circuit yet'),
+  el('p', '', 'Put the cursor inside a Python string or list and run “Circuit Inspector: Show circuit at cursor”.'),
+);
+const notice = el('div', 'notice');
+notice.setAttribute('role', 'status');
+
+app.append(header, content, emptyState, notice);
+
+const graph = createGraph(graphHost, {
+  onSelect: (id) => selectNode(id),
+  onToggle: (id) => toggleNode(id, !S.effectiveAblated(state).has(id)),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Rendering.
+
+function render(): void {
+  const model = state.model;
+  app.classList.toggle('has-model', model !== null);
+  emptyState.hidden = model !== null;
+  header.hidden = content.hidden = model === null;
+  if (!model) return;
+  renderHeader();
+  renderGraph(model);
+  readout.render(model, S.effectiveAblated(state).size);
+  renderDetails(model);
+}
+
+function renderHeader(): void {
+  const model = state.model;
+  if (!model) return;
+  title.textContent = model.circuit.title;
+  title.title = model.circuit.description;
+  const parts: (string | Node)[] = [];
+  if (model.cursor) {
+    parts.push('at ', el('code', 'token', visibleToken(model.cursor.text)));
+    parts.push(` · ${model.documentName ?? 'untitled'} ${formatPosition(model.cursor.range)}`);
+  } else {
+    parts.push(model.documentName ?? '');
+  }
+  if (state.pinned) parts.push(badge('pinned'));
+  subtitle.replaceChildren(...parts);
+  busy.hidden = !model.busy;
+  modeSelect.setValue(model.mode);
+  pinBox.setChecked(state.pinned);
+  const anyAblated = S.effectiveAblated(state).size > 0 || model.circuitOnly;
+  resetButton.setDisabled(!anyAblated);
+  circuitOnlyButton.element.setAttribute('appearance', model.circuitOnly ? 'primary' : 'secondary');
+  circuitOnlyButton.element.setAttribute('aria-pressed', String(model.circuitOnly));
+  app.classList.toggle('circuit-only', model.circuitOnly);
+}
+
+function renderGraph(model: PanelModel): void {
+  const ablated = S.effectiveAblated(state);
+  const extent = niceExtent(Object.values(model.activations));
+  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent }, theme);
+  graph.render(visual, state.selected);
+  renderLegend(extent, model);
+}
+
+function renderLegend(extent: number, model: PanelModel): void {
+  const bar = el('span', 'legend-bar');
+  const stops = [-1, -0.5, 0, 0.5, 1].map((t) => toHex(divergingColor(t, 1, theme.palette)));
+  bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
+  const scale = el('span', 'legend-scale');
+  scale.append(el('span', 'num', formatValue(-extent)), bar, el('span', 'num', formatValue(extent)));
+  const pos = el('span', 'legend-edge');
+  const posLine = el('span', 'edge-swatch');
+  posLine.style.background = toHex(theme.palette.positive);
+  pos.append(posLine, document.createTextNode('weight > 0'));
+  const neg = el('span', 'legend-edge');
+  const negLine = el('span', 'edge-swatch');
+  negLine.style.background = toHex(theme.palette.negative);
+  neg.append(negLine, document.createTextNode('weight < 0'));
+  const abl = el('span', 'legend-edge');
+  abl.append(el('span', 'ablated-swatch'), document.createTextNode('ablated'));
+  const items: HTMLElement[] = [el('span', 'legend-title', 'activation at cursor'), scale, pos, neg, abl];
+  if (model.circuitOnly) items.push(el('span', 'legend-note', 'everything outside the circuit is ablated'));
+  legend.replaceChildren(...items);
+}
+
+function renderDetails(model: PanelModel): void {
+  details.render({
+    model,
+    selected: state.selected,
+    ablated: S.effectiveAblated(state),
+    topTokens: state.selected ? state.topTokens.get(state.selected) : undefined,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// User actions.
+
+function selectNode(id: string | null): void {
+  state = S.select(state, id);
+  graph.setSelected(state.selected);
+  if (state.model) renderDetails(state.model);
+  requestTopTokens();
+  save();
+}
+
+function toggleNode(id: string, ablated: boolean): void {
+  state = S.toggleNode(state, id, ablated);
+  post({ kind: 'toggleNode', nodeId: id, ablated });
+  render();
+}
+
+function requestTopTokens(): void {
+  const id = state.selected;
+  if (!id || !state.model || state.topTokens.has(id)) return;
+  const requestId = nextRequestId++;
+  state = S.topTokensLoading(state, id, requestId);
+  post({ kind: 'topTokensRequest', requestId, nodeId: id });
+}
+
+function exportGraph(format: ExportFormat, requestId: number | null): void {
+  const model = state.model;
+  if (!model || !visual) {
+    showNotice('error', 'Nothing to export yet.');
+    return;
+  }
+  let data: string;
+  try {
+    data = exportData(format, model, visual);
+  } catch (e) {
+    showNotice('error', `Export failed: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  post({ kind: 'exportData', requestId, format, data });
+}
+
+function exportData(format: ExportFormat, model: PanelModel, g: VisualGraph): string {
+  switch (format) {
+    case 'png':
+      return graph.png(theme.background);
+    case 'svg': {
+      const at = model.cursor ? ` at “${model.cursor.text.trim()}” (${model.documentName ?? 'untitled'} ${formatPosition(model.cursor.range)})` : '';
+      return graphToSvg(g, { title: model.circuit.title, subtitle: `${model.circuit.task}${at}` });
+    }
+    case 'json':
+      return graphToJson(model, g);
+  }
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function showNotice(level: 'info' | 'error', message: string): void {
+  notice.textContent = message;
+  notice.className = `notice visible ${level}`;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => notice.classList.remove('visible'), level === 'error' ? 10_000 : 5_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages from the host.
+
+function handle(message: HostMessage): void {
+  switch (message.kind) {
+    case 'update':
+      state = S.applyUpdate(state, message.model, message.pinned);
+      render();
+      requestTopTokens();
+      save();
+      return;
+    case 'topTokens':
+      state = S.topTokensArrived(state, message.nodeId, message.requestId, message.tokens);
+      if (state.model) renderDetails(state.model);
+      return;
+    case 'exportRequest':
+      exportGraph(message.format, message.requestId);
+      return;
+    case 'notice':
+      showNotice(message.level, message.message);
+      return;
+  }
+}
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  const parsed = parseHostMessage(event.data);
+  if (!parsed.ok) {
+    post({ kind: 'log', level: 'warn', message: `webview ignored a message: ${parsed.error}`.slice(0, 2_000) });
+    return;
+  }
+  handle(parsed.message);
+});
+
+// Theme changes: VS Code swaps the body class and the --vscode-* variables on <html>.
+function readTheme(): Theme {
+  const cs = getComputedStyle(document.documentElement);
+  return themeFromCss((name) => cs.getPropertyValue(name), Array.from(document.body.classList));
+}
+const themeObserver = new MutationObserver(() => {
+  const next = readTheme();
+  if (JSON.stringify(next) === JSON.stringify(theme)) return;
+  theme = next;
+  if (state.model) renderGraph(state.model);
+});
+themeObserver.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+
+window.addEventListener('error', (e) => post({ kind: 'log', level: 'error', message: String(e.message).slice(0, 2_000) }));
+
+render();
+post({ kind: 'ready', protocol: PROTOCOL_VERSION });

@@ -1,0 +1,174 @@
+// The details pane for the selected node: id, meaning, value at the cursor, mean, the ablation
+// toggle, its inputs/outputs, and the top tokens in this file (clicking one reveals it in the
+// editor). All text is set with textContent.
+
+import type { CircuitNode } from '../src/protocol/circuit';
+import type { AblationMode, PanelModel, TokenRange } from '../src/protocol/messages';
+import { checkbox, dropdown, type Choice } from './controls';
+import { el, text } from './dom';
+import { formatPosition, formatValue, visibleToken } from './format';
+import { rowOrder, shortLabel } from './layout';
+import type { TopTokensEntry } from './state';
+
+export interface DetailsHandlers {
+  onSelect(nodeId: string): void;
+  onToggle(nodeId: string, ablated: boolean): void;
+  onReveal(nodeId: string, range: TokenRange): void;
+}
+
+export interface DetailsInput {
+  readonly model: PanelModel;
+  readonly selected: string | null;
+  readonly ablated: ReadonlySet<string>;
+  readonly topTokens: TopTokensEntry | undefined;
+}
+
+export interface DetailsView {
+  readonly element: HTMLElement;
+  render(input: DetailsInput): void;
+}
+
+export function createDetails(handlers: DetailsHandlers): DetailsView {
+  const root = el('section', 'details');
+  root.setAttribute('aria-label', 'Node details');
+
+  const head = el('div', 'details-head');
+  const heading = el('h2', 'section-title', 'Node');
+  const picker = dropdown<string>([], { title: 'Choose a node' }, (id) => handlers.onSelect(id));
+  picker.element.classList.add('node-picker');
+  head.append(heading, picker.element);
+
+  const body = el('div', 'details-body');
+  const empty = el('p', 'muted', 'Click a node in the graph to see what it does.');
+
+  let current: string | null = null;
+  const toggle = checkbox('Ablate this node', { title: 'Replace this node by its mean (or zero) and re-run the model' }, (checked) => {
+    if (current) handlers.onToggle(current, checked);
+  });
+  toggle.element.classList.add('ablate-toggle');
+
+  const title = el('div', 'node-title');
+  const idLine = el('div', 'node-id');
+  const meaning = el('p', 'node-meaning');
+  const stats = el('dl', 'stats');
+  const links = el('div', 'node-links');
+  const topHead = el('h3', 'subsection-title', 'Top tokens in this file');
+  const topList = el('ol', 'top-tokens');
+
+  body.append(title, idLine, meaning, stats, toggle.element, links, topHead, topList);
+  root.append(head, body, empty);
+
+  function render(input: DetailsInput): void {
+    const { model, selected, ablated } = input;
+    picker.setChoices(nodeChoices(model.circuit.nodes));
+    const node = selected ? model.circuit.nodes.find((n) => n.id === selected) : undefined;
+    current = node?.id ?? null;
+    body.hidden = !node;
+    empty.hidden = Boolean(node);
+    if (!node) return;
+    picker.setValue(node.id);
+
+    const isKey = (model.circuit.key_nodes ?? []).includes(node.id);
+    title.replaceChildren(text(node.label), ...(isKey ? [el('span', 'pill', 'key node')] : []));
+    idLine.replaceChildren(el('code', '', node.id), text(`  ·  flat ${node.flat}`));
+    meaning.textContent = node.meaning;
+
+    const value = Object.prototype.hasOwnProperty.call(model.activations, node.id) ? model.activations[node.id] : null;
+    stats.replaceChildren(
+      ...stat('Value at cursor', formatValue(value), 'value'),
+      ...stat('Mean', formatValue(node.mean)),
+      ...stat('Importance', node.importance.toFixed(2)),
+    );
+
+    const isAblated = ablated.has(node.id);
+    toggle.setChecked(isAblated);
+    toggle.element.textContent = ablateLabel(model.mode, node);
+    root.classList.toggle('is-ablated', isAblated);
+
+    renderLinks(model, node);
+    renderTopTokens(node.id, input.topTokens);
+  }
+
+  function renderLinks(model: PanelModel, node: CircuitNode): void {
+    const byId = new Map(model.circuit.nodes.map((n) => [n.id, n]));
+    const inputs = model.circuit.edges.filter((e) => e.target === node.id);
+    const outputs = model.circuit.edges.filter((e) => e.source === node.id);
+    const group = (label: string, items: { id: string; weight: number }[]): HTMLElement => {
+      const row = el('div', 'link-row');
+      row.append(el('span', 'link-label', label));
+      if (items.length === 0) row.append(el('span', 'muted', 'none in circuit'));
+      for (const it of items) {
+        const other = byId.get(it.id);
+        const a = el('a', 'node-link');
+        a.href = '#';
+        a.textContent = other ? nodeName(other) : it.id;
+        a.title = `${it.id}${other ? ` — ${other.label}` : ''} (weight ${formatValue(it.weight)})`;
+        const w = el('span', it.weight >= 0 ? 'weight pos' : 'weight neg', formatValue(it.weight));
+        a.append(w);
+        a.addEventListener('click', (ev) => {
+          ev.preventDefault();
+          handlers.onSelect(it.id);
+        });
+        row.append(a);
+      }
+      return row;
+    };
+    links.replaceChildren(
+      group('Inputs', inputs.map((e) => ({ id: e.source, weight: e.weight }))),
+      group('Outputs', outputs.map((e) => ({ id: e.target, weight: e.weight }))),
+    );
+  }
+
+  function renderTopTokens(nodeId: string, entry: TopTokensEntry | undefined): void {
+    if (!entry || entry.status === 'loading') {
+      topList.replaceChildren(el('li', 'muted', 'Loading…'));
+      return;
+    }
+    if (entry.tokens.length === 0) {
+      topList.replaceChildren(el('li', 'muted', 'This node does not fire in this file.'));
+      return;
+    }
+    const max = entry.tokens.reduce((m, t) => Math.max(m, Math.abs(t.value)), 0) || 1;
+    topList.replaceChildren(
+      ...entry.tokens.map((t) => {
+        const li = el('li', '');
+        const a = el('a', 'token-link');
+        a.href = '#';
+        a.title = `Reveal line ${t.range.line + 1} in the editor`;
+        const bar = el('span', t.value >= 0 ? 'bar pos' : 'bar neg');
+        bar.style.width = `${Math.round((Math.abs(t.value) / max) * 100)}%`;
+        const barBox = el('span', 'bar-box');
+        barBox.append(bar);
+        a.append(el('code', 'token', visibleToken(t.text)), el('span', 'pos-text', formatPosition(t.range)), barBox, el('span', 'num', formatValue(t.value)));
+        a.addEventListener('click', (ev) => {
+          ev.preventDefault();
+          handlers.onReveal(nodeId, t.range);
+        });
+        li.append(a);
+        return li;
+      }),
+    );
+  }
+
+  return { element: root, render };
+}
+
+export function ablateLabel(mode: AblationMode, node: CircuitNode): string {
+  return mode === 'mean' ? `Ablate (set to its mean, ${formatValue(node.mean)})` : 'Ablate (set to zero)';
+}
+
+/** Dropdown entries for all nodes in layout order: `quote type (V) — 0.attn.v.17`. */
+export function nodeChoices(nodes: readonly CircuitNode[]): Choice<string>[] {
+  return [...nodes]
+    .sort((a, b) => rowOrder(a, b) || a.index - b.index)
+    .map((n) => ({ value: n.id, label: `${n.label} — ${n.id}` }));
+}
+
+/** `0.mlp in 40`: layer, block and short label, unambiguous within a circuit. */
+export function nodeName(n: CircuitNode): string {
+  return `${n.layer}.${n.site.split('.')[0]} ${shortLabel(n)}`;
+}
+
+function stat(label: string, value: string, cls = ''): HTMLElement[] {
+  return [el('dt', '', label), el('dd', cls ? `num ${cls}` : 'num', value)];
+}

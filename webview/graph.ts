@@ -1,0 +1,309 @@
+// Cytoscape setup: draws a `VisualGraph` (visual.ts) with the preset positions from layout.ts,
+// theme-aware styles, selection, hover and right-click ablation. Elements other than circuit
+// nodes (layer bands, row labels, captions) are inert (`events: no`).
+
+import cytoscape, { type Core, type ElementDefinition, type StylesheetJson } from 'cytoscape';
+import type { Theme } from './theme';
+import type { VisualGraph } from './visual';
+
+export interface GraphHandlers {
+  /** A node was clicked (null: the background was clicked). */
+  onSelect(nodeId: string | null): void;
+  /** A node was right-clicked: flip its ablation. */
+  onToggle(nodeId: string): void;
+}
+
+export interface GraphView {
+  /** Draws `graph`; keeps the viewport when only colours/states changed. */
+  render(graph: VisualGraph, selected: string | null): void;
+  setSelected(nodeId: string | null): void;
+  fit(): void;
+  /** PNG data URL of the whole graph. */
+  png(background: string): string;
+  destroy(): void;
+}
+
+export function createGraph(container: HTMLElement, handlers: GraphHandlers): GraphView {
+  // Cytoscape injects a one-line <style> (`position: relative` for its container) unless an element
+  // with this id exists. The panel's CSP forbids inline styles and media/panel.css already sets the
+  // rule, so claim the id to keep the console free of CSP violations.
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    const marker = document.createElement('meta');
+    marker.id = '__________cytoscape_stylesheet';
+    document.head.append(marker);
+  }
+
+  const cy: Core = cytoscape({
+    container,
+    elements: [],
+    layout: { name: 'preset' },
+    minZoom: 0.2,
+    maxZoom: 3,
+    autoungrabify: true,
+    boxSelectionEnabled: false,
+    selectionType: 'single',
+    autounselectify: false,
+  });
+
+  let signature = '';
+  let theme: Theme | null = null;
+  let autoFit = true;
+
+  cy.on('tap', 'node.unit', (e) => handlers.onSelect(e.target.id()));
+  cy.on('tap', (e) => {
+    if (e.target === cy) handlers.onSelect(null);
+  });
+  cy.on('cxttap', 'node.unit', (e) => handlers.onToggle(e.target.id()));
+  cy.on('mouseover', 'node.unit', (e) => {
+    e.target.addClass('hover');
+    container.title = `${e.target.id()} — ${String(e.target.data('caption'))}\nClick for details · right-click to toggle ablation`;
+    container.style.cursor = 'pointer';
+  });
+  cy.on('mouseout', 'node.unit', (e) => {
+    e.target.removeClass('hover');
+    container.title = '';
+    container.style.cursor = '';
+  });
+  // Once the user pans or zooms, stop re-fitting on resize.
+  cy.on('scrollzoom pinchzoom dragpan', () => {
+    autoFit = false;
+  });
+
+  const resize = new ResizeObserver(() => {
+    cy.resize();
+    if (autoFit) fitNow();
+  });
+  resize.observe(container);
+
+  function fitNow(): void {
+    cy.fit(undefined, 16);
+  }
+
+  function render(graph: VisualGraph, selected: string | null): void {
+    if (graph.theme !== theme) {
+      theme = graph.theme;
+      cy.style(stylesheet(graph.theme));
+    }
+    const next = structureSignature(graph);
+    const elements = toElements(graph);
+    if (next !== signature) {
+      signature = next;
+      cy.batch(() => {
+        cy.elements().remove();
+        cy.add(elements);
+      });
+      autoFit = true;
+      fitNow();
+    } else {
+      cy.batch(() => {
+        for (const el of elements) {
+          const existing = cy.getElementById(el.data.id ?? '');
+          if (existing.nonempty()) {
+            existing.data(el.data);
+            if (el.position) existing.position(el.position);
+            existing.classes(el.classes ?? '');
+          }
+        }
+      });
+    }
+    setSelected(selected);
+  }
+
+  function setSelected(nodeId: string | null): void {
+    cy.batch(() => {
+      cy.$(':selected').unselect();
+      if (nodeId) cy.getElementById(nodeId).select();
+    });
+  }
+
+  return {
+    render,
+    setSelected,
+    fit: () => {
+      autoFit = true;
+      fitNow();
+    },
+    png: (background) => cy.png({ output: 'base64uri', bg: background, full: true, scale: 2, maxWidth: 6000, maxHeight: 6000 }),
+    destroy: () => {
+      resize.disconnect();
+      cy.destroy();
+    },
+  };
+}
+
+/** Vertical gap between neighbouring layer bands. */
+export const BAND_GAP = 8;
+
+function structureSignature(g: VisualGraph): string {
+  return JSON.stringify([g.nodes.map((n) => [n.id, n.x, n.y]), g.edges.map((e) => [e.source, e.target, e.bend]), g.rows.map((r) => r.key)]);
+}
+
+function toElements(g: VisualGraph): ElementDefinition[] {
+  const els: ElementDefinition[] = [];
+  const bandWidth = g.bandX1 - g.bandX0;
+  g.bands.forEach((b) => {
+    els.push({
+      group: 'nodes',
+      data: { id: `band:${b.layer}`, w: bandWidth, h: b.y1 - b.y0 - BAND_GAP, fill: g.theme.band },
+      position: { x: g.bandX0 + bandWidth / 2, y: (b.y0 + b.y1) / 2 },
+      classes: 'band',
+      selectable: false,
+      grabbable: false,
+    });
+    els.push({
+      group: 'nodes',
+      data: { id: `layer:${b.layer}`, label: `Layer ${b.layer}` },
+      position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 },
+      classes: 'text layer-label',
+      selectable: false,
+      grabbable: false,
+    });
+  });
+  for (const r of g.rows) {
+    els.push({
+      group: 'nodes',
+      data: { id: `row:${r.key}`, label: r.label },
+      position: { x: g.rowLabelX, y: r.y },
+      classes: 'text row-label',
+      selectable: false,
+      grabbable: false,
+    });
+  }
+  for (const n of g.nodes) {
+    els.push({
+      group: 'nodes',
+      data: {
+        id: n.id,
+        label: n.label,
+        caption: n.caption,
+        w: n.width,
+        h: n.height,
+        fill: n.fill,
+        text: n.textColor,
+        border: n.borderColor,
+        bw: n.borderWidth,
+        opacity: n.opacity,
+      },
+      position: { x: n.x, y: n.y },
+      classes: ['unit', n.ablated ? 'ablated' : '', n.key ? 'key' : ''].filter(Boolean).join(' '),
+    });
+    els.push({
+      group: 'nodes',
+      data: { id: `cap:${n.id}`, label: n.caption },
+      position: { x: n.x, y: n.y + n.height / 2 + 10 },
+      classes: 'text caption',
+      selectable: false,
+      grabbable: false,
+    });
+  }
+  for (const e of g.edges) {
+    els.push({
+      group: 'edges',
+      data: { id: e.id, source: e.source, target: e.target, width: e.width, color: e.color, bend: e.bend, opacity: e.opacity },
+      classes: [e.bend === 0 ? 'straight' : 'bent', e.dashed ? 'cut' : ''].filter(Boolean).join(' '),
+    });
+  }
+  return els;
+}
+
+function stylesheet(t: Theme): StylesheetJson {
+  return [
+    {
+      selector: 'node',
+      style: { 'font-family': t.fontFamily, 'min-zoomed-font-size': 5 },
+    },
+    {
+      selector: 'node.band',
+      style: {
+        shape: 'round-rectangle',
+        width: 'data(w)',
+        height: 'data(h)',
+        'background-color': 'data(fill)',
+        'border-width': 0,
+        events: 'no',
+        'z-index': 0,
+        'z-compound-depth': 'bottom',
+      },
+    },
+    {
+      selector: 'node.text',
+      style: {
+        width: 1,
+        height: 1,
+        'background-opacity': 0,
+        'border-width': 0,
+        label: 'data(label)',
+        color: t.muted,
+        'font-size': 10,
+        'text-valign': 'center',
+        events: 'no',
+        'z-index': 1,
+      },
+    },
+    { selector: 'node.layer-label', style: { 'text-halign': 'right', 'font-weight': 600, 'font-size': 11 } },
+    { selector: 'node.row-label', style: { 'text-halign': 'left', 'font-family': t.monoFontFamily, 'font-size': 10.5 } },
+    {
+      // Captions sit on a patch of band colour so edges passing under them do not cross the text.
+      selector: 'node.caption',
+      style: {
+        'text-halign': 'center',
+        'font-size': 10,
+        'text-background-color': t.band,
+        'text-background-opacity': 0.9,
+        'text-background-padding': '1px',
+        'text-background-shape': 'roundrectangle',
+      },
+    },
+    {
+      selector: 'node.unit',
+      style: {
+        shape: 'round-rectangle',
+        width: 'data(w)',
+        height: 'data(h)',
+        'background-color': 'data(fill)',
+        'border-color': 'data(border)',
+        'border-width': 'data(bw)',
+        opacity: 'data(opacity)' as unknown as number,
+        label: 'data(label)',
+        color: 'data(text)',
+        'font-family': t.monoFontFamily,
+        'font-size': 11,
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'z-index': 3,
+        'overlay-opacity': 0,
+        'underlay-opacity': 0,
+        'underlay-color': t.focus,
+        'underlay-padding': 5,
+        'underlay-shape': 'round-rectangle',
+      },
+    },
+    { selector: 'node.unit.ablated', style: { 'border-style': 'dashed' } },
+    { selector: 'node.unit.hover', style: { 'underlay-opacity': 0.18 } },
+    { selector: 'node.unit:selected', style: { 'border-color': t.focus, 'border-width': 2.5, 'underlay-opacity': 0.28 } },
+    {
+      selector: 'edge',
+      style: {
+        width: 'data(width)',
+        'line-color': 'data(color)',
+        'target-arrow-color': 'data(color)',
+        'target-arrow-shape': 'triangle',
+        'arrow-scale': 0.75,
+        opacity: 'data(opacity)' as unknown as number,
+        'z-index': 2,
+        events: 'no',
+      },
+    },
+    { selector: 'edge.straight', style: { 'curve-style': 'straight' } },
+    {
+      selector: 'edge.bent',
+      style: {
+        'curve-style': 'unbundled-bezier',
+        'control-point-distances': 'data(bend)' as unknown as number,
+        'control-point-weights': 0.5,
+        'edge-distances': 'node-position',
+      },
+    },
+    { selector: 'edge.cut', style: { 'line-style': 'dashed', 'line-dash-pattern': [6, 4] } },
+  ];
+}

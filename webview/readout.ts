@@ -1,0 +1,99 @@
+// The prediction readout: target vs alternative class probability and logit difference, before
+// (no ablation) and after (current ablations), and the circuit's faithfulness at the cursor.
+
+import type { PanelModel } from '../src/protocol/messages';
+import { el, text } from './dom';
+import { formatProb, formatRatio, formatSigned, readoutRows, visibleToken, type OrientedReadout } from './format';
+
+export interface ReadoutView {
+  readonly element: HTMLElement;
+  render(model: PanelModel, ablatedCount: number): void;
+}
+
+export function createReadout(): ReadoutView {
+  const root = el('section', 'readout');
+  root.setAttribute('aria-label', 'Prediction readout');
+  root.setAttribute('aria-live', 'polite');
+
+  function render(model: PanelModel, ablatedCount: number): void {
+    const r = model.readout;
+    root.classList.toggle('is-busy', model.busy);
+    const title = el('h2', 'section-title', 'Prediction');
+    if (!r) {
+      root.replaceChildren(title, el('p', 'muted', 'No prediction at this token.'));
+      return;
+    }
+    const target = model.circuit.classes[r.target];
+    const alt = model.circuit.classes[r.target === 0 ? 1 : 0];
+    const rows = readoutRows(r);
+
+    const versus = el('div', 'versus');
+    versus.append(classChip('target', target.label, target.tokens[0]?.text), el('span', 'vs', 'vs'), classChip('alt', alt.label, alt.tokens[0]?.text));
+
+    const table = el('table', 'readout-table');
+    const thead = el('thead', '');
+    const hr = el('tr', '');
+    hr.append(el('th', '', ''), th(`P(${target.label})`), th(`P(${alt.label})`), th('logit diff', 'logsumexp(target logits) − logsumexp(alternative logits)'));
+    thead.append(hr);
+    const tbody = el('tbody', '');
+    tbody.append(row('Full model', rows.before, false));
+    if (rows.after) tbody.append(row(ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After', rows.after, true));
+    table.append(thead, tbody);
+
+    const parts: HTMLElement[] = [title, versus, table];
+    if (rows.after && rows.change !== null) {
+      const change = el('p', 'change');
+      change.append(text('Ablation changes the logit difference by '), el('strong', rows.change < 0 ? 'neg-text' : 'pos-text', formatSigned(rows.change)));
+      if (rows.after.diff < 0) change.append(text(' — the model now prefers the alternative.'));
+      parts.push(change);
+    } else if (!rows.after) {
+      parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
+    }
+
+    const faith = el('div', 'faithfulness');
+    const label = el('span', 'faith-label', 'Faithfulness of the circuit');
+    label.title = 'Logit difference with only the circuit kept (everything else ablated) ÷ logit difference of the full model, at this token.';
+    const value = el('span', 'num faith-value', formatRatio(r.faithfulness));
+    const meter = el('span', 'meter');
+    const fill = el('span', 'meter-fill');
+    const f = r.faithfulness === null ? 0 : Math.max(0, Math.min(1, r.faithfulness));
+    fill.style.width = `${Math.round(f * 100)}%`;
+    meter.append(fill);
+    faith.append(label, meter, value);
+    if (r.faithfulness === null) faith.classList.add('unknown');
+    parts.push(faith);
+
+    root.replaceChildren(...parts);
+  }
+
+  return { element: root, render };
+}
+
+function row(label: string, o: OrientedReadout, isAfter: boolean): HTMLTableRowElement {
+  const tr = el('tr', isAfter ? 'after' : 'before');
+  tr.append(el('th', 'row-head', label), probCell(o.pTarget, 'target'), probCell(o.pAlt, 'alt'), el('td', `num ${o.diff < 0 ? 'neg-text' : ''}`, formatSigned(o.diff)));
+  return tr;
+}
+
+function probCell(p: number, cls: string): HTMLTableCellElement {
+  const td = el('td', 'prob');
+  const bar = el('span', `pbar ${cls}`);
+  bar.style.width = `${Math.round(Math.max(0, Math.min(1, p)) * 100)}%`;
+  const box = el('span', 'pbar-box');
+  box.append(bar);
+  td.append(el('span', 'num', formatProb(p)), box);
+  return td;
+}
+
+function classChip(cls: string, label: string, token: string | undefined): HTMLElement {
+  const chip = el('span', `class-chip ${cls}`);
+  chip.append(el('span', 'class-role', cls === 'target' ? 'target' : 'alternative'), el('strong', '', label));
+  if (token !== undefined) chip.append(el('code', 'token', visibleToken(token)));
+  return chip;
+}
+
+function th(label: string, title?: string): HTMLTableCellElement {
+  const e = el('th', 'num', label);
+  if (title) e.title = title;
+  return e;
+}
