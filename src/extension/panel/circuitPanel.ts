@@ -1,0 +1,380 @@
+// Host side of the circuit panel: a WebviewViewProvider for the view in the extension's own
+// activity-bar container (users can drag it to the secondary side bar) and, on demand, the same UI
+// as a WebviewPanel beside the editor. It shows whatever `PanelModel` the rest of the extension
+// gives it and reports user actions as typed events; it never runs the model itself.
+//
+// Wiring (src/extension/extension.ts):
+//   const panel = registerCircuitPanel(context, { topTokens: (id, token) => … });
+//   panel.onDidAction((a) => { switch (a.kind) { case 'toggleNode': …; panel.update(next); } });
+//   // on cursor moves:     panel.update(model, { document: uri, origin: 'cursor' }) — ignored while pinned
+//   // "Show circuit at cursor": panel.update(model, { document: uri }); await panel.show();
+
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { check } from '../../protocol/validate';
+import {
+  checkExportData,
+  type ExportFormat,
+  LIMITS,
+  type PanelAction,
+  panelModel,
+  type PanelModel,
+  type TokenRange,
+  topToken,
+  type TopToken,
+} from '../../protocol/messages';
+import { Disposable } from './disposable';
+import { PanelSession, type SessionMessage, webviewOptions } from './session';
+
+export const VIEW_CONTAINER_ID = 'circuitInspector';
+export const VIEW_ID = 'circuitInspector.circuitView';
+export const PANEL_VIEW_TYPE = 'circuitInspector.circuitPanel';
+export const OPEN_BESIDE_COMMAND = 'circuitInspector.openCircuitBeside';
+
+export interface CircuitPanelOptions {
+  /**
+   * Where `nodeId` fires most in the analysed file, strongest first (at most 100 are shown).
+   * Called lazily when the user opens a node's details; results are cached by the webview per
+   * (documentName, documentVersion, task), so implementations may compute on demand.
+   */
+  readonly topTokens?: (nodeId: string, token: vscode.CancellationToken) => Promise<readonly TopToken[]> | readonly TopToken[];
+  /** Diagnostics (ignored messages, failures); e.g. an OutputChannel's appendLine. */
+  readonly log?: (message: string) => void;
+}
+
+export interface UpdateOptions {
+  /** The analysed document; needed to reveal top tokens in the editor. Kept from the last update if omitted. */
+  readonly document?: vscode.Uri;
+  /**
+   * 'cursor': a cursor-driven refresh, dropped while the panel is pinned.
+   * 'action' (default): the result of a user action (ablation, mode, "Show circuit at cursor"), always shown.
+   */
+  readonly origin?: 'cursor' | 'action';
+}
+
+export class CircuitPanelController extends Disposable implements vscode.WebviewViewProvider {
+  private readonly actionEmitter = this.register(new vscode.EventEmitter<PanelAction>());
+  /** User actions in the panel (toggleNode, setMode, circuitOnly, reset, revealToken, export, pin). */
+  readonly onDidAction: vscode.Event<PanelAction> = this.actionEmitter.event;
+
+  private current: PanelModel | undefined;
+  private documentUri: vscode.Uri | undefined;
+  private isPinned = false;
+  private view: { readonly view: vscode.WebviewView; readonly session: PanelSession } | undefined;
+  private panel: { readonly panel: vscode.WebviewPanel; readonly session: PanelSession } | undefined;
+  private readonly readyWaiters: (() => void)[] = [];
+  private readonly requests = new Set<vscode.CancellationTokenSource>();
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly options: CircuitPanelOptions = {},
+  ) {
+    super();
+  }
+
+  /** The model last shown (undefined before the first update). */
+  get model(): PanelModel | undefined {
+    return this.current;
+  }
+
+  /** Pinned: the user wants the panel to stay on its token; cursor-driven updates are dropped. */
+  get pinned(): boolean {
+    return this.isPinned;
+  }
+
+  set pinned(value: boolean) {
+    if (value === this.isPinned) return;
+    this.isPinned = value;
+    this.broadcast();
+  }
+
+  /** True when the view or the panel is on screen. */
+  get visible(): boolean {
+    return Boolean(this.view?.view.visible || this.panel?.panel.visible);
+  }
+
+  /**
+   * Shows `model` in every open circuit webview. Returns false (and changes nothing) when the
+   * update is cursor-driven and the panel is pinned. Throws a TypeError naming the offending field
+   * when the model is malformed (e.g. a NaN activation or an ablated id outside the circuit).
+   */
+  update(model: PanelModel, options: UpdateOptions = {}): boolean {
+    if (this.isDisposed) return false;
+    if (options.origin === 'cursor' && this.isPinned) return false;
+    const checked = check(panelModel, model);
+    if (!checked.ok) throw new TypeError(`invalid PanelModel: ${checked.error.message}`);
+    this.current = checked.value;
+    if (options.document) this.documentUri = options.document;
+    if (this.panel) this.panel.panel.title = panelTitle(this.current);
+    this.broadcast();
+    return true;
+  }
+
+  /** Reveals the panel beside the editor if it is open, else the side-bar view. */
+  async show(preserveFocus = true): Promise<void> {
+    if (this.panel) {
+      this.panel.panel.reveal(undefined, preserveFocus);
+      return;
+    }
+    if (this.view) {
+      this.view.view.show(preserveFocus);
+      return;
+    }
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+  }
+
+  /** Opens (or reveals) the circuit UI as an editor panel beside the active editor. */
+  openBeside(): void {
+    if (this.panel) {
+      this.panel.panel.reveal(vscode.ViewColumn.Beside, true);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      PANEL_VIEW_TYPE,
+      this.current ? panelTitle(this.current) : 'Circuit',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false },
+    );
+    this.adoptPanel(panel);
+  }
+
+  /**
+   * Exports the graph to `target` without a dialog (used by tests and commands). Opens the panel
+   * beside the editor when no circuit webview is ready.
+   */
+  async exportTo(format: ExportFormat, target: vscode.Uri): Promise<void> {
+    const session = await this.readySession();
+    const data = await session.requestExport(format);
+    await this.writeExport(format, data, target);
+  }
+
+  // WebviewViewProvider ---------------------------------------------------------------------
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view?.session.dispose();
+    const session = new PanelSession(view.webview, this.extensionUri, this.hooks, 'view');
+    const entry = { view, session };
+    this.view = entry;
+    session.register(
+      view.onDidChangeVisibility(() => {
+        if (!view.visible) session.markUnloaded();
+      }),
+    );
+    session.register(
+      view.onDidDispose(() => {
+        session.dispose();
+        if (this.view === entry) this.view = undefined;
+      }),
+    );
+  }
+
+  /** Takes over a panel created by `openBeside` or restored by VS Code after a reload. */
+  adoptPanel(panel: vscode.WebviewPanel): void {
+    this.panel?.panel.dispose();
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-light.svg'),
+      dark: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-dark.svg'),
+    };
+    const session = new PanelSession(panel.webview, this.extensionUri, this.hooks, 'panel');
+    const entry = { panel, session };
+    this.panel = entry;
+    session.register(
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) session.markUnloaded();
+      }),
+    );
+    session.register(
+      panel.onDidDispose(() => {
+        session.dispose();
+        if (this.panel === entry) this.panel = undefined;
+      }),
+    );
+  }
+
+  override dispose(): void {
+    for (const r of this.requests) r.cancel();
+    this.requests.clear();
+    this.view?.session.dispose();
+    this.panel?.panel.dispose();
+    super.dispose();
+  }
+
+  // Internals -------------------------------------------------------------------------------
+
+  private readonly hooks = {
+    onReady: (session: PanelSession): void => {
+      this.postUpdate(session);
+      for (const w of this.readyWaiters.splice(0)) w();
+    },
+    onMessage: (session: PanelSession, message: SessionMessage): void => {
+      void this.handle(session, message).catch((e: unknown) => this.log(`circuit panel: ${message.kind} failed: ${errorText(e)}`));
+    },
+    log: (message: string): void => this.log(message),
+  };
+
+  private async handle(session: PanelSession, m: SessionMessage): Promise<void> {
+    switch (m.kind) {
+      case 'toggleNode':
+        if (!this.hasNode(m.nodeId)) return this.log(`circuit panel: toggle for unknown node ${m.nodeId}`);
+        this.actionEmitter.fire({ kind: 'toggleNode', nodeId: m.nodeId, ablated: m.ablated });
+        return;
+      case 'setMode':
+        this.actionEmitter.fire({ kind: 'setMode', mode: m.mode });
+        return;
+      case 'circuitOnly':
+        this.actionEmitter.fire({ kind: 'circuitOnly' });
+        return;
+      case 'reset':
+        this.actionEmitter.fire({ kind: 'reset' });
+        return;
+      case 'setPinned':
+        this.isPinned = m.pinned;
+        this.actionEmitter.fire({ kind: 'pin', pinned: m.pinned });
+        for (const s of this.sessions()) if (s !== session) this.postUpdate(s);
+        return;
+      case 'revealToken':
+        if (!this.hasNode(m.nodeId)) return;
+        await this.reveal(m.range);
+        this.actionEmitter.fire({ kind: 'revealToken', nodeId: m.nodeId, range: m.range });
+        return;
+      case 'topTokensRequest':
+        await this.answerTopTokens(session, m.requestId, m.nodeId);
+        return;
+      case 'exportData':
+        await this.saveWithDialog(session, m.format, m.data);
+        return;
+      case 'log':
+        this.log(`circuit webview [${m.level}]: ${m.message}`);
+        return;
+    }
+  }
+
+  private async answerTopTokens(session: PanelSession, requestId: number, nodeId: string): Promise<void> {
+    let tokens: readonly TopToken[] = [];
+    if (this.options.topTokens && this.hasNode(nodeId)) {
+      const source = new vscode.CancellationTokenSource();
+      this.requests.add(source);
+      try {
+        const raw = await this.options.topTokens(nodeId, source.token);
+        tokens = raw.slice(0, LIMITS.topTokens).filter((t) => check(topToken, t).ok);
+      } finally {
+        this.requests.delete(source);
+        source.dispose();
+      }
+    }
+    session.post({ kind: 'topTokens', requestId, nodeId, tokens });
+  }
+
+  private async reveal(r: TokenRange): Promise<void> {
+    const uri = this.documentUri;
+    if (!uri) return;
+    const document = await vscode.workspace.openTextDocument(uri);
+    const range = document.validateRange(new vscode.Range(r.line, r.character, r.endLine, r.endCharacter));
+    const existing = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString());
+    const editor = await vscode.window.showTextDocument(document, {
+      viewColumn: existing?.viewColumn ?? vscode.ViewColumn.One,
+      selection: range,
+      preserveFocus: false,
+    });
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  private async saveWithDialog(session: PanelSession, format: ExportFormat, data: string): Promise<void> {
+    const name = `${this.current?.circuit.task ?? 'circuit'}-circuit.${format}`;
+    const folder = this.documentUri ? vscode.workspace.getWorkspaceFolder(this.documentUri)?.uri : vscode.workspace.workspaceFolders?.[0]?.uri;
+    const filters: Record<ExportFormat, Record<string, string[]>> = {
+      png: { 'PNG image': ['png'] },
+      svg: { 'SVG image': ['svg'] },
+      json: { JSON: ['json'] },
+    };
+    const target = await vscode.window.showSaveDialog({
+      title: `Export circuit graph as ${format.toUpperCase()}`,
+      saveLabel: 'Export',
+      defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+      filters: filters[format],
+    });
+    if (!target) return;
+    try {
+      await this.writeExport(format, data, target);
+      session.post({ kind: 'notice', level: 'info', message: `Saved ${path.basename(target.fsPath)}` });
+    } catch (e) {
+      session.post({ kind: 'notice', level: 'error', message: `Could not save: ${errorText(e)}`.slice(0, LIMITS.notice) });
+      throw e;
+    }
+  }
+
+  private async writeExport(format: ExportFormat, data: string, target: vscode.Uri): Promise<void> {
+    checkExportData(format, data); // already checked on receipt; cheap insurance before touching disk
+    const bytes = format === 'png' ? Buffer.from(data.slice(data.indexOf(',') + 1), 'base64') : Buffer.from(data, 'utf8');
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.actionEmitter.fire({ kind: 'export', format, path: target.fsPath });
+  }
+
+  private async readySession(timeoutMs = 20_000): Promise<PanelSession> {
+    const ready = (): PanelSession | undefined =>
+      [this.panel?.session, this.view?.session].find((s): s is PanelSession => s !== undefined && s.isReady);
+    const now = ready();
+    if (now) return now;
+    if (!this.panel) this.openBeside();
+    else this.panel.panel.reveal(undefined, true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the circuit panel did not load')), timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const s = ready();
+    if (!s) throw new Error('the circuit panel is not ready');
+    return s;
+  }
+
+  private sessions(): PanelSession[] {
+    return [this.view?.session, this.panel?.session].filter((s): s is PanelSession => s !== undefined);
+  }
+
+  private broadcast(): void {
+    for (const s of this.sessions()) this.postUpdate(s);
+  }
+
+  private postUpdate(session: PanelSession): void {
+    if (this.current) session.post({ kind: 'update', model: this.current, pinned: this.isPinned });
+  }
+
+  private hasNode(id: string): boolean {
+    return Boolean(this.current?.circuit.nodes.some((n) => n.id === id));
+  }
+
+  private log(message: string): void {
+    this.options.log?.(message);
+  }
+}
+
+/**
+ * Registers the circuit view provider, the "open beside" command and the panel serializer, and
+ * returns the controller the rest of the extension feeds with `update()` and listens to with
+ * `onDidAction`. Everything is disposed with the extension context.
+ */
+export function registerCircuitPanel(context: vscode.ExtensionContext, options: CircuitPanelOptions = {}): CircuitPanelController {
+  const controller = new CircuitPanelController(context.extensionUri, options);
+  context.subscriptions.push(
+    controller,
+    vscode.window.registerWebviewViewProvider(VIEW_ID, controller),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel): Promise<void> => {
+        panel.webview.options = webviewOptions(context.extensionUri);
+        controller.adoptPanel(panel);
+      },
+    }),
+    vscode.commands.registerCommand(OPEN_BESIDE_COMMAND, () => controller.openBeside()),
+  );
+  return controller;
+}
+
+function panelTitle(model: PanelModel): string {
+  return `Circuit: ${model.circuit.title}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,197 @@
+// The panel host (src/extension/panel) against a fake `vscode` and fake webviews: handshake,
+// validation on receipt, actions, pin, request/response ids, exports.
+
+import './fake-vscode'; // must come first: installs the fake `vscode` module
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeEach, describe, it } from 'node:test';
+import type * as vscode from 'vscode';
+import { CircuitPanelController, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
+import type { HostMessage, PanelAction } from '../../src/protocol/messages';
+import { PROTOCOL_VERSION } from '../../src/protocol/messages';
+import { fake, FakeUri, FakeWebviewView } from './fake-vscode';
+import { sampleModel, sampleTopTokens } from './fixtures';
+
+const extensionUri = FakeUri.file('/ext') as unknown as vscode.Uri;
+
+function setup(options: ConstructorParameters<typeof CircuitPanelController>[1] = {}): {
+  controller: CircuitPanelController;
+  view: FakeWebviewView;
+  actions: PanelAction[];
+  logs: string[];
+  posted: () => HostMessage[];
+} {
+  const logs: string[] = [];
+  const controller = new CircuitPanelController(extensionUri, { log: (m) => logs.push(m), ...options });
+  const view = new FakeWebviewView();
+  controller.resolveWebviewView(view as unknown as vscode.WebviewView);
+  const actions: PanelAction[] = [];
+  controller.onDidAction((a) => actions.push(a));
+  return { controller, view, actions, logs, posted: () => view.webview.posted as HostMessage[] };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+describe('panel host', () => {
+  beforeEach(() => fake.reset());
+
+  it('limits resources to dist/ and media/ and serves a nonce CSP page', () => {
+    const { view } = setup();
+    const options = view.webview.options as { enableScripts: boolean; localResourceRoots: FakeUri[] };
+    assert.equal(options.enableScripts, true);
+    assert.deepEqual(
+      options.localResourceRoots.map((u) => u.fsPath),
+      ['/ext/dist', '/ext/media'],
+    );
+    // The CSP sits in an attribute, so its quotes are HTML-escaped (&#39;).
+    const nonce = /script-src &#39;nonce-([A-Za-z0-9_-]+)&#39;/.exec(view.webview.html)?.[1];
+    assert.ok(nonce);
+    assert.ok(view.webview.html.includes(`<script nonce="${nonce}" src="https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview.js">`));
+    assert.ok(!view.webview.html.includes('unsafe-inline'));
+  });
+
+  it('posts nothing before the ready handshake, then the current model', () => {
+    const { controller, view, posted } = setup();
+    controller.update(sampleModel());
+    assert.equal(posted().length, 0);
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    assert.equal(posted().length, 1);
+    const m = posted()[0];
+    assert.equal(m.kind, 'update');
+    if (m.kind === 'update') assert.equal(m.model.circuit.task, 'single_double_quote');
+    // A reload (hide/show) sends ready again and gets the model again.
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    assert.equal(posted().length, 2);
+  });
+
+  it('ignores messages before ready, malformed messages and other protocol versions', () => {
+    const { controller, view, actions, logs } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'reset' });
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION + 1 });
+    view.webview.send({ kind: 'reset' });
+    assert.equal(actions.length, 0);
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    for (const bad of [
+      { kind: 'toggleNode', nodeId: '<script>alert(1)</script>', ablated: true },
+      { kind: 'toggleNode', nodeId: '0.attn.v.17', ablated: true, extra: 1 },
+      { kind: 'nope' },
+      'reset',
+      null,
+      { kind: 'exportData', requestId: null, format: 'svg', data: '<svg onload="alert(1)"></svg>' },
+    ]) {
+      view.webview.send(bad);
+    }
+    assert.equal(actions.length, 0);
+    assert.ok(logs.length >= 8, logs.join('\n'));
+  });
+
+  it('reports user actions as typed events, dropping toggles of nodes outside the circuit', async () => {
+    const { controller, view, actions } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'toggleNode', nodeId: '1.attn.v.9', ablated: true });
+    view.webview.send({ kind: 'toggleNode', nodeId: '1.attn.q.3', ablated: true });
+    view.webview.send({ kind: 'setMode', mode: 'zero' });
+    view.webview.send({ kind: 'circuitOnly' });
+    view.webview.send({ kind: 'reset' });
+    await tick();
+    assert.deepEqual(actions, [{ kind: 'toggleNode', nodeId: '1.attn.v.9', ablated: true }, { kind: 'setMode', mode: 'zero' }, { kind: 'circuitOnly' }, { kind: 'reset' }]);
+  });
+
+  it('pins: cursor updates are dropped while pinned, action updates are not', async () => {
+    const { controller, view, actions, posted } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'setPinned', pinned: true });
+    await tick();
+    assert.deepEqual(actions, [{ kind: 'pin', pinned: true }]);
+    assert.equal(controller.pinned, true);
+    const n = posted().length;
+    assert.equal(controller.update({ ...sampleModel(), documentVersion: 9 }, { origin: 'cursor' }), false);
+    assert.equal(posted().length, n);
+    assert.equal(controller.update({ ...sampleModel(), busy: true }, { origin: 'action' }), true);
+    const last = posted()[posted().length - 1];
+    assert.equal(last.kind === 'update' && last.pinned && last.model.busy, true);
+  });
+
+  it('refuses a malformed model with a TypeError naming the field', () => {
+    const { controller } = setup();
+    assert.throws(() => controller.update({ ...sampleModel(), ablated: ['9.attn.v.1'] }), /TypeError|invalid PanelModel: ablated/);
+    assert.throws(() => controller.update({ ...sampleModel(), activations: { '0.attn.v.17': Number.NaN } }), /activations/);
+  });
+
+  it('answers top-token requests with the same request id', async () => {
+    const { controller, view, posted } = setup({ topTokens: (id) => sampleTopTokens()[id] ?? [] });
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'topTokensRequest', requestId: 41, nodeId: '0.attn.resid_delta.40' });
+    view.webview.send({ kind: 'topTokensRequest', requestId: 42, nodeId: '1.attn.v.9' });
+    await tick();
+    const answers = posted().filter((m) => m.kind === 'topTokens');
+    assert.deepEqual(
+      answers.map((m) => m.kind === 'topTokens' && [m.requestId, m.nodeId, m.tokens.length]),
+      [
+        [41, '0.attn.resid_delta.40', 5],
+        [42, '1.attn.v.9', 0],
+      ],
+    );
+  });
+
+  it('reveals a top token in the analysed document', async () => {
+    const { controller, view, actions } = setup();
+    controller.update(sampleModel(), { document: FakeUri.file('/work/quotes_demo.py') as unknown as vscode.Uri });
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    const range = { line: 6, character: 16, endLine: 6, endCharacter: 22 };
+    view.webview.send({ kind: 'revealToken', nodeId: '0.attn.resid_delta.40', range });
+    await tick();
+    await tick();
+    assert.equal(fake.shown.length, 1);
+    assert.equal(fake.shown[0].uri, 'file:///work/quotes_demo.py');
+    assert.deepEqual(actions, [{ kind: 'revealToken', nodeId: '0.attn.resid_delta.40', range }]);
+  });
+
+  it('exportTo asks the webview by request id and writes the answer, ignoring unsolicited answers', async () => {
+    const { controller, view, actions } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-export-'));
+    const target = FakeUri.file(path.join(dir, 'graph.json'));
+    const done = controller.exportTo('json', target as unknown as vscode.Uri);
+    await tick();
+    const request = (view.webview.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+    assert.ok(request && request.kind === 'exportRequest' && request.format === 'json');
+    view.webview.send({ kind: 'exportData', requestId: request.requestId + 100, format: 'json', data: '{"wrong":true}' });
+    view.webview.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
+    await done;
+    assert.equal(fs.readFileSync(target.fsPath, 'utf8'), '{"nodes":[]}');
+    assert.deepEqual(actions, [{ kind: 'export', format: 'json', path: target.fsPath }]);
+  });
+
+  it('saves a user-initiated PNG export where the save dialog says', async () => {
+    const { controller, view, posted } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-export-'));
+    fake.saveDialogAnswer = FakeUri.file(path.join(dir, 'graph.png'));
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    view.webview.send({ kind: 'exportData', requestId: null, format: 'png', data: `data:image/png;base64,${png.toString('base64')}` });
+    for (let i = 0; i < 5; i++) await tick();
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'graph.png')), png);
+    assert.ok(posted().some((m) => m.kind === 'notice' && m.message === 'Saved graph.png'));
+  });
+
+  it('registers the open-beside command, which opens one panel beside the editor', () => {
+    const subscriptions: { dispose(): void }[] = [];
+    const controller = registerCircuitPanel({ extensionUri, subscriptions } as unknown as vscode.ExtensionContext);
+    fake.commands.get(OPEN_BESIDE_COMMAND)!();
+    fake.commands.get(OPEN_BESIDE_COMMAND)!();
+    assert.equal(fake.panels.length, 1);
+    assert.equal(fake.panels[0].viewType, 'circuitInspector.circuitPanel');
+    controller.update(sampleModel());
+    assert.equal(fake.panels[0].title, 'Circuit: Quote closing');
+    for (const s of subscriptions) s.dispose();
+  });
+});
