@@ -1,0 +1,207 @@
+// Webview harness: renders the real panel (dist/webview.js + media/panel.css, inside the exact HTML
+// and CSP the extension host produces) in headless Chromium, with a stub `acquireVsCodeApi` that
+// plays the host and posts the fixture PanelModel. It exercises the panel (selection, top tokens,
+// ablation toggle, reveal, exports, hostile messages), fails on CSP violations or page errors,
+// and takes screenshots in VS Code's Light+ and Dark+ colours.
+//
+//   npm run build && node test/webview-harness/run.mjs            # → out/webview-harness/
+//   node test/webview-harness/run.mjs --docs                      # also copy docs/panel-{light,dark}.png
+//   node test/webview-harness/run.mjs --serve                     # just serve it, for a browser
+//
+// Needs Chromium (`apt-get install -y chromium`) or CHROMIUM_PATH. Not part of the extension build.
+/* global process, console, URL, Buffer, window, document -- Node script; page.evaluate callbacks run in the browser */
+
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { darkPlus, lightPlus } from './themes.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const outDir = path.join(root, 'out', 'webview-harness');
+const require = createRequire(import.meta.url);
+const { renderPanelHtml } = require(path.join(root, 'out', 'src', 'extension', 'panel', 'html.js'));
+const { checkExportData } = require(path.join(root, 'out', 'src', 'protocol', 'messages.js'));
+
+const args = new Set(process.argv.slice(2));
+const NONCE = 'harnessNonceAAAAAAAAAAAAAAAA';
+
+function fixture() {
+  const circuit = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'circuit-sample.json'), 'utf8'));
+  const sample = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'panel-state-sample.json'), 'utf8'));
+  return { model: { circuit, ...sample.model }, pinned: false, topTokens: sample.topTokens };
+}
+
+function page(origin, theme) {
+  const html = renderPanelHtml({
+    cspSource: origin,
+    nonce: NONCE,
+    scriptUri: `${origin}/dist/webview.js`,
+    styleUri: `${origin}/media/panel.css`,
+    title: 'Circuit',
+  });
+  const harness = `<script nonce="${NONCE}" src="${origin}/harness/fixture.js?theme=${encodeURIComponent(theme)}"></script>\n<script nonce="${NONCE}" src="${origin}/harness/stub.js"></script>\n`;
+  const i = html.indexOf(`<script nonce="${NONCE}" src="${origin}/dist/webview.js">`);
+  return html.slice(0, i) + harness + html.slice(i);
+}
+
+const themes = { light: lightPlus, dark: darkPlus };
+
+function serve() {
+  const types = { '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.map': 'application/json' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const origin = `http://127.0.0.1:${server.address().port}`;
+    const send = (status, type, body) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (url.pathname === '/favicon.ico') return send(204, 'image/x-icon', '');
+    if (url.pathname === '/') return send(200, 'text/html; charset=utf-8', page(origin, url.searchParams.get('theme') ?? 'light'));
+    if (url.pathname === '/harness/fixture.js') {
+      const theme = themes[url.searchParams.get('theme') ?? 'light'] ?? lightPlus;
+      const body = `/* generated */
+document.body.classList.add(${JSON.stringify(theme.bodyClass)});
+document.body.setAttribute('data-vscode-theme-kind', ${JSON.stringify(theme.bodyClass)});
+// VS Code's webview body is transparent over the editor background; the harness paints that background.
+document.documentElement.style.setProperty('background-color', 'var(--vscode-editor-background)');
+for (const [k, v] of Object.entries(${JSON.stringify(theme.vars)})) document.documentElement.style.setProperty(k, v);
+window.__harnessFixture = ${JSON.stringify(fixture())};`;
+      return send(200, 'text/javascript', body);
+    }
+    const map = { '/dist/': 'dist', '/media/': 'media', '/harness/': path.join('test', 'webview-harness') };
+    for (const [prefix, dir] of Object.entries(map)) {
+      if (url.pathname.startsWith(prefix)) {
+        const file = path.join(root, dir, path.normalize(url.pathname.slice(prefix.length)).replace(/^(\.\.[/\\])+/, ''));
+        if (!file.startsWith(path.join(root, dir)) || !fs.existsSync(file)) return send(404, 'text/plain', 'not found');
+        return send(200, types[path.extname(file)] ?? 'application/octet-stream', fs.readFileSync(file));
+      }
+    }
+    return send(404, 'text/plain', 'not found');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+const failures = [];
+function expect(cond, message) {
+  if (!cond) failures.push(message);
+  console.log(`${cond ? 'ok  ' : 'FAIL'} ${message}`);
+}
+
+async function run() {
+  fs.mkdirSync(outDir, { recursive: true });
+  const server = await serve();
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    for (const name of ['light', 'dark']) {
+      const context = await browser.newContext({ viewport: { width: 1180, height: 760 }, deviceScaleFactor: 2, colorScheme: name });
+      const p = await context.newPage();
+      const problems = [];
+      p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      p.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+      });
+      await p.addInitScript(() => {
+        window.__csp = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+      await p.goto(`${origin}/?theme=${name}`);
+      await p.waitForSelector('.app.has-model canvas');
+      await p.waitForSelector('.top-tokens .token-link');
+      await p.evaluate(() => document.fonts.ready);
+      await p.waitForTimeout(400);
+
+      const posted = () => p.evaluate(() => window.__posted.map((m) => ({ ...m, data: m.data ? `${m.data.length} chars` : undefined })));
+      expect((await posted())[0]?.kind === 'ready', `${name}: webview posts ready first`);
+      expect((await p.textContent('.node-title'))?.includes('quote type'), `${name}: details pane shows the default key node`);
+      expect((await p.textContent('.readout'))?.includes('81%'), `${name}: readout shows faithfulness`);
+
+      await p.screenshot({ path: path.join(outDir, `panel-${name}.png`) });
+
+      // Exports (host-initiated, with request ids).
+      for (const [i, format] of ['svg', 'png', 'json'].entries()) {
+        const requestId = 100 + i;
+        await p.evaluate(([id, f]) => window.__hostPost({ kind: 'exportRequest', requestId: id, format: f }), [requestId, format]);
+        await p.waitForFunction((id) => window.__posted.some((m) => m.kind === 'exportData' && m.requestId === id), requestId);
+        const data = await p.evaluate((id) => window.__posted.find((m) => m.kind === 'exportData' && m.requestId === id).data, requestId);
+        let valid = true;
+        try {
+          checkExportData(format, data);
+        } catch (e) {
+          valid = false;
+          console.log(`   ${e.message}`);
+        }
+        expect(valid, `${name}: ${format} export passes the host's checks`);
+        const file = path.join(outDir, `export-${name}.${format}`);
+        if (format === 'png') fs.writeFileSync(file, Buffer.from(data.slice(data.indexOf(',') + 1), 'base64'));
+        else fs.writeFileSync(file, data);
+      }
+
+      // Hostile / malformed host messages are ignored (and logged back to the host).
+      const before = await p.textContent('.readout');
+      await p.evaluate(() => {
+        window.__hostPost({ kind: 'update', model: { circuit: '<img src=x onerror=alert(1)>' }, pinned: false });
+        window.__hostPost({ kind: 'evil', payload: 1 });
+        window.__hostPost('<script>alert(1)</script>');
+        window.__hostPost({ kind: 'topTokens', requestId: 1, nodeId: '<script>', tokens: [] });
+      });
+      await p.waitForTimeout(100);
+      const logs = (await posted()).filter((m) => m.kind === 'log');
+      expect(logs.length >= 4, `${name}: 4 malformed messages rejected and logged (${logs.length})`);
+      expect((await p.textContent('.readout')) === before, `${name}: rejected messages had no effect`);
+
+      // Script in free text renders as text.
+      await p.evaluate(() => {
+        const f = window.__harnessFixture;
+        const circuit = { ...f.model.circuit, nodes: f.model.circuit.nodes.map((n, i) => (i === 4 ? { ...n, meaning: '<img src=x onerror="window.__pwned=1">' } : n)) };
+        window.__hostPost({ kind: 'update', model: { ...f.model, circuit }, pinned: false });
+      });
+      await p.waitForTimeout(100);
+      expect((await p.textContent('.node-meaning'))?.startsWith('<img'), `${name}: markup in a meaning is shown as text`);
+      expect(!(await p.evaluate(() => window.__pwned)), `${name}: markup in a meaning does not execute`);
+
+      // User actions post typed messages.
+      await p.click('.top-tokens .token-link');
+      await p.click('.ablate-toggle');
+      await p.waitForTimeout(100);
+      const kinds = (await posted()).map((m) => m.kind);
+      expect(kinds.includes('revealToken'), `${name}: clicking a top token posts revealToken`);
+      expect(kinds.includes('toggleNode'), `${name}: the ablation checkbox posts toggleNode`);
+      expect(kinds.includes('topTokensRequest'), `${name}: details request top tokens with an id`);
+
+      const csp = await p.evaluate(() => window.__csp);
+      expect(csp.length === 0, `${name}: no CSP violations ${csp.length ? JSON.stringify(csp) : ''}`);
+      expect(problems.length === 0, `${name}: no page errors or console warnings ${problems.length ? JSON.stringify(problems) : ''}`);
+
+      // Narrow layout (side bar width), for review.
+      await p.setViewportSize({ width: 380, height: 900 });
+      await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.model, pinned: true }));
+      await p.waitForTimeout(400);
+      await p.screenshot({ path: path.join(outDir, `panel-narrow-${name}.png`), fullPage: true });
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  if (args.has('--docs')) {
+    for (const name of ['light', 'dark']) fs.copyFileSync(path.join(outDir, `panel-${name}.png`), path.join(root, 'docs', `panel-${name}.png`));
+    console.log('copied screenshots to docs/');
+  }
+  console.log(failures.length ? `\n${failures.length} check(s) failed` : `\nall checks passed; output in ${path.relative(root, outDir)}`);
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+if (args.has('--serve')) {
+  const server = await serve();
+  console.log(`serving the harness at http://127.0.0.1:${server.address().port}/?theme=light (or ?theme=dark); Ctrl-C to stop`);
+} else {
+  await run();
+}
