@@ -87,6 +87,19 @@ def abs_topk(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.where(a >= thresh, x, torch.zeros_like(x))
 
 
+class RMSNorm(nn.Module):
+    """x · rsqrt(mean(x²) + eps) · weight, written out so that it exports to any ONNX opset
+    (same parameter name and default eps as torch.nn.RMSNorm)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = torch.finfo(torch.float32).eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
 class NodeHooks:
     """Per-forward state: masks to apply and activations to record, indexed by the flat layout."""
 
@@ -160,9 +173,9 @@ class Block(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
-        self.ln_1 = nn.RMSNorm(cfg.d_model)
+        self.ln_1 = RMSNorm(cfg.d_model)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.RMSNorm(cfg.d_model)
+        self.ln_2 = RMSNorm(cfg.d_model)
         self.mlp = MLP(cfg)
 
     def forward(self, x, hook, layer: int, want_attn: bool = False):
@@ -184,7 +197,7 @@ class GPT(nn.Module):
                 wte=nn.Embedding(cfg.vocab_size, cfg.d_model),
                 wpe=nn.Embedding(cfg.block_size, cfg.d_model) if cfg.pos_emb else None,
                 h=nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)]),
-                ln_f=nn.RMSNorm(cfg.d_model),
+                ln_f=RMSNorm(cfg.d_model),
             )
         )
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
@@ -203,8 +216,12 @@ class GPT(nn.Module):
         """Every weight matrix under the L0 constraint (embeddings included); norms, sinks and the bigram table stay dense."""
         return {n: p for n, p in self.named_parameters() if p.ndim == 2 and n != "bigram_table"}
 
-    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False):
-        """idx [B, T] → logits [B, T, V]; with record=True also all node activations [B, T, N]."""
+    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False, positions=None):
+        """idx [B, T] → logits [B, T, V]; with record=True also all node activations [B, T, N].
+
+        positions [B] (optional): compute logits only at one position per row → logits [B, V]; the
+        unembedding and bigram lookup dominate the cost of short task prompts.
+        """
         B, T = idx.shape
         hook = NodeHooks(self.cfg, node_mask, node_fill, record)
         x = self.transformer.wte(idx)  # [B, T, d]
@@ -214,7 +231,10 @@ class GPT(nn.Module):
         for layer, block in enumerate(self.transformer.h):
             x, probs = block(x, hook, layer, want_attn)
             attn_probs.append(probs)
-        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V]
+        if positions is not None:
+            rows = torch.arange(B, device=idx.device)
+            x, idx = x[rows, positions], idx[rows, positions]  # [B, d], [B]
+        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V] or [B, V]
         if self.bigram_table is not None:
             logits = logits + self.bigram_table[idx]
         nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]

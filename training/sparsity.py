@@ -40,7 +40,7 @@ def project_(w: torch.Tensor, k: int) -> None:
         return
     forced = floor_mask(w)
     n_forced = int(forced.sum())
-    if n_forced >= k:
+    if n_forced > k:
         raise ValueError(f"density too low: the 4-per-neuron floor alone needs {n_forced} > {k} nonzeros for {tuple(w.shape)}")
     # rank the non-forced entries by magnitude; forced ones get +inf so they are always in the top k
     score = torch.where(forced, torch.full_like(w, float("inf")), w.abs()).flatten()

@@ -87,7 +87,7 @@ def make_optimizer(model: GPT, lr: float) -> torch.optim.Optimizer:
     )
 
 
-def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, log=print) -> GPT:
+def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, log=print) -> GPT:
     spec = CONFIGS[config]
     cfg: GPTConfig = spec["model"]
     torch.manual_seed(seed)
@@ -100,8 +100,10 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
         ck = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        step, tokens, total_steps = ck["step"], ck["tokens"], ck["total_steps"]
-        log(f"resumed at step {step}")
+        step, tokens = ck["step"], ck["tokens"]
+        if not retarget:
+            total_steps = ck["total_steps"]
+        log(f"resumed at step {step} of {total_steps}")
     batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step)
     sparse = model.sparse_parameters()
     t0 = time.time()
@@ -150,11 +152,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=0, help="total steps (default: the config's)")
     ap.add_argument("--minutes", type=float, default=0.0, help="stop (resumably) after this wall time")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--retarget", action="store_true", help="on resume, use --steps as the new total (re-times annealing and LR decay)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = args.steps or CONFIGS[args.config]["steps"]
-    train(args.config, args.data, args.out, steps, args.minutes)
+    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget)
 
 
 if __name__ == "__main__":

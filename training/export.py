@@ -1,0 +1,232 @@
+"""Step 3: export a trained checkpoint as the product's model bundle (docs/bundle-format.md).
+
+    python -m training.export --run training/runs/small --out models/pysparse-l2d128
+
+Writes model.onnx (node-mask interface; mostly-zero weights as sparse initializers, the dense
+bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference
+outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from . import model as model_mod
+from .model import GPT, GPTConfig, n_nodes, node_layout
+from .train import Batches
+
+OPSET = 17
+FORMAT = "circuit-inspector-bundle/1"
+
+
+class NodeInterface(torch.nn.Module):
+    """(input_ids [B,T], node_mask [N], node_fill [N], watch [K]) → (logits [B,T,V], watched [B,T,K])."""
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.gpt = gpt
+
+    def forward(self, input_ids, node_mask, node_fill, watch):
+        logits, nodes, _ = self.gpt(input_ids, node_mask, node_fill, record=True)
+        return logits, nodes.index_select(-1, watch)
+
+
+def load_checkpoint(run: Path) -> GPT:
+    ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
+    gpt = GPT(GPTConfig(**ck["model_config"]))
+    gpt.load_state_dict(ck["model"])
+    gpt.eval()
+    return gpt
+
+
+@torch.no_grad()
+def node_means(gpt: GPT, val_bin: Path, windows: int = 64) -> np.ndarray:
+    """Mean of every node over `windows` random validation windows: the mean-ablation value. [N]"""
+    it = Batches(val_bin, 8, gpt.cfg.block_size, seed=7)
+    total = torch.zeros(n_nodes(gpt.cfg), dtype=torch.float64)
+    count = 0
+    for _ in range(max(1, windows // 8)):
+        x, _ = it.next()
+        _, nodes, _ = gpt(x, record=True)  # [B, T, N]
+        total += nodes.double().sum(dim=(0, 1))
+        count += nodes.shape[0] * nodes.shape[1]
+    return (total / count).float().numpy()
+
+
+def sparsify_initializers(m: onnx.ModelProto, min_zero_frac: float = 0.5) -> None:
+    """Store mostly-zero float initializers as sparse initializers (int64 linear indices, per the ONNX spec)."""
+    keep = []
+    for init in m.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float32 and arr.size > 64 and (arr == 0).mean() >= min_zero_frac:
+            flat = arr.reshape(-1)
+            idx = np.nonzero(flat)[0].astype(np.int64)
+            values = numpy_helper.from_array(flat[idx], init.name)
+            indices = numpy_helper.from_array(idx, init.name + "_indices")
+            m.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, list(arr.shape)))
+        else:
+            keep.append(init)
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+
+
+def bigram_to_fp16(m: onnx.ModelProto, name: str = "bigram_table") -> None:
+    """The dense bigram table is half the model's bytes; fp16 storage + a Cast loses < 1e-3 in the logits."""
+    for i, init in enumerate(m.graph.initializer):
+        if init.name == name:
+            arr = numpy_helper.to_array(init).astype(np.float16)
+            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(arr, name + "_fp16"))
+            m.graph.node.insert(0, helper.make_node("Cast", [name + "_fp16"], [name], to=onnx.TensorProto.FLOAT))
+            return
+
+
+def round_bigram_fp16_(gpt: GPT) -> None:
+    """Make the PyTorch reference use exactly the fp16-rounded table the ONNX file stores."""
+    if gpt.bigram_table is not None:
+        with torch.no_grad():
+            gpt.bigram_table.copy_(gpt.bigram_table.half().float())
+
+
+def export_onnx(gpt: GPT, path: Path) -> None:
+    cfg = gpt.cfg
+    N = n_nodes(cfg)
+    wrapper = NodeInterface(gpt).eval()
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long))
+    torch.onnx.export(
+        wrapper, args, str(path), opset_version=OPSET, dynamo=False, do_constant_folding=False,
+        input_names=["input_ids", "node_mask", "node_fill", "watch"], output_names=["logits", "watched"],
+        dynamic_axes={"input_ids": {0: "B", 1: "T"}, "watch": {0: "K"}, "logits": {0: "B", 1: "T"}, "watched": {0: "B", 1: "T", 2: "K"}},
+    )
+    m = onnx.load(str(path))
+    bigram_to_fp16(m)
+    sparsify_initializers(m)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+
+
+@contextmanager
+def topk_gap_probe():
+    """Records, for every AbsTopK call, the smallest relative gap (k-th − (k+1)-th |x|) / k-th |x| per token.
+
+    Two float engines round differently by ~1e-7 relative, so a relative gap far above that cannot flip.
+    A boundary whose k-th value is 0 is no tie (inf): sparse weights make many activations exactly 0,
+    and 0-vs-0 ties change nothing.
+    """
+    gaps: list[torch.Tensor] = []
+    original = model_mod.abs_topk
+
+    def probed(x, k):
+        if k < x.shape[-1]:
+            top = torch.topk(x.abs(), k + 1, dim=-1).values
+            kth = top[..., k - 1]
+            gap = torch.where(kth > 0, (kth - top[..., k]) / kth.clamp_min(1e-30), torch.full_like(kth, float("inf")))
+            gaps.append(gap.reshape(x.shape[0], x.shape[1], -1).amin(-1))  # [B, T]
+        return original(x, k)
+
+    model_mod.abs_topk = probed
+    try:
+        yield gaps
+    finally:
+        model_mod.abs_topk = original
+
+
+@torch.no_grad()
+def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[int], ablate: list[int], means: np.ndarray) -> dict:
+    """Reference outputs for the runner parity test, with and without an ablation.
+
+    Hard top-k makes outputs discontinuous where two |activations| nearly tie; each case records its
+    smallest top-k gap so the parity test can assert that the comparison is meaningful.
+    """
+    N = n_nodes(gpt.cfg)
+    cases = []
+    for prompt in prompts:
+        ids = tok.encode(prompt).ids
+        x = torch.tensor([ids])
+        for ablated in ([], ablate):
+            mask = torch.ones(N)
+            mask[ablated] = 0
+            fill = torch.from_numpy(means)
+            with topk_gap_probe() as gaps:
+                logits, nodes, _ = gpt(x, mask, fill, record=True)
+            cases.append({
+                "prompt": prompt, "input_ids": ids, "ablate": ablated, "fill": "mean",
+                "min_topk_gap": float(torch.stack(gaps).min()),
+                "logits": logits[0][:, logit_ids].tolist(),  # [T, len(logit_ids)]
+                "watched": nodes[0][:, watch].tolist(),  # [T, K]
+            })
+    return {"watch": watch, "logit_ids": logit_ids, "cases": cases}
+
+
+def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    round_bigram_fp16_(gpt)
+    export_onnx(gpt, out / "model.onnx")
+    means = node_means(gpt, data / "val.bin")
+    means.astype("<f4").tofile(out / "node_means.bin")
+    shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    N = n_nodes(gpt.cfg)
+    rng = np.random.default_rng(0)
+    watch = sorted(rng.choice(N, 16, replace=False).tolist())
+    logit_ids = sorted(rng.choice(gpt.cfg.vocab_size, 32, replace=False).tolist())
+    ablate = sorted(rng.choice(N, 64, replace=False).tolist())
+    prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
+    (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
+    manifest_path = out / "manifest.json"
+    circuits = json.loads(manifest_path.read_text()).get("circuits", []) if manifest_path.exists() else []
+    manifest = {
+        "format": FORMAT,
+        "name": name,
+        "model": gpt.cfg.to_dict(),
+        "tokenizer": "tokenizer.json",
+        "onnx": "model.onnx",
+        "eot_id": tok.token_to_id("<|endoftext|>"),
+        "context": gpt.cfg.block_size,
+        "nodes": {"count": N, "layout": node_layout(gpt.cfg), "means": "node_means.bin"},
+        "circuits": circuits,
+        "metrics": metrics,
+        "provenance": provenance,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+
+def nonzero_stats(gpt: GPT) -> dict:
+    sparse = gpt.sparse_parameters()
+    nnz = sum(int((p != 0).sum()) for p in sparse.values())
+    total = sum(p.numel() for p in sparse.values())
+    return {"sparse_weights_nonzero": nnz, "sparse_weights_total": total, "density": nnz / total,
+            "dense_params": sum(p.numel() for n, p in gpt.named_parameters() if n not in sparse)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--data", type=Path, default=Path("training/data"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    gpt = load_checkpoint(args.run)
+    ck = torch.load(args.run / "checkpoint.pt", weights_only=False, map_location="cpu")
+    curve = [json.loads(line) for line in (args.run / "curve.jsonl").read_text().splitlines()]
+    vals = [r for r in curve if "val_loss" in r]
+    corpus = json.loads((args.data / "corpus.json").read_text())
+    provenance = {"corpus": corpus, "steps": ck["step"], "tokens_seen": ck["tokens"], "train_config": ck["config"],
+                  "compute": "2 CPU cores, PyTorch " + torch.__version__}
+    metrics = {"val_loss": vals[-1]["val_loss"] if vals else None, **nonzero_stats(gpt)}
+    write_bundle(gpt, args.data, args.out, args.name or args.out.name, provenance, metrics)
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()

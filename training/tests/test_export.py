@@ -1,0 +1,84 @@
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from training import export
+from training.model import GPT, GPTConfig, n_nodes
+
+TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64)
+GAP = 1e-5  # a top-k boundary closer than this (relative) may legitimately flip between two float engines
+
+
+def _sparse_tiny(seed=0) -> GPT:
+    torch.manual_seed(seed)
+    gpt = GPT(TINY)
+    with torch.no_grad():
+        gpt.bigram_table.normal_(0, 0.5)
+        for p in gpt.sparse_parameters().values():
+            p.mul_((torch.rand_like(p) < 0.3).float())
+    export.round_bigram_fp16_(gpt)
+    return gpt.eval()
+
+
+def _first_near_tie(gpt, ids, mask, fill) -> int:
+    """Index of the first position at which any AbsTopK boundary's relative gap is below GAP (T if none).
+
+    Hard top-k is discontinuous at ties; causal attention spreads a flipped choice only to later
+    positions, so positions before the first near-tie must agree exactly up to float rounding."""
+    with export.topk_gap_probe() as gaps, torch.no_grad():
+        gpt(ids, mask, fill, record=True)
+    per_pos = torch.stack(gaps).amin(0)[0]  # [T]
+    bad = (per_pos < GAP).nonzero()
+    return int(bad[0]) if len(bad) else ids.shape[1]
+
+
+@pytest.mark.parametrize("ablate", [False, True])
+def test_onnx_matches_pytorch(tmp_path, ablate):
+    gpt = _sparse_tiny()
+    path = tmp_path / "m.onnx"
+    export.export_onnx(gpt, path)
+    m = onnx.load(str(path))
+    assert len(m.graph.sparse_initializer) > 0, "mostly-zero weights should be stored sparse"
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    N = n_nodes(TINY)
+    rng = np.random.default_rng(1)
+    mask = np.ones(N, np.float32)
+    if ablate:
+        mask[rng.choice(N, N // 5, replace=False)] = 0
+    fill = rng.normal(0, 0.1, N).astype(np.float32)
+    watch = np.sort(rng.choice(N, 24, replace=False)).astype(np.int64)
+    compared = 0
+    for trial in range(4):
+        ids = torch.from_numpy(rng.integers(0, 2048, (2, 48)))
+        logits_o, watched_o = sess.run(None, {"input_ids": ids.numpy(), "node_mask": mask, "node_fill": fill, "watch": watch})
+        with torch.no_grad():
+            logits_t, nodes_t, _ = gpt(ids, torch.from_numpy(mask), torch.from_numpy(fill), record=True)
+        for b in range(2):
+            cut = _first_near_tie(gpt, ids[b : b + 1], torch.from_numpy(mask), torch.from_numpy(fill))
+            compared += cut
+            assert np.abs(logits_o[b, :cut] - logits_t[b, :cut].numpy()).max(initial=0) <= 1e-4
+            assert np.abs(watched_o[b, :cut] - nodes_t[b, :cut][:, watch].numpy()).max(initial=0) <= 1e-4
+    assert compared >= 0.5 * 4 * 2 * 48, f"too few positions free of near-ties to compare ({compared})"
+
+
+def test_bundle_files_and_manifest(tmp_path, root):
+    gpt = _sparse_tiny()
+    data = tmp_path / "data"
+    data.mkdir()
+    np.random.default_rng(0).integers(0, 2047, 20_000).astype(np.uint16).tofile(data / "val.bin")
+    (data / "tokenizer.json").write_text((root / "test/fixtures/tokenizer.json").read_text())
+    out = tmp_path / "bundle"
+    export.write_bundle(gpt, data, out, "tiny", {"corpus": "test"}, {"val_loss": None})
+    manifest = json.loads((out / "manifest.json").read_text())
+    N = manifest["nodes"]["count"]
+    assert N == n_nodes(TINY)
+    assert np.fromfile(out / "node_means.bin", dtype="<f4").shape == (N,)
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch"]
+    assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
+    golden = json.loads((out / "golden.json").read_text())
+    assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16

@@ -1,0 +1,49 @@
+import torch
+
+from training import prune, tasks
+from training.model import GPT, GPTConfig, n_nodes, node_layout
+
+CFG = GPTConfig(n_layer=1, d_model=16, n_head=2, d_head=8, d_mlp=32, block_size=16, pos_emb=False)
+TOK_X, TOK_Y, ANS_A, ANS_B = 10, 11, 20, 21
+C_IN, NEURON, C_OUT = 3, 7, 9
+
+
+def planted_model() -> GPT:
+    """A model whose only route from 'prompt ends in X' to 'answer A' is 0.mlp.act_in.3 → 0.mlp.post_act.7 →
+    0.mlp.resid_delta.9; everything else is zero or noise that does not reach the answer."""
+    torch.manual_seed(0)
+    g = GPT(CFG)
+    with torch.no_grad():
+        for p in g.parameters():
+            if p.ndim == 2:
+                p.zero_()
+        g.transformer.wte.weight[:, 0] = 1.0  # every token writes channel 0 (noise the task does not need)
+        g.transformer.wte.weight[TOK_X, C_IN] = 1.0
+        g.transformer.wte.weight[TOK_Y, C_IN] = -1.0
+        mlp = g.transformer.h[0].mlp
+        mlp.c_fc.weight[NEURON, C_IN] = 3.0
+        mlp.c_fc.weight[1, 0] = 3.0  # an always-on neuron unrelated to the task
+        mlp.c_proj.weight[C_OUT, NEURON] = 3.0
+        mlp.c_proj.weight[2, 1] = 3.0
+        g.lm_head.weight[ANS_A, C_OUT] = 4.0
+        g.lm_head.weight[ANS_B, C_OUT] = -4.0
+        g.bigram_table[TOK_Y, ANS_B] = 6.0  # Y's answer needs no nodes
+    return g.eval()
+
+
+def test_pruning_recovers_the_planted_circuit():
+    g = planted_model()
+    examples = []
+    for i in range(64):
+        filler = [30 + (i * 7 + j) % 50 for j in range(i % 5)]
+        examples.append(tasks.Example(filler + [TOK_X], ANS_A, ANS_B, "template"))
+        examples.append(tasks.Example(filler + [TOK_Y], ANS_B, ANS_A, "template"))
+    fill = torch.zeros(n_nodes(CFG))  # zero-ablation keeps the planted path the only way to answer A
+    best = prune.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None)
+    kept = set(best["order"][: best["k"]].tolist())
+    offsets = {e["name"]: e["offset"] for e in node_layout(CFG)}
+    planted = {offsets["0.mlp.act_in"] + C_IN, offsets["0.mlp.post_act"] + NEURON, offsets["0.mlp.resid_delta"] + C_OUT}
+    assert kept == planted, sorted(kept)
+    edges = prune.circuit_edges(g, sorted(kept))
+    assert {(e["source"], e["target"]) for e in edges if e["kind"] == "weight"} == {
+        (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"), (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}")}
