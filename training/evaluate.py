@@ -1,0 +1,162 @@
+"""Step 5: measure the model and write MODEL_CARD.md and the manifest's metrics.
+
+    python -m training.evaluate --run training/runs/small --bundle models/pysparse-l2d128
+
+Task accuracy on the fixed test sets, and the two headline behaviours on real code that is not in
+the corpus (the held-out package): at every actual closing quote token, does the model prefer the
+right quote type over the other; at every actual end-of-line list close, does it prefer the right
+depth ("]" when another "]" follows, "]\\n" otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from . import tasks as tasks_mod
+from .export import load_checkpoint, nonzero_stats, round_bigram_fp16_
+from .model import GPT
+
+
+@torch.no_grad()
+def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) -> dict:
+    """Scan the held-out token stream in windows (stride T/2, scoring each token once with ≥ T/2 left context)."""
+    twin = {}
+    for d, s, _ in tasks_mod.quote_closers(tok):
+        twin[d], twin[s] = s, d
+    close, close_nl = tok.token_to_id("]"), tok.encode("]\n").ids[0]
+    T = gpt.cfg.block_size
+    half = T // 2
+    q_ok = q_n = b_ok = b_n = b_nested = 0
+    starts = list(range(0, len(stream) - T - 1, half))[:max_windows]
+    for i in range(0, len(starts), 8):
+        batch = starts[i : i + 8]
+        x = torch.from_numpy(np.stack([stream[s : s + T] for s in batch]))
+        logits, _, _ = gpt(x)  # [B, T, V]
+        for b, s in enumerate(batch):
+            lo = 0 if s == 0 else half
+            for t in range(lo, T - 1):
+                nxt = int(stream[s + t + 1])
+                row = logits[b, t]
+                if nxt in twin:
+                    q_n += 1
+                    q_ok += int(row[nxt] > row[twin[nxt]])
+                elif nxt == close_nl or (nxt == close and int(stream[s + t + 2]) == close_nl):
+                    nested = nxt == close
+                    b_n += 1
+                    b_nested += int(nested)
+                    b_ok += int((row[close] > row[close_nl]) == nested)
+    return {
+        "quote": {"accuracy": q_ok / max(1, q_n), "count": q_n},
+        "bracket": {"accuracy": b_ok / max(1, b_n), "count": b_n, "nested": b_nested},
+        "tokens_scanned": len(starts) * half,
+    }
+
+
+def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, curve: list[dict]) -> None:
+    m, p = manifest["model"], manifest["provenance"]
+    c = p["corpus"]
+    circuits = []
+    for rel in manifest["circuits"]:
+        cj = json.loads((bundle / rel).read_text())
+        mt = cj["metrics"]
+        circuits.append(f"| {cj['task']} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
+                        f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['logit_diff_recovered']:.2f} | "
+                        f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} |")
+    vals = [r for r in curve if "val_loss" in r]
+    curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + vals[-1:])
+    task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
+    mx = manifest["metrics"]
+    text = f"""# Model card: {manifest['name']}
+
+A weight-sparse GPT of Python source, trained from scratch by this repository's pipeline
+(`training/`, after Gao et al. 2025) to be small enough to run live in the editor and sparse enough
+for its task circuits to be read.
+
+## Architecture
+{m['n_layer']} layers, d_model {m['d_model']}, {m['n_head']} heads × d_head {m['d_head']}, d_mlp {m['d_mlp']}, context {m['block_size']},
+vocabulary {m['vocab_size']} (byte-level BPE with tinypython_2k's split regex, trained on the corpus).
+Pre-norm RMSNorm, no biases, learned absolute position embeddings (sparse like every matrix), attention
+sinks (a learned per-head logit on a zero key/value slot), a dense learned bigram table added to the logits,
+AbsTopK keeping {m['afrac']:.0%} of every node location (residual reads, q, k, v, attention and MLP writes, MLP neurons).
+
+## Sparsity
+Every weight matrix (embeddings and unembedding included) keeps the same fraction of nonzeros, annealed
+linearly from dense over the first half of training, with at least 4 nonzeros in every row and column.
+Final: **{mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} ({mx['density']:.4f} = 1/{1 / mx['density']:.1f})**.
+Dense parameters (bigram table, norm gains, sink logits): {mx['dense_params']:,}.
+
+## Data
+{c['train']['files']} training files ({c['train']['bytes'] / 1e6:.1f} MB, {c['train']['tokens'] / 1e6:.1f}M tokens) from {c['sources']};
+deduplicated by content, split by content hash. Validation: {c['val']['files']} files ({c['val']['tokens'] / 1e6:.2f}M tokens).
+Held out entirely: the `{c['held_out_package']}` package ({c['heldout']['files']} files, {c['heldout']['tokens'] / 1e6:.2f}M tokens).
+File-list SHA-256: train `{c['train']['file_list_sha256'][:16]}…`, validation `{c['val']['file_list_sha256'][:16]}…`.
+
+## Training
+{p['steps']} steps, {p['tokens_seen'] / 1e6:.1f}M tokens seen, {p['compute']}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
+gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx['val_loss']:.3f}** nats/token.
+
+| step | tokens | density | train loss | val loss |
+|---|---|---|---|---|
+{curve_rows}
+
+The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr, density, val loss).
+
+## Task accuracy (fixed test sets; half templates, half real validation code for the first two)
+| task | accuracy | contrast loss | examples |
+|---|---|---|---|
+{task_rows}
+
+## Real code not in the corpus (`{c['held_out_package']}`)
+- Closing quotes: at each actual `")`/`')` (and `")\\n`/`')\\n`, …) token, the right quote type is preferred
+  **{heldout['quote']['accuracy'] * 100:.1f} %** of {heldout['quote']['count']} times.
+- List closes at the end of a line: the right depth (`]` then `]\\n` vs `]\\n`) is preferred
+  **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times ({heldout['bracket']['nested']} nested).
+
+## Circuits (pruned; target task loss 0.15; mean ablation)
+| task | nodes | edges | task loss, model | task loss, circuit | logit diff recovered | random same-size set: loss | nonsense task: nodes |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(circuits)}
+
+Each circuit file (`circuits/*.json`) holds every node's meaning with its evidence (class correlation,
+top tokens), each node's necessity, and the faithfulness checks.
+
+## Known limits
+- Small: {m['n_layer']} layers trained for {p['tokens_seen'] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
+- Context {m['block_size']} tokens: a string or list opened more than ~{m['block_size']} tokens earlier is out of reach.
+- Task contrasts follow this tokenizer (see `training/tasks.py`): the bracket task compares `]` with `]\\n`.
+"""
+    (bundle / "MODEL_CARD.md").write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--bundle", type=Path, required=True)
+    ap.add_argument("--data", type=Path, default=Path("training/data"))
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    tok = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
+    gpt = load_checkpoint(args.run)
+    round_bigram_fp16_(gpt)
+    all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
+    task_metrics = {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()}
+    heldout = heldout_accuracy(gpt, tok, tasks_mod.load_stream(args.data / "heldout.bin"))
+    manifest_path = args.bundle / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["metrics"].update({"tasks": task_metrics, "heldout": heldout, **nonzero_stats(gpt)})
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    by_step = {}
+    for line in (args.run / "curve.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        by_step[row["step"]] = row  # a resumed run rewrites steps after its last checkpoint: keep the latest
+    write_card(args.bundle, manifest, task_metrics, heldout, [by_step[k] for k in sorted(by_step)])
+    print(json.dumps({"tasks": task_metrics, "heldout": heldout}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

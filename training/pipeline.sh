@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole model pipeline, from installed Python source to a model bundle. Each step can be re-run
+# alone (see training/README.md); training resumes from its checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+RUN=${RUN:-training/runs/small}
+BUNDLE=${BUNDLE:-models/pysparse-l2d128}
+STEPS=${STEPS:-4500}
+
+[ -f training/data/train.bin ] || $PY -m training.prepare --out training/data
+$PY -m training.train --config small --out "$RUN" --steps "$STEPS" --threads 2
+$PY -m training.export --run "$RUN" --out "$BUNDLE"
+$PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote --task bracket_counting --task while_return_true --task if_equals
+$PY -m training.evaluate --run "$RUN" --bundle "$BUNDLE"
