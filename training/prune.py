@@ -24,12 +24,14 @@ from .export import load_checkpoint
 from .model import GPT, n_nodes, node_layout
 
 TARGET_LOSS = 0.15
+BISECT_EXAMPLES = 256  # bisection and faithfulness run on this many examples (2 CPU cores)
+NECESSITY_EXAMPLES = 128
 
 
 @dataclass
 class PruneConfig:
-    steps: int = 400
-    batch: int = 64
+    steps: int = 200
+    batch: int = 32
     lr: float = 1e-2
     k_coef: float = 1e-3  # λ per open node
     temp: float = 0.5
@@ -98,6 +100,7 @@ def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, 
 def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float) -> tuple[int, float]:
     """Bisect for the smallest k such that the top-k nodes by τ reach task loss ≤ target (on `examples`)."""
     N = len(order)
+    examples = examples[:BISECT_EXAMPLES]
 
     def loss_at(k: int) -> float:
         return task_eval(gpt, examples, circuit_mask(N, order[:k]), fill)["loss"]
@@ -115,7 +118,7 @@ def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, targ
     return hi, loss_at(hi)
 
 
-def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(3e-4, 1e-3, 3e-3), log=print) -> dict:
+def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(1e-3, 3e-3), log=print) -> dict:
     """Try a few λ; keep the smallest circuit that reaches the target."""
     best = None
     for coef in coefs:
@@ -261,7 +264,7 @@ def diffs(gpt, examples, mask, fill) -> torch.Tensor:
 
 def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k: int | None) -> dict:
     N = n_nodes(gpt.cfg)
-    test = task.test
+    test = task.test[:BISECT_EXAMPLES]
     full = diffs(gpt, test, None, fill)
     circ_mask = circuit_mask(N, kept)
     circ = diffs(gpt, test, circ_mask, fill)
@@ -271,16 +274,16 @@ def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k
     rand_acc = [float((diffs(gpt, test, circuit_mask(N, r), fill) > 0).float().mean()) for r in rand_sets[:2]]
     a, b, cal_loss = calibrate(circ)
     per_node = {}
+    few = test[:NECESSITY_EXAMPLES]
+    circ_few, full_few = circ[: len(few)].mean(), full[: len(few)].mean()
     for f in kept:
         in_circ = circ_mask.clone()
         in_circ[f] = 0
-        d_circ = diffs(gpt, test, in_circ, fill)
         full_mask = torch.ones(N)
         full_mask[f] = 0
-        d_full = diffs(gpt, test, full_mask, fill)
         per_node[f] = {
-            "necessity_in_circuit": round(float(1 - d_circ.mean() / circ.mean()), 4),
-            "necessity_in_model": round(float(1 - d_full.mean() / full.mean()), 4),
+            "necessity_in_circuit": round(float(1 - diffs(gpt, few, in_circ, fill).mean() / circ_few), 4),
+            "necessity_in_model": round(float(1 - diffs(gpt, few, full_mask, fill).mean() / full_few), 4),
         }
     return {
         "test_examples": len(test),
@@ -332,8 +335,8 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     parts = node_id_parts(gpt)
     ids = [f"{parts[f][0]}.{parts[f][1]}.{parts[f][2]}" for f in kept]
     labels = [c["label"] for c in task.classes]
-    class_of = torch.tensor([0 if any(e.correct == t["id"] for t in task.classes[0]["tokens"]) else 1 for e in task.test])
-    acts = last_token_acts(gpt, task.test, circuit_mask(N, kept), fill)[:, kept]  # [n, k]
+    class_of = torch.tensor([0 if any(e.correct == t["id"] for t in task.classes[0]["tokens"]) else 1 for e in task.test[:BISECT_EXAMPLES]])
+    acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], circuit_mask(N, kept), fill)[:, kept]  # [n, k]
     y = (class_of == 0).float()
     corr = []
     for j in range(len(kept)):
@@ -346,7 +349,8 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         label, meaning = describe_node(f, parts, corr[j], labels, toks[f], float(means[f]))
         nodes.append({"id": ids[j], "layer": parts[f][0], "site": parts[f][1], "index": parts[f][2], "flat": f,
                       "label": label, "meaning": meaning, "mean": round(float(means[f]), 5),
-                      "importance": faith["per_node"][f]["necessity_in_circuit"], "class_correlation": round(corr[j], 4),
+                      "importance": round(min(1.0, max(0.0, faith["per_node"][f]["necessity_in_circuit"])), 4), "class_correlation": round(corr[j], 4),
+                      "necessity_in_circuit": faith["per_node"][f]["necessity_in_circuit"],
                       "necessity_in_model": faith["per_node"][f]["necessity_in_model"], "top_tokens": toks[f]})
     # firing: the most class-selective node, latest in the model (closest to the prediction)
     fire_j = max(range(len(kept)), key=lambda j: (abs(corr[j]) >= 0.5, kept[j] * (abs(corr[j]) >= 0.5), abs(corr[j])))

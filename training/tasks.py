@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from . import corpus
 
-PROMPT_TOKENS = 96  # real-code prompts keep this much left context
+PROMPT_TOKENS = 64  # real-code prompts keep this much left context (enough for strings and most lists)
 NAMES = ["x", "y", "data", "name", "value", "result", "items", "path", "key", "msg", "text", "config", "args", "node", "count", "line", "user", "out", "buf", "row"]
 FUNCS = ["print", "log", "append", "get", "join", "open", "write", "format", "warn", "split", "startswith", "error", "info", "debug", "replace", "encode"]
 WORDS = ["hello", "world", "error", "name", "value", "data", "utf", "test", "done", "file", "path", "default", "result", "key", "empty", "none", "start", "end", "user", "id"]
