@@ -1,0 +1,190 @@
+// Keeps every open Python document analysed: debounced after edits, only the visible range for
+// files over the size limit, stale results dropped (the engine resolves superseded calls with
+// null), and, while an ablation is active, a second analysis under the ablation whose predicted
+// class is compared token by token with the unablated one to mark where the prediction flips.
+import * as vscode from 'vscode';
+import { type Ablation, type DocumentResult, type Engine, isAblating, NO_ABLATION } from './engine';
+import { type FiringSpan, Highlights } from './highlights';
+import { circuitEnabled, type Settings } from './settings';
+
+export interface DocumentState {
+  readonly version: number;
+  readonly text: string;
+  readonly base: DocumentResult;
+  readonly ablated?: DocumentResult;
+  /** [start, end) offsets of tokens whose predicted class flips under the ablation. */
+  readonly flipped: [number, number][];
+}
+
+export class Documents implements vscode.Disposable {
+  private readonly states = new Map<string, DocumentState>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly noticed = new Set<string>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidAnalyze = this.changed.event;
+  private ablation: Ablation = NO_ABLATION;
+  /** The task whose prediction flips are marked while ablating. */
+  private flipTask: string | undefined;
+
+  constructor(
+    private engine: Engine | undefined,
+    private settings: Settings,
+    private readonly highlights: Highlights,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly onTiming: (ms: number) => void,
+  ) {
+    this.disposables.push(
+      vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document)),
+      vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
+      vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
+      vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.showOrSchedule(e))),
+      vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
+        if (this.isLarge(e.textEditor.document)) this.schedule(e.textEditor.document);
+      }),
+      this.changed,
+    );
+  }
+
+  setEngine(engine: Engine | undefined, settings: Settings): void {
+    this.engine = engine;
+    this.settings = settings;
+    this.states.clear();
+    this.refreshAll();
+  }
+
+  setAblation(ablation: Ablation, flipTask: string | undefined): void {
+    this.ablation = ablation;
+    this.flipTask = flipTask;
+    this.refreshAll(0);
+  }
+
+  state(uri: vscode.Uri): DocumentState | undefined {
+    return this.states.get(uri.toString());
+  }
+
+  refreshAll(delay?: number): void {
+    for (const e of vscode.window.visibleTextEditors) this.schedule(e.document, delay);
+  }
+
+  /** Analyse now and wait for it (used by commands that need fresh results). */
+  async analyzeNow(doc: vscode.TextDocument): Promise<DocumentState | undefined> {
+    const existing = this.states.get(doc.uri.toString());
+    if (existing && existing.version === doc.version) return existing;
+    await this.run(doc);
+    return this.states.get(doc.uri.toString());
+  }
+
+  private isPython(doc: vscode.TextDocument): boolean {
+    return doc.languageId === 'python';
+  }
+
+  private isLarge(doc: vscode.TextDocument): boolean {
+    return Buffer.byteLength(doc.getText(), 'utf8') > this.settings.maxFileBytes;
+  }
+
+  private schedule(doc: vscode.TextDocument, delay = this.settings.debounceMs): void {
+    if (!this.isPython(doc)) return;
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.set(key, setTimeout(() => void this.run(doc), delay));
+  }
+
+  private showOrSchedule(editor: vscode.TextEditor): void {
+    const s = this.states.get(editor.document.uri.toString());
+    if (s && s.version === editor.document.version) this.render(editor, s);
+    else this.schedule(editor.document, 0);
+  }
+
+  private async run(doc: vscode.TextDocument): Promise<void> {
+    const key = doc.uri.toString();
+    this.timers.delete(key);
+    if (!this.engine || doc.isClosed) return;
+    const text = doc.getText();
+    if (text.includes('\u0000')) {
+      this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} looks binary (it contains NUL characters); Circuit Inspector skips it.`);
+      return;
+    }
+    const range = this.isLarge(doc) ? this.visibleRange(doc) : undefined;
+    if (range) {
+      this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
+    }
+    const version = doc.version;
+    try {
+      const base = await this.engine.analyze(`${key}#base`, text, NO_ABLATION, range);
+      if (!base || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
+      let ablated: DocumentResult | undefined;
+      let flipped: [number, number][] = [];
+      if (isAblating(this.ablation)) {
+        const r = await this.engine.analyze(`${key}#ablated`, text, this.ablation, range);
+        if (!r || doc.isClosed || doc.version !== version) return;
+        ablated = r;
+        flipped = flips(base, r, this.flipTask);
+      }
+      const state: DocumentState = { version, text, base, ablated, flipped };
+      this.states.set(key, state);
+      this.onTiming(base.elapsedMs);
+      this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
+      for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, state);
+      this.changed.fire(doc.uri);
+    } catch (err) {
+      this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private visibleRange(doc: vscode.TextDocument): { start: number; end: number } {
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
+    const ranges = editor?.visibleRanges ?? [new vscode.Range(0, 0, 200, 0)];
+    const first = Math.max(0, ranges[0].start.line - 50);
+    const last = Math.min(doc.lineCount - 1, ranges[ranges.length - 1].end.line + 50);
+    return { start: doc.offsetAt(new vscode.Position(first, 0)), end: doc.offsetAt(doc.lineAt(last).range.end) };
+  }
+
+  private render(editor: vscode.TextEditor, state: DocumentState): void {
+    const shown = state.ablated ?? state.base;
+    const spans: FiringSpan[] = [];
+    for (const t of shown.tokens) {
+      for (const [task, c] of Object.entries(t.circuits)) {
+        if (!c.fires || !circuitEnabled(this.settings, task)) continue;
+        const strength = c.strength / this.settings.thresholdScale;
+        if (strength >= 1) spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength });
+      }
+    }
+    this.highlights.render(editor, spans, state.flipped);
+  }
+
+  private noticeOnce(key: string, message: string): void {
+    if (this.noticed.has(key)) return;
+    this.noticed.add(key);
+    this.log.warn(message);
+    void vscode.window.showInformationMessage(`Circuit Inspector: ${message}`);
+  }
+
+  private forget(uri: vscode.Uri): void {
+    const key = uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.states.delete(key);
+    this.noticed.delete(key);
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+/** Tokens where the preferred class of `task` differs between the two analyses. */
+export function flips(base: DocumentResult, ablated: DocumentResult, task: string | undefined): [number, number][] {
+  if (!task) return [];
+  const out: [number, number][] = [];
+  const n = Math.min(base.tokens.length, ablated.tokens.length);
+  for (let i = 0; i < n; i++) {
+    const a = base.tokens[i].logitDiff[task];
+    const b = ablated.tokens[i].logitDiff[task];
+    // only where the circuit is engaged in the unablated model: elsewhere the contrast is noise
+    if (a === undefined || b === undefined || !base.tokens[i].circuits[task]?.fires) continue;
+    if (Math.sign(a) !== Math.sign(b)) out.push([base.tokens[i].start, base.tokens[i].end]);
+  }
+  return out;
+}
