@@ -98,6 +98,12 @@ function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
+// `circuit-inspector analyze big.py | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 async function main(): Promise<number> {
   const { command, file, opts } = parseArgs(process.argv.slice(2));
   if (opts.has('--help') || command === '' || command === 'help') {
