@@ -15,6 +15,8 @@ import { readSettings, SECTION, type Settings } from './settings';
 import { StatusBar } from './statusBar';
 
 let engine: Engine | undefined;
+/** Why no model is loaded, when none is. */
+let loadError: string | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const log = logChannel();
@@ -34,6 +36,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const load = async (): Promise<void> => {
     engine?.dispose();
     engine = undefined;
+    loadError = undefined;
     status.show({ kind: 'loading' });
     const dir = bundleDir(context, settings);
     const result = await openEngine(dir, settings.provider, log);
@@ -47,6 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       showReady();
     } else {
       log.error(result.message);
+      loadError = result.message;
       status.show({ kind: result.kind, message: result.message });
       void vscode.window.showWarningMessage(`Circuit Inspector: ${result.message}`, 'Open settings').then((choice) => {
         if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.bundlePath`);
@@ -84,6 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.commands.registerCommand('circuitInspector._testState', (uri?: string) => ({
         model: engine?.modelName,
         provider: engine?.provider,
+        error: loadError,
         decorations: uri ? highlights.snapshot(vscode.Uri.parse(uri)) : undefined,
         panel: panel.model,
       })),

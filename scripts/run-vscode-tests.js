@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// Runs the mocha suite in test/integration inside a real VS Code (code-server's workbench in
+// headless Chromium, driven by playwright-core), offline. Exit code: 0 only when the in-host runner
+// reported a clean, non-empty run; 1 on test failures; 2 on timeout or a server that died; 4 on a
+// malformed exit; 5 when the workbench says 0 but the runner never reported (a crashed extension
+// host reports 0). Also fails when the extension host logged unhandled promise rejections.
+// Recipe: shared/research/vscode-testing.md.
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const path = require('path');
+const util = require('util');
+const { chromium } = require('playwright-core');
+
+const root = path.resolve(__dirname, '..');
+const args = parseArgs(process.argv.slice(2));
+const out = path.resolve(root, args.out || '.vscode-test/out');
+const timeoutMs = Number(args.timeout || 300000);
+const nodeBin = process.env.VSCODE_TEST_NODE;
+const codeServer = process.env.VSCODE_TEST_CODE_SERVER;
+if (!nodeBin || !codeServer) fail(2, 'set VSCODE_TEST_NODE and VSCODE_TEST_CODE_SERVER (scripts/setup-vscode-test-env.sh prints them)');
+const workspace = path.resolve(root, args.workspace || 'test/fixtures/workspace');
+const testsPath = path.resolve(root, args.extensionTestsPath || 'out/test/integration/index.js');
+const extDir = path.resolve(root, args.extensionDevelopmentPath || '.');
+const chromiumPath = fs.existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/chromium' : '/usr/bin/chromium';
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i++) if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
+  return o;
+}
+function fail(code, msg) {
+  console.error(`[driver] ${msg}`);
+  process.exit(code);
+}
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function main() {
+  fs.rmSync(out, { recursive: true, force: true });
+  const sandbox = path.join(out, 'sandbox');
+  const dirs = Object.fromEntries(['home', 'config', 'data', 'cache', 'user-data', 'extensions', 'tmp'].map((d) => [d, path.join(sandbox, d)]));
+  Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }));
+  const shots = path.join(path.dirname(out), 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  fs.mkdirSync(path.join(dirs['user-data'], 'User'), { recursive: true });
+  fs.writeFileSync(path.join(dirs['user-data'], 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off', 'extensions.autoUpdate': false,
+    'security.workspace.trust.enabled': false, 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'workbench.colorTheme': args.theme || 'Default Dark Modern', 'window.commandCenter': false,
+  }, null, 1));
+  const config = path.join(sandbox, 'config.yaml');
+  fs.writeFileSync(config, 'auth: none\ncert: false\n');
+
+  let page;
+  let report;
+  const control = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    try {
+      if (req.method === 'GET' && url.pathname === '/screenshot') {
+        const name = (url.searchParams.get('name') || 'shot').replace(/[^\w.-]/g, '_');
+        const file = path.join(shots, `${name}.png`);
+        if (page) await page.screenshot({ path: file });
+        console.log(`[driver] screenshot ${path.relative(root, file)}`);
+        res.end('ok');
+      } else if (req.method === 'POST' && url.pathname === '/result') {
+        let body = '';
+        for await (const chunk of req) body += chunk;
+        report = JSON.parse(body);
+        console.log(`[driver] test runner reported ${body}`);
+        res.end('ok');
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(String(e));
+    }
+  });
+  const controlPort = await freePort();
+  await new Promise((r) => control.listen(controlPort, '127.0.0.1', r));
+
+  const port = await freePort();
+  const env = {
+    ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, XDG_CACHE_HOME: dirs.cache, TMPDIR: dirs.tmp,
+    VSCODE_TEST_DRIVER_PORT: String(controlPort), ...(args.env ? JSON.parse(args.env) : {}),
+  };
+  const server = spawn(nodeBin, [path.join(codeServer, 'out/node/entry.js'),
+    '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
+    '--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-proxy', '--ignore-last-opened', '--vscode-option', 'enable-smoke-test-driver', workspace],
+  { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverLog = fs.createWriteStream(path.join(out, 'code-server.log'));
+  server.stdout.pipe(serverLog);
+  server.stderr.pipe(serverLog);
+  let serverExited = false;
+  server.on('exit', () => (serverExited = true));
+  const stopServer = () => {
+    try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ }
+  };
+
+  const t0 = Date.now();
+  for (;;) {
+    if (serverExited) fail(2, 'code-server exited during start; see ' + path.join(out, 'code-server.log'));
+    if (Date.now() - t0 > 60000) { stopServer(); fail(2, 'code-server did not come up in 60 s'); }
+    const ok = await new Promise((r) => http.get(`http://127.0.0.1:${port}/healthz`, (res) => { res.resume(); r(res.statusCode === 200); }).on('error', () => r(false)));
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  console.log(`[driver] code-server up at 127.0.0.1:${port} after ${Date.now() - t0} ms`);
+
+  const browser = await chromium.launch({
+    executablePath: chromiumPath, headless: true,
+    env: { ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: dirs.config, XDG_CACHE_HOME: dirs.cache, TMPDIR: dirs.tmp },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', async (msg) => {
+    // the remote extension host's console arrives as ['%c INFO', 'color: …', format, ...args]
+    let values = await Promise.all(msg.args().map((h) => h.jsonValue().catch(() => String(h))));
+    if (typeof values[0] === 'string' && values[0].startsWith('%c')) values = values.slice(2);
+    const line = values.length ? util.format(...values) : msg.text();
+    if (!/Failed to load resource|open-vsx|vsda|authentication provider|allow-scripts and allow-same-origin/.test(line)) console.log(`[browser:${msg.type()}] ${line}`);
+  });
+  const exitCode = new Promise((resolve) => {
+    page.exposeFunction('codeAutomationExit', (code, logFiles) => {
+      const dir = path.join(out, 'vscode-logs');
+      for (const f of logFiles || []) {
+        const p = path.join(dir, String(f.relativePath).replace(/\.\./g, '_'));
+        fs.mkdirSync(path.dirname(p), { recursive: true });
+        fs.writeFileSync(p, f.contents);
+      }
+      console.log(`[driver] codeAutomationExit called with ${code}`);
+      resolve(code);
+    });
+  });
+  const authority = `127.0.0.1:${port}`;
+  const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${extDir}`], ['extensionTestsPath', `vscode-remote://${authority}${testsPath}`]];
+  await page.goto(`http://${authority}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+
+  const timer = new Promise((r) => setTimeout(() => r('timeout'), timeoutMs));
+  const died = new Promise((r) => server.on('exit', () => r('server-exit')));
+  const result = await Promise.race([exitCode, timer, died]);
+  await page.screenshot({ path: path.join(shots, 'final.png') }).catch(() => {});
+  await browser.close();
+  stopServer();
+  control.close();
+
+  let code;
+  if (result === 'timeout') code = 2;
+  else if (result === 'server-exit') code = 2;
+  else if (!Number.isInteger(result)) code = 4;
+  else if (result === 0 && !(report && report.failures === 0 && report.passes > 0)) {
+    console.error('[driver] the workbench reported 0 but the test runner did not report a clean, non-empty run (extension host crash?)');
+    code = 5;
+  } else code = result;
+  const rejections = unhandledRejections(path.join(out, 'vscode-logs'));
+  if (code === 0 && rejections.length) {
+    console.error(`[driver] unhandled promise rejections in the extension host:\n${rejections.join('\n')}`);
+    code = 6;
+  }
+  const passes = report ? report.passes : 0;
+  const failures = report ? report.failures : 0;
+  console.log(`integration: ${passes} passed, ${code === 0 ? 0 : Math.max(1, failures)} failed`);
+  console.log(`[driver] finished with code ${code} after ${Date.now() - t0} ms`);
+  process.exit(code);
+}
+
+function unhandledRejections(dir) {
+  const found = [];
+  const walk = (d) => {
+    if (!fs.existsSync(d)) return;
+    for (const f of fs.readdirSync(d)) {
+      const p = path.join(d, f);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else if (/exthost/i.test(p)) {
+        for (const line of fs.readFileSync(p, 'utf8').split('\n')) {
+          if (/unhandled|rejected promise not handled/i.test(line) && /circuit/i.test(line)) found.push(line.slice(0, 300));
+        }
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+main().catch((e) => fail(3, e && e.stack ? e.stack : String(e)));

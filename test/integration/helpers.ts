@@ -1,0 +1,39 @@
+// Shared helpers for the integration tests (they run inside the VS Code extension host).
+import * as path from 'path';
+import * as vscode from 'vscode';
+
+export const EXTENSION_ID = 'circuit-inspector.circuit-inspector';
+export const workspaceDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'workspace');
+
+/** Ask the offline driver for a screenshot of the whole workbench (no-op under test-electron). */
+export async function screenshot(name: string): Promise<void> {
+  const port = process.env.VSCODE_TEST_DRIVER_PORT;
+  if (port) await fetch(`http://127.0.0.1:${port}/screenshot?name=${encodeURIComponent(name)}`).catch(() => undefined);
+}
+
+export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== null && (v as unknown) !== false) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function openFixture(name: string): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument(path.join(workspaceDir, name));
+  return vscode.window.showTextDocument(doc);
+}
+
+export interface TestState {
+  model?: string;
+  provider?: string;
+  error?: string;
+  decorations?: { spans: { start: number; end: number; task: string; cls: 0 | 1; strength: number }[]; flipped: [number, number][] };
+  panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null } | null; ablated: string[] };
+}
+
+export function testState(uri?: vscode.Uri): Thenable<TestState> {
+  return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri?.toString());
+}
