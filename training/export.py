@@ -214,6 +214,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("training/data"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", default=None)
+    ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     gpt = load_checkpoint(args.run)
@@ -222,7 +223,7 @@ def main() -> None:
     vals = [r for r in curve if "val_loss" in r]
     corpus = json.loads((args.data / "corpus.json").read_text())
     provenance = {"corpus": corpus, "steps": ck["step"], "tokens_seen": ck["tokens"], "train_config": ck["config"],
-                  "compute": "2 CPU cores, PyTorch " + torch.__version__}
+                  "compute": "2 CPU cores, PyTorch " + torch.__version__, **({"note": args.note} if args.note else {})}
     metrics = {"val_loss": vals[-1]["val_loss"] if vals else None, **nonzero_stats(gpt)}
     write_bundle(gpt, args.data, args.out, args.name or args.out.name, provenance, metrics)
     print(json.dumps(metrics, indent=2))

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUN=${RUN:-training/runs/small}
 BUNDLE=${BUNDLE:-models/pysparse-l2d128}
-STEPS=${STEPS:-4500}
+STEPS=${STEPS:-4000}
 
 [ -f training/data/train.bin ] || $PY -m training.prepare --out training/data
 $PY -m training.train --config small --out "$RUN" --steps "$STEPS" --threads 2

@@ -336,7 +336,8 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     ids = [f"{parts[f][0]}.{parts[f][1]}.{parts[f][2]}" for f in kept]
     labels = [c["label"] for c in task.classes]
     class_of = torch.tensor([0 if any(e.correct == t["id"] for t in task.classes[0]["tokens"]) else 1 for e in task.test[:BISECT_EXAMPLES]])
-    acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], circuit_mask(N, kept), fill)[:, kept]  # [n, k]
+    # evidence and the firing rule describe the full model, which is what the editor runs
+    acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], None, fill)[:, kept]  # [n, k]
     y = (class_of == 0).float()
     corr = []
     for j in range(len(kept)):
