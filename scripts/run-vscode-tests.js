@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Runs the mocha suite in test/integration inside a real VS Code (code-server's workbench in
-// headless Chromium, driven by playwright-core), offline. Exit code: 0 only when the in-host runner
-// reported a clean, non-empty run; 1 on test failures; 2 on timeout or a server that died; 4 on a
-// malformed exit; 5 when the workbench says 0 but the runner never reported (a crashed extension
-// host reports 0). Also fails when the extension host logged unhandled promise rejections.
-// Recipe: shared/research/vscode-testing.md.
+// headless Chromium, driven by playwright-core), offline. Plain Node so it runs before any build.
+// Exit code: 0 only when the in-host runner reported a clean, non-empty run; 1 on test failures;
+// 2 on timeout or a server that died; 3 on a driver error; 4 on a malformed exit; 5 when the
+// workbench says 0 but the runner never reported (a crashed extension host reports 0); 6 when the
+// extension host logged unhandled promise rejections. Always ends with one line
+// "integration: N passed, N failed" for scripts/test-all.sh.
+// Usage: node scripts/run-vscode-tests.js [--out DIR] [--timeout MS] [--workspace DIR]
+//   [--extensionDevelopmentPath DIR] [--extensionTestsPath FILE] [--env JSON] [--theme NAME]
+// with VSCODE_TEST_NODE and VSCODE_TEST_CODE_SERVER set (scripts/setup-vscode-test-env.sh prints them).
+// Recipe and the reasons behind each flag: shared/research/vscode-testing.md.
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -24,6 +29,8 @@ if (!nodeBin || !codeServer) fail(2, 'set VSCODE_TEST_NODE and VSCODE_TEST_CODE_
 const workspace = path.resolve(root, args.workspace || 'test/fixtures/workspace');
 const testsPath = path.resolve(root, args.extensionTestsPath || 'out/test/integration/index.js');
 const extDir = path.resolve(root, args.extensionDevelopmentPath || '.');
+// harmless offline messages (gallery, auth, vsda, iframe sandbox warnings) that would bury the test output
+const OFFLINE_NOISE = /Failed to load resource|open-vsx|vsda|authentication provider|allow-scripts and allow-same-origin/;
 const chromiumPath = fs.existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/chromium' : '/usr/bin/chromium';
 
 function parseArgs(argv) {
@@ -31,8 +38,15 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
   return o;
 }
+// code-server runs in its own process group (detached) so that the whole tree, extension host
+// included, can be stopped; whatever ends the driver must stop it too.
+let stopServer = () => {};
+process.on('SIGINT', () => fail(130, 'interrupted'));
+process.on('SIGTERM', () => fail(143, 'terminated'));
 function fail(code, msg) {
+  stopServer();
   console.error(`[driver] ${msg}`);
+  console.log('integration: 0 passed, 1 failed');
   process.exit(code);
 }
 function freePort() {
@@ -50,6 +64,7 @@ async function main() {
   const dirs = Object.fromEntries(['home', 'config', 'data', 'cache', 'user-data', 'extensions', 'tmp'].map((d) => [d, path.join(sandbox, d)]));
   Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }));
   const shots = path.join(path.dirname(out), 'screenshots');
+  fs.rmSync(shots, { recursive: true, force: true }); // only this run's pictures
   fs.mkdirSync(shots, { recursive: true });
   fs.mkdirSync(path.join(dirs['user-data'], 'User'), { recursive: true });
   fs.writeFileSync(path.join(dirs['user-data'], 'User', 'settings.json'), JSON.stringify({
@@ -105,14 +120,14 @@ async function main() {
   server.stderr.pipe(serverLog);
   let serverExited = false;
   server.on('exit', () => (serverExited = true));
-  const stopServer = () => {
+  stopServer = () => {
     try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ }
   };
 
   const t0 = Date.now();
   for (;;) {
     if (serverExited) fail(2, 'code-server exited during start; see ' + path.join(out, 'code-server.log'));
-    if (Date.now() - t0 > 60000) { stopServer(); fail(2, 'code-server did not come up in 60 s'); }
+    if (Date.now() - t0 > 60000) fail(2, 'code-server did not come up in 60 s');
     const ok = await new Promise((r) => http.get(`http://127.0.0.1:${port}/healthz`, (res) => { res.resume(); r(res.statusCode === 200); }).on('error', () => r(false)));
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
@@ -125,12 +140,18 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-dev-shm-usage'],
   });
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('console', async (msg) => {
-    // the remote extension host's console arrives as ['%c INFO', 'color: …', format, ...args]
-    let values = await Promise.all(msg.args().map((h) => h.jsonValue().catch(() => String(h))));
-    if (typeof values[0] === 'string' && values[0].startsWith('%c')) values = values.slice(2);
-    const line = values.length ? util.format(...values) : msg.text();
-    if (!/Failed to load resource|open-vsx|vsda|authentication provider|allow-scripts and allow-same-origin/.test(line)) console.log(`[browser:${msg.type()}] ${line}`);
+  // The remote extension host's console (mocha's spec reporter included) arrives here as
+  // ['%c INFO', 'color: …', format, ...args]: drop the CSS pair and printf the rest. Chained so
+  // that lines keep their order although reading the arguments is asynchronous.
+  let printed = Promise.resolve();
+  page.on('console', (msg) => {
+    const values = Promise.all(msg.args().map((h) => h.jsonValue().catch(() => String(h))));
+    printed = printed.then(async () => {
+      let v = await values.catch(() => []);
+      if (typeof v[0] === 'string' && v[0].startsWith('%c')) v = v.slice(2);
+      const line = v.length ? util.format(...v) : msg.text();
+      if (!OFFLINE_NOISE.test(line)) console.log(`[browser:${msg.type()}] ${line}`);
+    });
   });
   const exitCode = new Promise((resolve) => {
     page.exposeFunction('codeAutomationExit', (code, logFiles) => {
@@ -151,6 +172,7 @@ async function main() {
   const timer = new Promise((r) => setTimeout(() => r('timeout'), timeoutMs));
   const died = new Promise((r) => server.on('exit', () => r('server-exit')));
   const result = await Promise.race([exitCode, timer, died]);
+  await printed;
   await page.screenshot({ path: path.join(shots, 'final.png') }).catch(() => {});
   await browser.close();
   stopServer();
@@ -162,35 +184,42 @@ async function main() {
   else if (!Number.isInteger(result)) code = 4;
   else if (result === 0 && !(report && report.failures === 0 && report.passes > 0)) {
     console.error('[driver] the workbench reported 0 but the test runner did not report a clean, non-empty run (extension host crash?)');
+    const exits = fs.readFileSync(path.join(out, 'code-server.log'), 'utf8').split('\n').filter((l) => /Extension Host Process exited/.test(l));
+    exits.forEach((l) => console.error(`[driver] ${l.trim()}`));
     code = 5;
   } else code = result;
-  const rejections = unhandledRejections(path.join(out, 'vscode-logs'));
+  const rejections = unhandledRejections([path.join(out, 'vscode-logs'), path.join(dirs['user-data'], 'logs')]);
   if (code === 0 && rejections.length) {
     console.error(`[driver] unhandled promise rejections in the extension host:\n${rejections.join('\n')}`);
     code = 6;
   }
   const passes = report ? report.passes : 0;
   const failures = report ? report.failures : 0;
+  // a crash, timeout or rejection with no failing test still counts as one failure
   console.log(`integration: ${passes} passed, ${code === 0 ? 0 : Math.max(1, failures)} failed`);
   console.log(`[driver] finished with code ${code} after ${Date.now() - t0} ms`);
   process.exit(code);
 }
 
-function unhandledRejections(dir) {
+// The extension host reports an unhandled rejection as "rejected promise not handled within 1
+// second" (console.warn, which reaches window.log through the workbench) and logs the error to its
+// own exthost log; other hosts write "Unhandled …". Both kinds of file are scanned: the ones
+// codeAutomationExit hands over (window.log, the web worker host) and the remote host's logs,
+// which stay in the server's user-data dir.
+function unhandledRejections(dirs) {
   const found = [];
   const walk = (d) => {
     if (!fs.existsSync(d)) return;
     for (const f of fs.readdirSync(d)) {
       const p = path.join(d, f);
       if (fs.statSync(p).isDirectory()) walk(p);
-      else if (/exthost/i.test(p)) {
-        for (const line of fs.readFileSync(p, 'utf8').split('\n')) {
-          if (/unhandled|rejected promise not handled/i.test(line) && /circuit/i.test(line)) found.push(line.slice(0, 300));
-        }
+      else if (/exthost|window\.log$/i.test(p)) {
+        const re = /exthost/i.test(p) ? /unhandled|rejected promise not handled/i : /rejected promise not handled/i;
+        for (const line of fs.readFileSync(p, 'utf8').split('\n')) if (re.test(line)) found.push(`${path.basename(p)}: ${line.slice(0, 300)}`);
       }
     }
   };
-  walk(dir);
+  dirs.forEach(walk);
   return found;
 }
 
