@@ -1,0 +1,341 @@
+// Byte-level BPE that gives exactly the ids of Hugging Face `tokenizers` for the model's
+// tokenizer.json, and maps every token to the UTF-16 range of the document it covers (the editor
+// decorates by UTF-16 offsets).
+//
+// Pipeline, as HF runs it for this tokenizer.json:
+//   1. added (special) tokens such as `<|endoftext|>` are found verbatim in the raw text and
+//      become their own ids; only the text between them goes through steps 2–4;
+//   2. Split(regex, behavior "Isolated"): every regex match is a pre-token, and so is every gap
+//      between matches (the regex of tinypython_2k leaves none in practice, but HF keeps gaps);
+//   3. ByteLevel(add_prefix_space=false, use_regex=false): the pre-token's UTF-8 bytes, nothing more;
+//   4. BPE: merge adjacent symbols by lowest merge rank until no merge applies.
+//
+// Regex dialect: HF compiles the pattern with Oniguruma, whose `\s` is Unicode White_Space. JS's
+// `\s` differs (it adds U+FEFF and lacks U+0085), so `\s`/`\S` are rewritten to the explicit
+// White_Space class before compiling with the `u` flag (checked against HF on both characters).
+//
+// Range rule: ranges tile the text exactly. A token covers the characters whose last UTF-8 byte it
+// holds: when a byte-level token ends inside a multi-byte character, that whole character belongs
+// to the later token that completes it, and a token holding only leading bytes of a character gets
+// an empty range [p, p). Astral characters (2 UTF-16 units) are never split between tokens.
+// Lone surrogates cannot be UTF-8 encoded; like TextEncoder we encode them as U+FFFD (3 bytes).
+
+export interface Encoding {
+  /** Token ids [n]. */
+  readonly ids: number[];
+  /** UTF-16 start of each token [n]: token i covers text.slice(starts[i], ends[i]). */
+  readonly starts: number[];
+  /** UTF-16 end (exclusive) of each token [n]; ends[i] === starts[i + 1]. */
+  readonly ends: number[];
+}
+
+export class TokenizerError extends Error {}
+
+interface AddedToken {
+  readonly id: number;
+  readonly content: string;
+}
+
+interface PreTokenizerJson {
+  readonly type?: string;
+  readonly pretokenizers?: readonly PreTokenizerJson[];
+  readonly pattern?: { readonly Regex?: string; readonly String?: string };
+  readonly behavior?: string;
+  readonly add_prefix_space?: boolean;
+  readonly use_regex?: boolean;
+}
+
+interface TokenizerJson {
+  readonly added_tokens?: readonly AddedToken[];
+  readonly normalizer?: unknown;
+  readonly pre_tokenizer?: PreTokenizerJson | null;
+  readonly model?: { readonly type?: string; readonly vocab?: Record<string, number>; readonly merges?: readonly (string | readonly [string, string])[]; readonly ignore_merges?: boolean };
+}
+
+/** Oniguruma's `\s` (Unicode White_Space), as the contents of a character class. */
+const WHITE_SPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+
+/** Rewrite `\s` and `\S` of an Oniguruma pattern to JS classes with Oniguruma's meaning. */
+export function onigToJsPattern(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\' && i + 1 < pattern.length) {
+      const n = pattern[i + 1];
+      i++;
+      if (n === 's') out += inClass ? WHITE_SPACE : `[${WHITE_SPACE}]`;
+      else if (n === 'S') {
+        // `\S` inside a class would need class subtraction; the tokenizer's pattern never does it
+        if (inClass) throw new TokenizerError('tokenizer.json: \\S inside a character class is not supported');
+        out += `[^${WHITE_SPACE}]`;
+      } else out += c + n;
+      continue;
+    }
+    if (c === '[' && !inClass) inClass = true;
+    else if (c === ']' && inClass) inClass = false;
+    out += c;
+  }
+  return out;
+}
+
+/** GPT-2's reversible byte → printable character table (the alphabet of byte-level tokens). */
+function byteLevelAlphabet(): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  const table = new Array<string>(256);
+  bs.forEach((b, i) => (table[b] = String.fromCodePoint(cs[i])));
+  return table;
+}
+
+const BYTE_TO_CHAR = byteLevelAlphabet();
+const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
+/** Pair key of two symbol ids; vocabularies are far below 2^20 entries, so keys stay exact. */
+const PAIR = 0x100000;
+const PIECE_CACHE_LIMIT = 100_000;
+
+/** One pre-token's encoding, relative to the pre-token's start. */
+interface PieceEncoding {
+  readonly ids: Int32Array;
+  /** UTF-16 [start, end) of each token relative to the piece; see the range rule above. */
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+}
+
+export class Tokenizer {
+  /** Number of ids (max id + 1), specials included. */
+  readonly vocabSize: number;
+  /** Special token content → id. */
+  readonly specials: ReadonlyMap<string, number>;
+  private readonly vocab = new Map<string, number>();
+  private readonly idToToken: string[] = [];
+  private readonly specialIds = new Set<number>();
+  /** pair key (a·2^20 + b) → [rank, merged id]; Map lookups keep merging fast. */
+  private readonly merges = new Map<number, [number, number]>();
+  /** byte value → id of its single-byte token. */
+  private readonly byteIds = new Int32Array(256);
+  private readonly split: RegExp;
+  /** Pre-token text → its encoding: source files repeat words, so most pieces are cache hits. */
+  private readonly cache = new Map<string, PieceEncoding>();
+
+  constructor(json: TokenizerJson) {
+    const model = json.model;
+    if (model?.type !== 'BPE' || !model.vocab || !Array.isArray(model.merges)) throw new TokenizerError('tokenizer.json: the model must be BPE with a vocab and merges');
+    if (model.ignore_merges) throw new TokenizerError('tokenizer.json: ignore_merges is not supported');
+    if (json.normalizer) throw new TokenizerError('tokenizer.json: normalizers are not supported (the model\'s tokenizer has none)');
+    for (const [tok, id] of Object.entries(model.vocab)) {
+      if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`tokenizer.json: vocab entry ${JSON.stringify(tok)} has id ${id}`);
+      this.vocab.set(tok, id);
+      this.idToToken[id] = tok;
+    }
+    const specials = new Map<string, number>();
+    for (const t of json.added_tokens ?? []) {
+      specials.set(t.content, t.id);
+      this.specialIds.add(t.id);
+      this.idToToken[t.id] = t.content;
+    }
+    this.specials = specials;
+    this.vocabSize = this.idToToken.length;
+    for (let b = 0; b < 256; b++) {
+      const id = this.vocab.get(BYTE_TO_CHAR[b]);
+      if (id === undefined) throw new TokenizerError(`tokenizer.json: byte ${b} has no token, so it is not a byte-level BPE`);
+      this.byteIds[b] = id;
+    }
+    model.merges.forEach((m, rank) => {
+      const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
+      const ia = this.vocab.get(a);
+      const ib = this.vocab.get(b);
+      const merged = this.vocab.get(a + b);
+      if (ia === undefined || ib === undefined || merged === undefined) throw new TokenizerError(`tokenizer.json: merge ${rank} (${JSON.stringify(m)}) uses tokens missing from the vocab`);
+      const key = ia * PAIR + ib;
+      if (!this.merges.has(key)) this.merges.set(key, [rank, merged]);
+    });
+    const steps = json.pre_tokenizer?.type === 'Sequence' ? json.pre_tokenizer.pretokenizers ?? [] : json.pre_tokenizer ? [json.pre_tokenizer] : [];
+    const split = steps.find((p) => p.type === 'Split');
+    const byteLevel = steps.find((p) => p.type === 'ByteLevel');
+    const pattern = split?.pattern?.Regex;
+    if (!pattern || split?.behavior !== 'Isolated') throw new TokenizerError('tokenizer.json: expected a Split pre-tokenizer with a regex and behavior Isolated');
+    if (!byteLevel || byteLevel.add_prefix_space || byteLevel.use_regex) throw new TokenizerError('tokenizer.json: expected a ByteLevel pre-tokenizer with add_prefix_space=false and use_regex=false');
+    this.split = new RegExp(onigToJsPattern(pattern), 'gu');
+  }
+
+  static fromJson(text: string): Tokenizer {
+    let json: TokenizerJson;
+    try {
+      json = JSON.parse(text) as TokenizerJson;
+    } catch (e) {
+      throw new TokenizerError(`tokenizer.json is not valid JSON (${(e as Error).message})`);
+    }
+    return new Tokenizer(json);
+  }
+
+  /** Id of a vocabulary entry (byte-level spelling, e.g. `Ġx`) or special token. */
+  tokenId(token: string): number | undefined {
+    return this.vocab.get(token) ?? this.specials.get(token);
+  }
+
+  /** The text a token id stands for (an incomplete UTF-8 sequence decodes to U+FFFD). */
+  tokenText(id: number): string {
+    return this.decode([id]);
+  }
+
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
+  encode(text: string): Encoding {
+    const out: Encoding = { ids: [], starts: [], ends: [] };
+    let last = 0;
+    // HF finds added tokens first (leftmost, then longest) and never splits or merges them.
+    while (this.specials.size) {
+      let at = -1;
+      let which = '';
+      for (const s of this.specials.keys()) {
+        const i = text.indexOf(s, last);
+        if (i >= 0 && (at < 0 || i < at || (i === at && s.length > which.length))) {
+          at = i;
+          which = s;
+        }
+      }
+      if (at < 0) break;
+      this.encodeOrdinary(text, last, at, out);
+      out.ids.push(this.specials.get(which) as number);
+      out.starts.push(at);
+      out.ends.push(at + which.length);
+      last = at + which.length;
+    }
+    this.encodeOrdinary(text, last, text.length, out);
+    return out;
+  }
+
+  /** The pre-tokens of ordinary text (no special tokens), in order; they concatenate to `text`. */
+  preTokenize(text: string): string[] {
+    const pieces: string[] = [];
+    let pos = 0;
+    for (const m of text.matchAll(this.split)) {
+      if (m.index > pos) pieces.push(text.slice(pos, m.index));
+      if (m[0].length) pieces.push(m[0]);
+      pos = m.index + m[0].length;
+    }
+    if (pos < text.length) pieces.push(text.slice(pos));
+    return pieces;
+  }
+
+  decode(ids: readonly number[]): string {
+    let out = '';
+    let bytes: number[] = [];
+    const flush = () => {
+      if (bytes.length) out += Buffer.from(bytes).toString('utf8');
+      bytes = [];
+    };
+    for (const id of ids) {
+      const tok = this.idToToken[id];
+      if (tok === undefined) continue;
+      if (this.specialIds.has(id)) {
+        flush();
+        out += tok;
+      } else for (const ch of tok) bytes.push(CHAR_TO_BYTE.get(ch) ?? 0x3f);
+    }
+    flush();
+    return out;
+  }
+
+  private encodeOrdinary(text: string, from: number, to: number, out: Encoding): void {
+    if (from >= to) return;
+    let at = from;
+    for (const piece of this.preTokenize(from === 0 && to === text.length ? text : text.slice(from, to))) {
+      this.encodePiece(piece, at, out);
+      at += piece.length;
+    }
+  }
+
+  private encodePiece(piece: string, offset: number, out: Encoding): void {
+    let enc = this.cache.get(piece);
+    if (!enc) {
+      enc = this.bpe(piece);
+      if (this.cache.size >= PIECE_CACHE_LIMIT) this.cache.clear();
+      this.cache.set(piece, enc);
+    }
+    for (let i = 0; i < enc.ids.length; i++) {
+      out.ids.push(enc.ids[i]);
+      out.starts.push(offset + enc.starts[i]);
+      out.ends.push(offset + enc.ends[i]);
+    }
+  }
+
+  /** BPE over one pre-token: its UTF-8 bytes as single-byte symbols, merged by rank. */
+  private bpe(piece: string): PieceEncoding {
+    // symbols: id [n] and, per symbol, the UTF-16 offset just after the last character it completes
+    const ids: number[] = [];
+    const utf16End: number[] = []; // after a byte: UTF-16 offset past the character it completes, or -1
+    for (let u = 0; u < piece.length; ) {
+      let cp = piece.codePointAt(u) as number;
+      const units = cp > 0xffff ? 2 : 1;
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; // lone surrogate, encoded as U+FFFD
+      const bytes = cp < 0x80 ? [cp] : cp < 0x800 ? [0xc0 | (cp >> 6), 0x80 | (cp & 63)] : cp < 0x10000 ? [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)] : [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
+      u += units;
+      for (let k = 0; k < bytes.length; k++) {
+        ids.push(this.byteIds[bytes[k]]);
+        utf16End.push(k === bytes.length - 1 ? u : -1);
+      }
+    }
+    // merge: repeatedly the lowest-rank adjacent pair, all its occurrences left to right (the
+    // same result as HF's priority queue, since a pair using a merged symbol always ranks later)
+    const n = ids.length;
+    const sym = ids.slice();
+    let ends = utf16End.slice();
+    let len = n;
+    while (len > 1) {
+      let bestRank = Infinity;
+      let bestKey = -1;
+      for (let i = 0; i < len - 1; i++) {
+        const m = this.merges.get(sym[i] * PAIR + sym[i + 1]);
+        if (m && m[0] < bestRank) {
+          bestRank = m[0];
+          bestKey = sym[i] * PAIR + sym[i + 1];
+        }
+      }
+      if (bestKey < 0) break;
+      const merged = (this.merges.get(bestKey) as [number, number])[1];
+      let w = 0;
+      const newEnds: number[] = [];
+      for (let i = 0; i < len; i++) {
+        if (i < len - 1 && sym[i] * PAIR + sym[i + 1] === bestKey) {
+          sym[w++] = merged;
+          newEnds.push(ends[i + 1] >= 0 ? ends[i + 1] : ends[i]);
+          i++;
+        } else {
+          sym[w++] = sym[i];
+          newEnds.push(ends[i]);
+        }
+      }
+      len = w;
+      ends = newEnds;
+    }
+    const res: PieceEncoding = { ids: Int32Array.from(sym.slice(0, len)), starts: new Uint32Array(len), ends: new Uint32Array(len) };
+    let at = 0;
+    for (let i = 0; i < len; i++) {
+      res.starts[i] = at;
+      if (ends[i] >= 0) at = ends[i]; // else: only leading bytes of a character → empty range
+      res.ends[i] = at;
+    }
+    return res;
+  }
+}
+
+/** A merge stored as `"a b"`. Byte-level tokens never contain a space (it is `Ġ`), so the split is unique. */
+function splitMerge(m: string): [string, string] {
+  const i = m.indexOf(' ');
+  if (i <= 0) throw new TokenizerError(`tokenizer.json: merge ${JSON.stringify(m)} is not "a b"`);
+  return [m.slice(0, i), m.slice(i + 1)];
+}
