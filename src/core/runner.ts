@@ -1,0 +1,143 @@
+// Runs the bundle's ONNX graph with onnxruntime-node (docs/bundle-format.md, "model.onnx").
+//
+// Provider choice: onnxruntime does not fall back by itself — InferenceSession.create throws when
+// the CUDA provider's libraries cannot load. So `auto` and `cuda` both try ['cuda'] once, and on
+// that error retry with ['cpu'] and report why in a one-time notice; an explicit `cuda` on a
+// machine without it is a notice too, never an error loop. onnxruntime-node is required lazily so
+// that loading the core (tokenizer, bundle checks) never pulls in the native binding.
+import * as os from 'os';
+import type * as Ort from 'onnxruntime-node';
+
+export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
+
+export interface RunOutput {
+  /** Next-token logits [B, T, V], row-major. */
+  readonly logits: Float32Array;
+  /** Activations of the watched nodes (after AbsTopK and ablation) [B, T, K], row-major. */
+  readonly watched: Float32Array;
+}
+
+export interface RunnerOptions {
+  readonly provider?: ProviderChoice;
+  /** Threads for one op; default min(cores, 4) — more only adds contention on this small model. */
+  readonly threads?: number;
+}
+
+/** The graph's interface, in order, as the exporter writes it. */
+export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch'] as const;
+export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
+
+export class RunnerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunnerError';
+  }
+}
+
+let ortModule: typeof Ort | undefined;
+function loadOrt(): typeof Ort {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ortModule ??= require('onnxruntime-node') as typeof Ort;
+  return ortModule;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().slice(0, 200);
+}
+
+export class Runner {
+  /** Runs are serialised: one session on few cores gains nothing from overlapping runs. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
+    /** The provider in use. */
+    readonly provider: 'cuda' | 'cpu',
+    /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
+    readonly notice: string | undefined,
+    /** Time to create the session, ms. */
+    readonly loadMs: number,
+  ) {}
+
+  /** Same as create(onnxPath, { provider }). */
+  static open(onnxPath: string, provider: ProviderChoice = 'auto'): Promise<Runner> {
+    return Runner.create(onnxPath, { provider });
+  }
+
+  static async create(onnxPath: string, options: RunnerOptions = {}): Promise<Runner> {
+    const started = performance.now();
+    const ort = loadOrt();
+    const choice = options.provider ?? 'auto';
+    const base: Ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: Math.max(1, options.threads ?? Math.min(os.cpus().length, 4)),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    };
+    let session: Ort.InferenceSession | undefined;
+    let notice: string | undefined;
+    let provider: 'cuda' | 'cpu' = 'cpu';
+    if (choice !== 'cpu') {
+      // A failed CUDA load also prints a multi-line native error to stderr; its first line goes
+      // into the notice instead. (ORT reads the level when its environment starts, i.e. here.)
+      ort.env.logLevel = 'fatal';
+      try {
+        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cuda'] });
+        provider = 'cuda';
+      } catch (e) {
+        notice = `CUDA is not available (${firstLine(e)}); running on the CPU.`;
+      }
+    }
+    if (!session) {
+      try {
+        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cpu'] });
+      } catch (e) {
+        throw new RunnerError(`${onnxPath} could not be loaded by onnxruntime (${firstLine(e)}); re-export the bundle with training/export.py.`);
+      }
+    }
+    const s = session;
+    const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
+    if (!same(s.inputNames, ONNX_INPUTS) || !same(s.outputNames, ONNX_OUTPUTS)) {
+      await s.release();
+      throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${ONNX_INPUTS.join(', ')}) → (${ONNX_OUTPUTS.join(', ')}); re-export the bundle with training/export.py.`);
+    }
+    return new Runner(ort, s, provider, notice, performance.now() - started);
+  }
+
+  /**
+   * One forward pass.
+   * ids [B*T] row-major token ids; mask, fill [N] (ablation: x ← mask·x + (1 − mask)·fill);
+   * watch [K] flat node indices. Returns logits [B, T, V] and watched [B, T, K] (K = 0: empty).
+   */
+  run(ids: BigInt64Array, B: number, T: number, mask: Float32Array, fill: Float32Array, watch: readonly number[]): Promise<RunOutput> {
+    if (this.disposed) return Promise.reject(new RunnerError('the model session was closed'));
+    if (!(B >= 1 && T >= 1 && ids.length === B * T)) return Promise.reject(new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`));
+    if (mask.length !== fill.length) return Promise.reject(new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`));
+    const job = this.queue.then(() => this.runNow(ids, B, T, mask, fill, watch));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async runNow(ids: BigInt64Array, B: number, T: number, mask: Float32Array, fill: Float32Array, watch: readonly number[]): Promise<RunOutput> {
+    const { Tensor } = this.ort;
+    // the graph needs K ≥ 1: with nothing to watch, watch node 0 and drop it again
+    const w = BigInt64Array.from((watch.length ? watch : [0]).map((i) => BigInt(i)));
+    const out = await this.session.run({
+      input_ids: new Tensor('int64', ids, [B, T]),
+      node_mask: new Tensor('float32', mask, [mask.length]),
+      node_fill: new Tensor('float32', fill, [fill.length]),
+      watch: new Tensor('int64', w, [w.length]),
+    });
+    const logits = out.logits.data as Float32Array;
+    const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
+    return { logits, watched };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue;
+    await this.session.release();
+  }
+}
