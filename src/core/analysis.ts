@@ -1,0 +1,369 @@
+// Whole-document analysis: tokenize, cut into windows of the model's context (./windows), run
+// them in batches, and keep per token only what the editor needs — the top next tokens, the
+// watched node activations (every circuit's nodes), and three numbers per circuit for its class
+// readout — never the full logits ([T, V] is 2048 floats a token).
+//
+// Re-analysis after an edit recomputes only windows whose tokens changed (./cache). Calls that
+// share a `key` (one per document) supersede each other: the older resolves as cancelled as soon
+// as a newer one starts and never delivers results; an AbortSignal cancels the same way.
+import type { CircuitFile } from '../protocol/circuit';
+import type { Bundle } from './bundle';
+import { WindowCache, windowKey } from './cache';
+import type { Runner } from './runner';
+import { planWindows, type Window } from './windows';
+
+export type AblationMode = 'mean' | 'zero';
+
+export interface Ablation {
+  /** Node ids to ablate. */
+  readonly nodes: ReadonlySet<string>;
+  readonly mode: AblationMode;
+  /** Run only this circuit: every node outside it is ablated too. */
+  readonly circuitOnly?: CircuitFile;
+}
+
+export const NO_ABLATION: Ablation = { nodes: new Set(), mode: 'mean' };
+
+/** mask and fill [N] of an ablation: x ← mask·x + (1 − mask)·fill at every node. */
+export function ablationVectors(bundle: Bundle, ab: Ablation): { mask: Float32Array; fill: Float32Array } {
+  const N = bundle.layout.count;
+  const mask = new Float32Array(N).fill(ab.circuitOnly ? 0 : 1);
+  for (const n of ab.circuitOnly?.nodes ?? []) mask[n.flat] = 1;
+  for (const id of ab.nodes) {
+    const f = bundle.layout.flat(id);
+    if (f === undefined) throw new RangeError(`ablation names node ${id}, which is not in the model's node layout`);
+    mask[f] = 0;
+  }
+  return { mask, fill: ab.mode === 'mean' ? bundle.means : new Float32Array(N) };
+}
+
+/** A string that is equal for ablations with equal effect (part of every cache key). */
+export function ablationKey(ab: Ablation): string {
+  const only = ab.circuitOnly ? `only:${ab.circuitOnly.task}:${ab.circuitOnly.nodes.map((n) => n.flat).join(',')}` : '';
+  return `${ab.nodes.size || ab.circuitOnly ? ab.mode : 'none'}|${only}|${[...ab.nodes].sort().join(',')}`;
+}
+
+export interface NextToken {
+  readonly id: number;
+  readonly text: string;
+  readonly p: number;
+}
+
+export interface CircuitAtToken {
+  /** Σ coef·activation of the firing rule's terms at this token. */
+  readonly value: number;
+  /** |value| ≥ threshold (× thresholdScale). */
+  readonly fires: boolean;
+  /** The class the sign points to: value > 0 → positive_class, else the other. */
+  readonly cls: 0 | 1;
+  /** Activations of the circuit's key nodes at this token, most important first. */
+  readonly key: readonly { readonly id: string; readonly value: number }[];
+}
+
+export interface Readout {
+  /** P(class 0), P(class 1): sums of the classes' token probabilities. */
+  readonly p: readonly [number, number];
+  /** logsumexp(class-0 logits) − logsumexp(class-1 logits). */
+  readonly logitDiff: number;
+}
+
+export interface TokenResult {
+  /** Index among the analysed tokens. */
+  readonly index: number;
+  readonly id: number;
+  readonly text: string;
+  /** UTF-16 [start, end) in the document. */
+  readonly start: number;
+  readonly end: number;
+  /** The most likely next tokens after this one, most likely first. */
+  readonly next: readonly NextToken[];
+  /** Per circuit task. */
+  readonly circuits: Readonly<Record<string, CircuitAtToken>>;
+  /** Activations of the watched nodes at this token [K] (see DocumentAnalyzer.watch / column). */
+  readonly watched: Float32Array;
+}
+
+export interface DocumentAnalysis {
+  readonly status: 'done';
+  readonly tokens: readonly TokenResult[];
+  /** The circuit's readout of the prediction made at token i (computed from three kept numbers). */
+  readout(i: number, task: string): Readout;
+  readonly windowsComputed: number;
+  readonly windowsReused: number;
+  readonly elapsedMs: number;
+}
+
+export interface Cancelled {
+  readonly status: 'cancelled';
+}
+
+export interface AnalyzeOptions {
+  /** Analyses with the same key supersede each other (one key per document). */
+  readonly key?: string;
+  readonly signal?: AbortSignal;
+  /** Analyse only text[range.start, range.end) (e.g. the visible part of a huge file); offsets stay document offsets. */
+  readonly range?: { readonly start: number; readonly end: number };
+  /** Multiplies every firing threshold. */
+  readonly thresholdScale?: number;
+}
+
+export interface AnalyzerOptions {
+  /** Next-token candidates kept per token (default 5). */
+  readonly topK?: number;
+  /** Windows per onnxruntime run (default 8). */
+  readonly batch?: number;
+  /** Windows kept in the cache (default 512). */
+  readonly cacheWindows?: number;
+}
+
+/** What one window keeps for its scored positions (P of them). */
+interface WindowResult {
+  /** [P, topK] ids and probabilities of the top next tokens. */
+  readonly topIds: Int32Array;
+  readonly topP: Float32Array;
+  /** [P, C, 3]: per circuit, logsumexp over class-0 tokens, over class-1 tokens, over all V. */
+  readonly lse: Float64Array;
+  /** [P, K] watched activations. */
+  readonly watched: Float32Array;
+}
+
+export class DocumentAnalyzer {
+  /** Flat indices of every node any circuit uses, sorted [K]. */
+  readonly watch: readonly number[];
+  readonly topK: number;
+  /** Cumulative counters (for tests and the benchmark). */
+  readonly stats = { windowsComputed: 0, windowsReused: 0 };
+  private readonly column_ = new Map<number, number>();
+  private readonly cache: WindowCache<WindowResult>;
+  private readonly generations = new Map<string, number>();
+  private readonly batch: number;
+  /** Per circuit: watch columns and coefs of its firing terms, and its key nodes' columns. */
+  private readonly plans: { c: CircuitFile; terms: [number, number][]; key: [string, number][] }[];
+
+  constructor(
+    readonly bundle: Bundle,
+    private readonly runner: Pick<Runner, 'run'>,
+    options: AnalyzerOptions = {},
+  ) {
+    this.topK = Math.max(1, Math.min(options.topK ?? 5, bundle.model.vocab_size));
+    this.batch = Math.max(1, Math.min(options.batch ?? 8, 8));
+    this.cache = new WindowCache(options.cacheWindows ?? 512);
+    const L = bundle.layout;
+    const flats = new Set<number>();
+    for (const c of bundle.circuits) {
+      for (const n of c.nodes) flats.add(n.flat);
+      for (const t of c.firing?.terms ?? []) flats.add(L.flat(t.node) as number);
+      for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number);
+    }
+    this.watch = [...flats].sort((a, b) => a - b);
+    this.watch.forEach((f, k) => this.column_.set(f, k));
+    const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
+    this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]), key: (c.key_nodes ?? []).map((id) => [id, col(id)]) }));
+  }
+
+  get circuits(): readonly CircuitFile[] {
+    return this.bundle.circuits;
+  }
+
+  /** Column of a watched node (flat index) in `TokenResult.watched`. */
+  column(flat: number): number | undefined {
+    return this.column_.get(flat);
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Analyse a whole document (or options.range of it). */
+  async analyze(text: string, ablation: Ablation = NO_ABLATION, options: AnalyzeOptions = {}): Promise<DocumentAnalysis | Cancelled> {
+    const started = performance.now();
+    const stale = this.claim(options);
+    const shift = options.range?.start ?? 0;
+    const source = options.range ? text.slice(options.range.start, options.range.end) : text;
+    const enc = this.bundle.tokenizer.encode(source);
+    const seq = Int32Array.from([this.bundle.eotId, ...enc.ids]); // [1 + n]; see ./windows
+    const windows = planWindows(seq.length, this.bundle.context);
+    const akey = ablationKey(ablation);
+    const results = new Array<WindowResult>(windows.length);
+    const todo: { w: number; win: Window; key: string }[] = [];
+    windows.forEach((win, w) => {
+      const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${akey}`);
+      const hit = this.cache.get(key);
+      if (hit) results[w] = hit;
+      else todo.push({ w, win, key });
+    });
+    if (todo.length) {
+      const { mask, fill } = ablationVectors(this.bundle, ablation);
+      // batch windows of equal length: all are full except maybe the last
+      const groups = new Map<number, typeof todo>();
+      for (const t of todo) groups.set(t.win.length, [...(groups.get(t.win.length) ?? []), t]);
+      for (const [T, group] of groups) {
+        for (let i = 0; i < group.length; i += this.batch) {
+          if (stale()) return CANCELLED;
+          const rows = group.slice(i, i + this.batch);
+          const ids = new BigInt64Array(rows.length * T); // [B, T]
+          rows.forEach((r, b) => {
+            for (let t = 0; t < T; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
+          });
+          const out = await this.runner.run(ids, rows.length, T, mask, fill, this.watch);
+          rows.forEach((r, b) => {
+            results[r.w] = this.summarise(out.logits, out.watched, b, T, r.win.from);
+            this.cache.set(r.key, results[r.w]);
+          });
+        }
+      }
+    }
+    if (stale()) return CANCELLED;
+    this.stats.windowsComputed += todo.length;
+    this.stats.windowsReused += windows.length - todo.length;
+
+    const tokens: TokenResult[] = [];
+    const where: [WindowResult, number][] = []; // token i → its window result and row in it
+    const scale = options.thresholdScale ?? 1;
+    windows.forEach((win, w) => {
+      const res = results[w];
+      for (let j = 0; j < win.length - win.from; j++) {
+        const pos = win.start + win.from + j;
+        if (pos === 0) continue; // the EOT prefix is not a document token
+        const i = pos - 1;
+        where.push([res, j]);
+        tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale));
+      }
+    });
+    return {
+      status: 'done',
+      tokens,
+      readout: (i, task) => {
+        const [res, j] = where[i];
+        return this.readoutOf(res, j, task);
+      },
+      windowsComputed: todo.length,
+      windowsReused: windows.length - todo.length,
+      elapsedMs: performance.now() - started,
+    };
+  }
+
+  /**
+   * The token containing UTF-16 `offset` (or the last one starting before it), analysed in the
+   * window that ends at it: fast, for the panel's ablation re-runs. Also every circuit's readout.
+   */
+  async analyzeAt(text: string, offset: number, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'thresholdScale'> = {}): Promise<{ token: TokenResult; readouts: Record<string, Readout> } | undefined> {
+    const enc = this.bundle.tokenizer.encode(text);
+    let i = enc.ids.length - 1;
+    while (i > 0 && enc.starts[i] > offset) i--;
+    if (i < 0) return undefined;
+    // the same windows as analyze() would use up to token i, so both agree at this token when
+    // the document is shorter than one window; beyond that this sees up to W − 1 tokens of context
+    const seq = Int32Array.from([this.bundle.eotId, ...enc.ids.slice(0, i + 1)].slice(-this.bundle.context));
+    const T = seq.length;
+    const key = windowKey(seq, `at|${ablationKey(ablation)}`);
+    let res = this.cache.get(key);
+    if (!res) {
+      const { mask, fill } = ablationVectors(this.bundle, ablation);
+      const out = await this.runner.run(BigInt64Array.from(seq, (x) => BigInt(x)), 1, T, mask, fill, this.watch);
+      res = this.summarise(out.logits, out.watched, 0, T, T - 1);
+      this.cache.set(key, res);
+    }
+    const token = this.token(i, enc.ids[i], text, enc.starts[i], enc.ends[i], 0, res, 0, options.thresholdScale ?? 1);
+    const readouts: Record<string, Readout> = {};
+    for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, 0, c.task);
+    return { token, readouts };
+  }
+
+  /** Marks the start of an analysis; returns a check that says whether it has been superseded. */
+  private claim(options: AnalyzeOptions): () => boolean {
+    const signal = options.signal;
+    if (options.key === undefined) return () => signal?.aborted === true;
+    const key = options.key;
+    const generation = (this.generations.get(key) ?? 0) + 1;
+    this.generations.set(key, generation);
+    return () => signal?.aborted === true || this.generations.get(key) !== generation;
+  }
+
+  private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number): TokenResult {
+    const K = this.watch.length;
+    const watched = res.watched.subarray(j * K, (j + 1) * K);
+    const circuits: Record<string, CircuitAtToken> = {};
+    for (const p of this.plans) {
+      let value = 0;
+      for (const [col, coef] of p.terms) value += coef * watched[col];
+      const firing = p.c.firing;
+      const pos = firing?.positive_class ?? 0;
+      circuits[p.c.task] = {
+        value,
+        fires: firing !== undefined && Math.abs(value) >= firing.threshold * scale,
+        cls: value > 0 ? pos : ((1 - pos) as 0 | 1),
+        key: p.key.map(([kid, col]) => ({ id: kid, value: watched[col] })),
+      };
+    }
+    const next: NextToken[] = [];
+    for (let r = 0; r < this.topK; r++) {
+      const nid = res.topIds[j * this.topK + r];
+      next.push({ id: nid, text: this.bundle.tokenizer.tokenText(nid), p: res.topP[j * this.topK + r] });
+    }
+    return { index: i, id, text: source.slice(s, e), start: s + shift, end: e + shift, next, circuits, watched };
+  }
+
+  private readoutOf(res: WindowResult, j: number, task: string): Readout {
+    const c = this.bundle.circuits.findIndex((x) => x.task === task);
+    if (c < 0) throw new RangeError(`no circuit for task ${task}`);
+    const base = (j * this.bundle.circuits.length + c) * 3;
+    const [l0, l1, all] = [res.lse[base], res.lse[base + 1], res.lse[base + 2]];
+    return { p: [Math.exp(l0 - all), Math.exp(l1 - all)], logitDiff: l0 - l1 };
+  }
+
+  /** Reduce row b of logits [B, T, V] and watched [B, T, K] to the scored positions from..T−1. */
+  private summarise(logits: Float32Array, watchedAll: Float32Array, b: number, T: number, from: number): WindowResult {
+    const V = this.bundle.model.vocab_size;
+    const K = this.watch.length;
+    const C = this.bundle.circuits.length;
+    const P = T - from;
+    const topK = this.topK;
+    const res: WindowResult = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lse: new Float64Array(P * C * 3), watched: new Float32Array(P * K) };
+    const topL = new Float64Array(topK);
+    for (let j = 0; j < P; j++) {
+      const base = (b * T + from + j) * V;
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) if (logits[base + v] > max) max = logits[base + v];
+      let sum = 0;
+      for (let v = 0; v < V; v++) sum += Math.exp(logits[base + v] - max);
+      const lseAll = max + Math.log(sum);
+      // top-K by insertion into a small sorted buffer (K ≪ V)
+      let n = 0;
+      const ids = res.topIds.subarray(j * topK, (j + 1) * topK);
+      for (let v = 0; v < V; v++) {
+        const l = logits[base + v];
+        if (n < topK || l > topL[n - 1]) {
+          let k = n < topK ? n++ : n - 1;
+          while (k > 0 && topL[k - 1] < l) {
+            topL[k] = topL[k - 1];
+            ids[k] = ids[k - 1];
+            k--;
+          }
+          topL[k] = l;
+          ids[k] = v;
+        }
+      }
+      for (let k = 0; k < topK; k++) res.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
+      this.bundle.circuits.forEach((c, ci) => {
+        const o = (j * C + ci) * 3;
+        res.lse[o] = logSumExp(logits, base, c.classes[0].tokens);
+        res.lse[o + 1] = logSumExp(logits, base, c.classes[1].tokens);
+        res.lse[o + 2] = lseAll;
+      });
+      res.watched.set(watchedAll.subarray((b * T + from + j) * K, (b * T + from + j + 1) * K), j * K);
+    }
+    return res;
+  }
+}
+
+const CANCELLED: Cancelled = { status: 'cancelled' };
+
+function logSumExp(logits: Float32Array, base: number, tokens: readonly { readonly id: number }[]): number {
+  let m = -Infinity;
+  for (const t of tokens) m = Math.max(m, logits[base + t.id]);
+  if (m === -Infinity) return -Infinity;
+  let s = 0;
+  for (const t of tokens) s += Math.exp(logits[base + t.id] - m);
+  return m + Math.log(s);
+}

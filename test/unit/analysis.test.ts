@@ -1,0 +1,195 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { CircuitFile } from '../../src/protocol/circuit';
+import { type Ablation, ablationKey, ablationVectors, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from '../../src/core/analysis';
+import { type Bundle, loadBundle } from '../../src/core/bundle';
+import { WindowCache, windowKey } from '../../src/core/cache';
+import { Runner, type RunOutput } from '../../src/core/runner';
+import { planWindows } from '../../src/core/windows';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const modelsDir = path.join(root, 'models');
+const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
+const noBundle = shippedName ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
+/** The sample circuit names real nodes of the layout (flat indices included), so it can ride on the real model. */
+const sample = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8')) as CircuitFile;
+const bundle: Bundle | undefined = shippedName ? { ...loadBundle(path.join(modelsDir, shippedName)), circuits: [sample] } : undefined;
+
+const doc = Array.from({ length: 120 }, (_, i) => `value_${i} = [${i}, "item ${i}", 'x']\n`).join('');
+const done = (r: DocumentAnalysis | { status: 'cancelled' }): DocumentAnalysis => {
+  assert.equal(r.status, 'done');
+  return r as DocumentAnalysis;
+};
+
+test('windows: scored parts tile the sequence once, each later position has ≥ W − S left context', () => {
+  assert.deepEqual(planWindows(0, 256), []);
+  assert.deepEqual(planWindows(10, 256), [{ start: 0, length: 10, from: 0 }]);
+  assert.deepEqual(planWindows(300, 256), [
+    { start: 0, length: 256, from: 0 },
+    { start: 128, length: 172, from: 128 },
+  ]);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 2, max: 300 }), (n, W) => {
+      const S = Math.floor(W / 2);
+      const covered = new Array<number>(n).fill(0);
+      for (const w of planWindows(n, W)) {
+        assert.ok(w.length <= W && w.length > w.from);
+        for (let p = w.start + w.from; p < w.start + w.length; p++) {
+          covered[p]++;
+          if (w.start > 0) assert.ok(p - w.start >= W - S);
+        }
+      }
+      assert.ok(covered.every((c) => c === 1));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('window cache: content-addressed keys, LRU eviction, hit/miss counters', () => {
+  assert.equal(windowKey([1, 2, 3], 'a'), windowKey(Int32Array.from([1, 2, 3]), 'a'));
+  assert.notEqual(windowKey([1, 2, 3], 'a'), windowKey([1, 2, 3], 'b'));
+  assert.notEqual(windowKey([1, 2, 3], 'a'), windowKey([1, 2, 4], 'a'));
+  const c = new WindowCache<number>(2);
+  c.set('x', 1);
+  c.set('y', 2);
+  assert.equal(c.get('x'), 1); // x is now most recent
+  c.set('z', 3); // evicts y
+  assert.equal(c.get('y'), undefined);
+  assert.equal(c.get('z'), 3);
+  assert.deepEqual([c.hits, c.misses, c.size], [2, 1, 2]);
+});
+
+test('ablation state → mask and fill vectors [N]', { skip: noBundle }, () => {
+  const b = bundle!;
+  const N = b.layout.count;
+  const none = ablationVectors(b, NO_ABLATION);
+  assert.ok(none.mask.every((x) => x === 1));
+  const one = ablationVectors(b, { nodes: new Set(['0.attn.v.17']), mode: 'zero' });
+  assert.equal(one.mask[401], 0);
+  assert.equal(one.mask.reduce((s, x) => s + x, 0), N - 1);
+  assert.ok(one.fill.every((x) => x === 0));
+  assert.equal(ablationVectors(b, { nodes: new Set(['0.attn.v.17']), mode: 'mean' }).fill, b.means);
+  const only = ablationVectors(b, { nodes: new Set(), mode: 'mean', circuitOnly: sample });
+  assert.equal(only.mask.reduce((s, x) => s + x, 0), sample.nodes.length);
+  for (const n of sample.nodes) assert.equal(only.mask[n.flat], 1);
+  assert.throws(() => ablationVectors(b, { nodes: new Set(['7.mlp.post_act.1']), mode: 'mean' }), /not in the model's node layout/);
+  assert.equal(ablationKey({ nodes: new Set(['b', 'a']), mode: 'zero' }), ablationKey({ nodes: new Set(['a', 'b']), mode: 'zero' }));
+  assert.equal(ablationKey({ nodes: new Set(), mode: 'zero' }), ablationKey(NO_ABLATION), 'no ablation: the fill mode does not matter');
+});
+
+/** A stand-in runner: logits and activations are simple functions of the ids; records batch shapes. */
+function fakeRunner(V: number): { run: Runner['run']; batches: number[][] } {
+  const batches: number[][] = [];
+  return {
+    batches,
+    run: async (ids, B, T, _mask, _fill, watch): Promise<RunOutput> => {
+      batches.push([B, T]);
+      const logits = new Float32Array(B * T * V);
+      const watched = new Float32Array(B * T * watch.length);
+      for (let r = 0; r < B * T; r++) {
+        logits[r * V + (Number(ids[r]) % V)] = 5;
+        for (let k = 0; k < watch.length; k++) watched[r * watch.length + k] = Number(ids[r]) / 1000;
+      }
+      return { logits, watched };
+    },
+  };
+}
+
+test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, supersession, abort', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const fake = fakeRunner(b.model.vocab_size);
+  const a = new DocumentAnalyzer(b, fake, { topK: 3 });
+  const long = doc.repeat(8);
+  const r = done(await a.analyze(long, NO_ABLATION, { key: 'd' }));
+  assert.equal(r.tokens.map((t) => t.text).join(''), long, 'tokens tile the document once');
+  r.tokens.forEach((t, i) => {
+    assert.equal(t.index, i);
+    assert.equal(long.slice(t.start, t.end), t.text);
+  });
+  assert.ok(fake.batches.every(([B, T]) => B <= 8 && T <= b.context));
+  assert.ok(fake.batches.some(([B]) => B === 8), 'full batches are used');
+  assert.equal(r.windowsComputed, planWindows(r.tokens.length + 1, b.context).length);
+  // the stand-in predicts the current token: top-1 next is the token itself
+  assert.equal(r.tokens[5].next[0].id, r.tokens[5].id);
+  assert.equal(r.tokens[5].next.length, 3);
+  // firing value = Σ coef · activation, class by sign
+  const term = sample.firing!.terms[0];
+  const t5 = r.tokens[5].circuits[sample.task];
+  assert.ok(Math.abs(t5.value - term.coef * (r.tokens[5].id / 1000)) < 1e-6);
+  assert.equal(t5.fires, Math.abs(t5.value) >= sample.firing!.threshold);
+  assert.equal(t5.cls, t5.value > 0 ? sample.firing!.positive_class : 1 - sample.firing!.positive_class);
+  assert.deepEqual(t5.key.map((k) => k.id), sample.key_nodes);
+
+  const before = fake.batches.length;
+  const again = done(await a.analyze(long, NO_ABLATION, { key: 'd' }));
+  assert.equal(again.windowsComputed, 0);
+  assert.equal(again.windowsReused, r.windowsComputed);
+  assert.equal(fake.batches.length, before, 'nothing ran');
+  const edited = long.slice(0, long.length - 10) + 'Z' + long.slice(long.length - 9);
+  const after = done(await a.analyze(edited, NO_ABLATION, { key: 'd' }));
+  assert.ok(after.windowsComputed <= 2, `an edit near the end recomputed ${after.windowsComputed} windows`);
+  assert.ok(a.stats.windowsReused >= again.windowsReused + after.windowsReused);
+
+  const [stale, fresh] = await Promise.all([a.analyze(long + '#a\n', NO_ABLATION, { key: 'race' }), a.analyze(long + '#b\n', NO_ABLATION, { key: 'race' })]);
+  assert.equal(stale.status, 'cancelled');
+  assert.equal(fresh.status, 'done');
+  const ctl = new AbortController();
+  const pending = a.analyze(long + '#c\n', NO_ABLATION, { signal: ctl.signal });
+  ctl.abort();
+  assert.equal((await pending).status, 'cancelled');
+  // an ablation is part of the cache key
+  const ab: Ablation = { nodes: new Set(['0.attn.v.17']), mode: 'zero' };
+  assert.ok(done(await a.analyze(long, ab)).windowsComputed > 0);
+});
+
+test('analysis with the real model agrees with a direct run; readouts; analyzeAt; ablation matters', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
+  const a = new DocumentAnalyzer(b, runner, { topK: 5 });
+  const r = done(await a.analyze(doc, NO_ABLATION, { key: 'doc' }));
+  assert.equal(r.tokens.map((t) => t.text).join(''), doc);
+  assert.ok(r.windowsComputed >= 4);
+
+  // token at sequence position p (document token p − 1) in window 1's scored half, run directly
+  const seq = [b.eotId, ...b.tokenizer.encode(doc).ids];
+  const [, w1] = planWindows(seq.length, b.context);
+  const p = w1.start + w1.from + 3;
+  const ids = seq.slice(w1.start, w1.start + w1.length);
+  const { mask, fill } = ablationVectors(b, NO_ABLATION);
+  const out = await runner.run(BigInt64Array.from(ids.map(BigInt)), 1, ids.length, mask, fill, a.watch);
+  const V = b.model.vocab_size;
+  const row = out.logits.subarray((p - w1.start) * V, (p - w1.start + 1) * V);
+  const max = Math.max(...row);
+  const probs = Array.from(row, (l) => Math.exp(l - max));
+  const Z = probs.reduce((s, x) => s + x, 0);
+  const tok = r.tokens[p - 1];
+  const best = probs.indexOf(Math.max(...probs));
+  assert.equal(tok.next[0].id, best);
+  assert.ok(Math.abs(tok.next[0].p - probs[best] / Z) < 1e-5);
+  assert.ok(tok.next.every((n, i) => i === 0 || n.p <= tok.next[i - 1].p));
+  const ro = r.readout(p - 1, sample.task);
+  const pc = (c: 0 | 1) => sample.classes[c].tokens.reduce((s, t) => s + probs[t.id] / Z, 0);
+  assert.ok(Math.abs(ro.p[0] - pc(0)) < 1e-5 && Math.abs(ro.p[1] - pc(1)) < 1e-5);
+  const lse = (c: 0 | 1) => Math.log(sample.classes[c].tokens.reduce((s, t) => s + Math.exp(row[t.id]), 0));
+  assert.ok(Math.abs(ro.logitDiff - (lse(0) - lse(1))) < 1e-4);
+  const K = a.watch.length;
+  for (let k = 0; k < K; k++) assert.ok(Math.abs(tok.watched[k] - out.watched[(p - w1.start) * K + k]) < 1e-5);
+
+  // a short document fits one window: analyzeAt sees exactly the same context as analyze
+  const short = 'print("hello, " + name';
+  const whole = done(await a.analyze(short));
+  const at = await a.analyzeAt(short, short.length - 1);
+  assert.ok(at);
+  assert.equal(at.token.index, whole.tokens.length - 1);
+  const last = whole.readout(whole.tokens.length - 1, sample.task);
+  assert.ok(Math.abs(at.readouts[sample.task].logitDiff - last.logitDiff) < 1e-4);
+  assert.ok(Math.abs(at.token.circuits[sample.task].value - whole.tokens.at(-1)!.circuits[sample.task].value) < 1e-5);
+
+  // mean-ablating the whole circuit except nothing (circuit-only) changes the prediction
+  const only = await a.analyzeAt(short, short.length - 1, { nodes: new Set(), mode: 'mean', circuitOnly: sample });
+  assert.notEqual(only!.readouts[sample.task].logitDiff, at.readouts[sample.task].logitDiff);
+  await runner.dispose();
+});
