@@ -394,6 +394,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("training/data"))
     ap.add_argument("--task", action="append", required=True)
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
+    ap.add_argument("--coefs", default="1e-3,3e-3", help="λ values to try (comma-separated); the smallest circuit wins")
     args = ap.parse_args()
     torch.set_num_threads(2)
     from tokenizers import Tokenizer
@@ -408,22 +409,22 @@ def main() -> None:
     val_stream = tasks_mod.load_stream(args.data / "val.bin")
     all_tasks = tasks_mod.build_tasks(tok, val_stream)
     manifest_path = args.bundle / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
     for name in args.task:
         task = all_tasks[name]
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
-        best = prune_task(gpt, task.train, fill, target)
+        best = prune_task(gpt, task.train, fill, target, coefs=tuple(float(c) for c in args.coefs.split(",")))
         nonsense_k = None
         if not args.no_nonsense:
             nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None)
             nonsense_k = nb["k"]
         rel = f"circuits/{name}.json"
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)
+        manifest = json.loads(manifest_path.read_text())  # re-read: another task's run may have added its circuit
         if rel not in manifest["circuits"]:
             manifest["circuits"].append(rel)
-    manifest_path.write_text(json.dumps(manifest, indent=2))
+        manifest_path.write_text(json.dumps(manifest, indent=2))
 
 
 if __name__ == "__main__":
