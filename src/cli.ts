@@ -1,131 +1,190 @@
 // `circuit-inspector` command line: the same core as the extension, without VS Code.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Analyzer, type AblationSpec } from './core/analyzer';
-import { loadBundle } from './core/modelBundle';
-import { OnnxRunner, type ProviderChoice } from './core/onnxRunner';
+import { type Ablation, DocumentAnalyzer, type Readout, type TokenResult } from './core/analysis';
+import { type Bundle, loadBundle } from './core/bundle';
+import { type ProviderChoice, Runner } from './core/runner';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
 
 Commands:
-  analyze FILE      per token: text, UTF-16 range, circuits that fire, top next tokens
+  analyze FILE        per token: text, UTF-16 range, top next tokens, circuits that fire
     --json              machine-readable output
     --top K             next-token candidates per token (default 3)
     --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17)
     --mode mean|zero    value an ablated node takes (default mean)
-    --at LINE:COL       only the token at this 1-based position, with each circuit's readout
-    --bundle DIR        model bundle (default: the one shipped in models/)
-    --provider auto|cuda|cpu
-  bench             the performance table (not implemented yet)
-  --help            this text
+    --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
+                        each circuit's readout
+    --bundle DIR        model bundle (default: the first one in the package's models/)
+    --provider auto|cuda|cpu   where the model runs (default auto)
+  bench               performance table (not implemented yet)
+  --help              this text
 `;
 
+/** A problem with what the user asked for: one line on stderr, exit status 2. */
 class UsageError extends Error {}
+/** A problem with the input file: one line on stderr, exit status 2. */
+class InputError extends Error {}
 
-function parseArgs(argv: string[]): { command: string; file?: string; opts: Map<string, string | true> } {
+const FLAGS = new Set(['--json', '--help']);
+const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider']);
+
+interface Args {
+  readonly command: string;
+  readonly positional: readonly string[];
+  readonly opts: ReadonlyMap<string, string | true>;
+}
+
+export function parseArgs(argv: readonly string[]): Args {
   const opts = new Map<string, string | true>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json' || a === '--help' || a === '-h') opts.set(a === '-h' ? '--help' : a, true);
+    const raw = argv[i];
+    const a = raw === '-h' ? '--help' : raw;
+    if (FLAGS.has(a)) opts.set(a, true);
     else if (a.startsWith('--')) {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      opts.set(a, v);
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(0, eq) : a;
+      if (!OPTIONS.has(name)) throw new UsageError(`unknown option ${name}`);
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      opts.set(name, v);
     } else positional.push(a);
   }
-  return { command: positional[0] ?? '', file: positional[1], opts };
+  return { command: positional[0] ?? '', positional: positional.slice(1), opts };
 }
 
-/** The first bundle under <package root>/models/ (resolved from this file, not the working directory). */
-function defaultBundle(): string {
-  const models = path.resolve(__dirname, '..', 'models');
+/** The package root: the nearest folder above this file with our package.json (dist/cli.js → ..). */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name === 'circuit-inspector') return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
+  }
+}
+
+/** The first bundle (folder with a manifest.json) under <package root>/models/, not the working directory's. */
+export function defaultBundle(): string {
+  const models = path.join(packageRoot(), 'models');
   const found = fs.existsSync(models) ? fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'manifest.json'))) : undefined;
   return found ? path.join(models, found) : models;
 }
 
-async function analyze(file: string | undefined, opts: Map<string, string | true>): Promise<void> {
-  if (!file) throw new UsageError('analyze needs a FILE');
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(`${file}: no such file`);
+function readSource(file: string): string {
+  if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
+  if (!fs.statSync(file).isFile()) throw new InputError(`${file} is not a file`);
   const raw = fs.readFileSync(file);
-  if (raw.includes(0)) throw new UsageError(`${file} looks binary (it contains NUL bytes); only text files can be analysed`);
-  const text = raw.toString('utf8');
-  const bundle = loadBundle(String(opts.get('--bundle') ?? defaultBundle()));
-  const runner = await OnnxRunner.open(bundle.onnxPath, (opts.get('--provider') ?? 'auto') as ProviderChoice);
-  if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
-  const analyzer = new Analyzer(bundle, runner);
+  if (raw.includes(0)) throw new InputError(`${file} looks binary (it contains NUL bytes); only text files can be analysed`);
+  return raw.toString('utf8');
+}
+
+/** UTF-16 offset of a 1-based LINE:COL (COL counts UTF-16 units, as editors do). */
+export function offsetOf(text: string, at: string): number {
+  const m = /^(\d+):(\d+)$/.exec(at);
+  if (!m) throw new UsageError(`--at must be LINE:COL (1-based), not ${at}`);
+  const [line, col] = [Number(m[1]), Number(m[2])];
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) throw new UsageError(`--at ${at}: the file has only ${l} lines`);
+    start = nl + 1;
+  }
+  const lineEnd = text.indexOf('\n', start) < 0 ? text.length : text.indexOf('\n', start);
+  if (line < 1 || col < 1 || start + col - 1 > lineEnd) throw new UsageError(`--at ${at} is outside the file`);
+  return start + col - 1;
+}
+
+function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): Ablation {
   const mode = String(opts.get('--mode') ?? 'mean');
   if (mode !== 'mean' && mode !== 'zero') throw new UsageError('--mode must be mean or zero');
-  const ablate = opts.has('--ablate') ? String(opts.get('--ablate')).split(',').filter(Boolean) : [];
-  for (const id of ablate) if (bundle.layout.flat(id) === undefined) throw new UsageError(`--ablate: ${id} is not a node of ${bundle.name}`);
-  const spec: AblationSpec = { nodes: new Set(ablate), mode };
-  const top = Number(opts.get('--top') ?? 3);
-  const tok = bundle.tokenizer;
-  const circuitsAt = (firing: Record<string, number>) =>
-    Object.fromEntries(bundle.circuits.map((c) => [c.task, { fires: Math.abs(firing[c.task] ?? 0) >= (c.firing?.threshold ?? Infinity), value: round(firing[c.task] ?? 0) }]));
-  let tokens;
-  if (opts.has('--at')) {
-    const [line, col] = String(opts.get('--at')).split(':').map(Number);
-    const lines = text.split('\n');
-    if (!(line >= 1 && line <= lines.length && col >= 1)) throw new UsageError('--at must be LINE:COL inside the file (1-based)');
-    const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + col - 1;
-    const r = await analyzer.at(text, offset, spec);
-    tokens = r ? [{ ...r.token, readouts: r.token.readout }] : [];
-  } else {
-    tokens = (await analyzer.analyze('cli', text, spec))?.tokens ?? [];
-  }
-  const out = tokens.map((t) => ({
+  const nodes = opts.has('--ablate') ? String(opts.get('--ablate')).split(',').map((s) => s.trim()).filter(Boolean) : [];
+  for (const id of nodes) if (bundle.layout.flat(id) === undefined) throw new UsageError(`--ablate: ${id} is not a node of ${bundle.name}`);
+  return { nodes: new Set(nodes), mode };
+}
+
+const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+function tokenJson(t: TokenResult, top: number) {
+  return {
     text: t.text,
     start: t.start,
     end: t.end,
-    next: t.next.slice(0, top).map((n) => ({ text: tok.tokenText(n.id), p: round(n.p) })),
-    circuits: circuitsAt(t.firing),
-    ...('readouts' in t ? { readout: t.readouts } : {}),
-  }));
-  if (opts.has('--json')) {
-    process.stdout.write(JSON.stringify({ model: bundle.name, tokens: out }) + '\n');
-  } else {
-    for (const t of out) {
+    next: t.next.slice(0, top).map((n) => ({ text: n.text, p: round(n.p) })),
+    circuits: Object.fromEntries(Object.entries(t.circuits).map(([task, c]) => [task, { fires: c.fires, value: round(c.value) }])),
+  };
+}
+
+function readoutJson(r: Readout) {
+  return { p: [round(r.p[0]), round(r.p[1])], logit_diff: round(r.logitDiff) };
+}
+
+async function analyze(args: Args): Promise<void> {
+  const { positional, opts } = args;
+  if (positional.length !== 1) throw new UsageError('analyze needs exactly one FILE');
+  const text = readSource(positional[0]);
+  const top = Number(opts.get('--top') ?? 3);
+  if (!Number.isInteger(top) || top < 1 || top > 50) throw new UsageError('--top must be an integer from 1 to 50');
+  const provider = String(opts.get('--provider') ?? 'auto');
+  if (!['auto', 'cuda', 'cpu'].includes(provider)) throw new UsageError('--provider must be auto, cuda or cpu');
+  const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
+  const bundle = loadBundle(typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
+  const ablation = ablationOf(bundle, opts);
+  const runner = await Runner.create(bundle.onnxPath, { provider: provider as ProviderChoice });
+  if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
+  try {
+    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top });
+    let tokens: (ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> })[];
+    if (at !== undefined) {
+      const r = await analyzer.analyzeAt(text, at, ablation);
+      tokens = r ? [{ ...tokenJson(r.token, top), readouts: Object.fromEntries(Object.entries(r.readouts).map(([k, v]) => [k, readoutJson(v)])) }] : [];
+    } else {
+      const r = await analyzer.analyze(text, ablation);
+      tokens = r.status === 'done' ? r.tokens.map((t) => tokenJson(t, top)) : [];
+    }
+    if (opts.has('--json')) {
+      process.stdout.write(JSON.stringify({ model: bundle.name, tokens }) + '\n');
+      return;
+    }
+    for (const t of tokens) {
       const fired = Object.entries(t.circuits).filter(([, c]) => c.fires).map(([k, c]) => `${k}=${c.value}`);
       const next = t.next.map((n) => `${JSON.stringify(n.text)} ${(100 * n.p).toFixed(0)}%`).join(', ');
       process.stdout.write(`${String(t.start).padStart(6)} ${JSON.stringify(t.text).padEnd(14)} → ${next}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`);
+      for (const [task, r] of Object.entries(t.readouts ?? {})) process.stdout.write(`       ${task}: P(${bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ')}) = ${r.p.join(', ')}; logit diff ${r.logit_diff}\n`);
     }
+  } finally {
+    await runner.dispose();
   }
-  await runner.dispose();
 }
 
-function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
-}
-
-// `circuit-inspector analyze big.py | head` closes the pipe early: that is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-
-async function main(): Promise<number> {
-  const { command, file, opts } = parseArgs(process.argv.slice(2));
-  if (opts.has('--help') || command === '' || command === 'help') {
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.opts.has('--help') || args.command === '' || args.command === 'help') {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (command === 'analyze') {
-    await analyze(file, opts);
+  if (args.command === 'analyze') {
+    await analyze(args);
     return 0;
   }
-  if (command === 'bench') {
-    process.stderr.write('bench: not implemented yet\n');
+  if (args.command === 'bench') {
+    process.stderr.write('circuit-inspector: bench is not implemented yet\n');
     return 2;
   }
-  throw new UsageError(`unknown command ${command}`);
+  throw new UsageError(`unknown command ${args.command}`);
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    process.stderr.write(`circuit-inspector: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof UsageError) process.stderr.write('Run circuit-inspector --help for usage.\n');
-    process.exitCode = 2;
-  },
-);
+if (require.main === module || process.argv[1]?.endsWith('circuit-inspector.js') || process.argv[1]?.endsWith('circuit-inspector')) {
+  // `circuit-inspector analyze big.py | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      process.stderr.write(`circuit-inspector: ${msg}${err instanceof UsageError ? ' (see circuit-inspector --help)' : ''}\n`);
+      process.exitCode = 2;
+    },
+  );
+}
