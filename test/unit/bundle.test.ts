@@ -32,6 +32,7 @@ const manifestEdit = (dir: string, f: (m: Record<string, unknown>) => void) => e
 function withCircuit(dir: string, edit: (c: Record<string, unknown>) => void = () => {}, name = 'quote.json'): void {
   fs.mkdirSync(path.join(dir, 'circuits'), { recursive: true });
   const c = JSON.parse(sampleCircuit) as Record<string, unknown>;
+  c.task = 'sample_quote'; // the shipped bundle may already have the real single_double_quote
   edit(c);
   fs.writeFileSync(path.join(dir, 'circuits', name), JSON.stringify(c));
   manifestEdit(dir, (m) => (m.circuits = [...((m.circuits as string[]) ?? []).filter((x) => x !== `circuits/${name}`), `circuits/${name}`]));
@@ -63,7 +64,7 @@ test('the shipped bundle loads and is consistent, with a circuit that names real
   assert.ok(b.context <= b.model.block_size);
   const dir = brokenCopy((d) => withCircuit(d));
   const withC = loadBundle(dir);
-  assert.equal(withC.circuits.at(-1)?.task, 'single_double_quote');
+  assert.equal(withC.circuits.at(-1)?.task, 'sample_quote');
   for (const n of withC.circuits.at(-1)?.nodes ?? []) assert.equal(withC.layout.flat(n.id), n.flat);
 });
 
@@ -109,7 +110,7 @@ const cases: [string, (dir: string) => void, RegExp][] = [
       withCircuit(d);
       withCircuit(d, () => {}, 'again.json');
     },
-    /circuits\/again\.json repeats task single_double_quote/,
+    /circuits\/again\.json repeats task sample_quote/,
   ],
 ];
 
