@@ -127,6 +127,8 @@ export class Tokenizer {
   private readonly split: RegExp;
   /** Pre-token text → its encoding: source files repeat words, so most pieces are cache hits. */
   private readonly cache = new Map<string, PieceEncoding>();
+  /** id → tokenText(id), filled lazily. */
+  private readonly texts: string[] = [];
 
   constructor(json: TokenizerJson) {
     const model = json.model;
@@ -186,7 +188,10 @@ export class Tokenizer {
 
   /** The text a token id stands for (an incomplete UTF-8 sequence decodes to U+FFFD). */
   tokenText(id: number): string {
-    return this.decode([id]);
+    // asked for every top-K candidate of every token: decode each id once
+    let t = this.texts[id];
+    if (t === undefined && id >= 0 && id < this.vocabSize) t = this.texts[id] = this.decode([id]);
+    return t ?? '';
   }
 
   isSpecial(id: number): boolean {
