@@ -335,6 +335,25 @@ def describe_node(flat, parts, corr: float, labels: list[str], toks: list[str], 
     return label, meaning
 
 
+def firing_rule(acts: torch.Tensor, corr: list[float], ids: list[str]) -> dict:
+    """Where the editor says "the circuit fires": the most class-selective node (|r| with the class at the
+    prediction), scaled so that its mean |value| at the task's prediction points is 1; it fires at
+    |value| ≥ 1, and its sign gives the class. acts [n_examples, k] in the full model."""
+    j = max(range(len(ids)), key=lambda i: abs(corr[i]))
+    scale = float(acts[:, j].abs().mean()) or 1.0
+    coef = (1.0 if corr[j] >= 0 else -1.0) / scale
+    return {"terms": [{"node": ids[j], "coef": round(coef, 6)}], "threshold": 1.0, "positive_class": 0}
+
+
+def refire(gpt: GPT, task, fill: torch.Tensor, path: Path) -> None:
+    """Re-derive the firing rule of an existing circuit file (same evidence, no re-pruning)."""
+    circuit = json.loads(path.read_text())
+    kept = [n["flat"] for n in circuit["nodes"]]
+    acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], None, fill)[:, kept]
+    circuit["firing"] = firing_rule(acts, [n["class_correlation"] for n in circuit["nodes"]], [n["id"] for n in circuit["nodes"]])
+    path.write_text(json.dumps(circuit, indent=1))
+
+
 def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path, nonsense_k, target: float = TARGET_LOSS, log=print) -> dict:
     N = n_nodes(gpt.cfg)
     kept = sorted(best["order"][: best["k"]].tolist())
@@ -359,10 +378,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
                       "importance": round(min(1.0, max(0.0, faith["per_node"][f]["necessity_in_circuit"])), 4), "class_correlation": round(corr[j], 4),
                       "necessity_in_circuit": faith["per_node"][f]["necessity_in_circuit"],
                       "necessity_in_model": faith["per_node"][f]["necessity_in_model"], "top_tokens": toks[f]})
-    # firing: the most class-selective node, latest in the model (closest to the prediction)
-    fire_j = max(range(len(kept)), key=lambda j: (abs(corr[j]) >= 0.5, kept[j] * (abs(corr[j]) >= 0.5), abs(corr[j])))
-    scale = float(acts[:, fire_j].abs().mean()) or 1.0
-    coef = (1.0 if corr[fire_j] >= 0 else -1.0) / scale
+    firing = firing_rule(acts, corr, ids)
     key_nodes = [n["id"] for n in sorted(nodes, key=lambda n: -abs(n["class_correlation"]))[:4]]
     edges = circuit_edges(gpt, kept)
     weight_edges = [e for e in edges if e["kind"] == "weight"]
@@ -378,7 +394,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     circuit = {
         "task": task.name, "title": task.title, "description": task.description, "classes": task.classes,
         "examples": example_prompts, "nodes": nodes, "edges": edges,
-        "firing": {"terms": [{"node": ids[fire_j], "coef": round(coef, 6)}], "threshold": 0.5, "positive_class": 0},
+        "firing": firing,
         "key_nodes": key_nodes, "metrics": metrics,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -395,6 +411,7 @@ def main() -> None:
     ap.add_argument("--task", action="append", required=True)
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
     ap.add_argument("--coefs", default="1e-3,3e-3", help="λ values to try (comma-separated); the smallest circuit wins")
+    ap.add_argument("--refire-only", action="store_true", help="only re-derive the firing rule of existing circuit files")
     args = ap.parse_args()
     torch.set_num_threads(2)
     from tokenizers import Tokenizer
@@ -411,6 +428,9 @@ def main() -> None:
     manifest_path = args.bundle / "manifest.json"
     for name in args.task:
         task = all_tasks[name]
+        if args.refire_only:
+            refire(gpt, task, fill, args.bundle / f"circuits/{name}.json")
+            continue
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
