@@ -3,14 +3,15 @@
 // watched node activations (every circuit's nodes), and three numbers per circuit for its class
 // readout — never the full logits ([T, V] is 2048 floats a token).
 //
-// Re-analysis after an edit recomputes only windows whose tokens changed (./cache). Calls that
+// Re-analysis after an edit recomputes only windows whose tokens changed (./cache); window
+// boundaries are content-defined by default, so that is a few windows around the edit. Calls that
 // share a `key` (one per document) supersede each other: the older resolves as cancelled as soon
 // as a newer one starts and never delivers results; an AbortSignal cancels the same way.
 import type { CircuitFile } from '../protocol/circuit';
 import type { Bundle } from './bundle';
 import { WindowCache, windowKey } from './cache';
 import type { Runner } from './runner';
-import { planWindows, type Window } from './windows';
+import { planContentWindows, planWindows, type Window } from './windows';
 
 export type AblationMode = 'mean' | 'zero';
 
@@ -114,6 +115,12 @@ export interface AnalyzerOptions {
   readonly batch?: number;
   /** Windows kept in the cache (default 512). */
   readonly cacheWindows?: number;
+  /**
+   * How the document is cut into windows (./windows): 'content' (default) puts boundaries at
+   * content-defined anchors so an edit recomputes only the windows around it; 'grid' is the
+   * fixed stride-W/2 grid, where an edit recomputes every window after it.
+   */
+  readonly windowing?: 'content' | 'grid';
 }
 
 /** What one window keeps for its scored positions (P of them). */
@@ -137,6 +144,7 @@ export class DocumentAnalyzer {
   private readonly cache: WindowCache<WindowResult>;
   private readonly generations = new Map<string, number>();
   private readonly batch: number;
+  private readonly windowing: 'content' | 'grid';
   /** Per circuit: watch columns and coefs of its firing terms, and its key nodes' columns. */
   private readonly plans: { c: CircuitFile; terms: [number, number][]; key: [string, number][] }[];
 
@@ -148,6 +156,7 @@ export class DocumentAnalyzer {
     this.topK = Math.max(1, Math.min(options.topK ?? 5, bundle.model.vocab_size));
     this.batch = Math.max(1, Math.min(options.batch ?? 8, 8));
     this.cache = new WindowCache(options.cacheWindows ?? 512);
+    this.windowing = options.windowing ?? 'content';
     const L = bundle.layout;
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
@@ -174,6 +183,11 @@ export class DocumentAnalyzer {
     this.cache.clear();
   }
 
+  /** The windows of a sequence ([EOT] + document token ids). */
+  windows(seq: ArrayLike<number>): Window[] {
+    return this.windowing === 'grid' ? planWindows(seq.length, this.bundle.context) : planContentWindows(seq, this.bundle.context);
+  }
+
   /** Analyse a whole document (or options.range of it). */
   async analyze(text: string, ablation: Ablation = NO_ABLATION, options: AnalyzeOptions = {}): Promise<DocumentAnalysis | Cancelled> {
     const started = performance.now();
@@ -182,7 +196,7 @@ export class DocumentAnalyzer {
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
     const enc = this.bundle.tokenizer.encode(source);
     const seq = Int32Array.from([this.bundle.eotId, ...enc.ids]); // [1 + n]; see ./windows
-    const windows = planWindows(seq.length, this.bundle.context);
+    const windows = this.windows(seq);
     const akey = ablationKey(ablation);
     const results = new Array<WindowResult>(windows.length);
     const todo: { w: number; win: Window; key: string }[] = [];
@@ -194,23 +208,22 @@ export class DocumentAnalyzer {
     });
     if (todo.length) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      // batch windows of equal length: all are full except maybe the last
-      const groups = new Map<number, typeof todo>();
-      for (const t of todo) groups.set(t.win.length, [...(groups.get(t.win.length) ?? []), t]);
-      for (const [T, group] of groups) {
-        for (let i = 0; i < group.length; i += this.batch) {
-          if (stale()) return CANCELLED;
-          const rows = group.slice(i, i + this.batch);
-          const ids = new BigInt64Array(rows.length * T); // [B, T]
-          rows.forEach((r, b) => {
-            for (let t = 0; t < T; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
-          });
-          const out = await this.runner.run(ids, rows.length, T, mask, fill, this.watch);
-          rows.forEach((r, b) => {
-            results[r.w] = this.summarise(out.logits, out.watched, b, T, r.win.from);
-            this.cache.set(r.key, results[r.w]);
-          });
-        }
+      // Windows differ in length; batch neighbours in length order and right-pad each row to the
+      // longest with EOT: the model is causal, so padding never changes the positions before it.
+      todo.sort((x, y) => x.win.length - y.win.length);
+      for (let i = 0; i < todo.length; i += this.batch) {
+        if (stale()) return CANCELLED;
+        const rows = todo.slice(i, i + this.batch);
+        const T = rows[rows.length - 1].win.length;
+        const ids = new BigInt64Array(rows.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
+        rows.forEach((r, b) => {
+          for (let t = 0; t < r.win.length; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
+        });
+        const out = await this.runner.run(ids, rows.length, T, mask, fill, this.watch);
+        rows.forEach((r, b) => {
+          results[r.w] = this.summarise(out.logits, out.watched, b, T, r.win.from, r.win.length);
+          this.cache.set(r.key, results[r.w]);
+        });
       }
     }
     if (stale()) return CANCELLED;
@@ -261,7 +274,7 @@ export class DocumentAnalyzer {
     if (!res) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
       const out = await this.runner.run(BigInt64Array.from(seq, (x) => BigInt(x)), 1, T, mask, fill, this.watch);
-      res = this.summarise(out.logits, out.watched, 0, T, T - 1);
+      res = this.summarise(out.logits, out.watched, 0, T, T - 1, T);
       this.cache.set(key, res);
     }
     const token = this.token(i, enc.ids[i], text, enc.starts[i], enc.ends[i], 0, res, 0, options.thresholdScale ?? 1);
@@ -312,12 +325,12 @@ export class DocumentAnalyzer {
     return { p: [Math.exp(l0 - all), Math.exp(l1 - all)], logitDiff: l0 - l1 };
   }
 
-  /** Reduce row b of logits [B, T, V] and watched [B, T, K] to the scored positions from..T−1. */
-  private summarise(logits: Float32Array, watchedAll: Float32Array, b: number, T: number, from: number): WindowResult {
+  /** Reduce row b of logits [B, T, V] and watched [B, T, K] to the scored positions from..end−1. */
+  private summarise(logits: Float32Array, watchedAll: Float32Array, b: number, T: number, from: number, end: number): WindowResult {
     const V = this.bundle.model.vocab_size;
     const K = this.watch.length;
     const C = this.bundle.circuits.length;
-    const P = T - from;
+    const P = end - from;
     const topK = this.topK;
     const res: WindowResult = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lse: new Float64Array(P * C * 3), watched: new Float32Array(P * K) };
     const topL = new Float64Array(topK);

@@ -8,7 +8,7 @@ import { type Ablation, ablationKey, ablationVectors, DocumentAnalyzer, type Doc
 import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { WindowCache, windowKey } from '../../src/core/cache';
 import { Runner, type RunOutput } from '../../src/core/runner';
-import { planWindows } from '../../src/core/windows';
+import { planContentWindows, planWindows } from '../../src/core/windows';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');
@@ -46,6 +46,35 @@ test('windows: scored parts tile the sequence once, each later position has ≥ 
     }),
     { numRuns: 300 },
   );
+});
+
+test('content windows: same scoring rule, at most `context` long, and boundaries that survive edits', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 3000 }), fc.integer({ min: 8, max: 300 }), (ids, W) => {
+      const plan = planContentWindows(ids, W);
+      const left = W - Math.floor(W / 2);
+      const covered = new Array<number>(ids.length).fill(0);
+      plan.forEach((w, k) => {
+        assert.ok(w.length <= W && w.length > w.from);
+        assert.equal(w.from, k === 0 ? 0 : left);
+        if (k > 0) assert.ok(w.start > plan[k - 1].start);
+        for (let p = w.start + w.from; p < w.start + w.length; p++) covered[p]++;
+      });
+      assert.ok(covered.every((c) => c === 1), 'scored parts tile the sequence once');
+    }),
+    { numRuns: 300 },
+  );
+  // an insertion early in a long sequence leaves the windows far after it alone (shifted by one)
+  let x = 12345;
+  const ids = Array.from({ length: 6000 }, () => (x = (x * 48271) % 2147483647) % 2000);
+  const edited = [...ids.slice(0, 300), 7, ...ids.slice(300)];
+  const sig = (seq: number[], w: { start: number; length: number; from: number }) => `${w.from}:${seq.slice(w.start, w.start + w.length).join(',')}`;
+  const before = new Set(planContentWindows(ids, 256).map((w) => sig(ids, w)));
+  const after = planContentWindows(edited, 256);
+  const changed = after.filter((w) => !before.has(sig(edited, w))).length;
+  assert.ok(changed <= 6, `${changed} of ${after.length} content windows changed`);
+  const gridBefore = new Set(planWindows(ids.length, 256).map((w) => sig(ids, w)));
+  assert.ok(planWindows(edited.length, 256).filter((w) => !gridBefore.has(sig(edited, w))).length > 40, 'the grid, by contrast, shifts');
 });
 
 test('window cache: content-addressed keys, LRU eviction, hit/miss counters', () => {
@@ -111,7 +140,7 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   });
   assert.ok(fake.batches.every(([B, T]) => B <= 8 && T <= b.context));
   assert.ok(fake.batches.some(([B]) => B === 8), 'full batches are used');
-  assert.equal(r.windowsComputed, planWindows(r.tokens.length + 1, b.context).length);
+  assert.equal(r.windowsComputed, a.windows([b.eotId, ...b.tokenizer.encode(long).ids]).length);
   // the stand-in predicts the current token: top-1 next is the token itself
   assert.equal(r.tokens[5].next[0].id, r.tokens[5].id);
   assert.equal(r.tokens[5].next.length, 3);
@@ -130,8 +159,20 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   assert.equal(fake.batches.length, before, 'nothing ran');
   const edited = long.slice(0, long.length - 10) + 'Z' + long.slice(long.length - 9);
   const after = done(await a.analyze(edited, NO_ABLATION, { key: 'd' }));
-  assert.ok(after.windowsComputed <= 2, `an edit near the end recomputed ${after.windowsComputed} windows`);
+  assert.ok(after.windowsComputed <= 4, `an edit near the end recomputed ${after.windowsComputed} windows`);
   assert.ok(a.stats.windowsReused >= again.windowsReused + after.windowsReused);
+  // an edit near the start: content windows recompute a few, the grid everything after it
+  const early = long.slice(0, 40) + 'Zz' + long.slice(40);
+  const grid = new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size), { windowing: 'grid' });
+  done(await grid.analyze(long));
+  const gridEarly = done(await grid.analyze(early));
+  const contentEarly = done(await a.analyze(early));
+  assert.equal(gridEarly.tokens.map((t) => t.text).join(''), early);
+  assert.equal(contentEarly.tokens.map((t) => t.text).join(''), early);
+  assert.ok(contentEarly.windowsComputed <= 5, `content windows: an early edit recomputed ${contentEarly.windowsComputed}`);
+  assert.ok(gridEarly.windowsComputed > 10, `grid: an early edit recomputed ${gridEarly.windowsComputed}`);
+  // both windowings give every token the same stand-in result (which depends on the token only)
+  contentEarly.tokens.forEach((t, i) => assert.equal(t.next[0].id, gridEarly.tokens[i].next[0].id));
 
   const [stale, fresh] = await Promise.all([a.analyze(long + '#a\n', NO_ABLATION, { key: 'race' }), a.analyze(long + '#b\n', NO_ABLATION, { key: 'race' })]);
   assert.equal(stale.status, 'cancelled');
@@ -155,7 +196,7 @@ test('analysis with the real model agrees with a direct run; readouts; analyzeAt
 
   // token at sequence position p (document token p − 1) in window 1's scored half, run directly
   const seq = [b.eotId, ...b.tokenizer.encode(doc).ids];
-  const [, w1] = planWindows(seq.length, b.context);
+  const [, w1] = a.windows(seq);
   const p = w1.start + w1.from + 3;
   const ids = seq.slice(w1.start, w1.start + w1.length);
   const { mask, fill } = ablationVectors(b, NO_ABLATION);
