@@ -257,11 +257,21 @@ export class Tokenizer {
 
   private encodeOrdinary(text: string, from: number, to: number, out: Encoding): void {
     if (from >= to) return;
-    let at = from;
-    for (const piece of this.preTokenize(from === 0 && to === text.length ? text : text.slice(from, to))) {
-      this.encodePiece(piece, at, out);
-      at += piece.length;
+    // HF pre-tokenizes each stretch between special tokens on its own: a stretch that ends before
+    // the text does is cut out, so that lookaheads and greedy runs cannot see past its end. (The
+    // pattern has no lookbehind or ^, so starting at `from` needs no cut.)
+    const s = to === text.length ? text : text.slice(0, to);
+    const re = this.split;
+    re.lastIndex = from;
+    let pos = from;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      const end = m.index + m[0].length;
+      if (m.index > pos) this.encodePiece(s.slice(pos, m.index), pos, out); // Isolated: gaps are pieces too
+      if (end > m.index) this.encodePiece(m[0], m.index, out);
+      else re.lastIndex++; // an empty match: step on
+      pos = end;
     }
+    if (pos < to) this.encodePiece(s.slice(pos, to), pos, out);
   }
 
   private encodePiece(piece: string, offset: number, out: Encoding): void {

@@ -67,6 +67,9 @@ test('special token, single tokens, and whitespace that JS and Oniguruma disagre
   assert.equal(tok.decode(tok.encode('a<|endoftext|>b').ids), 'a<|endoftext|>b');
   // ids from Python tokenizers 0.x on test/fixtures/tokenizer.json
   assert.deepEqual(tok.encode('é🐍<|endoftext|>\r\n\r\n  z').ids, [127, 102, 172, 253, 238, 235, 2047, 201, 198, 201, 198, 220, 690]);
+  // text before a special token is pre-tokenized on its own: '  ' stays one piece (id 256)
+  assert.deepEqual(tok.encode('x  <|endoftext|>  y\n').ids, [87, 256, 2047, 220, 520, 198]);
+  assert.deepEqual(tok.encode('a\n\n<|endoftext|>\n').ids, [64, 291, 2047, 198]);
   // pre-tokens from Python's pre_tokenize_str: U+0085 is \s for Oniguruma (not for JS), U+FEFF the reverse
   assert.deepEqual(tok.preTokenize('a\x85\x85b\x85\n'), ['a', '\x85', '\x85b', '\x85\n']);
   assert.deepEqual(tok.preTokenize('a\uFEFF\uFEFFb\uFEFF\n'), ['a', '\uFEFF\uFEFF', 'b', '\uFEFF\n']);
