@@ -63,6 +63,8 @@ suite('Highlights, hover and the circuit panel', () => {
     // the task's own measure: the target's probability within the contrast {target, alternative}
     const share = (r: { probs: [number, number] }) => r.probs[target] / (r.probs[0] + r.probs[1]);
     const before = share(state.readout.before);
+    // an export round-trip waits for the webview's ready handshake, so the screenshot shows the graph
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
     await screenshot('panel');
     const root = path.join(__dirname, '..', '..', '..', 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
@@ -73,6 +75,7 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(ablated.readout.after.logitDiff < ablated.readout.before.logitDiff, 'the logit difference towards " falls');
     const flips = await decorations(doc.uri, (d) => Array.isArray(d.flipped));
     assert.ok(Array.isArray(flips.flipped));
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
     await screenshot('panel-ablated');
     const reset = await vscode.commands.executeCommand<{ readout: { after: unknown; before: { probs: [number, number] } } }>('circuitInspector.resetAblations');
     assert.equal(reset.readout.after, null);
