@@ -64,11 +64,11 @@ def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, 
     for rel in manifest["circuits"]:
         cj = json.loads((bundle / rel).read_text())
         mt = cj["metrics"]
-        circuits.append(f"| {cj['task']} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
+        circuits.append(f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
                         f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['logit_diff_recovered']:.2f} | "
                         f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} |")
     vals = [r for r in curve if "val_loss" in r]
-    curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + vals[-1:])
+    curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:]))
     task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
     mx = manifest["metrics"]
     text = f"""# Model card: {manifest['name']}
@@ -117,9 +117,9 @@ The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr,
 - List closes at the end of a line: the right depth (`]` then `]\\n` vs `]\\n`) is preferred
   **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times ({heldout['bracket']['nested']} nested).
 
-## Circuits (pruned; target task loss 0.15; mean ablation)
-| task | nodes | edges | task loss, model | task loss, circuit | logit diff recovered | random same-size set: loss | nonsense task: nodes |
-|---|---|---|---|---|---|---|---|
+## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
+| task | target | nodes | edges | task loss, model | task loss, circuit | logit diff recovered | random same-size set: loss | nonsense task: nodes |
+|---|---|---|---|---|---|---|---|---|
 {chr(10).join(circuits)}
 
 Each circuit file (`circuits/*.json`) holds every node's meaning with its evidence (class correlation,
