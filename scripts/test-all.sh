@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # onnxruntime-node's postinstall downloads CUDA libraries from NuGet, unreachable offline; the CPU
 # binaries ship in the npm package. Exported here too for any npm install a step may trigger.
 export ONNXRUNTIME_NODE_INSTALL=skip
+# Several people run this in one checkout: runs share .vscode-test/ and out/, so take turns.
+mkdir -p .vscode-test
+exec 9>.vscode-test/.lock
+flock -n 9 || { echo "another test run holds .vscode-test/.lock; waiting for it"; flock 9; }
 LOG=.vscode-test/logs
 rm -rf "$LOG" && mkdir -p "$LOG"
 passed=0
