@@ -78,10 +78,12 @@ def sparsify_initializers(m: onnx.ModelProto, min_zero_frac: float = 0.5) -> Non
     m.graph.initializer.extend(keep)
 
 
-def bigram_to_fp16(m: onnx.ModelProto, name: str = "bigram_table") -> None:
-    """The dense bigram table is half the model's bytes; fp16 storage + a Cast loses < 1e-3 in the logits."""
+def bigram_to_fp16(m: onnx.ModelProto, suffix: str = "bigram_table") -> None:
+    """The dense bigram table is half the model's bytes; fp16 storage + a Cast loses < 1e-3 in the logits.
+    (The exporter prefixes parameter names with the wrapper's attribute, e.g. "gpt.bigram_table".)"""
     for i, init in enumerate(m.graph.initializer):
-        if init.name == name:
+        name = init.name
+        if name == suffix or name.endswith("." + suffix):
             arr = numpy_helper.to_array(init).astype(np.float16)
             m.graph.initializer[i].CopyFrom(numpy_helper.from_array(arr, name + "_fp16"))
             m.graph.node.insert(0, helper.make_node("Cast", [name + "_fp16"], [name], to=onnx.TensorProto.FLOAT))

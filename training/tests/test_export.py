@@ -43,6 +43,7 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
     export.export_onnx(gpt, path)
     m = onnx.load(str(path))
     assert len(m.graph.sparse_initializer) > 0, "mostly-zero weights should be stored sparse"
+    assert any(i.name.endswith("bigram_table_fp16") and i.data_type == onnx.TensorProto.FLOAT16 for i in m.graph.initializer), "bigram table stored in fp16"
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     N = n_nodes(TINY)
     rng = np.random.default_rng(1)
