@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CircuitSession, type ShowArgs } from './circuitSession';
-import { Documents } from './documents';
+import { type DocumentState, Documents } from './documents';
 import type { Engine } from './engine';
 import { openEngine } from './engineLoader';
 import { Highlights } from './highlights';
@@ -90,6 +90,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         provider: engine?.provider,
         error: loadError,
         decorations: uri ? highlights.snapshot(vscode.Uri.parse(uri)) : undefined,
+        tokens: uri ? tokenReadouts(docs.state(vscode.Uri.parse(uri))) : undefined,
         panel: panel.model,
       })),
       vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode: 'mean' | 'zero', circuitOnly?: boolean) =>
@@ -99,6 +100,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     );
   }
   await load();
+}
+
+/** Test-only: per analysed token, each task's logit difference without and with the current ablation. */
+function tokenReadouts(state: DocumentState | undefined) {
+  return state?.base.tokens.map((t, i) => ({ start: t.start, end: t.end, circuits: t.circuits, logitDiff: t.logitDiff, ablatedLogitDiff: state.ablated?.tokens[i]?.logitDiff }));
 }
 
 /** The user's bundle if set (and allowed), else the first bundle shipped in models/. */

@@ -3,15 +3,22 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { openFixture, screenshot, testState, waitFor } from './helpers';
+import { openFixture, screenshot, type TestState, testState, waitFor } from './helpers';
 
 const QUOTE = 'single_double_quote';
 
-async function decorations(uri: vscode.Uri, pred: (s: NonNullable<Awaited<ReturnType<typeof testState>>['decorations']>) => boolean = () => true) {
+/** The test state of `uri` once `pred` holds for it. */
+function stateWhere(uri: vscode.Uri, pred: (s: TestState) => boolean, what: string): Promise<TestState> {
   return waitFor(async () => {
-    const d = (await testState(uri)).decorations;
-    return d && pred(d) ? d : undefined;
-  }, 60_000, 'decorations');
+    const s = await testState(uri);
+    return pred(s) ? s : undefined;
+  }, 60_000, what);
+}
+
+type Decorations = NonNullable<TestState['decorations']>;
+
+async function decorations(uri: vscode.Uri, pred: (d: Decorations) => boolean = () => true): Promise<Decorations> {
+  return (await stateWhere(uri, (s) => s.decorations !== undefined && pred(s.decorations), 'decorations')).decorations as Decorations;
 }
 
 suite('Highlights, hover and the circuit panel', () => {
@@ -47,7 +54,7 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.match(text, /P\(double\)/);
   });
 
-  test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key node lowers the target probability; reset restores it', async () => {
+  test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes lowers the target probability and marks the flipped predictions in the editor; reset clears them', async () => {
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
     const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
@@ -68,18 +75,22 @@ suite('Highlights, hover and the circuit panel', () => {
     await screenshot('panel');
     const root = path.join(__dirname, '..', '..', '..', 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
-    // the quote-type channels: the layer-0 attention writes that carry " vs ' (several share the job)
-    const ablated = await vscode.commands.executeCommand<{ readout: { after: { probs: [number, number]; logitDiff: number } | null; before: { logitDiff: number } } }>('circuitInspector._testSetAblation', circuit.key_nodes, 'mean', false);
+    // the quote-type channels, switched off: the layer-0 attention writes that carry " vs ' (several share the job)
+    const ablated = await vscode.commands.executeCommand<{ readout: { after: { probs: [number, number]; logitDiff: number } | null; before: { logitDiff: number } } }>('circuitInspector._testSetAblation', circuit.key_nodes, 'zero', false);
     assert.ok(ablated.readout.after, 'the readout shows the ablated prediction');
     assert.ok(share(ablated.readout.after) < before, `target probability (within the contrast) falls: ${before} → ${share(ablated.readout.after)}`);
     assert.ok(ablated.readout.after.logitDiff < ablated.readout.before.logitDiff, 'the logit difference towards " falls');
-    const flips = await decorations(doc.uri, (d) => Array.isArray(d.flipped));
-    assert.ok(Array.isArray(flips.flipped));
+    // the editor marks exactly the tokens where the circuit fires and the ablation flips the sign of the model's " vs ' logit difference
+    const marked = await stateWhere(doc.uri, (s) => !!s.decorations?.flipped.length && !!s.tokens?.every((t) => t.ablatedLogitDiff), 'flipped-prediction marks');
+    const signChanged = (marked.tokens ?? []).filter((t) => t.circuits[QUOTE]?.fires && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
+    assert.deepEqual(marked.decorations?.flipped, signChanged.map((t) => [t.start, t.end]), 'flip marks lie where the logit difference changes sign, and only there');
     await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
     await screenshot('panel-ablated');
     const reset = await vscode.commands.executeCommand<{ readout: { after: unknown; before: { probs: [number, number] } } }>('circuitInspector.resetAblations');
     assert.equal(reset.readout.after, null);
     assert.ok(Math.abs(share(reset.readout.before as { probs: [number, number] }) - before) < 1e-6);
+    const cleared = await stateWhere(doc.uri, (s) => s.decorations?.flipped.length === 0 && !!s.tokens?.every((t) => !t.ablatedLogitDiff), 'flip marks cleared by reset');
+    assert.ok(cleared.decorations && cleared.decorations.spans.length > 0, 'the circuit highlights stay');
   });
 
   test('the panel exports valid PNG, SVG and JSON', async () => {
