@@ -115,7 +115,7 @@ function tokenJson(t: TokenResult, top: number) {
 }
 
 function readoutJson(r: Readout) {
-  return { p: [round(r.p[0]), round(r.p[1])], logit_diff: round(r.logitDiff) };
+  return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
 }
 
 async function analyze(args: Args): Promise<void> {
@@ -138,7 +138,7 @@ async function analyze(args: Args): Promise<void> {
       const r = await analyzer.analyzeAt(text, at, ablation);
       tokens = r ? [{ ...tokenJson(r.token, top), readouts: Object.fromEntries(Object.entries(r.readouts).map(([k, v]) => [k, readoutJson(v)])) }] : [];
     } else {
-      const r = await analyzer.analyze(text, ablation);
+      const r = await analyzer.analyze(text, ablation, { nextTokens: true });
       tokens = r.status === 'done' ? r.tokens.map((t) => tokenJson(t, top)) : [];
     }
     if (opts.has('--json')) {
@@ -149,7 +149,7 @@ async function analyze(args: Args): Promise<void> {
       const fired = Object.entries(t.circuits).filter(([, c]) => c.fires).map(([k, c]) => `${k}=${c.value}`);
       const next = t.next.map((n) => `${JSON.stringify(n.text)} ${(100 * n.p).toFixed(0)}%`).join(', ');
       process.stdout.write(`${String(t.start).padStart(6)} ${JSON.stringify(t.text).padEnd(14)} → ${next}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`);
-      for (const [task, r] of Object.entries(t.readouts ?? {})) process.stdout.write(`       ${task}: P(${bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ')}) = ${r.p.join(', ')}; logit diff ${r.logit_diff}\n`);
+      for (const [task, r] of Object.entries(t.readouts ?? {})) process.stdout.write(`       ${task}: P(${bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ')}) = ${r.p?.join(', ')}; logit diff ${r.logit_diff}\n`);
     }
   } finally {
     await runner.dispose();

@@ -1,10 +1,12 @@
 """Step 3: export a trained checkpoint as the product's model bundle (docs/bundle-format.md).
 
     python -m training.export --run training/runs/small --out models/pysparse-l2d128
+    python -m training.export --run training/runs/small --out models/pysparse-l2d128 --graph-only
 
 Writes model.onnx (node-mask interface; mostly-zero weights as sparse initializers, the dense
 bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference
 outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
+--graph-only rewrites just model.onnx and golden.json, keeping the bundle's means, circuits and metrics.
 """
 from __future__ import annotations
 
@@ -18,24 +20,36 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper
+from tokenizers import Tokenizer
 
 from . import model as model_mod
-from .model import GPT, GPTConfig, n_nodes, node_layout
+from .model import GPT, GPTConfig, NodeHooks, n_nodes, node_layout
 from .train import Batches
 
 OPSET = 17
+ONNX_INPUTS = ("input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids")
 FORMAT = "circuit-inspector-bundle/1"
 
 
 class NodeInterface(torch.nn.Module):
-    """(input_ids [B,T], node_mask [N], node_fill [N], watch [K]) → (logits [B,T,V], watched [B,T,K])."""
+    """(input_ids [B,T], node_mask [N], node_fill [N], watch [K], score_from [1], read_ids [R])
+    → (logits [B,P,R], watched [B,P,K]) at the scored positions score_from..T−1 (P = T − score_from).
+
+    Windows overlap, so most of a window is left context whose outputs nobody reads; and the editor
+    reads only the logits of a few class tokens. Both cuts happen inside the graph, before the
+    unembedding and before the node activations are gathered.
+    """
 
     def __init__(self, gpt: GPT):
         super().__init__()
         self.gpt = gpt
 
-    def forward(self, input_ids, node_mask, node_fill, watch):
-        logits, nodes, _ = self.gpt(input_ids, node_mask, node_fill, record=True)
+    def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
+        hook = NodeHooks(self.gpt.cfg, node_mask, node_fill, record=True)
+        x, _ = self.gpt.hidden(input_ids, hook)  # [B, T, d]
+        start = score_from[0]
+        nodes = torch.cat([r[:, start:] for r in hook.recorded], dim=-1)  # [B, P, N]
+        logits = self.gpt.head(x[:, start:], input_ids[:, start:], read_ids)  # [B, P, R]
         return logits, nodes.index_select(-1, watch)
 
 
@@ -101,11 +115,13 @@ def export_onnx(gpt: GPT, path: Path) -> None:
     cfg = gpt.cfg
     N = n_nodes(cfg)
     wrapper = NodeInterface(gpt).eval()
-    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long))
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long),
+            torch.tensor([2]), torch.arange(4))
     torch.onnx.export(
         wrapper, args, str(path), opset_version=OPSET, dynamo=False, do_constant_folding=False,
-        input_names=["input_ids", "node_mask", "node_fill", "watch"], output_names=["logits", "watched"],
-        dynamic_axes={"input_ids": {0: "B", 1: "T"}, "watch": {0: "K"}, "logits": {0: "B", 1: "T"}, "watched": {0: "B", 1: "T", 2: "K"}},
+        input_names=list(ONNX_INPUTS), output_names=["logits", "watched"],
+        dynamic_axes={"input_ids": {0: "B", 1: "T"}, "watch": {0: "K"}, "read_ids": {0: "R"},
+                      "logits": {0: "B", 1: "P", 2: "R"}, "watched": {0: "B", 1: "P", 2: "K"}},
     )
     m = onnx.load(str(path))
     bigram_to_fp16(m)
@@ -169,21 +185,12 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
 
 def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    round_bigram_fp16_(gpt)
-    export_onnx(gpt, out / "model.onnx")
     means = node_means(gpt, data / "val.bin")
     means.astype("<f4").tofile(out / "node_means.bin")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
-    from tokenizers import Tokenizer
-
+    write_graph(gpt, out)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)
-    rng = np.random.default_rng(0)
-    watch = sorted(rng.choice(N, 16, replace=False).tolist())
-    logit_ids = sorted(rng.choice(gpt.cfg.vocab_size, 32, replace=False).tolist())
-    ablate = sorted(rng.choice(N, 64, replace=False).tolist())
-    prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
-    (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
     manifest_path = out / "manifest.json"
     circuits = json.loads(manifest_path.read_text()).get("circuits", []) if manifest_path.exists() else []
     manifest = {
@@ -202,6 +209,21 @@ def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, m
     manifest_path.write_text(json.dumps(manifest, indent=2))
 
 
+def write_graph(gpt: GPT, out: Path) -> None:
+    """model.onnx and its reference outputs golden.json, for a bundle folder that has its node means and tokenizer."""
+    round_bigram_fp16_(gpt)
+    export_onnx(gpt, out / "model.onnx")
+    means = np.fromfile(out / "node_means.bin", dtype="<f4")
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    N = n_nodes(gpt.cfg)
+    rng = np.random.default_rng(0)
+    watch = sorted(rng.choice(N, 16, replace=False).tolist())
+    logit_ids = sorted(rng.choice(gpt.cfg.vocab_size, 32, replace=False).tolist())
+    ablate = sorted(rng.choice(N, 64, replace=False).tolist())
+    prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
+    (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
+
+
 def nonzero_stats(gpt: GPT) -> dict:
     sparse = gpt.sparse_parameters()
     nnz = sum(int((p != 0).sum()) for p in sparse.values())
@@ -217,9 +239,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", default=None)
     ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
+    ap.add_argument("--graph-only", action="store_true",
+                    help="rewrite only model.onnx and golden.json of an existing bundle (after a change to the graph's interface)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     gpt = load_checkpoint(args.run)
+    if args.graph_only:
+        write_graph(gpt, args.out)
+        return
     ck = torch.load(args.run / "checkpoint.pt", weights_only=False, map_location="cpu")
     curve = [json.loads(line) for line in (args.run / "curve.jsonl").read_text().splitlines()]
     vals = [r for r in curve if "val_loss" in r]

@@ -79,12 +79,16 @@ def abs_topk(x: torch.Tensor, k: int) -> torch.Tensor:
 
     Formulated as a threshold at the k-th largest |x| (TopK values only, no scatter/gather): this is
     exact except where a nonzero value ties the threshold, and it exports to a much cheaper ONNX graph.
+    The k-th largest is found as the largest of the n − k + 1 smallest, unsorted: the same value, but
+    onnxruntime's TopK then takes its nth_element path instead of a heap and skips sorting
+    (measured 0.45 → 0.30 ms for 232 rows of 128 on 2 cores; PyTorch gains about as much).
     """
-    if k >= x.shape[-1]:
+    n = x.shape[-1]
+    if k >= n:
         return x
     a = x.abs()
-    thresh = torch.topk(a, k, dim=-1).values[..., k - 1 :]  # [..., 1]
-    return torch.where(a >= thresh, x, torch.zeros_like(x))
+    thresh = torch.topk(a, n - k + 1, dim=-1, largest=False, sorted=False).values.amax(-1, keepdim=True)  # [..., 1]
+    return x.masked_fill(a < thresh, 0.0)
 
 
 class RMSNorm(nn.Module):
@@ -105,14 +109,15 @@ class NodeHooks:
 
     def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False):
         self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in node_layout(cfg)}
-        self.node_mask, self.node_fill, self.record = node_mask, node_fill, record
+        self.node_mask, self.record = node_mask, record
+        # x ← x·mask + fill·(1 − mask); the second term is computed once for all N nodes [N]
+        self.fill_term = None if node_mask is None else node_fill * (1 - node_mask)
         self.recorded: list[torch.Tensor] = []
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if self.node_mask is not None:
             lo, hi = self.slices[name]
-            m = self.node_mask[lo:hi]
-            x = x * m + self.node_fill[lo:hi] * (1 - m)
+            x = x * self.node_mask[lo:hi] + self.fill_term[lo:hi]
         if self.record:
             self.recorded.append(x)
         return x
@@ -222,8 +227,18 @@ class GPT(nn.Module):
         positions [B] (optional): compute logits only at one position per row → logits [B, V]; the
         unembedding and bigram lookup dominate the cost of short task prompts.
         """
-        B, T = idx.shape
         hook = NodeHooks(self.cfg, node_mask, node_fill, record)
+        x, attn_probs = self.hidden(idx, hook, want_attn)
+        if positions is not None:
+            rows = torch.arange(idx.shape[0], device=idx.device)
+            x, idx = x[rows, positions], idx[rows, positions]  # [B, d], [B]
+        logits = self.head(x, idx)  # [B, T, V] or [B, V]
+        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
+        return logits, nodes, (attn_probs if want_attn else None)
+
+    def hidden(self, idx: torch.Tensor, hook: NodeHooks, want_attn: bool = False):
+        """idx [B, T] → the final residual stream [B, T, d] (and per layer attention probabilities)."""
+        T = idx.shape[1]
         x = self.transformer.wte(idx)  # [B, T, d]
         if self.transformer.wpe is not None:
             x = x + self.transformer.wpe(torch.arange(T, device=idx.device))
@@ -231,11 +246,17 @@ class GPT(nn.Module):
         for layer, block in enumerate(self.transformer.h):
             x, probs = block(x, hook, layer, want_attn)
             attn_probs.append(probs)
-        if positions is not None:
-            rows = torch.arange(B, device=idx.device)
-            x, idx = x[rows, positions], idx[rows, positions]  # [B, d], [B]
-        logits = self.lm_head(self.transformer.ln_f(x))  # [B, T, V] or [B, V]
+        return x, attn_probs
+
+    def head(self, x: torch.Tensor, idx: torch.Tensor, read_ids=None) -> torch.Tensor:
+        """Residual [..., d] and the tokens at those positions [...] → logits [..., V].
+
+        read_ids [R] (optional): only the logits of these vocabulary entries → [..., R]; the editor
+        needs just the few tokens of each task's two classes, not all V.
+        """
+        w = self.lm_head.weight if read_ids is None else self.lm_head.weight.index_select(0, read_ids)  # [V|R, d]
+        logits = self.transformer.ln_f(x) @ w.t()
         if self.bigram_table is not None:
-            logits = logits + self.bigram_table[idx]
-        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
-        return logits, nodes, (attn_probs if want_attn else None)
+            bigram = self.bigram_table[idx]  # [..., V]
+            logits = logits + (bigram if read_ids is None else bigram.index_select(-1, read_ids))
+        return logits

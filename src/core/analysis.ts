@@ -1,7 +1,9 @@
 // Whole-document analysis: tokenize, cut into windows of the model's context (./windows), run
-// them in batches, and keep per token only what the editor needs — the top next tokens, the
-// watched node activations (every circuit's nodes), and three numbers per circuit for its class
-// readout — never the full logits ([T, V] is 2048 floats a token).
+// them in batches, and keep per token only what the editor needs — the watched node activations
+// (every circuit's nodes), each circuit's class readout and, when asked for, the top next tokens —
+// never the full logits ([T, V] is 2048 floats a token). The graph itself returns only the scored
+// positions of a window and only the vocabulary entries asked for: the editor's pass reads the few
+// class tokens of each circuit; the next-token lists need all V and cost one more matmul.
 //
 // Re-analysis after an edit recomputes only windows whose tokens changed (./cache); window
 // boundaries are content-defined by default, so that is a few windows around the edit. Calls that
@@ -10,7 +12,7 @@
 import type { CircuitFile } from '../protocol/circuit';
 import type { Bundle } from './bundle';
 import { WindowCache, windowKey } from './cache';
-import type { Runner } from './runner';
+import type { Runner, RunOutput } from './runner';
 import { planContentWindows, planWindows, type Window } from './windows';
 
 export type AblationMode = 'mean' | 'zero';
@@ -62,8 +64,9 @@ export interface CircuitAtToken {
 }
 
 export interface Readout {
-  /** P(class 0), P(class 1): sums of the classes' token probabilities. */
-  readonly p: readonly [number, number];
+  /** P(class 0), P(class 1): sums of the classes' token probabilities over the whole vocabulary;
+   *  undefined when the analysis read only the class tokens (AnalyzeOptions.nextTokens off). */
+  readonly p: readonly [number, number] | undefined;
   /** logsumexp(class-0 logits) − logsumexp(class-1 logits). */
   readonly logitDiff: number;
 }
@@ -76,7 +79,7 @@ export interface TokenResult {
   /** UTF-16 [start, end) in the document. */
   readonly start: number;
   readonly end: number;
-  /** The most likely next tokens after this one, most likely first. */
+  /** The most likely next tokens after this one, most likely first (empty unless asked for). */
   readonly next: readonly NextToken[];
   /** Per circuit task. */
   readonly circuits: Readonly<Record<string, CircuitAtToken>>;
@@ -106,6 +109,8 @@ export interface AnalyzeOptions {
   readonly range?: { readonly start: number; readonly end: number };
   /** Multiplies every firing threshold. */
   readonly thresholdScale?: number;
+  /** Compute each token's top next tokens and the readouts' probabilities (reads all V logits). */
+  readonly nextTokens?: boolean;
 }
 
 export interface AnalyzerOptions {
@@ -121,14 +126,27 @@ export interface AnalyzerOptions {
    * fixed stride-W/2 grid, where an edit recomputes every window after it.
    */
   readonly windowing?: 'content' | 'grid';
+  /** Least left context of a scored position (default DEFAULT_LEFT_CONTEXT; see there). */
+  readonly leftContext?: number;
 }
+
+/**
+ * Every scored position after the first window sees at least this many tokens before it; windows
+ * of 256 then score up to 192 positions instead of 128, and a cold analysis runs 167 windows
+ * instead of 270 on argparse.py (2,630 lines, 28k tokens). What it costs, measured there: the quote
+ * type read at the 68 string closes before `)` is right at 51 with 64 tokens of left context and
+ * at 50 with 128 (16: 55, 32: 53); the top next token agrees with the 128-token run at 82 % of
+ * tokens — this small model's top choice is often a near-tie that any change of context flips
+ * (the 128-token run agrees with a full 255-token context at only 75 % of 149 sampled tokens).
+ */
+export const DEFAULT_LEFT_CONTEXT = 64;
 
 /** What one window keeps for its scored positions (P of them). */
 interface WindowResult {
-  /** [P, topK] ids and probabilities of the top next tokens. */
+  /** [P, topK] ids and probabilities of the top next tokens (empty without nextTokens). */
   readonly topIds: Int32Array;
   readonly topP: Float32Array;
-  /** [P, C, 3]: per circuit, logsumexp over class-0 tokens, over class-1 tokens, over all V. */
+  /** [P, C, 3]: per circuit, logsumexp over class-0 tokens, over class-1 tokens, over all V (NaN without nextTokens). */
   readonly lse: Float64Array;
   /** [P, K] watched activations. */
   readonly watched: Float32Array;
@@ -145,18 +163,27 @@ export class DocumentAnalyzer {
   private readonly generations = new Map<string, number>();
   private readonly batch: number;
   private readonly windowing: 'content' | 'grid';
+  private readonly left: number;
   /** Per circuit: watch columns and coefs of its firing terms, and its key nodes' columns. */
   private readonly plans: { c: CircuitFile; terms: [number, number][]; key: [string, number][] }[];
+  /** The vocabulary entries read without nextTokens: every circuit's class tokens [R]. */
+  private readonly classIds: BigInt64Array;
+  /** Per circuit, per class: the columns of its tokens in a class-token read. */
+  private readonly classColumns: [number[], number[]][];
+  /** All V ids, for next-token reads [V]. */
+  private readonly allIds: BigInt64Array;
 
   constructor(
     readonly bundle: Bundle,
     private readonly runner: Pick<Runner, 'run'>,
     options: AnalyzerOptions = {},
   ) {
-    this.topK = Math.max(1, Math.min(options.topK ?? 5, bundle.model.vocab_size));
+    const V = bundle.model.vocab_size;
+    this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
     this.batch = Math.max(1, Math.min(options.batch ?? 8, 8));
     this.cache = new WindowCache(options.cacheWindows ?? 512);
     this.windowing = options.windowing ?? 'content';
+    this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
     const L = bundle.layout;
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
@@ -168,6 +195,12 @@ export class DocumentAnalyzer {
     this.watch.forEach((f, k) => this.column_.set(f, k));
     const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
     this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]), key: (c.key_nodes ?? []).map((id) => [id, col(id)]) }));
+    const classIds = [...new Set(bundle.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))))].sort((a, b) => a - b);
+    // the graph needs R ≥ 1: a bundle without circuits reads token 0 and ignores it
+    this.classIds = BigInt64Array.from(classIds.length ? classIds : [0], BigInt);
+    const classCol = new Map(classIds.map((id, j) => [id, j]));
+    this.classColumns = bundle.circuits.map((c) => [c.classes[0].tokens.map((t) => classCol.get(t.id) as number), c.classes[1].tokens.map((t) => classCol.get(t.id) as number)]);
+    this.allIds = BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
   }
 
   get circuits(): readonly CircuitFile[] {
@@ -185,23 +218,25 @@ export class DocumentAnalyzer {
 
   /** The windows of a sequence ([EOT] + document token ids). */
   windows(seq: ArrayLike<number>): Window[] {
-    return this.windowing === 'grid' ? planWindows(seq.length, this.bundle.context) : planContentWindows(seq, this.bundle.context);
+    const W = this.bundle.context;
+    return this.windowing === 'grid' ? planWindows(seq.length, W, W - this.left) : planContentWindows(seq, W, { left: this.left, maxGap: W - this.left });
   }
 
   /** Analyse a whole document (or options.range of it). */
   async analyze(text: string, ablation: Ablation = NO_ABLATION, options: AnalyzeOptions = {}): Promise<DocumentAnalysis | Cancelled> {
     const started = performance.now();
     const stale = this.claim(options);
+    const full = options.nextTokens === true;
     const shift = options.range?.start ?? 0;
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
     const enc = this.bundle.tokenizer.encode(source);
     const seq = Int32Array.from([this.bundle.eotId, ...enc.ids]); // [1 + n]; see ./windows
     const windows = this.windows(seq);
-    const akey = ablationKey(ablation);
+    const extra = `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`;
     const results = new Array<WindowResult>(windows.length);
     const todo: { w: number; win: Window; key: string }[] = [];
     windows.forEach((win, w) => {
-      const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${akey}`);
+      const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${extra}`);
       const hit = this.cache.get(key);
       if (hit) results[w] = hit;
       else todo.push({ w, win, key });
@@ -210,18 +245,21 @@ export class DocumentAnalyzer {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
       // Windows differ in length; batch neighbours in length order and right-pad each row to the
       // longest with EOT: the model is causal, so padding never changes the positions before it.
-      todo.sort((x, y) => x.win.length - y.win.length);
+      // A batch's outputs start at the least `from` of its rows.
+      todo.sort((x, y) => x.win.from - y.win.from || x.win.length - y.win.length);
       for (let i = 0; i < todo.length; i += this.batch) {
         if (stale()) return CANCELLED;
         const rows = todo.slice(i, i + this.batch);
-        const T = rows[rows.length - 1].win.length;
+        const T = Math.max(...rows.map((r) => r.win.length));
+        const scoreFrom = Math.min(...rows.map((r) => r.win.from));
         const ids = new BigInt64Array(rows.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
         rows.forEach((r, b) => {
           for (let t = 0; t < r.win.length; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
         });
-        const out = await this.runner.run(ids, rows.length, T, mask, fill, this.watch);
+        const out = await this.runner.run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds });
+        const P = T - scoreFrom;
         rows.forEach((r, b) => {
-          results[r.w] = this.summarise(out.logits, out.watched, b, T, r.win.from, r.win.length);
+          results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
           this.cache.set(r.key, results[r.w]);
         });
       }
@@ -258,7 +296,8 @@ export class DocumentAnalyzer {
 
   /**
    * The token containing UTF-16 `offset` (or the last one starting before it), analysed in the
-   * window that ends at it: fast, for the panel's ablation re-runs. Also every circuit's readout.
+   * window that ends at it: fast, for the panel's ablation re-runs. Also every circuit's readout,
+   * with probabilities over the whole vocabulary, and the top next tokens.
    */
   async analyzeAt(text: string, offset: number, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'thresholdScale'> = {}): Promise<{ token: TokenResult; readouts: Record<string, Readout> } | undefined> {
     const enc = this.bundle.tokenizer.encode(text);
@@ -273,8 +312,8 @@ export class DocumentAnalyzer {
     let res = this.cache.get(key);
     if (!res) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      const out = await this.runner.run(BigInt64Array.from(seq, (x) => BigInt(x)), 1, T, mask, fill, this.watch);
-      res = this.summarise(out.logits, out.watched, 0, T, T - 1, T);
+      const out = await this.runner.run({ ids: BigInt64Array.from(seq, BigInt), B: 1, T, mask, fill, watch: this.watch, scoreFrom: T - 1, readIds: this.allIds });
+      res = this.summarise(out, 0, 1, true);
       this.cache.set(key, res);
     }
     const token = this.token(i, enc.ids[i], text, enc.starts[i], enc.ends[i], 0, res, 0, options.thresholdScale ?? 1);
@@ -310,9 +349,10 @@ export class DocumentAnalyzer {
       };
     }
     const next: NextToken[] = [];
-    for (let r = 0; r < this.topK; r++) {
-      const nid = res.topIds[j * this.topK + r];
-      next.push({ id: nid, text: this.bundle.tokenizer.tokenText(nid), p: res.topP[j * this.topK + r] });
+    const k = res.topIds.length ? this.topK : 0;
+    for (let r = 0; r < k; r++) {
+      const nid = res.topIds[j * k + r];
+      next.push({ id: nid, text: this.bundle.tokenizer.tokenText(nid), p: res.topP[j * k + r] });
     }
     return { index: i, id, text: source.slice(s, e), start: s + shift, end: e + shift, next, circuits, watched };
   }
@@ -322,49 +362,40 @@ export class DocumentAnalyzer {
     if (c < 0) throw new RangeError(`no circuit for task ${task}`);
     const base = (j * this.bundle.circuits.length + c) * 3;
     const [l0, l1, all] = [res.lse[base], res.lse[base + 1], res.lse[base + 2]];
-    return { p: [Math.exp(l0 - all), Math.exp(l1 - all)], logitDiff: l0 - l1 };
+    return { p: Number.isNaN(all) ? undefined : [Math.exp(l0 - all), Math.exp(l1 - all)], logitDiff: l0 - l1 };
   }
 
-  /** Reduce row b of logits [B, T, V] and watched [B, T, K] to the scored positions from..end−1. */
-  private summarise(logits: Float32Array, watchedAll: Float32Array, b: number, T: number, from: number, end: number): WindowResult {
-    const V = this.bundle.model.vocab_size;
+  /**
+   * Keep what the editor needs of P consecutive output rows starting at row `row0` of the run's
+   * logits [·, R] and watched [·, K] (R = V with `full`, else the class tokens).
+   */
+  private summarise(out: RunOutput, row0: number, P: number, full: boolean): WindowResult {
+    const R = full ? this.bundle.model.vocab_size : this.classIds.length;
     const K = this.watch.length;
     const C = this.bundle.circuits.length;
-    const P = end - from;
-    const topK = this.topK;
-    const res: WindowResult = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lse: new Float64Array(P * C * 3), watched: new Float32Array(P * K) };
+    const topK = full ? this.topK : 0;
+    const res: WindowResult = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lse: new Float64Array(P * C * 3), watched: out.watched.slice(row0 * K, (row0 + P) * K) };
+    const logits = out.logits;
     const topL = new Float64Array(topK);
     for (let j = 0; j < P; j++) {
-      const base = (b * T + from + j) * V;
-      let max = -Infinity;
-      for (let v = 0; v < V; v++) if (logits[base + v] > max) max = logits[base + v];
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(logits[base + v] - max);
-      const lseAll = max + Math.log(sum);
-      // top-K by insertion into a small sorted buffer (K ≪ V)
-      let n = 0;
-      const ids = res.topIds.subarray(j * topK, (j + 1) * topK);
-      for (let v = 0; v < V; v++) {
-        const l = logits[base + v];
-        if (n < topK || l > topL[n - 1]) {
-          let k = n < topK ? n++ : n - 1;
-          while (k > 0 && topL[k - 1] < l) {
-            topL[k] = topL[k - 1];
-            ids[k] = ids[k - 1];
-            k--;
-          }
-          topL[k] = l;
-          ids[k] = v;
-        }
+      const base = (row0 + j) * R;
+      let lseAll = NaN;
+      if (full) {
+        let max = -Infinity;
+        for (let v = 0; v < R; v++) if (logits[base + v] > max) max = logits[base + v];
+        let sum = 0;
+        for (let v = 0; v < R; v++) sum += Math.exp(logits[base + v] - max);
+        lseAll = max + Math.log(sum);
+        topTokens(logits, base, R, topL, res.topIds.subarray(j * topK, (j + 1) * topK));
+        for (let k = 0; k < topK; k++) res.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
       }
-      for (let k = 0; k < topK; k++) res.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
       this.bundle.circuits.forEach((c, ci) => {
         const o = (j * C + ci) * 3;
-        res.lse[o] = logSumExp(logits, base, c.classes[0].tokens);
-        res.lse[o + 1] = logSumExp(logits, base, c.classes[1].tokens);
+        const [cols0, cols1] = full ? [c.classes[0].tokens.map((t) => t.id), c.classes[1].tokens.map((t) => t.id)] : this.classColumns[ci];
+        res.lse[o] = logSumExp(logits, base, cols0);
+        res.lse[o + 1] = logSumExp(logits, base, cols1);
         res.lse[o + 2] = lseAll;
       });
-      res.watched.set(watchedAll.subarray((b * T + from + j) * K, (b * T + from + j + 1) * K), j * K);
     }
     return res;
   }
@@ -372,11 +403,31 @@ export class DocumentAnalyzer {
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
 
-function logSumExp(logits: Float32Array, base: number, tokens: readonly { readonly id: number }[]): number {
+/** The topL.length largest of logits[base, base + R) into topL (values) and ids (columns), largest first. */
+function topTokens(logits: Float32Array, base: number, R: number, topL: Float64Array, ids: Int32Array): void {
+  // insertion into a small sorted buffer (K ≪ R)
+  const K = topL.length;
+  let n = 0;
+  for (let v = 0; v < R; v++) {
+    const l = logits[base + v];
+    if (n < K || l > topL[n - 1]) {
+      let k = n < K ? n++ : n - 1;
+      while (k > 0 && topL[k - 1] < l) {
+        topL[k] = topL[k - 1];
+        ids[k] = ids[k - 1];
+        k--;
+      }
+      topL[k] = l;
+      ids[k] = v;
+    }
+  }
+}
+
+function logSumExp(logits: Float32Array, base: number, columns: readonly number[]): number {
   let m = -Infinity;
-  for (const t of tokens) m = Math.max(m, logits[base + t.id]);
+  for (const c of columns) m = Math.max(m, logits[base + c]);
   if (m === -Infinity) return -Infinity;
   let s = 0;
-  for (const t of tokens) s += Math.exp(logits[base + t.id] - m);
+  for (const c of columns) s += Math.exp(logits[base + c] - m);
   return m + Math.log(s);
 }

@@ -10,10 +10,27 @@ import type * as Ort from 'onnxruntime-node';
 
 export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
 
+/** One forward pass over a batch of B rows of T tokens. */
+export interface RunInput {
+  /** Token ids [B·T], row-major. */
+  readonly ids: BigInt64Array;
+  readonly B: number;
+  readonly T: number;
+  /** The ablation [N]: x ← mask·x + (1 − mask)·fill at every node. */
+  readonly mask: Float32Array;
+  readonly fill: Float32Array;
+  /** Flat indices of the nodes whose activations to return [K]. */
+  readonly watch: readonly number[];
+  /** Outputs cover positions scoreFrom..T−1 only (P = T − scoreFrom): the rest is left context. */
+  readonly scoreFrom: number;
+  /** Vocabulary entries whose logits to return [R]: all V for next-token lists, a few for a class readout. */
+  readonly readIds: BigInt64Array;
+}
+
 export interface RunOutput {
-  /** Next-token logits [B, T, V], row-major. */
+  /** Logits of the read ids at the scored positions [B, P, R], row-major. */
   readonly logits: Float32Array;
-  /** Activations of the watched nodes (after AbsTopK and ablation) [B, T, K], row-major. */
+  /** Activations of the watched nodes (after AbsTopK and ablation) [B, P, K], row-major. */
   readonly watched: Float32Array;
 }
 
@@ -24,7 +41,7 @@ export interface RunnerOptions {
 }
 
 /** The graph's interface, in order, as the exporter writes it. */
-export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch'] as const;
+export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch', 'score_from', 'read_ids'] as const;
 export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
 
 export class RunnerError extends Error {
@@ -49,6 +66,8 @@ export class Runner {
   /** Runs are serialised: one session on few cores gains nothing from overlapping runs. */
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Forward passes so far and their total time in onnxruntime, ms (for the benchmark). */
+  readonly timing = { runs: 0, ms: 0 };
 
   private constructor(
     private readonly ort: typeof Ort,
@@ -105,30 +124,34 @@ export class Runner {
     return new Runner(ort, s, provider, notice, performance.now() - started);
   }
 
-  /**
-   * One forward pass.
-   * ids [B*T] row-major token ids; mask, fill [N] (ablation: x ← mask·x + (1 − mask)·fill);
-   * watch [K] flat node indices. Returns logits [B, T, V] and watched [B, T, K] (K = 0: empty).
-   */
-  run(ids: BigInt64Array, B: number, T: number, mask: Float32Array, fill: Float32Array, watch: readonly number[]): Promise<RunOutput> {
+  /** One forward pass; runs are queued and execute one at a time. */
+  run(input: RunInput): Promise<RunOutput> {
+    const { ids, B, T, mask, fill, scoreFrom, readIds } = input;
     if (this.disposed) return Promise.reject(new RunnerError('the model session was closed'));
     if (!(B >= 1 && T >= 1 && ids.length === B * T)) return Promise.reject(new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`));
     if (mask.length !== fill.length) return Promise.reject(new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`));
-    const job = this.queue.then(() => this.runNow(ids, B, T, mask, fill, watch));
+    if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) return Promise.reject(new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`));
+    if (readIds.length === 0) return Promise.reject(new RunnerError('run: no vocabulary entries to read'));
+    const job = this.queue.then(() => this.runNow(input));
     this.queue = job.catch(() => undefined);
     return job;
   }
 
-  private async runNow(ids: BigInt64Array, B: number, T: number, mask: Float32Array, fill: Float32Array, watch: readonly number[]): Promise<RunOutput> {
+  private async runNow({ ids, B, T, mask, fill, watch, scoreFrom, readIds }: RunInput): Promise<RunOutput> {
     const { Tensor } = this.ort;
     // the graph needs K ≥ 1: with nothing to watch, watch node 0 and drop it again
     const w = BigInt64Array.from((watch.length ? watch : [0]).map((i) => BigInt(i)));
+    const started = performance.now();
     const out = await this.session.run({
       input_ids: new Tensor('int64', ids, [B, T]),
       node_mask: new Tensor('float32', mask, [mask.length]),
       node_fill: new Tensor('float32', fill, [fill.length]),
       watch: new Tensor('int64', w, [w.length]),
+      score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
+      read_ids: new Tensor('int64', readIds, [readIds.length]),
     });
+    this.timing.runs++;
+    this.timing.ms += performance.now() - started;
     const logits = out.logits.data as Float32Array;
     const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
     return { logits, watched };

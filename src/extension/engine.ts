@@ -35,8 +35,6 @@ export interface TokenResult {
   readonly end: number;
   /** task → firing at this token. */
   readonly circuits: Readonly<Record<string, CircuitAtToken>>;
-  /** The model's top next tokens after this token. */
-  readonly next: readonly { readonly text: string; readonly p: number }[];
   /** Readout per task: which class the model prefers here (class-0 vs class-1 logit difference). */
   readonly logitDiff: Readonly<Record<string, number>>;
 }

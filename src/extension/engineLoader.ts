@@ -1,9 +1,9 @@
-// Opens a model bundle with the core (loader, onnxruntime runner, analyzer) and exposes it to the
-// editor features through the narrow `Engine` interface.
+// Opens a model bundle with the core (loader, onnxruntime runner, document analyzer) and exposes
+// it to the editor features through the narrow `Engine` interface.
 import type * as vscode from 'vscode';
-import { Analyzer } from '../core/analyzer';
-import { BundleError, loadBundle } from '../core/modelBundle';
-import { OnnxRunner, type ProviderChoice } from '../core/onnxRunner';
+import { type Ablation as CoreAblation, DocumentAnalyzer } from '../core/analysis';
+import { BundleError, loadBundle } from '../core/bundle';
+import { type ProviderChoice, Runner } from '../core/runner';
 import type { Ablation, DocumentResult, Engine, Readout } from './engine';
 
 export type OpenResult = { readonly kind: 'ok'; readonly engine: Engine } | { readonly kind: 'missing' | 'error'; readonly message: string };
@@ -11,20 +11,20 @@ export type OpenResult = { readonly kind: 'ok'; readonly engine: Engine } | { re
 export async function openEngine(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<OpenResult> {
   try {
     const bundle = loadBundle(dir);
-    const runner = await OnnxRunner.open(bundle.onnxPath, provider);
+    const runner = await Runner.create(bundle.onnxPath, { provider });
     log.info(`session created in ${runner.loadMs.toFixed(0)} ms (${runner.provider})`);
-    return { kind: 'ok', engine: new AnalyzerEngine(new Analyzer(bundle, runner), runner) };
+    return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner), runner) };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const missing = e instanceof BundleError && /does not exist|manifest\.json is missing/.test(message);
+    const missing = e instanceof BundleError && e.missing;
     return { kind: missing ? 'missing' : 'error', message: missing ? `No model bundle: ${message}` : message };
   }
 }
 
 class AnalyzerEngine implements Engine {
   constructor(
-    private readonly analyzer: Analyzer,
-    private readonly runner: OnnxRunner,
+    private readonly analyzer: DocumentAnalyzer,
+    private readonly runner: Runner,
   ) {}
 
   get modelName(): string {
@@ -40,42 +40,46 @@ class AnalyzerEngine implements Engine {
     return this.analyzer.circuits;
   }
 
+  /** The engine names a circuit-only ablation by task; the core wants the circuit itself. */
+  private core(ab: Ablation): CoreAblation {
+    return { nodes: ab.nodes, mode: ab.mode, circuitOnly: ab.circuitOnly === undefined ? undefined : this.analyzer.circuits.find((c) => c.task === ab.circuitOnly) };
+  }
+
   async analyze(key: string, text: string, ablation: Ablation, range?: { start: number; end: number }): Promise<DocumentResult | null> {
-    const r = await this.analyzer.analyze(key, text, ablation, range);
-    if (!r) return null;
-    const tok = this.analyzer.bundle.tokenizer;
+    const r = await this.analyzer.analyze(text, this.core(ablation), { key, range });
+    if (r.status === 'cancelled') return null;
     return {
       elapsedMs: r.elapsedMs,
       windowsComputed: r.windowsComputed,
       windowsReused: r.windowsReused,
       partial: range,
-      tokens: r.tokens.map((t) => {
+      tokens: r.tokens.map((t, i) => {
         const circuits: Record<string, { fires: boolean; value: number; cls: 0 | 1; strength: number }> = {};
         const logitDiff: Record<string, number> = {};
         for (const c of this.analyzer.circuits) {
-          const value = t.firing[c.task] ?? 0;
+          const at = t.circuits[c.task];
           const threshold = c.firing?.threshold ?? Infinity;
-          const positive = c.firing?.positive_class ?? 0;
-          circuits[c.task] = { fires: Math.abs(value) >= threshold, value, cls: value > 0 ? positive : ((1 - positive) as 0 | 1), strength: Math.abs(value) / threshold };
-          logitDiff[c.task] = t.readout[c.task]?.logitDiff ?? 0;
+          circuits[c.task] = { fires: at.fires, value: at.value, cls: at.cls, strength: Math.abs(at.value) / threshold };
+          logitDiff[c.task] = r.readout(i, c.task).logitDiff;
         }
-        return { text: t.text, start: t.start, end: t.end, circuits, logitDiff, next: t.next.map((n) => ({ text: tok.tokenText(n.id), p: n.p })) };
+        return { text: t.text, start: t.start, end: t.end, circuits, logitDiff };
       }),
     };
   }
 
   async readout(text: string, offset: number, task: string, ablation: Ablation): Promise<Readout> {
-    const r = await this.analyzer.at(text, offset, ablation);
-    return r?.token.readout[task] ?? { probs: [0, 0], logitDiff: 0 };
+    const r = (await this.analyzer.analyzeAt(text, offset, this.core(ablation)))?.readouts[task];
+    return r?.p ? { probs: r.p, logitDiff: r.logitDiff } : { probs: [0, 0], logitDiff: 0 };
   }
 
   async activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>> {
-    const r = await this.analyzer.at(text, offset, ablation);
+    const r = await this.analyzer.analyzeAt(text, offset, this.core(ablation));
     const circuit = this.analyzer.circuits.find((c) => c.task === task);
     const out: Record<string, number> = {};
     if (!r || !circuit) return out;
     for (const n of circuit.nodes) {
-      const v = r.watched.get(n.flat);
+      const col = this.analyzer.column(n.flat);
+      const v = col === undefined ? undefined : r.token.watched[col];
       if (v !== undefined && Number.isFinite(v)) out[n.id] = v;
     }
     return out;
@@ -85,8 +89,8 @@ class AnalyzerEngine implements Engine {
     const flat = this.analyzer.bundle.layout.flat(nodeId);
     const col = flat === undefined ? undefined : this.analyzer.column(flat);
     if (col === undefined) return [];
-    const r = await this.analyzer.analyze(`topTokens:${nodeId}`, text, { nodes: new Set(), mode: 'mean' });
-    if (!r) return [];
+    const r = await this.analyzer.analyze(text, { nodes: new Set(), mode: 'mean' }, { key: `topTokens:${nodeId}` });
+    if (r.status === 'cancelled') return [];
     return r.tokens
       .map((t) => ({ start: t.start, end: t.end, text: t.text, value: t.watched[col] }))
       .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))

@@ -114,14 +114,19 @@ function fakeRunner(V: number): { run: Runner['run']; batches: number[][] } {
   const batches: number[][] = [];
   return {
     batches,
-    run: async (ids, B, T, _mask, _fill, watch): Promise<RunOutput> => {
+    run: async ({ ids, B, T, watch, scoreFrom, readIds }): Promise<RunOutput> => {
       batches.push([B, T]);
-      const logits = new Float32Array(B * T * V);
-      const watched = new Float32Array(B * T * watch.length);
-      for (let r = 0; r < B * T; r++) {
-        logits[r * V + (Number(ids[r]) % V)] = 5;
-        for (let k = 0; k < watch.length; k++) watched[r * watch.length + k] = Number(ids[r]) / 1000;
-      }
+      const P = T - scoreFrom;
+      const R = readIds.length;
+      const logits = new Float32Array(B * P * R);
+      const watched = new Float32Array(B * P * watch.length);
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < P; j++) {
+          const [row, id] = [b * P + j, Number(ids[b * T + scoreFrom + j])];
+          const col = readIds.indexOf(BigInt(id % V));
+          if (col >= 0) logits[row * R + col] = 5;
+          for (let k = 0; k < watch.length; k++) watched[row * watch.length + k] = id / 1000;
+        }
       return { logits, watched };
     },
   };
@@ -132,7 +137,8 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   const fake = fakeRunner(b.model.vocab_size);
   const a = new DocumentAnalyzer(b, fake, { topK: 3 });
   const long = doc.repeat(8);
-  const r = done(await a.analyze(long, NO_ABLATION, { key: 'd' }));
+  const opts = { key: 'd', nextTokens: true };
+  const r = done(await a.analyze(long, NO_ABLATION, opts));
   assert.equal(r.tokens.map((t) => t.text).join(''), long, 'tokens tile the document once');
   r.tokens.forEach((t, i) => {
     assert.equal(t.index, i);
@@ -153,20 +159,20 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   assert.deepEqual(t5.key.map((k) => k.id), sample.key_nodes);
 
   const before = fake.batches.length;
-  const again = done(await a.analyze(long, NO_ABLATION, { key: 'd' }));
+  const again = done(await a.analyze(long, NO_ABLATION, opts));
   assert.equal(again.windowsComputed, 0);
   assert.equal(again.windowsReused, r.windowsComputed);
   assert.equal(fake.batches.length, before, 'nothing ran');
   const edited = long.slice(0, long.length - 10) + 'Z' + long.slice(long.length - 9);
-  const after = done(await a.analyze(edited, NO_ABLATION, { key: 'd' }));
+  const after = done(await a.analyze(edited, NO_ABLATION, opts));
   assert.ok(after.windowsComputed <= 4, `an edit near the end recomputed ${after.windowsComputed} windows`);
   assert.ok(a.stats.windowsReused >= again.windowsReused + after.windowsReused);
   // an edit near the start: content windows recompute a few, the grid everything after it
   const early = long.slice(0, 40) + 'Zz' + long.slice(40);
   const grid = new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size), { windowing: 'grid' });
-  done(await grid.analyze(long));
-  const gridEarly = done(await grid.analyze(early));
-  const contentEarly = done(await a.analyze(early));
+  done(await grid.analyze(long, NO_ABLATION, opts));
+  const gridEarly = done(await grid.analyze(early, NO_ABLATION, opts));
+  const contentEarly = done(await a.analyze(early, NO_ABLATION, opts));
   assert.equal(gridEarly.tokens.map((t) => t.text).join(''), early);
   assert.equal(contentEarly.tokens.map((t) => t.text).join(''), early);
   assert.ok(contentEarly.windowsComputed <= 5, `content windows: an early edit recomputed ${contentEarly.windowsComputed}`);
@@ -190,7 +196,7 @@ test('analysis with the real model agrees with a direct run; readouts; analyzeAt
   const b = bundle!;
   const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
   const a = new DocumentAnalyzer(b, runner, { topK: 5 });
-  const r = done(await a.analyze(doc, NO_ABLATION, { key: 'doc' }));
+  const r = done(await a.analyze(doc, NO_ABLATION, { key: 'doc', nextTokens: true }));
   assert.equal(r.tokens.map((t) => t.text).join(''), doc);
   assert.ok(r.windowsComputed >= 4);
 
@@ -200,8 +206,9 @@ test('analysis with the real model agrees with a direct run; readouts; analyzeAt
   const p = w1.start + w1.from + 3;
   const ids = seq.slice(w1.start, w1.start + w1.length);
   const { mask, fill } = ablationVectors(b, NO_ABLATION);
-  const out = await runner.run(BigInt64Array.from(ids.map(BigInt)), 1, ids.length, mask, fill, a.watch);
   const V = b.model.vocab_size;
+  const all = BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
+  const out = await runner.run({ ids: BigInt64Array.from(ids.map(BigInt)), B: 1, T: ids.length, mask, fill, watch: a.watch, scoreFrom: 0, readIds: all });
   const row = out.logits.subarray((p - w1.start) * V, (p - w1.start + 1) * V);
   const max = Math.max(...row);
   const probs = Array.from(row, (l) => Math.exp(l - max));
@@ -213,11 +220,21 @@ test('analysis with the real model agrees with a direct run; readouts; analyzeAt
   assert.ok(tok.next.every((n, i) => i === 0 || n.p <= tok.next[i - 1].p));
   const ro = r.readout(p - 1, sample.task);
   const pc = (c: 0 | 1) => sample.classes[c].tokens.reduce((s, t) => s + probs[t.id] / Z, 0);
-  assert.ok(Math.abs(ro.p[0] - pc(0)) < 1e-5 && Math.abs(ro.p[1] - pc(1)) < 1e-5);
+  assert.ok(ro.p && Math.abs(ro.p[0] - pc(0)) < 1e-5 && Math.abs(ro.p[1] - pc(1)) < 1e-5);
   const lse = (c: 0 | 1) => Math.log(sample.classes[c].tokens.reduce((s, t) => s + Math.exp(row[t.id]), 0));
   assert.ok(Math.abs(ro.logitDiff - (lse(0) - lse(1))) < 1e-4);
   const K = a.watch.length;
   for (let k = 0; k < K; k++) assert.ok(Math.abs(tok.watched[k] - out.watched[(p - w1.start) * K + k]) < 1e-5);
+
+  // the editor's pass reads only the class tokens: same logit differences and activations, no next tokens or probabilities
+  const lean = done(await a.analyze(doc, NO_ABLATION));
+  assert.equal(lean.tokens.length, r.tokens.length);
+  lean.tokens.forEach((t, i) => {
+    assert.equal(t.next.length, 0);
+    assert.equal(lean.readout(i, sample.task).p, undefined);
+    assert.ok(Math.abs(lean.readout(i, sample.task).logitDiff - r.readout(i, sample.task).logitDiff) < 1e-4);
+    t.watched.forEach((v, k) => assert.ok(Math.abs(v - r.tokens[i].watched[k]) < 1e-5));
+  });
 
   // a short document fits one window: analyzeAt sees exactly the same context as analyze
   const short = 'print("hello, " + name';

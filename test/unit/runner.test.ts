@@ -17,7 +17,9 @@ interface Golden {
   cases: { prompt?: string; input_ids: number[]; ablate: number[]; fill: 'mean' | 'zero'; min_topk_gap: number; logits: number[][]; watched: number[][] }[];
 }
 
-test('onnxruntime-node matches the PyTorch reference (golden.json) to 1e-4, ablations included', { skip: noBundle }, async () => {
+const allIds = (V: number) => BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
+
+test('onnxruntime-node matches the PyTorch reference (golden.json): the same top-k selections exactly, values to 1e-4, ablations included', { skip: noBundle }, async () => {
   const b = bundle!;
   const golden = JSON.parse(fs.readFileSync(path.join(b.dir, 'golden.json'), 'utf8')) as Golden;
   const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
@@ -33,21 +35,23 @@ test('onnxruntime-node matches the PyTorch reference (golden.json) to 1e-4, abla
     for (const f of c.ablate) mask[f] = 0;
     const fill = c.fill === 'zero' ? new Float32Array(N) : b.means;
     const T = c.input_ids.length;
-    const out = await runner.run(BigInt64Array.from(c.input_ids.map(BigInt)), 1, T, mask, fill, golden.watch);
-    const V = b.model.vocab_size;
+    const R = golden.logit_ids.length;
+    const out = await runner.run({ ids: BigInt64Array.from(c.input_ids.map(BigInt)), B: 1, T, mask, fill, watch: golden.watch, scoreFrom: 0, readIds: BigInt64Array.from(golden.logit_ids, BigInt) });
     const K = golden.watch.length;
-    assert.equal(out.logits.length, T * V);
+    assert.equal(out.logits.length, T * R);
     assert.equal(out.watched.length, T * K);
     for (let t = 0; t < T; t++) {
       golden.logit_ids.forEach((id, j) => {
-        const d = Math.abs(out.logits[t * V + id] - c.logits[t][j]);
+        const d = Math.abs(out.logits[t * R + j] - c.logits[t][j]);
         worst = Math.max(worst, d);
-        assert.ok(d <= 1e-4, `case ${compared} logit t=${t} id=${id}: ${out.logits[t * V + id]} vs ${c.logits[t][j]}`);
+        assert.ok(d <= 1e-4, `case ${compared} logit t=${t} id=${id}: ${out.logits[t * R + j]} vs ${c.logits[t][j]}`);
       });
       for (let k = 0; k < K; k++) {
-        const d = Math.abs(out.watched[t * K + k] - c.watched[t][k]);
-        worst = Math.max(worst, d);
-        assert.ok(d <= 1e-4, `case ${compared} watched t=${t} k=${k}: ${out.watched[t * K + k]} vs ${c.watched[t][k]}`);
+        const [got, want] = [out.watched[t * K + k], c.watched[t][k]];
+        // AbsTopK zeroes what it does not keep: the kept set must be the reference's, exactly
+        assert.equal(got === 0, want === 0, `case ${compared} watched t=${t} k=${k}: top-k kept ${got} where the reference has ${want}`);
+        worst = Math.max(worst, Math.abs(got - want));
+        assert.ok(Math.abs(got - want) <= 1e-4, `case ${compared} watched t=${t} k=${k}: ${got} vs ${want}`);
       }
     }
     compared++;
@@ -57,22 +61,33 @@ test('onnxruntime-node matches the PyTorch reference (golden.json) to 1e-4, abla
   await runner.dispose();
 });
 
-test('a batch of two rows gives each row the result it gets alone', { skip: noBundle }, async () => {
+test('a batch of two rows gives each row the result it gets alone; scoreFrom and readIds only cut the outputs', { skip: noBundle }, async () => {
   const b = bundle!;
   const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
   const a = b.tokenizer.encode('x = "abc"\n').ids;
   const c = b.tokenizer.encode('y = [1, 2]\n').ids.slice(0, a.length);
   while (c.length < a.length) c.push(b.eotId);
   const T = a.length;
+  const V = b.model.vocab_size;
   const mask = new Float32Array(b.layout.count).fill(1);
   const watch = [0, 5, b.layout.count - 1];
-  const both = await runner.run(BigInt64Array.from([...a, ...c].map(BigInt)), 2, T, mask, b.means, watch);
-  const alone = await runner.run(BigInt64Array.from(c.map(BigInt)), 1, T, mask, b.means, watch);
-  const V = b.model.vocab_size;
+  const input = { B: 1, T, mask, fill: b.means, watch, scoreFrom: 0, readIds: allIds(V) };
+  const both = await runner.run({ ...input, B: 2, ids: BigInt64Array.from([...a, ...c].map(BigInt)) });
+  const alone = await runner.run({ ...input, ids: BigInt64Array.from(c.map(BigInt)) });
   for (let i = 0; i < T * V; i += 97) assert.ok(Math.abs(both.logits[T * V + i] - alone.logits[i]) < 1e-4);
-  const none = await runner.run(BigInt64Array.from(a.map(BigInt)), 1, T, mask, b.means, []);
+  // the last 3 positions and 3 vocabulary entries: exactly those rows and columns of the full run
+  const read = [7, 1000, V - 1];
+  const cut = await runner.run({ ...input, ids: BigInt64Array.from(c.map(BigInt)), scoreFrom: T - 3, readIds: BigInt64Array.from(read, BigInt) });
+  assert.equal(cut.logits.length, 3 * read.length);
+  assert.equal(cut.watched.length, 3 * watch.length);
+  for (let j = 0; j < 3; j++) {
+    read.forEach((id, r) => assert.ok(Math.abs(cut.logits[j * read.length + r] - alone.logits[(T - 3 + j) * V + id]) < 1e-5));
+    watch.forEach((_, k) => assert.equal(cut.watched[j * watch.length + k], alone.watched[(T - 3 + j) * watch.length + k]));
+  }
+  const none = await runner.run({ ...input, ids: BigInt64Array.from(a.map(BigInt)), watch: [] });
   assert.equal(none.watched.length, 0, 'nothing watched: an empty [B, T, 0] array');
-  await assert.rejects(runner.run(new BigInt64Array(3), 2, 2, mask, b.means, watch), /do not make a \[2, 2\] batch/);
+  await assert.rejects(runner.run({ ...input, ids: new BigInt64Array(3), B: 2, T: 2 }), /do not make a \[2, 2\] batch/);
+  await assert.rejects(runner.run({ ...input, ids: BigInt64Array.from(a.map(BigInt)), scoreFrom: T }), /not a position/);
   await runner.dispose();
 });
 
@@ -93,7 +108,7 @@ test('a graph with another interface, or no graph at all, is one-sentence error'
   const add = path.join(root, 'test/fixtures/add.onnx');
   if (!fs.existsSync(add)) return t.skip('test/fixtures/add.onnx is absent');
   await assert.rejects(Runner.create(add, { provider: 'cpu' }), (e: Error) => {
-    assert.match(e.message, /add\.onnx has the interface \(A, B\) → \(C\) but Circuit Inspector needs \(input_ids, node_mask, node_fill, watch\) → \(logits, watched\); re-export/);
+    assert.match(e.message, /add\.onnx has the interface \(A, B\) → \(C\) but Circuit Inspector needs \(input_ids, node_mask, node_fill, watch, score_from, read_ids\) → \(logits, watched\); re-export/);
     assert.ok(!e.message.includes('\n'));
     return true;
   });

@@ -53,17 +53,25 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
     fill = rng.normal(0, 0.1, N).astype(np.float32)
     watch = np.sort(rng.choice(N, 24, replace=False)).astype(np.int64)
     compared = 0
-    for trial in range(4):
+    # the graph returns positions score_from.. and vocabulary entries read_ids only: all, then a cut
+    for trial, (start, read) in enumerate([(0, np.arange(2048)), (0, np.arange(2048)), (17, np.array([5, 900, 2047])), (40, np.array([3]))]):
         ids = torch.from_numpy(rng.integers(0, 2048, (2, 48)))
-        logits_o, watched_o = sess.run(None, {"input_ids": ids.numpy(), "node_mask": mask, "node_fill": fill, "watch": watch})
+        feeds = {"input_ids": ids.numpy(), "node_mask": mask, "node_fill": fill, "watch": watch,
+                 "score_from": np.array([start], np.int64), "read_ids": read.astype(np.int64)}
+        logits_o, watched_o = sess.run(None, feeds)
+        assert logits_o.shape == (2, 48 - start, len(read)) and watched_o.shape == (2, 48 - start, len(watch))
         with torch.no_grad():
             logits_t, nodes_t, _ = gpt(ids, torch.from_numpy(mask), torch.from_numpy(fill), record=True)
         for b in range(2):
             cut = _first_near_tie(gpt, ids[b : b + 1], torch.from_numpy(mask), torch.from_numpy(fill))
-            compared += cut
-            assert np.abs(logits_o[b, :cut] - logits_t[b, :cut].numpy()).max(initial=0) <= 1e-4
-            assert np.abs(watched_o[b, :cut] - nodes_t[b, :cut][:, watch].numpy()).max(initial=0) <= 1e-4
-    assert compared >= 0.5 * 4 * 2 * 48, f"too few positions free of near-ties to compare ({compared})"
+            compared += max(0, cut - start)
+            want_logits = logits_t[b, start:cut][:, read].numpy()
+            want_nodes = nodes_t[b, start:cut][:, watch].numpy()
+            got_nodes = watched_o[b, : max(0, cut - start)]
+            assert np.abs(logits_o[b, : max(0, cut - start)] - want_logits).max(initial=0) <= 1e-4
+            assert np.array_equal(got_nodes == 0, want_nodes == 0), "AbsTopK kept another set than PyTorch"
+            assert np.abs(got_nodes - want_nodes).max(initial=0) <= 1e-4
+    assert compared >= 0.5 * 2 * (48 + 48 + 31 + 8), f"too few positions free of near-ties to compare ({compared})"
 
 
 def test_bundle_files_and_manifest(tmp_path, root):
@@ -79,7 +87,7 @@ def test_bundle_files_and_manifest(tmp_path, root):
     assert N == n_nodes(TINY)
     assert np.fromfile(out / "node_means.bin", dtype="<f4").shape == (N,)
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch"]
+    assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids"]
     assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
     golden = json.loads((out / "golden.json").read_text())
     assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16

@@ -1,2 +1,0 @@
-// Kept for existing importers: the runner lives in ./runner.
-export { Runner as OnnxRunner, RunnerError, type ProviderChoice, type RunOutput } from './runner';
