@@ -180,13 +180,15 @@ export class CircuitSession implements vscode.Disposable {
     return model;
   }
 
-  /** For the panel's "top tokens in this file" list. */
+  /** For the panel's "top tokens in this file" list: over the part the highlights cover (all of it unless the file is over the size limit). */
   async topTokens(nodeId: string): Promise<TopToken[]> {
     const engine = this.engine();
     if (!engine || !this.uri) return [];
     const doc = await vscode.workspace.openTextDocument(this.uri);
-    const top = await engine.topTokens(doc.getText(), nodeId, 20);
-    return top.map((t) => ({ text: t.text, value: t.value, range: toRange(doc, t.start, t.end) }));
+    const part = (await this.docs.analyzeNow(doc))?.base.partial;
+    const shift = part?.start ?? 0;
+    const top = await engine.topTokens(part ? doc.getText().slice(part.start, part.end) : doc.getText(), nodeId, 20);
+    return top.map((t) => ({ text: t.text, value: t.value, range: toRange(doc, shift + t.start, shift + t.end) }));
   }
 
   private fail(err: unknown): void {

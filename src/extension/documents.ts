@@ -7,6 +7,12 @@ import { type Ablation, type DocumentResult, type Engine, isAblating, NO_ABLATIO
 import { type FiringSpan, Highlights } from './highlights';
 import { circuitEnabled, type Settings } from './settings';
 
+/**
+ * The most characters analysed at once in a file over the size limit: the visible lines (±50) can
+ * still be one huge line. The same bound as VS Code's own editor.maxTokenizationLineLength.
+ */
+export const MAX_PARTIAL_CHARS = 20_000;
+
 export interface DocumentState {
   readonly version: number;
   readonly text: string;
@@ -26,6 +32,8 @@ export class Documents implements vscode.Disposable {
   private ablation: Ablation = NO_ABLATION;
   /** The task whose prediction flips are marked while ablating. */
   private flipTask: string | undefined;
+  /** Analyses started and not yet finished (superseded ones included), for the tests. */
+  inFlight = 0;
 
   constructor(
     private engine: Engine | undefined,
@@ -110,6 +118,7 @@ export class Documents implements vscode.Disposable {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
     }
     const version = doc.version;
+    this.inFlight++;
     try {
       const base = await this.engine.analyze(`${key}#base`, text, NO_ABLATION, range);
       if (!base || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
@@ -129,6 +138,8 @@ export class Documents implements vscode.Disposable {
       this.changed.fire(doc.uri);
     } catch (err) {
       this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -137,7 +148,8 @@ export class Documents implements vscode.Disposable {
     const ranges = editor?.visibleRanges ?? [new vscode.Range(0, 0, 200, 0)];
     const first = Math.max(0, ranges[0].start.line - 50);
     const last = Math.min(doc.lineCount - 1, ranges[ranges.length - 1].end.line + 50);
-    return { start: doc.offsetAt(new vscode.Position(first, 0)), end: doc.offsetAt(doc.lineAt(last).range.end) };
+    const start = doc.offsetAt(new vscode.Position(first, 0));
+    return { start, end: Math.min(doc.offsetAt(doc.lineAt(last).range.end), start + MAX_PARTIAL_CHARS) };
   }
 
   private render(editor: vscode.TextEditor, state: DocumentState): void {
@@ -166,6 +178,7 @@ export class Documents implements vscode.Disposable {
     this.timers.delete(key);
     this.states.delete(key);
     this.noticed.delete(key);
+    this.highlights.forget(uri);
   }
 
   dispose(): void {

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { CircuitSession, type ShowArgs } from './circuitSession';
 import { type DocumentState, Documents } from './documents';
 import type { Engine } from './engine';
+import { probeEngine } from './bundleProbe';
 import { openEngine } from './engineLoader';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
@@ -39,7 +40,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     loadError = undefined;
     status.show({ kind: 'loading' });
     const dir = bundleDir(context, settings);
-    const result = await openEngine(dir, settings.provider, log);
+    const opened = await openEngine(dir, settings.provider, log);
+    const mismatch = opened.kind === 'ok' ? await probeEngine(opened.engine, dir) : undefined;
+    if (opened.kind === 'ok' && mismatch) opened.engine.dispose();
+    const result = mismatch ? { kind: 'error' as const, message: mismatch } : opened;
     if (result.kind === 'ok') {
       engine = result.engine;
       log.info(`model ${engine.modelName} loaded from ${dir} on ${engine.provider}`);
@@ -89,6 +93,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         model: engine?.modelName,
         provider: engine?.provider,
         error: loadError,
+        notice: engine?.providerNotice,
+        analyzed: uri ? analyzedPart(docs.state(vscode.Uri.parse(uri))) : undefined,
+        inFlight: docs.inFlight,
         decorations: uri ? highlights.snapshot(vscode.Uri.parse(uri)) : undefined,
         tokens: uri ? tokenReadouts(docs.state(vscode.Uri.parse(uri))) : undefined,
         panel: panel.model,
@@ -105,6 +112,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 /** Test-only: per analysed token, each task's logit difference without and with the current ablation. */
 function tokenReadouts(state: DocumentState | undefined) {
   return state?.base.tokens.map((t, i) => ({ start: t.start, end: t.end, circuits: t.circuits, logitDiff: t.logitDiff, ablatedLogitDiff: state.ablated?.tokens[i]?.logitDiff }));
+}
+
+/** Test-only: which version of a document the shown results are for, and the part analysed. */
+function analyzedPart(state: DocumentState | undefined) {
+  return state && { version: state.version, partial: state.base.partial ?? null };
 }
 
 /** The user's bundle if set (and allowed), else the first bundle shipped in models/. */

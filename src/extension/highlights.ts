@@ -79,6 +79,11 @@ export class Highlights implements vscode.Disposable {
     this.shown.delete(editor.document.uri.toString());
   }
 
+  /** The document was closed: drop what was recorded for it. */
+  forget(uri: vscode.Uri): void {
+    this.shown.delete(uri.toString());
+  }
+
   /** For integration tests: the decorations last rendered for a document. */
   snapshot(uri: vscode.Uri): { spans: FiringSpan[]; flipped: [number, number][] } | undefined {
     return this.shown.get(uri.toString());

@@ -1,6 +1,6 @@
 // A minimal stand-in for the `vscode` module, enough to unit-test the circuit panel host
 // (src/extension/panel) under plain node. Importing this file installs it: later `require('vscode')`
-// calls get this object. Only what the panel host touches is implemented.
+// calls get this object. Only what the panel host and the settings reader touch is implemented.
 
 import * as fs from 'fs';
 import Module from 'module';
@@ -114,12 +114,25 @@ export const fake = {
   saveDialogAnswer: undefined as FakeUri | undefined,
   shown: [] as { uri: string; selection: Range }[],
   commands: new Map<string, (...args: unknown[]) => unknown>(),
+  /** Settings by scope, as `getConfiguration(section).inspect(key)` reports them; full keys ("section.key"). */
+  settings: { global: {} as Record<string, unknown>, workspace: {} as Record<string, unknown> },
   reset(): void {
     this.panels = [];
     this.saveDialogAnswer = undefined;
     this.shown = [];
+    this.settings = { global: {}, workspace: {} };
+    vscodeStub.workspace.isTrusted = true;
   },
 };
+
+/** `get` resolves like VS Code: workspace over global over the default. */
+function getConfiguration(section: string) {
+  const full = (key: string) => `${section}.${key}`;
+  return {
+    get: <T>(key: string, fallback: T): T => (fake.settings.workspace[full(key)] ?? fake.settings.global[full(key)] ?? fallback) as T,
+    inspect: (key: string) => ({ key: full(key), globalValue: fake.settings.global[full(key)], workspaceValue: fake.settings.workspace[full(key)] }),
+  };
+}
 
 export const vscodeStub = {
   EventEmitter,
@@ -144,6 +157,8 @@ export const vscodeStub = {
     registerWebviewPanelSerializer: () => ({ dispose: () => undefined }),
   },
   workspace: {
+    isTrusted: true,
+    getConfiguration,
     workspaceFolders: undefined,
     getWorkspaceFolder: () => undefined,
     openTextDocument: (uri: FakeUri) =>

@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
+import * as fc from 'fast-check';
 import type * as vscode from 'vscode';
 import { CircuitPanelController, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
 import type { HostMessage, PanelAction } from '../../src/protocol/messages';
-import { PROTOCOL_VERSION } from '../../src/protocol/messages';
+import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/protocol/messages';
 import { fake, FakeUri, FakeWebviewView } from './fake-vscode';
 import { sampleModel, sampleTopTokens } from './fixtures';
 
@@ -86,6 +87,52 @@ describe('panel host', () => {
     }
     assert.equal(actions.length, 0);
     assert.ok(logs.length >= 8, logs.join('\n'));
+  });
+
+  it('rejects 200 generated malformed or hostile messages without any effect', async () => {
+    const { controller, view, actions, logs, posted } = setup({ topTokens: () => assert.fail('no hostile message may reach the top-token source') });
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-hostile-'));
+    fake.saveDialogAnswer = FakeUri.file(path.join(dir, 'export.svg')); // a save that a hostile export would reach
+    const before = { model: controller.model, json: JSON.stringify(controller.model), posted: posted().length, pinned: controller.pinned };
+    const script = fc.constantFrom('<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>', '${process.exit()}', '__proto__');
+    const big = fc.constantFrom('x'.repeat(LIMITS.log + 1), '<'.repeat(LIMITS.exportSvg + 1), 'A'.repeat(LIMITS.exportPng + 1));
+    const junk = fc.oneof(script, big, fc.anything(), fc.constant(undefined), fc.constant(Number.NaN), fc.constant(-1), fc.constant(2 ** 64));
+    const withKind = (kind: fc.Arbitrary<unknown>, fields: Record<string, fc.Arbitrary<unknown>>) => fc.record({ kind, ...fields }, { requiredKeys: [] });
+    const hostile: fc.Arbitrary<unknown> = fc.oneof(
+      // unknown kinds, including prototype names and markup
+      withKind(fc.oneof(script, fc.constantFrom('evil', 'toString', 'constructor', 'update', 'READY'), fc.string()), { nodeId: junk }),
+      // known kinds with wrong types, markup in ids, out-of-range numbers or oversized payloads
+      withKind(fc.constant('toggleNode'), { nodeId: fc.oneof(script, fc.string(), junk), ablated: junk }),
+      withKind(fc.constant('setMode'), { mode: fc.oneof(script, junk) }),
+      withKind(fc.constant('revealToken'), { nodeId: script, range: fc.record({ line: junk, character: junk, endLine: junk, endCharacter: junk }) }),
+      withKind(fc.constant('topTokensRequest'), { requestId: junk, nodeId: fc.oneof(script, big) }),
+      withKind(fc.constant('exportData'), { requestId: fc.constant(null), format: fc.constantFrom('svg', 'json', 'png'), data: fc.oneof(script, big, fc.constantFrom('<svg><script>alert(1)</script></svg>', '<svg onload="alert(1)"/>', 'data:text/html;base64,PHNjcmlwdD4=', '{"a":')) }),
+      withKind(fc.constant('setPinned'), { pinned: junk }),
+      withKind(fc.constant('log'), { level: fc.constantFrom('debug', 'fatal', '<b>'), message: fc.oneof(script, big) }),
+      // extra keys on an otherwise valid message, and things that are not message objects at all
+      fc.record({ kind: fc.constant('reset'), ['__proto__']: fc.constant({ polluted: true }), extra: junk }),
+      fc.constantFrom(null, undefined, 'reset', 42, [{ kind: 'reset' }], new Uint8Array(8)),
+    );
+    const messages = fc.sample(hostile, { seed: 8, numRuns: 200 });
+    let rejected = 0;
+    for (const m of messages) {
+      if (parseWebviewMessage(m).ok) continue; // fc.anything() may stumble on a well-formed one; only rejected ones count
+      rejected++;
+      view.webview.send(m);
+    }
+    for (let i = 0; i < 5; i++) await tick();
+    assert.ok(rejected >= 190, `${rejected} of 200 generated messages are malformed`);
+    assert.deepEqual(actions, [], 'no action reached the extension');
+    assert.equal(posted().length, before.posted, 'nothing was posted back');
+    assert.equal(controller.model, before.model, 'the panel model is the same object…');
+    assert.equal(JSON.stringify(controller.model), before.json, '…with the same content');
+    assert.equal(controller.pinned, before.pinned);
+    assert.deepEqual(fs.readdirSync(dir), [], 'nothing was written');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is untouched');
+    assert.equal(logs.length, rejected, 'each rejection is logged once');
+    for (const l of logs) assert.ok(l.length < 500, `one short log line, not the payload: ${l.slice(0, 200)}`);
   });
 
   it('reports user actions as typed events, dropping toggles of nodes outside the circuit', async () => {

@@ -43,6 +43,21 @@ describe('panel HTML', () => {
     assert.equal(escapeHtml(`<a href='x'>&</a>`), '&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;');
   });
 
+  it('nothing is ever written as HTML: no HTML sinks in the webview or panel code, no HTML in hovers', () => {
+    const sources = (dir: string) => fs.readdirSync(path.join(repoRoot, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
+    const files = [...sources('webview'), ...sources('src/extension'), ...sources('src/protocol')];
+    assert.ok(files.some((f) => f.endsWith('details.ts')) && files.some((f) => f.endsWith('hover.ts')), 'the scan sees the files that show file content');
+    const sink = /\.(innerHTML|outerHTML|insertAdjacentHTML|srcdoc)\b|document\.write|DOMParser|createContextualFragment|supportHtml/;
+    const found = files.flatMap((f) =>
+      fs
+        .readFileSync(path.join(repoRoot, f), 'utf8')
+        .split('\n')
+        .filter((l) => sink.test(l) && !l.trim().startsWith('//'))
+        .map((l) => `${f}: ${l.trim()}`),
+    );
+    assert.deepEqual(found, [], 'text (token text, file names, meanings) goes through textContent or Markdown escaping only');
+  });
+
   it('refuses weak or malformed nonces and makes fresh strong ones', () => {
     assert.throws(() => renderPanelHtml({ ...params, nonce: 'short' }));
     assert.throws(() => renderPanelHtml({ ...params, nonce: `abc'; script-src *; x='${'a'.repeat(20)}` }));

@@ -1,0 +1,49 @@
+// Workspace trust: a bundle path from the workspace's own settings makes the extension load and run
+// a model file chosen by the repository, so in an untrusted workspace only the user's own setting
+// (or the shipped bundle) counts. readSettings() against a fake `vscode` with scripted settings.
+
+import './fake-vscode'; // must come first: installs the fake `vscode` module
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { beforeEach, describe, it } from 'node:test';
+import { readSettings } from '../../src/extension/settings';
+import { fake, vscodeStub } from './fake-vscode';
+import { repoRoot } from './fixtures';
+
+const KEY = 'circuitInspector.bundlePath';
+
+describe('workspace trust and the bundle path', () => {
+  beforeEach(() => fake.reset());
+
+  it('a trusted workspace may set the bundle path', () => {
+    fake.settings.global[KEY] = '/home/me/my-bundle';
+    fake.settings.workspace[KEY] = '/repo/models/theirs';
+    assert.equal(readSettings().bundlePath, '/repo/models/theirs');
+  });
+
+  it('an untrusted workspace cannot: its bundle path is ignored and the shipped bundle is used', () => {
+    vscodeStub.workspace.isTrusted = false;
+    fake.settings.workspace[KEY] = '/repo/models/theirs';
+    assert.equal(readSettings().bundlePath, '', 'empty = the bundle shipped in models/');
+  });
+
+  it('an untrusted workspace keeps the user\'s own bundle path', () => {
+    vscodeStub.workspace.isTrusted = false;
+    fake.settings.global[KEY] = '/home/me/my-bundle';
+    fake.settings.workspace[KEY] = '/repo/models/theirs';
+    assert.equal(readSettings().bundlePath, '/home/me/my-bundle');
+  });
+
+  it('restricted mode is declared to VS Code: limited support, bundlePath restricted, and said so', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      capabilities: { untrustedWorkspaces: { supported: string; description: string; restrictedConfigurations: string[] } };
+      contributes: { configuration: { properties: Record<string, { description: string }> } };
+    };
+    const trust = pkg.capabilities.untrustedWorkspaces;
+    assert.equal(trust.supported, 'limited');
+    assert.deepEqual(trust.restrictedConfigurations, [KEY]);
+    assert.match(trust.description, /bundle path from workspace settings is ignored/);
+    assert.match(pkg.contributes.configuration.properties[KEY].description, /untrusted workspace/);
+  });
+});
