@@ -75,6 +75,11 @@ function scan(text: string): ScanState {
   return state;
 }
 
+/** Every string literal in `text`, in order. */
+export function stringLiterals(text: string): readonly StringSpan[] {
+  return scan(text).strings;
+}
+
 /** The string literal whose quotes enclose `offset` (between the quotes, or on either quote). */
 export function stringAt(text: string, offset: number): StringSpan | undefined {
   for (const s of scan(text).strings) {

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { openFixture, screenshot, type TestState, testState, waitFor } from './helpers';
+import { stringLiterals } from '../../src/extension/codeContext';
+import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 
@@ -19,6 +20,37 @@ type Decorations = NonNullable<TestState['decorations']>;
 
 async function decorations(uri: vscode.Uri, pred: (d: Decorations) => boolean = () => true): Promise<Decorations> {
   return (await stateWhere(uri, (s) => s.decorations !== undefined && pred(s.decorations), 'decorations')).decorations as Decorations;
+}
+
+type Token = NonNullable<TestState['tokens']>[number];
+
+/**
+ * What a user sees of the quote circuit on a file: the share of tokens with a quote highlight inside
+ * single-line string literals and outside any literal (code, comments), and, per quote type, at how
+ * many strings the token just before the closing quote is highlighted, in the colour of that quote,
+ * and how often the model itself prefers that quote there.
+ */
+function quoteFigures(text: string, state: TestState) {
+  const tokens = state.tokens ?? [];
+  const lit = stringLiterals(text);
+  const marked = new Map((state.decorations?.spans ?? []).filter((s) => s.task === QUOTE).map((s) => [s.start, s]));
+  const inside = (t: Token) => lit.some((s) => !s.triple && s.close !== -1 && t.start > s.open && t.end <= s.close);
+  const outside = (t: Token) => !lit.some((s) => t.end > s.open && t.start < (s.close === -1 ? text.length : s.close + (s.triple ? 3 : 1)));
+  const share = (ts: Token[]) => ({ tokens: ts.length, highlighted: ts.filter((t) => marked.has(t.start)).length });
+  const closes = (quote: '"' | "'") => {
+    const cls = quote === '"' ? 0 : 1;
+    const at = lit
+      .filter((s) => s.quote === quote && !s.triple && s.close > s.open + 1)
+      .map((s) => tokens.find((t) => t.start <= s.close - 1 && s.close - 1 < t.end))
+      .filter((t): t is Token => t !== undefined);
+    return {
+      strings: at.length,
+      highlighted: at.filter((t) => marked.has(t.start)).length,
+      rightColour: at.filter((t) => marked.get(t.start)?.cls === cls).length,
+      modelRight: at.filter((t) => (t.logitDiff[QUOTE] > 0) === (cls === 0)).length,
+    };
+  };
+  return { inStrings: share(tokens.filter(inside)), outsideStrings: share(tokens.filter(outside)), double: closes('"'), single: closes("'") };
 }
 
 suite('Highlights, hover and the circuit panel', () => {
@@ -73,7 +105,7 @@ suite('Highlights, hover and the circuit panel', () => {
     // an export round-trip waits for the webview's ready handshake, so the screenshot shows the graph
     await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
     await screenshot('panel');
-    const root = path.join(__dirname, '..', '..', '..', 'models');
+    const root = path.join(repoDir, 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
     // the quote-type channels, switched off: the layer-0 attention writes that carry " vs ' (several share the job)
     const ablated = await vscode.commands.executeCommand<{ readout: { after: { probs: [number, number]; logitDiff: number } | null; before: { logitDiff: number } } }>('circuitInspector._testSetAblation', circuit.key_nodes, 'zero', false);
@@ -121,5 +153,32 @@ suite('Highlights, hover and the circuit panel', () => {
       await config.update('bundlePath', undefined, vscode.ConfigurationTarget.Global);
       await waitFor(async () => (await testState()).model, 60_000, 'model reload');
     }
+  });
+
+  test('on real files (this repository\'s training/tasks.py, 100 lines of the standard library\'s ntpath.py) the quote highlights sit in strings and mark double-quoted strings where they close', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    // each with the line to scroll to for the picture: its lists of short strings
+    for (const [file, top] of [[path.join(repoDir, 'training', 'tasks.py'), 26], [path.join(workspaceDir, 'stdlib_ntpath.py'), 12]] as const) {
+      const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file));
+      const doc = editor.document;
+      const state = await stateWhere(doc.uri, (s) => s.decorations !== undefined && !!s.tokens?.length, `analysis of ${path.basename(file)}`);
+      const figures = quoteFigures(doc.getText(), state);
+      console.log(`quote circuit on ${path.relative(repoDir, file)}: ${JSON.stringify(figures)}`);
+      const density = (f: { tokens: number; highlighted: number }) => f.highlighted / f.tokens;
+      assert.ok(density(figures.inStrings) > density(figures.outsideStrings), 'highlights are denser inside string literals than outside them');
+      assert.ok(figures.double.strings > 0 && figures.double.rightColour >= figures.double.strings / 2, 'at least half of the double-quoted strings are marked "double" where they close');
+      editor.revealRange(new vscode.Range(top, 0, top, 0), vscode.TextEditorRevealType.AtTop);
+      await screenshot(`real-${path.basename(file, '.py')}`);
+    }
+    // a single-quoted string: no highlight, but the hover gives the model's prediction where it closes
+    const editor = vscode.window.activeTextEditor as vscode.TextEditor;
+    const at = editor.document.positionAt(editor.document.getText().indexOf("'surrogateescape'"));
+    editor.selection = new vscode.Selection(at, at);
+    editor.revealRange(new vscode.Range(at.line - 12, 0, at.line - 12, 0), vscode.TextEditorRevealType.AtTop);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, at);
+    assert.ok(hovers.length > 0, 'a single-quoted string has a hover with the prediction where it closes');
+    await vscode.commands.executeCommand('editor.action.showHover');
+    await new Promise((r) => setTimeout(r, 1000)); // let the hover widget paint before the picture
+    await screenshot('real-stdlib_ntpath-hover');
   });
 });

@@ -3,8 +3,9 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 
 export const EXTENSION_ID = 'circuit-inspector.circuit-inspector';
-// compiled to out/test/integration/, so the sources' fixtures are three levels up
-export const fixturesDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
+// compiled to out/test/integration/, so the repository is three levels up
+export const repoDir = path.resolve(__dirname, '..', '..', '..');
+export const fixturesDir = path.join(repoDir, 'test', 'fixtures');
 export const workspaceDir = path.join(fixturesDir, 'workspace');
 
 /** Ask the offline driver for a screenshot of the whole workbench (no-op under test-electron). */

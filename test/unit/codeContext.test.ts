@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { listAt, stringAt } from '../../src/extension/codeContext';
+import { listAt, stringAt, stringLiterals } from '../../src/extension/codeContext';
 
 test('stringAt finds the enclosing literal and its quote', () => {
   const src = 'a = "x\'y" + \'z\'  # "not a string\nb = """doc\n"""\n';
@@ -10,6 +10,7 @@ test('stringAt finds the enclosing literal and its quote', () => {
   assert.equal(stringAt(src, src.indexOf('not')), undefined, 'comments are skipped');
   assert.equal(stringAt(src, src.indexOf('doc'))?.triple, true);
   assert.equal(stringAt('print("open', 9)?.close, -1);
+  assert.deepEqual(stringLiterals(src).map((l) => [l.quote, l.open, l.triple]), [['"', 4, false], ["'", 12, false], ['"', 37, true]], 'every literal, comments skipped');
 });
 
 test('listAt gives the innermost list and its depth', () => {
