@@ -4,6 +4,7 @@ import * as path from 'path';
 import { type Ablation, DocumentAnalyzer, type Readout, type TokenResult } from './core/analysis';
 import { type Bundle, loadBundle } from './core/bundle';
 import { type ProviderChoice, Runner } from './core/runner';
+import { formatBench, runBench } from './bench';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
 
@@ -17,7 +18,10 @@ Commands:
                         each circuit's readout
     --bundle DIR        model bundle (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
-  bench               performance table (not implemented yet)
+  bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference
+    --json              machine-readable output
+    --runs N            repetitions per measurement, medians reported (default 5)
+    --bundle DIR, --provider auto|cuda|cpu   as for analyze
   --help              this text
 `;
 
@@ -27,7 +31,7 @@ class UsageError extends Error {}
 class InputError extends Error {}
 
 const FLAGS = new Set(['--json', '--help']);
-const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider']);
+const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider', '--runs']);
 
 interface Args {
   readonly command: string;
@@ -102,6 +106,24 @@ function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): A
   return { nodes: new Set(nodes), mode };
 }
 
+function providerOf(opts: ReadonlyMap<string, string | true>): ProviderChoice {
+  const provider = String(opts.get('--provider') ?? 'auto');
+  if (provider !== 'auto' && provider !== 'cuda' && provider !== 'cpu') throw new UsageError('--provider must be auto, cuda or cpu');
+  return provider;
+}
+
+const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => (typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
+
+async function bench(args: Args): Promise<void> {
+  const { opts } = args;
+  if (args.positional.length) throw new UsageError('bench takes no FILE');
+  const runs = Number(opts.get('--runs') ?? 5);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new UsageError('--runs must be an integer from 1 to 50');
+  const json = opts.has('--json');
+  const report = await runBench({ root: packageRoot(), bundleDir: bundleDirOf(opts), provider: providerOf(opts), runs, log: json ? undefined : (l) => process.stderr.write(l + '\n') });
+  process.stdout.write((json ? JSON.stringify(report) : formatBench(report)) + '\n');
+}
+
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 function tokenJson(t: TokenResult, top: number) {
@@ -124,15 +146,14 @@ async function analyze(args: Args): Promise<void> {
   const text = readSource(positional[0]);
   const top = Number(opts.get('--top') ?? 3);
   if (!Number.isInteger(top) || top < 1 || top > 50) throw new UsageError('--top must be an integer from 1 to 50');
-  const provider = String(opts.get('--provider') ?? 'auto');
-  if (!['auto', 'cuda', 'cpu'].includes(provider)) throw new UsageError('--provider must be auto, cuda or cpu');
+  const provider = providerOf(opts);
   const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
-  const bundle = loadBundle(typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
+  const bundle = loadBundle(bundleDirOf(opts));
   const ablation = ablationOf(bundle, opts);
-  const runner = await Runner.create(bundle.onnxPath, { provider: provider as ProviderChoice });
+  const runner = await Runner.create(bundle.onnxPath, { provider });
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
   try {
-    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top });
+    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top, batch: runner.preferredBatch });
     let tokens: (ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> })[];
     if (at !== undefined) {
       const r = await analyzer.analyzeAt(text, at, ablation);
@@ -167,8 +188,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.command === 'bench') {
-    process.stderr.write('circuit-inspector: bench is not implemented yet\n');
-    return 2;
+    await bench(args);
+    return 0;
   }
   throw new UsageError(`unknown command ${args.command}`);
 }

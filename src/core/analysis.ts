@@ -11,6 +11,7 @@
 // as a newer one starts and never delivers results; an AbortSignal cancels the same way.
 import type { CircuitFile } from '../protocol/circuit';
 import type { Bundle } from './bundle';
+import type { Encoding } from './tokenizer';
 import { WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
 import { planContentWindows, planWindows, type Window } from './windows';
@@ -59,8 +60,6 @@ export interface CircuitAtToken {
   readonly fires: boolean;
   /** The class the sign points to: value > 0 → positive_class, else the other. */
   readonly cls: 0 | 1;
-  /** Activations of the circuit's key nodes at this token, most important first. */
-  readonly key: readonly { readonly id: string; readonly value: number }[];
 }
 
 export interface Readout {
@@ -116,7 +115,7 @@ export interface AnalyzeOptions {
 export interface AnalyzerOptions {
   /** Next-token candidates kept per token (default 5). */
   readonly topK?: number;
-  /** Windows per onnxruntime run (default 8). */
+  /** Windows per onnxruntime run (default 1; Runner.preferredBatch says what suits the provider). */
   readonly batch?: number;
   /** Windows kept in the cache (default 512). */
   readonly cacheWindows?: number;
@@ -164,14 +163,15 @@ export class DocumentAnalyzer {
   private readonly batch: number;
   private readonly windowing: 'content' | 'grid';
   private readonly left: number;
-  /** Per circuit: watch columns and coefs of its firing terms, and its key nodes' columns. */
-  private readonly plans: { c: CircuitFile; terms: [number, number][]; key: [string, number][] }[];
+  /** Per circuit: watch columns and coefs of its firing terms. */
+  private readonly plans: { c: CircuitFile; terms: [number, number][] }[];
   /** The vocabulary entries read without nextTokens: every circuit's class tokens [R]. */
   private readonly classIds: BigInt64Array;
   /** Per circuit, per class: the columns of its tokens in a class-token read. */
   private readonly classColumns: [number[], number[]][];
   /** All V ids, for next-token reads [V]. */
   private readonly allIds: BigInt64Array;
+  private lastEncoding?: { readonly text: string; readonly enc: Encoding };
 
   constructor(
     readonly bundle: Bundle,
@@ -180,7 +180,7 @@ export class DocumentAnalyzer {
   ) {
     const V = bundle.model.vocab_size;
     this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
-    this.batch = Math.max(1, Math.min(options.batch ?? 8, 8));
+    this.batch = Math.max(1, Math.min(options.batch ?? 1, 8));
     this.cache = new WindowCache(options.cacheWindows ?? 512);
     this.windowing = options.windowing ?? 'content';
     this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
@@ -189,12 +189,12 @@ export class DocumentAnalyzer {
     for (const c of bundle.circuits) {
       for (const n of c.nodes) flats.add(n.flat);
       for (const t of c.firing?.terms ?? []) flats.add(L.flat(t.node) as number);
-      for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number);
+      for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number); // for hovers, through `watched`
     }
     this.watch = [...flats].sort((a, b) => a - b);
     this.watch.forEach((f, k) => this.column_.set(f, k));
     const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
-    this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]), key: (c.key_nodes ?? []).map((id) => [id, col(id)]) }));
+    this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]) }));
     const classIds = [...new Set(bundle.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))))].sort((a, b) => a - b);
     // the graph needs R ≥ 1: a bundle without circuits reads token 0 and ignores it
     this.classIds = BigInt64Array.from(classIds.length ? classIds : [0], BigInt);
@@ -229,7 +229,7 @@ export class DocumentAnalyzer {
     const full = options.nextTokens === true;
     const shift = options.range?.start ?? 0;
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
-    const enc = this.bundle.tokenizer.encode(source);
+    const enc = this.encode(source);
     const seq = Int32Array.from([this.bundle.eotId, ...enc.ids]); // [1 + n]; see ./windows
     const windows = this.windows(seq);
     const extra = `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`;
@@ -300,7 +300,7 @@ export class DocumentAnalyzer {
    * with probabilities over the whole vocabulary, and the top next tokens.
    */
   async analyzeAt(text: string, offset: number, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'thresholdScale'> = {}): Promise<{ token: TokenResult; readouts: Record<string, Readout> } | undefined> {
-    const enc = this.bundle.tokenizer.encode(text);
+    const enc = this.encode(text);
     let i = enc.ids.length - 1;
     while (i > 0 && enc.starts[i] > offset) i--;
     if (i < 0) return undefined;
@@ -320,6 +320,15 @@ export class DocumentAnalyzer {
     const readouts: Record<string, Readout> = {};
     for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, 0, c.task);
     return { token, readouts };
+  }
+
+  /**
+   * The tokens of `text`, remembering the last text: the panel re-runs analyzeAt on the same
+   * document for every ablation toggle, and tokenizing 5,000 lines costs ~60 ms each time.
+   */
+  private encode(text: string): Encoding {
+    if (this.lastEncoding?.text !== text) this.lastEncoding = { text, enc: this.bundle.tokenizer.encode(text) };
+    return this.lastEncoding.enc;
   }
 
   /** Marks the start of an analysis; returns a check that says whether it has been superseded. */
@@ -345,7 +354,6 @@ export class DocumentAnalyzer {
         value,
         fires: firing !== undefined && Math.abs(value) >= firing.threshold * scale,
         cls: value > 0 ? pos : ((1 - pos) as 0 | 1),
-        key: p.key.map(([kid, col]) => ({ id: kid, value: watched[col] })),
       };
     }
     const next: NextToken[] = [];

@@ -69,6 +69,17 @@ export class Runner {
   /** Forward passes so far and their total time in onnxruntime, ms (for the benchmark). */
   readonly timing = { runs: 0, ms: 0 };
 
+  /**
+   * Windows per run that suit this provider. On the CPU, 1: onnxruntime-node's run holds the
+   * calling thread for its whole duration (measured: a 1 ms timer ticks only between runs), so one
+   * window a run (~13 ms for 256 tokens on 2 cores) lets hovers and edits interleave, and batching
+   * bought nothing there (20 windows: 248–254 ms one at a time, 231–261 ms four at a time). A GPU
+   * gains from batches.
+   */
+  get preferredBatch(): number {
+    return this.provider === 'cuda' ? 8 : 1;
+  }
+
   private constructor(
     private readonly ort: typeof Ort,
     private readonly session: Ort.InferenceSession,
@@ -79,11 +90,6 @@ export class Runner {
     /** Time to create the session, ms. */
     readonly loadMs: number,
   ) {}
-
-  /** Same as create(onnxPath, { provider }). */
-  static open(onnxPath: string, provider: ProviderChoice = 'auto'): Promise<Runner> {
-    return Runner.create(onnxPath, { provider });
-  }
 
   static async create(onnxPath: string, options: RunnerOptions = {}): Promise<Runner> {
     const started = performance.now();

@@ -13,7 +13,7 @@ export async function openEngine(dir: string, provider: ProviderChoice, log: vsc
     const bundle = loadBundle(dir);
     const runner = await Runner.create(bundle.onnxPath, { provider });
     log.info(`session created in ${runner.loadMs.toFixed(0)} ms (${runner.provider})`);
-    return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner), runner) };
+    return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch }), runner) };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const missing = e instanceof BundleError && e.missing;

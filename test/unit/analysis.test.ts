@@ -135,7 +135,7 @@ function fakeRunner(V: number): { run: Runner['run']; batches: number[][] } {
 test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, supersession, abort', { skip: noBundle }, async () => {
   const b = bundle!;
   const fake = fakeRunner(b.model.vocab_size);
-  const a = new DocumentAnalyzer(b, fake, { topK: 3 });
+  const a = new DocumentAnalyzer(b, fake, { topK: 3, batch: 8 });
   const long = doc.repeat(8);
   const opts = { key: 'd', nextTokens: true };
   const r = done(await a.analyze(long, NO_ABLATION, opts));
@@ -156,7 +156,7 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   assert.ok(Math.abs(t5.value - term.coef * (r.tokens[5].id / 1000)) < 1e-6);
   assert.equal(t5.fires, Math.abs(t5.value) >= sample.firing!.threshold);
   assert.equal(t5.cls, t5.value > 0 ? sample.firing!.positive_class : 1 - sample.firing!.positive_class);
-  assert.deepEqual(t5.key.map((k) => k.id), sample.key_nodes);
+  for (const id of sample.key_nodes ?? []) assert.notEqual(a.column(b.layout.flat(id)!), undefined, `key node ${id} is watched`);
 
   const before = fake.batches.length;
   const again = done(await a.analyze(long, NO_ABLATION, opts));

@@ -50,14 +50,15 @@ test('argument parsing and LINE:COL positions', () => {
   assert.throws(() => offsetOf('ab', 'x'), /LINE:COL/);
 });
 
-test('--help prints usage; bench is not implemented yet', { skip: noDist }, () => {
+test('--help prints usage; bench rejects bad options with exit 2', { skip: noDist }, () => {
   const h = cli('--help');
   assert.equal(h.status, 0);
   assert.match(h.stdout, /^Usage: circuit-inspector/);
-  for (const o of ['--json', '--top', '--ablate', '--mode', '--at', '--bundle', '--provider']) assert.ok(h.stdout.includes(o), o);
-  const b = cli('bench');
+  for (const o of ['--json', '--top', '--ablate', '--mode', '--at', '--bundle', '--provider', 'bench', '--runs']) assert.ok(h.stdout.includes(o), o);
+  const b = cli('bench', '--runs', '0');
   assert.equal(b.status, 2);
-  assert.match(b.stderr, /not implemented yet/);
+  assert.match(b.stderr, /--runs must be an integer from 1 to 50/);
+  assert.match(cli('bench', 'file.py').stderr, /bench takes no FILE/);
 });
 
 test('analyze --json: the documented shape, tokens tiling the file, circuits per token', { skip: noDist || noBundle }, () => {

@@ -1,0 +1,31 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { formatBench, runBench } from '../../src/bench';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const modelsDir = path.join(root, 'models');
+const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
+const noBundle = shippedName ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
+
+// Timings are the benchmark's business, never asserted here: this checks that one small case runs
+// end to end on the real model and that the report is consistent with itself.
+test('bench: a 60-line case runs every measurement and the report holds together', { skip: noBundle }, async () => {
+  const rep = await runBench({ root, bundleDir: path.join(modelsDir, shippedName!), provider: 'cpu', runs: 1, sizes: [60] });
+  assert.equal(rep.cases.length, 1);
+  const c = rep.cases[0];
+  assert.equal(c.lines, 60);
+  assert.ok(c.tokens > 300 && c.windows >= 2, `${c.tokens} tokens in ${c.windows} windows`);
+  for (const ms of [c.analyze_ms, c.onnx_ms, c.ablate_ms, c.edit_ms, rep.load_ms]) assert.ok(Number.isFinite(ms) && ms > 0);
+  assert.ok(c.onnx_ms <= c.analyze_ms * 3, 'the replayed forward passes are part of the analysis');
+  assert.ok(c.edit_windows[0] >= 1 && c.edit_windows[0] <= c.edit_windows[1] && c.edit_windows[1] <= c.windows);
+  // the PyTorch reference ran, or the report says why not
+  if (c.torch_ms === null) assert.ok(rep.notes.some((n) => /PyTorch reference not run/.test(n)));
+  else assert.ok(c.ratio_vs_torch !== null && Math.abs(c.ratio_vs_torch - c.onnx_ms / c.torch_ms) < 1e-9);
+  assert.equal(rep.machine.provider, 'cpu');
+  const table = formatBench(rep);
+  assert.match(table, /analyze ms/);
+  assert.match(table, /60 lines/);
+  assert.match(table, /one-character edit recomputes ≤ 2 windows/);
+});
