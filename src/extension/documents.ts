@@ -156,6 +156,7 @@ export class Documents implements vscode.Disposable {
     const shown = state.ablated ?? state.base;
     const spans: FiringSpan[] = [];
     for (const t of shown.tokens) {
+      if (t.end <= t.start) continue; // the leading bytes of a split character: nothing to underline
       for (const [task, c] of Object.entries(t.circuits)) {
         if (!c.fires || !circuitEnabled(this.settings, task)) continue;
         const strength = c.strength / this.settings.thresholdScale;

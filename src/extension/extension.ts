@@ -34,7 +34,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const session = new CircuitSession(panel, docs, () => engine, settings.ablationMode, log);
   context.subscriptions.push(log, status, highlights, docs, session, panel);
 
-  const load = async (): Promise<void> => {
+  // Loads run one after another: overlapping ones (settings changed twice quickly) would each
+  // set `engine`, and the one overwritten would never be disposed.
+  let loading = Promise.resolve();
+  const load = (): Promise<void> => (loading = loading.then(loadNow));
+  const loadNow = async (): Promise<void> => {
     engine?.dispose();
     engine = undefined;
     loadError = undefined;
