@@ -88,8 +88,11 @@ export interface TokenResult {
 
 export interface DocumentAnalysis {
   readonly status: 'done';
+  /** False for the early result AnalyzeOptions.onProgress gets: only some windows' tokens. */
+  readonly complete: boolean;
+  /** In document order; all of them when complete. */
   readonly tokens: readonly TokenResult[];
-  /** The circuit's readout of the prediction made at token i (computed from three kept numbers). */
+  /** The circuit's readout of the prediction made at token index i (TokenResult.index). */
   readout(i: number, task: string): Readout;
   readonly windowsComputed: number;
   readonly windowsReused: number;
@@ -110,6 +113,10 @@ export interface AnalyzeOptions {
   readonly thresholdScale?: number;
   /** Compute each token's top next tokens and the readouts' probabilities (reads all V logits). */
   readonly nextTokens?: boolean;
+  /** UTF-16 document offsets to analyse first (the visible range): their windows run before the rest. */
+  readonly priority?: { readonly start: number; readonly end: number };
+  /** Called once the priority windows are done while others remain, with their tokens (complete: false). */
+  readonly onProgress?: (partial: DocumentAnalysis) => void;
 }
 
 export interface AnalyzerOptions {
@@ -241,12 +248,18 @@ export class DocumentAnalyzer {
       if (hit) results[w] = hit;
       else todo.push({ w, win, key });
     });
+    const scale = options.thresholdScale ?? 1;
+    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, complete, todo.length, started);
     if (todo.length) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      // Windows differ in length; batch neighbours in length order and right-pad each row to the
-      // longest with EOT: the model is causal, so padding never changes the positions before it.
-      // A batch's outputs start at the least `from` of its rows.
-      todo.sort((x, y) => x.win.from - y.win.from || x.win.length - y.win.length);
+      // Windows that score part of options.priority (what the editor shows) run first. Windows
+      // differ in length; batch neighbours in length order and right-pad each row to the longest
+      // with EOT: the model is causal, so padding never changes the positions before it. A
+      // batch's outputs start at the least `from` of its rows.
+      const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
+      const rank = (x: { w: number }) => (urgent.has(x.w) ? 0 : 1);
+      todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
+      let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
       for (let i = 0; i < todo.length; i += this.batch) {
         if (stale()) return CANCELLED;
         const rows = todo.slice(i, i + this.batch);
@@ -261,35 +274,57 @@ export class DocumentAnalyzer {
         rows.forEach((r, b) => {
           results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
           this.cache.set(r.key, results[r.w]);
+          if (urgent.has(r.w)) urgentLeft--;
         });
+        const more = i + this.batch < todo.length;
+        if (urgent.size && urgentLeft === 0 && more && !stale()) {
+          options.onProgress?.(assemble(false));
+          urgent.clear();
+        }
       }
     }
     if (stale()) return CANCELLED;
     this.stats.windowsComputed += todo.length;
     this.stats.windowsReused += windows.length - todo.length;
+    return assemble(true);
+  }
 
+  /** Indices of the windows that score a token overlapping UTF-16 [start, end) of the analysed text. */
+  private scoring(windows: readonly Window[], enc: Encoding, start: number, end: number): Set<number> {
+    const out = new Set<number>();
+    windows.forEach((win, w) => {
+      const first = Math.max(0, win.start + win.from - 1); // token index = sequence position − 1
+      const last = win.start + win.length - 2;
+      if (last >= first && enc.starts[first] < end && enc.ends[last] > start) out.add(w);
+    });
+    return out;
+  }
+
+  /** The per-token results of the windows that have one (all of them when `complete`). */
+  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, complete: boolean, computed: number, started: number): DocumentAnalysis {
     const tokens: TokenResult[] = [];
-    const where: [WindowResult, number][] = []; // token i → its window result and row in it
-    const scale = options.thresholdScale ?? 1;
+    const where: [WindowResult, number][] = []; // token index → its window result and row in it
     windows.forEach((win, w) => {
       const res = results[w];
+      if (!res) return;
       for (let j = 0; j < win.length - win.from; j++) {
         const pos = win.start + win.from + j;
         if (pos === 0) continue; // the EOT prefix is not a document token
         const i = pos - 1;
-        where.push([res, j]);
+        where[i] = [res, j];
         tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale));
       }
     });
     return {
       status: 'done',
+      complete,
       tokens,
       readout: (i, task) => {
         const [res, j] = where[i];
         return this.readoutOf(res, j, task);
       },
-      windowsComputed: todo.length,
-      windowsReused: windows.length - todo.length,
+      windowsComputed: computed,
+      windowsReused: windows.length - computed,
       elapsedMs: performance.now() - started,
     };
   }

@@ -251,3 +251,31 @@ test('analysis with the real model agrees with a direct run; readouts; analyzeAt
   assert.notEqual(only!.readouts[sample.task].logitDiff, at.readouts[sample.task].logitDiff);
   await runner.dispose();
 });
+
+test('priority: the windows of the visible range run first, and onProgress gets their tokens early', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const fake = fakeRunner(b.model.vocab_size);
+  const a = new DocumentAnalyzer(b, fake);
+  const long = doc.repeat(6);
+  const [start, end] = [Math.floor(long.length * 0.6), Math.floor(long.length * 0.6) + 400];
+  const partials: DocumentAnalysis[] = [];
+  const all = done(await a.analyze(long, NO_ABLATION, { priority: { start, end }, onProgress: (p) => partials.push(p) }));
+  assert.equal(all.complete, true);
+  assert.equal(partials.length, 1, 'one early result');
+  const early = partials[0];
+  assert.equal(early.complete, false);
+  assert.ok(early.tokens.length < all.tokens.length / 3, `${early.tokens.length} of ${all.tokens.length} tokens early`);
+  // the early tokens cover the priority range and equal the final results there
+  const visible = all.tokens.filter((t) => t.start < end && t.end > start);
+  const earlyByIndex = new Map(early.tokens.map((t) => [t.index, t]));
+  for (const t of visible) {
+    const e = earlyByIndex.get(t.index);
+    assert.ok(e, `token ${t.index} at ${t.start} is in the early result`);
+    assert.equal(e.circuits[sample.task].value, t.circuits[sample.task].value);
+    assert.equal(early.readout(t.index, sample.task).logitDiff, all.readout(t.index, sample.task).logitDiff);
+  }
+  // nothing to do early when everything is cached
+  partials.length = 0;
+  done(await a.analyze(long, NO_ABLATION, { priority: { start, end }, onProgress: (p) => partials.push(p) }));
+  assert.equal(partials.length, 0);
+});
