@@ -120,12 +120,20 @@ export class Documents implements vscode.Disposable {
     const version = doc.version;
     this.inFlight++;
     try {
-      const base = await this.engine.analyze(`${key}#base`, text, NO_ABLATION, range);
+      // the visible lines run first and are painted as soon as they are ready (cold files only:
+      // after an edit the few recomputed windows finish together)
+      const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
+      const priority = editor?.visibleRanges.length ? { start: doc.offsetAt(editor.visibleRanges[0].start), end: doc.offsetAt(editor.visibleRanges[editor.visibleRanges.length - 1].end) } : undefined;
+      const early = (partial: DocumentResult) => {
+        if (doc.isClosed || doc.version !== version || isAblating(this.ablation)) return;
+        for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, { version, text, base: partial, flipped: [] });
+      };
+      const base = await this.engine.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, onEarly: early });
       if (!base || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
       let ablated: DocumentResult | undefined;
       let flipped: [number, number][] = [];
       if (isAblating(this.ablation)) {
-        const r = await this.engine.analyze(`${key}#ablated`, text, this.ablation, range);
+        const r = await this.engine.analyze(`${key}#ablated`, text, this.ablation, { range });
         if (!r || doc.isClosed || doc.version !== version) return;
         ablated = r;
         flipped = flips(base, r, this.flipTask);

@@ -48,6 +48,15 @@ export interface DocumentResult {
   readonly partial?: { readonly start: number; readonly end: number };
 }
 
+export interface AnalyzeRequest {
+  /** Analyse only this [start, end) slice (files over the size limit). */
+  readonly range?: { readonly start: number; readonly end: number };
+  /** Offsets to analyse first (the visible lines) … */
+  readonly priority?: { readonly start: number; readonly end: number };
+  /** … whose tokens arrive here early, when the rest of a cold file still needs computing. */
+  readonly onEarly?: (partial: DocumentResult) => void;
+}
+
 export interface Readout {
   readonly probs: readonly [number, number];
   readonly logitDiff: number;
@@ -58,8 +67,8 @@ export interface Engine {
   readonly provider: string;
   readonly providerNotice?: string;
   readonly circuits: readonly CircuitFile[];
-  /** Analyse `text` (or its [start, end) slice); resolves null when superseded by a later call with the same key. */
-  analyze(key: string, text: string, ablation: Ablation, range?: { start: number; end: number }): Promise<DocumentResult | null>;
+  /** Analyse `text` (or its options.range slice); resolves null when superseded by a later call with the same key. */
+  analyze(key: string, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | null>;
   /** Readout of `task` at the token ending at or containing `offset`. */
   readout(text: string, offset: number, task: string, ablation: Ablation): Promise<Readout>;
   /** Activations of the circuit's nodes at the token containing `offset`. */

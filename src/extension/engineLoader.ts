@@ -1,10 +1,10 @@
 // Opens a model bundle with the core (loader, onnxruntime runner, document analyzer) and exposes
 // it to the editor features through the narrow `Engine` interface.
 import type * as vscode from 'vscode';
-import { type Ablation as CoreAblation, DocumentAnalyzer } from '../core/analysis';
+import { type Ablation as CoreAblation, type DocumentAnalysis, DocumentAnalyzer } from '../core/analysis';
 import { BundleError, loadBundle } from '../core/bundle';
 import { type ProviderChoice, Runner } from '../core/runner';
-import type { Ablation, DocumentResult, Engine, Readout } from './engine';
+import type { Ablation, AnalyzeRequest, DocumentResult, Engine, Readout } from './engine';
 
 export type OpenResult = { readonly kind: 'ok'; readonly engine: Engine } | { readonly kind: 'missing' | 'error'; readonly message: string };
 
@@ -45,22 +45,27 @@ class AnalyzerEngine implements Engine {
     return { nodes: ab.nodes, mode: ab.mode, circuitOnly: ab.circuitOnly === undefined ? undefined : this.analyzer.circuits.find((c) => c.task === ab.circuitOnly) };
   }
 
-  async analyze(key: string, text: string, ablation: Ablation, range?: { start: number; end: number }): Promise<DocumentResult | null> {
-    const r = await this.analyzer.analyze(text, this.core(ablation), { key, range });
-    if (r.status === 'cancelled') return null;
+  async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | null> {
+    const { range, priority, onEarly } = options;
+    const r = await this.analyzer.analyze(text, this.core(ablation), { key, range, priority, onProgress: onEarly && ((p) => onEarly(this.result(p, range))) });
+    return r.status === 'cancelled' ? null : this.result(r, range);
+  }
+
+  /** The core's analysis in the editor's terms: per token, firing strength and each circuit's logit difference. */
+  private result(r: DocumentAnalysis, range: AnalyzeRequest['range']): DocumentResult {
     return {
       elapsedMs: r.elapsedMs,
       windowsComputed: r.windowsComputed,
       windowsReused: r.windowsReused,
       partial: range,
-      tokens: r.tokens.map((t, i) => {
+      tokens: r.tokens.map((t) => {
         const circuits: Record<string, { fires: boolean; value: number; cls: 0 | 1; strength: number }> = {};
         const logitDiff: Record<string, number> = {};
         for (const c of this.analyzer.circuits) {
           const at = t.circuits[c.task];
           const threshold = c.firing?.threshold ?? Infinity;
           circuits[c.task] = { fires: at.fires, value: at.value, cls: at.cls, strength: Math.abs(at.value) / threshold };
-          logitDiff[c.task] = r.readout(i, c.task).logitDiff;
+          logitDiff[c.task] = r.readout(t.index, c.task).logitDiff;
         }
         return { text: t.text, start: t.start, end: t.end, circuits, logitDiff };
       }),
