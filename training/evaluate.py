@@ -57,6 +57,9 @@ def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) 
     }
 
 
+NOTES = "## Notes\n"
+
+
 def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, curve: list[dict]) -> None:
     m, p = manifest["model"], manifest["provenance"]
     c = p["corpus"]
@@ -64,13 +67,18 @@ def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, 
     for rel in manifest["circuits"]:
         cj = json.loads((bundle / rel).read_text())
         mt = cj["metrics"]
+        frozen = mt.get("frozen_norms", {}).get("n_nodes", "—")
         circuits.append(f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
-                        f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['logit_diff_recovered']:.2f} | "
-                        f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} |")
+                        f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
+                        f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |")
     vals = [r for r in curve if "val_loss" in r]
     curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:]))
     task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
     mx = manifest["metrics"]
+    # a "## Notes" section written by hand (what the circuits do, how the run went) survives regeneration
+    card = bundle / "MODEL_CARD.md"
+    old = card.read_text() if card.exists() else ""
+    notes = old[old.index(NOTES):old.index("## Known limits")] if NOTES in old and "## Known limits" in old else ""
     text = f"""# Model card: {manifest['name']}
 
 A weight-sparse GPT of Python source, trained from scratch by this repository's pipeline
@@ -118,19 +126,22 @@ The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr,
   **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times ({heldout['bracket']['nested']} nested).
 
 ## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
-| task | target | nodes | edges | task loss, model | task loss, circuit | logit diff recovered | random same-size set: loss | nonsense task: nodes |
-|---|---|---|---|---|---|---|---|---|
+| task | target | nodes | edges | task loss, model | task loss, circuit | circuit, calibrated | logit diff recovered | random same-size set: loss | nonsense task: nodes | norms frozen: nodes |
+|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(circuits)}
 
 Each circuit file (`circuits/*.json`) holds every node's meaning with its evidence (class correlation,
-top tokens), each node's necessity, and the faithfulness checks.
+top tokens), each node's necessity, and the faithfulness checks. "Calibrated": the circuit's task loss
+after fitting one logit scale and one shift on its class logit difference (the paper's final step).
+"Norms frozen": the size of the circuit pruned again with every RMSNorm dividing by the unablated
+model's scale (`python -m training.prune … --frozen-norms`).
 
-## Known limits
+{notes}## Known limits
 - Small: {m['n_layer']} layers trained for {p['tokens_seen'] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
 - Context {m['block_size']} tokens: a string or list opened more than ~{m['block_size']} tokens earlier is out of reach.
 - Task contrasts follow this tokenizer (see `training/tasks.py`): the bracket task compares `]` with `]\\n`.
 """
-    (bundle / "MODEL_CARD.md").write_text(text)
+    card.write_text(text)
 
 
 def main() -> None:

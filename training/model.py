@@ -100,16 +100,24 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
         self.eps = torch.finfo(torch.float32).eps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """rsqrt(mean(x²) + eps) [..., 1]"""
+        return torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    def forward(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """scale (optional): use this [..., 1] instead of x's own (norms frozen to another run's)."""
+        return x * (self.scale(x) if scale is None else scale) * self.weight
 
 
 class NodeHooks:
     """Per-forward state: masks to apply and activations to record, indexed by the flat layout."""
 
-    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False):
+    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None):
         self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in node_layout(cfg)}
         self.node_mask, self.record = node_mask, record
+        # every RMSNorm's scale by name ("0.ln_1", …, "ln_f"): given → used (frozen), absent → recorded here
+        self.frozen = norm_scales is not None
+        self.norm_scales: dict[str, torch.Tensor] = norm_scales if norm_scales is not None else {}
         # x ← x·mask + fill·(1 − mask); the second term is computed once for all N nodes [N]
         self.fill_term = None if node_mask is None else node_fill * (1 - node_mask)
         self.recorded: list[torch.Tensor] = []
@@ -121,6 +129,13 @@ class NodeHooks:
         if self.record:
             self.recorded.append(x)
         return x
+
+    def norm(self, name: str, ln: "RMSNorm", x: torch.Tensor) -> torch.Tensor:
+        if self.frozen:
+            return ln(x, self.norm_scales[name])
+        scale = ln.scale(x)  # gradients flow through the live scale; the record is for freezing only
+        self.norm_scales[name] = scale.detach()
+        return ln(x, scale)
 
 
 class CausalSelfAttention(nn.Module):
@@ -185,10 +200,10 @@ class Block(nn.Module):
 
     def forward(self, x, hook, layer: int, want_attn: bool = False):
         k = max(1, int(self.cfg.d_model * self.cfg.afrac))
-        a_in = hook(f"{layer}.attn.act_in", abs_topk(self.ln_1(x), k))
+        a_in = hook(f"{layer}.attn.act_in", abs_topk(hook.norm(f"{layer}.ln_1", self.ln_1, x), k))
         delta, probs = self.attn(a_in, hook, layer, want_attn)
         x = x + hook(f"{layer}.attn.resid_delta", delta)
-        m_in = hook(f"{layer}.mlp.act_in", abs_topk(self.ln_2(x), k))
+        m_in = hook(f"{layer}.mlp.act_in", abs_topk(hook.norm(f"{layer}.ln_2", self.ln_2, x), k))
         x = x + hook(f"{layer}.mlp.resid_delta", self.mlp(m_in, hook, layer))
         return x, probs
 
@@ -221,20 +236,32 @@ class GPT(nn.Module):
         """Every weight matrix under the L0 constraint (embeddings included); norms, sinks and the bigram table stay dense."""
         return {n: p for n, p in self.named_parameters() if p.ndim == 2 and n != "bigram_table"}
 
-    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False, positions=None):
+    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False, positions=None,
+                freeze_norms: bool = False):
         """idx [B, T] → logits [B, T, V]; with record=True also all node activations [B, T, N].
 
         positions [B] (optional): compute logits only at one position per row → logits [B, V]; the
         unembedding and bigram lookup dominate the cost of short task prompts.
+        freeze_norms: every RMSNorm divides by the scale it has in the unablated model on the same
+        input (the paper's control: a pruned circuit must not work by rescaling through the norms).
         """
-        hook = NodeHooks(self.cfg, node_mask, node_fill, record)
+        scales = None
+        if freeze_norms:
+            with torch.no_grad():
+                free = NodeHooks(self.cfg)
+                self._logits(idx, free, positions, want_attn)
+                scales = free.norm_scales
+        hook = NodeHooks(self.cfg, node_mask, node_fill, record, norm_scales=scales)
+        logits, attn_probs = self._logits(idx, hook, positions, want_attn)  # [B, T, V] or [B, V]
+        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
+        return logits, nodes, (attn_probs if want_attn else None)
+
+    def _logits(self, idx, hook: NodeHooks, positions, want_attn: bool):
         x, attn_probs = self.hidden(idx, hook, want_attn)
         if positions is not None:
             rows = torch.arange(idx.shape[0], device=idx.device)
             x, idx = x[rows, positions], idx[rows, positions]  # [B, d], [B]
-        logits = self.head(x, idx)  # [B, T, V] or [B, V]
-        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
-        return logits, nodes, (attn_probs if want_attn else None)
+        return self.head(x, idx, hook=hook), attn_probs
 
     def hidden(self, idx: torch.Tensor, hook: NodeHooks, want_attn: bool = False):
         """idx [B, T] → the final residual stream [B, T, d] (and per layer attention probabilities)."""
@@ -248,14 +275,15 @@ class GPT(nn.Module):
             attn_probs.append(probs)
         return x, attn_probs
 
-    def head(self, x: torch.Tensor, idx: torch.Tensor, read_ids=None) -> torch.Tensor:
+    def head(self, x: torch.Tensor, idx: torch.Tensor, read_ids=None, hook: NodeHooks | None = None) -> torch.Tensor:
         """Residual [..., d] and the tokens at those positions [...] → logits [..., V].
 
         read_ids [R] (optional): only the logits of these vocabulary entries → [..., R]; the editor
         needs just the few tokens of each task's two classes, not all V.
         """
         w = self.lm_head.weight if read_ids is None else self.lm_head.weight.index_select(0, read_ids)  # [V|R, d]
-        logits = self.transformer.ln_f(x) @ w.t()
+        ln_f = self.transformer.ln_f
+        logits = (ln_f(x) if hook is None else hook.norm("ln_f", ln_f, x)) @ w.t()
         if self.bigram_table is not None:
             bigram = self.bigram_table[idx]  # [..., V]
             logits = logits + (bigram if read_ids is None else bigram.index_select(-1, read_ids))

@@ -118,6 +118,39 @@ def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, targ
     return hi, loss_at(hi)
 
 
+class FrozenNorms(torch.nn.Module):
+    """The model with every RMSNorm dividing by its scale in the unablated model on the same input
+    (GPT.forward's freeze_norms): pruning through it gives the circuit size the paper reports as the
+    control for circuits that work by rescaling the residual stream through the norms."""
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.gpt = gpt
+        self.cfg = gpt.cfg
+
+    def forward(self, *args, **kwargs):
+        return self.gpt(*args, freeze_norms=True, **kwargs)
+
+
+def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: float) -> tuple[list[int], float]:
+    """Greedy backward elimination after bisection: try dropping each kept node, the one whose removal
+    costs least first, and keep every drop that stays within the target. Bisection along the τ order
+    keeps a prefix; nodes that the learned order ranks high but the circuit does not need survive it."""
+    N = n_nodes(gpt.cfg)
+    examples = examples[:BISECT_EXAMPLES]
+
+    def loss_of(nodes: list[int]) -> float:
+        return task_eval(gpt, examples, circuit_mask(N, nodes), fill)["loss"]
+
+    cost = {f: loss_of([g for g in kept if g != f]) for f in kept}
+    nodes = list(kept)
+    for f in sorted(kept, key=cost.get):
+        trial = [g for g in nodes if g != f]
+        if trial and loss_of(trial) <= target:
+            nodes = trial
+    return nodes, loss_of(nodes)
+
+
 def pruning_target(model_loss: float) -> float:
     """The paper's 0.15 nats, unless the full model itself is worse: then 1.25 × its own task loss
     (a circuit cannot beat the model it is cut from; the card reports the miss)."""
@@ -134,6 +167,12 @@ def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs
         order = torch.argsort(tau, descending=True)
         k, loss = smallest_k(gpt, task_examples, order, fill, target)
         log(f"  → smallest k = {k} (train task loss {loss:.3f})")
+        if k < len(order):
+            nodes, loss = refine(gpt, task_examples, order[:k].tolist(), fill, target)
+            log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
+            chosen = set(nodes)
+            rest = [int(f) for f in order if int(f) not in chosen]
+            order, k = torch.tensor(nodes + rest), len(nodes)
         if best is None or k < best["k"]:
             best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau}
     return best
@@ -240,21 +279,29 @@ def top_tokens(gpt: GPT, tok, stream: np.ndarray, flats: list[int], windows: int
     return out
 
 
-def calibrate(diff: torch.Tensor) -> tuple[float, float, float]:
-    """Fit a logit scale a and shift b on the contrast (the paper's final calibration): min softplus(−(a·d + b))."""
+def class_sign(task, examples) -> torch.Tensor:
+    """+1 where the correct token is on the class-0 side of the contrast, −1 where it is on class 1 [B]."""
+    class0 = {t["id"] for t in task.classes[0]["tokens"]}
+    return torch.tensor([1.0 if e.correct in class0 else -1.0 for e in examples])
+
+
+def calibrate(diff: torch.Tensor, sign: torch.Tensor) -> tuple[float, float, float]:
+    """Fit a logit scale a and shift b (the paper's final calibration) on the class logit difference
+    D = class 0 − class 1, not on correct − wrong: d = sign·D, so the calibrated contrast is
+    sign·(a·D + b) = a·d + sign·b. A shift on d itself would favour the right answer whatever the label."""
     a = torch.ones((), requires_grad=True)
     b = torch.zeros((), requires_grad=True)
     opt = torch.optim.LBFGS([a, b], max_iter=16)
 
     def closure():
         opt.zero_grad()
-        loss = tasks_mod.contrast_loss(a * diff + b)
+        loss = tasks_mod.contrast_loss(a * diff + sign * b)
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
-        return float(a), float(b), float(tasks_mod.contrast_loss(a * diff + b))
+        return float(a), float(b), float(tasks_mod.contrast_loss(a * diff + sign * b))
 
 
 @torch.no_grad()
@@ -278,7 +325,7 @@ def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k
     rand_sets = [torch.randperm(N, generator=g)[: len(kept)] for _ in range(5)]
     rand_loss = [float(tasks_mod.contrast_loss(diffs(gpt, test, circuit_mask(N, r), fill))) for r in rand_sets]
     rand_acc = [float((diffs(gpt, test, circuit_mask(N, r), fill) > 0).float().mean()) for r in rand_sets[:2]]
-    a, b, cal_loss = calibrate(circ)
+    a, b, cal_loss = calibrate(circ, class_sign(task, test))
     per_node = {}
     few = test[:NECESSITY_EXAMPLES]
     circ_few, full_few = circ[: len(few)].mean(), full[: len(few)].mean()
@@ -345,13 +392,14 @@ def firing_rule(acts: torch.Tensor, corr: list[float], ids: list[str]) -> dict:
     return {"terms": [{"node": ids[j], "coef": round(coef, 6)}], "threshold": 1.0, "positive_class": 0}
 
 
-def refire(gpt: GPT, task, fill: torch.Tensor, path: Path) -> None:
-    """Re-derive the firing rule of an existing circuit file (same evidence, no re-pruning)."""
+def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
+    """An existing circuit file as prune_task's result (its nodes, λ and loss), its nonsense size and target,
+    so that its evidence can be recomputed without pruning again."""
     circuit = json.loads(path.read_text())
+    m = circuit["metrics"]
     kept = [n["flat"] for n in circuit["nodes"]]
-    acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], None, fill)[:, kept]
-    circuit["firing"] = firing_rule(acts, [n["class_correlation"] for n in circuit["nodes"]], [n["id"] for n in circuit["nodes"]])
-    path.write_text(json.dumps(circuit, indent=1))
+    best = {"order": torch.tensor(kept), "k": len(kept), "coef": m["k_coef"], "loss": m["train_task_loss_at_k"]}
+    return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
 
 def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path, nonsense_k, target: float = TARGET_LOSS, log=print) -> dict:
@@ -411,7 +459,10 @@ def main() -> None:
     ap.add_argument("--task", action="append", required=True)
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
     ap.add_argument("--coefs", default="1e-3,3e-3", help="λ values to try (comma-separated); the smallest circuit wins")
-    ap.add_argument("--refire-only", action="store_true", help="only re-derive the firing rule of existing circuit files")
+    ap.add_argument("--frozen-norms", action="store_true",
+                    help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file")
+    ap.add_argument("--evidence-only", action="store_true",
+                    help="keep the nodes of existing circuit files; recompute their evidence, meanings, edges and firing rule")
     args = ap.parse_args()
     torch.set_num_threads(2)
     from tokenizers import Tokenizer
@@ -428,8 +479,18 @@ def main() -> None:
     manifest_path = args.bundle / "manifest.json"
     for name in args.task:
         task = all_tasks[name]
-        if args.refire_only:
-            refire(gpt, task, fill, args.bundle / f"circuits/{name}.json")
+        if args.frozen_norms:
+            path = args.bundle / f"circuits/{name}.json"
+            circuit = json.loads(path.read_text())
+            target = circuit["metrics"]["target_task_loss"]
+            frozen = prune_task(FrozenNorms(gpt), task.train, fill, target, coefs=(circuit["metrics"]["k_coef"],))
+            circuit["metrics"]["frozen_norms"] = {"n_nodes": frozen["k"], "train_task_loss_at_k": frozen["loss"], "k_coef": frozen["coef"]}
+            path.write_text(json.dumps(circuit, indent=1))
+            print(f"[{name}] with frozen norms: {frozen['k']} nodes (free norms: {circuit['metrics']['n_nodes']})")
+            continue
+        if args.evidence_only:
+            best, nonsense_k, target = existing_circuit(args.bundle / f"circuits/{name}.json")
+            write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / f"circuits/{name}.json", nonsense_k, target)
             continue
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])

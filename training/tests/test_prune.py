@@ -1,3 +1,5 @@
+import math
+
 import torch
 
 from training import prune, tasks
@@ -47,3 +49,28 @@ def test_pruning_recovers_the_planted_circuit():
     edges = prune.circuit_edges(g, sorted(kept))
     assert {(e["source"], e["target"]) for e in edges if e["kind"] == "weight"} == {
         (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"), (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}")}
+
+
+def test_frozen_norms_change_nothing_without_ablation_and_hold_scales_under_it():
+    torch.manual_seed(1)
+    g = GPT(CFG).eval()
+    ids = torch.randint(0, 2048, (2, 12))
+    N = n_nodes(CFG)
+    free, _, _ = g(ids)
+    frozen, _, _ = prune.FrozenNorms(g)(ids, node_mask=torch.ones(N), node_fill=torch.zeros(N))
+    assert torch.allclose(free, frozen, atol=1e-6), "nothing ablated: the frozen scales are the live ones"
+    mask = torch.ones(N)
+    mask[: N // 2] = 0
+    live, _, _ = g(ids, node_mask=mask, node_fill=torch.zeros(N))
+    held, _, _ = prune.FrozenNorms(g)(ids, node_mask=mask, node_fill=torch.zeros(N))
+    assert not torch.allclose(live, held, atol=1e-4), "under ablation the norms divide by the unablated scales"
+
+
+def test_calibration_shift_lives_in_class_space():
+    # the same class logit difference D for every example, half the labels each way: the class
+    # difference carries no information, so no scale or shift may do better than chance (ln 2);
+    # a shift on correct − wrong would have driven this loss to 0
+    d = torch.tensor([2.0, -2.0, 2.0, -2.0])  # correct − wrong = sign · D with D = 2
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    a, b, loss = prune.calibrate(d, sign)
+    assert abs(loss - math.log(2)) < 1e-3, (a, b, loss)
