@@ -237,7 +237,7 @@ export class DocumentAnalyzer {
     const shift = options.range?.start ?? 0;
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
     const enc = this.encode(source);
-    const seq = Int32Array.from([this.bundle.eotId, ...enc.ids]); // [1 + n]; see ./windows
+    const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
     const extra = `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`;
     const results = new Array<WindowResult>(windows.length);
@@ -341,7 +341,9 @@ export class DocumentAnalyzer {
     if (i < 0) return undefined;
     // the same windows as analyze() would use up to token i, so both agree at this token when
     // the document is shorter than one window; beyond that this sees up to W − 1 tokens of context
-    const seq = Int32Array.from([this.bundle.eotId, ...enc.ids.slice(0, i + 1)].slice(-this.bundle.context));
+    // the last `context` positions of [EOT] + tokens 0..i, copied without touching the rest of a long document
+    const first = Math.max(0, i + 2 - this.bundle.context);
+    const seq = first === 0 ? withEot(this.bundle.eotId, enc.ids, i + 1) : Int32Array.from(enc.ids.slice(first, i + 1));
     const T = seq.length;
     const key = windowKey(seq, `at|${ablationKey(ablation)}`);
     let res = this.cache.get(key);
@@ -445,6 +447,14 @@ export class DocumentAnalyzer {
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
+
+/** [EOT] + ids[0, count) as one array. */
+function withEot(eot: number, ids: readonly number[], count: number): Int32Array {
+  const seq = new Int32Array(count + 1);
+  seq[0] = eot;
+  for (let j = 0; j < count; j++) seq[j + 1] = ids[j];
+  return seq;
+}
 
 /** The topL.length largest of logits[base, base + R) into topL (values) and ids (columns), largest first. */
 function topTokens(logits: Float32Array, base: number, R: number, topL: Float64Array, ids: Int32Array): void {
