@@ -8,8 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
-import { type Bundle, loadBundle } from './core/bundle';
-import { type ProviderChoice, type RunInput, Runner } from './core/runner';
+import type { Bundle } from './core/bundle';
+import { openModel } from './core/openModel';
+import type { ProviderChoice, RunInput, Runner } from './core/runner';
 
 export interface BenchCase {
   readonly name: string;
@@ -89,8 +90,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   for (let i = 0; i < 3; i++) {
     await loaded?.r.dispose();
     const [x, ms] = await timed(async () => {
-      const b = loadBundle(o.bundleDir);
-      return { b, r: await Runner.create(b.onnxPath, { provider: o.provider }) };
+      const { bundle, runner } = await openModel(o.bundleDir, o.provider);
+      return { b: bundle, r: runner };
     });
     loaded = x;
     loads.push(ms);

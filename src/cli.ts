@@ -2,8 +2,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { type Ablation, DocumentAnalyzer, type Readout, type TokenResult } from './core/analysis';
-import { type Bundle, loadBundle } from './core/bundle';
-import { type ProviderChoice, Runner } from './core/runner';
+import type { Bundle } from './core/bundle';
+import { openModel } from './core/openModel';
+import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
@@ -148,11 +149,10 @@ async function analyze(args: Args): Promise<void> {
   if (!Number.isInteger(top) || top < 1 || top > 50) throw new UsageError('--top must be an integer from 1 to 50');
   const provider = providerOf(opts);
   const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
-  const bundle = loadBundle(bundleDirOf(opts));
-  const ablation = ablationOf(bundle, opts);
-  const runner = await Runner.create(bundle.onnxPath, { provider });
+  const { bundle, runner } = await openModel(bundleDirOf(opts), provider);
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
   try {
+    const ablation = ablationOf(bundle, opts);
     const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top, batch: runner.preferredBatch });
     let tokens: (ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> })[];
     if (at !== undefined) {

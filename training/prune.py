@@ -157,11 +157,11 @@ def pruning_target(model_loss: float) -> float:
     return max(TARGET_LOSS, 1.25 * model_loss)
 
 
-def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(1e-3, 3e-3), log=print) -> dict:
+def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(1e-3, 3e-3), log=print, steps: int = PruneConfig.steps) -> dict:
     """Try a few λ; keep the smallest circuit that reaches the target."""
     best = None
     for coef in coefs:
-        cfg = PruneConfig(k_coef=coef)
+        cfg = PruneConfig(k_coef=coef, steps=steps)
         log(f" λ = {coef}")
         tau = learn_mask_logits(gpt, task_examples, fill, cfg, log)
         order = torch.argsort(tau, descending=True)
@@ -174,7 +174,7 @@ def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs
             rest = [int(f) for f in order if int(f) not in chosen]
             order, k = torch.tensor(nodes + rest), len(nodes)
         if best is None or k < best["k"]:
-            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau}
+            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps}
     return best
 
 
@@ -398,7 +398,8 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
     circuit = json.loads(path.read_text())
     m = circuit["metrics"]
     kept = [n["flat"] for n in circuit["nodes"]]
-    best = {"order": torch.tensor(kept), "k": len(kept), "coef": m["k_coef"], "loss": m["train_task_loss_at_k"]}
+    best = {"order": torch.tensor(kept), "k": len(kept), "coef": m["k_coef"], "loss": m["train_task_loss_at_k"],
+            "steps": m.get("mask_steps", PruneConfig.steps)}
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
 
@@ -432,7 +433,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     weight_edges = [e for e in edges if e["kind"] == "weight"]
     metrics = {
         "target_task_loss": target, "n_nodes": len(kept), "n_edges": len(weight_edges), "n_residual_edges": len(edges) - len(weight_edges),
-        "k_coef": best["coef"], "train_task_loss_at_k": best["loss"],
+        "k_coef": best["coef"], "mask_steps": best["steps"], "train_task_loss_at_k": best["loss"],
         "task_loss_model": faith["model"]["task_loss"], "task_loss_circuit": faith["circuit"]["task_loss"],
         **{k: v for k, v in faith.items() if k not in ("per_node",)},
     }
@@ -459,6 +460,7 @@ def main() -> None:
     ap.add_argument("--task", action="append", required=True)
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
     ap.add_argument("--coefs", default="1e-3,3e-3", help="λ values to try (comma-separated); the smallest circuit wins")
+    ap.add_argument("--steps", type=int, default=PruneConfig.steps, help="mask optimisation steps per λ")
     ap.add_argument("--frozen-norms", action="store_true",
                     help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file")
     ap.add_argument("--evidence-only", action="store_true",
@@ -483,7 +485,8 @@ def main() -> None:
             path = args.bundle / f"circuits/{name}.json"
             circuit = json.loads(path.read_text())
             target = circuit["metrics"]["target_task_loss"]
-            frozen = prune_task(FrozenNorms(gpt), task.train, fill, target, coefs=(circuit["metrics"]["k_coef"],))
+            frozen = prune_task(FrozenNorms(gpt), task.train, fill, target, coefs=(circuit["metrics"]["k_coef"],),
+                                steps=circuit["metrics"].get("mask_steps", PruneConfig.steps))
             circuit["metrics"]["frozen_norms"] = {"n_nodes": frozen["k"], "train_task_loss_at_k": frozen["loss"], "k_coef": frozen["coef"]}
             path.write_text(json.dumps(circuit, indent=1))
             print(f"[{name}] with frozen norms: {frozen['k']} nodes (free norms: {circuit['metrics']['n_nodes']})")
@@ -495,10 +498,10 @@ def main() -> None:
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
-        best = prune_task(gpt, task.train, fill, target, coefs=tuple(float(c) for c in args.coefs.split(",")))
+        best = prune_task(gpt, task.train, fill, target, coefs=tuple(float(c) for c in args.coefs.split(",")), steps=args.steps)
         nonsense_k = None
         if not args.no_nonsense:
-            nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None)
+            nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None, steps=args.steps)
             nonsense_k = nb["k"]
         rel = f"circuits/{name}.json"
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)

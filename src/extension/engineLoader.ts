@@ -1,17 +1,17 @@
-// Opens a model bundle with the core (loader, onnxruntime runner, document analyzer) and exposes
-// it to the editor features through the narrow `Engine` interface.
+// Opens a model bundle with the core (validated files, onnxruntime session, load-time probe, document
+// analyzer) and exposes it to the editor features through the narrow `Engine` interface.
 import type * as vscode from 'vscode';
 import { type Ablation as CoreAblation, type DocumentAnalysis, DocumentAnalyzer } from '../core/analysis';
-import { BundleError, loadBundle } from '../core/bundle';
-import { type ProviderChoice, Runner } from '../core/runner';
+import { BundleError } from '../core/bundle';
+import { openModel } from '../core/openModel';
+import type { ProviderChoice, Runner } from '../core/runner';
 import type { Ablation, AnalyzeRequest, DocumentResult, Engine, Readout } from './engine';
 
 export type OpenResult = { readonly kind: 'ok'; readonly engine: Engine } | { readonly kind: 'missing' | 'error'; readonly message: string };
 
 export async function openEngine(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<OpenResult> {
   try {
-    const bundle = loadBundle(dir);
-    const runner = await Runner.create(bundle.onnxPath, { provider });
+    const { bundle, runner } = await openModel(dir, provider);
     log.info(`session created in ${runner.loadMs.toFixed(0)} ms (${runner.provider})`);
     return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch }), runner) };
   } catch (e) {

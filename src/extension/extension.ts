@@ -6,7 +6,6 @@ import * as vscode from 'vscode';
 import { CircuitSession, type ShowArgs } from './circuitSession';
 import { type DocumentState, Documents } from './documents';
 import type { Engine } from './engine';
-import { probeEngine } from './bundleProbe';
 import { openEngine } from './engineLoader';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
@@ -44,10 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     loadError = undefined;
     status.show({ kind: 'loading' });
     const dir = bundleDir(context, settings);
-    const opened = await openEngine(dir, settings.provider, log);
-    const mismatch = opened.kind === 'ok' ? await probeEngine(opened.engine, dir) : undefined;
-    if (opened.kind === 'ok' && mismatch) opened.engine.dispose();
-    const result = mismatch ? { kind: 'error' as const, message: mismatch } : opened;
+    const result = await openEngine(dir, settings.provider, log);
     if (result.kind === 'ok') {
       engine = result.engine;
       log.info(`model ${engine.modelName} loaded from ${dir} on ${engine.provider}`);

@@ -39,6 +39,8 @@ export interface TestState {
   panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null } | null; ablated: string[] };
 }
 
-export function testState(uri?: vscode.Uri): Thenable<TestState> {
+/** The extension's test-only state; activates the extension first, so that a test run alone (VSCODE_TEST_GREP) finds the command. */
+export async function testState(uri?: vscode.Uri): Promise<TestState> {
+  await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
   return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri?.toString());
 }

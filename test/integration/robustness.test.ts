@@ -23,7 +23,7 @@ interface State extends TestState {
   inFlight: number;
 }
 
-const state = (uri?: vscode.Uri) => testState(uri) as Thenable<State>;
+const state = (uri?: vscode.Uri) => testState(uri) as Promise<State>;
 
 /** The state once `doc`'s current version has been analysed and nothing is running. */
 function analysed(doc: vscode.TextDocument, timeoutMs = 60_000): Promise<State> {

@@ -1,0 +1,27 @@
+// Opens a bundle for running: validate its files (./bundle), start an onnxruntime session
+// (./runner), and make one tiny forward pass. Files that are each well-formed can still disagree
+// with each other — a manifest whose node layout or vocabulary is not the graph's loads fine and
+// then fails every analysis with onnxruntime's multi-line complaint; the probe turns that into the
+// same one-sentence BundleError as any other broken bundle, once, at load.
+import { type Bundle, BundleError, loadBundle } from './bundle';
+import { type ProviderChoice, Runner } from './runner';
+
+export interface OpenModel {
+  readonly bundle: Bundle;
+  readonly runner: Runner;
+}
+
+export async function openModel(dir: string, provider: ProviderChoice): Promise<OpenModel> {
+  const bundle = loadBundle(dir);
+  const runner = await Runner.create(bundle.onnxPath, { provider });
+  const N = bundle.layout.count;
+  try {
+    // the last node and the last vocabulary entry: out of range in a graph smaller than the manifest says
+    await runner.run({ ids: BigInt64Array.of(BigInt(bundle.eotId), BigInt(bundle.eotId)), B: 1, T: 2, mask: new Float32Array(N).fill(1), fill: bundle.means, watch: [N - 1], scoreFrom: 1, readIds: BigInt64Array.of(BigInt(bundle.model.vocab_size - 1)) });
+  } catch (e) {
+    await runner.dispose();
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().replace(/\.$/, '').slice(0, 200);
+    throw new BundleError(`Bundle ${dir}: the ONNX graph does not run with the node layout and model in manifest.json (${why}); re-export the bundle with training/export.py.`);
+  }
+  return { bundle, runner };
+}
