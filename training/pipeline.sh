@@ -11,5 +11,9 @@ STEPS=${STEPS:-4000}
 [ -f training/data/train.bin ] || $PY -m training.prepare --out training/data
 $PY -m training.train --config small --out "$RUN" --steps "$STEPS" --threads 2
 $PY -m training.export --run "$RUN" --out "$BUNDLE"
-$PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote --task bracket_counting --task while_return_true --task if_equals
+# the quote circuit as shipped: 600 mask steps at λ = 3e-3 (23 nodes; the default 200 steps gave 34),
+# then the control with the norms frozen to the full model's
+$PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote --steps 600 --coefs 3e-3
+$PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote --frozen-norms
+$PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task bracket_counting --task while_return_true --task if_equals
 $PY -m training.evaluate --run "$RUN" --bundle "$BUNDLE"

@@ -24,6 +24,7 @@ from .export import load_checkpoint
 from .model import GPT, n_nodes, node_layout
 
 TARGET_LOSS = 0.15
+REFINE_MAX_NODES = 128  # greedy elimination costs two task evaluations per node; a λ that needs more has failed anyway
 BISECT_EXAMPLES = 256  # bisection and faithfulness run on this many examples (2 CPU cores)
 NECESSITY_EXAMPLES = 128
 
@@ -167,7 +168,7 @@ def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs
         order = torch.argsort(tau, descending=True)
         k, loss = smallest_k(gpt, task_examples, order, fill, target)
         log(f"  → smallest k = {k} (train task loss {loss:.3f})")
-        if k < len(order):
+        if k <= REFINE_MAX_NODES:
             nodes, loss = refine(gpt, task_examples, order[:k].tolist(), fill, target)
             log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
             chosen = set(nodes)
