@@ -462,6 +462,8 @@ def main() -> None:
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
     ap.add_argument("--coefs", default="1e-3,3e-3", help="λ values to try (comma-separated); the smallest circuit wins")
     ap.add_argument("--steps", type=int, default=PruneConfig.steps, help="mask optimisation steps per λ")
+    ap.add_argument("--target", type=float, default=None,
+                    help="task loss to reach (default: 0.15, or 1.25 × the model's own loss); set it to compare two models' circuits at equal loss")
     ap.add_argument("--frozen-norms", action="store_true",
                     help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file")
     ap.add_argument("--evidence-only", action="store_true",
@@ -497,7 +499,7 @@ def main() -> None:
             write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / f"circuits/{name}.json", nonsense_k, target)
             continue
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
-        target = pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
+        target = args.target or pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
         best = prune_task(gpt, task.train, fill, target, coefs=tuple(float(c) for c in args.coefs.split(",")), steps=args.steps)
         nonsense_k = None

@@ -24,6 +24,8 @@ CONFIGS = {
     # the CI/test configuration: trains in seconds
     "tiny": dict(model=GPTConfig(n_layer=1, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64), batch=4, seq=64, steps=30, lr=1e-2, density=1 / 4),
     "small": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
+    # the paper's control: the same shape and recipe with dense weights (issue 4's circuit-size comparison)
+    "small-dense": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1.0),
     "medium": dict(model=GPTConfig(n_layer=4, d_model=192, n_head=6, d_head=32, d_mlp=768), batch=16, seq=256, steps=0, lr=5e-3, density=1 / 16),
 }
 
