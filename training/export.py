@@ -46,11 +46,19 @@ class NodeInterface(torch.nn.Module):
 
     def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
         hook = NodeHooks(self.gpt.cfg, node_mask, node_fill, record=True)
-        x, _ = self.gpt.hidden(input_ids, hook)  # [B, T, d]
         start = score_from[0]
-        nodes = torch.cat([r[:, start:] for r in hook.recorded], dim=-1)  # [B, P, N]
-        logits = self.gpt.head(x[:, start:], input_ids[:, start:], read_ids)  # [B, P, R]
-        return logits, nodes.index_select(-1, watch)
+        x, _ = self.gpt.hidden(input_ids, hook, scored_from=start)  # [B, P, d]
+        P = x.shape[1]
+        logits = self.gpt.head(x, input_ids[:, start:], read_ids)  # [B, P, R]
+        # each location contributes the watched nodes that fall inside it (zero elsewhere), instead of
+        # concatenating all N nodes at every position to gather K of them; records have T or P rows
+        # (see GPT.hidden) and the scored positions are the last P of each
+        watched = torch.zeros(x.shape[0], P, watch.shape[0])  # [B, P, K]
+        for r, e in zip(hook.recorded, node_layout(self.gpt.cfg)):
+            lo, n = e["offset"], e["length"]
+            inside = ((watch >= lo) & (watch < lo + n)).to(x.dtype)  # [K]
+            watched = watched + r[:, r.shape[1] - P:].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
+        return logits, watched
 
 
 def load_checkpoint(run: Path) -> GPT:

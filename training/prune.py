@@ -202,7 +202,6 @@ def circuit_edges(gpt: GPT, kept: list[int]) -> list[dict]:
     parts = node_id_parts(gpt)
     cfg = gpt.cfg
     hd = cfg.n_head * cfg.d_head
-    kept_set = set(kept)
     by_loc: dict[tuple[int, str], list[int]] = {}
     for f in kept:
         layer, site, i = parts[f]
@@ -237,7 +236,6 @@ def circuit_edges(gpt: GPT, kept: list[int]) -> list[dict]:
                 continue
             for c in set(by_loc.get(src, [])) & set(by_loc.get(dst, [])):
                 edges.append({"source": name(*src, c), "target": name(*dst, c), "weight": round(float(gains[dst][c]), 5), "kind": "residual"})
-    assert all(True for _ in kept_set)
     return edges
 
 
