@@ -26,6 +26,8 @@ CONFIGS = {
     "small": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
     # the paper's control: the same shape and recipe with dense weights (issue 4's circuit-size comparison)
     "small-dense": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1.0),
+    # issue 3's position question: the same, with no learned position embedding (order only from the causal mask)
+    "small-nopos": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512, pos_emb=False), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
     "medium": dict(model=GPTConfig(n_layer=4, d_model=192, n_head=6, d_head=32, d_mlp=768), batch=16, seq=256, steps=0, lr=5e-3, density=1 / 16),
 }
 

@@ -74,3 +74,14 @@ def test_calibration_shift_lives_in_class_space():
     sign = torch.tensor([1.0, -1.0, 1.0, -1.0])
     a, b, loss = prune.calibrate(d, sign)
     assert abs(loss - math.log(2)) < 1e-3, (a, b, loss)
+
+
+def test_size_curve_takes_the_smallest_circuit_within_each_target():
+    from training.compare_dense import smallest_within
+
+    points = [{"n_nodes": 16, "n_edges": 20, "train_task_loss": 0.34},
+              {"n_nodes": 21, "n_edges": 30, "train_task_loss": 0.39},  # greedy elimination found a larger one here
+              {"n_nodes": None, "n_edges": None}]  # a target the model cannot reach
+    assert smallest_within(points, 0.40)["n_nodes"] == 16
+    assert smallest_within(points, 0.35)["n_nodes"] == 16
+    assert smallest_within(points, 0.30) is None

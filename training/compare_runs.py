@@ -1,0 +1,57 @@
+"""Several training runs side by side: validation loss, task accuracy and held-out accuracy.
+
+    python -m training.compare_runs --run training/runs/pos --run training/runs/nopos --out comparison.json
+
+What the model card reports for the shipped run, for any runs (e.g. issue 3's learned position
+embedding against none, trained for the same steps).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from . import tasks as tasks_mod
+from .evaluate import heldout_accuracy
+from .export import load_checkpoint, round_bigram_fp16_
+
+
+def measure(run: Path, tok, all_tasks, heldout_stream) -> dict:
+    gpt = load_checkpoint(run)
+    round_bigram_fp16_(gpt)
+    ck = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    evals = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines() if "val_loss" in line]
+    return {
+        "run": str(run), "config": ck["config"], "model": ck["model_config"], "steps": ck["step"], "tokens": ck["tokens"],
+        "val_loss": evals[-1]["val_loss"],
+        "tasks": {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()},
+        "heldout": heldout_accuracy(gpt, tok, heldout_stream),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, action="append", required=True)
+    ap.add_argument("--data", type=Path, default=Path("training/data"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    tok = Tokenizer.from_file(str(args.data / "tokenizer.json"))
+    all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
+    heldout_stream = tasks_mod.load_stream(args.data / "heldout.bin")
+    runs = [measure(run, tok, all_tasks, heldout_stream) for run in args.run]
+    args.out.write_text(json.dumps({"command": "python -m training.compare_runs " + " ".join(f"--run {r}" for r in args.run),
+                                    "runs": runs}, indent=1))
+    for r in runs:
+        accs = ", ".join(f"{k} {v['accuracy'] * 100:.1f} %" for k, v in r["tasks"].items())
+        print(f"{r['run']}: {r['steps']} steps, val loss {r['val_loss']}; {accs}; held-out quote "
+              f"{r['heldout']['quote']['accuracy'] * 100:.1f} % of {r['heldout']['quote']['count']}, bracket "
+              f"{r['heldout']['bracket']['accuracy'] * 100:.1f} % of {r['heldout']['bracket']['count']}")
+
+
+if __name__ == "__main__":
+    main()
