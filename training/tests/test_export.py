@@ -91,3 +91,29 @@ def test_bundle_files_and_manifest(tmp_path, root):
     assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
     golden = json.loads((out / "golden.json").read_text())
     assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16
+
+
+def test_node_interface_cuts_match_the_full_forward():
+    """The exported module runs the last layer at the scored positions only and picks the watched nodes
+    per location; at every scored position it must give what the full forward gives (equal up to
+    float rounding — a one-row matmul may round differently — and the same AbsTopK choices)."""
+    gpt = _sparse_tiny(seed=3)
+    N = n_nodes(TINY)
+    rng = np.random.default_rng(4)
+    mask = torch.ones(N)
+    mask[torch.from_numpy(rng.choice(N, N // 5, replace=False))] = 0
+    fill = torch.from_numpy(rng.normal(0, 0.1, N).astype(np.float32))
+    watch = torch.from_numpy(rng.permutation(N)[:40])  # unsorted, across every location
+    interface = export.NodeInterface(gpt)
+    for start in (0, 17, 47):
+        ids = torch.from_numpy(rng.integers(0, 2048, (2, 48)))
+        with torch.no_grad():
+            logits, watched = interface(ids, mask, fill, watch, torch.tensor([start]), torch.arange(2048))
+            full_logits, nodes, _ = gpt(ids, mask, fill, record=True)
+        assert logits.shape == (2, 48 - start, 2048) and watched.shape == (2, 48 - start, 40)
+        for b in range(2):
+            cut = max(0, _first_near_tie(gpt, ids[b : b + 1], mask, fill) - start)
+            want = nodes[b, start:][:cut][:, watch]
+            assert torch.equal(watched[b, :cut] == 0, want == 0), "another AbsTopK choice than the full forward"
+            assert np.abs((watched[b, :cut] - want).numpy()).max(initial=0) <= 1e-5
+            assert np.abs((logits[b, :cut] - full_logits[b, start:][:cut]).numpy()).max(initial=0) <= 1e-5
