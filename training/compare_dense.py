@@ -2,8 +2,10 @@
 
     python -m training.compare_dense --task single_double_quote \
         --model sparse=training/runs/small:models/pysparse-l2d128 \
-        --model dense_matched=training/runs/small-dense-matched:/tmp/dense-m-bundle \
+        --model dense_matched=training/runs/small-dense-matched:BUNDLE \
         --targets 0.35,0.4,0.45,0.5,0.6 --coefs 3e-3,1e-3 --out training/runs/small-dense/quote_circuit_comparison.json
+
+(BUNDLE: `python -m training.export --run training/runs/small-dense-matched --out BUNDLE`, for its node means.)
 
 For each model and λ: one mask optimisation, then for every target the smallest top-k by τ (bisection)
 followed by greedy elimination when k ≤ REFINE_MAX_NODES — prune_task's procedure with the mask learned
@@ -21,22 +23,19 @@ import numpy as np
 import torch
 
 from . import tasks as tasks_mod
-from .export import load_checkpoint, round_bigram_fp16_
+from .export import load_run, round_bigram_fp16_
+from .prune import BISECT_EXAMPLES, REFINE_MAX_NODES, PruneConfig, circuit_at, circuit_edges, learn_mask_logits, task_eval
 from .train import CONFIGS
-from .prune import (BISECT_EXAMPLES, REFINE_MAX_NODES, PruneConfig, circuit_edges, learn_mask_logits,
-                    refine, smallest_k, task_eval)
 
 
 def size_curve(run: Path, bundle: Path, task_name: str, targets: list[float], coefs: list[float], steps: int, data: Path) -> dict:
     from tokenizers import Tokenizer
 
-    gpt = load_checkpoint(run)
+    gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
     fill = torch.from_numpy(np.fromfile(bundle / "node_means.bin", dtype="<f4"))
     task = tasks_mod.build_tasks(Tokenizer.from_file(str(bundle / "tokenizer.json")),
                                  tasks_mod.load_stream(data / "val.bin"))[task_name]
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    evals = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines() if "val_loss" in line]
     model_loss = task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"]
     points = []
     for coef in coefs:
@@ -47,16 +46,13 @@ def size_curve(run: Path, bundle: Path, task_name: str, targets: list[float], co
             if target < model_loss:
                 points.append({"k_coef": coef, "target_task_loss": target, "n_nodes": None, "n_edges": None})
                 continue
-            k, loss = smallest_k(gpt, task.train, order, fill, target)
-            nodes = order[:k].tolist()
-            if k <= REFINE_MAX_NODES:
-                nodes, loss = refine(gpt, task.train, nodes, fill, target)
+            nodes, loss = circuit_at(gpt, task.train, order, fill, target, log=lambda *_: None)
             n_edges = sum(e["kind"] == "weight" for e in circuit_edges(gpt, nodes))
             points.append({"k_coef": coef, "target_task_loss": target, "n_nodes": len(nodes), "n_edges": n_edges,
-                           "train_task_loss": loss, "refined": k <= REFINE_MAX_NODES})
+                           "train_task_loss": loss, "refined": len(nodes) <= REFINE_MAX_NODES})
             print(f"  target {target}: {len(nodes)} nodes, {n_edges} edges (loss {loss:.3f})", flush=True)
-    return {"run": str(run), "steps": state["step"], "tokens": state["tokens"], "val_loss": evals[-1]["val_loss"],
-            "config": state["config"], "density": CONFIGS[state["config"]]["density"], "task_loss_model": model_loss, "points": points}
+    return {"run": str(run), "steps": info["steps"], "tokens": info["tokens"], "val_loss": info["val_loss"],
+            "config": info["config"], "density": CONFIGS[info["config"]]["density"], "task_loss_model": model_loss, "points": points}
 
 
 def main() -> None:

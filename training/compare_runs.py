@@ -15,21 +15,14 @@ import torch
 from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
-from .evaluate import heldout_accuracy
-from .export import load_checkpoint, round_bigram_fp16_
+from .evaluate import model_metrics
+from .export import load_run, round_bigram_fp16_
 
 
 def measure(run: Path, tok, all_tasks, heldout_stream) -> dict:
-    gpt = load_checkpoint(run)
+    gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
-    ck = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    evals = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines() if "val_loss" in line]
-    return {
-        "run": str(run), "config": ck["config"], "model": ck["model_config"], "steps": ck["step"], "tokens": ck["tokens"],
-        "val_loss": evals[-1]["val_loss"],
-        "tasks": {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()},
-        "heldout": heldout_accuracy(gpt, tok, heldout_stream),
-    }
+    return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, heldout_stream)}
 
 
 def main() -> None:

@@ -57,6 +57,12 @@ def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) 
     }
 
 
+def model_metrics(gpt: GPT, tok, all_tasks: dict, heldout_stream: np.ndarray) -> dict:
+    """Accuracy and contrast loss on every task's fixed test set, and the held-out real-code accuracies."""
+    return {"tasks": {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()},
+            "heldout": heldout_accuracy(gpt, tok, heldout_stream)}
+
+
 NOTES = "## Notes\n"
 
 
@@ -155,8 +161,8 @@ def main() -> None:
     gpt = load_checkpoint(args.run)
     round_bigram_fp16_(gpt)
     all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
-    task_metrics = {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()}
-    heldout = heldout_accuracy(gpt, tok, tasks_mod.load_stream(args.data / "heldout.bin"))
+    metrics = model_metrics(gpt, tok, all_tasks, tasks_mod.load_stream(args.data / "heldout.bin"))
+    task_metrics, heldout = metrics["tasks"], metrics["heldout"]
     manifest_path = args.bundle / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"].update({"tasks": task_metrics, "heldout": heldout, **nonzero_stats(gpt)})

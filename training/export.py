@@ -62,11 +62,19 @@ class NodeInterface(torch.nn.Module):
 
 
 def load_checkpoint(run: Path) -> GPT:
+    return load_run(run)[0]
+
+
+def load_run(run: Path) -> tuple[GPT, dict]:
+    """The run's model, and what it is: config name, model config, steps, tokens, last validation loss."""
     ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
     gpt.eval()
-    return gpt
+    evals = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines() if "val_loss" in line]
+    info = {"config": ck["config"], "model": ck["model_config"], "steps": ck["step"], "tokens": ck["tokens"],
+            "val_loss": evals[-1]["val_loss"] if evals else None}
+    return gpt, info
 
 
 @torch.no_grad()

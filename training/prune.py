@@ -152,6 +152,18 @@ def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: floa
     return nodes, loss_of(nodes)
 
 
+def circuit_at(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float, log=print) -> tuple[list[int], float]:
+    """The circuit for one learned order and target: the shortest prefix that reaches it (bisection),
+    then greedy elimination when that prefix is at most REFINE_MAX_NODES long."""
+    k, loss = smallest_k(gpt, examples, order, fill, target)
+    log(f"  → smallest k = {k} (train task loss {loss:.3f})")
+    if k > REFINE_MAX_NODES:
+        return order[:k].tolist(), loss
+    nodes, loss = refine(gpt, examples, order[:k].tolist(), fill, target)
+    log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
+    return nodes, loss
+
+
 def pruning_target(model_loss: float) -> float:
     """The paper's 0.15 nats, unless the full model itself is worse: then 1.25 × its own task loss
     (a circuit cannot beat the model it is cut from; the card reports the miss)."""
@@ -166,14 +178,9 @@ def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs
         log(f" λ = {coef}")
         tau = learn_mask_logits(gpt, task_examples, fill, cfg, log)
         order = torch.argsort(tau, descending=True)
-        k, loss = smallest_k(gpt, task_examples, order, fill, target)
-        log(f"  → smallest k = {k} (train task loss {loss:.3f})")
-        if k <= REFINE_MAX_NODES:
-            nodes, loss = refine(gpt, task_examples, order[:k].tolist(), fill, target)
-            log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
-            chosen = set(nodes)
-            rest = [int(f) for f in order if int(f) not in chosen]
-            order, k = torch.tensor(nodes + rest), len(nodes)
+        nodes, loss = circuit_at(gpt, task_examples, order, fill, target, log)
+        chosen = set(nodes)
+        order, k = torch.tensor(nodes + [int(f) for f in order if int(f) not in chosen]), len(nodes)
         if best is None or k < best["k"]:
             best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps}
     return best
