@@ -341,9 +341,10 @@ export class DocumentAnalyzer {
     if (i < 0) return undefined;
     // the same windows as analyze() would use up to token i, so both agree at this token when
     // the document is shorter than one window; beyond that this sees up to W − 1 tokens of context
-    // the last `context` positions of [EOT] + tokens 0..i, copied without touching the rest of a long document
+    // the last `context` positions of [EOT] + tokens 0..i, copied without touching the rest of a long
+    // document: sequence position p holds token p − 1, so a cut at position `first` starts at token first − 1
     const first = Math.max(0, i + 2 - this.bundle.context);
-    const seq = first === 0 ? withEot(this.bundle.eotId, enc.ids, i + 1) : Int32Array.from(enc.ids.slice(first, i + 1));
+    const seq = first === 0 ? withEot(this.bundle.eotId, enc.ids, i + 1) : Int32Array.from(enc.ids.slice(first - 1, i + 1));
     const T = seq.length;
     const key = windowKey(seq, `at|${ablationKey(ablation)}`);
     let res = this.cache.get(key);

@@ -192,6 +192,21 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   assert.ok(done(await a.analyze(long, ab)).windowsComputed > 0);
 });
 
+test('analyzeAt on a long document runs the last `context` tokens up to the cursor', { skip: noBundle }, async () => {
+  const b = bundle!;
+  let seen: { ids: BigInt64Array; T: number; scoreFrom: number } | undefined;
+  const fake = fakeRunner(b.model.vocab_size);
+  const a = new DocumentAnalyzer(b, { run: (input) => ((seen = input), fake.run(input)) });
+  const long = doc.repeat(8);
+  const ids = b.tokenizer.encode(long).ids;
+  const i = ids.length - 3;
+  const at = await a.analyzeAt(long, b.tokenizer.encode(long).starts[i]);
+  assert.equal(at?.token.index, i);
+  assert.equal(seen?.T, b.context, 'a full window of context');
+  assert.equal(seen?.scoreFrom, b.context - 1);
+  assert.deepEqual(Array.from(seen!.ids, Number), ids.slice(i + 1 - b.context, i + 1), 'tokens i − context + 1 … i');
+});
+
 test('analysis with the real model agrees with a direct run; readouts; analyzeAt; ablation matters', { skip: noBundle }, async () => {
   const b = bundle!;
   const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
