@@ -54,6 +54,10 @@ function quoteFigures(text: string, state: TestState) {
 }
 
 suite('Highlights, hover and the circuit panel', () => {
+  // exports and broken bundles written by these tests; removed when the suite ends
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-features-'));
+  suiteTeardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
   test('a Python file gets circuit decorations inside its strings, and an edit updates them', async () => {
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
@@ -103,7 +107,7 @@ suite('Highlights, hover and the circuit panel', () => {
     const share = (r: { probs: [number, number] }) => r.probs[target] / (r.probs[0] + r.probs[1]);
     const before = share(state.readout.before);
     // an export round-trip waits for the webview's ready handshake, so the screenshot shows the graph
-    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ready.json'));
     await screenshot('panel');
     const root = path.join(repoDir, 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
@@ -116,7 +120,7 @@ suite('Highlights, hover and the circuit panel', () => {
     const marked = await stateWhere(doc.uri, (s) => !!s.decorations?.flipped.length && !!s.tokens?.every((t) => t.ablatedLogitDiff), 'flipped-prediction marks');
     const signChanged = (marked.tokens ?? []).filter((t) => t.circuits[QUOTE]?.fires && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
     assert.deepEqual(marked.decorations?.flipped, signChanged.map((t) => [t.start, t.end]), 'flip marks lie where the logit difference changes sign, and only there');
-    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(os.tmpdir(), `ci-ready-${process.pid}.json`));
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ready.json'));
     await screenshot('panel-ablated');
     const reset = await vscode.commands.executeCommand<{ readout: { after: unknown; before: { probs: [number, number] } } }>('circuitInspector.resetAblations');
     assert.equal(reset.readout.after, null);
@@ -126,7 +130,7 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   test('the panel exports valid PNG, SVG and JSON', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-export-'));
+    const dir = fs.mkdtempSync(path.join(scratch, 'export-'));
     for (const format of ['png', 'svg', 'json'] as const) {
       const file = path.join(dir, `graph.${format}`);
       await vscode.commands.executeCommand('circuitInspector._testExport', format, file);
@@ -138,7 +142,7 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   test('a broken model bundle gives a clear message and the editor keeps working', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-broken-'));
+    const dir = fs.mkdtempSync(path.join(scratch, 'broken-'));
     fs.writeFileSync(path.join(dir, 'manifest.json'), '{"format": "circuit-inspector-bundle/1"');
     const config = vscode.workspace.getConfiguration('circuitInspector');
     await config.update('bundlePath', dir, vscode.ConfigurationTarget.Global);

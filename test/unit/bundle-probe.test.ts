@@ -4,12 +4,12 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { openEngine } from '../../src/extension/engineLoader';
 import { repoRoot } from './fixtures';
+import { tempDir } from './tempDirs';
 
 const modelsDir = path.join(repoRoot, 'models');
 const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
@@ -17,7 +17,7 @@ const noBundle = shippedName ? false : 'no model bundle under models/ (made by t
 const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as vscode.LogOutputChannel;
 
 function brokenCopy(edit: (dir: string) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-probe-'));
+  const dir = tempDir('ci-probe-');
   fs.cpSync(path.join(modelsDir, shippedName!), dir, { recursive: true });
   edit(dir);
   return dir;
@@ -49,11 +49,7 @@ test('an ONNX file cut in half is one sentence naming it', { skip: noBundle }, a
     const bytes = fs.readFileSync(f);
     fs.writeFileSync(f, bytes.subarray(0, bytes.length >> 1));
   });
-  try {
     assertSentence(await loadError(dir), dir, /model\.onnx could not be loaded by onnxruntime/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test('a manifest whose node layout is not the graph\'s (consistent in itself) is refused at load, not at every analysis', { skip: noBundle }, async () => {
@@ -67,9 +63,5 @@ test('a manifest whose node layout is not the graph\'s (consistent in itself) is
     const means = path.join(d, m.nodes.means ?? 'node_means.bin');
     fs.writeFileSync(means, fs.readFileSync(means).subarray(0, 4 * m.nodes.count));
   });
-  try {
     assertSentence(await loadError(dir), dir, /the ONNX graph does not run with the node layout and model in manifest\.json \(.*node_mask/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 });

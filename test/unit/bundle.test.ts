@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { BundleError, loadBundle } from '../../src/core/bundle';
 import { formatNodeId, NodeLayout, parseNodeId } from '../../src/core/nodes';
+import { tempDir } from './tempDirs';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');
@@ -14,7 +14,7 @@ const noBundle = shipped ? false : 'no model bundle under models/ (made by train
 const sampleCircuit = fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8');
 
 function brokenCopy(edit: (dir: string) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-bundle-'));
+  const dir = tempDir('ci-bundle-');
   fs.cpSync(shipped, dir, { recursive: true });
   edit(dir);
   return dir;

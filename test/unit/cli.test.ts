@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { offsetOf, parseArgs } from '../../src/cli';
+import { tempDir } from './tempDirs';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const bin = path.join(root, 'bin/circuit-inspector.js');
@@ -22,7 +23,7 @@ function cli(...args: string[]) {
 
 /** A copy of the shipped bundle whose manifest lists the sample circuit (large files are linked). */
 function bundleWithCircuit(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-cli-'));
+  const dir = tempDir('ci-cli-');
   const src = path.join(modelsDir, shippedName!);
   for (const f of fs.readdirSync(src)) if (f !== 'manifest.json' && f !== 'circuits') fs.symlinkSync(path.join(src, f), path.join(dir, f));
   fs.mkdirSync(path.join(dir, 'circuits'));
@@ -96,7 +97,7 @@ test('the default bundle is found from the CLI file, not the working directory',
 });
 
 test('one-line errors with exit status 2: missing file, binary file, broken bundle, bad options', { skip: noDist }, () => {
-  const bin0 = path.join(os.tmpdir(), 'ci-binary.py');
+  const bin0 = path.join(tempDir('ci-binary-'), 'binary.py');
   fs.writeFileSync(bin0, Buffer.from([0x61, 0x00, 0x62]));
   const cases: [string[], RegExp][] = [
     [['analyze', '/nonexistent/x.py'], /x\.py: no such file/],

@@ -4,7 +4,6 @@
 import './fake-vscode'; // must come first: installs the fake `vscode` module
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import * as fc from 'fast-check';
@@ -14,6 +13,7 @@ import type { HostMessage, PanelAction } from '../../src/protocol/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/protocol/messages';
 import { fake, FakeUri, FakeWebviewView } from './fake-vscode';
 import { sampleModel, sampleTopTokens } from './fixtures';
+import { tempDir } from './tempDirs';
 
 const extensionUri = FakeUri.file('/ext') as unknown as vscode.Uri;
 
@@ -93,7 +93,7 @@ describe('panel host', () => {
     const { controller, view, actions, logs, posted } = setup({ topTokens: () => assert.fail('no hostile message may reach the top-token source') });
     controller.update(sampleModel());
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-hostile-'));
+    const dir = tempDir('circuit-hostile-');
     fake.saveDialogAnswer = FakeUri.file(path.join(dir, 'export.svg')); // a save that a hostile export would reach
     const before = { model: controller.model, json: JSON.stringify(controller.model), posted: posted().length, pinned: controller.pinned };
     const script = fc.constantFrom('<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'javascript:alert(1)', '"><svg onload=alert(1)>', '${process.exit()}', '__proto__');
@@ -204,7 +204,7 @@ describe('panel host', () => {
     const { controller, view, actions } = setup();
     controller.update(sampleModel());
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-export-'));
+    const dir = tempDir('circuit-export-');
     const target = FakeUri.file(path.join(dir, 'graph.json'));
     const done = controller.exportTo('json', target as unknown as vscode.Uri);
     await tick();
@@ -221,7 +221,7 @@ describe('panel host', () => {
     const { controller, view, posted } = setup();
     controller.update(sampleModel());
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'circuit-export-'));
+    const dir = tempDir('circuit-export-');
     fake.saveDialogAnswer = FakeUri.file(path.join(dir, 'graph.png'));
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     view.webview.send({ kind: 'exportData', requestId: null, format: 'png', data: `data:image/png;base64,${png.toString('base64')}` });
