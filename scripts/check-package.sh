@@ -23,6 +23,7 @@ ort="$installed/node_modules/onnxruntime-node"
 test -f "$ort/bin/napi-v6/linux/x64/onnxruntime_binding.node"
 if ls -d "$ort"/bin/napi-v6/{win32,darwin} "$ort"/bin/napi-v6/linux/arm64 2>/dev/null; then echo "other platforms' binaries are in the .vsix" >&2; exit 1; fi
 test -f "$installed/dist/extension.js"
+test -f "$installed/dist/runnerWorker.js"  # the model runs in worker threads started from this file
 # the packaged addon runs the fixture model under code-server's Node, like the extension host would
 "$VSCODE_TEST_NODE" -e '
   const ort = require(process.argv[1]);

@@ -153,7 +153,7 @@ async function analyze(args: Args): Promise<void> {
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
   try {
     const ablation = ablationOf(bundle, opts);
-    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top, batch: runner.preferredBatch });
+    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top, batch: runner.preferredBatch, inFlight: runner.parallelism });
     let tokens: (ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> })[];
     if (at !== undefined) {
       const r = await analyzer.analyzeAt(text, at, ablation);

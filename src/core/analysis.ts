@@ -124,6 +124,8 @@ export interface AnalyzerOptions {
   readonly topK?: number;
   /** Windows per onnxruntime run (default 1; Runner.preferredBatch says what suits the provider). */
   readonly batch?: number;
+  /** Runs kept in flight at once (default 1; Runner.parallelism says how many execute side by side). */
+  readonly inFlight?: number;
   /** Windows kept in the cache (default 512). */
   readonly cacheWindows?: number;
   /**
@@ -168,6 +170,7 @@ export class DocumentAnalyzer {
   private readonly cache: WindowCache<WindowResult>;
   private readonly generations = new Map<string, number>();
   private readonly batch: number;
+  private readonly inFlight: number;
   private readonly windowing: 'content' | 'grid';
   private readonly left: number;
   /** Per circuit: watch columns and coefs of its firing terms. */
@@ -188,6 +191,7 @@ export class DocumentAnalyzer {
     const V = bundle.model.vocab_size;
     this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
     this.batch = Math.max(1, Math.min(options.batch ?? 1, 8));
+    this.inFlight = Math.max(1, Math.min(options.inFlight ?? 1, 8));
     this.cache = new WindowCache(options.cacheWindows ?? 512);
     this.windowing = options.windowing ?? 'content';
     this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
@@ -260,6 +264,8 @@ export class DocumentAnalyzer {
       const rank = (x: { w: number }) => (urgent.has(x.w) ? 0 : 1);
       todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
       let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
+      let finished = 0;
+      const inFlight = new Set<Promise<void>>();
       for (let i = 0; i < todo.length; i += this.batch) {
         if (stale()) return CANCELLED;
         const rows = todo.slice(i, i + this.batch);
@@ -269,19 +275,26 @@ export class DocumentAnalyzer {
         rows.forEach((r, b) => {
           for (let t = 0; t < r.win.length; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
         });
-        const out = await this.runner.run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds });
         const P = T - scoreFrom;
-        rows.forEach((r, b) => {
-          results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
-          this.cache.set(r.key, results[r.w]);
-          if (urgent.has(r.w)) urgentLeft--;
+        const run = this.runner.run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds }).then((out) => {
+          rows.forEach((r, b) => {
+            results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
+            this.cache.set(r.key, results[r.w]);
+            if (urgent.has(r.w)) urgentLeft--;
+          });
+          finished += rows.length;
+          if (urgent.size && urgentLeft === 0 && finished < todo.length && !stale()) {
+            options.onProgress?.(assemble(false));
+            urgent.clear();
+          }
         });
-        const more = i + this.batch < todo.length;
-        if (urgent.size && urgentLeft === 0 && more && !stale()) {
-          options.onProgress?.(assemble(false));
-          urgent.clear();
-        }
+        inFlight.add(run);
+        // a failure surfaces through the race or the all below; this handler also keeps a run that
+        // fails after another one's failure has ended the analysis from counting as unhandled
+        run.then(() => inFlight.delete(run), () => inFlight.delete(run));
+        if (inFlight.size >= this.inFlight) await Promise.race(inFlight);
       }
+      await Promise.all(inFlight);
     }
     if (stale()) return CANCELLED;
     this.stats.windowsComputed += todo.length;

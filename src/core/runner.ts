@@ -1,172 +1,188 @@
-// Runs the bundle's ONNX graph with onnxruntime-node (docs/bundle-format.md, "model.onnx").
+// Runs the bundle's graph in worker threads (./runnerWorker), each holding its own onnxruntime
+// session (./session), so that a forward pass never holds the caller's thread.
 //
-// Provider choice: onnxruntime does not fall back by itself — InferenceSession.create throws when
-// the CUDA provider's libraries cannot load. So `auto` and `cuda` both try ['cuda'] once, and on
-// that error retry with ['cpu'] and report why in a one-time notice; an explicit `cuda` on a
-// machine without it is a notice too, never an error loop. onnxruntime-node is required lazily so
-// that loading the core (tokenizer, bundle checks) never pulls in the native binding.
+// On the CPU two sessions run side by side, each with min(cores, 4) threads for one op. Measured
+// on 2 cores, 40 windows of 256 tokens (medians of 5, the same inputs): one session of 2 threads
+// 585–687 ms; two sessions of 1 thread at once 493–549; two of 2 threads with spinning off 512–566,
+// with spinning on 825–956 (idle threads spin on the cores the other session needs). One session
+// of 1 thread alone takes 879–1,081, which would make a single re-run (the panel's ablation) 1.6×
+// slower, so both sessions keep all the threads and spinning is on only when the sessions'
+// threads fit the cores. With CUDA one session runs batches of windows instead.
+import * as fs from 'fs';
 import * as os from 'os';
-import type * as Ort from 'onnxruntime-node';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { FromWorker, ToWorker, WorkerSetup } from './runnerWorker';
+import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './session';
 
-export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
-
-/** One forward pass over a batch of B rows of T tokens. */
-export interface RunInput {
-  /** Token ids [B·T], row-major. */
-  readonly ids: BigInt64Array;
-  readonly B: number;
-  readonly T: number;
-  /** The ablation [N]: x ← mask·x + (1 − mask)·fill at every node. */
-  readonly mask: Float32Array;
-  readonly fill: Float32Array;
-  /** Flat indices of the nodes whose activations to return [K]. */
-  readonly watch: readonly number[];
-  /** Outputs cover positions scoreFrom..T−1 only (P = T − scoreFrom): the rest is left context. */
-  readonly scoreFrom: number;
-  /** Vocabulary entries whose logits to return [R]: all V for next-token lists, a few for a class readout. */
-  readonly readIds: BigInt64Array;
-}
-
-export interface RunOutput {
-  /** Logits of the read ids at the scored positions [B, P, R], row-major. */
-  readonly logits: Float32Array;
-  /** Activations of the watched nodes (after AbsTopK and ablation) [B, P, K], row-major. */
-  readonly watched: Float32Array;
-}
+export { type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './session';
 
 export interface RunnerOptions {
   readonly provider?: ProviderChoice;
-  /** Threads for one op; default min(cores, 4) — more only adds contention on this small model. */
+  /** Threads for one op in each session; default min(cores, 4) — more only adds contention on this small model. */
   readonly threads?: number;
+  /** Sessions that run side by side on the CPU; default min(cores, 2). CUDA always uses one. */
+  readonly workers?: number;
 }
 
-/** The graph's interface, in order, as the exporter writes it. */
-export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch', 'score_from', 'read_ids'] as const;
-export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
+// next to this file: dist/ for the bundled extension and CLI, out/src/core/ for the compiled tests
+const WORKER_FILE = path.join(__dirname, 'runnerWorker.js');
 
-export class RunnerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunnerError';
-  }
+interface Job {
+  readonly input: RunInput;
+  readonly resolve: (out: RunOutput) => void;
+  readonly reject: (e: Error) => void;
 }
 
-let ortModule: typeof Ort | undefined;
-function loadOrt(): typeof Ort {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ortModule ??= require('onnxruntime-node') as typeof Ort;
-  return ortModule;
+interface Slot {
+  readonly worker: Worker;
+  /** The run this worker is doing, by id. */
+  job?: Job & { readonly id: number };
+  exited?: boolean;
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().slice(0, 200);
+type Ready = Extract<FromWorker, { kind: 'ready' }>;
+
+/** Starts one worker and waits until its session exists (or says why it cannot). */
+function startWorker(setup: WorkerSetup): Promise<{ worker: Worker; ready: Ready }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_FILE, { workerData: setup });
+    const fail = (why: string) => {
+      void worker.terminate();
+      reject(new RunnerError(why));
+    };
+    worker.once('message', (m: FromWorker) => (m.kind === 'ready' ? resolve({ worker, ready: m }) : fail(m.kind === 'failed' ? m.message : `unexpected ${m.kind} from the model worker`)));
+    worker.once('error', (e) => fail(`the model worker could not start (${firstLine(e)})`));
+    worker.once('exit', (code) => fail(`the model worker exited with code ${code} before its session was ready`));
+  });
 }
 
 export class Runner {
-  /** Runs are serialised: one session on few cores gains nothing from overlapping runs. */
-  private queue: Promise<unknown> = Promise.resolve();
-  private disposed = false;
-  /** Forward passes so far and their total time in onnxruntime, ms (for the benchmark). */
+  /** Forward passes so far and their total time in onnxruntime, ms, summed over the workers (for the benchmark). */
   readonly timing = { runs: 0, ms: 0 };
+  private readonly waiting: Job[] = [];
+  private readonly pending = new Set<Promise<unknown>>();
+  private nextId = 0;
+  private disposed = false;
+  /** Why runs can no longer be made (a worker died); set once. */
+  private broken: string | undefined;
+
+  private constructor(
+    private readonly slots: Slot[],
+    /** The provider in use. */
+    readonly provider: 'cuda' | 'cpu',
+    /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
+    readonly notice: string | undefined,
+    /** Time to start the workers and their sessions, ms. */
+    readonly loadMs: number,
+  ) {
+    for (const slot of slots) {
+      slot.worker.on('message', (m: FromWorker) => this.settle(slot, m));
+      slot.worker.on('error', (e) => this.fail(`the model worker failed (${firstLine(e)})`));
+      slot.worker.on('exit', (code) => {
+        slot.exited = true;
+        if (!this.disposed) this.fail(`the model worker exited with code ${code}`);
+      });
+    }
+  }
+
+  static async create(onnxPath: string, options: RunnerOptions = {}): Promise<Runner> {
+    const started = performance.now();
+    if (!fs.existsSync(WORKER_FILE)) throw new RunnerError(`${WORKER_FILE} is missing; rebuild Circuit Inspector (npm run build).`);
+    const cores = os.availableParallelism();
+    const threads = Math.max(1, options.threads ?? Math.min(cores, 4));
+    const workers = Math.max(1, options.workers ?? Math.min(cores, 2));
+    const spinning = workers * threads <= cores;
+    // the first session settles the provider; only a CPU one gets siblings
+    const first = await startWorker({ onnxPath, options: { provider: options.provider, threads, spinning } });
+    const rest = first.ready.provider === 'cuda' ? [] : await Promise.allSettled(Array.from({ length: workers - 1 }, () => startWorker({ onnxPath, options: { provider: 'cpu', threads, spinning } })));
+    const failed = rest.find((r) => r.status === 'rejected');
+    const up = [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
+    if (failed) {
+      await Promise.all(up.map((w) => w.worker.terminate()));
+      throw failed.reason;
+    }
+    return new Runner(up.map(({ worker }) => ({ worker })), first.ready.provider, first.ready.notice, performance.now() - started);
+  }
 
   /**
-   * Windows per run that suit this provider. On the CPU, 1: onnxruntime-node's run holds the
-   * calling thread for its whole duration (measured: a 1 ms timer ticks only between runs), so one
-   * window a run (~13 ms for 256 tokens on 2 cores) lets hovers and edits interleave, and batching
-   * bought nothing there (20 windows: 248–254 ms one at a time, 231–261 ms four at a time). A GPU
-   * gains from batches.
+   * Windows per run that suit this provider. On the CPU, 1: batching bought nothing there
+   * (20 windows: 248–254 ms one at a time, 231–261 ms four at a time) and a single window lets a
+   * hover's run slip in between. A GPU gains from batches.
    */
   get preferredBatch(): number {
     return this.provider === 'cuda' ? 8 : 1;
   }
 
-  private constructor(
-    private readonly ort: typeof Ort,
-    private readonly session: Ort.InferenceSession,
-    /** The provider in use. */
-    readonly provider: 'cuda' | 'cpu',
-    /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
-    readonly notice: string | undefined,
-    /** Time to create the session, ms. */
-    readonly loadMs: number,
-  ) {}
-
-  static async create(onnxPath: string, options: RunnerOptions = {}): Promise<Runner> {
-    const started = performance.now();
-    const ort = loadOrt();
-    const choice = options.provider ?? 'auto';
-    const base: Ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: Math.max(1, options.threads ?? Math.min(os.cpus().length, 4)),
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    };
-    let session: Ort.InferenceSession | undefined;
-    let notice: string | undefined;
-    let provider: 'cuda' | 'cpu' = 'cpu';
-    if (choice !== 'cpu') {
-      // A failed CUDA load also prints a multi-line native error to stderr; its first line goes
-      // into the notice instead. (ORT reads the level when its environment starts, i.e. here.)
-      ort.env.logLevel = 'fatal';
-      try {
-        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cuda'] });
-        provider = 'cuda';
-      } catch (e) {
-        notice = `CUDA is not available (${firstLine(e)}); running on the CPU.`;
-      }
-    }
-    if (!session) {
-      try {
-        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cpu'] });
-      } catch (e) {
-        throw new RunnerError(`${onnxPath} could not be loaded by onnxruntime (${firstLine(e)}); re-export the bundle with training/export.py.`);
-      }
-    }
-    const s = session;
-    const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
-    if (!same(s.inputNames, ONNX_INPUTS) || !same(s.outputNames, ONNX_OUTPUTS)) {
-      await s.release();
-      throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${ONNX_INPUTS.join(', ')}) → (${ONNX_OUTPUTS.join(', ')}); re-export the bundle with training/export.py.`);
-    }
-    return new Runner(ort, s, provider, notice, performance.now() - started);
+  /** Runs that execute at the same time; a caller with more work keeps this many in flight. */
+  get parallelism(): number {
+    return this.slots.length;
   }
 
-  /** One forward pass; runs are queued and execute one at a time. */
+  /** One forward pass; runs are queued in order and each goes to the next free worker. */
   run(input: RunInput): Promise<RunOutput> {
-    const { ids, B, T, mask, fill, scoreFrom, readIds } = input;
     if (this.disposed) return Promise.reject(new RunnerError('the model session was closed'));
-    if (!(B >= 1 && T >= 1 && ids.length === B * T)) return Promise.reject(new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`));
-    if (mask.length !== fill.length) return Promise.reject(new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`));
-    if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) return Promise.reject(new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`));
-    if (readIds.length === 0) return Promise.reject(new RunnerError('run: no vocabulary entries to read'));
-    const job = this.queue.then(() => this.runNow(input));
-    this.queue = job.catch(() => undefined);
+    if (this.broken) return Promise.reject(new RunnerError(this.broken));
+    try {
+      checkRunInput(input);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const job = new Promise<RunOutput>((resolve, reject) => this.waiting.push({ input, resolve, reject }));
+    const tracked = job.catch(() => undefined).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    this.pump();
     return job;
   }
 
-  private async runNow({ ids, B, T, mask, fill, watch, scoreFrom, readIds }: RunInput): Promise<RunOutput> {
-    const { Tensor } = this.ort;
-    // the graph needs K ≥ 1: with nothing to watch, watch node 0 and drop it again
-    const w = BigInt64Array.from((watch.length ? watch : [0]).map((i) => BigInt(i)));
-    const started = performance.now();
-    const out = await this.session.run({
-      input_ids: new Tensor('int64', ids, [B, T]),
-      node_mask: new Tensor('float32', mask, [mask.length]),
-      node_fill: new Tensor('float32', fill, [fill.length]),
-      watch: new Tensor('int64', w, [w.length]),
-      score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
-      read_ids: new Tensor('int64', readIds, [readIds.length]),
-    });
-    this.timing.runs++;
-    this.timing.ms += performance.now() - started;
-    const logits = out.logits.data as Float32Array;
-    const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
-    return { logits, watched };
+  private pump(): void {
+    for (const slot of this.slots) {
+      const job = this.waiting.shift();
+      if (!job) return;
+      if (slot.job) {
+        this.waiting.unshift(job);
+        continue;
+      }
+      slot.job = { ...job, id: ++this.nextId };
+      slot.worker.postMessage({ kind: 'run', id: slot.job.id, input: job.input } satisfies ToWorker);
+    }
+  }
+
+  private settle(slot: Slot, m: FromWorker): void {
+    const job = slot.job;
+    if (!job || (m.kind !== 'done' && m.kind !== 'error') || m.id !== job.id) return;
+    slot.job = undefined;
+    if (m.kind === 'done') {
+      this.timing.runs++;
+      this.timing.ms += m.ms;
+      job.resolve(m.output);
+    } else job.reject(new RunnerError(m.message));
+    this.pump();
+  }
+
+  /** A worker died: its run and every queued run fail with the reason, and so does every later run. */
+  private fail(why: string): void {
+    this.broken ??= `${why}; reload the model (Circuit Inspector: Reload model bundle)`;
+    const error = new RunnerError(this.broken);
+    for (const slot of this.slots) {
+      slot.job?.reject(error);
+      slot.job = undefined;
+    }
+    this.waiting.splice(0).forEach((job) => job.reject(error));
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
-    this.disposed = true;
-    await this.queue;
-    await this.session.release();
+    this.disposed = true; // later runs are refused; those already queued finish first
+    await Promise.all([...this.pending]);
+    await Promise.all(
+      this.slots.filter((slot) => !slot.exited).map((slot) => {
+        // never terminate(): stopping a worker inside onnxruntime's run aborts the whole process
+        // (a native exception escapes); 'close' is handled after the run in progress
+        const exited = new Promise((resolve) => slot.worker.once('exit', resolve));
+        slot.worker.postMessage({ kind: 'close' } satisfies ToWorker);
+        return exited;
+      }),
+    );
   }
 }

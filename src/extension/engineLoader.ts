@@ -12,8 +12,8 @@ export type OpenResult = { readonly kind: 'ok'; readonly engine: Engine } | { re
 export async function openEngine(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<OpenResult> {
   try {
     const { bundle, runner } = await openModel(dir, provider);
-    log.info(`session created in ${runner.loadMs.toFixed(0)} ms (${runner.provider})`);
-    return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch }), runner) };
+    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.parallelism} worker thread${runner.parallelism > 1 ? 's' : ''})`);
+    return { kind: 'ok', engine: new AnalyzerEngine(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism }), runner) };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const missing = e instanceof BundleError && e.missing;

@@ -114,3 +114,59 @@ test('a graph with another interface, or no graph at all, is one-sentence error'
   });
   await assert.rejects(Runner.create(path.join(root, 'package.json'), { provider: 'cpu' }), /package\.json could not be loaded by onnxruntime \(.*\); re-export/);
 });
+
+/** Token ids [B·T] of a sample of Python, cycled: enough for long runs. */
+function sampleIds(b: NonNullable<typeof bundle>, n: number): BigInt64Array {
+  const ids = b.tokenizer.encode(fs.readFileSync(path.join(root, 'training/tasks.py'), 'utf8')).ids;
+  return BigInt64Array.from({ length: n }, (_, i) => BigInt(ids[i % ids.length]));
+}
+
+test('two workers run side by side with the results of one, each run answered with its own outputs', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const T = 128;
+  const ids = sampleIds(b, 8 * T);
+  const runs = Array.from({ length: 8 }, (_, i) => ({ ids: ids.subarray(i * T, (i + 1) * T), B: 1, T, mask: new Float32Array(b.layout.count).fill(1), fill: b.means, watch: [3, 700, 2000], scoreFrom: 32, readIds: BigInt64Array.of(10n, 20n) }));
+  const one = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 1 });
+  const two = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 2 });
+  assert.equal(two.parallelism, 2);
+  const serial: { logits: Float32Array; watched: Float32Array }[] = [];
+  for (const r of runs) serial.push(await one.run(r));
+  const parallel = await Promise.all(runs.map((r) => two.run(r)));
+  parallel.forEach((out, i) => {
+    assert.deepEqual(out.logits, serial[i].logits, `run ${i}: logits`);
+    assert.deepEqual(out.watched, serial[i].watched, `run ${i}: watched nodes`);
+  });
+  assert.equal(two.timing.runs, 8);
+  await Promise.all([one.dispose(), two.dispose()]);
+  await assert.rejects(two.run(runs[0]), /the model session was closed/);
+});
+
+test('the caller\'s thread stays free while the model runs (a 1 ms timer keeps ticking)', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const runner = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 1 });
+  const T = b.context;
+  const input = { ids: sampleIds(b, 8 * T), B: 8, T, mask: new Float32Array(b.layout.count).fill(1), fill: b.means, watch: [1], scoreFrom: 0, readIds: BigInt64Array.of(1n) };
+  await runner.run(input); // warm-up
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const started = performance.now();
+  await runner.run(input);
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  await runner.dispose();
+  // onnxruntime-node's run blocks its thread: in the caller's thread this timer would tick once, after it
+  assert.ok(ticks >= Math.min(10, ms / 10), `${ticks} ticks during a ${ms.toFixed(0)} ms run`);
+});
+
+test('a worker that dies makes every later run fail with a sentence, and dispose still returns', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const runner = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 2 });
+  const input = { ids: sampleIds(b, 16), B: 1, T: 16, mask: new Float32Array(b.layout.count).fill(1), fill: b.means, watch: [1], scoreFrom: 0, readIds: BigInt64Array.of(1n) };
+  await runner.run(input);
+  // the workers are private: stop one from outside, the way a crash would (while idle — terminating a
+  // worker inside onnxruntime's run aborts the process, which is why the runner itself never does)
+  const { slots } = runner as unknown as { slots: { worker: { terminate(): Promise<number> } }[] };
+  await slots[0].worker.terminate();
+  await assert.rejects(runner.run(input), /^RunnerError: the model worker exited with code 1; reload the model \(Circuit Inspector: Reload model bundle\)$/);
+  await runner.dispose();
+});

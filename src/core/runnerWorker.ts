@@ -1,0 +1,56 @@
+// The worker thread behind ./runner: one ModelSession, serving runs one at a time.
+//
+// onnxruntime-node's run holds its calling thread for the whole pass (~13 ms for a 256-token
+// window on 2 cores). Here that thread is this worker, so the editor's thread (the extension host,
+// shared with every other extension) never waits on the model.
+import { parentPort, workerData } from 'node:worker_threads';
+import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './session';
+
+export interface WorkerSetup {
+  readonly onnxPath: string;
+  readonly options: SessionOptions;
+}
+
+export type ToWorker = { readonly kind: 'run'; readonly id: number; readonly input: RunInput } | { readonly kind: 'close' };
+
+export type FromWorker =
+  | { readonly kind: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly notice: string | undefined; readonly loadMs: number }
+  | { readonly kind: 'failed'; readonly message: string }
+  | { readonly kind: 'done'; readonly id: number; readonly output: RunOutput; readonly ms: number }
+  | { readonly kind: 'error'; readonly id: number; readonly message: string };
+
+async function serve(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('runnerWorker runs only as a worker thread');
+  const post = (m: FromWorker) => port.postMessage(m);
+  const { onnxPath, options } = workerData as WorkerSetup;
+  let session: ModelSession;
+  try {
+    session = await ModelSession.create(onnxPath, options);
+  } catch (e) {
+    post({ kind: 'failed', message: e instanceof Error ? e.message : String(e) });
+    port.close();
+    return;
+  }
+  post({ kind: 'ready', provider: session.provider, notice: session.notice, loadMs: session.loadMs });
+  // messages are handled in order; a run is awaited before the next message is looked at
+  let chain = Promise.resolve();
+  port.on('message', (m: ToWorker) => {
+    chain = chain.then(async () => {
+      if (m.kind === 'close') {
+        await session.release();
+        port.close();
+        return;
+      }
+      const started = performance.now();
+      try {
+        const output = await session.run(m.input);
+        post({ kind: 'done', id: m.id, output, ms: performance.now() - started });
+      } catch (e) {
+        post({ kind: 'error', id: m.id, message: firstLine(e) });
+      }
+    });
+  });
+}
+
+void serve();

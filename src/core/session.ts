@@ -1,0 +1,154 @@
+// One onnxruntime-node session of the bundle's graph (docs/bundle-format.md, "model.onnx"), run in
+// the thread that creates it. ./runner keeps these in worker threads; this module is what runs there.
+//
+// Provider choice: onnxruntime does not fall back by itself — InferenceSession.create throws when
+// the CUDA provider's libraries cannot load. So `auto` and `cuda` both try ['cuda'] once, and on
+// that error retry with ['cpu'] and report why in a one-time notice; an explicit `cuda` on a
+// machine without it is a notice too, never an error loop. onnxruntime-node is required lazily so
+// that loading the core (tokenizer, bundle checks) never pulls in the native binding.
+import type * as Ort from 'onnxruntime-node';
+
+export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
+
+/** One forward pass over a batch of B rows of T tokens. */
+export interface RunInput {
+  /** Token ids [B·T], row-major. */
+  readonly ids: BigInt64Array;
+  readonly B: number;
+  readonly T: number;
+  /** The ablation [N]: x ← mask·x + (1 − mask)·fill at every node. */
+  readonly mask: Float32Array;
+  readonly fill: Float32Array;
+  /** Flat indices of the nodes whose activations to return [K]. */
+  readonly watch: readonly number[];
+  /** Outputs cover positions scoreFrom..T−1 only (P = T − scoreFrom): the rest is left context. */
+  readonly scoreFrom: number;
+  /** Vocabulary entries whose logits to return [R]: all V for next-token lists, a few for a class readout. */
+  readonly readIds: BigInt64Array;
+}
+
+export interface RunOutput {
+  /** Logits of the read ids at the scored positions [B, P, R], row-major. */
+  readonly logits: Float32Array;
+  /** Activations of the watched nodes (after AbsTopK and ablation) [B, P, K], row-major. */
+  readonly watched: Float32Array;
+}
+
+export interface SessionOptions {
+  readonly provider?: ProviderChoice;
+  /** Threads for one op (onnxruntime's intra-op pool). */
+  readonly threads: number;
+  /**
+   * Whether idle pool threads spin. Right when the session has its cores to itself; where several
+   * sessions share the cores, spinning threads steal them from the session that has work.
+   */
+  readonly spinning: boolean;
+}
+
+/** The graph's interface, in order, as the exporter writes it. */
+export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch', 'score_from', 'read_ids'] as const;
+export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
+
+export class RunnerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunnerError';
+  }
+}
+
+let ortModule: typeof Ort | undefined;
+function loadOrt(): typeof Ort {
+  if (!ortModule) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ortModule = require('onnxruntime-node') as typeof Ort;
+    // Errors reach the user as one sentence (a thrown RunnerError or the CUDA notice); onnxruntime's
+    // own multi-line log of the same failure would only clutter stderr. It reads the level once, when
+    // the process's first session starts, so it is set before any session, whatever the provider.
+    ortModule.env.logLevel = 'fatal';
+  }
+  return ortModule;
+}
+
+export function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().slice(0, 200);
+}
+
+/** Checks a run's shapes before it is queued: a bad one is rejected without reaching onnxruntime. */
+export function checkRunInput({ ids, B, T, mask, fill, scoreFrom, readIds }: RunInput): void {
+  if (!(B >= 1 && T >= 1 && ids.length === B * T)) throw new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`);
+  if (mask.length !== fill.length) throw new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`);
+  if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) throw new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`);
+  if (readIds.length === 0) throw new RunnerError('run: no vocabulary entries to read');
+}
+
+export class ModelSession {
+  private constructor(
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
+    /** The provider in use. */
+    readonly provider: 'cuda' | 'cpu',
+    /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
+    readonly notice: string | undefined,
+    /** Time to create the session, ms. */
+    readonly loadMs: number,
+  ) {}
+
+  static async create(onnxPath: string, options: SessionOptions): Promise<ModelSession> {
+    const started = performance.now();
+    const ort = loadOrt();
+    const choice = options.provider ?? 'auto';
+    const base: Ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: Math.max(1, options.threads),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+    };
+    let session: Ort.InferenceSession | undefined;
+    let notice: string | undefined;
+    let provider: 'cuda' | 'cpu' = 'cpu';
+    if (choice !== 'cpu') {
+      try {
+        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cuda'] });
+        provider = 'cuda';
+      } catch (e) {
+        notice = `CUDA is not available (${firstLine(e)}); running on the CPU.`;
+      }
+    }
+    if (!session) {
+      try {
+        session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cpu'] });
+      } catch (e) {
+        throw new RunnerError(`${onnxPath} could not be loaded by onnxruntime (${firstLine(e)}); re-export the bundle with training/export.py.`);
+      }
+    }
+    const s = session;
+    const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
+    if (!same(s.inputNames, ONNX_INPUTS) || !same(s.outputNames, ONNX_OUTPUTS)) {
+      await s.release();
+      throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${ONNX_INPUTS.join(', ')}) → (${ONNX_OUTPUTS.join(', ')}); re-export the bundle with training/export.py.`);
+    }
+    return new ModelSession(ort, s, provider, notice, performance.now() - started);
+  }
+
+  /** One forward pass (the caller serialises: onnxruntime-node's run holds this thread throughout). */
+  async run({ ids, B, T, mask, fill, watch, scoreFrom, readIds }: RunInput): Promise<RunOutput> {
+    const { Tensor } = this.ort;
+    // the graph needs K ≥ 1: with nothing to watch, watch node 0 and drop it again
+    const w = BigInt64Array.from((watch.length ? watch : [0]).map((i) => BigInt(i)));
+    const out = await this.session.run({
+      input_ids: new Tensor('int64', ids, [B, T]),
+      node_mask: new Tensor('float32', mask, [mask.length]),
+      node_fill: new Tensor('float32', fill, [fill.length]),
+      watch: new Tensor('int64', w, [w.length]),
+      score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
+      read_ids: new Tensor('int64', readIds, [readIds.length]),
+    });
+    const logits = out.logits.data as Float32Array;
+    const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
+    return { logits, watched };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
