@@ -93,16 +93,17 @@ export class Runner {
     const threads = Math.max(1, options.threads ?? Math.min(cores, 4));
     const workers = Math.max(1, options.workers ?? Math.min(cores, 2));
     const spinning = workers * threads <= cores;
-    // the first session settles the provider; only a CPU one gets siblings
-    const first = await startWorker({ onnxPath, options: { provider: options.provider, threads, spinning } });
-    const rest = first.ready.provider === 'cuda' ? [] : await Promise.allSettled(Array.from({ length: workers - 1 }, () => startWorker({ onnxPath, options: { provider: 'cpu', threads, spinning } })));
-    const failed = rest.find((r) => r.status === 'rejected');
-    const up = [first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
-    if (failed) {
-      await Promise.all(up.map((w) => w.worker.terminate()));
-      throw failed.reason;
-    }
-    return new Runner(up.map(({ worker }) => ({ worker })), first.ready.provider, first.ready.notice, performance.now() - started);
+    // The first session settles the provider. Its siblings start at the same time on the CPU (the
+    // case they are for), and are stopped again, unused, if the first one got CUDA.
+    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, options: { provider, threads, spinning } });
+    const starts = [startWorker(setup(options.provider)), ...Array.from({ length: workers - 1 }, () => startWorker(setup('cpu')))];
+    const settled = await Promise.allSettled(starts);
+    const up = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r) => r.status === 'rejected');
+    const keep = failed ? [] : up[0].ready.provider === 'cuda' ? [up[0]] : up;
+    await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
+    if (failed) throw failed.reason;
+    return new Runner(keep.map(({ worker }) => ({ worker })), up[0].ready.provider, up[0].ready.notice, performance.now() - started);
   }
 
   /**
