@@ -75,5 +75,6 @@ export interface Engine {
   activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>>;
   /** The tokens of `text` where node `nodeId` is most active (|value|), best first. */
   topTokens(text: string, nodeId: string, limit: number): Promise<{ start: number; end: number; text: string; value: number }[]>;
-  dispose(): void;
+  /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
+  dispose(): Promise<void>;
 }

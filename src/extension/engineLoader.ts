@@ -102,7 +102,7 @@ class AnalyzerEngine implements Engine {
       .slice(0, limit);
   }
 
-  dispose(): void {
-    void this.runner.dispose();
+  dispose(): Promise<void> {
+    return this.runner.dispose();
   }
 }

@@ -38,8 +38,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let loading = Promise.resolve();
   const load = (): Promise<void> => (loading = loading.then(loadNow));
   const loadNow = async (): Promise<void> => {
-    engine?.dispose();
+    const old = engine;
     engine = undefined;
+    await old?.dispose(); // its worker threads end before the new model's start
     loadError = undefined;
     status.show({ kind: 'loading' });
     const dir = bundleDir(context, settings);
@@ -83,7 +84,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       settings = readSettings();
       void load();
     }),
-    { dispose: () => engine?.dispose() },
+    { dispose: () => void engine?.dispose() },
   );
 
   if (context.extensionMode !== vscode.ExtensionMode.Production) {
@@ -127,7 +128,10 @@ function bundleDir(context: vscode.ExtensionContext, settings: Settings): string
   return found ? path.join(models, found) : models;
 }
 
-export function deactivate(): void {
-  engine?.dispose();
+// VS Code waits for this promise before the extension host exits: a worker thread stopped inside an
+// onnxruntime run would abort the process instead of letting it exit.
+export async function deactivate(): Promise<void> {
+  const old = engine;
   engine = undefined;
+  await old?.dispose();
 }

@@ -27,7 +27,7 @@ function brokenCopy(edit: (dir: string) => void): string {
 async function loadError(dir: string): Promise<string | undefined> {
   const r = await openEngine(dir, 'cpu', log);
   if (r.kind !== 'ok') return r.message;
-  r.engine.dispose();
+  await r.engine.dispose();
   return undefined;
 }
 
