@@ -265,8 +265,10 @@ export class DocumentAnalyzer {
       todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
       let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
       let finished = 0;
+      // runs settle in any order: the first failure is kept and thrown once none is in flight
+      let failure: { error: unknown } | undefined;
       const inFlight = new Set<Promise<void>>();
-      for (let i = 0; i < todo.length; i += this.batch) {
+      for (let i = 0; i < todo.length && !failure; i += this.batch) {
         if (stale()) return CANCELLED;
         const rows = todo.slice(i, i + this.batch);
         const T = Math.max(...rows.map((r) => r.win.length));
@@ -276,25 +278,27 @@ export class DocumentAnalyzer {
           for (let t = 0; t < r.win.length; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
         });
         const P = T - scoreFrom;
-        const run = this.runner.run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds }).then((out) => {
-          rows.forEach((r, b) => {
-            results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
-            this.cache.set(r.key, results[r.w]);
-            if (urgent.has(r.w)) urgentLeft--;
-          });
-          finished += rows.length;
-          if (urgent.size && urgentLeft === 0 && finished < todo.length && !stale()) {
-            options.onProgress?.(assemble(false));
-            urgent.clear();
-          }
-        });
+        const run: Promise<void> = this.runner
+          .run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds })
+          .then((out) => {
+            rows.forEach((r, b) => {
+              results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
+              this.cache.set(r.key, results[r.w]);
+              if (urgent.has(r.w)) urgentLeft--;
+            });
+            finished += rows.length;
+            if (urgent.size && urgentLeft === 0 && finished < todo.length && !stale()) {
+              options.onProgress?.(assemble(false));
+              urgent.clear();
+            }
+          })
+          .catch((error: unknown) => void (failure ??= { error }))
+          .finally(() => inFlight.delete(run));
         inFlight.add(run);
-        // a failure surfaces through the race or the all below; this handler also keeps a run that
-        // fails after another one's failure has ended the analysis from counting as unhandled
-        run.then(() => inFlight.delete(run), () => inFlight.delete(run));
         if (inFlight.size >= this.inFlight) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
+      if (failure) throw failure.error;
     }
     if (stale()) return CANCELLED;
     this.stats.windowsComputed += todo.length;

@@ -294,3 +294,30 @@ test('priority: the windows of the visible range run first, and onProgress gets 
   done(await a.analyze(long, NO_ABLATION, { priority: { start, end }, onProgress: (p) => partials.push(p) }));
   assert.equal(partials.length, 0);
 });
+
+test('runs in flight: up to `inFlight` at once, answered out of order, the same result as one at a time; a failed run fails the analysis', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const fake = fakeRunner(b.model.vocab_size);
+  let running = 0;
+  let most = 0;
+  let calls = 0;
+  const slow: Pick<Runner, 'run'> = {
+    run: async (input) => {
+      running++;
+      most = Math.max(most, running);
+      // later runs answer first: every third waits longest
+      await new Promise((r) => setTimeout(r, [6, 3, 0][calls++ % 3]));
+      running--;
+      return fake.run(input);
+    },
+  };
+  const long = doc.repeat(6);
+  const one = done(await new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size)).analyze(long, NO_ABLATION));
+  const three = done(await new DocumentAnalyzer(b, slow, { inFlight: 3 }).analyze(long, NO_ABLATION));
+  assert.equal(most, 3, 'three runs were in flight together');
+  assert.deepEqual(three.tokens.map((t) => t.circuits[sample.task].value), one.tokens.map((t) => t.circuits[sample.task].value));
+  assert.deepEqual(three.tokens.map((t) => t.watched), one.tokens.map((t) => t.watched));
+  let n = 0;
+  const failing: Pick<Runner, 'run'> = { run: (input) => (++n === 2 || n === 3 ? Promise.reject(new Error(`run ${n} failed`)) : fake.run(input)) };
+  await assert.rejects(new DocumentAnalyzer(b, failing, { inFlight: 3 }).analyze(long, NO_ABLATION), /run 2 failed/);
+});
