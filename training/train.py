@@ -1,6 +1,6 @@
 """Step 2: weight-sparse pretraining.
 
-    python -m training.train --config small --out training/runs/small [--minutes 100]
+    python -m training.train --config small --out training/runs/small [--minutes 100] [--device cuda]
 
 Resumable (checkpoint.pt is rewritten every --ckpt-every steps and on exit); the loss curve is
 saved as JSON lines (curve.jsonl: step, tokens, train loss, lr, density, and val loss at evals).
@@ -62,10 +62,10 @@ class Batches:
         self.batch, self.seq = batch, seq
         self.rng = np.random.default_rng(seed)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         starts = self.rng.integers(0, len(self.data) - self.seq - 1, self.batch)
         chunk = np.stack([self.data[s : s + self.seq + 1].astype(np.int64) for s in starts])
-        x = torch.from_numpy(chunk)
+        x = torch.from_numpy(chunk).to(device)  # [batch, seq + 1]
         return x[:, :-1], x[:, 1:]
 
 
@@ -74,8 +74,9 @@ def evaluate(model: GPT, data: Path, batch: int, seq: int, n_batches: int = 8) -
     model.eval()
     it = Batches(data, batch, seq, seed=1234)
     losses = []
+    device = next(model.parameters()).device
     for _ in range(n_batches):
-        x, y = it.next()
+        x, y = it.next(device)
         logits, _, _ = model(x)
         losses.append(float(F.cross_entropy(logits.flatten(0, 1), y.flatten())))
     model.train()
@@ -91,17 +92,24 @@ def make_optimizer(model: GPT, lr: float) -> torch.optim.Optimizer:
     )
 
 
-def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, log=print) -> GPT:
+def pick_device(name: str) -> torch.device:
+    """auto: CUDA when PyTorch sees a GPU, else the CPU (the same code runs on both)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, device: torch.device | str = "cpu", log=print) -> GPT:
     spec = CONFIGS[config]
     cfg: GPTConfig = spec["model"]
     torch.manual_seed(seed)
-    model = GPT(cfg)
+    model = GPT(cfg).to(device)
     opt = make_optimizer(model, spec["lr"])
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, curve_path = out / "checkpoint.pt", out / "curve.jsonl"
     step, tokens = 0, 0
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = torch.load(ckpt_path, weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, tokens = ck["step"], ck["tokens"]
@@ -122,7 +130,7 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
             lr = lr_at(step, total_steps, spec["lr"], density)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, y = batches.next()
+            x, y = batches.next(device)
             logits, _, _ = model(x)
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
             opt.zero_grad(set_to_none=True)
@@ -156,12 +164,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=0, help="total steps (default: the config's)")
     ap.add_argument("--minutes", type=float, default=0.0, help="stop (resumably) after this wall time")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     ap.add_argument("--retarget", action="store_true", help="on resume, use --steps as the new total (re-times annealing and LR decay)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = args.steps or CONFIGS[args.config]["steps"]
-    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget)
+    device = pick_device(args.device)
+    print(f"training on {device}")
+    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device)
 
 
 if __name__ == "__main__":
