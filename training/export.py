@@ -283,17 +283,14 @@ def main() -> None:
                     help="rewrite only model.onnx and golden.json of an existing bundle (after a change to the graph's interface)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    gpt = load_checkpoint(args.run)
+    gpt, info = load_run(args.run)
     if args.graph_only:
         write_graph(gpt, args.out)
         return
-    ck = torch.load(args.run / "checkpoint.pt", weights_only=False, map_location="cpu")
-    curve = [json.loads(line) for line in (args.run / "curve.jsonl").read_text().splitlines()]
-    vals = [r for r in curve if "val_loss" in r]
     corpus = json.loads((args.data / "corpus.json").read_text())
-    provenance = {"corpus": corpus, "steps": ck["step"], "tokens_seen": ck["tokens"], "train_config": ck["config"],
+    provenance = {"corpus": corpus, "steps": info["steps"], "tokens_seen": info["tokens"], "train_config": info["config"],
                   "compute": "2 CPU cores, PyTorch " + torch.__version__, **({"note": args.note} if args.note else {})}
-    metrics = {"val_loss": vals[-1]["val_loss"] if vals else None, **nonzero_stats(gpt)}
+    metrics = {"val_loss": info["val_loss"], **nonzero_stats(gpt)}
     write_bundle(gpt, args.data, args.out, args.name or args.out.name, provenance, metrics)
     print(json.dumps(metrics, indent=2))
 

@@ -47,19 +47,27 @@ type Ready = Extract<FromWorker, { kind: 'ready' }>;
 function startWorker(setup: WorkerSetup): Promise<{ worker: Worker; ready: Ready }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_FILE, { workerData: setup });
+    // these listeners speak for the start only; once it is settled the Runner's own ones take over
+    let settled = false;
     const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
       void worker.terminate();
       reject(new RunnerError(why));
     };
-    worker.once('message', (m: FromWorker) => (m.kind === 'ready' ? resolve({ worker, ready: m }) : fail(m.kind === 'failed' ? m.message : `unexpected ${m.kind} from the model worker`)));
+    worker.once('message', (m: FromWorker) => {
+      if (m.kind !== 'ready') return fail(m.kind === 'failed' ? m.message : `unexpected ${m.kind} from the model worker`);
+      settled = true;
+      resolve({ worker, ready: m });
+    });
     worker.once('error', (e) => fail(`the model worker could not start (${firstLine(e)})`));
     worker.once('exit', (code) => fail(`the model worker exited with code ${code} before its session was ready`));
   });
 }
 
 export class Runner {
-  /** Forward passes so far and their total time in onnxruntime, ms, summed over the workers (for the benchmark). */
-  readonly timing = { runs: 0, ms: 0 };
+  /** Forward passes done so far, over all workers. */
+  readonly timing = { runs: 0 };
   private readonly waiting: Job[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private nextId = 0;
@@ -138,12 +146,9 @@ export class Runner {
 
   private pump(): void {
     for (const slot of this.slots) {
+      if (slot.job) continue;
       const job = this.waiting.shift();
       if (!job) return;
-      if (slot.job) {
-        this.waiting.unshift(job);
-        continue;
-      }
       slot.job = { ...job, id: ++this.nextId };
       slot.worker.postMessage({ kind: 'run', id: slot.job.id, input: job.input } satisfies ToWorker);
     }
@@ -155,7 +160,6 @@ export class Runner {
     slot.job = undefined;
     if (m.kind === 'done') {
       this.timing.runs++;
-      this.timing.ms += m.ms;
       job.resolve(m.output);
     } else job.reject(new RunnerError(m.message));
     this.pump();

@@ -16,7 +16,7 @@ export type ToWorker = { readonly kind: 'run'; readonly id: number; readonly inp
 export type FromWorker =
   | { readonly kind: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly notice: string | undefined; readonly loadMs: number }
   | { readonly kind: 'failed'; readonly message: string }
-  | { readonly kind: 'done'; readonly id: number; readonly output: RunOutput; readonly ms: number }
+  | { readonly kind: 'done'; readonly id: number; readonly output: RunOutput }
   | { readonly kind: 'error'; readonly id: number; readonly message: string };
 
 async function serve(): Promise<void> {
@@ -42,10 +42,9 @@ async function serve(): Promise<void> {
         port.close();
         return;
       }
-      const started = performance.now();
       try {
         const output = await session.run(m.input);
-        post({ kind: 'done', id: m.id, output, ms: performance.now() - started });
+        post({ kind: 'done', id: m.id, output });
       } catch (e) {
         post({ kind: 'error', id: m.id, message: firstLine(e) });
       }

@@ -38,9 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let loading = Promise.resolve();
   const load = (): Promise<void> => (loading = loading.then(loadNow));
   const loadNow = async (): Promise<void> => {
-    const old = engine;
-    engine = undefined;
-    await old?.dispose(); // its worker threads end before the new model's start
+    await dropEngine(); // its worker threads end before the new model's start
     loadError = undefined;
     status.show({ kind: 'loading' });
     const dir = bundleDir(context, settings);
@@ -128,10 +126,15 @@ function bundleDir(context: vscode.ExtensionContext, settings: Settings): string
   return found ? path.join(models, found) : models;
 }
 
-// VS Code waits for this promise before the extension host exits: a worker thread stopped inside an
-// onnxruntime run would abort the process instead of letting it exit.
-export async function deactivate(): Promise<void> {
+/** Forget the engine at once (nothing new reaches it) and wait until its runs and workers have ended. */
+async function dropEngine(): Promise<void> {
   const old = engine;
   engine = undefined;
   await old?.dispose();
+}
+
+// VS Code waits for this promise before the extension host exits: a worker thread stopped inside an
+// onnxruntime run would abort the process instead of letting it exit.
+export function deactivate(): Promise<void> {
+  return dropEngine();
 }

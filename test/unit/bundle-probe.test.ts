@@ -9,19 +9,14 @@ import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { openEngine } from '../../src/extension/engineLoader';
 import { repoRoot } from './fixtures';
-import { tempDir } from './tempDirs';
+import { editedCopy } from './tempDirs';
 
 const modelsDir = path.join(repoRoot, 'models');
 const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
 const noBundle = shippedName ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
 const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as vscode.LogOutputChannel;
 
-function brokenCopy(edit: (dir: string) => void): string {
-  const dir = tempDir('ci-probe-');
-  fs.cpSync(path.join(modelsDir, shippedName!), dir, { recursive: true });
-  edit(dir);
-  return dir;
-}
+const brokenCopy = (edit: (dir: string) => void): string => editedCopy(path.join(modelsDir, shippedName!), 'ci-probe-', edit);
 
 /** What the extension reports for the bundle in `dir`: undefined when it loads and runs. */
 async function loadError(dir: string): Promise<string | undefined> {

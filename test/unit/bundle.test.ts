@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { BundleError, loadBundle } from '../../src/core/bundle';
 import { formatNodeId, NodeLayout, parseNodeId } from '../../src/core/nodes';
-import { tempDir } from './tempDirs';
+import { editedCopy } from './tempDirs';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');
@@ -13,12 +13,7 @@ const shipped = shippedName ? path.join(modelsDir, shippedName) : '';
 const noBundle = shipped ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
 const sampleCircuit = fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8');
 
-function brokenCopy(edit: (dir: string) => void): string {
-  const dir = tempDir('ci-bundle-');
-  fs.cpSync(shipped, dir, { recursive: true });
-  edit(dir);
-  return dir;
-}
+const brokenCopy = (edit: (dir: string) => void): string => editedCopy(shipped, 'ci-bundle-', edit);
 
 function editJson(file: string, f: (m: Record<string, unknown>) => void): void {
   const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -12,3 +12,11 @@ export function tempDir(prefix: string): string {
   made.push(dir);
   return dir;
 }
+
+/** A temporary copy of the bundle folder `src`, changed by `edit` (for the broken-bundle tests). */
+export function editedCopy(src: string, prefix: string, edit: (dir: string) => void): string {
+  const dir = tempDir(prefix);
+  fs.cpSync(src, dir, { recursive: true });
+  edit(dir);
+  return dir;
+}
