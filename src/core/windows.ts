@@ -35,10 +35,8 @@ export interface ContentWindowOptions {
   readonly left?: number;
   /** Most positions a later window scores (default ⌊context/2⌋); left + maxGap ≤ context. */
   readonly maxGap?: number;
-  /** A candidate closer than this to the previous anchor is not one (default ⌊2·maxGap/3⌋). */
-  readonly minGap?: number;
-  /** About one position in `modulus` is an anchor candidate (default 32). */
-  readonly modulus?: number;
+  /** An anchor's hash is the least within this many positions on either side (default maxGap). */
+  readonly radius?: number;
 }
 
 /**
@@ -46,51 +44,42 @@ export interface ContentWindowOptions {
  * around it. With a fixed grid (planWindows) inserting one token early in a file shifts every
  * later window by one token, and all of them have to be recomputed.
  *
- * Boundaries s_0 = 0 < s_1 < … are anchor positions: p is a candidate when a hash of the tokens
- * at p−2, p−1, p is 0 mod `modulus`, and a candidate becomes an anchor when the previous anchor
- * is at least `minGap` before it. After an edit the anchors fall back onto the old ones at the
- * first candidate both chains keep, so boundaries away from the edit do not move. Gaps longer than
- * `maxGap` are cut evenly between their two anchors (after the last anchor: every maxGap
- * positions, so appending text leaves earlier cuts alone).
- * Window k covers [s_k, s_{k+1} + left) and scores [s_k + left, s_{k+1} + left) — window 0 scores
- * from 0. That is the same rule as the grid: every position is scored in the window where it has
- * the most left context (≥ left, except in window 0), and windows hold at most left + maxGap ≤
- * context positions. Measured on the first 2,000 lines of bench/stdlib-5000.py (W 256, left 64,
- * maxGap 192) over 174 one-character edits: minGap 128 with modulus 32 runs 1.45× the document's
- * tokens cold and an edit recomputes 1 window (median; 93 % of edits ≤ 2, worst 6). Against it:
- * minGap 96 — 1.54×, median 2, worst 7; minGap 160, modulus 16 — 1.40×, median 2, worst 41 (long
- * stretches without an anchor); keeping a candidate by its distance to the previous *candidate*
- * rather than anchor left anchors so rare that an edit recomputed 3 windows (median), worst 13.
- * A second set — an "x" inserted at the start of 174 evenly spaced lines — gives 95 % ≤ 2 and one
- * edit of 24: an edit that makes or removes an anchor can leave the old and new chains out of phase
- * for many anchors. Local-minimum anchors (p is one when its hash is the least within ±64) bound
- * that (worst 3 on the same set) but recompute 2 windows per edit (median) and run 1.54× the
- * tokens cold, so the chain stays.
+ * Every position p ≥ 1 has a hash of the tokens at p−2, p−1, p. Boundaries s_0 = 0 < s_1 < … are
+ * the anchors — positions whose hash is the least within ±`radius` (ties to the earlier) — and, in
+ * a gap between two anchors longer than `maxGap`, cuts at the least hash among the positions that
+ * leave every piece ≤ maxGap. After the last anchor the cuts fall every maxGap positions, so typing
+ * at the end of a file leaves earlier cuts alone. Window k covers [s_k, s_{k+1} + left) and scores
+ * [s_k + left, s_{k+1} + left) — window 0 scores from 0. That is the same rule as the grid: every
+ * position is scored in the window where it has the most left context (≥ left, except in window
+ * 0), and windows hold at most left + maxGap ≤ context positions.
+ *
+ * Whether a position is a boundary depends only on hashes within about `radius` of it, so an edit
+ * moves boundaries only near itself. Measured on the first 2,000 lines of bench/stdlib-5000.py
+ * (W 256, left 64, maxGap 192, radius 192), 400 edits of each kind (an "x" inserted mid-line or at
+ * a line start, a character deleted, a "(" inserted): 1.42× the document's tokens cold; an edit
+ * recomputes 1 window (median), 94–98 % of edits ≤ 2, worst 4–5. The chain rule it replaced (a
+ * candidate, hash ≡ 0 mod 32, became an anchor at least 128 after the previous anchor) ran 1.45×
+ * with median 1–2 and 93–96 % ≤ 2, but worst 31–33: an edit that made or removed an anchor left the
+ * old and new chains out of phase for many anchors. Radius 128 gives 1.44×, worst 4; 256, 1.40×,
+ * worst 5. An edit in the last `left` positions a window scores is also the next window's left
+ * context, so about left / (mean scored span) of edits recompute 2 windows whatever the rule.
  */
 export function planContentWindows(ids: ArrayLike<number>, context: number, options: ContentWindowOptions = {}): Window[] {
   const n = ids.length;
   const maxGap = options.maxGap ?? Math.floor(context / 2);
   const left = options.left ?? context - maxGap;
-  const minGap = options.minGap ?? Math.floor((2 * maxGap) / 3);
-  const modulus = options.modulus ?? 32;
-  if (!(maxGap >= 1 && left >= 1 && left + maxGap <= context && minGap >= 1 && modulus >= 1)) throw new RangeError(`planContentWindows: context ${context}, left ${left}, maxGap ${maxGap}`);
+  const radius = options.radius ?? maxGap;
+  if (!(maxGap >= 1 && left >= 1 && left + maxGap <= context && radius >= 1)) throw new RangeError(`planContentWindows: context ${context}, left ${left}, maxGap ${maxGap}, radius ${radius}`);
   if (n <= 0) return [];
-  const anchors = [0];
-  for (let p = 1; p < n; p++) {
-    if (anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]) % modulus !== 0) continue;
-    if (p - anchors[anchors.length - 1] >= minGap) anchors.push(p);
-  }
+  const hashes = new Uint32Array(n); // hashes[0] unused: position 0 always starts window 0
+  for (let p = 1; p < n; p++) hashes[p] = anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]);
+  const anchors = [0, ...localMinima(hashes, radius)];
   const starts: number[] = [];
-  for (let i = 0; i < anchors.length; i++) {
-    const a = anchors[i];
-    const b = i + 1 < anchors.length ? anchors[i + 1] : undefined;
+  anchors.forEach((a, i) => {
     starts.push(a);
-    if (b === undefined) for (let s = a + maxGap; s < n; s += maxGap) starts.push(s);
-    else if (b - a > maxGap) {
-      const pieces = Math.ceil((b - a) / maxGap);
-      for (let j = 1; j < pieces; j++) starts.push(a + Math.round((j * (b - a)) / pieces));
-    }
-  }
+    if (i + 1 < anchors.length) starts.push(...cutsBetween(hashes, a, anchors[i + 1], maxGap));
+    else for (let s = a + maxGap; s < n; s += maxGap) starts.push(s);
+  });
   const out: Window[] = [];
   for (let k = 0; k < starts.length; k++) {
     const s = starts[k];
@@ -99,6 +88,38 @@ export function planContentWindows(ids: ArrayLike<number>, context: number, opti
     if (end - s > from) out.push({ start: s, length: end - s, from });
   }
   return out;
+}
+
+/** Positions p ≥ 1 whose (hash, p) is the least in [p − radius, p + radius]: one pass, a monotone deque. */
+function localMinima(hashes: Uint32Array, radius: number): number[] {
+  const n = hashes.length;
+  const out: number[] = [];
+  const deque = new Int32Array(n); // positions with increasing hashes; equal hashes keep the earlier
+  let head = 0;
+  let tail = 0;
+  let next = 1;
+  for (let p = 1; p < n; p++) {
+    for (const last = Math.min(n - 1, p + radius); next <= last; next++) {
+      while (tail > head && hashes[deque[tail - 1]] > hashes[next]) tail--;
+      deque[tail++] = next;
+    }
+    while (deque[head] < p - radius) head++;
+    if (deque[head] === p) out.push(p);
+  }
+  return out;
+}
+
+/** Cuts in (a, b) so that no piece exceeds maxGap, each at the least hash (the earliest of equals) where it can go. */
+function cutsBetween(hashes: Uint32Array, a: number, b: number, maxGap: number): number[] {
+  const cuts: number[] = [];
+  while (b - a > maxGap) {
+    const pieces = Math.ceil((b - a) / maxGap);
+    let cut = Math.max(a + 1, b - (pieces - 1) * maxGap);
+    for (let q = cut + 1, last = a + maxGap; q <= last; q++) if (hashes[q] < hashes[cut]) cut = q;
+    cuts.push(cut);
+    a = cut;
+  }
+  return cuts;
 }
 
 /** A well-mixed 32-bit hash of three token ids. */
