@@ -4,7 +4,7 @@
 
 Task accuracy on the fixed test sets, and the two headline behaviours on real code that is not in
 the corpus (the held-out package): at every actual closing quote token, does the model prefer the
-right quote type over the other; at every actual end-of-line list close, does it prefer the right
+right quote type over the other; at every actual end-of-line close of `[`, does it prefer the right
 depth ("]" when another "]" follows, "]\\n" otherwise).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .model import GPT
 
 
 @torch.no_grad()
-def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) -> dict:
+def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 2000) -> dict:
     """Scan the held-out token stream in windows (stride T/2, scoring each token once with ≥ T/2 left context)."""
     twin = {}
     for d, s, _ in tasks_mod.quote_closers(tok):
@@ -31,7 +31,7 @@ def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) 
     close, close_nl = tok.token_to_id("]"), tok.encode("]\n").ids[0]
     T = gpt.cfg.block_size
     half = T // 2
-    q_ok = q_n = b_ok = b_n = b_nested = 0
+    q_ok = q_n = b_ok = b_n = b_nested = b_nested_ok = 0
     starts = list(range(0, len(stream) - T - 1, half))[:max_windows]
     for i in range(0, len(starts), 8):
         batch = starts[i : i + 8]
@@ -49,17 +49,20 @@ def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 400) 
                     nested = nxt == close
                     b_n += 1
                     b_nested += int(nested)
-                    b_ok += int((row[close] > row[close_nl]) == nested)
+                    right = int((row[close] > row[close_nl]) == nested)
+                    b_ok += right
+                    b_nested_ok += right * int(nested)
     return {
         "quote": {"accuracy": q_ok / max(1, q_n), "count": q_n},
-        "bracket": {"accuracy": b_ok / max(1, b_n), "count": b_n, "nested": b_nested},
+        "bracket": {"accuracy": b_ok / max(1, b_n), "count": b_n, "nested": b_nested,
+                    "nested_accuracy": b_nested_ok / max(1, b_nested), "flat_accuracy": (b_ok - b_nested_ok) / max(1, b_n - b_nested)},
         "tokens_scanned": len(starts) * half,
     }
 
 
 def model_metrics(gpt: GPT, tok, all_tasks: dict, heldout_stream: np.ndarray) -> dict:
     """Accuracy and contrast loss on every task's fixed test set, and the held-out real-code accuracies."""
-    return {"tasks": {name: tasks_mod.evaluate(gpt, t.test) for name, t in all_tasks.items()},
+    return {"tasks": {name: tasks_mod.evaluate(gpt, t.test, classes=t.classes) for name, t in all_tasks.items()},
             "heldout": heldout_accuracy(gpt, tok, heldout_stream)}
 
 
@@ -79,7 +82,8 @@ def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, 
                         f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |")
     vals = [r for r in curve if "val_loss" in r]
     curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:]))
-    task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
+    task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | " + " / ".join(f"{c}: {a['accuracy'] * 100:.1f} % of {a['n']}" for c, a in v.get("by_class", {}).items() if a["n"])
+                          + f" | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
     mx = manifest["metrics"]
     # a "## Notes" section written by hand (what the circuits do, how the run went) survives regeneration
     card = bundle / "MODEL_CARD.md"
@@ -121,15 +125,16 @@ gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√
 The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr, density, val loss).
 
 ## Task accuracy (fixed test sets; half templates, half real validation code for the first two)
-| task | accuracy | contrast loss | examples |
-|---|---|---|---|
+| task | accuracy | by class | contrast loss | examples |
+|---|---|---|---|---|
 {task_rows}
 
 ## Real code not in the corpus (`{c['held_out_package']}`)
 - Closing quotes: at each actual `")`/`')` (and `")\\n`/`')\\n`, …) token, the right quote type is preferred
   **{heldout['quote']['accuracy'] * 100:.1f} %** of {heldout['quote']['count']} times.
-- List closes at the end of a line: the right depth (`]` then `]\\n` vs `]\\n`) is preferred
-  **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times ({heldout['bracket']['nested']} nested).
+- Closes of `[` at the end of a line (list literals and subscripts): the right depth (`]` then `]\\n` vs `]\\n`)
+  is preferred **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times: {heldout['bracket']['nested_accuracy'] * 100:.1f} % of the
+  {heldout['bracket']['nested']} nested ones, {heldout['bracket']['flat_accuracy'] * 100:.1f} % of the flat ones.
 
 ## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
 | task | target | nodes | edges | task loss, model | task loss, circuit | circuit, calibrated | logit diff recovered | random same-size set: loss | nonsense task: nodes | norms frozen: nodes |

@@ -14,6 +14,8 @@ MIN_PER_NEURON = 4
 
 
 def density_at(step: int, total_steps: int, target: float, anneal_frac: float = 0.5) -> float:
+    if anneal_frac <= 0:  # already sparse (a fine-tune of a trained run): the target from the first step
+        return target
     t = min(1.0, step / max(1, anneal_frac * total_steps))
     return 1.0 + (target - 1.0) * t
 

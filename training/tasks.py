@@ -142,6 +142,23 @@ def _bracket_examples_template(tok, rng: random.Random, n: int) -> list[Example]
     return out
 
 
+def focus_positions(tok, stream: np.ndarray) -> dict[str, np.ndarray]:
+    """Where the contrast tasks' answers occur in a token stream, by kind (indices of the answer token).
+
+    Nested list closes at a line end ("]" then "]\n") are rare in Python source (2,312 in the 44M
+    training tokens, against 57,098 flat "]\n"), so a model trained on uniform windows sees a few
+    hundred; training with --focus draws windows around these positions, one kind at a time.
+    """
+    close, close_nl = _bracket_ids(tok)
+    quotes = np.array(sorted({i for d, s, _ in quote_closers(tok) for i in (d, s)}))
+    nested = np.flatnonzero((stream[:-1] == close) & (stream[1:] == close_nl))
+    return {
+        "nested_close": nested,
+        "flat_close": np.flatnonzero(stream == close_nl),
+        "quote_close": np.flatnonzero(np.isin(stream, quotes)),
+    }
+
+
 def _keyword_examples(tok, rng: random.Random, n: int, make) -> list[Example]:
     out = []
     for _ in range(n):
@@ -227,18 +244,28 @@ def contrast_loss(diff: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, examples: list[Example], batch: int = 64, **fwd) -> dict:
+def evaluate(model, examples: list[Example], batch: int = 64, classes: list[dict] | None = None, **fwd) -> dict:
+    """Contrast loss, accuracy and mean logit difference; with `classes`, the accuracy on each class's
+    examples too (its answer among the class's tokens), since a model that always picks one side
+    scores 50 % overall on a balanced set and far from it on one class."""
     diffs = []
     for i in range(0, len(examples), batch):
         ids, last, c, w = collate(examples[i : i + batch])
         logits, _, _ = model(ids, positions=last, **fwd)
         diffs.append(contrast(logits, last, c, w))
     diff = torch.cat(diffs)
-    return {"loss": float(contrast_loss(diff)), "accuracy": float((diff > 0).float().mean()), "logit_diff": float(diff.mean()), "n": len(examples)}
+    out = {"loss": float(contrast_loss(diff)), "accuracy": float((diff > 0).float().mean()), "logit_diff": float(diff.mean()), "n": len(examples)}
+    if classes:
+        correct = torch.tensor([e.correct for e in examples])
+        out["by_class"] = {}
+        for cl in classes:
+            mine = torch.isin(correct, torch.tensor([t["id"] for t in cl["tokens"]]))
+            out["by_class"][cl["label"]] = {"accuracy": float((diff[mine] > 0).float().mean()) if mine.any() else None, "n": int(mine.sum())}
+    return out
 
 
 def load_stream(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype=np.uint16).astype(np.int64)
 
 
-__all__ = ["Example", "Task", "build_tasks", "collate", "contrast", "contrast_loss", "evaluate", "load_stream", "corpus"]
+__all__ = ["Example", "Task", "build_tasks", "collate", "contrast", "contrast_loss", "evaluate", "focus_positions", "load_stream", "corpus"]

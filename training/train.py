@@ -1,6 +1,8 @@
 """Step 2: weight-sparse pretraining.
 
     python -m training.train --config small --out training/runs/small [--minutes 100] [--device cuda]
+    python -m training.train --config small --out training/runs/small-focus --init-from training/runs/small \
+        --steps 2000 --lr-scale 0.25 --focus 0.5     # fine-tune: already sparse, windows around task answers
 
 Resumable (checkpoint.pt is rewritten every --ckpt-every steps and on exit); the loss curve is
 saved as JSON lines (curve.jsonl: step, tokens, train loss, lr, density, and val loss at evals).
@@ -17,8 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import sparsity
+from . import sparsity, tasks
 from .model import GPT, GPTConfig
+from .tokenizer import load as load_tokenizer
 
 CONFIGS = {
     # the CI/test configuration: trains in seconds
@@ -33,6 +36,7 @@ CONFIGS = {
 
 BETAS, WEIGHT_DECAY, ADAM_EPS = (0.9, 0.95), 0.1, 0.1
 WARMUP_FRAC = 0.01
+FOCUS_CONTEXT = 64  # a focused window puts its answer token after at least this many tokens of context
 
 
 def lr_at(step: int, total: int, base: float, density: float) -> float:
@@ -55,15 +59,28 @@ def normalize_grad_rms_(params) -> float:
 
 
 class Batches:
-    """Random windows of a uint16 token file."""
+    """Random windows of a uint16 token file. With `focus` ({kind: answer positions}), a `focus_frac`
+    share of the windows each hold one answer of a kind drawn uniformly, so rare kinds weigh as much
+    as common ones."""
 
-    def __init__(self, path: Path, batch: int, seq: int, seed: int):
+    def __init__(self, path: Path, batch: int, seq: int, seed: int, focus: dict[str, np.ndarray] | None = None, focus_frac: float = 0.0):
         self.data = np.memmap(path, dtype=np.uint16, mode="r")
         self.batch, self.seq = batch, seq
         self.rng = np.random.default_rng(seed)
+        self.focus = [p for p in (focus or {}).values() if len(p)]
+        self.focus_frac = focus_frac if self.focus else 0.0
+
+    def _start(self) -> int:
+        last = len(self.data) - self.seq - 1
+        if self.rng.random() >= self.focus_frac:
+            return int(self.rng.integers(0, last))
+        kind = self.focus[int(self.rng.integers(len(self.focus)))]
+        answer = int(kind[int(self.rng.integers(len(kind)))])
+        # targets are data[s + 1 : s + seq + 1], so answer − s in [FOCUS_CONTEXT, seq] makes it one
+        return min(max(0, answer - int(self.rng.integers(FOCUS_CONTEXT, self.seq + 1))), last)
 
     def next(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        starts = self.rng.integers(0, len(self.data) - self.seq - 1, self.batch)
+        starts = [self._start() for _ in range(self.batch)]
         chunk = np.stack([self.data[s : s + self.seq + 1].astype(np.int64) for s in starts])
         x = torch.from_numpy(chunk).to(device)  # [batch, seq + 1]
         return x[:, :-1], x[:, 1:]
@@ -99,7 +116,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, device: torch.device | str = "cpu", log=print) -> GPT:
+def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, device: torch.device | str = "cpu", finetune: dict | None = None, log=print) -> GPT:
+    """`finetune` ({"init_from": run dir, "lr_scale", "focus_frac"}) starts from another run's weights
+    with a fresh optimizer, keeps the target density from the first step and draws `focus_frac` of
+    the windows around task answers (`tasks.focus_positions`); a resumed run keeps its own."""
     spec = CONFIGS[config]
     cfg: GPTConfig = spec["model"]
     torch.manual_seed(seed)
@@ -113,21 +133,31 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, tokens = ck["step"], ck["tokens"]
+        finetune = ck.get("finetune")
         if not retarget:
             total_steps = ck["total_steps"]
         log(f"resumed at step {step} of {total_steps}")
-    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step)
+    elif finetune:
+        model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
+        log(f"fine-tuning {finetune}")
+    anneal_frac, lr_base, focus = 0.5, spec["lr"], None
+    if finetune:
+        anneal_frac, lr_base = 0.0, spec["lr"] * finetune["lr_scale"]
+    if finetune and finetune["focus_frac"] > 0:
+        focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
+        log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
+    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=finetune["focus_frac"] if finetune else 0.0)
     sparse = model.sparse_parameters()
     t0 = time.time()
 
     def save() -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
-                    "total_steps": total_steps, "config": config, "model_config": cfg.to_dict()}, ckpt_path)
+                    "total_steps": total_steps, "config": config, "model_config": cfg.to_dict(), "finetune": finetune}, ckpt_path)
 
     with curve_path.open("a") as curve:
         while step < total_steps:
-            density = sparsity.density_at(step, total_steps, spec["density"])
-            lr = lr_at(step, total_steps, spec["lr"], density)
+            density = sparsity.density_at(step, total_steps, spec["density"], anneal_frac)
+            lr = lr_at(step, total_steps, lr_base, density)
             for g in opt.param_groups:
                 g["lr"] = lr
             x, y = batches.next(device)
@@ -139,7 +169,7 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
             opt.step()
             step += 1
             tokens += x.numel()
-            sparsity.project_model_(sparse, sparsity.density_at(step, total_steps, spec["density"]))
+            sparsity.project_model_(sparse, sparsity.density_at(step, total_steps, spec["density"], anneal_frac))
             row = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr, "density": density,
                    "elapsed_s": round(time.time() - t0, 1)}
             if step % eval_every == 0 or step == total_steps:
@@ -166,13 +196,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     ap.add_argument("--retarget", action="store_true", help="on resume, use --steps as the new total (re-times annealing and LR decay)")
+    ap.add_argument("--init-from", type=Path, help="fine-tune: start from this run's weights (already sparse: no annealing)")
+    ap.add_argument("--lr-scale", type=float, default=0.25, help="fine-tune: the config's learning rate times this")
+    ap.add_argument("--focus", type=float, default=0.5, help="fine-tune: share of windows drawn around task answers")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = args.steps or CONFIGS[args.config]["steps"]
     device = pick_device(args.device)
     print(f"training on {device}")
-    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device)
+    finetune = {"init_from": str(args.init_from), "lr_scale": args.lr_scale, "focus_frac": args.focus} if args.init_from else None
+    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device, finetune=finetune)
 
 
 if __name__ == "__main__":

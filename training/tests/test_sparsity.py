@@ -30,6 +30,8 @@ def test_density_anneals_linearly_over_the_first_half():
     assert abs(sparsity.density_at(25, 100, 0.1) - 0.55) < 1e-9
     assert abs(sparsity.density_at(50, 100, 0.1) - 0.1) < 1e-12
     assert abs(sparsity.density_at(99, 100, 0.1) - 0.1) < 1e-12
+    # a fine-tune of an already sparse run: the target from the first step
+    assert sparsity.density_at(0, 100, 0.1, anneal_frac=0) == 0.1
 
 
 def test_nonzeros_exactly_as_scheduled_after_every_step():

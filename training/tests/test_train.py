@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import torch
 
 from training import train
 
@@ -20,3 +21,29 @@ def test_a_few_steps_reduce_the_loss_and_resume(tmp_path):
     # resuming a finished run is a no-op that keeps its step count
     train.train("tiny", data, out, total_steps=30, log=lambda *_: None)
     assert len((out / "curve.jsonl").read_text().splitlines()) == 30
+
+
+def test_focused_windows_hold_their_answer_as_a_target_after_enough_context(tmp_path):
+    np.arange(5000, dtype=np.uint16).tofile(tmp_path / "train.bin")  # every token is its own position
+    answers = {"rare": np.array([100, 2500, 4990]), "none": np.array([], dtype=np.int64)}
+    b = train.Batches(tmp_path / "train.bin", batch=64, seq=128, seed=0, focus=answers, focus_frac=1.0)
+    _, y = b.next()
+    for row in y.tolist():
+        at = [i for i, pos in enumerate(row) if pos in answers["rare"]]
+        assert len(at) == 1 and at[0] >= train.FOCUS_CONTEXT - 1, (row[0], at)
+    assert train.Batches(tmp_path / "train.bin", batch=4, seq=128, seed=0).focus_frac == 0.0
+
+
+def test_fine_tune_starts_from_the_run_and_keeps_its_density(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
+    np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
+    base = train.train("tiny", data, tmp_path / "base", total_steps=30, log=lambda *_: None)
+    fine = train.train("tiny", data, tmp_path / "fine", total_steps=5, log=lambda *_: None,
+                       finetune={"init_from": str(tmp_path / "base"), "lr_scale": 0.0, "focus_frac": 0.0})
+    rows = [json.loads(line) for line in (tmp_path / "fine" / "curve.jsonl").read_text().splitlines()]
+    assert {r["density"] for r in rows} == {train.CONFIGS["tiny"]["density"]}
+    # learning rate 0: the fine-tuned weights are the base run's, sparse pattern and all
+    for (name, p), q in zip(base.state_dict().items(), fine.state_dict().values()):
+        assert torch.equal(p, q), name
