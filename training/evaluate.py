@@ -18,7 +18,7 @@ import torch
 from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
-from .export import load_checkpoint, nonzero_stats, round_bigram_fp16_
+from .export import load_checkpoint, nonzero_stats, round_bigram_fp16_, run_curve
 from .model import GPT
 
 
@@ -69,6 +69,16 @@ def model_metrics(gpt: GPT, tok, all_tasks: dict, heldout_stream: np.ndarray) ->
 NOTES = "## Notes\n"
 
 
+def finetune_text(provenance: dict) -> str:
+    ft = provenance.get("finetune")
+    if not ft:
+        return ""
+    return (f"\nThe last {ft['steps']} steps ({ft['tokens'] / 1e6:.1f}M tokens) fine-tune the {ft['base_steps']}-step run `{ft['init_from']}` "
+            f"(`train.py --init-from`): fresh optimizer, density at its target throughout, learning rate × {ft['lr_scale']}, and "
+            f"{ft['focus_frac']:.0%} of the windows drawn around the tasks' answers in the training split (`--focus`: nested list closes, "
+            "flat ones and closing quotes, a kind drawn uniformly).")
+
+
 def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, curve: list[dict]) -> None:
     m, p = manifest["model"], manifest["provenance"]
     c = p["corpus"]
@@ -116,7 +126,7 @@ File-list SHA-256: train `{c['train']['file_list_sha256'][:16]}…`, validation 
 
 ## Training
 {p['steps']} steps, {p['tokens_seen'] / 1e6:.1f}M tokens seen, {p['compute']}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
-gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx['val_loss']:.3f}** nats/token.
+gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx['val_loss']:.3f}** nats/token.{finetune_text(p)}
 
 | step | tokens | density | train loss | val loss |
 |---|---|---|---|---|
@@ -172,11 +182,7 @@ def main() -> None:
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"].update({"tasks": task_metrics, "heldout": heldout, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    by_step = {}
-    for line in (args.run / "curve.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        by_step[row["step"]] = row  # a resumed run rewrites steps after its last checkpoint: keep the latest
-    write_card(args.bundle, manifest, task_metrics, heldout, [by_step[k] for k in sorted(by_step)])
+    write_card(args.bundle, manifest, task_metrics, heldout, run_curve(args.run))
     print(json.dumps({"tasks": task_metrics, "heldout": heldout}, indent=2))
 
 
