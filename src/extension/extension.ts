@@ -98,7 +98,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         decorations: uri ? highlights.snapshot(vscode.Uri.parse(uri)) : undefined,
         tokens: uri ? tokenReadouts(docs.state(vscode.Uri.parse(uri))) : undefined,
         panel: panel.model,
-        panelWebviewsReady: panel.webviewsReady,
       })),
       vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode: 'mean' | 'zero', circuitOnly?: boolean) =>
         session.setAblation(nodes, mode, circuitOnly),

@@ -36,8 +36,6 @@ export interface TestState {
   decorations?: { spans: { start: number; end: number; task: string; cls: 0 | 1; strength: number }[]; flipped: [number, number][] };
   /** Per analysed token: each task's firing, and its logit difference without and (while ablating) with the ablation. */
   tokens?: { start: number; end: number; circuits: Record<string, { fires: boolean }>; logitDiff: Record<string, number>; ablatedLogitDiff?: Record<string, number> }[];
-  /** Every open circuit webview has loaded (the side bar's and the one beside the editor). */
-  panelWebviewsReady?: boolean;
   panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null } | null; ablated: string[] };
 }
 

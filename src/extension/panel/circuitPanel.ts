@@ -72,11 +72,6 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     super();
   }
 
-  /** Whether every open circuit webview (side bar, beside the editor) has loaded: screenshots wait for it. */
-  get webviewsReady(): boolean {
-    return this.sessions().every((s) => s.isReady);
-  }
-
   /** The model last shown (undefined before the first update). */
   get model(): PanelModel | undefined {
     return this.current;
