@@ -22,6 +22,7 @@ from .export import load_run, round_bigram_fp16_
 def measure(run: Path, tok, all_tasks, heldout_stream) -> dict:
     gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
+    info.pop("curve")  # the runs' own curve.jsonl files hold it
     return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, heldout_stream)}
 
 

@@ -18,7 +18,7 @@ import torch
 from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
-from .export import load_checkpoint, nonzero_stats, round_bigram_fp16_, run_curve
+from .export import load_run, nonzero_stats, round_bigram_fp16_
 from .model import GPT
 
 
@@ -173,7 +173,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     tok = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
-    gpt = load_checkpoint(args.run)
+    gpt, info = load_run(args.run)
     round_bigram_fp16_(gpt)
     all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
     metrics = model_metrics(gpt, tok, all_tasks, tasks_mod.load_stream(args.data / "heldout.bin"))
@@ -182,7 +182,7 @@ def main() -> None:
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"].update({"tasks": task_metrics, "heldout": heldout, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    write_card(args.bundle, manifest, task_metrics, heldout, run_curve(args.run))
+    write_card(args.bundle, manifest, task_metrics, heldout, info["curve"])
     print(json.dumps({"tasks": task_metrics, "heldout": heldout}, indent=2))
 
 

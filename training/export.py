@@ -66,38 +66,36 @@ def load_checkpoint(run: Path) -> GPT:
 
 
 def load_run(run: Path) -> tuple[GPT, dict]:
-    """The run's model, and what it is: config name, model config, steps, tokens, last validation loss.
-    A fine-tune (train.py --init-from) counts its base run's steps and tokens too, and says so."""
-    ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
+    """The run's model, and what it is: config name, model config, steps, tokens, last validation loss
+    and its loss curve. A fine-tune (train.py --init-from) counts its base run's steps and tokens too,
+    its curve follows the base run's, and it says so."""
+    ck, info = _read_run(run)
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
     gpt.eval()
-    evals = [r for r in run_curve(run) if "val_loss" in r]
-    info = {"config": ck["config"], "model": ck["model_config"], "steps": ck["step"], "tokens": ck["tokens"],
-            "val_loss": evals[-1]["val_loss"] if evals else None}
-    finetune = ck.get("finetune")
-    if finetune:
-        base = load_run(Path(finetune["init_from"]))[1]
-        info["finetune"] = {**finetune, "steps": ck["step"], "tokens": ck["tokens"], "base_steps": base["steps"]}
-        info["steps"], info["tokens"] = base["steps"] + ck["step"], base["tokens"] + ck["tokens"]
     return gpt, info
 
 
-def run_curve(run: Path) -> list[dict]:
-    """curve.jsonl by step (a resumed run rewrites the steps after its last checkpoint: the latest row
-    wins); a fine-tune's rows follow its base run's, with steps and tokens counted on from there."""
+def _read_run(run: Path) -> tuple[dict, dict]:
+    """The checkpoint and load_run's info, each checkpoint of a fine-tune's chain read once."""
+    ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     by_step = {}
     for line in (run / "curve.jsonl").read_text().splitlines():
         row = json.loads(line)
-        by_step[row["step"]] = row
-    rows = [by_step[k] for k in sorted(by_step)]
-    ck_path = run / "checkpoint.pt"
-    finetune = torch.load(ck_path, weights_only=False, map_location="cpu").get("finetune") if ck_path.exists() else None
-    if not finetune:
-        return rows
-    base = run_curve(Path(finetune["init_from"]))
-    step0, tokens0 = base[-1]["step"], base[-1]["tokens"]
-    return base + [{**r, "step": r["step"] + step0, "tokens": r["tokens"] + tokens0} for r in rows]
+        by_step[row["step"]] = row  # a resumed run rewrites the steps after its last checkpoint: the latest wins
+    curve = [by_step[k] for k in sorted(by_step)]
+    info = {"config": ck["config"], "model": ck["model_config"], "steps": ck["step"], "tokens": ck["tokens"]}
+    finetune = ck.get("finetune")
+    if finetune:
+        base = _read_run(Path(finetune["init_from"]))[1]
+        last = base["curve"][-1]
+        curve = base["curve"] + [{**r, "step": r["step"] + last["step"], "tokens": r["tokens"] + last["tokens"]} for r in curve]
+        info["finetune"] = {**finetune, "steps": ck["step"], "tokens": ck["tokens"], "base_steps": base["steps"]}
+        info["steps"], info["tokens"] = base["steps"] + ck["step"], base["tokens"] + ck["tokens"]
+    evals = [r for r in curve if "val_loss" in r]
+    info["val_loss"] = evals[-1]["val_loss"] if evals else None
+    info["curve"] = curve
+    return ck, info
 
 
 @torch.no_grad()

@@ -140,13 +140,13 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
     elif finetune:
         model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
         log(f"fine-tuning {finetune}")
-    anneal_frac, lr_base, focus = 0.5, spec["lr"], None
+    anneal_frac, lr_base, focus, focus_frac = 0.5, spec["lr"], None, 0.0
     if finetune:
-        anneal_frac, lr_base = 0.0, spec["lr"] * finetune["lr_scale"]
-    if finetune and finetune["focus_frac"] > 0:
+        anneal_frac, lr_base, focus_frac = 0.0, spec["lr"] * finetune["lr_scale"], finetune["focus_frac"]
+    if focus_frac > 0:
         focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
         log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
-    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=finetune["focus_frac"] if finetune else 0.0)
+    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac)
     sparse = model.sparse_parameters()
     t0 = time.time()
 
