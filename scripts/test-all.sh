@@ -34,6 +34,10 @@ step() { echo "== $1 (t+${SECONDS}s)"; }
 
 step "python environment"
 if [ ! -x .venv/bin/python ]; then
+  # PyPI's torch brings its CUDA libraries: the environment takes about 5 GB, and pip fails deep in
+  # its resolver when the disk fills, so say it plainly first.
+  free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+  [ "${free_kb:-0}" -lt $((6 * 1024 * 1024)) ] && echo "warning: $((free_kb / 1024)) MB free here; the Python environment needs about 5 GB"
   # about 1.5 minutes on a fresh machine (PyPI)
   check venv bash -c 'python3 -m venv .venv && .venv/bin/pip install -q -r training/requirements.lock'
 fi
