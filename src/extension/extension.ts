@@ -102,7 +102,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode: 'mean' | 'zero', circuitOnly?: boolean) =>
         session.setAblation(nodes, mode, circuitOnly),
       ),
-      vscode.commands.registerCommand('circuitInspector._testExport', (format: 'png' | 'svg' | 'json', target: string) => panel.exportTo(format, vscode.Uri.file(target))),
+      vscode.commands.registerCommand('circuitInspector._testExport', (format: 'png' | 'svg' | 'json', target: string, from?: 'view' | 'panel') => panel.exportTo(format, vscode.Uri.file(target), from)),
     );
   }
   await load();

@@ -106,8 +106,14 @@ suite('Highlights, hover and the circuit panel', () => {
     // the task's own measure: the target's probability within the contrast {target, alternative}
     const share = (r: { probs: [number, number] }) => r.probs[target] / (r.probs[0] + r.probs[1]);
     const before = share(state.readout.before);
-    // an export round-trip waits for the webview's ready handshake, so the screenshot shows the graph
-    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ready.json'));
+    // the circuit beside the editor too, as "Open circuit beside editor" does; an export from each
+    // webview waits for its ready handshake and its graph, so the screenshot shows both drawn
+    await vscode.commands.executeCommand('circuitInspector.openCircuitBeside');
+    for (const from of ['view', 'panel'] as const) {
+      const file = path.join(scratch, `ready-${from}.json`);
+      await vscode.commands.executeCommand('circuitInspector._testExport', 'json', file, from);
+      assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: unknown[] }).nodes.length, state.circuit.nodes.length, `the ${from} draws every node`);
+    }
     await screenshot('panel');
     const root = path.join(repoDir, 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
@@ -120,7 +126,7 @@ suite('Highlights, hover and the circuit panel', () => {
     const marked = await stateWhere(doc.uri, (s) => !!s.decorations?.flipped.length && !!s.tokens?.every((t) => t.ablatedLogitDiff), 'flipped-prediction marks');
     const signChanged = (marked.tokens ?? []).filter((t) => t.circuits[QUOTE]?.fires && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
     assert.deepEqual(marked.decorations?.flipped, signChanged.map((t) => [t.start, t.end]), 'flip marks lie where the logit difference changes sign, and only there');
-    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ready.json'));
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ablated.json'), 'panel');
     await screenshot('panel-ablated');
     const reset = await vscode.commands.executeCommand<{ readout: { after: unknown; before: { probs: [number, number] } } }>('circuitInspector.resetAblations');
     assert.equal(reset.readout.after, null);

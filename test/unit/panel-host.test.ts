@@ -217,6 +217,58 @@ describe('panel host', () => {
     assert.deepEqual(actions, [{ kind: 'export', format: 'json', path: target.fsPath }]);
   });
 
+  it('exportTo waits for a side-bar view that is on screen and still loading, instead of opening a second webview', async () => {
+    const { controller, view } = setup();
+    controller.update(sampleModel());
+    const target = FakeUri.file(path.join(tempDir('circuit-export-'), 'graph.json'));
+    const done = controller.exportTo('json', target as unknown as vscode.Uri);
+    await tick();
+    assert.equal(fake.panels.length, 0, 'no panel beside the editor while the view loads');
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    await tick();
+    const request = (view.webview.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+    assert.ok(request && request.kind === 'exportRequest');
+    view.webview.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
+    await done;
+    assert.equal(fs.readFileSync(target.fsPath, 'utf8'), '{"nodes":[]}');
+  });
+
+  it('exportTo from the panel opens it beside the editor and waits for its own handshake, not the view\'s', async () => {
+    const { controller, view } = setup();
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    const target = FakeUri.file(path.join(tempDir('circuit-export-'), 'graph.svg'));
+    const done = controller.exportTo('svg', target as unknown as vscode.Uri, 'panel');
+    await tick();
+    assert.equal(fake.panels.length, 1);
+    assert.ok(!(view.webview.posted as HostMessage[]).some((m) => m.kind === 'exportRequest'), 'the ready view is not asked');
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION }); // the view reloading does not satisfy the wait
+    const panel = fake.panels[0].webview;
+    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    await tick();
+    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+    assert.ok(request && request.kind === 'exportRequest' && request.format === 'svg');
+    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'svg', data: '<svg xmlns="http://www.w3.org/2000/svg"></svg>' });
+    await done;
+    assert.match(fs.readFileSync(target.fsPath, 'utf8'), /^<svg/);
+  });
+
+  it('exportTo opens the panel beside the editor when the side-bar view is hidden', async () => {
+    const { controller, view } = setup();
+    controller.update(sampleModel());
+    view.visible = false;
+    const done = controller.exportTo('json', FakeUri.file(path.join(tempDir('circuit-export-'), 'g.json')) as unknown as vscode.Uri);
+    await tick();
+    assert.equal(fake.panels.length, 1);
+    const panel = fake.panels[0].webview;
+    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    await tick();
+    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+    assert.ok(request && request.kind === 'exportRequest');
+    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
+    await done;
+  });
+
   it('saves a user-initiated PNG export where the save dialog says', async () => {
     const { controller, view, posted } = setup();
     controller.update(sampleModel());

@@ -24,7 +24,7 @@ import {
   type TopToken,
 } from '../../protocol/messages';
 import { Disposable } from './disposable';
-import { PanelSession, type SessionMessage, webviewOptions } from './session';
+import { PanelSession, type SessionMessage, webviewOptions, type WebviewKind } from './session';
 
 export const VIEW_CONTAINER_ID = 'circuitInspector';
 export const VIEW_ID = 'circuitInspector.circuitView';
@@ -62,7 +62,8 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   private isPinned = false;
   private view: { readonly view: vscode.WebviewView; readonly session: PanelSession } | undefined;
   private panel: { readonly panel: vscode.WebviewPanel; readonly session: PanelSession } | undefined;
-  private readonly readyWaiters: (() => void)[] = [];
+  /** Called on every `ready` handshake; a waiter that returns true is done and removed. */
+  private readonly readyWaiters = new Set<() => boolean>();
   private readonly requests = new Set<vscode.CancellationTokenSource>();
 
   constructor(
@@ -139,11 +140,12 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   }
 
   /**
-   * Exports the graph to `target` without a dialog (used by tests and commands). Opens the panel
-   * beside the editor when no circuit webview is ready.
+   * Exports the graph to `target` without a dialog (used by tests and commands), from the webview
+   * `from` names or else from whichever is ready first. Opens the panel beside the editor when the
+   * export needs it or no circuit webview is on screen.
    */
-  async exportTo(format: ExportFormat, target: vscode.Uri): Promise<void> {
-    const session = await this.readySession();
+  async exportTo(format: ExportFormat, target: vscode.Uri, from?: WebviewKind): Promise<void> {
+    const session = await this.readySession(from);
     const data = await session.requestExport(format);
     await this.writeExport(format, data, target);
   }
@@ -204,7 +206,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   private readonly hooks = {
     onReady: (session: PanelSession): void => {
       this.postUpdate(session);
-      for (const w of this.readyWaiters.splice(0)) w();
+      for (const w of [...this.readyWaiters]) if (w()) this.readyWaiters.delete(w);
     },
     onMessage: (session: PanelSession, message: SessionMessage): void => {
       void this.handle(session, message).catch((e: unknown) => this.log(`circuit panel: ${message.kind} failed: ${errorText(e)}`));
@@ -310,23 +312,32 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     this.actionEmitter.fire({ kind: 'export', format, path: target.fsPath });
   }
 
-  private async readySession(timeoutMs = 20_000): Promise<PanelSession> {
-    const ready = (): PanelSession | undefined =>
-      [this.panel?.session, this.view?.session].find((s): s is PanelSession => s !== undefined && s.isReady);
+  /**
+   * A webview of `kind` (either, if undefined) that has done its `ready` handshake. A side-bar view
+   * that is on screen but still loading is waited for: opening a second webview beside the editor
+   * then would leave one of the two loading behind the other (both parse the same bundle).
+   */
+  private async readySession(kind?: WebviewKind, timeoutMs = 20_000): Promise<PanelSession> {
+    const ready = (): PanelSession | undefined => this.sessions().find((s) => s.isReady && (kind === undefined || s.kind === kind));
     const now = ready();
     if (now) return now;
-    if (!this.panel) this.openBeside();
-    else this.panel.panel.reveal(undefined, true);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the circuit panel did not load')), timeoutMs);
-      this.readyWaiters.push(() => {
+    const viewLoading = kind !== 'panel' && this.view?.view.visible === true;
+    if (!this.panel && !viewLoading) this.openBeside();
+    else this.panel?.panel.reveal(undefined, true);
+    return new Promise<PanelSession>((resolve, reject) => {
+      const waiter = (): boolean => {
+        const s = ready();
+        if (!s) return false;
         clearTimeout(timer);
-        resolve();
-      });
+        resolve(s);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(waiter);
+        reject(new Error('the circuit panel did not load'));
+      }, timeoutMs);
+      this.readyWaiters.add(waiter);
     });
-    const s = ready();
-    if (!s) throw new Error('the circuit panel is not ready');
-    return s;
   }
 
   private sessions(): PanelSession[] {

@@ -15,6 +15,9 @@ import { makeNonce, renderPanelHtml } from './html';
 
 export type SessionMessage = Exclude<WebviewMessage, { kind: 'ready' }>;
 
+/** The side-bar view or the editor-area panel. */
+export type WebviewKind = 'view' | 'panel';
+
 export interface SessionHooks {
   /** The webview (re)loaded and is ready for an `update`. */
   onReady(session: PanelSession): void;
@@ -48,7 +51,7 @@ export class PanelSession extends Disposable {
     readonly webview: vscode.Webview,
     extensionUri: vscode.Uri,
     private readonly hooks: SessionHooks,
-    readonly kind: 'view' | 'panel',
+    readonly kind: WebviewKind,
   ) {
     super();
     webview.options = webviewOptions(extensionUri);
