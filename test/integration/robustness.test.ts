@@ -207,7 +207,7 @@ suite('Robustness', () => {
       edit(dir);
       return dir;
     };
-    const manifest = (dir: string, edit: (m: { model: { vocab_size: number }; nodes: { count: number; layout: { length: number }[]; means: string }; circuits: string[] }) => void) => {
+    const manifest = (dir: string, edit: (m: { model: { vocab_size: number }; nodes: { count: number; layout: { name: string; length: number }[]; means: string }; circuits: string[] }) => void) => {
       const file = path.join(dir, 'manifest.json');
       const m = JSON.parse(fs.readFileSync(file, 'utf8'));
       edit(m);
@@ -220,8 +220,11 @@ suite('Robustness', () => {
         'manifest not matching the graph',
         (d) =>
           manifest(d, (m) => {
-            m.nodes.layout[m.nodes.layout.length - 1].length -= 1;
+            const last = m.nodes.layout[m.nodes.layout.length - 1];
+            last.length -= 1;
             m.nodes.count -= 1;
+            // a circuit naming the dropped node would be refused first, by the circuit check
+            m.circuits = m.circuits.filter((c) => !fs.readFileSync(path.join(d, c), 'utf8').includes(`"${last.name}.${last.length}"`));
             fs.truncateSync(path.join(d, m.nodes.means), 4 * m.nodes.count);
           }),
         /the ONNX graph does not run with the node layout and model in manifest\.json .*re-export the bundle/,

@@ -51,9 +51,12 @@ test('a manifest whose node layout is not the graph\'s (consistent in itself) is
   const dir = brokenCopy((d) => {
     // one node fewer in the last location, node count and means file to match: only the graph disagrees
     const file = path.join(d, 'manifest.json');
-    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { count: number; layout: { length: number }[]; means?: string } };
-    m.nodes.layout[m.nodes.layout.length - 1].length -= 1;
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { count: number; layout: { name: string; length: number }[]; means?: string }; circuits: string[] };
+    const last = m.nodes.layout[m.nodes.layout.length - 1];
+    last.length -= 1;
     m.nodes.count -= 1;
+    // a circuit naming the dropped node would be refused first, by the circuit check
+    m.circuits = m.circuits.filter((c) => !fs.readFileSync(path.join(d, c), 'utf8').includes(`"${last.name}.${last.length}"`));
     fs.writeFileSync(file, JSON.stringify(m));
     const means = path.join(d, m.nodes.means ?? 'node_means.bin');
     fs.writeFileSync(means, fs.readFileSync(means).subarray(0, 4 * m.nodes.count));
