@@ -69,9 +69,34 @@ export interface LayoutOptions {
   readonly columnGap: number;
   /** Vertical distance between rows. */
   readonly rowGap: number;
+  /**
+   * At most this many nodes side by side: a row with more wraps onto further lines under it (same
+   * label, same layer band). Unset: no wrapping. See `wrapForViewport`.
+   */
+  readonly maxPerLine?: number;
 }
 
 export const DEFAULT_LAYOUT: LayoutOptions = { columnGap: 150, rowGap: 70 };
+
+/**
+ * The line width that makes the fitted graph largest in a `width` × `height` viewport. One row of 13
+ * residual reads spans 13 columns and only 5 rows; fitted to a side bar, every node would be a few
+ * pixels wide. Wrapping long rows trades width for height until the graph's aspect matches the
+ * viewport's. Returns undefined (no wrap) when wrapping does not help or the size is unknown.
+ */
+export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT): number | undefined {
+  if (!(width > 0 && height > 0) || nodes.length === 0) return undefined;
+  const sizes = [...countBy(nodes, rowKey).values()];
+  const widest = Math.max(...sizes);
+  let best = { line: widest, scale: 0 };
+  for (let line = Math.min(widest, 4); line <= widest; line++) {
+    const lines = sizes.reduce((s, n) => s + Math.ceil(n / line), 0);
+    // node centres plus one gap of margin on each axis
+    const scale = Math.min(width / (line * options.columnGap), height / (lines * options.rowGap));
+    if (scale > best.scale * 1.0001) best = { line, scale };
+  }
+  return best.line < widest ? best.line : undefined;
+}
 
 /** Sites in the order the model computes them, per block kind. */
 export const SITE_ORDER: Readonly<Record<string, readonly string[]>> = {
@@ -136,33 +161,46 @@ export function computeLayout(
     else earlier.set(down, [up]);
   }
 
+  // Each row takes one line, or several when it is wider than maxPerLine; `lineOf` (a node's line
+  // number from the top) replaces the row index for edge routing, since lines are what edges cross.
+  const perLine = Math.max(1, Math.floor(options.maxPerLine ?? Infinity));
   const positions = new Map<string, Point>();
+  const lineOf = new Map<string, number>();
   const rows: LayoutRow[] = [];
-  rowKeys.forEach((key, r) => {
+  const rowSpans: { layer: number; y0: number; y1: number }[] = [];
+  let line = 0;
+  for (const key of rowKeys) {
     const members = [...rowMap.get(key)!].sort((a, b) => a.index - b.index || cmp(a.id, b.id));
-    const y = r * options.rowGap;
-    const slot = (i: number): number => (i - (members.length - 1) / 2) * options.columnGap;
+    const width = Math.min(members.length, perLine);
+    const slot = (i: number, n: number): number => (i - (n - 1) / 2) * options.columnGap;
     const keyed = members.map((n, i) => {
       const xs = (earlier.get(n.id) ?? []).map((id) => positions.get(id)?.x).filter((x): x is number => x !== undefined);
-      const bary = xs.length > 0 ? xs.reduce((s, x) => s + x, 0) / xs.length : slot(i);
+      const bary = xs.length > 0 ? xs.reduce((s, x) => s + x, 0) / xs.length : slot(i % width, width);
       return { n, bary, i };
     });
     keyed.sort((a, b) => a.bary - b.bary || a.i - b.i);
-    keyed.forEach((k, i) => positions.set(k.n.id, { x: round(slot(i)), y }));
+    const first = line;
+    for (let start = 0; start < keyed.length; start += width, line++) {
+      const chunk = keyed.slice(start, start + width);
+      chunk.forEach((k, i) => {
+        positions.set(k.n.id, { x: round(slot(i, chunk.length)), y: line * options.rowGap });
+        lineOf.set(k.n.id, line);
+      });
+    }
+    const y = first * options.rowGap;
     rows.push({ key, layer: members[0].layer, site: members[0].site, y });
-  });
+    rowSpans.push({ layer: members[0].layer, y0: y - options.rowGap / 2, y1: (line - 1) * options.rowGap + options.rowGap / 2 });
+  }
 
   // One band per layer, spanning its rows.
   const bands: LayoutBand[] = [];
-  for (const row of rows) {
+  for (const span of rowSpans) {
     const last = bands[bands.length - 1];
-    const y0 = row.y - options.rowGap / 2;
-    const y1 = row.y + options.rowGap / 2;
-    if (last && last.layer === row.layer) bands[bands.length - 1] = { layer: last.layer, y0: last.y0, y1 };
-    else bands.push({ layer: row.layer, y0, y1 });
+    if (last && last.layer === span.layer) bands[bands.length - 1] = { layer: last.layer, y0: last.y0, y1: span.y1 };
+    else bands.push(span);
   }
 
-  const routes = routeEdges(edges, positions, rowIndexOf, options);
+  const routes = routeEdges(edges, positions, lineOf, options);
 
   let minX = 0;
   let maxX = 0;
@@ -184,8 +222,8 @@ export function computeLayout(
 }
 
 /**
- * Straight edges between adjacent rows. An edge that skips rows bends sideways when a node of an
- * intermediate row lies close to its straight line: away from that node, or, when the node sits
+ * Straight edges between adjacent lines (a row wider than `maxPerLine` takes several). An edge that
+ * skips lines bends sideways when a node of an intermediate line lies close to its straight line: away from that node, or, when the node sits
  * right on the line, to the side with fewer bent edges over the same rows (so two long edges
  * through the same column do not overlap). The bend is large enough for the curve to clear the
  * node and its caption at the first skipped row.
@@ -193,12 +231,12 @@ export function computeLayout(
 function routeEdges(
   edges: readonly LayoutEdgeInput[],
   positions: ReadonlyMap<string, Point>,
-  rowIndexOf: ReadonlyMap<string, number>,
+  lineOf: ReadonlyMap<string, number>,
   options: LayoutOptions,
 ): EdgeRoute[] {
   const byRow = new Map<number, Point[]>();
   for (const [id, p] of positions) {
-    const r = rowIndexOf.get(id)!;
+    const r = lineOf.get(id)!;
     const list = byRow.get(r);
     if (list) list.push(p);
     else byRow.set(r, [p]);
@@ -206,14 +244,14 @@ function routeEdges(
   const placed: { lo: number; hi: number; side: number }[] = [];
   // Longer edges first: they need the outer lanes; ties in input order.
   const order = edges
-    .map((e, i) => ({ e, i, span: Math.abs((rowIndexOf.get(e.source) ?? 0) - (rowIndexOf.get(e.target) ?? 0)) }))
+    .map((e, i) => ({ e, i, span: Math.abs((lineOf.get(e.source) ?? 0) - (lineOf.get(e.target) ?? 0)) }))
     .sort((a, b) => b.span - a.span || a.i - b.i);
   const routes: EdgeRoute[] = edges.map((e) => ({ source: e.source, target: e.target, bend: 0 }));
   for (const { e, i } of order) {
     const a = positions.get(e.source);
     const b = positions.get(e.target);
-    const ra = rowIndexOf.get(e.source);
-    const rb = rowIndexOf.get(e.target);
+    const ra = lineOf.get(e.source);
+    const rb = lineOf.get(e.target);
     if (!a || !b || ra === undefined || rb === undefined || Math.abs(ra - rb) <= 1) continue;
     const [lo, hi] = ra < rb ? [ra, rb] : [rb, ra];
     let blocker: { side: number; dist: number } | null = null;
@@ -253,6 +291,12 @@ export function controlPoint(a: Point, b: Point, bend: number): Point {
   const nx = -dy / len;
   const ny = dx / len;
   return { x: (a.x + b.x) / 2 + nx * bend, y: (a.y + b.y) / 2 + ny * bend };
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
 }
 
 function splitSite(site: string): [string, string | undefined] {

@@ -14,6 +14,7 @@ import { createGraph } from './graph';
 import { createReadout } from './readout';
 import * as S from './state';
 import { themeFromCss, type Theme } from './theme';
+import { DEFAULT_LAYOUT, wrapForViewport } from './layout';
 import { buildVisualGraph, type VisualGraph } from './visual';
 
 interface VsCodeApi {
@@ -164,13 +165,24 @@ function renderHeader(): void {
   app.classList.toggle('circuit-only', model.circuitOnly);
 }
 
+/** Nodes per line of the current layout (undefined: rows do not wrap). */
+let lineWidth: number | undefined;
+
 function renderGraph(model: PanelModel): void {
   const ablated = S.effectiveAblated(state);
   const extent = niceExtent(Object.values(model.activations));
-  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent }, theme);
+  lineWidth = wrapForViewport(model.circuit.nodes, graphHost.clientWidth, graphHost.clientHeight);
+  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent }, theme, { ...DEFAULT_LAYOUT, maxPerLine: lineWidth });
   graph.render(visual, state.selected);
   renderLegend(extent, model);
 }
+
+// Long rows wrap to the graph area's shape (a narrow side bar stacks them, a wide panel does not):
+// lay the graph out again when a resize changes how they wrap.
+new ResizeObserver(() => {
+  const model = state.model;
+  if (model && wrapForViewport(model.circuit.nodes, graphHost.clientWidth, graphHost.clientHeight) !== lineWidth) renderGraph(model);
+}).observe(graphHost);
 
 function renderLegend(extent: number, model: PanelModel): void {
   const bar = el('span', 'legend-bar');

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowOrder, shortLabel } from '../../webview/layout';
+import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowOrder, shortLabel, wrapForViewport } from '../../webview/layout';
 import { sampleCircuit } from './fixtures';
 
 function node(id: string): LayoutNodeInput {
@@ -148,5 +148,48 @@ describe('short labels', () => {
     assert.equal(shortLabel({ site: 'mlp.resid_delta', index: 40 }), 'out 40');
     assert.equal(shortLabel({ site: 'mlp.post_act', index: 407 }), 'act 407');
     assert.equal(shortLabel({ site: 'attn.custom', index: 1 }), 'custom 1');
+  });
+});
+
+describe('layout wrapping', () => {
+  // the shape of the shipped quote circuit: 13 residual reads, then short rows
+  const wide = [
+    ...Array.from({ length: 13 }, (_, i) => node(`0.attn.act_in.${i}`)),
+    ...[1, 2].map((i) => node(`0.attn.q.${i}`)),
+    ...[1, 2, 3, 4].map((i) => node(`0.attn.k.${i}`)),
+    ...Array.from({ length: 8 }, (_, i) => node(`0.attn.v.${i}`)),
+    ...[1, 2, 3, 4, 5].map((i) => node(`0.attn.resid_delta.${i}`)),
+  ];
+  const edges = wide.filter((n) => n.site === 'attn.act_in').map((n, i) => ({ source: n.id, target: `0.attn.v.${i % 8}` }));
+
+  it('a wide row wraps onto lines of maxPerLine under its label, inside its layer band, and rows below move down', () => {
+    const layout = computeLayout(wide, edges, { ...DEFAULT_LAYOUT, maxPerLine: 5 });
+    const ys = (site: string): number[] => [...new Set(wide.filter((n) => n.site === site).map((n) => layout.positions.get(n.id)!.y))].sort((a, b) => a - b);
+    const gap = DEFAULT_LAYOUT.rowGap;
+    assert.deepEqual(ys('attn.act_in'), [0, gap, 2 * gap], '13 nodes: lines of 5, 5, 3');
+    assert.deepEqual(ys('attn.q'), [3 * gap]);
+    assert.deepEqual(ys('attn.v'), [5 * gap, 6 * gap]);
+    assert.deepEqual(layout.rows.map((r) => r.y), [0, 3 * gap, 4 * gap, 5 * gap, 7 * gap], 'a row label sits at its first line');
+    for (const y of ys('attn.act_in')) {
+      const xs = wide.filter((n) => n.site === 'attn.act_in' && layout.positions.get(n.id)!.y === y).map((n) => layout.positions.get(n.id)!.x);
+      assert.ok(xs.length <= 5);
+      assert.equal(xs.reduce((a, b) => a + b, 0), 0, 'each line is centred');
+    }
+    assert.deepEqual(layout.bands, [{ layer: 0, y0: -gap / 2, y1: 7 * gap + gap / 2 }]);
+    assert.equal(layout.positions.size, wide.length, 'every node placed once');
+    assert.equal(new Set([...layout.positions.values()].map((p) => `${p.x},${p.y}`)).size, wide.length, 'no two nodes overlap');
+  });
+
+  it('wraps for a narrow viewport, not for a wide one, and never when the size is unknown', () => {
+    const narrow = wrapForViewport(wide, 300, 600);
+    assert.ok(narrow !== undefined && narrow >= 4 && narrow < 13, `narrow: ${narrow}`);
+    assert.equal(wrapForViewport(wide, 4000, 300), undefined);
+    assert.equal(wrapForViewport(wide, 0, 0), undefined);
+    // the chosen width makes the fitted graph at least as large as no wrapping does
+    const scale = (line: number): number => {
+      const lines = [13, 2, 4, 8, 5].reduce((s, n) => s + Math.ceil(n / line), 0);
+      return Math.min(300 / (line * DEFAULT_LAYOUT.columnGap), 600 / (lines * DEFAULT_LAYOUT.rowGap));
+    };
+    assert.ok(scale(narrow) > scale(13) * 1.5, `${scale(narrow)} vs ${scale(13)}`);
   });
 });
