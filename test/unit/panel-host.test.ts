@@ -233,6 +233,23 @@ describe('panel host', () => {
     assert.equal(fs.readFileSync(target.fsPath, 'utf8'), '{"nodes":[]}');
   });
 
+  it('exportTo opens the panel beside the editor when a loading side-bar view stays silent past its grace', async () => {
+    const { controller } = setup({ viewGraceMs: 20 });
+    controller.update(sampleModel());
+    const done = controller.exportTo('json', FakeUri.file(path.join(tempDir('circuit-export-'), 'g.json')) as unknown as vscode.Uri);
+    await tick();
+    assert.equal(fake.panels.length, 0, 'the view gets its grace first');
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(fake.panels.length, 1);
+    const panel = fake.panels[0].webview;
+    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    await tick();
+    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+    assert.ok(request && request.kind === 'exportRequest');
+    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
+    await done;
+  });
+
   it('exportTo from the panel opens it beside the editor and waits for its own handshake, not the view\'s', async () => {
     const { controller, view } = setup();
     controller.update(sampleModel());

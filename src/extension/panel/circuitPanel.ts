@@ -40,6 +40,8 @@ export interface CircuitPanelOptions {
   readonly topTokens?: (nodeId: string, token: vscode.CancellationToken) => Promise<readonly TopToken[]> | readonly TopToken[];
   /** Diagnostics (ignored messages, failures); e.g. an OutputChannel's appendLine. */
   readonly log?: (message: string) => void;
+  /** How long an export waits for a side-bar view that is still loading before it opens the panel beside the editor (default 5 s). */
+  readonly viewGraceMs?: number;
 }
 
 export interface UpdateOptions {
@@ -314,25 +316,34 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /**
    * A webview of `kind` (either, if undefined) that has done its `ready` handshake. A side-bar view
-   * that is on screen but still loading is waited for: opening a second webview beside the editor
-   * then would leave one of the two loading behind the other (both parse the same bundle).
+   * that is on screen but still loading gets `viewGraceMs` before the panel beside the editor is
+   * opened: opening both at once makes them load the same bundle side by side, and the second one
+   * showed "Loading…" for seconds. Not longer: in a fresh-clone CI run (code-server) the view never
+   * loaded at all.
    */
   private async readySession(kind?: WebviewKind, timeoutMs = 20_000): Promise<PanelSession> {
     const ready = (): PanelSession | undefined => this.sessions().find((s) => s.isReady && (kind === undefined || s.kind === kind));
     const now = ready();
     if (now) return now;
+    const openPanel = (): void => {
+      if (!this.panel) this.openBeside();
+      else this.panel.panel.reveal(undefined, true);
+    };
     const viewLoading = kind !== 'panel' && this.view?.view.visible === true;
-    if (!this.panel && !viewLoading) this.openBeside();
-    else this.panel?.panel.reveal(undefined, true);
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    if (!viewLoading) openPanel();
+    else if (kind === undefined) grace = setTimeout(openPanel, this.options.viewGraceMs ?? 5_000);
     return new Promise<PanelSession>((resolve, reject) => {
       const waiter = (): boolean => {
         const s = ready();
         if (!s) return false;
         clearTimeout(timer);
+        clearTimeout(grace);
         resolve(s);
         return true;
       };
       const timer = setTimeout(() => {
+        clearTimeout(grace);
         this.readyWaiters.delete(waiter);
         reject(new Error('the circuit panel did not load'));
       }, timeoutMs);
