@@ -86,7 +86,7 @@ export const DEFAULT_LAYOUT: LayoutOptions = { columnGap: 150, rowGap: 70 };
  */
 export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT): number | undefined {
   if (!(width > 0 && height > 0) || nodes.length === 0) return undefined;
-  const sizes = [...countBy(nodes, rowKey).values()];
+  const sizes = [...rowsOf(nodes).values()].map((row) => row.length);
   const widest = Math.max(...sizes);
   let best = { line: widest, scale: 0 };
   for (let line = Math.min(widest, 4); line <= widest; line++) {
@@ -136,13 +136,7 @@ export function computeLayout(
   options: LayoutOptions = DEFAULT_LAYOUT,
 ): GraphLayout {
   // Rows in model order.
-  const rowMap = new Map<string, LayoutNodeInput[]>();
-  for (const n of nodes) {
-    const key = rowKey(n);
-    const row = rowMap.get(key);
-    if (row) row.push(n);
-    else rowMap.set(key, [n]);
-  }
+  const rowMap = rowsOf(nodes);
   const rowKeys = [...rowMap.keys()].sort((a, b) => rowOrder(rowMap.get(a)![0], rowMap.get(b)![0]));
   const rowIndexOf = new Map<string, number>();
   rowKeys.forEach((k, i) => {
@@ -293,10 +287,16 @@ export function controlPoint(a: Point, b: Point, bend: number): Point {
   return { x: (a.x + b.x) / 2 + nx * bend, y: (a.y + b.y) / 2 + ny * bend };
 }
 
-function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return counts;
+/** The nodes of each (layer, site) row, by `rowKey`, in input order. */
+function rowsOf(nodes: readonly LayoutNodeInput[]): Map<string, LayoutNodeInput[]> {
+  const rows = new Map<string, LayoutNodeInput[]>();
+  for (const n of nodes) {
+    const key = rowKey(n);
+    const row = rows.get(key);
+    if (row) row.push(n);
+    else rows.set(key, [n]);
+  }
+  return rows;
 }
 
 function splitSite(site: string): [string, string | undefined] {

@@ -11,7 +11,7 @@ import type * as vscode from 'vscode';
 import { CircuitPanelController, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
 import type { HostMessage, PanelAction } from '../../src/protocol/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/protocol/messages';
-import { fake, FakeUri, FakeWebviewView } from './fake-vscode';
+import { fake, FakeUri, type FakeWebview, FakeWebviewView } from './fake-vscode';
 import { sampleModel, sampleTopTokens } from './fixtures';
 import { tempDir } from './tempDirs';
 
@@ -34,6 +34,16 @@ function setup(options: ConstructorParameters<typeof CircuitPanelController>[1] 
 }
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+/** Plays a webview that loads while `done` (an exportTo) waits: handshake, then the answer to its export request. */
+async function loadAndAnswerExport(webview: FakeWebview, done: Promise<void>, format: 'json' | 'svg' = 'json', data = '{"nodes":[]}'): Promise<void> {
+  webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+  await tick();
+  const request = (webview.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
+  assert.ok(request && request.kind === 'exportRequest' && request.format === format);
+  webview.send({ kind: 'exportData', requestId: request.requestId, format, data });
+  await done;
+}
 
 describe('panel host', () => {
   beforeEach(() => fake.reset());
@@ -224,12 +234,7 @@ describe('panel host', () => {
     const done = controller.exportTo('json', target as unknown as vscode.Uri);
     await tick();
     assert.equal(fake.panels.length, 0, 'no panel beside the editor while the view loads');
-    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    await tick();
-    const request = (view.webview.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
-    assert.ok(request && request.kind === 'exportRequest');
-    view.webview.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
-    await done;
+    await loadAndAnswerExport(view.webview, done);
     assert.equal(fs.readFileSync(target.fsPath, 'utf8'), '{"nodes":[]}');
   });
 
@@ -241,13 +246,7 @@ describe('panel host', () => {
     assert.equal(fake.panels.length, 0, 'the view gets its grace first');
     await new Promise((r) => setTimeout(r, 40));
     assert.equal(fake.panels.length, 1);
-    const panel = fake.panels[0].webview;
-    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    await tick();
-    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
-    assert.ok(request && request.kind === 'exportRequest');
-    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
-    await done;
+    await loadAndAnswerExport(fake.panels[0].webview, done);
   });
 
   it('exportTo from the panel opens it beside the editor and waits for its own handshake, not the view\'s', async () => {
@@ -260,13 +259,7 @@ describe('panel host', () => {
     assert.equal(fake.panels.length, 1);
     assert.ok(!(view.webview.posted as HostMessage[]).some((m) => m.kind === 'exportRequest'), 'the ready view is not asked');
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION }); // the view reloading does not satisfy the wait
-    const panel = fake.panels[0].webview;
-    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    await tick();
-    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
-    assert.ok(request && request.kind === 'exportRequest' && request.format === 'svg');
-    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'svg', data: '<svg xmlns="http://www.w3.org/2000/svg"></svg>' });
-    await done;
+    await loadAndAnswerExport(fake.panels[0].webview, done, 'svg', '<svg xmlns="http://www.w3.org/2000/svg"></svg>');
     assert.match(fs.readFileSync(target.fsPath, 'utf8'), /^<svg/);
   });
 
@@ -277,13 +270,7 @@ describe('panel host', () => {
     const done = controller.exportTo('json', FakeUri.file(path.join(tempDir('circuit-export-'), 'g.json')) as unknown as vscode.Uri);
     await tick();
     assert.equal(fake.panels.length, 1);
-    const panel = fake.panels[0].webview;
-    panel.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
-    await tick();
-    const request = (panel.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
-    assert.ok(request && request.kind === 'exportRequest');
-    panel.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
-    await done;
+    await loadAndAnswerExport(fake.panels[0].webview, done);
   });
 
   it('saves a user-initiated PNG export where the save dialog says', async () => {
