@@ -98,11 +98,13 @@ function byteLevelAlphabet(): string[] {
   return table;
 }
 
-const BYTE_TO_CHAR = byteLevelAlphabet();
+/** byte value → its character in byte-level token spellings (`Ġ` for a space). */
+export const BYTE_TO_CHAR: readonly string[] = byteLevelAlphabet();
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 /** Pair key of two symbol ids; vocabularies are far below 2^20 entries, so keys stay exact. */
 const PAIR = 0x100000;
 const PIECE_CACHE_LIMIT = 100_000;
+const PIECE_CACHE_MAX_LENGTH = 256;
 
 /** One pre-token's encoding, relative to the pre-token's start. */
 interface PieceEncoding {
@@ -153,6 +155,7 @@ export class Tokenizer {
       if (id === undefined) throw new TokenizerError(`tokenizer.json: byte ${b} has no token, so it is not a byte-level BPE`);
       this.byteIds[b] = id;
     }
+    if (model.merges.length >= 2 ** 21) throw new TokenizerError(`tokenizer.json: ${model.merges.length} merges; at most 2,097,151 are supported`);
     model.merges.forEach((m, rank) => {
       const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
       const ia = this.vocab.get(a);
@@ -278,8 +281,11 @@ export class Tokenizer {
     let enc = this.cache.get(piece);
     if (!enc) {
       enc = this.bpe(piece);
-      if (this.cache.size >= PIECE_CACHE_LIMIT) this.cache.clear();
-      this.cache.set(piece, enc);
+      // long pieces (a minified line's identifier, a run of digits or spaces) rarely repeat
+      if (piece.length <= PIECE_CACHE_MAX_LENGTH) {
+        if (this.cache.size >= PIECE_CACHE_LIMIT) this.cache.clear();
+        this.cache.set(piece, enc);
+      }
     }
     for (let i = 0; i < enc.ids.length; i++) {
       out.ids.push(enc.ids[i]);
@@ -288,11 +294,17 @@ export class Tokenizer {
     }
   }
 
-  /** BPE over one pre-token: its UTF-8 bytes as single-byte symbols, merged by rank. */
+  /**
+   * BPE over one pre-token: its UTF-8 bytes as single-byte symbols, merged lowest rank first and,
+   * among equal ranks, leftmost first (HF's order). The candidate pairs wait in a binary heap over a
+   * linked list of symbols, so a piece of n bytes takes O(n log n): rescanning the whole piece for
+   * the best pair after every merge rank (as this once did) took O(n × ranks used), 2 s for a
+   * 100 KB identifier and tens of seconds for a megabyte.
+   */
   private bpe(piece: string): PieceEncoding {
-    // symbols: id [n] and, per symbol, the UTF-16 offset just after the last character it completes
-    const ids: number[] = [];
-    const utf16End: number[] = []; // after a byte: UTF-16 offset past the character it completes, or -1
+    // per symbol: id, and the UTF-16 offset just after the last character it completes (or -1)
+    const sym: number[] = [];
+    const end16: number[] = [];
     for (let u = 0; u < piece.length; ) {
       let cp = piece.codePointAt(u) as number;
       const units = cp > 0xffff ? 2 : 1;
@@ -300,51 +312,98 @@ export class Tokenizer {
       const bytes = cp < 0x80 ? [cp] : cp < 0x800 ? [0xc0 | (cp >> 6), 0x80 | (cp & 63)] : cp < 0x10000 ? [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)] : [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
       u += units;
       for (let k = 0; k < bytes.length; k++) {
-        ids.push(this.byteIds[bytes[k]]);
-        utf16End.push(k === bytes.length - 1 ? u : -1);
+        sym.push(this.byteIds[bytes[k]]);
+        end16.push(k === bytes.length - 1 ? u : -1);
       }
     }
-    // merge: repeatedly the lowest-rank adjacent pair, all its occurrences left to right (the
-    // same result as HF's priority queue, since a pair using a merged symbol always ranks later)
-    const n = ids.length;
-    const sym = ids.slice();
-    let ends = utf16End.slice();
-    let len = n;
-    while (len > 1) {
-      let bestRank = Infinity;
-      let bestKey = -1;
-      for (let i = 0; i < len - 1; i++) {
-        const m = this.merges.get(sym[i] * PAIR + sym[i + 1]);
-        if (m && m[0] < bestRank) {
-          bestRank = m[0];
-          bestKey = sym[i] * PAIR + sym[i + 1];
-        }
-      }
-      if (bestKey < 0) break;
-      const merged = (this.merges.get(bestKey) as [number, number])[1];
-      let w = 0;
-      const newEnds: number[] = [];
-      for (let i = 0; i < len; i++) {
-        if (i < len - 1 && sym[i] * PAIR + sym[i + 1] === bestKey) {
-          sym[w++] = merged;
-          newEnds.push(ends[i + 1] >= 0 ? ends[i + 1] : ends[i]);
-          i++;
-        } else {
-          sym[w++] = sym[i];
-          newEnds.push(ends[i]);
-        }
-      }
-      len = w;
-      ends = newEnds;
+    const n = sym.length;
+    const next = new Int32Array(n); // next live symbol, −1 after the last
+    const prev = new Int32Array(n); // previous live symbol, −1 before the first
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
     }
-    const res: PieceEncoding = { ids: Int32Array.from(sym.slice(0, len)), starts: new Uint32Array(len), ends: new Uint32Array(len) };
+    // heap entries: rank · 2^32 + left symbol's index, so the least is the lowest rank, leftmost;
+    // an entry is stale when its pair has changed since (checked by rank: one rank, one pair)
+    const heap = new PairHeap();
+    const offer = (i: number, j: number) => {
+      const m = this.merges.get(sym[i] * PAIR + sym[j]);
+      if (m) heap.push(m[0] * PAIR_HEAP_SHIFT + i);
+    };
+    for (let i = 0; i + 1 < n; i++) offer(i, i + 1);
+    while (heap.size) {
+      const key = heap.pop();
+      const rank = Math.floor(key / PAIR_HEAP_SHIFT);
+      const i = key - rank * PAIR_HEAP_SHIFT;
+      const j = next[i];
+      if (sym[i] < 0 || j < 0) continue;
+      const m = this.merges.get(sym[i] * PAIR + sym[j]);
+      if (!m || m[0] !== rank) continue;
+      sym[i] = m[1];
+      if (end16[j] >= 0) end16[i] = end16[j];
+      sym[j] = -1; // merged into i
+      const k = next[j];
+      next[i] = k;
+      if (k >= 0) prev[k] = i;
+      if (prev[i] >= 0) offer(prev[i], i);
+      if (k >= 0) offer(i, k);
+    }
+    let len = 0;
+    for (let i = 0; i >= 0; i = next[i]) len++;
+    const res: PieceEncoding = { ids: new Int32Array(len), starts: new Uint32Array(len), ends: new Uint32Array(len) };
     let at = 0;
-    for (let i = 0; i < len; i++) {
-      res.starts[i] = at;
-      if (ends[i] >= 0) at = ends[i]; // else: only leading bytes of a character → empty range
-      res.ends[i] = at;
+    for (let i = 0, t = 0; i >= 0; i = next[i], t++) {
+      res.ids[t] = sym[i];
+      res.starts[t] = at;
+      if (end16[i] >= 0) at = end16[i]; // else: only leading bytes of a character → empty range
+      res.ends[t] = at;
     }
     return res;
+  }
+}
+
+/** Heap keys are rank · 2^32 + symbol index: exact below 2^53, so for ranks below 2^21. */
+const PAIR_HEAP_SHIFT = 2 ** 32;
+
+/** A binary min-heap of numbers. */
+class PairHeap {
+  private readonly a: number[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  push(x: number): void {
+    const a = this.a;
+    let i = a.length;
+    a.push(x);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= x) break;
+      a[i] = a[p];
+      i = p;
+    }
+    a[i] = x;
+  }
+
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop() as number;
+    const n = a.length;
+    if (n) {
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && a[c + 1] < a[c]) c++;
+        if (a[c] >= last) break;
+        a[i] = a[c];
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
   }
 }
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { onigToJsPattern, Tokenizer } from '../../src/core/tokenizer';
+import { BYTE_TO_CHAR, onigToJsPattern, Tokenizer } from '../../src/core/tokenizer';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const tokJson = fs.readFileSync(path.join(root, 'test/fixtures/tokenizer.json'), 'utf8');
@@ -118,4 +118,60 @@ test('a tokenizer.json that is not byte-level BPE is refused with a reason', () 
   assert.throws(() => Tokenizer.fromJson('{"model":{"type":"WordPiece"}}'), /must be BPE/);
   const json = JSON.parse(tokJson) as { pre_tokenizer: unknown };
   assert.throws(() => new Tokenizer({ ...json, pre_tokenizer: null } as never), /Split pre-tokenizer/);
+});
+
+/**
+ * The textbook BPE on one pre-token: of all adjacent pairs, merge every occurrence (left to
+ * right) of the lowest-ranked one, and repeat; O(length × ranks), fine for a few thousand bytes.
+ */
+function straightforwardIds(text: string): number[] {
+  const json = JSON.parse(tokJson) as { model: { vocab: Record<string, number>; merges: (string | [string, string])[] } };
+  const rank = new Map(json.model.merges.map((m, r) => [typeof m === 'string' ? m : m.join(' '), r]));
+  const ids: number[] = [];
+  for (const piece of tok.preTokenize(text)) {
+    let syms = [...Buffer.from(piece, 'utf8')].map((b) => BYTE_TO_CHAR[b]);
+    for (;;) {
+      let best: string | undefined;
+      for (let i = 0; i + 1 < syms.length; i++) {
+        const r = rank.get(`${syms[i]} ${syms[i + 1]}`);
+        if (r !== undefined && (best === undefined || r < (rank.get(best) as number))) best = `${syms[i]} ${syms[i + 1]}`;
+      }
+      if (best === undefined) break;
+      const merged: string[] = [];
+      for (let i = 0; i < syms.length; i++) {
+        if (i + 1 < syms.length && `${syms[i]} ${syms[i + 1]}` === best) merged.push(syms[i] + syms[++i]);
+        else merged.push(syms[i]);
+      }
+      syms = merged;
+    }
+    ids.push(...syms.map((s) => json.model.vocab[s]));
+  }
+  return ids;
+}
+
+test('long runs of one character class tokenize as the textbook BPE does, with ranges that tile', () => {
+  let seed = 7;
+  const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const pick = (alphabet: string, n: number) => Array.from({ length: n }, () => alphabet[rand(alphabet.length)]).join('');
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const runs = [
+    'x = ' + pick(letters, 4000),
+    pick('eéèaàß', 3000), // multi-byte letters: symbols that hold only part of a character
+    'a'.repeat(5000),
+    'ab'.repeat(2000) + ' ' + pick('ts', 3000),
+    '(' + pick('+-*/<>=!&|^%~[](){},.:;@', 3000) + ')\n',
+    ' '.repeat(3000) + 'x' + '\t \t'.repeat(500) + '\n',
+    pick('0123456789', 3000),
+    "'" + pick('abcdefgh _', 3000) + "'",
+  ];
+  for (const s of runs) {
+    assert.deepEqual(tok.encode(s).ids, straightforwardIds(s), JSON.stringify(s.slice(0, 40)));
+    assertTiles(s);
+  }
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom('a', 'b', 'e', 'r', 's', 't', '_', 'é', '🐍', ' '), minLength: 200, maxLength: 800 }), (s) => {
+      assert.deepEqual(tok.encode(s).ids, straightforwardIds(s));
+    }),
+    { numRuns: 40 },
+  );
 });
