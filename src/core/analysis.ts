@@ -271,18 +271,10 @@ export class DocumentAnalyzer {
       for (let i = 0; i < todo.length && !failure; i += this.batch) {
         if (stale()) return CANCELLED;
         const rows = todo.slice(i, i + this.batch);
-        const T = Math.max(...rows.map((r) => r.win.length));
-        const scoreFrom = Math.min(...rows.map((r) => r.win.from));
-        const ids = new BigInt64Array(rows.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
-        rows.forEach((r, b) => {
-          for (let t = 0; t < r.win.length; t++) ids[b * T + t] = BigInt(seq[r.win.start + t]);
-        });
-        const P = T - scoreFrom;
-        const run: Promise<void> = this.runner
-          .run({ ids, B: rows.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds })
-          .then((out) => {
+        const run: Promise<void> = this.runWindows(rows.map((r) => r.win), seq, mask, fill, full)
+          .then((res) => {
             rows.forEach((r, b) => {
-              results[r.w] = this.summarise(out, b * P + r.win.from - scoreFrom, r.win.length - r.win.from, full);
+              results[r.w] = res[b];
               this.cache.set(r.key, results[r.w]);
               if (urgent.has(r.w)) urgentLeft--;
             });
@@ -306,6 +298,60 @@ export class DocumentAnalyzer {
     return assemble(true);
   }
 
+  /**
+   * analyze() of a whole document for inputs too large to hold at once (the CLI): the same windows
+   * and numbers, delivered in document order a window's tokens at a time, as soon as that window
+   * and every one before it are done, with up to `inFlight` + 1 batches running ahead. Nothing is
+   * cached or kept once delivered. `onTokenized` gets the number of tokens before any window runs.
+   */
+  async *stream(text: string, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'signal' | 'thresholdScale' | 'nextTokens'> & { readonly onTokenized?: (tokens: number) => void } = {}): AsyncGenerator<TokenResult[]> {
+    const full = options.nextTokens === true;
+    const enc = this.bundle.tokenizer.encode(text); // not this.encode(): that keeps the last document
+    options.onTokenized?.(enc.ids.length);
+    const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
+    const windows = this.windows(seq);
+    const { mask, fill } = ablationVectors(this.bundle, ablation);
+    const ahead: { wins: Window[]; results: Promise<WindowResult[]> }[] = [];
+    for (let next = 0; next < windows.length || ahead.length; ) {
+      while (next < windows.length && ahead.length <= this.inFlight) {
+        const wins = windows.slice(next, next + this.batch);
+        next += wins.length;
+        const results = this.runWindows(wins, seq, mask, fill, full);
+        results.catch(() => undefined); // awaited in order below, where a failure is thrown
+        ahead.push({ wins, results });
+      }
+      const batch = ahead.shift() as (typeof ahead)[number];
+      const res = await batch.results;
+      if (options.signal?.aborted) return;
+      this.stats.windowsComputed += batch.wins.length;
+      yield batch.wins.flatMap((win, b) => this.windowTokens(win, res[b], enc, text, 0, options.thresholdScale ?? 1));
+    }
+  }
+
+  /** One onnxruntime run over windows of `seq`, each right-padded with EOT to the longest (the model is causal); their results in order. */
+  private async runWindows(wins: readonly Window[], seq: Int32Array, mask: Float32Array, fill: Float32Array, full: boolean): Promise<WindowResult[]> {
+    const T = Math.max(...wins.map((w) => w.length));
+    // a batch's outputs start at the least `from` of its rows
+    const scoreFrom = Math.min(...wins.map((w) => w.from));
+    const ids = new BigInt64Array(wins.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
+    wins.forEach((win, b) => {
+      for (let t = 0; t < win.length; t++) ids[b * T + t] = BigInt(seq[win.start + t]);
+    });
+    const out = await this.runner.run({ ids, B: wins.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds });
+    const P = T - scoreFrom;
+    return wins.map((win, b) => this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full));
+  }
+
+  /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
+  private windowTokens(win: Window, res: WindowResult, enc: Encoding, source: string, shift: number, scale: number): TokenResult[] {
+    const tokens: TokenResult[] = [];
+    for (let j = 0; j < win.length - win.from; j++) {
+      const i = win.start + win.from + j - 1;
+      if (i >= 0) tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale));
+    }
+    return tokens;
+  }
+
   /** Indices of the windows that score a token overlapping UTF-16 [start, end) of the analysed text. */
   private scoring(windows: readonly Window[], enc: Encoding, start: number, end: number): Set<number> {
     const out = new Set<number>();
@@ -324,12 +370,9 @@ export class DocumentAnalyzer {
     windows.forEach((win, w) => {
       const res = results[w];
       if (!res) return;
-      for (let j = 0; j < win.length - win.from; j++) {
-        const pos = win.start + win.from + j;
-        if (pos === 0) continue; // the EOT prefix is not a document token
-        const i = pos - 1;
-        where[i] = [res, j];
-        tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale));
+      for (const t of this.windowTokens(win, res, enc, source, shift, scale)) {
+        where[t.index] = [res, t.index + 1 - win.start - win.from];
+        tokens.push(t);
       }
     });
     return {
