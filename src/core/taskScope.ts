@@ -1,0 +1,706 @@
+// Task scope: where in a Python document each circuit's task applies, decided once per document
+// text from Python's own lexical structure. Core module: no `vscode` import.
+//
+// The lexer below follows the rules of CPython's tokenizer (Lib/tokenize.py, Parser/tokenizer.c):
+// - string literals: any case of the prefixes r u b f t br rb fr rf tr rt, one or three quotes of
+//   either kind, a backslash escaping the next character in every kind of string (in raw strings
+//   too, where it keeps the quote from ending the string), backslash-newline continuing a
+//   one-quote string onto the next line, an unescaped newline ending a one-quote string unclosed;
+//   f-strings as in Python 3.12 (PEP 701): `{{`/`}}` are literal, a replacement field holds code
+//   (nested strings of any quote, brackets) up to its `}` with a `:` format spec that may nest fields;
+// - comments from `#` to the end of the line; backslash-newline joining physical lines;
+// - brackets ( [ { on a stack: a closer closes the nearest opener of its kind (openers above it are
+//   left unclosed), a closer with no such opener is ignored; newlines inside brackets do not end
+//   the logical line. A `[` right after an expression (a name, a number, a string, `...`, or a
+//   closing bracket) is a subscript, otherwise a list display (comprehensions included); the same
+//   rule makes `(` a call or a parenthesised expression.
+// Unclosed code is handled the way an editor needs it: an unclosed one-quote string ends at its
+// line end (and its task point is there, with the quote that opened it as the right answer);
+// a line inside unclosed brackets that starts with a keyword that only ever begins a statement
+// (`def`, `class`, `return`, `import`, …) closes those brackets, so one missing `)` does not turn
+// the rest of the file into one bracketed expression. Everything is one pass over the text: linear
+// time, no regular expressions over the whole text, no recursion deeper than f-string nesting.
+
+/** The scope kinds a circuit file may name (`"scope": {"kind": …}`). */
+export const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
+export type ScopeKind = (typeof SCOPE_KINDS)[number];
+
+/**
+ * Where a circuit's task applies, as the circuit file states it.
+ * - `string-close`: one-line string literals (not triple-quoted, not continued with a backslash;
+ *   unclosed ones included). Prediction point: the closing quote; truth `double` / `single`.
+ * - `list-close`: list displays (comprehensions included) and subscripts. Prediction point: the
+ *   `]` that closes one; truth `nested` (another `]` follows it) / `flat` (a newline follows it).
+ * - `keyword-true`: `while True` and `return True` (statement-initial keyword). Prediction point:
+ *   right after `True`; truth `colon` (`:` follows `while True`) / `newline` (the line ends after
+ *   `return True`).
+ * - `name-compare-assign`: a name right after a statement's `if`/`elif`, and a statement-initial
+ *   name. Prediction point: right after the name; truth `compare` (` ==` follows) / `assign`
+ *   (` =` follows).
+ * - `anywhere`: no restriction (e.g. a user's circuit found at one token).
+ *
+ * `region`: `point` — only the token(s) that predict a task point (the token ending right before
+ * the closing quote, the `]`, …); `inside` — also every token inside the construct (a one-line
+ * string's content, a list's or subscript's brackets outside strings). Default: `inside` for
+ * `string-close`, `point` for the others.
+ */
+export interface TaskScope {
+  readonly kind: ScopeKind;
+  readonly region?: 'point' | 'inside';
+}
+
+export class TaskScopeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskScopeError';
+  }
+}
+
+/** Validates the `scope` value of a circuit file. Unknown keys are dropped; throws TaskScopeError with one sentence. */
+export function parseTaskScope(json: unknown): TaskScope {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new TaskScopeError('scope must be an object like {"kind": "string-close"}');
+  const o = json as Record<string, unknown>;
+  const kind = o.kind;
+  if (typeof kind !== 'string' || !(SCOPE_KINDS as readonly string[]).includes(kind)) {
+    throw new TaskScopeError(`scope.kind must be one of ${SCOPE_KINDS.join(', ')} (got ${JSON.stringify(kind)?.slice(0, 60)})`);
+  }
+  const region = o.region;
+  if (region !== undefined && region !== 'point' && region !== 'inside') throw new TaskScopeError(`scope.region must be "point" or "inside" (got ${JSON.stringify(region)?.slice(0, 60)})`);
+  return region === undefined ? { kind: kind as ScopeKind } : { kind: kind as ScopeKind, region };
+}
+
+export function regionOf(scope: TaskScope): 'point' | 'inside' {
+  return scope.region ?? (scope.kind === 'string-close' ? 'inside' : 'point');
+}
+
+/** A top-level string literal (strings nested in f-string fields are part of their f-string). */
+export interface StringLiteral {
+  /** Offset of the prefix (or of the opening quote when there is none). */
+  readonly start: number;
+  readonly prefix: string;
+  readonly quote: '"' | "'";
+  readonly triple: boolean;
+  /** After the opening quote(s). */
+  readonly contentStart: number;
+  /** The closing quote(s), or where an unclosed string stops (its line end, or the text end). */
+  readonly contentEnd: number;
+  /** After the closing quote(s) (= contentEnd when unclosed). */
+  readonly end: number;
+  readonly terminated: boolean;
+  /** Not triple-quoted and on one physical line (no backslash-newline inside). */
+  readonly oneLine: boolean;
+  readonly fstring: boolean;
+}
+
+export type BracketKind = 'list' | 'subscript' | 'paren' | 'call' | 'brace';
+
+export interface BracketPair {
+  readonly char: '(' | '[' | '{';
+  readonly kind: BracketKind;
+  readonly open: number;
+  /** Offset of the matching closer, or -1 when unclosed. */
+  readonly close: number;
+  /** `close`, or where the lexer gave up on an unclosed bracket (a statement keyword's line, or the text end). */
+  readonly end: number;
+  /** 1 for an outermost bracket. */
+  readonly depth: number;
+  /** Index in `ScopeMap.brackets` of the pair that encloses this one, or -1. */
+  readonly parent: number;
+}
+
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+export type TruthLabel = 'double' | 'single' | 'nested' | 'flat' | 'colon' | 'newline' | 'compare' | 'assign';
+
+/** A place where a task's next-token prediction is made, with the ground truth from the document. */
+export interface TaskPoint {
+  readonly kind: Exclude<ScopeKind, 'anywhere'>;
+  /** Where the answer starts: the closing quote, the `]`, the character after `True` or after the name. */
+  readonly offset: number;
+  /**
+   * Tokens ending in [from, offset] predict this point (from = offset except for `]`, where spaces
+   * or tabs between the last code and the `]` may end the predicting token early).
+   */
+  readonly from: number;
+  /**
+   * The class label of what truly follows in this document, or null when neither side of the
+   * contrast does (`x[0],`; `if x:`; an unclosed list). The labels are the shipped circuits' class
+   * labels.
+   */
+  readonly truth: TruthLabel | null;
+  /** The construct the point closes or follows: the string literal, the bracket pair, the keyword or name. */
+  readonly construct: Span;
+  /** The character(s) of the right answer when there is one: `"`, `'`, `]`, `:`, `\n`, `==`, `=`. */
+  readonly answer?: string;
+}
+
+export interface ScopeMap {
+  readonly length: number;
+  readonly strings: readonly StringLiteral[];
+  /** Every top-level bracket pair, ordered by opener. */
+  readonly brackets: readonly BracketPair[];
+  readonly comments: readonly Span[];
+  readonly points: Readonly<Record<Exclude<ScopeKind, 'anywhere'>, readonly TaskPoint[]>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexer
+
+const KEYWORDS = new Set([
+  'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else',
+  'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise',
+  'return', 'try', 'while', 'with', 'yield',
+]);
+/** Keywords that are values: a bracket after them is a subscript or call. */
+const VALUE_KEYWORDS = new Set(['True', 'False', 'None']);
+/** Keywords that can only begin a statement: seen first on a line inside brackets, they mean the brackets were left unclosed. */
+const STATEMENT_ONLY = new Set(['def', 'class', 'return', 'import', 'pass', 'raise', 'while', 'try', 'except', 'finally', 'with', 'global', 'nonlocal', 'assert', 'del', 'break', 'continue', 'elif']);
+/** Keywords whose statement ends its header with a `:` after which a statement may follow on the same line. */
+const COMPOUND = new Set(['if', 'elif', 'else', 'while', 'for', 'try', 'except', 'finally', 'with', 'def', 'class', 'async']);
+const STRING_PREFIXES = new Set(['r', 'u', 'b', 'f', 't', 'br', 'rb', 'fr', 'rf', 'tr', 'rt']);
+
+const C_NL = 10, C_CR = 13, C_SP = 32, C_TAB = 9, C_FF = 12, C_BS = 92, C_HASH = 35, C_DQ = 34, C_SQ = 39;
+
+const ID_START = /[\p{ID_Start}_]/u;
+const ID_CONTINUE = /\p{ID_Continue}/u;
+
+function isIdStart(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95) return 1;
+  if (c < 128 || Number.isNaN(c)) return 0;
+  const cp = text.codePointAt(i)!;
+  return ID_START.test(String.fromCodePoint(cp)) ? (cp > 0xffff ? 2 : 1) : 0;
+}
+
+function isIdContinue(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) return 1;
+  if (c < 128 || Number.isNaN(c)) return 0;
+  const cp = text.codePointAt(i)!;
+  return ID_CONTINUE.test(String.fromCodePoint(cp)) ? (cp > 0xffff ? 2 : 1) : 0;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+interface MutableBracket {
+  char: '(' | '[' | '{';
+  kind: BracketKind;
+  open: number;
+  close: number;
+  end: number;
+  depth: number;
+  parent: number;
+  self: number;
+  /** End of the last code character seen inside it (for an unclosed list's point). */
+  lastCode: number;
+}
+
+/** Result of scanning a string body: where it stops and whether it was closed. */
+interface StringScan {
+  contentEnd: number;
+  end: number;
+  terminated: boolean;
+  multiLine: boolean;
+}
+
+const CLOSER_OF: Record<number, number> = { 40: 41, 91: 93, 123: 125 };
+
+/**
+ * Scans a string literal's body from `i` (just after the opening quote(s)). `fstring`: parse
+ * replacement fields. Stops at the closing quote(s), at a newline for one-quote strings, or at the end.
+ */
+function scanString(text: string, i: number, q: number, triple: boolean, fstring: boolean): StringScan {
+  const n = text.length;
+  let multiLine = false;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === C_BS) {
+      const d = text.charCodeAt(i + 1);
+      if (d === C_NL || d === C_CR) multiLine = true;
+      i += d === C_CR && text.charCodeAt(i + 2) === C_NL ? 3 : 2;
+      continue;
+    }
+    if (c === q) {
+      if (!triple) return { contentEnd: i, end: i + 1, terminated: true, multiLine };
+      if (text.charCodeAt(i + 1) === q && text.charCodeAt(i + 2) === q) return { contentEnd: i, end: i + 3, terminated: true, multiLine };
+      i++;
+      continue;
+    }
+    if (c === C_NL || c === C_CR) {
+      if (!triple) return { contentEnd: i, end: i, terminated: false, multiLine };
+      multiLine = true;
+      i++;
+      continue;
+    }
+    if (fstring && c === 123 /* { */) {
+      if (text.charCodeAt(i + 1) === 123) {
+        i += 2;
+        continue;
+      }
+      const r = scanField(text, i + 1, triple);
+      if (r < 0) return { contentEnd: -r - 1, end: -r - 1, terminated: false, multiLine };
+      i = r;
+      continue;
+    }
+    i++;
+  }
+  return { contentEnd: n, end: n, terminated: false, multiLine };
+}
+
+/**
+ * Scans an f-string replacement field's code from `i` (after `{`) to just after its `}`. Returns
+ * that offset, or −(stop + 1) when the field runs into a newline of a one-quote f-string or the end.
+ */
+function scanField(text: string, i: number, triple: boolean): number {
+  const n = text.length;
+  let depth = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === C_NL || c === C_CR) {
+      if (!triple) return -(i + 1);
+      i++;
+      continue;
+    }
+    if (c === C_DQ || c === C_SQ) {
+      // a nested string; its prefix letters were skipped as code, which is harmless
+      const q3 = text.charCodeAt(i + 1) === c && text.charCodeAt(i + 2) === c;
+      let p = i - 1;
+      while (p >= 0 && isIdContinue(text, p) === 1 && text.charCodeAt(p) < 128) p--;
+      const pre = text.slice(p + 1, i).toLowerCase();
+      const f = STRING_PREFIXES.has(pre) && (pre.includes('f') || pre.includes('t'));
+      const s = scanString(text, i + (q3 ? 3 : 1), c, q3, f);
+      if (!s.terminated) return -(s.end + 1);
+      i = s.end;
+      continue;
+    }
+    if (c === 40 || c === 91 || c === 123) depth++;
+    else if (c === 41 || c === 93) depth = Math.max(0, depth - 1);
+    else if (c === 125) {
+      if (depth === 0) return i + 1;
+      depth--;
+    } else if (c === 58 /* : */ && depth === 0) {
+      // format spec: literal text with nested fields, up to the field's `}`
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === 125) return i + 1;
+        if ((d === C_NL || d === C_CR) && !triple) return -(i + 1);
+        if (d === 123) {
+          const r = scanField(text, i + 1, triple);
+          if (r < 0) return r;
+          i = r;
+          continue;
+        }
+        if (d === C_BS) {
+          i += 2;
+          continue;
+        }
+        i++;
+      }
+      return -(n + 1);
+    } else if (c === C_HASH && triple) {
+      while (i < n && text.charCodeAt(i) !== C_NL && text.charCodeAt(i) !== C_CR) i++;
+      continue;
+    } else if (c === C_BS && (text.charCodeAt(i + 1) === C_NL || text.charCodeAt(i + 1) === C_CR)) {
+      if (!triple) return -(i + 1);
+    }
+    i++;
+  }
+  return -(n + 1);
+}
+
+type Prev = 'none' | 'value' | 'op' | 'keyword';
+
+/** Lexes a Python document into its scope map. Linear in the text length. */
+export function analyzeScope(text: string): ScopeMap {
+  const n = text.length;
+  const strings: StringLiteral[] = [];
+  const brackets: MutableBracket[] = [];
+  const comments: Span[] = [];
+  const stack: MutableBracket[] = [];
+  const stringPoints: TaskPoint[] = [];
+  const listPoints: TaskPoint[] = [];
+  const truePoints: TaskPoint[] = [];
+  const namePoints: TaskPoint[] = [];
+
+  let prev: Prev = 'none';
+  let prevWord = ''; // the previous token when it was a name or keyword
+  let prevWordStart = -1;
+  let atStmtStart = true; // the next token begins a statement
+  let stmtKeyword = ''; // the statement-initial keyword of the current statement
+  let stmtKeywordStart = -1;
+  let lambdas = 0; // depth-0 lambdas whose `:` is still to come on this statement
+  let lineStart = true; // no token yet on this physical line
+  let lastCode = 0; // end of the last code token
+
+  const closeBracket = (b: MutableBracket, at: number): void => {
+    b.close = at;
+    b.end = at;
+  };
+  const popUnclosed = (at: number): void => {
+    const b = stack.pop()!;
+    b.end = at;
+    pendingUnclosed(b);
+    const top = stack[stack.length - 1];
+    if (top && top.lastCode < b.lastCode) top.lastCode = b.lastCode;
+  };
+  const giveUp = (at: number): void => {
+    while (stack.length) popUnclosed(at);
+  };
+  const pendingUnclosed = (b: MutableBracket): void => {
+    if ((b.kind === 'list' || b.kind === 'subscript') && b.lastCode > b.open + 1) {
+      listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end } });
+    }
+  };
+  const newStatement = (): void => {
+    atStmtStart = true;
+    stmtKeyword = '';
+    lambdas = 0;
+  };
+  const codeToken = (end: number): void => {
+    lastCode = end;
+    if (stack.length) stack[stack.length - 1].lastCode = end;
+    atStmtStart = false;
+    lineStart = false;
+  };
+
+  let i = 0;
+  // a BOM is not code
+  if (text.charCodeAt(0) === 0xfeff) i = 1;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === C_SP || c === C_TAB || c === C_FF) {
+      i++;
+      continue;
+    }
+    if (c === C_NL || c === C_CR) {
+      i += c === C_CR && text.charCodeAt(i + 1) === C_NL ? 2 : 1;
+      lineStart = true;
+      if (stack.length === 0) newStatement();
+      continue;
+    }
+    if (c === C_BS) {
+      const d = text.charCodeAt(i + 1);
+      if (d === C_NL || d === C_CR) {
+        i += d === C_CR && text.charCodeAt(i + 2) === C_NL ? 3 : 2;
+        continue;
+      }
+      codeToken(i + 1);
+      prev = 'op';
+      i++;
+      continue;
+    }
+    if (c === C_HASH) {
+      let j = i;
+      while (j < n && text.charCodeAt(j) !== C_NL && text.charCodeAt(j) !== C_CR) j++;
+      comments.push({ start: i, end: j });
+      i = j;
+      continue;
+    }
+
+    // names, keywords and string prefixes
+    const idw = isIdStart(text, i);
+    if (idw) {
+      let j = i + idw;
+      for (let w = isIdContinue(text, j); w; w = isIdContinue(text, j)) j += w;
+      const word = text.slice(i, j);
+      const q = text.charCodeAt(j);
+      if ((q === C_DQ || q === C_SQ) && j - i <= 2 && STRING_PREFIXES.has(word.toLowerCase())) {
+        i = lexStringAt(i, j, word);
+        continue;
+      }
+      // a statement-only keyword first on a line inside brackets: the brackets were left unclosed
+      if (stack.length && lineStart && STATEMENT_ONLY.has(word)) {
+        giveUp(i);
+        newStatement();
+      }
+      const initial = atStmtStart;
+      const isKw = KEYWORDS.has(word);
+      if (initial) {
+        stmtKeyword = isKw ? word : '';
+        stmtKeywordStart = i;
+      }
+      if (word === 'lambda' && stack.length === 0) lambdas++;
+      const afterStmtKeyword = prev === 'keyword' && prevWordStart === stmtKeywordStart;
+      if (word === 'True' && afterStmtKeyword && (prevWord === 'while' || prevWord === 'return')) {
+        truePoints.push(keywordTruePoint(text, prevWord, prevWordStart, j));
+      } else if (!isKw && (initial || (afterStmtKeyword && (prevWord === 'if' || prevWord === 'elif')))) {
+        namePoints.push(namePoint(text, i, j));
+      }
+      codeToken(j);
+      prev = isKw && !VALUE_KEYWORDS.has(word) ? 'keyword' : 'value';
+      prevWord = word;
+      prevWordStart = i;
+      i = j;
+      continue;
+    }
+    if (c === C_DQ || c === C_SQ) {
+      i = lexStringAt(i, i, '');
+      continue;
+    }
+    // numbers
+    if (isDigit(c) || (c === 46 && isDigit(text.charCodeAt(i + 1)))) {
+      let j = i + 1;
+      const x = text.charCodeAt(i + 1) | 32;
+      if (c === 48 && (x === 120 || x === 111 || x === 98)) {
+        j = i + 2;
+        while (j < n && (isIdContinue(text, j) === 1 && text.charCodeAt(j) < 128)) j++;
+      } else {
+        for (;;) {
+          const d = text.charCodeAt(j);
+          if (isDigit(d) || d === 95 || d === 46) j++;
+          else if ((d | 32) === 101 && (isDigit(text.charCodeAt(j + 1)) || ((text.charCodeAt(j + 1) === 43 || text.charCodeAt(j + 1) === 45) && isDigit(text.charCodeAt(j + 2))))) j += 2;
+          else if ((d | 32) === 106) {
+            j++;
+            break;
+          } else break;
+        }
+      }
+      codeToken(j);
+      prev = 'value';
+      prevWord = '';
+      i = j;
+      continue;
+    }
+    // brackets
+    if (c === 40 || c === 91 || c === 123) {
+      const char = text[i] as '(' | '[' | '{';
+      const after = prev === 'value';
+      const kind: BracketKind = c === 123 ? 'brace' : c === 91 ? (after ? 'subscript' : 'list') : after ? 'call' : 'paren';
+      const b: MutableBracket = { char, kind, open: i, close: -1, end: n, depth: stack.length + 1, parent: stack.length ? stack[stack.length - 1].self : -1, self: brackets.length, lastCode: i + 1 };
+      codeToken(i + 1);
+      brackets.push(b);
+      stack.push(b);
+      prev = 'op';
+      prevWord = '';
+      i++;
+      continue;
+    }
+    if (c === 41 || c === 93 || c === 125) {
+      let k = stack.length - 1;
+      while (k >= 0 && CLOSER_OF[stack[k].char.charCodeAt(0)] !== c) k--;
+      if (k >= 0) {
+        while (stack.length - 1 > k) popUnclosed(i);
+        const b = stack.pop()!;
+        closeBracket(b, i);
+        if (b.kind === 'list' || b.kind === 'subscript') listPoints.push(listClosePoint(text, b, lastCode));
+        codeToken(i + 1);
+        prev = 'value';
+      } else {
+        codeToken(i + 1);
+        prev = 'op';
+      }
+      prevWord = '';
+      i++;
+      continue;
+    }
+    // operators and the rest
+    if (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46) {
+      codeToken(i + 3);
+      prev = 'value';
+      prevWord = '';
+      i += 3;
+      continue;
+    }
+    if (c === 58 /* : */ && text.charCodeAt(i + 1) === 61 /* = */) {
+      codeToken(i + 2);
+      prev = 'op';
+      prevWord = '';
+      i += 2;
+      continue;
+    }
+    codeToken(i + 1);
+    prev = 'op';
+    prevWord = '';
+    i++;
+    if (stack.length === 0) {
+      if (c === 59 /* ; */) newStatement();
+      else if (c === 58 /* : */) {
+        if (lambdas > 0) lambdas--;
+        else if (COMPOUND.has(stmtKeyword)) newStatement();
+      }
+    }
+  }
+  giveUp(n);
+
+  function lexStringAt(start: number, quoteAt: number, prefix: string): number {
+    const q = text.charCodeAt(quoteAt);
+    const triple = text.charCodeAt(quoteAt + 1) === q && text.charCodeAt(quoteAt + 2) === q;
+    const p = prefix.toLowerCase();
+    const fstring = p.includes('f') || p.includes('t');
+    const contentStart = quoteAt + (triple ? 3 : 1);
+    const s = scanString(text, contentStart, q, triple, fstring);
+    const lit: StringLiteral = {
+      start,
+      prefix,
+      quote: q === C_DQ ? '"' : "'",
+      triple,
+      contentStart,
+      contentEnd: s.contentEnd,
+      end: s.end,
+      terminated: s.terminated,
+      oneLine: !triple && !s.multiLine,
+      fstring,
+    };
+    strings.push(lit);
+    if (lit.oneLine) {
+      stringPoints.push({
+        kind: 'string-close',
+        offset: lit.contentEnd,
+        from: lit.contentEnd,
+        truth: lit.quote === '"' ? 'double' : 'single',
+        construct: { start, end: lit.end },
+        answer: lit.quote,
+      });
+    }
+    codeToken(s.end);
+    prev = 'value';
+    prevWord = '';
+    return s.end;
+  }
+
+  stringPoints.sort((a, b) => a.offset - b.offset);
+  listPoints.sort((a, b) => a.offset - b.offset);
+  return {
+    length: n,
+    strings,
+    brackets: brackets.map(({ char, kind, open, close, end, depth, parent }) => ({ char, kind, open, close, end, depth, parent })),
+    comments,
+    points: { 'string-close': stringPoints, 'list-close': listPoints, 'keyword-true': truePoints, 'name-compare-assign': namePoints },
+  };
+}
+
+function nextCode(text: string, i: number): number {
+  while (i < text.length && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
+  return i;
+}
+
+function listClosePoint(text: string, b: MutableBracket, lastCode: number): TaskPoint {
+  const at = b.close;
+  const d = text.charCodeAt(at + 1);
+  const truth: TruthLabel | null = d === 93 ? 'nested' : d === C_NL || d === C_CR ? 'flat' : null;
+  // spaces or tabs between the last code and the `]` may be left out of the predicting token
+  let from = at;
+  while (from > lastCode && (text.charCodeAt(from - 1) === C_SP || text.charCodeAt(from - 1) === C_TAB)) from--;
+  return { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined };
+}
+
+function keywordTruePoint(text: string, keyword: string, kwStart: number, end: number): TaskPoint {
+  const j = nextCode(text, end);
+  const d = text.charCodeAt(j);
+  let truth: TruthLabel | null = null;
+  if (keyword === 'while' && d === 58 && text.charCodeAt(j + 1) !== 61) truth = 'colon';
+  if (keyword === 'return' && j === end && (d === C_NL || d === C_CR)) truth = 'newline';
+  return { kind: 'keyword-true', offset: end, from: end, truth, construct: { start: kwStart, end }, answer: truth === 'colon' ? ':' : truth === 'newline' ? '\n' : undefined };
+}
+
+function namePoint(text: string, start: number, end: number): TaskPoint {
+  let truth: TruthLabel | null = null;
+  if (text.charCodeAt(end) === C_SP) {
+    const j = nextCode(text, end);
+    if (text.charCodeAt(j) === 61) truth = text.charCodeAt(j + 1) === 61 ? 'compare' : 'assign';
+  }
+  return { kind: 'name-compare-assign', offset: end, from: end, truth, construct: { start, end }, answer: truth === 'compare' ? ' ==' : truth === 'assign' ? ' =' : undefined };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/** First index in `xs` (sorted by key) whose key is ≥ v. */
+function lowerBound<T>(xs: readonly T[], v: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(xs[mid]) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The task point predicted by the token [start, end), if any. */
+function pointAt(points: readonly TaskPoint[], start: number, end: number): TaskPoint | undefined {
+  const k = lowerBound(points, end, (p) => p.offset);
+  const p = points[k];
+  return p && start < p.offset && end >= p.from && end <= p.offset ? p : undefined;
+}
+
+/** The one-line string whose content the token [start, end) overlaps or ends at. */
+function oneLineStringAt(map: ScopeMap, start: number, end: number): StringLiteral | undefined {
+  const k = lowerBound(map.strings, end, (s) => s.contentEnd);
+  // the candidates are the string whose content ends at or after `end`, and the one before it when `end` sits on its close
+  for (const s of [map.strings[k], map.strings[k - 1]]) {
+    if (!s || !s.oneLine) continue;
+    if ((end > s.contentStart && start < s.contentEnd) || end === s.contentEnd) return s;
+  }
+  return undefined;
+}
+
+/** Any string (one-line or not) whose content holds the token's start. */
+function inAnyString(map: ScopeMap, start: number): boolean {
+  const k = lowerBound(map.strings, start + 1, (s) => s.contentEnd);
+  const s = map.strings[k];
+  return !!s && s.contentStart <= start && start < s.contentEnd;
+}
+
+/** The innermost list or subscript whose brackets hold [start, end) (after its `[`, up to its `]`). */
+function listAt(map: ScopeMap, start: number, end: number): BracketPair | undefined {
+  // every pair enclosing the span is an ancestor-or-self of the last pair opened before `start`
+  let k = lowerBound(map.brackets, start, (b) => b.open) - 1;
+  while (k >= 0) {
+    const b = map.brackets[k];
+    if (b.end >= end && (b.kind === 'list' || b.kind === 'subscript')) return b;
+    k = b.parent;
+  }
+  return undefined;
+}
+
+/** Whether the task applies to the token at character span [start, end). */
+export function applies(scope: TaskScope, map: ScopeMap, start: number, end: number): boolean {
+  return scope.kind === 'anywhere' || taskPoint(scope, map, start, end) !== null;
+}
+
+export interface TaskPointAt extends TaskPoint {
+  /** True when this token is the one that predicts the point; false when it only lies inside the construct. */
+  readonly here: boolean;
+}
+
+/**
+ * The task point a token at [start, end) belongs to under `scope`: the one it predicts, or (region
+ * `inside`) the one that closes the construct it lies in. Null where the task does not apply.
+ */
+export function taskPoint(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPointAt | null {
+  if (scope.kind === 'anywhere') return null;
+  const points = map.points[scope.kind];
+  const p = pointAt(points, start, end);
+  if (p) return { ...p, here: true };
+  if (regionOf(scope) !== 'inside') return null;
+  if (scope.kind === 'string-close') {
+    const s = oneLineStringAt(map, start, end);
+    if (!s) return null;
+    const q = points[lowerBound(points, s.contentEnd, (x) => x.offset)];
+    return q && q.offset === s.contentEnd ? { ...q, here: end === s.contentEnd } : null;
+  }
+  if (scope.kind === 'list-close') {
+    if (inAnyString(map, start)) return null;
+    const b = listAt(map, start, end);
+    if (!b) return null;
+    for (let k = lowerBound(points, b.close >= 0 ? b.close : b.open, (x) => x.offset); k < points.length; k++) {
+      const q = points[k];
+      if (q.construct.start === b.open) return { ...q, here: false };
+      if (b.close >= 0 && q.offset > b.close) break;
+    }
+    return null;
+  }
+  return null;
+}
+
+/** Every prediction point of a scope's task in the document, in order (none for `anywhere`). */
+export function taskPoints(scope: TaskScope, map: ScopeMap): readonly TaskPoint[] {
+  return scope.kind === 'anywhere' ? [] : map.points[scope.kind];
+}

@@ -1,0 +1,326 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { analyzeScope, applies, parseTaskScope, taskPoint, taskPoints, TaskScopeError, type ScopeMap, type TaskScope } from '../../src/core/taskScope';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+
+const QUOTE: TaskScope = { kind: 'string-close' };
+const QUOTE_POINT: TaskScope = { kind: 'string-close', region: 'point' };
+const LIST: TaskScope = { kind: 'list-close' };
+const LIST_INSIDE: TaskScope = { kind: 'list-close', region: 'inside' };
+const TRUE: TaskScope = { kind: 'keyword-true' };
+const NAME: TaskScope = { kind: 'name-compare-assign' };
+
+/** The span of the `n`-th occurrence of `needle` in `text`. */
+function at(text: string, needle: string, n = 0): [number, number] {
+  let i = -1;
+  for (let k = 0; k <= n; k++) {
+    i = text.indexOf(needle, i + 1);
+    assert.ok(i >= 0, `${JSON.stringify(needle)} #${n} not in text`);
+  }
+  return [i, i + needle.length];
+}
+
+function str(map: ScopeMap): { text: string; prefix: string; quote: string; triple: boolean; oneLine: boolean; terminated: boolean }[] {
+  return map.strings.map((s) => ({ text: '', prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine, terminated: s.terminated }));
+}
+
+// ------------------------------------------------------------------------------------------------
+// strings
+
+test('string prefixes in any case and combination, both quotes', () => {
+  const text = `a = r'x' + b"y" + Rb'z' + bR"w" + f'{v}' + rf"{v}" + FR'q' + u"u" + br'\\'' + x"no"\n`;
+  const m = analyzeScope(text);
+  assert.deepEqual(
+    m.strings.map((s) => [s.prefix, s.quote, text.slice(s.contentStart, s.contentEnd)]),
+    [['r', "'", 'x'], ['b', '"', 'y'], ['Rb', "'", 'z'], ['bR', '"', 'w'], ['f', "'", '{v}'], ['rf', '"', '{v}'], ['FR', "'", 'q'], ['u', '"', 'u'], ['br', "'", "\\'"], ['', '"', 'no']],
+  );
+  // `x"no"`: x is not a prefix, so the string starts at the quote
+  assert.equal(text[m.strings[9].start], '"');
+});
+
+test('triple-quoted strings are strings but not one-line, and swallow quotes and newlines', () => {
+  const text = `d = """it's "quoted"\nover lines"""\ns = '''one line'''\nt = "x"\n`;
+  const m = analyzeScope(text);
+  assert.deepEqual(str(m).map((s) => [s.triple, s.oneLine]), [[true, false], [true, false], [false, true]]);
+  assert.equal(taskPoints(QUOTE, m).length, 1);
+  assert.equal(applies(QUOTE, m, ...at(text, 'quoted')), false);
+  assert.equal(applies(QUOTE, m, ...at(text, 'one line')), false);
+  assert.equal(applies(QUOTE, m, ...at(text, 'x')), true);
+});
+
+test('escapes: an escaped quote does not close, an escaped backslash does; backslash-newline makes a string multi-line', () => {
+  const text = `a = "say \\"hi\\"" + 'c:\\\\' + r'\\'' + "x\\\ny"\nb = 1\n`;
+  const m = analyzeScope(text);
+  assert.deepEqual(
+    m.strings.map((s) => [text.slice(s.start, s.end), s.oneLine]),
+    [[`"say \\"hi\\""`, true], [`'c:\\\\'`, true], [`r'\\''`, true], [`"x\\\ny"`, false]],
+  );
+  assert.equal(m.points['name-compare-assign'].length, 2, 'a and b are statement-initial, the continued string did not swallow the next line');
+});
+
+test('quotes inside comments are not strings', () => {
+  const text = `# it's a "comment"\nx = 1  # don't\ny = 'z'\n`;
+  const m = analyzeScope(text);
+  assert.equal(m.strings.length, 1);
+  assert.equal(m.comments.length, 2);
+  assert.equal(applies(QUOTE, m, ...at(text, "it's")), false);
+  assert.equal(applies(QUOTE, m, ...at(text, "don't")), false);
+});
+
+test('string-close: the token before the closing quote and the tokens inside; not the opening or closing tokens, not code', () => {
+  const text = `print("hello world")\n`;
+  const m = analyzeScope(text);
+  const [p] = taskPoints(QUOTE, m);
+  assert.equal(p.offset, text.indexOf('")'));
+  assert.equal(p.truth, 'double');
+  assert.equal(p.answer, '"');
+  assert.equal(applies(QUOTE, m, ...at(text, 'print')), false);
+  assert.equal(applies(QUOTE, m, ...at(text, '("')), false, 'the opening token predicts the content, not the close');
+  assert.equal(applies(QUOTE, m, ...at(text, 'hello')), true);
+  assert.equal(applies(QUOTE, m, ...at(text, ' world')), true);
+  assert.equal(applies(QUOTE, m, ...at(text, '")')), false);
+  assert.equal(applies(QUOTE, m, ...at(text, '\n')), false);
+  const w = taskPoint(QUOTE, m, ...at(text, ' world'))!;
+  assert.equal(w.here, true);
+  const h = taskPoint(QUOTE, m, ...at(text, 'hello'))!;
+  assert.equal(h.here, false);
+  assert.equal(h.offset, p.offset);
+  // point region: only the token that predicts the close
+  assert.equal(applies(QUOTE_POINT, m, ...at(text, 'hello')), false);
+  assert.equal(applies(QUOTE_POINT, m, ...at(text, ' world')), true);
+  // indentation and an empty string: the opening token is the one before the close
+  const t2 = `    x = ''\n`;
+  const m2 = analyzeScope(t2);
+  assert.equal(applies(QUOTE, m2, 0, 4), false, 'indentation');
+  assert.equal(taskPoint(QUOTE, m2, ...at(t2, " '"))?.truth, 'single');
+});
+
+test('f-strings (PEP 701): fields hold code and nested strings of either quote, {{ }} are literal', () => {
+  const text = `a = f"{x['k']!r:>{w}} {{lit}} {y["q"]}" + 'z'\nb = f'{(1,\n`;
+  const m = analyzeScope(text);
+  assert.deepEqual(m.strings.map((s) => [s.fstring, s.terminated, text.slice(s.start, s.end)]), [
+    [true, true, `f"{x['k']!r:>{w}} {{lit}} {y["q"]}"`],
+    [false, true, `'z'`],
+    [true, false, `f'{(1,`],
+  ]);
+  assert.equal(m.brackets.filter((b) => b.char === '[').length, 0, 'brackets inside fields are part of the string');
+});
+
+test('an unclosed one-line string ends at its line: its point is there, the opening quote is the answer, the next line is code', () => {
+  const text = `msg = 'hello\nx = [1, 2]\n`;
+  const m = analyzeScope(text);
+  assert.equal(m.strings[0].terminated, false);
+  const [p] = taskPoints(QUOTE, m);
+  assert.equal(p.offset, text.indexOf('\n'));
+  assert.equal(p.truth, 'single');
+  assert.equal(applies(QUOTE, m, ...at(text, 'hello')), true);
+  assert.equal(taskPoints(LIST, m).length, 1);
+  // an unclosed string at the end of the text
+  const t2 = `print("abc`;
+  const m2 = analyzeScope(t2);
+  assert.equal(taskPoints(QUOTE, m2)[0].offset, t2.length);
+  assert.equal(applies(QUOTE, m2, ...at(t2, 'abc')), true);
+});
+
+// ------------------------------------------------------------------------------------------------
+// brackets
+
+test('list displays and subscripts close with a list-close point; dict, set, call, tuple brackets do not', () => {
+  const text = `a = [1, 2]\nb = x[0]\nc = {1: [3]}\nd = {4}\ne = f(5)\ng = (6, 7)\nh = [i for i in y]\nk = "s"[0]\n`;
+  const m = analyzeScope(text);
+  const kinds = m.brackets.map((b) => `${text[b.open]}${b.kind}`);
+  assert.deepEqual(kinds, ['[list', '[subscript', '{brace', '[list', '{brace', '(call', '(paren', '[list', '[subscript']);
+  const pts = taskPoints(LIST, m).map((p) => text.slice(p.offset - 1, p.offset + 1));
+  assert.deepEqual(pts, ['2]', '0]', '3]', 'y]', '0]']);
+  assert.equal(applies(LIST, m, ...at(text, '5')), false, 'call');
+  assert.equal(applies(LIST, m, ...at(text, '7')), false, 'tuple');
+  assert.equal(applies(LIST, m, ...at(text, '4')), false, 'set');
+  assert.equal(applies(LIST, m, ...at(text, '2')), true);
+  assert.equal(applies(LIST, m, ...at(text, '1')), false, 'only the token before the ] (region point)');
+});
+
+test('nested lists: the inner ] is nested when another ] follows, the outer is flat at the line end', () => {
+  const text = `m = [[1, 2], [3, 4]]\nn = [x[0]]\ny = a[1], b\n`;
+  const m = analyzeScope(text);
+  const pts = taskPoints(LIST, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
+  assert.deepEqual(pts, [
+    ['[1, 2]', null],
+    ['[3, 4]', 'nested'],
+    ['[[1, 2], [3, 4]]', 'flat'],
+    ['[0]', 'nested'],
+    ['[x[0]]', 'flat'],
+    ['[1]', null],
+  ]);
+  assert.deepEqual(m.brackets.map((b) => b.depth), [1, 2, 2, 1, 2, 1]);
+  assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.truth, 'nested');
+  assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.answer, ']]');
+});
+
+test('list-close region inside: tokens within the brackets, not in strings inside them, not after them', () => {
+  const text = `x = [a, "b]", f(c)]\n`;
+  const m = analyzeScope(text);
+  assert.equal(taskPoints(LIST, m).length, 1, 'the ] inside the string is not a bracket');
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, 'a')), true);
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, 'c')), true, 'inside a call inside the list');
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, 'b')), false, 'inside a string');
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, 'x')), false);
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, '\n')), false);
+  assert.equal(applies(LIST_INSIDE, m, ...at(text, '[')), false, 'the opener itself');
+  assert.equal(taskPoint(LIST_INSIDE, m, ...at(text, 'a'))?.offset, text.lastIndexOf(']'));
+});
+
+test('a space before ] may be left out of the predicting token', () => {
+  const text = `x = [1, 2 ]\n`;
+  const m = analyzeScope(text);
+  assert.equal(applies(LIST, m, ...at(text, '2')), true);
+  assert.equal(applies(LIST, m, ...at(text, ' 2')), true);
+  assert.equal(applies(LIST, m, ...at(text, ' ]')), false);
+});
+
+test('unbalanced brackets: stray closers are ignored, a statement keyword ends unclosed brackets, unclosed lists get a point without truth', () => {
+  const text = `x = [1, (2, 3]\ny = ]\nz = f(a,\ndef g():\n    return [[1, 2\n`;
+  const m = analyzeScope(text);
+  const paren = m.brackets.find((b) => b.char === '(' && b.kind === 'paren')!;
+  assert.equal(paren.close, -1);
+  const first = m.brackets[0];
+  assert.equal(first.close, text.indexOf(']'));
+  const call = m.brackets.find((b) => b.kind === 'call')!;
+  assert.equal(call.close, -1);
+  assert.equal(call.end, text.indexOf('def'));
+  const names = taskPoints(NAME, m).map((p) => text.slice(p.construct.start, p.construct.end));
+  assert.deepEqual(names, ['x', 'y', 'z'], 'def is found again after the unclosed call');
+  const open = taskPoints(LIST, m).filter((p) => p.truth === null && p.construct.start > text.indexOf('return'));
+  assert.equal(open.length, 2);
+  assert.equal(open[0].offset, text.length - 1);
+  assert.equal(applies(LIST, m, ...at(text, ' 2')), true);
+});
+
+test('subscripts after names, calls, strings, True/None and ...; lists after keywords and operators', () => {
+  const text = `a = b[0] + c()[1] + 'x'[0] + None[0] + ...[0]\nfor q in [1]: pass\nreturn [2]\nz = not [3]\nv = x if y else [4]\n`;
+  const m = analyzeScope(text);
+  assert.deepEqual(m.brackets.filter((b) => b.char === '[').map((b) => b.kind), ['subscript', 'subscript', 'subscript', 'subscript', 'subscript', 'list', 'list', 'list', 'list']);
+});
+
+// ------------------------------------------------------------------------------------------------
+// the other shipped tasks
+
+test('keyword-true: while True and return True, with the truth from what follows', () => {
+  const text = `def f():\n    while True:\n        return True\n    return True and x\nx = True\n`;
+  const m = analyzeScope(text);
+  const pts = taskPoints(TRUE, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
+  assert.deepEqual(pts, [['while True', 'colon'], ['return True', 'newline'], ['return True', null]]);
+  assert.equal(applies(TRUE, m, ...at(text, ' True')), true);
+  assert.equal(applies(TRUE, m, ...at(text, ' True', 3)), false);
+});
+
+test('name-compare-assign: the name after a statement if/elif and statement-initial names', () => {
+  const text = `x = 1\nif x == 2: y = 3\nelif z: pass\nv = [a for a in b if a]\nw.k = 4\n@dec\ndef f(p: int = 1): return p\nlam = lambda: q\ncount += 1\n`;
+  const m = analyzeScope(text);
+  const pts = taskPoints(NAME, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
+  assert.deepEqual(pts, [['x', 'assign'], ['x', 'compare'], ['y', 'assign'], ['z', null], ['v', 'assign'], ['w', null], ['lam', 'assign'], ['count', null]]);
+  assert.equal(applies(NAME, m, ...at(text, 'dec')), false);
+  assert.equal(applies(NAME, m, ...at(text, 'q')), false, 'the lambda body is not a statement');
+});
+
+test('anywhere applies everywhere and has no points', () => {
+  const m = analyzeScope('x = 1\n');
+  assert.equal(applies({ kind: 'anywhere' }, m, 0, 1), true);
+  assert.equal(taskPoints({ kind: 'anywhere' }, m).length, 0);
+});
+
+test('parseTaskScope accepts the documented kinds and regions and explains the rest in one sentence', () => {
+  assert.deepEqual(parseTaskScope({ kind: 'string-close' }), { kind: 'string-close' });
+  assert.deepEqual(parseTaskScope({ kind: 'list-close', region: 'inside', note: 'dropped' }), { kind: 'list-close', region: 'inside' });
+  assert.throws(() => parseTaskScope('string-close'), TaskScopeError);
+  assert.throws(() => parseTaskScope(null), /must be an object/);
+  assert.throws(() => parseTaskScope({ kind: 'strings' }), /scope\.kind must be one of string-close, list-close/);
+  assert.throws(() => parseTaskScope({ kind: 'list-close', region: 'all' }), /scope\.region/);
+});
+
+// ------------------------------------------------------------------------------------------------
+// robustness and speed
+
+test('any text: no throw, spans ordered and inside the text, points inside their constructs', () => {
+  const alphabet = ['"', "'", '"""', '[', ']', '(', ')', '{', '}', '\\', '\n', '\r\n', '#', 'f', 'rb', 'x', ' ', '=', ':', 'if ', 'while True', 'return ', 'def ', '\u00e9', '\u{1F40D}', '1e-5', '...'];
+  let seed = 17;
+  const rnd = (k: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % k;
+  };
+  for (let r = 0; r < 2000; r++) {
+    let text = '';
+    for (let k = rnd(60); k > 0; k--) text += alphabet[rnd(alphabet.length)];
+    const m = analyzeScope(text);
+    let last = -1;
+    for (const s of m.strings) {
+      assert.ok(s.start > last && s.start <= s.contentStart && s.contentStart <= s.contentEnd && s.contentEnd <= s.end && s.end <= text.length, JSON.stringify(text));
+      last = s.end - 1;
+    }
+    for (const b of m.brackets) assert.ok(b.open < text.length && (b.close === -1 || b.close > b.open) && b.end <= text.length);
+    for (const kind of ['string-close', 'list-close', 'keyword-true', 'name-compare-assign'] as const) {
+      for (const p of m.points[kind]) assert.ok(p.from <= p.offset && p.offset <= text.length && p.construct.start <= p.offset, `${kind} ${JSON.stringify(text)}`);
+    }
+    for (let s = 0; s < text.length; s += 3) for (const sc of [QUOTE, LIST, LIST_INSIDE, TRUE, NAME]) applies(sc, m, s, Math.min(text.length, s + 2));
+  }
+});
+
+test('linear time: 5,000 lines well under 100 ms, 20,000 nested openers without a stack overflow', () => {
+  const text = fs.readFileSync(path.join(root, 'bench/stdlib-5000.py'), 'utf8');
+  analyzeScope(text);
+  const t0 = performance.now();
+  const m = analyzeScope(text);
+  const ms = performance.now() - t0;
+  assert.ok(m.strings.length > 500);
+  assert.ok(ms < 100, `${ms.toFixed(1)} ms`);
+  const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+  const d = analyzeScope(deep);
+  assert.equal(d.brackets.length, 20_000);
+  assert.equal(taskPoints(LIST, d).length, 20_000);
+  assert.ok(applies(LIST_INSIDE, d, 10_000, 10_001));
+});
+
+// ------------------------------------------------------------------------------------------------
+// golden: Python's tokenize and ast on real files
+
+interface Golden {
+  path: string;
+  strings: { start: number; end: number; prefix: string; quote: string; triple: boolean; oneLine: boolean }[];
+  brackets: { open: number; close: number; char: string; kind: 'list' | 'subscript' | 'other' | null }[];
+  statementNames: number[];
+  ifNames: number[];
+  keywordTrue: number[];
+}
+
+test("agrees with Python's tokenize and ast on real files (scope_golden.json, make_scope_golden.py)", () => {
+  const golden = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/scope_golden.json'), 'utf8')) as Golden[];
+  assert.ok(golden.length >= 3);
+  let nStrings = 0;
+  let nBrackets = 0;
+  for (const g of golden) {
+    const text = fs.readFileSync(path.join(root, g.path), 'utf8');
+    const m = analyzeScope(text);
+    assert.deepEqual(
+      m.strings.map((s) => ({ start: s.start, end: s.end, prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine })),
+      g.strings,
+      `${g.path}: strings`,
+    );
+    const mine = m.brackets.map((b) => ({ open: b.open, close: b.close, char: b.char, kind: b.char === '[' ? b.kind : null }));
+    const want = g.brackets.map((b) => ({ ...b, kind: b.kind === 'other' ? 'list' : b.kind }));
+    assert.deepEqual(mine, want, `${g.path}: brackets`);
+    assert.deepEqual(
+      taskPoints(NAME, m).map((p) => p.offset),
+      [...g.statementNames, ...g.ifNames].sort((a, b) => a - b),
+      `${g.path}: statement-initial names and names after if/elif`,
+    );
+    assert.deepEqual(taskPoints(TRUE, m).map((p) => p.offset), g.keywordTrue, `${g.path}: while/return True`);
+    // every one-line string is a string-close point, every closed [ a list-close point
+    assert.equal(taskPoints(QUOTE, m).length, g.strings.filter((s) => s.oneLine).length);
+    assert.equal(taskPoints(LIST, m).length, g.brackets.filter((b) => b.char === '[').length);
+    nStrings += g.strings.length;
+    nBrackets += g.brackets.length;
+  }
+  assert.ok(nStrings > 700 && nBrackets > 1500, `${nStrings} strings, ${nBrackets} brackets`);
+});
