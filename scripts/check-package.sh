@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packages the extension with `npm run package` and installs the .vsix offline into a sandboxed
 # code-server, as a user would, then checks what landed: the extension is listed, the linux-x64
-# onnxruntime binary is inside (it is external to the bundle) and loads, other platforms' are not.
+# onnxruntime binary is inside (it is external to the bundle) and loads, other platforms' are not,
+# and no test hook is in its dist/.
 # Needs `npm run build` first and the tools from scripts/setup-vscode-test-env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ test -f "$ort/bin/napi-v6/linux/x64/onnxruntime_binding.node"
 if ls -d "$ort"/bin/napi-v6/{win32,darwin} "$ort"/bin/napi-v6/linux/arm64 2>/dev/null; then echo "other platforms' binaries are in the .vsix" >&2; exit 1; fi
 test -f "$installed/dist/extension.js"
 test -f "$installed/dist/runnerWorker.js"  # the model runs in worker threads started from this file
+# the integration tests' commands (src/extension/testHooks.ts) are built into their own bundle only
+if grep -l '_test' "$installed"/dist/*.js; then echo "test hooks (_test…) are in the packaged dist/" >&2; exit 1; fi
 # the packaged addon runs the fixture model under code-server's Node, like the extension host would
 "$VSCODE_TEST_NODE" -e '
   const ort = require(process.argv[1]);

@@ -87,6 +87,9 @@ step "integration tests (VS Code 1.139 in code-server + Chromium)"
 if env_lines=$(bash scripts/setup-vscode-test-env.sh 2>"$LOG/setup.log"); then
   eval "$env_lines"
   export VSCODE_TEST_NODE VSCODE_TEST_CODE_SERVER
+  # the suite drives the extension through its test-only commands, built into this bundle only;
+  # packaging (vscode:prepublish) builds dist/extension.js again without them
+  check build-test-hooks npm run build:test-hooks
   : >"$LOG/integration.log"
   node scripts/run-vscode-tests.js --out .vscode-test/out --timeout 900000 >"$LOG/integration.log" 2>&1 &
   driver=$!

@@ -1,8 +1,10 @@
 // Circuit panel webview entry point: builds the page, talks to the host through the typed protocol
 // (src/protocol/messages.ts), and keeps its state across hide/show with getState/setState.
 
-import type { ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../src/protocol/messages';
-import { parseHostMessage, PROTOCOL_VERSION } from '../src/protocol/messages';
+import { errorMessage } from '../src/core/errors';
+import type { AblationMode, ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../src/protocol/messages';
+import { parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../src/protocol/messages';
+import { Requests } from '../src/protocol/request';
 import { toHex, divergingColor, niceExtent } from './colors';
 import { badge, button, checkbox, dropdown, progressRing, registerControls } from './controls';
 import { createDetails } from './details';
@@ -29,11 +31,11 @@ const api = acquireVsCodeApi();
 let state: S.ViewState = S.restoreState(api.getState());
 let theme: Theme = readTheme();
 let visual: VisualGraph | null = null;
-let nextRequestId = 1;
 
 function post(message: WebviewMessage): void {
   api.postMessage(message);
 }
+const requests = new Requests<WebviewMessage>(post);
 
 function save(): void {
   api.setState(S.persist(state));
@@ -54,7 +56,7 @@ titleBlock.append(title, subtitle);
 const busy = progressRing();
 busy.classList.add('busy');
 
-const modeSelect = dropdown<'mean' | 'zero'>(
+const modeSelect = dropdown<AblationMode>(
   [
     { value: 'mean', label: 'Mean ablation' },
     { value: 'zero', label: 'Zero ablation' },
@@ -234,9 +236,12 @@ function toggleNode(id: string, ablated: boolean): void {
 function requestTopTokens(): void {
   const id = state.selected;
   if (!id || !state.model || state.topTokens.has(id)) return;
-  const requestId = nextRequestId++;
-  state = S.topTokensLoading(state, id, requestId);
-  post({ kind: 'topTokensRequest', requestId, nodeId: id });
+  const key = state.topTokensKey;
+  state = S.topTokensLoading(state, id);
+  void requests.request(topTokensRequest, { nodeId: id }).then((answer) => {
+    state = S.topTokensArrived(state, key, answer.nodeId, answer.tokens);
+    if (state.model) renderDetails(state.model);
+  });
 }
 
 function exportGraph(format: ExportFormat, requestId: number | null): void {
@@ -249,7 +254,7 @@ function exportGraph(format: ExportFormat, requestId: number | null): void {
   try {
     data = exportData(format, model, visual);
   } catch (e) {
-    showNotice('error', `Export failed: ${e instanceof Error ? e.message : String(e)}`);
+    showNotice('error', `Export failed: ${errorMessage(e)}`);
     return;
   }
   post({ kind: 'exportData', requestId, format, data });
@@ -288,8 +293,7 @@ function handle(message: HostMessage): void {
       save();
       return;
     case 'topTokens':
-      state = S.topTokensArrived(state, message.nodeId, message.requestId, message.tokens);
-      if (state.model) renderDetails(state.model);
+      requests.settle(message); // an answer nobody waits for any more (the webview reloaded) is dropped
       return;
     case 'exportRequest':
       exportGraph(message.format, message.requestId);

@@ -13,9 +13,7 @@ export interface PersistedState {
   readonly selected: string | null;
 }
 
-export type TopTokensEntry =
-  | { readonly status: 'loading'; readonly requestId: number }
-  | { readonly status: 'done'; readonly tokens: readonly TopToken[] };
+export type TopTokensEntry = { readonly status: 'loading' } | { readonly status: 'done'; readonly tokens: readonly TopToken[] };
 
 export interface ViewState {
   readonly model: PanelModel | null;
@@ -106,16 +104,19 @@ export function setPinned(state: ViewState, pinned: boolean): ViewState {
   return { ...state, pinned };
 }
 
-export function topTokensLoading(state: ViewState, nodeId: string, requestId: number): ViewState {
+export function topTokensLoading(state: ViewState, nodeId: string): ViewState {
   const topTokens = new Map(state.topTokens);
-  topTokens.set(nodeId, { status: 'loading', requestId });
+  topTokens.set(nodeId, { status: 'loading' });
   return { ...state, topTokens };
 }
 
-/** An answer arrived; it is kept only if it answers the outstanding request for that node. */
-export function topTokensArrived(state: ViewState, nodeId: string, requestId: number, tokens: readonly TopToken[]): ViewState {
+/**
+ * The answer to a request made under cache key `key` arrived (the request/answer pairing itself is
+ * ../src/protocol/request's); it is kept only while that node is still loading under the same key.
+ */
+export function topTokensArrived(state: ViewState, key: string, nodeId: string, tokens: readonly TopToken[]): ViewState {
   const entry = state.topTokens.get(nodeId);
-  if (!entry || entry.status !== 'loading' || entry.requestId !== requestId) return state;
+  if (!entry || entry.status !== 'loading' || key !== state.topTokensKey) return state;
   const topTokens = new Map(state.topTokens);
   topTokens.set(nodeId, { status: 'done', tokens });
   return { ...state, topTokens };

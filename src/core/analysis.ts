@@ -10,14 +10,16 @@
 // share a `key` (one per document) supersede each other: the older resolves as cancelled as soon
 // as a newer one starts and never delivers results; an AbortSignal cancels the same way.
 import type { CircuitFile } from '../protocol/circuit';
+import type { AblationMode } from '../protocol/messages';
 import type { Bundle } from './bundle';
 import type { Encoding } from './tokenizer';
 import { WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
 import { planContentWindows, planWindows, type Window } from './windows';
 
-export type AblationMode = 'mean' | 'zero';
+export type { AblationMode };
 
+/** Which nodes are switched off and to what: the one ablation type (the circuit controller owns the state). */
 export interface Ablation {
   /** Node ids to ablate. */
   readonly nodes: ReadonlySet<string>;
@@ -27,6 +29,10 @@ export interface Ablation {
 }
 
 export const NO_ABLATION: Ablation = { nodes: new Set(), mode: 'mean' };
+
+export function isAblating(a: Ablation): boolean {
+  return a.nodes.size > 0 || a.circuitOnly !== undefined;
+}
 
 /** mask and fill [N] of an ablation: x ← mask·x + (1 − mask)·fill at every node. */
 export function ablationVectors(bundle: Bundle, ab: Ablation): { mask: Float32Array; fill: Float32Array } {

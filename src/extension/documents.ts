@@ -1,10 +1,13 @@
 // Keeps every open Python document analysed: debounced after edits, only the visible range for
-// files over the size limit, stale results dropped (the engine resolves superseded calls with
-// null), and, while an ablation is active, a second analysis under the ablation whose predicted
+// files over the size limit, stale results dropped (the model resolves superseded calls as
+// cancelled), and, while an ablation is active, a second analysis under the ablation whose predicted
 // class is compared token by token with the unablated one to mark where the prediction flips.
 import * as vscode from 'vscode';
-import { type Ablation, type DocumentResult, type Engine, isAblating, NO_ABLATION } from './engine';
+import { type Ablation, isAblating, NO_ABLATION } from '../core/analysis';
+import { errorMessage } from '../core/errors';
+import type { AblationChange } from './circuitController';
 import { type FiringSpan, Highlights } from './highlights';
+import type { DocumentResult, LoadedModel } from './loadedModel';
 import { circuitEnabled, type Settings } from './settings';
 
 /**
@@ -27,8 +30,6 @@ export class Documents implements vscode.Disposable {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly noticed = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidAnalyze = this.changed.event;
   private ablation: Ablation = NO_ABLATION;
   /** The task whose prediction flips are marked while ablating. */
   private flipTask: string | undefined;
@@ -36,7 +37,7 @@ export class Documents implements vscode.Disposable {
   inFlight = 0;
 
   constructor(
-    private engine: Engine | undefined,
+    private model: LoadedModel | undefined,
     private settings: Settings,
     private readonly highlights: Highlights,
     private readonly log: vscode.LogOutputChannel,
@@ -50,20 +51,20 @@ export class Documents implements vscode.Disposable {
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
         if (this.isLarge(e.textEditor.document)) this.schedule(e.textEditor.document);
       }),
-      this.changed,
     );
   }
 
-  setEngine(engine: Engine | undefined, settings: Settings): void {
-    this.engine = engine;
+  setModel(model: LoadedModel | undefined, settings: Settings): void {
+    this.model = model;
     this.settings = settings;
     this.states.clear();
     this.refreshAll();
   }
 
-  setAblation(ablation: Ablation, flipTask: string | undefined): void {
-    this.ablation = ablation;
-    this.flipTask = flipTask;
+  /** Subscribed to the circuit controller's ablation changes: re-run the visible documents under it. */
+  setAblation(change: AblationChange): void {
+    this.ablation = change.ablation;
+    this.flipTask = change.task;
     this.refreshAll(0);
   }
 
@@ -107,7 +108,7 @@ export class Documents implements vscode.Disposable {
   private async run(doc: vscode.TextDocument): Promise<void> {
     const key = doc.uri.toString();
     this.timers.delete(key);
-    if (!this.engine || doc.isClosed) return;
+    if (!this.model || doc.isClosed) return;
     const text = doc.getText();
     if (text.includes('\u0000')) {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} looks binary (it contains NUL characters); Circuit Inspector skips it.`);
@@ -128,13 +129,13 @@ export class Documents implements vscode.Disposable {
         if (doc.isClosed || doc.version !== version || isAblating(this.ablation)) return;
         for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, { version, text, base: partial, flipped: [] });
       };
-      const base = await this.engine.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, onEarly: early });
-      if (!base || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
+      const base = await this.model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, onProgress: early });
+      if (base.status === 'cancelled' || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
       let ablated: DocumentResult | undefined;
       let flipped: [number, number][] = [];
       if (isAblating(this.ablation)) {
-        const r = await this.engine.analyze(`${key}#ablated`, text, this.ablation, { range });
-        if (!r || doc.isClosed || doc.version !== version) return;
+        const r = await this.model.analyze(`${key}#ablated`, text, this.ablation, { range });
+        if (r.status === 'cancelled' || doc.isClosed || doc.version !== version) return;
         ablated = r;
         flipped = flips(base, r, this.flipTask);
       }
@@ -143,9 +144,8 @@ export class Documents implements vscode.Disposable {
       this.onTiming(base.elapsedMs);
       this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
       for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, state);
-      this.changed.fire(doc.uri);
     } catch (err) {
-      this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
     } finally {
       this.inFlight--;
     }
@@ -187,7 +187,6 @@ export class Documents implements vscode.Disposable {
     this.timers.delete(key);
     this.states.delete(key);
     this.noticed.delete(key);
-    this.highlights.forget(uri);
   }
 
   dispose(): void {

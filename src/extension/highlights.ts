@@ -15,6 +15,12 @@ export interface FiringSpan {
   readonly strength: number;
 }
 
+export interface RenderedHighlights {
+  readonly uri: vscode.Uri;
+  readonly spans: readonly FiringSpan[];
+  readonly flipped: readonly [number, number][];
+}
+
 const LEVELS = [1, 2, 4]; // strength thresholds for 1, 2 and 3 px underlines
 
 export function colorId(task: string, cls: 0 | 1): string {
@@ -36,8 +42,9 @@ export class Highlights implements vscode.Disposable {
     overviewRulerColor: new vscode.ThemeColor('circuitInspector.flippedPrediction'),
     overviewRulerLane: vscode.OverviewRulerLane.Left,
   });
-  /** What is currently shown, per document URI, for the test-only state command. */
-  private readonly shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
+  private readonly rendered = new vscode.EventEmitter<RenderedHighlights>();
+  /** The decorations of a document were replaced (nothing listens in the packaged extension; the test hooks do). */
+  readonly onDidRender: vscode.Event<RenderedHighlights> = this.rendered.event;
 
   private typeFor(task: string, cls: 0 | 1, level: number): vscode.TextEditorDecorationType {
     const key = `${task}/${cls}/${level}`;
@@ -70,26 +77,11 @@ export class Highlights implements vscode.Disposable {
     }
     for (const [t, ranges] of byType) editor.setDecorations(t, ranges);
     editor.setDecorations(this.flipped, flipped.map(([a, b]) => new vscode.Range(doc.positionAt(a), doc.positionAt(b))));
-    this.shown.set(doc.uri.toString(), { spans: [...spans], flipped: [...flipped] });
-  }
-
-  clear(editor: vscode.TextEditor): void {
-    for (const t of this.types.values()) editor.setDecorations(t, []);
-    editor.setDecorations(this.flipped, []);
-    this.shown.delete(editor.document.uri.toString());
-  }
-
-  /** The document was closed: drop what was recorded for it. */
-  forget(uri: vscode.Uri): void {
-    this.shown.delete(uri.toString());
-  }
-
-  /** For integration tests: the decorations last rendered for a document. */
-  snapshot(uri: vscode.Uri): { spans: FiringSpan[]; flipped: [number, number][] } | undefined {
-    return this.shown.get(uri.toString());
+    this.rendered.fire({ uri: doc.uri, spans, flipped });
   }
 
   dispose(): void {
+    this.rendered.dispose();
     for (const t of this.types.values()) t.dispose();
     this.flipped.dispose();
   }

@@ -2,36 +2,21 @@
 // this token with their values and meanings, and the model's prediction where the string or list
 // closes, with a link that opens the circuit panel there.
 import * as vscode from 'vscode';
+import { NO_ABLATION } from '../core/analysis';
+import { closingPoint, isContrastToken } from '../core/tasks';
 import type { CircuitFile } from '../protocol/circuit';
-import { listAt, stringAt } from './codeContext';
 import type { Documents } from './documents';
-import { type Engine, NO_ABLATION } from './engine';
-
-export const QUOTE_TASK = 'single_double_quote';
-export const BRACKET_TASK = 'bracket_counting';
-
-/** The offset at which the model's prediction for this string or list is read: just before its close. */
-export function closingPoint(text: string, offset: number, task: string): number | undefined {
-  if (task === QUOTE_TASK) {
-    const s = stringAt(text, offset);
-    return s && s.close > s.open ? s.close - 1 : undefined;
-  }
-  if (task === BRACKET_TASK) {
-    const l = listAt(text, offset);
-    return l && l.close > l.open ? l.close - 1 : undefined;
-  }
-  return undefined;
-}
+import type { EditorToken, LoadedModel } from './loadedModel';
 
 export class CircuitHover implements vscode.HoverProvider {
   constructor(
     private readonly docs: Documents,
-    private readonly engine: () => Engine | undefined,
+    private readonly model: () => LoadedModel | undefined,
   ) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
-    const engine = this.engine();
-    if (!engine) return undefined;
+    const model = this.model();
+    if (!model) return undefined;
     const state = await this.docs.analyzeNow(doc);
     if (!state || cancel.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(pos);
@@ -39,28 +24,26 @@ export class CircuitHover implements vscode.HoverProvider {
     if (!token) return undefined;
     const text = state.text;
     const candidates: CircuitFile[] = [];
-    for (const c of engine.circuits) {
-      const fires = token.circuits[c.task]?.fires;
-      const syntactic = (c.task === QUOTE_TASK && /["']/.test(token.text)) || (c.task === BRACKET_TASK && /[[\]]/.test(token.text));
-      if (fires || syntactic) candidates.push(c);
+    for (const c of model.circuits) {
+      if (token.circuits[c.task]?.fires || isContrastToken(c.task, token.text)) candidates.push(c);
     }
     if (candidates.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor'] };
     for (const circuit of candidates) {
-      await this.describe(md, engine, circuit, doc, text, token, offset);
+      await this.describe(md, model, circuit, doc, text, token, offset);
     }
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 
-  private async describe(md: vscode.MarkdownString, engine: Engine, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: { start: number; end: number; text: string; circuits: Record<string, { fires: boolean; value: number; cls: 0 | 1 }> }, offset: number): Promise<void> {
+  private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, offset: number): Promise<void> {
     const firing = token.circuits[circuit.task];
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
     if (firing) {
       const side = circuit.classes[firing.cls].label;
       md.appendMarkdown(firing.fires ? ` fires here: value **${firing.value.toFixed(2)}** (→ ${escape(side)})\n\n` : ` is quiet here (value ${firing.value.toFixed(2)})\n\n`);
     } else md.appendMarkdown('\n\n');
-    const acts = await engine.activations(text, offset, circuit.task, NO_ABLATION);
+    const acts = await model.activations(text, offset, circuit.task, NO_ABLATION);
     const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
     for (const id of keys) {
       const node = circuit.nodes.find((n) => n.id === id);
@@ -69,8 +52,8 @@ export class CircuitHover implements vscode.HoverProvider {
       md.appendMarkdown(`- \`${id}\` = **${v === undefined ? '–' : v.toFixed(3)}** (mean ${node.mean.toFixed(3)}) — ${escape(node.meaning)}\n`);
     }
     const at = closingPoint(text, offset, circuit.task);
-    if (at !== undefined && at >= 0) {
-      const r = await engine.readout(text, at, circuit.task, NO_ABLATION);
+    const r = at !== undefined && at >= 0 ? await model.readout(text, at, circuit.task, NO_ABLATION) : undefined;
+    if (at !== undefined && r) {
       const closePos = doc.positionAt(at + 1);
       md.appendMarkdown(
         `\nWhere it closes (line ${closePos.line + 1}): P(${escape(circuit.classes[0].label)}) **${pct(r.probs[0])}**, ` +

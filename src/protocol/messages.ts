@@ -12,6 +12,7 @@
 // answered by a message with the same `requestId`.
 
 import { circuitFile, nodeId, type CircuitFile } from './circuit';
+import type { RequestType } from './request';
 import {
   array,
   boolean,
@@ -298,6 +299,25 @@ export interface NoticeMessage {
 
 export type HostMessage = UpdateMessage | TopTokensMessage | ExportRequestMessage | NoticeMessage;
 
+// Requests ------------------------------------------------------------------------------------
+
+/** The webview asks for a node's top tokens; the host answers `topTokens`. */
+export const topTokensRequest: RequestType<TopTokensRequestMessage, TopTokensMessage> = {
+  request: 'topTokensRequest',
+  answer: 'topTokens',
+  fits: (q, a) => q.nodeId === a.nodeId,
+};
+
+/** The host asks for the exported graph; the webview answers `exportData` in the same format. */
+export const exportRequest: RequestType<ExportRequestMessage, ExportDataMessage & { readonly requestId: number }> = {
+  request: 'exportRequest',
+  answer: 'exportData',
+  fits: (q, a) => q.format === a.format,
+};
+
+/** The webview messages that change the ablation; the circuit controller owns that state. */
+export type AblationMessage = Extract<WebviewMessage, { readonly kind: 'toggleNode' | 'setMode' | 'circuitOnly' | 'reset' }>;
+
 export const hostMessages = {
   update: descriptor<UpdateMessage>('update', { model: panelModel, pinned: boolean }),
   topTokens: descriptor<TopTokensMessage>('topTokens', { requestId, nodeId, tokens: array(topToken, { max: LIMITS.topTokens }) }),
@@ -399,19 +419,3 @@ function checkSvg(data: string, path: string): void {
     i = tag.lastIndex;
   }
 }
-
-// User actions ------------------------------------------------------------------------------
-
-/**
- * What the panel host reports to the rest of the extension (CircuitPanelController.onDidAction).
- * The host does not change the model itself: the listener re-runs the analysis and calls
- * `update()` with the new state.
- */
-export type PanelAction =
-  | { readonly kind: 'toggleNode'; readonly nodeId: string; readonly ablated: boolean }
-  | { readonly kind: 'setMode'; readonly mode: AblationMode }
-  | { readonly kind: 'circuitOnly' }
-  | { readonly kind: 'reset' }
-  | { readonly kind: 'revealToken'; readonly nodeId: string; readonly range: TokenRange }
-  | { readonly kind: 'export'; readonly format: ExportFormat; readonly path: string }
-  | { readonly kind: 'pin'; readonly pinned: boolean };

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { stringLiterals } from '../../src/extension/codeContext';
+import { stringLiterals } from '../../src/core/codeContext';
 import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';

@@ -1,4 +1,4 @@
-// Broken bundles as the extension opens them (engineLoader → core/openModel and its load-time probe): files that are
+// Broken bundles as the extension opens them (loadedModel → core/openModel and its load-time probe): files that are
 // each well-formed but do not fit together, and an ONNX file cut short, each end in one sentence
 // that names the bundle and the fix. Real bundle copies, real onnxruntime.
 
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
-import { openEngine } from '../../src/extension/engineLoader';
+import { loadModel } from '../../src/extension/loadedModel';
 import { repoRoot } from './fixtures';
 import { editedCopy } from './tempDirs';
 
@@ -20,9 +20,9 @@ const brokenCopy = (edit: (dir: string) => void): string => editedCopy(path.join
 
 /** What the extension reports for the bundle in `dir`: undefined when it loads and runs. */
 async function loadError(dir: string): Promise<string | undefined> {
-  const r = await openEngine(dir, 'cpu', log);
+  const r = await loadModel(dir, 'cpu', log);
   if (r.kind !== 'ok') return r.message;
-  await r.engine.dispose();
+  await r.model.dispose();
   return undefined;
 }
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { listAt, stringAt, stringLiterals } from '../../src/extension/codeContext';
+import { listAt, stringAt, stringLiterals } from '../../src/core/codeContext';
 
 test('stringAt finds the enclosing literal and its quote', () => {
   const src = 'a = "x\'y" + \'z\'  # "not a string\nb = """doc\n"""\n';

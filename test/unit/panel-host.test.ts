@@ -1,5 +1,5 @@
 // The panel host (src/extension/panel) against a fake `vscode` and fake webviews: handshake,
-// validation on receipt, actions, pin, request/response ids, exports.
+// validation on receipt, ablation requests, pin, request/response ids, exports.
 
 import './fake-vscode'; // must come first: installs the fake `vscode` module
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { beforeEach, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import type * as vscode from 'vscode';
 import { CircuitPanelController, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
-import type { HostMessage, PanelAction } from '../../src/protocol/messages';
+import type { AblationMessage, HostMessage } from '../../src/protocol/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/protocol/messages';
 import { fake, FakeUri, type FakeWebview, FakeWebviewView } from './fake-vscode';
 import { sampleModel, sampleTopTokens } from './fixtures';
@@ -20,7 +20,7 @@ const extensionUri = FakeUri.file('/ext') as unknown as vscode.Uri;
 function setup(options: ConstructorParameters<typeof CircuitPanelController>[1] = {}): {
   controller: CircuitPanelController;
   view: FakeWebviewView;
-  actions: PanelAction[];
+  actions: AblationMessage[];
   logs: string[];
   posted: () => HostMessage[];
 } {
@@ -28,8 +28,8 @@ function setup(options: ConstructorParameters<typeof CircuitPanelController>[1] 
   const controller = new CircuitPanelController(extensionUri, { log: (m) => logs.push(m), ...options });
   const view = new FakeWebviewView();
   controller.resolveWebviewView(view as unknown as vscode.WebviewView);
-  const actions: PanelAction[] = [];
-  controller.onDidAction((a) => actions.push(a));
+  const actions: AblationMessage[] = [];
+  controller.onDidRequestAblation((a) => actions.push(a));
   return { controller, view, actions, logs, posted: () => view.webview.posted as HostMessage[] };
 }
 
@@ -145,7 +145,7 @@ describe('panel host', () => {
     for (const l of logs) assert.ok(l.length < 500, `one short log line, not the payload: ${l.slice(0, 200)}`);
   });
 
-  it('reports user actions as typed events, dropping toggles of nodes outside the circuit', async () => {
+  it('passes ablation requests on as the webview sent them, dropping toggles of nodes outside the circuit', async () => {
     const { controller, view, actions } = setup();
     controller.update(sampleModel());
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
@@ -164,7 +164,7 @@ describe('panel host', () => {
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
     view.webview.send({ kind: 'setPinned', pinned: true });
     await tick();
-    assert.deepEqual(actions, [{ kind: 'pin', pinned: true }]);
+    assert.deepEqual(actions, [], 'pinning is the panel\'s own business');
     assert.equal(controller.pinned, true);
     const n = posted().length;
     assert.equal(controller.update({ ...sampleModel(), documentVersion: 9 }, { origin: 'cursor' }), false);
@@ -207,11 +207,11 @@ describe('panel host', () => {
     await tick();
     assert.equal(fake.shown.length, 1);
     assert.equal(fake.shown[0].uri, 'file:///work/quotes_demo.py');
-    assert.deepEqual(actions, [{ kind: 'revealToken', nodeId: '0.attn.resid_delta.40', range }]);
+    assert.deepEqual(actions, []);
   });
 
   it('exportTo asks the webview by request id and writes the answer, ignoring unsolicited answers', async () => {
-    const { controller, view, actions } = setup();
+    const { controller, view, logs } = setup();
     controller.update(sampleModel());
     view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
     const dir = tempDir('circuit-export-');
@@ -221,10 +221,11 @@ describe('panel host', () => {
     const request = (view.webview.posted as HostMessage[]).find((m) => m.kind === 'exportRequest');
     assert.ok(request && request.kind === 'exportRequest' && request.format === 'json');
     view.webview.send({ kind: 'exportData', requestId: request.requestId + 100, format: 'json', data: '{"wrong":true}' });
+    view.webview.send({ kind: 'exportData', requestId: request.requestId, format: 'svg', data: '<svg></svg>' });
     view.webview.send({ kind: 'exportData', requestId: request.requestId, format: 'json', data: '{"nodes":[]}' });
     await done;
     assert.equal(fs.readFileSync(target.fsPath, 'utf8'), '{"nodes":[]}');
-    assert.deepEqual(actions, [{ kind: 'export', format: 'json', path: target.fsPath }]);
+    assert.equal(logs.filter((l) => l.includes('nobody asked for')).length, 2, 'the wrong id and the wrong format are both ignored');
   });
 
   it('exportTo waits for a side-bar view that is on screen and still loading, instead of opening a second webview', async () => {

@@ -181,9 +181,10 @@ describe('webview state', () => {
   it('caches top tokens per document version and ignores stale answers', () => {
     const tokens = sampleTopTokens()['0.attn.resid_delta.40'];
     let s = S.applyUpdate(S.EMPTY_STATE, sampleModel(), false);
-    s = S.topTokensLoading(s, '0.attn.resid_delta.40', 5);
-    assert.equal(S.topTokensArrived(s, '0.attn.resid_delta.40', 4, tokens), s);
-    s = S.topTokensArrived(s, '0.attn.resid_delta.40', 5, tokens);
+    s = S.topTokensLoading(s, '0.attn.resid_delta.40');
+    assert.equal(S.topTokensArrived(s, 'an older document version', '0.attn.resid_delta.40', tokens), s);
+    assert.equal(S.topTokensArrived(s, s.topTokensKey, '1.attn.v.9', tokens), s, 'a node nobody asked about');
+    s = S.topTokensArrived(s, s.topTokensKey, '0.attn.resid_delta.40', tokens);
     assert.equal(s.topTokens.get('0.attn.resid_delta.40')?.status, 'done');
     // Same document version: cache kept; new version: dropped.
     assert.equal(S.applyUpdate(s, sampleModel(), false).topTokens.size, 1);

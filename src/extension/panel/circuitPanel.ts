@@ -1,32 +1,24 @@
 // Host side of the circuit panel: a WebviewViewProvider for the view in the extension's own
 // activity-bar container (users can drag it to the secondary side bar) and, on demand, the same UI
-// as a WebviewPanel beside the editor. It shows whatever `PanelModel` the rest of the extension
-// gives it and reports user actions as typed events; it never runs the model itself.
+// as a WebviewPanel beside the editor. It shows whatever `PanelModel` the circuit controller gives
+// it and passes the webview's ablation messages on as they arrived (`onDidRequestAblation`); it
+// never runs the model and keeps no ablation state of its own. Pinning, revealing a token and
+// exports are its own business.
 //
 // Wiring (src/extension/extension.ts):
 //   const panel = registerCircuitPanel(context, { topTokens: (id, token) => … });
-//   panel.onDidAction((a) => { switch (a.kind) { case 'toggleNode': …; panel.update(next); } });
+//   panel.onDidRequestAblation((m) => controller …);   // the controller re-renders with panel.update
 //   // on cursor moves:     panel.update(model, { document: uri, origin: 'cursor' }) — ignored while pinned
 //   // "Show circuit at cursor": panel.update(model, { document: uri }); await panel.show();
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { errorMessage } from '../../core/errors';
 import { check } from '../../protocol/validate';
-import {
-  checkExportData,
-  type ExportFormat,
-  LIMITS,
-  type PanelAction,
-  panelModel,
-  type PanelModel,
-  type TokenRange,
-  topToken,
-  type TopToken,
-} from '../../protocol/messages';
+import { type AblationMessage, checkExportData, type ExportFormat, LIMITS, panelModel, type PanelModel, type TokenRange, topToken, type TopToken } from '../../protocol/messages';
 import { Disposable } from './disposable';
-import { PanelSession, type SessionMessage, webviewOptions, type WebviewKind } from './session';
+import { type ConnectionMessage, WebviewConnection, webviewOptions, type WebviewKind } from './webviewConnection';
 
-export const VIEW_CONTAINER_ID = 'circuitInspector';
 export const VIEW_ID = 'circuitInspector.circuitView';
 export const PANEL_VIEW_TYPE = 'circuitInspector.circuitPanel';
 export const OPEN_BESIDE_COMMAND = 'circuitInspector.openCircuitBeside';
@@ -55,15 +47,15 @@ export interface UpdateOptions {
 }
 
 export class CircuitPanelController extends Disposable implements vscode.WebviewViewProvider {
-  private readonly actionEmitter = this.register(new vscode.EventEmitter<PanelAction>());
-  /** User actions in the panel (toggleNode, setMode, circuitOnly, reset, revealToken, export, pin). */
-  readonly onDidAction: vscode.Event<PanelAction> = this.actionEmitter.event;
+  private readonly ablationRequested = this.register(new vscode.EventEmitter<AblationMessage>());
+  /** The user toggled a node, picked the mode, asked for circuit only or reset: the webview's message itself. */
+  readonly onDidRequestAblation: vscode.Event<AblationMessage> = this.ablationRequested.event;
 
   private current: PanelModel | undefined;
   private documentUri: vscode.Uri | undefined;
   private isPinned = false;
-  private view: { readonly view: vscode.WebviewView; readonly session: PanelSession } | undefined;
-  private panel: { readonly panel: vscode.WebviewPanel; readonly session: PanelSession } | undefined;
+  private view: { readonly view: vscode.WebviewView; readonly connection: WebviewConnection } | undefined;
+  private panel: { readonly panel: vscode.WebviewPanel; readonly connection: WebviewConnection } | undefined;
   /** Called on every `ready` handshake; a waiter that returns true is done and removed. */
   private readonly readyWaiters = new Set<() => boolean>();
   private readonly requests = new Set<vscode.CancellationTokenSource>();
@@ -147,26 +139,26 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
    * export needs it or no circuit webview is on screen.
    */
   async exportTo(format: ExportFormat, target: vscode.Uri, from?: WebviewKind): Promise<void> {
-    const session = await this.readySession(from);
-    const data = await session.requestExport(format);
+    const connection = await this.readyConnection(from);
+    const data = await connection.requestExport(format);
     await this.writeExport(format, data, target);
   }
 
   // WebviewViewProvider ---------------------------------------------------------------------
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    this.view?.session.dispose();
-    const session = new PanelSession(view.webview, this.extensionUri, this.hooks, 'view');
-    const entry = { view, session };
+    this.view?.connection.dispose();
+    const connection = new WebviewConnection(view.webview, this.extensionUri, this.hooks, 'view');
+    const entry = { view, connection };
     this.view = entry;
-    session.register(
+    connection.register(
       view.onDidChangeVisibility(() => {
-        if (!view.visible) session.markUnloaded();
+        if (!view.visible) connection.markUnloaded();
       }),
     );
-    session.register(
+    connection.register(
       view.onDidDispose(() => {
-        session.dispose();
+        connection.dispose();
         if (this.view === entry) this.view = undefined;
       }),
     );
@@ -179,17 +171,17 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       light: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-light.svg'),
       dark: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-dark.svg'),
     };
-    const session = new PanelSession(panel.webview, this.extensionUri, this.hooks, 'panel');
-    const entry = { panel, session };
+    const connection = new WebviewConnection(panel.webview, this.extensionUri, this.hooks, 'panel');
+    const entry = { panel, connection };
     this.panel = entry;
-    session.register(
+    connection.register(
       panel.onDidChangeViewState(() => {
-        if (!panel.visible) session.markUnloaded();
+        if (!panel.visible) connection.markUnloaded();
       }),
     );
-    session.register(
+    connection.register(
       panel.onDidDispose(() => {
-        session.dispose();
+        connection.dispose();
         if (this.panel === entry) this.panel = undefined;
       }),
     );
@@ -198,7 +190,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   override dispose(): void {
     for (const r of this.requests) r.cancel();
     this.requests.clear();
-    this.view?.session.dispose();
+    this.view?.connection.dispose();
     this.panel?.panel.dispose();
     super.dispose();
   }
@@ -206,46 +198,39 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   // Internals -------------------------------------------------------------------------------
 
   private readonly hooks = {
-    onReady: (session: PanelSession): void => {
-      this.postUpdate(session);
+    onReady: (connection: WebviewConnection): void => {
+      this.postUpdate(connection);
       for (const w of [...this.readyWaiters]) if (w()) this.readyWaiters.delete(w);
     },
-    onMessage: (session: PanelSession, message: SessionMessage): void => {
-      void this.handle(session, message).catch((e: unknown) => this.log(`circuit panel: ${message.kind} failed: ${errorText(e)}`));
+    onMessage: (connection: WebviewConnection, message: ConnectionMessage): void => {
+      void this.handle(connection, message).catch((e: unknown) => this.log(`circuit panel: ${message.kind} failed: ${errorMessage(e)}`));
     },
     log: (message: string): void => this.log(message),
   };
 
-  private async handle(session: PanelSession, m: SessionMessage): Promise<void> {
+  private async handle(connection: WebviewConnection, m: ConnectionMessage): Promise<void> {
     switch (m.kind) {
       case 'toggleNode':
         if (!this.hasNode(m.nodeId)) return this.log(`circuit panel: toggle for unknown node ${m.nodeId}`);
-        this.actionEmitter.fire({ kind: 'toggleNode', nodeId: m.nodeId, ablated: m.ablated });
+        this.ablationRequested.fire(m);
         return;
       case 'setMode':
-        this.actionEmitter.fire({ kind: 'setMode', mode: m.mode });
-        return;
       case 'circuitOnly':
-        this.actionEmitter.fire({ kind: 'circuitOnly' });
-        return;
       case 'reset':
-        this.actionEmitter.fire({ kind: 'reset' });
+        this.ablationRequested.fire(m);
         return;
       case 'setPinned':
         this.isPinned = m.pinned;
-        this.actionEmitter.fire({ kind: 'pin', pinned: m.pinned });
-        for (const s of this.sessions()) if (s !== session) this.postUpdate(s);
+        for (const c of this.connections()) if (c !== connection) this.postUpdate(c);
         return;
       case 'revealToken':
-        if (!this.hasNode(m.nodeId)) return;
-        await this.reveal(m.range);
-        this.actionEmitter.fire({ kind: 'revealToken', nodeId: m.nodeId, range: m.range });
+        if (this.hasNode(m.nodeId)) await this.reveal(m.range);
         return;
       case 'topTokensRequest':
-        await this.answerTopTokens(session, m.requestId, m.nodeId);
+        await this.answerTopTokens(connection, m.requestId, m.nodeId);
         return;
       case 'exportData':
-        await this.saveWithDialog(session, m.format, m.data);
+        await this.saveWithDialog(connection, m.format, m.data);
         return;
       case 'log':
         this.log(`circuit webview [${m.level}]: ${m.message}`);
@@ -253,7 +238,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     }
   }
 
-  private async answerTopTokens(session: PanelSession, requestId: number, nodeId: string): Promise<void> {
+  private async answerTopTokens(connection: WebviewConnection, requestId: number, nodeId: string): Promise<void> {
     let tokens: readonly TopToken[] = [];
     if (this.options.topTokens && this.hasNode(nodeId)) {
       const source = new vscode.CancellationTokenSource();
@@ -266,7 +251,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
         source.dispose();
       }
     }
-    session.post({ kind: 'topTokens', requestId, nodeId, tokens });
+    connection.post({ kind: 'topTokens', requestId, nodeId, tokens });
   }
 
   private async reveal(r: TokenRange): Promise<void> {
@@ -283,7 +268,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
-  private async saveWithDialog(session: PanelSession, format: ExportFormat, data: string): Promise<void> {
+  private async saveWithDialog(connection: WebviewConnection, format: ExportFormat, data: string): Promise<void> {
     const name = `${this.current?.circuit.task ?? 'circuit'}-circuit.${format}`;
     const folder = this.documentUri ? vscode.workspace.getWorkspaceFolder(this.documentUri)?.uri : vscode.workspace.workspaceFolders?.[0]?.uri;
     const filters: Record<ExportFormat, Record<string, string[]>> = {
@@ -300,9 +285,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     if (!target) return;
     try {
       await this.writeExport(format, data, target);
-      session.post({ kind: 'notice', level: 'info', message: `Saved ${path.basename(target.fsPath)}` });
+      connection.post({ kind: 'notice', level: 'info', message: `Saved ${path.basename(target.fsPath)}` });
     } catch (e) {
-      session.post({ kind: 'notice', level: 'error', message: `Could not save: ${errorText(e)}`.slice(0, LIMITS.notice) });
+      connection.post({ kind: 'notice', level: 'error', message: `Could not save: ${errorMessage(e)}`.slice(0, LIMITS.notice) });
       throw e;
     }
   }
@@ -311,7 +296,6 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     checkExportData(format, data); // already checked on receipt; cheap insurance before touching disk
     const bytes = format === 'png' ? Buffer.from(data.slice(data.indexOf(',') + 1), 'base64') : Buffer.from(data, 'utf8');
     await vscode.workspace.fs.writeFile(target, bytes);
-    this.actionEmitter.fire({ kind: 'export', format, path: target.fsPath });
   }
 
   /**
@@ -321,8 +305,8 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
    * showed "Loading…" for seconds. Not longer: in a fresh-clone CI run (code-server) the view never
    * loaded at all.
    */
-  private async readySession(kind?: WebviewKind, timeoutMs = 20_000): Promise<PanelSession> {
-    const ready = (): PanelSession | undefined => this.sessions().find((s) => s.isReady && (kind === undefined || s.kind === kind));
+  private async readyConnection(kind?: WebviewKind, timeoutMs = 20_000): Promise<WebviewConnection> {
+    const ready = (): WebviewConnection | undefined => this.connections().find((s) => s.isReady && (kind === undefined || s.kind === kind));
     const now = ready();
     if (now) return now;
     const openPanel = (): void => {
@@ -333,7 +317,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     let grace: ReturnType<typeof setTimeout> | undefined;
     if (!viewLoading) openPanel();
     else if (kind === undefined) grace = setTimeout(openPanel, this.options.viewGraceMs ?? 5_000);
-    return new Promise<PanelSession>((resolve, reject) => {
+    return new Promise<WebviewConnection>((resolve, reject) => {
       const waiter = (): boolean => {
         const s = ready();
         if (!s) return false;
@@ -351,16 +335,16 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     });
   }
 
-  private sessions(): PanelSession[] {
-    return [this.view?.session, this.panel?.session].filter((s): s is PanelSession => s !== undefined);
+  private connections(): WebviewConnection[] {
+    return [this.view?.connection, this.panel?.connection].filter((s): s is WebviewConnection => s !== undefined);
   }
 
   private broadcast(): void {
-    for (const s of this.sessions()) this.postUpdate(s);
+    for (const s of this.connections()) this.postUpdate(s);
   }
 
-  private postUpdate(session: PanelSession): void {
-    if (this.current) session.post({ kind: 'update', model: this.current, pinned: this.isPinned });
+  private postUpdate(connection: WebviewConnection): void {
+    if (this.current) connection.post({ kind: 'update', model: this.current, pinned: this.isPinned });
   }
 
   private hasNode(id: string): boolean {
@@ -395,8 +379,4 @@ export function registerCircuitPanel(context: vscode.ExtensionContext, options: 
 
 function panelTitle(model: PanelModel): string {
   return `Circuit: ${model.circuit.title}`;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,36 +1,24 @@
 // One webview showing the circuit panel (the side-bar view or an editor-area panel): sets its
 // options and HTML, waits for the `ready` handshake, validates every incoming message, and pairs
-// host requests with their answers by id.
+// the host's requests with their answers by id (../../protocol/request).
 
 import * as vscode from 'vscode';
-import {
-  type ExportFormat,
-  type HostMessage,
-  parseWebviewMessage,
-  PROTOCOL_VERSION,
-  type WebviewMessage,
-} from '../../protocol/messages';
+import { exportRequest, type ExportFormat, type HostMessage, parseWebviewMessage, PROTOCOL_VERSION, type WebviewMessage } from '../../protocol/messages';
+import { Requests } from '../../protocol/request';
 import { Disposable } from './disposable';
 import { makeNonce, renderPanelHtml } from './html';
 
-export type SessionMessage = Exclude<WebviewMessage, { kind: 'ready' }>;
+export type ConnectionMessage = Exclude<WebviewMessage, { kind: 'ready' }>;
 
 /** The side-bar view or the editor-area panel. */
 export type WebviewKind = 'view' | 'panel';
 
-export interface SessionHooks {
+export interface ConnectionHooks {
   /** The webview (re)loaded and is ready for an `update`. */
-  onReady(session: PanelSession): void;
-  /** A valid message other than `ready` (and other than answers to this session's own requests). */
-  onMessage(session: PanelSession, message: SessionMessage): void;
+  onReady(connection: WebviewConnection): void;
+  /** A valid message other than `ready` (and other than answers to this connection's own requests). */
+  onMessage(connection: WebviewConnection, message: ConnectionMessage): void;
   log(message: string): void;
-}
-
-interface PendingExport {
-  readonly resolve: (data: string) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-  readonly format: ExportFormat;
 }
 
 /** Options every circuit webview gets: scripts on, resources only from dist/ and media/. */
@@ -42,15 +30,14 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   };
 }
 
-export class PanelSession extends Disposable {
+export class WebviewConnection extends Disposable {
   private ready = false;
-  private nextRequestId = 1;
-  private readonly pending = new Map<number, PendingExport>();
+  private readonly requests = new Requests<HostMessage>((m) => this.post(m));
 
   constructor(
     readonly webview: vscode.Webview,
     extensionUri: vscode.Uri,
-    private readonly hooks: SessionHooks,
+    private readonly hooks: ConnectionHooks,
     readonly kind: WebviewKind,
   ) {
     super();
@@ -72,7 +59,7 @@ export class PanelSession extends Disposable {
   /** The webview's content was unloaded (hidden without retainContextWhenHidden); wait for a new `ready`. */
   markUnloaded(): void {
     this.ready = false;
-    this.rejectAll('the circuit panel was hidden');
+    this.requests.rejectAll('the circuit panel was hidden');
   }
 
   /** Posts a message if the webview is ready; returns whether it was sent. */
@@ -83,21 +70,13 @@ export class PanelSession extends Disposable {
   }
 
   /** Asks the webview for the exported graph; resolves with the data string the webview sent. */
-  requestExport(format: ExportFormat, timeoutMs = 15_000): Promise<string> {
-    if (!this.isReady) return Promise.reject(new Error('the circuit panel is not ready'));
-    const requestId = this.nextRequestId++;
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new Error(`the circuit panel did not answer the ${format} export request`));
-      }, timeoutMs);
-      this.pending.set(requestId, { resolve, reject, timer, format });
-      this.post({ kind: 'exportRequest', requestId, format });
-    });
+  async requestExport(format: ExportFormat, timeoutMs = 15_000): Promise<string> {
+    if (!this.isReady) throw new Error('the circuit panel is not ready');
+    return (await this.requests.request(exportRequest, { format }, timeoutMs)).data;
   }
 
   override dispose(): void {
-    this.rejectAll('the circuit panel was closed');
+    this.requests.rejectAll('the circuit panel was closed');
     super.dispose();
   }
 
@@ -123,24 +102,9 @@ export class PanelSession extends Disposable {
       return;
     }
     if (message.kind === 'exportData' && message.requestId !== null) {
-      const p = this.pending.get(message.requestId);
-      if (!p || p.format !== message.format) {
-        this.hooks.log('circuit panel: ignored an export answer nobody asked for');
-        return;
-      }
-      this.pending.delete(message.requestId);
-      clearTimeout(p.timer);
-      p.resolve(message.data);
+      if (!this.requests.settle({ ...message, requestId: message.requestId })) this.hooks.log('circuit panel: ignored an export answer nobody asked for');
       return;
     }
     this.hooks.onMessage(this, message);
-  }
-
-  private rejectAll(reason: string): void {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new Error(reason));
-    }
-    this.pending.clear();
   }
 }

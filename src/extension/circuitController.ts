@@ -1,0 +1,247 @@
+// "Show circuit at cursor" and everything the circuit panel does afterwards. The controller owns
+// the ablation state (which nodes, which mode, circuit only): the panel's toggles arrive here as
+// the webview's own messages, the documents re-run on `onDidChangeAblation`, and the panel is
+// re-rendered from this state, never read back. It also picks the circuit for the cursor's
+// context, describes the token where the prediction is made, and follows the cursor unless pinned.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../core/analysis';
+import { errorMessage } from '../core/errors';
+import { closingPoint, groundTruth, taskAt } from '../core/tasks';
+import type { CircuitFile } from '../protocol/circuit';
+import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../protocol/messages';
+import type { Documents } from './documents';
+import type { EditorToken, LoadedModel } from './loadedModel';
+import type { CircuitPanelController } from './panel/circuitPanel';
+
+export interface ShowArgs {
+  readonly uri?: string;
+  readonly offset?: number;
+  readonly task?: string;
+}
+
+/** The ablation now in force and the task whose prediction flips the editor marks. */
+export interface AblationChange {
+  readonly ablation: Ablation;
+  readonly task: string | undefined;
+}
+
+/** What the panel shows besides the ablation state: one measurement at one token. */
+type Measurement = Omit<PanelModel, 'ablated' | 'circuitOnly' | 'mode' | 'busy'> & { readonly document: vscode.Uri };
+
+export class CircuitController implements vscode.Disposable {
+  private task: string | undefined;
+  private uri: vscode.Uri | undefined;
+  private offset = 0;
+  private ablated = new Set<string>();
+  private circuitOnly = false;
+  private shown: Measurement | undefined;
+  private followTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly ablationChanged = new vscode.EventEmitter<AblationChange>();
+  /** The ablation changed (a toggle, the mode, circuit only, reset, another circuit). */
+  readonly onDidChangeAblation: vscode.Event<AblationChange> = this.ablationChanged.event;
+  private readonly disposables: vscode.Disposable[] = [this.ablationChanged];
+
+  constructor(
+    private readonly panel: CircuitPanelController,
+    private readonly docs: Documents,
+    private readonly model: () => LoadedModel | undefined,
+    private mode: AblationMode,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      panel.onDidRequestAblation((m) => void this.onAblationMessage(m).catch((e) => this.fail(e))),
+      vscode.window.onDidChangeTextEditorSelection((e) => this.follow(e)),
+    );
+  }
+
+  get ablation(): Ablation {
+    const only = this.circuitOnly ? this.circuit() : undefined;
+    return { nodes: this.ablated, mode: this.mode, circuitOnly: only };
+  }
+
+  /** The command. With no arguments it works on the active editor's cursor. */
+  async show(args?: ShowArgs): Promise<PanelModel | undefined> {
+    const model = this.model();
+    if (!model) {
+      void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
+      return undefined;
+    }
+    const target = await this.resolveTarget(args);
+    if (!target) return undefined;
+    const { doc, offset } = target;
+    const task = args?.task ?? (await this.pickTask(model, doc.getText(), offset));
+    if (!task) return undefined;
+    const otherCircuit = task !== this.task;
+    this.task = task;
+    this.uri = doc.uri;
+    this.offset = offset;
+    if (otherCircuit) this.changeAblation(new Set(), this.mode, false);
+    const shown = await this.measure(doc, 'action');
+    await this.panel.show(true);
+    return shown;
+  }
+
+  /** Set ablations programmatically (commands, tests) and re-run. */
+  setAblation(nodes: readonly string[], mode: AblationMode, circuitOnly = false): Promise<PanelModel | undefined> {
+    this.changeAblation(new Set(nodes), mode, circuitOnly);
+    return this.remeasure();
+  }
+
+  /** For the panel's "top tokens in this file" list: over the part the highlights cover (all of it unless the file is over the size limit). */
+  async topTokens(nodeId: string): Promise<TopToken[]> {
+    const model = this.model();
+    if (!model || !this.uri) return [];
+    const doc = await vscode.workspace.openTextDocument(this.uri);
+    const part = (await this.docs.analyzeNow(doc))?.base.partial;
+    const shift = part?.start ?? 0;
+    const top = await model.topTokens(part ? doc.getText().slice(part.start, part.end) : doc.getText(), nodeId, 20);
+    return top.map((t) => ({ text: t.text, value: t.value, range: toRange(doc, shift + t.start, shift + t.end) }));
+  }
+
+  dispose(): void {
+    clearTimeout(this.followTimer);
+    this.disposables.forEach((d) => d.dispose());
+  }
+
+  // Ablation state ------------------------------------------------------------------------------
+
+  private async onAblationMessage(m: AblationMessage): Promise<void> {
+    const nodes = new Set(this.ablated);
+    switch (m.kind) {
+      case 'toggleNode':
+        if (m.ablated) nodes.add(m.nodeId);
+        else nodes.delete(m.nodeId);
+        this.changeAblation(nodes, this.mode, this.circuitOnly);
+        break;
+      case 'setMode':
+        this.changeAblation(nodes, m.mode, this.circuitOnly);
+        break;
+      case 'circuitOnly':
+        this.changeAblation(nodes, this.mode, !this.circuitOnly);
+        break;
+      case 'reset':
+        this.changeAblation(new Set(), this.mode, false);
+        break;
+    }
+    await this.remeasure();
+  }
+
+  /** The one place the ablation state changes: subscribers (the documents) hear of it at once. */
+  private changeAblation(nodes: Set<string>, mode: AblationMode, circuitOnly: boolean): void {
+    this.ablated = nodes;
+    this.mode = mode;
+    this.circuitOnly = circuitOnly;
+    const ablation = this.ablation;
+    this.ablationChanged.fire(isAblating(ablation) ? { ablation, task: this.task } : { ablation: NO_ABLATION, task: undefined });
+  }
+
+  /** Re-run with the current ablation: the panel shows the new state as busy until the readout is back. */
+  private async remeasure(): Promise<PanelModel | undefined> {
+    if (!this.uri) return undefined;
+    this.render('action', true);
+    return this.measure(await vscode.workspace.openTextDocument(this.uri), 'action');
+  }
+
+  // Measuring and showing ----------------------------------------------------------------------
+
+  private async resolveTarget(args?: ShowArgs): Promise<{ doc: vscode.TextDocument; offset: number } | undefined> {
+    if (args?.uri) {
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(args.uri));
+      return { doc, offset: args.offset ?? 0 };
+    }
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.document.languageId !== 'python') {
+      void vscode.window.showInformationMessage('Circuit Inspector: open a Python file and place the cursor in a string or a list.');
+      return undefined;
+    }
+    return { doc: editor.document, offset: editor.document.offsetAt(editor.selection.active) };
+  }
+
+  /** Inside a string → the quote circuit; inside a list → brackets; otherwise ask. */
+  private async pickTask(model: LoadedModel, text: string, offset: number): Promise<string | undefined> {
+    const known = taskAt(text, offset, (t) => model.circuits.some((c) => c.task === t));
+    if (known) return known;
+    const pick = await vscode.window.showQuickPick(
+      model.circuits.map((c) => ({ label: c.title, description: c.task, detail: c.description, task: c.task })),
+      { title: 'Circuit Inspector: which circuit?', placeHolder: 'The cursor is not in a string or a list' },
+    );
+    return pick?.task;
+  }
+
+  private follow(e: vscode.TextEditorSelectionChangeEvent): void {
+    if (!this.task || this.panel.pinned || !this.panel.visible) return;
+    if (e.textEditor.document.languageId !== 'python') return;
+    clearTimeout(this.followTimer);
+    this.followTimer = setTimeout(() => {
+      this.uri = e.textEditor.document.uri;
+      this.offset = e.textEditor.document.offsetAt(e.selections[0].active);
+      void this.measure(e.textEditor.document, 'cursor').catch((err) => this.fail(err));
+    }, 150);
+  }
+
+  private circuit(): CircuitFile | undefined {
+    return this.model()?.circuits.find((c) => c.task === this.task);
+  }
+
+  /** Reads the model at the cursor's prediction point under the current ablation, then shows it. */
+  private async measure(doc: vscode.TextDocument, origin: 'cursor' | 'action'): Promise<PanelModel | undefined> {
+    const model = this.model();
+    const circuit = this.circuit();
+    if (!model || !circuit) return undefined;
+    const text = doc.getText();
+    const state = await this.docs.analyzeNow(doc);
+    const at = closingPoint(text, this.offset, circuit.task) ?? this.offset;
+    const token = tokenAt(state?.base.tokens ?? [], at);
+    this.shown = {
+      circuit,
+      document: doc.uri,
+      documentName: path.basename(doc.uri.path),
+      documentVersion: doc.version,
+      cursor: token ? { text: token.text, range: toRange(doc, token.start, token.end) } : null,
+      activations: await model.activations(text, at, circuit.task, this.ablation),
+      readout: await this.readout(model, text, at, circuit),
+    };
+    return this.render(origin, false);
+  }
+
+  /** Before and after the ablation, and the circuit alone against the full model. */
+  private async readout(model: LoadedModel, text: string, at: number, circuit: CircuitFile): Promise<PanelReadout | null> {
+    const ablation = this.ablation;
+    const before = await model.readout(text, at, circuit.task, NO_ABLATION);
+    if (!before) return null;
+    const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation)) ?? null) : null;
+    const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit });
+    return {
+      target: groundTruth(text, this.offset, circuit.task) ?? (before.logitDiff >= 0 ? 0 : 1),
+      before,
+      after,
+      faithfulness: only && Math.abs(before.logitDiff) > 1e-6 ? only.logitDiff / before.logitDiff : null,
+    };
+  }
+
+  /** The panel model: the last measurement with the ablation state as it is now. */
+  private render(origin: 'cursor' | 'action', busy: boolean): PanelModel | undefined {
+    if (!this.shown) return undefined;
+    const { document, ...shown } = this.shown;
+    const inCircuit = new Set(shown.circuit.nodes.map((n) => n.id));
+    const model: PanelModel = { ...shown, ablated: [...this.ablated].filter((id) => inCircuit.has(id)), circuitOnly: this.circuitOnly, mode: this.mode, busy };
+    this.panel.update(model, { document, origin });
+    return model;
+  }
+
+  private fail(err: unknown): void {
+    this.log.error(`circuit panel: ${errorMessage(err)}`);
+  }
+}
+
+/** The token containing `at`, else the last one starting before it. */
+function tokenAt(tokens: readonly EditorToken[], at: number): EditorToken | undefined {
+  return tokens.find((t) => t.start <= at && at < t.end) ?? [...tokens].reverse().find((t) => t.start <= at);
+}
+
+function toRange(doc: vscode.TextDocument, start: number, end: number): TokenRange {
+  const a = doc.positionAt(start);
+  const b = doc.positionAt(end);
+  return { line: a.line, character: a.character, endLine: b.line, endCharacter: b.character };
+}

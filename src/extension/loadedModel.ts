@@ -1,0 +1,166 @@
+// The model as the editor features see it: a bundle opened with the core (validated files,
+// onnxruntime sessions in worker threads, load-time probe, document analyzer) behind a narrow
+// interface in editor-neutral terms (UTF-16 offsets, node ids), so decorations, hover and panel
+// stay ignorant of windows, caches and onnxruntime.
+import type * as vscode from 'vscode';
+import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION } from '../core/analysis';
+import { BundleError } from '../core/bundle';
+import { openModel } from '../core/openModel';
+import type { ProviderChoice, Runner } from '../core/runner';
+import { errorMessage } from '../core/errors';
+import type { CircuitFile } from '../protocol/circuit';
+import type { ClassReadout } from '../protocol/messages';
+
+/** A circuit at one token as the editor shows it: the core's firing rule plus its strength. */
+export interface CircuitFiring extends CircuitAtToken {
+  /** |value| / threshold. */
+  readonly strength: number;
+}
+
+export interface EditorToken {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  /** task → firing at this token. */
+  readonly circuits: Readonly<Record<string, CircuitFiring>>;
+  /** Readout per task: which class the model prefers here (class-0 vs class-1 logit difference). */
+  readonly logitDiff: Readonly<Record<string, number>>;
+}
+
+export interface DocumentResult {
+  readonly status: 'done';
+  readonly tokens: readonly EditorToken[];
+  readonly elapsedMs: number;
+  readonly windowsComputed: number;
+  readonly windowsReused: number;
+  /** Set when only part of the text was analysed (size limit). */
+  readonly partial?: { readonly start: number; readonly end: number };
+}
+
+export interface AnalyzeRequest {
+  /** Analyse only this [start, end) slice (files over the size limit). */
+  readonly range?: { readonly start: number; readonly end: number };
+  /** Offsets to analyse first (the visible lines) … */
+  readonly priority?: { readonly start: number; readonly end: number };
+  /** … whose tokens arrive here early, when the rest of a cold file still needs computing. */
+  readonly onProgress?: (partial: DocumentResult) => void;
+}
+
+export interface TopTokenAt {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly value: number;
+}
+
+export interface LoadedModel {
+  readonly modelName: string;
+  readonly provider: string;
+  readonly providerNotice?: string;
+  readonly circuits: readonly CircuitFile[];
+  /** Analyse `text` (or its options.range slice); cancelled when superseded by a later call with the same key. */
+  analyze(key: string, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | Cancelled>;
+  /** Readout of `task` at the token ending at or containing `offset`; undefined when the text has no token there. */
+  readout(text: string, offset: number, task: string, ablation: Ablation): Promise<ClassReadout | undefined>;
+  /** Activations of the circuit's nodes at the token containing `offset`. */
+  activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>>;
+  /** The tokens of `text` where node `nodeId` is most active (|value|), best first. */
+  topTokens(text: string, nodeId: string, limit: number): Promise<TopTokenAt[]>;
+  /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
+  dispose(): Promise<void>;
+}
+
+export type LoadResult = { readonly kind: 'ok'; readonly model: LoadedModel } | { readonly kind: 'missing' | 'error'; readonly message: string };
+
+export async function loadModel(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<LoadResult> {
+  try {
+    const { bundle, runner } = await openModel(dir, provider);
+    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.parallelism} worker thread${runner.parallelism > 1 ? 's' : ''})`);
+    return { kind: 'ok', model: new AnalyzerModel(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism }), runner) };
+  } catch (e) {
+    const message = errorMessage(e);
+    const missing = e instanceof BundleError && e.missing;
+    return { kind: missing ? 'missing' : 'error', message: missing ? `No model bundle: ${message}` : message };
+  }
+}
+
+class AnalyzerModel implements LoadedModel {
+  constructor(
+    private readonly analyzer: DocumentAnalyzer,
+    private readonly runner: Runner,
+  ) {}
+
+  get modelName(): string {
+    return this.analyzer.bundle.name;
+  }
+  get provider(): string {
+    return this.runner.provider;
+  }
+  get providerNotice(): string | undefined {
+    return this.runner.notice;
+  }
+  get circuits(): readonly CircuitFile[] {
+    return this.analyzer.circuits;
+  }
+
+  async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
+    const { range, priority, onProgress } = options;
+    const r = await this.analyzer.analyze(text, ablation, { key, range, priority, onProgress: onProgress && ((p) => onProgress(this.result(p, range))) });
+    return r.status === 'cancelled' ? r : this.result(r, range);
+  }
+
+  /** The core's analysis in the editor's terms: per token, firing strength and each circuit's logit difference. */
+  private result(r: DocumentAnalysis, range: AnalyzeRequest['range']): DocumentResult {
+    return {
+      status: 'done',
+      elapsedMs: r.elapsedMs,
+      windowsComputed: r.windowsComputed,
+      windowsReused: r.windowsReused,
+      partial: range,
+      tokens: r.tokens.map((t) => {
+        const circuits: Record<string, CircuitFiring> = {};
+        const logitDiff: Record<string, number> = {};
+        for (const c of this.analyzer.circuits) {
+          const at = t.circuits[c.task];
+          circuits[c.task] = { ...at, strength: Math.abs(at.value) / (c.firing?.threshold ?? Infinity) };
+          logitDiff[c.task] = r.readout(t.index, c.task).logitDiff;
+        }
+        return { text: t.text, start: t.start, end: t.end, circuits, logitDiff };
+      }),
+    };
+  }
+
+  async readout(text: string, offset: number, task: string, ablation: Ablation): Promise<ClassReadout | undefined> {
+    const r = (await this.analyzer.analyzeAt(text, offset, ablation))?.readouts[task];
+    return r?.p && { probs: r.p, logitDiff: r.logitDiff };
+  }
+
+  async activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>> {
+    const r = await this.analyzer.analyzeAt(text, offset, ablation);
+    const circuit = this.analyzer.circuits.find((c) => c.task === task);
+    const out: Record<string, number> = {};
+    if (!r || !circuit) return out;
+    for (const n of circuit.nodes) {
+      const col = this.analyzer.column(n.flat);
+      const v = col === undefined ? undefined : r.token.watched[col];
+      if (v !== undefined && Number.isFinite(v)) out[n.id] = v;
+    }
+    return out;
+  }
+
+  async topTokens(text: string, nodeId: string, limit: number): Promise<TopTokenAt[]> {
+    const flat = this.analyzer.bundle.layout.flat(nodeId);
+    const col = flat === undefined ? undefined : this.analyzer.column(flat);
+    if (col === undefined) return [];
+    const r = await this.analyzer.analyze(text, NO_ABLATION, { key: `topTokens:${nodeId}` });
+    if (r.status === 'cancelled') return [];
+    return r.tokens
+      .map((t) => ({ start: t.start, end: t.end, text: t.text, value: t.watched[col] }))
+      .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
+      .slice(0, limit);
+  }
+
+  dispose(): Promise<void> {
+    return this.runner.dispose();
+  }
+}

@@ -1,0 +1,57 @@
+// Commands for the integration tests (test/integration), registered only in the test bundle:
+// extension.ts calls this under `if (TEST_HOOKS)`, which esbuild defines as false for the packaged
+// extension, so none of it ships (scripts/check-package.sh checks the .vsix for `_test`).
+import * as vscode from 'vscode';
+import type { AblationMode } from '../core/analysis';
+import type { ExportFormat } from '../protocol/messages';
+import type { CircuitController } from './circuitController';
+import type { DocumentState, Documents } from './documents';
+import type { ModelLoader } from './extension';
+import type { FiringSpan, Highlights } from './highlights';
+import type { CircuitPanelController } from './panel/circuitPanel';
+import type { WebviewKind } from './panel/webviewConnection';
+
+export interface TestHookParts {
+  readonly loader: ModelLoader;
+  readonly docs: Documents;
+  readonly highlights: Highlights;
+  readonly panel: CircuitPanelController;
+  readonly controller: CircuitController;
+}
+
+export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller }: TestHookParts): void {
+  // what the editor last drew, per document
+  const shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
+  context.subscriptions.push(
+    highlights.onDidRender((r) => shown.set(r.uri.toString(), { spans: [...r.spans], flipped: [...r.flipped] })),
+    vscode.workspace.onDidCloseTextDocument((d) => shown.delete(d.uri.toString())),
+    vscode.commands.registerCommand('circuitInspector._testState', (uri?: string) => {
+      const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;
+      return {
+        model: loader.model?.modelName,
+        provider: loader.model?.provider,
+        error: loader.loadError,
+        notice: loader.model?.providerNotice,
+        analyzed: uri ? analyzedPart(state) : undefined,
+        inFlight: docs.inFlight,
+        decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
+        tokens: uri ? tokenReadouts(state) : undefined,
+        panel: panel.model,
+      };
+    }),
+    vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode: AblationMode, circuitOnly?: boolean) =>
+      controller.setAblation(nodes, mode, circuitOnly),
+    ),
+    vscode.commands.registerCommand('circuitInspector._testExport', (format: ExportFormat, target: string, from?: WebviewKind) => panel.exportTo(format, vscode.Uri.file(target), from)),
+  );
+}
+
+/** Per analysed token, each task's logit difference without and with the current ablation. */
+function tokenReadouts(state: DocumentState | undefined) {
+  return state?.base.tokens.map((t, i) => ({ start: t.start, end: t.end, circuits: t.circuits, logitDiff: t.logitDiff, ablatedLogitDiff: state.ablated?.tokens[i]?.logitDiff }));
+}
+
+/** Which version of a document the shown results are for, and the part analysed. */
+function analyzedPart(state: DocumentState | undefined) {
+  return state && { version: state.version, partial: state.base.partial ?? null };
+}
