@@ -20,7 +20,7 @@ const targets = [
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: ['onnxruntime-node'] },
   // the model's worker thread, started by both of the above from their own folder (src/core/runner.ts)
   { ...common, entryPoints: ['src/core/runnerWorker.ts'], outfile: 'dist/runnerWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: ['onnxruntime-node'] },
-  { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
+  { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 
 if (watch) {

@@ -9,8 +9,8 @@
 // boundaries are content-defined by default, so that is a few windows around the edit. Calls that
 // share a `key` (one per document) supersede each other: the older resolves as cancelled as soon
 // as a newer one starts and never delivers results; an AbortSignal cancels the same way.
-import type { CircuitFile } from '../protocol/circuit';
-import type { AblationMode } from '../protocol/messages';
+import type { CircuitFile } from '../schemas/circuit';
+import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
 import type { Encoding } from './tokenizer';
 import { WindowCache, windowKey } from './cache';

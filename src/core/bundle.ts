@@ -3,8 +3,8 @@
 // problem is one sentence `Bundle <dir>: <file> <what is wrong>. <how to fix it>.`
 import * as fs from 'fs';
 import * as path from 'path';
-import { type CircuitFile, circuitFile } from '../protocol/circuit';
-import { ValidationError } from '../protocol/validate';
+import { type CircuitFile, circuitFile } from '../schemas/circuit';
+import { ValidationError } from '../schemas/validate';
 import { type LayoutEntry, NodeLayout, parseNodeId } from './nodes';
 import { Tokenizer } from './tokenizer';
 

@@ -1,5 +1,5 @@
 // Runs the bundle's graph in worker threads (./runnerWorker), each holding its own onnxruntime
-// session (./session), so that a forward pass never holds the caller's thread.
+// session (./ortSession), so that a forward pass never holds the caller's thread.
 //
 // On the CPU two sessions run side by side, each with min(cores, 4) threads for one op. Measured
 // on 2 cores, 40 windows of 256 tokens (medians of 5, the same inputs): one session of 2 threads
@@ -13,9 +13,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { FromWorker, ToWorker, WorkerSetup } from './runnerWorker';
-import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './session';
+import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
 
-export { type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './session';
+export { type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
 
 export interface RunnerOptions {
   readonly provider?: ProviderChoice;

@@ -4,7 +4,7 @@
 // window on 2 cores). Here that thread is this worker, so the editor's thread (the extension host,
 // shared with every other extension) never waits on the model.
 import { parentPort, workerData } from 'node:worker_threads';
-import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './session';
+import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
 
 export interface WorkerSetup {
   readonly onnxPath: string;

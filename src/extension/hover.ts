@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { closingPoint, isContrastToken } from '../core/tasks';
-import type { CircuitFile } from '../protocol/circuit';
+import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { EditorToken, LoadedModel } from './loadedModel';
 

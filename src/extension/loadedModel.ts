@@ -8,8 +8,8 @@ import { BundleError } from '../core/bundle';
 import { openModel } from '../core/openModel';
 import type { ProviderChoice, Runner } from '../core/runner';
 import { errorMessage } from '../core/errors';
-import type { CircuitFile } from '../protocol/circuit';
-import type { ClassReadout } from '../protocol/messages';
+import type { CircuitFile } from '../schemas/circuit';
+import type { ClassReadout } from '../schemas/messages';
 
 /** A circuit at one token as the editor shows it: the core's firing rule plus its strength. */
 export interface CircuitFiring extends CircuitAtToken {

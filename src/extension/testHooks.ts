@@ -3,7 +3,7 @@
 // extension, so none of it ships (scripts/check-package.sh checks the .vsix for `_test`).
 import * as vscode from 'vscode';
 import type { AblationMode } from '../core/analysis';
-import type { ExportFormat } from '../protocol/messages';
+import type { ExportFormat } from '../schemas/messages';
 import type { CircuitController } from './circuitController';
 import type { DocumentState, Documents } from './documents';
 import type { ModelLoader } from './extension';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { CircuitFile } from '../../src/protocol/circuit';
+import type { CircuitFile } from '../../src/schemas/circuit';
 import { type Ablation, ablationKey, ablationVectors, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from '../../src/core/analysis';
 import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { WindowCache, windowKey } from '../../src/core/cache';

@@ -2,8 +2,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import type { CircuitFile } from '../../src/protocol/circuit';
-import type { PanelModel, TopToken } from '../../src/protocol/messages';
+import type { CircuitFile } from '../../src/schemas/circuit';
+import type { PanelModel, TopToken } from '../../src/schemas/messages';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 

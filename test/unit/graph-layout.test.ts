@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowOrder, shortLabel, wrapForViewport } from '../../webview/layout';
+import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowOrder, shortLabel, wrapForViewport } from '../../src/webview/layout';
 import { sampleCircuit } from './fixtures';
 
 function node(id: string): LayoutNodeInput {

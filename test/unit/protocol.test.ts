@@ -1,9 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { circuitFile } from '../../src/protocol/circuit';
+import { circuitFile } from '../../src/schemas/circuit';
 import {
-  checkExportData,
   type ExportFormat,
   hostMessages,
   LIMITS,
@@ -13,11 +12,12 @@ import {
   PROTOCOL_VERSION,
   type WebviewMessage,
   webviewMessages,
-} from '../../src/protocol/messages';
-import { check, ValidationError } from '../../src/protocol/validate';
-import { graphToSvg } from '../../webview/export-svg';
-import { themeFromCss } from '../../webview/theme';
-import { buildVisualGraph } from '../../webview/visual';
+} from '../../src/schemas/messages';
+import { checkExportData } from '../../src/schemas/exportData';
+import { check, ValidationError } from '../../src/schemas/validate';
+import { graphToSvg } from '../../src/webview/export-svg';
+import { themeFromCss } from '../../src/webview/theme';
+import { buildVisualGraph } from '../../src/webview/visual';
 import { sampleCircuit, sampleModel, sampleTopTokens } from './fixtures';
 
 const range = { line: 6, character: 16, endLine: 6, endCharacter: 22 };

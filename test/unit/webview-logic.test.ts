@@ -12,13 +12,13 @@ import {
   parseColor,
   textColorOn,
   toHex,
-} from '../../webview/colors';
-import { GRAPH_EXPORT_FORMAT, graphToJson } from '../../webview/export-json';
-import { attr, clipToNode, esc, graphToSvg } from '../../webview/export-svg';
-import { formatPosition, formatProb, formatSigned, formatValue, orient, readoutRows, visibleToken } from '../../webview/format';
-import * as S from '../../webview/state';
-import { themeFromCss } from '../../webview/theme';
-import { buildVisualGraph, truncate } from '../../webview/visual';
+} from '../../src/webview/colors';
+import { GRAPH_EXPORT_FORMAT, graphToJson } from '../../src/webview/export-json';
+import { attr, clipToNode, esc, graphToSvg } from '../../src/webview/export-svg';
+import { formatPosition, formatProb, formatSigned, formatValue, orient, readoutRows, visibleToken } from '../../src/webview/format';
+import * as S from '../../src/webview/state';
+import { themeFromCss } from '../../src/webview/theme';
+import { buildVisualGraph, truncate } from '../../src/webview/visual';
 import { sampleModel, sampleTopTokens } from './fixtures';
 
 const darkPlus: Record<string, string> = {

@@ -14,8 +14,9 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../../core/errors';
-import { check } from '../../protocol/validate';
-import { type AblationMessage, checkExportData, type ExportFormat, LIMITS, panelModel, type PanelModel, type TokenRange, topToken, type TopToken } from '../../protocol/messages';
+import { check } from '../../schemas/validate';
+import { checkExportData } from '../../schemas/exportData';
+import { type AblationMessage, type ExportFormat, LIMITS, panelModel, type PanelModel, type TokenRange, topToken, type TopToken } from '../../schemas/messages';
 import { Disposable } from './disposable';
 import { type ConnectionMessage, WebviewConnection, webviewOptions, type WebviewKind } from './webviewConnection';
 

@@ -1,10 +1,10 @@
 // One webview showing the circuit panel (the side-bar view or an editor-area panel): sets its
 // options and HTML, waits for the `ready` handshake, validates every incoming message, and pairs
-// the host's requests with their answers by id (../../protocol/request).
+// the host's requests with their answers by id (../../schemas/request).
 
 import * as vscode from 'vscode';
-import { exportRequest, type ExportFormat, type HostMessage, parseWebviewMessage, PROTOCOL_VERSION, type WebviewMessage } from '../../protocol/messages';
-import { Requests } from '../../protocol/request';
+import { exportRequest, type ExportFormat, type HostMessage, parseWebviewMessage, PROTOCOL_VERSION, type WebviewMessage } from '../../schemas/messages';
+import { Requests } from '../../schemas/request';
 import { Disposable } from './disposable';
 import { makeNonce, renderPanelHtml } from './html';
 

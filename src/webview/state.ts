@@ -2,8 +2,8 @@
 // getState/setState), and the small transitions the UI needs. The host stays authoritative for
 // ablations: a toggle is shown at once ("pending") and replaced by the host's next update.
 
-import { panelModel, type PanelModel, type TopToken } from '../src/protocol/messages';
-import { boolean, check, literal, nullable, object, string } from '../src/protocol/validate';
+import { panelModel, type PanelModel, type TopToken } from '../schemas/messages';
+import { boolean, check, literal, nullable, object, string } from '../schemas/validate';
 
 /** What `setState` stores; validated on restore because it may come from an older version. */
 export interface PersistedState {
@@ -112,7 +112,7 @@ export function topTokensLoading(state: ViewState, nodeId: string): ViewState {
 
 /**
  * The answer to a request made under cache key `key` arrived (the request/answer pairing itself is
- * ../src/protocol/request's); it is kept only while that node is still loading under the same key.
+ * ../schemas/request's); it is kept only while that node is still loading under the same key.
  */
 export function topTokensArrived(state: ViewState, key: string, nodeId: string, tokens: readonly TopToken[]): ViewState {
   const entry = state.topTokens.get(nodeId);

@@ -2,7 +2,7 @@
 // cytoscape graph (graph.ts) and the SVG export (export-svg.ts) both draw from this, so the export
 // matches the screen.
 
-import type { CircuitFile } from '../src/protocol/circuit';
+import type { CircuitFile } from '../schemas/circuit';
 import { divergingColor, parseColor, textColorOn, toHex } from './colors';
 import { computeLayout, DEFAULT_LAYOUT, type LayoutBand, type LayoutOptions, shortLabel } from './layout';
 import type { Theme } from './theme';

@@ -12,6 +12,7 @@
 // answered by a message with the same `requestId`.
 
 import { circuitFile, nodeId, type CircuitFile } from './circuit';
+import { checkExportData, EXPORT_LIMITS, type ExportFormat } from './exportData';
 import type { RequestType } from './request';
 import {
   array,
@@ -36,7 +37,7 @@ export const PROTOCOL_VERSION = 1;
 // The panel model: everything the panel shows, supplied by the host per update.
 
 export type AblationMode = 'mean' | 'zero';
-export type ExportFormat = 'png' | 'svg' | 'json';
+export type { ExportFormat };
 
 /** Probabilities of the circuit's two classes and their logit difference at one token. */
 export interface ClassReadout {
@@ -106,10 +107,7 @@ export const LIMITS = {
   topTokens: 100,
   notice: 1_000,
   log: 2_000,
-  /** Exported file sizes, in characters of the posted string. */
-  exportPng: 40_000_000,
-  exportSvg: 10_000_000,
-  exportJson: 10_000_000,
+  ...EXPORT_LIMITS,
 } as const;
 
 const line = number({ integer: true, min: 0, max: 10_000_000 });
@@ -354,68 +352,3 @@ export function parseHostMessage(raw: unknown): ParseResult<HostMessage> {
   return parseWith<HostMessage>(hostMessages, raw);
 }
 
-// Export payloads -----------------------------------------------------------------------------
-
-const PNG_DATA_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
-
-/**
- * Checks exported data before the host writes it to disk: a PNG data URL; an SVG document with no
- * script, event handlers, external references or DTD; or JSON that parses.
- */
-export function checkExportData(format: ExportFormat, data: string, path = 'data'): void {
-  switch (format) {
-    case 'png':
-      if (!PNG_DATA_URL.test(data)) throw new ValidationError(path, 'not a PNG data URL');
-      return;
-    case 'svg':
-      if (data.length > LIMITS.exportSvg) throw new ValidationError(path, 'SVG too large');
-      checkSvg(data, path);
-      return;
-    case 'json':
-      if (data.length > LIMITS.exportJson) throw new ValidationError(path, 'JSON too large');
-      try {
-        JSON.parse(data);
-      } catch {
-        throw new ValidationError(path, 'not valid JSON');
-      }
-      return;
-  }
-  throw new ValidationError(path, 'unknown export format');
-}
-
-/** Elements an exported graph may use; anything else (script, foreignObject, image, use, …) is refused. */
-const SVG_ELEMENTS = new Set([
-  'svg', 'title', 'desc', 'defs', 'marker', 'linearGradient', 'radialGradient', 'stop', 'g', 'path',
-  'rect', 'circle', 'ellipse', 'line', 'polyline', 'polygon', 'text', 'tspan',
-]);
-
-/**
- * An SVG document built only from drawing elements, with no event handlers, no links (other than
- * same-document `#id` / `url(#id)` references), no `javascript:` and no DTD or CDATA.
- */
-function checkSvg(data: string, path: string): void {
-  const body = data.replace(/^<\?xml[^>]*\?>\s*/, '');
-  if (!/^<svg[\s>]/.test(body)) throw new ValidationError(path, 'not an SVG document');
-  if (body.includes('<!') || body.includes('<?')) throw new ValidationError(path, 'SVG contains a DTD, comment, CDATA or processing instruction');
-  const tag = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*)\s*(\/?)>/y;
-  const attribute = /([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
-  let i = 0;
-  while (i < body.length) {
-    const lt = body.indexOf('<', i);
-    if (lt < 0) break;
-    tag.lastIndex = lt;
-    const m = tag.exec(body);
-    if (!m) throw new ValidationError(path, 'SVG is not well-formed');
-    if (!SVG_ELEMENTS.has(m[2])) throw new ValidationError(path, `SVG element <${m[2].slice(0, 20)}> is not allowed`);
-    for (const a of m[3].matchAll(attribute)) {
-      const name = a[1].toLowerCase();
-      const value = (a[2] ?? a[3] ?? '').trim().toLowerCase();
-      if (name.startsWith('on')) throw new ValidationError(path, 'SVG contains an event handler');
-      if ((name === 'href' || name.endsWith(':href')) && !value.startsWith('#')) throw new ValidationError(path, 'SVG links outside itself');
-      if (value.includes('javascript:') || (value.includes('url(') && !/^url\(#[\w.-]+\)$/.test(value))) {
-        throw new ValidationError(path, 'SVG contains a script or external URL');
-      }
-    }
-    i = tag.lastIndex;
-  }
-}

@@ -1,7 +1,7 @@
 // Pure: the "Export JSON" document — the circuit with its labels and meanings, the activations at
 // the cursor, the ablation state, the readout and the node positions as drawn.
 
-import type { PanelModel } from '../src/protocol/messages';
+import type { PanelModel } from '../schemas/messages';
 import type { VisualGraph } from './visual';
 
 export const GRAPH_EXPORT_FORMAT = 'circuit-inspector-graph/1';

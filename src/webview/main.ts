@@ -1,10 +1,10 @@
 // Circuit panel webview entry point: builds the page, talks to the host through the typed protocol
-// (src/protocol/messages.ts), and keeps its state across hide/show with getState/setState.
+// (src/schemas/messages.ts), and keeps its state across hide/show with getState/setState.
 
-import { errorMessage } from '../src/core/errors';
-import type { AblationMode, ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../src/protocol/messages';
-import { parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../src/protocol/messages';
-import { Requests } from '../src/protocol/request';
+import { errorMessage } from '../core/errors';
+import type { AblationMode, ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../schemas/messages';
+import { parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../schemas/messages';
+import { Requests } from '../schemas/request';
 import { toHex, divergingColor, niceExtent } from './colors';
 import { badge, button, checkbox, dropdown, progressRing, registerControls } from './controls';
 import { createDetails } from './details';

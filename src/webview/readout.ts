@@ -1,7 +1,7 @@
 // The prediction readout: target vs alternative class probability and logit difference, before
 // (no ablation) and after (current ablations), and the circuit's faithfulness at the cursor.
 
-import type { PanelModel } from '../src/protocol/messages';
+import type { PanelModel } from '../schemas/messages';
 import { el, text } from './dom';
 import { formatProb, formatRatio, formatSigned, readoutRows, visibleToken, type OrientedReadout } from './format';
 

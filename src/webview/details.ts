@@ -2,8 +2,8 @@
 // toggle, its inputs/outputs, and the top tokens in this file (clicking one reveals it in the
 // editor). All text is set with textContent.
 
-import type { CircuitNode } from '../src/protocol/circuit';
-import type { AblationMode, PanelModel, TokenRange } from '../src/protocol/messages';
+import type { CircuitNode } from '../schemas/circuit';
+import type { AblationMode, PanelModel, TokenRange } from '../schemas/messages';
 import { checkbox, dropdown, type Choice } from './controls';
 import { el, text } from './dom';
 import { formatPosition, formatValue, visibleToken } from './format';

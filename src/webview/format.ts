@@ -1,6 +1,6 @@
 // Pure text formatting for the panel (numbers, probabilities, ranges, token text).
 
-import type { ClassReadout, PanelReadout, TokenRange } from '../src/protocol/messages';
+import type { ClassReadout, PanelReadout, TokenRange } from '../schemas/messages';
 
 const MINUS = '\u2212';
 
