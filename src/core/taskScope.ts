@@ -159,7 +159,16 @@ const VALUE_KEYWORDS = new Set(['True', 'False', 'None']);
 /** Keywords that can only begin a statement: seen first on a line inside brackets, they mean the brackets were left unclosed. */
 const STATEMENT_ONLY = new Set(['def', 'class', 'return', 'import', 'pass', 'raise', 'while', 'try', 'except', 'finally', 'with', 'global', 'nonlocal', 'assert', 'del', 'break', 'continue', 'elif']);
 /** Keywords whose statement ends its header with a `:` after which a statement may follow on the same line. */
-const COMPOUND = new Set(['if', 'elif', 'else', 'while', 'for', 'try', 'except', 'finally', 'with', 'def', 'class', 'async']);
+const COMPOUND = new Set(['if', 'elif', 'else', 'while', 'for', 'try', 'except', 'finally', 'with', 'def', 'class', 'async', 'match', 'case']);
+/** After a statement-initial `match`/`case` and a space: what starts a subject or a pattern. */
+function softKeywordStatement(text: string, j: number): boolean {
+  const c = text.charCodeAt(j);
+  if (c !== C_SP && c !== C_TAB) return false;
+  const k = nextCode(text, j);
+  const d = text.charCodeAt(k);
+  if (isIdStart(text, k) || isDigit(d) || d === C_DQ || d === C_SQ || d === 40 || d === 91 || d === 123 || d === 42 /* * */) return true;
+  return d === 45 /* - */ && isDigit(text.charCodeAt(k + 1));
+}
 const STRING_PREFIXES = new Set(['r', 'u', 'b', 'f', 't', 'br', 'rb', 'fr', 'rf', 'tr', 'rt']);
 
 const C_NL = 10, C_CR = 13, C_SP = 32, C_TAB = 9, C_FF = 12, C_BS = 92, C_HASH = 35, C_DQ = 34, C_SQ = 39;
@@ -214,7 +223,7 @@ const CLOSER_OF: Record<number, number> = { 40: 41, 91: 93, 123: 125 };
  * Scans a string literal's body from `i` (just after the opening quote(s)). `fstring`: parse
  * replacement fields. Stops at the closing quote(s), at a newline for one-quote strings, or at the end.
  */
-function scanString(text: string, i: number, q: number, triple: boolean, fstring: boolean): StringScan {
+function scanString(text: string, i: number, q: number, triple: boolean, fstring: boolean, raw: boolean): StringScan {
   const n = text.length;
   let multiLine = false;
   while (i < n) {
@@ -222,6 +231,19 @@ function scanString(text: string, i: number, q: number, triple: boolean, fstring
     if (c === C_BS) {
       const d = text.charCodeAt(i + 1);
       if (d === C_NL || d === C_CR) multiLine = true;
+      if (fstring && (d === 123 || d === 125)) {
+        // a backslash does not escape an f-string's braces: `\{{` is a backslash and a literal brace
+        i++;
+        continue;
+      }
+      if (fstring && !raw && d === 78 /* N */ && text.charCodeAt(i + 2) === 123) {
+        // `\N{NAME}`: the braces belong to the escape, not to a field
+        const close = text.indexOf('}', i + 3);
+        const stop = close < 0 ? text.length : close + 1;
+        if (!triple && /[\r\n]/.test(text.slice(i, stop))) i += 2;
+        else i = stop;
+        continue;
+      }
       i += d === C_CR && text.charCodeAt(i + 2) === C_NL ? 3 : 2;
       continue;
     }
@@ -272,8 +294,8 @@ function scanField(text: string, i: number, triple: boolean): number {
       let p = i - 1;
       while (p >= 0 && isIdContinue(text, p) === 1 && text.charCodeAt(p) < 128) p--;
       const pre = text.slice(p + 1, i).toLowerCase();
-      const f = STRING_PREFIXES.has(pre) && (pre.includes('f') || pre.includes('t'));
-      const s = scanString(text, i + (q3 ? 3 : 1), c, q3, f);
+      const known = STRING_PREFIXES.has(pre);
+      const s = scanString(text, i + (q3 ? 3 : 1), c, q3, known && (pre.includes('f') || pre.includes('t')), known && pre.includes('r'));
       if (!s.terminated) return -(s.end + 1);
       i = s.end;
       continue;
@@ -359,6 +381,7 @@ export function analyzeScope(text: string): ScopeMap {
   };
   const newStatement = (): void => {
     atStmtStart = true;
+    prev = 'none';
     stmtKeyword = '';
     lambdas = 0;
   };
@@ -420,7 +443,8 @@ export function analyzeScope(text: string): ScopeMap {
         newStatement();
       }
       const initial = atStmtStart;
-      const isKw = KEYWORDS.has(word);
+      // `match`/`case` begin a statement when a subject or pattern follows (not `=`, `.`, `(`…)
+      const isKw = KEYWORDS.has(word) || (initial && (word === 'match' || word === 'case') && softKeywordStatement(text, j));
       if (initial) {
         stmtKeyword = isKw ? word : '';
         stmtKeywordStart = i;
@@ -534,7 +558,7 @@ export function analyzeScope(text: string): ScopeMap {
     const p = prefix.toLowerCase();
     const fstring = p.includes('f') || p.includes('t');
     const contentStart = quoteAt + (triple ? 3 : 1);
-    const s = scanString(text, contentStart, q, triple, fstring);
+    const s = scanString(text, contentStart, q, triple, fstring, p.includes('r'));
     const lit: StringLiteral = {
       start,
       prefix,
@@ -623,13 +647,6 @@ function lowerBound<T>(xs: readonly T[], v: number, key: (x: T) => number): numb
   return lo;
 }
 
-/** The task point predicted by the token [start, end), if any. */
-function pointAt(points: readonly TaskPoint[], start: number, end: number): TaskPoint | undefined {
-  const k = lowerBound(points, end, (p) => p.offset);
-  const p = points[k];
-  return p && start < p.offset && end >= p.from && end <= p.offset ? p : undefined;
-}
-
 /** The one-line string whose content the token [start, end) overlaps or ends at. */
 function oneLineStringAt(map: ScopeMap, start: number, end: number): StringLiteral | undefined {
   const k = lowerBound(map.strings, end, (s) => s.contentEnd);
@@ -660,9 +677,9 @@ function listAt(map: ScopeMap, start: number, end: number): BracketPair | undefi
   return undefined;
 }
 
-/** Whether the task applies to the token at character span [start, end). */
+/** Whether the task applies to the token at character span [start, end). No allocation; O(log n). */
 export function applies(scope: TaskScope, map: ScopeMap, start: number, end: number): boolean {
-  return scope.kind === 'anywhere' || taskPoint(scope, map, start, end) !== null;
+  return scope.kind === 'anywhere' || locate(scope, map, start, end) !== null;
 }
 
 export interface TaskPointAt extends TaskPoint {
@@ -672,28 +689,37 @@ export interface TaskPointAt extends TaskPoint {
 
 /**
  * The task point a token at [start, end) belongs to under `scope`: the one it predicts, or (region
- * `inside`) the one that closes the construct it lies in. Null where the task does not apply.
+ * `inside`) the one that closes the construct it lies in. Null where the task does not apply
+ * (and for `anywhere`, which has no points).
  */
 export function taskPoint(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPointAt | null {
+  const p = locate(scope, map, start, end);
+  return p ? { ...p, here: predicts(p, start, end) } : null;
+}
+
+function predicts(p: TaskPoint, start: number, end: number): boolean {
+  return start < p.offset && end >= p.from && end <= p.offset;
+}
+
+function locate(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPoint | null {
   if (scope.kind === 'anywhere') return null;
   const points = map.points[scope.kind];
-  const p = pointAt(points, start, end);
-  if (p) return { ...p, here: true };
+  const here = points[lowerBound(points, end, (x) => x.offset)];
+  if (here && predicts(here, start, end)) return here;
   if (regionOf(scope) !== 'inside') return null;
   if (scope.kind === 'string-close') {
     const s = oneLineStringAt(map, start, end);
     if (!s) return null;
     const q = points[lowerBound(points, s.contentEnd, (x) => x.offset)];
-    return q && q.offset === s.contentEnd ? { ...q, here: end === s.contentEnd } : null;
+    return q && q.offset === s.contentEnd ? q : null;
   }
   if (scope.kind === 'list-close') {
     if (inAnyString(map, start)) return null;
     const b = listAt(map, start, end);
     if (!b) return null;
-    for (let k = lowerBound(points, b.close >= 0 ? b.close : b.open, (x) => x.offset); k < points.length; k++) {
-      const q = points[k];
-      if (q.construct.start === b.open) return { ...q, here: false };
-      if (b.close >= 0 && q.offset > b.close) break;
+    // its point: at its `]`, or (unclosed) at the end of its last code, never past where it ends
+    for (let k = lowerBound(points, b.close >= 0 ? b.close : b.open, (x) => x.offset); k < points.length && points[k].offset <= b.end; k++) {
+      if (points[k].construct.start === b.open) return points[k];
     }
     return null;
   }

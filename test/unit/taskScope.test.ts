@@ -107,6 +107,10 @@ test('f-strings (PEP 701): fields hold code and nested strings of either quote, 
     [true, false, `f'{(1,`],
   ]);
   assert.equal(m.brackets.filter((b) => b.char === '[').length, 0, 'brackets inside fields are part of the string');
+  // a backslash does not escape a brace; `\N{…}` is an escape, not a field
+  const t2 = `p = rf'(\\{{%)({name})' + f"\\N{DASH} {x}" + "n"\n`;
+  const m2 = analyzeScope(t2);
+  assert.deepEqual(m2.strings.map((s) => t2.slice(s.start, s.end)), [`rf'(\\{{%)({name})'`, `f"\\N{DASH} {x}"`, `"n"`]);
 });
 
 test('an unclosed one-line string ends at its line: its point is there, the opening quote is the answer, the next line is code', () => {
@@ -267,19 +271,30 @@ test('any text: no throw, spans ordered and inside the text, points inside their
   }
 });
 
-test('linear time: 5,000 lines well under 100 ms, 20,000 nested openers without a stack overflow', () => {
+test('linear time: 5,000 lines in well under 250 ms of CPU, deep nesting and long unclosed runs without a stack overflow', () => {
+  // a loose CPU-time bound (not wall time: the test machine may be shared); bench figures are in the
+  // module's report, ~2–4 ms warm for this file
+  const cpuMs = (f: () => void): number => {
+    const c = process.cpuUsage();
+    f();
+    const u = process.cpuUsage(c);
+    return (u.user + u.system) / 1000;
+  };
   const text = fs.readFileSync(path.join(root, 'bench/stdlib-5000.py'), 'utf8');
-  analyzeScope(text);
-  const t0 = performance.now();
-  const m = analyzeScope(text);
-  const ms = performance.now() - t0;
+  let m = analyzeScope(text);
+  const best = Math.min(cpuMs(() => (m = analyzeScope(text))), cpuMs(() => analyzeScope(text)), cpuMs(() => analyzeScope(text)));
   assert.ok(m.strings.length > 500);
-  assert.ok(ms < 100, `${ms.toFixed(1)} ms`);
+  assert.ok(best < 250, `${best.toFixed(1)} ms`);
   const deep = '['.repeat(20_000) + ']'.repeat(20_000);
   const d = analyzeScope(deep);
   assert.equal(d.brackets.length, 20_000);
   assert.equal(taskPoints(LIST, d).length, 20_000);
   assert.ok(applies(LIST_INSIDE, d, 10_000, 10_001));
+  // 20,000 unclosed lists and strings, each ended by the next line's statement keyword
+  const open = 'x = [a, "b\nreturn [\n'.repeat(10_000);
+  const o = analyzeScope(open);
+  assert.equal(o.brackets.filter((b) => b.close === -1).length, 20_000);
+  assert.ok(cpuMs(() => analyzeScope(open)) < 1000);
 });
 
 // ------------------------------------------------------------------------------------------------
