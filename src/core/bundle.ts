@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { type CircuitFile, circuitFile } from '../schemas/circuit';
-import { ValidationError } from '../schemas/validate';
+import { parse, ValidationError } from '../schemas/validate';
 import { type LayoutEntry, NodeLayout, parseNodeId } from './nodes';
 import { Tokenizer } from './tokenizer';
 
@@ -139,7 +139,7 @@ export function loadBundle(dir: string): Bundle {
     const p = inside(rel, `"circuits" entry ${JSON.stringify(rel)}`, 'Re-run training/prune.py or remove it from the list.');
     let c: CircuitFile | undefined;
     try {
-      c = circuitFile(JSON.parse(fs.readFileSync(p, 'utf8')), rel as string);
+      c = parse(circuitFile, JSON.parse(fs.readFileSync(p, 'utf8')), rel as string);
     } catch (e) {
       const why = e instanceof ValidationError || e instanceof SyntaxError ? e.message : String(e);
       fail(`${rel as string} is not a valid circuit file (${why.replace(/\.$/, '')}). ${prune}`);

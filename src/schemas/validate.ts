@@ -1,177 +1,154 @@
-// Small validator combinators for data that crosses a trust boundary (webview ⇄ host).
+// Schemas for data that crosses a trust boundary (webview ⇄ host, files on disk), written once with
+// valibot: the TypeScript types are inferred from them (`Infer<typeof schema>`), never written again
+// by hand. Valibot adds about 8 KB (minified) to the webview bundle, against about 22 KB for zod/mini
+// and far more for zod (measured with esbuild on the same schemas).
 //
-// A `Validator<T>` takes `unknown` and either returns a fresh, plain value of type T or throws a
-// `ValidationError` naming the offending path. Everything is bounded: strings and arrays have a
-// maximum length and objects a fixed set of keys, so a hostile message cannot make the receiver
-// allocate or walk more than the schema allows. Objects are rebuilt from their known keys only
-// (prototype-less keys such as `__proto__` never reach the result).
+// What these building blocks add to valibot's own: everything is bounded (strings and arrays have a
+// maximum length, checked before the items are walked; records a maximum entry count), records come
+// out without a prototype and refuse keys such as `__proto__`, a value whose getters throw is
+// malformed rather than a crash, and an issue reads as one short sentence naming its path
+// (`model.ablated[0]: string has an unexpected form`) — never the offending payload.
+
+import * as v from 'valibot';
+
+
 
 export class ValidationError extends Error {
   constructor(
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`${path || '(root)'}: ${reason}`);
+    super(path ? `${path}: ${reason}` : reason);
     this.name = 'ValidationError';
   }
 }
 
-export type Validator<T> = (value: unknown, path: string) => T;
+/** A schema whose output is T (any input). */
+export type Schema<T> = v.GenericSchema<unknown, T>;
 
-/** The type a validator produces. */
-export type Infer<V> = V extends Validator<infer T> ? T : never;
-
-export interface StringOptions {
-  /** Maximum length in UTF-16 code units. */
-  readonly max: number;
-  readonly min?: number;
-  /** Anchored pattern the whole string must match. */
-  readonly pattern?: RegExp;
-}
+/** The type a schema produces. */
+export type Infer<S extends v.GenericSchema> = v.InferOutput<S>;
 
 /** Default bound on free text (labels, meanings, token text). */
 export const MAX_TEXT = 4_000;
 
-export function string(opts: StringOptions): Validator<string> {
-  return (value, path) => {
-    if (typeof value !== 'string') throw new ValidationError(path, `expected a string, got ${describe(value)}`);
-    if (value.length > opts.max) throw new ValidationError(path, `string longer than ${opts.max}`);
-    if (opts.min !== undefined && value.length < opts.min) throw new ValidationError(path, `string shorter than ${opts.min}`);
-    if (opts.pattern && !opts.pattern.test(value)) throw new ValidationError(path, 'string has an unexpected form');
-    return value;
-  };
-}
-
 /** Free text: any characters (it is only ever rendered as text), bounded length. */
-export const text: Validator<string> = string({ max: MAX_TEXT });
+export const text = v.pipe(v.string(), v.maxLength(MAX_TEXT));
 
-export interface NumberOptions {
-  readonly min?: number;
-  readonly max?: number;
-  readonly integer?: boolean;
+/** A string of at most `max` UTF-16 code units, matching `pattern` (anchored) if given. */
+export function boundedString(max: number, pattern?: RegExp): Schema<string> {
+  return pattern ? v.pipe(v.string(), v.maxLength(max), v.regex(pattern)) : v.pipe(v.string(), v.maxLength(max));
 }
 
 /** A finite number (NaN and ±Infinity are rejected; JSON cannot carry them anyway). */
-export function number(opts: NumberOptions = {}): Validator<number> {
-  return (value, path) => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new ValidationError(path, `expected a finite number, got ${describe(value)}`);
-    }
-    if (opts.integer && !Number.isInteger(value)) throw new ValidationError(path, 'expected an integer');
-    if (opts.min !== undefined && value < opts.min) throw new ValidationError(path, `less than ${opts.min}`);
-    if (opts.max !== undefined && value > opts.max) throw new ValidationError(path, `greater than ${opts.max}`);
-    return value;
-  };
+export const finite = v.pipe(v.number(), v.finite());
+
+export function integer(min: number, max: number): Schema<number> {
+  return v.pipe(v.number(), v.finite(), v.integer(), v.minValue(min), v.maxValue(max));
 }
 
-export const finite: Validator<number> = number();
-
-export const boolean: Validator<boolean> = (value, path) => {
-  if (typeof value !== 'boolean') throw new ValidationError(path, `expected a boolean, got ${describe(value)}`);
-  return value;
-};
-
-export function literal<L extends string | number | boolean>(...allowed: readonly L[]): Validator<L> {
-  return (value, path) => {
-    for (const a of allowed) if (value === a) return a;
-    throw new ValidationError(path, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
-  };
+/** At most `max` (and at least `min`) items; the length is checked before any item is. */
+export function boundedArray<S extends v.GenericSchema>(item: S, max: number, min = 0) {
+  const length = min > 0 ? v.pipe(v.array(v.unknown()), v.maxLength(max), v.minLength(min)) : v.pipe(v.array(v.unknown()), v.maxLength(max));
+  return v.pipe(length, v.array(item), v.readonly());
 }
 
-export function array<T>(item: Validator<T>, opts: { readonly max: number; readonly min?: number }): Validator<T[]> {
-  return (value, path) => {
-    if (!Array.isArray(value)) throw new ValidationError(path, `expected an array, got ${describe(value)}`);
-    if (value.length > opts.max) throw new ValidationError(path, `more than ${opts.max} items`);
-    if (opts.min !== undefined && value.length < opts.min) throw new ValidationError(path, `fewer than ${opts.min} items`);
-    const out: T[] = [];
-    for (let i = 0; i < value.length; i++) out.push(item(value[i], `${path}[${i}]`));
-    return out;
-  };
-}
-
-/** A fixed-length tuple of the same item type. */
-export function pair<T>(item: Validator<T>): Validator<[T, T]> {
-  return (value, path) => {
-    if (!Array.isArray(value) || value.length !== 2) throw new ValidationError(path, 'expected a pair');
-    return [item(value[0], `${path}[0]`), item(value[1], `${path}[1]`)];
-  };
-}
-
-const OPTIONAL = Symbol('optional');
-type OptionalValidator<T> = Validator<T | undefined> & { readonly [OPTIONAL]: true };
-
-/** Marks an object key as optional: absent (or `undefined`) is allowed, otherwise `inner` applies. */
-export function optional<T>(inner: Validator<T>): Validator<T | undefined> {
-  const v = ((value: unknown, path: string) => (value === undefined ? undefined : inner(value, path))) as OptionalValidator<T>;
-  Object.defineProperty(v, OPTIONAL, { value: true });
-  return v;
-}
-
-export function nullable<T>(inner: Validator<T>): Validator<T | null> {
-  return (value, path) => (value === null ? null : inner(value, path));
-}
-
-export interface ObjectOptions {
-  /** What to do with keys the schema does not name: reject the value (default) or drop them. */
-  readonly extra?: 'reject' | 'strip';
-}
-
-/** Object with exactly the keys of `shape` (each key must have a validator; see `optional`). */
-export function object<T>(shape: { readonly [K in keyof T]-?: Validator<T[K]> }, opts: ObjectOptions = {}): Validator<T> {
-  const keys = Object.keys(shape) as (keyof T & string)[];
-  const known = new Set<string>(keys);
-  return (value, path) => {
-    if (!isPlainObject(value)) throw new ValidationError(path, `expected an object, got ${describe(value)}`);
-    if (opts.extra !== 'strip') {
-      for (const k of Object.keys(value)) {
-        if (!known.has(k)) throw new ValidationError(path, `unexpected key ${JSON.stringify(k.slice(0, 40))}`);
-      }
-    }
-    const out: Partial<T> = {};
-    for (const k of keys) {
-      const has = Object.prototype.hasOwnProperty.call(value, k);
-      const validator = shape[k] as Validator<T[typeof k]> & { [OPTIONAL]?: true };
-      if (!has && !validator[OPTIONAL]) throw new ValidationError(path, `missing key ${JSON.stringify(k)}`);
-      const v = validator(has ? (value as Record<string, unknown>)[k] : undefined, path ? `${path}.${k}` : k);
-      if (v !== undefined) out[k] = v;
-    }
-    return out as T;
-  };
+/** Two items of the same type. */
+export function pair<S extends v.GenericSchema>(item: S) {
+  return v.pipe(v.strictTuple([item, item]), v.readonly());
 }
 
 /**
- * A string-keyed map. Keys must match `key`; the result has no prototype, so keys such as
- * `__proto__` or `constructor` cannot alias Object.prototype members.
+ * A string-keyed map of at most `max` entries whose keys match `key`. The result has no prototype,
+ * and `__proto__`, `constructor` and the like never match a key pattern, so they are refused.
  */
-export function record<T>(key: Validator<string>, item: Validator<T>, opts: { readonly max: number }): Validator<Record<string, T>> {
-  return (value, path) => {
-    if (!isPlainObject(value)) throw new ValidationError(path, `expected an object, got ${describe(value)}`);
-    const entries = Object.keys(value);
-    if (entries.length > opts.max) throw new ValidationError(path, `more than ${opts.max} entries`);
-    const out = Object.create(null) as Record<string, T>;
-    for (const k of entries) {
-      key(k, `${path}{key}`);
-      out[k] = item((value as Record<string, unknown>)[k], `${path}.${k}`);
-    }
-    return out;
-  };
+export function boundedRecord<S extends v.GenericSchema>(key: RegExp, item: S, max: number) {
+  return v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
+    v.check((r) => Object.keys(r).length <= max, `more than ${max} entries`),
+    v.check((r) => Object.keys(r).every((k) => k.length <= 64 && key.test(k)), 'a key has an unexpected form'),
+    v.record(v.string(), item),
+    v.transform((r) => Object.assign(Object.create(null) as Record<string, v.InferOutput<S>>, r)),
+  );
 }
 
-/** Runs `validator` and returns a result instead of throwing. */
-export function check<T>(validator: Validator<T>, value: unknown): { ok: true; value: T } | { ok: false; error: ValidationError } {
-  try {
-    return { ok: true, value: validator(value, '') };
-  } catch (e) {
-    if (e instanceof ValidationError) return { ok: false, error: e };
-    // A getter or proxy trap on a hostile value threw: treat it as a malformed value.
-    return { ok: false, error: new ValidationError('', 'value could not be read') };
-  }
-}
-
-function isPlainObject(value: unknown): value is object {
+/** Only plain objects (no class instances, arrays or exotic objects) are data. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+export type CheckResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ValidationError };
+
+/** Validates `value`; `root` names it in the error (e.g. a file name). Never throws. */
+export function check<S extends v.GenericSchema>(schema: S, value: unknown, root = ''): CheckResult<v.InferOutput<S>> {
+  let result: v.SafeParseResult<S>;
+  try {
+    result = v.safeParse(schema, value, { abortEarly: true });
+  } catch {
+    // A getter or proxy trap on a hostile value threw: treat it as a malformed value.
+    return { ok: false, error: new ValidationError(root, 'value could not be read') };
+  }
+  if (result.success) return { ok: true, value: result.output };
+  const issue = result.issues[0];
+  return { ok: false, error: new ValidationError(pathOf(root, issue), reasonOf(issue)) };
+}
+
+/** Validates `value` and returns it, or throws a ValidationError. */
+export function parse<S extends v.GenericSchema>(schema: S, value: unknown, root = ''): v.InferOutput<S> {
+  const r = check(schema, value, root);
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+function pathOf(root: string, issue: v.BaseIssue<unknown>): string {
+  let path = root;
+  for (const item of issue.path ?? []) {
+    const key = item.key;
+    path += typeof key === 'number' ? `[${key}]` : path ? `.${String(key)}` : String(key);
+  }
+  return path;
+}
+
+/** One short sentence per kind of issue, in the words the old hand-written validators used. */
+function reasonOf(issue: v.BaseIssue<unknown>): string {
+  const isString = typeof issue.input === 'string';
+  switch (issue.type) {
+    case 'object':
+    case 'strict_object':
+    case 'loose_object':
+      if (issue.expected === 'never') return `unexpected key ${JSON.stringify(String(issue.path?.at(-1)?.key ?? '').slice(0, 40))}`;
+      if (issue.input === undefined && issue.path?.length) return `missing key ${issue.expected ?? ''}`;
+      return `expected an object, got ${describe(issue.input)}`;
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'array':
+      return `expected ${issue.type === 'array' ? 'an' : 'a'} ${issue.type}, got ${describe(issue.input)}`;
+    case 'finite':
+      return `expected a finite number, got ${describe(issue.input)}`;
+    case 'integer':
+      return 'expected an integer';
+    case 'literal':
+    case 'picklist':
+      return `expected one of ${(issue.expected ?? '').replace(/ \| /g, ', ')}`;
+    case 'max_length':
+      return isString ? `string longer than ${issue.requirement as number}` : `more than ${issue.requirement as number} items`;
+    case 'min_length':
+      return isString ? `string shorter than ${issue.requirement as number}` : `fewer than ${issue.requirement as number} items`;
+    case 'min_value':
+      return `less than ${issue.requirement as number}`;
+    case 'max_value':
+      return `greater than ${issue.requirement as number}`;
+    case 'regex':
+      return 'string has an unexpected form';
+    case 'strict_tuple':
+    case 'tuple':
+      return issue.expected === 'never' ? 'too many items' : 'expected a pair';
+    default:
+      return issue.message.slice(0, 200);
+  }
 }
 
 function describe(value: unknown): string {

@@ -2,16 +2,18 @@
 // getState/setState), and the small transitions the UI needs. The host stays authoritative for
 // ablations: a toggle is shown at once ("pending") and replaced by the host's next update.
 
+import * as v from 'valibot';
 import { panelModel, type PanelModel, type TopToken } from '../schemas/messages';
-import { boolean, check, literal, nullable, object, string } from '../schemas/validate';
+import { boundedString, check, type Infer } from '../schemas/validate';
 
 /** What `setState` stores; validated on restore because it may come from an older version. */
-export interface PersistedState {
-  readonly v: 1;
-  readonly model: PanelModel | null;
-  readonly pinned: boolean;
-  readonly selected: string | null;
-}
+const persisted = v.strictObject({
+  v: v.literal(1),
+  model: v.nullable(panelModel),
+  pinned: v.boolean(),
+  selected: v.nullable(boundedString(64)),
+});
+export type PersistedState = Infer<typeof persisted>;
 
 export type TopTokensEntry = { readonly status: 'loading' } | { readonly status: 'done'; readonly tokens: readonly TopToken[] };
 
@@ -34,13 +36,6 @@ export const EMPTY_STATE: ViewState = {
   topTokensKey: '',
   topTokens: new Map(),
 };
-
-const persisted = object<PersistedState>({
-  v: literal<1>(1),
-  model: nullable(panelModel),
-  pinned: boolean,
-  selected: nullable(string({ max: 64 })),
-});
 
 export function restoreState(raw: unknown): ViewState {
   const r = check(persisted, raw);
