@@ -11,7 +11,6 @@ import {
   vsCodeBadge,
   vsCodeButton,
   vsCodeCheckbox,
-  vsCodeDivider,
   vsCodeDropdown,
   vsCodeOption,
   vsCodeProgressRing,
@@ -27,7 +26,6 @@ export function registerControls(): void {
     vsCodeBadge(),
     vsCodeButton(),
     vsCodeCheckbox(),
-    vsCodeDivider(),
     vsCodeDropdown(),
     vsCodeOption(),
     vsCodeProgressRing(),
@@ -139,10 +137,6 @@ export function dropdown<T extends string>(initial: readonly Choice<T>[], option
     },
     setChoices,
   };
-}
-
-export function divider(): HTMLElement {
-  return document.createElement('vscode-divider');
 }
 
 export function badge(text: string): HTMLElement {

@@ -174,10 +174,15 @@ describe('panel host', () => {
     assert.equal(last.kind === 'update' && last.pinned && last.model.busy, true);
   });
 
-  it('refuses a malformed model with a TypeError naming the field', () => {
-    const { controller } = setup();
-    assert.throws(() => controller.update({ ...sampleModel(), ablated: ['9.attn.v.1'] }), /TypeError|invalid PanelModel: ablated/);
-    assert.throws(() => controller.update({ ...sampleModel(), activations: { '0.attn.v.17': Number.NaN } }), /activations/);
+  it('refuses a malformed model, logging the field, and keeps the last good one', () => {
+    const { controller, logs } = setup();
+    controller.update(sampleModel());
+    const shown = controller.model;
+    assert.equal(controller.update({ ...sampleModel(), ablated: ['9.attn.v.1'] }), false);
+    assert.match(logs.at(-1) ?? '', /invalid PanelModel: ablated/);
+    assert.equal(controller.update({ ...sampleModel(), activations: { '0.attn.v.17': Number.NaN } }), false);
+    assert.match(logs.at(-1) ?? '', /activations/);
+    assert.equal(controller.model, shown);
   });
 
   it('answers top-token requests with the same request id', async () => {

@@ -91,14 +91,18 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /**
    * Shows `model` in every open circuit webview. Returns false (and changes nothing) when the
-   * update is cursor-driven and the panel is pinned. Throws a TypeError naming the offending field
-   * when the model is malformed (e.g. a NaN activation or an ablated id outside the circuit).
+   * update is cursor-driven and the panel is pinned, or when the model is malformed (e.g. a NaN
+   * activation or an ablated id outside the circuit: logged with the offending field, like every
+   * other failure in the extension).
    */
   update(model: PanelModel, options: UpdateOptions = {}): boolean {
     if (this.isDisposed) return false;
     if (options.origin === 'cursor' && this.isPinned) return false;
     const checked = check(panelModel, model);
-    if (!checked.ok) throw new TypeError(`invalid PanelModel: ${checked.error.message}`);
+    if (!checked.ok) {
+      this.log(`circuit panel: invalid PanelModel: ${checked.error.message}`);
+      return false;
+    }
     this.current = checked.value;
     if (options.document) this.documentUri = options.document;
     if (this.panel) this.panel.panel.title = panelTitle(this.current);
