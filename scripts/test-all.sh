@@ -7,9 +7,8 @@
 # failed. Full logs: .vscode-test/logs/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# onnxruntime-node's postinstall downloads CUDA libraries from NuGet, unreachable offline; the CPU
-# binaries ship in the npm package. Exported here too for any npm install a step may trigger.
-export ONNXRUNTIME_NODE_INSTALL=skip
+# onnxruntime-node's postinstall (a CUDA download from NuGet) is skipped by the project's .npmrc and
+# package.json "allowScripts", for `npm ci` and for any npm install a step may trigger here.
 # Several people run this in one checkout: runs share .vscode-test/ and out/, so take turns.
 mkdir -p .vscode-test
 exec 9>.vscode-test/.lock
