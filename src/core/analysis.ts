@@ -145,13 +145,10 @@ export interface AnalyzerOptions {
 }
 
 /**
- * Every scored position after the first window sees at least this many tokens before it; windows
- * of 256 then score up to 192 positions instead of 128, and a cold analysis runs 167 windows
- * instead of 270 on argparse.py (2,630 lines, 28k tokens). What it costs, measured there: the quote
- * type read at the 68 string closes before `)` is right at 51 with 64 tokens of left context and
- * at 50 with 128 (16: 55, 32: 53); the top next token agrees with the 128-token run at 82 % of
- * tokens — this small model's top choice is often a near-tie that any change of context flips
- * (the 128-token run agrees with a full 255-token context at only 75 % of 149 sampled tokens).
+ * Every scored position after the first window sees at least this many tokens before it. Less left
+ * context means longer scored stretches per window of 256 (192 positions instead of 128), so far
+ * fewer windows for a cold file, at no measured cost to the circuits' readouts (docs/BENCHMARKS.md,
+ * "Left context").
  */
 export const DEFAULT_LEFT_CONTEXT = 64;
 

@@ -1,13 +1,11 @@
 // Runs the bundle's graph in worker threads (./runnerWorker), each holding its own onnxruntime
 // session (./ortSession), so that a forward pass never holds the caller's thread.
 //
-// On the CPU two sessions run side by side, each with min(cores, 4) threads for one op. Measured
-// on 2 cores, 40 windows of 256 tokens (medians of 5, the same inputs): one session of 2 threads
-// 585–687 ms; two sessions of 1 thread at once 493–549; two of 2 threads with spinning off 512–566,
-// with spinning on 825–956 (idle threads spin on the cores the other session needs). One session
-// of 1 thread alone takes 879–1,081, which would make a single re-run (the panel's ablation) 1.6×
-// slower, so both sessions keep all the threads and spinning is on only when the sessions'
-// threads fit the cores. With CUDA one session runs batches of windows instead.
+// On the CPU two sessions run side by side, each with min(cores, 4) threads for one op: together
+// they beat one session, and a single re-run (the panel's ablation) keeps all the threads. Spinning
+// is on only when the sessions' threads fit the cores, since idle threads spin on the cores the
+// other session needs (figures: docs/BENCHMARKS.md, "What each optimisation bought", session 4).
+// With CUDA one session runs batches of windows instead.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -115,9 +113,9 @@ export class Runner {
   }
 
   /**
-   * Windows per run that suit this provider. On the CPU, 1: batching bought nothing there
-   * (20 windows: 248–254 ms one at a time, 231–261 ms four at a time) and a single window lets a
-   * hover's run slip in between. A GPU gains from batches.
+   * Windows per run that suit this provider. On the CPU, 1: batching buys nothing there
+   * (docs/BENCHMARKS.md, "one window per run on the CPU") and a single window lets a hover's run
+   * slip in between. A GPU gains from batches.
    */
   get preferredBatch(): number {
     return this.provider === 'cuda' ? 8 : 1;

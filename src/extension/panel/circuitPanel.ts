@@ -306,9 +306,8 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   /**
    * A webview of `kind` (either, if undefined) that has done its `ready` handshake. A side-bar view
    * that is on screen but still loading gets `viewGraceMs` before the panel beside the editor is
-   * opened: opening both at once makes them load the same bundle side by side, and the second one
-   * showed "Loading…" for seconds. Not longer: in a fresh-clone CI run (code-server) the view never
-   * loaded at all.
+   * opened: two webviews loading the same bundle at once slow each other down, but a view that is
+   * marked visible is not guaranteed ever to load, so the wait is bounded.
    */
   private async readyConnection(kind?: WebviewKind, timeoutMs = 20_000): Promise<WebviewConnection> {
     const ready = (): WebviewConnection | undefined => this.connections().find((s) => s.isReady && (kind === undefined || s.kind === kind));
