@@ -142,8 +142,13 @@ export function computeLayout(
   rowKeys.forEach((k, i) => {
     for (const n of rowMap.get(k)!) rowIndexOf.set(n.id, i);
   });
+  const { positions, lineOf, rows, rowSpans } = placeRows(rowKeys, rowMap, earlierNeighbours(edges, rowIndexOf), options);
+  const routes = routeEdges(edges, positions, lineOf, options);
+  return { rows, bands: layerBands(rowSpans), positions, routes, ...extentOf(positions.values()) };
+}
 
-  // Neighbours in earlier rows, for the barycentre ordering.
+/** Per node, its neighbours in earlier rows, for the barycentre ordering. */
+function earlierNeighbours(edges: readonly LayoutEdgeInput[], rowIndexOf: ReadonlyMap<string, number>): Map<string, string[]> {
   const earlier = new Map<string, string[]>();
   for (const e of edges) {
     const rs = rowIndexOf.get(e.source);
@@ -154,14 +159,20 @@ export function computeLayout(
     if (list) list.push(up);
     else earlier.set(down, [up]);
   }
+  return earlier;
+}
 
-  // Each row takes one line, or several when it is wider than maxPerLine; `lineOf` (a node's line
-  // number from the top) replaces the row index for edge routing, since lines are what edges cross.
+/**
+ * Each row takes one line, or several when it is wider than maxPerLine, its nodes ordered by the
+ * mean x of their earlier neighbours; `lineOf` (a node's line number from the top) replaces the
+ * row index for edge routing, since lines are what edges cross.
+ */
+function placeRows(rowKeys: readonly string[], rowMap: ReadonlyMap<string, LayoutNodeInput[]>, earlier: ReadonlyMap<string, string[]>, options: LayoutOptions) {
   const perLine = Math.max(1, Math.floor(options.maxPerLine ?? Infinity));
   const positions = new Map<string, Point>();
   const lineOf = new Map<string, number>();
   const rows: LayoutRow[] = [];
-  const rowSpans: { layer: number; y0: number; y1: number }[] = [];
+  const rowSpans: LayoutBand[] = [];
   let line = 0;
   for (const key of rowKeys) {
     const members = [...rowMap.get(key)!].sort((a, b) => a.index - b.index || cmp(a.id, b.id));
@@ -185,23 +196,28 @@ export function computeLayout(
     rows.push({ key, layer: members[0].layer, site: members[0].site, y });
     rowSpans.push({ layer: members[0].layer, y0: y - options.rowGap / 2, y1: (line - 1) * options.rowGap + options.rowGap / 2 });
   }
+  return { positions, lineOf, rows, rowSpans };
+}
 
-  // One band per layer, spanning its rows.
+/** One band per layer, spanning its rows. */
+function layerBands(rowSpans: readonly LayoutBand[]): LayoutBand[] {
   const bands: LayoutBand[] = [];
   for (const span of rowSpans) {
     const last = bands[bands.length - 1];
     if (last && last.layer === span.layer) bands[bands.length - 1] = { layer: last.layer, y0: last.y0, y1: span.y1 };
     else bands.push(span);
   }
+  return bands;
+}
 
-  const routes = routeEdges(edges, positions, lineOf, options);
-
+/** The bounding box of the node centres (all 0 for no nodes). */
+function extentOf(points: Iterable<Point>): { minX: number; maxX: number; minY: number; maxY: number } {
   let minX = 0;
   let maxX = 0;
   let minY = 0;
   let maxY = 0;
   let first = true;
-  for (const p of positions.values()) {
+  for (const p of points) {
     if (first) {
       minX = maxX = p.x;
       minY = maxY = p.y;
@@ -212,7 +228,7 @@ export function computeLayout(
     minY = Math.min(minY, p.y);
     maxY = Math.max(maxY, p.y);
   }
-  return { rows, bands, positions, routes, minX, maxX, minY, maxY };
+  return { minX, maxX, minY, maxY };
 }
 
 /**

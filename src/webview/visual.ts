@@ -77,43 +77,12 @@ export interface VisualInput {
 }
 
 export function buildVisualGraph(input: VisualInput, theme: Theme, options: LayoutOptions = DEFAULT_LAYOUT): VisualGraph {
-  const { circuit, activations, ablated, extent } = input;
+  const { circuit, ablated, extent } = input;
   const layout = computeLayout(circuit.nodes, circuit.edges, options);
-  const keys = new Set(circuit.key_nodes ?? []);
-  const bg = parseColor(theme.background) ?? { r: 255, g: 255, b: 255 };
-  const ablatedFill = parseColor(theme.ablatedFill) ?? bg;
-
-  const nodes: VisualNode[] = circuit.nodes.map((n) => {
-    const p = layout.positions.get(n.id) ?? { x: 0, y: 0 };
-    const raw = Object.prototype.hasOwnProperty.call(activations, n.id) ? activations[n.id] : undefined;
-    const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
-    const isAblated = ablated.has(n.id);
-    const fillRgb = isAblated ? ablatedFill : value === null ? theme.palette.neutral : divergingColor(value, extent, theme.palette);
-    const isKey = keys.has(n.id);
-    return {
-      id: n.id,
-      x: p.x,
-      y: p.y,
-      width: NODE_WIDTH,
-      height: NODE_HEIGHT,
-      label: shortLabel(n),
-      caption: truncate(n.label, CAPTION_MAX),
-      fill: toHex(fillRgb),
-      textColor: isAblated ? theme.muted : toHex(textColorOn(fillRgb)),
-      borderColor: isAblated ? theme.muted : isKey ? theme.foreground : theme.border,
-      borderWidth: isAblated ? 1.5 : isKey ? 2 : 1,
-      dashed: isAblated,
-      opacity: isAblated ? 0.75 : 1,
-      ablated: isAblated,
-      key: isKey,
-      value,
-    };
-  });
-
+  const nodes = circuit.nodes.map((n) => visualNode(n, layout.positions.get(n.id) ?? { x: 0, y: 0 }, input, theme));
   const maxW = circuit.edges.reduce((m, e) => Math.max(m, Math.abs(e.weight)), 0) || 1;
   const edges: VisualEdge[] = circuit.edges.map((e, i) => {
     const cut = ablated.has(e.source) || ablated.has(e.target);
-    const route = layout.routes[i];
     return {
       id: `e${i}`,
       source: e.source,
@@ -121,7 +90,7 @@ export function buildVisualGraph(input: VisualInput, theme: Theme, options: Layo
       weight: e.weight,
       width: round(1 + 5 * (Math.abs(e.weight) / maxW)),
       color: toHex(e.weight >= 0 ? theme.palette.positive : theme.palette.negative),
-      bend: route?.bend ?? 0,
+      bend: layout.routes[i]?.bend ?? 0,
       dashed: cut,
       opacity: cut ? 0.35 : 0.85,
     };
@@ -143,6 +112,35 @@ export function buildVisualGraph(input: VisualInput, theme: Theme, options: Layo
     bandX1: right + 24,
     extent,
     theme,
+  };
+}
+
+/** A node as drawn: coloured by its activation, greyed and dashed when ablated, outlined when key. */
+function visualNode(n: CircuitFile['nodes'][number], p: { x: number; y: number }, input: VisualInput, theme: Theme): VisualNode {
+  const { activations, ablated, extent } = input;
+  const raw = Object.prototype.hasOwnProperty.call(activations, n.id) ? activations[n.id] : undefined;
+  const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+  const isAblated = ablated.has(n.id);
+  const bg = parseColor(theme.background) ?? { r: 255, g: 255, b: 255 };
+  const fillRgb = isAblated ? (parseColor(theme.ablatedFill) ?? bg) : value === null ? theme.palette.neutral : divergingColor(value, extent, theme.palette);
+  const isKey = input.circuit.key_nodes?.includes(n.id) ?? false;
+  return {
+    id: n.id,
+    x: p.x,
+    y: p.y,
+    width: NODE_WIDTH,
+    height: NODE_HEIGHT,
+    label: shortLabel(n),
+    caption: truncate(n.label, CAPTION_MAX),
+    fill: toHex(fillRgb),
+    textColor: isAblated ? theme.muted : toHex(textColorOn(fillRgb)),
+    borderColor: isAblated ? theme.muted : isKey ? theme.foreground : theme.border,
+    borderWidth: isAblated ? 1.5 : isKey ? 2 : 1,
+    dashed: isAblated,
+    opacity: isAblated ? 0.75 : 1,
+    ablated: isAblated,
+    key: isKey,
+    value,
   };
 }
 
