@@ -52,54 +52,83 @@ export class BundleError extends Error {
 
 const isPosInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
 
+const REEXPORT = 'Re-export the bundle with training/export.py.';
+
+/** What the steps of loading one bundle share: its folder, how to fail, and how to find a file it names. */
+interface Reader {
+  readonly dir: string;
+  fail(msg: string, missing?: boolean): never;
+  /** Path of a file the manifest names; it must stay inside the bundle and exist. */
+  inside(rel: unknown, what: string, fix: string): string;
+}
+
 export function loadBundle(dir: string): Bundle {
   const fail = (msg: string, missing = false): never => {
     throw new BundleError(`Bundle ${dir}: ${msg}`, missing);
   };
-  const reexport = 'Re-export the bundle with training/export.py.';
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail('the folder does not exist. Set circuitInspector.bundlePath to a bundle folder, or run training/pipeline.sh to make one.', true);
-  const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath)) fail('manifest.json is missing. Point circuitInspector.bundlePath at a folder made by training/export.py.', true);
-
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
-  } catch (e) {
-    fail(`manifest.json is not valid JSON (${(e as Error).message}). ${reexport}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(`manifest.json must hold a JSON object. ${reexport}`);
-  const m = parsed as Record<string, unknown>;
-  if (m.format !== BUNDLE_FORMAT) fail(`manifest.json has format ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}". ${reexport}`);
-  if (typeof m.name !== 'string' || !m.name) fail(`manifest.json: "name" must be a non-empty string. ${reexport}`);
-
-  const model = m.model as ModelConfig | undefined;
-  if (typeof model !== 'object' || model === null) return fail(`manifest.json: "model" must be an object with the model config. ${reexport}`);
-  for (const k of ['vocab_size', 'block_size', 'n_layer', 'd_model'] as const) {
-    if (!isPosInt(model[k])) fail(`manifest.json: model.${k} must be a positive integer, not ${JSON.stringify(model[k])}. ${reexport}`);
-  }
-  const context = m.context ?? model.block_size;
-  if (!isPosInt(context) || context > model.block_size) fail(`manifest.json: "context" must be a positive integer no larger than model.block_size (${model.block_size}). ${reexport}`);
-  if (!Number.isInteger(m.eot_id) || (m.eot_id as number) < 0 || (m.eot_id as number) >= model.vocab_size) fail(`manifest.json: "eot_id" must be a token id below model.vocab_size (${model.vocab_size}). ${reexport}`);
-
-  /** Path of a file the manifest names; it must stay inside the bundle and exist. */
   const inside = (rel: unknown, what: string, fix: string): string => {
-    if (typeof rel !== 'string' || !rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) return fail(`manifest.json: ${what} must be a relative path inside the bundle. ${reexport}`);
+    if (typeof rel !== 'string' || !rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) return fail(`manifest.json: ${what} must be a relative path inside the bundle. ${REEXPORT}`);
     const p = path.join(dir, rel);
     if (!fs.existsSync(p) || !fs.statSync(p).isFile()) fail(`${rel} (named by manifest.json ${what}) is missing. ${fix}`);
     return p;
   };
+  const r: Reader = { dir, fail, inside };
+  const m = readManifest(r);
+  const { model, context } = modelConfig(r, m);
+  const onnxPath = checkOnnx(r, m.onnx);
+  const tokenizer = loadTokenizer(r, m, model);
+  const { layout, means } = loadNodes(r, m, model);
+  const circuits = loadCircuits(r, m, layout, tokenizer);
+  return { dir, name: m.name as string, model, context, eotId: m.eot_id as number, onnxPath, tokenizer, layout, means, circuits, manifest: m };
+}
 
-  const onnxPath = inside(m.onnx, '"onnx"', `Copy it into the bundle or ${reexport[0].toLowerCase()}${reexport.slice(1)}`);
-  const onnxRel = m.onnx as string;
+/** manifest.json as an object with the right format and a name. */
+function readManifest({ dir, fail }: Reader): Record<string, unknown> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail('the folder does not exist. Set circuitInspector.bundlePath to a bundle folder, or run training/pipeline.sh to make one.', true);
+  const manifestPath = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) fail('manifest.json is missing. Point circuitInspector.bundlePath at a folder made by training/export.py.', true);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    fail(`manifest.json is not valid JSON (${(e as Error).message}). ${REEXPORT}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(`manifest.json must hold a JSON object. ${REEXPORT}`);
+  const m = parsed as Record<string, unknown>;
+  if (m.format !== BUNDLE_FORMAT) fail(`manifest.json has format ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}". ${REEXPORT}`);
+  if (typeof m.name !== 'string' || !m.name) fail(`manifest.json: "name" must be a non-empty string. ${REEXPORT}`);
+  return m;
+}
+
+/** The model config, the context the extension runs at, and a valid end-of-text id. */
+function modelConfig({ fail }: Reader, m: Record<string, unknown>): { model: ModelConfig; context: number } {
+  const model = m.model as ModelConfig | undefined;
+  if (typeof model !== 'object' || model === null) return fail(`manifest.json: "model" must be an object with the model config. ${REEXPORT}`);
+  for (const k of ['vocab_size', 'block_size', 'n_layer', 'd_model'] as const) {
+    if (!isPosInt(model[k])) fail(`manifest.json: model.${k} must be a positive integer, not ${JSON.stringify(model[k])}. ${REEXPORT}`);
+  }
+  const context = m.context ?? model.block_size;
+  if (!isPosInt(context) || context > model.block_size) fail(`manifest.json: "context" must be a positive integer no larger than model.block_size (${model.block_size}). ${REEXPORT}`);
+  if (!Number.isInteger(m.eot_id) || (m.eot_id as number) < 0 || (m.eot_id as number) >= model.vocab_size) fail(`manifest.json: "eot_id" must be a token id below model.vocab_size (${model.vocab_size}). ${REEXPORT}`);
+  return { model, context: context as number };
+}
+
+/** The ONNX file: present, not truncated, and starting like a protobuf ModelProto. */
+function checkOnnx({ fail, inside }: Reader, onnxRel: unknown): string {
+  const onnxPath = inside(onnxRel, '"onnx"', `Copy it into the bundle or ${REEXPORT[0].toLowerCase()}${REEXPORT.slice(1)}`);
   const onnxSize = fs.statSync(onnxPath).size;
-  if (onnxSize < MIN_ONNX_BYTES) fail(`${onnxRel} is only ${onnxSize} bytes, so the ONNX file is truncated. ${reexport}`);
+  if (onnxSize < MIN_ONNX_BYTES) fail(`${onnxRel as string} is only ${onnxSize} bytes, so the ONNX file is truncated. ${REEXPORT}`);
   // An ONNX file is a protobuf ModelProto whose first field is ir_version (field 1, varint): tag 0x08.
   const head = Buffer.alloc(1);
   const fd = fs.openSync(onnxPath, 'r');
   fs.readSync(fd, head, 0, 1, 0);
   fs.closeSync(fd);
-  if (head[0] !== 0x08) fail(`${onnxRel} does not start like an ONNX model (a protobuf ModelProto). ${reexport}`);
+  if (head[0] !== 0x08) fail(`${onnxRel as string} does not start like an ONNX model (a protobuf ModelProto). ${REEXPORT}`);
+  return onnxPath;
+}
 
+/** The tokenizer, which must fit the model (vocabulary size, end-of-text token). */
+function loadTokenizer({ fail, inside }: Reader, m: Record<string, unknown>, model: ModelConfig): Tokenizer {
   const tokRel = m.tokenizer as string;
   const tokPath = inside(m.tokenizer, '"tokenizer"', 'Copy the tokenizer.json the model was trained with into the bundle.');
   let tokenizer: Tokenizer | undefined;
@@ -111,28 +140,34 @@ export function loadBundle(dir: string): Bundle {
   const tok = tokenizer as Tokenizer;
   if (tok.vocabSize !== model.vocab_size) fail(`${tokRel} has ${tok.vocabSize} tokens but the model has ${model.vocab_size}, so it is the wrong tokenizer for this model. Use the tokenizer.json the model was trained with.`);
   if (!tok.isSpecial(m.eot_id as number)) fail(`${tokRel} has no special token with manifest.json eot_id ${m.eot_id as number}, so it is the wrong tokenizer for this model. Use the tokenizer.json the model was trained with.`);
+  return tok;
+}
 
+/** The node layout and the nodes' means [N] (float32, little-endian on disk). */
+function loadNodes({ fail, inside }: Reader, m: Record<string, unknown>, model: ModelConfig): { layout: NodeLayout; means: Float32Array } {
   const nodes = m.nodes as { count?: unknown; layout?: unknown; means?: unknown } | undefined;
-  if (typeof nodes !== 'object' || nodes === null || !isPosInt(nodes.count) || !Array.isArray(nodes.layout)) return fail(`manifest.json: "nodes" must have a positive integer "count" and a "layout" list. ${reexport}`);
+  if (typeof nodes !== 'object' || nodes === null || !isPosInt(nodes.count) || !Array.isArray(nodes.layout)) return fail(`manifest.json: "nodes" must have a positive integer "count" and a "layout" list. ${REEXPORT}`);
   const count = nodes.count as number;
   const layout = new NodeLayout(nodes.layout as LayoutEntry[]);
   const problem = layout.problems(count);
-  if (problem) fail(`manifest.json: the node layout is inconsistent (${problem}). ${reexport}`);
+  if (problem) fail(`manifest.json: the node layout is inconsistent (${problem}). ${REEXPORT}`);
   for (const e of layout.entries) {
     const layer = Number(e.name.split('.')[0]);
-    if (layer >= model.n_layer) fail(`manifest.json: node location ${e.name} is in layer ${layer} but the model has ${model.n_layer} layers. ${reexport}`);
+    if (layer >= model.n_layer) fail(`manifest.json: node location ${e.name} is in layer ${layer} but the model has ${model.n_layer} layers. ${REEXPORT}`);
   }
-
   const meansRel = nodes.means as string;
-  const meansPath = inside(nodes.means, 'nodes.means', reexport);
-  const raw = fs.readFileSync(meansPath);
-  if (raw.length !== count * 4) fail(`${meansRel} holds ${raw.length} bytes but the model's ${count} nodes need exactly ${count * 4} (float32 each). ${reexport}`);
+  const raw = fs.readFileSync(inside(nodes.means, 'nodes.means', REEXPORT));
+  if (raw.length !== count * 4) fail(`${meansRel} holds ${raw.length} bytes but the model's ${count} nodes need exactly ${count * 4} (float32 each). ${REEXPORT}`);
   const means = new Float32Array(count); // [N], little-endian on disk whatever the host order
   for (let i = 0; i < count; i++) means[i] = raw.readFloatLE(i * 4);
-  if (!means.every(Number.isFinite)) fail(`${meansRel} holds a value that is not a finite number. ${reexport}`);
+  if (!means.every(Number.isFinite)) fail(`${meansRel} holds a value that is not a finite number. ${REEXPORT}`);
+  return { layout, means };
+}
 
+/** The circuit files the manifest lists: schema-valid, naming real nodes, one per task. */
+function loadCircuits({ fail, inside }: Reader, m: Record<string, unknown>, layout: NodeLayout, tok: Tokenizer): CircuitFile[] {
   const circuitList = m.circuits ?? [];
-  if (!Array.isArray(circuitList)) fail(`manifest.json: "circuits" must be a list of paths. ${reexport}`);
+  if (!Array.isArray(circuitList)) fail(`manifest.json: "circuits" must be a list of paths. ${REEXPORT}`);
   const circuits: CircuitFile[] = [];
   const prune = 'Re-run training/prune.py for this task.';
   for (const rel of circuitList as unknown[]) {
@@ -147,8 +182,7 @@ export function loadBundle(dir: string): Bundle {
     circuits.push(checkCircuit(c as CircuitFile, rel as string, layout, tok, fail));
     if (circuits.filter((x) => x.task === (c as CircuitFile).task).length > 1) fail(`${rel as string} repeats task ${(c as CircuitFile).task}, which another circuit file already has. Remove one of them from manifest.json "circuits".`);
   }
-
-  return { dir, name: m.name as string, model, context: context as number, eotId: m.eot_id as number, onnxPath, tokenizer: tok, layout, means, circuits, manifest: m };
+  return circuits;
 }
 
 /** Cross-checks of a schema-valid circuit file against the model: every node it names must exist. */
