@@ -12,7 +12,7 @@
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
-import type { Encoding } from './tokenizer';
+import type { Encoding, TokenRanges } from './tokenizer';
 import { WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
 import { planContentWindows, planWindows, type Window } from './windows';
@@ -309,7 +309,7 @@ export class DocumentAnalyzer {
    */
   async *stream(text: string, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'signal' | 'thresholdScale' | 'nextTokens'> & { readonly onTokenized?: (tokens: number) => void } = {}): AsyncGenerator<TokenResult[]> {
     const full = options.nextTokens === true;
-    const enc = this.bundle.tokenizer.encode(text); // not this.encode(): that keeps the last document
+    const enc = this.bundle.tokenizer.encodeCompact(text); // typed arrays; and this.encode() would keep the document
     options.onTokenized?.(enc.ids.length);
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
     const windows = this.windows(seq);
@@ -346,7 +346,7 @@ export class DocumentAnalyzer {
   }
 
   /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
-  private windowTokens(win: Window, res: WindowResult, enc: Encoding, source: string, shift: number, scale: number): TokenResult[] {
+  private windowTokens(win: Window, res: WindowResult, enc: TokenRanges, source: string, shift: number, scale: number): TokenResult[] {
     const tokens: TokenResult[] = [];
     for (let j = 0; j < win.length - win.from; j++) {
       const i = win.start + win.from + j - 1;
@@ -513,7 +513,7 @@ export class DocumentAnalyzer {
 const CANCELLED: Cancelled = { status: 'cancelled' };
 
 /** [EOT] + ids[0, count) as one array. */
-function withEot(eot: number, ids: readonly number[], count: number): Int32Array {
+function withEot(eot: number, ids: ArrayLike<number>, count: number): Int32Array {
   const seq = new Int32Array(count + 1);
   seq[0] = eot;
   for (let j = 0; j < count; j++) seq[j + 1] = ids[j];

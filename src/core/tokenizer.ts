@@ -29,6 +29,49 @@ export interface Encoding {
   readonly ends: number[];
 }
 
+/** Tokens and their UTF-16 ranges in typed arrays (Tokenizer.encodeCompact); the same meaning as Encoding. */
+export interface CompactEncoding {
+  readonly ids: Int32Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+}
+
+/** What Encoding and CompactEncoding share. */
+export interface TokenRanges {
+  readonly ids: ArrayLike<number>;
+  readonly starts: ArrayLike<number>;
+  readonly ends: ArrayLike<number>;
+}
+
+/** Where the encoder puts each token. */
+interface TokenSink {
+  push(id: number, start: number, end: number): void;
+}
+
+/** Typed arrays that double as tokens arrive. */
+class CompactSink implements TokenSink {
+  private n = 0;
+  private ids = new Int32Array(1024);
+  private starts = new Uint32Array(1024);
+  private ends = new Uint32Array(1024);
+
+  push(id: number, start: number, end: number): void {
+    if (this.n === this.ids.length) {
+      const grow = <T extends Int32Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
+      this.ids = grow(this.ids, new Int32Array(2 * this.n));
+      this.starts = grow(this.starts, new Uint32Array(2 * this.n));
+      this.ends = grow(this.ends, new Uint32Array(2 * this.n));
+    }
+    this.ids[this.n] = id;
+    this.starts[this.n] = start;
+    this.ends[this.n++] = end;
+  }
+
+  done(): CompactEncoding {
+    return { ids: this.ids.slice(0, this.n), starts: this.starts.slice(0, this.n), ends: this.ends.slice(0, this.n) };
+  }
+}
+
 export class TokenizerError extends Error {}
 
 interface AddedToken {
@@ -203,13 +246,38 @@ export class Tokenizer {
 
   encode(text: string): Encoding {
     const out: Encoding = { ids: [], starts: [], ends: [] };
+    this.encodeInto(text, {
+      push(id, start, end) {
+        out.ids.push(id);
+        out.starts.push(start);
+        out.ends.push(end);
+      },
+    });
+    return out;
+  }
+
+  /**
+   * encode() into typed arrays, 12 bytes a token: for a large document, about a third of the
+   * memory of encode()'s number arrays (a 10 MB file is 3 million tokens).
+   */
+  encodeCompact(text: string): CompactEncoding {
+    const out = new CompactSink();
+    this.encodeInto(text, out);
+    return out.done();
+  }
+
+  private encodeInto(text: string, out: TokenSink): void {
     let last = 0;
-    // HF finds added tokens first (leftmost, then longest) and never splits or merges them.
+    // HF finds added tokens first (leftmost, then longest) and never splits or merges them. Each
+    // special's next occurrence is remembered: searching every special again from each found one
+    // would rescan the text once per special token.
+    const next = new Map<string, number>();
     while (this.specials.size) {
       let at = -1;
       let which = '';
       for (const s of this.specials.keys()) {
-        const i = text.indexOf(s, last);
+        let i = next.get(s);
+        if (i === undefined || (i >= 0 && i < last)) next.set(s, (i = text.indexOf(s, last)));
         if (i >= 0 && (at < 0 || i < at || (i === at && s.length > which.length))) {
           at = i;
           which = s;
@@ -217,13 +285,10 @@ export class Tokenizer {
       }
       if (at < 0) break;
       this.encodeOrdinary(text, last, at, out);
-      out.ids.push(this.specials.get(which) as number);
-      out.starts.push(at);
-      out.ends.push(at + which.length);
+      out.push(this.specials.get(which) as number, at, at + which.length);
       last = at + which.length;
     }
     this.encodeOrdinary(text, last, text.length, out);
-    return out;
   }
 
   /** The pre-tokens of ordinary text (no special tokens), in order; they concatenate to `text`. */
@@ -258,7 +323,7 @@ export class Tokenizer {
     return out;
   }
 
-  private encodeOrdinary(text: string, from: number, to: number, out: Encoding): void {
+  private encodeOrdinary(text: string, from: number, to: number, out: TokenSink): void {
     if (from >= to) return;
     // HF pre-tokenizes each stretch between special tokens on its own: a stretch that ends before
     // the text does is cut out, so that lookaheads and greedy runs cannot see past its end. (The
@@ -277,7 +342,7 @@ export class Tokenizer {
     if (pos < to) this.encodePiece(s.slice(pos, to), pos, out);
   }
 
-  private encodePiece(piece: string, offset: number, out: Encoding): void {
+  private encodePiece(piece: string, offset: number, out: TokenSink): void {
     let enc = this.cache.get(piece);
     if (!enc) {
       enc = this.bpe(piece);
@@ -288,9 +353,7 @@ export class Tokenizer {
       }
     }
     for (let i = 0; i < enc.ids.length; i++) {
-      out.ids.push(enc.ids[i]);
-      out.starts.push(offset + enc.starts[i]);
-      out.ends.push(offset + enc.ends[i]);
+      out.push(enc.ids[i], offset + enc.starts[i], offset + enc.ends[i]);
     }
   }
 

@@ -175,3 +175,14 @@ test('long runs of one character class tokenize as the textbook BPE does, with r
     { numRuns: 40 },
   );
 });
+
+test('encodeCompact gives encode()\'s ids and ranges in typed arrays', () => {
+  const golden = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/golden_val_sample.json'), 'utf8')) as { text: string }[];
+  const texts = [...golden.map((g) => g.text), '', 'a<|endoftext|>b<|endoftext|><|endoftext|>\n  <|endoftext', 'é🐍\r\n'.repeat(300)];
+  for (const text of texts) {
+    const e = tok.encode(text);
+    const c = tok.encodeCompact(text);
+    assert.ok(c.ids instanceof Int32Array && c.starts instanceof Uint32Array && c.ends instanceof Uint32Array);
+    assert.deepEqual([Array.from(c.ids), Array.from(c.starts), Array.from(c.ends)], [e.ids, e.starts, e.ends]);
+  }
+});
