@@ -85,72 +85,64 @@ export function createDetails(handlers: DetailsHandlers): DetailsView {
     toggle.element.textContent = ablateLabel(model.mode, node);
     root.classList.toggle('is-ablated', isAblated);
 
-    renderLinks(model, node);
-    renderTopTokens(node.id, input.topTokens);
-  }
-
-  function renderLinks(model: PanelModel, node: CircuitNode): void {
-    const byId = new Map(model.circuit.nodes.map((n) => [n.id, n]));
-    const inputs = model.circuit.edges.filter((e) => e.target === node.id);
-    const outputs = model.circuit.edges.filter((e) => e.source === node.id);
-    const group = (label: string, items: { id: string; weight: number }[]): HTMLElement => {
-      const row = el('div', 'link-row');
-      row.append(el('span', 'link-label', label));
-      if (items.length === 0) row.append(el('span', 'muted', 'none in circuit'));
-      for (const it of items) {
-        const other = byId.get(it.id);
-        const a = el('a', 'node-link');
-        a.href = '#';
-        a.textContent = other ? nodeName(other) : it.id;
-        a.title = `${it.id}${other ? ` — ${other.label}` : ''} (weight ${formatValue(it.weight)})`;
-        const w = el('span', it.weight >= 0 ? 'weight pos' : 'weight neg', formatValue(it.weight));
-        a.append(w);
-        a.addEventListener('click', (ev) => {
-          ev.preventDefault();
-          handlers.onSelect(it.id);
-        });
-        row.append(a);
-      }
-      return row;
-    };
-    links.replaceChildren(
-      group('Inputs', inputs.map((e) => ({ id: e.source, weight: e.weight }))),
-      group('Outputs', outputs.map((e) => ({ id: e.target, weight: e.weight }))),
-    );
-  }
-
-  function renderTopTokens(nodeId: string, entry: TopTokensEntry | undefined): void {
-    if (!entry || entry.status === 'loading') {
-      topList.replaceChildren(el('li', 'muted', 'Loading…'));
-      return;
-    }
-    if (entry.tokens.length === 0) {
-      topList.replaceChildren(el('li', 'muted', 'This node does not fire in this file.'));
-      return;
-    }
-    const max = entry.tokens.reduce((m, t) => Math.max(m, Math.abs(t.value)), 0) || 1;
-    topList.replaceChildren(
-      ...entry.tokens.map((t) => {
-        const li = el('li', '');
-        const a = el('a', 'token-link');
-        a.href = '#';
-        a.title = `Reveal line ${t.range.line + 1} in the editor`;
-        const bar = el('span', t.value >= 0 ? 'bar pos' : 'bar neg');
-        bar.style.width = `${Math.round((Math.abs(t.value) / max) * 100)}%`;
-        const barBox = el('span', 'bar-box');
-        barBox.append(bar);
-        a.append(el('code', 'token', visibleToken(t.text)), el('span', 'pos-text', formatPosition(t.range)), barBox, el('span', 'num', formatValue(t.value)));
-        a.addEventListener('click', (ev) => {
-          ev.preventDefault();
-          handlers.onReveal(nodeId, t.range);
-        });
-        li.append(a);
-        return li;
-      }),
-    );
+    links.replaceChildren(...linkGroups(model, node, handlers.onSelect));
+    topList.replaceChildren(...topTokenItems(node.id, input.topTokens, handlers.onReveal));
   }
 
   return { element: root, render };
+}
+
+/** The node's inputs and outputs in the circuit, each a link that selects the other node. */
+function linkGroups(model: PanelModel, node: CircuitNode, onSelect: (nodeId: string) => void): HTMLElement[] {
+  const byId = new Map(model.circuit.nodes.map((n) => [n.id, n]));
+  const group = (label: string, items: { id: string; weight: number }[]): HTMLElement => {
+    const row = el('div', 'link-row');
+    row.append(el('span', 'link-label', label));
+    if (items.length === 0) row.append(el('span', 'muted', 'none in circuit'));
+    for (const it of items) {
+      const other = byId.get(it.id);
+      const a = el('a', 'node-link');
+      a.href = '#';
+      a.textContent = other ? nodeName(other) : it.id;
+      a.title = `${it.id}${other ? ` — ${other.label}` : ''} (weight ${formatValue(it.weight)})`;
+      a.append(el('span', it.weight >= 0 ? 'weight pos' : 'weight neg', formatValue(it.weight)));
+      a.addEventListener('click', (ev) => {
+        ev.preventDefault();
+        onSelect(it.id);
+      });
+      row.append(a);
+    }
+    return row;
+  };
+  const edges = model.circuit.edges;
+  return [
+    group('Inputs', edges.filter((e) => e.target === node.id).map((e) => ({ id: e.source, weight: e.weight }))),
+    group('Outputs', edges.filter((e) => e.source === node.id).map((e) => ({ id: e.target, weight: e.weight }))),
+  ];
+}
+
+/** The list items of a node's top tokens, each a link that reveals the token in the editor. */
+function topTokenItems(nodeId: string, entry: TopTokensEntry | undefined, onReveal: (nodeId: string, range: TokenRange) => void): HTMLElement[] {
+  if (!entry || entry.status === 'loading') return [el('li', 'muted', 'Loading…')];
+  if (entry.tokens.length === 0) return [el('li', 'muted', 'This node does not fire in this file.')];
+  const max = entry.tokens.reduce((m, t) => Math.max(m, Math.abs(t.value)), 0) || 1;
+  return entry.tokens.map((t) => {
+    const li = el('li', '');
+    const a = el('a', 'token-link');
+    a.href = '#';
+    a.title = `Reveal line ${t.range.line + 1} in the editor`;
+    const bar = el('span', t.value >= 0 ? 'bar pos' : 'bar neg');
+    bar.style.width = `${Math.round((Math.abs(t.value) / max) * 100)}%`;
+    const barBox = el('span', 'bar-box');
+    barBox.append(bar);
+    a.append(el('code', 'token', visibleToken(t.text)), el('span', 'pos-text', formatPosition(t.range)), barBox, el('span', 'num', formatValue(t.value)));
+    a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      onReveal(nodeId, t.range);
+    });
+    li.append(a);
+    return li;
+  });
 }
 
 export function ablateLabel(mode: AblationMode, node: CircuitNode): string {

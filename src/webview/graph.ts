@@ -23,52 +23,27 @@ export interface GraphView {
   destroy(): void;
 }
 
-export function createGraph(container: HTMLElement, handlers: GraphHandlers): GraphView {
-  // Cytoscape injects a one-line <style> (`position: relative` for its container) unless an element
-  // with this id exists. The panel's CSP forbids inline styles and media/panel.css already sets the
-  // rule, so claim the id to keep the console free of CSP violations.
-  if (!document.getElementById('__________cytoscape_stylesheet')) {
-    const marker = document.createElement('meta');
-    marker.id = '__________cytoscape_stylesheet';
-    document.head.append(marker);
-  }
+/** Preset positions (layout.ts), fixed nodes, one selection at a time. */
+const CYTOSCAPE_OPTIONS = {
+  elements: [],
+  layout: { name: 'preset' },
+  minZoom: 0.2,
+  maxZoom: 3,
+  autoungrabify: true,
+  boxSelectionEnabled: false,
+  selectionType: 'single',
+  autounselectify: false,
+} as const satisfies cytoscape.CytoscapeOptions;
 
-  const cy: Core = cytoscape({
-    container,
-    elements: [],
-    layout: { name: 'preset' },
-    minZoom: 0.2,
-    maxZoom: 3,
-    autoungrabify: true,
-    boxSelectionEnabled: false,
-    selectionType: 'single',
-    autounselectify: false,
-  });
+export function createGraph(container: HTMLElement, handlers: GraphHandlers): GraphView {
+  claimStylesheetId();
+  const cy: Core = cytoscape({ container, ...CYTOSCAPE_OPTIONS });
 
   let signature = '';
   let theme: Theme | null = null;
   let autoFit = true;
-
-  cy.on('tap', 'node.unit', (e) => handlers.onSelect(e.target.id()));
-  cy.on('tap', (e) => {
-    if (e.target === cy) handlers.onSelect(null);
-  });
-  cy.on('cxttap', 'node.unit', (e) => handlers.onToggle(e.target.id()));
-  cy.on('mouseover', 'node.unit', (e) => {
-    e.target.addClass('hover');
-    container.title = `${e.target.id()} — ${String(e.target.data('caption'))}\nClick for details · right-click to toggle ablation`;
-    container.style.cursor = 'pointer';
-  });
-  cy.on('mouseout', 'node.unit', (e) => {
-    e.target.removeClass('hover');
-    container.title = '';
-    container.style.cursor = '';
-  });
-  // Once the user pans or zooms, stop re-fitting on resize.
-  cy.on('scrollzoom pinchzoom dragpan', () => {
-    autoFit = false;
-  });
-
+  // once the user pans or zooms, stop re-fitting on resize
+  bindPointer(cy, container, handlers, () => (autoFit = false));
   const resize = new ResizeObserver(() => {
     cy.resize();
     if (autoFit) fitNow();
@@ -95,16 +70,7 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
       autoFit = true;
       fitNow();
     } else {
-      cy.batch(() => {
-        for (const el of elements) {
-          const existing = cy.getElementById(el.data.id ?? '');
-          if (existing.nonempty()) {
-            existing.data(el.data);
-            if (el.position) existing.position(el.position);
-            existing.classes(el.classes ?? '');
-          }
-        }
-      });
+      restyle(cy, elements);
     }
     setSelected(selected);
   }
@@ -131,6 +97,52 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
   };
 }
 
+/**
+ * Cytoscape injects a one-line <style> (`position: relative` for its container) unless an element
+ * with this id exists. The panel's CSP forbids inline styles and media/panel.css already sets the
+ * rule, so claim the id to keep the console free of CSP violations.
+ */
+function claimStylesheetId(): void {
+  if (document.getElementById('__________cytoscape_stylesheet')) return;
+  const marker = document.createElement('meta');
+  marker.id = '__________cytoscape_stylesheet';
+  document.head.append(marker);
+}
+
+/** Click selects, right-click toggles ablation, hover explains; `onViewport` when the user pans or zooms. */
+function bindPointer(cy: Core, container: HTMLElement, handlers: GraphHandlers, onViewport: () => void): void {
+  cy.on('tap', 'node.unit', (e) => handlers.onSelect(e.target.id()));
+  cy.on('tap', (e) => {
+    if (e.target === cy) handlers.onSelect(null);
+  });
+  cy.on('cxttap', 'node.unit', (e) => handlers.onToggle(e.target.id()));
+  cy.on('mouseover', 'node.unit', (e) => {
+    e.target.addClass('hover');
+    container.title = `${e.target.id()} — ${String(e.target.data('caption'))}\nClick for details · right-click to toggle ablation`;
+    container.style.cursor = 'pointer';
+  });
+  cy.on('mouseout', 'node.unit', (e) => {
+    e.target.removeClass('hover');
+    container.title = '';
+    container.style.cursor = '';
+  });
+  cy.on('scrollzoom pinchzoom dragpan', onViewport);
+}
+
+/** Same structure, new colours and states: update the drawn elements in place (the viewport stays). */
+function restyle(cy: Core, elements: readonly ElementDefinition[]): void {
+  cy.batch(() => {
+    for (const el of elements) {
+      const existing = cy.getElementById(el.data.id ?? '');
+      if (existing.nonempty()) {
+        existing.data(el.data);
+        if (el.position) existing.position(el.position);
+        existing.classes(el.classes ?? '');
+      }
+    }
+  });
+}
+
 /** Vertical gap between neighbouring layer bands. */
 export const BAND_GAP = 8;
 
@@ -139,71 +151,35 @@ function structureSignature(g: VisualGraph): string {
 }
 
 function toElements(g: VisualGraph): ElementDefinition[] {
-  const els: ElementDefinition[] = [];
+  const inert = { group: 'nodes', selectable: false, grabbable: false } as const;
   const bandWidth = g.bandX1 - g.bandX0;
-  g.bands.forEach((b) => {
-    els.push({
-      group: 'nodes',
-      data: { id: `band:${b.layer}`, w: bandWidth, h: b.y1 - b.y0 - BAND_GAP, fill: g.theme.band },
-      position: { x: g.bandX0 + bandWidth / 2, y: (b.y0 + b.y1) / 2 },
-      classes: 'band',
-      selectable: false,
-      grabbable: false,
-    });
-    els.push({
-      group: 'nodes',
-      data: { id: `layer:${b.layer}`, label: `Layer ${b.layer}` },
-      position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 },
-      classes: 'text layer-label',
-      selectable: false,
-      grabbable: false,
-    });
-  });
-  for (const r of g.rows) {
-    els.push({
-      group: 'nodes',
-      data: { id: `row:${r.key}`, label: r.label },
-      position: { x: g.rowLabelX, y: r.y },
-      classes: 'text row-label',
-      selectable: false,
-      grabbable: false,
-    });
-  }
-  for (const n of g.nodes) {
-    els.push({
-      group: 'nodes',
-      data: {
-        id: n.id,
-        label: n.label,
-        caption: n.caption,
-        w: n.width,
-        h: n.height,
-        fill: n.fill,
-        text: n.textColor,
-        border: n.borderColor,
-        bw: n.borderWidth,
-        opacity: n.opacity,
-      },
-      position: { x: n.x, y: n.y },
-      classes: ['unit', n.ablated ? 'ablated' : '', n.key ? 'key' : ''].filter(Boolean).join(' '),
-    });
-    els.push({
-      group: 'nodes',
-      data: { id: `cap:${n.id}`, label: n.caption },
-      position: { x: n.x, y: n.y + n.height / 2 + 10 },
-      classes: 'text caption',
-      selectable: false,
-      grabbable: false,
-    });
-  }
-  for (const e of g.edges) {
-    els.push({
+  const bands = g.bands.flatMap((b): ElementDefinition[] => [
+    { ...inert, data: { id: `band:${b.layer}`, w: bandWidth, h: b.y1 - b.y0 - BAND_GAP, fill: g.theme.band }, position: { x: g.bandX0 + bandWidth / 2, y: (b.y0 + b.y1) / 2 }, classes: 'band' },
+    { ...inert, data: { id: `layer:${b.layer}`, label: `Layer ${b.layer}` }, position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 }, classes: 'text layer-label' },
+  ]);
+  const rows = g.rows.map((r): ElementDefinition => ({ ...inert, data: { id: `row:${r.key}`, label: r.label }, position: { x: g.rowLabelX, y: r.y }, classes: 'text row-label' }));
+  const nodes = g.nodes.flatMap((n): ElementDefinition[] => [
+    unitElement(n),
+    { ...inert, data: { id: `cap:${n.id}`, label: n.caption }, position: { x: n.x, y: n.y + n.height / 2 + 10 }, classes: 'text caption' },
+  ]);
+  const edges = g.edges.map(
+    (e): ElementDefinition => ({
       group: 'edges',
       data: { id: e.id, source: e.source, target: e.target, width: e.width, color: e.color, bend: e.bend, opacity: e.opacity },
       classes: [e.bend === 0 ? 'straight' : 'bent', e.dashed ? 'cut' : ''].filter(Boolean).join(' '),
-    });
-  }
-  return els;
+    }),
+  );
+  return [...bands, ...rows, ...nodes, ...edges];
+}
+
+/** A circuit node: the only elements that react to the pointer. */
+function unitElement(n: VisualGraph['nodes'][number]): ElementDefinition {
+  return {
+    group: 'nodes',
+    data: { id: n.id, label: n.label, caption: n.caption, w: n.width, h: n.height, fill: n.fill, text: n.textColor, border: n.borderColor, bw: n.borderWidth, opacity: n.opacity },
+    position: { x: n.x, y: n.y },
+    classes: ['unit', n.ablated ? 'ablated' : '', n.key ? 'key' : ''].filter(Boolean).join(' '),
+  };
 }
 
 function stylesheet(t: Theme): StylesheetJson {
