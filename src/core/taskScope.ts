@@ -160,15 +160,43 @@ const VALUE_KEYWORDS = new Set(['True', 'False', 'None']);
 const STATEMENT_ONLY = new Set(['def', 'class', 'return', 'import', 'pass', 'raise', 'while', 'try', 'except', 'finally', 'with', 'global', 'nonlocal', 'assert', 'del', 'break', 'continue', 'elif']);
 /** Keywords whose statement ends its header with a `:` after which a statement may follow on the same line. */
 const COMPOUND = new Set(['if', 'elif', 'else', 'while', 'for', 'try', 'except', 'finally', 'with', 'def', 'class', 'async', 'match', 'case']);
-/** After a statement-initial `match`/`case` and a space: what starts a subject or a pattern. */
-function softKeywordStatement(text: string, j: number): boolean {
-  const c = text.charCodeAt(j);
-  if (c !== C_SP && c !== C_TAB) return false;
+/**
+ * Whether a statement-initial `match`/`case` ending at `j` is the soft keyword: as in Python's
+ * grammar, it is when the rest of the logical line parses as a subject or pattern and a `:` — here,
+ * when what follows is not an assignment, attribute, annotation or separator, and the logical line
+ * ends with a `:` (`match`: its block starts on the next line) or has a `:` outside brackets (`case`,
+ * whose block may follow on the same line). A call or expression statement has neither.
+ */
+function softKeywordStatement(text: string, j: number, word: string): boolean {
+  const n = text.length;
   const k = nextCode(text, j);
   const d = text.charCodeAt(k);
-  if (isIdStart(text, k) || isDigit(d) || d === C_DQ || d === C_SQ || d === 40 || d === 91 || d === 123 || d === 42 /* * */) return true;
-  return d === 45 /* - */ && isDigit(text.charCodeAt(k + 1));
+  if (d === 61 /* = */) return text.charCodeAt(k + 1) === 61;
+  if (d === 46 /* . */ && !(text.charCodeAt(k + 1) === 46 && text.charCodeAt(k + 2) === 46)) return false;
+  if (d === 58 || d === 59 || d === 44 || d === 41 || d === 93 || d === 125 || d === C_NL || d === C_CR || d === C_HASH || Number.isNaN(d)) return false;
+  if (k + 1 < n && text.charCodeAt(k + 1) === 61 && '+-*/%&|^@<>'.includes(text[k])) return false; // augmented assignment
+  let depth = 0;
+  let last = 0;
+  for (let i = k; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === C_DQ || c === C_SQ) {
+      // skip a string roughly (one line); enough to find the line's end
+      for (i++; i < n && text.charCodeAt(i) !== c && text.charCodeAt(i) !== C_NL; i++) if (text.charCodeAt(i) === C_BS) i++;
+      last = c;
+      continue;
+    }
+    if (c === 40 || c === 91 || c === 123) depth++;
+    else if (c === 41 || c === 93 || c === 125) depth = Math.max(0, depth - 1);
+    else if (c === C_BS && (text.charCodeAt(i + 1) === C_NL || text.charCodeAt(i + 1) === C_CR)) {
+      i++;
+      continue;
+    } else if ((c === C_NL || c === C_CR || c === C_HASH || c === 59) && depth === 0) break;
+    else if (c === 58 && depth === 0 && word === 'case' && text.charCodeAt(i + 1) !== 61) return true;
+    if (c !== C_SP && c !== C_TAB && c !== C_NL && c !== C_CR && c !== C_FF) last = c;
+  }
+  return last === 58;
 }
+
 const STRING_PREFIXES = new Set(['r', 'u', 'b', 'f', 't', 'br', 'rb', 'fr', 'rf', 'tr', 'rt']);
 
 const C_NL = 10, C_CR = 13, C_SP = 32, C_TAB = 9, C_FF = 12, C_BS = 92, C_HASH = 35, C_DQ = 34, C_SQ = 39;
@@ -444,7 +472,7 @@ export function analyzeScope(text: string): ScopeMap {
       }
       const initial = atStmtStart;
       // `match`/`case` begin a statement when a subject or pattern follows (not `=`, `.`, `(`…)
-      const isKw = KEYWORDS.has(word) || (initial && (word === 'match' || word === 'case') && softKeywordStatement(text, j));
+      const isKw = KEYWORDS.has(word) || (initial && (word === 'match' || word === 'case') && softKeywordStatement(text, j, word));
       if (initial) {
         stmtKeyword = isKw ? word : '';
         stmtKeywordStart = i;

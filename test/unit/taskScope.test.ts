@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -229,6 +230,14 @@ test('name-compare-assign: the name after a statement if/elif and statement-init
   assert.equal(applies(NAME, m, ...at(text, 'q')), false, 'the lambda body is not a statement');
 });
 
+test('match/case are soft keywords only where a statement of theirs follows', () => {
+  const text = `match cmd:\n    case [a, b]:\n        x = 1\n    case Point(x=0): pass\nmatch = 3\nmatch(x)\nmatch.group(1)\ncase += 1\nmatch(x):\n    case():\n        pass\n`;
+  const m = analyzeScope(text);
+  const pts = taskPoints(NAME, m).map((p) => text.slice(p.construct.start, p.construct.end) + '@' + text.slice(0, p.construct.start).split('\n').length);
+  assert.deepEqual(pts, ['x@3', 'match@5', 'match@6', 'match@7', 'case@8']);
+  assert.equal(m.brackets.find((b) => b.char === '[')?.kind, 'list', 'a sequence pattern is a list display');
+});
+
 test('anywhere applies everywhere and has no points', () => {
   const m = analyzeScope('x = 1\n');
   assert.equal(applies({ kind: 'anywhere' }, m, 0, 1), true);
@@ -309,33 +318,54 @@ interface Golden {
   keywordTrue: number[];
 }
 
+/** Asserts that the scope map of a golden file's text agrees with Python; returns its counts. */
+function checkGolden(g: Golden): { strings: number; brackets: number; names: number } {
+  const text = fs.readFileSync(path.isAbsolute(g.path) ? g.path : path.join(root, g.path), 'utf8');
+  const m = analyzeScope(text);
+  assert.deepEqual(
+    m.strings.map((s) => ({ start: s.start, end: s.end, prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine })),
+    g.strings,
+    `${g.path}: strings`,
+  );
+  // `other`: a `[` that ast makes neither a list nor a subscript (a match pattern); we call it a list
+  const mine = m.brackets.map((b) => ({ open: b.open, close: b.close, char: b.char, kind: b.char === '[' ? b.kind : null }));
+  const want = g.brackets.map((b) => ({ ...b, kind: b.kind === 'other' ? 'list' : b.kind }));
+  assert.deepEqual(mine, want, `${g.path}: brackets`);
+  const names = [...g.statementNames, ...g.ifNames].sort((a, b) => a - b);
+  assert.deepEqual(taskPoints(NAME, m).map((p) => p.offset), names, `${g.path}: statement-initial names and names after if/elif`);
+  assert.deepEqual(taskPoints(TRUE, m).map((p) => p.offset), g.keywordTrue, `${g.path}: while/return True`);
+  // every one-line string is a string-close point, every closed [ a list-close point
+  assert.equal(taskPoints(QUOTE, m).length, g.strings.filter((s) => s.oneLine).length);
+  assert.equal(taskPoints(LIST, m).length, g.brackets.filter((b) => b.char === '[').length);
+  return { strings: g.strings.length, brackets: g.brackets.length, names: names.length };
+}
+
 test("agrees with Python's tokenize and ast on real files (scope_golden.json, make_scope_golden.py)", () => {
   const golden = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/scope_golden.json'), 'utf8')) as Golden[];
   assert.ok(golden.length >= 3);
   let nStrings = 0;
   let nBrackets = 0;
   for (const g of golden) {
-    const text = fs.readFileSync(path.join(root, g.path), 'utf8');
-    const m = analyzeScope(text);
-    assert.deepEqual(
-      m.strings.map((s) => ({ start: s.start, end: s.end, prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine })),
-      g.strings,
-      `${g.path}: strings`,
-    );
-    const mine = m.brackets.map((b) => ({ open: b.open, close: b.close, char: b.char, kind: b.char === '[' ? b.kind : null }));
-    const want = g.brackets.map((b) => ({ ...b, kind: b.kind === 'other' ? 'list' : b.kind }));
-    assert.deepEqual(mine, want, `${g.path}: brackets`);
-    assert.deepEqual(
-      taskPoints(NAME, m).map((p) => p.offset),
-      [...g.statementNames, ...g.ifNames].sort((a, b) => a - b),
-      `${g.path}: statement-initial names and names after if/elif`,
-    );
-    assert.deepEqual(taskPoints(TRUE, m).map((p) => p.offset), g.keywordTrue, `${g.path}: while/return True`);
-    // every one-line string is a string-close point, every closed [ a list-close point
-    assert.equal(taskPoints(QUOTE, m).length, g.strings.filter((s) => s.oneLine).length);
-    assert.equal(taskPoints(LIST, m).length, g.brackets.filter((b) => b.char === '[').length);
-    nStrings += g.strings.length;
-    nBrackets += g.brackets.length;
+    const n = checkGolden(g);
+    nStrings += n.strings;
+    nBrackets += n.brackets;
   }
   assert.ok(nStrings > 700 && nBrackets > 1500, `${nStrings} strings, ${nBrackets} brackets`);
+});
+
+test("agrees with Python's tokenize and ast on this machine's whole standard library (SCOPE_GOLDEN_STDLIB=1)", (t) => {
+  if (process.env.SCOPE_GOLDEN_STDLIB !== '1') return t.skip('set SCOPE_GOLDEN_STDLIB=1 to run (about a minute)');
+  const r = spawnSync('python3', [path.join(root, 'test/fixtures/make_scope_golden.py'), '--stdout', '--stdlib'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  assert.equal(r.status, 0, r.stderr);
+  const golden = JSON.parse(r.stdout) as Golden[];
+  assert.ok(golden.length > 100);
+  const failed: string[] = [];
+  for (const g of golden) {
+    try {
+      checkGolden(g);
+    } catch (e) {
+      failed.push(String((e as Error).message).split('\n')[0]);
+    }
+  }
+  assert.deepEqual(failed, [], `${failed.length} of ${golden.length} files disagree`);
 });
