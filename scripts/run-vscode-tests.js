@@ -60,6 +60,44 @@ function freePort() {
 
 async function main() {
   fs.rmSync(out, { recursive: true, force: true });
+  const { dirs, shots, config } = prepareSandbox();
+  const run = { page: undefined, report: undefined }; // filled in as the run goes; read by the control server
+  const control = await startControlServer(run, shots);
+  const { server, port } = await startCodeServer(dirs, config, control.port);
+  const t0 = Date.now();
+  await waitUntilUp(server, port, t0);
+  const browser = await chromium.launch({
+    executablePath: chromiumPath, headless: true,
+    env: { ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: dirs.config, XDG_CACHE_HOME: dirs.cache, TMPDIR: dirs.tmp },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const page = (run.page = await browser.newPage({ viewport: { width: 1400, height: 900 } }));
+  const printed = forwardConsole(page);
+  const exitCode = awaitAutomationExit(page);
+  const authority = `127.0.0.1:${port}`;
+  const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${extDir}`], ['extensionTestsPath', `vscode-remote://${authority}${testsPath}`]];
+  await page.goto(`http://${authority}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+
+  const timer = new Promise((r) => setTimeout(() => r('timeout'), timeoutMs));
+  const died = new Promise((r) => server.on('exit', () => r('server-exit')));
+  const result = await Promise.race([exitCode.promise, timer, died]);
+  await printed.done();
+  await page.screenshot({ path: path.join(shots, 'final.png') }).catch(() => {});
+  await browser.close();
+  stopServer();
+  control.server.close();
+
+  const code = exitCodeOf(result, run.report, dirs);
+  const passes = run.report ? run.report.passes : 0;
+  const failures = run.report ? run.report.failures : 0;
+  // a crash, timeout or rejection with no failing test still counts as one failure
+  console.log(`integration: ${passes} passed, ${code === 0 ? 0 : Math.max(1, failures)} failed`);
+  console.log(`[driver] finished with code ${code} after ${Date.now() - t0} ms`);
+  process.exit(code);
+}
+
+/** A fresh sandbox under `out` (home, config, user data with our settings, …) and an empty screenshots folder. */
+function prepareSandbox() {
   const sandbox = path.join(out, 'sandbox');
   const dirs = Object.fromEntries(['home', 'config', 'data', 'cache', 'user-data', 'extensions', 'tmp'].map((d) => [d, path.join(sandbox, d)]));
   Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }));
@@ -74,22 +112,24 @@ async function main() {
   }, null, 1));
   const config = path.join(sandbox, 'config.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
+  return { dirs, shots, config };
+}
 
-  let page;
-  let report;
-  const control = http.createServer(async (req, res) => {
+/** The server the tests inside VS Code call: GET /screenshot?name=…, POST /result with mocha's counts. */
+async function startControlServer(run, shots) {
+  const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     try {
       if (req.method === 'GET' && url.pathname === '/screenshot') {
         const name = (url.searchParams.get('name') || 'shot').replace(/[^\w.-]/g, '_');
         const file = path.join(shots, `${name}.png`);
-        if (page) await page.screenshot({ path: file });
+        if (run.page) await run.page.screenshot({ path: file });
         console.log(`[driver] screenshot ${path.relative(root, file)}`);
         res.end('ok');
       } else if (req.method === 'POST' && url.pathname === '/result') {
         let body = '';
         for await (const chunk of req) body += chunk;
-        report = JSON.parse(body);
+        run.report = JSON.parse(body);
         console.log(`[driver] test runner reported ${body}`);
         res.end('ok');
       } else {
@@ -101,14 +141,18 @@ async function main() {
       res.end(String(e));
     }
   });
-  const controlPort = await freePort();
-  await new Promise((r) => control.listen(controlPort, '127.0.0.1', r));
-
   const port = await freePort();
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { server, port };
+}
+
+/** code-server on a free port, in its own process group (stopServer ends the whole tree). */
+async function startCodeServer(dirs, config, controlPort) {
   const env = {
     ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, XDG_CACHE_HOME: dirs.cache, TMPDIR: dirs.tmp,
     VSCODE_TEST_DRIVER_PORT: String(controlPort), ...(args.env ? JSON.parse(args.env) : {}),
   };
+  const port = await freePort();
   const server = spawn(nodeBin, [path.join(codeServer, 'out/node/entry.js'),
     '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions,
@@ -118,31 +162,32 @@ async function main() {
   const serverLog = fs.createWriteStream(path.join(out, 'code-server.log'));
   server.stdout.pipe(serverLog);
   server.stderr.pipe(serverLog);
-  let serverExited = false;
-  server.on('exit', () => (serverExited = true));
+  server.exited = false;
+  server.on('exit', () => (server.exited = true));
   stopServer = () => {
     try { process.kill(-server.pid, 'SIGTERM'); } catch { /* already gone */ }
   };
+  return { server, port };
+}
 
-  const t0 = Date.now();
+/** Polls /healthz until code-server answers (fails after 60 s or when it exits). */
+async function waitUntilUp(server, port, t0) {
   for (;;) {
-    if (serverExited) fail(2, 'code-server exited during start; see ' + path.join(out, 'code-server.log'));
+    if (server.exited) fail(2, 'code-server exited during start; see ' + path.join(out, 'code-server.log'));
     if (Date.now() - t0 > 60000) fail(2, 'code-server did not come up in 60 s');
     const ok = await new Promise((r) => http.get(`http://127.0.0.1:${port}/healthz`, (res) => { res.resume(); r(res.statusCode === 200); }).on('error', () => r(false)));
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   console.log(`[driver] code-server up at 127.0.0.1:${port} after ${Date.now() - t0} ms`);
+}
 
-  const browser = await chromium.launch({
-    executablePath: chromiumPath, headless: true,
-    env: { ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: dirs.config, XDG_CACHE_HOME: dirs.cache, TMPDIR: dirs.tmp },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  // The remote extension host's console (mocha's spec reporter included) arrives here as
-  // ['%c INFO', 'color: …', format, ...args]: drop the CSS pair and printf the rest. Chained so
-  // that lines keep their order although reading the arguments is asynchronous.
+/**
+ * The remote extension host's console (mocha's spec reporter included) arrives here as
+ * ['%c INFO', 'color: …', format, ...args]: drop the CSS pair and printf the rest. Chained so
+ * that lines keep their order although reading the arguments is asynchronous.
+ */
+function forwardConsole(page) {
   let printed = Promise.resolve();
   page.on('console', (msg) => {
     const values = Promise.all(msg.args().map((h) => h.jsonValue().catch(() => String(h))));
@@ -153,7 +198,12 @@ async function main() {
       if (!OFFLINE_NOISE.test(line)) console.log(`[browser:${msg.type()}] ${line}`);
     });
   });
-  const exitCode = new Promise((resolve) => {
+  return { done: () => printed };
+}
+
+/** The workbench's exit code (the smoke-test driver's codeAutomationExit), its log files saved under out/vscode-logs. */
+function awaitAutomationExit(page) {
+  const promise = new Promise((resolve) => {
     page.exposeFunction('codeAutomationExit', (code, logFiles) => {
       const dir = path.join(out, 'vscode-logs');
       for (const f of logFiles || []) {
@@ -165,19 +215,11 @@ async function main() {
       resolve(code);
     });
   });
-  const authority = `127.0.0.1:${port}`;
-  const payload = [['extensionDevelopmentPath', `vscode-remote://${authority}${extDir}`], ['extensionTestsPath', `vscode-remote://${authority}${testsPath}`]];
-  await page.goto(`http://${authority}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  return { promise };
+}
 
-  const timer = new Promise((r) => setTimeout(() => r('timeout'), timeoutMs));
-  const died = new Promise((r) => server.on('exit', () => r('server-exit')));
-  const result = await Promise.race([exitCode, timer, died]);
-  await printed;
-  await page.screenshot({ path: path.join(shots, 'final.png') }).catch(() => {});
-  await browser.close();
-  stopServer();
-  control.close();
-
+/** The driver's exit code (see the top of this file) from how the run ended and what the runner reported. */
+function exitCodeOf(result, report, dirs) {
   let code;
   if (result === 'timeout') code = 2;
   else if (result === 'server-exit') code = 2;
@@ -193,12 +235,7 @@ async function main() {
     console.error(`[driver] unhandled promise rejections in the extension host:\n${rejections.join('\n')}`);
     code = 6;
   }
-  const passes = report ? report.passes : 0;
-  const failures = report ? report.failures : 0;
-  // a crash, timeout or rejection with no failing test still counts as one failure
-  console.log(`integration: ${passes} passed, ${code === 0 ? 0 : Math.max(1, failures)} failed`);
-  console.log(`[driver] finished with code ${code} after ${Date.now() - t0} ms`);
-  process.exit(code);
+  return code;
 }
 
 // The extension host reports an unhandled rejection as "rejected promise not handled within 1

@@ -24,7 +24,7 @@ const root = path.resolve(here, '..', '..');
 const outDir = path.join(root, 'out', 'webview-harness');
 const require = createRequire(import.meta.url);
 const { renderPanelHtml } = require(path.join(root, 'out', 'src', 'extension', 'panel', 'html.js'));
-const { checkExportData } = require(path.join(root, 'out', 'src', 'protocol', 'messages.js'));
+const { checkExportData } = require(path.join(root, 'out', 'src', 'schemas', 'exportData.js'));
 
 const args = new Set(process.argv.slice(2));
 const NONCE = 'harnessNonceAAAAAAAAAAAAAAAA';
@@ -102,80 +102,15 @@ async function run() {
   try {
     for (const name of ['light', 'dark']) {
       const context = await browser.newContext({ viewport: { width: 1180, height: 760 }, deviceScaleFactor: 2, colorScheme: name });
-      const p = await context.newPage();
-      const problems = [];
-      p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-      p.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
-      });
-      await p.addInitScript(() => {
-        window.__csp = [];
-        document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-      });
-      await p.goto(`${origin}/?theme=${name}`);
-      await p.waitForSelector('.app.has-model canvas');
-      await p.waitForSelector('.top-tokens .token-link');
-      await p.evaluate(() => document.fonts.ready);
-      await p.waitForTimeout(400);
-
+      const { p, problems } = await openPanel(context, origin, name);
       const posted = () => p.evaluate(() => window.__posted.map((m) => ({ ...m, data: m.data ? `${m.data.length} chars` : undefined })));
       expect((await posted())[0]?.kind === 'ready', `${name}: webview posts ready first`);
       expect((await p.textContent('.node-title'))?.includes('quote type'), `${name}: details pane shows the default key node`);
       expect((await p.textContent('.readout'))?.includes('81%'), `${name}: readout shows faithfulness`);
-
       await p.screenshot({ path: path.join(outDir, `panel-${name}.png`) });
-
-      // Exports (host-initiated, with request ids).
-      for (const [i, format] of ['svg', 'png', 'json'].entries()) {
-        const requestId = 100 + i;
-        await p.evaluate(([id, f]) => window.__hostPost({ kind: 'exportRequest', requestId: id, format: f }), [requestId, format]);
-        await p.waitForFunction((id) => window.__posted.some((m) => m.kind === 'exportData' && m.requestId === id), requestId);
-        const data = await p.evaluate((id) => window.__posted.find((m) => m.kind === 'exportData' && m.requestId === id).data, requestId);
-        let valid = true;
-        try {
-          checkExportData(format, data);
-        } catch (e) {
-          valid = false;
-          console.log(`   ${e.message}`);
-        }
-        expect(valid, `${name}: ${format} export passes the host's checks`);
-        const file = path.join(outDir, `export-${name}.${format}`);
-        if (format === 'png') fs.writeFileSync(file, Buffer.from(data.slice(data.indexOf(',') + 1), 'base64'));
-        else fs.writeFileSync(file, data);
-      }
-
-      // Hostile / malformed host messages are ignored (and logged back to the host).
-      const before = await p.textContent('.readout');
-      await p.evaluate(() => {
-        window.__hostPost({ kind: 'update', model: { circuit: '<img src=x onerror=alert(1)>' }, pinned: false });
-        window.__hostPost({ kind: 'evil', payload: 1 });
-        window.__hostPost('<script>alert(1)</script>');
-        window.__hostPost({ kind: 'topTokens', requestId: 1, nodeId: '<script>', tokens: [] });
-      });
-      await p.waitForTimeout(100);
-      const logs = (await posted()).filter((m) => m.kind === 'log');
-      expect(logs.length >= 4, `${name}: 4 malformed messages rejected and logged (${logs.length})`);
-      expect((await p.textContent('.readout')) === before, `${name}: rejected messages had no effect`);
-
-      // Script in free text renders as text.
-      await p.evaluate(() => {
-        const f = window.__harnessFixture;
-        const circuit = { ...f.model.circuit, nodes: f.model.circuit.nodes.map((n, i) => (i === 4 ? { ...n, meaning: '<img src=x onerror="window.__pwned=1">' } : n)) };
-        window.__hostPost({ kind: 'update', model: { ...f.model, circuit }, pinned: false });
-      });
-      await p.waitForTimeout(100);
-      expect((await p.textContent('.node-meaning'))?.startsWith('<img'), `${name}: markup in a meaning is shown as text`);
-      expect(!(await p.evaluate(() => window.__pwned)), `${name}: markup in a meaning does not execute`);
-
-      // User actions post typed messages.
-      await p.click('.top-tokens .token-link');
-      await p.click('.ablate-toggle');
-      await p.waitForTimeout(100);
-      const kinds = (await posted()).map((m) => m.kind);
-      expect(kinds.includes('revealToken'), `${name}: clicking a top token posts revealToken`);
-      expect(kinds.includes('toggleNode'), `${name}: the ablation checkbox posts toggleNode`);
-      expect(kinds.includes('topTokensRequest'), `${name}: details request top tokens with an id`);
-
+      await checkExports(p, name);
+      await checkHostile(p, name, posted);
+      await checkActions(p, name, posted);
       const csp = await p.evaluate(() => window.__csp);
       expect(csp.length === 0, `${name}: no CSP violations ${csp.length ? JSON.stringify(csp) : ''}`);
       expect(problems.length === 0, `${name}: no page errors or console warnings ${problems.length ? JSON.stringify(problems) : ''}`);
@@ -197,6 +132,82 @@ async function run() {
   }
   console.log(failures.length ? `\n${failures.length} check(s) failed` : `\nall checks passed; output in ${path.relative(root, outDir)}`);
   process.exitCode = failures.length ? 1 : 0;
+}
+
+/** The panel page in theme `name`, loaded with its graph and top tokens; page errors, console warnings and CSP violations recorded. */
+async function openPanel(context, origin, name) {
+  const p = await context.newPage();
+  const problems = [];
+  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+  });
+  await p.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await p.goto(`${origin}/?theme=${name}`);
+  await p.waitForSelector('.app.has-model canvas');
+  await p.waitForSelector('.top-tokens .token-link');
+  await p.evaluate(() => document.fonts.ready);
+  await p.waitForTimeout(400);
+  return { p, problems };
+}
+
+/** Exports asked for by the host, with request ids: each passes the host's checks and is written to outDir. */
+async function checkExports(p, name) {
+  for (const [i, format] of ['svg', 'png', 'json'].entries()) {
+    const requestId = 100 + i;
+    await p.evaluate(([id, f]) => window.__hostPost({ kind: 'exportRequest', requestId: id, format: f }), [requestId, format]);
+    await p.waitForFunction((id) => window.__posted.some((m) => m.kind === 'exportData' && m.requestId === id), requestId);
+    const data = await p.evaluate((id) => window.__posted.find((m) => m.kind === 'exportData' && m.requestId === id).data, requestId);
+    let valid = true;
+    try {
+      checkExportData(format, data);
+    } catch (e) {
+      valid = false;
+      console.log(`   ${e.message}`);
+    }
+    expect(valid, `${name}: ${format} export passes the host's checks`);
+    const file = path.join(outDir, `export-${name}.${format}`);
+    if (format === 'png') fs.writeFileSync(file, Buffer.from(data.slice(data.indexOf(',') + 1), 'base64'));
+    else fs.writeFileSync(file, data);
+  }
+}
+
+/** Hostile or malformed host messages are ignored (and logged back); script in free text stays text. */
+async function checkHostile(p, name, posted) {
+  const before = await p.textContent('.readout');
+  await p.evaluate(() => {
+    window.__hostPost({ kind: 'update', model: { circuit: '<img src=x onerror=alert(1)>' }, pinned: false });
+    window.__hostPost({ kind: 'evil', payload: 1 });
+    window.__hostPost('<script>alert(1)</script>');
+    window.__hostPost({ kind: 'topTokens', requestId: 1, nodeId: '<script>', tokens: [] });
+  });
+  await p.waitForTimeout(100);
+  const logs = (await posted()).filter((m) => m.kind === 'log');
+  expect(logs.length >= 4, `${name}: 4 malformed messages rejected and logged (${logs.length})`);
+  expect((await p.textContent('.readout')) === before, `${name}: rejected messages had no effect`);
+
+  await p.evaluate(() => {
+    const f = window.__harnessFixture;
+    const circuit = { ...f.model.circuit, nodes: f.model.circuit.nodes.map((n, i) => (i === 4 ? { ...n, meaning: '<img src=x onerror="window.__pwned=1">' } : n)) };
+    window.__hostPost({ kind: 'update', model: { ...f.model, circuit }, pinned: false });
+  });
+  await p.waitForTimeout(100);
+  expect((await p.textContent('.node-meaning'))?.startsWith('<img'), `${name}: markup in a meaning is shown as text`);
+  expect(!(await p.evaluate(() => window.__pwned)), `${name}: markup in a meaning does not execute`);
+}
+
+/** User actions post typed messages. */
+async function checkActions(p, name, posted) {
+  await p.click('.top-tokens .token-link');
+  await p.click('.ablate-toggle');
+  await p.waitForTimeout(100);
+  const kinds = (await posted()).map((m) => m.kind);
+  expect(kinds.includes('revealToken'), `${name}: clicking a top token posts revealToken`);
+  expect(kinds.includes('toggleNode'), `${name}: the ablation checkbox posts toggleNode`);
+  expect(kinds.includes('topTokensRequest'), `${name}: details request top tokens with an id`);
 }
 
 if (args.has('--serve')) {
