@@ -636,9 +636,12 @@ function listClosePoint(text: string, b: MutableBracket, lastCode: number): Task
   const at = b.close;
   const d = text.charCodeAt(at + 1);
   const truth: TruthLabel | null = d === 93 ? 'nested' : d === C_NL || d === C_CR ? 'flat' : null;
-  // spaces or tabs between the last code and the `]` may be left out of the predicting token
+  // spaces or tabs between the last code and the `]` on the same line may be left out of the
+  // predicting token (a BPE token like ` ],\n`); a `]` on a line of its own is predicted by the
+  // token that ends right before it (its indentation)
   let from = at;
   while (from > lastCode && (text.charCodeAt(from - 1) === C_SP || text.charCodeAt(from - 1) === C_TAB)) from--;
+  if (from !== lastCode) from = at;
   return { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined };
 }
 

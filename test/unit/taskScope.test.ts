@@ -183,6 +183,12 @@ test('a space before ] may be left out of the predicting token', () => {
   assert.equal(applies(LIST, m, ...at(text, '2')), true);
   assert.equal(applies(LIST, m, ...at(text, ' 2')), true);
   assert.equal(applies(LIST, m, ...at(text, ' ]')), false);
+  // a ] on its own line: only the indentation before it predicts it, not the newline before that
+  const t2 = `x = [\n    1,\n    ]\n`;
+  const m2 = analyzeScope(t2);
+  const nl = t2.indexOf(',\n') + 1;
+  assert.equal(applies(LIST, m2, nl, nl + 1), false);
+  assert.equal(applies(LIST, m2, nl + 1, nl + 5), true);
 });
 
 test('unbalanced brackets: stray closers are ignored, a statement keyword ends unclosed brackets, unclosed lists get a point without truth', () => {
