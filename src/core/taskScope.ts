@@ -133,8 +133,10 @@ export interface TaskPoint {
   readonly truth: TruthLabel | null;
   /** The construct the point closes or follows: the string literal, the bracket pair, the keyword or name. */
   readonly construct: Span;
-  /** The character(s) of the right answer when there is one: `"`, `'`, `]`, `:`, `\n`, `==`, `=`. */
+  /** The character(s) of the right answer when there is one: `"`, `'`, `]]`, `]\n`, `:`, `\n`, ` ==`, ` =`. */
   readonly answer?: string;
+  /** list-close: the bracket pair's nesting depth among brackets of every kind (1 = outermost). */
+  readonly depth?: number;
 }
 
 export interface ScopeMap {
@@ -404,7 +406,7 @@ export function analyzeScope(text: string): ScopeMap {
   };
   const pendingUnclosed = (b: MutableBracket): void => {
     if ((b.kind === 'list' || b.kind === 'subscript') && b.lastCode > b.open + 1) {
-      listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end } });
+      listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end }, depth: b.depth });
     }
   };
   const newStatement = (): void => {
@@ -642,7 +644,7 @@ function listClosePoint(text: string, b: MutableBracket, lastCode: number): Task
   let from = at;
   while (from > lastCode && (text.charCodeAt(from - 1) === C_SP || text.charCodeAt(from - 1) === C_TAB)) from--;
   if (from !== lastCode) from = at;
-  return { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined };
+  return { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined, depth: b.depth };
 }
 
 function keywordTruePoint(text: string, keyword: string, kwStart: number, end: number): TaskPoint {

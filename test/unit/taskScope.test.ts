@@ -160,6 +160,7 @@ test('nested lists: the inner ] is nested when another ] follows, the outer is f
     ['[1]', null],
   ]);
   assert.deepEqual(m.brackets.map((b) => b.depth), [1, 2, 2, 1, 2, 1]);
+  assert.deepEqual(taskPoints(LIST, m).map((p) => p.depth), [2, 2, 1, 2, 1, 1]);
   assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.truth, 'nested');
   assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.answer, ']]');
 });
@@ -242,6 +243,15 @@ test('match/case are soft keywords only where a statement of theirs follows', ()
   const pts = taskPoints(NAME, m).map((p) => text.slice(p.construct.start, p.construct.end) + '@' + text.slice(0, p.construct.start).split('\n').length);
   assert.deepEqual(pts, ['x@3', 'match@5', 'match@6', 'match@7', 'case@8']);
   assert.equal(m.brackets.find((b) => b.char === '[')?.kind, 'list', 'a sequence pattern is a list display');
+});
+
+test('CRLF line ends: one-line strings end at \\r, a ] before \\r\\n is flat, statements start after each line', () => {
+  const text = 'x = "a\r\ny = [1]\r\nz = "b\\\r\nc"\r\n';
+  const m = analyzeScope(text);
+  assert.deepEqual(m.strings.map((s) => [s.terminated, s.oneLine]), [[false, true], [true, false]]);
+  assert.equal(taskPoints(QUOTE, m)[0].offset, text.indexOf('\r'));
+  assert.equal(taskPoints(LIST, m)[0].truth, 'flat');
+  assert.deepEqual(taskPoints(NAME, m).map((p) => text[p.construct.start]), ['x', 'y', 'z']);
 });
 
 test('anywhere applies everywhere and has no points', () => {
