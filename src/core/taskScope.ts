@@ -1,6 +1,18 @@
 // Task scope: where in a Python document each circuit's task applies, decided once per document
 // text from Python's own lexical structure. Core module: no `vscode` import.
 //
+// Why a lexer of our own rather than tree-sitter (web-tree-sitter 0.25 + tree-sitter-python 0.25,
+// both install offline from npm): measured on bench/stdlib-5000.py on this project's 2 cores, the
+// grammar parses and walks 5,000 lines in ~85 ms of CPU (1,000 lines: ~25 ms) after a ~37 ms
+// asynchronous load of 660 KB of wasm that esbuild would have to ship beside dist/ for both the
+// extension and the CLI; this lexer takes ~2–3 ms for 5,000 lines (~1–2 ms for 1,000), synchronously,
+// with nothing to ship. On correctness both find every string Python's `tokenize` finds on the
+// standard library; tree-sitter types annotations (`Optional[int]`) as generic types rather than
+// subscripts, and its error recovery is not Python's. This lexer agrees exactly with `tokenize` and
+// `ast` on 3,680 files (the standard library with its tests, and site-packages): every string
+// literal, every bracket pair, every `[` as list or subscript, every statement-initial name
+// (test/unit/taskScope.test.ts, test/fixtures/make_scope_golden.py).
+//
 // The lexer below follows the rules of CPython's tokenizer (Lib/tokenize.py, Parser/tokenizer.c):
 // - string literals: any case of the prefixes r u b f t br rb fr rf tr rt, one or three quotes of
 //   either kind, a backslash escaping the next character in every kind of string (in raw strings
@@ -267,11 +279,10 @@ function scanString(text: string, i: number, q: number, triple: boolean, fstring
         continue;
       }
       if (fstring && !raw && d === 78 /* N */ && text.charCodeAt(i + 2) === 123) {
-        // `\N{NAME}`: the braces belong to the escape, not to a field
-        const close = text.indexOf('}', i + 3);
-        const stop = close < 0 ? text.length : close + 1;
-        if (!triple && /[\r\n]/.test(text.slice(i, stop))) i += 2;
-        else i = stop;
+        // `\N{NAME}`: the braces belong to the escape, not to a field (names are short: look 100 ahead)
+        let k = i + 3;
+        while (k < n && k < i + 103 && /[A-Za-z0-9 -]/.test(text[k])) k++;
+        i = text.charCodeAt(k) === 125 ? k + 1 : i + 2;
         continue;
       }
       i += d === C_CR && text.charCodeAt(i + 2) === C_NL ? 3 : 2;
