@@ -1,8 +1,11 @@
 """Builds the training corpus from real Python source installed on this machine.
 
-Sources: the interpreter's standard library and the virtual environment's site-packages
-(both fixed by the pinned requirements). One package, `networkx`, is held out entirely: it is
-the "real code not in the corpus" on which the model's quote and bracket behaviour is measured.
+Sources: the interpreter's standard library, the virtual environment's site-packages (both fixed
+by the pinned requirements) and the test suites of the pinned wheels in `extra-sources.lock`. One
+package, `networkx`, is held out entirely, and the lock's "eval" wheels (LLM client SDKs) are never
+trained on: they are the "real code not in the corpus" on which the model's quote and bracket
+behaviour is measured. Agent frameworks and LLM/AI client SDKs are kept out of the corpus
+(`EXCLUDED_PACKAGES`: `huggingface_hub` ships LLM inference clients).
 
 Files are deduplicated by content hash and split into train/validation by a hash of their
 content, so the split is stable whatever the file order or the machine's paths.
@@ -15,16 +18,24 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import sources
+
 HELD_OUT_PACKAGE = "networkx"
+EXCLUDED_PACKAGES = {"huggingface_hub"}
 MAX_FILE_BYTES = 200_000  # larger files are mostly generated tables, not code people write
 VALIDATION_FRACTION = 0.02
 
 
 @dataclass
 class CorpusFile:
-    root: str  # "stdlib" | "site-packages"
+    root: str  # "stdlib" | "site-packages" | "wheel:<file>"
     relpath: str
     text: str
+
+    @property
+    def is_test(self) -> bool:
+        """Under a tests/ folder: the list-rich source the training mixture weighs separately."""
+        return "/tests/" in f"/{self.relpath}"
 
     @property
     def sha(self) -> str:
@@ -36,11 +47,7 @@ def source_roots() -> dict[str, Path]:
     return {"stdlib": Path(paths["stdlib"]), "site-packages": Path(paths["purelib"])}
 
 
-def _read_python(path: Path) -> str | None:
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None
+def _decode_python(raw: bytes) -> str | None:
     if len(raw) == 0 or len(raw) > MAX_FILE_BYTES or b"\x00" in raw:
         return None
     try:
@@ -62,9 +69,27 @@ def iter_files(held_out: bool = False) -> list[CorpusFile]:
             is_held_out = name == "site-packages" and rel.split("/")[0] == HELD_OUT_PACKAGE
             if is_held_out != held_out:
                 continue
-            text = _read_python(path)
+            if rel.split("/")[0] in EXCLUDED_PACKAGES:
+                continue
+            try:
+                text = _decode_python(path.read_bytes())
+            except OSError:
+                continue
             if text is not None:
                 out.append(CorpusFile(name, rel, text))
+    return out
+
+
+def iter_wheel_files(role: str) -> list[CorpusFile]:
+    """The usable .py files of the pinned wheels with this role ("tests" or "eval"), in lock order."""
+    out = []
+    for wheel in sources.pinned():
+        if wheel.role != role:
+            continue
+        for rel, raw in sources.python_files(wheel):
+            text = _decode_python(raw)
+            if text is not None:
+                out.append(CorpusFile(f"wheel:{wheel.file}", rel, text))
     return out
 
 

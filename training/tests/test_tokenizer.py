@@ -26,6 +26,14 @@ def test_training_a_tokenizer_uses_the_split_regex():
     tok = tk.train(texts)
     assert tok.token_to_id(tk.EOT) == tok.get_vocab_size() - 1
     assert tok.decode(tok.encode(texts[0]).ids) == texts[0]
-    # tinypython's split: a space joins the following word or punctuation run; digits stand alone
+    # tinypython's split: a space joins the following word or punctuation run; digits stand alone;
+    # brackets are pre-tokens of their own, so ")" and the newline part and "[" never joins a name
     pieces = tok.pre_tokenizer.pre_tokenize_str("x = foo(1)\n")
+    assert [p for p, _ in pieces] == ["x", "Ġ=", "Ġfoo", "(", "1", ")", "Ċ"]
+    pieces = tok.pre_tokenizer.pre_tokenize_str('y = [[a, "b"]]\n')
+    assert [p for p, _ in pieces] == ["y", "Ġ=", "Ġ[", "[", "a", ",", 'Ġ"', "b", '"', "]", "]", "Ċ"]
+
+
+def test_tinypython_regex_is_kept_for_its_bundles():
+    pieces = tk.new_tokenizer(tk.TINYPYTHON_PATTERN).pre_tokenizer.pre_tokenize_str("x = foo(1)\n")
     assert [p for p, _ in pieces] == ["x", "Ġ=", "Ġfoo", "(", "1", ")Ċ"]
