@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import tasks as tasks_mod
+from .corpus import read_jsonl
 from .export import load_run, round_bigram_fp16_
 from .prune import BISECT_EXAMPLES, REFINE_MAX_NODES, PruneConfig, circuit_at, circuit_edges, learn_mask_logits, task_eval
 from .train import CONFIGS
@@ -35,7 +36,7 @@ def size_curve(run: Path, bundle: Path, task_name: str, targets: list[float], co
     round_bigram_fp16_(gpt)
     fill = torch.from_numpy(np.fromfile(bundle / "node_means.bin", dtype="<f4"))
     task = tasks_mod.build_tasks(Tokenizer.from_file(str(bundle / "tokenizer.json")),
-                                 tasks_mod.load_stream(data / "val.bin"))[task_name]
+                                 read_jsonl(data / "corpus_val.jsonl"))[task_name]
     model_loss = task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"]
     points = []
     for coef in coefs:

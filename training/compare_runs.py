@@ -15,15 +15,16 @@ import torch
 from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
+from .corpus import read_jsonl
 from .evaluate import model_metrics
 from .export import load_run, round_bigram_fp16_
 
 
-def measure(run: Path, tok, all_tasks, heldout_stream) -> dict:
+def measure(run: Path, tok, all_tasks, data: Path) -> dict:
     gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
     info.pop("curve")  # the runs' own curve.jsonl files hold it
-    return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, heldout_stream)}
+    return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, data)}
 
 
 def main() -> None:
@@ -35,16 +36,15 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tok = Tokenizer.from_file(str(args.data / "tokenizer.json"))
-    all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
-    heldout_stream = tasks_mod.load_stream(args.data / "heldout.bin")
-    runs = [measure(run, tok, all_tasks, heldout_stream) for run in args.run]
+    all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
+    runs = [measure(run, tok, all_tasks, args.data) for run in args.run]
     args.out.write_text(json.dumps({"command": "python -m training.compare_runs " + " ".join(f"--run {r}" for r in args.run),
                                     "runs": runs}, indent=1))
     for r in runs:
         accs = ", ".join(f"{k} {v['accuracy'] * 100:.1f} %" for k, v in r["tasks"].items())
-        print(f"{r['run']}: {r['steps']} steps, val loss {r['val_loss']}; {accs}; held-out quote "
-              f"{r['heldout']['quote']['accuracy'] * 100:.1f} % of {r['heldout']['quote']['count']}, bracket "
-              f"{r['heldout']['bracket']['accuracy'] * 100:.1f} % of {r['heldout']['bracket']['count']}")
+        real = "; ".join(f"{src}: bracket {f['bracket']['balanced'] * 100:.1f} % balanced, quote {f['quote']['balanced'] * 100:.1f} %"
+                         for src, f in r["real_code"].items())
+        print(f"{r['run']}: {r['steps']} steps, val loss {r['val_loss']}; {accs}; real code: {real}")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 
     python -m training.evaluate --run training/runs/small --bundle models/pysparse-l2d128
 
-Task accuracy on the fixed test sets, and the two headline behaviours on real code that is not in
-the corpus (the held-out package): at every actual closing quote token, does the model prefer the
-right quote type over the other; at every actual end-of-line close of `[`, does it prefer the right
-depth ("]" when another "]" follows, "]\\n" otherwise).
+Task accuracy on the fixed test sets, and both tasks on real code that is not in the corpus (the
+held-out package and the LLM client SDK wheels), with the tokenizer-aware contrasts of realcode.py.
 """
 from __future__ import annotations
 
@@ -17,53 +15,36 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from . import tasks as tasks_mod
+from . import realcode, tasks as tasks_mod
+from .corpus import read_jsonl
 from .export import load_run, nonzero_stats, round_bigram_fp16_
 from .model import GPT
 
 
-@torch.no_grad()
-def heldout_accuracy(gpt: GPT, tok, stream: np.ndarray, max_windows: int = 2000) -> dict:
-    """Scan the held-out token stream in windows (stride T/2, scoring each token once with ≥ T/2 left context)."""
-    twin = {}
-    for d, s, _ in tasks_mod.quote_closers(tok):
-        twin[d], twin[s] = s, d
-    close, close_nl = tok.token_to_id("]"), tok.encode("]\n").ids[0]
-    T = gpt.cfg.block_size
-    half = T // 2
-    q_ok = q_n = b_ok = b_n = b_nested = b_nested_ok = 0
-    starts = list(range(0, len(stream) - T - 1, half))[:max_windows]
-    for i in range(0, len(starts), 8):
-        batch = starts[i : i + 8]
-        x = torch.from_numpy(np.stack([stream[s : s + T] for s in batch]))
-        logits, _, _ = gpt(x)  # [B, T, V]
-        for b, s in enumerate(batch):
-            lo = 0 if s == 0 else half
-            for t in range(lo, T - 1):
-                nxt = int(stream[s + t + 1])
-                row = logits[b, t]
-                if nxt in twin:
-                    q_n += 1
-                    q_ok += int(row[nxt] > row[twin[nxt]])
-                elif nxt == close_nl or (nxt == close and int(stream[s + t + 2]) == close_nl):
-                    nested = nxt == close
-                    b_n += 1
-                    b_nested += int(nested)
-                    right = int((row[close] > row[close_nl]) == nested)
-                    b_ok += right
-                    b_nested_ok += right * int(nested)
-    return {
-        "quote": {"accuracy": q_ok / max(1, q_n), "count": q_n},
-        "bracket": {"accuracy": b_ok / max(1, b_n), "count": b_n, "nested": b_nested,
-                    "nested_accuracy": b_nested_ok / max(1, b_nested), "flat_accuracy": (b_ok - b_nested_ok) / max(1, b_n - b_nested)},
-        "tokens_scanned": len(starts) * half,
-    }
+REAL_CODE_SOURCES = ("heldout", "sdk")  # networkx, and the LLM client SDK wheels: never trained on
+REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
 
 
-def model_metrics(gpt: GPT, tok, all_tasks: dict, heldout_stream: np.ndarray) -> dict:
-    """Accuracy and contrast loss on every task's fixed test set, and the held-out real-code accuracies."""
+def real_code_accuracy(gpt: GPT, tok, data: Path) -> dict:
+    """Both tasks on code the corpus does not hold, with the tokenizer-aware contrasts of realcode.py."""
+    diffs = realcode.torch_diffs(gpt)
+    return {source: realcode.score(diffs, tok, realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES), gpt.cfg.block_size)
+            for source in REAL_CODE_SOURCES}
+
+
+def model_metrics(gpt: GPT, tok, all_tasks: dict, data: Path) -> dict:
+    """Accuracy and contrast loss on every task's fixed test set, and the real-code accuracies."""
     return {"tasks": {name: tasks_mod.evaluate(gpt, t.test, classes=t.classes) for name, t in all_tasks.items()},
-            "heldout": heldout_accuracy(gpt, tok, heldout_stream)}
+            "real_code": real_code_accuracy(gpt, tok, data)}
+
+
+def real_code_text(real: dict) -> str:
+    def pct(kind: dict) -> str:
+        return "—" if kind["accuracy"] is None else f"{kind['accuracy'] * 100:.1f} % of {kind['n']}"
+
+    rows = [f"| {name} | {pct(r['nested'])} | {pct(r['flat'])} | **{r['bracket']['balanced'] * 100:.1f} %** | {pct(r['double'])} | {pct(r['single'])} |"
+            for name, r in real.items()]
+    return ("| source | nested `]` | flat `]` | bracket, balanced | double-quoted | single-quoted |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
 
 
 NOTES = "## Notes\n"
@@ -79,7 +60,7 @@ def finetune_text(provenance: dict) -> str:
             "flat ones and closing quotes, a kind drawn uniformly).")
 
 
-def write_card(bundle: Path, manifest: dict, task_metrics: dict, heldout: dict, curve: list[dict]) -> None:
+def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict]) -> None:
     m, p = manifest["model"], manifest["provenance"]
     c = p["corpus"]
     circuits = []
@@ -119,10 +100,14 @@ Final: **{mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total'
 Dense parameters (bigram table, norm gains, sink logits): {mx['dense_params']:,}.
 
 ## Data
-{c['train']['files']} training files ({c['train']['bytes'] / 1e6:.1f} MB, {c['train']['tokens'] / 1e6:.1f}M tokens) from {c['sources']};
-deduplicated by content, split by content hash. Validation: {c['val']['files']} files ({c['val']['tokens'] / 1e6:.2f}M tokens).
-Held out entirely: the `{c['held_out_package']}` package ({c['heldout']['files']} files, {c['heldout']['tokens'] / 1e6:.2f}M tokens).
-File-list SHA-256: train `{c['train']['file_list_sha256'][:16]}…`, validation `{c['val']['file_list_sha256'][:16]}…`.
+{c['sources']}; deduplicated by content, split by content hash. Training windows are drawn from three
+arrays: library code ({c['train']['tokens'] / 1e6:.1f}M tokens, {c['train']['files']} files), test suites ({c['tests']['tokens'] / 1e6:.1f}M tokens, {c['tests']['files']} files)
+and library code with {c['synth']['statements']:,} synthetic list statements injected ({c['synth']['tokens'] / 1e6:.1f}M tokens; `training/synthetic.py`).
+Validation: {c['val']['files']} files ({c['val']['tokens'] / 1e6:.2f}M tokens). Never trained on: the `{c['held_out_package']}` package
+({c['heldout']['files']} files, {c['heldout']['tokens'] / 1e6:.2f}M tokens) and the LLM client SDK wheels {', '.join(f'`{w}`' for w in c['eval_only_wheels'])};
+kept out of the corpus: {', '.join(f'`{x}`' for x in c['excluded_packages'])} (LLM clients). Tokenizer split regex: tinypython_2k's with
+`( ) [ ] {{ }}` as pre-tokens of their own (`training/tokenizer.py`).
+File-list SHA-256: train `{c['train']['file_list']['file_list_sha256'][:16]}…`, validation `{c['val']['file_list']['file_list_sha256'][:16]}…`.
 
 ## Training
 {p['steps']} steps, {p['tokens_seen'] / 1e6:.1f}M tokens seen, {p['compute']}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
@@ -139,12 +124,12 @@ The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr,
 |---|---|---|---|---|
 {task_rows}
 
-## Real code not in the corpus (`{c['held_out_package']}`)
-- Closing quotes: at each actual `")`/`')` (and `")\\n`/`')\\n`, …) token, the right quote type is preferred
-  **{heldout['quote']['accuracy'] * 100:.1f} %** of {heldout['quote']['count']} times.
-- Closes of `[` at the end of a line (list literals and subscripts): the right depth (`]` then `]\\n` vs `]\\n`)
-  is preferred **{heldout['bracket']['accuracy'] * 100:.1f} %** of {heldout['bracket']['count']} times: {heldout['bracket']['nested_accuracy'] * 100:.1f} % of the
-  {heldout['bracket']['nested']} nested ones, {heldout['bracket']['flat_accuracy'] * 100:.1f} % of the flat ones.
+## Real code not in the corpus
+At every `]` that closes a `[` and every one-line string's closing quote, the true rest of the line and a
+wrong one (one `]` fewer or more; the other quote) are tokenized; at the first token where they differ,
+the model is right when it prefers the true one (`training/realcode.py`, up to {REAL_CODE_CASES:,} cases per kind).
+
+{real_code_text(real)}
 
 ## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
 | task | target | nodes | edges | task loss, model | task loss, circuit | circuit, calibrated | logit diff recovered | random same-size set: loss | nonsense task: nodes | norms frozen: nodes |
@@ -160,7 +145,7 @@ model's scale (`python -m training.prune … --frozen-norms`).
 {notes}## Known limits
 - Small: {m['n_layer']} layers trained for {p['tokens_seen'] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
 - Context {m['block_size']} tokens: a string or list opened more than ~{m['block_size']} tokens earlier is out of reach.
-- Task contrasts follow this tokenizer (see `training/tasks.py`): the bracket task compares `]` with `]\\n`.
+- Task contrasts follow this tokenizer (see `training/tasks.py`): after a first `]`, the bracket task compares `]` with `\\n`.
 """
     card.write_text(text)
 
@@ -175,15 +160,16 @@ def main() -> None:
     tok = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
     gpt, info = load_run(args.run)
     round_bigram_fp16_(gpt)
-    all_tasks = tasks_mod.build_tasks(tok, tasks_mod.load_stream(args.data / "val.bin"))
-    metrics = model_metrics(gpt, tok, all_tasks, tasks_mod.load_stream(args.data / "heldout.bin"))
-    task_metrics, heldout = metrics["tasks"], metrics["heldout"]
+    all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
+    metrics = model_metrics(gpt, tok, all_tasks, args.data)
+    task_metrics, real = metrics["tasks"], metrics["real_code"]
     manifest_path = args.bundle / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["metrics"].update({"tasks": task_metrics, "heldout": heldout, **nonzero_stats(gpt)})
+    manifest["metrics"].pop("heldout", None)  # the token-stream scan it held is replaced by the real-code contrasts
+    manifest["metrics"].update({"tasks": task_metrics, "real_code": real, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    write_card(args.bundle, manifest, task_metrics, heldout, info["curve"])
-    print(json.dumps({"tasks": task_metrics, "heldout": heldout}, indent=2))
+    write_card(args.bundle, manifest, task_metrics, real, info["curve"])
+    print(json.dumps({"tasks": task_metrics, "real_code": real}, indent=2))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from onnx import helper, numpy_helper
 from tokenizers import Tokenizer
 
 from . import model as model_mod
-from .model import GPT, GPTConfig, NodeHooks, n_nodes, node_layout
+from .model import GPT, GPTConfig, n_nodes, node_layout
 from .train import Batches
 
 OPSET = 17
@@ -45,7 +45,7 @@ class NodeInterface(torch.nn.Module):
         self.gpt = gpt
 
     def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
-        hook = NodeHooks(self.gpt.cfg, node_mask, node_fill, record=True)
+        hook = self.gpt.hooks(node_mask, node_fill, record=True)
         start = score_from[0]
         x, _ = self.gpt.hidden(input_ids, hook, scored_from=start)  # [B, P, d]
         P = x.shape[1]
@@ -54,8 +54,8 @@ class NodeInterface(torch.nn.Module):
         # concatenating all N nodes at every position to gather K of them; records have T or P rows
         # (see GPT.hidden) and the scored positions are the last P of each
         watched = torch.zeros(x.shape[0], P, watch.shape[0])  # [B, P, K]
-        for r, e in zip(hook.recorded, node_layout(self.gpt.cfg)):
-            lo, n = e["offset"], e["length"]
+        for e in node_layout(self.gpt.cfg):
+            r, lo, n = hook.recorded[e["name"]], e["offset"], e["length"]
             inside = ((watch >= lo) & (watch < lo + n)).to(x.dtype)  # [K]
             watched = watched + r[:, r.shape[1] - P:].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
         return logits, watched

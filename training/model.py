@@ -74,6 +74,11 @@ def n_nodes(cfg: GPTConfig) -> int:
     return last["offset"] + last["length"]
 
 
+def k_for(width: int, afrac: float) -> int:
+    """How many entries AbsTopK keeps at a node location of this width (at least one)."""
+    return max(1, int(width * afrac))
+
+
 def abs_topk(x: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest-|x| entries of the last dim, zero the rest.
 
@@ -112,25 +117,38 @@ class RMSNorm(nn.Module):
 
 
 class NodeHooks:
-    """Per-forward state: masks to apply and activations to record, indexed by the flat layout."""
+    """Per-forward state: the kept fraction of AbsTopK, masks to apply and activations to record by
+    node-location name (concatenated in `node_layout` order, so a reordered forward is a KeyError,
+    not a silent shift of every node index)."""
 
-    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None):
-        self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in node_layout(cfg)}
+    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None,
+                 afrac: float | None = None):
+        self.layout = node_layout(cfg)
+        self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in self.layout}
         self.node_mask, self.record = node_mask, record
+        self.afrac = cfg.afrac if afrac is None else afrac
         # every RMSNorm's scale by name ("0.ln_1", …, "ln_f"): given → used (frozen), absent → recorded here
         self.frozen = norm_scales is not None
         self.norm_scales: dict[str, torch.Tensor] = norm_scales if norm_scales is not None else {}
         # x ← x·mask + fill·(1 − mask); the second term is computed once for all N nodes [N]
         self.fill_term = None if node_mask is None else node_fill * (1 - node_mask)
-        self.recorded: list[torch.Tensor] = []
+        self.recorded: dict[str, torch.Tensor] = {}
+
+    def topk(self, x: torch.Tensor) -> torch.Tensor:
+        """AbsTopK over the last dim at the current kept fraction (1 = off: everything kept)."""
+        return abs_topk(x, k_for(x.shape[-1], self.afrac))
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if self.node_mask is not None:
             lo, hi = self.slices[name]
             x = x * self.node_mask[lo:hi] + self.fill_term[lo:hi]
         if self.record:
-            self.recorded.append(x)
+            self.recorded[name] = x
         return x
+
+    def all_recorded(self) -> torch.Tensor:
+        """Every location's record, in flat node order → [B, T, N]."""
+        return torch.cat([self.recorded[e["name"]] for e in self.layout], dim=-1)
 
     def norm(self, name: str, ln: "RMSNorm", x: torch.Tensor) -> torch.Tensor:
         if self.frozen:
@@ -159,7 +177,6 @@ class CausalSelfAttention(nn.Module):
         cfg = self.cfg
         B, T, _ = x.shape
         hd = cfg.n_head * cfg.d_head
-        kq = max(1, int(hd * cfg.afrac))
         if queries_from is None:
             q, k, v = self.c_attn(x).split(hd, dim=2)  # each [B, T, nh*dh]
             first = 0
@@ -169,9 +186,9 @@ class CausalSelfAttention(nn.Module):
             k, v = F.linear(x, w_kv).split(hd, dim=2)  # each [B, T, nh*dh]
             first = queries_from
         Q = q.shape[1]
-        q = hook(f"{layer}.attn.q", abs_topk(q, kq))
-        k = hook(f"{layer}.attn.k", abs_topk(k, kq))
-        v = hook(f"{layer}.attn.v", abs_topk(v, kq))
+        q = hook(f"{layer}.attn.q", hook.topk(q))
+        k = hook(f"{layer}.attn.k", hook.topk(k))
+        v = hook(f"{layer}.attn.v", hook.topk(v))
         q = q.view(B, Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
         k = k.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
         v = v.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)
@@ -185,8 +202,7 @@ class CausalSelfAttention(nn.Module):
         else:
             probs = F.softmax(att, dim=-1)
         y = (probs @ v).transpose(1, 2).reshape(B, Q, hd)  # [B, Q, nh*dh]
-        y = self.c_proj(y)
-        y = abs_topk(y, max(1, int(cfg.d_model * cfg.afrac)))
+        y = hook.topk(self.c_proj(y))  # [B, Q, d]
         return y, (probs if want_attn else None)
 
 
@@ -198,10 +214,9 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=False)
 
     def forward(self, x: torch.Tensor, hook, layer: int) -> torch.Tensor:
-        cfg = self.cfg
         h = F.gelu(self.c_fc(x))  # [B, T, d_mlp]
-        h = hook(f"{layer}.mlp.post_act", abs_topk(h, max(1, int(cfg.d_mlp * cfg.afrac))))
-        return abs_topk(self.c_proj(h), max(1, int(cfg.d_model * cfg.afrac)))
+        h = hook(f"{layer}.mlp.post_act", hook.topk(h))
+        return hook.topk(self.c_proj(h))  # [B, T, d]
 
 
 class Block(nn.Module):
@@ -215,13 +230,12 @@ class Block(nn.Module):
 
     def forward(self, x, hook, layer: int, want_attn: bool = False, queries_from=None):
         """x [B, T, d] → x [B, Q, d]: the last Q = T − queries_from positions (all when None)."""
-        k = max(1, int(self.cfg.d_model * self.cfg.afrac))
-        a_in = hook(f"{layer}.attn.act_in", abs_topk(hook.norm(f"{layer}.ln_1", self.ln_1, x), k))
+        a_in = hook(f"{layer}.attn.act_in", hook.topk(hook.norm(f"{layer}.ln_1", self.ln_1, x)))
         delta, probs = self.attn(a_in, hook, layer, want_attn, queries_from)
         if queries_from is not None:
             x = x[:, queries_from:]
         x = x + hook(f"{layer}.attn.resid_delta", delta)
-        m_in = hook(f"{layer}.mlp.act_in", abs_topk(hook.norm(f"{layer}.ln_2", self.ln_2, x), k))
+        m_in = hook(f"{layer}.mlp.act_in", hook.topk(hook.norm(f"{layer}.ln_2", self.ln_2, x)))
         x = x + hook(f"{layer}.mlp.resid_delta", self.mlp(m_in, hook, layer))
         return x, probs
 
@@ -240,6 +254,10 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.bigram_table = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.vocab_size)) if cfg.bigram_table else None
+        # training schedules change these (train.py): AbsTopK's kept fraction, and whether the bigram
+        # table is read yet; a trained model has cfg.afrac and its table on
+        self.afrac_now = cfg.afrac
+        self.bigram_on = True
         self.apply(self._init)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
@@ -266,13 +284,17 @@ class GPT(nn.Module):
         scales = None
         if freeze_norms:
             with torch.no_grad():
-                free = NodeHooks(self.cfg)
+                free = self.hooks()
                 self._logits(idx, free, positions, want_attn)
                 scales = free.norm_scales
-        hook = NodeHooks(self.cfg, node_mask, node_fill, record, norm_scales=scales)
+        hook = self.hooks(node_mask, node_fill, record, norm_scales=scales)
         logits, attn_probs = self._logits(idx, hook, positions, want_attn)  # [B, T, V] or [B, V]
-        nodes = torch.cat(hook.recorded, dim=-1) if record else None  # [B, T, N]
+        nodes = hook.all_recorded() if record else None  # [B, T, N]
         return logits, nodes, (attn_probs if want_attn else None)
+
+    def hooks(self, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None) -> NodeHooks:
+        """This forward's hooks, at the model's current kept fraction."""
+        return NodeHooks(self.cfg, node_mask, node_fill, record, norm_scales, afrac=self.afrac_now)
 
     def _logits(self, idx, hook: NodeHooks, positions, want_attn: bool):
         x, attn_probs = self.hidden(idx, hook, want_attn)
@@ -308,7 +330,7 @@ class GPT(nn.Module):
         w = self.lm_head.weight if read_ids is None else self.lm_head.weight.index_select(0, read_ids)  # [V|R, d]
         ln_f = self.transformer.ln_f
         logits = (ln_f(x) if hook is None else hook.norm("ln_f", ln_f, x)) @ w.t()
-        if self.bigram_table is not None:
+        if self.bigram_table is not None and self.bigram_on:
             bigram = self.bigram_table[idx]  # [..., V]
             logits = logits + (bigram if read_ids is None else bigram.index_select(-1, read_ids))
         return logits

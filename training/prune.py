@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import tasks as tasks_mod
+from .corpus import read_jsonl
 from .export import load_checkpoint
 from .model import GPT, n_nodes, node_layout
 
@@ -486,7 +487,7 @@ def main() -> None:
     means = np.fromfile(args.bundle / "node_means.bin", dtype="<f4")
     fill = torch.from_numpy(means)
     val_stream = tasks_mod.load_stream(args.data / "val.bin")
-    all_tasks = tasks_mod.build_tasks(tok, val_stream)
+    all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
     manifest_path = args.bundle / "manifest.json"
     coefs = tuple(float(c) for c in args.coefs.split(",")) if args.coefs else None
     steps = args.steps or PruneConfig.steps

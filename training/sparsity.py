@@ -3,8 +3,8 @@
 After every optimizer step each sparse matrix W [out, in] keeps exactly k = round(density · numel)
 nonzeros: first, for every row and every column, its MIN_PER_NEURON largest-|w| entries (so no neuron,
 residual channel or attention channel is left with fewer than 4 connections), then the largest
-remaining entries up to k. The density is annealed linearly from 1 to the target over the first
-`anneal_frac` of training.
+remaining entries up to k. The density is annealed linearly from 1 to the target between two
+fractions of training (from the start to the half, in the original recipe).
 """
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ import torch
 MIN_PER_NEURON = 4
 
 
-def density_at(step: int, total_steps: int, target: float, anneal_frac: float = 0.5) -> float:
+def ramp(step: int, total_steps: int, begin_frac: float, end_frac: float) -> float:
+    """0 until `begin_frac` of training, 1 from `end_frac` on, linear in between."""
+    begin, end = begin_frac * total_steps, max(begin_frac * total_steps + 1, end_frac * total_steps)
+    return min(1.0, max(0.0, (step - begin) / (end - begin)))
+
+
+def density_at(step: int, total_steps: int, target: float, anneal_frac: float = 0.5, begin_frac: float = 0.0) -> float:
+    """Dense until `begin_frac` of training, `target` from `anneal_frac` on, linear in between."""
     if anneal_frac <= 0:  # already sparse (a fine-tune of a trained run): the target from the first step
         return target
-    t = min(1.0, step / max(1, anneal_frac * total_steps))
-    return 1.0 + (target - 1.0) * t
+    return 1.0 + (target - 1.0) * ramp(step, total_steps, begin_frac, anneal_frac)
 
 
 def nonzeros_for(numel: int, density: float) -> int:

@@ -5,11 +5,14 @@ loss is the 2-way cross-entropy −log softmax([l_correct, l_wrong])[0] at the l
 averaged over examples (the paper sums it over a pair of contexts; its viz halves that sum, which
 is this per-example mean).
 
-Token contrasts follow what this tokenizer actually emits (the paper's "]]" vs "]" compares the first
-tokens of "]]\n" and "]\n"; our BPE splits "]]\n" as "]" + "]\n"), so:
-  single_double_quote  closing quote + ")", e.g. '")' vs "')" (also '")\n' vs "')\n", ...)
-  bracket_counting     at the close of a list at the end of a line: "]" (another "]" follows:
-                       nested, depth 2) vs "]\n" (flat, depth 1)
+Each example's two tokens are the tokenizer's own: the prompt's text is continued twice (the true
+rest of the line and the wrong one), both are tokenized, and the prompt ends where the two encodings
+first differ (`first_difference`). So the same task works with tinypython_2k's regex (closing quote
++ ")" as one token: '")' vs "')"; "]" vs "]\n") and with brackets as pre-tokens of their own ('"' vs
+"'"; "]" vs "\n" after the first "]"):
+  single_double_quote  close a one-line string with the quote that opened it
+  bracket_counting     at the close of a list at the end of a line: one more "]" if the list is nested
+                       (depth 2) or the end of the line (depth 1)
   while_return_true    after "while True" → ":\n"; after "return True" → "\n"
   if_equals            after "if x" → " =="; after a statement-initial "x" → " ="
 Examples mix templates with real code from the validation split of the corpus.
@@ -23,8 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from . import corpus
 
 PROMPT_TOKENS = 64  # real-code prompts keep this much left context (enough for strings and most lists)
 NAMES = ["x", "y", "data", "name", "value", "result", "items", "path", "key", "msg", "text", "config", "args", "node", "count", "line", "user", "out", "buf", "row"]
@@ -55,63 +56,51 @@ def _tid(tok, text: str) -> int | None:
     return ids[0] if len(ids) == 1 else None
 
 
-def quote_closers(tok) -> list[tuple[int, int, str]]:
-    """(double_id, single_id, suffix) for every suffix where both quote closers are single tokens."""
+def first_difference(tok, left: str, true_rest: str, alt_rest: str, max_prompt: int = PROMPT_TOKENS) -> tuple[list[int], int, int] | None:
+    """(prompt ids, true token, alternative token) where the encodings of left + true_rest and
+    left + alt_rest first differ; the prompt keeps the last `max_prompt` tokens. None if they never
+    do, or if the differing token begins inside `left` (BPE merged the continuation with what comes
+    before it, e.g. an empty string's two quotes: that contrast is not the task's)."""
+    enc = tok.encode(left + true_rest)
+    a, b = enc.ids, tok.encode(left + alt_rest).ids
+    i = next((j for j, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    if not i or enc.offsets[i][0] < len(left):
+        return None
+    return a[max(0, i - max_prompt) : i], a[i], b[i]
+
+
+def _example(tok, left: str, true_rest: str, alt_rest: str, source: str) -> Example | None:
+    found = first_difference(tok, left, true_rest, alt_rest)
+    return Example(found[0], found[1], found[2], source) if found else None
+
+
+def _real_examples(tok, cases: list, rng: random.Random, n: int) -> list[Example]:
+    """Examples from real cases (realcode.Case: a file, an offset and two continuations of its line)."""
+    rng.shuffle(cases)
     out = []
-    for suffix in [")", ")\n", "),", "))", ")]", "):", ")\n\n", "])"]:
-        d, s = _tid(tok, '"' + suffix), _tid(tok, "'" + suffix)
-        if d is not None and s is not None:
-            out.append((d, s, suffix))
+    for c in cases:
+        if len(out) == n:
+            break
+        start = c.text.rfind("\n", 0, max(0, c.at - 20 * PROMPT_TOKENS)) + 1
+        ex = _example(tok, c.text[start : c.at], c.true_rest, c.alt_rest, "real")
+        if ex:
+            out.append(ex)
     return out
 
 
-def _real_positions(stream: np.ndarray, wanted) -> list[int]:
-    return [i for i in range(PROMPT_TOKENS, len(stream)) if wanted(i)]
-
-
-def _quote_examples_real(tok, stream: np.ndarray, rng: random.Random, n: int) -> list[Example]:
-    twin = {}
-    for d, s, _ in quote_closers(tok):
-        twin[d], twin[s] = s, d
-    pos = _real_positions(stream, lambda i: int(stream[i]) in twin)
-    rng.shuffle(pos)
-    return [Example(stream[i - PROMPT_TOKENS : i].tolist(), int(stream[i]), twin[int(stream[i])], "real") for i in pos[:n]]
-
-
-def _quote_examples_template(tok, rng: random.Random, n: int) -> list[Example]:
-    closers = quote_closers(tok)
-    out = []
-    for _ in range(n):
-        q, other = rng.choice([('"', "'"), ("'", '"')])
-        d, s, suffix = rng.choice(closers[:2])  # ")" and ")\n" are by far the most common
-        pre = ""
-        if rng.random() < 0.6:  # a distractor string of the other quote type on an earlier line
-            pre = f"{rng.choice(NAMES)} = {other}{rng.choice(WORDS)}{other}\n"
-        if rng.random() < 0.3:
-            pre += f"{rng.choice(NAMES)} = {q}{rng.choice(WORDS)}{q}\n"
-        indent = rng.choice(["", "    ", "        "])
-        call = rng.choice([f"{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)}.{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)} = {rng.choice(FUNCS)}("])
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
-        text = f"{pre}{indent}{call}{q}{words}"
-        correct, wrong = (d, s) if q == '"' else (s, d)
-        out.append(Example(tok.encode(text).ids, correct, wrong, "template"))
-    return out
-
-
-def _bracket_ids(tok) -> tuple[int, int]:
-    return _tid(tok, "]"), _tid(tok, "]\n")
-
-
-def _bracket_examples_real(tok, stream: np.ndarray, rng: random.Random, n: int) -> list[Example]:
-    close, close_nl = _bracket_ids(tok)
-    nested = _real_positions(stream[:-1], lambda i: stream[i] == close and stream[i + 1] == close_nl)
-    flat = _real_positions(stream, lambda i: stream[i] == close_nl)
-    rng.shuffle(nested)
-    rng.shuffle(flat)
-    k = n // 2
-    ex = [Example(stream[i - PROMPT_TOKENS : i].tolist(), close, close_nl, "real") for i in nested[:k]]
-    ex += [Example(stream[i - PROMPT_TOKENS : i].tolist(), close_nl, close, "real") for i in flat[: n - len(ex)]]
-    return ex
+def _quote_template(rng: random.Random) -> tuple[str, str, str]:
+    """(text up to the closing quote, true rest, wrong rest)."""
+    q, other = rng.choice([('"', "'"), ("'", '"')])
+    pre = ""
+    if rng.random() < 0.6:  # a distractor string of the other quote type on an earlier line
+        pre = f"{rng.choice(NAMES)} = {other}{rng.choice(WORDS)}{other}\n"
+    if rng.random() < 0.3:
+        pre += f"{rng.choice(NAMES)} = {q}{rng.choice(WORDS)}{q}\n"
+    indent = rng.choice(["", "    ", "        "])
+    call = rng.choice([f"{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)}.{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)} = {rng.choice(FUNCS)}("])
+    words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
+    rest = rng.choice([")", ")\n"])  # by far the most common
+    return f"{pre}{indent}{call}{q}{words}", q + rest, other + rest
 
 
 def _element(rng: random.Random) -> str:
@@ -123,39 +112,52 @@ def _element(rng: random.Random) -> str:
     return f'"{rng.choice(WORDS)}"'
 
 
-def _bracket_examples_template(tok, rng: random.Random, n: int) -> list[Example]:
-    close, close_nl = _bracket_ids(tok)
+def _bracket_template(rng: random.Random) -> tuple[str, str, str]:
+    """(a list statement up to its last element, true rest, wrong rest): nested closes with "]]\n"."""
+    nested = rng.random() < 0.5
+    elems = lambda: ", ".join(_element(rng) for _ in range(rng.randint(1, 6)))  # noqa: E731
+    pre = ""
+    if rng.random() < 0.4:
+        pre = f"{rng.choice(NAMES)} = [{elems()}]\n"
+    head = f"{rng.choice(['', '    '])}{rng.choice(NAMES)} = "
+    if nested:
+        inner = [f"[{elems()}]" for _ in range(rng.randint(0, 2))]
+        body = "[" + "".join(i + ", " for i in inner) + "[" + elems()
+        return pre + head + body, "]]\n", "]\n"
+    return pre + head + "[" + elems(), "]\n", "]]\n"
+
+
+def _templates(tok, rng: random.Random, n: int, make) -> list[Example]:
     out = []
-    for _ in range(n):
-        nested = rng.random() < 0.5
-        elems = lambda: ", ".join(_element(rng) for _ in range(rng.randint(1, 6)))  # noqa: E731
-        pre = ""
-        if rng.random() < 0.4:
-            pre = f"{rng.choice(NAMES)} = [{elems()}]\n"
-        head = f"{rng.choice(['', '    '])}{rng.choice(NAMES)} = "
-        if nested:
-            inner = [f"[{elems()}]" for _ in range(rng.randint(0, 2))]
-            body = "[" + "".join(i + ", " for i in inner) + "[" + elems()
-        else:
-            body = "[" + elems()
-        out.append(Example(tok.encode(pre + head + body).ids, close if nested else close_nl, close_nl if nested else close, "template"))
+    while len(out) < n:
+        ex = _example(tok, *make(rng), "template")
+        if ex:
+            out.append(ex)
     return out
+
+
+def _end_of_line_list_closes(cases: list) -> list:
+    """The bracket task's real cases: a list closed at the end of its line ("]]\n" or "]\n")."""
+    return [c for c in cases if c.kind in ("nested", "flat") and c.true_rest in ("]]\n", "]\n")]
 
 
 def focus_positions(tok, stream: np.ndarray) -> dict[str, np.ndarray]:
     """Where the contrast tasks' answers occur in a token stream, by kind (indices of the answer token).
 
-    Nested list closes at a line end ("]" then "]\n") are rare in Python source (2,312 in the 44M
-    training tokens, against 57,098 flat "]\n"), so a model trained on uniform windows sees a few
+    Nested list closes at a line end are rare in Python source (2,312 in the shipped model's 44M
+    training tokens, against 57,098 flat ones), so a model trained on uniform windows sees a few
     hundred; training with --focus draws windows around these positions, one kind at a time.
+    A token "closes" when its text starts with the closer: "]", '"' or "'".
     """
-    close, close_nl = _bracket_ids(tok)
-    quotes = np.array(sorted({i for d, s, _ in quote_closers(tok) for i in (d, s)}))
-    nested = np.flatnonzero((stream[:-1] == close) & (stream[1:] == close_nl))
+    texts = [tok.id_to_token(i) or "" for i in range(tok.get_vocab_size())]
+    starts = lambda ch: np.array([t.startswith(ch) for t in texts])  # noqa: E731 (byte-level text: '"' and "'" and "]" are themselves)
+    closes = starts("]")[stream]
+    quote = (starts('"') | starts("'"))[stream]
+    nested = np.flatnonzero(closes[:-1] & closes[1:])
     return {
         "nested_close": nested,
-        "flat_close": np.flatnonzero(stream == close_nl),
-        "quote_close": np.flatnonzero(np.isin(stream, quotes)),
+        "flat_close": np.flatnonzero(closes[:-1] & ~closes[1:]),
+        "quote_close": np.flatnonzero(quote),
     }
 
 
@@ -185,21 +187,34 @@ def _if_equals(rng: random.Random):
     return _body(rng) + f"    {var}", " =", " =="
 
 
-def build_tasks(tok, val_stream: np.ndarray, n_train: int = 1024, n_test: int = 512, seed: int = 0) -> dict[str, Task]:
-    """All tasks with fixed train/test sets (same seed → same sets). Real-code examples come from val_stream."""
+def _classes(examples: list[Example], labels: tuple[str, str], first_class: list[bool], tok) -> list[dict]:
+    """Each class's tokens: the true tokens of its examples (the tokenizer decides which they are)."""
+    out = []
+    for label, mine in zip(labels, (True, False)):
+        ids = sorted({e.correct for e, f in zip(examples, first_class) if f == mine})
+        out.append({"label": label, "tokens": [{"id": i, "text": tok.decode([i])} for i in ids]})
+    return out
+
+
+def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 512, seed: int = 0) -> dict[str, Task]:
+    """All tasks with fixed train/test sets (same seed → same sets). Real-code examples come from the
+    validation split's files (`val_texts`)."""
+    from .realcode import cases as real_cases
+
     rng = random.Random(seed)
-    d, s, _ = quote_closers(tok)[0]
-    quote_classes = [
-        {"label": "double", "tokens": [{"id": dd, "text": '"' + suf} for dd, _, suf in quote_closers(tok)]},
-        {"label": "single", "tokens": [{"id": ss, "text": "'" + suf} for _, ss, suf in quote_closers(tok)]},
-    ]
-    close, close_nl = _bracket_ids(tok)
+    real = [c for text in val_texts for c in real_cases(text)]
+    half = (n_train + n_test) // 2
+    quote = _templates(tok, rng, half, _quote_template) + _real_examples(tok, [c for c in real if c.kind in ("double", "single")], rng, half)
+    bracket = _templates(tok, rng, half, _bracket_template) + _real_examples(tok, _end_of_line_list_closes(real), rng, half)
+    kw = {name: _keyword_examples(tok, rng, n_train + n_test, make) for name, make in (("while_return_true", _while_return), ("if_equals", _if_equals))}
+    double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
     tasks = {
         "single_double_quote": Task("single_double_quote", "Quote closing",
-                                    "Close a string literal with the quote that opened it: \") vs ').", quote_classes),
+                                    "Close a string literal with the quote that opened it: \" vs '.",
+                                    _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok)),
         "bracket_counting": Task("bracket_counting", "Bracket depth",
-                                 "At the end of a list on a line, close one more bracket if the list is nested: \"]\" (depth 2, \"]]\" follows) vs \"]\\n\" (depth 1).",
-                                 [{"label": "nested", "tokens": [{"id": close, "text": "]"}]}, {"label": "flat", "tokens": [{"id": close_nl, "text": "]\n"}]}]),
+                                 "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
+                                 _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok)),
         "while_return_true": Task("while_return_true", "while True vs return True",
                                   "After `while True` comes a colon; after `return True` a newline.",
                                   [{"label": "colon", "tokens": [{"id": _tid(tok, ":\n"), "text": ":\n"}]}, {"label": "newline", "tokens": [{"id": _tid(tok, "\n"), "text": "\n"}]}]),
@@ -207,15 +222,9 @@ def build_tasks(tok, val_stream: np.ndarray, n_train: int = 1024, n_test: int = 
                           "After `if x` comes ` ==`; after a statement-initial `x` comes ` =`.",
                           [{"label": "compare", "tokens": [{"id": _tid(tok, " =="), "text": " =="}]}, {"label": "assign", "tokens": [{"id": _tid(tok, " ="), "text": " ="}]}]),
     }
-    half = (n_train + n_test) // 2
-    gens = {
-        "single_double_quote": lambda: _quote_examples_template(tok, rng, half) + _quote_examples_real(tok, val_stream, rng, half),
-        "bracket_counting": lambda: _bracket_examples_template(tok, rng, half) + _bracket_examples_real(tok, val_stream, rng, half),
-        "while_return_true": lambda: _keyword_examples(tok, rng, n_train + n_test, _while_return),
-        "if_equals": lambda: _keyword_examples(tok, rng, n_train + n_test, _if_equals),
-    }
+    examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw}
     for name, task in tasks.items():
-        ex = gens[name]()
+        ex = examples[name]
         rng.shuffle(ex)
         task.test, task.train = ex[:n_test], ex[n_test : n_test + n_train]
     return tasks
@@ -268,4 +277,4 @@ def load_stream(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype=np.uint16).astype(np.int64)
 
 
-__all__ = ["Example", "Task", "build_tasks", "collate", "contrast", "contrast_loss", "evaluate", "focus_positions", "load_stream", "corpus"]
+__all__ = ["Example", "Task", "build_tasks", "collate", "contrast", "contrast_loss", "evaluate", "focus_positions", "first_difference", "load_stream"]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import sparsity, tasks
+from . import realcode, resume, sparsity, tasks
 from .model import GPT, GPTConfig
 from .tokenizer import load as load_tokenizer
 
@@ -32,7 +32,15 @@ CONFIGS = {
     # issue 3's position question: the same, with no learned position embedding (order only from the causal mask)
     "small-nopos": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512, pos_emb=False), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
     "medium": dict(model=GPTConfig(n_layer=4, d_model=192, n_head=6, d_head=32, d_mlp=768), batch=16, seq=256, steps=0, lr=5e-3, density=1 / 16),
+    # issue 16's recipe (shared/research/model-diagnosis.md): the `small` shape on a mixture of library
+    # code, test suites and code with synthetic list statements; dense with AbsTopK off for the first
+    # quarter, then weight density and AbsTopK's kept fraction annealed together to 1/16 and ¼ by 60 %;
+    # the bigram table read from the half on. Needs the data of `prepare.py` with brackets as pre-tokens.
+    "depth": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=12000, lr=6e-3,
+                  density=1 / 16, sparsify=(0.25, 0.6), anneal_afrac=True, bigram_from=0.5, mixture={"train": 0.5, "tests": 0.3, "synth": 0.2}),
 }
+PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
+PROBE_CASES = 150  # cases per kind in each probe
 
 BETAS, WEIGHT_DECAY, ADAM_EPS = (0.9, 0.95), 0.1, 0.1
 WARMUP_FRAC = 0.01
@@ -61,27 +69,34 @@ def normalize_grad_rms_(params) -> float:
 class Batches:
     """Random windows of a uint16 token file. With `focus` ({kind: answer positions}), a `focus_frac`
     share of the windows each hold one answer of a kind drawn uniformly, so rare kinds weigh as much
-    as common ones."""
+    as common ones. With `mixture` ({file: weight}, files beside `path`), each window's file is drawn
+    by weight instead (no focus then)."""
 
-    def __init__(self, path: Path, batch: int, seq: int, seed: int, focus: dict[str, np.ndarray] | None = None, focus_frac: float = 0.0):
-        self.data = np.memmap(path, dtype=np.uint16, mode="r")
+    def __init__(self, path: Path, batch: int, seq: int, seed: int, focus: dict[str, np.ndarray] | None = None, focus_frac: float = 0.0,
+                 mixture: dict[str, float] | None = None):
+        paths = [path.with_name(f"{name}.bin") for name in mixture] if mixture else [path]
+        self.sources = [np.memmap(p, dtype=np.uint16, mode="r") for p in paths]
+        weights = np.array(list(mixture.values()) if mixture else [1.0])
+        self.weights = weights / weights.sum()
         self.batch, self.seq = batch, seq
         self.rng = np.random.default_rng(seed)
         self.focus = [p for p in (focus or {}).values() if len(p)]
         self.focus_frac = focus_frac if self.focus else 0.0
 
-    def _start(self) -> int:
-        last = len(self.data) - self.seq - 1
+    def _window(self) -> np.ndarray:
+        data = self.sources[int(self.rng.choice(len(self.sources), p=self.weights))]
+        last = len(data) - self.seq - 1
         if self.rng.random() >= self.focus_frac:
-            return int(self.rng.integers(0, last))
-        kind = self.focus[int(self.rng.integers(len(self.focus)))]
-        answer = int(kind[int(self.rng.integers(len(kind)))])
-        # targets are data[s + 1 : s + seq + 1], so answer − s in [FOCUS_CONTEXT, seq] makes it one
-        return min(max(0, answer - int(self.rng.integers(FOCUS_CONTEXT, self.seq + 1))), last)
+            s = int(self.rng.integers(0, last))
+        else:
+            kind = self.focus[int(self.rng.integers(len(self.focus)))]
+            answer = int(kind[int(self.rng.integers(len(kind)))])
+            # targets are data[s + 1 : s + seq + 1], so answer − s in [FOCUS_CONTEXT, seq] makes it one
+            s = min(max(0, answer - int(self.rng.integers(FOCUS_CONTEXT, self.seq + 1))), last)
+        return data[s : s + self.seq + 1]
 
     def next(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-        starts = [self._start() for _ in range(self.batch)]
-        chunk = np.stack([self.data[s : s + self.seq + 1].astype(np.int64) for s in starts])
+        chunk = np.stack([self._window().astype(np.int64) for _ in range(self.batch)])
         x = torch.from_numpy(chunk).to(device)  # [batch, seq + 1]
         return x[:, :-1], x[:, 1:]
 
@@ -116,6 +131,60 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class Schedule:
+    """What changes with the step: density, AbsTopK's kept fraction, whether the bigram table is read,
+    and the learning rate. The original recipe anneals the density over the first half from the start
+    with AbsTopK always at cfg.afrac; `depth` starts dense and unsparsified (spec keys `sparsify`,
+    `anneal_afrac`, `bigram_from`); a fine-tune is sparse from its first step."""
+
+    def __init__(self, spec: dict, total_steps: int, finetune: dict | None):
+        self.spec, self.total = spec, total_steps
+        self.begin, self.end = spec.get("sparsify", (0.0, 0.5))
+        self.lr_base = spec["lr"]
+        if finetune:
+            self.begin, self.end, self.lr_base = 0.0, 0.0, spec["lr"] * finetune["lr_scale"]
+
+    def density(self, step: int) -> float:
+        return sparsity.density_at(step, self.total, self.spec["density"], self.end, self.begin)
+
+    def afrac(self, step: int) -> float:
+        target = self.spec["model"].afrac
+        if not self.spec.get("anneal_afrac") or self.end <= 0:
+            return target
+        return 1.0 + (target - 1.0) * sparsity.ramp(step, self.total, self.begin, self.end)
+
+    def bigram_on(self, step: int) -> bool:
+        return step >= self.spec.get("bigram_from", 0.0) * self.total
+
+    def lr(self, step: int) -> float:
+        return lr_at(step, self.total, self.lr_base, self.density(step))
+
+    def apply(self, model: GPT, step: int) -> None:
+        model.afrac_now = self.afrac(step)
+        model.bigram_on = self.bigram_on(step)
+
+
+def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> tuple[int, int, int | None, dict | None]:
+    """Resume from checkpoint.pt (weights and optimizer) or else from the committed compact
+    resume.pt (weights only: the optimizer's moments start again). → (step, tokens, total or None, finetune)."""
+    ckpt_path, compact_path = out / "checkpoint.pt", out / resume.COMPACT_NAME
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False, map_location=device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        log(f"resumed from {ckpt_path} at step {ck['step']}")
+        return ck["step"], ck["tokens"], ck["total_steps"], ck.get("finetune")
+    if compact_path.exists():
+        state, meta = resume.load_compact(compact_path, device)
+        model.load_state_dict(state)
+        log(f"resumed from the compact {compact_path} at step {meta['step']} (fresh optimizer moments)")
+        return meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune")
+    if finetune:
+        model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
+        log(f"fine-tuning {finetune}")
+    return 0, 0, None, finetune
+
+
 def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, device: torch.device | str = "cpu", finetune: dict | None = None, log=print) -> GPT:
     """`finetune` ({"init_from": run dir, "lr_scale", "focus_frac"}) starts from another run's weights
     with a fresh optimizer, keeps the target density from the first step and draws `focus_frac` of
@@ -127,37 +196,29 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
     opt = make_optimizer(model, spec["lr"])
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, curve_path = out / "checkpoint.pt", out / "curve.jsonl"
-    step, tokens = 0, 0
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False, map_location=device)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        step, tokens = ck["step"], ck["tokens"]
-        finetune = ck.get("finetune")
-        if not retarget:
-            total_steps = ck["total_steps"]
-        log(f"resumed at step {step} of {total_steps}")
-    elif finetune:
-        model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
-        log(f"fine-tuning {finetune}")
-    anneal_frac, lr_base, focus, focus_frac = 0.5, spec["lr"], None, 0.0
-    if finetune:
-        anneal_frac, lr_base, focus_frac = 0.0, spec["lr"] * finetune["lr_scale"], finetune["focus_frac"]
+    step, tokens, saved_total, finetune = load_resume_state(out, model, opt, device, finetune, log)
+    if saved_total and not retarget:
+        total_steps = saved_total
+    schedule = Schedule(spec, total_steps, finetune)
+    focus, focus_frac = None, (finetune or {}).get("focus_frac", 0.0)
     if focus_frac > 0:
         focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
         log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
-    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac)
+    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac,
+                      mixture=spec.get("mixture"))
+    probe = realcode.Probe(data_dir, PROBE_CASES) if spec.get("mixture") else None
     sparse = model.sparse_parameters()
     t0 = time.time()
 
     def save() -> None:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
-                    "total_steps": total_steps, "config": config, "model_config": cfg.to_dict(), "finetune": finetune}, ckpt_path)
+        meta = {"step": step, "tokens": tokens, "total_steps": total_steps, "config": config, "model_config": cfg.to_dict(), "finetune": finetune}
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), **meta}, ckpt_path)
+        resume.save_compact(model, meta, out / resume.COMPACT_NAME)
 
     with curve_path.open("a") as curve:
         while step < total_steps:
-            density = sparsity.density_at(step, total_steps, spec["density"], anneal_frac)
-            lr = lr_at(step, total_steps, lr_base, density)
+            schedule.apply(model, step)
+            lr = schedule.lr(step)
             for g in opt.param_groups:
                 g["lr"] = lr
             x, y = batches.next(device)
@@ -169,11 +230,14 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
             opt.step()
             step += 1
             tokens += x.numel()
-            sparsity.project_model_(sparse, sparsity.density_at(step, total_steps, spec["density"], anneal_frac))
-            row = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr, "density": density,
-                   "elapsed_s": round(time.time() - t0, 1)}
+            sparsity.project_model_(sparse, schedule.density(step))
+            row = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr, "density": schedule.density(step - 1),
+                   "afrac": model.afrac_now, "elapsed_s": round(time.time() - t0, 1)}
             if step % eval_every == 0 or step == total_steps:
+                schedule.apply(model, step)
                 row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)
+                if probe and (step % PROBE_EVERY == 0 or step == total_steps):
+                    row["probe"] = probe(model)
                 log(json.dumps(row))
             curve.write(json.dumps(row) + "\n")
             if step % ckpt_every == 0:

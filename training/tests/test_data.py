@@ -1,0 +1,99 @@
+"""The data and measurement pieces of issue 16's recipe: synthetic list statements, real-code
+contrasts, the compact resume file and the late-sparsity schedule."""
+import ast
+import random
+
+import torch
+
+from training import realcode, resume, synthetic, tasks, train
+from training import tokenizer as tk
+from training.model import GPT, GPTConfig
+
+SOURCE = '''import os
+
+
+@decorator
+def f(a, b=[1, 2]):
+    x = g(a)  # a comment with ] and "
+    if x: return [x]
+    try: y = 1
+    except ValueError: pass
+    s = """a docstring
+    with [ lines ]
+    """
+    return [[a, b], x[0]]
+
+
+class C:
+    values = {"k": ['v', "w"]}
+'''
+
+
+def test_injected_statements_keep_the_file_valid_python_and_reach_each_depth():
+    rng = random.Random(0)
+    depths = set()
+    for _ in range(200):
+        text, n = synthetic.inject(SOURCE, rng, 0.5)
+        ast.parse(text)
+        new = [line for line in text.split("\n") if line not in SOURCE.split("\n")]
+        for line in new:
+            depth = max_depth = 0
+            for ch in line:
+                depth += (ch == "[") - (ch == "]")
+                max_depth = max(max_depth, depth)
+            depths.add(max_depth)
+    assert {1, 2, 3} <= depths
+
+
+def test_no_statement_goes_inside_a_block_header_a_decorator_or_a_string():
+    points = synthetic.insertion_points(SOURCE)
+    lines = SOURCE.split("\n")
+    after = [lines[i].strip() for i, _ in points]
+    assert "@decorator" not in after and "if x: return [x]" not in after and "try: y = 1" not in after
+    assert all(not line.startswith("with [") for line in after)
+    assert ("    x = g(a)  # a comment with ] and \"", "    ") in [(lines[i], ind) for i, ind in points]
+
+
+def test_real_cases_classify_nested_and_flat_closes_and_one_line_strings():
+    kinds = [(c.kind, c.true_rest, c.alt_rest) for c in realcode.cases(SOURCE)]
+    # "return [[a, b], x[0]]": ], ] (nested: another ] follows) and the last ] (flat)
+    assert ("nested", "]]\n", "]\n") in kinds
+    assert ("flat", "]\n", "]]\n") in kinds
+    assert ("flat", "], x[0]]\n", "]], x[0]]\n") in kinds
+    quotes = [(k, t) for k, t, _ in kinds if k in ("double", "single")]
+    assert ("single", "', \"w\"]}\n") in quotes and ("double", '"]}\n') in quotes
+    assert not any("docstring" in t for _, t in quotes)  # triple-quoted strings are not one-line cases
+
+
+def test_first_difference_finds_the_tokenizer_own_contrast():
+    tok = tk.train([SOURCE * 3, "x = [[1, 2], [3]]\nprint(\"a\")\n" * 40])
+    prompt, true_id, alt_id = tasks.first_difference(tok, "x = [[1, 2], [3", "]]\n", "]\n")
+    assert tok.decode([true_id]) == "]" and tok.decode([alt_id]) == "\n"  # after the first ]
+    assert tok.decode(prompt).endswith("[3]")
+    # a contrast that BPE merges into the left context is not the task's: an empty string's quotes
+    found = tasks.first_difference(tok, 'x = "', '"\n', "'\n")
+    assert found is None or tok.decode(found[0]).endswith('x = "')
+
+
+def test_compact_resume_file_round_trips_sparse_and_dense_weights(tmp_path):
+    gpt = GPT(GPTConfig(n_layer=1, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64))
+    with torch.no_grad():
+        w = gpt.transformer.h[0].mlp.c_fc.weight
+        w.mul_((torch.rand_like(w) < 0.1).float())
+    resume.save_compact(gpt, {"step": 7}, tmp_path / "r.pt")
+    state, meta = resume.load_compact(tmp_path / "r.pt")
+    assert meta == {"step": 7}
+    assert torch.equal(state["transformer.h.0.mlp.c_fc.weight"], w)  # sparse: exact
+    ln = gpt.transformer.h[0].ln_1.weight
+    assert torch.allclose(state["transformer.h.0.ln_1.weight"], ln, atol=1e-3)  # dense: fp16
+
+
+def test_the_depth_schedule_starts_dense_without_abstopk_and_ends_at_the_targets():
+    spec = train.CONFIGS["depth"]
+    s = train.Schedule(spec, 1000, None)
+    assert (s.density(0), s.afrac(0), s.bigram_on(0)) == (1.0, 1.0, False)
+    assert (s.density(250), s.afrac(250)) == (1.0, 1.0)
+    assert 1 / 16 < s.density(400) < 1 and 0.25 < s.afrac(400) < 1
+    assert (s.density(600), s.afrac(600), s.bigram_on(600)) == (1 / 16, 0.25, True)
+    old = train.Schedule(train.CONFIGS["small"], 1000, None)
+    assert old.afrac(0) == 0.25 and old.density(0) == 1.0 and old.density(500) == 1 / 16 and old.bigram_on(0)
