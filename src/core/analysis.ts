@@ -309,9 +309,8 @@ export class DocumentAnalyzer {
    */
   async *stream(text: string, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'signal' | 'thresholdScale' | 'nextTokens'> & { readonly onTokenized?: (tokens: number) => void } = {}): AsyncGenerator<TokenResult[]> {
     const full = options.nextTokens === true;
-    const enc = this.bundle.tokenizer.encodeCompact(text); // typed arrays; and this.encode() would keep the document
+    const { seq, enc } = compactSequence(this.bundle, text); // not this.encode(): that keeps the document
     options.onTokenized?.(enc.ids.length);
-    const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
     const windows = this.windows(seq);
     const { mask, fill } = ablationVectors(this.bundle, ablation);
     const ahead: { wins: Window[]; results: Promise<WindowResult[]> }[] = [];
@@ -511,6 +510,13 @@ export class DocumentAnalyzer {
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
+
+/** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */
+function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: TokenRanges } {
+  const e = bundle.tokenizer.encodeCompact(text);
+  const seq = withEot(bundle.eotId, e.ids, e.ids.length);
+  return { seq, enc: { ids: seq.subarray(1), starts: e.starts, ends: e.ends } };
+}
 
 /** [EOT] + ids[0, count) as one array. */
 function withEot(eot: number, ids: ArrayLike<number>, count: number): Int32Array {

@@ -48,27 +48,35 @@ interface TokenSink {
   push(id: number, start: number, end: number): void;
 }
 
-/** Typed arrays that double as tokens arrive. */
+/** Typed arrays, sized for a guess at the token count and grown by half as tokens arrive. */
 class CompactSink implements TokenSink {
   private n = 0;
-  private ids = new Int32Array(1024);
-  private starts = new Uint32Array(1024);
-  private ends = new Uint32Array(1024);
+  private ids: Int32Array;
+  private starts: Uint32Array;
+  private ends: Uint32Array;
+
+  constructor(guess: number) {
+    const capacity = Math.max(1024, Math.ceil(guess));
+    [this.ids, this.starts, this.ends] = [new Int32Array(capacity), new Uint32Array(capacity), new Uint32Array(capacity)];
+  }
 
   push(id: number, start: number, end: number): void {
     if (this.n === this.ids.length) {
       const grow = <T extends Int32Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
-      this.ids = grow(this.ids, new Int32Array(2 * this.n));
-      this.starts = grow(this.starts, new Uint32Array(2 * this.n));
-      this.ends = grow(this.ends, new Uint32Array(2 * this.n));
+      const capacity = Math.ceil(this.n * 1.5);
+      this.ids = grow(this.ids, new Int32Array(capacity));
+      this.starts = grow(this.starts, new Uint32Array(capacity));
+      this.ends = grow(this.ends, new Uint32Array(capacity));
     }
     this.ids[this.n] = id;
     this.starts[this.n] = start;
     this.ends[this.n++] = end;
   }
 
+  /** Views of the filled part when little is left over (no copy at the peak), else trimmed copies. */
   done(): CompactEncoding {
-    return { ids: this.ids.slice(0, this.n), starts: this.starts.slice(0, this.n), ends: this.ends.slice(0, this.n) };
+    const cut = this.n >= 0.75 * this.ids.length ? 'subarray' : 'slice';
+    return { ids: this.ids[cut](0, this.n), starts: this.starts[cut](0, this.n), ends: this.ends[cut](0, this.n) };
   }
 }
 
@@ -261,7 +269,7 @@ export class Tokenizer {
    * memory of encode()'s number arrays (a 10 MB file is 3 million tokens).
    */
   encodeCompact(text: string): CompactEncoding {
-    const out = new CompactSink();
+    const out = new CompactSink(text.length / 3); // Python source: 3.3 characters a token (stdlib)
     this.encodeInto(text, out);
     return out.done();
   }

@@ -71,13 +71,14 @@ export function planContentWindows(ids: ArrayLike<number>, context: number, opti
   const radius = options.radius ?? maxGap;
   if (!(maxGap >= 1 && left >= 1 && left + maxGap <= context && radius >= 1)) throw new RangeError(`planContentWindows: context ${context}, left ${left}, maxGap ${maxGap}, radius ${radius}`);
   if (n <= 0) return [];
-  const hashes = new Uint32Array(n); // hashes[0] unused: position 0 always starts window 0
-  for (let p = 1; p < n; p++) hashes[p] = anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]);
-  const anchors = [0, ...localMinima(hashes, radius)];
+  // hash(p) is recomputed where needed rather than stored: memory stays O(radius + windows) on a
+  // document of millions of tokens (position 0 always starts window 0 and has no hash)
+  const hash = (p: number) => anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]);
+  const anchors = [0, ...localMinima(n, hash, radius)];
   const starts: number[] = [];
   anchors.forEach((a, i) => {
     starts.push(a);
-    if (i + 1 < anchors.length) starts.push(...cutsBetween(hashes, a, anchors[i + 1], maxGap));
+    if (i + 1 < anchors.length) for (const cut of cutsBetween(hash, a, anchors[i + 1], maxGap)) starts.push(cut);
     else for (let s = a + maxGap; s < n; s += maxGap) starts.push(s);
   });
   const out: Window[] = [];
@@ -90,32 +91,42 @@ export function planContentWindows(ids: ArrayLike<number>, context: number, opti
   return out;
 }
 
-/** Positions p ≥ 1 whose (hash, p) is the least in [p − radius, p + radius]: one pass, a monotone deque. */
-function localMinima(hashes: Uint32Array, radius: number): number[] {
-  const n = hashes.length;
+/**
+ * Positions 1 ≤ p < n whose (hash, p) is the least in [p − radius, p + radius]: one pass with a
+ * monotone deque (a ring of 2·radius + 2 entries: it never holds more than the window's positions).
+ */
+function localMinima(n: number, hash: (p: number) => number, radius: number): number[] {
   const out: number[] = [];
-  const deque = new Int32Array(n); // positions with increasing hashes; equal hashes keep the earlier
-  let head = 0;
+  const size = 2 * radius + 2;
+  const pos = new Int32Array(size); // positions with increasing hashes; equal hashes keep the earlier
+  const val = new Float64Array(size); // their hashes
+  let head = 0; // ring indices, taken mod size
   let tail = 0;
   let next = 1;
   for (let p = 1; p < n; p++) {
     for (const last = Math.min(n - 1, p + radius); next <= last; next++) {
-      while (tail > head && hashes[deque[tail - 1]] > hashes[next]) tail--;
-      deque[tail++] = next;
+      const h = hash(next);
+      while (tail > head && val[(tail - 1) % size] > h) tail--;
+      pos[tail % size] = next;
+      val[tail++ % size] = h;
     }
-    while (deque[head] < p - radius) head++;
-    if (deque[head] === p) out.push(p);
+    while (pos[head % size] < p - radius) head++;
+    if (pos[head % size] === p) out.push(p);
   }
   return out;
 }
 
 /** Cuts in (a, b) so that no piece exceeds maxGap, each at the least hash (the earliest of equals) where it can go. */
-function cutsBetween(hashes: Uint32Array, a: number, b: number, maxGap: number): number[] {
+function cutsBetween(hash: (p: number) => number, a: number, b: number, maxGap: number): number[] {
   const cuts: number[] = [];
   while (b - a > maxGap) {
     const pieces = Math.ceil((b - a) / maxGap);
     let cut = Math.max(a + 1, b - (pieces - 1) * maxGap);
-    for (let q = cut + 1, last = a + maxGap; q <= last; q++) if (hashes[q] < hashes[cut]) cut = q;
+    let least = hash(cut);
+    for (let q = cut + 1, last = a + maxGap; q <= last; q++) {
+      const h = hash(q);
+      if (h < least) [cut, least] = [q, h];
+    }
     cuts.push(cut);
     a = cut;
   }
