@@ -4,6 +4,7 @@
 // then fails every analysis with onnxruntime's multi-line complaint; the probe turns that into the
 // same one-sentence BundleError as any other broken bundle, once, at load.
 import { type Bundle, BundleError, loadBundle } from './bundle';
+import { firstLine } from './ortSession';
 import { type ProviderChoice, Runner } from './runner';
 
 export interface OpenModel {
@@ -20,7 +21,7 @@ export async function openModel(dir: string, provider: ProviderChoice): Promise<
     await runner.run({ ids: BigInt64Array.of(BigInt(bundle.eotId), BigInt(bundle.eotId)), B: 1, T: 2, mask: new Float32Array(N).fill(1), fill: bundle.means, watch: [N - 1], scoreFrom: 1, readIds: BigInt64Array.of(BigInt(bundle.model.vocab_size - 1)) });
   } catch (e) {
     await runner.dispose();
-    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().replace(/\.$/, '').slice(0, 200);
+    const why = firstLine(e).replace(/\.$/, '');
     throw new BundleError(`Bundle ${dir}: the ONNX graph does not run with the node layout and model in manifest.json (${why}); re-export the bundle with training/export.py.`);
   }
   return { bundle, runner };

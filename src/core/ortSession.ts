@@ -7,6 +7,7 @@
 // machine without it is a notice too, never an error loop. onnxruntime-node is required lazily so
 // that loading the core (tokenizer, bundle checks) never pulls in the native binding.
 import type * as Ort from 'onnxruntime-node';
+import { errorMessage } from './errors';
 
 export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
 
@@ -70,7 +71,7 @@ function loadOrt(): typeof Ort {
 }
 
 export function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim().slice(0, 200);
+  return errorMessage(e).split('\n')[0].trim().slice(0, 200);
 }
 
 /** Checks a run's shapes before it is queued: a bad one is rejected without reaching onnxruntime. */

@@ -4,6 +4,7 @@
 // window on 2 cores). Here that thread is this worker, so the editor's thread (the extension host,
 // shared with every other extension) never waits on the model.
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from './errors';
 import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
 
 export interface WorkerSetup {
@@ -28,7 +29,7 @@ async function serve(): Promise<void> {
   try {
     session = await ModelSession.create(onnxPath, options);
   } catch (e) {
-    post({ kind: 'failed', message: e instanceof Error ? e.message : String(e) });
+    post({ kind: 'failed', message: errorMessage(e) });
     port.close();
     return;
   }

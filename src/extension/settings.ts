@@ -2,6 +2,7 @@
 // bundle path set in the workspace's own settings is ignored (it would make us load and run a
 // model file chosen by the repository), so only the user's setting or the shipped bundle count.
 import * as vscode from 'vscode';
+import type { AblationMode } from '../core/analysis';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 
@@ -15,7 +16,7 @@ export interface Settings {
   readonly thresholdScale: number;
   readonly maxFileBytes: number;
   readonly debounceMs: number;
-  readonly ablationMode: 'mean' | 'zero';
+  readonly ablationMode: AblationMode;
 }
 
 export const SECTION = 'circuitInspector';
@@ -30,7 +31,7 @@ export function readSettings(): Settings {
     thresholdScale: clamp(c.get<number>('highlights.thresholdScale', 1), 0.1, 10),
     maxFileBytes: Math.max(1, c.get<number>('maxFileSizeKB', 256)) * 1024,
     debounceMs: clamp(c.get<number>('debounceMs', 250), 0, 5000),
-    ablationMode: c.get<'mean' | 'zero'>('ablationMode', 'mean') === 'zero' ? 'zero' : 'mean',
+    ablationMode: c.get<AblationMode>('ablationMode', 'mean') === 'zero' ? 'zero' : 'mean',
   };
 }
 
