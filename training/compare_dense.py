@@ -23,9 +23,11 @@ import numpy as np
 import torch
 
 from . import tasks as tasks_mod
+from .circuit_search import BISECT_EXAMPLES, REFINE_MAX_NODES, circuit_at
 from .corpus import read_jsonl
+from .evidence import circuit_edges
 from .export import load_run, round_bigram_fp16_
-from .prune import BISECT_EXAMPLES, REFINE_MAX_NODES, PruneConfig, circuit_at, circuit_edges, learn_mask_logits, task_eval
+from .masks import PruneConfig, learn_mask_logits, task_eval
 from .train import CONFIGS
 
 

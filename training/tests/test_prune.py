@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from training import prune, tasks
+from training import circuit_search, evidence, masks, tasks
 from training.model import GPT, GPTConfig, n_nodes, node_layout
 
 CFG = GPTConfig(n_layer=1, d_model=16, n_head=2, d_head=8, d_mlp=32, block_size=16, pos_emb=False)
@@ -41,12 +41,12 @@ def test_pruning_recovers_the_planted_circuit():
         examples.append(tasks.Example(filler + [TOK_X], ANS_A, ANS_B, "template"))
         examples.append(tasks.Example(filler + [TOK_Y], ANS_B, ANS_A, "template"))
     fill = torch.zeros(n_nodes(CFG))  # zero-ablation keeps the planted path the only way to answer A
-    best = prune.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None)
+    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None)
     kept = set(best["order"][: best["k"]].tolist())
     offsets = {e["name"]: e["offset"] for e in node_layout(CFG)}
     planted = {offsets["0.mlp.act_in"] + C_IN, offsets["0.mlp.post_act"] + NEURON, offsets["0.mlp.resid_delta"] + C_OUT}
     assert kept == planted, sorted(kept)
-    edges = prune.circuit_edges(g, sorted(kept))
+    edges = evidence.circuit_edges(g, sorted(kept))
     assert {(e["source"], e["target"]) for e in edges if e["kind"] == "weight"} == {
         (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"), (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}")}
 
@@ -57,12 +57,12 @@ def test_frozen_norms_change_nothing_without_ablation_and_hold_scales_under_it()
     ids = torch.randint(0, 2048, (2, 12))
     N = n_nodes(CFG)
     free, _, _ = g(ids)
-    frozen, _, _ = prune.FrozenNorms(g)(ids, node_mask=torch.ones(N), node_fill=torch.zeros(N))
+    frozen, _, _ = masks.FrozenNorms(g)(ids, node_mask=torch.ones(N), node_fill=torch.zeros(N))
     assert torch.allclose(free, frozen, atol=1e-6), "nothing ablated: the frozen scales are the live ones"
     mask = torch.ones(N)
     mask[: N // 2] = 0
     live, _, _ = g(ids, node_mask=mask, node_fill=torch.zeros(N))
-    held, _, _ = prune.FrozenNorms(g)(ids, node_mask=mask, node_fill=torch.zeros(N))
+    held, _, _ = masks.FrozenNorms(g)(ids, node_mask=mask, node_fill=torch.zeros(N))
     assert not torch.allclose(live, held, atol=1e-4), "under ablation the norms divide by the unablated scales"
 
 
@@ -72,7 +72,7 @@ def test_calibration_shift_lives_in_class_space():
     # a shift on correct − wrong would have driven this loss to 0
     d = torch.tensor([2.0, -2.0, 2.0, -2.0])  # correct − wrong = sign · D with D = 2
     sign = torch.tensor([1.0, -1.0, 1.0, -1.0])
-    a, b, loss = prune.calibrate(d, sign)
+    a, b, loss = evidence.calibrate(d, sign)
     assert abs(loss - math.log(2)) < 1e-3, (a, b, loss)
 
 

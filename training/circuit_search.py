@@ -1,0 +1,87 @@
+"""Search for the circuit along a learned mask order: the nodes ranked by τ (masks.py), bisection for the
+smallest k whose top-k circuit reaches the target task loss, then greedy elimination of what it does not need.
+"""
+from __future__ import annotations
+
+import torch
+
+from .masks import PruneConfig, circuit_mask, learn_mask_logits, task_eval
+from .model import GPT, n_nodes
+
+TARGET_LOSS = 0.15
+REFINE_MAX_NODES = 128  # greedy elimination costs two task evaluations per node; a λ that needs more has failed anyway
+BISECT_EXAMPLES = 256  # bisection and faithfulness run on this many examples (2 CPU cores)
+
+
+def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float) -> tuple[int, float]:
+    """Bisect for the smallest k such that the top-k nodes by τ reach task loss ≤ target (on `examples`)."""
+    N = len(order)
+    examples = examples[:BISECT_EXAMPLES]
+
+    def loss_at(k: int) -> float:
+        return task_eval(gpt, examples, circuit_mask(N, order[:k]), fill)["loss"]
+
+    hi = N
+    if loss_at(hi) > target:
+        return hi, loss_at(hi)
+    lo = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if loss_at(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi, loss_at(hi)
+
+
+def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: float) -> tuple[list[int], float]:
+    """Greedy backward elimination after bisection: try dropping each kept node, the one whose removal
+    costs least first, and keep every drop that stays within the target. Bisection along the τ order
+    keeps a prefix; nodes that the learned order ranks high but the circuit does not need survive it."""
+    N = n_nodes(gpt.cfg)
+    examples = examples[:BISECT_EXAMPLES]
+
+    def loss_of(nodes: list[int]) -> float:
+        return task_eval(gpt, examples, circuit_mask(N, nodes), fill)["loss"]
+
+    cost = {f: loss_of([g for g in kept if g != f]) for f in kept}
+    nodes = list(kept)
+    for f in sorted(kept, key=cost.get):
+        trial = [g for g in nodes if g != f]
+        if trial and loss_of(trial) <= target:
+            nodes = trial
+    return nodes, loss_of(nodes)
+
+
+def circuit_at(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float, log=print) -> tuple[list[int], float]:
+    """The circuit for one learned order and target: the shortest prefix that reaches it (bisection),
+    then greedy elimination when that prefix is at most REFINE_MAX_NODES long."""
+    k, loss = smallest_k(gpt, examples, order, fill, target)
+    log(f"  → smallest k = {k} (train task loss {loss:.3f})")
+    if k > REFINE_MAX_NODES:
+        return order[:k].tolist(), loss
+    nodes, loss = refine(gpt, examples, order[:k].tolist(), fill, target)
+    log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
+    return nodes, loss
+
+
+def pruning_target(model_loss: float) -> float:
+    """The paper's 0.15 nats, unless the full model itself is worse: then 1.25 × its own task loss
+    (a circuit cannot beat the model it is cut from; the card reports the miss)."""
+    return max(TARGET_LOSS, 1.25 * model_loss)
+
+
+def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(1e-3, 3e-3), log=print, steps: int = PruneConfig.steps) -> dict:
+    """Try a few λ; keep the smallest circuit that reaches the target."""
+    best = None
+    for coef in coefs:
+        cfg = PruneConfig(k_coef=coef, steps=steps)
+        log(f" λ = {coef}")
+        tau = learn_mask_logits(gpt, task_examples, fill, cfg, log)
+        order = torch.argsort(tau, descending=True)
+        nodes, loss = circuit_at(gpt, task_examples, order, fill, target, log)
+        chosen = set(nodes)
+        order, k = torch.tensor(nodes + [int(f) for f in order if int(f) not in chosen]), len(nodes)
+        if best is None or k < best["k"]:
+            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps}
+    return best

@@ -1,0 +1,98 @@
+"""Mask learning for pruning (Gao et al. 2025 §2.2): one mask logit τ per node (every node location).
+
+Forward: hard step mask = [τ > 0]; backward: the derivative of sigmoid(τ / temp) (a straight-through
+surrogate). Pruned nodes are mean-ablated at their mean over validation text. Objective: task loss +
+λ · (open nodes). τ is clamped to [−1, 1]. circuit_search.py turns the learned τ into a circuit.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from . import tasks as tasks_mod
+from .model import GPT, n_nodes
+
+
+@dataclass
+class PruneConfig:
+    steps: int = 200
+    batch: int = 32
+    lr: float = 1e-2
+    k_coef: float = 1e-3  # λ per open node
+    temp: float = 0.5
+    init_bias: float = 0.3
+    init_scale: float = 0.01
+    seed: int = 0
+
+
+def straight_through_mask(tau: torch.Tensor, temp: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Hard 0/1 mask forward, sigmoid-derivative gradient backward.
+
+    Logistic noise on the logit (a Gumbel-sigmoid straight-through estimator) makes nodes near the
+    threshold open and close at random: without it, nodes that only matter together (a read → neuron →
+    write chain) all fall below 0 at once and no gradient can ever reopen them.
+    """
+    logit = tau / temp
+    if generator is not None:
+        u = torch.rand(tau.shape, generator=generator).clamp(1e-6, 1 - 1e-6)
+        logit = logit + (u.log() - (1 - u).log())
+    soft = torch.sigmoid(logit)
+    hard = (logit > 0).float()
+    return hard + soft - soft.detach()
+
+
+def circuit_mask(N: int, keep: list[int] | torch.Tensor) -> torch.Tensor:
+    m = torch.zeros(N)
+    m[torch.as_tensor(keep, dtype=torch.long)] = 1.0
+    return m
+
+
+@torch.no_grad()
+def task_eval(gpt: GPT, examples, mask: torch.Tensor | None, fill: torch.Tensor) -> dict:
+    kw = {} if mask is None else {"node_mask": mask, "node_fill": fill}
+    return tasks_mod.evaluate(gpt, examples, **kw)
+
+
+def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, log=print) -> torch.Tensor:
+    """Optimise τ [N] for task loss + λ·(open nodes); returns τ."""
+    for p in gpt.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(cfg.seed)
+    N = n_nodes(gpt.cfg)
+    tau = (cfg.init_bias + cfg.init_scale * torch.randn(N, generator=g)).clamp(-1, 1).requires_grad_(True)
+    opt = torch.optim.AdamW([tau], lr=cfg.lr, weight_decay=0.0)
+    rng = random.Random(cfg.seed)
+    for step in range(cfg.steps):
+        batch = rng.sample(examples, min(cfg.batch, len(examples)))
+        ids, last, c, w = tasks_mod.collate(batch)
+        mask = straight_through_mask(tau, cfg.temp, g)
+        logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
+        task_loss = tasks_mod.contrast_loss(tasks_mod.contrast(logits, last, c, w))
+        loss = task_loss + cfg.k_coef * mask.sum()
+        lr = cfg.lr * (1 - step / cfg.steps)  # linear decay, no warmup
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            tau.clamp_(-1, 1)
+        if step % 100 == 0 or step == cfg.steps - 1:
+            log(f"  step {step}: task loss {task_loss.item():.3f}, open nodes {int((tau > 0).sum())}")
+    return tau.detach()
+
+
+class FrozenNorms(torch.nn.Module):
+    """The model with every RMSNorm dividing by its scale in the unablated model on the same input
+    (GPT.forward's freeze_norms): pruning through it gives the circuit size the paper reports as the
+    control for circuits that work by rescaling the residual stream through the norms."""
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.gpt = gpt
+        self.cfg = gpt.cfg
+
+    def forward(self, *args, **kwargs):
+        return self.gpt(*args, freeze_norms=True, **kwargs)
