@@ -2,15 +2,17 @@
 // lines (prefixes of bench/stdlib-5000.py), with the PyTorch reference timed on the same inputs in
 // the same run. Medians throughout: these machines are shared and noisy, so every figure that
 // matters is also given as a ratio to something measured beside it.
-import { type ChildProcessWithoutNullStreams, spawn } from 'child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
-import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
+import { type Ablation, DEFAULT_LEFT_CONTEXT, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
 import type { ProviderChoice, RunInput, Runner } from './core/runner';
+import { Tokenizer } from './core/tokenizer';
+import { planContentWindows } from './core/windows';
 
 export interface BenchCase {
   readonly name: string;
@@ -45,6 +47,10 @@ export interface BenchReport {
   readonly load_ms: number;
   /** Largest rss_mb over the process before the model was loaded, MB. */
   readonly rss_growth_mb: number;
+  readonly scaling: ScalingRow[];
+  /** The 10 MB file with the default --max-bytes: time to the refusal, ms. */
+  readonly refusal_ms: number | null;
+  readonly cli: CliRow[];
   readonly notes: string[];
 }
 
@@ -58,6 +64,48 @@ export interface BenchOptions {
   readonly sizes?: readonly number[];
   /** Print progress here. */
   readonly log?: (line: string) => void;
+  /** Sizes of the tokenizer/window scaling rows (default SCALING); false: none. */
+  readonly scaling?: ScalingSizes | false;
+  /** The CLI's entry point (bin/circuit-inspector.js): time its refusal of a 10 MB file. */
+  readonly cli?: string;
+  /** With `cli`: also run it end to end on a 1 MB line and a 10 MB file (minutes). */
+  readonly cliRuns?: boolean;
+}
+
+export interface ScalingSizes {
+  /** Bytes of the one-line files (statements joined by "; "). */
+  readonly line: readonly number[];
+  /** Bytes of the one-identifier files (pseudo-random letters: one pre-token, BPE's worst case). */
+  readonly identifier: readonly number[];
+  /** Bytes of the multi-line files (the bench file repeated). */
+  readonly file: readonly number[];
+}
+
+export const SCALING: ScalingSizes = { line: [100_000, 300_000, 1_000_000], identifier: [100_000, 1_000_000], file: [1_000_000, 10_000_000] };
+
+/** Tokenizing and windowing one input, the CLI's steps before the model. */
+export interface ScalingRow {
+  readonly name: string;
+  /** line, identifier or file: rows of one kind differ only in size. */
+  readonly kind: string;
+  readonly bytes: number;
+  readonly tokens: number;
+  readonly tokenize_ms: number;
+  readonly windows_ms: number;
+  /** ms per MB of this row ÷ ms per MB of the first row of its kind: 1 is linear, 10 at 10× the size would be quadratic. */
+  readonly per_byte_ratio: number;
+}
+
+/** The CLI run end to end (`analyze FILE --jsonl --progress`, stdout discarded). */
+export interface CliRow {
+  readonly name: string;
+  readonly bytes: number;
+  readonly exit: number | null;
+  readonly seconds: number;
+  readonly tokens: number | null;
+  readonly tokens_per_s: number | null;
+  /** The CLI's own report of its peak RSS (its final progress line), MB. */
+  readonly peak_rss_mb: number | null;
 }
 
 export const BENCH_FILE = 'bench/stdlib-5000.py';
@@ -110,13 +158,115 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   } finally {
     await r.dispose();
   }
+  const rssGrowth = Math.max(...cases.map((c) => c.rss_mb)) - rssBefore;
+  const sizes = o.scaling === undefined ? SCALING : o.scaling;
+  const scaling: ScalingRow[] = [];
+  let refusal: number | null = null;
+  const cli: CliRow[] = [];
+  if (sizes) {
+    const inputs = scalingInputs(source, sizes);
+    for (const x of inputs) {
+      log(`scaling: ${x.name}…`);
+      scaling.push(scalingRow(b, x.name, x.kind, x.text, o.runs, scaling));
+    }
+  }
+  if (o.cli) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-bench-'));
+    try {
+      const file = (name: string, text: string) => {
+        const f = path.join(dir, name);
+        fs.writeFileSync(f, text);
+        return f;
+      };
+      const big = file('file-10MB.py', repeatTo(source.join('\n'), 10_000_000));
+      log('CLI: refusing a 10 MB file…');
+      refusal = median(Array.from({ length: o.runs }, () => runCli(o.cli as string, [big]).seconds * 1000));
+      if (o.cliRuns) {
+        const line = file('line-1MB.py', oneLine(source, 1_000_000));
+        for (const [name, f] of [['1 MB single line', line], ['10 MB file', big]] as const) {
+          log(`CLI: ${name}…`);
+          cli.push(runCli(o.cli, [f, '--jsonl', '--progress', '--max-bytes', '0', '--provider', o.provider, '--bundle', o.bundleDir], name));
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
   return {
     cases,
     machine: machine(r.provider),
     load_ms: median(loads),
-    rss_growth_mb: Math.max(...cases.map((c) => c.rss_mb)) - rssBefore,
+    rss_growth_mb: rssGrowth,
+    scaling,
+    refusal_ms: refusal,
+    cli,
     notes,
   };
+}
+
+/** `source`'s statements (comments, blank lines and block headers dropped) joined by "; " on one line of `bytes` characters (ASCII in practice). */
+function oneLine(source: readonly string[], bytes: number): string {
+  const statements = source.map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.endsWith(':'));
+  const parts: string[] = [];
+  for (let i = 0, n = 0; n < bytes; i++) {
+    parts.push(statements[i % statements.length]);
+    n += statements[i % statements.length].length + 2;
+  }
+  return parts.join('; ').slice(0, bytes) + '\n';
+}
+
+/** `text` repeated and cut at the last line end within `chars`. */
+function repeatTo(text: string, chars: number): string {
+  const s = text.repeat(Math.ceil(chars / Math.max(1, text.length))).slice(0, chars);
+  return s.slice(0, s.lastIndexOf('\n') + 1);
+}
+
+function scalingInputs(source: readonly string[], sizes: ScalingSizes): { name: string; kind: string; text: string }[] {
+  let seed = 1;
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const identifier = (n: number) => 'x = ' + Array.from({ length: n }, () => letters[((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % 52]).join('') + '\n';
+  const kb = (n: number) => (n >= 1e6 ? `${n / 1e6} MB` : `${n / 1e3} KB`);
+  return [
+    ...sizes.line.map((n) => ({ name: `one line, ${kb(n)}`, kind: 'line', text: oneLine(source, n) })),
+    ...sizes.identifier.map((n) => ({ name: `one identifier, ${kb(n)}`, kind: 'identifier', text: identifier(n) })),
+    ...sizes.file.map((n) => ({ name: `${kb(n)} file`, kind: 'file', text: repeatTo(source.join('\n'), n) })),
+  ];
+}
+
+function scalingRow(b: Bundle, name: string, kind: string, text: string, runs: number, earlier: readonly ScalingRow[]): ScalingRow {
+  const tok: number[] = [];
+  const win: number[] = [];
+  let tokens = 0;
+  // a fresh tokenizer each time, as in a CLI run: its cache of pre-tokens starts empty
+  const json = fs.readFileSync(path.resolve(b.dir, String(b.manifest.tokenizer)), 'utf8');
+  for (let i = 0; i < Math.min(runs, 3); i++) {
+    const tokenizer = Tokenizer.fromJson(json);
+    const t0 = performance.now();
+    const enc = tokenizer.encodeCompact(text);
+    const t1 = performance.now();
+    const withEot = new Int32Array(enc.ids.length + 1);
+    withEot[0] = b.eotId;
+    withEot.set(enc.ids, 1); // as Analysis.stream() does
+    planContentWindows(withEot, b.context, { left: DEFAULT_LEFT_CONTEXT, maxGap: b.context - DEFAULT_LEFT_CONTEXT });
+    win.push(performance.now() - t1);
+    tok.push(t1 - t0);
+    tokens = enc.ids.length;
+  }
+  const [tokenizeMs, windowsMs] = [median(tok), median(win)];
+  const first = earlier.find((r) => r.kind === kind);
+  const perMb = ((tokenizeMs + windowsMs) * 1e6) / text.length;
+  return { name, kind, bytes: Buffer.byteLength(text), tokens, tokenize_ms: tokenizeMs, windows_ms: windowsMs, per_byte_ratio: first ? perMb / (((first.tokenize_ms + first.windows_ms) * 1e6) / first.bytes) : 1 };
+}
+
+/** The CLI in a child process; its time, exit status and (from --progress's last line) tokens and peak memory. */
+function runCli(bin: string, args: readonly string[], name = ''): CliRow {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [bin, 'analyze', ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - started) / 1000;
+  const last = /([\d,]+) \/ [\d,]+ tokens \(100 %\) in .*; peak memory ([\d,]+) MB/.exec(r.stderr ?? '');
+  const num = (s: string | undefined) => (s === undefined ? null : Number(s.replace(/,/g, '')));
+  const tokens = num(last?.[1]);
+  return { name, bytes: fs.statSync(args[0]).size, exit: r.status, seconds, tokens, tokens_per_s: tokens === null ? null : tokens / seconds, peak_rss_mb: num(last?.[2]) };
 }
 
 async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[]): Promise<BenchCase> {
@@ -285,22 +435,19 @@ function machine(provider: string): Record<string, string | number> {
 }
 
 const fmt = (x: number | null, digits = 0): string => (x === null ? '—' : x.toFixed(digits));
+const check = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
 
 /** The report as a table, with the issue's targets checked against it. */
 export function formatBench(rep: BenchReport): string {
   const head = ['case', 'tokens', 'windows', 'analyze ms', 'first screen ms', 'onnx ms', 'torch ms', 'onnx/torch', 'ablate ms', 'edit ms', 'edit windows', 'RSS MB', 'peak RSS MB'];
   const rows = rep.cases.map((c) => [c.name, String(c.tokens), String(c.windows), fmt(c.analyze_ms), fmt(c.visible_ms), fmt(c.onnx_ms), fmt(c.torch_ms), fmt(c.ratio_vs_torch, 2), fmt(c.ablate_ms, 1), fmt(c.edit_ms, 1), `${c.edit_windows[0]} (max ${c.edit_windows[1]})`, fmt(c.rss_mb), fmt(c.peak_rss_mb)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const k = rep.cases.find((c) => c.lines === 1000);
   const ratios = rep.cases.map((c) => c.ratio_vs_torch).filter((x): x is number => x !== null);
-  const check = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
   return [
     `Circuit Inspector bench — ${rep.machine.cpu}, ${rep.machine.cores} cores, ${rep.machine.provider}, onnxruntime-node ${rep.machine.onnxruntime_node}, ${rep.machine.node}`,
     `session load ${fmt(rep.load_ms)} ms; RSS growth with the model and one analysis held ${fmt(rep.rss_growth_mb)} MB`,
     '',
-    line(head),
-    ...rows.map(line),
+    ...table(head, rows),
     '',
     'targets:',
     `  first analysis of 1,000 lines ≤ 300 ms: ${k ? `${fmt(k.analyze_ms)} ms, ${check(k.analyze_ms <= 300)} (its first screen: ${fmt(k.visible_ms)} ms)` : 'n/a'}`,
@@ -308,6 +455,40 @@ export function formatBench(rep: BenchReport): string {
     `  ablation re-run ≤ 30 ms: ${rep.cases.map((c) => fmt(c.ablate_ms, 1)).join(' / ')} ms, ${check(rep.cases.every((c) => c.ablate_ms <= 30))}`,
     `  one-character edit recomputes ≤ 2 windows: median ${rep.cases.map((c) => c.edit_windows[0]).join(' / ')}, max ${rep.cases.map((c) => c.edit_windows[1]).join(' / ')}, ${check(rep.cases.every((c) => c.edit_windows[1] <= 2))}`,
     `  RSS growth ≤ 300 MB: ${fmt(rep.rss_growth_mb)} MB, ${check(rep.rss_growth_mb <= 300)}`,
+    ...cliTargets(rep),
+    ...formatScaling(rep),
     ...rep.notes.map((n) => `note: ${n}`),
   ].join('\n');
+}
+
+function cliTargets(rep: BenchReport): string[] {
+  const line = rep.cli.find((c) => c.name.includes('line'));
+  const big = rep.cli.find((c) => c.name.includes('10 MB'));
+  const out: string[] = [];
+  if (rep.refusal_ms !== null) out.push(`  CLI refuses a 10 MB file at the default --max-bytes in < 1 s: ${fmt(rep.refusal_ms)} ms, ${check(rep.refusal_ms < 1000)}`);
+  if (line) out.push(`  CLI analyses a 1 MB line in ≤ 30 s: ${fmt(line.seconds, 1)} s, ${check(line.exit === 0 && line.seconds <= 30)}`);
+  if (big) out.push(`  CLI --jsonl on a 10 MB file: RSS ≤ 400 MB: ${fmt(big.peak_rss_mb)} MB in ${fmt(big.seconds)} s, ${check(big.exit === 0 && big.peak_rss_mb !== null && big.peak_rss_mb <= 400)}`);
+  return out;
+}
+
+function formatScaling(rep: BenchReport): string[] {
+  if (!rep.scaling.length) return [];
+  const head = ['input', 'bytes', 'tokens', 'tokenize ms', 'windows ms', 'ms per MB', '× first of kind'];
+  const rows = rep.scaling.map((r) => [r.name, r.bytes.toLocaleString('en-US'), r.tokens.toLocaleString('en-US'), fmt(r.tokenize_ms), fmt(r.windows_ms, 1), fmt(((r.tokenize_ms + r.windows_ms) * 1e6) / r.bytes), fmt(r.per_byte_ratio, 2)]);
+  const out = ['', 'scaling of the steps before the model (tokenize, plan windows); per-byte cost against the smallest input of its kind, 1.00 = linear:', ...table(head, rows)];
+  if (rep.cli.length) {
+    const cliHead = ['CLI analyze --jsonl', 'bytes', 'exit', 's', 'tokens', 'tokens/s', 'peak RSS MB'];
+    const cliRows = rep.cli.map((c) => [c.name, c.bytes.toLocaleString('en-US'), String(c.exit), fmt(c.seconds, 1), c.tokens === null ? '—' : c.tokens.toLocaleString('en-US'), fmt(c.tokens_per_s), fmt(c.peak_rss_mb)]);
+    const [line, big] = [rep.cli[0], rep.cli[1]];
+    out.push('', ...table(cliHead, cliRows));
+    if (line?.tokens_per_s && big?.tokens_per_s) out.push(`tokens/s of the 10 MB file ÷ the 1 MB line: ${(big.tokens_per_s / line.tokens_per_s).toFixed(2)}`);
+  }
+  return out;
+}
+
+/** Rows under a header, columns padded (the first left-aligned). */
+function table(head: readonly string[], rows: readonly string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), ...rows.map(line)];
 }

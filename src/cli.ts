@@ -1,4 +1,5 @@
 // `circuit-inspector` command line: the same core as the extension, without VS Code.
+import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { type Ablation, DocumentAnalyzer, type Readout, type TokenResult } from './core/analysis';
@@ -10,29 +11,57 @@ import { formatBench, runBench } from './bench';
 const USAGE = `Usage: circuit-inspector <command> [options]
 
 Commands:
-  analyze FILE        per token: text, UTF-16 range, top next tokens, circuits that fire
-    --json              machine-readable output
-    --top K             next-token candidates per token (default 3)
+  analyze FILE        per token: LINE:COL, text, UTF-16 range, top next tokens, circuits that fire;
+                      the human form ends with a summary line
+    --json              one JSON object {"model", "tokens": [...]}, written as the analysis goes
+    --jsonl             one JSON object per token per line (the objects of --json's "tokens"),
+                        in document order as windows complete; memory stays flat on large files
+    --top K             next-token candidates per token (default 3); 0: none, which is faster
+                        (only the circuits' class tokens are read from the output layer)
+    --circuit NAME      only this circuit (a task name, e.g. single_double_quote; repeatable as
+                        NAME,NAME)
+    --firing            only tokens where a (chosen) circuit fires
     --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17)
     --mode mean|zero    value an ablated node takes (default mean)
     --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
                         each circuit's readout
+    --max-bytes N       refuse files over N bytes (default 4M; K, M, G = ×1024; 0: no limit)
+    --progress          progress on stderr (tokens done / total, ETA) whatever stderr is; by
+                        default it shows only on a terminal, once a run takes over a second
+    --no-progress       never show progress
     --bundle DIR        model bundle (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
-  bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference
+  bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference,
+                      and tokenizer/window scaling on long lines and a 10 MB file
     --json              machine-readable output
     --runs N            repetitions per measurement, medians reported (default 5)
+    --cli               also time this CLI end to end (--jsonl) on a 1 MB line and a 10 MB file
+                        (several minutes)
     --bundle DIR, --provider auto|cuda|cpu   as for analyze
   --help              this text
+
+Exit status:
+  0  done
+  1  the analysis failed while running (onnxruntime error, out of memory, a bug)
+  2  bad command line (unknown command or option, bad value)
+  3  input refused: no such file, not a file, binary, or larger than --max-bytes
+  4  the model bundle cannot be loaded (missing or broken; the message says which file)
 `;
 
 /** A problem with what the user asked for: one line on stderr, exit status 2. */
 class UsageError extends Error {}
-/** A problem with the input file: one line on stderr, exit status 2. */
+/** A problem with the input file: one line on stderr, exit status 3. */
 class InputError extends Error {}
+/** The bundle cannot be opened: one line on stderr, exit status 4. */
+class ModelError extends Error {}
 
-const FLAGS = new Set(['--json', '--help']);
-const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider', '--runs']);
+export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4 } as const;
+
+const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli']);
+const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit']);
+
+/** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
+export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
 
 interface Args {
   readonly command: string;
@@ -59,6 +88,14 @@ export function parseArgs(argv: readonly string[]): Args {
   return { command: positional[0] ?? '', positional: positional.slice(1), opts };
 }
 
+/** Bytes of a --max-bytes value: an integer with an optional K, M or G (×1024); 0 means no limit. */
+export function parseBytes(v: string): number {
+  const m = /^(\d+)\s*([kmg]i?b?)?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--max-bytes must be a number of bytes such as 4000000, 512K or 20M, not ${v}`);
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  return Number(m[1]) * (unit === 'k' ? 2 ** 10 : unit === 'm' ? 2 ** 20 : unit === 'g' ? 2 ** 30 : 1);
+}
+
 /** The package root: the nearest folder above this file with our package.json (dist/cli.js → ..). */
 function packageRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
@@ -75,12 +112,32 @@ export function defaultBundle(): string {
   return found ? path.join(models, found) : models;
 }
 
-function readSource(file: string): string {
+/**
+ * The file's text, or a one-sentence refusal (InputError) when it is missing, larger than
+ * `maxBytes` (0: no limit) or binary. The size is checked from the file system before anything is
+ * read, so a refusal takes no longer than starting Node.
+ */
+export function readSource(file: string, maxBytes: number): string {
   if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
-  if (!fs.statSync(file).isFile()) throw new InputError(`${file} is not a file`);
+  const size = fs.statSync(file);
+  if (!size.isFile()) throw new InputError(`${file} is not a file`);
+  const tooBig = (bytes: number) => new InputError(`${file} is ${bytes.toLocaleString('en-US')} bytes, over the limit of ${maxBytes.toLocaleString('en-US')}; raise it with --max-bytes ${Math.ceil(bytes / 2 ** 20)}M (or --max-bytes 0 for no limit)`);
+  if (maxBytes > 0 && size.size > maxBytes) throw tooBig(size.size);
   const raw = fs.readFileSync(file);
-  if (raw.includes(0)) throw new InputError(`${file} looks binary (it contains NUL bytes); only text files can be analysed`);
+  if (maxBytes > 0 && raw.length > maxBytes) throw tooBig(raw.length); // it grew since
+  const why = binaryReason(raw);
+  if (why) throw new InputError(`${file} looks binary (${why}); only text files can be analysed`);
   return raw.toString('utf8');
+}
+
+/** Why these bytes are not text, or undefined: a NUL byte anywhere, or over 10 % control characters in the first 64 KB. */
+export function binaryReason(raw: Uint8Array): string | undefined {
+  const nul = raw.indexOf(0);
+  if (nul >= 0) return `a NUL byte at offset ${nul}`;
+  const head = raw.subarray(0, 65536);
+  let control = 0;
+  for (const b of head) if (b < 8 || (b > 13 && b < 32 && b !== 27) || b === 127) control++;
+  return head.length && control > head.length / 10 ? `${Math.round((100 * control) / head.length)} % of its first ${head.length.toLocaleString('en-US')} bytes are control characters` : undefined;
 }
 
 /** UTF-16 offset of a 1-based LINE:COL (COL counts UTF-16 units, as editors do). */
@@ -99,9 +156,9 @@ export function offsetOf(text: string, at: string): number {
   return start + col - 1;
 }
 
+/** The nodes --ablate names and the --mode analyze() has already checked. */
 function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): Ablation {
-  const mode = String(opts.get('--mode') ?? 'mean');
-  if (mode !== 'mean' && mode !== 'zero') throw new UsageError('--mode must be mean or zero');
+  const mode = String(opts.get('--mode') ?? 'mean') as Ablation['mode'];
   const nodes = opts.has('--ablate') ? String(opts.get('--ablate')).split(',').map((s) => s.trim()).filter(Boolean) : [];
   for (const id of nodes) if (bundle.layout.flat(id) === undefined) throw new UsageError(`--ablate: ${id} is not a node of ${bundle.name}`);
   return { nodes: new Set(nodes), mode };
@@ -121,56 +178,229 @@ async function bench(args: Args): Promise<void> {
   const runs = Number(opts.get('--runs') ?? 5);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new UsageError('--runs must be an integer from 1 to 50');
   const json = opts.has('--json');
-  const report = await runBench({ root: packageRoot(), bundleDir: bundleDirOf(opts), provider: providerOf(opts), runs, log: json ? undefined : (l) => process.stderr.write(l + '\n') });
+  const cli = path.join(packageRoot(), 'bin', 'circuit-inspector.js');
+  const report = await runBench({ root: packageRoot(), bundleDir: bundleDirOf(opts), provider: providerOf(opts), runs, cli, cliRuns: opts.has('--cli'), log: json ? undefined : (l) => process.stderr.write(l + '\n') });
   process.stdout.write((json ? JSON.stringify(report) : formatBench(report)) + '\n');
+}
+
+/**
+ * 1-based LINE:COL (COL in UTF-16 units, lines ended by \n) of offsets asked for in increasing
+ * order, in time linear in the text over all calls: each call scans only from the previous offset.
+ * (Searching for the next \n from each token instead would scan to the end of a long line once
+ * per token: quadratic on a one-line file.)
+ */
+export class Positions {
+  private offset = 0;
+  private line = 1;
+  private lineStart = 0;
+
+  constructor(private readonly text: string) {}
+
+  at(offset: number): { line: number; col: number } {
+    if (offset < this.offset) [this.offset, this.line, this.lineStart] = [0, 1, 0]; // backwards: start over
+    for (let k = this.offset; k < offset; k++) {
+      if (this.text.charCodeAt(k) === 10) {
+        this.line++;
+        this.lineStart = k + 1;
+      }
+    }
+    this.offset = offset;
+    return { line: this.line, col: offset - this.lineStart + 1 };
+  }
+}
+
+/** Where progress goes (stderr): anything with write and isTTY. */
+export interface ProgressSink {
+  write(s: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor(s / 60) % 60).padStart(2, '0')} min`;
+}
+
+/**
+ * Tokens done / total with the elapsed time and an ETA, on stderr. 'auto': only when stderr is a
+ * terminal and stdout is not (a terminal showing the output needs no progress), and only once a
+ * run has taken a second; redrawn in place at most 10 times a second. 'always' (--progress): from
+ * the first window whatever stderr is — on a pipe or file one line at most once a second — and a
+ * final line with the time and peak memory. Nothing is ever written to stdout.
+ */
+export class Progress {
+  private total = 0;
+  private readonly started: number;
+  private lastDraw = -Infinity;
+  private drawn = false;
+  private pending = false; // an in-place line without its newline
+
+  constructor(
+    private readonly sink: ProgressSink,
+    private readonly mode: 'auto' | 'always' | 'never',
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.started = now();
+  }
+
+  private get on(): boolean {
+    return this.mode === 'always' || (this.mode === 'auto' && this.sink.isTTY === true);
+  }
+
+  start(total: number): void {
+    this.total = total;
+  }
+
+  update(done: number): void {
+    const t = this.now();
+    const elapsed = t - this.started;
+    if (!this.on || (this.mode === 'auto' && elapsed < 1000) || t - this.lastDraw < (this.sink.isTTY ? 100 : 1000)) return;
+    this.lastDraw = t;
+    const pct = this.total ? Math.floor((100 * done) / this.total) : 100;
+    const eta = done > 0 && done < this.total ? `, ETA ${duration((elapsed / done) * (this.total - done))}` : '';
+    this.draw(`${int(done)} / ${int(this.total)} tokens (${pct} %), ${duration(elapsed)}${eta}`, false);
+  }
+
+  /** The last line: the totals when the run succeeded and progress was shown; else just end an open line. */
+  end(done: number, ok: boolean): void {
+    if (!this.on || (!this.drawn && this.mode === 'auto') || !ok) {
+      if (this.pending) this.sink.write('\n');
+      this.pending = false;
+      return;
+    }
+    const elapsed = this.now() - this.started;
+    const rate = elapsed > 0 ? `, ${int((1000 * done) / elapsed)} tokens/s` : '';
+    this.draw(`${int(done)} / ${int(this.total)} tokens (100 %) in ${duration(elapsed)}${rate}; peak memory ${int(process.resourceUsage().maxRSS / 1024)} MB`, true);
+  }
+
+  private draw(line: string, final: boolean): void {
+    const text = `circuit-inspector: ${line}`;
+    if (this.sink.isTTY) this.sink.write(`\r${text}\x1b[K${final ? '\n' : ''}`);
+    else this.sink.write(text + '\n');
+    this.pending = this.sink.isTTY === true && !final;
+    this.drawn = true;
+  }
 }
 
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-function tokenJson(t: TokenResult, top: number) {
+/** A token as --json and --jsonl write it, with the chosen circuits only. */
+function tokenJson(t: TokenResult, top: number, tasks: readonly string[]) {
   return {
     text: t.text,
     start: t.start,
     end: t.end,
     next: t.next.slice(0, top).map((n) => ({ text: n.text, p: round(n.p) })),
-    circuits: Object.fromEntries(Object.entries(t.circuits).map(([task, c]) => [task, { fires: c.fires, value: round(c.value) }])),
+    circuits: Object.fromEntries(tasks.map((task) => [task, { fires: t.circuits[task].fires, value: round(t.circuits[task].value) }])),
   };
 }
+
+type TokenJson = ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> };
 
 function readoutJson(r: Readout) {
   return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
 }
 
+/** The circuits --circuit names (a task name, or a part of exactly one), in bundle order; all without it. */
+function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): string[] {
+  const all = bundle.circuits.map((c) => c.task);
+  if (!opts.has('--circuit')) return all;
+  const chosen = new Set<string>();
+  for (const name of String(opts.get('--circuit')).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const matches = all.includes(name) ? [name] : all.filter((t) => t.includes(name));
+    if (matches.length !== 1) throw new UsageError(`--circuit ${name} ${matches.length ? 'is ambiguous' : 'matches no circuit'}: ${bundle.name} has ${all.join(', ') || 'none'}`);
+    chosen.add(matches[0]);
+  }
+  return all.filter((t) => chosen.has(t));
+}
+
+/** Write to stdout, waiting when the reader is slower than the analysis (memory stays flat). */
+async function emit(s: string): Promise<void> {
+  if (s && !process.stdout.write(s)) await once(process.stdout, 'drain');
+}
+
+/** One token as a line of the human form. */
+function humanLine(t: TokenJson, pos: { line: number; col: number }, circuitLabels: (task: string) => string): string {
+  const fired = Object.entries(t.circuits).filter(([, c]) => c.fires).map(([k, c]) => `${k}=${c.value}`);
+  const next = t.next.map((n) => `${JSON.stringify(n.text)} ${(100 * n.p).toFixed(0)}%`).join(', ');
+  let out = `${`${pos.line}:${pos.col}`.padStart(9)}  ${JSON.stringify(t.text).padEnd(14)}${next ? ` → ${next}` : ''}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`;
+  for (const [task, r] of Object.entries(t.readouts ?? {})) out += `           ${task}: P(${circuitLabels(task)}) = ${r.p?.join(', ')}; logit diff ${r.logit_diff}\n`;
+  return out;
+}
+
 async function analyze(args: Args): Promise<void> {
   const { positional, opts } = args;
   if (positional.length !== 1) throw new UsageError('analyze needs exactly one FILE');
-  const text = readSource(positional[0]);
   const top = Number(opts.get('--top') ?? 3);
-  if (!Number.isInteger(top) || top < 1 || top > 50) throw new UsageError('--top must be an integer from 1 to 50');
+  if (!Number.isInteger(top) || top < 0 || top > 50) throw new UsageError('--top must be an integer from 0 to 50');
+  if (opts.has('--json') && opts.has('--jsonl')) throw new UsageError('choose one of --json and --jsonl');
+  if (opts.has('--progress') && opts.has('--no-progress')) throw new UsageError('choose one of --progress and --no-progress');
+  if (!['mean', 'zero'].includes(String(opts.get('--mode') ?? 'mean'))) throw new UsageError('--mode must be mean or zero');
+  const format = opts.has('--jsonl') ? 'jsonl' : opts.has('--json') ? 'json' : 'human';
   const provider = providerOf(opts);
+  const maxBytes = opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES;
+  const text = readSource(positional[0], maxBytes);
   const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
-  const { bundle, runner } = await openModel(bundleDirOf(opts), provider);
+  let model: Awaited<ReturnType<typeof openModel>>;
+  try {
+    model = await openModel(bundleDirOf(opts), provider);
+  } catch (e) {
+    throw new ModelError(e instanceof Error ? e.message : String(e));
+  }
+  const { bundle, runner } = model;
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
   try {
     const ablation = ablationOf(bundle, opts);
-    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: top, batch: runner.preferredBatch, inFlight: runner.parallelism });
-    let tokens: (ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> })[];
+    const tasks = circuitsOf(bundle, opts);
+    const labels = (task: string) => bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ') ?? '';
+    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, top), batch: runner.preferredBatch, inFlight: runner.parallelism });
+    const positions = new Positions(text);
     if (at !== undefined) {
       const r = await analyzer.analyzeAt(text, at, ablation);
-      tokens = r ? [{ ...tokenJson(r.token, top), readouts: Object.fromEntries(Object.entries(r.readouts).map(([k, v]) => [k, readoutJson(v)])) }] : [];
-    } else {
-      const r = await analyzer.analyze(text, ablation, { nextTokens: true });
-      tokens = r.status === 'done' ? r.tokens.map((t) => tokenJson(t, top)) : [];
-    }
-    if (opts.has('--json')) {
-      process.stdout.write(JSON.stringify({ model: bundle.name, tokens }) + '\n');
+      const tokens: TokenJson[] = r ? [{ ...tokenJson(r.token, top, tasks), readouts: Object.fromEntries(tasks.map((task) => [task, readoutJson(r.readouts[task])])) }] : [];
+      if (format === 'json') await emit(JSON.stringify({ model: bundle.name, tokens }) + '\n');
+      else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
+      else await emit(tokens.map((t) => humanLine(t, positions.at(t.start), labels)).join(''));
       return;
     }
-    for (const t of tokens) {
-      const fired = Object.entries(t.circuits).filter(([, c]) => c.fires).map(([k, c]) => `${k}=${c.value}`);
-      const next = t.next.map((n) => `${JSON.stringify(n.text)} ${(100 * n.p).toFixed(0)}%`).join(', ');
-      process.stdout.write(`${String(t.start).padStart(6)} ${JSON.stringify(t.text).padEnd(14)} → ${next}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`);
-      for (const [task, r] of Object.entries(t.readouts ?? {})) process.stdout.write(`       ${task}: P(${bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ')}) = ${r.p?.join(', ')}; logit diff ${r.logit_diff}\n`);
+    const progress = new Progress(process.stderr, opts.has('--no-progress') ? 'never' : opts.has('--progress') ? 'always' : process.stdout.isTTY ? 'never' : 'auto');
+    const firingOnly = opts.has('--firing');
+    const fires = new Map(tasks.map((t) => [t, 0]));
+    let done = 0;
+    let shown = 0;
+    let ok = false;
+    const started = performance.now();
+    if (format === 'json') await emit(`{"model":${JSON.stringify(bundle.name)},"tokens":[`);
+    try {
+      for await (const chunk of analyzer.stream(text, ablation, { nextTokens: top > 0, onTokenized: (n) => progress.start(n) })) {
+        let out = '';
+        for (const t of chunk) {
+          const firing = tasks.filter((task) => t.circuits[task].fires);
+          for (const task of firing) fires.set(task, (fires.get(task) ?? 0) + 1);
+          if (firingOnly && !firing.length) continue;
+          const j = tokenJson(t, top, tasks);
+          if (format === 'human') out += humanLine(j, positions.at(t.start), labels);
+          else out += (format === 'json' && shown ? ',' : '') + JSON.stringify(j) + (format === 'jsonl' ? '\n' : '');
+          shown++;
+        }
+        done += chunk.length;
+        await emit(out);
+        progress.update(done);
+      }
+      ok = true;
+    } finally {
+      progress.end(done, ok);
+    }
+    if (format === 'json') await emit(']}\n');
+    if (format === 'human') {
+      const lines = text.length ? positions.at(text.length).line - (text.endsWith('\n') ? 1 : 0) : 0;
+      const pct = (n: number) => (done ? `${((100 * n) / done).toFixed(1)} %` : '0 %');
+      const perCircuit = tasks.map((task) => `${task} fires at ${int(fires.get(task) ?? 0)} (${pct(fires.get(task) ?? 0)})`);
+      await emit(`summary: ${int(done)} tokens on ${int(lines)} lines in ${duration(performance.now() - started)}${perCircuit.length ? '; ' + perCircuit.join(', ') : ''}${firingOnly ? `; ${int(shown)} tokens shown (--firing)` : ''}\n`);
     }
   } finally {
     await runner.dispose();
@@ -181,23 +411,31 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.opts.has('--help') || args.command === '' || args.command === 'help') {
     process.stdout.write(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   if (args.command === 'analyze') {
     await analyze(args);
-    return 0;
+    return EXIT.ok;
   }
   if (args.command === 'bench') {
     await bench(args);
-    return 0;
+    return EXIT.ok;
   }
   throw new UsageError(`unknown command ${args.command}`);
+}
+
+/** The exit status of a failure (see USAGE). */
+function exitStatus(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof InputError) return EXIT.input;
+  if (err instanceof ModelError) return EXIT.model;
+  return EXIT.failed;
 }
 
 if (require.main === module || process.argv[1]?.endsWith('circuit-inspector.js') || process.argv[1]?.endsWith('circuit-inspector')) {
   // `circuit-inspector analyze big.py | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
     throw e;
   });
   main(process.argv.slice(2)).then(
@@ -205,7 +443,7 @@ if (require.main === module || process.argv[1]?.endsWith('circuit-inspector.js')
     (err: unknown) => {
       const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
       process.stderr.write(`circuit-inspector: ${msg}${err instanceof UsageError ? ' (see circuit-inspector --help)' : ''}\n`);
-      process.exitCode = 2;
+      process.exitCode = exitStatus(err);
     },
   );
 }

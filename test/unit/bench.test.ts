@@ -12,7 +12,7 @@ const noBundle = shippedName ? false : 'no model bundle under models/ (made by t
 // Timings are the benchmark's business, never asserted here: this checks that one small case runs
 // end to end on the real model and that the report is consistent with itself.
 test('bench: a 60-line case runs every measurement and the report holds together', { skip: noBundle }, async () => {
-  const rep = await runBench({ root, bundleDir: path.join(modelsDir, shippedName!), provider: 'cpu', runs: 1, sizes: [60] });
+  const rep = await runBench({ root, bundleDir: path.join(modelsDir, shippedName!), provider: 'cpu', runs: 1, sizes: [60], scaling: { line: [4000, 12000], identifier: [3000], file: [20000] }, cli: path.join(root, 'bin/circuit-inspector.js') });
   assert.equal(rep.cases.length, 1);
   const c = rep.cases[0];
   assert.equal(c.lines, 60);
@@ -30,4 +30,14 @@ test('bench: a 60-line case runs every measurement and the report holds together
   assert.match(table, /analyze ms/);
   assert.match(table, /60 lines/);
   assert.match(table, /one-character edit recomputes ≤ 2 windows/);
+  // the scaling rows: tokenizer and windows on one long line, one identifier, a multi-line file
+  assert.deepEqual(rep.scaling.map((r) => [r.kind, r.bytes]), [['line', 4001], ['line', 12001], ['identifier', 3005], ['file', rep.scaling[3].bytes]]); // + the line end, + 'x = '
+  assert.ok(rep.scaling[3].bytes <= 20000 && rep.scaling[3].bytes > 19000);
+  for (const r of rep.scaling) assert.ok(r.tokens > 0 && r.tokenize_ms > 0 && r.windows_ms >= 0 && r.per_byte_ratio > 0, r.name);
+  assert.equal(rep.scaling[0].per_byte_ratio, 1);
+  assert.match(table, /\none line, 12 KB +12,001 .*\none identifier, 3 KB +3,005 /s);
+  // the CLI's refusal of a 10 MB file was timed; the end-to-end CLI rows only run with --cli
+  assert.ok(rep.refusal_ms !== null && rep.refusal_ms > 0);
+  assert.match(table, /CLI refuses a 10 MB file at the default --max-bytes in < 1 s: \d+ ms/);
+  assert.deepEqual(rep.cli, []);
 });

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { offsetOf, parseArgs } from '../../src/cli';
+import { binaryReason, DEFAULT_MAX_BYTES, offsetOf, parseArgs, parseBytes, Positions, Progress } from '../../src/cli';
+import { DocumentAnalyzer } from '../../src/core/analysis';
+import { openModel } from '../../src/core/openModel';
 import { tempDir } from './tempDirs';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -17,7 +19,7 @@ const noDist = fs.existsSync(path.join(root, 'dist/cli.js')) ? false : 'dist/cli
 
 /** Run the CLI from another working directory: the default bundle must not depend on it. */
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: os.tmpdir(), encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: os.tmpdir(), encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 28 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -55,7 +57,8 @@ test('--help prints usage; bench rejects bad options with exit 2', { skip: noDis
   const h = cli('--help');
   assert.equal(h.status, 0);
   assert.match(h.stdout, /^Usage: circuit-inspector/);
-  for (const o of ['--json', '--top', '--ablate', '--mode', '--at', '--bundle', '--provider', 'bench', '--runs']) assert.ok(h.stdout.includes(o), o);
+  for (const o of ['--json', '--jsonl', '--top', '--ablate', '--mode', '--at', '--max-bytes', '--progress', '--no-progress', '--circuit', '--firing', '--bundle', '--provider', 'bench', '--runs', 'Exit status']) assert.ok(h.stdout.includes(o), o);
+  for (const code of ['0', '1', '2', '3', '4']) assert.match(h.stdout, new RegExp(`^  ${code}  `, 'm'));
   const b = cli('bench', '--runs', '0');
   assert.equal(b.status, 2);
   assert.match(b.stderr, /--runs must be an integer from 1 to 50/);
@@ -96,23 +99,207 @@ test('the default bundle is found from the CLI file, not the working directory',
   assert.equal((JSON.parse(r.stdout) as { model: string }).model, JSON.parse(fs.readFileSync(path.join(modelsDir, shippedName!, 'manifest.json'), 'utf8')).name);
 });
 
-test('one-line errors with exit status 2: missing file, binary file, broken bundle, bad options', { skip: noDist }, () => {
-  const bin0 = path.join(tempDir('ci-binary-'), 'binary.py');
+test('one-line errors with their exit status: 2 bad command line, 3 input refused, 4 broken bundle', { skip: noDist }, () => {
+  const dir = tempDir('ci-binary-');
+  const bin0 = path.join(dir, 'binary.py');
   fs.writeFileSync(bin0, Buffer.from([0x61, 0x00, 0x62]));
-  const cases: [string[], RegExp][] = [
-    [['analyze', '/nonexistent/x.py'], /x\.py: no such file/],
-    [['analyze', bin0], /looks binary \(it contains NUL bytes\)/],
-    [['analyze', sample, '--bundle', os.tmpdir()], /Bundle .*: manifest\.json is missing\./],
-    [['analyze', sample, '--mode', 'half'], /--mode must be mean or zero/],
-    [['analyze', sample, '--top', '0'], /--top must be an integer/],
-    [['analyze'], /analyze needs exactly one FILE/],
-    [['frob'], /unknown command frob/],
+  const controls = path.join(dir, 'controls.py');
+  fs.writeFileSync(controls, Buffer.from(Array.from({ length: 4000 }, (_, i) => (i % 3 ? 0x41 : 0x01))));
+  const cases: [string[], number, RegExp][] = [
+    [['analyze', '/nonexistent/x.py'], 3, /x\.py: no such file/],
+    [['analyze', os.tmpdir()], 3, /is not a file/],
+    [['analyze', bin0], 3, /looks binary \(a NUL byte at offset 1\); only text files/],
+    [['analyze', controls], 3, /looks binary \(33 % of its first 4,000 bytes are control characters\)/],
+    [['analyze', sample, '--max-bytes', '100'], 3, /sample\.py is \d{3} bytes, over the limit of 100; raise it with --max-bytes 1M \(or --max-bytes 0 for no limit\)$/],
+    [['analyze', sample, '--bundle', os.tmpdir()], 4, /Bundle .*: manifest\.json is missing\./],
+    [['analyze', sample, '--mode', 'half'], 2, /--mode must be mean or zero/],
+    [['analyze', sample, '--top', '51'], 2, /--top must be an integer from 0 to 50/],
+    [['analyze', sample, '--max-bytes', 'lots'], 2, /--max-bytes must be a number of bytes/],
+    [['analyze', sample, '--json', '--jsonl'], 2, /choose one of --json and --jsonl/],
+    [['analyze'], 2, /analyze needs exactly one FILE/],
+    [['frob'], 2, /unknown command frob/],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, status, message] of cases) {
     const r = cli(...args);
-    assert.equal(r.status, 2, args.join(' '));
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('note: '));
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], message);
+    assert.equal(r.stdout, '');
   }
+});
+
+test('--max-bytes values, binary detection, LINE:COL of increasing offsets', () => {
+  assert.equal(parseBytes('4000000'), 4_000_000);
+  assert.equal(parseBytes('512K'), 512 * 1024);
+  assert.equal(parseBytes('20M'), 20 * 2 ** 20);
+  assert.equal(parseBytes('1g'), 2 ** 30);
+  assert.equal(parseBytes('0'), 0);
+  assert.throws(() => parseBytes('-1'), /--max-bytes must be/);
+  assert.ok(DEFAULT_MAX_BYTES >= 2 ** 20 && DEFAULT_MAX_BYTES <= 16 * 2 ** 20);
+  assert.equal(binaryReason(Buffer.from('def f():\n\treturn "é"\r\n\x1b[0m\f')), undefined);
+  assert.match(binaryReason(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])) ?? '', /NUL byte at offset 8/);
+  const text = 'ab\ncd\r\n\nef';
+  const p = new Positions(text);
+  const offsets = [0, 1, 3, 4, 6, 7, 8, 9, text.length];
+  const got = offsets.map((o) => p.at(o));
+  assert.deepEqual(got, offsets.map((o) => ({ line: text.slice(0, o).split('\n').length, col: o - (text.lastIndexOf('\n', o - 1) + 1) + 1 })));
+  assert.deepEqual(p.at(4), { line: 2, col: 2 }); // backwards starts over
+  for (const o of offsets) if (o < text.length) assert.equal(offsetOf(text, `${p.at(o).line}:${p.at(o).col}`), o);
+});
+
+test('progress: forced lines on a pipe with the final totals; on a terminal only after a second, redrawn in place', () => {
+  let clock = 0;
+  const lines: string[] = [];
+  const pipe = { write: (s: string) => lines.push(s), isTTY: false };
+  const forced = new Progress(pipe, 'always', () => clock);
+  forced.start(1000);
+  clock = 200;
+  forced.update(100);
+  clock = 500;
+  forced.update(200); // within a second of the last line: not drawn
+  clock = 1300;
+  forced.update(500);
+  forced.end(1000, true);
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0], 'circuit-inspector: 100 / 1,000 tokens (10 %), 0.2 s, ETA 1.8 s\n');
+  assert.match(lines[1], /^circuit-inspector: 500 \/ 1,000 tokens \(50 %\), 1\.3 s, ETA 1\.3 s\n$/);
+  assert.match(lines[2], /^circuit-inspector: 1,000 \/ 1,000 tokens \(100 %\) in 1\.3 s, 769 tokens\/s; peak memory [\d,]+ MB\n$/);
+
+  lines.length = 0;
+  clock = 0;
+  const auto = new Progress(pipe, 'auto', () => clock); // stderr not a terminal: nothing
+  auto.start(10);
+  clock = 5000;
+  auto.update(5);
+  auto.end(10, true);
+  assert.equal(lines.length, 0);
+
+  const tty = { write: (s: string) => lines.push(s), isTTY: true };
+  clock = 0;
+  const short = new Progress(tty, 'auto', () => clock); // done within a second: nothing
+  short.start(10);
+  clock = 900;
+  short.update(10);
+  short.end(10, true);
+  assert.equal(lines.length, 0);
+  clock = 0;
+  const long = new Progress(tty, 'auto', () => clock);
+  long.start(10);
+  clock = 1500;
+  long.update(3);
+  clock = 1550;
+  long.update(4); // redrawn at most 10 times a second
+  clock = 1700;
+  long.update(5);
+  long.end(5, false); // a failure: the open line is ended, no totals
+  assert.deepEqual(lines, ['\rcircuit-inspector: 3 / 10 tokens (30 %), 1.5 s, ETA 3.5 s\x1b[K', '\rcircuit-inspector: 5 / 10 tokens (50 %), 1.7 s, ETA 1.7 s\x1b[K', '\n']);
+});
+
+type JsonToken = { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number }> };
+
+/** The --jsonl lines of a run, parsed; every line must be one JSON object. */
+function jsonl(stdout: string): JsonToken[] {
+  assert.ok(stdout === '' || stdout.endsWith('\n'));
+  return stdout.split('\n').slice(0, -1).map((l) => JSON.parse(l) as JsonToken);
+}
+
+test('--jsonl: one object per token per line, the same as --json\'s tokens and as the in-process analysis', { skip: noDist || noBundle }, async () => {
+  const text = fs.readFileSync(path.join(root, 'bench/stdlib-5000.py'), 'utf8').split('\n').slice(0, 120).join('\n') + '\n';
+  const file = path.join(tempDir('ci-jsonl-'), 'f.py');
+  fs.writeFileSync(file, text);
+  const lines = cli('analyze', file, '--jsonl', '--provider', 'cpu', '--top', '2');
+  assert.equal(lines.status, 0, lines.stderr);
+  const tokens = jsonl(lines.stdout);
+  const whole = cli('analyze', file, '--json', '--provider', 'cpu', '--top', '2');
+  assert.equal(whole.status, 0, whole.stderr);
+  const out = JSON.parse(whole.stdout) as { tokens: JsonToken[] };
+  assert.equal(tokens.length, out.tokens.length);
+  assert.deepEqual(tokens, out.tokens);
+  assert.equal(tokens.map((t) => t.text).join(''), text);
+  assert.ok(tokens.length > 1000, `${tokens.length} tokens: several windows`);
+  for (const t of tokens) assert.deepEqual(Object.keys(t), ['text', 'start', 'end', 'next', 'circuits']);
+  // the streamed analysis is the editor's whole-file analysis
+  const { bundle, runner } = await openModel(path.join(modelsDir, shippedName!), 'cpu');
+  try {
+    const r = await new DocumentAnalyzer(bundle, runner, { topK: 2 }).analyze(text, undefined, { nextTokens: true });
+    assert.equal(r.status, 'done');
+    if (r.status !== 'done') return;
+    assert.equal(r.tokens.length, tokens.length);
+    r.tokens.forEach((t, i) => {
+      assert.equal(tokens[i].start, t.start);
+      assert.deepEqual(tokens[i].next.map((n) => n.text), t.next.map((n) => n.text), `token ${i}`);
+      for (const [task, c] of Object.entries(t.circuits)) {
+        assert.ok(Math.abs(tokens[i].circuits[task].value - c.value) < 2e-4, `token ${i} ${task}: ${tokens[i].circuits[task].value} vs ${c.value}`);
+        assert.equal(tokens[i].circuits[task].fires, c.fires, `token ${i} ${task}`);
+      }
+    });
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test('a long single line completes, with progress on stderr when forced and nothing but JSON on stdout', { skip: noDist || noBundle }, () => {
+  const source = fs.readFileSync(path.join(root, 'bench/stdlib-5000.py'), 'utf8').split('\n');
+  const statements = source.map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.endsWith(':'));
+  let line = '';
+  for (let i = 0; line.length < 20_000; i++) line += statements[i] + '; ';
+  let seed = 3;
+  // a 10,000-letter identifier is one pre-token: BPE's worst case
+  const ident = Array.from({ length: 10_000 }, () => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'[((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % 52]).join('');
+  const text = line + 'x = ' + ident + '\n';
+  const file = path.join(tempDir('ci-line-'), 'line.py');
+  fs.writeFileSync(file, text);
+  const r = cli('analyze', file, '--jsonl', '--progress', '--provider', 'cpu', '--top', '1');
+  assert.equal(r.status, 0, r.stderr);
+  const tokens = jsonl(r.stdout);
+  assert.equal(tokens.map((t) => t.text).join(''), text);
+  const progress = r.stderr.split('\n').filter((l) => l.startsWith('circuit-inspector: '));
+  assert.ok(progress.length >= 1, r.stderr);
+  for (const l of progress) assert.match(l, /^circuit-inspector: [\d,]+ \/ [\d,]+ tokens \(\d+ %\)/);
+  assert.match(progress.at(-1)!, new RegExp(`^circuit-inspector: ${tokens.length.toLocaleString('en-US')} / ${tokens.length.toLocaleString('en-US')} tokens \\(100 %\\) in .*; peak memory [\\d,]+ MB$`));
+  // the human form places it on line 1 with columns counting UTF-16 units
+  const human = cli('analyze', file, '--provider', 'cpu', '--top', '1', '--circuit', 'single_double_quote', '--firing', '--no-progress');
+  assert.equal(human.status, 0, human.stderr);
+  const rows = human.stdout.split('\n').filter((l) => /^\s+\d+:\d+ /.test(l));
+  assert.ok(rows.length > 0);
+  for (const row of rows) assert.match(row, /^\s+1:\d+ /);
+  assert.equal(human.stderr.split('\n').filter((l) => l.startsWith('circuit-inspector: ')).length, 0, '--no-progress');
+});
+
+test('--circuit and --firing filter every output form; the human form ends with a summary line', { skip: noDist || noBundle }, () => {
+  const all = jsonl(cli('analyze', sample, '--jsonl', '--provider', 'cpu').stdout);
+  const tasks = Object.keys(all[0].circuits);
+  assert.ok(tasks.includes('single_double_quote'));
+  const quote = jsonl(cli('analyze', sample, '--jsonl', '--provider', 'cpu', '--circuit', 'quote', '--top', '0').stdout);
+  assert.equal(quote.length, all.length);
+  quote.forEach((t, i) => {
+    assert.deepEqual(Object.keys(t.circuits), ['single_double_quote']);
+    assert.deepEqual(t.next, []); // --top 0: no next-token lists, the same circuits
+    assert.equal(t.circuits.single_double_quote.fires, all[i].circuits.single_double_quote.fires);
+    assert.ok(Math.abs(t.circuits.single_double_quote.value - all[i].circuits.single_double_quote.value) < 2e-4);
+  });
+  const firing = jsonl(cli('analyze', sample, '--jsonl', '--provider', 'cpu', '--circuit', 'single_double_quote', '--firing').stdout);
+  assert.deepEqual(firing.map((t) => t.start), all.filter((t) => t.circuits.single_double_quote.fires).map((t) => t.start));
+  assert.ok(firing.length > 0 && firing.length < all.length);
+  const anyFiring = JSON.parse(cli('analyze', sample, '--json', '--provider', 'cpu', '--firing').stdout) as { tokens: JsonToken[] };
+  assert.deepEqual(anyFiring.tokens.map((t) => t.start), all.filter((t) => Object.values(t.circuits).some((c) => c.fires)).map((t) => t.start));
+
+  const human = cli('analyze', sample, '--provider', 'cpu', '--circuit', 'single_double_quote', '--firing');
+  assert.equal(human.status, 0, human.stderr);
+  const out = human.stdout.trimEnd().split('\n');
+  const text = fs.readFileSync(sample, 'utf8');
+  const rows = out.slice(0, -1);
+  assert.equal(rows.length, firing.length);
+  rows.forEach((row, i) => {
+    const m = /^\s+(\d+):(\d+)\s+(".*?")\s+→ .*\[single_double_quote=-?[\d.]+\]$/.exec(row);
+    assert.ok(m, row);
+    assert.equal(offsetOf(text, `${m[1]}:${m[2]}`), firing[i].start);
+    assert.equal(JSON.parse(m[3]), firing[i].text);
+  });
+  const nLines = text.split('\n').length - 1;
+  assert.equal(out.at(-1), `summary: ${all.length} tokens on ${nLines} lines in ${/ in (\d+\.\d s|\d+ s);/.exec(out.at(-1)!)?.[1]}; single_double_quote fires at ${firing.length} (${((100 * firing.length) / all.length).toFixed(1)} %); ${firing.length} tokens shown (--firing)`);
+  const none = cli('analyze', sample, '--circuit', 'nope');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--circuit nope matches no circuit: .* has single_double_quote, /);
 });
