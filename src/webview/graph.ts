@@ -183,6 +183,11 @@ function unitElement(n: VisualGraph['nodes'][number]): ElementDefinition {
 }
 
 function stylesheet(t: Theme): StylesheetJson {
+  return [...backgroundStyles(t), ...textStyles(t), ...unitStyles(t), ...edgeStyles()];
+}
+
+/** Every node's font; the layer bands behind everything. */
+function backgroundStyles(t: Theme): StylesheetJson {
   return [
     {
       selector: 'node',
@@ -201,6 +206,12 @@ function stylesheet(t: Theme): StylesheetJson {
         'z-compound-depth': 'bottom',
       },
     },
+  ];
+}
+
+/** Inert text: layer and row labels, node captions. */
+function textStyles(t: Theme): StylesheetJson {
+  return [
     {
       selector: 'node.text',
       style: {
@@ -230,6 +241,12 @@ function stylesheet(t: Theme): StylesheetJson {
         'text-background-shape': 'roundrectangle',
       },
     },
+  ];
+}
+
+/** The circuit's nodes: coloured from their data, dashed when ablated, highlighted on hover and selection. */
+function unitStyles(t: Theme): StylesheetJson {
+  return [
     {
       selector: 'node.unit',
       style: {
@@ -257,6 +274,12 @@ function stylesheet(t: Theme): StylesheetJson {
     { selector: 'node.unit.ablated', style: { 'border-style': 'dashed' } },
     { selector: 'node.unit.hover', style: { 'underlay-opacity': 0.18 } },
     { selector: 'node.unit:selected', style: { 'border-color': t.focus, 'border-width': 2.5, 'underlay-opacity': 0.28 } },
+  ];
+}
+
+/** Edges: width and colour from their data, straight or bent, dashed when cut by an ablation. */
+function edgeStyles(): StylesheetJson {
+  return [
     {
       selector: 'edge',
       style: {
