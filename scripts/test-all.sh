@@ -82,6 +82,10 @@ else
   count python 0 1
 fi
 
+step "python lint and format (ruff)"
+# ruff.toml at the root says which files (training/, test/fixtures/*.py) and which rules
+check ruff bash -c '.venv/bin/ruff check && .venv/bin/ruff format --check'
+
 step "integration tests (VS Code 1.139 in code-server + Chromium)"
 if env_lines=$(bash scripts/setup-vscode-test-env.sh 2>"$LOG/setup.log"); then
   eval "$env_lines"

@@ -13,6 +13,7 @@ repetitions and both see the same machine load:
   each further line in (any text) → one line out: {"ms": time of one pass over all batches}
 No ablation is applied (mask 1, fill = the bundle's node means), as in the benchmark's forward.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,9 @@ def main() -> None:
     means = torch.from_numpy(np.fromfile(bundle / manifest["nodes"]["means"], dtype="<f4"))
     mask = torch.ones_like(means)
     watch = torch.tensor(req["watch"] or [0], dtype=torch.long)
-    batches = [(torch.tensor(b["ids"], dtype=torch.long), torch.tensor([b["score_from"]]), torch.tensor(b["read_ids"], dtype=torch.long))
-               for b in req["batches"]]
+    batches = [
+        (torch.tensor(b["ids"], dtype=torch.long), torch.tensor([b["score_from"]]), torch.tensor(b["read_ids"], dtype=torch.long)) for b in req["batches"]
+    ]
 
     def once() -> float:
         started = time.perf_counter()

@@ -1,6 +1,7 @@
 """Search for the circuit along a learned mask order: the nodes ranked by τ (masks.py), bisection for the
 smallest k whose top-k circuit reaches the target task loss, then greedy elimination of what it does not need.
 """
+
 from __future__ import annotations
 
 import torch

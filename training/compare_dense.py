@@ -13,6 +13,7 @@ once per λ and shared by all targets. A target the full model cannot reach gets
 is the smallest circuit found (any λ, any target) whose loss meets it. --extend adds models or λ values
 to an earlier report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,7 @@ def size_curve(run: Path, bundle: Path, task_name: str, targets: list[float], co
     gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
     fill = torch.from_numpy(np.fromfile(bundle / "node_means.bin", dtype="<f4"))
-    task = tasks_mod.build_tasks(Tokenizer.from_file(str(bundle / "tokenizer.json")),
-                                 read_jsonl(data / "corpus_val.jsonl"))[task_name]
+    task = tasks_mod.build_tasks(Tokenizer.from_file(str(bundle / "tokenizer.json")), read_jsonl(data / "corpus_val.jsonl"))[task_name]
     model_loss = task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"]
     points = []
     for coef in coefs:
@@ -51,11 +51,27 @@ def size_curve(run: Path, bundle: Path, task_name: str, targets: list[float], co
                 continue
             nodes, loss = circuit_at(gpt, task.train, order, fill, target, log=lambda *_: None)
             n_edges = sum(e["kind"] == "weight" for e in circuit_edges(gpt, nodes))
-            points.append({"k_coef": coef, "target_task_loss": target, "n_nodes": len(nodes), "n_edges": n_edges,
-                           "train_task_loss": loss, "refined": len(nodes) <= REFINE_MAX_NODES})
+            points.append(
+                {
+                    "k_coef": coef,
+                    "target_task_loss": target,
+                    "n_nodes": len(nodes),
+                    "n_edges": n_edges,
+                    "train_task_loss": loss,
+                    "refined": len(nodes) <= REFINE_MAX_NODES,
+                }
+            )
             print(f"  target {target}: {len(nodes)} nodes, {n_edges} edges (loss {loss:.3f})", flush=True)
-    return {"run": str(run), "steps": info["steps"], "tokens": info["tokens"], "val_loss": info["val_loss"],
-            "config": info["config"], "density": CONFIGS[info["config"]]["density"], "task_loss_model": model_loss, "points": points}
+    return {
+        "run": str(run),
+        "steps": info["steps"],
+        "tokens": info["tokens"],
+        "val_loss": info["val_loss"],
+        "config": info["config"],
+        "density": CONFIGS[info["config"]]["density"],
+        "task_loss_model": model_loss,
+        "points": points,
+    }
 
 
 def main() -> None:
@@ -83,8 +99,11 @@ def main() -> None:
         if name in models:
             curve["points"] = models[name]["points"] + curve["points"]
         models[name] = curve
-    command = ("python -m training.compare_dense " + " ".join(f"--model {s}" for s in args.model)
-               + f" --task {args.task} --targets {args.targets} --coefs {args.coefs} --steps {args.steps}")
+    command = (
+        "python -m training.compare_dense "
+        + " ".join(f"--model {s}" for s in args.model)
+        + f" --task {args.task} --targets {args.targets} --coefs {args.coefs} --steps {args.steps}"
+    )
     write_report(args.out, models, targets, {"commands": previous["commands"] + [command], "task": args.task, "mask_steps": args.steps})
 
 
@@ -103,17 +122,29 @@ def write_report(out: Path, models: dict, targets: list[float], meta: dict) -> N
         if name == ref_name:
             continue
         ratios[f"{name}/{ref_name}"] = [
-            {"target_task_loss": t,
-             "nodes": a["n_nodes"] / b["n_nodes"] if a and b else None,
-             "edges": a["n_edges"] / b["n_edges"] if a and b and b["n_edges"] else None}
-            for t, a, b in zip(targets, sizes[name], sizes[ref_name])]
-    out.write_text(json.dumps({
-        "what": "Circuit size against task loss for the weight-sparse model and dense models of the same shape and "
+            {
+                "target_task_loss": t,
+                "nodes": a["n_nodes"] / b["n_nodes"] if a and b else None,
+                "edges": a["n_edges"] / b["n_edges"] if a and b and b["n_edges"] else None,
+            }
+            for t, a, b in zip(targets, sizes[name], sizes[ref_name])
+        ]
+    out.write_text(
+        json.dumps(
+            {
+                "what": "Circuit size against task loss for the weight-sparse model and dense models of the same shape and "
                 "recipe (issue 4's stretch; the paper reports ~16× at matched pretraining loss).",
-        **meta, "models": models,
-        "smallest_within": {name: [{"target_task_loss": t, "n_nodes": p and p["n_nodes"], "n_edges": p and p["n_edges"]}
-                                   for t, p in zip(targets, ps)] for name, ps in sizes.items()},
-        "ratios": ratios}, indent=1))
+                **meta,
+                "models": models,
+                "smallest_within": {
+                    name: [{"target_task_loss": t, "n_nodes": p and p["n_nodes"], "n_edges": p and p["n_edges"]} for t, p in zip(targets, ps)]
+                    for name, ps in sizes.items()
+                },
+                "ratios": ratios,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 What the model card reports for the shipped run, for any runs (e.g. issue 3's learned position
 embedding against none, trained for the same steps).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,12 +39,12 @@ def main() -> None:
     tok = Tokenizer.from_file(str(args.data / "tokenizer.json"))
     all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
     runs = [measure(run, tok, all_tasks, args.data) for run in args.run]
-    args.out.write_text(json.dumps({"command": "python -m training.compare_runs " + " ".join(f"--run {r}" for r in args.run),
-                                    "runs": runs}, indent=1))
+    args.out.write_text(json.dumps({"command": "python -m training.compare_runs " + " ".join(f"--run {r}" for r in args.run), "runs": runs}, indent=1))
     for r in runs:
         accs = ", ".join(f"{k} {v['accuracy'] * 100:.1f} %" for k, v in r["tasks"].items())
-        real = "; ".join(f"{src}: bracket {f['bracket']['balanced'] * 100:.1f} % balanced, quote {f['quote']['balanced'] * 100:.1f} %"
-                         for src, f in r["real_code"].items())
+        real = "; ".join(
+            f"{src}: bracket {f['bracket']['balanced'] * 100:.1f} % balanced, quote {f['quote']['balanced'] * 100:.1f} %" for src, f in r["real_code"].items()
+        )
         print(f"{r['run']}: {r['steps']} steps, val loss {r['val_loss']}; {accs}; real code: {real}")
 
 

@@ -10,6 +10,7 @@ behaviour is measured. Agent frameworks and LLM/AI client SDKs are kept out of t
 Files are deduplicated by content hash and split into train/validation by a hash of their
 content, so the split is stable whatever the file order or the machine's paths.
 """
+
 from __future__ import annotations
 
 import hashlib

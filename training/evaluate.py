@@ -5,21 +5,21 @@
 Task accuracy on the fixed test sets, and both tasks on real code that is not in the corpus (the
 held-out package and the LLM client SDK wheels), with the tokenizer-aware contrasts of realcode.py.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from . import realcode, tasks as tasks_mod
+from . import realcode
+from . import tasks as tasks_mod
 from .corpus import read_jsonl
 from .export import load_run, nonzero_stats, round_bigram_fp16_
 from .model import GPT
-
 
 REAL_CODE_SOURCES = ("heldout", "sdk")  # networkx, and the LLM client SDK wheels: never trained on
 REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
@@ -28,23 +28,29 @@ REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
 def real_code_accuracy(gpt: GPT, tok, data: Path) -> dict:
     """Both tasks on code the corpus does not hold, with the tokenizer-aware contrasts of realcode.py."""
     diffs = realcode.torch_diffs(gpt)
-    return {source: realcode.score(diffs, tok, realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES), gpt.cfg.block_size)
-            for source in REAL_CODE_SOURCES}
+    return {
+        source: realcode.score(diffs, tok, realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES), gpt.cfg.block_size)
+        for source in REAL_CODE_SOURCES
+    }
 
 
 def model_metrics(gpt: GPT, tok, all_tasks: dict, data: Path) -> dict:
     """Accuracy and contrast loss on every task's fixed test set, and the real-code accuracies."""
-    return {"tasks": {name: tasks_mod.evaluate(gpt, t.test, classes=t.classes) for name, t in all_tasks.items()},
-            "real_code": real_code_accuracy(gpt, tok, data)}
+    return {
+        "tasks": {name: tasks_mod.evaluate(gpt, t.test, classes=t.classes) for name, t in all_tasks.items()},
+        "real_code": real_code_accuracy(gpt, tok, data),
+    }
 
 
 def real_code_text(real: dict) -> str:
     def pct(kind: dict) -> str:
         return "—" if kind["accuracy"] is None else f"{kind['accuracy'] * 100:.1f} % of {kind['n']}"
 
-    rows = [f"| {name} | {pct(r['nested'])} | {pct(r['flat'])} | **{r['bracket']['balanced'] * 100:.1f} %** | {pct(r['double'])} | {pct(r['single'])} |"
-            for name, r in real.items()]
-    return ("| source | nested `]` | flat `]` | bracket, balanced | double-quoted | single-quoted |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
+    rows = [
+        f"| {name} | {pct(r['nested'])} | {pct(r['flat'])} | **{r['bracket']['balanced'] * 100:.1f} %** | {pct(r['double'])} | {pct(r['single'])} |"
+        for name, r in real.items()
+    ]
+    return "| source | nested `]` | flat `]` | bracket, balanced | double-quoted | single-quoted |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
 
 
 NOTES = "## Notes\n"
@@ -54,10 +60,12 @@ def finetune_text(provenance: dict) -> str:
     ft = provenance.get("finetune")
     if not ft:
         return ""
-    return (f"\nThe last {ft['steps']} steps ({ft['tokens'] / 1e6:.1f}M tokens) fine-tune the {ft['base_steps']}-step run `{ft['init_from']}` "
-            f"(`train.py --init-from`): fresh optimizer, density at its target throughout, learning rate × {ft['lr_scale']}, and "
-            f"{ft['focus_frac']:.0%} of the windows drawn around the tasks' answers in the training split (`--focus`: nested list closes, "
-            "flat ones and closing quotes, a kind drawn uniformly).")
+    return (
+        f"\nThe last {ft['steps']} steps ({ft['tokens'] / 1e6:.1f}M tokens) fine-tune the {ft['base_steps']}-step run `{ft['init_from']}` "
+        f"(`train.py --init-from`): fresh optimizer, density at its target throughout, learning rate × {ft['lr_scale']}, and "
+        f"{ft['focus_frac']:.0%} of the windows drawn around the tasks' answers in the training split (`--focus`: nested list closes, "
+        "flat ones and closing quotes, a kind drawn uniformly)."
+    )
 
 
 def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict]) -> None:
@@ -68,50 +76,59 @@ def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, cur
         cj = json.loads((bundle / rel).read_text())
         mt = cj["metrics"]
         frozen = mt.get("frozen_norms", {}).get("n_nodes", "—")
-        circuits.append(f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
-                        f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
-                        f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |")
+        circuits.append(
+            f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
+            f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
+            f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |"
+        )
     vals = [r for r in curve if "val_loss" in r]
-    curve_rows = "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:]))
-    task_rows = "\n".join(f"| {k} | {v['accuracy'] * 100:.1f} % | " + " / ".join(f"{c}: {a['accuracy'] * 100:.1f} % of {a['n']}" for c, a in v.get("by_class", {}).items() if a["n"])
-                          + f" | {v['loss']:.3f} | {v['n']} |" for k, v in task_metrics.items())
+    curve_rows = "\n".join(
+        f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |"
+        for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:])
+    )
+    task_rows = "\n".join(
+        f"| {k} | {v['accuracy'] * 100:.1f} % | "
+        + " / ".join(f"{c}: {a['accuracy'] * 100:.1f} % of {a['n']}" for c, a in v.get("by_class", {}).items() if a["n"])
+        + f" | {v['loss']:.3f} | {v['n']} |"
+        for k, v in task_metrics.items()
+    )
     mx = manifest["metrics"]
     # a "## Notes" section written by hand (what the circuits do, how the run went) survives regeneration
     card = bundle / "MODEL_CARD.md"
     old = card.read_text() if card.exists() else ""
-    notes = old[old.index(NOTES):old.index("## Known limits")] if NOTES in old and "## Known limits" in old else ""
-    text = f"""# Model card: {manifest['name']}
+    notes = old[old.index(NOTES) : old.index("## Known limits")] if NOTES in old and "## Known limits" in old else ""
+    text = f"""# Model card: {manifest["name"]}
 
 A weight-sparse GPT of Python source, trained from scratch by this repository's pipeline
 (`training/`, after Gao et al. 2025) to be small enough to run live in the editor and sparse enough
 for its task circuits to be read.
 
 ## Architecture
-{m['n_layer']} layers, d_model {m['d_model']}, {m['n_head']} heads × d_head {m['d_head']}, d_mlp {m['d_mlp']}, context {m['block_size']},
-vocabulary {m['vocab_size']} (byte-level BPE with tinypython_2k's split regex, trained on the corpus).
+{m["n_layer"]} layers, d_model {m["d_model"]}, {m["n_head"]} heads × d_head {m["d_head"]}, d_mlp {m["d_mlp"]}, context {m["block_size"]},
+vocabulary {m["vocab_size"]} (byte-level BPE with tinypython_2k's split regex, trained on the corpus).
 Pre-norm RMSNorm, no biases, learned absolute position embeddings (sparse like every matrix), attention
 sinks (a learned per-head logit on a zero key/value slot), a dense learned bigram table added to the logits,
-AbsTopK keeping {m['afrac']:.0%} of every node location (residual reads, q, k, v, attention and MLP writes, MLP neurons).
+AbsTopK keeping {m["afrac"]:.0%} of every node location (residual reads, q, k, v, attention and MLP writes, MLP neurons).
 
 ## Sparsity
 Every weight matrix (embeddings and unembedding included) keeps the same fraction of nonzeros, annealed
 linearly from dense over the first half of training, with at least 4 nonzeros in every row and column.
-Final: **{mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} ({mx['density']:.4f} = 1/{1 / mx['density']:.1f})**.
-Dense parameters (bigram table, norm gains, sink logits): {mx['dense_params']:,}.
+Final: **{mx["sparse_weights_nonzero"]:,} nonzeros of {mx["sparse_weights_total"]:,} ({mx["density"]:.4f} = 1/{1 / mx["density"]:.1f})**.
+Dense parameters (bigram table, norm gains, sink logits): {mx["dense_params"]:,}.
 
 ## Data
-{c['sources']}; deduplicated by content, split by content hash. Training windows are drawn from three
-arrays: library code ({c['train']['tokens'] / 1e6:.1f}M tokens, {c['train']['files']} files), test suites ({c['tests']['tokens'] / 1e6:.1f}M tokens, {c['tests']['files']} files)
-and library code with {c['synth']['statements']:,} synthetic list statements injected ({c['synth']['tokens'] / 1e6:.1f}M tokens; `training/synthetic.py`).
-Validation: {c['val']['files']} files ({c['val']['tokens'] / 1e6:.2f}M tokens). Never trained on: the `{c['held_out_package']}` package
-({c['heldout']['files']} files, {c['heldout']['tokens'] / 1e6:.2f}M tokens) and the LLM client SDK wheels {', '.join(f'`{w}`' for w in c['eval_only_wheels'])};
-kept out of the corpus: {', '.join(f'`{x}`' for x in c['excluded_packages'])} (LLM clients). Tokenizer split regex: tinypython_2k's with
+{c["sources"]}; deduplicated by content, split by content hash. Training windows are drawn from three
+arrays: library code ({c["train"]["tokens"] / 1e6:.1f}M tokens, {c["train"]["files"]} files), test suites ({c["tests"]["tokens"] / 1e6:.1f}M tokens, {c["tests"]["files"]} files)
+and library code with {c["synth"]["statements"]:,} synthetic list statements injected ({c["synth"]["tokens"] / 1e6:.1f}M tokens; `training/synthetic.py`).
+Validation: {c["val"]["files"]} files ({c["val"]["tokens"] / 1e6:.2f}M tokens). Never trained on: the `{c["held_out_package"]}` package
+({c["heldout"]["files"]} files, {c["heldout"]["tokens"] / 1e6:.2f}M tokens) and the LLM client SDK wheels {", ".join(f"`{w}`" for w in c["eval_only_wheels"])};
+kept out of the corpus: {", ".join(f"`{x}`" for x in c["excluded_packages"])} (LLM clients). Tokenizer split regex: tinypython_2k's with
 `( ) [ ] {{ }}` as pre-tokens of their own (`training/tokenizer.py`).
-File-list SHA-256: train `{c['train']['file_list']['file_list_sha256'][:16]}…`, validation `{c['val']['file_list']['file_list_sha256'][:16]}…`.
+File-list SHA-256: train `{c["train"]["file_list"]["file_list_sha256"][:16]}…`, validation `{c["val"]["file_list"]["file_list_sha256"][:16]}…`.
 
 ## Training
-{p['steps']} steps, {p['tokens_seen'] / 1e6:.1f}M tokens seen, {p['compute']}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
-gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx['val_loss']:.3f}** nats/token.{finetune_text(p)}
+{p["steps"]} steps, {p["tokens_seen"] / 1e6:.1f}M tokens seen, {p["compute"]}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
+gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx["val_loss"]:.3f}** nats/token.{finetune_text(p)}
 
 | step | tokens | density | train loss | val loss |
 |---|---|---|---|---|
@@ -143,8 +160,8 @@ after fitting one logit scale and one shift on its class logit difference (the p
 model's scale (`python -m training.prune … --frozen-norms`).
 
 {notes}## Known limits
-- Small: {m['n_layer']} layers trained for {p['tokens_seen'] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
-- Context {m['block_size']} tokens: a string or list opened more than ~{m['block_size']} tokens earlier is out of reach.
+- Small: {m["n_layer"]} layers trained for {p["tokens_seen"] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
+- Context {m["block_size"]} tokens: a string or list opened more than ~{m["block_size"]} tokens earlier is out of reach.
 - Task contrasts follow this tokenizer (see `training/tasks.py`): after a first `]`, the bracket task compares `]` with `\\n`.
 """
     card.write_text(text)

@@ -1,6 +1,7 @@
 """Evidence for a circuit: its edges, activations, top tokens, calibration, faithfulness against the full
 model and random node sets, the nonsense-task size control, node descriptions and the firing rule.
 """
+
 from __future__ import annotations
 
 import random
@@ -119,6 +120,16 @@ def class_sign(task, examples) -> torch.Tensor:
     return torch.tensor([1.0 if e.correct in class0 else -1.0 for e in examples])
 
 
+def class_correlations(acts: torch.Tensor, class_of: torch.Tensor) -> list[float]:
+    """Each node's correlation (Pearson r) with the example being of class 0, from acts [n_examples, k]; 0 where a node never varies."""
+    y = (class_of == 0).float()
+    corr = []
+    for j in range(acts.shape[1]):
+        a = acts[:, j]
+        corr.append(float(torch.corrcoef(torch.stack([a, y]))[0, 1]) if a.std() > 0 else 0.0)
+    return corr
+
+
 def calibrate(diff: torch.Tensor, sign: torch.Tensor) -> tuple[float, float, float]:
     """Fit a logit scale a and shift b (the paper's final calibration) on the class logit difference
     D = class 0 − class 1, not on correct − wrong: d = sign·D, so the calibrated contrast is
@@ -178,7 +189,12 @@ def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k
         "circuit": {"task_loss": float(tasks_mod.contrast_loss(circ)), "accuracy": float((circ > 0).float().mean()), "logit_diff": float(circ.mean())},
         "logit_diff_recovered": float(circ.mean() / full.mean()),
         "calibrated": {"scale": a, "shift": b, "task_loss": cal_loss},
-        "random_same_size": {"task_loss_mean": float(np.mean(rand_loss)), "task_loss_min": float(np.min(rand_loss)), "accuracy_mean": float(np.mean(rand_acc)), "trials": len(rand_sets)},
+        "random_same_size": {
+            "task_loss_mean": float(np.mean(rand_loss)),
+            "task_loss_min": float(np.min(rand_loss)),
+            "accuracy_mean": float(np.mean(rand_acc)),
+            "trials": len(rand_sets),
+        },
         "nonsense_task_nodes": nonsense_k,
         "per_node": per_node,
     }
@@ -207,12 +223,10 @@ def describe_node(flat, parts, corr: float, labels: list[str], toks: list[str], 
     if abs(corr) >= 0.5:
         hi, lo = (labels[0], labels[1]) if corr > 0 else (labels[1], labels[0])
         label = f"{labels[0]}/{labels[1]} ({site.split('.')[-1]})"
-        meaning = (f"The {where}: higher for {hi} than for {lo} at the prediction (r = {corr:+.2f} with the class); "
-                   f"most active on {tok_text}.")
+        meaning = f"The {where}: higher for {hi} than for {lo} at the prediction (r = {corr:+.2f} with the class); most active on {tok_text}."
     else:
         label = f"{site} {i}"
-        meaning = (f"The {where}: not class-selective on its own (r = {corr:+.2f}); most active on {tok_text}; "
-                   f"mean {mean:+.3f} over validation text.")
+        meaning = f"The {where}: not class-selective on its own (r = {corr:+.2f}); most active on {tok_text}; mean {mean:+.3f} over validation text."
     return label, meaning
 
 

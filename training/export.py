@@ -8,6 +8,7 @@ bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.
 outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
 --graph-only rewrites just model.onnx and golden.json, keeping the bundle's means, circuits and metrics.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,7 @@ class NodeInterface(torch.nn.Module):
         for e in node_layout(self.gpt.cfg):
             r, lo, n = hook.recorded[e["name"]], e["offset"], e["length"]
             inside = ((watch >= lo) & (watch < lo + n)).to(x.dtype)  # [K]
-            watched = watched + r[:, r.shape[1] - P:].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
+            watched = watched + r[:, r.shape[1] - P :].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
         return logits, watched
 
 
@@ -176,13 +177,23 @@ def export_onnx(gpt: GPT, path: Path) -> None:
     cfg = gpt.cfg
     N = n_nodes(cfg)
     wrapper = NodeInterface(gpt).eval()
-    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long),
-            torch.tensor([2]), torch.arange(4))
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
     torch.onnx.export(
-        wrapper, args, str(path), opset_version=OPSET, dynamo=False, do_constant_folding=False,
-        input_names=list(ONNX_INPUTS), output_names=["logits", "watched"],
-        dynamic_axes={"input_ids": {0: "B", 1: "T"}, "watch": {0: "K"}, "read_ids": {0: "R"},
-                      "logits": {0: "B", 1: "P", 2: "R"}, "watched": {0: "B", 1: "P", 2: "K"}},
+        wrapper,
+        args,
+        str(path),
+        opset_version=OPSET,
+        dynamo=False,
+        do_constant_folding=False,
+        input_names=list(ONNX_INPUTS),
+        output_names=["logits", "watched"],
+        dynamic_axes={
+            "input_ids": {0: "B", 1: "T"},
+            "watch": {0: "K"},
+            "read_ids": {0: "R"},
+            "logits": {0: "B", 1: "P", 2: "R"},
+            "watched": {0: "B", 1: "P", 2: "K"},
+        },
     )
     m = onnx.load(str(path))
     bigram_to_fp16(m)
@@ -235,12 +246,17 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
             fill = torch.from_numpy(means)
             with topk_gap_probe() as gaps:
                 logits, nodes, _ = gpt(x, mask, fill, record=True)
-            cases.append({
-                "prompt": prompt, "input_ids": ids, "ablate": ablated, "fill": "mean",
-                "min_topk_gap": float(torch.stack(gaps).min()),
-                "logits": logits[0][:, logit_ids].tolist(),  # [T, len(logit_ids)]
-                "watched": nodes[0][:, watch].tolist(),  # [T, K]
-            })
+            cases.append(
+                {
+                    "prompt": prompt,
+                    "input_ids": ids,
+                    "ablate": ablated,
+                    "fill": "mean",
+                    "min_topk_gap": float(torch.stack(gaps).min()),
+                    "logits": logits[0][:, logit_ids].tolist(),  # [T, len(logit_ids)]
+                    "watched": nodes[0][:, watch].tolist(),  # [T, K]
+                }
+            )
     return {"watch": watch, "logit_ids": logit_ids, "cases": cases}
 
 
@@ -289,8 +305,12 @@ def nonzero_stats(gpt: GPT) -> dict:
     sparse = gpt.sparse_parameters()
     nnz = sum(int((p != 0).sum()) for p in sparse.values())
     total = sum(p.numel() for p in sparse.values())
-    return {"sparse_weights_nonzero": nnz, "sparse_weights_total": total, "density": nnz / total,
-            "dense_params": sum(p.numel() for n, p in gpt.named_parameters() if n not in sparse)}
+    return {
+        "sparse_weights_nonzero": nnz,
+        "sparse_weights_total": total,
+        "density": nnz / total,
+        "dense_params": sum(p.numel() for n, p in gpt.named_parameters() if n not in sparse),
+    }
 
 
 def main() -> None:
@@ -300,8 +320,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", default=None)
     ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
-    ap.add_argument("--graph-only", action="store_true",
-                    help="rewrite only model.onnx and golden.json of an existing bundle (after a change to the graph's interface)")
+    ap.add_argument(
+        "--graph-only", action="store_true", help="rewrite only model.onnx and golden.json of an existing bundle (after a change to the graph's interface)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
     gpt, info = load_run(args.run)
@@ -309,9 +330,15 @@ def main() -> None:
         write_graph(gpt, args.out)
         return
     corpus = json.loads((args.data / "corpus.json").read_text())
-    provenance = {"corpus": corpus, "steps": info["steps"], "tokens_seen": info["tokens"], "train_config": info["config"],
-                  "compute": "2 CPU cores, PyTorch " + torch.__version__, **({"note": args.note} if args.note else {}),
-                  **({"finetune": info["finetune"]} if "finetune" in info else {})}
+    provenance = {
+        "corpus": corpus,
+        "steps": info["steps"],
+        "tokens_seen": info["tokens"],
+        "train_config": info["config"],
+        "compute": "2 CPU cores, PyTorch " + torch.__version__,
+        **({"note": args.note} if args.note else {}),
+        **({"finetune": info["finetune"]} if "finetune" in info else {}),
+    }
     metrics = {"val_loss": info["val_loss"], **nonzero_stats(gpt)}
     write_bundle(gpt, args.data, args.out, args.name or args.out.name, provenance, metrics)
     print(json.dumps(metrics, indent=2))

@@ -4,6 +4,7 @@ Forward: hard step mask = [τ > 0]; backward: the derivative of sigmoid(τ / tem
 surrogate). Pruned nodes are mean-ablated at their mean over validation text. Objective: task loss +
 λ · (open nodes). τ is clamped to [−1, 1]. circuit_search.py turns the learned τ into a circuit.
 """
+
 from __future__ import annotations
 
 import random

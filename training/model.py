@@ -19,6 +19,7 @@ A forward pass takes an optional flat `node_mask` [N] (1 keep, 0 ablate) and `no
 (the value an ablated node takes: its mean, or 0), applied after AbsTopK at each location, and
 can return the activations of any set of nodes (`watch`, flat indices).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,9 +53,14 @@ class GPTConfig:
 def site_dims(cfg: GPTConfig) -> dict[str, int]:
     hd = cfg.n_head * cfg.d_head
     return {
-        "attn.act_in": cfg.d_model, "attn.q": hd, "attn.k": hd, "attn.v": hd,
-        "attn.resid_delta": cfg.d_model, "mlp.act_in": cfg.d_model,
-        "mlp.post_act": cfg.d_mlp, "mlp.resid_delta": cfg.d_model,
+        "attn.act_in": cfg.d_model,
+        "attn.q": hd,
+        "attn.k": hd,
+        "attn.v": hd,
+        "attn.resid_delta": cfg.d_model,
+        "mlp.act_in": cfg.d_model,
+        "mlp.post_act": cfg.d_mlp,
+        "mlp.resid_delta": cfg.d_model,
     }
 
 
@@ -121,8 +127,7 @@ class NodeHooks:
     node-location name (concatenated in `node_layout` order, so a reordered forward is a KeyError,
     not a silent shift of every node index)."""
 
-    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None,
-                 afrac: float | None = None):
+    def __init__(self, cfg: GPTConfig, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None, afrac: float | None = None):
         self.layout = node_layout(cfg)
         self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in self.layout}
         self.node_mask, self.record = node_mask, record
@@ -150,7 +155,7 @@ class NodeHooks:
         """Every location's record, in flat node order → [B, T, N]."""
         return torch.cat([self.recorded[e["name"]] for e in self.layout], dim=-1)
 
-    def norm(self, name: str, ln: "RMSNorm", x: torch.Tensor) -> torch.Tensor:
+    def norm(self, name: str, ln: RMSNorm, x: torch.Tensor) -> torch.Tensor:
         if self.frozen:
             return ln(x, self.norm_scales[name])
         scale = ln.scale(x)  # gradients flow through the live scale; the record is for freezing only
@@ -272,8 +277,9 @@ class GPT(nn.Module):
         """Every weight matrix under the L0 constraint (embeddings included); norms, sinks and the bigram table stay dense."""
         return {n: p for n, p in self.named_parameters() if p.ndim == 2 and n != "bigram_table"}
 
-    def forward(self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False, positions=None,
-                freeze_norms: bool = False):
+    def forward(
+        self, idx: torch.Tensor, node_mask=None, node_fill=None, record: bool = False, want_attn: bool = False, positions=None, freeze_norms: bool = False
+    ):
         """idx [B, T] → logits [B, T, V]; with record=True also all node activations [B, T, N].
 
         positions [B] (optional): compute logits only at one position per row → logits [B, V]; the

@@ -12,6 +12,7 @@ three sources of the mixture `train.py` draws from:
 and val.bin (all validation files), heldout.bin (the held-out package). corpus_sdk.jsonl holds the
 "eval" wheels (LLM client SDKs): real code for evaluation only, never tokenized for training.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,13 @@ def main() -> None:
         statements += n
 
     description = {}
-    for name, texts in (("train", [f.text for f in code]), ("tests", [f.text for f in tests]), ("synth", injected),
-                        ("val", [f.text for f in val]), ("heldout", [f.text for f in heldout])):
+    for name, texts in (
+        ("train", [f.text for f in code]),
+        ("tests", [f.text for f in tests]),
+        ("synth", injected),
+        ("val", [f.text for f in val]),
+        ("heldout", [f.text for f in heldout]),
+    ):
         arr = encode_files(tok, texts)
         arr.tofile(out / f"{name}.bin")
         description[name] = {"files": len(texts), "bytes": sum(len(t.encode()) for t in texts), "tokens": int(arr.size)}
@@ -90,8 +96,10 @@ def main() -> None:
     description["held_out_package"] = corpus.HELD_OUT_PACKAGE
     description["excluded_packages"] = sorted(corpus.EXCLUDED_PACKAGES)
     description["eval_only_wheels"] = [w.file for w in sources.pinned() if w.role == "eval"]
-    description["sources"] = ("CPython 3.11 standard library + pinned site-packages (training/requirements.lock) + "
-                              "the test suites of the pinned wheels in training/extra-sources.lock")
+    description["sources"] = (
+        "CPython 3.11 standard library + pinned site-packages (training/requirements.lock) + "
+        "the test suites of the pinned wheels in training/extra-sources.lock"
+    )
     description["split_pattern"] = tokenizer.SPLIT_PATTERN
     (out / "corpus.json").write_text(json.dumps(description, indent=2))
     tokenizer.write_golden(tok, [f.text[:2000] for f in val[:40]], out / "golden_tokenizer.json")

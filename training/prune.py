@@ -6,6 +6,7 @@ masks.py learns one mask logit τ per node; circuit_search.py finds the smallest
 that reaches the target task loss; evidence.py measures and describes it. This module writes the circuit
 file (nodes, edges, firing rule, metrics) and adds it to the bundle's manifest.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,12 @@ import torch
 from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
-from .circuit_search import BISECT_EXAMPLES, TARGET_LOSS, pruning_target, prune_task
+from .circuit_search import BISECT_EXAMPLES, TARGET_LOSS, prune_task, pruning_target
 from .corpus import read_jsonl
-from .evidence import circuit_edges, describe_node, faithfulness, firing_rule, last_token_acts, node_id_parts, nonsense_task, top_tokens
+from .evidence import circuit_edges, class_correlations, describe_node, faithfulness, firing_rule, last_token_acts, node_id_parts, nonsense_task, top_tokens
 from .export import load_checkpoint, round_bigram_fp16_
 from .masks import FrozenNorms, PruneConfig, task_eval
-from .model import GPT, n_nodes
+from .model import GPT
 
 
 def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
@@ -31,13 +32,42 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
     circuit = json.loads(path.read_text())
     m = circuit["metrics"]
     kept = [n["flat"] for n in circuit["nodes"]]
-    best = {"order": torch.tensor(kept), "k": len(kept), "coef": m["k_coef"], "loss": m["train_task_loss_at_k"],
-            "steps": m.get("mask_steps", PruneConfig.steps)}
+    best = {
+        "order": torch.tensor(kept),
+        "k": len(kept),
+        "coef": m["k_coef"],
+        "loss": m["train_task_loss_at_k"],
+        "steps": m.get("mask_steps", PruneConfig.steps),
+    }
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
 
+def node_records(kept: list[int], ids: list[str], parts, corr: list[float], labels: list[str], toks: dict, means, faith: dict) -> list[dict]:
+    """The circuit file's node entries: where each node is, what it means, and its evidence."""
+    nodes = []
+    for j, f in enumerate(kept):
+        label, meaning = describe_node(f, parts, corr[j], labels, toks[f], float(means[f]))
+        nodes.append(
+            {
+                "id": ids[j],
+                "layer": parts[f][0],
+                "site": parts[f][1],
+                "index": parts[f][2],
+                "flat": f,
+                "label": label,
+                "meaning": meaning,
+                "mean": round(float(means[f]), 5),
+                "importance": round(min(1.0, max(0.0, faith["per_node"][f]["necessity_in_circuit"])), 4),
+                "class_correlation": round(corr[j], 4),
+                "necessity_in_circuit": faith["per_node"][f]["necessity_in_circuit"],
+                "necessity_in_model": faith["per_node"][f]["necessity_in_model"],
+                "top_tokens": toks[f],
+            }
+        )
+    return nodes
+
+
 def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path, nonsense_k, target: float = TARGET_LOSS, log=print) -> dict:
-    N = n_nodes(gpt.cfg)
     kept = sorted(best["order"][: best["k"]].tolist())
     parts = node_id_parts(gpt)
     ids = [f"{parts[f][0]}.{parts[f][1]}.{parts[f][2]}" for f in kept]
@@ -45,39 +75,40 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     class_of = torch.tensor([0 if any(e.correct == t["id"] for t in task.classes[0]["tokens"]) else 1 for e in task.test[:BISECT_EXAMPLES]])
     # evidence and the firing rule describe the full model, which is what the editor runs
     acts = last_token_acts(gpt, task.test[:BISECT_EXAMPLES], None, fill)[:, kept]  # [n, k]
-    y = (class_of == 0).float()
-    corr = []
-    for j in range(len(kept)):
-        a = acts[:, j]
-        corr.append(float(torch.corrcoef(torch.stack([a, y]))[0, 1]) if a.std() > 0 else 0.0)
+    corr = class_correlations(acts, class_of)
     faith = faithfulness(gpt, task, kept, fill, nonsense_k)
     toks = top_tokens(gpt, tok, val_stream, kept)
-    nodes = []
-    for j, f in enumerate(kept):
-        label, meaning = describe_node(f, parts, corr[j], labels, toks[f], float(means[f]))
-        nodes.append({"id": ids[j], "layer": parts[f][0], "site": parts[f][1], "index": parts[f][2], "flat": f,
-                      "label": label, "meaning": meaning, "mean": round(float(means[f]), 5),
-                      "importance": round(min(1.0, max(0.0, faith["per_node"][f]["necessity_in_circuit"])), 4), "class_correlation": round(corr[j], 4),
-                      "necessity_in_circuit": faith["per_node"][f]["necessity_in_circuit"],
-                      "necessity_in_model": faith["per_node"][f]["necessity_in_model"], "top_tokens": toks[f]})
+    nodes = node_records(kept, ids, parts, corr, labels, toks, means, faith)
     firing = firing_rule(acts, corr, ids)
     key_nodes = [n["id"] for n in sorted(nodes, key=lambda n: -abs(n["class_correlation"]))[:4]]
     edges = circuit_edges(gpt, kept)
     weight_edges = [e for e in edges if e["kind"] == "weight"]
     metrics = {
-        "target_task_loss": target, "n_nodes": len(kept), "n_edges": len(weight_edges), "n_residual_edges": len(edges) - len(weight_edges),
-        "k_coef": best["coef"], "mask_steps": best["steps"], "train_task_loss_at_k": best["loss"],
-        "task_loss_model": faith["model"]["task_loss"], "task_loss_circuit": faith["circuit"]["task_loss"],
+        "target_task_loss": target,
+        "n_nodes": len(kept),
+        "n_edges": len(weight_edges),
+        "n_residual_edges": len(edges) - len(weight_edges),
+        "k_coef": best["coef"],
+        "mask_steps": best["steps"],
+        "train_task_loss_at_k": best["loss"],
+        "task_loss_model": faith["model"]["task_loss"],
+        "task_loss_circuit": faith["circuit"]["task_loss"],
         **{k: v for k, v in faith.items() if k not in ("per_node",)},
     }
     example_prompts = []
     for e in task.test[:6]:
         example_prompts.append({"prompt": tok.decode(e.prompt[-40:]), "class": 0 if any(e.correct == t["id"] for t in task.classes[0]["tokens"]) else 1})
     circuit = {
-        "task": task.name, "title": task.title, "description": task.description, "classes": task.classes,
-        "examples": example_prompts, "nodes": nodes, "edges": edges,
+        "task": task.name,
+        "title": task.title,
+        "description": task.description,
+        "classes": task.classes,
+        "examples": example_prompts,
+        "nodes": nodes,
+        "edges": edges,
         "firing": firing,
-        "key_nodes": key_nodes, "metrics": metrics,
+        "key_nodes": key_nodes,
+        "metrics": metrics,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(circuit, indent=1))
@@ -92,15 +123,26 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=Path("training/data"))
     ap.add_argument("--task", action="append", required=True)
     ap.add_argument("--no-nonsense", action="store_true", help="skip the nonsense-task size control")
-    ap.add_argument("--coefs", default=None,
-                    help="λ values to try (comma-separated); the smallest circuit wins (default 1e-3,3e-3; with --frozen-norms, the circuit's λ and a tenth of it)")
+    ap.add_argument(
+        "--coefs",
+        default=None,
+        help="λ values to try (comma-separated); the smallest circuit wins (default 1e-3,3e-3; with --frozen-norms, the circuit's λ and a tenth of it)",
+    )
     ap.add_argument("--steps", type=int, default=None, help=f"mask optimisation steps per λ (default {PruneConfig.steps}; with --frozen-norms, the circuit's)")
-    ap.add_argument("--target", type=float, default=None,
-                    help="task loss to reach (default: 0.15, or 1.25 × the model's own loss); set it to compare two models' circuits at equal loss")
-    ap.add_argument("--frozen-norms", action="store_true",
-                    help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file")
-    ap.add_argument("--evidence-only", action="store_true",
-                    help="keep the nodes of existing circuit files; recompute their evidence, meanings, edges and firing rule")
+    ap.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="task loss to reach (default: 0.15, or 1.25 × the model's own loss); set it to compare two models' circuits at equal loss",
+    )
+    ap.add_argument(
+        "--frozen-norms",
+        action="store_true",
+        help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file",
+    )
+    ap.add_argument(
+        "--evidence-only", action="store_true", help="keep the nodes of existing circuit files; recompute their evidence, meanings, edges and firing rule"
+    )
     return ap.parse_args()
 
 
@@ -112,9 +154,15 @@ def record_frozen_norms(gpt: GPT, name: str, task, fill: torch.Tensor, path: Pat
     # rescale what is left (small-focus, 600 steps at 3e-3: 1,517 nodes; 1,200 at 3e-4: 45), so a
     # tenth of it is tried too, and the smaller circuit is the control's size.
     coef = circuit["metrics"]["k_coef"]
-    frozen = prune_task(FrozenNorms(gpt), task.train, fill, target, coefs=coefs or (coef, coef / 10),
-                        steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps))
-    circuit["metrics"]["frozen_norms"] = {"n_nodes": frozen["k"], "train_task_loss_at_k": frozen["loss"], "k_coef": frozen["coef"], "mask_steps": frozen["steps"]}
+    frozen = prune_task(
+        FrozenNorms(gpt), task.train, fill, target, coefs=coefs or (coef, coef / 10), steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps)
+    )
+    circuit["metrics"]["frozen_norms"] = {
+        "n_nodes": frozen["k"],
+        "train_task_loss_at_k": frozen["loss"],
+        "k_coef": frozen["coef"],
+        "mask_steps": frozen["steps"],
+    }
     path.write_text(json.dumps(circuit, indent=1))
     print(f"[{name}] with frozen norms: {frozen['k']} nodes (free norms: {circuit['metrics']['n_nodes']})")
 

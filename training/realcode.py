@@ -15,6 +15,7 @@ as their own pre-tokens) and never depends on how one tokenizer happens to merge
   quote    at each one-line string literal's closing quote (no triple quotes, no quote of the other
            kind inside): the alternative closes with the other quote.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,7 +72,7 @@ def cases(text: str) -> list[Case]:
         elif tok.type == tokenize.OP and tok.string in ")]}":
             opener = stack.pop() if stack else None
             if tok.string == "]" and opener == "[":
-                rest = text[at:_line_end(text, at)]
+                rest = text[at : _line_end(text, at)]
                 nested = rest.startswith("]]")
                 out.append(Case(text, at, rest, rest[1:] if nested else "]" + rest, "nested" if nested else "flat"))
         elif tok.type == tokenize.STRING and tok.start[0] == tok.end[0]:
@@ -83,7 +84,7 @@ def cases(text: str) -> list[Case]:
             if other in body:
                 continue
             close = line_at[tok.end[0]] + tok.end[1] - 1
-            rest = text[close:_line_end(text, close)]
+            rest = text[close : _line_end(text, close)]
             out.append(Case(text, close, rest, other + rest[1:], "double" if q == '"' else "single"))
     return out
 
@@ -137,8 +138,14 @@ def onnx_diffs(bundle: Path):
     def diffs(chunk: list[Prompt]) -> torch.Tensor:
         out = []
         for p, t, a in chunk:
-            feed = {"input_ids": np.array([p], np.int64), "node_mask": keep, "node_fill": fill, "watch": watch,
-                    "score_from": np.array([len(p) - 1], np.int64), "read_ids": np.array([t, a], np.int64)}
+            feed = {
+                "input_ids": np.array([p], np.int64),
+                "node_mask": keep,
+                "node_fill": fill,
+                "watch": watch,
+                "score_from": np.array([len(p) - 1], np.int64),
+                "read_ids": np.array([t, a], np.int64),
+            }
             logits = sess.run(None, feed)[0]  # [1, 1, 2]
             out.append(float(logits[0, 0, 0] - logits[0, 0, 1]))
         return torch.tensor(out)
@@ -157,8 +164,7 @@ def score(diffs, tok, picked: dict[str, list[Case]], block_size: int, batch: int
         seen = [out[k] for k in kinds if out[k]["n"]]
         # balanced over the classes present: black-formatted code has no single-quoted strings
         # without a double quote inside, so its quote cases can all be one class
-        out[task] = {"balanced": sum(o["accuracy"] for o in seen) / len(seen) if seen else None,
-                     "n": sum(o["n"] for o in seen)}
+        out[task] = {"balanced": sum(o["accuracy"] for o in seen) / len(seen) if seen else None, "n": sum(o["n"] for o in seen)}
     return out
 
 

@@ -5,6 +5,7 @@ matrices that are sparse as indices (int32) + fp32 values, everything else (norm
 table, matrices still dense early in a run) in fp16. `train.py` resumes from it when checkpoint.pt
 is missing, with fresh optimizer moments.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

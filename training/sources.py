@@ -7,6 +7,7 @@ their test suites (list-rich code: numpy-style array literals and nested expecte
 nested list closes per MB of ordinary library code), "eval" wheels are never trained on — LLM client
 SDKs, kept as real code the model has not seen.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,25 @@ def fetch(cache: Path = CACHE) -> None:
     missing = [w for w in pinned() if not (cache / w.file).exists()]
     if missing:
         platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                        "--python-version", "3.11", *platforms, "-d", str(cache), *(w.requirement for w in missing)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python-version",
+                "3.11",
+                *platforms,
+                "-d",
+                str(cache),
+                *(w.requirement for w in missing),
+            ],
+            check=True,
+        )
     for w in pinned():
         got = _sha256(cache / w.file)
         if got != w.sha256:

@@ -6,6 +6,7 @@ residual channel or attention channel is left with fewer than 4 connections), th
 remaining entries up to k. The density is annealed linearly from 1 to the target between two
 fractions of training (from the start to the half, in the original recipe).
 """
+
 from __future__ import annotations
 
 import torch

@@ -8,20 +8,31 @@ one line or with one top-level element per line, in a context real code uses (`x
 statement (a logical line that does not open a block and is not a decorator) at that statement's
 indentation, which keeps the file valid Python; the real code around them gives the left context.
 """
+
 from __future__ import annotations
 
 import io
 import random
 import tokenize
 
-# a logical line starting with one of these is a compound statement even when its body shares the line
-COMPOUND = {"if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def", "class", "async", "match", "case", "@"}
 from .tasks import FUNCS, NAMES, WORDS
 
+# a logical line starting with one of these is a compound statement even when its body shares the line
+COMPOUND = {"if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def", "class", "async", "match", "case", "@"}
+
 WRAPPERS = [
-    ("{name} = ", ""), ("return ", ""), ("{func}(", ")"), ("{name} = np.array(", ")"), ("assert {name} == ", ""),
-    ("yield ", ""), ("self.assertEqual({name}, ", ")"), ("{name}.extend(", ")"), ("{name}[{i}] = ", ""),
-    ("{name} = {func}({name}, ", ")"), ("expected = ", ""), ("{name} += ", ""),
+    ("{name} = ", ""),
+    ("return ", ""),
+    ("{func}(", ")"),
+    ("{name} = np.array(", ")"),
+    ("assert {name} == ", ""),
+    ("yield ", ""),
+    ("self.assertEqual({name}, ", ")"),
+    ("{name}.extend(", ")"),
+    ("{name}[{i}] = ", ""),
+    ("{name} = {func}({name}, ", ")"),
+    ("expected = ", ""),
+    ("{name} += ", ""),
 ]
 
 

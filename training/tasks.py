@@ -17,6 +17,7 @@ first differ (`first_difference`). So the same task works with tinypython_2k's r
   if_equals            after "if x" → " =="; after a statement-initial "x" → " ="
 Examples mix templates with real code from the validation split of the corpus.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,9 +29,51 @@ import torch
 import torch.nn.functional as F
 
 PROMPT_TOKENS = 64  # real-code prompts keep this much left context (enough for strings and most lists)
-NAMES = ["x", "y", "data", "name", "value", "result", "items", "path", "key", "msg", "text", "config", "args", "node", "count", "line", "user", "out", "buf", "row"]
+NAMES = [
+    "x",
+    "y",
+    "data",
+    "name",
+    "value",
+    "result",
+    "items",
+    "path",
+    "key",
+    "msg",
+    "text",
+    "config",
+    "args",
+    "node",
+    "count",
+    "line",
+    "user",
+    "out",
+    "buf",
+    "row",
+]
 FUNCS = ["print", "log", "append", "get", "join", "open", "write", "format", "warn", "split", "startswith", "error", "info", "debug", "replace", "encode"]
-WORDS = ["hello", "world", "error", "name", "value", "data", "utf", "test", "done", "file", "path", "default", "result", "key", "empty", "none", "start", "end", "user", "id"]
+WORDS = [
+    "hello",
+    "world",
+    "error",
+    "name",
+    "value",
+    "data",
+    "utf",
+    "test",
+    "done",
+    "file",
+    "path",
+    "default",
+    "result",
+    "key",
+    "empty",
+    "none",
+    "start",
+    "end",
+    "user",
+    "id",
+]
 
 
 @dataclass
@@ -209,18 +252,30 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
     kw = {name: _keyword_examples(tok, rng, n_train + n_test, make) for name, make in (("while_return_true", _while_return), ("if_equals", _if_equals))}
     double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
     tasks = {
-        "single_double_quote": Task("single_double_quote", "Quote closing",
-                                    "Close a string literal with the quote that opened it: \" vs '.",
-                                    _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok)),
-        "bracket_counting": Task("bracket_counting", "Bracket depth",
-                                 "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
-                                 _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok)),
-        "while_return_true": Task("while_return_true", "while True vs return True",
-                                  "After `while True` comes a colon; after `return True` a newline.",
-                                  [{"label": "colon", "tokens": [{"id": _tid(tok, ":\n"), "text": ":\n"}]}, {"label": "newline", "tokens": [{"id": _tid(tok, "\n"), "text": "\n"}]}]),
-        "if_equals": Task("if_equals", "Comparison vs assignment",
-                          "After `if x` comes ` ==`; after a statement-initial `x` comes ` =`.",
-                          [{"label": "compare", "tokens": [{"id": _tid(tok, " =="), "text": " =="}]}, {"label": "assign", "tokens": [{"id": _tid(tok, " ="), "text": " ="}]}]),
+        "single_double_quote": Task(
+            "single_double_quote",
+            "Quote closing",
+            "Close a string literal with the quote that opened it: \" vs '.",
+            _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok),
+        ),
+        "bracket_counting": Task(
+            "bracket_counting",
+            "Bracket depth",
+            "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
+            _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok),
+        ),
+        "while_return_true": Task(
+            "while_return_true",
+            "while True vs return True",
+            "After `while True` comes a colon; after `return True` a newline.",
+            [{"label": "colon", "tokens": [{"id": _tid(tok, ":\n"), "text": ":\n"}]}, {"label": "newline", "tokens": [{"id": _tid(tok, "\n"), "text": "\n"}]}],
+        ),
+        "if_equals": Task(
+            "if_equals",
+            "Comparison vs assignment",
+            "After `if x` comes ` ==`; after a statement-initial `x` comes ` =`.",
+            [{"label": "compare", "tokens": [{"id": _tid(tok, " =="), "text": " =="}]}, {"label": "assign", "tokens": [{"id": _tid(tok, " ="), "text": " ="}]}],
+        ),
     }
     examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw}
     for name, task in tasks.items():

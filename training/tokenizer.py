@@ -10,11 +10,12 @@ and ~18 closers), and `]]\n` splits as `]` + `]\n`, so "close one more bracket" 
 The TypeScript port in src/core/tokenizer.ts must reproduce these ids exactly; the golden
 vectors written by `golden_vectors` are checked in both test suites.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -22,14 +23,10 @@ VOCAB_SIZE = 2048
 EOT = "<|endoftext|>"
 # tinypython_2k's split pattern (openai/circuit_sparsity tiktoken_ext/tinypython.py): the shipped
 # pysparse-l2d128 bundle's tokenizer, and the one OpenAI's released models use
-TINYPYTHON_PATTERN = (
-    r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+TINYPYTHON_PATTERN = r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 # the same with brackets as pre-tokens of their own: excluded from the letter-run prefix and the
 # punctuation run, and matched alone (after an optional space)
-SPLIT_PATTERN = (
-    r"[^\r\n\p{L}\p{N}\[\](){}]?\p{L}+|\p{N}{1,3}| ?[\[\](){}]| ?[^\s\p{L}\p{N}\[\](){}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+SPLIT_PATTERN = r"[^\r\n\p{L}\p{N}\[\](){}]?\p{L}+|\p{N}{1,3}| ?[\[\](){}]| ?[^\s\p{L}\p{N}\[\](){}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
 
 def new_tokenizer(pattern: str = SPLIT_PATTERN) -> Tokenizer:

@@ -7,6 +7,7 @@
 Resumable (checkpoint.pt is rewritten every --ckpt-every steps and on exit); the loss curve is
 saved as JSON lines (curve.jsonl: step, tokens, train loss, lr, density, and val loss at evals).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,14 +31,26 @@ CONFIGS = {
     # the paper's control: the same shape and recipe with dense weights (issue 4's circuit-size comparison)
     "small-dense": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=0, lr=6e-3, density=1.0),
     # issue 3's position question: the same, with no learned position embedding (order only from the causal mask)
-    "small-nopos": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512, pos_emb=False), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16),
+    "small-nopos": dict(
+        model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512, pos_emb=False), batch=16, seq=256, steps=0, lr=6e-3, density=1 / 16
+    ),
     "medium": dict(model=GPTConfig(n_layer=4, d_model=192, n_head=6, d_head=32, d_mlp=768), batch=16, seq=256, steps=0, lr=5e-3, density=1 / 16),
     # issue 16's recipe (shared/research/model-diagnosis.md): the `small` shape on a mixture of library
     # code, test suites and code with synthetic list statements; dense with AbsTopK off for the first
     # quarter, then weight density and AbsTopK's kept fraction annealed together to 1/16 and ¼ by 60 %;
     # the bigram table read from the half on. Needs the data of `prepare.py` with brackets as pre-tokens.
-    "depth": dict(model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512), batch=16, seq=256, steps=12000, lr=6e-3,
-                  density=1 / 16, sparsify=(0.25, 0.6), anneal_afrac=True, bigram_from=0.5, mixture={"train": 0.5, "tests": 0.3, "synth": 0.2}),
+    "depth": dict(
+        model=GPTConfig(n_layer=2, d_model=128, n_head=4, d_head=32, d_mlp=512),
+        batch=16,
+        seq=256,
+        steps=12000,
+        lr=6e-3,
+        density=1 / 16,
+        sparsify=(0.25, 0.6),
+        anneal_afrac=True,
+        bigram_from=0.5,
+        mixture={"train": 0.5, "tests": 0.3, "synth": 0.2},
+    ),
 }
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
@@ -72,8 +85,16 @@ class Batches:
     as common ones. With `mixture` ({file: weight}, files beside `path`), each window's file is drawn
     by weight instead (no focus then)."""
 
-    def __init__(self, path: Path, batch: int, seq: int, seed: int, focus: dict[str, np.ndarray] | None = None, focus_frac: float = 0.0,
-                 mixture: dict[str, float] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        batch: int,
+        seq: int,
+        seed: int,
+        focus: dict[str, np.ndarray] | None = None,
+        focus_frac: float = 0.0,
+        mixture: dict[str, float] | None = None,
+    ):
         paths = [path.with_name(f"{name}.bin") for name in mixture] if mixture else [path]
         self.sources = [np.memmap(p, dtype=np.uint16, mode="r") for p in paths]
         weights = np.array(list(mixture.values()) if mixture else [1.0])
@@ -120,7 +141,9 @@ def make_optimizer(model: GPT, lr: float) -> torch.optim.Optimizer:
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, betas=BETAS, eps=ADAM_EPS,
+        lr=lr,
+        betas=BETAS,
+        eps=ADAM_EPS,
     )
 
 
@@ -185,7 +208,20 @@ def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None,
     return 0, 0, None, finetune
 
 
-def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: float = 0.0, eval_every: int = 200, ckpt_every: int = 200, seed: int = 0, retarget: bool = False, device: torch.device | str = "cpu", finetune: dict | None = None, log=print) -> GPT:
+def train(
+    config: str,
+    data_dir: Path,
+    out: Path,
+    total_steps: int,
+    minutes: float = 0.0,
+    eval_every: int = 200,
+    ckpt_every: int = 200,
+    seed: int = 0,
+    retarget: bool = False,
+    device: torch.device | str = "cpu",
+    finetune: dict | None = None,
+    log=print,
+) -> GPT:
     """`finetune` ({"init_from": run dir, "lr_scale", "focus_frac"}) starts from another run's weights
     with a fresh optimizer, keeps the target density from the first step and draws `focus_frac` of
     the windows around task answers (`tasks.focus_positions`); a resumed run keeps its own."""
@@ -204,8 +240,7 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
     if focus_frac > 0:
         focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
         log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
-    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac,
-                      mixture=spec.get("mixture"))
+    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac, mixture=spec.get("mixture"))
     probe = realcode.Probe(data_dir, PROBE_CASES) if spec.get("mixture") else None
     sparse = model.sparse_parameters()
     t0 = time.time()
@@ -231,8 +266,15 @@ def train(config: str, data_dir: Path, out: Path, total_steps: int, minutes: flo
             step += 1
             tokens += x.numel()
             sparsity.project_model_(sparse, schedule.density(step))
-            row = {"step": step, "tokens": tokens, "loss": round(loss.item(), 4), "lr": lr, "density": schedule.density(step - 1),
-                   "afrac": model.afrac_now, "elapsed_s": round(time.time() - t0, 1)}
+            row = {
+                "step": step,
+                "tokens": tokens,
+                "loss": round(loss.item(), 4),
+                "lr": lr,
+                "density": schedule.density(step - 1),
+                "afrac": model.afrac_now,
+                "elapsed_s": round(time.time() - t0, 1),
+            }
             if step % eval_every == 0 or step == total_steps:
                 schedule.apply(model, step)
                 row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)

@@ -1,5 +1,6 @@
 """The data and measurement pieces of issue 16's recipe: synthetic list statements, real-code
 contrasts, the compact resume file and the late-sparsity schedule."""
+
 import ast
 import random
 
@@ -51,7 +52,7 @@ def test_no_statement_goes_inside_a_block_header_a_decorator_or_a_string():
     after = [lines[i].strip() for i, _ in points]
     assert "@decorator" not in after and "if x: return [x]" not in after and "try: y = 1" not in after
     assert all(not line.startswith("with [") for line in after)
-    assert ("    x = g(a)  # a comment with ] and \"", "    ") in [(lines[i], ind) for i, ind in points]
+    assert ('    x = g(a)  # a comment with ] and "', "    ") in [(lines[i], ind) for i, ind in points]
 
 
 def test_real_cases_classify_nested_and_flat_closes_and_one_line_strings():
@@ -61,12 +62,12 @@ def test_real_cases_classify_nested_and_flat_closes_and_one_line_strings():
     assert ("flat", "]\n", "]]\n") in kinds
     assert ("flat", "], x[0]]\n", "]], x[0]]\n") in kinds
     quotes = [(k, t) for k, t, _ in kinds if k in ("double", "single")]
-    assert ("single", "', \"w\"]}\n") in quotes and ("double", '"]}\n') in quotes
+    assert ("single", '\', "w"]}\n') in quotes and ("double", '"]}\n') in quotes
     assert not any("docstring" in t for _, t in quotes)  # triple-quoted strings are not one-line cases
 
 
 def test_first_difference_finds_the_tokenizer_own_contrast():
-    tok = tk.train([SOURCE * 3, "x = [[1, 2], [3]]\nprint(\"a\")\n" * 40])
+    tok = tk.train([SOURCE * 3, 'x = [[1, 2], [3]]\nprint("a")\n' * 40])
     prompt, true_id, alt_id = tasks.first_difference(tok, "x = [[1, 2], [3", "]]\n", "]\n")
     assert tok.decode([true_id]) == "]" and tok.decode([alt_id]) == "\n"  # after the first ]
     assert tok.decode(prompt).endswith("[3]")

@@ -54,10 +54,16 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
     watch = np.sort(rng.choice(N, 24, replace=False)).astype(np.int64)
     compared = 0
     # the graph returns positions score_from.. and vocabulary entries read_ids only: all, then a cut
-    for trial, (start, read) in enumerate([(0, np.arange(2048)), (0, np.arange(2048)), (17, np.array([5, 900, 2047])), (40, np.array([3]))]):
+    for start, read in [(0, np.arange(2048)), (0, np.arange(2048)), (17, np.array([5, 900, 2047])), (40, np.array([3]))]:
         ids = torch.from_numpy(rng.integers(0, 2048, (2, 48)))
-        feeds = {"input_ids": ids.numpy(), "node_mask": mask, "node_fill": fill, "watch": watch,
-                 "score_from": np.array([start], np.int64), "read_ids": read.astype(np.int64)}
+        feeds = {
+            "input_ids": ids.numpy(),
+            "node_mask": mask,
+            "node_fill": fill,
+            "watch": watch,
+            "score_from": np.array([start], np.int64),
+            "read_ids": read.astype(np.int64),
+        }
         logits_o, watched_o = sess.run(None, feeds)
         assert logits_o.shape == (2, 48 - start, len(read)) and watched_o.shape == (2, 48 - start, len(watch))
         with torch.no_grad():

@@ -48,7 +48,9 @@ def test_pruning_recovers_the_planted_circuit():
     assert kept == planted, sorted(kept)
     edges = evidence.circuit_edges(g, sorted(kept))
     assert {(e["source"], e["target"]) for e in edges if e["kind"] == "weight"} == {
-        (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"), (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}")}
+        (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"),
+        (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}"),
+    }
 
 
 def test_frozen_norms_change_nothing_without_ablation_and_hold_scales_under_it():
@@ -79,9 +81,11 @@ def test_calibration_shift_lives_in_class_space():
 def test_size_curve_takes_the_smallest_circuit_within_each_target():
     from training.compare_dense import smallest_within
 
-    points = [{"n_nodes": 16, "n_edges": 20, "train_task_loss": 0.34},
-              {"n_nodes": 21, "n_edges": 30, "train_task_loss": 0.39},  # greedy elimination found a larger one here
-              {"n_nodes": None, "n_edges": None}]  # a target the model cannot reach
+    points = [
+        {"n_nodes": 16, "n_edges": 20, "train_task_loss": 0.34},
+        {"n_nodes": 21, "n_edges": 30, "train_task_loss": 0.39},  # greedy elimination found a larger one here
+        {"n_nodes": None, "n_edges": None},
+    ]  # a target the model cannot reach
     assert smallest_within(points, 0.40)["n_nodes"] == 16
     assert smallest_within(points, 0.35)["n_nodes"] == 16
     assert smallest_within(points, 0.30) is None

@@ -40,8 +40,9 @@ def test_fine_tune_starts_from_the_run_and_keeps_its_density(tmp_path):
     np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
     np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
     base = train.train("tiny", data, tmp_path / "base", total_steps=30, log=lambda *_: None)
-    fine = train.train("tiny", data, tmp_path / "fine", total_steps=5, log=lambda *_: None,
-                       finetune={"init_from": str(tmp_path / "base"), "lr_scale": 0.0, "focus_frac": 0.0})
+    fine = train.train(
+        "tiny", data, tmp_path / "fine", total_steps=5, log=lambda *_: None, finetune={"init_from": str(tmp_path / "base"), "lr_scale": 0.0, "focus_frac": 0.0}
+    )
     rows = [json.loads(line) for line in (tmp_path / "fine" / "curve.jsonl").read_text().splitlines()]
     assert {r["density"] for r in rows} == {train.CONFIGS["tiny"]["density"]}
     # learning rate 0: the fine-tuned weights are the base run's, sparse pattern and all
