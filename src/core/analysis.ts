@@ -15,6 +15,7 @@ import type { Bundle } from './bundle';
 import type { Encoding, TokenRanges } from './tokenizer';
 import { WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
+import { type DocumentScope, documentScope } from './tasks';
 import { planContentWindows, planWindows, type Window } from './windows';
 
 export type { AblationMode };
@@ -62,7 +63,9 @@ export interface NextToken {
 export interface CircuitAtToken {
   /** Σ coef·activation of the firing rule's terms at this token. */
   readonly value: number;
-  /** |value| ≥ threshold (× thresholdScale). */
+  /** The circuit's task applies to this token (its scope, ./tasks DocumentScope.applies). */
+  readonly applies: boolean;
+  /** In scope and |value| ≥ threshold (× thresholdScale): outside its task's scope a circuit never fires. */
   readonly fires: boolean;
   /** The class the sign points to: value > 0 → positive_class, else the other. */
   readonly cls: 0 | 1;
@@ -90,6 +93,11 @@ export interface TokenResult {
   readonly circuits: Readonly<Record<string, CircuitAtToken>>;
   /** Activations of the watched nodes at this token [K] (see DocumentAnalyzer.watch / column). */
   readonly watched: Float32Array;
+  /**
+   * The readout of every circuit whose task applies to this token (stream() and analyzeAt() only;
+   * analyze() gives them through DocumentAnalysis.readout).
+   */
+  readonly readouts?: Readonly<Record<string, Readout>>;
 }
 
 export interface DocumentAnalysis {
@@ -152,6 +160,13 @@ export interface AnalyzerOptions {
  */
 export const DEFAULT_LEFT_CONTEXT = 64;
 
+/** The last text's tokens and, once analyzeAt() needed them, its sequence and windows. */
+interface LastEncoding {
+  readonly text: string;
+  readonly enc: Encoding;
+  planned?: { readonly seq: Int32Array; readonly windows: Window[] };
+}
+
 /** What one window keeps for its scored positions (P of them). */
 interface WindowResult {
   /** [P, topK] ids and probabilities of the top next tokens (empty without nextTokens). */
@@ -184,7 +199,7 @@ export class DocumentAnalyzer {
   private readonly classColumns: [number[], number[]][];
   /** All V ids, for next-token reads [V]. */
   private readonly allIds: BigInt64Array;
-  private lastEncoding?: { readonly text: string; readonly enc: Encoding };
+  private lastEncoding?: LastEncoding;
 
   constructor(
     readonly bundle: Bundle,
@@ -256,7 +271,8 @@ export class DocumentAnalyzer {
       else todo.push({ w, win, key });
     });
     const scale = options.thresholdScale ?? 1;
-    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, complete, todo.length, started);
+    const scope = documentScope(text);
+    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
     if (todo.length) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
       // Windows that score part of options.priority (what the editor shows) run first. Windows
@@ -312,6 +328,7 @@ export class DocumentAnalyzer {
     const { seq, enc } = compactSequence(this.bundle, text); // not this.encode(): that keeps the document
     options.onTokenized?.(enc.ids.length);
     const windows = this.windows(seq);
+    const scope = documentScope(text);
     const { mask, fill } = ablationVectors(this.bundle, ablation);
     const ahead: { wins: Window[]; results: Promise<WindowResult[]> }[] = [];
     for (let next = 0; next < windows.length || ahead.length; ) {
@@ -326,7 +343,7 @@ export class DocumentAnalyzer {
       const res = await batch.results;
       if (options.signal?.aborted) return;
       this.stats.windowsComputed += batch.wins.length;
-      yield batch.wins.flatMap((win, b) => this.windowTokens(win, res[b], enc, text, 0, options.thresholdScale ?? 1));
+      yield batch.wins.flatMap((win, b) => this.windowTokens(win, res[b], enc, text, 0, options.thresholdScale ?? 1, scope, true));
     }
   }
 
@@ -345,11 +362,11 @@ export class DocumentAnalyzer {
   }
 
   /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
-  private windowTokens(win: Window, res: WindowResult, enc: TokenRanges, source: string, shift: number, scale: number): TokenResult[] {
+  private windowTokens(win: Window, res: WindowResult, enc: TokenRanges, source: string, shift: number, scale: number, scope: DocumentScope, readouts = false): TokenResult[] {
     const tokens: TokenResult[] = [];
     for (let j = 0; j < win.length - win.from; j++) {
       const i = win.start + win.from + j - 1;
-      if (i >= 0) tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale));
+      if (i >= 0) tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale, scope, readouts));
     }
     return tokens;
   }
@@ -366,13 +383,13 @@ export class DocumentAnalyzer {
   }
 
   /** The per-token results of the windows that have one (all of them when `complete`). */
-  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, complete: boolean, computed: number, started: number): DocumentAnalysis {
+  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, scope: DocumentScope, complete: boolean, computed: number, started: number): DocumentAnalysis {
     const tokens: TokenResult[] = [];
     const where: [WindowResult, number][] = []; // token index → its window result and row in it
     windows.forEach((win, w) => {
       const res = results[w];
       if (!res) return;
-      for (const t of this.windowTokens(win, res, enc, source, shift, scale)) {
+      for (const t of this.windowTokens(win, res, enc, source, shift, scale, scope)) {
         where[t.index] = [res, t.index + 1 - win.start - win.from];
         tokens.push(t);
       }
@@ -392,34 +409,46 @@ export class DocumentAnalyzer {
   }
 
   /**
-   * The token containing UTF-16 `offset` (or the last one starting before it), analysed in the
-   * window that ends at it: fast, for the panel's ablation re-runs. Also every circuit's readout,
-   * with probabilities over the whole vocabulary, and the top next tokens.
+   * The token containing UTF-16 `offset` (or the last one starting before it) with its readouts,
+   * computed in the very window that analyze() and stream() score it in (the same positions, the
+   * same left context, the whole vocabulary read as with nextTokens): the cursor, the hover and
+   * the panel show the numbers the highlights were drawn from, never a second value for one token.
+   * The window's result is cached, so further cursor reads in it (and the panel's ablation re-runs
+   * of an unchanged state) cost nothing; an analyze() with nextTokens shares the cache. `range`
+   * as for analyze(): the part of a large file the highlights cover. `readouts` holds the circuits
+   * whose task applies to the token, and every circuit's readout is in the second field.
    */
-  async analyzeAt(text: string, offset: number, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'thresholdScale'> = {}): Promise<{ token: TokenResult; readouts: Record<string, Readout> } | undefined> {
-    const enc = this.encode(text);
+  async analyzeAt(text: string, offset: number, ablation: Ablation = NO_ABLATION, options: Pick<AnalyzeOptions, 'thresholdScale' | 'range'> = {}): Promise<{ token: TokenResult; readouts: Record<string, Readout> } | undefined> {
+    const shift = options.range?.start ?? 0;
+    const source = options.range ? text.slice(options.range.start, options.range.end) : text;
+    const { enc, seq, windows } = this.planned(source);
     let i = enc.ids.length - 1;
-    while (i > 0 && enc.starts[i] > offset) i--;
+    while (i > 0 && enc.starts[i] > offset - shift) i--;
     if (i < 0) return undefined;
-    // the same windows as analyze() would use up to token i, so both agree at this token when
-    // the document is shorter than one window; beyond that this sees up to W − 1 tokens of context
-    // the last `context` positions of [EOT] + tokens 0..i, copied without touching the rest of a long
-    // document: sequence position p holds token p − 1, so a cut at position `first` starts at token first − 1
-    const first = Math.max(0, i + 2 - this.bundle.context);
-    const seq = first === 0 ? withEot(this.bundle.eotId, enc.ids, i + 1) : Int32Array.from(enc.ids.slice(first - 1, i + 1));
-    const T = seq.length;
-    const key = windowKey(seq, `at|${ablationKey(ablation)}`);
+    const win = scoringWindow(windows, i + 1); // sequence position i + 1 holds token i
+    const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|next|${ablationKey(ablation)}`);
     let res = this.cache.get(key);
     if (!res) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      const out = await this.runner.run({ ids: BigInt64Array.from(seq, BigInt), B: 1, T, mask, fill, watch: this.watch, scoreFrom: T - 1, readIds: this.allIds });
-      res = this.summarise(out, 0, 1, true);
+      res = (await this.runWindows([win], seq, mask, fill, true))[0];
       this.cache.set(key, res);
     }
-    const token = this.token(i, enc.ids[i], text, enc.starts[i], enc.ends[i], 0, res, 0, options.thresholdScale ?? 1);
+    const j = i + 1 - win.start - win.from;
+    const token = this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, options.thresholdScale ?? 1, documentScope(text), true);
     const readouts: Record<string, Readout> = {};
-    for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, 0, c.task);
+    for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, j, c.task);
     return { token, readouts };
+  }
+
+  /** The tokens, sequence and windows of `text` as analyze() plans them (remembered with the last encoding). */
+  private planned(text: string): { enc: Encoding; seq: Int32Array; windows: Window[] } {
+    const enc = this.encode(text);
+    const last = this.lastEncoding as LastEncoding;
+    if (!last.planned) {
+      const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
+      last.planned = { seq, windows: this.windows(seq) };
+    }
+    return { enc, ...last.planned };
   }
 
   /**
@@ -441,20 +470,24 @@ export class DocumentAnalyzer {
     return () => signal?.aborted === true || this.generations.get(key) !== generation;
   }
 
-  private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number): TokenResult {
+  private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {
     const K = this.watch.length;
     const watched = res.watched.subarray(j * K, (j + 1) * K);
     const circuits: Record<string, CircuitAtToken> = {};
+    let readouts: Record<string, Readout> | undefined;
     for (const p of this.plans) {
       let value = 0;
       for (const [col, coef] of p.terms) value += coef * watched[col];
       const firing = p.c.firing;
       const pos = firing?.positive_class ?? 0;
+      const applies = scope.applies(p.c, s + shift, e + shift);
       circuits[p.c.task] = {
         value,
-        fires: firing !== undefined && Math.abs(value) >= firing.threshold * scale,
+        applies,
+        fires: applies && firing !== undefined && Math.abs(value) >= firing.threshold * scale,
         cls: value > 0 ? pos : ((1 - pos) as 0 | 1),
       };
+      if (withReadouts && applies) (readouts ??= {})[p.c.task] = this.readoutOf(res, j, p.c.task);
     }
     const next: NextToken[] = [];
     const k = res.topIds.length ? this.topK : 0;
@@ -462,7 +495,7 @@ export class DocumentAnalyzer {
       const nid = res.topIds[j * k + r];
       next.push({ id: nid, text: this.bundle.tokenizer.tokenText(nid), p: res.topP[j * k + r] });
     }
-    return { index: i, id, text: source.slice(s, e), start: s + shift, end: e + shift, next, circuits, watched };
+    return { index: i, id, text: source.slice(s, e), start: s + shift, end: e + shift, next, circuits, watched, ...(withReadouts ? { readouts: readouts ?? {} } : {}) };
   }
 
   private readoutOf(res: WindowResult, j: number, task: string): Readout {
@@ -510,6 +543,18 @@ export class DocumentAnalyzer {
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
+
+/** The window that scores sequence position p (the scored parts tile the sequence exactly once). */
+function scoringWindow(windows: readonly Window[], p: number): Window {
+  let lo = 0;
+  let hi = windows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (windows[mid].start + windows[mid].from <= p) lo = mid;
+    else hi = mid - 1;
+  }
+  return windows[lo];
+}
 
 /** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */
 function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: TokenRanges } {

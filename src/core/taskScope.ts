@@ -33,8 +33,10 @@
 // the rest of the file into one bracketed expression. Everything is one pass over the text: linear
 // time, no regular expressions over the whole text, no recursion deeper than f-string nesting.
 
-/** The scope kinds a circuit file may name (`"scope": {"kind": …}`). */
-export const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
+import { SCOPE_KINDS } from '../schemas/circuit';
+
+/** The scope kinds a circuit file may name (`"scope": {"kind": …}`); defined with the circuit file's schema. */
+export { SCOPE_KINDS };
 export type ScopeKind = (typeof SCOPE_KINDS)[number];
 
 /**

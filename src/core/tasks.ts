@@ -1,43 +1,99 @@
-// What the editor knows about each task it can point at in code: the task names, where in a
-// string or list the model's prediction is read, which class the code itself says is right, and
-// which tokens belong to the contrast. Pure (./codeContext scans the text), so it is unit-tested
-// in plain Node and shared by the hover and the circuit controller.
-import { listAt, stringAt } from './codeContext';
+// What the editor knows about each circuit's task in code, and the one decision every feature asks:
+// does this circuit's task apply to this token? The circuit file states its scope (`scope`,
+// docs/bundle-format.md); ./taskScope decides it from Python's lexical structure, once per
+// document text (memoised here). The analysis (./analysis: a circuit fires, and the CLI's
+// `applies`, only in scope), the highlights and flip marks built from it, the hover, the circuit
+// panel's readout and "Show circuit at cursor" all go through DocumentScope.applies / point.
+// Pure: no `vscode` import, unit-tested in plain Node.
+import type { CircuitFile } from '../schemas/circuit';
+import { analyzeScope, applies, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
 
 /** The closing quote of a string: `"` (class 0) vs `'` (class 1). */
 export const QUOTE_TASK = 'single_double_quote';
-/** Closing a list: `]]` when nested (class 0) vs `]` (class 1). */
+/** Closing a list: `]]` when another `]` follows (class 0) vs `]` and the line ends (class 1). */
 export const BRACKET_TASK = 'bracket_counting';
 
-/** The task whose syntax encloses `offset`: inside a string → quote, inside a list → bracket. */
-export function taskAt(text: string, offset: number, has: (task: string) => boolean): string | undefined {
-  if (stringAt(text, offset) && has(QUOTE_TASK)) return QUOTE_TASK;
-  if (listAt(text, offset) && has(BRACKET_TASK)) return BRACKET_TASK;
-  return undefined;
+/** The scope of the shipped tasks, for circuit files that do not state one. */
+export const SCOPE_BY_TASK: Readonly<Record<string, TaskScope>> = {
+  [QUOTE_TASK]: { kind: 'string-close' },
+  [BRACKET_TASK]: { kind: 'list-close' },
+  while_return_true: { kind: 'keyword-true' },
+  if_equals: { kind: 'name-compare-assign' },
+};
+
+const ANYWHERE: TaskScope = { kind: 'anywhere' };
+
+/** A circuit's scope: its file's `scope`, else the shipped task's by name, else `anywhere`. */
+export function scopeOf(circuit: Pick<CircuitFile, 'task' | 'scope'>): TaskScope {
+  return circuit.scope ?? (Object.hasOwn(SCOPE_BY_TASK, circuit.task) ? SCOPE_BY_TASK[circuit.task] : ANYWHERE);
 }
 
-/** The offset at which the model's prediction for this string or list is read: just before its close. */
-export function closingPoint(text: string, offset: number, task: string): number | undefined {
-  const span = task === QUOTE_TASK ? stringAt(text, offset) : task === BRACKET_TASK ? listAt(text, offset) : undefined;
-  return span && span.close > span.open ? span.close - 1 : undefined;
-}
+type ScopedCircuit = Pick<CircuitFile, 'task' | 'scope'>;
 
-/** The class the code itself says is right: the string's quote, or whether the list is nested. */
-export function groundTruth(text: string, offset: number, task: string): 0 | 1 | undefined {
-  if (task === QUOTE_TASK) {
-    const s = stringAt(text, offset);
-    return s ? (s.quote === '"' ? 0 : 1) : undefined;
+/** Where each circuit's task applies in one document text. Get it with documentScope(text). */
+export class DocumentScope {
+  readonly map: ScopeMap;
+
+  constructor(readonly text: string) {
+    this.map = analyzeScope(text);
   }
-  if (task === BRACKET_TASK) {
-    const l = listAt(text, offset);
-    return l ? (l.depth >= 2 ? 0 : 1) : undefined;
+
+  /** Whether `circuit`'s task applies to the token at UTF-16 [start, end): the one decision. */
+  applies(circuit: ScopedCircuit, start: number, end: number): boolean {
+    return applies(scopeOf(circuit), this.map, start, end);
   }
-  return undefined;
+
+  /** The task point the token at [start, end) predicts or lies inside, with the document's truth; null outside the scope. */
+  point(circuit: ScopedCircuit, start: number, end: number): TaskPointAt | null {
+    return taskPoint(scopeOf(circuit), this.map, start, end);
+  }
+
+  /**
+   * The offset at which the model's prediction for the task point of the token at [start, end) is
+   * read (the token containing it predicts the point: it ends right before the closing quote or
+   * the `]`); undefined outside the scope.
+   */
+  predictionOffset(circuit: ScopedCircuit, start: number, end: number): number | undefined {
+    const p = this.point(circuit, start, end);
+    return p ? Math.max(0, p.from - 1) : undefined;
+  }
+
+  /**
+   * The class the document itself says is right at the token's task point (the class whose label
+   * is the point's truth), or undefined where neither side follows or outside the scope. For
+   * `list-close`, `nested` means another `]` follows (the contrast the model is trained on), not
+   * the bracket depth.
+   */
+  truth(circuit: ScopedCircuit & Pick<CircuitFile, 'classes'>, start: number, end: number): 0 | 1 | undefined {
+    const label = this.point(circuit, start, end)?.truth;
+    const k = label ? circuit.classes.findIndex((c) => c.label === label) : -1;
+    return k === 0 || k === 1 ? k : undefined;
+  }
 }
 
-/** Whether a token's text is one the task's contrast is about (a quote, a bracket). */
-export function isContrastToken(task: string, text: string): boolean {
-  if (task === QUOTE_TASK) return /["']/.test(text);
-  if (task === BRACKET_TASK) return /[[\]]/.test(text);
-  return false;
+// one lexer pass per document text: the analysis, the hover and the panel ask about the same text
+const recent: DocumentScope[] = [];
+const RECENT = 4;
+
+/** The scope decisions for `text`, computed once per text (the last few texts are kept). */
+export function documentScope(text: string): DocumentScope {
+  const k = recent.findIndex((d) => d.text === text);
+  if (k >= 0) {
+    const hit = recent[k];
+    if (k > 0) {
+      recent.splice(k, 1);
+      recent.unshift(hit);
+    }
+    return hit;
+  }
+  const made = new DocumentScope(text);
+  recent.unshift(made);
+  if (recent.length > RECENT) recent.length = RECENT;
+  return made;
+}
+
+/** The first of `circuits` (bundle order) whose task applies to the token at [start, end): the circuit "Show circuit at cursor" opens. */
+export function circuitAt<C extends ScopedCircuit>(circuits: readonly C[], text: string, start: number, end: number): C | undefined {
+  const scope = documentScope(text);
+  return circuits.find((c) => scopeOf(c).kind !== 'anywhere' && scope.applies(c, start, end));
 }

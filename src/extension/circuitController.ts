@@ -7,11 +7,11 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../core/analysis';
 import { errorMessage } from '../core/errors';
-import { closingPoint, groundTruth, taskAt } from '../core/tasks';
+import { circuitAt, documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
-import type { EditorToken, LoadedModel } from './loadedModel';
+import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
 import type { CircuitPanelController } from './panel/circuitPanel';
 
 export interface ShowArgs {
@@ -70,7 +70,7 @@ export class CircuitController implements vscode.Disposable {
     const target = await this.resolveTarget(args);
     if (!target) return undefined;
     const { doc, offset } = target;
-    const task = args?.task ?? (await this.pickTask(model, doc.getText(), offset));
+    const task = args?.task ?? (await this.pickTask(model, doc, offset));
     if (!task) return undefined;
     const otherCircuit = task !== this.task;
     this.task = task;
@@ -158,13 +158,18 @@ export class CircuitController implements vscode.Disposable {
     return { doc: editor.document, offset: editor.document.offsetAt(editor.selection.active) };
   }
 
-  /** Inside a string → the quote circuit; inside a list → brackets; otherwise ask. */
-  private async pickTask(model: LoadedModel, text: string, offset: number): Promise<string | undefined> {
-    const known = taskAt(text, offset, (t) => model.circuits.some((c) => c.task === t));
-    if (known) return known;
+  /**
+   * The first circuit whose task applies to the token at the cursor (core/tasks: inside a one-line
+   * string → the quote circuit; before a list's `]` → brackets; …); otherwise ask.
+   */
+  private async pickTask(model: LoadedModel, doc: vscode.TextDocument, offset: number): Promise<string | undefined> {
+    const text = doc.getText();
+    const token = tokenAt((await this.docs.analyzeNow(doc))?.base.tokens ?? [], offset);
+    const known = circuitAt(model.circuits, text, token?.start ?? offset, token?.end ?? offset + 1);
+    if (known) return known.task;
     const pick = await vscode.window.showQuickPick(
       model.circuits.map((c) => ({ label: c.title, description: c.task, detail: c.description, task: c.task })),
-      { title: 'Circuit Inspector: which circuit?', placeHolder: 'The cursor is not in a string or a list' },
+      { title: 'Circuit Inspector: which circuit?', placeHolder: 'No circuit\'s task applies at the cursor' },
     );
     return pick?.task;
   }
@@ -184,36 +189,41 @@ export class CircuitController implements vscode.Disposable {
     return this.model()?.circuits.find((c) => c.task === this.task);
   }
 
-  /** Reads the model at the cursor's prediction point under the current ablation, then shows it. */
+  /**
+   * Reads the model at the cursor's prediction point under the current ablation, then shows it.
+   * Where the circuit's task does not apply to the cursor's token (core/tasks DocumentScope), the
+   * panel gets no numbers and says so. The numbers come from the window the highlights' analysis
+   * scores that token in (its part of a large file included), so they are the ones the editor drew.
+   */
   private async measure(doc: vscode.TextDocument, origin: 'cursor' | 'action'): Promise<PanelModel | undefined> {
     const model = this.model();
     const circuit = this.circuit();
     if (!model || !circuit) return undefined;
     const text = doc.getText();
     const state = await this.docs.analyzeNow(doc);
-    const at = closingPoint(text, this.offset, circuit.task) ?? this.offset;
-    const token = tokenAt(state?.base.tokens ?? [], at);
-    this.shown = {
-      circuit,
-      document: doc.uri,
-      documentName: path.basename(doc.uri.path),
-      documentVersion: doc.version,
-      cursor: token ? { text: token.text, range: toRange(doc, token.start, token.end) } : null,
-      activations: await model.activations(text, at, circuit.task, this.ablation),
-      readout: await this.readout(model, text, at, circuit),
-    };
+    const tokens = state?.base.tokens ?? [];
+    const range = state?.base.partial;
+    const scope = documentScope(text);
+    const here = tokenAt(tokens, this.offset);
+    const applies = here !== undefined && scope.applies(circuit, here.start, here.end);
+    const at = applies ? (scope.predictionOffset(circuit, here.start, here.end) ?? this.offset) : this.offset;
+    const token = applies ? tokenAt(tokens, at) : here;
+    const base = { circuit, document: doc.uri, documentName: path.basename(doc.uri.path), documentVersion: doc.version, cursor: token ? { text: token.text, range: toRange(doc, token.start, token.end) } : null };
+    this.shown = applies
+      ? { ...base, activations: await model.activations(text, at, circuit.task, this.ablation, range), readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), range) }
+      : { ...base, activations: {}, readout: null, applies: false };
     return this.render(origin, false);
   }
 
   /** Before and after the ablation, and the circuit alone against the full model. */
-  private async readout(model: LoadedModel, text: string, at: number, circuit: CircuitFile): Promise<PanelReadout | null> {
+  private async readout(model: LoadedModel, text: string, at: number, circuit: CircuitFile, truth: 0 | 1 | undefined, range: DocumentResult['partial']): Promise<PanelReadout | null> {
     const ablation = this.ablation;
-    const before = await model.readout(text, at, circuit.task, NO_ABLATION);
+    const before = await model.readout(text, at, circuit.task, NO_ABLATION, range);
     if (!before) return null;
-    const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation)) ?? null) : null;
-    const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit });
+    const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation, range)) ?? null) : null;
+    const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit }, range);
     return {
-      target: groundTruth(text, this.offset, circuit.task) ?? (before.logitDiff >= 0 ? 0 : 1),
+      target: truth ?? (before.logitDiff >= 0 ? 0 : 1),
       before,
       after,
       faithfulness: only && Math.abs(before.logitDiff) > 1e-6 ? only.logitDiff / before.logitDiff : null,

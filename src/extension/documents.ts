@@ -166,7 +166,8 @@ export class Documents implements vscode.Disposable {
     for (const t of shown.tokens) {
       if (t.end <= t.start) continue; // the leading bytes of a split character: nothing to underline
       for (const [task, c] of Object.entries(t.circuits)) {
-        if (!c.fires || !circuitEnabled(this.settings, task)) continue;
+        // `fires` holds only where the circuit's task applies (core/tasks: DocumentScope.applies)
+        if (!c.applies || !c.fires || !circuitEnabled(this.settings, task)) continue;
         const strength = c.strength / this.settings.thresholdScale;
         if (strength >= 1) spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength });
       }
@@ -203,8 +204,9 @@ export function flips(base: DocumentResult, ablated: DocumentResult, task: strin
   for (let i = 0; i < n; i++) {
     const a = base.tokens[i].logitDiff[task];
     const b = ablated.tokens[i].logitDiff[task];
-    // only where the circuit is engaged in the unablated model: elsewhere the contrast is noise
-    if (a === undefined || b === undefined || !base.tokens[i].circuits[task]?.fires) continue;
+    // only where the circuit's task applies and it is engaged in the unablated model: elsewhere the contrast is noise
+    const c = base.tokens[i].circuits[task];
+    if (a === undefined || b === undefined || !c?.applies || !c.fires) continue;
     if (Math.sign(a) !== Math.sign(b)) out.push([base.tokens[i].start, base.tokens[i].end]);
   }
   return out;

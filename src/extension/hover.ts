@@ -1,12 +1,15 @@
-// Hover on a quote or bracket (or any token where a circuit fires): the circuit, its key nodes at
-// this token with their values and meanings, and the model's prediction where the string or list
-// closes, with a link that opens the circuit panel there.
+// Hover on a token where a circuit's task applies (inside a one-line string for the quote circuit,
+// before a list's `]` for the bracket circuit, …: core/tasks DocumentScope.applies): the circuit,
+// its key nodes at this token with their values and meanings, and the model's prediction where the
+// string or list closes, with a link that opens the circuit panel there. A circuit whose task does
+// not apply to the token is not mentioned. Every number comes from the analysis the highlights were
+// drawn from (the same window for the token; core/analysis analyzeAt).
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
-import { closingPoint, isContrastToken } from '../core/tasks';
+import { documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
-import type { EditorToken, LoadedModel } from './loadedModel';
+import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
 
 export class CircuitHover implements vscode.HoverProvider {
   constructor(
@@ -22,28 +25,24 @@ export class CircuitHover implements vscode.HoverProvider {
     const offset = doc.offsetAt(pos);
     const token = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
     if (!token) return undefined;
-    const text = state.text;
-    const candidates: CircuitFile[] = [];
-    for (const c of model.circuits) {
-      if (token.circuits[c.task]?.fires || isContrastToken(c.task, token.text)) candidates.push(c);
-    }
+    const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true);
     if (candidates.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor'] };
     for (const circuit of candidates) {
-      await this.describe(md, model, circuit, doc, text, token, offset);
+      await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
     }
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 
-  private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, offset: number): Promise<void> {
+  private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial']): Promise<void> {
     const firing = token.circuits[circuit.task];
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
     if (firing) {
       const side = circuit.classes[firing.cls].label;
       md.appendMarkdown(firing.fires ? ` fires here: value **${firing.value.toFixed(2)}** (→ ${escape(side)})\n\n` : ` is quiet here (value ${firing.value.toFixed(2)})\n\n`);
     } else md.appendMarkdown('\n\n');
-    const acts = await model.activations(text, offset, circuit.task, NO_ABLATION);
+    const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
     const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
     for (const id of keys) {
       const node = circuit.nodes.find((n) => n.id === id);
@@ -51,16 +50,18 @@ export class CircuitHover implements vscode.HoverProvider {
       const v = acts[id];
       md.appendMarkdown(`- \`${id}\` = **${v === undefined ? '–' : v.toFixed(3)}** (mean ${node.mean.toFixed(3)}) — ${escape(node.meaning)}\n`);
     }
-    const at = closingPoint(text, offset, circuit.task);
-    const r = at !== undefined && at >= 0 ? await model.readout(text, at, circuit.task, NO_ABLATION) : undefined;
-    if (at !== undefined && r) {
-      const closePos = doc.positionAt(at + 1);
+    const scope = documentScope(text);
+    const point = scope.point(circuit, token.start, token.end);
+    const at = scope.predictionOffset(circuit, token.start, token.end);
+    const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
+    if (point && r) {
+      const closePos = doc.positionAt(point.offset);
       md.appendMarkdown(
         `\nWhere it closes (line ${closePos.line + 1}): P(${escape(circuit.classes[0].label)}) **${pct(r.probs[0])}**, ` +
           `P(${escape(circuit.classes[1].label)}) **${pct(r.probs[1])}**, logit diff ${r.logitDiff.toFixed(2)}\n`,
       );
     }
-    const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset, task: circuit.task }]));
+    const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
     md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
   }
 }

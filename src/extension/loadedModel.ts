@@ -60,10 +60,14 @@ export interface LoadedModel {
   readonly circuits: readonly CircuitFile[];
   /** Analyse `text` (or its options.range slice); cancelled when superseded by a later call with the same key. */
   analyze(key: string, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | Cancelled>;
-  /** Readout of `task` at the token ending at or containing `offset`; undefined when the text has no token there. */
-  readout(text: string, offset: number, task: string, ablation: Ablation): Promise<ClassReadout | undefined>;
-  /** Activations of the circuit's nodes at the token containing `offset`. */
-  activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>>;
+  /**
+   * Readout of `task` at the token ending at or containing `offset`; undefined when the text has no
+   * token there. Read in the window the highlights' analysis scores that token in (pass the same
+   * `range` as to analyze()), so it is the number the editor drew.
+   */
+  readout(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<ClassReadout | undefined>;
+  /** Activations of the circuit's nodes at the token containing `offset` (the same window as readout). */
+  activations(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<Record<string, number>>;
   /** The tokens of `text` where node `nodeId` is most active (|value|), best first. */
   topTokens(text: string, nodeId: string, limit: number): Promise<TopTokenAt[]>;
   /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
@@ -130,13 +134,13 @@ class AnalyzerModel implements LoadedModel {
     };
   }
 
-  async readout(text: string, offset: number, task: string, ablation: Ablation): Promise<ClassReadout | undefined> {
-    const r = (await this.analyzer.analyzeAt(text, offset, ablation))?.readouts[task];
+  async readout(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<ClassReadout | undefined> {
+    const r = (await this.analyzer.analyzeAt(text, offset, ablation, { range }))?.readouts[task];
     return r?.p && { probs: r.p, logitDiff: r.logitDiff };
   }
 
-  async activations(text: string, offset: number, task: string, ablation: Ablation): Promise<Record<string, number>> {
-    const r = await this.analyzer.analyzeAt(text, offset, ablation);
+  async activations(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<Record<string, number>> {
+    const r = await this.analyzer.analyzeAt(text, offset, ablation, { range });
     const circuit = this.analyzer.circuits.find((c) => c.task === task);
     const out: Record<string, number> = {};
     if (!r || !circuit) return out;

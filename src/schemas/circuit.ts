@@ -53,6 +53,20 @@ export const circuitNode = v.pipe(
   v.check((n) => n.id === `${n.layer}.${n.site}.${n.index}`, (issue) => `id ${String((issue.input as { id: unknown }).id)} does not match layer/site/index`),
 );
 
+/** The scope kinds a circuit file may name (`"scope": {"kind": …}`); src/core/taskScope.ts decides each. */
+export const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
+
+/**
+ * Where in a document the circuit's task applies (docs/bundle-format.md). Optional in the file:
+ * without it the core takes the scope of the task by its name (the four shipped tasks), else
+ * `anywhere`. `region`: `point` (only the tokens that predict a task point) or `inside` (also the
+ * tokens inside the construct); its default depends on the kind.
+ */
+const circuitScope = v.object({
+  kind: v.picklist(SCOPE_KINDS),
+  region: v.optional(v.picklist(['point', 'inside'])),
+});
+
 const circuitEdge = v.object({ source: nodeId, target: nodeId, weight: finite });
 
 const circuitFiring = v.object({
@@ -77,6 +91,7 @@ const circuitShape = v.object({
   task: boundedString(100, /^[A-Za-z0-9_.-]+$/),
   title: boundedString(200),
   description: text,
+  scope: v.optional(circuitScope),
   classes: v.pipe(v.strictTuple([circuitClass, circuitClass]), v.readonly()),
   examples: v.optional(boundedArray(v.object({ prompt: text, class: classIndex }), CIRCUIT_LIMITS.examples)),
   nodes: boundedArray(circuitNode, CIRCUIT_LIMITS.nodes),
@@ -99,6 +114,7 @@ export const circuitFile = v.pipe(
 
 export type CircuitFile = Infer<typeof circuitFile>;
 export type CircuitNode = Infer<typeof circuitNode>;
+export type CircuitScope = Infer<typeof circuitScope>;
 
 /** Duplicate nodes, or edges and key nodes that name a node the circuit does not have. */
 function integrityProblem(c: Infer<typeof circuitShape>): string | undefined {

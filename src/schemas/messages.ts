@@ -92,6 +92,11 @@ const panelModelShape = v.strictObject({
   /** Activation at the cursor token per circuit node id (missing = not computed). */
   activations: boundedRecord(NODE_ID_PATTERN, finite, 2_000),
   readout: v.nullable(panelReadout),
+  /**
+   * False where the circuit's task does not apply at the cursor (its scope, docs/bundle-format.md):
+   * the panel then shows that sentence instead of numbers. Absent: it applies.
+   */
+  applies: v.optional(v.boolean()),
   /** Circuit node ids that are currently ablated. */
   ablated: boundedArray(nodeId, 2_000),
   /** True when every node outside the circuit is ablated ("circuit only"). */

@@ -19,6 +19,10 @@ export function createReadout(): ReadoutView {
     const r = model.readout;
     root.classList.toggle('is-busy', model.busy);
     const title = el('h2', 'section-title', 'Prediction');
+    if (model.applies === false) {
+      root.replaceChildren(title, el('p', 'muted not-applicable', "This circuit's task does not apply here."));
+      return;
+    }
     if (!r) {
       root.replaceChildren(title, el('p', 'muted', 'No prediction at this token.'));
       return;

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { stringLiterals } from '../../src/core/codeContext';
+import { analyzeScope } from '../../src/core/taskScope';
 import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
@@ -32,7 +32,8 @@ type Token = NonNullable<TestState['tokens']>[number];
  */
 function quoteFigures(text: string, state: TestState) {
   const tokens = state.tokens ?? [];
-  const lit = stringLiterals(text);
+  // every string literal: its opening quote, its closing quote (-1: unclosed), one-line or not
+  const lit = analyzeScope(text).strings.map((s) => ({ open: s.contentStart - (s.triple ? 3 : 1), close: s.terminated ? s.contentEnd : -1, quote: s.quote, triple: !s.oneLine }));
   const marked = new Map((state.decorations?.spans ?? []).filter((s) => s.task === QUOTE).map((s) => [s.start, s]));
   const inside = (t: Token) => lit.some((s) => !s.triple && s.close !== -1 && t.start > s.open && t.end <= s.close);
   const outside = (t: Token) => !lit.some((s) => t.end > s.open && t.start < (s.close === -1 ? text.length : s.close + (s.triple ? 3 : 1)));
@@ -77,11 +78,11 @@ suite('Highlights, hover and the circuit panel', () => {
     await vscode.commands.executeCommand('undo');
   });
 
-  test('hovering a quote names the circuit, a node id, its value and the prediction where the string closes', async () => {
+  test('hovering a string names the circuit, a node id, its value and the prediction where the string closes', async () => {
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
     const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
-    const pos = new vscode.Position(line, 'print("'.length - 1);
+    const pos = new vscode.Position(line, 'print("va'.length);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
     assert.match(text, /Quote closing/);
@@ -181,7 +182,7 @@ suite('Highlights, hover and the circuit panel', () => {
     }
     // a single-quoted string: no highlight, but the hover gives the model's prediction where it closes
     const editor = vscode.window.activeTextEditor as vscode.TextEditor;
-    const at = editor.document.positionAt(editor.document.getText().indexOf("'surrogateescape'"));
+    const at = editor.document.positionAt(editor.document.getText().indexOf("'surrogateescape'") + 3);
     editor.selection = new vscode.Selection(at, at);
     editor.revealRange(new vscode.Range(at.line - 12, 0, at.line - 12, 0), vscode.TextEditorRevealType.AtTop);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, at);

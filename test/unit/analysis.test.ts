@@ -201,19 +201,28 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   assert.ok(done(await a.analyze(long, ab)).windowsComputed > 0);
 });
 
-test('analyzeAt on a long document runs the last `context` tokens up to the cursor', { skip: noBundle }, async () => {
+test('analyzeAt on a long document runs the window that analyze() scores the token in, and caches it', { skip: noBundle }, async () => {
   const b = bundle!;
-  let seen: { ids: BigInt64Array; T: number; scoreFrom: number } | undefined;
+  const seen: { ids: BigInt64Array; T: number; scoreFrom: number }[] = [];
   const fake = fakeRunner(b.model.vocab_size);
-  const a = new DocumentAnalyzer(b, { run: (input) => ((seen = input), fake.run(input)) });
+  const a = new DocumentAnalyzer(b, { run: (input) => (seen.push(input), fake.run(input)) });
   const long = doc.repeat(8);
-  const ids = b.tokenizer.encode(long).ids;
+  const enc = b.tokenizer.encode(long);
+  const ids = enc.ids;
+  const seq = [b.eotId, ...ids];
+  const windows = a.windows(seq);
   const i = ids.length - 3;
-  const at = await a.analyzeAt(long, b.tokenizer.encode(long).starts[i]);
+  const at = await a.analyzeAt(long, enc.starts[i]);
   assert.equal(at?.token.index, i);
-  assert.equal(seen?.T, b.context, 'a full window of context');
-  assert.equal(seen?.scoreFrom, b.context - 1);
-  assert.deepEqual(Array.from(seen!.ids, Number), ids.slice(i + 1 - b.context, i + 1), 'tokens i − context + 1 … i');
+  const win = windows.find((w) => i + 1 >= w.start + w.from && i + 1 < w.start + w.length)!;
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].T, win.length, "the scoring window's length");
+  assert.equal(seen[0].scoreFrom, win.from, 'its scored part, as analyze() reads it');
+  assert.deepEqual(Array.from(seen[0].ids, Number), seq.slice(win.start, win.start + win.length));
+  // another token scored by the same window: no second run
+  const other = windows.indexOf(win) === windows.length - 1 ? win.start + win.length - 2 : win.start + win.from;
+  await a.analyzeAt(long, enc.starts[other]);
+  assert.equal(seen.length, 1, 'the window is cached');
 });
 
 test('analysis with the real model agrees with a direct run; readouts; analyzeAt; ablation matters', { skip: noBundle }, async () => {

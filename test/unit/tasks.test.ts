@@ -1,0 +1,72 @@
+// The one scope decision (src/core/tasks.ts) and the circuit file's `scope` key (src/schemas/circuit.ts).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { type CircuitFile, circuitFile } from '../../src/schemas/circuit';
+import { check } from '../../src/schemas/validate';
+import { circuitAt, documentScope, scopeOf } from '../../src/core/tasks';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const sample = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8')) as CircuitFile;
+const withTask = (task: string, labels: [string, string], scope?: CircuitFile['scope']): CircuitFile => ({
+  ...sample,
+  task,
+  scope,
+  classes: [
+    { ...sample.classes[0], label: labels[0] },
+    { ...sample.classes[1], label: labels[1] },
+  ],
+});
+
+test('circuit files: `scope` is optional, checked against the scope kinds, unknown keys dropped', () => {
+  const ok = check(circuitFile, { ...sample, scope: { kind: 'list-close', region: 'inside', note: 'x' } });
+  assert.ok(ok.ok);
+  if (ok.ok) assert.deepEqual(ok.value.scope, { kind: 'list-close', region: 'inside' });
+  assert.ok(check(circuitFile, sample).ok, 'absent is fine');
+  const bad = check(circuitFile, { ...sample, scope: { kind: 'strings' } });
+  assert.ok(!bad.ok);
+  if (!bad.ok) assert.match(bad.error.message, /scope\.kind/);
+  assert.ok(!check(circuitFile, { ...sample, scope: { kind: 'anywhere', region: 'all' } }).ok);
+  for (const f of fs.readdirSync(path.join(root, 'models'))) {
+    const dir = path.join(root, 'models', f, 'circuits');
+    if (!fs.existsSync(dir)) continue;
+    for (const c of fs.readdirSync(dir)) {
+      const json = JSON.parse(fs.readFileSync(path.join(dir, c), 'utf8')) as CircuitFile;
+      assert.ok(json.scope, `${f}/circuits/${c} states its scope`);
+      assert.deepEqual(scopeOf({ task: json.task }), json.scope, 'the same as the default for its task');
+    }
+  }
+});
+
+test('scopeOf: the file\'s scope, else the shipped task\'s by name, else anywhere', () => {
+  assert.deepEqual(scopeOf({ task: 'single_double_quote' }), { kind: 'string-close' });
+  assert.deepEqual(scopeOf({ task: 'bracket_counting' }), { kind: 'list-close' });
+  assert.deepEqual(scopeOf({ task: 'while_return_true' }), { kind: 'keyword-true' });
+  assert.deepEqual(scopeOf({ task: 'if_equals' }), { kind: 'name-compare-assign' });
+  assert.deepEqual(scopeOf({ task: 'my_circuit' }), { kind: 'anywhere' });
+  assert.deepEqual(scopeOf({ task: 'toString' }), { kind: 'anywhere' }, 'no prototype keys');
+  assert.deepEqual(scopeOf({ task: 'single_double_quote', scope: { kind: 'anywhere' } }), { kind: 'anywhere' });
+});
+
+test('DocumentScope: applies, the prediction offset and the truth by class label; nested = another ] follows', () => {
+  const src = 'x = "ab"  # "c"\nv = [[1, 2], [3]]\nw = [a[0]]\n';
+  const s = documentScope(src);
+  assert.equal(documentScope(src), s, 'once per text');
+  const quote = withTask('single_double_quote', ['double', 'single']);
+  const bracket = withTask('bracket_counting', ['nested', 'flat']);
+  const at = (needle: string, k = 0) => src.indexOf(needle) + k;
+  assert.ok(s.applies(quote, at('ab'), at('ab') + 1), 'inside a string');
+  assert.ok(!s.applies(quote, at('x'), at('x') + 1), 'code');
+  assert.ok(!s.applies(quote, at('"c"', 1), at('"c"', 2)), 'a comment');
+  assert.equal(s.predictionOffset(quote, at('ab'), at('ab') + 1), at('ab') + 1);
+  assert.equal(s.truth(quote, at('ab'), at('ab') + 1), 0);
+  // [3]] : the ] after 3 is followed by another ] → nested; the last ] ends the line → flat
+  assert.equal(s.truth(bracket, at('3'), at('3') + 1), 0);
+  assert.equal(s.truth(bracket, at('2'), at('2') + 1), undefined, '2], : neither side follows');
+  assert.equal(s.truth(bracket, at('0'), at('0') + 1), 0, 'a[0]] : nested, although the subscript is at depth 2 only by its list');
+  assert.ok(!s.applies(bracket, at('v'), at('v') + 1));
+  assert.equal(circuitAt([bracket, quote], src, at('ab'), at('ab') + 1), quote);
+  assert.equal(circuitAt([quote, bracket], src, at('3'), at('3') + 1), bracket);
+  assert.equal(circuitAt([quote, bracket, withTask('mine', ['a', 'b'])], src, at('x'), at('x') + 1), undefined, 'anywhere circuits are never picked by place');
+});
