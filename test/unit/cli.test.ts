@@ -148,52 +148,35 @@ test('--max-bytes values, binary detection, LINE:COL of increasing offsets', () 
   for (const o of offsets) if (o < text.length) assert.equal(offsetOf(text, `${p.at(o).line}:${p.at(o).col}`), o);
 });
 
-test('progress: forced lines on a pipe with the final totals; on a terminal only after a second, redrawn in place', () => {
+/**
+ * What a Progress writes for a run of `total` tokens: `updates` are [ms since start, tokens done],
+ * then end(done of the last update, ok).
+ */
+function progressOutput(mode: 'auto' | 'always', isTTY: boolean, total: number, updates: [number, number][], ok = true): string[] {
   let clock = 0;
   const lines: string[] = [];
-  const pipe = { write: (s: string) => lines.push(s), isTTY: false };
-  const forced = new Progress(pipe, 'always', () => clock);
-  forced.start(1000);
-  clock = 200;
-  forced.update(100);
-  clock = 500;
-  forced.update(200); // within a second of the last line: not drawn
-  clock = 1300;
-  forced.update(500);
-  forced.end(1000, true);
-  assert.equal(lines.length, 3);
-  assert.equal(lines[0], 'circuit-inspector: 100 / 1,000 tokens (10 %), 0.2 s, ETA 1.8 s\n');
-  assert.match(lines[1], /^circuit-inspector: 500 \/ 1,000 tokens \(50 %\), 1\.3 s, ETA 1\.3 s\n$/);
-  assert.match(lines[2], /^circuit-inspector: 1,000 \/ 1,000 tokens \(100 %\) in 1\.3 s, 769 tokens\/s; peak memory [\d,]+ MB\n$/);
+  const p = new Progress({ write: (s: string) => lines.push(s), isTTY }, mode, () => clock);
+  p.start(total);
+  for (const [ms, done] of updates) {
+    clock = ms;
+    p.update(done);
+  }
+  p.end(updates.at(-1)?.[1] ?? 0, ok);
+  return lines;
+}
 
-  lines.length = 0;
-  clock = 0;
-  const auto = new Progress(pipe, 'auto', () => clock); // stderr not a terminal: nothing
-  auto.start(10);
-  clock = 5000;
-  auto.update(5);
-  auto.end(10, true);
-  assert.equal(lines.length, 0);
-
-  const tty = { write: (s: string) => lines.push(s), isTTY: true };
-  clock = 0;
-  const short = new Progress(tty, 'auto', () => clock); // done within a second: nothing
-  short.start(10);
-  clock = 900;
-  short.update(10);
-  short.end(10, true);
-  assert.equal(lines.length, 0);
-  clock = 0;
-  const long = new Progress(tty, 'auto', () => clock);
-  long.start(10);
-  clock = 1500;
-  long.update(3);
-  clock = 1550;
-  long.update(4); // redrawn at most 10 times a second
-  clock = 1700;
-  long.update(5);
-  long.end(5, false); // a failure: the open line is ended, no totals
-  assert.deepEqual(lines, ['\rcircuit-inspector: 3 / 10 tokens (30 %), 1.5 s, ETA 3.5 s\x1b[K', '\rcircuit-inspector: 5 / 10 tokens (50 %), 1.7 s, ETA 1.7 s\x1b[K', '\n']);
+test('progress: forced lines on a pipe with the final totals; on a terminal only after a second, redrawn in place', () => {
+  // forced on a pipe: at most a line a second (the update at 500 ms is skipped), then the totals
+  const forced = progressOutput('always', false, 1000, [[200, 100], [500, 200], [1300, 1000]]);
+  assert.equal(forced.length, 3);
+  assert.equal(forced[0], 'circuit-inspector: 100 / 1,000 tokens (10 %), 0.2 s, ETA 1.8 s\n');
+  assert.equal(forced[1], 'circuit-inspector: 1,000 / 1,000 tokens (100 %), 1.3 s\n');
+  assert.match(forced[2], /^circuit-inspector: 1,000 \/ 1,000 tokens \(100 %\) in 1\.3 s, 769 tokens\/s; peak memory [\d,]+ MB\n$/);
+  // by default: nothing when stderr is not a terminal, nor on a terminal within the first second
+  assert.deepEqual(progressOutput('auto', false, 10, [[5000, 5], [6000, 10]]), []);
+  assert.deepEqual(progressOutput('auto', true, 10, [[900, 10]]), []);
+  // on a terminal after a second: redrawn in place at most 10 times a second; a failure just ends the line
+  assert.deepEqual(progressOutput('auto', true, 10, [[1500, 3], [1550, 4], [1700, 5]], false), ['\rcircuit-inspector: 3 / 10 tokens (30 %), 1.5 s, ETA 3.5 s\x1b[K', '\rcircuit-inspector: 5 / 10 tokens (50 %), 1.7 s, ETA 1.7 s\x1b[K', '\n']);
 });
 
 type JsonToken = { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number }> };
