@@ -24,7 +24,7 @@ Commands:
     --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17)
     --mode mean|zero    value an ablated node takes (default mean)
     --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
-                        each circuit's readout
+                        the same numbers as the whole-file output (the same window)
     --max-bytes N       refuse files over N bytes (default 4M; K, M, G = ×1024; 0: no limit)
     --progress          progress on stderr (tokens done / total, ETA) whatever stderr is; by
                         default it shows only on a terminal, once a run takes over a second
@@ -288,18 +288,31 @@ export class Progress {
 
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-/** A token as --json and --jsonl write it, with the chosen circuits only. */
-function tokenJson(t: TokenResult, top: number, tasks: readonly string[]) {
+/**
+ * A token as --json, --jsonl and --at write it, with the chosen circuits only: per circuit whether
+ * its task applies here (it fires only where it does), and the readouts of those that apply. The
+ * whole-file pass and --at compute a token in the same window, so both write the same numbers.
+ */
+function tokenJson(t: TokenResult, top: number, tasks: readonly string[]): TokenJson {
+  const readouts = tasks.filter((task) => t.readouts?.[task]).map((task) => [task, readoutJson((t.readouts as Record<string, Readout>)[task])]);
   return {
     text: t.text,
     start: t.start,
     end: t.end,
     next: t.next.slice(0, top).map((n) => ({ text: n.text, p: round(n.p) })),
-    circuits: Object.fromEntries(tasks.map((task) => [task, { fires: t.circuits[task].fires, value: round(t.circuits[task].value) }])),
+    circuits: Object.fromEntries(tasks.map((task) => [task, { fires: t.circuits[task].fires, value: round(t.circuits[task].value), applies: t.circuits[task].applies }])),
+    ...(readouts.length ? { readouts: Object.fromEntries(readouts) } : {}),
   };
 }
 
-type TokenJson = ReturnType<typeof tokenJson> & { readouts?: Record<string, ReturnType<typeof readoutJson>> };
+interface TokenJson {
+  text: string;
+  start: number;
+  end: number;
+  next: { text: string; p: number }[];
+  circuits: Record<string, { fires: boolean; value: number; applies: boolean }>;
+  readouts?: Record<string, ReturnType<typeof readoutJson>>;
+}
 
 function readoutJson(r: Readout) {
   return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
@@ -361,7 +374,7 @@ async function analyze(args: Args): Promise<void> {
     const positions = new Positions(text);
     if (at !== undefined) {
       const r = await analyzer.analyzeAt(text, at, ablation);
-      const tokens: TokenJson[] = r ? [{ ...tokenJson(r.token, top, tasks), readouts: Object.fromEntries(tasks.map((task) => [task, readoutJson(r.readouts[task])])) }] : [];
+      const tokens: TokenJson[] = r ? [tokenJson(r.token, top, tasks)] : [];
       if (format === 'json') await emit(JSON.stringify({ model: bundle.name, tokens }) + '\n');
       else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
       else await emit(tokens.map((t) => humanLine(t, positions.at(t.start), labels)).join(''));
@@ -383,7 +396,7 @@ async function analyze(args: Args): Promise<void> {
           for (const task of firing) fires.set(task, (fires.get(task) ?? 0) + 1);
           if (firingOnly && !firing.length) continue;
           const j = tokenJson(t, top, tasks);
-          if (format === 'human') out += humanLine(j, positions.at(t.start), labels);
+          if (format === 'human') out += humanLine({ ...j, readouts: undefined }, positions.at(t.start), labels);
           else out += (format === 'json' && shown ? ',' : '') + JSON.stringify(j) + (format === 'jsonl' ? '\n' : '');
           shown++;
         }

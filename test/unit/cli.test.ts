@@ -69,25 +69,36 @@ test('analyze --json: the documented shape, tokens tiling the file, circuits per
   const dir = bundleWithCircuit();
   const r = cli('analyze', sample, '--json', '--provider', 'cpu', '--top', '2', '--bundle', dir);
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { model: string; tokens: { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number }> }[] };
+  const out = JSON.parse(r.stdout) as { model: string; tokens: { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number; applies: boolean }>; readouts?: Record<string, unknown> }[] };
   assert.deepEqual(Object.keys(out), ['model', 'tokens']);
   assert.equal(typeof out.model, 'string');
   const text = fs.readFileSync(sample, 'utf8');
   assert.equal(out.tokens.map((t) => t.text).join(''), text);
   for (const t of out.tokens) {
-    assert.deepEqual(Object.keys(t), ['text', 'start', 'end', 'next', 'circuits']);
+    assert.deepEqual(Object.keys(t), ['text', 'start', 'end', 'next', 'circuits', ...(t.readouts ? ['readouts'] : [])]);
     assert.equal(text.slice(t.start, t.end), t.text);
     assert.equal(t.next.length, 2);
     for (const n of t.next) assert.ok(typeof n.text === 'string' && n.p >= 0 && n.p <= 1);
     assert.deepEqual(Object.keys(t.circuits), ['single_double_quote']);
-    assert.deepEqual(Object.keys(t.circuits.single_double_quote), ['fires', 'value']);
+    assert.deepEqual(Object.keys(t.circuits.single_double_quote), ['fires', 'value', 'applies']);
+    // the task applies inside one-line strings only: readouts there, and a circuit fires only there
+    const q = t.circuits.single_double_quote;
+    assert.equal(q.applies, t.readouts?.single_double_quote !== undefined);
+    assert.ok(q.applies || !q.fires);
   }
-  const at = cli('analyze', sample, '--json', '--provider', 'cpu', '--at', '2:23', '--bundle', dir, '--ablate', '0.attn.v.17', '--mode', 'zero');
+  assert.ok(out.tokens.some((t) => t.circuits.single_double_quote.applies) && out.tokens.some((t) => !t.circuits.single_double_quote.applies));
+  // 2:13 is inside "hello, ": the quote task applies and the token has its readout
+  const at = cli('analyze', sample, '--json', '--provider', 'cpu', '--at', '2:13', '--bundle', dir, '--ablate', '0.attn.v.17', '--mode', 'zero');
   assert.equal(at.status, 0, at.stderr);
-  const one = JSON.parse(at.stdout) as { tokens: { text: string; readouts: Record<string, { p: number[]; logit_diff: number }> }[] };
+  const one = JSON.parse(at.stdout) as { tokens: { text: string; circuits: Record<string, { applies: boolean }>; readouts: Record<string, { p: number[]; logit_diff: number }> }[] };
   assert.equal(one.tokens.length, 1);
+  assert.equal(one.tokens[0].circuits.single_double_quote.applies, true);
   assert.equal(one.tokens[0].readouts.single_double_quote.p.length, 2);
   assert.equal(typeof one.tokens[0].readouts.single_double_quote.logit_diff, 'number');
+  // 2:23 is `name`, code: the task does not apply, so no readout is given
+  const code = JSON.parse(cli('analyze', sample, '--json', '--provider', 'cpu', '--at', '2:23', '--bundle', dir).stdout) as typeof one;
+  assert.equal(code.tokens[0].circuits.single_double_quote.applies, false);
+  assert.equal(code.tokens[0].readouts, undefined);
   const human = cli('analyze', sample, '--provider', 'cpu', '--bundle', dir);
   assert.equal(human.status, 0);
   assert.match(human.stdout, /"def"\s+→ /);
@@ -179,7 +190,7 @@ test('progress: forced lines on a pipe with the final totals; on a terminal only
   assert.deepEqual(progressOutput('auto', true, 10, [[1500, 3], [1550, 4], [1700, 5]], false), ['\rcircuit-inspector: 3 / 10 tokens (30 %), 1.5 s, ETA 3.5 s\x1b[K', '\rcircuit-inspector: 5 / 10 tokens (50 %), 1.7 s, ETA 1.7 s\x1b[K', '\n']);
 });
 
-type JsonToken = { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number }> };
+type JsonToken = { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number; applies: boolean }>; readouts?: Record<string, { p?: number[]; logit_diff: number }> };
 
 /** The --jsonl lines of a run, parsed; every line must be one JSON object. */
 function jsonl(stdout: string): JsonToken[] {
@@ -201,7 +212,16 @@ test('--jsonl: one object per token per line, the same as --json\'s tokens and a
   assert.deepEqual(tokens, out.tokens);
   assert.equal(tokens.map((t) => t.text).join(''), text);
   assert.ok(tokens.length > 1000, `${tokens.length} tokens: several windows`);
-  for (const t of tokens) assert.deepEqual(Object.keys(t), ['text', 'start', 'end', 'next', 'circuits']);
+  for (const t of tokens) assert.deepEqual(Object.keys(t), ['text', 'start', 'end', 'next', 'circuits', ...(t.readouts ? ['readouts'] : [])]);
+  // one number per token: --at gives the whole-file object of the token exactly (values, scope,
+  // readouts), here at tokens of three windows where the quote and bracket tasks apply
+  const lineCol = (o: number) => `${text.slice(0, o).split('\n').length}:${o - text.lastIndexOf('\n', o - 1)}`;
+  const picks = [0.1, 0.5, 0.9].map((f) => tokens.slice(Math.floor(f * tokens.length)).find((t) => t.readouts && t.end > t.start) as JsonToken);
+  for (const t of picks) {
+    const at = cli('analyze', file, '--json', '--provider', 'cpu', '--top', '2', '--at', lineCol(t.start));
+    assert.equal(at.status, 0, at.stderr);
+    assert.deepEqual((JSON.parse(at.stdout) as { tokens: JsonToken[] }).tokens, [t], `--at ${lineCol(t.start)}`);
+  }
   // the streamed analysis is the editor's whole-file analysis
   const { bundle, runner } = await openModel(path.join(modelsDir, shippedName!), 'cpu');
   try {
