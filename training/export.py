@@ -25,7 +25,7 @@ from tokenizers import Tokenizer
 
 from . import model as model_mod
 from .model import GPT, GPTConfig, n_nodes, node_layout
-from .train import Batches
+from .train import CONFIGS, Batches, Schedule
 
 OPSET = 17
 ONNX_INPUTS = ("input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids")
@@ -69,10 +69,12 @@ def load_checkpoint(run: Path) -> GPT:
 def load_run(run: Path) -> tuple[GPT, dict]:
     """The run's model, and what it is: config name, model config, steps, tokens, last validation loss
     and its loss curve. A fine-tune (train.py --init-from) counts its base run's steps and tokens too,
-    its curve follows the base run's, and it says so."""
+    its curve follows the base run's, and it says so. A run still inside its schedule gets the kept
+    fraction and bigram switch it had at its last step (a `depth` run is unsparsified early on)."""
     ck, info = _read_run(run)
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
+    Schedule(CONFIGS[ck["config"]], ck["total_steps"], ck.get("finetune")).apply(gpt, ck["step"])
     gpt.eval()
     return gpt, info
 

@@ -172,6 +172,22 @@ def load_texts(data: Path, source: str) -> list[str]:
     return corpus.read_jsonl(data / f"corpus_{source}.jsonl")
 
 
+class Probe:
+    """The real-code contrasts on a fixed sample of the held-out package, for the training curve."""
+
+    def __init__(self, data: Path, per_kind: int):
+        self.tok = load_tokenizer(data / "tokenizer.json")
+        self.picked = sample(load_texts(data, "heldout"), per_kind, seed=1)
+
+    def __call__(self, gpt) -> dict:
+        was_training = gpt.training
+        gpt.eval()
+        res = score(torch_diffs(gpt), self.tok, self.picked, gpt.cfg.block_size)
+        gpt.train(was_training)
+        figures = {k: v.get("accuracy", v.get("balanced")) for k, v in res.items()}  # per kind, then per task
+        return {k: None if f is None else round(f, 4) for k, f in figures.items()}
+
+
 def main() -> None:
     from .export import load_run
 
@@ -196,19 +212,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-class Probe:
-    """The real-code contrasts on a fixed sample of the held-out package, for the training curve."""
-
-    def __init__(self, data: Path, per_kind: int):
-        self.tok = load_tokenizer(data / "tokenizer.json")
-        self.picked = sample(load_texts(data, "heldout"), per_kind, seed=1)
-
-    def __call__(self, gpt) -> dict:
-        was_training = gpt.training
-        gpt.eval()
-        res = score(torch_diffs(gpt), self.tok, self.picked, gpt.cfg.block_size)
-        gpt.train(was_training)
-        figures = {k: v.get("accuracy", v.get("balanced")) for k, v in res.items()}  # per kind, then per task
-        return {k: None if f is None else round(f, 4) for k, f in figures.items()}
