@@ -204,9 +204,8 @@ export function flips(base: DocumentResult, ablated: DocumentResult, task: strin
   for (let i = 0; i < n; i++) {
     const a = base.tokens[i].logitDiff[task];
     const b = ablated.tokens[i].logitDiff[task];
-    // only where the circuit's task applies and it is engaged in the unablated model: elsewhere the contrast is noise
-    const c = base.tokens[i].circuits[task];
-    if (a === undefined || b === undefined || !c?.applies || !c.fires) continue;
+    // only where the circuit's task applies (core/tasks DocumentScope): elsewhere the contrast is noise
+    if (a === undefined || b === undefined || !base.tokens[i].circuits[task]?.applies) continue;
     if (Math.sign(a) !== Math.sign(b)) out.push([base.tokens[i].start, base.tokens[i].end]);
   }
   return out;

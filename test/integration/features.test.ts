@@ -122,9 +122,9 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(ablated.readout.after, 'the readout shows the ablated prediction');
     assert.ok(share(ablated.readout.after) < before, `target probability (within the contrast) falls: ${before} → ${share(ablated.readout.after)}`);
     assert.ok(ablated.readout.after.logitDiff < ablated.readout.before.logitDiff, 'the logit difference towards " falls');
-    // the editor marks exactly the tokens where the circuit fires and the ablation flips the sign of the model's " vs ' logit difference
+    // the editor marks exactly the tokens where the quote task applies (in one-line strings) and the ablation flips the sign of the model's " vs ' logit difference
     const marked = await stateWhere(doc.uri, (s) => !!s.decorations?.flipped.length && !!s.tokens?.every((t) => t.ablatedLogitDiff), 'flipped-prediction marks');
-    const signChanged = (marked.tokens ?? []).filter((t) => t.circuits[QUOTE]?.fires && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
+    const signChanged = (marked.tokens ?? []).filter((t) => t.circuits[QUOTE]?.applies && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
     assert.deepEqual(marked.decorations?.flipped, signChanged.map((t) => [t.start, t.end]), 'flip marks lie where the logit difference changes sign, and only there');
     await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(scratch, 'ablated.json'), 'panel');
     await screenshot('panel-ablated');
