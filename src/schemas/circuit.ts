@@ -49,6 +49,8 @@ export const circuitNode = v.pipe(
     mean: finite,
     /** Ablation importance, 0…1 (larger = the task loss rises more when ablated). */
     importance: finite,
+    /** Pearson r of the node's activation with the example being of class 0 (optional; the panel weights its edge into the output node with it). */
+    class_correlation: v.optional(finite),
   }),
   v.check((n) => n.id === `${n.layer}.${n.site}.${n.index}`, (issue) => `id ${String((issue.input as { id: unknown }).id)} does not match layer/site/index`),
 );

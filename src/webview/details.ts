@@ -9,6 +9,7 @@ import { el, text } from './dom';
 import { formatPosition, formatValue, visibleToken } from './format';
 import { rowOrder, shortLabel } from './layout';
 import type { TopTokensEntry } from './state';
+import { outputEdges } from './visual';
 
 export interface DetailsHandlers {
   onSelect(nodeId: string): void;
@@ -95,10 +96,10 @@ export function createDetails(handlers: DetailsHandlers): DetailsView {
 /** The node's inputs and outputs in the circuit, each a link that selects the other node. */
 function linkGroups(model: PanelModel, node: CircuitNode, onSelect: (nodeId: string) => void): HTMLElement[] {
   const byId = new Map(model.circuit.nodes.map((n) => [n.id, n]));
-  const group = (label: string, items: { id: string; weight: number }[]): HTMLElement => {
+  const group = (label: string, items: { id: string; weight: number }[], extra: HTMLElement[] = []): HTMLElement => {
     const row = el('div', 'link-row');
-    row.append(el('span', 'link-label', label));
-    if (items.length === 0) row.append(el('span', 'muted', 'none in circuit'));
+    row.append(el('span', 'link-label', label), ...extra);
+    if (items.length === 0 && extra.length === 0) row.append(el('span', 'muted', 'none in circuit'));
     for (const it of items) {
       const other = byId.get(it.id);
       const a = el('a', 'node-link');
@@ -117,8 +118,19 @@ function linkGroups(model: PanelModel, node: CircuitNode, onSelect: (nodeId: str
   const edges = model.circuit.edges;
   return [
     group('Inputs', edges.filter((e) => e.target === node.id).map((e) => ({ id: e.source, weight: e.weight }))),
-    group('Outputs', edges.filter((e) => e.source === node.id).map((e) => ({ id: e.target, weight: e.weight }))),
+    group('Outputs', edges.filter((e) => e.source === node.id).map((e) => ({ id: e.target, weight: e.weight })), outputLink(model, node)),
   ];
+}
+
+/** A node that writes to the residual stream feeds the output logits (visual.ts outputEdges): shown with its correlation. */
+function outputLink(model: PanelModel, node: CircuitNode): HTMLElement[] {
+  const edge = outputEdges(model.circuit).find((o) => o.source === node.id);
+  if (!edge) return [];
+  const [c0, c1] = model.circuit.classes;
+  const item = el('span', 'node-link output-link', `logits ${c0.label} − ${c1.label}`);
+  item.title = `Writes to the residual stream the unembedding reads; r = ${formatValue(edge.weight)} with “${c0.label}” (correlation, not a weight)`;
+  item.append(el('span', edge.weight >= 0 ? 'weight pos' : 'weight neg', `r ${formatValue(edge.weight)}`));
+  return [item];
 }
 
 /** The list items of a node's top tokens, each a link that reveals the token in the editor. */

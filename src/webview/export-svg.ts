@@ -1,5 +1,5 @@
 // Pure SVG serializer for the circuit graph. Cytoscape has no SVG export, so this draws the same
-// `VisualGraph` the canvas shows: layer bands, row labels, edges (quadratic curves with arrowheads,
+// `VisualGraph` the canvas shows: layer bands, row labels, edges (straight, or two straight segments round a node, with arrowheads,
 // clipped at the node borders), nodes with their labels and captions, a title and a colour legend.
 // All text is XML-escaped; the output contains no script, no external references and no DTD (the
 // host checks that too before writing the file).
@@ -7,7 +7,7 @@
 import { divergingColor, toHex } from './colors';
 import { controlPoint, type Point } from './layout';
 import type { Theme } from './theme';
-import type { VisualEdge, VisualGraph, VisualNode } from './visual';
+import { CAPTION_FONT, LABEL_FONT, type VisualEdge, type VisualGraph, type VisualNode } from './visual';
 
 export interface SvgMeta {
   readonly title: string;
@@ -75,11 +75,11 @@ function svgBands(g: VisualGraph): string[] {
   for (const b of g.bands) {
     const y = b.y0 + BAND_GAP / 2;
     out.push(`<rect x="${fmt(g.bandX0)}" y="${fmt(y)}" width="${fmt(g.bandX1 - g.bandX0)}" height="${fmt(b.y1 - b.y0 - BAND_GAP)}" rx="6" fill="${attr(t.band)}"/>`);
-    out.push(`<text x="${fmt(g.bandX0 + 10)}" y="${fmt(y + 16)}" font-size="11" font-weight="600" fill="${attr(t.muted)}">Layer ${b.layer}</text>`);
+    out.push(`<text x="${fmt(g.bandX0 + 10)}" y="${fmt(y + 16)}" font-size="11" font-weight="600" fill="${attr(t.muted)}">${esc(b.label)}</text>`);
   }
   for (const r of g.rows) {
     out.push(
-      `<text x="${fmt(g.rowLabelX)}" y="${fmt(r.y + 4)}" text-anchor="end" font-size="10.5" font-family="${attr(t.monoFontFamily)}" fill="${attr(t.muted)}">${esc(r.label)}</text>`,
+      `<text x="${fmt(g.rowLabelX)}" y="${fmt(r.y + 4)}" text-anchor="end" font-size="12" font-family="${attr(t.monoFontFamily)}" fill="${attr(t.muted)}">${esc(r.label)}</text>`,
     );
   }
   return out;
@@ -93,7 +93,7 @@ function svgEdge(e: VisualEdge, nodeById: ReadonlyMap<string, VisualNode>, marke
   const c = e.bend === 0 ? null : controlPoint(a, b, e.bend);
   const start = clipToNode(a, c ?? b);
   const end = clipToNode(b, c ?? a);
-  const d = c ? `M${pt(start)} Q${pt(c)} ${pt(end)}` : `M${pt(start)} L${pt(end)}`;
+  const d = c ? `M${pt(start)} L${pt(c)} L${pt(end)}` : `M${pt(start)} L${pt(end)}`;
   const dash = e.dashed ? ' stroke-dasharray="5 4"' : '';
   return [
     `<path d="${d}" fill="none" stroke="${attr(e.color)}" stroke-width="${fmt(e.width)}" stroke-opacity="${fmt(e.opacity)}"${dash} marker-end="url(#${markerId.get(e.color)})"><title>${esc(`${e.source} → ${e.target}: ${e.weight}`)}</title></path>`,
@@ -103,14 +103,19 @@ function svgEdge(e: VisualEdge, nodeById: ReadonlyMap<string, VisualNode>, marke
 /** One node: its box, label and caption. */
 function svgNode(n: VisualNode, t: Theme): string[] {
   const dash = n.dashed ? ' stroke-dasharray="4 3"' : '';
-  const capWidth = [...n.caption].length * 5.4 + 4;
+  const capWidth = [...n.caption].length * 6.2 + 4;
+  const caption = n.caption
+    ? [
+        `<rect x="${fmt(n.x - capWidth / 2)}" y="${fmt(n.y + n.height / 2 + 4)}" width="${fmt(capWidth)}" height="14" rx="2" fill="${attr(t.band)}" fill-opacity="0.9"/>`,
+        `<text x="${fmt(n.x)}" y="${fmt(n.y + n.height / 2 + 15)}" text-anchor="middle" font-size="${CAPTION_FONT}" fill="${attr(t.muted)}">${esc(n.caption)}</text>`,
+      ]
+    : [];
   return [
     `<g opacity="${fmt(n.opacity)}">`,
     `<title>${esc(n.value === null ? n.id : `${n.id} = ${n.value}`)}</title>`,
     `<rect x="${fmt(n.x - n.width / 2)}" y="${fmt(n.y - n.height / 2)}" width="${fmt(n.width)}" height="${fmt(n.height)}" rx="7" fill="${attr(n.fill)}" stroke="${attr(n.borderColor)}" stroke-width="${fmt(n.borderWidth)}"${dash}/>`,
-    `<text x="${fmt(n.x)}" y="${fmt(n.y + 4)}" text-anchor="middle" font-size="11" font-family="${attr(t.monoFontFamily)}" fill="${attr(n.textColor)}">${esc(n.label)}</text>`,
-    `<rect x="${fmt(n.x - capWidth / 2)}" y="${fmt(n.y + n.height / 2 + 4)}" width="${fmt(capWidth)}" height="12" rx="2" fill="${attr(t.band)}" fill-opacity="0.9"/>`,
-    `<text x="${fmt(n.x)}" y="${fmt(n.y + n.height / 2 + 13.5)}" text-anchor="middle" font-size="10" fill="${attr(t.muted)}">${esc(n.caption)}</text>`,
+    `<text x="${fmt(n.x)}" y="${fmt(n.y + 4.5)}" text-anchor="middle" font-size="${LABEL_FONT}" font-family="${attr(t.monoFontFamily)}" fill="${attr(n.textColor)}">${esc(n.label)}</text>`,
+    ...caption,
     '</g>',
   ];
 }

@@ -4,7 +4,7 @@
 
 import cytoscape, { type Core, type ElementDefinition, type StylesheetJson } from 'cytoscape';
 import type { Theme } from './theme';
-import type { VisualGraph } from './visual';
+import { CAPTION_FONT, LABEL_FONT, OUTPUT_ID, type VisualGraph } from './visual';
 
 export interface GraphHandlers {
   /** A node was clicked (null: the background was clicked). */
@@ -50,9 +50,26 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
   });
   resize.observe(container);
 
-  function fitNow(): void {
+  /**
+   * Fits the graph; when that would draw node labels below READABLE_PX (a large circuit in a small
+   * view), zooms to the readable size instead, centred on the top of the graph (pan to see the rest,
+   * or press Fit). `data-label-px` on the container says how large node labels are drawn now.
+   */
+  function fitNow(clamp = true): void {
     cy.fit(undefined, 16);
+    const readable = READABLE_PX / LABEL_FONT;
+    if (clamp && cy.zoom() < readable && cy.elements().nonempty()) {
+      const bb = cy.elements().boundingBox();
+      cy.zoom(readable);
+      cy.pan({ x: cy.width() / 2 - ((bb.x1 + bb.x2) / 2) * readable, y: 16 - bb.y1 * readable });
+    }
+    showZoom();
   }
+
+  function showZoom(): void {
+    container.dataset.labelPx = (LABEL_FONT * cy.zoom()).toFixed(1);
+  }
+  cy.on('zoom', showZoom);
 
   function render(graph: VisualGraph, selected: string | null): void {
     if (graph.theme !== theme) {
@@ -87,7 +104,7 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
     setSelected,
     fit: () => {
       autoFit = true;
-      fitNow();
+      fitNow(false);
     },
     png: (background) => cy.png({ output: 'base64uri', bg: background, full: true, scale: 2, maxWidth: 6000, maxHeight: 6000 }),
     destroy: () => {
@@ -145,6 +162,8 @@ function restyle(cy: Core, elements: readonly ElementDefinition[]): void {
 
 /** Vertical gap between neighbouring layer bands. */
 export const BAND_GAP = 8;
+/** Node labels are drawn at least this large (screen px) after an automatic fit. */
+export const READABLE_PX = 10;
 
 function structureSignature(g: VisualGraph): string {
   return JSON.stringify([g.nodes.map((n) => [n.id, n.x, n.y]), g.edges.map((e) => [e.source, e.target, e.bend]), g.rows.map((r) => r.key)]);
@@ -155,12 +174,12 @@ function toElements(g: VisualGraph): ElementDefinition[] {
   const bandWidth = g.bandX1 - g.bandX0;
   const bands = g.bands.flatMap((b): ElementDefinition[] => [
     { ...inert, data: { id: `band:${b.layer}`, w: bandWidth, h: b.y1 - b.y0 - BAND_GAP, fill: g.theme.band }, position: { x: g.bandX0 + bandWidth / 2, y: (b.y0 + b.y1) / 2 }, classes: 'band' },
-    { ...inert, data: { id: `layer:${b.layer}`, label: `Layer ${b.layer}` }, position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 }, classes: 'text layer-label' },
+    { ...inert, data: { id: `layer:${b.layer}`, label: b.label }, position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 }, classes: 'text layer-label' },
   ]);
   const rows = g.rows.map((r): ElementDefinition => ({ ...inert, data: { id: `row:${r.key}`, label: r.label }, position: { x: g.rowLabelX, y: r.y }, classes: 'text row-label' }));
   const nodes = g.nodes.flatMap((n): ElementDefinition[] => [
     unitElement(n),
-    { ...inert, data: { id: `cap:${n.id}`, label: n.caption }, position: { x: n.x, y: n.y + n.height / 2 + 10 }, classes: 'text caption' },
+    ...(n.caption ? [{ ...inert, data: { id: `cap:${n.id}`, label: n.caption }, position: { x: n.x, y: n.y + n.height / 2 + 11 }, classes: 'text caption' }] : []),
   ]);
   const edges = g.edges.map(
     (e): ElementDefinition => ({
@@ -172,13 +191,14 @@ function toElements(g: VisualGraph): ElementDefinition[] {
   return [...bands, ...rows, ...nodes, ...edges];
 }
 
-/** A circuit node: the only elements that react to the pointer. */
+/** A circuit node (the only elements that react to the pointer), or the output node. */
 function unitElement(n: VisualGraph['nodes'][number]): ElementDefinition {
   return {
     group: 'nodes',
     data: { id: n.id, label: n.label, caption: n.caption, w: n.width, h: n.height, fill: n.fill, text: n.textColor, border: n.borderColor, bw: n.borderWidth, opacity: n.opacity },
     position: { x: n.x, y: n.y },
-    classes: ['unit', n.ablated ? 'ablated' : '', n.key ? 'key' : ''].filter(Boolean).join(' '),
+    classes: n.id === OUTPUT_ID ? 'output' : ['unit', n.ablated ? 'ablated' : '', n.key ? 'key' : ''].filter(Boolean).join(' '),
+    ...(n.id === OUTPUT_ID ? { selectable: false } : {}),
   };
 }
 
@@ -221,20 +241,20 @@ function textStyles(t: Theme): StylesheetJson {
         'border-width': 0,
         label: 'data(label)',
         color: t.muted,
-        'font-size': 10,
+        'font-size': CAPTION_FONT,
         'text-valign': 'center',
         events: 'no',
         'z-index': 1,
       },
     },
-    { selector: 'node.layer-label', style: { 'text-halign': 'right', 'font-weight': 600, 'font-size': 11 } },
-    { selector: 'node.row-label', style: { 'text-halign': 'left', 'font-family': t.monoFontFamily, 'font-size': 10.5 } },
+    { selector: 'node.layer-label', style: { 'text-halign': 'right', 'font-weight': 600, 'font-size': 12.5 } },
+    { selector: 'node.row-label', style: { 'text-halign': 'left', 'font-family': t.monoFontFamily, 'font-size': 12 } },
     {
       // Captions sit on a patch of band colour so edges passing under them do not cross the text.
       selector: 'node.caption',
       style: {
         'text-halign': 'center',
-        'font-size': 10,
+        'font-size': CAPTION_FONT,
         'text-background-color': t.band,
         'text-background-opacity': 0.9,
         'text-background-padding': '1px',
@@ -248,7 +268,7 @@ function textStyles(t: Theme): StylesheetJson {
 function unitStyles(t: Theme): StylesheetJson {
   return [
     {
-      selector: 'node.unit',
+      selector: 'node.unit, node.output',
       style: {
         shape: 'round-rectangle',
         width: 'data(w)',
@@ -260,7 +280,7 @@ function unitStyles(t: Theme): StylesheetJson {
         label: 'data(label)',
         color: 'data(text)',
         'font-family': t.monoFontFamily,
-        'font-size': 11,
+        'font-size': LABEL_FONT,
         'text-valign': 'center',
         'text-halign': 'center',
         'z-index': 3,
@@ -271,13 +291,14 @@ function unitStyles(t: Theme): StylesheetJson {
         'underlay-shape': 'round-rectangle',
       },
     },
+    { selector: 'node.output', style: { 'font-family': t.fontFamily, 'font-weight': 600, events: 'no' } },
     { selector: 'node.unit.ablated', style: { 'border-style': 'dashed' } },
     { selector: 'node.unit.hover', style: { 'underlay-opacity': 0.18 } },
     { selector: 'node.unit:selected', style: { 'border-color': t.focus, 'border-width': 2.5, 'underlay-opacity': 0.28 } },
   ];
 }
 
-/** Edges: width and colour from their data, straight or bent, dashed when cut by an ablation. */
+/** Edges: width and colour from their data, straight or two straight segments round a node (never curved), dashed when cut by an ablation. */
 function edgeStyles(): StylesheetJson {
   return [
     {
@@ -295,11 +316,12 @@ function edgeStyles(): StylesheetJson {
     },
     { selector: 'edge.straight', style: { 'curve-style': 'straight' } },
     {
+      // one corner at the midpoint, `bend` off the straight line (layout.ts controlPoint: the same point)
       selector: 'edge.bent',
       style: {
-        'curve-style': 'unbundled-bezier',
-        'control-point-distances': 'data(bend)' as unknown as number,
-        'control-point-weights': 0.5,
+        'curve-style': 'segments',
+        'segment-distances': 'data(bend)' as unknown as number,
+        'segment-weights': 0.5,
         'edge-distances': 'node-position',
       },
     },

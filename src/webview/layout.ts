@@ -1,11 +1,11 @@
 // Pure, deterministic positions for the circuit graph (used with cytoscape's `preset` layout).
 //
-// One row per (layer, site) that has nodes, in model order: layer 0 attention (act_in, q, k, v,
-// resid_delta), layer 0 MLP (act_in, post_act, resid_delta), layer 1 attention, … Rows run top to
+// One row per (layer, site) that has nodes, in model order (q, k and v of a layer share a row: see
+// rowKey): layer 0 attention (act_in, q·k·v, resid_delta), layer 0 MLP (act_in, post_act, resid_delta), layer 1 attention, … Rows run top to
 // bottom, so information flows down the page. Within a row nodes are ordered to reduce crossings
 // (barycentre of their neighbours in earlier rows; ties and unconnected nodes by index) and
-// centred on x = 0. Edges that skip rows are bent sideways so they do not run through the nodes
-// of the rows in between.
+// centred on x = 0. Edges that skip rows get one corner sideways (two straight segments) so they
+// do not run through the nodes of the rows in between.
 
 export interface LayoutNodeInput {
   readonly id: string;
@@ -44,9 +44,9 @@ export interface EdgeRoute {
   readonly source: string;
   readonly target: string;
   /**
-   * Offset of the single control point from the midpoint of the straight line source → target,
+   * Offset of the edge's one corner from the midpoint of the straight line source → target,
    * along the normal (−dy, dx)/|d| (see `controlPoint`) — the same convention as cytoscape's
-   * `control-point-distances` with `edge-distances: node-position`, so the value can be used as
+   * `segment-distances` with `edge-distances: node-position`, so the value can be used as
    * is. For an edge that runs down the page a positive bend moves the curve towards −x. 0 = straight.
    */
   readonly bend: number;
@@ -77,24 +77,34 @@ export interface LayoutOptions {
 }
 
 export const DEFAULT_LAYOUT: LayoutOptions = { columnGap: 150, rowGap: 70 };
+/** A fitted scale this large draws labels readably; wrapping stops short of the largest scale once it is reached. */
+export const WRAP_TARGET_SCALE = 0.85;
 
 /**
  * The line width that makes the fitted graph largest in a `width` × `height` viewport. One row of 13
  * residual reads spans 13 columns and only 5 rows; fitted to a side bar, every node would be a few
  * pixels wide. Wrapping long rows trades width for height until the graph's aspect matches the
- * viewport's. Returns undefined (no wrap) when wrapping does not help or the size is unknown.
+ * viewport's. `marginX`: graph width besides the nodes (row labels, band padding). Returns undefined
+ * (no wrap) when wrapping does not help or the size is unknown.
  */
-export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT): number | undefined {
+export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT, marginX = 0): number | undefined {
   if (!(width > 0 && height > 0) || nodes.length === 0) return undefined;
   const sizes = [...rowsOf(nodes).values()].map((row) => row.length);
   const widest = Math.max(...sizes);
-  let best = { line: widest, scale: 0 };
-  for (let line = Math.min(widest, 4); line <= widest; line++) {
+  const scaleAt = (line: number): number => {
     const lines = sizes.reduce((s, n) => s + Math.ceil(n / line), 0);
     // node centres plus one gap of margin on each axis
-    const scale = Math.min(width / (line * options.columnGap), height / (lines * options.rowGap));
+    return Math.min(width / (line * options.columnGap + marginX), height / (lines * options.rowGap));
+  };
+  let best = { line: widest, scale: 0 };
+  for (let line = Math.min(widest, 4); line <= widest; line++) {
+    const scale = scaleAt(line);
     if (scale > best.scale * 1.0001) best = { line, scale };
   }
+  // Every extra line makes more edges skip a line (and bend): take the widest line that is still
+  // large enough (WRAP_TARGET_SCALE, or the best possible when that is less).
+  const enough = Math.min(best.scale, WRAP_TARGET_SCALE);
+  for (let line = widest; line > best.line; line--) if (scaleAt(line) >= enough) return line < widest ? line : undefined;
   return best.line < widest ? best.line : undefined;
 }
 
@@ -119,8 +129,17 @@ export function rowOrder(a: { layer: number; site: string }, b: { layer: number;
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
+/**
+ * The row a node sits in: its `(layer, site)`, except that a layer's attention q, k and v share one
+ * row (`attn.qkv`): all three are read from the same residual inputs, so edges from `act_in` reach
+ * each of them in one step instead of skipping the q and k rows.
+ */
 export function rowKey(n: { layer: number; site: string }): string {
-  return `${n.layer}.${n.site}`;
+  return `${n.layer}.${rowSite(n.site)}`;
+}
+
+export function rowSite(site: string): string {
+  return site === 'attn.q' || site === 'attn.k' || site === 'attn.v' ? 'attn.qkv' : site;
 }
 
 /** Short node label: abbreviated site + index, e.g. `v 17`, `in 3`, `out 40`, `act 133`. */
@@ -175,7 +194,7 @@ function placeRows(rowKeys: readonly string[], rowMap: ReadonlyMap<string, Layou
   const rowSpans: LayoutBand[] = [];
   let line = 0;
   for (const key of rowKeys) {
-    const members = [...rowMap.get(key)!].sort((a, b) => a.index - b.index || cmp(a.id, b.id));
+    const members = [...rowMap.get(key)!].sort((a, b) => rowOrder(a, b) || a.index - b.index || cmp(a.id, b.id));
     const width = Math.min(members.length, perLine);
     const slot = (i: number, n: number): number => (i - (n - 1) / 2) * options.columnGap;
     const keyed = members.map((n, i) => {
@@ -193,7 +212,7 @@ function placeRows(rowKeys: readonly string[], rowMap: ReadonlyMap<string, Layou
       });
     }
     const y = first * options.rowGap;
-    rows.push({ key, layer: members[0].layer, site: members[0].site, y });
+    rows.push({ key, layer: members[0].layer, site: rowSite(members[0].site), y });
     rowSpans.push({ layer: members[0].layer, y0: y - options.rowGap / 2, y1: (line - 1) * options.rowGap + options.rowGap / 2 });
   }
   return { positions, lineOf, rows, rowSpans };
@@ -280,12 +299,12 @@ function routeEdges(
       away = overlapping(1) <= overlapping(-1) ? 1 : -1;
     }
     placed.push({ lo, hi, side: away });
-    // A quadratic curve with its control point at distance c from the chord's midpoint is
-    // 2·u·(1−u)·c from the chord at parameter u; at the first skipped row u = 1/span.
+    // Drawn as two straight segments through a corner at distance c from the chord's midpoint:
+    // at parameter u ≤ ½ the polyline is 2·u·c from the chord; at the first skipped row u = 1/span.
     const span = hi - lo;
     const u = 1 / span;
     const clearance = options.columnGap * 0.42;
-    const magnitude = round(Math.min(options.columnGap * 3, clearance / (2 * u * (1 - u))));
+    const magnitude = round(Math.min(options.columnGap * 3, clearance / (2 * u)));
     // The normal (−dy, dx) points to −x for downward edges and to +x for upward ones.
     const down = b.y > a.y ? 1 : -1;
     routes[i] = { source: e.source, target: e.target, bend: -away * down * magnitude };
@@ -293,7 +312,7 @@ function routeEdges(
   return routes;
 }
 
-/** The control point of a bent edge (quadratic Bézier): midpoint + bend × the unit normal (−dy, dx)/|d|. */
+/** The corner of a bent edge (two straight segments): midpoint + bend × the unit normal (−dy, dx)/|d|. */
 export function controlPoint(a: Point, b: Point, bend: number): Point {
   const dx = b.x - a.x;
   const dy = b.y - a.y;

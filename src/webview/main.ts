@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors';
 import type { AblationMode, ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../schemas/messages';
 import { parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../schemas/messages';
 import { Requests } from '../schemas/request';
-import { toHex, divergingColor, niceExtent } from './colors';
+import { toHex, divergingColor } from './colors';
 import { badge, button, checkbox, dropdown, progressRing, registerControls } from './controls';
 import { createDetails } from './details';
 import { el } from './dom';
@@ -16,8 +16,8 @@ import { createGraph } from './graph';
 import { createReadout } from './readout';
 import * as S from './state';
 import { themeFromCss, type Theme } from './theme';
-import { DEFAULT_LAYOUT, wrapForViewport } from './layout';
-import { buildVisualGraph, type VisualGraph } from './visual';
+import { wrapForViewport } from './layout';
+import { buildVisualGraph, DEFAULT_EDGE_SHARE, GRAPH_MARGIN_X, layoutFor, outputLayoutNode, type VisualGraph } from './visual';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -78,16 +78,35 @@ const pinBox = checkbox('Pin', { title: 'When pinned, the panel keeps showing th
   save();
   renderHeader();
 });
+/** Share of the total |weight| the drawn edges carry (strongest first). */
+let edgeShare = DEFAULT_EDGE_SHARE;
+type ShareChoice = '0.5' | '0.8' | '0.95' | '1';
+const edgeSelect = dropdown<ShareChoice>(
+  [
+    { value: '0.8', label: 'Edges: 80 % of |weight|' },
+    { value: '0.5', label: 'Edges: 50 % of |weight|' },
+    { value: '0.95', label: 'Edges: 95 % of |weight|' },
+    { value: '1', label: 'Edges: all' },
+  ],
+  { title: 'Edge threshold: draw the strongest edges that together carry this share of the circuit’s total |weight|' },
+  (share) => {
+    edgeShare = Number(share);
+    if (state.model) renderGraph(state.model);
+  },
+);
+edgeSelect.element.classList.add('edge-threshold');
 const exportButtons = (['png', 'svg', 'json'] as const).map((format) =>
   button(format.toUpperCase(), { title: `Export ${format.toUpperCase()}` }, () => exportGraph(format, null)),
 );
 
 const ablationGroup = el('div', 'group');
 ablationGroup.append(modeSelect.element, circuitOnlyButton.element, resetButton.element);
+const edgeGroup = el('div', 'group');
+edgeGroup.append(edgeSelect.element);
 const exportGroup = el('div', 'group export-group');
 exportGroup.append(el('span', 'group-label', 'Export'), ...exportButtons.map((b) => b.element));
 const controlsRow = el('div', 'controls');
-controlsRow.append(ablationGroup, exportGroup);
+controlsRow.append(ablationGroup, edgeGroup, exportGroup);
 const titleRow = el('div', 'title-row');
 titleRow.append(titleBlock, busy, pinBox.element);
 header.append(titleRow, controlsRow);
@@ -172,25 +191,31 @@ let lineWidth: number | undefined;
 
 function renderGraph(model: PanelModel): void {
   const ablated = S.effectiveAblated(state);
-  const extent = niceExtent(Object.values(model.activations));
-  lineWidth = wrapForViewport(model.circuit.nodes, graphHost.clientWidth, graphHost.clientHeight);
-  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent }, theme, { ...DEFAULT_LAYOUT, maxPerLine: lineWidth });
+  const extent = S.circuitExtent(state);
+  lineWidth = wrapFor(model);
+  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent, edgeShare, readout: model.readout }, theme, { ...layoutFor(), maxPerLine: lineWidth });
   graph.render(visual, state.selected);
-  renderLegend(extent, model);
+  renderLegend(visual, model);
+}
+
+function wrapFor(model: PanelModel): number | undefined {
+  return wrapForViewport([...model.circuit.nodes, outputLayoutNode(model.circuit)], graphHost.clientWidth, graphHost.clientHeight, layoutFor(), GRAPH_MARGIN_X);
 }
 
 // Long rows wrap to the graph area's shape (a narrow side bar stacks them, a wide panel does not):
 // lay the graph out again when a resize changes how they wrap.
 new ResizeObserver(() => {
   const model = state.model;
-  if (model && wrapForViewport(model.circuit.nodes, graphHost.clientWidth, graphHost.clientHeight) !== lineWidth) renderGraph(model);
+  if (model && wrapFor(model) !== lineWidth) renderGraph(model);
 }).observe(graphHost);
 
-function renderLegend(extent: number, model: PanelModel): void {
+function renderLegend(g: VisualGraph, model: PanelModel): void {
+  const extent = g.extent;
   const bar = el('span', 'legend-bar');
   const stops = [-1, -0.5, 0, 0.5, 1].map((t) => toHex(divergingColor(t, 1, theme.palette)));
   bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
   const scale = el('span', 'legend-scale');
+  scale.title = 'One scale per circuit, fixed when it was first shown: a colour means the same value at every token; values beyond it saturate';
   scale.append(el('span', 'num', formatValue(-extent)), bar, el('span', 'num', formatValue(extent)));
   const pos = el('span', 'legend-edge');
   const posLine = el('span', 'edge-swatch');
@@ -202,7 +227,11 @@ function renderLegend(extent: number, model: PanelModel): void {
   neg.append(negLine, document.createTextNode('weight < 0'));
   const abl = el('span', 'legend-edge');
   abl.append(el('span', 'ablated-swatch'), document.createTextNode('ablated'));
-  const items: HTMLElement[] = [el('span', 'legend-title', 'activation at cursor'), scale, pos, neg, abl];
+  const count = el('span', 'legend-note edge-count', `${g.shownEdges} of ${g.totalEdges} edges`);
+  count.title = edgeShare >= 1 ? 'every edge of the circuit' : `the strongest edges, together ${Math.round(edgeShare * 100)} % of the circuit’s total |weight|`;
+  const out = el('span', 'legend-note', `→ output: r with “${model.circuit.classes[0].label}”`);
+  out.title = 'Edges into the output node are derived, not weights: every node that writes to the residual stream (which the unembedding reads) is joined to the output, coloured and sized by the correlation of its activation with the first class';
+  const items: HTMLElement[] = [el('span', 'legend-title', 'activation at cursor (fixed scale)'), scale, pos, neg, abl, count, out];
   if (model.circuitOnly) items.push(el('span', 'legend-note', 'everything outside the circuit is ablated'));
   legend.replaceChildren(...items);
 }

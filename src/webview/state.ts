@@ -4,7 +4,8 @@
 
 import * as v from 'valibot';
 import { panelModel, type PanelModel, type TopToken } from '../schemas/messages';
-import { boundedString, check, type Infer } from '../schemas/validate';
+import { boundedArray, boundedString, check, finite, type Infer } from '../schemas/validate';
+import { niceExtent } from './colors';
 
 /** What `setState` stores; validated on restore because it may come from an older version. */
 const persisted = v.strictObject({
@@ -12,6 +13,8 @@ const persisted = v.strictObject({
   model: v.nullable(panelModel),
   pinned: v.boolean(),
   selected: v.nullable(boundedString(64)),
+  /** Colour scale per circuit (circuit → extent), fixed when the circuit is first shown. */
+  scales: v.optional(boundedArray(v.tuple([boundedString(100), finite]), 64)),
 });
 export type PersistedState = Infer<typeof persisted>;
 
@@ -26,6 +29,12 @@ export interface ViewState {
   /** Cache key of `topTokens` (document, version, task); the cache is dropped when it changes. */
   readonly topTokensKey: string;
   readonly topTokens: ReadonlyMap<string, TopTokensEntry>;
+  /**
+   * The activation colour scale of each circuit shown so far (task → symmetric extent): computed
+   * once, the first time the circuit arrives with activations, and kept, so a colour means the same
+   * value at every token (the scale is shown in the legend).
+   */
+  readonly scales: ReadonlyMap<string, number>;
 }
 
 export const EMPTY_STATE: ViewState = {
@@ -35,14 +44,17 @@ export const EMPTY_STATE: ViewState = {
   pending: new Map(),
   topTokensKey: '',
   topTokens: new Map(),
+  scales: new Map(),
 };
 
 export function restoreState(raw: unknown): ViewState {
   const r = check(persisted, raw);
   if (!r.ok) return EMPTY_STATE;
   const { model, pinned, selected } = r.value;
+  const scales = new Map((r.value.scales ?? []).filter(([, x]) => x > 0));
   return {
     ...EMPTY_STATE,
+    scales: model ? withScale(scales, model) : scales,
     model,
     pinned,
     selected: model && selected && hasNode(model, selected) ? selected : null,
@@ -51,7 +63,7 @@ export function restoreState(raw: unknown): ViewState {
 }
 
 export function persist(state: ViewState): PersistedState {
-  return { v: 1, model: state.model, pinned: state.pinned, selected: state.selected };
+  return { v: 1, model: state.model, pinned: state.pinned, selected: state.selected, scales: [...state.scales].slice(-64) };
 }
 
 /** The host sent a new model. */
@@ -65,7 +77,27 @@ export function applyUpdate(state: ViewState, model: PanelModel, pinned: boolean
     pending: new Map(),
     topTokensKey: key,
     topTokens: key === state.topTokensKey ? state.topTokens : new Map(),
+    scales: withScale(state.scales, model),
   };
+}
+
+/**
+ * The circuit's fixed scale: the nice extent (colors.ts) of the activations and node means it was
+ * first shown with. Values beyond it saturate.
+ */
+export function circuitExtent(state: ViewState): number {
+  const model = state.model;
+  if (!model) return 1;
+  return state.scales.get(scaleKey(model)) ?? niceExtent(model.circuit.nodes.map((n) => n.mean));
+}
+
+/** `scales` with the model's circuit's scale added if it has none yet and the model has activations to fix it by. */
+function withScale(scales: ReadonlyMap<string, number>, model: PanelModel): ReadonlyMap<string, number> {
+  const values = Object.values(model.activations);
+  if (scales.has(scaleKey(model)) || values.length === 0) return scales;
+  const next = new Map(scales);
+  next.set(scaleKey(model), niceExtent([...values, ...model.circuit.nodes.map((n) => n.mean)]));
+  return next;
 }
 
 /** The ablated set as the user currently sees it (host state plus pending toggles). */
@@ -130,6 +162,11 @@ export function defaultSelection(model: PanelModel): string | null {
     }
   }
   return best;
+}
+
+/** One circuit: its task and size (another bundle's circuit for the same task gets its own scale). */
+function scaleKey(model: PanelModel): string {
+  return `${model.circuit.task}/${model.circuit.nodes.length}/${model.circuit.edges.length}`;
 }
 
 function cacheKey(model: PanelModel): string {

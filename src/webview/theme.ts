@@ -55,11 +55,26 @@ export function themeFromCss(get: (name: string) => string, bodyClasses: readonl
     border: toHex(border),
     focus: toHex(focus),
     band: toHex(mixOklab(bg, fg, dark ? 0.045 : 0.03)),
-    fontFamily: first(get, ['--vscode-font-family'], 'system-ui, -apple-system, "Segoe UI", sans-serif'),
-    monoFontFamily: first(get, ['--vscode-editor-font-family'], 'ui-monospace, "SF Mono", Menlo, Consolas, monospace'),
+    fontFamily: canvasFontFamily(first(get, ['--vscode-font-family'], ''), 'system-ui, -apple-system, "Segoe UI", sans-serif'),
+    monoFontFamily: canvasFontFamily(first(get, ['--vscode-editor-font-family'], ''), 'ui-monospace, "SF Mono", Menlo, Consolas, monospace'),
     palette,
     ablatedFill: toHex(mixOklab(bg, fg, dark ? 0.12 : 0.08)),
   };
+}
+
+/**
+ * A CSS font-family list in the form cytoscape's style parser accepts: it allows only word
+ * characters, spaces, hyphens and double quotes per family (regex `[\w- "]+`), so VS Code's
+ * `'Droid Sans Mono', 'monospace', monospace` (single quotes) was refused with a console warning
+ * per style and the labels fell back to the default font. Single quotes become double quotes;
+ * a family with any other character (a dot, an escape) is dropped; `fallback` if nothing is left.
+ */
+export function canvasFontFamily(css: string, fallback: string): string {
+  const families = css
+    .split(',')
+    .map((f) => f.trim().replace(/^'(.*)'$/, '"$1"'))
+    .filter((f) => f.length > 0 && /^(?:"[\w -]+"|[\w -]+)$/.test(f));
+  return families.length > 0 ? families.join(', ') : fallback;
 }
 
 function first(get: (name: string) => string, names: readonly string[], fallback: string): string {

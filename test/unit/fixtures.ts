@@ -2,7 +2,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import type { CircuitFile } from '../../src/schemas/circuit';
+import { circuitFile, type CircuitFile } from '../../src/schemas/circuit';
+import { check } from '../../src/schemas/validate';
 import type { PanelModel, TopToken } from '../../src/schemas/messages';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -22,4 +23,14 @@ export function sampleModel(): PanelModel {
 
 export function sampleTopTokens(): Record<string, TopToken[]> {
   return (readFixture('panel-state-sample.json') as { topTokens: Record<string, TopToken[]> }).topTokens;
+}
+
+/** The quote circuit of the shipped bundle (the first under models/), through the circuit file's schema as the panel gets it. */
+export function shippedQuoteCircuit(): CircuitFile {
+  const models = path.join(repoRoot, 'models');
+  const bundle = fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'circuits', 'single_double_quote.json')));
+  const raw = JSON.parse(fs.readFileSync(path.join(models, bundle ?? '', 'circuits', 'single_double_quote.json'), 'utf8')) as unknown;
+  const checked = check(circuitFile, raw);
+  if (!checked.ok) throw new Error(checked.error.message);
+  return checked.value;
 }

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowOrder, shortLabel, wrapForViewport } from '../../src/webview/layout';
+import { computeLayout, controlPoint, DEFAULT_LAYOUT, type LayoutNodeInput, rowKey, rowOrder, shortLabel, wrapForViewport } from '../../src/webview/layout';
 import { sampleCircuit } from './fixtures';
 
 function node(id: string): LayoutNodeInput {
@@ -10,21 +10,20 @@ function node(id: string): LayoutNodeInput {
 }
 
 describe('layout rows', () => {
-  it('puts one row per (layer, site) in model order', () => {
+  it('puts one row per (layer, site) in model order, q, k and v of a layer in one row', () => {
     const c = sampleCircuit();
     const layout = computeLayout(c.nodes, c.edges);
     assert.deepEqual(
       layout.rows.map((r) => r.key),
       [
         '0.attn.act_in',
-        '0.attn.k',
-        '0.attn.v',
+        '0.attn.qkv',
         '0.attn.resid_delta',
         '0.mlp.act_in',
         '0.mlp.post_act',
         '0.mlp.resid_delta',
         '1.attn.act_in',
-        '1.attn.v',
+        '1.attn.qkv',
         '1.attn.resid_delta',
         '1.mlp.act_in',
         '1.mlp.post_act',
@@ -32,7 +31,7 @@ describe('layout rows', () => {
     );
     layout.rows.forEach((r, i) => assert.equal(r.y, i * DEFAULT_LAYOUT.rowGap));
     for (const n of c.nodes) {
-      const row = layout.rows.find((r) => r.key === `${n.layer}.${n.site}`)!;
+      const row = layout.rows.find((r) => r.key === rowKey(n))!;
       assert.equal(layout.positions.get(n.id)!.y, row.y);
     }
   });
@@ -122,14 +121,15 @@ describe('edge routes', () => {
   });
 
   it('bends enough to clear the column at the first skipped row', () => {
-    const nodes = ['0.attn.act_in.1', '0.attn.q.1', '0.attn.k.1', '0.attn.v.1', '0.attn.resid_delta.1'].map(node);
-    const edges = [{ source: '0.attn.act_in.1', target: '0.attn.resid_delta.1' }];
+    const nodes = ['0.attn.act_in.1', '0.attn.resid_delta.1', '0.mlp.act_in.1', '0.mlp.post_act.1', '0.mlp.resid_delta.1'].map(node);
+    const edges = [{ source: '0.attn.act_in.1', target: '0.mlp.resid_delta.1' }];
     const layout = computeLayout(nodes, edges);
     const a = layout.positions.get('0.attn.act_in.1')!;
-    const b = layout.positions.get('0.attn.resid_delta.1')!;
+    const b = layout.positions.get('0.mlp.resid_delta.1')!;
     const c = controlPoint(a, b, layout.routes[0].bend);
+    // two straight segments a → c → b; the first skipped row is a quarter of the way down
     const u = 1 / 4;
-    const xAtFirstRow = (1 - u) ** 2 * a.x + 2 * u * (1 - u) * c.x + u ** 2 * b.x;
+    const xAtFirstRow = a.x + 2 * u * (c.x - a.x);
     assert.ok(Math.abs(xAtFirstRow) >= DEFAULT_LAYOUT.columnGap * 0.42 - 1e-6);
   });
 
@@ -167,15 +167,16 @@ describe('layout wrapping', () => {
     const ys = (site: string): number[] => [...new Set(wide.filter((n) => n.site === site).map((n) => layout.positions.get(n.id)!.y))].sort((a, b) => a - b);
     const gap = DEFAULT_LAYOUT.rowGap;
     assert.deepEqual(ys('attn.act_in'), [0, gap, 2 * gap], '13 nodes: lines of 5, 5, 3');
-    assert.deepEqual(ys('attn.q'), [3 * gap]);
-    assert.deepEqual(ys('attn.v'), [5 * gap, 6 * gap]);
-    assert.deepEqual(layout.rows.map((r) => r.y), [0, 3 * gap, 4 * gap, 5 * gap, 7 * gap], 'a row label sits at its first line');
+    // q, k, v share a row: 2 + 4 + 8 nodes on three lines (ordered by their inputs' positions)
+    const qkv = [...new Set(wide.filter((n) => /attn\.[qkv]$/.test(n.site)).map((n) => layout.positions.get(n.id)!.y))].sort((a, b) => a - b);
+    assert.deepEqual(qkv, [3 * gap, 4 * gap, 5 * gap]);
+    assert.deepEqual(layout.rows.map((r) => r.y), [0, 3 * gap, 6 * gap], 'a row label sits at its first line');
     for (const y of ys('attn.act_in')) {
       const xs = wide.filter((n) => n.site === 'attn.act_in' && layout.positions.get(n.id)!.y === y).map((n) => layout.positions.get(n.id)!.x);
       assert.ok(xs.length <= 5);
       assert.equal(xs.reduce((a, b) => a + b, 0), 0, 'each line is centred');
     }
-    assert.deepEqual(layout.bands, [{ layer: 0, y0: -gap / 2, y1: 7 * gap + gap / 2 }]);
+    assert.deepEqual(layout.bands, [{ layer: 0, y0: -gap / 2, y1: 6 * gap + gap / 2 }]);
     assert.equal(layout.positions.size, wide.length, 'every node placed once');
     assert.equal(new Set([...layout.positions.values()].map((p) => `${p.x},${p.y}`)).size, wide.length, 'no two nodes overlap');
   });
@@ -187,7 +188,7 @@ describe('layout wrapping', () => {
     assert.equal(wrapForViewport(wide, 0, 0), undefined);
     // the chosen width makes the fitted graph at least as large as no wrapping does
     const scale = (line: number): number => {
-      const lines = [13, 2, 4, 8, 5].reduce((s, n) => s + Math.ceil(n / line), 0);
+      const lines = [13, 14, 5].reduce((s, n) => s + Math.ceil(n / line), 0);
       return Math.min(300 / (line * DEFAULT_LAYOUT.columnGap), 600 / (lines * DEFAULT_LAYOUT.rowGap));
     };
     assert.ok(scale(narrow) > scale(13) * 1.5, `${scale(narrow)} vs ${scale(13)}`);

@@ -17,9 +17,9 @@ import { GRAPH_EXPORT_FORMAT, graphToJson } from '../../src/webview/export-json'
 import { attr, clipToNode, esc, graphToSvg } from '../../src/webview/export-svg';
 import { formatPosition, formatProb, formatSigned, formatValue, orient, readoutRows, visibleToken } from '../../src/webview/format';
 import * as S from '../../src/webview/state';
-import { themeFromCss } from '../../src/webview/theme';
-import { buildVisualGraph, truncate } from '../../src/webview/visual';
-import { sampleModel, sampleTopTokens } from './fixtures';
+import { canvasFontFamily, themeFromCss } from '../../src/webview/theme';
+import { buildVisualGraph, DEFAULT_EDGE_SHARE, OUTPUT_ID, outputEdges, strongestEdges, truncate } from '../../src/webview/visual';
+import { sampleModel, sampleTopTokens, shippedQuoteCircuit } from './fixtures';
 
 const darkPlus: Record<string, string> = {
   '--vscode-editor-background': '#1e1e1e',
@@ -197,9 +197,37 @@ describe('visual graph', () => {
   const model = sampleModel();
   const g = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(model.ablated), extent: 2.5 }, theme);
 
-  it('has one visual node per circuit node and one edge per circuit edge', () => {
-    assert.equal(g.nodes.length, model.circuit.nodes.length);
-    assert.equal(g.edges.length, model.circuit.edges.length);
+  it('has one visual node per circuit node plus the output node, and with the threshold at 100 % one edge per circuit edge plus one into the output per residual write', () => {
+    assert.equal(g.nodes.length, model.circuit.nodes.length + 1);
+    const all = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(), extent: 2.5, edgeShare: 1 }, theme);
+    const writers = model.circuit.nodes.filter((n) => n.site.endsWith('resid_delta'));
+    assert.equal(all.edges.length, model.circuit.edges.length + writers.length);
+    assert.equal(all.shownEdges, model.circuit.edges.length);
+  });
+
+  it('adds the output node (the two contrast logits, from the circuit\'s classes) with an edge from every node that writes to the residual, weighted by its class correlation', () => {
+    const out = g.nodes.find((n) => n.id === OUTPUT_ID)!;
+    assert.equal(out.label, 'double − single');
+    const into = g.edges.filter((e) => e.target === OUTPUT_ID);
+    assert.deepEqual(
+      into.map((e) => [e.source, e.weight]),
+      [
+        ['0.attn.resid_delta.40', -0.71],
+        ['0.mlp.resid_delta.88', 0.12],
+        ['1.attn.resid_delta.12', 0.83],
+      ],
+    );
+    assert.ok(into.every((e) => e.color === toHex(e.weight >= 0 ? LIGHT_PALETTE.positive : LIGHT_PALETTE.negative)));
+    // the output sits in its own band below the last layer
+    const last = Math.max(...g.nodes.filter((n) => n.id !== OUTPUT_ID).map((n) => n.y));
+    assert.ok(out.y > last);
+    assert.equal(g.bands[g.bands.length - 1].label, 'Output');
+    // without correlations in the file the edges are still drawn, with weight 0
+    const bare = { ...model.circuit, nodes: model.circuit.nodes.map(({ class_correlation: _, ...n }) => n) };
+    assert.ok(outputEdges(bare).every((e) => e.weight === 0));
+    // the output caption shows the logit difference at the cursor (after the ablation)
+    const withReadout = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(), extent: 2.5, readout: model.readout }, theme);
+    assert.equal(withReadout.nodes.find((n) => n.id === OUTPUT_ID)!.caption, 'logit diff +0.15');
   });
 
   it('colours nodes by activation, greys and dashes ablated ones', () => {
@@ -213,7 +241,7 @@ describe('visual graph', () => {
   it('sizes edges by |weight| and colours them by sign; edges into ablated nodes are dashed', () => {
     const strongest = g.edges.reduce((a, b) => (Math.abs(b.weight) > Math.abs(a.weight) ? b : a));
     assert.equal(strongest.width, 6);
-    for (const e of g.edges) {
+    for (const e of g.edges.filter((x) => x.target !== OUTPUT_ID)) {
       assert.equal(e.color, toHex(e.weight >= 0 ? LIGHT_PALETTE.positive : LIGHT_PALETTE.negative));
       assert.equal(e.dashed, e.source === '0.attn.v.17' || e.target === '0.attn.v.17');
     }
@@ -223,6 +251,72 @@ describe('visual graph', () => {
     assert.equal(truncate('short', 10), 'short');
     assert.equal(truncate('a very long caption indeed', 10), 'a very lo…');
     assert.equal([...truncate('😀'.repeat(30), 10)].length, 10);
+  });
+});
+
+describe('edge threshold', () => {
+  it('keeps the strongest edges until they carry the share of the total |weight|, ties at the cut included', () => {
+    assert.deepEqual([...strongestEdges([0.1, -0.5, 0.3, 0.1], 0.8)].sort(), [1, 2]);
+    assert.deepEqual([...strongestEdges([0.1, -0.5, 0.3, 0.1], 0.81)].sort(), [0, 1, 2, 3]);
+    assert.deepEqual([...strongestEdges([1, 2, 3], 1)].sort(), [0, 1, 2]);
+    assert.deepEqual([...strongestEdges([0, 0], 0.8)].sort(), [0, 1]);
+    assert.equal(strongestEdges([], 0.8).size, 0);
+  });
+
+  it('defaults to 80 %: the shipped 32-node quote circuit draws 37 of its 66 edges, carrying ≥ 80 % of |weight| and no fewer would', () => {
+    const circuit = shippedQuoteCircuit();
+    assert.equal(DEFAULT_EDGE_SHARE, 0.8);
+    const w = circuit.edges.map((e) => Math.abs(e.weight));
+    const total = w.reduce((a, b) => a + b, 0);
+    const kept = strongestEdges(circuit.edges.map((e) => e.weight), DEFAULT_EDGE_SHARE);
+    assert.equal(circuit.edges.length, 66);
+    assert.equal(kept.size, 37);
+    const sum = [...kept].reduce((a, i) => a + w[i], 0);
+    assert.ok(sum >= 0.8 * total);
+    assert.ok(sum - Math.min(...[...kept].map((i) => w[i])) < 0.8 * total);
+    const g = buildVisualGraph({ circuit, activations: {}, ablated: new Set(), extent: 1 }, themeFromCss(() => '', ['vscode-dark']));
+    assert.equal(g.shownEdges, 37);
+    assert.equal(g.edges.filter((e) => e.target !== OUTPUT_ID).length, 37);
+    assert.equal(g.edges.filter((e) => e.target === OUTPUT_ID).length, 6, 'six residual writes feed the output');
+    assert.ok(g.edges.every((e) => e.bend === 0 || Number.isFinite(e.bend)));
+  });
+});
+
+describe('fixed colour scale', () => {
+  it('is computed once per circuit, from the first activations it arrives with, and kept for later tokens', () => {
+    const m = sampleModel();
+    let st = S.applyUpdate(S.EMPTY_STATE, m, false);
+    const first = S.circuitExtent(st);
+    assert.equal(first, 2.5, 'nice extent of the first activations (max 2.31)');
+    const louder = { ...m, activations: Object.fromEntries(Object.entries(m.activations).map(([k, v]) => [k, v * 8])) };
+    st = S.applyUpdate(st, louder, false);
+    assert.equal(S.circuitExtent(st), first, 'not rescaled for another token of the same circuit');
+    // another circuit gets its own scale, and coming back restores the first
+    const other = { ...m, circuit: { ...m.circuit, task: 'other_task' }, activations: { '0.attn.v.17': 40 } };
+    st = S.applyUpdate(st, other, false);
+    assert.equal(S.circuitExtent(st), 50);
+    st = S.applyUpdate(st, louder, false);
+    assert.equal(S.circuitExtent(st), first);
+    // it survives the webview being hidden and shown (setState/getState)
+    assert.equal(S.circuitExtent(S.restoreState(JSON.parse(JSON.stringify(S.persist(st))))), first);
+    // a view where the task does not apply (no activations) does not fix it
+    const empty = S.applyUpdate(S.EMPTY_STATE, { ...m, activations: {} }, false);
+    assert.equal(empty.scales.size, 0);
+  });
+});
+
+describe('canvas font family', () => {
+  it('rewrites VS Code\'s single-quoted font list into one cytoscape accepts, keeping the monospace families', () => {
+    assert.equal(canvasFontFamily("'Droid Sans Mono', 'monospace', monospace", 'x'), '"Droid Sans Mono", "monospace", monospace');
+    assert.equal(canvasFontFamily('Menlo, "DejaVu Sans Mono", monospace', 'x'), 'Menlo, "DejaVu Sans Mono", monospace');
+    assert.equal(canvasFontFamily("Fira.Code, 'a\\b', ", 'fallback'), 'fallback');
+    assert.equal(canvasFontFamily('', 'fallback'), 'fallback');
+    // every result matches cytoscape 3.34's font-family pattern
+    const cy = /^([\w- "]+(?:\s*,\s*[\w- "]+)*)$/;
+    for (const css of ["'Droid Sans Mono', 'monospace', monospace", '-apple-system, BlinkMacSystemFont, "Segoe WPC", system-ui, "Ubuntu", "Droid Sans", sans-serif'])
+      assert.match(canvasFontFamily(css, 'x'), cy);
+    const theme = themeFromCss((n) => (n === '--vscode-editor-font-family' ? "'Droid Sans Mono', monospace" : ''), ['vscode-dark']);
+    assert.equal(theme.monoFontFamily, '"Droid Sans Mono", monospace');
   });
 });
 

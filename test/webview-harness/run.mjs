@@ -32,7 +32,20 @@ const NONCE = 'harnessNonceAAAAAAAAAAAAAAAA';
 function fixture() {
   const circuit = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'circuit-sample.json'), 'utf8'));
   const sample = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'panel-state-sample.json'), 'utf8'));
-  return { model: { circuit, ...sample.model }, pinned: false, topTokens: sample.topTokens };
+  return { model: { circuit, ...sample.model }, pinned: false, topTokens: sample.topTokens, quote: quoteModel(sample.model) };
+}
+
+/**
+ * The shipped 32-node quote circuit (models/<first bundle>/circuits/single_double_quote.json) with
+ * made-up but deterministic activations (its node means, scaled by a pattern), for the
+ * readability checks: edges drawn by default, label size at the default zoom, the fixed scale.
+ */
+function quoteModel(base) {
+  const models = path.join(root, 'models');
+  const bundle = fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'circuits', 'single_double_quote.json')));
+  const circuit = JSON.parse(fs.readFileSync(path.join(models, bundle, 'circuits', 'single_double_quote.json'), 'utf8'));
+  const activations = Object.fromEntries(circuit.nodes.map((n, i) => [n.id, Math.round(n.mean * (((i * 7) % 11) - 4) * 1000) / 1000]));
+  return { ...base, circuit, activations, ablated: [], documentName: 'demo.py' };
 }
 
 function page(origin, theme) {
@@ -120,6 +133,7 @@ async function run() {
       await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.model, pinned: true }));
       await p.waitForTimeout(400);
       await p.screenshot({ path: path.join(outDir, `panel-narrow-${name}.png`), fullPage: true });
+      await checkQuoteCircuit(p, name);
       await context.close();
     }
   } finally {
@@ -127,7 +141,10 @@ async function run() {
     server.close();
   }
   if (args.has('--docs')) {
-    for (const name of ['light', 'dark']) fs.copyFileSync(path.join(outDir, `panel-${name}.png`), path.join(root, 'docs', `panel-${name}.png`));
+    for (const name of ['light', 'dark']) {
+      fs.copyFileSync(path.join(outDir, `panel-${name}.png`), path.join(root, 'docs', `panel-${name}.png`));
+      fs.copyFileSync(path.join(outDir, `panel-quote-${name}.png`), path.join(root, 'docs', `panel-quote-${name}.png`));
+    }
     console.log('copied screenshots to docs/');
   }
   console.log(failures.length ? `\n${failures.length} check(s) failed` : `\nall checks passed; output in ${path.relative(root, outDir)}`);
@@ -197,6 +214,33 @@ async function checkHostile(p, name, posted) {
   await p.waitForTimeout(100);
   expect((await p.textContent('.node-meaning'))?.startsWith('<img'), `${name}: markup in a meaning is shown as text`);
   expect(!(await p.evaluate(() => window.__pwned)), `${name}: markup in a meaning does not execute`);
+}
+
+/**
+ * The shipped quote circuit in a panel beside the editor (760 × 820): the default edge threshold
+ * draws fewer than all edges, node labels are drawn at ≥ 10 px, the colour scale stays when the
+ * same circuit comes back with other activations, and the output node is there.
+ */
+async function checkQuoteCircuit(p, name) {
+  await p.setViewportSize({ width: 760, height: 820 });
+  await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.quote, pinned: false }));
+  await p.waitForTimeout(500);
+  const count = await p.textContent('.edge-count');
+  const labelPx = Number(await p.getAttribute('.graph', 'data-label-px'));
+  const scale = await p.textContent('.legend-scale');
+  console.log(`   ${name}: quote circuit: ${count}; node labels drawn at ${labelPx} px; scale ${scale}`);
+  const [shown, total] = (count ?? '').match(/\d+/g)?.map(Number) ?? [];
+  expect(total === 66 && shown < total, `${name}: the quote circuit draws the strongest edges by default (${count})`);
+  expect(labelPx >= 10, `${name}: node labels at the default zoom are ≥ 10 px (${labelPx})`);
+  await p.screenshot({ path: path.join(outDir, `panel-quote-${name}.png`) });
+  await p.evaluate(() => {
+    const q = window.__harnessFixture.quote;
+    const activations = Object.fromEntries(Object.entries(q.activations).map(([k, v]) => [k, v * 6]));
+    window.__hostPost({ kind: 'update', model: { ...q, activations }, pinned: false });
+  });
+  await p.waitForTimeout(300);
+  expect((await p.textContent('.legend-scale')) === scale, `${name}: the colour scale stays fixed for the circuit when its activations change`);
+  await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.quote, pinned: false }));
 }
 
 /** User actions post typed messages. */

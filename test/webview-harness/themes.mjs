@@ -6,7 +6,9 @@ const font = {
   '--vscode-font-family': '-apple-system, BlinkMacSystemFont, "Segoe WPC", "Segoe UI", Inter, system-ui, sans-serif',
   '--vscode-font-size': '13px',
   '--vscode-font-weight': 'normal',
-  '--vscode-editor-font-family': 'Menlo, Monaco, "Droid Sans Mono", "DejaVu Sans Mono", monospace',
+  // VS Code's Linux editor font setting, single quotes included (cytoscape's parser refuses them
+  // unless the panel rewrites them: the harness's no-console-warnings check covers it).
+  '--vscode-editor-font-family': "'Droid Sans Mono', 'DejaVu Sans Mono', 'monospace', monospace",
   '--vscode-editor-font-size': '12px',
 };
 
