@@ -1,6 +1,10 @@
 // Editor decorations for circuit firing. One colour family per circuit (two contributed theme
-// colours: one per side of its contrast, from the Okabe–Ito colour-blind-safe palette), strength
-// shown by the underline's weight in three steps, and an overview-ruler mark. A separate wavy
+// colours: one per side of its contrast, from the Okabe–Ito colour-blind-safe palette) and an
+// overview-ruler mark. Nothing covers or strikes through the text: a circuit is drawn either as a
+// tinted background ('fill') or as an underline set below the descenders ('line', so `class_name`
+// keeps its underscore), and circuits alternate between the two (quote: fill, bracket: line, …), so
+// two circuits on one token are both visible. Strength in three clearly different steps: the
+// fill's tint 14 / 30 / 50 %, the line dotted 1 px / solid 2 px / solid 3 px. A separate wavy
 // marker shows tokens whose predicted class flips under the current ablation.
 import * as vscode from 'vscode';
 
@@ -21,11 +25,47 @@ export interface RenderedHighlights {
   readonly flipped: readonly [number, number][];
 }
 
-const LEVELS = [1, 2, 4]; // strength thresholds for 1, 2 and 3 px underlines
+const LEVELS = [1, 2, 4]; // strength (|value| / threshold) where levels 1, 2 and 3 start
 
 export function colorId(task: string, cls: 0 | 1): string {
   const camel = task.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   return `circuitInspector.${camel}.class${cls}`;
+}
+
+/** The CSS variable VS Code defines for a contributed theme colour (`a.b` → `--vscode-a-b`). */
+export function colorVar(id: string): string {
+  return `var(--vscode-${id.replace(/\./g, '-')})`;
+}
+
+export type HighlightStyle = 'fill' | 'line';
+
+/** The shipped tasks in the order they alternate between fill and line; any other task by its name. */
+const STYLE_ORDER = ['single_double_quote', 'bracket_counting', 'while_return_true', 'if_equals'];
+
+export function highlightStyle(task: string): HighlightStyle {
+  const i = STYLE_ORDER.indexOf(task);
+  const n = i >= 0 ? i : [...task].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  return n % 2 === 0 ? 'fill' : 'line';
+}
+
+const FILL_PERCENT = [14, 30, 50];
+const LINE = ['1px dotted', '2px solid', '3px solid'];
+
+/** The decoration of one circuit side at one strength level (0–2). */
+export function decorationOptions(task: string, cls: 0 | 1, level: number): vscode.DecorationRenderOptions {
+  const id = colorId(task, cls);
+  const color = new vscode.ThemeColor(id);
+  const common = {
+    overviewRulerColor: level === LEVELS.length - 1 ? color : undefined,
+    overviewRulerLane: vscode.OverviewRulerLane.Right,
+    rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+  };
+  if (highlightStyle(task) === 'fill') {
+    return { ...common, backgroundColor: `color-mix(in srgb, ${colorVar(id)} ${FILL_PERCENT[level]}%, transparent)`, borderRadius: '2px' };
+  }
+  // text-decoration (VS Code writes the string into the rule as is): the underline sits 3 px below
+  // its usual place, under the underscores, and is not broken around descenders
+  return { ...common, textDecoration: `underline ${LINE[level]} ${colorVar(id)}; text-underline-offset: 3px; text-decoration-skip-ink: none` };
 }
 
 export function strengthLevel(strength: number): number {
@@ -37,7 +77,7 @@ export function strengthLevel(strength: number): number {
 export class Highlights implements vscode.Disposable {
   private readonly types = new Map<string, vscode.TextEditorDecorationType>();
   private readonly flipped = vscode.window.createTextEditorDecorationType({
-    textDecoration: 'underline wavy',
+    textDecoration: `underline wavy ${colorVar('circuitInspector.flippedPrediction')}; text-underline-offset: 3px; text-decoration-skip-ink: none`,
     color: new vscode.ThemeColor('circuitInspector.flippedPrediction'),
     overviewRulerColor: new vscode.ThemeColor('circuitInspector.flippedPrediction'),
     overviewRulerLane: vscode.OverviewRulerLane.Left,
@@ -50,15 +90,7 @@ export class Highlights implements vscode.Disposable {
     const key = `${task}/${cls}/${level}`;
     let t = this.types.get(key);
     if (!t) {
-      const color = new vscode.ThemeColor(colorId(task, cls));
-      t = vscode.window.createTextEditorDecorationType({
-        borderStyle: 'none none solid none',
-        borderWidth: `0 0 ${level + 1}px 0`,
-        borderColor: color,
-        overviewRulerColor: level === LEVELS.length - 1 ? color : undefined,
-        overviewRulerLane: vscode.OverviewRulerLane.Right,
-        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-      });
+      t = vscode.window.createTextEditorDecorationType(decorationOptions(task, cls, level));
       this.types.set(key, t);
     }
     return t;
