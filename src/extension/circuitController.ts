@@ -82,10 +82,17 @@ export class CircuitController implements vscode.Disposable {
     return shown;
   }
 
-  /** Set ablations programmatically (commands, tests) and re-run. */
-  setAblation(nodes: readonly string[], mode: AblationMode, circuitOnly = false): Promise<PanelModel | undefined> {
+  /** Set ablations programmatically (commands, tests) and re-run; without a mode, the one in force. */
+  setAblation(nodes: readonly string[], mode: AblationMode = this.mode, circuitOnly = false): Promise<PanelModel | undefined> {
     this.changeAblation(new Set(nodes), mode, circuitOnly);
     return this.remeasure();
+  }
+
+  /** The `circuitInspector.ablationMode` setting changed: the ablation in force (and every later one) uses the new mode. */
+  async setAblationMode(mode: AblationMode): Promise<void> {
+    if (mode === this.mode) return;
+    this.changeAblation(this.ablated, mode, this.circuitOnly);
+    await this.remeasure();
   }
 
   /** For the panel's "top tokens in this file" list: over the part the highlights cover (all of it unless the file is over the size limit). */

@@ -45,6 +45,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (!e.affectsConfiguration(SECTION)) return;
       const before = settings;
       settings = readSettings();
+      // every setting applies without a reload: the model's to the loader, the ablation mode to its owner (the controller), the rest to the documents
+      if (before.ablationMode !== settings.ablationMode) void controller.setAblationMode(settings.ablationMode).catch((err: unknown) => log.error(`ablation mode: ${String(err)}`));
       if (before.provider !== settings.provider || before.bundlePath !== settings.bundlePath) void loader.load(settings);
       else docs.setModel(loader.model, settings);
     }),

@@ -39,7 +39,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         panel: panel.model,
       };
     }),
-    vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode: AblationMode, circuitOnly?: boolean) =>
+    vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode?: AblationMode, circuitOnly?: boolean) =>
       controller.setAblation(nodes, mode, circuitOnly),
     ),
     vscode.commands.registerCommand('circuitInspector._testExport', (format: ExportFormat, target: string, from?: WebviewKind) => panel.exportTo(format, vscode.Uri.file(target), from)),

@@ -35,7 +35,13 @@ export interface CircuitPanelOptions {
   readonly log?: (message: string) => void;
   /** How long an export waits for a side-bar view that is still loading before it opens the panel beside the editor (default 5 s). */
   readonly viewGraceMs?: number;
+  /** Where the user last chose to see the circuit (`show` opens it there); e.g. the extension's globalState. */
+  readonly placement?: Pick<vscode.Memento, 'get' | 'update'>;
 }
+
+/** Where `show` opens the circuit: beside the editor (the default), or the side-bar view. */
+export type Placement = 'beside' | 'view';
+const PLACEMENT_KEY = 'circuitInspector.placement';
 
 export interface UpdateOptions {
   /** The analysed document; needed to reveal top tokens in the editor. Kept from the last update if omitted. */
@@ -110,10 +116,19 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     return true;
   }
 
-  /** Reveals the panel beside the editor if it is open, else the side-bar view. */
+  /**
+   * Reveals the panel beside the editor if it is open; otherwise opens the circuit where the user
+   * last chose to see it. The default is beside the editor: a circuit graph needs ~600 px and the
+   * side bar is ~300 px unless the user widened it. Closing the beside panel while the side-bar
+   * view is on screen chooses the view; "Open beside" chooses beside again.
+   */
   async show(preserveFocus = true): Promise<void> {
     if (this.panel) {
       this.panel.panel.reveal(undefined, preserveFocus);
+      return;
+    }
+    if (this.placement !== 'view') {
+      this.openBeside();
       return;
     }
     if (this.view) {
@@ -121,6 +136,20 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       return;
     }
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+  }
+
+  /** Where `show` opens the circuit when the beside panel is not open. */
+  get placement(): Placement {
+    return this.options.placement?.get<Placement>(PLACEMENT_KEY) === 'view' ? 'view' : 'beside';
+  }
+
+  /** The user asked for the panel beside the editor ("Open beside"): `show` opens it there from now on. */
+  chooseBeside(): void {
+    this.choose('beside');
+  }
+
+  private choose(placement: Placement): void {
+    if (placement !== this.placement) void this.options.placement?.update(PLACEMENT_KEY, placement);
   }
 
   /** Opens (or reveals) the circuit UI as an editor panel beside the active editor. */
@@ -171,7 +200,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /** Takes over a panel created by `openBeside` or restored by VS Code after a reload. */
   adoptPanel(panel: vscode.WebviewPanel): void {
-    this.panel?.panel.dispose();
+    const previous = this.panel;
+    this.panel = undefined;
+    previous?.panel.dispose();
     panel.iconPath = {
       light: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-light.svg'),
       dark: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-dark.svg'),
@@ -187,7 +218,10 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     connection.register(
       panel.onDidDispose(() => {
         connection.dispose();
-        if (this.panel === entry) this.panel = undefined;
+        if (this.panel !== entry) return; // replaced or disposed by us, not closed by the user
+        this.panel = undefined;
+        // the user closed it while the side-bar view is on screen: they want the circuit there
+        if (this.view?.view.visible) this.choose('view');
       }),
     );
   }
@@ -196,7 +230,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     for (const r of this.requests) r.cancel();
     this.requests.clear();
     this.view?.connection.dispose();
-    this.panel?.panel.dispose();
+    const panel = this.panel;
+    this.panel = undefined;
+    panel?.panel.dispose();
     super.dispose();
   }
 
@@ -366,7 +402,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
  * `onDidAction`. Everything is disposed with the extension context.
  */
 export function registerCircuitPanel(context: vscode.ExtensionContext, options: CircuitPanelOptions = {}): CircuitPanelController {
-  const controller = new CircuitPanelController(context.extensionUri, options);
+  const controller = new CircuitPanelController(context.extensionUri, { placement: context.globalState, ...options });
   context.subscriptions.push(
     controller,
     vscode.window.registerWebviewViewProvider(VIEW_ID, controller),
@@ -376,7 +412,10 @@ export function registerCircuitPanel(context: vscode.ExtensionContext, options: 
         controller.adoptPanel(panel);
       },
     }),
-    vscode.commands.registerCommand(OPEN_BESIDE_COMMAND, () => controller.openBeside()),
+    vscode.commands.registerCommand(OPEN_BESIDE_COMMAND, () => {
+      controller.chooseBeside();
+      controller.openBeside();
+    }),
   );
   return controller;
 }
