@@ -47,7 +47,7 @@ export interface EdgeRoute {
    * Offset of the edge's one corner from the midpoint of the straight line source → target,
    * along the normal (−dy, dx)/|d| (see `controlPoint`) — the same convention as cytoscape's
    * `segment-distances` with `edge-distances: node-position`, so the value can be used as
-   * is. For an edge that runs down the page a positive bend moves the curve towards −x. 0 = straight.
+   * is. For an edge that runs down the page a positive bend moves the corner towards −x. 0 = straight.
    */
   readonly bend: number;
 }

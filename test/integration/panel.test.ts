@@ -12,12 +12,10 @@ suite('Show circuit at cursor: placement and live settings', () => {
   test('opens the circuit beside the editor, and changing circuitInspector.ablationMode in settings changes the next ablation without a reload', async () => {
     // no circuit tab open yet (an earlier test may have opened one): "Show" has to open it itself
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    const editor = await openFixture('quotes_and_lists.py');
-    const doc = editor.document;
-    const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
-    const col = 'print("val'.length;
-    editor.selection = new vscode.Selection(line, col, line, col);
-    await vscode.commands.executeCommand('circuitInspector.showCircuitAtCursor');
+    const doc = (await openFixture('quotes_and_lists.py')).document;
+    // the command's own arguments (a document and an offset) instead of the cursor: inside "value"
+    const offset = doc.getText().indexOf('print("value")') + 'print("val'.length;
+    await vscode.commands.executeCommand('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset });
     await waitFor(async () => (await testState(doc.uri)).panel, 30_000, 'panel model');
     // the side bar is narrower than the graph needs: the circuit opens in a tab beside the editor
     const beside = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('circuitInspector.circuitPanel'));
