@@ -6,6 +6,7 @@
 // drawn from (the same window for the token; core/analysis analyzeAt).
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
+import { describePrediction } from '../core/readoutText';
 import { documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
@@ -38,9 +39,11 @@ export class CircuitHover implements vscode.HoverProvider {
   private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial']): Promise<void> {
     const firing = token.circuits[circuit.task];
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
-    if (firing) {
+    if (firing && circuit.firing) {
+      // the value is the firing rule's weighted sum of key-node activations; say so, with its threshold
       const side = circuit.classes[firing.cls].label;
-      md.appendMarkdown(firing.fires ? ` fires here: value **${firing.value.toFixed(2)}** (→ ${escape(side)})\n\n` : ` is quiet here (value ${firing.value.toFixed(2)})\n\n`);
+      const rule = `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${circuit.firing.threshold.toFixed(2)}`;
+      md.appendMarkdown(firing.fires ? ` fires here, pointing to ${escape(side)}: ${rule}.\n\n` : ` is quiet here: ${rule}.\n\n`);
     } else md.appendMarkdown('\n\n');
     const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
     const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
@@ -56,18 +59,18 @@ export class CircuitHover implements vscode.HoverProvider {
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
     if (point && r) {
       const closePos = doc.positionAt(point.offset);
-      md.appendMarkdown(
-        `\nWhere it closes (line ${closePos.line + 1}): P(${escape(circuit.classes[0].label)}) **${pct(r.probs[0])}**, ` +
-          `P(${escape(circuit.classes[1].label)}) **${pct(r.probs[1])}**, logit diff ${r.logitDiff.toFixed(2)}\n`,
-      );
+      const words = describePrediction({
+        labels: [escape(circuit.classes[0].label), escape(circuit.classes[1].label)],
+        tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
+        logitDiff: r.logitDiff,
+        raw: r.probs,
+        truth: scope.truth(circuit, token.start, token.end),
+      });
+      md.appendMarkdown(`\nAt the close on line ${closePos.line + 1}: ${words.sentence}\n`);
     }
     const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
     md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
   }
-}
-
-function pct(p: number): string {
-  return `${(100 * p).toFixed(p < 0.01 ? 2 : 1)} %`;
 }
 
 /** Markdown-escape text that comes from a model file (never render it as markup). */

@@ -87,8 +87,29 @@ suite('Highlights, hover and the circuit panel', () => {
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
     assert.match(text, /Quote closing/);
     assert.match(text, /`\d+\.(attn|mlp)\.[a-z_]+\.\d+` = \*\*-?\d/, 'a node id with its value');
-    assert.match(text, /Where it closes/);
-    assert.match(text, /P\(double\)/);
+    assert.match(text, /At the close on line \d+: The model expects \*\*double\*\* \(`"\)`\): \d+(\.\d)? % against single within the contrast; as the next token among all \d/);
+    assert.match(text, /Correct here\./);
+  });
+
+  test('the readout sentence says right or wrong against the quote the code really has, at every string of the fixture', async () => {
+    const editor = await openFixture('quotes_and_lists.py');
+    const doc = editor.document;
+    const lines = doc.getText().split('\n');
+    let checked = 0;
+    for (let line = 0; line < lines.length; line++) {
+      const m = /^\s*\w+(?: = |\()(["'])([a-z]+)/.exec(lines[line]);
+      if (!m) continue;
+      const truth = m[1] === '"' ? 'double' : 'single';
+      const pos = new vscode.Position(line, m.index + m[0].length - 1);
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      const said = /The model expects \*\*(double|single)\*\*/.exec(text);
+      assert.ok(said, `a readout sentence on line ${line + 1}: ${text}`);
+      if (said[1] === truth) assert.match(text, /Correct here\./, `line ${line + 1}`);
+      else assert.match(text, new RegExp(`Wrong here: the code has \\*\\*${truth}\\*\\*`), `line ${line + 1}`);
+      checked++;
+    }
+    assert.ok(checked >= 3, `strings checked: ${checked}`);
   });
 
   test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes lowers the target probability and marks the flipped predictions in the editor; reset clears them', async () => {

@@ -1,0 +1,61 @@
+// The model's prediction at a task point, said in words: which side it expects, how sure it is
+// within the task's two-way contrast (the number that decides the task), how likely the side's
+// tokens are among all next tokens (why the raw figure can be small while the contrast is sure),
+// and whether the document agrees. Shared by every view that shows a readout, so one prediction
+// reads the same everywhere. Pure: no `vscode` import.
+
+export interface PredictionFacts {
+  /** The two sides' labels, class 0 first ("double", "single"). */
+  readonly labels: readonly [string, string];
+  /** A token text that stands for each side ('")', "')"), shown as code. */
+  readonly tokens: readonly [string, string];
+  /** logsumexp(class-0 logits) − logsumexp(class-1 logits) at the prediction. */
+  readonly logitDiff: number;
+  /** P(class 0), P(class 1) as next tokens over the whole vocabulary, when known. */
+  readonly raw?: readonly [number, number];
+  /** The side the document itself has at this point, when it has one of them. */
+  readonly truth?: 0 | 1;
+}
+
+export interface PredictionWords {
+  /** The side the model prefers. */
+  readonly expected: 0 | 1;
+  /** P(expected) within the two-way contrast: sigmoid(|logitDiff|). */
+  readonly contrastP: number;
+  /** undefined where the document has neither side here. */
+  readonly correct: boolean | undefined;
+  /** One sentence, markdown: the side as **label** with its token as code. */
+  readonly sentence: string;
+}
+
+export function describePrediction(f: PredictionFacts): PredictionWords {
+  const expected: 0 | 1 = f.logitDiff >= 0 ? 0 : 1;
+  const contrastP = 1 / (1 + Math.exp(-Math.abs(f.logitDiff)));
+  const side = (k: 0 | 1): string => `**${f.labels[k]}** (${code(f.tokens[k])})`;
+  const raw = f.raw ? `; as the next token among all ${percent(f.raw[expected])}` : '';
+  const correct = f.truth === undefined ? undefined : f.truth === expected;
+  const verdict = correct === undefined ? ' The code here has neither side, so there is no right answer to check.' : correct ? ' Correct here.' : ` Wrong here: the code has ${side(f.truth as 0 | 1)}.`;
+  const sentence = `The model expects ${side(expected)}: ${percent(contrastP)} against ${f.labels[1 - expected]} within the contrast${raw}.${verdict}`;
+  return { expected, contrastP, correct, sentence };
+}
+
+/** How an ablation moved the preference, from what to what, and whether it flipped. */
+export function describeChange(labels: readonly [string, string], before: number, after: number): string {
+  const side = (d: number): string => labels[d >= 0 ? 0 : 1];
+  const flipped = Math.sign(before) !== Math.sign(after) && after !== 0;
+  return `Preference for ${labels[0]} over ${labels[1]} (logit difference) went from ${signed(before)} to ${signed(after)} nats: ${flipped ? `flipped to ${side(after)}` : `still ${side(after)}`}.`;
+}
+
+export function percent(p: number): string {
+  return `${(100 * p).toFixed(p < 0.01 ? 2 : 1)} %`;
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+}
+
+/** Inline code that survives backticks and newlines in the token's text. */
+function code(text: string): string {
+  const shown = text.replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  return shown.includes('`') ? `\`\` ${shown} \`\`` : `\`${shown}\``;
+}
