@@ -52,8 +52,8 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
 
   /**
    * Fits the graph; when that would draw node labels below READABLE_PX (a large circuit in a small
-   * view), zooms to the readable size instead, centred on the top of the graph (pan to see the rest,
-   * or press Fit). `data-label-px` on the container says how large node labels are drawn now.
+   * view), zooms to the readable size instead, showing the graph's top (and its left, the row
+   * labels, when it is wider than the view): pan to see the rest, or press Fit. `data-label-px` on the container says how large node labels are drawn now.
    */
   function fitNow(clamp = true): void {
     cy.fit(undefined, 16);
@@ -61,7 +61,9 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
     if (clamp && cy.zoom() < readable && cy.elements().nonempty()) {
       const bb = cy.elements().boundingBox();
       cy.zoom(readable);
-      cy.pan({ x: cy.width() / 2 - ((bb.x1 + bb.x2) / 2) * readable, y: 16 - bb.y1 * readable });
+      // centred when it fits across, else from its left edge (the row labels) and its top
+      const fitsAcross = bb.w * readable <= cy.width() - 16;
+      cy.pan({ x: fitsAcross ? cy.width() / 2 - ((bb.x1 + bb.x2) / 2) * readable : 8 - bb.x1 * readable, y: 16 - bb.y1 * readable });
     }
     showZoom();
   }

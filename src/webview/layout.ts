@@ -84,17 +84,17 @@ export const WRAP_TARGET_SCALE = 0.85;
  * The line width that makes the fitted graph largest in a `width` × `height` viewport. One row of 13
  * residual reads spans 13 columns and only 5 rows; fitted to a side bar, every node would be a few
  * pixels wide. Wrapping long rows trades width for height until the graph's aspect matches the
- * viewport's. `marginX`: graph width besides the nodes (row labels, band padding). Returns undefined
+ * viewport's. `marginX`, `marginY`: graph size besides the nodes (row labels, band padding). Returns undefined
  * (no wrap) when wrapping does not help or the size is unknown.
  */
-export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT, marginX = 0): number | undefined {
+export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT, marginX = 0, marginY = 0): number | undefined {
   if (!(width > 0 && height > 0) || nodes.length === 0) return undefined;
   const sizes = [...rowsOf(nodes).values()].map((row) => row.length);
   const widest = Math.max(...sizes);
   const scaleAt = (line: number): number => {
     const lines = sizes.reduce((s, n) => s + Math.ceil(n / line), 0);
     // node centres plus one gap of margin on each axis
-    return Math.min(width / (line * options.columnGap + marginX), height / (lines * options.rowGap));
+    return Math.min(width / (line * options.columnGap + marginX), height / (lines * options.rowGap + marginY));
   };
   let best = { line: widest, scale: 0 };
   for (let line = Math.min(widest, 4); line <= widest; line++) {

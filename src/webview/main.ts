@@ -17,7 +17,7 @@ import { createReadout } from './readout';
 import * as S from './state';
 import { themeFromCss, type Theme } from './theme';
 import { wrapForViewport } from './layout';
-import { buildVisualGraph, DEFAULT_EDGE_SHARE, GRAPH_MARGIN_X, layoutFor, outputLayoutNode, type VisualGraph } from './visual';
+import { buildVisualGraph, DEFAULT_EDGE_SHARE, GRAPH_MARGIN_X, GRAPH_MARGIN_Y, layoutFor, outputLayoutNode, type VisualGraph } from './visual';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -199,7 +199,7 @@ function renderGraph(model: PanelModel): void {
 }
 
 function wrapFor(model: PanelModel): number | undefined {
-  return wrapForViewport([...model.circuit.nodes, outputLayoutNode(model.circuit)], graphHost.clientWidth, graphHost.clientHeight, layoutFor(), GRAPH_MARGIN_X);
+  return wrapForViewport([...model.circuit.nodes, outputLayoutNode(model.circuit)], graphHost.clientWidth, graphHost.clientHeight, layoutFor(), GRAPH_MARGIN_X, GRAPH_MARGIN_Y);
 }
 
 // Long rows wrap to the graph area's shape (a narrow side bar stacks them, a wide panel does not):

@@ -8,16 +8,18 @@ import { divergingColor, mixOklab, parseColor, textColorOn, toHex } from './colo
 import { computeLayout, DEFAULT_LAYOUT, type LayoutBand, type LayoutNodeInput, type LayoutOptions, shortLabel } from './layout';
 import type { Theme } from './theme';
 
-export const NODE_WIDTH = 76;
+export const NODE_WIDTH = 66;
 export const NODE_HEIGHT = 30;
-export const OUTPUT_WIDTH = 130;
+export const OUTPUT_WIDTH = 120;
 /** Room for the row labels (rowLabel: at most 10 characters of 12 px monospace) left of the nodes. */
 export const ROW_LABEL_WIDTH = 84;
-export const CAPTION_MAX = 16;
+export const CAPTION_MAX = 13;
 /** Graph width besides the node columns: row labels and band padding on the left, a node's half width and padding on the right (buildVisualGraph). */
-export const GRAPH_MARGIN_X = 260;
+export const GRAPH_MARGIN_X = 250;
+/** Graph height besides the rows: band gaps and labels, the last row's caption. */
+export const GRAPH_MARGIN_Y = 90;
 /** Distance between node centres in a row in the panel (layoutFor). */
-export const COLUMN_GAP = 104;
+export const COLUMN_GAP = 86;
 /** Distance between rows in the panel: a node, its caption and room for the edges' arrowheads. */
 export const ROW_GAP = 60;
 /** Font sizes (graph units) of node labels and captions: at the default zoom (≥ READABLE_ZOOM) the node label is drawn ≥ 10 px. */

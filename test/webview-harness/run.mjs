@@ -217,12 +217,12 @@ async function checkHostile(p, name, posted) {
 }
 
 /**
- * The shipped quote circuit in a panel beside the editor (760 × 820): the default edge threshold
+ * The shipped quote circuit in a panel beside the editor (520 × 860, as in a 1400 px window): the default edge threshold
  * draws fewer than all edges, node labels are drawn at ≥ 10 px, the colour scale stays when the
  * same circuit comes back with other activations, and the output node is there.
  */
 async function checkQuoteCircuit(p, name) {
-  await p.setViewportSize({ width: 760, height: 820 });
+  await p.setViewportSize({ width: 520, height: 860 });
   await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.quote, pinned: false }));
   await p.waitForTimeout(500);
   const count = await p.textContent('.edge-count');
