@@ -2,9 +2,11 @@
 import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
-import { type Ablation, DocumentAnalyzer, type Readout, type TokenResult } from './core/analysis';
+import { type Ablation, DocumentAnalyzer, isAblating, NO_ABLATION, type Readout, type TokenResult } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
+import { describeChange, describePrediction } from './core/readoutText';
+import { documentScope } from './core/tasks';
 import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
 
@@ -336,12 +338,37 @@ async function emit(s: string): Promise<void> {
   if (s && !process.stdout.write(s)) await once(process.stdout, 'drain');
 }
 
-/** One token as a line of the human form. */
-function humanLine(t: TokenJson, pos: { line: number; col: number }, circuitLabels: (task: string) => string): string {
+/** One token as a line of the human form (--at adds its predictions in words: predictionWords). */
+function humanLine(t: TokenJson, pos: { line: number; col: number }): string {
   const fired = Object.entries(t.circuits).filter(([, c]) => c.fires).map(([k, c]) => `${k}=${c.value}`);
   const next = t.next.map((n) => `${JSON.stringify(n.text)} ${(100 * n.p).toFixed(0)}%`).join(', ');
-  let out = `${`${pos.line}:${pos.col}`.padStart(9)}  ${JSON.stringify(t.text).padEnd(14)}${next ? ` → ${next}` : ''}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`;
-  for (const [task, r] of Object.entries(t.readouts ?? {})) out += `           ${task}: P(${circuitLabels(task)}) = ${r.p?.join(', ')}; logit diff ${r.logit_diff}\n`;
+  return `${`${pos.line}:${pos.col}`.padStart(9)}  ${JSON.stringify(t.text).padEnd(14)}${next ? ` → ${next}` : ''}${fired.length ? '   [' + fired.join(' ') + ']' : ''}\n`;
+}
+
+/**
+ * --at's human form, per circuit whose task applies: the prediction in words (core/readoutText, the
+ * sentence the hover shows) and, with an ablation, how it moved from the full model's.
+ */
+async function predictionWords(analyzer: DocumentAnalyzer, bundle: Bundle, text: string, at: number, token: TokenResult, tasks: readonly string[], ablation: Ablation): Promise<string> {
+  const full = isAblating(ablation) ? (await analyzer.analyzeAt(text, at, NO_ABLATION))?.token : token;
+  const scope = documentScope(text);
+  let out = '';
+  for (const task of tasks) {
+    const r = token.readouts?.[task];
+    const circuit = bundle.circuits.find((c) => c.task === task);
+    if (!r || !circuit) continue;
+    const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
+    const words = describePrediction({
+      labels,
+      tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
+      logitDiff: r.logitDiff,
+      raw: r.p,
+      truth: scope.truth(circuit, token.start, token.end),
+    });
+    out += `           ${task}: ${words.sentence.replace(/\*\*/g, '')}\n`;
+    const before = full?.readouts?.[task];
+    if (isAblating(ablation) && before) out += `           ${task}, ablated: ${describeChange(labels, before.logitDiff, r.logitDiff)}\n`;
+  }
   return out;
 }
 
@@ -369,7 +396,6 @@ async function analyze(args: Args): Promise<void> {
   try {
     const ablation = ablationOf(bundle, opts);
     const tasks = circuitsOf(bundle, opts);
-    const labels = (task: string) => bundle.circuits.find((c) => c.task === task)?.classes.map((c) => c.label).join(', ') ?? '';
     const analyzer = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, top), batch: runner.preferredBatch, inFlight: runner.parallelism });
     const positions = new Positions(text);
     if (at !== undefined) {
@@ -377,7 +403,7 @@ async function analyze(args: Args): Promise<void> {
       const tokens: TokenJson[] = r ? [tokenJson(r.token, top, tasks)] : [];
       if (format === 'json') await emit(JSON.stringify({ model: bundle.name, tokens }) + '\n');
       else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
-      else await emit(tokens.map((t) => humanLine(t, positions.at(t.start), labels)).join(''));
+      else await emit(tokens.map((t) => humanLine(t, positions.at(t.start))).join('') + (r ? await predictionWords(analyzer, bundle, text, at, r.token, tasks, ablation) : ''));
       return;
     }
     const progress = new Progress(process.stderr, opts.has('--no-progress') ? 'never' : opts.has('--progress') ? 'always' : process.stdout.isTTY ? 'never' : 'auto');
@@ -396,7 +422,7 @@ async function analyze(args: Args): Promise<void> {
           for (const task of firing) fires.set(task, (fires.get(task) ?? 0) + 1);
           if (firingOnly && !firing.length) continue;
           const j = tokenJson(t, top, tasks);
-          if (format === 'human') out += humanLine({ ...j, readouts: undefined }, positions.at(t.start), labels);
+          if (format === 'human') out += humanLine(j, positions.at(t.start));
           else out += (format === 'json' && shown ? ',' : '') + JSON.stringify(j) + (format === 'jsonl' ? '\n' : '');
           shown++;
         }
