@@ -94,6 +94,7 @@ suite('Highlights, hover and the circuit panel', () => {
   test('the readout sentence says right or wrong against the quote the code really has, at every string of the fixture', async () => {
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
+    await decorations(doc.uri, (d) => d.spans.length > 0); // the model is loaded and the file analysed
     const lines = doc.getText().split('\n');
     let checked = 0;
     for (let line = 0; line < lines.length; line++) {
@@ -101,8 +102,14 @@ suite('Highlights, hover and the circuit panel', () => {
       if (!m) continue;
       const truth = m[1] === '"' ? 'double' : 'single';
       const pos = new vscode.Position(line, m.index + m[0].length - 1);
-      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      const hoverText = async (): Promise<string> => {
+        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+        return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      };
+      const text = await waitFor(async () => {
+        const t = await hoverText();
+        return /The model expects/.test(t) ? t : undefined;
+      }, 30_000, `a readout sentence in the hover on line ${line + 1}`);
       const said = /The model expects \*\*(double|single)\*\*/.exec(text);
       assert.ok(said, `a readout sentence on line ${line + 1}: ${text}`);
       if (said[1] === truth) assert.match(text, /Correct here\./, `line ${line + 1}`);
