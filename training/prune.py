@@ -25,6 +25,11 @@ from .export import load_checkpoint, round_bigram_fp16_
 from .masks import FrozenNorms, PruneConfig, task_eval
 from .model import GPT
 
+# What a circuit's evidence must show for the editor to present it as carrying its task
+# (src/core/circuitEvidence.ts): the model does the task (contrast loss ≤ 0.5; chance is ln 2 ≈ 0.69)
+# and the circuit alone keeps at least half of the model's logit difference.
+EVIDENCE_THRESHOLDS = {"max_task_loss_model": 0.5, "min_logit_diff_recovered": 0.5}
+
 
 def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
     """An existing circuit file as prune_task's result (its nodes, λ and loss), its nonsense size and target,
@@ -109,6 +114,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "firing": firing,
         "key_nodes": key_nodes,
         "metrics": metrics,
+        "evidence_thresholds": EVIDENCE_THRESHOLDS,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(circuit, indent=1))

@@ -4,6 +4,7 @@
 // class is compared token by token with the unablated one to mark where the prediction flips.
 import * as vscode from 'vscode';
 import { type Ablation, isAblating, NO_ABLATION } from '../core/analysis';
+import { taskEvidence } from '../core/circuitEvidence';
 import { errorMessage } from '../core/errors';
 import type { AblationChange } from './circuitController';
 import { type FiringSpan, Highlights } from './highlights';
@@ -163,11 +164,12 @@ export class Documents implements vscode.Disposable {
   private render(editor: vscode.TextEditor, state: DocumentState): void {
     const shown = state.ablated ?? state.base;
     const spans: FiringSpan[] = [];
+    const carries = new Map(this.model?.circuits.map((c) => [c.task, taskEvidence(c).carries]));
     for (const t of shown.tokens) {
       if (t.end <= t.start) continue; // the leading bytes of a split character: nothing to underline
       for (const [task, c] of Object.entries(t.circuits)) {
         // `fires` holds only where the circuit's task applies (core/tasks: DocumentScope.applies)
-        if (!c.applies || !c.fires || !circuitEnabled(this.settings, task)) continue;
+        if (!c.applies || !c.fires || !circuitEnabled(this.settings, task, carries.get(task))) continue;
         const strength = c.strength / this.settings.thresholdScale;
         if (strength >= 1) spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength });
       }

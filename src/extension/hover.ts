@@ -6,6 +6,7 @@
 // drawn from (the same window for the token; core/analysis analyzeAt).
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
+import { taskEvidence } from '../core/circuitEvidence';
 import { describePrediction } from '../core/readoutText';
 import { documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
@@ -38,6 +39,8 @@ export class CircuitHover implements vscode.HoverProvider {
 
   private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial']): Promise<void> {
     const firing = token.circuits[circuit.task];
+    const evidence = taskEvidence(circuit);
+    if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
     if (firing && circuit.firing) {
       // the value is the firing rule's weighted sum of key-node activations; say so, with its threshold

@@ -45,6 +45,11 @@ function clamp(x: number, lo: number, hi: number): number {
   return Number.isFinite(x) ? Math.min(hi, Math.max(lo, x)) : lo;
 }
 
-export function circuitEnabled(settings: Settings, task: string): boolean {
-  return settings.highlightsEnabled && settings.circuits[task] !== false;
+/**
+ * Whether a circuit's highlights are drawn: the user's choice for its task when there is one, else
+ * on — unless its own evidence says it does not carry its task (core/circuitEvidence), then off.
+ */
+export function circuitEnabled(settings: Settings, task: string, carriesTask?: boolean): boolean {
+  const chosen = Object.hasOwn(settings.circuits, task) ? settings.circuits[task] : undefined;
+  return settings.highlightsEnabled && (chosen ?? carriesTask !== false);
 }

@@ -69,6 +69,17 @@ const circuitScope = v.object({
   region: v.optional(v.picklist(['point', 'inside'])),
 });
 
+/**
+ * What the circuit's evidence must show for the editor to present it as carrying its task
+ * (src/core/circuitEvidence.ts): the full model does the task (its contrast loss at most
+ * `max_task_loss_model`; chance is ln 2 ≈ 0.69) and the circuit alone keeps at least
+ * `min_logit_diff_recovered` of the model's logit difference. Written by training/prune.py.
+ */
+const evidenceThresholds = v.object({
+  max_task_loss_model: finite,
+  min_logit_diff_recovered: finite,
+});
+
 const circuitEdge = v.object({ source: nodeId, target: nodeId, weight: finite });
 
 const circuitFiring = v.object({
@@ -102,6 +113,7 @@ const circuitShape = v.object({
   key_nodes: v.optional(boundedArray(nodeId, CIRCUIT_LIMITS.nodes)),
   /** Numeric metrics only (e.g. task_loss_model, task_loss_circuit, n_nodes, n_edges). */
   metrics: v.optional(metrics),
+  evidence_thresholds: v.optional(evidenceThresholds),
 });
 
 /** A circuit file, including referential integrity (edges and key nodes name known nodes). */

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
-import { readSettings } from '../../src/extension/settings';
+import { circuitEnabled, readSettings } from '../../src/extension/settings';
 import { fake, vscodeStub } from './fake-vscode';
 import { repoRoot } from './fixtures';
 
@@ -45,5 +45,17 @@ describe('workspace trust and the bundle path', () => {
     assert.deepEqual(trust.restrictedConfigurations, [KEY]);
     assert.match(trust.description, /bundle path from workspace settings is ignored/);
     assert.match(pkg.contributes.configuration.properties[KEY].description, /untrusted workspace/);
+  });
+});
+
+describe('circuitEnabled', () => {
+  const settings = (circuits: Record<string, boolean>, highlightsEnabled = true) => ({ ...readSettings(), circuits, highlightsEnabled });
+  it('follows the user\'s choice for a task, else shows a circuit unless its evidence says it does not carry its task', () => {
+    assert.equal(circuitEnabled(settings({ a: true }), 'a', false), true);
+    assert.equal(circuitEnabled(settings({ a: false }), 'a', true), false);
+    assert.equal(circuitEnabled(settings({}), 'a', false), false);
+    assert.equal(circuitEnabled(settings({}), 'a', undefined), true);
+    assert.equal(circuitEnabled(settings({}), 'a', true), true);
+    assert.equal(circuitEnabled(settings({ a: true }, false), 'a', true), false);
   });
 });

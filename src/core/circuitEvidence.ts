@@ -1,0 +1,30 @@
+// Whether a circuit's own evidence says it carries its task, in words. A circuit pruned from a model
+// that cannot do the task (the shipped bracket circuit: the model is at chance, the circuit keeps
+// −68 % of its logit difference) must not be shown like one that does: the hover and the panel
+// warn, and its highlights stay off unless the user turns them on. The thresholds are the circuit
+// file's (`evidence_thresholds`, docs/bundle-format.md); a file without them makes no claim either
+// way. Pure: no `vscode` import.
+import type { CircuitFile } from '../schemas/circuit';
+
+export interface TaskEvidence {
+  /** false: the evidence is below the file's thresholds; undefined: the file sets none. */
+  readonly carries: boolean | undefined;
+  /** One sentence for a warning; empty when it carries its task or no claim is made. */
+  readonly warning: string;
+}
+
+export function taskEvidence(circuit: Pick<CircuitFile, 'metrics' | 'evidence_thresholds'>): TaskEvidence {
+  const t = circuit.evidence_thresholds;
+  const loss = circuit.metrics?.task_loss_model;
+  const recovered = circuit.metrics?.logit_diff_recovered;
+  if (!t || loss === undefined || recovered === undefined) return { carries: undefined, warning: '' };
+  const reasons: string[] = [];
+  if (loss > t.max_task_loss_model) {
+    reasons.push(`the model itself does not do the task (contrast loss ${loss.toFixed(2)}; chance is 0.69, at most ${t.max_task_loss_model.toFixed(2)} needed)`);
+  }
+  if (recovered < t.min_logit_diff_recovered) {
+    reasons.push(`the circuit alone keeps ${Math.round(100 * recovered)} % of the model's logit difference (at least ${Math.round(100 * t.min_logit_diff_recovered)} % needed)`);
+  }
+  if (reasons.length === 0) return { carries: true, warning: '' };
+  return { carries: false, warning: `This circuit does not carry its task: ${reasons.join('; ')}. Its nodes and values are shown, but they do not explain the prediction.` };
+}

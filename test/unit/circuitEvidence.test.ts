@@ -1,0 +1,38 @@
+// A circuit's own evidence decides whether the editor presents it as carrying its task.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { taskEvidence } from '../../src/core/circuitEvidence';
+import { circuitFile } from '../../src/schemas/circuit';
+import { parse } from '../../src/schemas/validate';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const thresholds = { max_task_loss_model: 0.5, min_logit_diff_recovered: 0.5 };
+
+test('below either threshold the circuit does not carry its task, and the warning says which figure and why', () => {
+  const chance = taskEvidence({ metrics: { task_loss_model: 0.77, logit_diff_recovered: -0.68 }, evidence_thresholds: thresholds });
+  assert.equal(chance.carries, false);
+  assert.match(chance.warning, /^This circuit does not carry its task: the model itself does not do the task \(contrast loss 0\.77; chance is 0\.69, at most 0\.50 needed\); the circuit alone keeps -68 % of the model's logit difference \(at least 50 % needed\)\./);
+  const weak = taskEvidence({ metrics: { task_loss_model: 0.2, logit_diff_recovered: 0.3 }, evidence_thresholds: thresholds });
+  assert.equal(weak.carries, false);
+  assert.doesNotMatch(weak.warning, /model itself/);
+  const good = taskEvidence({ metrics: { task_loss_model: 0.156, logit_diff_recovered: 0.89 }, evidence_thresholds: thresholds });
+  assert.deepEqual(good, { carries: true, warning: '' });
+});
+
+test('a circuit file without thresholds (or without the metrics) makes no claim either way', () => {
+  assert.deepEqual(taskEvidence({ metrics: { task_loss_model: 0.9, logit_diff_recovered: -1 } }), { carries: undefined, warning: '' });
+  assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '' });
+});
+
+test('the shipped bundle: the quote, while and if circuits carry their tasks, the bracket circuit does not', () => {
+  const dir = path.join(root, 'models/pysparse-l2d128/circuits');
+  const carries = Object.fromEntries(
+    fs.readdirSync(dir).map((f) => {
+      const c = parse(circuitFile, JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), f);
+      return [c.task, taskEvidence(c).carries];
+    }),
+  );
+  assert.deepEqual(carries, { bracket_counting: false, if_equals: true, single_double_quote: true, while_return_true: true });
+});
