@@ -6,6 +6,8 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../core/analysis';
+import { taskEvidence } from '../core/circuitEvidence';
+import { describeChange, describePrediction } from '../core/readoutText';
 import { errorMessage } from '../core/errors';
 import { circuitAt, documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
@@ -219,6 +221,8 @@ export class CircuitController implements vscode.Disposable {
     this.shown = applies
       ? { ...base, activations: await model.activations(text, at, circuit.task, this.ablation, range), readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), range) }
       : { ...base, activations: {}, readout: null, applies: false };
+    const { warning } = taskEvidence(circuit);
+    if (warning) this.shown = { ...this.shown, warning };
     return this.render(origin, false);
   }
 
@@ -229,11 +233,21 @@ export class CircuitController implements vscode.Disposable {
     if (!before) return null;
     const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation, range)) ?? null) : null;
     const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit }, range);
+    const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
+    const prediction = describePrediction({
+      labels,
+      tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
+      logitDiff: before.logitDiff,
+      raw: before.probs,
+      truth,
+    });
     return {
       target: truth ?? (before.logitDiff >= 0 ? 0 : 1),
       before,
       after,
       faithfulness: only && Math.abs(before.logitDiff) > 1e-6 ? only.logitDiff / before.logitDiff : null,
+      // the webview shows text, not markdown
+      words: { prediction: prediction.sentence.replace(/\*\*/g, ''), change: after ? describeChange(labels, before.logitDiff, after.logitDiff) : null },
     };
   }
 

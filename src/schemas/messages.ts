@@ -57,6 +57,11 @@ const panelReadout = v.strictObject({
   after: v.nullable(v.strictObject(classReadout.entries)),
   /** Logit diff with the circuit only ÷ logit diff of the full model at the cursor; null if not supplied. */
   faithfulness: v.nullable(finite),
+  /**
+   * The same in words (src/core/readoutText, written by the host): the full model's prediction,
+   * right or wrong against the code; how the ablation moved it (null when nothing is ablated).
+   */
+  words: v.optional(v.strictObject({ prediction: text, change: v.nullable(text) })),
 });
 export type PanelReadout = Infer<typeof panelReadout>;
 
@@ -97,6 +102,8 @@ const panelModelShape = v.strictObject({
    * the panel then shows that sentence instead of numbers. Absent: it applies.
    */
   applies: v.optional(v.boolean()),
+  /** Why the circuit's evidence says it does not carry its task (src/core/circuitEvidence); absent when it does or makes no claim. */
+  warning: v.optional(text),
   /** Circuit node ids that are currently ablated. */
   ablated: boundedArray(nodeId, 2_000),
   /** True when every node outside the circuit is ablated ("circuit only"). */

@@ -19,8 +19,9 @@ export function createReadout(): ReadoutView {
     const r = model.readout;
     root.classList.toggle('is-busy', model.busy);
     const title = el('h2', 'section-title', 'Prediction');
+    const warning = model.warning ? [el('p', 'evidence-warning', `⚠ ${model.warning}`)] : [];
     if (model.applies === false) {
-      root.replaceChildren(title, el('p', 'muted not-applicable', "This circuit's task does not apply here."));
+      root.replaceChildren(title, ...warning, el('p', 'muted not-applicable', "This circuit's task does not apply here."));
       return;
     }
     if (!r) {
@@ -44,11 +45,13 @@ export function createReadout(): ReadoutView {
     if (rows.after) tbody.append(row(ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After', rows.after, true));
     table.append(thead, tbody);
 
-    const parts: HTMLElement[] = [title, versus, table];
+    const parts: HTMLElement[] = [title, ...warning, versus];
+    if (r.words) parts.push(el('p', 'prediction-words', r.words.prediction));
+    parts.push(table);
     if (rows.after && rows.change !== null) {
       const change = el('p', 'change');
       change.append(text('Ablation changes the logit difference by '), el('strong', rows.change < 0 ? 'neg-text' : 'pos-text', formatSigned(rows.change)));
-      if (rows.after.diff < 0) change.append(text(' — the model now prefers the alternative.'));
+      if (r.words?.change) change.append(text(`. ${r.words.change}`));
       parts.push(change);
     } else if (!rows.after) {
       parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
@@ -65,12 +68,18 @@ export function createReadout(): ReadoutView {
     meter.append(fill);
     faith.append(label, meter, value);
     if (r.faithfulness === null) faith.classList.add('unknown');
-    parts.push(faith);
+    parts.push(faith, el('p', 'muted faith-words', faithfulnessWords(r.before.logitDiff)));
 
     root.replaceChildren(...parts);
   }
 
   return { element: root, render };
+}
+
+/** What faithfulness is, said where it is shown; and why it means little where the model barely prefers a side. */
+function faithfulnessWords(fullDiff: number): string {
+  const what = 'Faithfulness: the logit difference with only the circuit kept (every other node ablated), as a share of the full model’s; 100 % = the circuit alone does what the model does.';
+  return Math.abs(fullDiff) < 0.5 ? `${what} Here the full model barely prefers either side (|logit diff| < 0.5), so the ratio says little.` : what;
 }
 
 function row(label: string, o: OrientedReadout, isAfter: boolean): HTMLTableRowElement {

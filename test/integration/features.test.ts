@@ -132,6 +132,8 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(state.readout);
     const target = state.readout.target;
     assert.equal(target, 0, 'the string opened with a double quote');
+    assert.match(state.readout.words?.prediction ?? '', /^The model expects double \(`"\)`\): [\d.]+ % against single within the contrast; as the next token among all [\d.]+ %\. Correct here\.$/);
+    assert.equal(state.readout.words?.change, null, 'nothing is ablated yet');
     // the task's own measure: the target's probability within the contrast {target, alternative}
     const share = (r: { probs: [number, number] }) => r.probs[target] / (r.probs[0] + r.probs[1]);
     const before = share(state.readout.before);
@@ -146,8 +148,11 @@ suite('Highlights, hover and the circuit panel', () => {
     const root = path.join(repoDir, 'models');
     const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { key_nodes: string[] };
     // the quote-type channels, switched off: the layer-0 attention writes that carry " vs ' (several share the job)
-    const ablated = await vscode.commands.executeCommand<{ readout: { after: { probs: [number, number]; logitDiff: number } | null; before: { logitDiff: number } } }>('circuitInspector._testSetAblation', circuit.key_nodes, 'zero', false);
+    const ablated = await vscode.commands.executeCommand<{ readout: { after: { probs: [number, number]; logitDiff: number } | null; before: { logitDiff: number }; words?: { change: string | null } } }>('circuitInspector._testSetAblation', circuit.key_nodes, 'zero', false);
     assert.ok(ablated.readout.after, 'the readout shows the ablated prediction');
+    const moved = /went from ([+−][\d.]+) to ([+−][\d.]+) nats: (still double|flipped to single)\.$/.exec(ablated.readout.words?.change ?? '');
+    assert.ok(moved, `the change in words: ${ablated.readout.words?.change}`);
+    assert.equal(moved[3] === 'still double', ablated.readout.after.logitDiff > 0, 'it says flipped exactly when the sign changed');
     assert.ok(share(ablated.readout.after) < before, `target probability (within the contrast) falls: ${before} → ${share(ablated.readout.after)}`);
     assert.ok(ablated.readout.after.logitDiff < ablated.readout.before.logitDiff, 'the logit difference towards " falls');
     // the editor marks exactly the tokens where the quote task applies (in one-line strings) and the ablation flips the sign of the model's " vs ' logit difference
