@@ -5,7 +5,7 @@ import * as path from 'path';
 import { type Ablation, DocumentAnalyzer, isAblating, NO_ABLATION, type Readout, type TokenResult } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
-import { describeChange, describePrediction } from './core/readoutText';
+import { describeChange, describeCircuitPrediction } from './core/readoutText';
 import { documentScope } from './core/tasks';
 import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
@@ -357,16 +357,10 @@ async function predictionWords(analyzer: DocumentAnalyzer, bundle: Bundle, text:
     const r = token.readouts?.[task];
     const circuit = bundle.circuits.find((c) => c.task === task);
     if (!r || !circuit) continue;
-    const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
-    const words = describePrediction({
-      labels,
-      tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
-      logitDiff: r.logitDiff,
-      raw: r.p,
-      truth: scope.truth(circuit, token.start, token.end),
-    });
+    const words = describeCircuitPrediction(circuit, r.logitDiff, r.p, scope.truth(circuit, token.start, token.end));
     out += `           ${task}: ${words.sentence.replace(/\*\*/g, '')}\n`;
     const before = full?.readouts?.[task];
+    const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
     if (isAblating(ablation) && before) out += `           ${task}, ablated: ${describeChange(labels, before.logitDiff, r.logitDiff)}\n`;
   }
   return out;

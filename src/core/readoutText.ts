@@ -3,6 +3,7 @@
 // tokens are among all next tokens (why the raw figure can be small while the contrast is sure),
 // and whether the document agrees. Shared by every view that shows a readout, so one prediction
 // reads the same everywhere. Pure: no `vscode` import.
+import type { CircuitFile } from '../schemas/circuit';
 
 export interface PredictionFacts {
   /** The two sides' labels, class 0 first ("double", "single"). */
@@ -26,6 +27,12 @@ export interface PredictionWords {
   readonly correct: boolean | undefined;
   /** One sentence, markdown: the side as **label** with its token as code. */
   readonly sentence: string;
+}
+
+/** A circuit's prediction in words: its classes' labels and first tokens, the readout, the code's side. */
+export function describeCircuitPrediction(circuit: Pick<CircuitFile, 'classes'>, logitDiff: number, raw: readonly [number, number] | undefined, truth: 0 | 1 | undefined): PredictionWords {
+  const [a, b] = circuit.classes;
+  return describePrediction({ labels: [a.label, b.label], tokens: [a.tokens[0]?.text ?? '', b.tokens[0]?.text ?? ''], logitDiff, raw, truth });
 }
 
 export function describePrediction(f: PredictionFacts): PredictionWords {

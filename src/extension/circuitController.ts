@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
-import { describeChange, describePrediction } from '../core/readoutText';
+import { describeChange, describeCircuitPrediction } from '../core/readoutText';
 import { errorMessage } from '../core/errors';
 import { circuitAt, documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
@@ -234,13 +234,7 @@ export class CircuitController implements vscode.Disposable {
     const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation, range)) ?? null) : null;
     const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit }, range);
     const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
-    const prediction = describePrediction({
-      labels,
-      tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
-      logitDiff: before.logitDiff,
-      raw: before.probs,
-      truth,
-    });
+    const prediction = describeCircuitPrediction(circuit, before.logitDiff, before.probs, truth);
     return {
       target: truth ?? (before.logitDiff >= 0 ? 0 : 1),
       before,

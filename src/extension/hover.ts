@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
-import { describePrediction } from '../core/readoutText';
+import { describeCircuitPrediction } from '../core/readoutText';
 import { documentScope } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
@@ -62,13 +62,10 @@ export class CircuitHover implements vscode.HoverProvider {
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
     if (point && r) {
       const closePos = doc.positionAt(point.offset);
-      const words = describePrediction({
-        labels: [escape(circuit.classes[0].label), escape(circuit.classes[1].label)],
-        tokens: [circuit.classes[0].tokens[0]?.text ?? '', circuit.classes[1].tokens[0]?.text ?? ''],
-        logitDiff: r.logitDiff,
-        raw: r.probs,
-        truth: scope.truth(circuit, token.start, token.end),
-      });
+      // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
+      const [c0, c1] = circuit.classes;
+      const safe = { classes: [{ ...c0, label: escape(c0.label) }, { ...c1, label: escape(c1.label) }] as const };
+      const words = describeCircuitPrediction(safe, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end));
       md.appendMarkdown(`\nAt the close on line ${closePos.line + 1}: ${words.sentence}\n`);
     }
     const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
