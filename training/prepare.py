@@ -1,6 +1,6 @@
 """Step 1 of the pipeline: corpus → tokenizer → token arrays.
 
-    python -m training.prepare --out training/data
+    python -m training.prepare --out training/data [--tokenizer training/runs/depth/tokenizer.json]
 
 Writes corpus_{train,val,heldout,sdk}.jsonl, tokenizer.json, token arrays (uint16 ids, documents
 separated by <|endoftext|>), corpus.json (the description that goes into the model card) and
@@ -53,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("training/data"))
     ap.add_argument("--max-train-files", type=int, default=0, help="0 = all (tiny configs use a few)")
+    ap.add_argument("--tokenizer", type=Path, help="use this tokenizer.json instead of training one (a run's own, to resume it)")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,7 @@ def main() -> None:
     for name, files in (("train", train), ("val", val), ("heldout", heldout), ("sdk", sdk)):
         corpus.write_jsonl(files, out / f"corpus_{name}.jsonl")
 
-    tok = tokenizer.train(sample_texts(train, TOKENIZER_SAMPLE_BYTES, seed=0))
+    tok = tokenizer.load(args.tokenizer) if args.tokenizer else tokenizer.train(sample_texts(train, TOKENIZER_SAMPLE_BYTES, seed=0))
     tok.save(str(out / "tokenizer.json"))
 
     code = [f for f in train if not f.is_test]
