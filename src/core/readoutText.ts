@@ -53,7 +53,7 @@ export function describeChange(labels: readonly [string, string], before: number
   return `Preference for ${labels[0]} over ${labels[1]} (logit difference) went from ${signed(before)} to ${signed(after)} nats: ${flipped ? `flipped to ${side(after)}` : `still ${side(after)}`}.`;
 }
 
-export function percent(p: number): string {
+function percent(p: number): string {
   return `${(100 * p).toFixed(p < 0.01 ? 2 : 1)} %`;
 }
 
