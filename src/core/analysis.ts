@@ -178,12 +178,35 @@ interface WindowResult {
   readonly watched: Float32Array;
 }
 
+/** A window analyze() has no cached result for: its index, its place in the sequence and its cache key. */
+interface PendingWindow {
+  readonly w: number;
+  readonly win: Window;
+  readonly key: string;
+}
+
+/** What DocumentAnalyzer.compute runs, and where the results go. */
+interface ComputeJob {
+  readonly todo: PendingWindow[];
+  /** Per window of the document; compute fills the entries of `todo`. */
+  readonly results: WindowResult[];
+  /** Indices of the windows to run first (emptied once they are done). */
+  readonly urgent: Set<number>;
+  /** [EOT] + the document's token ids [1 + n]. */
+  readonly seq: Int32Array;
+  readonly ablation: Ablation;
+  /** Read all V logits (next tokens and the readouts' probabilities). */
+  readonly full: boolean;
+  /** Whether the analysis has been superseded. */
+  readonly stale: () => boolean;
+  /** Called once when the urgent windows are done and others remain. */
+  readonly onUrgentDone?: () => void;
+}
+
 export class DocumentAnalyzer {
   /** Flat indices of every node any circuit uses, sorted [K]. */
   readonly watch: readonly number[];
   readonly topK: number;
-  /** Cumulative counters (for tests and the benchmark). */
-  readonly stats = { windowsComputed: 0, windowsReused: 0 };
   private readonly column_ = new Map<number, number>();
   private readonly cache: WindowCache<WindowResult>;
   private readonly generations = new Map<string, number>();
@@ -261,60 +284,79 @@ export class DocumentAnalyzer {
     const enc = this.encode(source);
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
-    const extra = `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`;
+    const { results, todo } = this.lookUp(windows, seq, `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`);
+    const scale = options.thresholdScale ?? 1;
+    const scope = documentScope(text);
+    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
+    if (todo.length) {
+      // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
+      const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
+      const onProgress = options.onProgress;
+      const onUrgentDone =
+        onProgress &&
+        (() => {
+          if (!stale()) onProgress(assemble(false));
+        });
+      if (!(await this.compute({ todo, results, urgent, seq, ablation, full, stale, onUrgentDone }))) return CANCELLED;
+    }
+    if (stale()) return CANCELLED;
+    return assemble(true);
+  }
+
+  /** Per window, its cached result if there is one; the windows without one go to `todo` with their cache keys. */
+  private lookUp(windows: readonly Window[], seq: Int32Array, extra: string): { results: WindowResult[]; todo: PendingWindow[] } {
     const results = new Array<WindowResult>(windows.length);
-    const todo: { w: number; win: Window; key: string }[] = [];
+    const todo: PendingWindow[] = [];
     windows.forEach((win, w) => {
       const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${extra}`);
       const hit = this.cache.get(key);
       if (hit) results[w] = hit;
       else todo.push({ w, win, key });
     });
-    const scale = options.thresholdScale ?? 1;
-    const scope = documentScope(text);
-    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
-    if (todo.length) {
-      const { mask, fill } = ablationVectors(this.bundle, ablation);
-      // Windows that score part of options.priority (what the editor shows) run first. Windows
-      // differ in length; batch neighbours in length order and right-pad each row to the longest
-      // with EOT: the model is causal, so padding never changes the positions before it. A
-      // batch's outputs start at the least `from` of its rows.
-      const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
-      const rank = (x: { w: number }) => (urgent.has(x.w) ? 0 : 1);
-      todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
-      let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
-      let finished = 0;
-      // runs settle in any order: the first failure is kept and thrown once none is in flight
-      let failure: { error: unknown } | undefined;
-      const inFlight = new Set<Promise<void>>();
-      for (let i = 0; i < todo.length && !failure; i += this.batch) {
-        if (stale()) return CANCELLED;
-        const rows = todo.slice(i, i + this.batch);
-        const run: Promise<void> = this.runWindows(rows.map((r) => r.win), seq, mask, fill, full)
-          .then((res) => {
-            rows.forEach((r, b) => {
-              results[r.w] = res[b];
-              this.cache.set(r.key, results[r.w]);
-              if (urgent.has(r.w)) urgentLeft--;
-            });
-            finished += rows.length;
-            if (urgent.size && urgentLeft === 0 && finished < todo.length && !stale()) {
-              options.onProgress?.(assemble(false));
-              urgent.clear();
-            }
-          })
-          .catch((error: unknown) => void (failure ??= { error }))
-          .finally(() => inFlight.delete(run));
-        inFlight.add(run);
-        if (inFlight.size >= this.inFlight) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
-      if (failure) throw failure.error;
+    return { results, todo };
+  }
+
+  /**
+   * Runs the windows of `todo` in batches, up to `inFlight` runs at once, the `urgent` ones first,
+   * into `results` and the cache. False when the analysis was superseded before it ended.
+   */
+  private async compute(job: ComputeJob): Promise<boolean> {
+    const { todo, results, urgent } = job;
+    const { mask, fill } = ablationVectors(this.bundle, job.ablation);
+    // Windows differ in length; batch neighbours in length order and right-pad each row to the
+    // longest with EOT: the model is causal, so padding never changes the positions before it. A
+    // batch's outputs start at the least `from` of its rows.
+    const rank = (x: { w: number }) => (urgent.has(x.w) ? 0 : 1);
+    todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
+    let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
+    let finished = 0;
+    // runs settle in any order: the first failure is kept and thrown once none is in flight
+    let failure: { error: unknown } | undefined;
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < todo.length && !failure; i += this.batch) {
+      if (job.stale()) return false;
+      const rows = todo.slice(i, i + this.batch);
+      const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full)
+        .then((res) => {
+          rows.forEach((r, b) => {
+            results[r.w] = res[b];
+            this.cache.set(r.key, results[r.w]);
+            if (urgent.has(r.w)) urgentLeft--;
+          });
+          finished += rows.length;
+          if (urgent.size && urgentLeft === 0 && finished < todo.length) {
+            job.onUrgentDone?.();
+            urgent.clear();
+          }
+        })
+        .catch((error: unknown) => void (failure ??= { error }))
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+      if (inFlight.size >= this.inFlight) await Promise.race(inFlight);
     }
-    if (stale()) return CANCELLED;
-    this.stats.windowsComputed += todo.length;
-    this.stats.windowsReused += windows.length - todo.length;
-    return assemble(true);
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+    return true;
   }
 
   /**
@@ -342,7 +384,6 @@ export class DocumentAnalyzer {
       const batch = ahead.shift() as (typeof ahead)[number];
       const res = await batch.results;
       if (options.signal?.aborted) return;
-      this.stats.windowsComputed += batch.wins.length;
       yield batch.wins.flatMap((win, b) => this.windowTokens(win, res[b], enc, text, 0, options.thresholdScale ?? 1, scope, true));
     }
   }

@@ -14,19 +14,12 @@ export function windowKey(ids: ArrayLike<number>, extra: string): string {
 
 export class WindowCache<V> {
   private readonly map = new Map<string, V>();
-  /** Lookups that found / did not find an entry, since creation or clear(). */
-  hits = 0;
-  misses = 0;
 
   constructor(readonly capacity = 2000) {}
 
   get(key: string): V | undefined {
     const v = this.map.get(key);
-    if (v === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
+    if (v === undefined) return undefined;
     // Map iterates in insertion order: re-inserting marks the entry most recently used
     this.map.delete(key);
     this.map.set(key, v);
@@ -45,7 +38,5 @@ export class WindowCache<V> {
 
   clear(): void {
     this.map.clear();
-    this.hits = 0;
-    this.misses = 0;
   }
 }

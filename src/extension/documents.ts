@@ -2,6 +2,9 @@
 // files over the size limit, stale results dropped (the model resolves superseded calls as
 // cancelled), and, while an ablation is active, a second analysis under the ablation whose predicted
 // class is compared token by token with the unablated one to mark where the prediction flips.
+// The highlights always show where the unablated circuit fires: they are the circuit's identity (an
+// ablation of its firing-rule node would otherwise erase them all); what the ablation does shows as
+// the flip marks, and in the panel's readout.
 import * as vscode from 'vscode';
 import { type Ablation, isAblating, NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
@@ -34,8 +37,11 @@ export class Documents implements vscode.Disposable {
   private ablation: Ablation = NO_ABLATION;
   /** The task whose prediction flips are marked while ablating. */
   private flipTask: string | undefined;
-  /** Analyses started and not yet finished (superseded ones included), for the tests. */
-  inFlight = 0;
+  /** Analyses started and not yet finished, superseded ones included (they stop at their next model batch). */
+  private running = 0;
+  private readonly runningChanged = new vscode.EventEmitter<number>();
+  /** The number of analyses running changed (the status bar shows that the model is at work). */
+  readonly onDidChangeRunning: vscode.Event<number> = this.runningChanged.event;
 
   constructor(
     private model: LoadedModel | undefined,
@@ -45,6 +51,7 @@ export class Documents implements vscode.Disposable {
     private readonly onTiming: (ms: number) => void,
   ) {
     this.disposables.push(
+      this.runningChanged,
       vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document)),
       vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
@@ -120,7 +127,7 @@ export class Documents implements vscode.Disposable {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
     }
     const version = doc.version;
-    this.inFlight++;
+    this.runningChanged.fire(++this.running);
     try {
       // the visible lines run first and are painted as soon as they are ready (cold files only:
       // after an edit the few recomputed windows finish together)
@@ -130,7 +137,8 @@ export class Documents implements vscode.Disposable {
         if (doc.isClosed || doc.version !== version || isAblating(this.ablation)) return;
         for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, { version, text, base: partial, flipped: [] });
       };
-      const base = await this.model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, onProgress: early });
+      const thresholdScale = this.settings.thresholdScale;
+      const base = await this.model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
       if (base.status === 'cancelled' || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
       let ablated: DocumentResult | undefined;
       let flipped: [number, number][] = [];
@@ -148,7 +156,7 @@ export class Documents implements vscode.Disposable {
     } catch (err) {
       this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
     } finally {
-      this.inFlight--;
+      this.runningChanged.fire(--this.running);
     }
   }
 
@@ -162,16 +170,16 @@ export class Documents implements vscode.Disposable {
   }
 
   private render(editor: vscode.TextEditor, state: DocumentState): void {
-    const shown = state.ablated ?? state.base;
     const spans: FiringSpan[] = [];
     const carries = new Map(this.model?.circuits.map((c) => [c.task, taskEvidence(c).carries]));
-    for (const t of shown.tokens) {
+    for (const t of state.base.tokens) {
       if (t.end <= t.start) continue; // the leading bytes of a split character: nothing to underline
       for (const [task, c] of Object.entries(t.circuits)) {
-        // `fires` holds only where the circuit's task applies (core/tasks: DocumentScope.applies)
-        if (!c.applies || !c.fires || !circuitEnabled(this.settings, task, carries.get(task))) continue;
-        const strength = c.strength / this.settings.thresholdScale;
-        if (strength >= 1) spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength });
+        // `fires` holds only where the circuit's task applies (core/tasks: DocumentScope.applies) and
+        // |value| reaches the threshold × thresholdScale the analysis was asked for (a settings
+        // change re-runs it: setModel)
+        if (!c.fires || !circuitEnabled(this.settings, task, carries.get(task))) continue;
+        spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength: c.strength / this.settings.thresholdScale });
       }
     }
     this.highlights.render(editor, spans, state.flipped);

@@ -30,10 +30,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   loader.onDidLoad = (model) => docs.setModel(model, settings);
   const panel = registerCircuitPanel(context, { topTokens: (id) => controller.topTokens(id), log: (m) => log.info(m) });
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);
-  context.subscriptions.push(log, status, highlights, docs, controller, panel, controller.onDidChangeAblation((c) => docs.setAblation(c)));
+  context.subscriptions.push(
+    log,
+    status,
+    highlights,
+    docs,
+    controller,
+    panel,
+    controller.onDidChangeAblation((c) => docs.setAblation(c)),
+    docs.onDidChangeRunning((n) => status.setRunning(n)),
+  );
 
   context.subscriptions.push(
-    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(docs, () => loader.model)),
+    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(docs, () => loader.model, () => settings.thresholdScale)),
     vscode.commands.registerCommand('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => controller.show(args)),
     vscode.commands.registerCommand('circuitInspector.toggleHighlights', () =>
       vscode.workspace.getConfiguration(SECTION).update('highlights.enabled', !settings.highlightsEnabled, vscode.ConfigurationTarget.Global),

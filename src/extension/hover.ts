@@ -17,6 +17,8 @@ export class CircuitHover implements vscode.HoverProvider {
   constructor(
     private readonly docs: Documents,
     private readonly model: () => LoadedModel | undefined,
+    /** The highlights.thresholdScale setting, which the documents' analysis applied to `fires`. */
+    private readonly thresholdScale: () => number,
   ) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
@@ -45,7 +47,7 @@ export class CircuitHover implements vscode.HoverProvider {
     if (firing && circuit.firing) {
       // the value is the firing rule's weighted sum of key-node activations; say so, with its threshold
       const side = circuit.classes[firing.cls].label;
-      const rule = `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${circuit.firing.threshold.toFixed(2)}`;
+      const rule = `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${(circuit.firing.threshold * this.thresholdScale()).toFixed(2)}`;
       md.appendMarkdown(firing.fires ? ` fires here, pointing to ${escape(side)}: ${rule}.\n\n` : ` is quiet here: ${rule}.\n\n`);
     } else md.appendMarkdown('\n\n');
     const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);

@@ -44,6 +44,8 @@ export interface AnalyzeRequest {
   readonly priority?: { readonly start: number; readonly end: number };
   /** … whose tokens arrive here early, when the rest of a cold file still needs computing. */
   readonly onProgress?: (partial: DocumentResult) => void;
+  /** Multiplies every firing threshold (the circuitInspector.highlights.thresholdScale setting). */
+  readonly thresholdScale?: number;
 }
 
 export interface TopTokenAt {
@@ -108,8 +110,8 @@ class AnalyzerModel implements LoadedModel {
   }
 
   async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
-    const { range, priority, onProgress } = options;
-    const r = await this.analyzer.analyze(text, ablation, { key, range, priority, onProgress: onProgress && ((p) => onProgress(this.result(p, range))) });
+    const { range, priority, onProgress, thresholdScale } = options;
+    const r = await this.analyzer.analyze(text, ablation, { key, range, priority, thresholdScale, onProgress: onProgress && ((p) => onProgress(this.result(p, range))) });
     return r.status === 'cancelled' ? r : this.result(r, range);
   }
 

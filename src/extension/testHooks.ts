@@ -8,7 +8,7 @@ import type { CircuitController } from './circuitController';
 import type { DocumentState, Documents } from './documents';
 import type { ModelLoader } from './extension';
 import type { FiringSpan, Highlights } from './highlights';
-import type { CircuitPanelController } from './panel/circuitPanel';
+import { type CircuitPanelController, PLACEMENT_KEY, VIEW_WIDTH_KEY } from './panel/circuitPanel';
 import type { WebviewKind } from './panel/webviewConnection';
 
 export interface TestHookParts {
@@ -22,7 +22,9 @@ export interface TestHookParts {
 export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller }: TestHookParts): void {
   // what the editor last drew, per document
   const shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
+  let inFlight = 0;
   context.subscriptions.push(
+    docs.onDidChangeRunning((n) => (inFlight = n)),
     highlights.onDidRender((r) => shown.set(r.uri.toString(), { spans: [...r.spans], flipped: [...r.flipped] })),
     vscode.workspace.onDidCloseTextDocument((d) => shown.delete(d.uri.toString())),
     vscode.commands.registerCommand('circuitInspector._testState', (uri?: string) => {
@@ -33,12 +35,17 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         error: loader.loadError,
         notice: loader.model?.providerNotice,
         analyzed: uri ? analyzedPart(state) : undefined,
-        inFlight: docs.inFlight,
+        inFlight,
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
         tokens: uri ? tokenReadouts(state) : undefined,
         panel: panel.model,
+        placement: { viewWidth: panel.viewWidth, opensIn: panel.placement },
       };
     }),
+    // where "Show circuit at cursor" opens is remembered in globalState: a test starts from no choice
+    vscode.commands.registerCommand('circuitInspector._testForgetPlacement', () =>
+      Promise.all([PLACEMENT_KEY, VIEW_WIDTH_KEY].map((key) => context.globalState.update(key, undefined))),
+    ),
     vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode?: AblationMode, circuitOnly?: boolean) =>
       controller.setAblation(nodes, mode, circuitOnly),
     ),

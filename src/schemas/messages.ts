@@ -157,6 +157,8 @@ export const webviewMessages = {
       }
     }),
   ),
+  /** The page's width in CSS pixels, on load and after a resize: the host opens the side-bar view only where the graph has room. */
+  viewport: v.strictObject({ kind: v.literal('viewport'), width: integer(0, 100_000) }),
   /** The user pinned or unpinned the panel (pinned = do not follow the cursor). */
   setPinned: v.strictObject({ kind: v.literal('setPinned'), pinned: v.boolean() }),
   /** A problem inside the webview, for the extension's output channel. */

@@ -360,3 +360,19 @@ window.addEventListener('error', (e) => post({ kind: 'log', level: 'error', mess
 
 render();
 post({ kind: 'ready', protocol: PROTOCOL_VERSION });
+
+// The host opens "Show circuit at cursor" in the side-bar view only when it is wide enough for the
+// graph: tell it the page's width now and whenever it settles after a resize.
+let reportedWidth = -1;
+let widthTimer: ReturnType<typeof setTimeout> | undefined;
+function reportWidth(): void {
+  const width = Math.round(document.documentElement.clientWidth);
+  if (width === reportedWidth) return;
+  reportedWidth = width;
+  post({ kind: 'viewport', width });
+}
+reportWidth();
+new ResizeObserver(() => {
+  clearTimeout(widthTimer);
+  widthTimer = setTimeout(reportWidth, 150);
+}).observe(document.documentElement);

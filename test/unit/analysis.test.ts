@@ -86,7 +86,7 @@ test('content windows: same scoring rule, at most `context` long, and boundaries
   assert.ok(planWindows(edited.length, 256).filter((w) => !gridBefore.has(sig(edited, w))).length > 40, 'the grid, by contrast, shifts');
 });
 
-test('window cache: content-addressed keys, LRU eviction, hit/miss counters', () => {
+test('window cache: content-addressed keys, LRU eviction', () => {
   assert.equal(windowKey([1, 2, 3], 'a'), windowKey(Int32Array.from([1, 2, 3]), 'a'));
   assert.notEqual(windowKey([1, 2, 3], 'a'), windowKey([1, 2, 3], 'b'));
   assert.notEqual(windowKey([1, 2, 3], 'a'), windowKey([1, 2, 4], 'a'));
@@ -97,7 +97,7 @@ test('window cache: content-addressed keys, LRU eviction, hit/miss counters', ()
   c.set('z', 3); // evicts y
   assert.equal(c.get('y'), undefined);
   assert.equal(c.get('z'), 3);
-  assert.deepEqual([c.hits, c.misses, c.size], [2, 1, 2]);
+  assert.equal(c.size, 2);
 });
 
 test('ablation state → mask and fill vectors [N]', { skip: noBundle }, () => {
@@ -175,7 +175,7 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   const edited = long.slice(0, long.length - 10) + 'Z' + long.slice(long.length - 9);
   const after = done(await a.analyze(edited, NO_ABLATION, opts));
   assert.ok(after.windowsComputed <= 4, `an edit near the end recomputed ${after.windowsComputed} windows`);
-  assert.ok(a.stats.windowsReused >= again.windowsReused + after.windowsReused);
+  assert.equal(after.windowsReused + after.windowsComputed, a.windows([b.eotId, ...b.tokenizer.encode(edited).ids]).length, 'every window is either reused or computed');
   // an edit near the start: content windows recompute a few, the grid everything after it
   const early = long.slice(0, 40) + 'Zz' + long.slice(40);
   const grid = new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size), { windowing: 'grid' });

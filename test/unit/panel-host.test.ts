@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import type * as vscode from 'vscode';
-import { CircuitPanelController, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
+import { CircuitPanelController, GRAPH_NEEDS_PX, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
 import type { AblationMessage, HostMessage } from '../../src/schemas/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/schemas/messages';
 import { fake, FakeUri, type FakeWebview, FakeWebviewView } from './fake-vscode';
@@ -277,6 +277,36 @@ describe('panel host', () => {
     await tick();
     assert.equal(fake.panels.length, 1);
     await loadAndAnswerExport(fake.panels[0].webview, done);
+  });
+
+  it('show() opens the side-bar view only when its measured width fits the graph, until the user chooses', async () => {
+    const stored = new Map<string, unknown>();
+    const memento = { get: <T>(key: string) => stored.get(key) as T, update: async (key: string, value: unknown) => void stored.set(key, value) };
+    const { controller, view } = setup({ placement: memento });
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    assert.equal(controller.placement, 'beside', 'never measured: beside the editor');
+    view.webview.send({ kind: 'viewport', width: GRAPH_NEEDS_PX - 1 });
+    await tick();
+    assert.equal(controller.viewWidth, GRAPH_NEEDS_PX - 1);
+    assert.equal(controller.placement, 'beside', 'a side bar narrower than the graph');
+    view.webview.send({ kind: 'viewport', width: GRAPH_NEEDS_PX });
+    view.webview.send({ kind: 'viewport', width: 0 }); // a collapsed page measures nothing
+    await tick();
+    assert.equal(controller.placement, 'view', 'a side bar the user widened');
+    view.visible = false;
+    await controller.show();
+    assert.equal(view.visible, true, 'the view is shown');
+    assert.equal(fake.panels.length, 0, 'no panel beside the editor');
+    // the beside panel's own width says nothing about the side bar
+    controller.openBeside();
+    fake.panels[0].webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    fake.panels[0].webview.send({ kind: 'viewport', width: 200 });
+    await tick();
+    assert.equal(controller.viewWidth, GRAPH_NEEDS_PX);
+    // "Open beside" is a choice that outlasts the measurement
+    controller.chooseBeside();
+    assert.equal(controller.placement, 'beside');
   });
 
   it('saves a user-initiated PNG export where the save dialog says', async () => {

@@ -34,6 +34,7 @@ const validWebviewMessages: WebviewMessage[] = [
   { kind: 'exportData', requestId: null, format: 'json', data: '{"a":1}' },
   { kind: 'exportData', requestId: 7, format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
   { kind: 'setPinned', pinned: true },
+  { kind: 'viewport', width: 301 },
   { kind: 'log', level: 'warn', message: 'something' },
 ];
 

@@ -23,6 +23,13 @@ import { type ConnectionMessage, WebviewConnection, webviewOptions, type Webview
 export const VIEW_ID = 'circuitInspector.circuitView';
 export const PANEL_VIEW_TYPE = 'circuitInspector.circuitPanel';
 export const OPEN_BESIDE_COMMAND = 'circuitInspector.openCircuitBeside';
+export const EXPORT_COMMAND = 'circuitInspector.exportCircuit';
+
+const EXPORT_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
+  png: { 'PNG image': ['png'] },
+  svg: { 'SVG image': ['svg'] },
+  json: { JSON: ['json'] },
+};
 
 export interface CircuitPanelOptions {
   /**
@@ -35,13 +42,24 @@ export interface CircuitPanelOptions {
   readonly log?: (message: string) => void;
   /** How long an export waits for a side-bar view that is still loading before it opens the panel beside the editor (default 5 s). */
   readonly viewGraceMs?: number;
-  /** Where the user last chose to see the circuit (`show` opens it there); e.g. the extension's globalState. */
+  /**
+   * Where the user last chose to see the circuit (`show` opens it there) and the side-bar view's
+   * last measured width; e.g. the extension's globalState.
+   */
   readonly placement?: Pick<vscode.Memento, 'get' | 'update'>;
 }
 
-/** Where `show` opens the circuit: beside the editor (the default), or the side-bar view. */
+/** Where `show` opens the circuit: beside the editor, or the side-bar view. */
 export type Placement = 'beside' | 'view';
-const PLACEMENT_KEY = 'circuitInspector.placement';
+export const PLACEMENT_KEY = 'circuitInspector.placement';
+export const VIEW_WIDTH_KEY = 'circuitInspector.viewWidth';
+
+/**
+ * The page width the circuit graph needs to be read: the panel lays the shipped quote circuit out
+ * with readable labels at 520 px (test/webview-harness checks it there). The side bar is ~300 px
+ * unless the user widened it.
+ */
+export const GRAPH_NEEDS_PX = 520;
 
 export interface UpdateOptions {
   /** The analysed document; needed to reveal top tokens in the editor. Kept from the last update if omitted. */
@@ -118,9 +136,10 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /**
    * Reveals the panel beside the editor if it is open; otherwise opens the circuit where the user
-   * last chose to see it. The default is beside the editor: a circuit graph needs ~600 px and the
-   * side bar is ~300 px unless the user widened it. Closing the beside panel while the side-bar
-   * view is on screen chooses the view; "Open beside" chooses beside again.
+   * last chose to see it or, before any choice, where there is room: the side-bar view when its
+   * measured width (the webview reports it) is at least GRAPH_NEEDS_PX, else beside the editor.
+   * Closing the beside panel while the side-bar view is on screen chooses the view; "Open beside"
+   * chooses beside again.
    */
   async show(preserveFocus = true): Promise<void> {
     if (this.panel) {
@@ -140,7 +159,14 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /** Where `show` opens the circuit when the beside panel is not open. */
   get placement(): Placement {
-    return this.options.placement?.get<Placement>(PLACEMENT_KEY) === 'view' ? 'view' : 'beside';
+    const chosen = this.options.placement?.get<Placement>(PLACEMENT_KEY);
+    if (chosen === 'view' || chosen === 'beside') return chosen;
+    return (this.viewWidth ?? 0) >= GRAPH_NEEDS_PX ? 'view' : 'beside';
+  }
+
+  /** The side-bar view's width in CSS pixels as its webview last reported it (undefined: never shown). */
+  get viewWidth(): number | undefined {
+    return this.options.placement?.get<number>(VIEW_WIDTH_KEY);
   }
 
   /** The user asked for the panel beside the editor ("Open beside"): `show` opens it there from now on. */
@@ -167,10 +193,30 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     this.adoptPanel(panel);
   }
 
+  /** The "Export circuit graph" command: asks for a format and a file, then exports the circuit last shown. */
+  async exportWithDialog(): Promise<void> {
+    if (!this.current) {
+      void vscode.window.showInformationMessage('Circuit Inspector: no circuit to export yet; use "Show circuit at cursor" first.');
+      return;
+    }
+    const formats = Object.keys(EXPORT_FILTERS) as ExportFormat[];
+    const pick = await vscode.window.showQuickPick(
+      formats.map((format) => ({ label: format.toUpperCase(), format })),
+      { title: 'Export the circuit graph as' },
+    );
+    const target = pick && (await this.askTarget(pick.format));
+    if (!pick || !target) return;
+    try {
+      await this.exportTo(pick.format, target);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Circuit Inspector: could not export the circuit: ${errorMessage(e)}`);
+    }
+  }
+
   /**
-   * Exports the graph to `target` without a dialog (used by tests and commands), from the webview
-   * `from` names or else from whichever is ready first. Opens the panel beside the editor when the
-   * export needs it or no circuit webview is on screen.
+   * Exports the graph to `target` without a dialog, from the webview `from` names or else from
+   * whichever is ready first. Opens the panel beside the editor when the export needs it or no
+   * circuit webview is on screen.
    */
   async exportTo(format: ExportFormat, target: vscode.Uri, from?: WebviewKind): Promise<void> {
     const connection = await this.readyConnection(from);
@@ -276,6 +322,10 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       case 'log':
         this.log(`circuit webview [${m.level}]: ${m.message}`);
         return;
+      case 'viewport':
+        // only the side bar's width decides anything; kept across sessions (VS Code keeps the side bar's width too)
+        if (connection.kind === 'view' && m.width > 0 && m.width !== this.viewWidth) await this.options.placement?.update(VIEW_WIDTH_KEY, m.width);
+        return;
     }
   }
 
@@ -309,20 +359,20 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
-  private async saveWithDialog(connection: WebviewConnection, format: ExportFormat, data: string): Promise<void> {
+  /** The file to export to, from a save dialog in the analysed document's workspace folder. */
+  private askTarget(format: ExportFormat): Thenable<vscode.Uri | undefined> {
     const name = `${this.current?.circuit.task ?? 'circuit'}-circuit.${format}`;
     const folder = this.documentUri ? vscode.workspace.getWorkspaceFolder(this.documentUri)?.uri : vscode.workspace.workspaceFolders?.[0]?.uri;
-    const filters: Record<ExportFormat, Record<string, string[]>> = {
-      png: { 'PNG image': ['png'] },
-      svg: { 'SVG image': ['svg'] },
-      json: { JSON: ['json'] },
-    };
-    const target = await vscode.window.showSaveDialog({
+    return vscode.window.showSaveDialog({
       title: `Export circuit graph as ${format.toUpperCase()}`,
       saveLabel: 'Export',
       defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
-      filters: filters[format],
+      filters: EXPORT_FILTERS[format],
     });
+  }
+
+  private async saveWithDialog(connection: WebviewConnection, format: ExportFormat, data: string): Promise<void> {
+    const target = await this.askTarget(format);
     if (!target) return;
     try {
       await this.writeExport(format, data, target);
@@ -416,6 +466,7 @@ export function registerCircuitPanel(context: vscode.ExtensionContext, options: 
       controller.chooseBeside();
       controller.openBeside();
     }),
+    vscode.commands.registerCommand(EXPORT_COMMAND, () => controller.exportWithDialog()),
   );
   return controller;
 }
