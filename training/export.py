@@ -3,10 +3,11 @@
     python -m training.export --run training/runs/small --out models/pysparse-l2d128
     python -m training.export --run training/runs/small --out models/pysparse-l2d128 --graph-only
 
-Writes model.onnx (node-mask interface; mostly-zero weights as sparse initializers, the dense
+Writes model.onnx (node-mask interface, one mask per batch row; mostly-zero weights as sparse initializers, the dense
 bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference
 outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
---graph-only rewrites just model.onnx and golden.json, keeping the bundle's means, circuits and metrics.
+--graph-only rewrites just model.onnx, golden.json and node_weights.bin (and their manifest entries), keeping
+the bundle's means, circuits and metrics.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ FORMAT = "circuit-inspector-bundle/1"
 
 
 class NodeInterface(torch.nn.Module):
-    """(input_ids [B,T], node_mask [N], node_fill [N], watch [K], score_from [1], read_ids [R])
-    → (logits [B,P,R], watched [B,P,K]) at the scored positions score_from..T−1 (P = T − score_from).
+    """(input_ids [B,T], node_mask [M,N], node_fill [M,N], watch [K], score_from [1], read_ids [R])
+    → (logits [B',P,R], watched [B',P,K]) at the scored positions score_from..T−1 (P = T − score_from).
+
+    Mask rows (manifest "mask_rows": true): M = 1 applies one ablation to every batch row; M = B gives
+    batch row b the ablation of mask row b; B = 1 runs the one window under each of M ablations
+    (B' = max(B, M)). Hundreds of single-node ablations of a window are then one onnxruntime call.
 
     Windows overlap, so most of a window is left context whose outputs nobody reads; and the editor
     reads only the logits of a few class tokens. Both cuts happen inside the graph, before the
@@ -46,7 +51,10 @@ class NodeInterface(torch.nn.Module):
         self.gpt = gpt
 
     def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
-        hook = self.gpt.hooks(node_mask, node_fill, record=True)
+        # [M, 1, N]: each mask row broadcasts over its batch row's T positions (a flat [N] is one row,
+        # for PyTorch callers; the exported graph takes [M, N])
+        rows = lambda v: v.reshape(-1, 1, v.shape[-1])  # noqa: E731
+        hook = self.gpt.hooks(rows(node_mask), rows(node_fill), record=True)
         start = score_from[0]
         x, _ = self.gpt.hidden(input_ids, hook, scored_from=start)  # [B, P, d]
         P = x.shape[1]
@@ -179,7 +187,7 @@ def export_onnx(gpt: GPT, path: Path) -> None:
     cfg = gpt.cfg
     N = n_nodes(cfg)
     wrapper = NodeInterface(gpt).eval()
-    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(N), torch.zeros(N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(1, N), torch.zeros(1, N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
     torch.onnx.export(
         wrapper,
         args,
@@ -191,6 +199,8 @@ def export_onnx(gpt: GPT, path: Path) -> None:
         output_names=["logits", "watched"],
         dynamic_axes={
             "input_ids": {0: "B", 1: "T"},
+            "node_mask": {0: "M"},
+            "node_fill": {0: "M"},
             "watch": {0: "K"},
             "read_ids": {0: "R"},
             "logits": {0: "B", 1: "P", 2: "R"},
@@ -267,7 +277,7 @@ def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, m
     means = node_means(gpt, data / "val.bin")
     means.astype("<f4").tofile(out / "node_means.bin")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
-    write_graph(gpt, out)
+    graph = write_graph(gpt, out)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)
     manifest_path = out / "manifest.json"
@@ -282,14 +292,47 @@ def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, m
         "context": gpt.cfg.block_size,
         "nodes": {"count": N, "layout": node_layout(gpt.cfg), "means": "node_means.bin"},
         "circuits": circuits,
+        **graph,
         "metrics": metrics,
         "provenance": provenance,
     }
     manifest_path.write_text(json.dumps(manifest, indent=2))
 
 
-def write_graph(gpt: GPT, out: Path) -> None:
-    """model.onnx and its reference outputs golden.json, for a bundle folder that has its node means and tokenizer."""
+def weight_matrices(gpt: GPT) -> list[tuple[str, str, torch.Tensor]]:
+    """(source location, target location, weight [target width, source width]) of every learned matrix
+    joining two node locations (training/evidence.py's weight edges), and the unembedding: from the last
+    residual write to the vocabulary ("logits"), with ln_f's gain folded in (logit ← gain·x·W_U)."""
+    mats = []
+    hd = gpt.cfg.n_head * gpt.cfg.d_head
+    for L, block in enumerate(gpt.transformer.h):
+        W = block.attn.c_attn.weight  # [3·hd, d]
+        mats += [(f"{L}.attn.act_in", f"{L}.attn.{s}", W[i * hd : (i + 1) * hd]) for i, s in enumerate("qkv")]
+        mats += [(f"{L}.attn.v", f"{L}.attn.resid_delta", block.attn.c_proj.weight)]
+        mats += [(f"{L}.mlp.act_in", f"{L}.mlp.post_act", block.mlp.c_fc.weight), (f"{L}.mlp.post_act", f"{L}.mlp.resid_delta", block.mlp.c_proj.weight)]
+    mats.append(("resid", "logits", gpt.lm_head.weight * gpt.transformer.ln_f.weight))  # [V, d]
+    return mats
+
+
+def write_weights(gpt: GPT, out: Path, name: str = "node_weights.bin") -> dict:
+    """The nonzero entries of weight_matrices, for circuit edges found in the editor (src/core/nodeWeights.ts):
+    per matrix, count × (int32 source index, int32 target index, float32 weight), little-endian, in the
+    order of the manifest entry returned here."""
+    entries, chunks = [], []
+    for src, dst, W in weight_matrices(gpt):
+        W = W.detach()
+        j, i = torch.nonzero(W, as_tuple=True)  # target, source
+        rec = np.zeros(len(i), dtype=[("source", "<i4"), ("target", "<i4"), ("weight", "<f4")])
+        rec["source"], rec["target"], rec["weight"] = i.numpy(), j.numpy(), W[j, i].numpy()
+        chunks.append(rec.tobytes())
+        entries.append({"source": src, "target": dst, "count": len(rec)})
+    (out / name).write_bytes(b"".join(chunks))
+    return {"file": name, "matrices": entries}
+
+
+def write_graph(gpt: GPT, out: Path) -> dict:
+    """model.onnx, its reference outputs golden.json and node_weights.bin, for a bundle folder that has its
+    node means and tokenizer; returns the manifest entries that describe them."""
     round_bigram_fp16_(gpt)
     export_onnx(gpt, out / "model.onnx")
     means = np.fromfile(out / "node_means.bin", dtype="<f4")
@@ -301,6 +344,8 @@ def write_graph(gpt: GPT, out: Path) -> None:
     ablate = sorted(rng.choice(N, 64, replace=False).tolist())
     prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
     (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
+    # mask_rows: node_mask/node_fill are [M, N] (NodeInterface); bundles without it take [N]
+    return {"mask_rows": True, "weights": write_weights(gpt, out)}
 
 
 def nonzero_stats(gpt: GPT) -> dict:
@@ -323,13 +368,15 @@ def main() -> None:
     ap.add_argument("--name", default=None)
     ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
     ap.add_argument(
-        "--graph-only", action="store_true", help="rewrite only model.onnx and golden.json of an existing bundle (after a change to the graph's interface)"
+        "--graph-only", action="store_true", help="rewrite only model.onnx, golden.json and node_weights.bin of an existing bundle (after a change to the graph's interface)"
     )
     args = ap.parse_args()
     torch.set_num_threads(2)
     gpt, info = load_run(args.run)
     if args.graph_only:
-        write_graph(gpt, args.out)
+        graph = write_graph(gpt, args.out)
+        manifest_path = args.out / "manifest.json"
+        manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), **graph}, indent=2))
         return
     corpus = json.loads((args.data / "corpus.json").read_text())
     provenance = {

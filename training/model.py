@@ -3,6 +3,9 @@
 Architecture: pre-norm decoder, RMSNorm, no biases, learned absolute position embeddings
 (optional), attention sinks (a learnable per-head logit on a zero key/value slot), a dense
 bigram table added to the logits, and AbsTopK activation sparsity at every node location.
+Options for OpenAI's released models (GPTConfig: bias, logits_bias, tied_unembed, activation,
+topk_sites, afrac None) default to our architecture; with them at their defaults the parameters and
+every operation are the ones above.
 Parameter names follow openai/circuit_sparsity's GPT (transformer.wte, transformer.h.N.attn.c_attn,
 ... , lm_head, bigram_table) where the architecture allows.
 
@@ -44,7 +47,13 @@ class GPTConfig:
     pos_emb: bool = True
     bigram_table: bool = True
     sink: bool = True
-    afrac: float = 0.25  # AbsTopK keeps this fraction of each node location
+    afrac: float | None = 0.25  # AbsTopK keeps this fraction of each node location (None: no AbsTopK)
+    # OpenAI's released models (training/import_openai.py) differ from ours in these; the defaults are ours
+    bias: bool = False  # a bias on every Linear but the unembedding
+    logits_bias: bool = False  # a constant [V] added to the logits (their `final_logits_bias`)
+    tied_unembed: bool = False  # the unembedding is the token embedding matrix
+    activation: str = "gelu"  # the MLP's nonlinearity: "gelu" or "relu"
+    topk_sites: tuple[str, ...] = SITES  # the node locations AbsTopK applies at
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,6 +141,7 @@ class NodeHooks:
         self.slices = {e["name"]: (e["offset"], e["offset"] + e["length"]) for e in self.layout}
         self.node_mask, self.record = node_mask, record
         self.afrac = cfg.afrac if afrac is None else afrac
+        self.topk_sites = frozenset(cfg.topk_sites)
         # every RMSNorm's scale by name ("0.ln_1", …, "ln_f"): given → used (frozen), absent → recorded here
         self.frozen = norm_scales is not None
         self.norm_scales: dict[str, torch.Tensor] = norm_scales if norm_scales is not None else {}
@@ -139,14 +149,18 @@ class NodeHooks:
         self.fill_term = None if node_mask is None else node_fill * (1 - node_mask)
         self.recorded: dict[str, torch.Tensor] = {}
 
-    def topk(self, x: torch.Tensor) -> torch.Tensor:
-        """AbsTopK over the last dim at the current kept fraction (1 = off: everything kept)."""
+    def topk(self, x: torch.Tensor, site: str) -> torch.Tensor:
+        """AbsTopK over the last dim at the current kept fraction (1 or None = off: everything kept), at
+        the node locations (site names such as "attn.q") the model applies it to."""
+        if self.afrac is None or site not in self.topk_sites:
+            return x
         return abs_topk(x, k_for(x.shape[-1], self.afrac))
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if self.node_mask is not None:
             lo, hi = self.slices[name]
-            x = x * self.node_mask[lo:hi] + self.fill_term[lo:hi]
+            # [..., lo:hi]: a flat mask [N], or rows of masks [M, 1, N] that broadcast over x [B, T, n]
+            x = x * self.node_mask[..., lo:hi] + self.fill_term[..., lo:hi]
         if self.record:
             self.recorded[name] = x
         return x
@@ -168,8 +182,8 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.cfg = cfg
         hd = cfg.n_head * cfg.d_head
-        self.c_attn = nn.Linear(cfg.d_model, 3 * hd, bias=False)
-        self.c_proj = nn.Linear(hd, cfg.d_model, bias=False)
+        self.c_attn = nn.Linear(cfg.d_model, 3 * hd, bias=cfg.bias)
+        self.c_proj = nn.Linear(hd, cfg.d_model, bias=cfg.bias)
         self.sink_logit = nn.Parameter(torch.zeros(cfg.n_head)) if cfg.sink else None
         # 0 on and below the diagonal, −inf above: added rather than masked_fill'ed, because onnxruntime's
         # Where on [B, nh, Q, T] costs several times an Add (the export stores it as one 256 KB constant)
@@ -187,13 +201,14 @@ class CausalSelfAttention(nn.Module):
             first = 0
         else:
             w_q, w_kv = self.c_attn.weight.split((hd, 2 * hd))
-            q = F.linear(x[:, queries_from:], w_q)  # [B, Q, nh*dh]
-            k, v = F.linear(x, w_kv).split(hd, dim=2)  # each [B, T, nh*dh]
+            b_q, b_kv = (None, None) if self.c_attn.bias is None else self.c_attn.bias.split((hd, 2 * hd))
+            q = F.linear(x[:, queries_from:], w_q, b_q)  # [B, Q, nh*dh]
+            k, v = F.linear(x, w_kv, b_kv).split(hd, dim=2)  # each [B, T, nh*dh]
             first = queries_from
         Q = q.shape[1]
-        q = hook(f"{layer}.attn.q", hook.topk(q))
-        k = hook(f"{layer}.attn.k", hook.topk(k))
-        v = hook(f"{layer}.attn.v", hook.topk(v))
+        q = hook(f"{layer}.attn.q", hook.topk(q, "attn.q"))
+        k = hook(f"{layer}.attn.k", hook.topk(k, "attn.k"))
+        v = hook(f"{layer}.attn.v", hook.topk(v, "attn.v"))
         q = q.view(B, Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
         k = k.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
         v = v.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)
@@ -207,7 +222,7 @@ class CausalSelfAttention(nn.Module):
         else:
             probs = F.softmax(att, dim=-1)
         y = (probs @ v).transpose(1, 2).reshape(B, Q, hd)  # [B, Q, nh*dh]
-        y = hook.topk(self.c_proj(y))  # [B, Q, d]
+        y = hook.topk(self.c_proj(y), "attn.resid_delta")  # [B, Q, d]
         return y, (probs if want_attn else None)
 
 
@@ -215,13 +230,14 @@ class MLP(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
-        self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
-        self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=False)
+        self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp, bias=cfg.bias)
+        self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=cfg.bias)
+        self.act = {"gelu": F.gelu, "relu": F.relu}[cfg.activation]
 
     def forward(self, x: torch.Tensor, hook, layer: int) -> torch.Tensor:
-        h = F.gelu(self.c_fc(x))  # [B, T, d_mlp]
-        h = hook(f"{layer}.mlp.post_act", hook.topk(h))
-        return hook.topk(self.c_proj(h))  # [B, T, d]
+        h = self.act(self.c_fc(x))  # [B, T, d_mlp]
+        h = hook(f"{layer}.mlp.post_act", hook.topk(h, "mlp.post_act"))
+        return hook.topk(self.c_proj(h), "mlp.resid_delta")  # [B, T, d]
 
 
 class Block(nn.Module):
@@ -235,12 +251,12 @@ class Block(nn.Module):
 
     def forward(self, x, hook, layer: int, want_attn: bool = False, queries_from=None):
         """x [B, T, d] → x [B, Q, d]: the last Q = T − queries_from positions (all when None)."""
-        a_in = hook(f"{layer}.attn.act_in", hook.topk(hook.norm(f"{layer}.ln_1", self.ln_1, x)))
+        a_in = hook(f"{layer}.attn.act_in", hook.topk(hook.norm(f"{layer}.ln_1", self.ln_1, x), "attn.act_in"))
         delta, probs = self.attn(a_in, hook, layer, want_attn, queries_from)
         if queries_from is not None:
             x = x[:, queries_from:]
         x = x + hook(f"{layer}.attn.resid_delta", delta)
-        m_in = hook(f"{layer}.mlp.act_in", hook.topk(hook.norm(f"{layer}.ln_2", self.ln_2, x)))
+        m_in = hook(f"{layer}.mlp.act_in", hook.topk(hook.norm(f"{layer}.ln_2", self.ln_2, x), "mlp.act_in"))
         x = x + hook(f"{layer}.mlp.resid_delta", self.mlp(m_in, hook, layer))
         return x, probs
 
@@ -258,6 +274,9 @@ class GPT(nn.Module):
             )
         )
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.tied_unembed:
+            self.lm_head.weight = self.transformer.wte.weight
+        self.final_logits_bias = nn.Parameter(torch.zeros(cfg.vocab_size)) if cfg.logits_bias else None
         self.bigram_table = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.vocab_size)) if cfg.bigram_table else None
         # training schedules change these (train.py): AbsTopK's kept fraction, and whether the bigram
         # table is read yet; a trained model has cfg.afrac and its table on
@@ -272,6 +291,8 @@ class GPT(nn.Module):
     def _init(m: nn.Module) -> None:
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
 
     def sparse_parameters(self) -> dict[str, nn.Parameter]:
         """Every weight matrix under the L0 constraint (embeddings included); norms, sinks and the bigram table stay dense."""
@@ -336,6 +357,8 @@ class GPT(nn.Module):
         w = self.lm_head.weight if read_ids is None else self.lm_head.weight.index_select(0, read_ids)  # [V|R, d]
         ln_f = self.transformer.ln_f
         logits = (ln_f(x) if hook is None else hook.norm("ln_f", ln_f, x)) @ w.t()
+        if self.final_logits_bias is not None:
+            logits = logits + (self.final_logits_bias if read_ids is None else self.final_logits_bias.index_select(0, read_ids))
         if self.bigram_table is not None and self.bigram_on:
             bigram = self.bigram_table[idx]  # [..., V]
             logits = logits + (bigram if read_ids is None else bigram.index_select(-1, read_ids))

@@ -134,6 +134,8 @@ def onnx_diffs(bundle: Path):
     sess = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
     n = manifest["nodes"]["count"]
     keep, fill, watch = np.ones(n, np.float32), np.zeros(n, np.float32), np.zeros(0, np.int64)
+    if manifest.get("mask_rows"):  # the graph takes mask rows [M, N] (training/export.py)
+        keep, fill = keep[None], fill[None]
 
     def diffs(chunk: list[Prompt]) -> torch.Tensor:
         out = []

@@ -17,9 +17,16 @@ export interface RunInput {
   readonly ids: BigInt64Array;
   readonly B: number;
   readonly T: number;
-  /** The ablation [N]: x ← mask·x + (1 − mask)·fill at every node. */
+  /**
+   * The ablation [M·N], M rows of N: x ← mask·x + (1 − mask)·fill at every node. One row applies to
+   * every batch row; M = B rows give batch row b the ablation of row b; B = 1 runs the one row of
+   * tokens under each of the M ablations (outputs then have M rows). M > 1 needs a graph with mask rows
+   * (manifest "mask_rows", training/export.py).
+   */
   readonly mask: Float32Array;
   readonly fill: Float32Array;
+  /** M, the mask rows in mask and fill (default 1). */
+  readonly maskRows?: number;
   /** Flat indices of the nodes whose activations to return [K]. */
   readonly watch: readonly number[];
   /** Outputs cover positions scoreFrom..T−1 only (P = T − scoreFrom): the rest is left context. */
@@ -29,9 +36,9 @@ export interface RunInput {
 }
 
 export interface RunOutput {
-  /** Logits of the read ids at the scored positions [B, P, R], row-major. */
+  /** Logits of the read ids at the scored positions [max(B, M), P, R], row-major. */
   readonly logits: Float32Array;
-  /** Activations of the watched nodes (after AbsTopK and ablation) [B, P, K], row-major. */
+  /** Activations of the watched nodes (after AbsTopK and ablation) [max(B, M), P, K], row-major. */
   readonly watched: Float32Array;
 }
 
@@ -75,9 +82,11 @@ export function firstLine(e: unknown): string {
 }
 
 /** Checks a run's shapes before it is queued: a bad one is rejected without reaching onnxruntime. */
-export function checkRunInput({ ids, B, T, mask, fill, scoreFrom, readIds }: RunInput): void {
+export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, scoreFrom, readIds }: RunInput): void {
   if (!(B >= 1 && T >= 1 && ids.length === B * T)) throw new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`);
   if (mask.length !== fill.length) throw new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`);
+  if (!(Number.isInteger(maskRows) && maskRows >= 1 && mask.length % maskRows === 0)) throw new RunnerError(`run: ${mask.length} mask values do not make ${maskRows} rows`);
+  if (maskRows > 1 && B > 1 && maskRows !== B) throw new RunnerError(`run: ${maskRows} mask rows for ${B} batch rows (give 1, ${B}, or one batch row)`);
   if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) throw new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`);
   if (readIds.length === 0) throw new RunnerError('run: no vocabulary entries to read');
 }
@@ -92,6 +101,8 @@ export class ModelSession {
     readonly notice: string | undefined,
     /** Time to create the session, ms. */
     readonly loadMs: number,
+    /** Whether the graph takes mask rows [M, N] (else one mask [N], a bundle exported before them). */
+    readonly maskRows: boolean,
   ) {}
 
   static async create(onnxPath: string, options: SessionOptions): Promise<ModelSession> {
@@ -128,18 +139,23 @@ export class ModelSession {
       await s.release();
       throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${ONNX_INPUTS.join(', ')}) → (${ONNX_OUTPUTS.join(', ')}); re-export the bundle with training/export.py.`);
     }
-    return new ModelSession(ort, s, provider, notice, performance.now() - started);
+    // the graph's own shape of node_mask says which interface it has: [M, N] or, exported before mask rows, [N]
+    const maskInput = s.inputMetadata[ONNX_INPUTS.indexOf('node_mask')];
+    const maskRows = maskInput.isTensor && maskInput.shape.length === 2;
+    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows);
   }
 
   /** One forward pass (the caller serialises: onnxruntime-node's run holds this thread throughout). */
-  async run({ ids, B, T, mask, fill, watch, scoreFrom, readIds }: RunInput): Promise<RunOutput> {
+  async run({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds }: RunInput): Promise<RunOutput> {
     const { Tensor } = this.ort;
+    if (maskRows > 1 && !this.maskRows) throw new RunnerError('this bundle\'s graph takes one ablation per run; re-export it with training/export.py for several');
+    const dims = this.maskRows ? [maskRows, mask.length / maskRows] : [mask.length];
     // the graph needs K ≥ 1: with nothing to watch, watch node 0 and drop it again
     const w = BigInt64Array.from((watch.length ? watch : [0]).map((i) => BigInt(i)));
     const out = await this.session.run({
       input_ids: new Tensor('int64', ids, [B, T]),
-      node_mask: new Tensor('float32', mask, [mask.length]),
-      node_fill: new Tensor('float32', fill, [fill.length]),
+      node_mask: new Tensor('float32', mask, dims),
+      node_fill: new Tensor('float32', fill, dims),
       watch: new Tensor('int64', w, [w.length]),
       score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
       read_ids: new Tensor('int64', readIds, [readIds.length]),

@@ -58,8 +58,8 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
         ids = torch.from_numpy(rng.integers(0, 2048, (2, 48)))
         feeds = {
             "input_ids": ids.numpy(),
-            "node_mask": mask,
-            "node_fill": fill,
+            "node_mask": mask[None],
+            "node_fill": fill[None],
             "watch": watch,
             "score_from": np.array([start], np.int64),
             "read_ids": read.astype(np.int64),
@@ -95,6 +95,7 @@ def test_bundle_files_and_manifest(tmp_path, root):
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids"]
     assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
+    assert manifest["mask_rows"] is True and (out / manifest["weights"]["file"]).exists()
     golden = json.loads((out / "golden.json").read_text())
     assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16
 
@@ -123,3 +124,55 @@ def test_node_interface_cuts_match_the_full_forward():
             assert torch.equal(watched[b, :cut] == 0, want == 0), "another AbsTopK choice than the full forward"
             assert np.abs((watched[b, :cut] - want).numpy()).max(initial=0) <= 1e-5
             assert np.abs((logits[b, :cut] - full_logits[b, start:][:cut]).numpy()).max(initial=0) <= 1e-5
+
+
+def test_mask_rows_equal_separate_runs(tmp_path):
+    """One call with M mask rows (one window under M single-node ablations, or M windows with a mask each)
+    gives what M separate one-row calls give: the batched path that discovery in the editor relies on."""
+    gpt = _sparse_tiny(seed=5)
+    path = tmp_path / "m.onnx"
+    export.export_onnx(gpt, path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    N = n_nodes(TINY)
+    rng = np.random.default_rng(6)
+    fill = rng.normal(0, 0.1, N).astype(np.float32)
+    M = 24
+    masks = np.ones((M, N), np.float32)
+    masks[np.arange(M), rng.choice(N, M, replace=False)] = 0  # row m ablates one node
+    masks[0] = 1  # and row 0 nothing
+    fills = np.tile(fill, (M, 1))
+    window = rng.integers(0, 2048, (1, 40))
+    base = {"watch": np.arange(0, N, 7, dtype=np.int64), "score_from": np.array([30], np.int64), "read_ids": np.arange(2048, dtype=np.int64)}
+
+    def run(ids, mask, fill_rows):
+        return sess.run(None, {"input_ids": ids, "node_mask": mask, "node_fill": fill_rows, **base})
+
+    separate = [run(window, masks[m : m + 1], fills[m : m + 1]) for m in range(M)]
+    for ids in (window, np.repeat(window, M, axis=0)):  # B = 1 (broadcast over the rows) and B = M
+        logits, watched = run(ids, masks, fills)
+        assert logits.shape == (M, 10, 2048) and watched.shape == (M, 10, len(base["watch"]))
+        for m, (want_logits, want_watched) in enumerate(separate):
+            assert np.abs(logits[m] - want_logits[0]).max() <= 1e-5
+            assert np.abs(watched[m] - want_watched[0]).max() <= 1e-5
+            assert np.array_equal(np.argsort(-logits[m], -1)[:, :10], np.argsort(-want_logits[0], -1)[:, :10]), "another top-10"
+    # one mask row applies to every batch row
+    two = rng.integers(0, 2048, (2, 40))
+    logits, _ = run(two, masks[3:4], fills[3:4])
+    assert np.abs(logits[1] - run(two[1:], masks[3:4], fills[3:4])[0][0]).max() <= 1e-5
+    assert any(np.abs(s[0] - separate[0][0]).max() > 1e-4 for s in separate[1:]), "no single-node ablation changed anything: the rows were not applied"
+
+
+def test_weights_file_holds_the_nonzero_weights(tmp_path):
+    gpt = _sparse_tiny(seed=2)
+    entry = export.write_weights(gpt, tmp_path)
+    rec = np.fromfile(tmp_path / entry["file"], dtype=[("source", "<i4"), ("target", "<i4"), ("weight", "<f4")])
+    at = 0
+    for (src, dst, W), m in zip(export.weight_matrices(gpt), entry["matrices"]):
+        assert (m["source"], m["target"]) == (src, dst)
+        part = rec[at : at + m["count"]]
+        at += m["count"]
+        dense = np.zeros(W.shape, np.float32)
+        dense[part["target"], part["source"]] = part["weight"]
+        assert np.array_equal(dense, W.detach().numpy()) and m["count"] == int((W != 0).sum())
+    assert at == len(rec)
+    assert entry["matrices"][-1] == {"source": "resid", "target": "logits", "count": int((gpt.lm_head.weight != 0).sum())}
