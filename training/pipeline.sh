@@ -22,4 +22,6 @@ $PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote
 $PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task single_double_quote --frozen-norms --steps 1200
 $PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task bracket_counting --steps 600
 $PY -m training.prune --run "$RUN" --bundle "$BUNDLE" --task while_return_true --task if_equals
+# every circuit node's example contexts from the validation corpus (run again after any prune step rewrites a circuit)
+$PY -m training.node_examples --bundle "$BUNDLE"
 $PY -m training.evaluate --run "$RUN" --bundle "$BUNDLE"
