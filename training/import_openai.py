@@ -1,0 +1,334 @@
+"""Convert one of OpenAI's released weight-sparse models (openai/circuit_sparsity) into a bundle.
+
+    python -m training.import_openai --model DIR --tokenizer DIR --out models/<name>
+
+DIR (model): `beeg_config.json` + `final_model.pt` as published; DIR (tokenizer): the data-gym files
+`vocab.bpe` + `encoder.json` of tinypython_2k. The model is rebuilt as our GPT (training/model.py, whose
+options cover their architecture), checked strictly (every tensor present with its shape, nothing left
+over, no variant we cannot run), and written with training/export.py's bundle writer: model.onnx with the
+node-mask interface, tokenizer.json, node means over our validation corpus, manifest.json, plus a
+generated MODEL_CARD.md. Format facts: ../shared/research/openai-checkpoints.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, models
+
+from . import export, prepare
+from . import tokenizer as our_tokenizer
+from .model import GPT, SITES, GPTConfig, site_dims
+
+CONFIG, WEIGHTS, VOCAB, ENCODER = "beeg_config.json", "final_model.pt", "vocab.bpe", "encoder.json"
+# their AbsTopK location names → our node locations
+LOCTYPE_SITE = dict(zip(("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out"), SITES, strict=True))
+# the fields of their current GPTConfig, and what they default to there when a file leaves them out
+UPSTREAM_DEFAULTS = {
+    "block_size": 1024,
+    "vocab_size": 50304,
+    "n_layer": 12,
+    "n_head": 12,
+    "d_head": None,
+    "d_model": 768,
+    "dropout": 0.0,
+    "bias": True,
+    "ln_bias": True,
+    "rms_norm": False,
+    "residual_activation_type": "identity",
+    "activation_type": "gelu",
+    "afrac": None,
+    "afrac_loctypes": "attn_in,attn_out,mlp_in,mlp_out",
+    "debug_nans": False,
+    "tied_unembed": True,
+    "tokenizer_name": "tinypython_2k",
+    "grad_checkpointing": True,
+    "d_mlp": None,
+    "enable_bigram_table": False,
+    "learnable_bigram_table": False,
+    "d_pos_emb": None,
+    "dropout_cat_pos_emb": False,
+    "sinusoidal_cat_pos_emb": False,
+    "enable_sparse_kernels": False,
+    "flash": True,
+    "sink": False,
+}
+# keys their loader itself rewrites: the old name of d_mlp, and a training-time option that must be off
+RENAMED = {"n_mlp": "d_mlp"}
+MUST_BE_FALSE = ("use_tied_aux_matrix",)
+
+
+class FormatError(ValueError):
+    """A model or tokenizer folder we cannot convert; the message is one sentence naming file and key."""
+
+
+def read_config(folder: Path) -> tuple[GPTConfig, list[str]]:
+    """beeg_config.json → our GPTConfig, and notes on what was tolerated (keys newer code does not know)."""
+    path = folder / CONFIG
+    if not path.is_file():
+        raise FormatError(f"{path} is missing: a model folder holds {CONFIG} and {WEIGHTS} as published.")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{path} is not valid JSON ({e}).") from e
+    if not isinstance(raw, dict):
+        raise FormatError(f"{path} must hold one JSON object of config fields.")
+    notes = []
+    for old, new in RENAMED.items():
+        if old in raw:
+            raw.setdefault(new, raw.pop(old))
+            notes.append(f"{CONFIG}: read the older key {old} as {new}.")
+    for key in MUST_BE_FALSE:
+        if raw.pop(key, False):
+            raise FormatError(f"{path}: {key} is true, a training-time variant this converter does not support.")
+    unknown = sorted(set(raw) - set(UPSTREAM_DEFAULTS))
+    if unknown:
+        notes.append(
+            f"{CONFIG}: ignored keys that current upstream code does not know ({', '.join(unknown)}); older configs carry them and they do not enter the forward pass."
+        )
+    c = {**UPSTREAM_DEFAULTS, **{k: v for k, v in raw.items() if k in UPSTREAM_DEFAULTS}}
+    _check_supported(path, c)
+    loctypes = [t for t in c["afrac_loctypes"].split(",") if t]
+    cfg = GPTConfig(
+        vocab_size=c["vocab_size"],
+        block_size=c["block_size"],
+        n_layer=c["n_layer"],
+        d_model=c["d_model"],
+        n_head=c["n_head"],
+        d_head=c["d_head"] or c["d_model"] // c["n_head"],
+        d_mlp=c["d_mlp"] or 4 * c["d_model"],
+        pos_emb=True,
+        bigram_table=bool(c["enable_bigram_table"]),
+        sink=bool(c["sink"]),
+        afrac=c["afrac"],
+        bias=bool(c["bias"]),
+        logits_bias=True,
+        tied_unembed=bool(c["tied_unembed"]),
+        activation=c["activation_type"],
+        topk_sites=tuple(s for t, s in LOCTYPE_SITE.items() if t in loctypes),
+    )
+    if cfg.afrac is not None:
+        for site in cfg.topk_sites:
+            width = site_dims(cfg)[site]
+            if int(cfg.afrac * width) < 1:
+                raise FormatError(
+                    f"{path}: afrac {cfg.afrac} keeps no entry of the {width}-wide {site} location, a degenerate variant this converter does not support."
+                )
+    return cfg, notes
+
+
+def _check_supported(path: Path, c: dict) -> None:
+    """One sentence for the first variant our GPT cannot run (their defaults filled in)."""
+    for key in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
+        if not isinstance(c[key], int) or c[key] <= 0:
+            raise FormatError(f"{path}: {key} must be a positive integer, not {c[key]!r}.")
+    if not c["rms_norm"]:
+        raise FormatError(f"{path}: rms_norm is false (LayerNorm), a variant this converter does not support.")
+    if c["residual_activation_type"] != "identity":
+        raise FormatError(
+            f"{path}: residual_activation_type is {c['residual_activation_type']!r} (a ReLU residual stream), a variant this converter does not support."
+        )
+    if c["d_pos_emb"] is not None:
+        raise FormatError(f"{path}: d_pos_emb is set (a concatenated position embedding), a variant this converter does not support.")
+    if c["activation_type"] not in ("gelu", "relu"):
+        raise FormatError(f"{path}: activation_type {c['activation_type']!r} is neither gelu nor relu.")
+    if c["afrac"] is not None and not (isinstance(c["afrac"], (int, float)) and 0 < c["afrac"] <= 1):
+        raise FormatError(f"{path}: afrac must be null or a fraction in (0, 1], not {c['afrac']!r}.")
+    for t in c["afrac_loctypes"].split(","):
+        if t and t not in LOCTYPE_SITE:
+            raise FormatError(f"{path}: afrac_loctypes names {t!r}, an AbsTopK location this converter does not support (it knows {', '.join(LOCTYPE_SITE)}).")
+
+
+def their_key(ours: str) -> str:
+    """Our parameter name → theirs (only the sink logit lives elsewhere: inside their attention kernel)."""
+    return ours.replace("attn.sink_logit", "attn.attn_imp.sink_logit")
+
+
+def read_weights(folder: Path, cfg: GPTConfig) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """final_model.pt → our state dict, every tensor checked against what a GPT of `cfg` holds."""
+    path = folder / WEIGHTS
+    if not path.is_file():
+        raise FormatError(f"{path} is missing: a model folder holds {CONFIG} and {WEIGHTS} as published.")
+    try:
+        theirs = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same one sentence
+        raise FormatError(f"{path} is not a PyTorch state dict that loads with weights_only=True ({type(e).__name__}: {e}).") from e
+    if not isinstance(theirs, dict) or not all(isinstance(v, torch.Tensor) for v in theirs.values()):
+        raise FormatError(f"{path} must hold a dict of tensors (a state_dict).")
+    notes = []
+    if "final_logits_bias" not in theirs:  # their loader fills it with zeros too
+        theirs["final_logits_bias"] = torch.zeros(cfg.vocab_size)
+        notes.append(f"{WEIGHTS}: no final_logits_bias; zeros used, as upstream's loader does.")
+    if cfg.tied_unembed:
+        _tie(path, theirs)
+    with torch.device("meta"):  # shapes only, no memory
+        wanted = {k: tuple(v.shape) for k, v in GPT(cfg).state_dict().items()}
+    ours = {}
+    for k, shape in wanted.items():
+        t = theirs.pop(their_key(k), None)
+        if t is None:
+            raise FormatError(f"{path}: tensor {their_key(k)} {list(shape)} is missing, which this config ({CONFIG}) requires.")
+        if tuple(t.shape) != shape:
+            raise FormatError(f"{path}: tensor {their_key(k)} has shape {list(t.shape)}, but {CONFIG} implies {list(shape)}.")
+        if not t.is_floating_point():
+            raise FormatError(f"{path}: tensor {their_key(k)} has dtype {t.dtype}, not a floating-point type.")
+        ours[k] = t.float()
+    if theirs:
+        raise FormatError(f"{path}: unexpected tensor {sorted(theirs)[0]} ({len(theirs)} in all) that {CONFIG} does not account for.")
+    return ours, notes
+
+
+def _tie(path: Path, theirs: dict[str, torch.Tensor]) -> None:
+    """A tied model's file names the matrix twice, or once: either way both names end up holding it."""
+    wte, head = theirs.get("transformer.wte.weight"), theirs.get("lm_head.weight")
+    if wte is not None and head is not None and not torch.equal(wte, head):
+        raise FormatError(f"{path}: tied_unembed is true but lm_head.weight differs from transformer.wte.weight.")
+    one = wte if wte is not None else head
+    if one is not None:
+        theirs["transformer.wte.weight"] = theirs["lm_head.weight"] = one
+
+
+def load_model(folder: Path) -> tuple[GPT, list[str]]:
+    """Their model folder as our GPT (eval mode), and the conversion notes."""
+    cfg, notes = read_config(folder)
+    state, more = read_weights(folder, cfg)
+    gpt = GPT(cfg)
+    gpt.load_state_dict(state)
+    return gpt.eval(), notes + more
+
+
+def convert_tokenizer(folder: Path) -> Tokenizer:
+    """vocab.bpe + encoder.json (GPT-2 data-gym files) → our tokenizer.json form: byte-level BPE with
+    tinypython_2k's split regex, the same ids, `<|endoftext|>` as a special token."""
+    vocab_path, enc_path = folder / VOCAB, folder / ENCODER
+    for p in (vocab_path, enc_path):
+        if not p.is_file():
+            raise FormatError(f"{p} is missing: a tokenizer folder holds {VOCAB} and {ENCODER} (tinypython_2k, published beside the models).")
+    try:
+        encoder = json.loads(enc_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{enc_path} is not valid JSON ({e}).") from e
+    lines = vocab_path.read_text(encoding="utf-8").split("\n")
+    if not lines[0].startswith("#version"):
+        raise FormatError(f"{vocab_path}: the first line must be the '#version' header of a data-gym merges file.")
+    merges = []
+    for n, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        pair = line.split(" ")
+        if len(pair) != 2:
+            raise FormatError(f"{vocab_path}: line {n} is not two tokens separated by one space.")
+        merges.append((pair[0], pair[1]))
+    eot = encoder.pop(our_tokenizer.EOT, None)
+    if eot is None:
+        raise FormatError(f"{enc_path} has no {our_tokenizer.EOT} entry.")
+    # data-gym ids are 256 bytes, then one id per merge in merge order (tiktoken checks the same)
+    for i, (a, b) in enumerate(merges):
+        if encoder.get(a + b) != 256 + i:
+            raise FormatError(f"{enc_path}: {a + b!r} should have id {256 + i} (merge {i + 1} of {VOCAB}), not {encoder.get(a + b)}.")
+    if len(encoder) != 256 + len(merges) or eot != len(encoder):
+        raise FormatError(
+            f"{enc_path}: expected the 256 bytes, {len(merges)} merges and {our_tokenizer.EOT} = {256 + len(merges)}, found {len(encoder)} tokens and id {eot}."
+        )
+    tok = our_tokenizer.new_tokenizer(our_tokenizer.TINYPYTHON_PATTERN)
+    tok.model = models.BPE(vocab=encoder, merges=merges)
+    tok.add_special_tokens([our_tokenizer.EOT])
+    return tok
+
+
+def val_texts(corpus: Path) -> list[str]:
+    """The file texts of a corpus .jsonl (training/data/corpus_val.jsonl: one {"path", "text"} per line)."""
+    if not corpus.is_file():
+        raise FormatError(f"{corpus} is missing: node means are computed on our validation corpus (training/prepare.py writes it; or pass --val-corpus).")
+    return [json.loads(line)["text"] for line in corpus.read_text().splitlines() if line]
+
+
+def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str], provenance: dict) -> None:
+    """export.py's bundle (graph, means, tokenizer, manifest, golden outputs) for the converted model."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        tok.save(str(data / "tokenizer.json"))
+        ids = prepare.encode_files(tok, texts)
+        if len(ids) <= gpt.cfg.block_size + 1:
+            raise FormatError(f"the validation texts give {len(ids)} tokens, fewer than one {gpt.cfg.block_size}-token window for the node means.")
+        ids.tofile(data / "val.bin")
+        provenance = {
+            **provenance,
+            "node_means": f"mean of every node over 64 random windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
+        }
+        export.write_bundle(gpt, data, out, name, provenance, export.nonzero_stats(gpt))
+
+
+def model_card(manifest: dict, notes: list[str]) -> str:
+    m, p = manifest["model"], manifest["provenance"]
+    sites = ", ".join(m["topk_sites"]) if m["afrac"] is not None else ""
+    topk = f"AbsTopK keeps {m['afrac']:.3g} of each of {len(m['topk_sites'])} node locations ({sites})" if m["afrac"] is not None else "no AbsTopK (afrac null)"
+    lines = [
+        f"# Model card: {manifest['name']}",
+        "",
+        f"Converted from OpenAI's released weight-sparse model `{p['source_model']}` (openai/circuit_sparsity, Gao et al. 2025)",
+        "by `python -m training.import_openai`; the weights are theirs, unchanged (float32).",
+        "",
+        "## Architecture",
+        f"{m['n_layer']} layers, d_model {m['d_model']}, {m['n_head']} heads × d_head {m['d_head']}, d_mlp {m['d_mlp']}, context {m['block_size']}, vocabulary {m['vocab_size']}.",
+        f"RMSNorm, {'biases on every Linear' if m['bias'] else 'no biases'}, {m['activation'].upper()} MLPs, learned position embeddings, "
+        + f"{'attention sinks' if m['sink'] else 'no attention sinks'}, {'a bigram table' if m['bigram_table'] else 'no bigram table'}, "
+        + f"{'tied' if m['tied_unembed'] else 'untied'} unembedding, {topk}.",
+        "",
+        "## Bundle",
+        f"- Tokenizer: `{p['source_tokenizer']}` (data-gym `vocab.bpe` + `encoder.json`) converted to tokenizer.json, same ids.",
+        f"- Node means: {p['node_means']}.",
+        f"- Weights: {manifest['metrics']['sparse_weights_nonzero']:,} nonzeros of {manifest['metrics']['sparse_weights_total']:,} in the matrices (density {manifest['metrics']['density']:.5f}).",
+        "- Circuits: none yet (OpenAI's viz_data.pt is not converted by this version).",
+        "",
+        "## Conversion notes",
+        *([f"- {n}" for n in notes] or ["- none: every key and tensor was as expected."]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str | None = None) -> list[str]:
+    """The whole conversion; returns its notes."""
+    gpt, notes = load_model(model_dir)
+    tok = convert_tokenizer(tok_dir)
+    if tok.get_vocab_size() > gpt.cfg.vocab_size:
+        raise FormatError(
+            f"{tok_dir / ENCODER} has {tok.get_vocab_size()} tokens but {model_dir / CONFIG} says vocab_size {gpt.cfg.vocab_size}: the wrong tokenizer for this model."
+        )
+    provenance = {
+        "source_model": model_dir.resolve().name,
+        "source_tokenizer": tok_dir.resolve().name,
+        "converter": "training/import_openai.py",
+        "notes": notes,
+    }
+    write_bundle(gpt, tok, out, name or out.name, val_texts(corpus), provenance)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "MODEL_CARD.md").write_text(model_card(manifest, notes))
+    return notes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Convert an OpenAI circuit_sparsity model folder into a Circuit Inspector bundle.")
+    ap.add_argument("--model", type=Path, required=True, help="folder with beeg_config.json and final_model.pt")
+    ap.add_argument("--tokenizer", type=Path, required=True, help="folder with vocab.bpe and encoder.json (tinypython_2k)")
+    ap.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/csp_yolo1")
+    ap.add_argument("--val-corpus", type=Path, default=Path("training/data/corpus_val.jsonl"), help="texts for the node means (.jsonl of {path, text})")
+    ap.add_argument("--name", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    try:
+        notes = convert(args.model, args.tokenizer, args.out, args.val_corpus, args.name)
+    except FormatError as e:
+        raise SystemExit(f"error: {e}") from None
+    for n in notes:
+        print(f"note: {n}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Clean-room fixtures in the file format of OpenAI's released weight-sparse models.
+
+The format facts (docs: ../shared/research/openai-checkpoints.md, issue 18) are written down here from
+reading the public openai/circuit_sparsity repository; no code of theirs is used. A model folder holds
+`beeg_config.json` (their GPTConfig's fields as JSON) and `final_model.pt` (a plain torch.save of the
+state dict); the tokenizer folder holds GPT-2 "data-gym" files `vocab.bpe` (merges) and `encoder.json`.
+The writer fills every tensor with random sparse values, so that tests exercise the converter
+(training/import_openai.py) on every variant the released models use, without their weights.
+
+    python -m training.openai_format --out /tmp/openai-fixtures            # every fixture + a tokenizer
+    python -m training.openai_format --out /tmp/yolo1 --only yolo1_shape    # the large speed fixture
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import pre_tokenizers, trainers
+
+from . import tokenizer as our_tokenizer
+
+# their AbsTopK location names (`afrac_loctypes`), in our node-location order
+LOCTYPES = ("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out")
+DEFAULT_LOCTYPES = "attn_in,attn_out,mlp_in,mlp_out"  # their GPTConfig's default: 4 sites
+
+# a config as their training code writes it for the released models (RMSNorm, biases, 8 sites)
+BASE = {
+    "block_size": 64,
+    "vocab_size": 512,
+    "n_layer": 2,
+    "n_head": 4,
+    "d_head": 8,
+    "d_model": 32,
+    "dropout": 0.0,
+    "bias": True,
+    "ln_bias": True,
+    "rms_norm": True,
+    "residual_activation_type": "identity",
+    "activation_type": "gelu",
+    "afrac": 0.25,
+    "afrac_loctypes": ",".join(LOCTYPES),
+    "debug_nans": False,
+    "tied_unembed": False,
+    "tokenizer_name": "tinypython_2k",
+    "grad_checkpointing": True,
+    "d_mlp": 128,
+    "enable_bigram_table": True,
+    "learnable_bigram_table": False,
+    "d_pos_emb": None,
+    "dropout_cat_pos_emb": False,
+    "sinusoidal_cat_pos_emb": False,
+    "enable_sparse_kernels": False,
+    "flash": True,
+    "sink": False,
+}
+
+# the variants CI converts: sinks on/off, bigram on/off, 4 vs 8 AbsTopK sites, tied/untied, afrac null,
+# ReLU MLPs, and an older config with keys current upstream code rejects (tolerated by our converter)
+FIXTURES: dict[str, dict] = {
+    "sink_bigram_8sites": {**BASE, "sink": True},
+    "plain_4sites_tied": {**BASE, "enable_bigram_table": False, "afrac_loctypes": DEFAULT_LOCTYPES, "tied_unembed": True},
+    "dense_relu_afrac_null": {**BASE, "afrac": None, "activation_type": "relu", "sink": True, "n_layer": 1},
+    "legacy_keys": {
+        **{k: v for k, v in BASE.items() if k not in ("d_mlp", "sink")},
+        "n_mlp": 96,  # the old name of d_mlp
+        "pfrac": 0.0625,
+        "expansion_factor": 4,
+        "use_tied_aux_matrix": False,
+    },
+}
+
+# the shape of csp_yolo1 (≈ 12 layers, d 1024, 128 heads × 8, d_mlp 4096, bigram, no sink) at a weight
+# density of 1/256: a speed fixture for scripts and bench, far too large for CI
+LARGE = {"yolo1_shape": {**BASE, "block_size": 1024, "vocab_size": 2048, "n_layer": 12, "n_head": 128, "d_head": 8, "d_model": 1024, "d_mlp": 4096}}
+LARGE_DENSITY = 1 / 256
+
+
+def d_mlp(config: dict) -> int:
+    return config.get("d_mlp") or config.get("n_mlp") or 4 * config["d_model"]
+
+
+def state_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """Every state-dict key of a model with this config and its shape (float32), in their module order."""
+    V, d, ctx, f = config["vocab_size"], config["d_model"], config["block_size"], d_mlp(config)
+    hd = config["n_head"] * (config.get("d_head") or d // config["n_head"])
+    shapes: dict[str, tuple[int, ...]] = {"transformer.wte.weight": (V, d), "transformer.wpe.weight": (ctx, d)}
+    for L in range(config["n_layer"]):
+        p = f"transformer.h.{L}."
+        shapes[p + "ln_1.weight"] = (d,)
+        shapes[p + "attn.c_attn.weight"] = (3 * hd, d)
+        if config.get("bias", True):
+            shapes[p + "attn.c_attn.bias"] = (3 * hd,)
+        shapes[p + "attn.c_proj.weight"] = (d, hd)
+        if config.get("bias", True):
+            shapes[p + "attn.c_proj.bias"] = (d,)
+        if config.get("sink"):
+            shapes[p + "attn.attn_imp.sink_logit"] = (config["n_head"],)
+        shapes[p + "ln_2.weight"] = (d,)
+        shapes[p + "mlp.c_fc.weight"] = (f, d)
+        if config.get("bias", True):
+            shapes[p + "mlp.c_fc.bias"] = (f,)
+        shapes[p + "mlp.c_proj.weight"] = (d, f)
+        if config.get("bias", True):
+            shapes[p + "mlp.c_proj.bias"] = (d,)
+    shapes["transformer.ln_f.weight"] = (d,)
+    shapes["lm_head.weight"] = (V, d)
+    shapes["final_logits_bias"] = (V,)
+    if config.get("enable_bigram_table"):
+        shapes["bigram_table"] = (V, V)
+    return shapes
+
+
+def random_state(config: dict, seed: int, density: float) -> dict[str, torch.Tensor]:
+    """Random weights at this density (every matrix and bias, as their training sparsifies them), scaled so
+    that activations stay of order 1; norm gains near 1; a dense bigram table; a small logits bias.
+    A tied model's state dict names the one matrix twice (transformer.wte.weight and lm_head.weight)."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in state_shapes(config).items():
+        if key.endswith("ln_1.weight") or key.endswith("ln_2.weight") or key == "transformer.ln_f.weight":
+            t = 1 + 0.2 * torch.randn(shape, generator=g)
+        elif key.endswith("sink_logit"):
+            t = torch.randn(shape, generator=g)
+        elif key == "bigram_table":
+            t = 0.5 * torch.randn(shape, generator=g)
+        elif key == "final_logits_bias":
+            t = 0.1 * torch.randn(shape, generator=g)
+        else:
+            fan_in = shape[-1] if len(shape) == 2 and not key.startswith("transformer.w") else 1
+            t = torch.randn(shape, generator=g) * (1 / (fan_in * density) ** 0.5 if len(shape) == 2 else 0.1)
+            t = t * (torch.rand(shape, generator=g) < density)
+        state[key] = t.float()
+    if config.get("tied_unembed"):
+        state["lm_head.weight"] = state["transformer.wte.weight"]
+    return state
+
+
+def write_model(folder: Path, config: dict, seed: int = 0, density: float = 0.25) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "beeg_config.json").write_text(json.dumps(config, indent=2))
+    torch.save(random_state(config, seed, density), folder / "final_model.pt")
+    return folder
+
+
+def data_gym_byte_order() -> list[int]:
+    """Byte values in the order of a data-gym vocabulary's first 256 ids: the printable Latin-1 characters
+    other than space first, then the rest (which data-gym spells as characters from U+0100 up)."""
+    first = [b for b in range(256) if chr(b).isprintable() and chr(b) != " "]
+    return first + [b for b in range(256) if b not in first]
+
+
+def byte_chars() -> dict[int, str]:
+    """The character data-gym (and byte-level BPE) spells each byte as: itself if printable, else the next
+    character from U+0100 on, in byte order."""
+    others = [b for b in range(256) if not (chr(b).isprintable() and chr(b) != " ")]
+    return {b: chr(256 + others.index(b)) if b in others else chr(b) for b in range(256)}
+
+
+def write_tokenizer(folder: Path, texts: list[str], n_merges: int) -> Path:
+    """A data-gym tokenizer with tinypython_2k's split regex and n_merges merges learned from `texts`:
+    ids 0..255 the bytes (data-gym order), 256.. the merges in rank order, then `<|endoftext|>`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = our_tokenizer.new_tokenizer(our_tokenizer.TINYPYTHON_PATTERN)
+    trainer = trainers.BpeTrainer(vocab_size=256 + n_merges, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    merges = json.loads(tok.to_str())["model"]["merges"]  # [[a, b], ...] in rank order
+    if len(merges) != n_merges:
+        raise ValueError(f"the texts give only {len(merges)} merges, not {n_merges}; pass more text")
+    chars = byte_chars()
+    encoder = {chars[b]: i for i, b in enumerate(data_gym_byte_order())}
+    for a, b in merges:
+        encoder[a + b] = len(encoder)
+    encoder[our_tokenizer.EOT] = len(encoder)
+    (folder / "encoder.json").write_text(json.dumps(encoder, ensure_ascii=False))
+    (folder / "vocab.bpe").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+    return folder
+
+
+def repo_texts() -> list[str]:
+    """Python text that ships with the repository (its own training code), to learn fixture merges from."""
+    return [p.read_text() for p in sorted(Path(__file__).parent.glob("*.py"))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--only", choices=sorted([*FIXTURES, *LARGE]), help="one model fixture (default: every CI fixture)")
+    args = ap.parse_args()
+    chosen = {args.only: {**FIXTURES, **LARGE}[args.only]} if args.only else FIXTURES
+    for name, config in chosen.items():
+        write_model(args.out / name, config, density=LARGE_DENSITY if name in LARGE else 0.25)
+        n_merges = config["vocab_size"] - 257
+        write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", repo_texts(), n_merges)
+    print(f"wrote {', '.join(chosen)} to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
