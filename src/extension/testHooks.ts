@@ -39,12 +39,13 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
         tokens: uri ? tokenReadouts(state) : undefined,
         panel: panel.model,
-        placement: { viewWidth: panel.viewWidth, opensIn: panel.placement },
+        placement: { viewWidth: panel.viewWidth, opensIn: panel.placement, onScreen: panel.visible },
       };
     }),
-    // where "Show circuit at cursor" opens is remembered in globalState: a test starts from no choice
-    vscode.commands.registerCommand('circuitInspector._testForgetPlacement', () =>
-      Promise.all([PLACEMENT_KEY, VIEW_WIDTH_KEY].map((key) => context.globalState.update(key, undefined))),
+    // the user's choice of where "Show circuit at cursor" opens (and with `width`, the side bar's
+    // measured width) outlive a run in globalState: a test starts from none
+    vscode.commands.registerCommand('circuitInspector._testForgetPlacement', (width?: boolean) =>
+      Promise.all([PLACEMENT_KEY, ...(width ? [VIEW_WIDTH_KEY] : [])].map((key) => context.globalState.update(key, undefined))),
     ),
     vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode?: AblationMode, circuitOnly?: boolean) =>
       controller.setAblation(nodes, mode, circuitOnly),

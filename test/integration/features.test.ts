@@ -168,6 +168,29 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(cleared.decorations && cleared.decorations.spans.length > 0, 'the circuit highlights stay');
   });
 
+  test('ablating the firing-rule node keeps the highlights where the unablated circuit fires (its identity); the effect shows as flip marks', async () => {
+    const editor = await openFixture('quotes_and_lists.py');
+    const doc = editor.document;
+    const quote = (d: Decorations | undefined) => (d?.spans ?? []).filter((s) => s.task === QUOTE).map((s) => `${s.start}-${s.end}:${s.cls}`);
+    const before = await stateWhere(doc.uri, (s) => quote(s.decorations).length > 0 && s.decorations?.flipped.length === 0 && !!s.tokens?.every((t) => !t.ablatedLogitDiff), 'unablated highlights');
+    const root = path.join(repoDir, 'models');
+    const circuit = JSON.parse(fs.readFileSync(path.join(root, fs.readdirSync(root).sort()[0], 'circuits', `${QUOTE}.json`), 'utf8')) as { firing: { terms: { node: string }[] } };
+    const offset = doc.getText().indexOf('print("value")') + 'print("val'.length;
+    await vscode.commands.executeCommand('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset });
+    try {
+      // zero ablation of every node of the firing rule: under the ablation its value is 0 everywhere, so highlights drawn from the ablated run would all vanish
+      await vscode.commands.executeCommand('circuitInspector._testSetAblation', circuit.firing.terms.map((t) => t.node), 'zero', false);
+      const ablated = await stateWhere(doc.uri, (s) => !!s.tokens?.length && s.tokens.every((t) => t.ablatedLogitDiff), 'the analysis under the ablation');
+      assert.deepEqual(quote(ablated.decorations), quote(before.decorations), 'the quote highlights stay where the unablated circuit fires');
+      const signChanged = (ablated.tokens ?? []).filter((t) => t.circuits[QUOTE]?.applies && Math.sign(t.logitDiff[QUOTE]) !== Math.sign(t.ablatedLogitDiff?.[QUOTE] ?? NaN));
+      assert.deepEqual(ablated.decorations?.flipped, signChanged.map((t) => [t.start, t.end]), 'flip marks where the prediction changes sign, and only there');
+      console.log(`[features] firing-rule node ablated: ${quote(ablated.decorations).length} quote highlights kept, ${signChanged.length} flip marks`);
+      await screenshot('firing-rule-ablated');
+    } finally {
+      await vscode.commands.executeCommand('circuitInspector.resetAblations');
+    }
+  });
+
   test('the panel exports valid PNG, SVG and JSON', async () => {
     const dir = fs.mkdtempSync(path.join(scratch, 'export-'));
     for (const format of ['png', 'svg', 'json'] as const) {

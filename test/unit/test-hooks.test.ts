@@ -58,9 +58,9 @@ test('the production extension bundle has no test hooks; the test bundle has the
   assert.doesNotMatch(production, /_test/);
   const withHooks = await bundle(true);
   for (const command of ['_testState', '_testSetAblation', '_testExport', '_testForgetPlacement']) assert.match(withHooks, new RegExp(`circuitInspector\\.${command}`));
-  // nothing else of the test hooks either (the test state's own fields: ablatedLogitDiff, opensIn, …)
+  // nothing else of the test hooks either (the test state's own fields: ablatedLogitDiff, onScreen, …)
   const names = testHookNames();
-  assert.ok(names.includes('ablatedLogitDiff') && names.includes('opensIn'), `test-hook names found: ${names.join(', ')}`);
+  assert.ok(names.includes('ablatedLogitDiff') && names.includes('onScreen'), `test-hook names found: ${names.join(', ')}`);
   for (const name of names) {
     assert.ok(withHooks.includes(name), `the test bundle has ${name}`);
     assert.ok(!production.includes(name), `the production bundle has the test hooks' ${name}`);
