@@ -12,6 +12,8 @@ export const CIRCUIT_LIMITS = {
   classes: 2,
   tokensPerClass: 256,
   examples: 200,
+  /** Per node: top examples and quantile examples from the validation corpus. */
+  nodeExamples: 16,
   terms: 256,
   metrics: 64,
 } as const;
@@ -29,6 +31,34 @@ export const classIndex = v.picklist([0, 1]);
 const circuitClass = v.object({
   label: boundedString(200),
   tokens: boundedArray(v.object({ id: integer(0, 1_000_000), text }), CIRCUIT_LIMITS.tokensPerClass),
+});
+
+/**
+ * One token of the validation corpus in its context, as training/node_examples.py stores it: raw
+ * text (the panel makes whitespace visible), the node's activation there, and where it comes from.
+ */
+export const nodeExample = v.object({
+  before: text,
+  token: text,
+  after: text,
+  /** The node's activation at the token, in the units of the panel's value at the cursor. */
+  value: finite,
+  /** The corpus file's path (e.g. `stdlib/json/decoder.py`) and 1-based line of the token. */
+  file: boundedString(500),
+  line: integer(1, 100_000_000),
+});
+
+/** A share in [0, 1]. */
+const fraction = v.pipe(finite, v.minValue(0), v.maxValue(1));
+
+/** A node's evidence from the validation corpus (`node_examples` on the circuit says how it was gathered). */
+export const nodeExamples = v.object({
+  /** Share of the scanned tokens where the node is nonzero. */
+  nonzero: fraction,
+  /** The largest |activation|s, largest first, in contexts that do not overlap. */
+  top: boundedArray(nodeExample, CIRCUIT_LIMITS.nodeExamples),
+  /** The token at quantile `q` of |activation| over the tokens where the node is nonzero. */
+  quantiles: boundedArray(v.object({ q: fraction, example: nodeExample }), CIRCUIT_LIMITS.nodeExamples),
 });
 
 export const circuitNode = v.pipe(
@@ -51,6 +81,8 @@ export const circuitNode = v.pipe(
     importance: finite,
     /** Pearson r of the node's activation with the example being of class 0 (optional; the panel weights its edge into the output node with it). */
     class_correlation: v.optional(finite),
+    /** Example contexts from the validation corpus (optional; training/node_examples.py). */
+    examples: v.optional(nodeExamples),
   }),
   v.check((n) => n.id === `${n.layer}.${n.site}.${n.index}`, (issue) => `id ${String((issue.input as { id: unknown }).id)} does not match layer/site/index`),
 );
@@ -78,6 +110,20 @@ const circuitScope = v.object({
 const evidenceThresholds = v.object({
   max_task_loss_model: finite,
   min_logit_diff_recovered: finite,
+});
+
+/** How the nodes' `examples` were gathered (training/node_examples.py). */
+const nodeExamplesSource = v.object({
+  /** The corpus file's name, e.g. `corpus_val.jsonl`. */
+  corpus: boundedString(200),
+  files: integer(0, 100_000_000),
+  windows: integer(0, 100_000_000),
+  /** Tokens scanned: the denominator of each node's `nonzero`. */
+  tokens: integer(0, 1_000_000_000_000),
+  /** Tokens of context stored on either side. */
+  context: integer(0, 10_000),
+  /** What an example's `value` is, in words. */
+  value: text,
 });
 
 const circuitEdge = v.object({ source: nodeId, target: nodeId, weight: finite });
@@ -114,6 +160,7 @@ const circuitShape = v.object({
   /** Numeric metrics only (e.g. task_loss_model, task_loss_circuit, n_nodes, n_edges). */
   metrics: v.optional(metrics),
   evidence_thresholds: v.optional(evidenceThresholds),
+  node_examples: v.optional(nodeExamplesSource),
 });
 
 /** A circuit file, including referential integrity (edges and key nodes name known nodes). */
@@ -129,6 +176,8 @@ export const circuitFile = v.pipe(
 export type CircuitFile = Infer<typeof circuitFile>;
 export type CircuitNode = Infer<typeof circuitNode>;
 export type CircuitScope = Infer<typeof circuitScope>;
+export type NodeExample = Infer<typeof nodeExample>;
+export type NodeExamples = Infer<typeof nodeExamples>;
 
 /** Duplicate nodes, or edges and key nodes that name a node the circuit does not have. */
 function integrityProblem(c: Infer<typeof circuitShape>): string | undefined {

@@ -1,11 +1,13 @@
 // The details pane for the selected node: id, meaning, value at the cursor, mean, the ablation
-// toggle, its inputs/outputs, and the top tokens in this file (clicking one reveals it in the
-// editor). All text is set with textContent.
+// toggle, its inputs/outputs, the top tokens in this file (clicking one reveals it in the editor)
+// and, when the circuit file has them, examples from the validation corpus. All text is set with
+// textContent.
 
 import type { CircuitNode } from '../schemas/circuit';
 import type { AblationMode, PanelModel, TokenRange } from '../schemas/messages';
 import { checkbox, dropdown, type Choice } from './controls';
 import { el, text } from './dom';
+import { createExamples } from './examples';
 import { formatPosition, formatValue, visibleToken } from './format';
 import { rowOrder, shortLabel } from './layout';
 import type { TopTokensEntry } from './state';
@@ -55,8 +57,9 @@ export function createDetails(handlers: DetailsHandlers): DetailsView {
   const links = el('div', 'node-links');
   const topHead = el('h3', 'subsection-title', 'Top tokens in this file');
   const topList = el('ol', 'top-tokens');
+  const examples = createExamples();
 
-  body.append(title, idLine, meaning, stats, toggle.element, links, topHead, topList);
+  body.append(title, idLine, meaning, stats, toggle.element, links, topHead, topList, examples.element);
   root.append(head, body, empty);
 
   function render(input: DetailsInput): void {
@@ -88,6 +91,7 @@ export function createDetails(handlers: DetailsHandlers): DetailsView {
 
     links.replaceChildren(...linkGroups(model, node, handlers.onSelect));
     topList.replaceChildren(...topTokenItems(node.id, input.topTokens, handlers.onReveal));
+    examples.render(model.circuit, node);
   }
 
   return { element: root, render };

@@ -7,6 +7,7 @@
 //   npm run build && node test/webview-harness/run.mjs            # → out/webview-harness/
 //   node test/webview-harness/run.mjs --docs                      # also copy docs/panel-{light,dark}.png
 //   node test/webview-harness/run.mjs --serve                     # just serve it, for a browser
+//   CIRCUIT_BUNDLE=/tmp/copy node test/webview-harness/run.mjs    # the quote circuit of another bundle folder
 //
 // Needs Chromium (`apt-get install -y chromium`) or CHROMIUM_PATH. Not part of the extension build.
 /* global process, console, URL, Buffer, window, document -- Node script; page.evaluate callbacks run in the browser */
@@ -42,8 +43,8 @@ function fixture() {
  */
 function quoteModel(base) {
   const models = path.join(root, 'models');
-  const bundle = fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'circuits', 'single_double_quote.json')));
-  const circuit = JSON.parse(fs.readFileSync(path.join(models, bundle, 'circuits', 'single_double_quote.json'), 'utf8'));
+  const bundle = process.env.CIRCUIT_BUNDLE ?? path.join(models, fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'circuits', 'single_double_quote.json'))));
+  const circuit = JSON.parse(fs.readFileSync(path.join(bundle, 'circuits', 'single_double_quote.json'), 'utf8'));
   const activations = Object.fromEntries(circuit.nodes.map((n, i) => [n.id, Math.round(n.mean * (((i * 7) % 11) - 4) * 1000) / 1000]));
   return { ...base, circuit, activations, ablated: [], documentName: 'demo.py' };
 }
@@ -241,6 +242,25 @@ async function checkQuoteCircuit(p, name) {
   await p.waitForTimeout(300);
   expect((await p.textContent('.legend-scale')) === scale, `${name}: the colour scale stays fixed for the circuit when its activations change`);
   await p.evaluate(() => window.__hostPost({ kind: 'update', model: window.__harnessFixture.quote, pinned: false }));
+  await checkNodeExamples(p, name);
+}
+
+/** The node details show the selected node's validation-corpus examples when the circuit file has them (training/node_examples.py). */
+async function checkNodeExamples(p, name) {
+  const id = await p.evaluate(() => document.querySelector('.node-id code')?.textContent);
+  const stored = await p.evaluate((nodeId) => {
+    const ex = window.__harnessFixture.quote.circuit.nodes.find((n) => n.id === nodeId)?.examples;
+    return ex ? ex.top.length + ex.quantiles.length : 0;
+  }, id);
+  const shown = await p.locator('.node-examples:not([hidden]) .example').count();
+  expect(shown === stored, `${name}: node details of ${id} show its ${stored} stored validation-corpus examples (${shown})`);
+  if (!stored) return;
+  const marked = await p.locator('.node-examples .example-token').count();
+  expect(marked === stored, `${name}: each example highlights its token (${marked})`);
+  await p.setViewportSize({ width: 1180, height: 1400 });
+  await p.waitForTimeout(300);
+  await p.screenshot({ path: path.join(outDir, `panel-quote-wide-${name}.png`) });
+  await p.locator('.node-examples').screenshot({ path: path.join(outDir, `panel-examples-${name}.png`) });
 }
 
 /** User actions post typed messages. */
