@@ -264,7 +264,8 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
                     "input_ids": ids,
                     "ablate": ablated,
                     "fill": "mean",
-                    "min_topk_gap": float(torch.stack(gaps).min()),
+                    # a model without AbsTopK (afrac null: some of OpenAI's) has no boundary: the largest gap, 1
+                    "min_topk_gap": float(torch.stack(gaps).min()) if gaps else 1.0,
                     "logits": logits[0][:, logit_ids].tolist(),  # [T, len(logit_ids)]
                     "watched": nodes[0][:, watch].tolist(),  # [T, K]
                 }

@@ -231,21 +231,23 @@ def test_onnx_graph_matches_our_forward(folders, tmp_path, name):
     _onnx_vs_torch(tmp_path / "model.onnx", gpt, ids)
 
 
-def test_converted_bundle(folders, tmp_path, root):
-    """The command's whole output for one fixture: a bundle with its card, means from the given corpus and
+@pytest.mark.parametrize("name", ["legacy_keys", "dense_relu_afrac_null"])
+def test_converted_bundle(folders, tmp_path, root, name):
+    """The command's whole output for a fixture: a bundle with its card, means from the given corpus and
     the converted tokenizer."""
     corpus = tmp_path / "val.jsonl"
     files = sorted((root / "src/core").glob("*.ts"))
     corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in files))
     out = tmp_path / "bundle"
-    notes = import_openai.convert(folders / "legacy_keys", folders / "tok", out, corpus)
+    notes = import_openai.convert(folders / name, folders / "tok", out, corpus)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["eot_id"] == 511 and manifest["model"]["d_mlp"] == 96 and manifest["nodes"]["count"] == n_nodes(GPTConfig(**manifest["model"]))
+    cfg, _ = import_openai.read_config(folders / name)
+    assert manifest["eot_id"] == 511 and manifest["model"] == json.loads(json.dumps(cfg.to_dict())) and manifest["nodes"]["count"] == n_nodes(cfg)
     assert np.fromfile(out / "node_means.bin", dtype="<f4").shape == (manifest["nodes"]["count"],)
     assert f"our validation corpus ({len(files)} files" in manifest["provenance"]["node_means"]
     card = (out / "MODEL_CARD.md").read_text()
-    assert "legacy_keys" in card and all(n in card for n in notes)
-    gpt, _ = import_openai.load_model(folders / "legacy_keys")
+    assert name in card and all(n in card for n in notes)
+    gpt, _ = import_openai.load_model(folders / name)
     export.round_bigram_fp16_(gpt)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     ids = torch.tensor([tok.encode((root / "src/core/bundle.ts").read_text()).ids[:64]])
