@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+from tiktoken import Encoding
+from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 from tokenizers import Tokenizer, models
 
 from . import export, prepare
@@ -240,6 +242,25 @@ def convert_tokenizer(folder: Path) -> Tokenizer:
     return tok
 
 
+def data_gym_reference(folder: Path, eot_id: int) -> Encoding:
+    """The files as upstream reads them: tiktoken's data-gym loader with tinypython_2k's split regex."""
+    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / VOCAB), encoder_json_file=str(folder / ENCODER))
+    return Encoding(folder.name, pat_str=our_tokenizer.TINYPYTHON_PATTERN, mergeable_ranks=ranks, special_tokens={our_tokenizer.EOT: eot_id})
+
+
+def check_tokenizer(tok: Tokenizer, folder: Path, texts: list[str]) -> None:
+    """Our merge-rule BPE must give upstream's ids (tiktoken merges by the rank of the merged bytes, which
+    can differ where a token is reachable by two splits): checked on every text that goes into the bundle."""
+    ref = data_gym_reference(folder, tok.token_to_id(our_tokenizer.EOT))
+    for text, enc in zip(texts, tok.encode_batch(texts), strict=True):
+        want = ref.encode(text, allowed_special="all")
+        if enc.ids != want:
+            at = next((i for i, (a, b) in enumerate(zip(enc.ids, want, strict=False)) if a != b), min(len(enc.ids), len(want)))
+            raise FormatError(
+                f"{folder}: the converted tokenizer splits a validation text differently from tiktoken's reading of the same files (token {at}), so its ids would not be the model's."
+            )
+
+
 def val_texts(corpus: Path) -> list[str]:
     """The file texts of a corpus .jsonl (training/data/corpus_val.jsonl: one {"path", "text"} per line)."""
     if not corpus.is_file():
@@ -306,7 +327,9 @@ def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str |
         "converter": "training/import_openai.py",
         "notes": notes,
     }
-    write_bundle(gpt, tok, out, name or out.name, val_texts(corpus), provenance)
+    texts = val_texts(corpus)
+    check_tokenizer(tok, tok_dir, texts)
+    write_bundle(gpt, tok, out, name or out.name, texts, provenance)
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "MODEL_CARD.md").write_text(model_card(manifest, notes))
     return notes

@@ -174,6 +174,12 @@ def write_tokenizer(folder: Path, texts: list[str], n_merges: int) -> Path:
     merges = json.loads(tok.to_str())["model"]["merges"]  # [[a, b], ...] in rank order
     if len(merges) != n_merges:
         raise ValueError(f"the texts give only {len(merges)} merges, not {n_merges}; pass more text")
+    return write_data_gym(folder, merges)
+
+
+def write_data_gym(folder: Path, merges: list[tuple[str, str]]) -> Path:
+    """encoder.json + vocab.bpe for these merges (pairs of byte-level strings, in rank order)."""
+    folder.mkdir(parents=True, exist_ok=True)
     chars = byte_chars()
     encoder = {chars[b]: i for i, b in enumerate(data_gym_byte_order())}
     for a, b in merges:

@@ -10,8 +10,6 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
-from tiktoken import Encoding
-from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 from tokenizers import Tokenizer
 
 from training import export, import_openai, openai_format
@@ -195,13 +193,22 @@ def test_tied_model_has_one_matrix(folders):
 def test_tokenizer_ids_equal_a_data_gym_reference(tmp_path, root, vocab):
     folder = openai_format.write_tokenizer(tmp_path / "tok", openai_format.repo_texts(), vocab - 257)
     ours = import_openai.convert_tokenizer(folder)
-    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / "vocab.bpe"), encoder_json_file=str(folder / "encoder.json"))
-    ref = Encoding("fixture", pat_str=our_tokenizer.TINYPYTHON_PATTERN, mergeable_ranks=ranks, special_tokens={our_tokenizer.EOT: vocab - 1})
+    ref = import_openai.data_gym_reference(folder, vocab - 1)
     # text the merges were not learned from: the extension's TypeScript, and the tokenizer's edge cases
     texts = our_tokenizer.GOLDEN_TEXTS + [p.read_text() for p in sorted((root / "src/core").glob("*.ts"))]
     for text in texts:
         assert ours.encode(text).ids == ref.encode(text, allowed_special="all"), text[:60]
     assert ours.token_to_id(our_tokenizer.EOT) == vocab - 1
+
+
+def test_a_split_tiktoken_reads_differently_is_refused(tmp_path):
+    """Merges b+c, a+b, ab+c: our merge rules stop at a|bc on "abc", tiktoken (by the rank of the merged
+    bytes) goes on to abc; the converter must not ship such a tokenizer silently."""
+    folder = openai_format.write_data_gym(tmp_path / "tok", [("b", "c"), ("a", "b"), ("ab", "c")])
+    tok = import_openai.convert_tokenizer(folder)
+    import_openai.check_tokenizer(tok, folder, ["x = 1\n"])
+    with pytest.raises(import_openai.FormatError, match="differently from tiktoken"):
+        import_openai.check_tokenizer(tok, folder, ["x = abc\n"])
 
 
 def _onnx_vs_torch(path, gpt, ids):
