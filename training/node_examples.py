@@ -148,7 +148,7 @@ def pick_quantiles(absval: np.ndarray, quantiles: tuple[float, ...]) -> list[int
 
 
 def node_examples(s: Scan, column: int, corpus: list[dict], offsets: list[list[tuple[int, int]]], top: int, quantiles: tuple[float, ...], context: int) -> dict:
-    """The `examples` object of one node (docs/bundle-format.md)."""
+    """The `examples` object of one node (docs/circuit-panel.md, src/schemas/circuit.ts)."""
     values = s.values[:, column]  # [M]
     absval = np.abs(values)
 

@@ -145,6 +145,8 @@ async function run() {
     for (const name of ['light', 'dark']) {
       fs.copyFileSync(path.join(outDir, `panel-${name}.png`), path.join(root, 'docs', `panel-${name}.png`));
       fs.copyFileSync(path.join(outDir, `panel-quote-${name}.png`), path.join(root, 'docs', `panel-quote-${name}.png`));
+      const examples = path.join(outDir, `panel-examples-${name}.png`);
+      if (fs.existsSync(examples)) fs.copyFileSync(examples, path.join(root, 'docs', `panel-examples-${name}.png`));
     }
     console.log('copied screenshots to docs/');
   }
@@ -254,7 +256,7 @@ async function checkNodeExamples(p, name) {
   }, id);
   const shown = await p.locator('.node-examples:not([hidden]) .example').count();
   expect(shown === stored, `${name}: node details of ${id} show its ${stored} stored validation-corpus examples (${shown})`);
-  if (!stored) return;
+  if (!stored) return fs.rmSync(path.join(outDir, `panel-examples-${name}.png`), { force: true }); // no stale screenshot for --docs
   const marked = await p.locator('.node-examples .example-token').count();
   expect(marked === stored, `${name}: each example highlights its token (${marked})`);
   await p.setViewportSize({ width: 1180, height: 1400 });
