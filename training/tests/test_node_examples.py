@@ -125,7 +125,10 @@ def test_examples_are_the_models_activations_in_the_files_text(tiny_bundle):
     bundle, val, gpt, tok = tiny_bundle
     sizes = node_examples.run(bundle, val, windows=1000, top=3, quantiles=(0.5, 0.9), context=CONTEXT)
     assert sizes["t.json"][1] > sizes["t.json"][0]
-    circuit = json.loads((bundle / "circuits" / "t.json").read_text())
+    written = (bundle / "circuits" / "t.json").read_text()
+    node_examples.run(bundle, val, windows=1000, top=3, quantiles=(0.5, 0.9), context=CONTEXT)
+    assert (bundle / "circuits" / "t.json").read_text() == written, "a second run gives the same file (fixed windows, examples replaced)"
+    circuit = json.loads(written)
     assert circuit["metrics"] == {"n_nodes": 3} and circuit["edges"] == [], "the rest of the circuit file is kept"
     info = circuit["node_examples"]
     assert info["corpus"] == "val.jsonl" and info["files"] == 3 and info["context"] == CONTEXT
