@@ -9,6 +9,8 @@ import { describeChange, describeCircuitPrediction } from './core/readoutText';
 import { documentScope } from './core/tasks';
 import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
+import { discover } from './cliDiscover';
+import { readNodeList } from './core/nodeList';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
 
@@ -23,7 +25,9 @@ Commands:
     --circuit NAME      only this circuit (a task name, e.g. single_double_quote; repeatable as
                         NAME,NAME)
     --firing            only tokens where a (chosen) circuit fires
-    --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17)
+    --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17); @FILE: the nodes of a circuit file,
+                        a panel JSON export or discover's --json output
+    --only @FILE        keep only that file's nodes (every other node ablated)
     --mode mean|zero    value an ablated node takes (default mean)
     --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
                         the same numbers as the whole-file output (the same window)
@@ -33,6 +37,19 @@ Commands:
     --no-progress       never show progress
     --bundle DIR        model bundle (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
+  discover FILE --at LINE:COL   "why this token?": the circuit behind the prediction after the token
+                      at LINE:COL, found by ablating every node alone and growing, then pruning, a
+                      node set until it alone keeps --keep of the target-vs-alternative logit
+                      difference; reports it, what ablating it costs, its nodes and edges
+    --target TEXT       the token to explain (default: the code's next token if among the top 5,
+                        else the top one)
+    --alt TEXT          the token to contrast it with (default: the runner-up)
+    --mode mean|zero    value an ablated node takes (default mean)
+    --keep SHARE        share of the full model's logit difference the circuit alone keeps
+                        (default 0.8)
+    --json              one JSON object {"position", "target", "alt", "full", "nodes", "edges",
+                        "circuit_only", "without_circuit", "ms", ...}
+    --max-bytes N, --bundle DIR, --provider auto|cuda|cpu   as for analyze
   bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference,
                       and tokenizer/window scaling on long lines and a 10 MB file
     --json              machine-readable output
@@ -51,21 +68,21 @@ Exit status:
 `;
 
 /** A problem with what the user asked for: one line on stderr, exit status 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 /** A problem with the input file: one line on stderr, exit status 3. */
 class InputError extends Error {}
 /** The bundle cannot be opened: one line on stderr, exit status 4. */
-class ModelError extends Error {}
+export class ModelError extends Error {}
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4 } as const;
 
 const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli']);
-const OPTIONS = new Set(['--top', '--ablate', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit']);
+const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
 
-interface Args {
+export interface Args {
   readonly command: string;
   readonly positional: readonly string[];
   readonly opts: ReadonlyMap<string, string | true>;
@@ -158,21 +175,34 @@ export function offsetOf(text: string, at: string): number {
   return start + col - 1;
 }
 
-/** The nodes --ablate names and the --mode analyze() has already checked. */
+/** The nodes --ablate names (a list, or @FILE) and every node outside --only @FILE, with the --mode analyze() has already checked. */
 function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): Ablation {
   const mode = String(opts.get('--mode') ?? 'mean') as Ablation['mode'];
-  const nodes = opts.has('--ablate') ? String(opts.get('--ablate')).split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const fromFile = (option: string, v: string) => {
+    if (!v.startsWith('@')) throw new UsageError(`${option} takes @FILE, not ${v}`);
+    try {
+      return readNodeList(v.slice(1), bundle);
+    } catch (e) {
+      throw new UsageError(`${option}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const ablate = opts.has('--ablate') ? String(opts.get('--ablate')) : '';
+  const nodes = ablate.startsWith('@') ? fromFile('--ablate', ablate) : ablate.split(',').map((s) => s.trim()).filter(Boolean);
   for (const id of nodes) if (bundle.layout.flat(id) === undefined) throw new UsageError(`--ablate: ${id} is not a node of ${bundle.name}`);
+  if (opts.has('--only')) {
+    const kept = new Set(fromFile('--only', String(opts.get('--only'))));
+    for (let f = 0; f < bundle.layout.count; f++) if (!kept.has(bundle.layout.id(f))) nodes.push(bundle.layout.id(f));
+  }
   return { nodes: new Set(nodes), mode };
 }
 
-function providerOf(opts: ReadonlyMap<string, string | true>): ProviderChoice {
+export function providerOf(opts: ReadonlyMap<string, string | true>): ProviderChoice {
   const provider = String(opts.get('--provider') ?? 'auto');
   if (provider !== 'auto' && provider !== 'cuda' && provider !== 'cpu') throw new UsageError('--provider must be auto, cuda or cpu');
   return provider;
 }
 
-const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => (typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
+export const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => (typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
 
 async function bench(args: Args): Promise<void> {
   const { opts } = args;
@@ -334,7 +364,7 @@ function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): s
 }
 
 /** Write to stdout, waiting when the reader is slower than the analysis (memory stays flat). */
-async function emit(s: string): Promise<void> {
+export async function emit(s: string): Promise<void> {
   if (s && !process.stdout.write(s)) await once(process.stdout, 'drain');
 }
 
@@ -452,6 +482,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.command === 'bench') {
     await bench(args);
+    return EXIT.ok;
+  }
+  if (args.command === 'discover') {
+    await discover(args);
     return EXIT.ok;
   }
   throw new UsageError(`unknown command ${args.command}`);

@@ -19,8 +19,9 @@ test('checkRunInput: mask rows must divide the mask and be 1, B, or any number f
   assert.throws(() => checkRunInput(input({ ids: new BigInt64Array(12), B: 2, maskRows: 4 })), /4 mask rows for 2 batch rows/);
 });
 
-test('mask rows: one run of a window under M single-node ablations equals M separate runs (or, on a bundle exported before them, is refused in one sentence)', { skip: noBundle }, async () => {
-  const b = loadBundle(path.join(modelsDir, shippedName ?? ''));
+/** One run of a window under M single-node ablations equals M separate runs (or, on a bundle exported before mask rows, is refused in one sentence). */
+async function rowsEqualSeparateRuns(dir: string): Promise<void> {
+  const b = loadBundle(dir);
   const session = await ModelSession.create(b.onnxPath, { provider: 'cpu', threads: 2, spinning: false });
   try {
     assert.equal(session.maskRows, b.manifest.mask_rows === true, 'the graph and the manifest agree on mask rows');
@@ -55,4 +56,8 @@ test('mask rows: one run of a window under M single-node ablations equals M sepa
   } finally {
     await session.release();
   }
-});
+}
+
+test('mask rows on a bundle exported with them (test/fixtures/rows-bundle): one run of M ablations equals M runs', () => rowsEqualSeparateRuns(path.join(repoRoot, 'test/fixtures/rows-bundle')));
+
+test('mask rows on the shipped bundle: equal to separate runs, or refused in one sentence if it was exported before them', { skip: noBundle }, () => rowsEqualSeparateRuns(path.join(modelsDir, shippedName ?? '')));

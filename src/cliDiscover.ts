@@ -1,0 +1,58 @@
+// `circuit-inspector discover FILE --at L:C`: the circuit behind one prediction (core/discoverAt),
+// as JSON or in words.
+import { type Args, bundleDirOf, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, parseBytes, providerOf, readSource, UsageError } from './cli';
+import { DocumentAnalyzer } from './core/analysis';
+import { type Discovery, discoverAt } from './core/discoverAt';
+import { OUTPUT_NODE } from './core/nodeWeights';
+import { openModel } from './core/openModel';
+
+export async function discover(args: Args): Promise<void> {
+  const { positional, opts } = args;
+  if (positional.length !== 1) throw new UsageError('discover needs exactly one FILE');
+  if (!opts.has('--at')) throw new UsageError('discover needs --at LINE:COL');
+  const mode = String(opts.get('--mode') ?? 'mean');
+  if (mode !== 'mean' && mode !== 'zero') throw new UsageError('--mode must be mean or zero');
+  const keep = Number(opts.get('--keep') ?? 0.8);
+  if (!(keep > 0 && keep <= 1)) throw new UsageError('--keep must be a share of the logit difference above 0 and at most 1, e.g. 0.8');
+  const text = readSource(positional[0], opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES);
+  const at = offsetOf(text, String(opts.get('--at')));
+  const str = (name: string) => (opts.has(name) ? String(opts.get(name)) : undefined);
+  let model: Awaited<ReturnType<typeof openModel>>;
+  try {
+    model = await openModel(bundleDirOf(opts), providerOf(opts));
+  } catch (e) {
+    throw new ModelError(e instanceof Error ? e.message : String(e));
+  }
+  const { bundle, runner } = model;
+  if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
+  try {
+    const analyzer = new DocumentAnalyzer(bundle, runner);
+    let found: Discovery;
+    try {
+      found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep });
+    } catch (e) {
+      // a contrast the vocabulary cannot express is the user's to fix; anything else is a failure
+      if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
+      throw e;
+    }
+    await emit(opts.has('--json') ? JSON.stringify({ model: bundle.name, ...found }) + '\n' : inWords(found));
+  } finally {
+    await runner.dispose();
+  }
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+const pct = (x: number) => `${Math.round(100 * x)} %`;
+
+/** The human form: the contrast, the full model, what the circuit keeps and costs, its nodes. */
+export function inWords(d: Discovery): string {
+  const q = (t: { text: string }) => JSON.stringify(t.text);
+  const into = d.edges.filter((e) => e.target === OUTPUT_NODE).length;
+  let out = `at ${d.position.line}:${d.position.col} after ${JSON.stringify(d.position.token)}: ${q(d.target)} vs ${q(d.alt)}${d.actual ? ` (the code has ${q(d.actual)})` : ''}\n`;
+  out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)})\n`;
+  out += `circuit: ${d.nodes.length} nodes, ${d.edges.length - into} edges between them and ${into} into the output\n`;
+  out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n`;
+  out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n`;
+  for (const n of d.nodes) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}${n.label !== n.id ? `  ${n.label}` : ''}\n`;
+  return out + `found in ${(d.ms / 1000).toFixed(1)} s (${d.rows.toLocaleString('en-US')} forward passes)\n`;
+}

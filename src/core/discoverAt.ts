@@ -1,0 +1,135 @@
+// "Why this token?" at a position of a document: the window the analysis runs there, the contrast
+// (given, or the actual next token or the top one against the runner-up), ./discover's circuit, and
+// its edges (./nodeWeights), as the JSON the CLI's `discover` writes and the editor shows.
+import type { Bundle } from './bundle';
+import { findCircuit, type MaskRunner } from './discover';
+import { type Edge, NodeWeights } from './nodeWeights';
+import type { Window } from './windows';
+
+export interface DiscoverAtOptions {
+  /** Token texts of the contrast; default: the actual next token if among the top, else the top one, against the runner-up. */
+  readonly target?: string;
+  readonly alt?: string;
+  readonly mode?: 'mean' | 'zero';
+  /** Share of the full model's logit difference the circuit alone keeps (default 0.8). */
+  readonly keep?: number;
+  /** Next-token candidates reported (and searched for the actual next token; default 5). */
+  readonly top?: number;
+}
+
+export interface TokenRef {
+  readonly id: number;
+  readonly text: string;
+}
+
+export interface Discovery {
+  readonly position: { readonly line: number; readonly col: number; readonly offset: number; readonly token: string };
+  readonly target: TokenRef;
+  readonly alt: TokenRef;
+  /** The token the document has next, if any. */
+  readonly actual: TokenRef | null;
+  readonly top: readonly (TokenRef & { readonly p: number })[];
+  readonly mode: 'mean' | 'zero';
+  readonly full: { readonly logit_diff: number; readonly p_target: number; readonly p_alt: number };
+  /** The circuit's nodes, by |attribution|; attribution = full − the difference with the node alone ablated. */
+  readonly nodes: readonly { readonly id: string; readonly attribution: number; readonly label: string }[];
+  readonly edges: readonly Edge[];
+  /** Every node outside the circuit ablated; kept = logit_diff / full. */
+  readonly circuit_only: { readonly logit_diff: number; readonly kept: number };
+  /** The circuit's nodes ablated. */
+  readonly without_circuit: { readonly logit_diff: number; readonly kept: number };
+  /** Forward passes (mask rows) run. */
+  readonly rows: number;
+  readonly ms: number;
+}
+
+/** The id of the vocabulary entry whose text is exactly `text`, or a one-sentence Error. */
+export function tokenIdOf(bundle: Bundle, text: string): number {
+  for (let id = 0; id < bundle.model.vocab_size; id++) if (!bundle.tokenizer.isSpecial(id) && bundle.tokenizer.tokenText(id) === text) return id;
+  const n = bundle.tokenizer.encode(text).ids.length;
+  throw new Error(`${JSON.stringify(text)} is not one token of the model's vocabulary (it takes ${n} tokens); give the exact text of one token, e.g. from the top next tokens`);
+}
+
+/**
+ * The circuit behind the prediction the model makes after the token at `offset` (UTF-16), in the
+ * window the analysis uses for it (`windows`: DocumentAnalyzer.windows).
+ */
+export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (seq: ArrayLike<number>) => Window[], text: string, offset: number, options: DiscoverAtOptions = {}): Promise<Discovery> {
+  const started = performance.now();
+  const tok = bundle.tokenizer;
+  const enc = tok.encode(text);
+  let i = enc.ids.length - 1;
+  while (i > 0 && enc.starts[i] > offset) i--;
+  if (i < 0) throw new Error('the document has no tokens');
+  const seq = [bundle.eotId, ...enc.ids]; // sequence position i + 1 holds token i (./windows)
+  const p = i + 1;
+  const planned = windows(seq);
+  let w = planned.length - 1;
+  while (w > 0 && planned[w].start + planned[w].from > p) w--; // the window that scores p
+  const win = planned[w];
+  const ids = seq.slice(win.start, p + 1); // the prediction after token i needs nothing to its right
+
+  const V = bundle.model.vocab_size;
+  const probs = await nextTokenProbabilities(runner, ids, bundle.means, V);
+  const ranked = Array.from({ length: V }, (_, v) => v).sort((a, b) => probs[b] - probs[a]);
+  const ref = (id: number): TokenRef => ({ id, text: tok.tokenText(id) });
+  const topN = Math.max(2, options.top ?? 5);
+  const actual = i + 1 < enc.ids.length ? enc.ids[i + 1] : undefined;
+  const target = options.target !== undefined ? tokenIdOf(bundle, options.target) : actual !== undefined && ranked.slice(0, topN).includes(actual) ? actual : ranked[0];
+  const alt = options.alt !== undefined ? tokenIdOf(bundle, options.alt) : (ranked.find((v) => v !== target) as number);
+  if (alt === target) throw new Error('the target and the alternative are the same token; give two different ones');
+
+  const mode = options.mode ?? 'mean';
+  const found = await findCircuit(runner, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep });
+  const labels = shippedLabels(bundle);
+  const nodeIds = found.nodes.map((f) => bundle.layout.id(f));
+  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  const lineStart = text.lastIndexOf('\n', enc.starts[i] - 1) + 1;
+  return {
+    position: { line: countLines(text, enc.starts[i]), col: enc.starts[i] - lineStart + 1, offset: enc.starts[i], token: text.slice(enc.starts[i], enc.ends[i]) },
+    target: ref(target),
+    alt: ref(alt),
+    actual: actual === undefined ? null : ref(actual),
+    top: ranked.slice(0, topN).map((id) => ({ ...ref(id), p: round(probs[id]) })),
+    mode,
+    full: { logit_diff: round(found.full), p_target: round(probs[target]), p_alt: round(probs[alt]) },
+    nodes: found.nodes.map((f, k) => ({ id: nodeIds[k], attribution: round(found.attribution[f]), label: labels.get(nodeIds[k]) ?? nodeIds[k] })),
+    edges: NodeWeights.load(bundle).edges(nodeIds, target, alt),
+    circuit_only: { logit_diff: round(found.circuitOnly), kept: round(found.circuitOnly / found.full) },
+    without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
+    rows: found.rows,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/** Softmax over all V next-token logits after the last of `ids`, unablated [V]. */
+async function nextTokenProbabilities(runner: MaskRunner, ids: readonly number[], means: Float32Array, V: number): Promise<Float64Array> {
+  const T = ids.length;
+  const { logits } = await runner.run({
+    ids: BigInt64Array.from(ids, (id) => BigInt(id)),
+    B: 1,
+    T,
+    mask: new Float32Array(means.length).fill(1),
+    fill: means,
+    watch: [],
+    scoreFrom: T - 1,
+    readIds: BigInt64Array.from({ length: V }, (_, v) => BigInt(v)),
+  }); // [1, 1, V]
+  let max = -Infinity;
+  for (const l of logits) max = Math.max(max, l);
+  const probs = Float64Array.from(logits, (l) => Math.exp(l - max));
+  const sum = probs.reduce((a, b) => a + b, 0);
+  return probs.map((x) => x / sum);
+}
+
+/** The labels the bundle's circuits give their nodes, by node id. */
+function shippedLabels(bundle: Bundle): Map<string, string> {
+  return new Map(bundle.circuits.flatMap((c) => c.nodes.map((n) => [n.id, n.label] as [string, string])));
+}
+
+/** 1-based line of a UTF-16 offset. */
+function countLines(text: string, offset: number): number {
+  let line = 1;
+  for (let k = text.indexOf('\n'); k >= 0 && k < offset; k = text.indexOf('\n', k + 1)) line++;
+  return line;
+}

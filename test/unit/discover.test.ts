@@ -1,0 +1,136 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { DocumentAnalyzer } from '../../src/core/analysis';
+import { type Bundle, loadBundle } from '../../src/core/bundle';
+import { findCircuit, growthSizes } from '../../src/core/discover';
+import { discoverAt, type Discovery, tokenIdOf } from '../../src/core/discoverAt';
+import { readNodeList } from '../../src/core/nodeList';
+import { NodeWeights, OUTPUT_NODE } from '../../src/core/nodeWeights';
+import { ModelSession } from '../../src/core/ortSession';
+import { repoRoot } from './fixtures';
+import { tempDir } from './tempDirs';
+
+// a tiny random model exported with mask rows and node_weights.bin (test/fixtures/make_rows_bundle.py)
+const fixtureDir = path.join(repoRoot, 'test/fixtures/rows-bundle');
+const sample = path.join(repoRoot, 'test/fixtures/cli/sample.py');
+const noDist = fs.existsSync(path.join(repoRoot, 'dist/cli.js')) ? false : 'dist/cli.js is not built (npm run build)';
+
+let bundle: Bundle;
+let session: ModelSession;
+before(async () => {
+  bundle = loadBundle(fixtureDir);
+  session = await ModelSession.create(bundle.onnxPath, { provider: 'cpu', threads: 2, spinning: false });
+});
+after(() => session.release());
+
+/** Target − alternative logit after the last of `ids` with the flat nodes in `ablated` mean-ablated: one plain run. */
+async function diffWith(ids: readonly number[], target: number, alt: number, ablated: Iterable<number>): Promise<number> {
+  const mask = new Float32Array(bundle.layout.count).fill(1);
+  for (const f of ablated) mask[f] = 0;
+  const T = ids.length;
+  const { logits } = await session.run({ ids: BigInt64Array.from(ids, BigInt), B: 1, T, mask, fill: bundle.means, watch: [], scoreFrom: T - 1, readIds: BigInt64Array.of(BigInt(target), BigInt(alt)) });
+  return logits[0] - logits[1];
+}
+
+test('growthSizes: every size to 16, then 25 % steps, ending with all nodes', () => {
+  assert.deepEqual(growthSizes(5), [1, 2, 3, 4, 5]);
+  const s = growthSizes(576);
+  assert.deepEqual(s.slice(0, 17), [...Array.from({ length: 16 }, (_, k) => k + 1), 20]);
+  assert.equal(s[s.length - 1], 576);
+  assert.ok(s.every((k, i) => i === 0 || k > s[i - 1]));
+});
+
+test('findCircuit: attributions, circuit-only and without-circuit differences equal separate single-mask runs; the circuit keeps the share asked for', async () => {
+  const ids = [bundle.eotId, ...bundle.tokenizer.encode('def area(w, h):\n    return w * h\n\nprint(area(3, 4').ids];
+  const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
+  const found = await findCircuit(session, ids, { target, alt }, { means: bundle.means, chunk: 50 });
+  const N = bundle.layout.count;
+  assert.ok(Math.abs(found.full - (await diffWith(ids, target, alt, []))) <= 1e-4);
+  for (const f of [0, 1, Math.floor(N / 2), N - 1, found.nodes[0]]) {
+    assert.ok(Math.abs(found.attribution[f] - (found.full - (await diffWith(ids, target, alt, [f])))) <= 1e-4, `attribution of node ${f}`);
+  }
+  const outside = Array.from({ length: N }, (_, f) => f).filter((f) => !found.nodes.includes(f));
+  assert.ok(Math.abs(found.circuitOnly - (await diffWith(ids, target, alt, outside))) <= 1e-4);
+  assert.ok(Math.abs(found.withoutCircuit - (await diffWith(ids, target, alt, found.nodes))) <= 1e-4);
+  assert.ok(found.circuitOnly / found.full >= 0.8, `the circuit alone keeps ${found.circuitOnly} of ${found.full}`);
+  assert.ok(found.nodes.length >= 1 && found.nodes.length < N, `${found.nodes.length} nodes`);
+  assert.ok(found.rows > N, 'every node was ablated alone');
+  const order = [...found.nodes].sort((a, b) => Math.abs(found.attribution[b]) - Math.abs(found.attribution[a]));
+  assert.deepEqual(found.nodes, order, 'nodes by |attribution|');
+});
+
+test('discoverAt: the default contrast is the next token in the code (when among the top) against the runner-up, in the window the analysis uses; edges come from node_weights.bin', async () => {
+  const text = fs.readFileSync(sample, 'utf8');
+  const analyzer = new DocumentAnalyzer(bundle, session);
+  const offset = text.indexOf('(') + 1; // the prediction after the token that holds the first argument
+  const d = await discoverAt(bundle, session, (seq) => analyzer.windows(seq), text, offset);
+  assert.equal(d.top.length, 5);
+  const inTop = d.actual !== null && d.top.some((t) => t.id === d.actual?.id);
+  assert.equal(d.target.id, inTop ? d.actual?.id : d.top[0].id);
+  assert.equal(d.alt.id, d.top.find((t) => t.id !== d.target.id)?.id);
+  // the full model's figures agree with the analysis at the same position
+  const at = await analyzer.analyzeAt(text, offset);
+  const p = (id: number) => at?.token.next.find((n) => n.id === id)?.p;
+  if (p(d.target.id) !== undefined) assert.ok(Math.abs((p(d.target.id) as number) - d.full.p_target) <= 1e-3);
+  assert.ok(d.circuit_only.kept >= 0.8);
+  const ids = new Set(d.nodes.map((n) => n.id));
+  assert.ok(d.edges.every((e) => ids.has(e.source) && (ids.has(e.target) || e.target === OUTPUT_NODE)));
+  // every weight edge between the circuit's nodes is listed, and only those
+  const again = NodeWeights.load(bundle).edges([...ids], d.target.id, d.alt.id);
+  assert.deepEqual(again, d.edges);
+  assert.throws(() => tokenIdOf(bundle, 'certainly not one token'), /is not one token of the model's vocabulary/);
+});
+
+test('readNodeList: the nodes of a discover JSON, a circuit file or a panel export; one sentence for anything else', () => {
+  const dir = tempDir('ci-nodes-');
+  const write = (name: string, v: unknown) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, typeof v === 'string' ? v : JSON.stringify(v));
+    return f;
+  };
+  assert.deepEqual(readNodeList(write('a.json', { nodes: [{ id: '0.attn.v.3', attribution: 1 }, { id: '1.mlp.post_act.60' }] }), bundle), ['0.attn.v.3', '1.mlp.post_act.60']);
+  const circuitLike = { task: 't', classes: [], nodes: [{ id: '0.mlp.post_act.7', layer: 0, site: 'mlp.post_act', index: 7, label: 'x' }], edges: [] };
+  assert.deepEqual(readNodeList(write('e.json', circuitLike), bundle), ['0.mlp.post_act.7']);
+  assert.throws(() => readNodeList(write('b.json', 'not json'), bundle), /is not JSON/);
+  assert.throws(() => readNodeList(write('c.json', { nodes: [{ name: 'x' }] }), bundle), /does not list nodes as a circuit file does/);
+  assert.throws(() => readNodeList(write('d.json', { nodes: [{ id: '0.attn.v.999' }] }), bundle), /names node 0\.attn\.v\.999, which is not a node of rows-fixture/);
+  assert.throws(() => readNodeList(path.join(dir, 'missing.json'), bundle), /no such file/);
+});
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/circuit-inspector.js'), ...args], { cwd: os.tmpdir(), encoding: 'utf8', timeout: 300_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('CLI: discover --json, then analyze --only and --ablate with its output reproduce circuit_only and without_circuit', { skip: noDist }, () => {
+  const r = cli('discover', sample, '--at', '2:5', '--json', '--bundle', fixtureDir, '--provider', 'cpu');
+  assert.equal(r.status, 0, r.stderr);
+  const d = JSON.parse(r.stdout) as Discovery;
+  for (const k of ['position', 'target', 'alt', 'full', 'nodes', 'edges', 'circuit_only', 'without_circuit', 'ms']) assert.ok(k in d, k);
+  const file = path.join(tempDir('ci-discover-'), 'found.json');
+  fs.writeFileSync(file, r.stdout);
+  const logitDiff = (...extra: string[]) => {
+    const a = cli('analyze', sample, '--at', '2:5', '--json', '--top', '50', '--bundle', fixtureDir, '--provider', 'cpu', ...extra);
+    assert.equal(a.status, 0, a.stderr);
+    const next = (JSON.parse(a.stdout) as { tokens: { next: { text: string; p: number }[] }[] }).tokens[0].next;
+    const p = (t: string) => next.find((n) => n.text === t)?.p;
+    const [pt, pa] = [p(d.target.text), p(d.alt.text)];
+    return pt && pa ? Math.log(pt) - Math.log(pa) : undefined;
+  };
+  // probabilities are rounded to 4 digits in analyze's JSON: compare the differences loosely
+  // and a probability under 5e-5 shows as 0: then the difference must be far below zero
+  const near = (got: number | undefined, want: number) => (got === undefined ? want < -5 : Math.abs(got - want) <= 0.05 * Math.max(1, Math.abs(want)));
+  assert.ok(near(logitDiff(), d.full.logit_diff), 'full');
+  assert.ok(near(logitDiff('--only', `@${file}`), d.circuit_only.logit_diff), 'circuit only');
+  assert.ok(near(logitDiff('--ablate', `@${file}`), d.without_circuit.logit_diff), 'without the circuit');
+  const human = cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--provider', 'cpu', '--target', d.alt.text, '--alt', d.target.text);
+  assert.equal(human.status, 0, human.stderr);
+  assert.match(human.stdout, /circuit only \(everything else mean-ablated\): .*keeps \d+ %/);
+  assert.equal(cli('discover', sample, '--bundle', fixtureDir).status, 2);
+  assert.match(cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--target', 'no such token here').stderr, /not one token/);
+  assert.match(cli('analyze', sample, '--at', '2:5', '--bundle', fixtureDir, '--only', 'found.json').stderr, /--only takes @FILE/);
+});
