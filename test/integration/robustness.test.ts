@@ -66,6 +66,55 @@ function memory(): { heapMB: number; rssMB: number } {
   return { heapMB: m.heapUsed / 2 ** 20, rssMB: m.rss / 2 ** 20 };
 }
 
+/** A copy of the shipped bundle, broken by `edit`. */
+function copyOfShipped(edit: (dir: string) => void): string {
+  const dir = fs.mkdtempSync(path.join(tmp, 'bundle-'));
+  fs.cpSync(shipped, dir, { recursive: true });
+  edit(dir);
+  return dir;
+}
+
+type Manifest = { model: { vocab_size: number }; nodes: { count: number; layout: { name: string; length: number }[]; means: string }; circuits: string[] };
+
+function editManifest(dir: string, edit: (m: Manifest) => void): void {
+  const file = path.join(dir, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  edit(m);
+  fs.writeFileSync(file, JSON.stringify(m));
+}
+
+/** Ways a bundle breaks: what is done to a copy of the shipped one, and the message the user must get. */
+const BROKEN_BUNDLES: [string, (dir: string) => void, RegExp][] = [
+  ['missing', (d) => fs.rmSync(d, { recursive: true }), /the folder does not exist\. Set circuitInspector\.bundlePath/],
+  ['truncated ONNX', (d) => fs.truncateSync(path.join(d, 'model.onnx'), fs.statSync(path.join(d, 'model.onnx')).size >> 1), /model\.onnx could not be loaded by onnxruntime .*re-export the bundle/],
+  [
+    'manifest not matching the graph',
+    (d) =>
+      editManifest(d, (m) => {
+        const last = m.nodes.layout[m.nodes.layout.length - 1];
+        last.length -= 1;
+        m.nodes.count -= 1;
+        // a circuit naming the dropped node would be refused first, by the circuit check
+        m.circuits = m.circuits.filter((c) => !fs.readFileSync(path.join(d, c), 'utf8').includes(`"${last.name}.${last.length}"`));
+        fs.truncateSync(path.join(d, m.nodes.means), 4 * m.nodes.count);
+      }),
+    /the ONNX graph does not run with the node layout and model in manifest\.json .*re-export the bundle/,
+  ],
+  [
+    'circuit naming a node that does not exist',
+    (d) => {
+      // the node renamed everywhere (edges, firing rule, key nodes): only the layout can object
+      const file = path.join(d, 'circuits', `${QUOTE}.json`);
+      const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: string }[] };
+      const renamed = JSON.parse(JSON.stringify(c).split(`"${c.nodes[0].id}"`).join('"9.mlp.post_act.3"')) as { nodes: Record<string, unknown>[] };
+      Object.assign(renamed.nodes[0], { layer: 9, site: 'mlp.post_act', index: 3 });
+      fs.writeFileSync(file, JSON.stringify(renamed));
+    },
+    /names node 9\.mlp\.post_act\.3, which is not in the model's node layout\. Re-export the bundle or fix the circuit file\./,
+  ],
+  ['wrong tokenizer', (d) => editManifest(d, (m) => (m.model.vocab_size = 4096)), /tokenizer\.json has 2048 tokens but the model has 4096, so it is the wrong tokenizer/],
+];
+
 suite('Robustness', () => {
   suiteSetup(async () => {
     await openFixture('quotes_and_lists.py');
@@ -201,52 +250,10 @@ suite('Robustness', () => {
   });
 
   test('broken bundles: one sentence naming the file and the fix each, and the editor keeps working', async () => {
-    const copy = (edit: (dir: string) => void): string => {
-      const dir = fs.mkdtempSync(path.join(tmp, 'bundle-'));
-      fs.cpSync(shipped, dir, { recursive: true });
-      edit(dir);
-      return dir;
-    };
-    const manifest = (dir: string, edit: (m: { model: { vocab_size: number }; nodes: { count: number; layout: { name: string; length: number }[]; means: string }; circuits: string[] }) => void) => {
-      const file = path.join(dir, 'manifest.json');
-      const m = JSON.parse(fs.readFileSync(file, 'utf8'));
-      edit(m);
-      fs.writeFileSync(file, JSON.stringify(m));
-    };
-    const cases: [string, (dir: string) => void, RegExp][] = [
-      ['missing', (d) => fs.rmSync(d, { recursive: true }), /the folder does not exist\. Set circuitInspector\.bundlePath/],
-      ['truncated ONNX', (d) => fs.truncateSync(path.join(d, 'model.onnx'), fs.statSync(path.join(d, 'model.onnx')).size >> 1), /model\.onnx could not be loaded by onnxruntime .*re-export the bundle/],
-      [
-        'manifest not matching the graph',
-        (d) =>
-          manifest(d, (m) => {
-            const last = m.nodes.layout[m.nodes.layout.length - 1];
-            last.length -= 1;
-            m.nodes.count -= 1;
-            // a circuit naming the dropped node would be refused first, by the circuit check
-            m.circuits = m.circuits.filter((c) => !fs.readFileSync(path.join(d, c), 'utf8').includes(`"${last.name}.${last.length}"`));
-            fs.truncateSync(path.join(d, m.nodes.means), 4 * m.nodes.count);
-          }),
-        /the ONNX graph does not run with the node layout and model in manifest\.json .*re-export the bundle/,
-      ],
-      [
-        'circuit naming a node that does not exist',
-        (d) => {
-          // the node renamed everywhere (edges, firing rule, key nodes): only the layout can object
-          const file = path.join(d, 'circuits', `${QUOTE}.json`);
-          const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: string }[] };
-          const renamed = JSON.parse(JSON.stringify(c).split(`"${c.nodes[0].id}"`).join('"9.mlp.post_act.3"')) as { nodes: Record<string, unknown>[] };
-          Object.assign(renamed.nodes[0], { layer: 9, site: 'mlp.post_act', index: 3 });
-          fs.writeFileSync(file, JSON.stringify(renamed));
-        },
-        /names node 9\.mlp\.post_act\.3, which is not in the model's node layout\. Re-export the bundle or fix the circuit file\./,
-      ],
-      ['wrong tokenizer', (d) => manifest(d, (m) => (m.model.vocab_size = 4096)), /tokenizer\.json has 2048 tokens but the model has 4096, so it is the wrong tokenizer/],
-    ];
     const editor = await openFixture('quotes_and_lists.py');
     try {
-      for (const [name, edit, message] of cases) {
-        const dir = copy(edit);
+      for (const [name, edit, message] of BROKEN_BUNDLES) {
+        const dir = copyOfShipped(edit);
         await setting('bundlePath', dir);
         const error = await waitFor(async () => {
           const e = (await state()).error;
