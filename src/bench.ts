@@ -415,7 +415,7 @@ function torchRequest(b: Bundle, watch: readonly number[], batches: readonly Run
   };
 }
 
-function pythonFor(root: string): string {
+export function pythonFor(root: string): string {
   const venv = path.join(root, '.venv', 'bin', 'python');
   return process.env.CIRCUIT_INSPECTOR_PYTHON ?? (fs.existsSync(venv) ? venv : 'python3');
 }

@@ -9,6 +9,7 @@ import { describeChange, describeCircuitPrediction } from './core/readoutText';
 import { documentScope } from './core/tasks';
 import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
+import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { discover } from './cliDiscover';
 import { readNodeList } from './core/nodeList';
 
@@ -57,7 +58,7 @@ Commands:
     --cli               also time this CLI end to end (--jsonl) on a 1 MB line and a 10 MB file
                         (several minutes)
     --bundle DIR, --provider auto|cuda|cpu   as for analyze
-  --help              this text
+${IMPORT_USAGE}  --help              this text
 
 Exit status:
   0  done
@@ -471,6 +472,7 @@ async function analyze(args: Args): Promise<void> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'import-openai') return importOpenai(argv.slice(1), packageRoot());
   const args = parseArgs(argv);
   if (args.opts.has('--help') || args.command === '' || args.command === 'help') {
     process.stdout.write(USAGE);

@@ -340,7 +340,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, required=True, help="folder with beeg_config.json and final_model.pt")
     ap.add_argument("--tokenizer", type=Path, required=True, help="folder with vocab.bpe and encoder.json (tinypython_2k)")
     ap.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/csp_yolo1")
-    ap.add_argument("--val-corpus", type=Path, default=Path("training/data/corpus_val.jsonl"), help="texts for the node means (.jsonl of {path, text})")
+    ap.add_argument("--val-corpus", type=Path, default=Path(__file__).parent / "data/corpus_val.jsonl", help="texts for the node means (.jsonl of {path, text})")
     ap.add_argument("--name", default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)
