@@ -134,8 +134,26 @@ function getConfiguration(section: string) {
   };
 }
 
+/** A status bar item: what the user would see in it. */
+export class FakeStatusBarItem {
+  text = '';
+  tooltip: unknown;
+  name = '';
+  command: string | undefined;
+  backgroundColor: unknown;
+  show(): void {}
+  dispose(): void {}
+}
+
 export const vscodeStub = {
   EventEmitter,
+  StatusBarAlignment: { Left: 1, Right: 2 },
+  ThemeColor: class {
+    constructor(readonly id: string) {}
+  },
+  MarkdownString: class {
+    constructor(readonly value = '') {}
+  },
   Uri: FakeUri,
   Range,
   CancellationTokenSource,
@@ -153,6 +171,7 @@ export const vscodeStub = {
       fake.shown.push({ uri: document.uri.toString(), selection: options.selection });
       return Promise.resolve({ revealRange: () => undefined });
     },
+    createStatusBarItem: (): FakeStatusBarItem => new FakeStatusBarItem(),
     registerWebviewViewProvider: () => ({ dispose: () => undefined }),
     registerWebviewPanelSerializer: () => ({ dispose: () => undefined }),
   },
