@@ -13,6 +13,7 @@ import { openModel } from './core/openModel';
 import type { ProviderChoice, RunInput, Runner } from './core/runner';
 import { Tokenizer } from './core/tokenizer';
 import { planContentWindows } from './core/windows';
+import { denseThroughput, ForwardCost } from './sparseLimit';
 
 export interface BenchCase {
   readonly name: string;
@@ -38,6 +39,13 @@ export interface BenchCase {
   readonly rss_mb: number;
   /** Peak resident memory of the bench process so far, MB (repeats and replays included). */
   readonly peak_rss_mb: number;
+  /** Multiply-adds of those forward passes: what the graph does densely, and nonzero weights × kept activations; null when the graph's weights could not be read. */
+  readonly dense_macs: number | null;
+  readonly nonzero_macs: number | null;
+  /** nonzero_macs at the machine's measured dense throughput (BenchReport.dense_macs_per_ms), ms: a perfect sparse kernel's time. */
+  readonly limit_ms: number | null;
+  /** onnx_ms / limit_ms. */
+  readonly x_of_limit: number | null;
 }
 
 export interface BenchReport {
@@ -47,6 +55,8 @@ export interface BenchReport {
   readonly load_ms: number;
   /** Largest rss_mb over the process before the model was loaded, MB. */
   readonly rss_growth_mb: number;
+  /** onnxruntime's dense MatMul throughput on all cores, multiply-adds per ms (sparseLimit.denseThroughput). */
+  readonly dense_macs_per_ms: number;
   readonly scaling: ScalingRow[];
   /** The 10 MB file with the default --max-bytes: time to the refusal, ms. */
   readonly refusal_ms: number | null;
@@ -149,11 +159,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (r.notice) notes.push(r.notice);
   const source = fs.readFileSync(path.join(o.root, BENCH_FILE), 'utf8').split('\n');
   const cases: BenchCase[] = [];
+  log('dense throughput…');
+  const throughput = await denseThroughput(o.runs);
+  const cost = ForwardCost.fromBundle(b);
+  if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
+  const limit = { throughput, cost: typeof cost === 'string' ? undefined : cost };
   try {
     for (const lines of o.sizes ?? [100, 1000, 5000]) {
       const text = source.slice(0, lines).join('\n') + '\n';
       log(`${lines} lines…`);
-      cases.push(await benchCase(o, b, r, `${lines} lines`, lines, text, notes));
+      cases.push(await benchCase(o, b, r, `${lines} lines`, lines, text, notes, limit));
     }
   } finally {
     await r.dispose();
@@ -197,6 +212,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     machine: machine(r.provider),
     load_ms: median(loads),
     rss_growth_mb: rssGrowth,
+    dense_macs_per_ms: throughput,
     scaling,
     refusal_ms: refusal,
     cli,
@@ -269,7 +285,7 @@ function runCli(bin: string, args: readonly string[], name = ''): CliRow {
   return { name, bytes: fs.statSync(args[0]).size, exit: r.status, seconds, tokens, tokens_per_s: tokens === null ? null : tokens / seconds, peak_rss_mb: num(last?.[2]) };
 }
 
-async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[]): Promise<BenchCase> {
+async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], limit: { throughput: number; cost?: ForwardCost }): Promise<BenchCase> {
   // the forward passes of one cold analysis, recorded for the replays below
   const recorded: RunInput[] = [];
   const recorder = {
@@ -340,6 +356,8 @@ async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, li
 
   const onnxMs = median(replays);
   const torchMedian = torchMs.length ? median(torchMs) : null;
+  const macs = limit.cost ? batches.map((x) => (limit.cost as ForwardCost).ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
+  const limitMs = macs ? macs.nonzero / limit.throughput : null;
   return {
     name,
     lines,
@@ -355,6 +373,10 @@ async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, li
     ratio_vs_torch: torchMedian === null ? null : onnxMs / torchMedian,
     rss_mb: rss,
     peak_rss_mb: peakRssMb(),
+    dense_macs: macs?.dense ?? null,
+    nonzero_macs: macs?.nonzero ?? null,
+    limit_ms: limitMs,
+    x_of_limit: limitMs === null ? null : onnxMs / limitMs,
   };
 }
 
@@ -439,19 +461,23 @@ const check = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' : o
 
 /** The report as a table, with the issue's targets checked against it. */
 export function formatBench(rep: BenchReport): string {
-  const head = ['case', 'tokens', 'windows', 'analyze ms', 'first screen ms', 'onnx ms', 'torch ms', 'onnx/torch', 'ablate ms', 'edit ms', 'edit windows', 'RSS MB', 'peak RSS MB'];
-  const rows = rep.cases.map((c) => [c.name, String(c.tokens), String(c.windows), fmt(c.analyze_ms), fmt(c.visible_ms), fmt(c.onnx_ms), fmt(c.torch_ms), fmt(c.ratio_vs_torch, 2), fmt(c.ablate_ms, 1), fmt(c.edit_ms, 1), `${c.edit_windows[0]} (max ${c.edit_windows[1]})`, fmt(c.rss_mb), fmt(c.peak_rss_mb)]);
+  const head = ['case', 'tokens', 'windows', 'analyze ms', 'first screen ms', 'onnx ms', 'torch ms', 'onnx/torch', 'limit ms', '× of the limit', 'ablate ms', 'edit ms', 'edit windows', 'RSS MB', 'peak RSS MB'];
+  const rows = rep.cases.map((c) => [c.name, String(c.tokens), String(c.windows), fmt(c.analyze_ms), fmt(c.visible_ms), fmt(c.onnx_ms), fmt(c.torch_ms), fmt(c.ratio_vs_torch, 2), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1), fmt(c.ablate_ms, 1), fmt(c.edit_ms, 1), `${c.edit_windows[0]} (max ${c.edit_windows[1]})`, fmt(c.rss_mb), fmt(c.peak_rss_mb)]);
   const k = rep.cases.find((c) => c.lines === 1000);
   const ratios = rep.cases.map((c) => c.ratio_vs_torch).filter((x): x is number => x !== null);
+  const limits = rep.cases.map((c) => c.x_of_limit).filter((x): x is number => x !== null);
   return [
     `Circuit Inspector bench — ${rep.machine.cpu}, ${rep.machine.cores} cores, ${rep.machine.provider}, onnxruntime-node ${rep.machine.onnxruntime_node}, ${rep.machine.node}`,
     `session load ${fmt(rep.load_ms)} ms; RSS growth with the model and one analysis held ${fmt(rep.rss_growth_mb)} MB`,
     '',
     ...table(head, rows),
     '',
+    ...formatLimit(rep),
+    '',
     'targets:',
     `  first analysis of 1,000 lines ≤ 300 ms: ${k ? `${fmt(k.analyze_ms)} ms, ${check(k.analyze_ms <= 300)} (its first screen: ${fmt(k.visible_ms)} ms)` : 'n/a'}`,
     `  ONNX ≤ 0.5 × PyTorch on the same inputs: ${ratios.length ? `${ratios.map((x) => x.toFixed(2)).join(' / ')}, ${check(ratios.every((x) => x <= 0.5))}` : 'n/a (no PyTorch)'}`,
+    `  forward within 4× of the sparse limit: ${limits.length ? `${limits.map((x) => x.toFixed(1)).join(' / ')}×, ${check(limits.every((x) => x <= 4))}` : 'n/a (limit not computed)'}`,
     `  ablation re-run ≤ 30 ms: ${rep.cases.map((c) => fmt(c.ablate_ms, 1)).join(' / ')} ms, ${check(rep.cases.every((c) => c.ablate_ms <= 30))}`,
     `  one-character edit recomputes ≤ 2 windows: median ${rep.cases.map((c) => c.edit_windows[0]).join(' / ')}, max ${rep.cases.map((c) => c.edit_windows[1]).join(' / ')}, ${check(rep.cases.every((c) => c.edit_windows[1] <= 2))}`,
     `  RSS growth ≤ 300 MB: ${fmt(rep.rss_growth_mb)} MB, ${check(rep.rss_growth_mb <= 300)}`,
@@ -459,6 +485,14 @@ export function formatBench(rep: BenchReport): string {
     ...formatScaling(rep),
     ...rep.notes.map((n) => `note: ${n}`),
   ].join('\n');
+}
+
+/** The multiply-adds behind the limit column: per case dense, nonzero, their ratio. */
+function formatLimit(rep: BenchReport): string[] {
+  const M = (x: number | null) => (x === null ? '—' : (x / 1e6).toFixed(0));
+  const head = ['case', 'dense M multiply-adds', 'nonzero M multiply-adds', 'dense/nonzero', 'onnx ms', 'limit ms', '× of the limit'];
+  const rows = rep.cases.map((c) => [c.name, M(c.dense_macs), M(c.nonzero_macs), c.dense_macs && c.nonzero_macs ? (c.dense_macs / c.nonzero_macs).toFixed(1) : '—', fmt(c.onnx_ms), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1)]);
+  return [`the sparsity limit: nonzero weights × kept activations at the dense MatMul throughput measured here, ${(rep.dense_macs_per_ms / 1e6).toFixed(1)} G multiply-adds/s on ${rep.machine.cores} cores (docs/BENCHMARKS.md, "The limit"):`, ...table(head, rows)];
 }
 
 function cliTargets(rep: BenchReport): string[] {

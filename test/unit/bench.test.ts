@@ -25,8 +25,16 @@ test('bench: a 60-line case runs every measurement and the report holds together
   // the PyTorch reference ran, or the report says why not
   if (c.torch_ms === null) assert.ok(rep.notes.some((n) => /PyTorch reference not run/.test(n)));
   else assert.ok(c.ratio_vs_torch !== null && Math.abs(c.ratio_vs_torch - c.onnx_ms / c.torch_ms) < 1e-9);
+  // the sparsity limit: the same passes' multiply-adds, the nonzero ones at the measured dense throughput
+  assert.ok(rep.dense_macs_per_ms > 0);
+  assert.ok(c.dense_macs !== null && c.nonzero_macs !== null && c.limit_ms !== null && c.x_of_limit !== null, rep.notes.join('; '));
+  assert.ok(c.nonzero_macs > 0 && c.nonzero_macs < c.dense_macs);
+  assert.equal(c.limit_ms, c.nonzero_macs / rep.dense_macs_per_ms);
+  assert.equal(c.x_of_limit, c.onnx_ms / c.limit_ms);
   assert.equal(rep.machine.provider, 'cpu');
   const table = formatBench(rep);
+  assert.match(table, /× of the limit/);
+  assert.match(table, /forward within 4× of the sparse limit: [\d.]+×/);
   assert.match(table, /analyze ms/);
   assert.match(table, /60 lines/);
   assert.match(table, /one-character edit recomputes ≤ 2 windows/);

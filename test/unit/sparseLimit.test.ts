@@ -1,0 +1,59 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { loadBundle } from '../../src/core/bundle';
+import { matMulModel, readWeights } from '../../src/onnxProto';
+import { denseThroughput, ForwardCost } from '../../src/sparseLimit';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const modelsDir = path.join(root, 'models');
+const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
+const noBundle = shippedName ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
+
+test("readWeights: the shipped graph's nonzero weights are the exporter's count in manifest.json, row by row", { skip: noBundle }, () => {
+  const b = loadBundle(path.join(modelsDir, shippedName!));
+  const metrics = b.manifest.metrics as { sparse_weights_nonzero: number; sparse_weights_total: number };
+  const weights = readWeights(fs.readFileSync(b.onnxPath));
+  // the exporter counts every 2-D weight but the bigram table (GPT.sparse_parameters)
+  const sparse = [...weights].filter(([name, w]) => w.dims.length === 2 && !name.includes('bigram'));
+  assert.equal(sparse.reduce((s, [, w]) => s + w.nonzero, 0), metrics.sparse_weights_nonzero);
+  assert.equal(sparse.reduce((s, [, w]) => s + w.dims[0] * w.dims[1], 0), metrics.sparse_weights_total);
+  for (const [name, w] of weights) {
+    assert.equal(w.rowNonzero.length, w.dims[0] ?? 1, name);
+    assert.equal(w.rowNonzero.reduce((s, x) => s + x, 0), w.nonzero, name);
+  }
+});
+
+test('ForwardCost: dense multiply-adds follow the graph, nonzero ones are fewer and shrink with the read ids and the scored positions', { skip: noBundle }, () => {
+  const b = loadBundle(path.join(modelsDir, shippedName!));
+  const cost = ForwardCost.fromBundle(b);
+  assert.ok(cost instanceof ForwardCost, String(cost));
+  const m = b.model as Record<string, number>;
+  const [d, hd, dm, V, L] = [m.d_model, m.n_head * m.d_head, m.d_mlp, m.vocab_size, m.n_layer];
+  const all = BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
+  // every position scored: each layer does q, k, v, attention, projection and MLP at all T; the unembedding at all T for all V
+  const T = 8;
+  const full = cost.ofRun({ B: 1, T, scoreFrom: 0, readIds: all });
+  assert.equal(full.dense, L * T * (3 * hd * d + 2 * T * hd + hd * d + 2 * d * dm) + T * d * V);
+  assert.ok(full.nonzero > 0 && full.nonzero < full.dense / 4, `${full.nonzero} of ${full.dense}`);
+  const two = cost.ofRun({ B: 2, T, scoreFrom: 0, readIds: all });
+  assert.deepEqual(two, { dense: 2 * full.dense, nonzero: 2 * full.nonzero });
+  const fewer = cost.ofRun({ B: 1, T, scoreFrom: 0, readIds: all.subarray(0, 6) });
+  assert.equal(full.dense - fewer.dense, T * d * (V - 6));
+  assert.ok(fewer.nonzero < full.nonzero);
+  const scoredLess = cost.ofRun({ B: 1, T, scoreFrom: 6, readIds: all });
+  assert.ok(scoredLess.dense < full.dense && scoredLess.nonzero < full.nonzero);
+});
+
+test('matMulModel is a model onnxruntime runs, and denseThroughput measures it', async () => {
+  const session = await ort.InferenceSession.create(matMulModel(2, 3, 2));
+  try {
+    const out = await session.run({ A: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]), B: new ort.Tensor('float32', Float32Array.of(1, 0, 0, 1, 1, 1), [3, 2]) });
+    assert.deepEqual([...(out.Y.data as Float32Array)], [4, 5, 10, 11]);
+  } finally {
+    await session.release();
+  }
+  assert.ok((await denseThroughput(1)) > 0);
+});
