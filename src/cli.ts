@@ -9,8 +9,8 @@ import { describeChange, describeCircuitPrediction } from './core/readoutText';
 import { documentScope } from './core/tasks';
 import type { ProviderChoice } from './core/runner';
 import { formatBench, runBench } from './bench';
-import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { discover } from './cliDiscover';
+import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { readNodeList } from './core/nodeList';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
@@ -50,6 +50,8 @@ Commands:
                         (default 0.8)
     --json              one JSON object {"position", "target", "alt", "full", "nodes", "edges",
                         "circuit_only", "without_circuit", "ms", ...}
+    --save FILE         also write the circuit as a circuit file (bundle format), for the panel
+                        and for analyze --ablate/--only @FILE
     --max-bytes N, --bundle DIR, --provider auto|cuda|cpu   as for analyze
   bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference,
                       and tokenizer/window scaling on long lines and a 10 MB file
@@ -78,7 +80,7 @@ export class ModelError extends Error {}
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4 } as const;
 
 const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli']);
-const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep']);
+const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;

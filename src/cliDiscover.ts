@@ -1,8 +1,10 @@
 // `circuit-inspector discover FILE --at L:C`: the circuit behind one prediction (core/discoverAt),
 // as JSON or in words.
+import * as fs from 'fs';
 import { type Args, bundleDirOf, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, parseBytes, providerOf, readSource, UsageError } from './cli';
 import { DocumentAnalyzer } from './core/analysis';
 import { type Discovery, discoverAt } from './core/discoverAt';
+import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
 import { openModel } from './core/openModel';
 
@@ -35,6 +37,7 @@ export async function discover(args: Args): Promise<void> {
       if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
       throw e;
     }
+    if (opts.has('--save')) fs.writeFileSync(String(opts.get('--save')), JSON.stringify(toCircuitFile(found, bundle), null, 1) + '\n');
     await emit(opts.has('--json') ? JSON.stringify({ model: bundle.name, ...found }) + '\n' : inWords(found));
   } finally {
     await runner.dispose();

@@ -8,9 +8,12 @@ import { DocumentAnalyzer } from '../../src/core/analysis';
 import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { findCircuit, growthSizes } from '../../src/core/discover';
 import { discoverAt, type Discovery, tokenIdOf } from '../../src/core/discoverAt';
+import { toCircuitFile } from '../../src/core/foundCircuit';
 import { readNodeList } from '../../src/core/nodeList';
 import { NodeWeights, OUTPUT_NODE } from '../../src/core/nodeWeights';
 import { ModelSession } from '../../src/core/ortSession';
+import { circuitFile } from '../../src/schemas/circuit';
+import { check } from '../../src/schemas/validate';
 import { repoRoot } from './fixtures';
 import { tempDir } from './tempDirs';
 
@@ -83,6 +86,17 @@ test('discoverAt: the default contrast is the next token in the code (when among
   const again = NodeWeights.load(bundle).edges([...ids], d.target.id, d.alt.id);
   assert.deepEqual(again, d.edges);
   assert.throws(() => tokenIdOf(bundle, 'certainly not one token'), /is not one token of the model's vocabulary/);
+
+  // as a circuit file: loads through the circuit schema, classes are the contrast, the weight edges without the output node
+  const file = toCircuitFile(d, bundle);
+  const checked = check(circuitFile, JSON.parse(JSON.stringify(file)));
+  assert.ok(checked.ok, checked.ok ? '' : checked.error.message);
+  assert.deepEqual(file.classes.map((c) => c.tokens[0].id), [d.target.id, d.alt.id]);
+  assert.deepEqual(file.nodes.map((n) => [n.id, n.flat, n.mean]), d.nodes.map((n) => [n.id, bundle.layout.flat(n.id), bundle.means[bundle.layout.flat(n.id) as number]]));
+  assert.equal(file.edges.length, d.edges.filter((e) => e.target !== OUTPUT_NODE).length);
+  assert.equal(file.metrics?.logit_diff_recovered, d.circuit_only.kept);
+  assert.match(file.title, /^found at \d+:\d+ for ".*" vs ".*"$/);
+  assert.deepEqual(file.found.position, d.position);
 });
 
 test('readNodeList: the nodes of a discover JSON, a circuit file or a panel export; one sentence for anything else', () => {
@@ -127,6 +141,10 @@ test('CLI: discover --json, then analyze --only and --ablate with its output rep
   assert.ok(near(logitDiff(), d.full.logit_diff), 'full');
   assert.ok(near(logitDiff('--only', `@${file}`), d.circuit_only.logit_diff), 'circuit only');
   assert.ok(near(logitDiff('--ablate', `@${file}`), d.without_circuit.logit_diff), 'without the circuit');
+  // --save writes a circuit file, which --only reads the same way
+  const saved = path.join(path.dirname(file), 'saved.json');
+  assert.equal(cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--provider', 'cpu', '--save', saved).status, 0);
+  assert.ok(near(logitDiff('--only', `@${saved}`), d.circuit_only.logit_diff), 'circuit only, from the saved circuit file');
   const human = cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--provider', 'cpu', '--target', d.alt.text, '--alt', d.target.text);
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /circuit only \(everything else mean-ablated\): .*keeps \d+ %/);

@@ -1,0 +1,57 @@
+// A circuit found by "Why this token?" (./discoverAt) as a circuit file in the bundle format
+// (docs/bundle-format.md), so that it can be saved, shared, shown in the panel and read back by
+// `analyze --ablate/--only @FILE`. The contrast, the position and the evidence travel in "found".
+import { circuitFile, type CircuitFile } from '../schemas/circuit';
+import { parse } from '../schemas/validate';
+import type { Bundle } from './bundle';
+import type { Discovery } from './discoverAt';
+import { OUTPUT_NODE } from './nodeWeights';
+import { parseNodeId } from './nodes';
+
+export type FoundCircuitFile = CircuitFile & { readonly found: Omit<Discovery, 'nodes' | 'edges' | 'top'> };
+
+export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
+  const { line, col, token } = d.position;
+  const q = (s: string) => JSON.stringify(s);
+  const largest = Math.max(...d.nodes.map((n) => Math.abs(n.attribution)), 1e-9);
+  const nodes = d.nodes.map((n) => {
+    const p = parseNodeId(n.id);
+    if (!p) throw new RangeError(`found circuit: ${n.id} is not a node id`);
+    const flat = bundle.layout.flat(n.id) as number;
+    const moved = `${n.attribution >= 0 ? 'lowers' : 'raises'} the preference for ${q(d.target.text)} over ${q(d.alt.text)} by ${Math.abs(n.attribution).toFixed(2)} nats`;
+    return {
+      id: n.id,
+      layer: p.layer,
+      site: `${p.kind}.${p.site}`,
+      index: p.index,
+      flat,
+      label: n.label,
+      meaning: `Ablating it alone (${d.mode}) ${moved} at ${line}:${col}.`,
+      mean: bundle.means[flat],
+      importance: Math.round((Math.abs(n.attribution) / largest) * 1e4) / 1e4,
+    };
+  });
+  const edges = d.edges.filter((e) => e.target !== OUTPUT_NODE);
+  const file = {
+    task: `found_${line}_${col}_${d.target.id}_vs_${d.alt.id}`,
+    title: `found at ${line}:${col} for ${q(d.target.text)} vs ${q(d.alt.text)}`,
+    description: `The nodes behind the model's preference for ${q(d.target.text)} over ${q(d.alt.text)} after ${q(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}); alone they keep ${Math.round(100 * d.circuit_only.kept)} % of the logit difference, and ablating them leaves ${Math.round(100 * d.without_circuit.kept)} %.`,
+    classes: [
+      { label: d.target.text, tokens: [d.target] },
+      { label: d.alt.text, tokens: [d.alt] },
+    ],
+    nodes,
+    edges,
+    key_nodes: nodes.slice(0, 3).map((n) => n.id),
+    metrics: {
+      logit_diff_model: d.full.logit_diff,
+      logit_diff_circuit: d.circuit_only.logit_diff,
+      logit_diff_without_circuit: d.without_circuit.logit_diff,
+      logit_diff_recovered: d.circuit_only.kept,
+      n_nodes: nodes.length,
+      n_edges: edges.length,
+    },
+  };
+  const found = { position: d.position, target: d.target, alt: d.alt, actual: d.actual, mode: d.mode, full: d.full, circuit_only: d.circuit_only, without_circuit: d.without_circuit, rows: d.rows, ms: d.ms };
+  return { ...parse(circuitFile, file, 'found circuit'), found }; // what is written loads as a circuit file
+}
