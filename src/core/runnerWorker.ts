@@ -23,7 +23,7 @@ export type FromWorker =
 async function serve(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
-  const post = (m: FromWorker) => port.postMessage(m);
+  const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   const { onnxPath, options } = workerData as WorkerSetup;
   let session: ModelSession;
   try {
@@ -45,7 +45,8 @@ async function serve(): Promise<void> {
       }
       try {
         const output = await session.run(m.input);
-        post({ kind: 'done', id: m.id, output });
+        // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
+        post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer])] as ArrayBuffer[]);
       } catch (e) {
         post({ kind: 'error', id: m.id, message: firstLine(e) });
       }
