@@ -34,10 +34,18 @@ interface Job {
 
 interface Slot {
   readonly worker: Worker;
-  /** The run this worker is doing, by id. */
-  job?: Job & { readonly id: number };
+  /** The runs posted to this worker, by id, oldest (the one it is doing) first. */
+  readonly jobs: (Job & { readonly id: number })[];
   exited?: boolean;
 }
+
+/**
+ * Runs posted to a worker ahead of its results: one running and one waiting in the worker, so that
+ * it starts its next run as soon as one ends instead of waiting for this thread to hear of the end
+ * and post the next (a busy caller — the CLI writing a window's tokens — left each worker idle a
+ * quarter of the time; docs/BENCHMARKS.md, "The CLI on any input").
+ */
+const QUEUED_PER_WORKER = 2;
 
 type Ready = Extract<FromWorker, { kind: 'ready' }>;
 
@@ -109,7 +117,7 @@ export class Runner {
     const keep = failed ? [] : up[0].ready.provider === 'cuda' ? [up[0]] : up;
     await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
     if (failed) throw failed.reason;
-    return new Runner(keep.map(({ worker }) => ({ worker })), up[0].ready.provider, up[0].ready.notice, performance.now() - started);
+    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), up[0].ready.provider, up[0].ready.notice, performance.now() - started);
   }
 
   /**
@@ -121,9 +129,14 @@ export class Runner {
     return this.provider === 'cuda' ? 8 : 1;
   }
 
-  /** Runs that execute at the same time; a caller with more work keeps this many in flight. */
-  get parallelism(): number {
+  /** Worker threads, each with its own session: runs that execute side by side. */
+  get workers(): number {
     return this.slots.length;
+  }
+
+  /** Runs a caller with more work keeps in flight so that every worker always has its next run (QUEUED_PER_WORKER each). */
+  get parallelism(): number {
+    return this.slots.length * QUEUED_PER_WORKER;
   }
 
   /** One forward pass; runs are queued in order and each goes to the next free worker. */
@@ -142,20 +155,24 @@ export class Runner {
     return job;
   }
 
+  /** Posts waiting runs to the workers with the fewest posted, up to QUEUED_PER_WORKER each. */
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.job) continue;
-      const job = this.waiting.shift();
-      if (!job) return;
-      slot.job = { ...job, id: ++this.nextId };
-      slot.worker.postMessage({ kind: 'run', id: slot.job.id, input: job.input } satisfies ToWorker);
+    for (let depth = 0; depth < QUEUED_PER_WORKER; depth++) {
+      for (const slot of this.slots) {
+        if (slot.jobs.length > depth) continue;
+        const job = this.waiting.shift();
+        if (!job) return;
+        const posted = { ...job, id: ++this.nextId };
+        slot.jobs.push(posted);
+        slot.worker.postMessage({ kind: 'run', id: posted.id, input: job.input } satisfies ToWorker);
+      }
     }
   }
 
   private settle(slot: Slot, m: FromWorker): void {
-    const job = slot.job;
+    const job = slot.jobs[0]; // a worker answers its runs in the order they were posted
     if (!job || (m.kind !== 'done' && m.kind !== 'error') || m.id !== job.id) return;
-    slot.job = undefined;
+    slot.jobs.shift();
     if (m.kind === 'done') {
       this.timing.runs++;
       job.resolve(m.output);
@@ -167,10 +184,7 @@ export class Runner {
   private fail(why: string): void {
     this.broken ??= `${why}; reload the model (Circuit Inspector: Reload model bundle)`;
     const error = new RunnerError(this.broken);
-    for (const slot of this.slots) {
-      slot.job?.reject(error);
-      slot.job = undefined;
-    }
+    for (const slot of this.slots) slot.jobs.splice(0).forEach((job) => job.reject(error));
     this.waiting.splice(0).forEach((job) => job.reject(error));
   }
 

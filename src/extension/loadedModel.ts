@@ -81,7 +81,7 @@ export type LoadResult = { readonly kind: 'ok'; readonly model: LoadedModel } | 
 export async function loadModel(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<LoadResult> {
   try {
     const { bundle, runner } = await openModel(dir, provider);
-    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.parallelism} worker thread${runner.parallelism > 1 ? 's' : ''})`);
+    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''})`);
     return { kind: 'ok', model: new AnalyzerModel(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism }), runner) };
   } catch (e) {
     const message = errorMessage(e);

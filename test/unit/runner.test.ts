@@ -128,7 +128,8 @@ test('two workers run side by side with the results of one, each run answered wi
   const runs = Array.from({ length: 8 }, (_, i) => ({ ids: ids.subarray(i * T, (i + 1) * T), B: 1, T, mask: new Float32Array(b.layout.count).fill(1), fill: b.means, watch: [3, 700, 2000], scoreFrom: 32, readIds: BigInt64Array.of(10n, 20n) }));
   const one = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 1 });
   const two = await Runner.create(b.onnxPath, { provider: 'cpu', workers: 2 });
-  assert.equal(two.parallelism, 2);
+  assert.equal(two.workers, 2);
+  assert.equal(two.parallelism, 4, 'two runs posted to each worker: one running, the next waiting in it');
   const serial: { logits: Float32Array; watched: Float32Array }[] = [];
   for (const r of runs) serial.push(await one.run(r));
   const parallel = await Promise.all(runs.map((r) => two.run(r)));
