@@ -73,14 +73,16 @@ FIXTURES: dict[str, dict] = {
 }
 
 # released models' shapes, for speed scripts (training/bench_openai.py), far too large for CI:
-# csp_sweep1_1x_* (8 layers, d 256, 16 heads × 16, d_mlp 1024, ctx 1024: 11.8M parameters = its 47.3 MB) and
-# csp_yolo1 (≈ 12 layers, d 1024, 128 heads × 8, d_mlp 4096, bigram, no sink), with their weight densities
-# (UNCERTAIN: ≈ 1/16 and 1/256 from the training code's sparsity settings)
+# csp_sweep1_1x_* (8 layers, d 256, 16 heads × 16, d_mlp 1024, ctx 1024: 11.8M parameters = its 47.3 MB),
+# csp_yolo1 (≈ 12 layers, d 1024, 128 heads × 8, d_mlp 4096, bigram, no sink) and csp_yolo2, with their weight
+# densities (UNCERTAIN: ≈ 1/16, 1/256 and 1/1024 from the training code's sparsity settings)
 LARGE = {
     "sweep1_shape": {**BASE, "block_size": 1024, "vocab_size": 2048, "n_layer": 8, "n_head": 16, "d_head": 16, "d_model": 256, "d_mlp": 1024},
     "yolo1_shape": {**BASE, "block_size": 1024, "vocab_size": 2048, "n_layer": 12, "n_head": 128, "d_head": 8, "d_model": 1024, "d_mlp": 4096},
+    # csp_yolo2 (≈ 8 layers, d 2048, d_mlp 8192, sinks; heads guessed as csp_bridges2's 128 × 16): 1.67 GB
+    "yolo2_shape": {**BASE, "block_size": 1024, "vocab_size": 2048, "n_layer": 8, "n_head": 128, "d_head": 16, "d_model": 2048, "d_mlp": 8192, "sink": True},
 }
-LARGE_DENSITY = {"sweep1_shape": 1 / 16, "yolo1_shape": 1 / 256}
+LARGE_DENSITY = {"sweep1_shape": 1 / 16, "yolo1_shape": 1 / 256, "yolo2_shape": 1 / 1024}
 
 
 def d_mlp(config: dict) -> int:
