@@ -25,40 +25,11 @@ from tokenizers import Tokenizer, models
 from . import export, prepare
 from . import tokenizer as our_tokenizer
 from .model import GPT, SITES, GPTConfig, site_dims
+from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS
 
 CONFIG, WEIGHTS, VOCAB, ENCODER = "beeg_config.json", "final_model.pt", "vocab.bpe", "encoder.json"
 # their AbsTopK location names → our node locations
-LOCTYPE_SITE = dict(zip(("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out"), SITES, strict=True))
-# the fields of their current GPTConfig, and what they default to there when a file leaves them out
-UPSTREAM_DEFAULTS = {
-    "block_size": 1024,
-    "vocab_size": 50304,
-    "n_layer": 12,
-    "n_head": 12,
-    "d_head": None,
-    "d_model": 768,
-    "dropout": 0.0,
-    "bias": True,
-    "ln_bias": True,
-    "rms_norm": False,
-    "residual_activation_type": "identity",
-    "activation_type": "gelu",
-    "afrac": None,
-    "afrac_loctypes": "attn_in,attn_out,mlp_in,mlp_out",
-    "debug_nans": False,
-    "tied_unembed": True,
-    "tokenizer_name": "tinypython_2k",
-    "grad_checkpointing": True,
-    "d_mlp": None,
-    "enable_bigram_table": False,
-    "learnable_bigram_table": False,
-    "d_pos_emb": None,
-    "dropout_cat_pos_emb": False,
-    "sinusoidal_cat_pos_emb": False,
-    "enable_sparse_kernels": False,
-    "flash": True,
-    "sink": False,
-}
+LOCTYPE_SITE = dict(zip(LOCTYPES, SITES, strict=True))
 # keys their loader itself rewrites: the old name of d_mlp, and a training-time option that must be off
 RENAMED = {"n_mlp": "d_mlp"}
 MUST_BE_FALSE = ("use_tied_aux_matrix",)
@@ -340,7 +311,9 @@ def main() -> None:
     ap.add_argument("--model", type=Path, required=True, help="folder with beeg_config.json and final_model.pt")
     ap.add_argument("--tokenizer", type=Path, required=True, help="folder with vocab.bpe and encoder.json (tinypython_2k)")
     ap.add_argument("--out", type=Path, required=True, help="bundle folder to write, e.g. models/csp_yolo1")
-    ap.add_argument("--val-corpus", type=Path, default=Path(__file__).parent / "data/corpus_val.jsonl", help="texts for the node means (.jsonl of {path, text})")
+    ap.add_argument(
+        "--val-corpus", type=Path, default=Path(__file__).parent / "data/corpus_val.jsonl", help="texts for the node means (.jsonl of {path, text})"
+    )
     ap.add_argument("--name", default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)

@@ -26,28 +26,28 @@ from . import tokenizer as our_tokenizer
 LOCTYPES = ("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out")
 DEFAULT_LOCTYPES = "attn_in,attn_out,mlp_in,mlp_out"  # their GPTConfig's default: 4 sites
 
-# a config as their training code writes it for the released models (RMSNorm, biases, 8 sites)
-BASE = {
-    "block_size": 64,
-    "vocab_size": 512,
-    "n_layer": 2,
-    "n_head": 4,
-    "d_head": 8,
-    "d_model": 32,
+# the fields of their current GPTConfig, and what they default to there when a file leaves them out
+UPSTREAM_DEFAULTS = {
+    "block_size": 1024,
+    "vocab_size": 50304,
+    "n_layer": 12,
+    "n_head": 12,
+    "d_head": None,
+    "d_model": 768,
     "dropout": 0.0,
     "bias": True,
     "ln_bias": True,
-    "rms_norm": True,
+    "rms_norm": False,
     "residual_activation_type": "identity",
     "activation_type": "gelu",
-    "afrac": 0.25,
-    "afrac_loctypes": ",".join(LOCTYPES),
+    "afrac": None,
+    "afrac_loctypes": DEFAULT_LOCTYPES,
     "debug_nans": False,
-    "tied_unembed": False,
+    "tied_unembed": True,
     "tokenizer_name": "tinypython_2k",
     "grad_checkpointing": True,
-    "d_mlp": 128,
-    "enable_bigram_table": True,
+    "d_mlp": None,
+    "enable_bigram_table": False,
     "learnable_bigram_table": False,
     "d_pos_emb": None,
     "dropout_cat_pos_emb": False,
@@ -55,6 +55,23 @@ BASE = {
     "enable_sparse_kernels": False,
     "flash": True,
     "sink": False,
+}
+
+# a config as their training code writes it for the released models (every field; RMSNorm, biases, 8 sites)
+BASE = {
+    **UPSTREAM_DEFAULTS,
+    "block_size": 64,
+    "vocab_size": 512,
+    "n_layer": 2,
+    "n_head": 4,
+    "d_head": 8,
+    "d_model": 32,
+    "rms_norm": True,
+    "afrac": 0.25,
+    "afrac_loctypes": ",".join(LOCTYPES),
+    "tied_unembed": False,
+    "d_mlp": 128,
+    "enable_bigram_table": True,
 }
 
 # the variants CI converts: sinks on/off, bigram on/off, 4 vs 8 AbsTopK sites, tied/untied, afrac null,

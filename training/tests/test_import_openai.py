@@ -35,7 +35,7 @@ def reference_logits(config: dict, sd: dict, ids: torch.Tensor) -> torch.Tensor:
     float32), AbsTopK as topk-then-scatter with k = int(afrac·width) at the configured locations, sinks as a
     zero key/value slot in front of the keys with a per-head logit, GELU or ReLU, logits = lm_head(ln_f(x))
     + final_logits_bias + bigram_table[token]. ids [B, T] → [B, T, V]."""
-    c = {**import_openai.UPSTREAM_DEFAULTS, **{import_openai.RENAMED.get(k, k): v for k, v in config.items()}}
+    c = {**openai_format.UPSTREAM_DEFAULTS, **{import_openai.RENAMED.get(k, k): v for k, v in config.items()}}
     nh = c["n_head"]
     dh = c["d_head"] or c["d_model"] // nh
     loctypes = c["afrac_loctypes"].split(",")
