@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { type Args, bundleDirOf, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, parseBytes, providerOf, readSource, UsageError } from './cli';
 import { DocumentAnalyzer } from './core/analysis';
+import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
@@ -35,6 +36,7 @@ export async function discover(args: Args): Promise<void> {
     } catch (e) {
       // a contrast the vocabulary cannot express is the user's to fix; anything else is a failure
       if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
+      if (e instanceof BundleError) throw new ModelError(e.message);
       throw e;
     }
     if (opts.has('--save')) fs.writeFileSync(String(opts.get('--save')), JSON.stringify(toCircuitFile(found, bundle), null, 1) + '\n');

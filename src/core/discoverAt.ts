@@ -1,7 +1,7 @@
 // "Why this token?" at a position of a document: the window the analysis runs there, the contrast
 // (given, or the actual next token or the top one against the runner-up), ./discover's circuit, and
 // its edges (./nodeWeights), as the JSON the CLI's `discover` writes and the editor shows.
-import type { Bundle } from './bundle';
+import { type Bundle, BundleError } from './bundle';
 import { findCircuit, type MaskRunner } from './discover';
 import { type Edge, NodeWeights } from './nodeWeights';
 import type { Window } from './windows';
@@ -56,6 +56,8 @@ export function tokenIdOf(bundle: Bundle, text: string): number {
  */
 export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (seq: ArrayLike<number>) => Window[], text: string, offset: number, options: DiscoverAtOptions = {}): Promise<Discovery> {
   const started = performance.now();
+  // one ablation per run would take ~3,000 runs per position, and edges need the weights file
+  if (bundle.manifest.mask_rows !== true) throw new BundleError(`Bundle ${bundle.dir} was exported before mask rows, which "Why this token?" needs; re-export it with training/export.py.`);
   const tok = bundle.tokenizer;
   const enc = tok.encode(text);
   let i = enc.ids.length - 1;

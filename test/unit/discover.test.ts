@@ -151,4 +151,13 @@ test('CLI: discover --json, then analyze --only and --ablate with its output rep
   assert.equal(cli('discover', sample, '--bundle', fixtureDir).status, 2);
   assert.match(cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--target', 'no such token here').stderr, /not one token/);
   assert.match(cli('analyze', sample, '--at', '2:5', '--bundle', fixtureDir, '--only', 'found.json').stderr, /--only takes @FILE/);
+  // a bundle exported before mask rows: exit 4 and the fix
+  const old = tempDir('ci-old-bundle-');
+  for (const f of fs.readdirSync(fixtureDir)) if (f !== 'manifest.json') fs.symlinkSync(path.join(fixtureDir, f), path.join(old, f));
+  const manifest = JSON.parse(fs.readFileSync(path.join(fixtureDir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  delete manifest.mask_rows;
+  fs.writeFileSync(path.join(old, 'manifest.json'), JSON.stringify(manifest));
+  const refused = cli('discover', sample, '--at', '2:5', '--bundle', old, '--provider', 'cpu');
+  assert.equal(refused.status, 4);
+  assert.match(refused.stderr, /exported before mask rows, which "Why this token\?" needs; re-export it with training\/export\.py/);
 });
