@@ -12,6 +12,8 @@ export const IMPORT_USAGE = `  import-openai --model DIR --tokenizer DIR --out D
                       runs python -m training.import_openai (needs training/requirements.lock)
     --val-corpus FILE   texts for the node means (default training/data/corpus_val.jsonl)
     --name NAME         bundle name (default: the --out folder's name)
+    --mean-windows N    context windows the node means average over (default 64; fewer for
+                        the large models, whose forward is slow on a laptop's CPU)
 `;
 
 /** Runs the converter with the user's working directory (relative paths are theirs); its exit status. */

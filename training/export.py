@@ -273,9 +273,10 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
     return {"watch": watch, "logit_ids": logit_ids, "cases": cases}
 
 
-def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict) -> None:
+def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict, mean_windows: int = 64) -> None:
+    """mean_windows: validation windows the node means average over (fewer for models too large to run 64)."""
     out.mkdir(parents=True, exist_ok=True)
-    means = node_means(gpt, data / "val.bin")
+    means = node_means(gpt, data / "val.bin", mean_windows)
     means.astype("<f4").tofile(out / "node_means.bin")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
     graph = write_graph(gpt, out)
@@ -369,7 +370,9 @@ def main() -> None:
     ap.add_argument("--name", default=None)
     ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
     ap.add_argument(
-        "--graph-only", action="store_true", help="rewrite only model.onnx, golden.json and node_weights.bin of an existing bundle (after a change to the graph's interface)"
+        "--graph-only",
+        action="store_true",
+        help="rewrite only model.onnx, golden.json and node_weights.bin of an existing bundle (after a change to the graph's interface)",
     )
     args = ap.parse_args()
     torch.set_num_threads(2)

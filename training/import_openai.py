@@ -239,7 +239,7 @@ def val_texts(corpus: Path) -> list[str]:
     return [json.loads(line)["text"] for line in corpus.read_text().splitlines() if line]
 
 
-def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str], provenance: dict) -> None:
+def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str], provenance: dict, mean_windows: int) -> None:
     """export.py's bundle (graph, means, tokenizer, manifest, golden outputs) for the converted model."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -250,9 +250,9 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
         ids.tofile(data / "val.bin")
         provenance = {
             **provenance,
-            "node_means": f"mean of every node over 64 random windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
+            "node_means": f"mean of every node over {mean_windows} random {gpt.cfg.block_size}-token windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
         }
-        export.write_bundle(gpt, data, out, name, provenance, export.nonzero_stats(gpt))
+        export.write_bundle(gpt, data, out, name, provenance, export.nonzero_stats(gpt), mean_windows)
 
 
 def model_card(manifest: dict, notes: list[str]) -> str:
@@ -284,7 +284,7 @@ def model_card(manifest: dict, notes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str | None = None) -> list[str]:
+def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str | None = None, mean_windows: int = 64) -> list[str]:
     """The whole conversion; returns its notes."""
     gpt, notes = load_model(model_dir)
     tok = convert_tokenizer(tok_dir)
@@ -300,7 +300,7 @@ def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str |
     }
     texts = val_texts(corpus)
     check_tokenizer(tok, tok_dir, texts)
-    write_bundle(gpt, tok, out, name or out.name, texts, provenance)
+    write_bundle(gpt, tok, out, name or out.name, texts, provenance, mean_windows)
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "MODEL_CARD.md").write_text(model_card(manifest, notes))
     return notes
@@ -315,10 +315,16 @@ def main() -> None:
         "--val-corpus", type=Path, default=Path(__file__).parent / "data/corpus_val.jsonl", help="texts for the node means (.jsonl of {path, text})"
     )
     ap.add_argument("--name", default=None)
+    ap.add_argument(
+        "--mean-windows",
+        type=int,
+        default=64,
+        help="context-length windows the node means average over (default 64; csp_yolo1 runs about 30 tokens/s on 2 cores, so 16 take ~10 minutes)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
     try:
-        notes = convert(args.model, args.tokenizer, args.out, args.val_corpus, args.name)
+        notes = convert(args.model, args.tokenizer, args.out, args.val_corpus, args.name, args.mean_windows)
     except FormatError as e:
         raise SystemExit(f"error: {e}") from None
     for n in notes:

@@ -246,12 +246,12 @@ def test_converted_bundle(folders, tmp_path, root, name):
     files = sorted((root / "src/core").glob("*.ts"))
     corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in files))
     out = tmp_path / "bundle"
-    notes = import_openai.convert(folders / name, folders / "tok", out, corpus)
+    notes = import_openai.convert(folders / name, folders / "tok", out, corpus, mean_windows=8)
     manifest = json.loads((out / "manifest.json").read_text())
     cfg, _ = import_openai.read_config(folders / name)
     assert manifest["eot_id"] == 511 and manifest["model"] == json.loads(json.dumps(cfg.to_dict())) and manifest["nodes"]["count"] == n_nodes(cfg)
     assert np.fromfile(out / "node_means.bin", dtype="<f4").shape == (manifest["nodes"]["count"],)
-    assert f"our validation corpus ({len(files)} files" in manifest["provenance"]["node_means"]
+    assert f"over 8 random 64-token windows of our validation corpus ({len(files)} files" in manifest["provenance"]["node_means"]
     card = (out / "MODEL_CARD.md").read_text()
     assert name in card and all(n in card for n in notes)
     gpt, _ = import_openai.load_model(folders / name)
