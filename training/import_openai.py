@@ -24,6 +24,7 @@ from tokenizers import Tokenizer, models
 
 from . import export, prepare
 from . import tokenizer as our_tokenizer
+from .alive import alive_summary
 from .model import GPT, SITES, GPTConfig, site_dims
 from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS
 
@@ -252,11 +253,11 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
             **provenance,
             "node_means": f"mean of every node over {mean_windows} random {gpt.cfg.block_size}-token windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
         }
-        export.write_bundle(gpt, data, out, name, provenance, export.nonzero_stats(gpt), mean_windows)
+        export.write_bundle(gpt, data, out, name, provenance, {**export.nonzero_stats(gpt), **alive_summary(gpt)}, mean_windows)
 
 
 def model_card(manifest: dict, notes: list[str]) -> str:
-    m, p = manifest["model"], manifest["provenance"]
+    m, p, mx = manifest["model"], manifest["provenance"], manifest["metrics"]
     sites = ", ".join(m["topk_sites"]) if m["afrac"] is not None else ""
     topk = f"AbsTopK keeps {m['afrac']:.3g} of each of {len(m['topk_sites'])} node locations ({sites})" if m["afrac"] is not None else "no AbsTopK (afrac null)"
     lines = [
@@ -274,8 +275,11 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         "## Bundle",
         f"- Tokenizer: `{p['source_tokenizer']}` (data-gym `vocab.bpe` + `encoder.json`) converted to tokenizer.json, same ids.",
         f"- Node means: {p['node_means']}.",
-        f"- Weights: {manifest['metrics']['sparse_weights_nonzero']:,} nonzeros of {manifest['metrics']['sparse_weights_total']:,} in the matrices (density {manifest['metrics']['density']:.5f}).",
-        "- Circuits: none yet (OpenAI's viz_data.pt is not converted by this version).",
+        f"- Weights: {mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} in the matrices (density {mx['density']:.5f}).",
+        f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input, room for a compacted graph): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
+        + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
+        + ".",
+        "- Circuits: none yet (OpenAI's viz data — circuit masks, importances, samples — is not converted by this version).",
         "",
         "## Conversion notes",
         *([f"- {n}" for n in notes] or ["- none: every key and tensor was as expected."]),

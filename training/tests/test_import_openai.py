@@ -254,6 +254,7 @@ def test_converted_bundle(folders, tmp_path, root, name):
     assert f"over 8 random 64-token windows of our validation corpus ({len(files)} files" in manifest["provenance"]["node_means"]
     card = (out / "MODEL_CARD.md").read_text()
     assert name in card and all(n in card for n in notes)
+    assert f"{manifest['metrics']['alive_nodes']:,} of {manifest['nodes']['count']:,}" in card
     gpt, _ = import_openai.load_model(folders / name)
     export.round_bigram_fp16_(gpt)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
