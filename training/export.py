@@ -183,7 +183,7 @@ def round_bigram_fp16_(gpt: GPT) -> None:
             gpt.bigram_table.copy_(gpt.bigram_table.half().float())
 
 
-def export_onnx(gpt: GPT, path: Path) -> None:
+def export_onnx(gpt: GPT, path: Path, bigram_fp16: bool = True) -> None:
     cfg = gpt.cfg
     N = n_nodes(cfg)
     wrapper = NodeInterface(gpt).eval()
@@ -208,7 +208,8 @@ def export_onnx(gpt: GPT, path: Path) -> None:
         },
     )
     m = onnx.load(str(path))
-    bigram_to_fp16(m)
+    if bigram_fp16:
+        bigram_to_fp16(m)
     sparsify_initializers(m)
     onnx.checker.check_model(m)
     onnx.save(m, str(path))
@@ -273,13 +274,14 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
     return {"watch": watch, "logit_ids": logit_ids, "cases": cases}
 
 
-def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict, mean_windows: int = 64) -> None:
-    """mean_windows: validation windows the node means average over (fewer for models too large to run 64)."""
+def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict, mean_windows: int = 64, bigram_fp16: bool = True) -> None:
+    """mean_windows: validation windows the node means average over (fewer for models too large to run 64);
+    bigram_fp16: store the bigram table in fp16 (an imported model keeps its weights exact instead)."""
     out.mkdir(parents=True, exist_ok=True)
     means = node_means(gpt, data / "val.bin", mean_windows)
     means.astype("<f4").tofile(out / "node_means.bin")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
-    graph = write_graph(gpt, out)
+    graph = write_graph(gpt, out, bigram_fp16)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)
     manifest_path = out / "manifest.json"
@@ -332,11 +334,12 @@ def write_weights(gpt: GPT, out: Path, name: str = "node_weights.bin") -> dict:
     return {"file": name, "matrices": entries}
 
 
-def write_graph(gpt: GPT, out: Path) -> dict:
+def write_graph(gpt: GPT, out: Path, bigram_fp16: bool = True) -> dict:
     """model.onnx, its reference outputs golden.json and node_weights.bin, for a bundle folder that has its
     node means and tokenizer; returns the manifest entries that describe them."""
-    round_bigram_fp16_(gpt)
-    export_onnx(gpt, out / "model.onnx")
+    if bigram_fp16:
+        round_bigram_fp16_(gpt)
+    export_onnx(gpt, out / "model.onnx", bigram_fp16)
     means = np.fromfile(out / "node_means.bin", dtype="<f4")
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)

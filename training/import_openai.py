@@ -253,7 +253,7 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
             **provenance,
             "node_means": f"mean of every node over {mean_windows} random {gpt.cfg.block_size}-token windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
         }
-        export.write_bundle(gpt, data, out, name, provenance, {**export.nonzero_stats(gpt), **alive_summary(gpt)}, mean_windows)
+        export.write_bundle(gpt, data, out, name, provenance, {**export.nonzero_stats(gpt), **alive_summary(gpt)}, mean_windows, bigram_fp16=False)
 
 
 def model_card(manifest: dict, notes: list[str]) -> str:
