@@ -2,6 +2,7 @@
 import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as v8 from 'v8';
 import { type Ablation, DocumentAnalyzer, isAblating, NO_ABLATION, type Readout, type TokenResult } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
@@ -84,6 +85,9 @@ const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bun
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
+
+/** Inputs longer than this (UTF-16 units) run with a young generation that does not grow. */
+const SMALL_HEAP_FROM = 2 * 2 ** 20;
 
 export interface Args {
   readonly command: string;
@@ -420,6 +424,11 @@ async function analyze(args: Args): Promise<void> {
   }
   const { bundle, runner } = model;
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
+  // A large input's analysis runs for minutes holding its tokens and scope (~110 MB for 10 MB); V8's
+  // young generation, left to grow to 2 × 16 MB, adds ~30 MB of garbage above that. Kept at its
+  // first size it costs a few % of CPU, paid only where memory is the limit (docs/BENCHMARKS.md).
+  // Set once the model's workers exist: creating an isolate resets the flag to its least value, 2.
+  if (text.length > SMALL_HEAP_FROM) v8.setFlagsFromString('--semi-space-growth-factor=1');
   try {
     const ablation = ablationOf(bundle, opts);
     const tasks = circuitsOf(bundle, opts);
