@@ -3,7 +3,9 @@
 // ablated alone — hundreds per onnxruntime call through the graph's mask rows — and its attribution
 // is how much the target-vs-alternative logit difference falls. Nodes are then grown in order of
 // |attribution| until the circuit alone (every other node ablated) keeps `keep` of the full model's
-// difference, and pruned greedily while it still does (training/prune.py's goal, at one position).
+// difference and ablating the circuit costs `cost` of it, and pruned greedily while both still hold
+// (training/prune.py's goal, at one position). Where no circuit passes the second test — where the
+// model's mean alone already leans to the target, say — the first decides.
 import type { RunInput, RunOutput } from './ortSession';
 
 /** What discovery needs of a runner (./runner's Runner, or one ./ortSession ModelSession). */
@@ -24,6 +26,8 @@ export interface FindOptions {
   readonly mode?: 'mean' | 'zero';
   /** Share of the full model's logit difference the circuit alone must keep (default 0.8). */
   readonly keep?: number;
+  /** Share of it that ablating the circuit should cost (default 0.5), where some circuit does. */
+  readonly cost?: number;
   /** Mask rows per run (default 32): bounds memory (each row is a whole forward pass). */
   readonly chunk?: number;
 }
@@ -58,6 +62,7 @@ export function growthSizes(n: number): number[] {
 export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, contrast: Contrast, options: FindOptions): Promise<FoundCircuit> {
   const N = options.means.length;
   const keep = options.keep ?? 0.8;
+  const cost = options.cost ?? 0.5;
   const fill = options.mode === 'zero' ? new Float32Array(N) : options.means;
   const evaluate = diffEvaluator(runner, ids, contrast, fill, options.chunk ?? 32);
 
@@ -70,41 +75,47 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   if (full === 0) throw new Error('the model gives the target and the alternative the same logit here, so there is no difference to explain; choose another pair');
   const attribution = Float32Array.from({ length: N }, (_, f) => full - single[f + 1]);
   const order = Array.from({ length: N }, (_, f) => f).sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
-  const enough = (d: number) => d / full >= keep;
-  const only = (set: readonly number[], mask: Float32Array) => {
-    mask.fill(0);
-    for (const f of set) mask[f] = 1;
+  const kept = (d: number) => d / full;
+  // rows 2k, 2k + 1 of a batch: the set alone, and the model without the set
+  const both = (set: readonly number[], r: number, mask: Float32Array) => {
+    mask.fill(r % 2);
+    for (const f of set) mask[f] = 1 - (r % 2);
   };
+  const pairs = async (sets: readonly (readonly number[])[]) => {
+    const d = await evaluate(2 * sets.length, (r, mask) => both(sets[r >> 1], r, mask));
+    return sets.map((_, k) => ({ only: d[2 * k], without: d[2 * k + 1] }));
+  };
+  const enough = (x: { only: number }) => kept(x.only) >= keep;
+  const costly = (x: { only: number; without: number }) => enough(x) && kept(x.without) <= 1 - cost;
 
-  // grow: the smallest prefix of `order` that keeps enough (all N keep everything, so one does)
+  // grow: the smallest prefix of `order` that keeps enough alone and whose removal costs enough; if
+  // none does (the rest of the model can stand in for it), the smallest that keeps enough (all N do)
   const sizes = growthSizes(N);
-  const grown = await evaluate(sizes.length, (r, mask) => only(order.slice(0, sizes[r]), mask));
-  const first = grown.findIndex(enough);
-  let circuit = order.slice(0, first >= 0 ? sizes[first] : N);
+  const grown = await pairs(sizes.map((k) => order.slice(0, k)));
+  const good = grown.some(costly) ? costly : enough;
+  let circuit = order.slice(0, sizes[grown.findIndex(good)]);
 
-  // prune: drop first the nodes whose removal alone costs least, as many as still keep enough
+  // prune: drop first the nodes whose removal alone costs the circuit least, as many as still pass
   for (let round = 0; round < 4 && circuit.length > 1; round++) {
     const set = circuit;
-    const without = await evaluate(set.length, (r, mask) => only(set.filter((_, i) => i !== r), mask));
-    const dropOrder = set.map((_, i) => i).sort((a, b) => without[b] - without[a]);
-    const prefixes = await evaluate(set.length - 1, (r, mask) => {
-      const dropped = new Set(dropOrder.slice(0, r + 1));
-      only(set.filter((_, i) => !dropped.has(i)), mask);
+    const minusOne = await evaluate(set.length, (r, mask) => both(set.filter((_, i) => i !== r), 0, mask)); // alone, less node r
+    const dropOrder = set.map((_, i) => i).sort((a, b) => minusOne[b] - minusOne[a]);
+    const counts = growthSizes(set.length - 1);
+    const smaller = counts.map((j) => {
+      const dropped = new Set(dropOrder.slice(0, j));
+      return set.filter((_, i) => !dropped.has(i));
     });
-    let j = prefixes.length;
-    while (j > 0 && !enough(prefixes[j - 1])) j--;
+    const tried = await pairs(smaller);
+    let j = tried.length;
+    while (j > 0 && !good(tried[j - 1])) j--;
     if (j === 0) break;
-    const dropped = new Set(dropOrder.slice(0, j));
-    circuit = set.filter((_, i) => !dropped.has(i));
+    circuit = smaller[j - 1];
   }
 
-  const last = circuit;
-  const [circuitOnly, withoutCircuit] = await evaluate(2, (r, mask) => {
-    if (r === 0) return only(last, mask);
-    mask.fill(1);
-    for (const f of last) mask[f] = 0;
-  });
-  return { full, attribution, nodes: last, circuitOnly, withoutCircuit, rows: evaluate.rows };
+  const [last] = await pairs([circuit]);
+  const circuitOnly = last.only;
+  const withoutCircuit = last.without;
+  return { full, attribution, nodes: circuit, circuitOnly, withoutCircuit, rows: evaluate.rows };
 }
 
 type Evaluate = ((rows: number, row: (r: number, mask: Float32Array) => void) => Promise<Float64Array>) & { readonly rows: number };

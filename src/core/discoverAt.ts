@@ -13,6 +13,8 @@ export interface DiscoverAtOptions {
   readonly mode?: 'mean' | 'zero';
   /** Share of the full model's logit difference the circuit alone keeps (default 0.8). */
   readonly keep?: number;
+  /** Share of it that ablating the circuit should cost (default 0.5; see ./discover). */
+  readonly cost?: number;
   /** Next-token candidates reported (and searched for the actual next token; default 5). */
   readonly top?: number;
 }
@@ -82,7 +84,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   if (alt === target) throw new Error('the target and the alternative are the same token; give two different ones');
 
   const mode = options.mode ?? 'mean';
-  const found = await findCircuit(runner, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep });
+  const found = await findCircuit(runner, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost });
   const labels = shippedLabels(bundle);
   const nodeIds = found.nodes.map((f) => bundle.layout.id(f));
   const round = (x: number) => Math.round(x * 1e4) / 1e4;

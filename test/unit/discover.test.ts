@@ -60,6 +60,7 @@ test('findCircuit: attributions, circuit-only and without-circuit differences eq
   assert.ok(Math.abs(found.circuitOnly - (await diffWith(ids, target, alt, outside))) <= 1e-4);
   assert.ok(Math.abs(found.withoutCircuit - (await diffWith(ids, target, alt, found.nodes))) <= 1e-4);
   assert.ok(found.circuitOnly / found.full >= 0.8, `the circuit alone keeps ${found.circuitOnly} of ${found.full}`);
+  assert.ok(found.withoutCircuit / found.full <= 0.5, `ablating the circuit leaves ${found.withoutCircuit} of ${found.full}`);
   assert.ok(found.nodes.length >= 1 && found.nodes.length < N, `${found.nodes.length} nodes`);
   assert.ok(found.rows > N, 'every node was ablated alone');
   const order = [...found.nodes].sort((a, b) => Math.abs(found.attribution[b]) - Math.abs(found.attribution[a]));
