@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -216,7 +217,17 @@ def convert_tokenizer(folder: Path) -> Tokenizer:
 
 def data_gym_reference(folder: Path, eot_id: int) -> Encoding:
     """The files as upstream reads them: tiktoken's data-gym loader with tinypython_2k's split regex."""
-    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / VOCAB), encoder_json_file=str(folder / ENCODER))
+    # tiktoken caches every file it reads under a key made of the path alone, local files too, so a folder
+    # whose files changed would be read stale; an empty cache directory turns that off
+    saved = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = ""
+    try:
+        ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / VOCAB), encoder_json_file=str(folder / ENCODER))
+    finally:
+        if saved is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = saved
     return Encoding(folder.name, pat_str=our_tokenizer.TINYPYTHON_PATTERN, mergeable_ranks=ranks, special_tokens={our_tokenizer.EOT: eot_id})
 
 

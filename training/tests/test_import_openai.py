@@ -211,6 +211,14 @@ def test_a_split_tiktoken_reads_differently_is_refused(tmp_path):
         import_openai.check_tokenizer(tok, folder, ["x = abc\n"])
 
 
+def test_the_reference_reads_the_files_as_they_are_now(tmp_path):
+    """tiktoken caches files by path alone: files rewritten at the same path must not be read stale."""
+    folder = openai_format.write_data_gym(tmp_path / "tok", [("a", "b")])
+    first = import_openai.data_gym_reference(folder, 257).encode("abc")
+    openai_format.write_data_gym(folder, [("b", "c")])
+    assert first != import_openai.data_gym_reference(folder, 257).encode("abc")
+
+
 def _onnx_vs_torch(path, gpt, ids):
     """The graph's logits vs our forward: an imported model's graph keeps the bigram table exact (fp32)."""
     N = n_nodes(gpt.cfg)
