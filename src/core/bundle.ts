@@ -186,7 +186,7 @@ function loadCircuits({ fail, inside }: Reader, m: Record<string, unknown>, layo
 }
 
 /** Cross-checks of a schema-valid circuit file against the model: every node it names must exist. */
-function checkCircuit(c: CircuitFile, rel: string, layout: NodeLayout, tok: Tokenizer, fail: (msg: string) => never): CircuitFile {
+export function checkCircuit(c: CircuitFile, rel: string, layout: NodeLayout, tok: Tokenizer, fail: (msg: string) => never): CircuitFile {
   const fix = 'Re-export the bundle or fix the circuit file.';
   const known = (id: string, where: string): void => {
     if (layout.flat(id) === undefined) fail(`${rel} names node ${id}${where}, which is not in the model's node layout. ${fix}`);

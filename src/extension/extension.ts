@@ -5,15 +5,19 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CircuitController, type ShowArgs } from './circuitController';
+import { CircuitSources, warnOnce } from './circuitSources';
 import { Documents } from './documents';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
 import { type LoadedModel, loadModel } from './loadedModel';
 import { logChannel } from './log';
 import { registerCircuitPanel } from './panel/circuitPanel';
+import { SAVE_COMMAND, saveFoundCircuit } from './saveCircuit';
+import { SavedCircuits } from './savedCircuits';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StatusBar } from './statusBar';
 import { registerTestHooks } from './testHooks';
+import { WHY_COMMAND, type WhyArgs, WhyThisToken } from './whyThisToken';
 
 /** Defined by esbuild: true only in the integration tests' bundle (esbuild.config.mjs --test-hooks). */
 declare const TEST_HOOKS: boolean;
@@ -27,9 +31,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let settings = readSettings();
   const loader = (models = new ModelLoader(context, status, log));
   const docs = new Documents(undefined, settings, highlights, log, (ms) => loader.showTiming(ms));
-  loader.onDidLoad = (model) => docs.setModel(model, settings);
+  const warn = warnOnce(log);
+  const saved = new SavedCircuits(warn);
+  const sources = new CircuitSources(saved, warn);
+  // saved and found circuits join the model's own before the documents are analysed with it
+  const circuitsChanged = () => {
+    sources.applyTo(loader.model);
+    docs.setModel(loader.model, settings);
+  };
+  loader.onDidLoad = circuitsChanged;
   const panel = registerCircuitPanel(context, { topTokens: (id) => controller.topTokens(id), log: (m) => log.info(m) });
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);
+  const why = new WhyThisToken(docs, () => loader.model, sources, circuitsChanged, controller);
   context.subscriptions.push(
     log,
     status,
@@ -37,6 +50,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     docs,
     controller,
     panel,
+    saved,
+    saved.onDidChange(circuitsChanged),
     controller.onDidChangeAblation((c) => docs.setAblation(c)),
     docs.onDidChangeRunning((n) => status.setRunning(n)),
   );
@@ -44,6 +59,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(docs, () => loader.model, () => settings.thresholdScale)),
     vscode.commands.registerCommand('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => controller.show(args)),
+    vscode.commands.registerCommand(WHY_COMMAND, (args?: WhyArgs) => why.run(args)),
+    vscode.commands.registerCommand(SAVE_COMMAND, () => saveFoundCircuit(why, loader.model, saved)),
     vscode.commands.registerCommand('circuitInspector.toggleHighlights', () =>
       vscode.workspace.getConfiguration(SECTION).update('highlights.enabled', !settings.highlightsEnabled, vscode.ConfigurationTarget.Global),
     ),
@@ -66,6 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     { dispose: () => void loader.drop() },
   );
   if (TEST_HOOKS) registerTestHooks(context, { loader, docs, highlights, panel, controller });
+  await saved.reload();
   await loader.load(settings);
 }
 

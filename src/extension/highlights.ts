@@ -28,7 +28,8 @@ export interface RenderedHighlights {
 const LEVELS = [1, 2, 4]; // strength (|value| / threshold) where levels 1, 2 and 3 start
 
 export function colorId(task: string, cls: 0 | 1): string {
-  const camel = task.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  // the shipped tasks have colours of their own; any other (a saved or found circuit) shares one pair
+  const camel = STYLE_ORDER.includes(task) ? task.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : 'userCircuit';
   return `circuitInspector.${camel}.class${cls}`;
 }
 

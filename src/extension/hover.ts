@@ -8,10 +8,11 @@ import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
 import { describeCircuitPrediction } from '../core/readoutText';
-import { documentScope } from '../core/tasks';
+import { documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
+import { WHY_COMMAND } from './whyThisToken';
 
 export class CircuitHover implements vscode.HoverProvider {
   constructor(
@@ -29,13 +30,16 @@ export class CircuitHover implements vscode.HoverProvider {
     const offset = doc.offsetAt(pos);
     const token = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
     if (!token) return undefined;
-    const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true);
+    // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
+    const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
     if (candidates.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor'] };
+    md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND] };
     for (const circuit of candidates) {
       await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
     }
+    const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
+    md.appendMarkdown(`[$(question) Why this token? Find the circuit behind the next token](command:${WHY_COMMAND}?${why})\n`);
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 

@@ -3,8 +3,10 @@
 // interface in editor-neutral terms (UTF-16 offsets, node ids), so decorations, hover and panel
 // stay ignorant of windows, caches and onnxruntime.
 import type * as vscode from 'vscode';
-import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION } from '../core/analysis';
-import { BundleError } from '../core/bundle';
+import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken } from '../core/analysis';
+import { type Bundle, BundleError, checkCircuit } from '../core/bundle';
+import { type DiscoverAtOptions, type Discovery, discoverAt } from '../core/discoverAt';
+import { type FoundCircuitFile, toCircuitFile } from '../core/foundCircuit';
 import { openModel } from '../core/openModel';
 import type { ProviderChoice, Runner } from '../core/runner';
 import { errorMessage } from '../core/errors';
@@ -72,6 +74,19 @@ export interface LoadedModel {
   activations(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<Record<string, number>>;
   /** The tokens of `text` where node `nodeId` is most active (|value|), best first. */
   topTokens(text: string, nodeId: string, limit: number): Promise<TopTokenAt[]>;
+  /** The token containing `offset` and the model's most likely next tokens after it (the window the highlights score it in). */
+  nextTokens(text: string, offset: number): Promise<{ readonly start: number; readonly end: number; readonly next: readonly NextToken[] } | undefined>;
+  /** "Why this token?" after the token at `offset` (core/discoverAt); once `signal` aborts, its next run throws instead of starting. */
+  discover(text: string, offset: number, options: DiscoverAtOptions, signal?: AbortSignal): Promise<Discovery>;
+  /** A discovery as a circuit file in the bundle format (core/foundCircuit). */
+  circuitFileOf(found: Discovery): FoundCircuitFile;
+  /** Why `circuit` cannot run on this model (a node it names is not in the model, …), or undefined when it can. */
+  problemWith(circuit: CircuitFile, name: string): string | undefined;
+  /**
+   * Circuits analysed beside the bundle's own (saved and found ones; each checked with problemWith
+   * and with a task of its own): from now on analyze, readout and `circuits` include them.
+   */
+  setExtraCircuits(circuits: readonly CircuitFile[]): void;
   /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
   dispose(): Promise<void>;
 }
@@ -82,7 +97,7 @@ export async function loadModel(dir: string, provider: ProviderChoice, log: vsco
   try {
     const { bundle, runner } = await openModel(dir, provider);
     log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''})`);
-    return { kind: 'ok', model: new AnalyzerModel(new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism }), runner) };
+    return { kind: 'ok', model: new AnalyzerModel(bundle, runner) };
   } catch (e) {
     const message = errorMessage(e);
     const missing = e instanceof BundleError && e.missing;
@@ -91,10 +106,56 @@ export async function loadModel(dir: string, provider: ProviderChoice, log: vsco
 }
 
 class AnalyzerModel implements LoadedModel {
+  private analyzer: DocumentAnalyzer;
+
   constructor(
-    private readonly analyzer: DocumentAnalyzer,
+    private readonly bundle: Bundle,
     private readonly runner: Runner,
-  ) {}
+  ) {
+    this.analyzer = this.analyzerFor(bundle.circuits);
+  }
+
+  private analyzerFor(circuits: readonly CircuitFile[]): DocumentAnalyzer {
+    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, { batch: this.runner.preferredBatch, inFlight: this.runner.parallelism });
+  }
+
+  setExtraCircuits(circuits: readonly CircuitFile[]): void {
+    // the analyzer watches every circuit's nodes and reads every circuit's class tokens, fixed when it is made
+    this.analyzer = this.analyzerFor([...this.bundle.circuits, ...circuits]);
+  }
+
+  problemWith(circuit: CircuitFile, name: string): string | undefined {
+    if (this.bundle.circuits.some((c) => c.task === circuit.task)) return `${name} has task ${circuit.task}, which a circuit of the model already has`;
+    try {
+      checkCircuit(circuit, name, this.bundle.layout, this.bundle.tokenizer, (message) => {
+        throw new Error(message);
+      });
+      return undefined;
+    } catch (e) {
+      return errorMessage(e);
+    }
+  }
+
+  async nextTokens(text: string, offset: number): Promise<{ start: number; end: number; next: readonly NextToken[] } | undefined> {
+    const r = await this.analyzer.analyzeAt(text, offset);
+    return r && { start: r.token.start, end: r.token.end, next: r.token.next };
+  }
+
+  discover(text: string, offset: number, options: DiscoverAtOptions, signal?: AbortSignal): Promise<Discovery> {
+    const analyzer = this.analyzer;
+    const runner = {
+      parallelism: this.runner.parallelism,
+      run: (input: Parameters<Runner['run']>[0]) => {
+        signal?.throwIfAborted();
+        return this.runner.run(input);
+      },
+    };
+    return discoverAt(this.bundle, runner, (seq) => analyzer.windows(seq), text, offset, options);
+  }
+
+  circuitFileOf(found: Discovery): FoundCircuitFile {
+    return toCircuitFile(found, this.bundle);
+  }
 
   get modelName(): string {
     return this.analyzer.bundle.name;

@@ -31,6 +31,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
       const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;
       return {
         model: loader.model?.modelName,
+        circuits: loader.model?.circuits.map((c) => c.task),
         provider: loader.model?.provider,
         error: loader.loadError,
         notice: loader.model?.providerNotice,

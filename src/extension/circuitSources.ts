@@ -1,0 +1,46 @@
+// Which circuits the model analyses beside the bundle's own: the ones saved in the workspace
+// (./savedCircuits) and the circuit "Why this token?" found last (./whyThisToken). Highlights,
+// hover and panel then treat them as they treat the shipped circuits, with no special case.
+import * as vscode from 'vscode';
+import type { CircuitFile } from '../schemas/circuit';
+import type { LoadedModel } from './loadedModel';
+import { firstSentence, type SavedCircuits } from './savedCircuits';
+
+export class CircuitSources {
+  private found: CircuitFile | undefined;
+
+  constructor(
+    private readonly saved: SavedCircuits,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /** The circuit "Why this token?" found last (one at a time: each adds its nodes to every analysis). */
+  setFound(circuit: CircuitFile): void {
+    this.found = circuit;
+  }
+
+  /** Gives `model` the saved circuits that can run on it, and the found one unless it was saved; a saved file that cannot run is reported by name and left out. */
+  applyTo(model: LoadedModel | undefined): void {
+    if (!model) return;
+    const extra: CircuitFile[] = [];
+    for (const { name, circuit } of this.saved.circuits) {
+      const repeated = extra.some((c) => c.task === circuit.task) ? `${name} repeats task ${circuit.task}, which another saved circuit has` : undefined;
+      const why = repeated ?? model.problemWith(circuit, name);
+      if (why) this.warn(`${firstSentence(why)}, so it was left out.`);
+      else extra.push(circuit);
+    }
+    if (this.found && !extra.some((c) => c.task === this.found?.task)) extra.push(this.found);
+    model.setExtraCircuits(extra);
+  }
+}
+
+/** Shows each message once per session (saved circuits are re-read on every change and model load). */
+export function warnOnce(log: vscode.LogOutputChannel): (message: string) => void {
+  const shown = new Set<string>();
+  return (message) => {
+    log.warn(message);
+    if (shown.has(message)) return;
+    shown.add(message);
+    void vscode.window.showWarningMessage(`Circuit Inspector: ${message}`);
+  };
+}

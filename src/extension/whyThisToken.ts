@@ -1,0 +1,167 @@
+// "Why this token?" (issue 19): at the cursor, the model's most likely next tokens; the user picks
+// the target and the alternative (or types any two token texts); core/discoverAt finds the circuit
+// behind that preference by ablation, with cancellable progress; the circuit becomes one of the
+// model's circuits (./circuitSources) and opens in the circuit panel like any other.
+import * as vscode from 'vscode';
+import type { NextToken } from '../core/analysis';
+import type { Discovery } from '../core/discoverAt';
+import { errorMessage } from '../core/errors';
+import type { FoundCircuitFile } from '../core/foundCircuit';
+import type { CircuitController } from './circuitController';
+import type { CircuitSources } from './circuitSources';
+import type { Documents } from './documents';
+import type { LoadedModel } from './loadedModel';
+
+export const WHY_COMMAND = 'circuitInspector.whyThisToken';
+
+export interface WhyArgs {
+  /** The document and the UTF-16 offset of the token after which the prediction is made (default: the active editor's cursor). */
+  readonly uri?: string;
+  readonly offset?: number;
+  /** Token texts of the contrast; when both are given nothing is asked. */
+  readonly target?: string;
+  readonly alt?: string;
+}
+
+/** What "Why this token?" found last, for "Save as circuit". */
+export interface LastFound {
+  readonly discovery: Discovery;
+  readonly file: FoundCircuitFile;
+  readonly document: vscode.Uri;
+}
+
+interface TokenItem extends vscode.QuickPickItem {
+  readonly token: string;
+}
+
+export class WhyThisToken {
+  /** The last circuit found (undefined before the first). */
+  last: LastFound | undefined;
+
+  constructor(
+    private readonly docs: Documents,
+    private readonly model: () => LoadedModel | undefined,
+    private readonly sources: CircuitSources,
+    /** The circuits changed: the model gets them and the documents are analysed again. */
+    private readonly circuitsChanged: () => void,
+    private readonly controller: CircuitController,
+  ) {}
+
+  /** The command: returns the circuit found, or undefined when the user stopped or it failed (with a message). */
+  async run(args: WhyArgs = {}): Promise<LastFound | undefined> {
+    const model = this.model();
+    if (!model) {
+      void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
+      return undefined;
+    }
+    const at = await target(args);
+    if (!at) return undefined;
+    const { doc, offset } = at;
+    const text = doc.getText();
+    const contrast = args.target !== undefined && args.alt !== undefined ? { target: args.target, alt: args.alt } : await this.askContrast(model, doc, text, offset);
+    if (!contrast) return undefined;
+    let discovery: Discovery;
+    try {
+      discovery = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Circuit Inspector: why ${JSON.stringify(contrast.target)} and not ${JSON.stringify(contrast.alt)}?`, cancellable: true },
+        (progress, cancel) => {
+          progress.report({ message: 'ablating every node alone…' });
+          const stop = new AbortController();
+          cancel.onCancellationRequested(() => stop.abort());
+          return model.discover(text, offset, contrast, stop.signal);
+        },
+      );
+    } catch (e) {
+      // cancelled: the user knows; anything else (a token the vocabulary lacks, …) is said in one sentence
+      if (!(e instanceof Error && e.name === 'AbortError')) void vscode.window.showErrorMessage(`Circuit Inspector: ${errorMessage(e)}`);
+      return undefined;
+    }
+    const file = model.circuitFileOf(discovery);
+    this.last = { discovery, file, document: doc.uri };
+    this.sources.setFound(file);
+    this.circuitsChanged();
+    await this.analysed(doc);
+    await this.controller.show({ uri: doc.uri.toString(), offset: discovery.position.offset, task: file.task });
+    return this.last;
+  }
+
+  /**
+   * Waits for the document's analysis with the new circuits: the one the circuit change scheduled
+   * supersedes one started before it (a superseded analysis leaves no results), so ask again.
+   */
+  private async analysed(doc: vscode.TextDocument): Promise<void> {
+    for (let tries = 0; tries < 3 && !(await this.docs.analyzeNow(doc)); tries++);
+  }
+
+  /** Two QuickPicks over the top next tokens: the target (default: the code's next token if listed, else the top one), then the alternative (default: the runner-up). */
+  private async askContrast(model: LoadedModel, doc: vscode.TextDocument, text: string, offset: number): Promise<{ target: string; alt: string } | undefined> {
+    const here = await model.nextTokens(text, offset);
+    if (!here || here.next.length === 0) {
+      void vscode.window.showInformationMessage('Circuit Inspector: there is no token at the cursor to predict from.');
+      return undefined;
+    }
+    const tokens = (await this.docs.analyzeNow(doc))?.base.tokens ?? [];
+    const actual = tokens.find((t) => t.start === here.end)?.text;
+    const where = doc.positionAt(here.start);
+    const title = `after ${JSON.stringify(text.slice(here.start, here.end))} at ${where.line + 1}:${where.character + 1}`;
+    const target = await pickToken(`Why this token? (1/2) The token to explain, ${title}`, here.next, actual, actual !== undefined && here.next.some((n) => n.text === actual) ? actual : here.next[0].text);
+    if (target === undefined) return undefined;
+    const rest = here.next.filter((n) => n.text !== target);
+    const alt = await pickToken(`Why this token? (2/2) Instead of which token, ${title}`, rest, actual, rest[0]?.text);
+    return alt === undefined ? undefined : { target, alt };
+  }
+}
+
+/** The document and offset the command works on: its arguments, else the active Python editor's cursor. */
+async function target(args: WhyArgs): Promise<{ doc: vscode.TextDocument; offset: number } | undefined> {
+  if (args.uri) return { doc: await vscode.workspace.openTextDocument(vscode.Uri.parse(args.uri)), offset: args.offset ?? 0 };
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.languageId !== 'python') {
+    void vscode.window.showInformationMessage('Circuit Inspector: open a Python file and place the cursor after the token whose next token you want explained.');
+    return undefined;
+  }
+  return { doc: editor.document, offset: editor.document.offsetAt(editor.selection.active) };
+}
+
+/**
+ * One token text from the candidates (shown quoted, with their probabilities), `preselect` active;
+ * typed text that matches none is offered as a token of its own (JSON string syntax allowed, for
+ * leading spaces and newlines).
+ */
+function pickToken(title: string, candidates: readonly NextToken[], actual: string | undefined, preselect: string | undefined): Promise<string | undefined> {
+  const items: TokenItem[] = candidates.map((n) => ({
+    label: JSON.stringify(n.text),
+    description: `p = ${n.p.toFixed(3)}${n.text === actual ? ' · next in the code' : ''}`,
+    token: n.text,
+  }));
+  const qp = vscode.window.createQuickPick<TokenItem>();
+  qp.title = title;
+  qp.placeholder = 'Pick a token, or type the exact text of one';
+  qp.items = items;
+  qp.activeItems = items.filter((i) => i.token === preselect);
+  qp.onDidChangeValue((value) => {
+    const typed = value === '' || items.some((i) => i.label === value) ? [] : [{ label: value, description: 'the token typed', alwaysShow: true, token: typedToken(value) }];
+    qp.items = [...typed, ...items];
+  });
+  return new Promise((resolve) => {
+    qp.onDidAccept(() => {
+      resolve(qp.selectedItems[0]?.token);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
+
+/** Text typed as a token: a JSON string literal stands for its value (`" self"`), anything else for itself. */
+function typedToken(value: string): string {
+  if (!/^".*"$/.test(value)) return value;
+  try {
+    return String(JSON.parse(value));
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,136 @@
+// "Why this token?" (issue 19) in the real VS Code: the QuickPicks' defaults and a typed contrast
+// open the found circuit in the circuit panel; "Save as circuit" writes it under the workspace's
+// .circuit-inspector/ folder, from where it is loaded beside the model's circuits with its
+// highlights; a broken file there is left out without losing the others. The suite runs on
+// test/fixtures/rows-bundle (a tiny model exported with mask rows, which discovery needs).
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+
+interface Found {
+  readonly discovery: { position: { offset: number; line: number; col: number }; target: { text: string }; alt: { text: string }; actual: { text: string } | null; top: { text: string }[]; nodes: { id: string }[]; circuit_only: { kept: number } };
+  readonly file: { task: string; title: string };
+}
+type State = TestState & { circuits?: string[]; panel?: TestState['panel'] & { circuit: { title: string } } };
+
+const ROWS_BUNDLE = path.join(repoDir, 'test', 'fixtures', 'rows-bundle');
+const SAVED = path.join(workspaceDir, '.circuit-inspector');
+const WHY = 'circuitInspector.whyThisToken';
+
+const state = async (uri?: vscode.Uri): Promise<State> => (await testState(uri)) as State;
+const setBundle = (dir: string | undefined) => vscode.workspace.getConfiguration('circuitInspector').update('bundlePath', dir, vscode.ConfigurationTarget.Global);
+
+/** Runs the command with no arguments and presses Enter in each QuickPick it shows (the defaults) until it returns. */
+async function acceptDefaults(): Promise<Found | undefined> {
+  let done = false;
+  const run = Promise.resolve(vscode.commands.executeCommand<Found | undefined>(WHY)).finally(() => (done = true));
+  while (!done) {
+    await new Promise((r) => setTimeout(r, 400));
+    if (!done) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+  }
+  return run;
+}
+
+suite('Why this token?', () => {
+  let doc: vscode.TextDocument;
+  /** Inside `value` of `print("value")`: the prediction after that token. */
+  let offset: number;
+
+  suiteSetup(async function () {
+    this.timeout(120_000);
+    fs.rmSync(SAVED, { recursive: true, force: true });
+    await testState();
+    await setBundle(ROWS_BUNDLE);
+    await waitFor(async () => (await state()).model === 'rows-fixture', 60_000, 'the mask-rows fixture bundle to load');
+    const editor = await openFixture('quotes_and_lists.py');
+    doc = editor.document;
+    offset = doc.getText().indexOf('print("value")') + 'print("val'.length;
+    editor.selection = new vscode.Selection(doc.positionAt(offset), doc.positionAt(offset));
+  });
+
+  suiteTeardown(async function () {
+    this.timeout(120_000);
+    fs.rmSync(SAVED, { recursive: true, force: true });
+    await setBundle(undefined);
+    await waitFor(async () => (await state()).model !== 'rows-fixture' && (await state()).model, 60_000, 'the shipped bundle to load again');
+  });
+
+  test('Enter in both QuickPicks explains the default contrast (the next token in the code if listed, else the top one, against the runner-up) and opens it in the circuit panel, titled with the contrast', async function () {
+    this.timeout(120_000);
+    const found = await acceptDefaults();
+    assert.ok(found, 'the command returns the circuit it found');
+    const d = found.discovery;
+    const tops = d.top.map((t) => t.text);
+    const expected = d.actual && tops.slice(0, 5).includes(d.actual.text) ? d.actual.text : tops[0];
+    assert.equal(d.target.text, expected, `the target defaults to ${JSON.stringify(expected)} (top: ${JSON.stringify(tops)}, code: ${JSON.stringify(d.actual?.text)})`);
+    assert.equal(d.alt.text, tops.find((t) => t !== expected), 'the alternative defaults to the runner-up');
+    assert.ok(d.circuit_only.kept >= 0.8, `the circuit alone keeps ${d.circuit_only.kept} of the logit difference`);
+    const where = doc.positionAt(d.position.offset);
+    assert.equal(`${d.position.line}:${d.position.col}`, `${where.line + 1}:${where.character + 1}`, 'the position is the token at the cursor');
+    const s = await waitFor(async () => {
+      const p = (await state()).panel;
+      return p?.circuit.task === found.file.task && p.readout ? p : undefined;
+    }, 30_000, 'the found circuit in the panel with a readout');
+    assert.equal(s.circuit.title, `found at ${d.position.line}:${d.position.col} for ${JSON.stringify(d.target.text)} vs ${JSON.stringify(d.alt.text)}`);
+    assert.deepEqual(s.circuit.nodes.map((n) => n.id), d.nodes.map((n) => n.id), 'the panel draws the circuit\'s nodes');
+    assert.ok(Math.abs(s.readout!.before.logitDiff) > 0, 'the panel reads the contrast at the cursor');
+    // the export answers once the webview has drawn the graph: then the picture shows it
+    const exported = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ci-found-')), 'found.json');
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', exported);
+    const graph = JSON.parse(fs.readFileSync(exported, 'utf8')) as { nodes: { id: string }[] };
+    fs.rmSync(path.dirname(exported), { recursive: true });
+    for (const n of d.nodes) assert.ok(graph.nodes.some((g) => g.id === n.id), `the JSON export has ${n.id}`);
+    await screenshot('why-this-token-panel');
+  });
+
+  test('a contrast given as the command\'s arguments is explained as given; the panel\'s ablation of a node changes the readout; text that is not one token gets no circuit', async function () {
+    this.timeout(120_000);
+    const top = (await acceptDefaults())!.discovery.top.map((t) => t.text);
+    const found = await vscode.commands.executeCommand<Found>(WHY, { uri: doc.uri.toString(), offset, target: top[2], alt: top[1] });
+    assert.equal(found.discovery.target.text, top[2]);
+    assert.equal(found.discovery.alt.text, top[1]);
+    const shown = await waitFor(async () => {
+      const p = (await state()).panel;
+      return p?.circuit.task === found.file.task && p.readout ? p : undefined;
+    }, 30_000, 'the typed contrast in the panel');
+    const node = found.discovery.nodes[0].id;
+    const ablated = (await vscode.commands.executeCommand('circuitInspector._testSetAblation', [node])) as Required<NonNullable<TestState['panel']>>;
+    assert.deepEqual(ablated.ablated, [node]);
+    assert.ok(ablated.readout?.after && Math.abs(ablated.readout.after.logitDiff - shown.readout!.before.logitDiff) > 1e-4, 'ablating the strongest node moves the logit difference');
+    await vscode.commands.executeCommand('circuitInspector._testSetAblation', []);
+    assert.equal(await vscode.commands.executeCommand(WHY, { uri: doc.uri.toString(), offset, target: 'not one token at all', alt: top[0] }), undefined);
+  });
+
+  test('Save as circuit writes the circuit with its contrast, position and evidence under .circuit-inspector/, where it is loaded with its highlights; a broken file there is left out and the others stay', async function () {
+    this.timeout(120_000);
+    const found = await acceptDefaults();
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('circuitInspector.saveFoundCircuit');
+    assert.equal(path.dirname(uri.fsPath), SAVED);
+    const file = JSON.parse(fs.readFileSync(uri.fsPath, 'utf8')) as { task: string; found: { position: { offset: number } }; firing?: { terms: unknown[] }; metrics: { logit_diff_recovered: number } };
+    assert.equal(file.task, found!.file.task);
+    assert.equal(file.found.position.offset, found!.discovery.position.offset);
+    assert.ok(file.firing && file.firing.terms.length > 0, 'the saved circuit has a firing rule');
+    assert.ok(file.metrics.logit_diff_recovered >= 0.8);
+    // its highlights: the firing rule holds at the token it was found at
+    const at = found!.discovery.position.offset;
+    const spans = await waitFor(async () => {
+      const s = (await state(doc.uri)).decorations?.spans.filter((x) => x.task === file.task) ?? [];
+      return s.some((x) => x.start <= at && at < x.end) ? s : undefined;
+    }, 30_000, 'the saved circuit\'s highlight at the token it was found at');
+    console.log(`[discover] saved ${file.task}: ${spans.length} highlighted tokens in quotes_and_lists.py`);
+    await screenshot('why-this-token-saved-highlights');
+    // a broken file beside it, then a copy under another task: the watcher reads both, keeps the good ones
+    fs.writeFileSync(path.join(SAVED, 'broken.json'), '{"task": "broken"');
+    fs.writeFileSync(path.join(SAVED, 'copy.json'), JSON.stringify({ ...file, task: 'copied_circuit' }));
+    const circuits = await waitFor(async () => {
+      const c = (await state()).circuits ?? [];
+      return c.includes('copied_circuit') ? c : undefined;
+    }, 30_000, 'the copied circuit to load');
+    assert.ok(circuits.includes(file.task) && !circuits.includes('broken'), `the saved circuits load, the broken one does not: ${circuits.join(', ')}`);
+    fs.rmSync(path.join(SAVED, 'copy.json'));
+    await waitFor(async () => !((await state()).circuits ?? []).includes('copied_circuit'), 30_000, 'a deleted file\'s circuit to go');
+  });
+});
