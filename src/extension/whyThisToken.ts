@@ -11,8 +11,10 @@ import type { CircuitController } from './circuitController';
 import type { CircuitSources } from './circuitSources';
 import type { Documents } from './documents';
 import type { LoadedModel } from './loadedModel';
+import { SAVE_COMMAND } from './saveCircuit';
 
 export const WHY_COMMAND = 'circuitInspector.whyThisToken';
+const SAVE_LABEL = 'Save as circuit';
 
 export interface WhyArgs {
   /** The document and the UTF-16 offset of the token after which the prediction is made (default: the active editor's cursor). */
@@ -82,6 +84,9 @@ export class WhyThisToken {
     this.circuitsChanged();
     await this.analysed(doc);
     await this.controller.show({ uri: doc.uri.toString(), offset: discovery.position.offset, task: file.task });
+    void vscode.window.showInformationMessage(`Circuit Inspector: ${summary(discovery)}`, SAVE_LABEL).then((choice) => {
+      if (choice === SAVE_LABEL) void vscode.commands.executeCommand(SAVE_COMMAND);
+    });
     return this.last;
   }
 
@@ -110,6 +115,12 @@ export class WhyThisToken {
     const alt = await pickToken(`Why this token? (2/2) Instead of which token, ${title}`, rest, actual, rest[0]?.text);
     return alt === undefined ? undefined : { target, alt };
   }
+}
+
+/** The evidence in one sentence: size, what the circuit keeps alone and what removing it leaves. */
+function summary(d: Discovery): string {
+  const pct = (x: number) => `${Math.round(100 * x)} %`;
+  return `${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'} explain ${JSON.stringify(d.target.text)} over ${JSON.stringify(d.alt.text)} at ${d.position.line}:${d.position.col}: alone they keep ${pct(d.circuit_only.kept)} of the logit difference, and ablating them leaves ${pct(d.without_circuit.kept)} (${(d.ms / 1000).toFixed(1)} s, ${d.rows.toLocaleString('en-US')} forward passes).`;
 }
 
 /** The document and offset the command works on: its arguments, else the active Python editor's cursor. */
