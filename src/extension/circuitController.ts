@@ -9,7 +9,7 @@ import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../co
 import { taskEvidence } from '../core/circuitEvidence';
 import { describeChange, describeCircuitPrediction } from '../core/readoutText';
 import { errorMessage } from '../core/errors';
-import { circuitAt, documentScope } from '../core/tasks';
+import { circuitAt, documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
@@ -174,7 +174,9 @@ export class CircuitController implements vscode.Disposable {
   private async pickTask(model: LoadedModel, doc: vscode.TextDocument, offset: number): Promise<string | undefined> {
     const text = doc.getText();
     const token = tokenAt((await this.docs.analyzeNow(doc))?.base.tokens ?? [], offset);
-    const known = circuitAt(model.circuits, text, token?.start ?? offset, token?.end ?? offset + 1);
+    // a circuit whose task applies anywhere (one found at a single token) is offered, never assumed
+    const scoped = model.circuits.filter((c) => scopeOf(c).kind !== 'anywhere');
+    const known = circuitAt(scoped, text, token?.start ?? offset, token?.end ?? offset + 1);
     if (known) return known.task;
     const pick = await vscode.window.showQuickPick(
       model.circuits.map((c) => ({ label: c.title, description: c.task, detail: c.description, task: c.task })),

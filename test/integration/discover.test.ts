@@ -122,6 +122,11 @@ suite('Why this token?', () => {
     }, 30_000, 'the saved circuit\'s highlight at the token it was found at');
     console.log(`[discover] saved ${file.task}: ${spans.length} highlighted tokens in quotes_and_lists.py`);
     await screenshot('why-this-token-saved-highlights');
+    // where it fires, the hover names it, with the link that asks "Why this token?" there
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(at));
+    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.match(hover, /found at 5:\d+ for/);
+    assert.match(hover, /command:circuitInspector\.whyThisToken\?/);
     // a broken file beside it, then a copy under another task: the watcher reads both, keeps the good ones
     fs.writeFileSync(path.join(SAVED, 'broken.json'), '{"task": "broken"');
     fs.writeFileSync(path.join(SAVED, 'copy.json'), JSON.stringify({ ...file, task: 'copied_circuit' }));
