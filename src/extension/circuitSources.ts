@@ -34,13 +34,17 @@ export class CircuitSources {
   }
 }
 
-/** Shows each message once per session (saved circuits are re-read on every change and model load). */
-export function warnOnce(log: vscode.LogOutputChannel): (message: string) => void {
-  const shown = new Set<string>();
-  return (message) => {
-    log.warn(message);
-    if (shown.has(message)) return;
-    shown.add(message);
+/** Warnings about saved circuits, each shown once per session (the folder is re-read on every change and model load). */
+export class Warnings {
+  /** The messages shown so far. */
+  readonly shown = new Set<string>();
+
+  constructor(private readonly log: vscode.LogOutputChannel) {}
+
+  readonly warn = (message: string): void => {
+    this.log.warn(message);
+    if (this.shown.has(message)) return;
+    this.shown.add(message);
     void vscode.window.showWarningMessage(`Circuit Inspector: ${message}`);
   };
 }

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CircuitController, type ShowArgs } from './circuitController';
-import { CircuitSources, warnOnce } from './circuitSources';
+import { CircuitSources, Warnings } from './circuitSources';
 import { Documents } from './documents';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
@@ -31,9 +31,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let settings = readSettings();
   const loader = (models = new ModelLoader(context, status, log));
   const docs = new Documents(undefined, settings, highlights, log, (ms) => loader.showTiming(ms));
-  const warn = warnOnce(log);
-  const saved = new SavedCircuits(warn);
-  const sources = new CircuitSources(saved, warn);
+  const warnings = new Warnings(log);
+  const saved = new SavedCircuits(warnings.warn);
+  const sources = new CircuitSources(saved, warnings.warn);
   // saved and found circuits join the model's own before the documents are analysed with it
   const circuitsChanged = () => {
     sources.applyTo(loader.model);
@@ -82,7 +82,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     { dispose: () => void loader.drop() },
   );
-  if (TEST_HOOKS) registerTestHooks(context, { loader, docs, highlights, panel, controller });
+  if (TEST_HOOKS) registerTestHooks(context, { loader, docs, highlights, panel, controller, warnings });
   await saved.reload();
   await loader.load(settings);
 }

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { AblationMode } from '../core/analysis';
 import type { ExportFormat } from '../schemas/messages';
 import type { CircuitController } from './circuitController';
+import type { Warnings } from './circuitSources';
 import type { DocumentState, Documents } from './documents';
 import type { ModelLoader } from './extension';
 import type { FiringSpan, Highlights } from './highlights';
@@ -17,9 +18,10 @@ export interface TestHookParts {
   readonly highlights: Highlights;
   readonly panel: CircuitPanelController;
   readonly controller: CircuitController;
+  readonly warnings: Warnings;
 }
 
-export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller }: TestHookParts): void {
+export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller, warnings }: TestHookParts): void {
   // what the editor last drew, per document
   const shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
   let inFlight = 0;
@@ -32,6 +34,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
       return {
         model: loader.model?.modelName,
         circuits: loader.model?.circuits.map((c) => c.task),
+        warnings: [...warnings.shown],
         provider: loader.model?.provider,
         error: loader.loadError,
         notice: loader.model?.providerNotice,

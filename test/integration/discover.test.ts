@@ -14,7 +14,7 @@ interface Found {
   readonly discovery: { position: { offset: number; line: number; col: number }; target: { text: string }; alt: { text: string }; actual: { text: string } | null; top: { text: string }[]; nodes: { id: string }[]; circuit_only: { kept: number } };
   readonly file: { task: string; title: string };
 }
-type State = TestState & { circuits?: string[]; panel?: TestState['panel'] & { circuit: { title: string } } };
+type State = TestState & { circuits?: string[]; warnings?: string[]; panel?: TestState['panel'] & { circuit: { title: string } } };
 
 const ROWS_BUNDLE = path.join(repoDir, 'test', 'fixtures', 'rows-bundle');
 const SAVED = path.join(workspaceDir, '.circuit-inspector');
@@ -135,6 +135,15 @@ suite('Why this token?', () => {
       return c.includes('copied_circuit') ? c : undefined;
     }, 30_000, 'the copied circuit to load');
     assert.ok(circuits.includes(file.task) && !circuits.includes('broken'), `the saved circuits load, the broken one does not: ${circuits.join(', ')}`);
+    const said = ((await state()).warnings ?? []).filter((w) => w.includes('broken.json'));
+    assert.equal(said.length, 1, 'one message names the broken file');
+    assert.match(said[0], /^\.circuit-inspector\/broken\.json is not a valid circuit file \(.*\), so it was left out\.$/);
+    // a file naming a node the model does not have is left out with the node named
+    const alien = { ...file, task: 'alien_circuit', nodes: [{ ...(file as unknown as { nodes: object[] }).nodes[0], id: '9.attn.q.0', layer: 9, site: 'attn.q', index: 0 }], edges: [], key_nodes: [], firing: undefined };
+    fs.writeFileSync(path.join(SAVED, 'alien.json'), JSON.stringify(alien));
+    const alienSaid = await waitFor(async () => ((await state()).warnings ?? []).find((w) => w.includes('alien.json')), 30_000, 'a message naming alien.json');
+    assert.match(alienSaid, /9\.attn\.q\.0.*, so it was left out\.$/);
+    assert.ok(((await state()).circuits ?? []).includes('copied_circuit'), 'the other saved circuits stay');
     fs.rmSync(path.join(SAVED, 'copy.json'));
     await waitFor(async () => !((await state()).circuits ?? []).includes('copied_circuit'), 30_000, 'a deleted file\'s circuit to go');
   });
