@@ -4,10 +4,7 @@
 // one-MatMul model to measure the machine's dense throughput with. Nothing else of the graph is read.
 
 /** Protobuf wire types. */
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const I32 = 5;
+const [VARINT, I64, LEN, I32] = [0, 1, 2, 5];
 
 /** One field of a message: its number, and its value (a number for varints, bytes otherwise). */
 interface Field {
@@ -65,11 +62,8 @@ function ints(f: Field): number[] {
   return out;
 }
 
-// TensorProto data types
-const FLOAT = 1;
-const INT64 = 7;
-const FLOAT16 = 10;
-const BFLOAT16 = 16;
+/** TensorProto data types. */
+const [FLOAT, INT64, FLOAT16, BFLOAT16] = [1, 7, 10, 16];
 
 interface Tensor {
   readonly name: string;
