@@ -15,12 +15,12 @@ test('at the found position the firing value is the sum of the active nodes\' at
   assert.ok(firing);
   assert.deepEqual(firing.terms.map((t) => t.node), ['0.mlp.post_act.3', '1.attn.v.7']);
   assert.ok(Math.abs(value(firing, acts) - 2.0) < 1e-9);
-  assert.equal(firing.threshold, 1.0);
+  assert.equal(firing.threshold, 1.5);
   assert.equal(firing.positive_class, 0);
-  // half the activations: at the threshold; a quarter: quiet
+  // three quarters of the activations: at the threshold; half: quiet
   const scaled = (k: number) => Object.fromEntries(Object.entries(acts).map(([id, a]) => [id, a * k]));
-  assert.ok(Math.abs(value(firing, scaled(0.5))) >= firing.threshold - 1e-9);
-  assert.ok(Math.abs(value(firing, scaled(0.25))) < firing.threshold);
+  assert.ok(Math.abs(value(firing, scaled(0.75))) >= firing.threshold - 1e-9);
+  assert.ok(Math.abs(value(firing, scaled(0.5))) < firing.threshold);
 });
 
 test('nodes that on balance push to the alternative give a rule whose positive side is the alternative, so the found position still reads as the target', () => {
