@@ -25,6 +25,8 @@ interface Shape {
   readonly dm: number;
   /** AbsTopK's kept fraction (none: everything kept). */
   readonly afrac: number | undefined;
+  /** The node locations AbsTopK applies at (manifest model.topk_sites; absent: all of them). */
+  readonly sites: ReadonlySet<string> | undefined;
 }
 
 interface Layer {
@@ -37,8 +39,8 @@ interface Layer {
 }
 
 /** The fraction of a node location of this width that AbsTopK keeps (training/model.py k_for). */
-function kept(width: number, afrac: number | undefined): number {
-  return afrac ? Math.max(1, Math.floor(width * afrac)) / width : 1;
+function kept(width: number, { afrac, sites }: Shape, site: string): number {
+  return afrac && (!sites || sites.has(site)) ? Math.max(1, Math.floor(width * afrac)) / width : 1;
 }
 
 const sum = (xs: Int32Array, from: number, to: number): number => xs.subarray(from, to).reduce((a, b) => a + b, 0);
@@ -62,7 +64,8 @@ export class ForwardCost {
     const m = bundle.model;
     const num = (k: string) => (typeof m[k] === 'number' ? (m[k] as number) : NaN);
     const hd = num('n_head') * num('d_head');
-    const shape: Shape = { d: m.d_model, hd, dm: num('d_mlp'), afrac: typeof m.afrac === 'number' ? m.afrac : undefined };
+    const sites = Array.isArray(m.topk_sites) ? new Set(m.topk_sites.map(String)) : undefined;
+    const shape: Shape = { d: m.d_model, hd, dm: num('d_mlp'), afrac: typeof m.afrac === 'number' ? m.afrac : undefined, sites };
     if (!(hd > 0 && shape.dm > 0)) return 'manifest.json gives no n_head, d_head and d_mlp';
     const weights = readWeights(fs.readFileSync(bundle.onnxPath));
     const missing: string[] = [];
@@ -83,9 +86,10 @@ export class ForwardCost {
 
   /** Multiply-adds of one run: B rows of T tokens, outputs from score_from on, R read ids. */
   ofRun({ B, T, scoreFrom, readIds }: Pick<RunInput, 'B' | 'T' | 'scoreFrom' | 'readIds'>): MacCount {
-    const { d, hd, dm, afrac } = this.shape;
+    const { d, hd, dm } = this.shape;
     const P = T - scoreFrom;
-    const [keepIn, keepQkv, keepAct] = [kept(d, afrac), kept(hd, afrac), kept(dm, afrac)];
+    const keep = (width: number, site: string) => kept(width, this.shape, site);
+    const [keepAttnIn, keepQ, keepV, keepMlpIn, keepAct] = [keep(d, 'attn.act_in'), keep(hd, 'attn.q'), keep(hd, 'attn.v'), keep(d, 'mlp.act_in'), keep(dm, 'mlp.post_act')];
     let dense = 0;
     let nonzero = 0;
     this.layers.forEach((w, l) => {
@@ -96,9 +100,9 @@ export class ForwardCost {
       dense += T * 2 * hd * d + Q * hd * d; // k, v at all positions; q at the query positions
       dense += 2 * Q * T * hd; // scores and mix over the full square (the causal mask is added after)
       dense += Q * (hd * d + 2 * d * dm); // attention projection, MLP
-      nonzero += (T * w.kv + Q * w.q) * keepIn; // c_attn reads act_in (AbsTopK)
-      nonzero += 2 * causal * hd * keepQkv; // q·k at q's kept entries, probs·v at v's kept entries
-      nonzero += Q * (w.attnProj + w.fc * keepIn + w.mlpProj * keepAct); // the attention mix is dense; mlp.act_in and post_act are kept
+      nonzero += (T * w.kv + Q * w.q) * keepAttnIn; // c_attn reads attn.act_in
+      nonzero += causal * hd * (keepQ + keepV); // q·k at q's kept entries, probs·v at v's kept entries
+      nonzero += Q * (w.attnProj + w.fc * keepMlpIn + w.mlpProj * keepAct); // the attention mix is dense
     });
     dense += P * d * readIds.length;
     let unembed = 0;

@@ -47,6 +47,16 @@ test('ForwardCost: dense multiply-adds follow the graph, nonzero ones are fewer 
   assert.ok(scoredLess.dense < full.dense && scoredLess.nonzero < full.nonzero);
 });
 
+test('ForwardCost: a node location AbsTopK does not apply at (manifest topk_sites) counts its input in full', { skip: noBundle }, () => {
+  const b = loadBundle(path.join(modelsDir, shippedName!));
+  const run = { B: 1, T: 8, scoreFrom: 0, readIds: BigInt64Array.of(1n) };
+  const all = ForwardCost.fromBundle({ ...b, model: { ...b.model, topk_sites: undefined } });
+  const noMlpIn = ForwardCost.fromBundle({ ...b, model: { ...b.model, topk_sites: ['attn.act_in', 'attn.q', 'attn.k', 'attn.v', 'mlp.post_act'] } });
+  assert.ok(all instanceof ForwardCost && noMlpIn instanceof ForwardCost);
+  assert.equal(noMlpIn.ofRun(run).dense, all.ofRun(run).dense);
+  assert.ok(noMlpIn.ofRun(run).nonzero > all.ofRun(run).nonzero);
+});
+
 test('matMulModel is a model onnxruntime runs, and denseThroughput measures it', async () => {
   const session = await ort.InferenceSession.create(matMulModel(2, 3, 2));
   try {
