@@ -186,6 +186,12 @@ interface PendingWindow {
 }
 
 /** What DocumentAnalyzer.compute runs, and where the results go. */
+/** One analysis's hold on its key: whether a newer analysis (or its AbortSignal) has superseded it, and a promise that resolves when that happens. */
+interface Claim {
+  readonly stale: () => boolean;
+  readonly superseded: Promise<void>;
+}
+
 interface ComputeJob {
   readonly todo: PendingWindow[];
   /** Per window of the document; compute fills the entries of `todo`. */
@@ -197,8 +203,7 @@ interface ComputeJob {
   readonly ablation: Ablation;
   /** Read all V logits (next tokens and the readouts' probabilities). */
   readonly full: boolean;
-  /** Whether the analysis has been superseded. */
-  readonly stale: () => boolean;
+  readonly claim: Claim;
   /** Called once when the urgent windows are done and others remain. */
   readonly onUrgentDone?: () => void;
 }
@@ -210,6 +215,8 @@ export class DocumentAnalyzer {
   private readonly column_ = new Map<number, number>();
   private readonly cache: WindowCache<WindowResult>;
   private readonly generations = new Map<string, number>();
+  /** Per key, what resolves the latest claim's `superseded` (called when a newer claim takes the key). */
+  private readonly supersede = new Map<string, () => void>();
   private readonly batch: number;
   private readonly inFlight: number;
   private readonly windowing: 'content' | 'grid';
@@ -277,7 +284,8 @@ export class DocumentAnalyzer {
   /** Analyse a whole document (or options.range of it). */
   async analyze(text: string, ablation: Ablation = NO_ABLATION, options: AnalyzeOptions = {}): Promise<DocumentAnalysis | Cancelled> {
     const started = performance.now();
-    const stale = this.claim(options);
+    const claim = this.claim(options);
+    const stale = claim.stale;
     const full = options.nextTokens === true;
     const shift = options.range?.start ?? 0;
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
@@ -297,7 +305,7 @@ export class DocumentAnalyzer {
         (() => {
           if (!stale()) onProgress(assemble(false));
         });
-      if (!(await this.compute({ todo, results, urgent, seq, ablation, full, stale, onUrgentDone }))) return CANCELLED;
+      if (!(await this.compute({ todo, results, urgent, seq, ablation, full, claim, onUrgentDone }))) return CANCELLED;
     }
     if (stale()) return CANCELLED;
     return assemble(true);
@@ -334,7 +342,7 @@ export class DocumentAnalyzer {
     let failure: { error: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
     for (let i = 0; i < todo.length && !failure; i += this.batch) {
-      if (job.stale()) return false;
+      if (job.claim.stale()) return false;
       const rows = todo.slice(i, i + this.batch);
       const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full)
         .then((res) => {
@@ -352,9 +360,12 @@ export class DocumentAnalyzer {
         .catch((error: unknown) => void (failure ??= { error }))
         .finally(() => inFlight.delete(run));
       inFlight.add(run);
-      if (inFlight.size >= this.inFlight) await Promise.race(inFlight);
+      // a superseded analysis returns at once: its runs still finish (into the cache) but nobody waits
+      // for them, so analyses that overlap under a burst of edits cannot pile up behind slow batches
+      if (inFlight.size >= this.inFlight) await Promise.race([...inFlight, job.claim.superseded]);
     }
-    await Promise.all(inFlight);
+    await Promise.race([Promise.all(inFlight), job.claim.superseded]);
+    if (job.claim.stale()) return false;
     if (failure) throw failure.error;
     return true;
   }
@@ -502,13 +513,18 @@ export class DocumentAnalyzer {
   }
 
   /** Marks the start of an analysis; returns a check that says whether it has been superseded. */
-  private claim(options: AnalyzeOptions): () => boolean {
+  private claim(options: AnalyzeOptions): Claim {
     const signal = options.signal;
-    if (options.key === undefined) return () => signal?.aborted === true;
+    let release = (): void => undefined;
+    const superseded = new Promise<void>((resolve) => (release = resolve));
+    signal?.addEventListener('abort', release, { once: true });
+    if (options.key === undefined) return { stale: () => signal?.aborted === true, superseded };
     const key = options.key;
     const generation = (this.generations.get(key) ?? 0) + 1;
     this.generations.set(key, generation);
-    return () => signal?.aborted === true || this.generations.get(key) !== generation;
+    this.supersede.get(key)?.();
+    this.supersede.set(key, release);
+    return { stale: () => signal?.aborted === true || this.generations.get(key) !== generation, superseded };
   }
 
   private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {
