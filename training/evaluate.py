@@ -1,6 +1,6 @@
 """Step 5: measure the model and write MODEL_CARD.md and the manifest's metrics.
 
-    python -m training.evaluate --run training/runs/small --bundle models/pysparse-l2d128
+    python -m training.evaluate --run training/runs/depth --bundle models/pysparse-depth
 
 Task accuracy on the fixed test sets, and both tasks on real code that is not in the corpus (the
 held-out package and the LLM client SDK wheels), with the tokenizer-aware contrasts of realcode.py.
@@ -105,7 +105,7 @@ for its task circuits to be read.
 
 ## Architecture
 {m["n_layer"]} layers, d_model {m["d_model"]}, {m["n_head"]} heads × d_head {m["d_head"]}, d_mlp {m["d_mlp"]}, context {m["block_size"]},
-vocabulary {m["vocab_size"]} (byte-level BPE with tinypython_2k's split regex, trained on the corpus).
+vocabulary {m["vocab_size"]} (byte-level BPE trained on the corpus; its split regex is under Data).
 Pre-norm RMSNorm, no biases, learned absolute position embeddings (sparse like every matrix), attention
 sinks (a learned per-head logit on a zero key/value slot), a dense learned bigram table added to the logits,
 AbsTopK keeping {m["afrac"]:.0%} of every node location (residual reads, q, k, v, attention and MLP writes, MLP neurons).

@@ -1,7 +1,7 @@
 """Step 3: export a trained checkpoint as the product's model bundle (docs/bundle-format.md).
 
-    python -m training.export --run training/runs/small --out models/pysparse-l2d128
-    python -m training.export --run training/runs/small --out models/pysparse-l2d128 --graph-only
+    python -m training.export --run training/runs/depth --out models/pysparse-depth
+    python -m training.export --run training/runs/depth --out models/pysparse-depth --graph-only
 
 Writes model.onnx (node-mask interface, one mask per batch row; mostly-zero weights as sparse initializers, the dense
 bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference

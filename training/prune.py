@@ -1,6 +1,6 @@
 """Step 4: prune the model into a task circuit (Gao et al. 2025 §2.2) and write circuits/<task>.json.
 
-    python -m training.prune --run training/runs/small --bundle models/pysparse-l2d128 --task single_double_quote
+    python -m training.prune --run training/runs/depth --bundle models/pysparse-depth --task single_double_quote
 
 masks.py learns one mask logit τ per node; circuit_search.py finds the smallest circuit along the τ order
 that reaches the target task loss; evidence.py measures and describes it. This module writes the circuit
@@ -108,6 +108,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "title": task.title,
         "description": task.description,
         "classes": task.classes,
+        "scope": task.scope,
         "examples": example_prompts,
         "nodes": nodes,
         "edges": edges,

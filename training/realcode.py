@@ -1,7 +1,7 @@
 """Both tasks measured on real code, with contrasts that follow whatever the tokenizer does.
 
     python -m training.realcode --run training/runs/X [--source heldout|sdk|val] [--n 1000]
-    python -m training.realcode --bundle models/pysparse-l2d128      # a bundle, through onnxruntime
+    python -m training.realcode --bundle models/pysparse-depth      # a bundle, through onnxruntime
 
 Each case is a place in a real file and two continuations of its line: the true one and one that is
 wrong for the task. Both texts are tokenized from the same line start; at the first token where the

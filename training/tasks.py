@@ -90,6 +90,7 @@ class Task:
     title: str
     description: str
     classes: list[dict]  # [{"label", "tokens": [{"id", "text"}]}] — the two sides of the contrast
+    scope: dict  # where the task applies in a document, for the editor (docs/bundle-format.md: "scope")
     train: list[Example] = field(default_factory=list)
     test: list[Example] = field(default_factory=list)
 
@@ -257,24 +258,28 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "Quote closing",
             "Close a string literal with the quote that opened it: \" vs '.",
             _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok),
+            {"kind": "string-close"},
         ),
         "bracket_counting": Task(
             "bracket_counting",
             "Bracket depth",
             "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
             _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok),
+            {"kind": "list-close"},
         ),
         "while_return_true": Task(
             "while_return_true",
             "while True vs return True",
             "After `while True` comes a colon; after `return True` a newline.",
             [{"label": "colon", "tokens": [{"id": _tid(tok, ":\n"), "text": ":\n"}]}, {"label": "newline", "tokens": [{"id": _tid(tok, "\n"), "text": "\n"}]}],
+            {"kind": "keyword-true"},
         ),
         "if_equals": Task(
             "if_equals",
             "Comparison vs assignment",
             "After `if x` comes ` ==`; after a statement-initial `x` comes ` =`.",
             [{"label": "compare", "tokens": [{"id": _tid(tok, " =="), "text": " =="}]}, {"label": "assign", "tokens": [{"id": _tid(tok, " ="), "text": " ="}]}],
+            {"kind": "name-compare-assign"},
         ),
     }
     examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw}

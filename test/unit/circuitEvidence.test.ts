@@ -26,13 +26,13 @@ test('a circuit file without thresholds (or without the metrics) makes no claim 
   assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '' });
 });
 
-test('the shipped bundle: the quote, while and if circuits carry their tasks, the bracket circuit does not', () => {
-  const dir = path.join(root, 'models/pysparse-l2d128/circuits');
+test('the shipped bundle: the quote, bracket and if circuits carry their tasks; the while circuit does not (the model is at 56 % on that task)', () => {
+  const dir = path.join(root, 'models/pysparse-depth/circuits');
   const carries = Object.fromEntries(
     fs.readdirSync(dir).map((f) => {
       const c = parse(circuitFile, JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), f);
       return [c.task, taskEvidence(c).carries];
     }),
   );
-  assert.deepEqual(carries, { bracket_counting: false, if_equals: true, single_double_quote: true, while_return_true: true });
+  assert.deepEqual(carries, { bracket_counting: true, if_equals: true, single_double_quote: true, while_return_true: false });
 });

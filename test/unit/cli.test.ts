@@ -307,18 +307,24 @@ test('--circuit and --firing filter every output form; the human form ends with 
   assert.match(none.stderr, /--circuit nope matches no circuit: .* has single_double_quote, /);
 });
 
+/** The node the shipped quote circuit's firing rule reads: ablating it moves the prediction. */
+function quoteFiringNode(): string {
+  const circuit = JSON.parse(fs.readFileSync(path.join(modelsDir, shippedName!, 'circuits/single_double_quote.json'), 'utf8')) as { firing: { terms: { node: string }[] } };
+  return circuit.firing.terms[0].node;
+}
+
 test('--at in the human form says the prediction in words, right or wrong against the code, and how an ablation moved it', { skip: noDist || noBundle }, () => {
   const file = path.join(root, 'test/fixtures/workspace/quotes_and_lists.py');
   // line 5 is print("value"), line 4 name = 'circuit': the code has double, then single
   const right = cli('analyze', file, '--at', '5:10', '--provider', 'cpu', '--circuit', 'quote');
   assert.equal(right.status, 0, right.stderr);
-  const said = /single_double_quote: The model expects (double|single) \(`["']\)`\): [\d.]+ % against (single|double) within the contrast; as the next token among all [\d.]+ %\. (Correct here\.|Wrong here: the code has (double|single) .*)$/m.exec(right.stdout);
+  const said = /single_double_quote: The model expects (double|single) \(`["']\)?`\): [\d.]+ % against (single|double) within the contrast; as the next token among all [\d.]+ %\. (Correct here\.|Wrong here: the code has (double|single) .*)$/m.exec(right.stdout);
   assert.ok(said, right.stdout);
   assert.equal(said[3] === 'Correct here.', said[1] === 'double', right.stdout);
   const single = cli('analyze', file, '--at', '4:12', '--provider', 'cpu', '--circuit', 'quote');
   const m = /The model expects (double|single) .*\. (Correct here\.|Wrong here: the code has single)/.exec(single.stdout);
   assert.ok(m, single.stdout);
   assert.equal(m[2] === 'Correct here.', m[1] === 'single', single.stdout);
-  const ablated = cli('analyze', file, '--at', '5:10', '--provider', 'cpu', '--circuit', 'quote', '--ablate', '0.attn.resid_delta.51', '--mode', 'zero');
+  const ablated = cli('analyze', file, '--at', '5:10', '--provider', 'cpu', '--circuit', 'quote', '--ablate', quoteFiringNode(), '--mode', 'zero');
   assert.match(ablated.stdout, /single_double_quote, ablated: Preference for double over single \(logit difference\) went from [+−][\d.]+ to [+−][\d.]+ nats: (still|flipped to) (double|single)\.$/m);
 });
