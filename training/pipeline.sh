@@ -3,9 +3,9 @@
 # alone (see training/README.md); training resumes from its checkpoint, or from the committed compact
 # resume.pt when the checkpoint is missing (a new session).
 #
-# The recipe is issue 16's `depth` (training/EXPERIMENTS.md). The bundle shipped today,
-# models/pysparse-l2d128, was made by this script as it stood at 5c84bb7 (`small` + a focused fine-tune,
-# tinypython_2k's regex); prepare.py now trains the BPE with brackets as pre-tokens of their own.
+# The recipe is issue 16's `depth` (training/EXPERIMENTS.md). The shipped models/pysparse-depth was made
+# by these steps, except that the quote circuit's --frozen-norms control was not run and the keyword
+# tasks were pruned with --no-nonsense (time); its MODEL_CARD says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
