@@ -14,6 +14,9 @@ import { type FiringSpan, Highlights } from './highlights';
 import type { DocumentResult, LoadedModel } from './loadedModel';
 import { circuitEnabled, type Settings } from './settings';
 
+/** How many times analyzeNow runs the document again when a newer analysis superseded its run. */
+const ANALYZE_NOW_ATTEMPTS = 3;
+
 /**
  * The most characters analysed at once in a file over the size limit: the visible lines (±50) can
  * still be one huge line. The same bound as VS Code's own editor.maxTokenizationLineLength.
@@ -86,10 +89,16 @@ export class Documents implements vscode.Disposable {
 
   /** Analyse now and wait for it (used by commands that need fresh results). */
   async analyzeNow(doc: vscode.TextDocument): Promise<DocumentState | undefined> {
-    const existing = this.states.get(doc.uri.toString());
-    if (existing && existing.version === doc.version) return existing;
-    await this.run(doc);
-    return this.states.get(doc.uri.toString());
+    // a scheduled refresh (a new model, saved circuits, an ablation) may supersede this run and clear
+    // the states; run again then, a few times, rather than answer a hover with nothing
+    for (let attempt = 0; attempt < ANALYZE_NOW_ATTEMPTS; attempt++) {
+      const existing = this.states.get(doc.uri.toString());
+      if (existing && existing.version === doc.version) return existing;
+      if (!this.model || doc.isClosed) return undefined;
+      await this.run(doc);
+    }
+    const last = this.states.get(doc.uri.toString());
+    return last?.version === doc.version ? last : undefined;
   }
 
   private isPython(doc: vscode.TextDocument): boolean {
