@@ -72,8 +72,6 @@ function startWorker(setup: WorkerSetup): Promise<{ worker: Worker; ready: Ready
 }
 
 export class Runner {
-  /** Forward passes done so far, over all workers. */
-  readonly timing = { runs: 0 };
   private readonly waiting: Job[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private nextId = 0;
@@ -173,10 +171,8 @@ export class Runner {
     const job = slot.jobs[0]; // a worker answers its runs in the order they were posted
     if (!job || (m.kind !== 'done' && m.kind !== 'error') || m.id !== job.id) return;
     slot.jobs.shift();
-    if (m.kind === 'done') {
-      this.timing.runs++;
-      job.resolve(m.output);
-    } else job.reject(new RunnerError(m.message));
+    if (m.kind === 'done') job.resolve(m.output);
+    else job.reject(new RunnerError(m.message));
     this.pump();
   }
 

@@ -137,7 +137,6 @@ test('two workers run side by side with the results of one, each run answered wi
     assert.deepEqual(out.logits, serial[i].logits, `run ${i}: logits`);
     assert.deepEqual(out.watched, serial[i].watched, `run ${i}: watched nodes`);
   });
-  assert.equal(two.timing.runs, 8);
   await Promise.all([one.dispose(), two.dispose()]);
   await assert.rejects(two.run(runs[0]), /the model session was closed/);
 });
