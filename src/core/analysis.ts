@@ -16,7 +16,7 @@ import type { Encoding, TokenRanges } from './tokenizer';
 import { WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
 import { type DocumentScope, documentScope } from './tasks';
-import { planContentWindows, planWindows, type Window } from './windows';
+import { planContentWindows, planWindows, scoringWindow, type Window } from './windows';
 
 export type { AblationMode };
 
@@ -600,18 +600,6 @@ export class DocumentAnalyzer {
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
-
-/** The window that scores sequence position p (the scored parts tile the sequence exactly once). */
-function scoringWindow(windows: readonly Window[], p: number): Window {
-  let lo = 0;
-  let hi = windows.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (windows[mid].start + windows[mid].from <= p) lo = mid;
-    else hi = mid - 1;
-  }
-  return windows[lo];
-}
 
 /** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */
 function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: TokenRanges } {

@@ -4,7 +4,7 @@
 import { type Bundle, BundleError } from './bundle';
 import { findCircuit, type MaskRunner } from './discover';
 import { type Edge, NodeWeights } from './nodeWeights';
-import type { Window } from './windows';
+import { scoringWindow, type Window } from './windows';
 
 export interface DiscoverAtOptions {
   /** Token texts of the contrast; default: the actual next token if among the top, else the top one, against the runner-up. */
@@ -68,9 +68,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   const seq = [bundle.eotId, ...enc.ids]; // sequence position i + 1 holds token i (./windows)
   const p = i + 1;
   const planned = windows(seq);
-  let w = planned.length - 1;
-  while (w > 0 && planned[w].start + planned[w].from > p) w--; // the window that scores p
-  const win = planned[w];
+  const win = scoringWindow(planned, p);
   const ids = seq.slice(win.start, p + 1); // the prediction after token i needs nothing to its right
 
   const V = bundle.model.vocab_size;

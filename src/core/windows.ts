@@ -141,3 +141,15 @@ function anchorHash(a: number, b: number, c: number): number {
   h ^= h >>> 12;
   return h >>> 0;
 }
+
+/** The window that scores sequence position p (the scored parts tile the sequence exactly once). */
+export function scoringWindow(windows: readonly Window[], p: number): Window {
+  let lo = 0;
+  let hi = windows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (windows[mid].start + windows[mid].from <= p) lo = mid;
+    else hi = mid - 1;
+  }
+  return windows[lo];
+}
