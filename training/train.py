@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ CONFIGS = {
         mixture={"train": 0.5, "tests": 0.3, "synth": 0.2},
     ),
 }
+# issue 16's next question: does AbsTopK keeping ½ instead of ¼ at this width buy bracket depth back,
+# and at what cost in circuit size? Fine-tuned from `depth` (--init-from), so it is sparse from step 0.
+CONFIGS["depth-half"] = dict(CONFIGS["depth"], model=replace(CONFIGS["depth"]["model"], afrac=0.5))
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
 
