@@ -185,13 +185,15 @@ interface PendingWindow {
   readonly key: string;
 }
 
-/** What DocumentAnalyzer.compute runs, and where the results go. */
 /** One analysis's hold on its key: whether a newer analysis (or its AbortSignal) has superseded it, and a promise that resolves when that happens. */
 interface Claim {
   readonly stale: () => boolean;
   readonly superseded: Promise<void>;
+  /** The analysis has returned: stop listening to its signal and give up its key. */
+  readonly end: () => void;
 }
 
+/** What DocumentAnalyzer.compute runs, and where the results go. */
 interface ComputeJob {
   readonly todo: PendingWindow[];
   /** Per window of the document; compute fills the entries of `todo`. */
@@ -283,8 +285,17 @@ export class DocumentAnalyzer {
 
   /** Analyse a whole document (or options.range of it). */
   async analyze(text: string, ablation: Ablation = NO_ABLATION, options: AnalyzeOptions = {}): Promise<DocumentAnalysis | Cancelled> {
-    const started = performance.now();
     const claim = this.claim(options);
+    try {
+      return await this.analyzeClaimed(text, ablation, options, claim);
+    } finally {
+      claim.end();
+    }
+  }
+
+  /** analyze() while it holds its key (claim.end() runs however it returns). */
+  private async analyzeClaimed(text: string, ablation: Ablation, options: AnalyzeOptions, claim: Claim): Promise<DocumentAnalysis | Cancelled> {
+    const started = performance.now();
     const stale = claim.stale;
     const full = options.nextTokens === true;
     const shift = options.range?.start ?? 0;
@@ -517,14 +528,21 @@ export class DocumentAnalyzer {
     const signal = options.signal;
     let release = (): void => undefined;
     const superseded = new Promise<void>((resolve) => (release = resolve));
-    signal?.addEventListener('abort', release, { once: true });
-    if (options.key === undefined) return { stale: () => signal?.aborted === true, superseded };
+    // one signal may serve many analyses (the CLI's, a discovery's): each removes its own listener when it ends
+    const onAbort = (): void => release();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const aborted = () => signal?.aborted === true;
+    if (options.key === undefined) return { stale: aborted, superseded, end: () => signal?.removeEventListener('abort', onAbort) };
     const key = options.key;
     const generation = (this.generations.get(key) ?? 0) + 1;
     this.generations.set(key, generation);
     this.supersede.get(key)?.();
     this.supersede.set(key, release);
-    return { stale: () => signal?.aborted === true || this.generations.get(key) !== generation, superseded };
+    const end = () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (this.supersede.get(key) === release) this.supersede.delete(key);
+    };
+    return { stale: () => aborted() || this.generations.get(key) !== generation, superseded, end };
   }
 
   private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {

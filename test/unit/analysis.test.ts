@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -199,6 +200,21 @@ test('analysis with a stand-in model: every token once, B ≤ 8, cache reuse, su
   // an ablation is part of the cache key
   const ab: Ablation = { nodes: new Set(['0.attn.v.17']), mode: 'zero' };
   assert.ok(done(await a.analyze(long, ab)).windowsComputed > 0);
+});
+
+test('an AbortSignal shared by many analyses keeps no listener once they end; a key is given up when its analysis ends', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const a = new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size));
+  const ctl = new AbortController();
+  // computed, cached, keyed and superseded analyses: each adds a listener to the signal while it runs
+  for (let i = 0; i < 5; i++) done(await a.analyze(doc + `#${i % 2}\n`, NO_ABLATION, { signal: ctl.signal }));
+  const [superseded] = await Promise.all([a.analyze(doc + '#x\n', NO_ABLATION, { signal: ctl.signal, key: 'k' }), a.analyze(doc + '#y\n', NO_ABLATION, { signal: ctl.signal, key: 'k' })]);
+  assert.equal(superseded.status, 'cancelled');
+  assert.equal(getEventListeners(ctl.signal, 'abort').length, 0);
+  // the key still supersedes after its holders ended
+  const [older, newer] = await Promise.all([a.analyze(doc + '#z\n', NO_ABLATION, { key: 'k' }), a.analyze(doc, NO_ABLATION, { key: 'k' })]);
+  assert.equal(older.status, 'cancelled');
+  assert.equal(newer.status, 'done');
 });
 
 test('analyzeAt on a long document runs the window that analyze() scores the token in, and caches it', { skip: noBundle }, async () => {
