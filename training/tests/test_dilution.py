@@ -1,0 +1,44 @@
+"""The context-dilution sweep: its prompts put the bracket task's contrast where the task does, and
+its example files hold exactly the case at which the model first goes wrong."""
+
+from pathlib import Path
+
+import pytest
+
+from training import dilution
+from training.realcode import onnx_diffs
+from training.tasks import first_difference
+from training.tokenizer import load as load_tokenizer
+
+
+@pytest.fixture(scope="module")
+def bundle(root: Path) -> Path:
+    shipped = sorted(p.parent for p in root.glob("models/*/manifest.json") if (p.parent / "tokenizer.json").exists())
+    if not shipped:
+        pytest.skip("no bundle under models/")
+    return shipped[0]
+
+
+def test_every_prompt_ends_after_the_first_close_and_contrasts_another_close(bundle):
+    tok = load_tokenizer(bundle / "tokenizer.json")
+    close = tok.token_to_id("]")
+    for name, make in dilution.SWEEPS.items():
+        for n in (0, 8):
+            left, true_rest, alt_rest = make(n)
+            ids, true_id, alt_id = first_difference(tok, left, true_rest, alt_rest, 256)
+            assert ids[-1] == close, name  # the list's first "]" is already there
+            nested = true_rest == "]]\n"
+            assert (true_id if nested else alt_id) == close, name
+
+
+def test_examples_are_written_for_the_sweeps_that_flip_at_the_first_wrong_length(bundle, tmp_path):
+    diffs, block = onnx_diffs(bundle)
+    results = dilution.sweep(diffs, load_tokenizer(bundle / "tokenizer.json"), block)
+    assert set(results) == set(dilution.SWEEPS)
+    written = {p.name: p.read_text() for p in dilution.write_examples(results, tmp_path)}
+    for (name, make), slug in zip(dilution.SWEEPS.items(), dilution.SLUGS):
+        wrong = [r["length"] for r in results[name] if not r["right"]]
+        assert (f"dilution_{slug}.py" in written) == bool(wrong)
+        if wrong:
+            left, rest, _ = make(wrong[0])
+            assert written[f"dilution_{slug}.py"].endswith(left + rest)
