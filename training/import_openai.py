@@ -1,13 +1,14 @@
 """Convert one of OpenAI's released weight-sparse models (openai/circuit_sparsity) into a bundle.
 
-    python -m training.import_openai --model DIR --tokenizer DIR --out models/<name>
+    python -m training.import_openai --model DIR --tokenizer DIR --out models/<name> [--viz [TASK=]viz_data.pt ...]
 
 DIR (model): `beeg_config.json` + `final_model.pt` as published; DIR (tokenizer): the data-gym files
 `vocab.bpe` + `encoder.json` of tinypython_2k. The model is rebuilt as our GPT (training/model.py, whose
 options cover their architecture), checked strictly (every tensor present with its shape, nothing left
 over, no variant we cannot run), and written with training/export.py's bundle writer: model.onnx with the
 node-mask interface, tokenizer.json, node means over our validation corpus, manifest.json, plus a
-generated MODEL_CARD.md. Format facts: ../shared/research/openai-checkpoints.md.
+generated MODEL_CARD.md, and with --viz OpenAI's circuits as circuits/<task>.json (training/openai_viz.py).
+Format facts: ../shared/research/openai-checkpoints.md and docs/openai-viz-format.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from tiktoken import Encoding
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
@@ -26,8 +28,9 @@ from tokenizers import Tokenizer, models
 from . import export, prepare
 from . import tokenizer as our_tokenizer
 from .alive import alive_summary
-from .model import GPT, SITES, GPTConfig, site_dims
-from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS
+from .model import GPT, SITES, GPTConfig, node_layout, site_dims
+from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS, FormatError
+from .openai_viz import Viz, circuit_file, read_viz
 
 CONFIG, WEIGHTS, VOCAB, ENCODER = "beeg_config.json", "final_model.pt", "vocab.bpe", "encoder.json"
 # their AbsTopK location names → our node locations
@@ -35,10 +38,6 @@ LOCTYPE_SITE = dict(zip(LOCTYPES, SITES, strict=True))
 # keys their loader itself rewrites: the old name of d_mlp, and a training-time option that must be off
 RENAMED = {"n_mlp": "d_mlp"}
 MUST_BE_FALSE = ("use_tied_aux_matrix",)
-
-
-class FormatError(ValueError):
-    """A model or tokenizer folder we cannot convert; the message is one sentence naming file and key."""
 
 
 def read_config(folder: Path) -> tuple[GPTConfig, list[str]]:
@@ -267,6 +266,41 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
         export.write_bundle(gpt, data, out, name, provenance, {**export.nonzero_stats(gpt), **alive_summary(gpt)}, mean_windows, bigram_fp16=False)
 
 
+def circuits_line(manifest: dict) -> str:
+    if not manifest["circuits"]:
+        return "- Circuits: none (pass OpenAI's viz files with --viz to convert their circuits)."
+    return (
+        f"- Circuits: {', '.join(manifest['circuits'])}, converted from OpenAI's viz files: their kept nodes and ablation losses; "
+        + "edges, class tokens, correlations and firing rules computed on this model (docs/openai-viz-format.md)."
+    )
+
+
+def check_viz(gpt: GPT, viz_args: list[str]) -> list[Viz]:
+    """Each --viz file read and checked, before the slow part of the conversion runs."""
+    vizzes = [read_viz(arg, gpt) for arg in viz_args]
+    tasks = [v.task for v in vizzes]
+    if len(set(tasks)) != len(tasks):
+        raise FormatError(f"two --viz files are for the same task ({sorted(t for t in tasks if tasks.count(t) > 1)[0]}); a bundle holds one circuit per task.")
+    return vizzes
+
+
+def add_circuits(gpt: GPT, tok: Tokenizer, out: Path, vizzes: list[Viz]) -> list[str]:
+    """Write each checked viz file's circuit into the bundle and list it in manifest.json."""
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    means = np.fromfile(out / "node_means.bin", dtype="<f4").tolist()
+    flat_of = {e["name"]: e["offset"] for e in node_layout(gpt.cfg)}
+    (out / "circuits").mkdir(exist_ok=True)
+    notes = []
+    for viz in vizzes:
+        rel = f"circuits/{viz.task}.json"
+        (out / rel).write_text(json.dumps(circuit_file(viz, gpt, tok, means, flat_of), indent=1))
+        manifest["circuits"] = [*[c for c in manifest["circuits"] if c != rel], rel]
+        notes += viz.notes
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return notes
+
+
 def model_card(manifest: dict, notes: list[str]) -> str:
     m, p, mx = manifest["model"], manifest["provenance"], manifest["metrics"]
     sites = ", ".join(m["topk_sites"]) if m["afrac"] is not None else ""
@@ -290,7 +324,7 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input, room for a compacted graph): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
         + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
         + ".",
-        "- Circuits: none yet (OpenAI's viz data — circuit masks, importances, samples — is not converted by this version).",
+        circuits_line(manifest),
         "",
         "## Conversion notes",
         *([f"- {n}" for n in notes] or ["- none: every key and tensor was as expected."]),
@@ -299,9 +333,10 @@ def model_card(manifest: dict, notes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str | None = None, mean_windows: int = 64) -> list[str]:
+def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str | None = None, mean_windows: int = 64, viz: tuple[str, ...] = ()) -> list[str]:
     """The whole conversion; returns its notes."""
     gpt, notes = load_model(model_dir)
+    vizzes = check_viz(gpt, list(viz))
     tok = convert_tokenizer(tok_dir)
     if tok.get_vocab_size() > gpt.cfg.vocab_size:
         raise FormatError(
@@ -316,6 +351,7 @@ def convert(model_dir: Path, tok_dir: Path, out: Path, corpus: Path, name: str |
     texts = val_texts(corpus)
     check_tokenizer(tok, tok_dir, texts)
     write_bundle(gpt, tok, out, name or out.name, texts, provenance, mean_windows)
+    notes += add_circuits(gpt, tok, out, vizzes)
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "MODEL_CARD.md").write_text(model_card(manifest, notes))
     return notes
@@ -329,6 +365,13 @@ def main() -> None:
     ap.add_argument(
         "--val-corpus", type=Path, default=Path(__file__).parent / "data/corpus_val.jsonl", help="texts for the node means (.jsonl of {path, text})"
     )
+    ap.add_argument(
+        "--viz",
+        action="append",
+        default=[],
+        metavar="[TASK=]FILE",
+        help="one of OpenAI's viz_data.pt files for this model (repeatable): its circuit becomes circuits/TASK.json; TASK defaults to the folder of upstream's layout <task>/<sweep>/<k>/viz_data.pt",
+    )
     ap.add_argument("--name", default=None)
     ap.add_argument(
         "--mean-windows",
@@ -339,7 +382,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     try:
-        notes = convert(args.model, args.tokenizer, args.out, args.val_corpus, args.name, args.mean_windows)
+        notes = convert(args.model, args.tokenizer, args.out, args.val_corpus, args.name, args.mean_windows, tuple(args.viz))
     except FormatError as e:
         raise SystemExit(f"error: {e}") from None
     for n in notes:

@@ -5,9 +5,11 @@ reading the public openai/circuit_sparsity repository; no code of theirs is used
 `beeg_config.json` (their GPTConfig's fields as JSON) and `final_model.pt` (a plain torch.save of the
 state dict); the tokenizer folder holds GPT-2 "data-gym" files `vocab.bpe` (merges) and `encoder.json`.
 The writer fills every tensor with random sparse values, so that tests exercise the converter
-(training/import_openai.py) on every variant the released models use, without their weights.
+(training/import_openai.py) on every variant the released models use, without their weights. A circuit
+upstream found is one `viz_data.pt` (docs/openai-viz-format.md); `random_viz` writes one for a fixture model
+with random kept nodes, losses, prompts and contexts, and weight blocks taken from its state dict.
 
-    python -m training.openai_format --out /tmp/openai-fixtures            # every fixture + a tokenizer
+    python -m training.openai_format --out /tmp/openai-fixtures            # every fixture + a tokenizer + viz files
     python -m training.openai_format --out /tmp/yolo1 --only yolo1_shape    # the large speed fixture
 """
 
@@ -21,6 +23,11 @@ import torch
 from tokenizers import pre_tokenizers, trainers
 
 from . import tokenizer as our_tokenizer
+
+
+class FormatError(ValueError):
+    """A file of theirs we cannot convert; the message is one sentence naming the file and the key."""
+
 
 # their AbsTopK location names (`afrac_loctypes`), in our node-location order
 LOCTYPES = ("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out")
@@ -169,6 +176,102 @@ def write_model(folder: Path, config: dict, seed: int = 0, density: float = 0.25
     return folder
 
 
+# the locations their pruning masks, per layer, in their hook names (= ours), and the one after the last layer
+VIZ_SITES = ("attn.act_in", "attn.q", "attn.k", "attn.v", "attn.resid_delta", "mlp.act_in", "mlp.post_act", "mlp.resid_delta")
+# within-sublayer weight blocks the viewer draws: (source, target, state-dict matrix, rows of it)
+VIZ_PAIRS = (
+    ("attn.act_in", "attn.q", "attn.c_attn", 0),
+    ("attn.act_in", "attn.k", "attn.c_attn", 1),
+    ("attn.act_in", "attn.v", "attn.c_attn", 2),
+    ("attn.v", "attn.resid_delta", "attn.c_proj", None),
+    ("mlp.act_in", "mlp.post_act", "mlp.c_fc", None),
+    ("mlp.post_act", "mlp.resid_delta", "mlp.c_proj", None),
+)
+VIZ_QUANTILES = (0.001, 0.01, 0.1, 0.5)
+# where a fixture's circuit goes: upstream's layout viz/<model>/<task>/<sweep>/<k>/viz_data.pt
+VIZ_PATH = "viz/{model}/bracket_counting_beeg/prune_v4/k_optim/viz_data.pt"
+
+
+def site_widths(config: dict) -> dict[str, int]:
+    d, hd = config["d_model"], config["n_head"] * (config.get("d_head") or config["d_model"] // config["n_head"])
+    return {s: hd if s in ("attn.q", "attn.k", "attn.v") else d_mlp(config) if s == "mlp.post_act" else d for s in VIZ_SITES}
+
+
+def _pair_blocks(config: dict, state: dict, kept: dict[str, torch.Tensor]) -> list[list]:
+    """Their pair_data layout: [matrix [sources (+ a bias row), targets], source ids (+ "bias"), target ids,
+    (source location, target location)] for every weight block inside a sublayer, from the state dict."""
+    hd = site_widths(config)["attn.q"]
+    blocks = []
+    for L in range(config["n_layer"]):
+        for src, tgt, module, part in VIZ_PAIRS:
+            a, b = kept.get(f"{L}.{src}"), kept.get(f"{L}.{tgt}")
+            if a is None or b is None:
+                continue
+            p = f"transformer.h.{L}.{module}"
+            rows = slice(None) if part is None else slice(part * hd, (part + 1) * hd)
+            w, bias = state[p + ".weight"][rows], state.get(p + ".bias")
+            m = w[b][:, a].T  # [sources, targets]
+            if bias is not None:
+                m = torch.cat([m, bias[rows][b][None]])
+            blocks.append([m.clone(), [*a.tolist(), *(["bias"] if bias is not None else [])], b.tolist(), (f"{L}.{src}", f"{L}.{tgt}")])
+    return blocks
+
+
+def random_viz(config: dict, state: dict, docs: torch.Tensor, seed: int = 0, per_site: int = 3) -> dict:
+    """A viz file's content for a model of this config and state: per_site kept channels at each location
+    (final_resid too), stored losses doubled as upstream stores them, the task prompts `docs` [D, T] (first
+    half one class) with activations, and top/bottom contexts per quantile for every kept node."""
+    g = torch.Generator().manual_seed(seed)
+    widths = site_widths(config)
+    locs = [(f"{L}.{s}", widths[s]) for L in range(config["n_layer"]) for s in VIZ_SITES] + [("final_resid", config["d_model"])]
+    kept = {loc: torch.randperm(w, generator=g)[:per_site].sort().values for loc, w in locs}
+    D, T = docs.shape
+
+    def context():
+        ids = torch.randint(1, config["vocab_size"] - 1, (T,), generator=g)
+        return (ids, torch.randn(T, generator=g), int(torch.randint(0, T, (), generator=g)))
+
+    samples = {
+        loc: {c: {q: ([context() for _ in range(2)], [context() for _ in range(2)]) for q in VIZ_QUANTILES} for c in chans.tolist()}
+        for loc, chans in kept.items()
+    }
+    interv = 0.3
+    blocks = _pair_blocks(config, state, kept)
+    return {
+        "circuit_data": kept,
+        "importances": {
+            "ch_interv_losses": {loc: (interv + torch.rand(len(c), generator=g)).tolist() for loc, c in kept.items()},
+            "layer_interv_losses": {f"{L}.{k}": 1.0 + L for L in range(config["n_layer"]) for k in ("attn", "mlp")},
+            "interv_loss": interv,
+            "loss": 0.2,
+            "pair_data": blocks,
+            "pair_data_connections": [[m.abs(), *rest] for m, *rest in blocks],
+            "task_samples": (docs, {loc: {c: torch.randn(D, T, generator=g) for c in chans.tolist()} for loc, chans in kept.items()}),
+            "beeg_model_config": dict(config),
+        },
+        "samples": samples,
+        "prune_config": {"k_coef": 1e-4, "target_loss": 0.15},
+        "num_total_nodes": sum(w for _, w in locs),
+        "all_loss": [(0, 0.9), (1, interv)],
+    }
+
+
+def fixture_prompts(config: dict, seed: int, n: int = 8) -> torch.Tensor:
+    """n task prompts [n, T] of random ids (never 0, their padding id) and random lengths, zero-padded."""
+    g = torch.Generator().manual_seed(seed)
+    T = min(config["block_size"], 48)
+    docs = torch.randint(1, config["vocab_size"] - 1, (n, T), generator=g)
+    ends = torch.randint(T // 2, T + 1, (n,), generator=g)
+    return docs * (torch.arange(T)[None] < ends[:, None])
+
+
+def write_viz(path: Path, content: dict) -> Path:
+    """viz_data.pt as upstream publishes it: one torch.save'd dict, loadable with weights_only=True."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(content, path)
+    return path
+
+
 def data_gym_byte_order() -> list[int]:
     """Byte values in the order of a data-gym vocabulary's first 256 ids: the printable Latin-1 characters
     other than space first, then the rest (which data-gym spells as characters from U+0100 up)."""
@@ -220,8 +323,10 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted([*FIXTURES, *LARGE]), help="one model fixture (default: every CI fixture)")
     args = ap.parse_args()
     chosen = {args.only: {**FIXTURES, **LARGE}[args.only]} if args.only else FIXTURES
-    for name, config in chosen.items():
+    for seed, (name, config) in enumerate(chosen.items()):
         write_model(args.out / name, config, density=LARGE_DENSITY.get(name, 0.25))
+        state = torch.load(args.out / name / "final_model.pt", weights_only=True)
+        write_viz(args.out / VIZ_PATH.format(model=name), random_viz(config, state, fixture_prompts(config, seed), seed))
         n_merges = config["vocab_size"] - 257
         write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", repo_texts(), n_merges)
     print(f"wrote {', '.join(chosen)} to {args.out}")

@@ -1,0 +1,160 @@
+"""OpenAI's circuits (`viz_data.pt`) → our circuit files (training/openai_viz.py), on clean-room fixtures in
+their format (training/openai_format.py): node names and flat indices, edges against the weights as their
+state dict holds them, classes from the paper's token pairs and the model's own preference, and one-sentence
+refusals of malformed files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tokenizers import Tokenizer
+
+from training import import_openai, openai_format, openai_viz
+from training.model import node_layout
+
+MODEL = "sink_bigram_8sites"
+TASK = "bracket_counting_beeg"
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, root):
+    """A fixture model, its tokenizer, a viz file in upstream's layout, and the bundle converted with it."""
+    base = tmp_path_factory.mktemp("viz")
+    config = openai_format.FIXTURES[MODEL]
+    openai_format.write_model(base / MODEL, config, seed=3)
+    openai_format.write_tokenizer(base / "tok", openai_format.repo_texts(), config["vocab_size"] - 257)
+    state = torch.load(base / MODEL / import_openai.WEIGHTS, weights_only=True)
+    viz_path = openai_format.write_viz(
+        base / openai_format.VIZ_PATH.format(model=MODEL), openai_format.random_viz(config, state, openai_format.fixture_prompts(config, 3), 3)
+    )
+    corpus = base / "val.jsonl"
+    corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in sorted((root / "src/core").glob("*.ts"))))
+    notes = import_openai.convert(base / MODEL, base / "tok", base / "bundle", corpus, mean_windows=4, viz=(str(viz_path),))
+    return {"base": base, "viz": torch.load(viz_path, weights_only=True), "viz_path": viz_path, "state": state, "config": config, "notes": notes}
+
+
+def circuit(made) -> dict:
+    return json.loads((made["base"] / "bundle" / f"circuits/{TASK}.json").read_text())
+
+
+def test_the_bundle_lists_the_circuit_and_its_card_says_so(made):
+    manifest = json.loads((made["base"] / "bundle/manifest.json").read_text())
+    assert manifest["circuits"] == [f"circuits/{TASK}.json"]
+    card = (made["base"] / "bundle/MODEL_CARD.md").read_text()
+    assert f"circuits/{TASK}.json" in card and "final_resid" in card  # the note on the location we lack
+
+
+def test_nodes_are_the_kept_channels_under_our_names(made):
+    c = circuit(made)
+    manifest = json.loads((made["base"] / "bundle/manifest.json").read_text())
+    cfg, _ = import_openai.read_config(made["base"] / MODEL)
+    offset = {e["name"]: e["offset"] for e in node_layout(cfg)}
+    means = np.fromfile(made["base"] / "bundle/node_means.bin", dtype="<f4")
+    kept = made["viz"]["circuit_data"]
+    want = [f"{loc}.{i}" for loc, idx in kept.items() if loc != "final_resid" for i in idx.tolist()]
+    assert [n["id"] for n in c["nodes"]] == want and manifest["nodes"]["count"] == len(means)
+    losses = made["viz"]["importances"]["ch_interv_losses"]
+    for n in c["nodes"]:
+        loc = f"{n['layer']}.{n['site']}"
+        assert n["flat"] == offset[loc] + n["index"] and n["mean"] == pytest.approx(float(means[n["flat"]]), abs=1e-5)
+        stored = losses[loc][kept[loc].tolist().index(n["index"])]
+        assert n["importance"] == pytest.approx((stored - made["viz"]["importances"]["interv_loss"]) / 2, abs=1e-5)
+    assert c["metrics"]["n_nodes"] == len(want) and c["metrics"]["upstream_num_total_nodes"] == made["viz"]["num_total_nodes"]
+
+
+def their_weight(state: dict, config: dict, src: str, dst: str, i: int, j: int) -> float:
+    """The weight from node src.i to node dst.j, read from their state dict by their key names."""
+    layer, s_site = src.split(".", 1)
+    t_site = dst.split(".", 1)[1]
+    hd = config["n_head"] * config["d_head"]
+    p = f"transformer.h.{layer}."
+    part = {"attn.q": 0, "attn.k": 1, "attn.v": 2}
+    if s_site == "attn.act_in":
+        return float(state[p + "attn.c_attn.weight"][part[t_site] * hd + j, i])
+    matrix = {"attn.v": "attn.c_proj", "mlp.act_in": "mlp.c_fc", "mlp.post_act": "mlp.c_proj"}[s_site]
+    return float(state[p + matrix + ".weight"][j, i])
+
+
+def test_edges_are_the_weights_between_kept_nodes(made):
+    c = circuit(made)
+    weight_edges = [e for e in c["edges"] if e["kind"] == "weight"]
+    for e in weight_edges:
+        (src, i), (dst, j) = (e["source"].rsplit(".", 1), e["target"].rsplit(".", 1))
+        assert e["weight"] == pytest.approx(their_weight(made["state"], made["config"], src, dst, int(i), int(j)), abs=1e-5)
+    # every nonzero weight inside a block of their pair_data (kept sources × kept targets) is an edge
+    expected = 0
+    for m, srcs, _, _ in made["viz"]["importances"]["pair_data"]:
+        rows = [r for r, s in enumerate(srcs) if s != "bias"]
+        expected += int((m[rows] != 0).sum())
+    assert len(weight_edges) == expected == c["metrics"]["n_edges"] > 0
+
+
+def test_classes_take_the_token_the_model_prefers_on_each_half(made):
+    """Class 0 is the first half of the task prompts: its token is the one of the paper's pair
+    (`]]\\n` vs `]\\n`, first tokens) that the model prefers there more often than on the second half."""
+    c = circuit(made)
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    tok = Tokenizer.from_file(str(made["base"] / "bundle/tokenizer.json"))
+    a, b = tok.encode("]]\n").ids[0], tok.encode("]\n").ids[0]
+    docs = made["viz"]["importances"]["task_samples"][0]
+    ends = openai_viz.prompt_ends(docs)
+    with torch.no_grad():
+        logits = torch.stack([gpt(docs[k : k + 1, : int(ends[k]) + 1])[0][0, -1] for k in range(len(docs))])
+    prefers_a = logits[:, a] > logits[:, b]
+    half = len(docs) // 2
+    first = a if prefers_a[:half].float().mean() >= prefers_a[half:].float().mean() else b
+    assert [t["id"] for t in c["classes"][0]["tokens"]] == [first] and {c["classes"][1]["tokens"][0]["id"], first} == {a, b}
+    assert c["scope"] == {"kind": "list-close"}
+    correct = torch.where(torch.arange(len(docs)) < half, prefers_a == (first == a), prefers_a != (first == a))
+    assert c["metrics"]["accuracy_model"] == pytest.approx(float(correct.float().mean()), abs=1e-5)
+    assert [e["class"] for e in c["examples"]] == [0, 1] * half and c["firing"]["terms"][0]["node"] in {n["id"] for n in c["nodes"]}
+
+
+def test_a_task_without_a_known_token_pair_applies_anywhere(made, tmp_path):
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    tok = Tokenizer.from_file(str(made["base"] / "bundle/tokenizer.json"))
+    viz = openai_viz.read_viz(f"my_task={made['viz_path']}", gpt)
+    means = np.zeros(sum(e["length"] for e in node_layout(gpt.cfg))).tolist()
+    c = openai_viz.circuit_file(viz, gpt, tok, means, {e["name"]: e["offset"] for e in node_layout(gpt.cfg)})
+    assert c["task"] == "my_task" and c["scope"] == {"kind": "anywhere"} and all(k["tokens"] == [] for k in c["classes"])
+    assert "task_loss_model" not in c["metrics"] and "evidence_thresholds" not in c
+
+
+def test_the_task_comes_from_upstreams_folders_or_the_argument(tmp_path):
+    assert openai_viz.parse_viz_arg("/x/viz/csp_yolo1/single_double_quote/prune_v2/64/viz_data.pt")[0] == "single_double_quote"
+    assert openai_viz.parse_viz_arg("quote=/tmp/viz_data.pt") == ("quote", openai_viz.Path("/tmp/viz_data.pt"))
+    with pytest.raises(openai_format.FormatError, match="cannot tell which task"):
+        openai_viz.parse_viz_arg(str(tmp_path / "viz_data.pt"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda v: v.pop("circuit_data"), "has no circuit_data key"),
+        (lambda v: v["circuit_data"].update({"7.attn.q": torch.tensor([1])}), "circuit_data names location '7.attn.q'"),
+        (lambda v: v["circuit_data"].update({"0.attn.q": torch.tensor([1, 40])}), "circuit_data['0.attn.q'] holds an index outside 0..31"),
+        (lambda v: v["circuit_data"].update({"0.attn.q": torch.tensor([1.5])}), "circuit_data['0.attn.q'] must be a 1-D tensor of integer"),
+        (lambda v: v["importances"]["ch_interv_losses"].update({"0.mlp.post_act": [0.1]}), "ch_interv_losses['0.mlp.post_act'] has 1 entries"),
+        (lambda v: v["importances"]["ch_interv_losses"].pop("1.attn.v"), "ch_interv_losses has no entry for 1.attn.v"),
+        (lambda v: v["importances"].pop("interv_loss"), "importances.interv_loss must be a finite number"),
+        (lambda v: v["importances"].update({"task_samples": (torch.zeros(3, 8, dtype=torch.long), {})}), "task_samples[0] must be integer token ids"),
+        (lambda v: v["importances"].update({"task_samples": (torch.full((2, 8), 9999), {})}), "ids outside the vocabulary"),
+    ],
+)
+def test_malformed_viz_files_are_refused_in_one_sentence(made, tmp_path, edit, says):
+    viz = torch.load(made["viz_path"], weights_only=True)
+    edit(viz)
+    path = openai_format.write_viz(tmp_path / "viz_data.pt", viz)
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    with pytest.raises(openai_format.FormatError) as e:
+        openai_viz.read_viz(f"t={path}", gpt)
+    assert says in str(e.value) and str(path) in str(e.value) and str(e.value).count(". ") == 0
+
+
+def test_a_file_that_is_not_a_viz_file_is_named(made, tmp_path):
+    path = tmp_path / "viz_data.pt"
+    path.write_bytes(b"not a pickle")
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    with pytest.raises(openai_format.FormatError, match=r"viz_data\.pt is not a viz file that loads with torch\.load\(weights_only=True\)"):
+        openai_viz.read_viz(f"t={path}", gpt)
