@@ -14,7 +14,9 @@ import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
+import { noCircuits } from './modelLoader';
 import type { CircuitPanelController } from './panel/circuitPanel';
+import { WHY_COMMAND } from './whyThisToken';
 
 export interface ShowArgs {
   readonly uri?: string;
@@ -67,6 +69,10 @@ export class CircuitController implements vscode.Disposable {
     const model = this.model();
     if (!model) {
       void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
+      return undefined;
+    }
+    if (model.circuits.length === 0 && !args?.task) {
+      void vscode.window.showInformationMessage(`Circuit Inspector: ${noCircuits(model.modelName)}`, 'Why this token?').then((c) => c && vscode.commands.executeCommand(WHY_COMMAND));
       return undefined;
     }
     const target = await this.resolveTarget(args);

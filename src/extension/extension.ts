@@ -1,17 +1,17 @@
 // Entry point: wires VS Code to the core. Everything that does not need `vscode` lives in src/core;
 // each editor feature is its own module (documents, highlights, hover, status bar, circuit
-// controller, panel host); this file only creates them and connects their events.
-import * as fs from 'fs';
-import * as path from 'path';
+// controller, panel host, model loader and choice); this file only creates them and connects their
+// events: `activate` makes the parts, then registers the commands and the settings watcher.
 import * as vscode from 'vscode';
 import { CircuitController, type ShowArgs } from './circuitController';
 import { CircuitSources, Warnings } from './circuitSources';
 import { Documents } from './documents';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
-import { type LoadedModel, loadModel } from './loadedModel';
 import { logChannel } from './log';
-import { registerCircuitPanel } from './panel/circuitPanel';
+import { CHOOSE_COMMAND, bundleDirOf, ModelChoice } from './modelChoice';
+import { ModelLoader } from './modelLoader';
+import { type CircuitPanelController, registerCircuitPanel } from './panel/circuitPanel';
 import { SAVE_COMMAND, saveFoundCircuit } from './saveCircuit';
 import { SavedCircuits } from './savedCircuits';
 import { readSettings, SECTION, type Settings } from './settings';
@@ -24,25 +24,59 @@ declare const TEST_HOOKS: boolean;
 
 let models: ModelLoader | undefined;
 
+/** The editor's parts, made once per activation; `settings` is replaced whenever a setting changes. */
+interface Parts {
+  settings: Settings;
+  readonly log: vscode.LogOutputChannel;
+  readonly loader: ModelLoader;
+  readonly docs: Documents;
+  readonly highlights: Highlights;
+  readonly warnings: Warnings;
+  readonly saved: SavedCircuits;
+  readonly panel: CircuitPanelController;
+  readonly controller: CircuitController;
+  readonly why: WhyThisToken;
+  readonly choice: ModelChoice;
+  /** Saved and found circuits join the model's own, and the documents are analysed again with them. */
+  readonly circuitsChanged: () => void;
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const parts = createParts(context);
+  registerCommands(context, parts);
+  watchSettings(context, parts);
+  if (TEST_HOOKS) registerTestHooks(context, parts);
+  await parts.saved.reload();
+  await parts.loader.load(parts.settings);
+}
+
+// VS Code waits for this promise before the extension host exits: a worker thread stopped inside an
+// onnxruntime run would abort the process instead of letting it exit.
+export function deactivate(): Promise<void> {
+  return models?.drop() ?? Promise.resolve();
+}
+
+/** Every part, connected to the others' events, and disposed with the extension. */
+function createParts(context: vscode.ExtensionContext): Parts {
   const log = logChannel();
   const status = new StatusBar();
   const highlights = new Highlights();
-  let settings = readSettings();
-  const loader = (models = new ModelLoader(context, status, log));
+  const settings = readSettings();
+  const loader = (models = new ModelLoader(bundleDirOf(context), status, log));
   const docs = new Documents(undefined, settings, highlights, log, (ms) => loader.showTiming(ms));
   const warnings = new Warnings(log);
   const saved = new SavedCircuits(warnings.warn);
   const sources = new CircuitSources(saved, warnings.warn);
-  // saved and found circuits join the model's own before the documents are analysed with it
   const circuitsChanged = () => {
     sources.applyTo(loader.model);
-    docs.setModel(loader.model, settings);
+    docs.setModel(loader.model, parts.settings);
   };
   loader.onDidLoad = circuitsChanged;
   const panel = registerCircuitPanel(context, { topTokens: (id) => controller.topTokens(id), log: (m) => log.info(m) });
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);
   const why = new WhyThisToken(docs, () => loader.model, sources, circuitsChanged, controller);
+  const choice = new ModelChoice(context, loader, () => parts.settings);
+  const parts: Parts = { settings, log, loader, docs, highlights, warnings, saved, panel, controller, why, choice, circuitsChanged };
   context.subscriptions.push(
     log,
     status,
@@ -54,115 +88,45 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     saved.onDidChange(circuitsChanged),
     controller.onDidChangeAblation((c) => docs.setAblation(c)),
     docs.onDidChangeRunning((n) => status.setRunning(n)),
-  );
-
-  context.subscriptions.push(
-    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(docs, () => loader.model, () => settings.thresholdScale)),
-    vscode.commands.registerCommand('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => controller.show(args)),
-    vscode.commands.registerCommand(WHY_COMMAND, (args?: WhyArgs) => why.run(args)),
-    vscode.commands.registerCommand(SAVE_COMMAND, () => saveFoundCircuit(why, loader.model, saved)),
-    vscode.commands.registerCommand('circuitInspector.toggleHighlights', () =>
-      vscode.workspace.getConfiguration(SECTION).update('highlights.enabled', !settings.highlightsEnabled, vscode.ConfigurationTarget.Global),
-    ),
-    vscode.commands.registerCommand('circuitInspector.resetAblations', () => controller.setAblation([], settings.ablationMode)),
-    vscode.commands.registerCommand('circuitInspector.showOutput', () => log.show()),
-    vscode.commands.registerCommand('circuitInspector.reloadModel', () => loader.load(settings)),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration(SECTION)) return;
-      const before = settings;
-      settings = readSettings();
-      // every setting applies without a reload: the model's to the loader, the ablation mode to its owner (the controller), the rest to the documents
-      if (before.ablationMode !== settings.ablationMode) void controller.setAblationMode(settings.ablationMode).catch((err: unknown) => log.error(`ablation mode: ${String(err)}`));
-      if (before.provider !== settings.provider || before.bundlePath !== settings.bundlePath) void loader.load(settings);
-      else docs.setModel(loader.model, settings);
-    }),
-    vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      settings = readSettings();
-      void loader.load(settings);
-    }),
     { dispose: () => void loader.drop() },
   );
-  if (TEST_HOOKS) registerTestHooks(context, { loader, docs, highlights, panel, controller, warnings });
-  await saved.reload();
-  await loader.load(settings);
+  return parts;
 }
 
-// VS Code waits for this promise before the extension host exits: a worker thread stopped inside an
-// onnxruntime run would abort the process instead of letting it exit.
-export function deactivate(): Promise<void> {
-  return models?.drop() ?? Promise.resolve();
+function registerCommands(context: vscode.ExtensionContext, p: Parts): void {
+  const command = vscode.commands.registerCommand;
+  context.subscriptions.push(
+    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(p.docs, () => p.loader.model, () => p.settings.thresholdScale)),
+    command('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => p.controller.show(args)),
+    command(WHY_COMMAND, (args?: WhyArgs) => p.why.run(args)),
+    command(SAVE_COMMAND, () => saveFoundCircuit(p.why, p.loader.model, p.saved)),
+    command('circuitInspector.toggleHighlights', () =>
+      vscode.workspace.getConfiguration(SECTION).update('highlights.enabled', !p.settings.highlightsEnabled, vscode.ConfigurationTarget.Global),
+    ),
+    command('circuitInspector.resetAblations', () => p.controller.setAblation([], p.settings.ablationMode)),
+    command('circuitInspector.showOutput', () => p.log.show()),
+    command('circuitInspector.reloadModel', () => p.loader.reload(p.settings)),
+    command(CHOOSE_COMMAND, (target?: string) => p.choice.choose(target)),
+  );
 }
 
-/** Loads the bundle the settings name, one load at a time, and keeps the status bar up to date. */
-export class ModelLoader {
-  model: LoadedModel | undefined;
-  /** Why no model is loaded, when none is. */
-  loadError: string | undefined;
-  /** Called after every load, with the new model or undefined when it failed. */
-  onDidLoad: (model: LoadedModel | undefined) => void = () => undefined;
-  private lastMs: number | undefined;
-  // Overlapping loads (settings changed twice quickly) would each set `model`, and the one
-  // overwritten would never be disposed.
-  private loading = Promise.resolve();
-
-  constructor(
-    private readonly context: vscode.ExtensionContext,
-    private readonly status: StatusBar,
-    private readonly log: vscode.LogOutputChannel,
-  ) {}
-
-  load(settings: Settings): Promise<void> {
-    return (this.loading = this.loading.then(() => this.loadNow(settings)));
-  }
-
-  /** The last analysis took `ms`: shown in the status bar. */
-  showTiming(ms: number): void {
-    this.lastMs = ms;
-    this.showReady();
-  }
-
-  /** Forget the model at once (nothing new reaches it) and wait until its runs and workers have ended. */
-  async drop(): Promise<void> {
-    const old = this.model;
-    this.model = undefined;
-    await old?.dispose();
-  }
-
-  private async loadNow(settings: Settings): Promise<void> {
-    await this.drop(); // its worker threads end before the new model's start
-    this.loadError = undefined;
-    this.status.show({ kind: 'loading' });
-    const dir = bundleDir(this.context, settings);
-    const result = await loadModel(dir, settings.provider, this.log);
-    if (result.kind === 'ok') {
-      this.model = result.model;
-      this.log.info(`model ${result.model.modelName} loaded from ${dir} on ${result.model.provider}`);
-      if (result.model.providerNotice) {
-        this.log.warn(result.model.providerNotice);
-        void vscode.window.showInformationMessage(`Circuit Inspector: ${result.model.providerNotice}`);
+/** Every setting applies without a reload: the model's to the loader, the ablation mode to its owner (the controller), the rest to the documents. */
+function watchSettings(context: vscode.ExtensionContext, p: Parts): void {
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration(SECTION)) return;
+      const before = p.settings;
+      p.settings = readSettings();
+      if (before.ablationMode !== p.settings.ablationMode) {
+        void p.controller.setAblationMode(p.settings.ablationMode).catch((err: unknown) => p.log.error(`ablation mode: ${String(err)}`));
       }
-      this.showReady();
-    } else {
-      this.log.error(result.message);
-      this.loadError = result.message;
-      this.status.show({ kind: result.kind, message: result.message });
-      void vscode.window.showWarningMessage(`Circuit Inspector: ${result.message}`, 'Open settings').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.bundlePath`);
-      });
-    }
-    this.onDidLoad(this.model);
-  }
-
-  private showReady(): void {
-    const m = this.model;
-    if (m) this.status.show({ kind: 'ready', model: m.modelName, provider: m.provider, lastMs: this.lastMs, note: m.providerNotice });
-  }
-}
-
-/** The user's bundle if set (and allowed), else the first bundle shipped in models/. */
-function bundleDir(context: vscode.ExtensionContext, settings: Settings): string {
-  if (settings.bundlePath) return settings.bundlePath;
-  const models = path.join(context.extensionPath, 'models');
-  const found = fs.existsSync(models) ? fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'manifest.json'))) : undefined;
-  return found ? path.join(models, found) : models;
+      const model = ['provider', 'bundlePath', 'modelFolders'] as const;
+      if (model.some((k) => JSON.stringify(before[k]) !== JSON.stringify(p.settings[k]))) void p.loader.load(p.settings);
+      else p.docs.setModel(p.loader.model, p.settings);
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      p.settings = readSettings();
+      void p.loader.load(p.settings);
+    }),
+  );
 }

@@ -32,9 +32,11 @@ export class CircuitHover implements vscode.HoverProvider {
     if (!token) return undefined;
     // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
     const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
-    if (candidates.length === 0) return undefined;
+    // a model with no circuits at all (an imported one) says so on every token, and offers discovery
+    if (candidates.length === 0 && model.circuits.length > 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND] };
+    if (model.circuits.length === 0) md.appendMarkdown(`Model \`${model.modelName.replace(/`/g, '')}\` has no circuits, so nothing is highlighted.\n\n`);
     for (const circuit of candidates) {
       await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
     }

@@ -1,6 +1,6 @@
 // Typed view of the `circuitInspector.*` settings. Workspace trust: in an untrusted workspace a
-// bundle path set in the workspace's own settings is ignored (it would make us load and run a
-// model file chosen by the repository), so only the user's setting or the shipped bundle count.
+// bundle path or model folder set in the workspace's own settings is ignored (it would make us load
+// and run a model file chosen by the repository), so only the user's settings or the shipped bundle count.
 import * as vscode from 'vscode';
 import type { AblationMode } from '../core/analysis';
 
@@ -8,8 +8,10 @@ export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 
 export interface Settings {
   readonly provider: ProviderSetting;
-  /** Absolute path of a user-chosen bundle, or '' for the shipped one. */
+  /** A user-chosen bundle: a folder path, or the name of a bundle in models/ or modelFolders; '' for the shipped one. */
   readonly bundlePath: string;
+  /** Folders whose bundles "Choose model…" lists beside the shipped ones. */
+  readonly modelFolders: readonly string[];
   readonly highlightsEnabled: boolean;
   /** task → highlights on/off; tasks not listed are on. */
   readonly circuits: Readonly<Record<string, boolean>>;
@@ -25,7 +27,8 @@ export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SECTION);
   return {
     provider: c.get<ProviderSetting>('executionProvider', 'auto'),
-    bundlePath: trustedBundlePath(c),
+    bundlePath: trusted(c, 'bundlePath', ''),
+    modelFolders: trusted<unknown[]>(c, 'modelFolders', []).filter((f): f is string => typeof f === 'string' && f !== ''),
     highlightsEnabled: c.get<boolean>('highlights.enabled', true),
     circuits: c.get<Record<string, boolean>>('highlights.circuits', {}),
     thresholdScale: clamp(c.get<number>('highlights.thresholdScale', 1), 0.1, 10),
@@ -35,10 +38,10 @@ export function readSettings(): Settings {
   };
 }
 
-function trustedBundlePath(c: vscode.WorkspaceConfiguration): string {
-  const inspected = c.inspect<string>('bundlePath');
-  if (vscode.workspace.isTrusted) return c.get<string>('bundlePath', '');
-  return inspected?.globalValue ?? '';
+/** A setting that names model files to load: in an untrusted workspace, only the user's own value counts. */
+function trusted<T>(c: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
+  if (vscode.workspace.isTrusted) return c.get<T>(key, fallback);
+  return c.inspect<T>(key)?.globalValue ?? fallback;
 }
 
 function clamp(x: number, lo: number, hi: number): number {

@@ -7,7 +7,7 @@ import type { ExportFormat } from '../schemas/messages';
 import type { CircuitController } from './circuitController';
 import type { Warnings } from './circuitSources';
 import type { DocumentState, Documents } from './documents';
-import type { ModelLoader } from './extension';
+import type { ModelLoader } from './modelLoader';
 import type { FiringSpan, Highlights } from './highlights';
 import { type CircuitPanelController, PLACEMENT_KEY, VIEW_WIDTH_KEY } from './panel/circuitPanel';
 import type { WebviewKind } from './panel/webviewConnection';

@@ -12,6 +12,7 @@ import { fake, vscodeStub } from './fake-vscode';
 import { repoRoot } from './fixtures';
 
 const KEY = 'circuitInspector.bundlePath';
+const FOLDERS = 'circuitInspector.modelFolders';
 
 describe('workspace trust and the bundle path', () => {
   beforeEach(() => fake.reset());
@@ -35,6 +36,14 @@ describe('workspace trust and the bundle path', () => {
     assert.equal(readSettings().bundlePath, '/home/me/my-bundle');
   });
 
+  it('the same holds for the model folders that "Choose model…" lists', () => {
+    fake.settings.global[FOLDERS] = ['/home/me/models'];
+    fake.settings.workspace[FOLDERS] = ['/repo/models'];
+    assert.deepEqual(readSettings().modelFolders, ['/repo/models']);
+    vscodeStub.workspace.isTrusted = false;
+    assert.deepEqual(readSettings().modelFolders, ['/home/me/models']);
+  });
+
   it('restricted mode is declared to VS Code: limited support, bundlePath restricted, and said so', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
       capabilities: { untrustedWorkspaces: { supported: string; description: string; restrictedConfigurations: string[] } };
@@ -42,9 +51,9 @@ describe('workspace trust and the bundle path', () => {
     };
     const trust = pkg.capabilities.untrustedWorkspaces;
     assert.equal(trust.supported, 'limited');
-    assert.deepEqual(trust.restrictedConfigurations, [KEY]);
-    assert.match(trust.description, /bundle path from workspace settings is ignored/);
-    assert.match(pkg.contributes.configuration.properties[KEY].description, /untrusted workspace/);
+    assert.deepEqual(trust.restrictedConfigurations, [KEY, FOLDERS]);
+    assert.match(trust.description, /bundle path and model folders from workspace settings are ignored/);
+    for (const key of [KEY, FOLDERS]) assert.match(pkg.contributes.configuration.properties[key].description, /untrusted workspace/);
   });
 });
 
