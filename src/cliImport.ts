@@ -6,10 +6,13 @@ import { once } from 'events';
 import * as path from 'path';
 import { pythonFor } from './bench';
 
-export const IMPORT_USAGE = `  import-openai --model DIR --tokenizer DIR --out DIR
+export const IMPORT_USAGE = `  import-openai --model DIR --tokenizer DIR --out DIR [--viz [TASK=]FILE ...]
                       convert an OpenAI circuit_sparsity model (beeg_config.json + final_model.pt)
                       and its tinypython_2k tokenizer (vocab.bpe + encoder.json) into a bundle;
                       runs python -m training.import_openai (needs training/requirements.lock)
+    --viz [TASK=]FILE   one of OpenAI's viz_data.pt files for this model (repeatable): its circuit
+                        becomes circuits/TASK.json; TASK defaults to the folder in upstream's layout
+                        <task>/<sweep>/<k>/viz_data.pt (docs/openai-viz-format.md)
     --val-corpus FILE   texts for the node means (default training/data/corpus_val.jsonl)
     --name NAME         bundle name (default: the --out folder's name)
     --mean-windows N    context windows the node means average over (default 64; fewer for
