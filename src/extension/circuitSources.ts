@@ -19,6 +19,11 @@ export class CircuitSources {
     this.found = circuit;
   }
 
+  /** A found circuit names nodes of the model it was found on: a model loaded since forgets it. */
+  forgetFound(): void {
+    this.found = undefined;
+  }
+
   /** Gives `model` the saved circuits that can run on it, and the found one unless it was saved; a saved file that cannot run is reported by name and left out. */
   applyTo(model: LoadedModel | undefined): void {
     if (!model) return;

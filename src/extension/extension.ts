@@ -71,7 +71,10 @@ function createParts(context: vscode.ExtensionContext): Parts {
     sources.applyTo(loader.model);
     docs.setModel(loader.model, parts.settings);
   };
-  loader.onDidLoad = circuitsChanged;
+  loader.onDidLoad = () => {
+    sources.forgetFound();
+    circuitsChanged();
+  };
   const panel = registerCircuitPanel(context, { topTokens: (id) => controller.topTokens(id), log: (m) => log.info(m) });
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);
   const why = new WhyThisToken(docs, () => loader.model, sources, circuitsChanged, controller);

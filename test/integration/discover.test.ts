@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 interface Found {
   readonly discovery: { position: { offset: number; line: number; col: number }; target: { text: string }; alt: { text: string }; actual: { text: string } | null; top: { text: string }[]; nodes: { id: string }[]; circuit_only: { kept: number } };
@@ -23,16 +23,8 @@ const WHY = 'circuitInspector.whyThisToken';
 const state = async (uri?: vscode.Uri): Promise<State> => (await testState(uri)) as State;
 const setBundle = (dir: string | undefined) => vscode.workspace.getConfiguration('circuitInspector').update('bundlePath', dir, vscode.ConfigurationTarget.Global);
 
-/** Runs the command with no arguments and presses Enter in each QuickPick it shows (the defaults) until it returns. */
-async function acceptDefaults(): Promise<Found | undefined> {
-  let done = false;
-  const run = Promise.resolve(vscode.commands.executeCommand<Found | undefined>(WHY)).finally(() => (done = true));
-  while (!done) {
-    await new Promise((r) => setTimeout(r, 400));
-    if (!done) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-  }
-  return run;
-}
+/** "Why this token?" on the cursor with its QuickPicks' defaults (Enter in each). */
+const acceptWhyDefaults = () => acceptDefaults<Found>(WHY);
 
 suite('Why this token?', () => {
   let doc: vscode.TextDocument;
@@ -60,7 +52,7 @@ suite('Why this token?', () => {
 
   test('Enter in both QuickPicks explains the default contrast (the next token in the code if listed, else the top one, against the runner-up) and opens it in the circuit panel, titled with the contrast', async function () {
     this.timeout(120_000);
-    const found = await acceptDefaults();
+    const found = await acceptWhyDefaults();
     assert.ok(found, 'the command returns the circuit it found');
     const d = found.discovery;
     const tops = d.top.map((t) => t.text);
@@ -88,7 +80,7 @@ suite('Why this token?', () => {
 
   test('a contrast given as the command\'s arguments is explained as given; the panel\'s ablation of a node changes the readout; text that is not one token gets no circuit', async function () {
     this.timeout(120_000);
-    const top = (await acceptDefaults())!.discovery.top.map((t) => t.text);
+    const top = (await acceptWhyDefaults())!.discovery.top.map((t) => t.text);
     const found = await vscode.commands.executeCommand<Found>(WHY, { uri: doc.uri.toString(), offset, target: top[2], alt: top[1] });
     assert.equal(found.discovery.target.text, top[2]);
     assert.equal(found.discovery.alt.text, top[1]);
@@ -106,7 +98,7 @@ suite('Why this token?', () => {
 
   test('Save as circuit writes the circuit with its contrast, position and evidence under .circuit-inspector/, where it is loaded with its highlights; a broken file there is left out and the others stay', async function () {
     this.timeout(120_000);
-    const found = await acceptDefaults();
+    const found = await acceptWhyDefaults();
     const uri = await vscode.commands.executeCommand<vscode.Uri>('circuitInspector.saveFoundCircuit');
     assert.equal(path.dirname(uri.fsPath), SAVED);
     const file = JSON.parse(fs.readFileSync(uri.fsPath, 'utf8')) as { task: string; found: { position: { offset: number } }; firing?: { terms: unknown[] }; metrics: { logit_diff_recovered: number } };
