@@ -13,6 +13,7 @@ import { formatBench, runBench } from './bench';
 import { discover } from './cliDiscover';
 import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { readNodeList } from './core/nodeList';
+import { errorMessage } from './core/errors';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
 
@@ -190,7 +191,7 @@ function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): A
     try {
       return readNodeList(v.slice(1), bundle);
     } catch (e) {
-      throw new UsageError(`${option}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new UsageError(`${option}: ${errorMessage(e)}`);
     }
   };
   const ablate = opts.has('--ablate') ? String(opts.get('--ablate')) : '';
@@ -403,7 +404,20 @@ async function predictionWords(analyzer: DocumentAnalyzer, bundle: Bundle, text:
   return out;
 }
 
-async function analyze(args: Args): Promise<void> {
+type Format = 'human' | 'json' | 'jsonl';
+
+/** What `analyze` was asked for, checked before anything is read or loaded. */
+interface AnalyzeRequest {
+  readonly file: string;
+  readonly top: number;
+  readonly format: Format;
+  readonly maxBytes: number;
+  readonly provider: ProviderChoice;
+  readonly progress: 'auto' | 'always' | 'never';
+  readonly firingOnly: boolean;
+}
+
+function analyzeRequest(args: Args): AnalyzeRequest {
   const { positional, opts } = args;
   if (positional.length !== 1) throw new UsageError('analyze needs exactly one FILE');
   const top = Number(opts.get('--top') ?? 3);
@@ -411,16 +425,38 @@ async function analyze(args: Args): Promise<void> {
   if (opts.has('--json') && opts.has('--jsonl')) throw new UsageError('choose one of --json and --jsonl');
   if (opts.has('--progress') && opts.has('--no-progress')) throw new UsageError('choose one of --progress and --no-progress');
   if (!['mean', 'zero'].includes(String(opts.get('--mode') ?? 'mean'))) throw new UsageError('--mode must be mean or zero');
-  const format = opts.has('--jsonl') ? 'jsonl' : opts.has('--json') ? 'json' : 'human';
-  const provider = providerOf(opts);
-  const maxBytes = opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES;
-  const text = readSource(positional[0], maxBytes);
+  return {
+    file: positional[0],
+    top,
+    format: opts.has('--jsonl') ? 'jsonl' : opts.has('--json') ? 'json' : 'human',
+    provider: providerOf(opts),
+    maxBytes: opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES,
+    progress: opts.has('--no-progress') ? 'never' : opts.has('--progress') ? 'always' : process.stdout.isTTY ? 'never' : 'auto',
+    firingOnly: opts.has('--firing'),
+  };
+}
+
+/** One analysis of a file with an open model, as the output functions need it. */
+interface AnalyzeRun {
+  readonly request: AnalyzeRequest;
+  readonly bundle: Bundle;
+  readonly analyzer: DocumentAnalyzer;
+  readonly text: string;
+  readonly tasks: readonly string[];
+  readonly ablation: Ablation;
+  readonly positions: Positions;
+}
+
+async function analyze(args: Args): Promise<void> {
+  const request = analyzeRequest(args);
+  const { opts } = args;
+  const text = readSource(request.file, request.maxBytes);
   const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
   let model: Awaited<ReturnType<typeof openModel>>;
   try {
-    model = await openModel(bundleDirOf(opts), provider);
+    model = await openModel(bundleDirOf(opts), request.provider);
   } catch (e) {
-    throw new ModelError(e instanceof Error ? e.message : String(e));
+    throw new ModelError(errorMessage(e));
   }
   const { bundle, runner } = model;
   if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
@@ -432,54 +468,76 @@ async function analyze(args: Args): Promise<void> {
   try {
     const ablation = ablationOf(bundle, opts);
     const tasks = circuitsOf(bundle, opts);
-    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, top), batch: runner.preferredBatch, inFlight: runner.parallelism });
-    const positions = new Positions(text);
-    if (at !== undefined) {
-      const r = await analyzer.analyzeAt(text, at, ablation);
-      const tokens: TokenJson[] = r ? [tokenJson(r.token, top, tasks)] : [];
-      if (format === 'json') await emit(JSON.stringify({ model: bundle.name, tokens }) + '\n');
-      else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
-      else await emit(tokens.map((t) => humanLine(t, positions.at(t.start))).join('') + (r ? await predictionWords(analyzer, bundle, text, at, r.token, tasks, ablation) : ''));
-      return;
-    }
-    const progress = new Progress(process.stderr, opts.has('--no-progress') ? 'never' : opts.has('--progress') ? 'always' : process.stdout.isTTY ? 'never' : 'auto');
-    const firingOnly = opts.has('--firing');
-    const fires = new Map(tasks.map((t) => [t, 0]));
-    let done = 0;
-    let shown = 0;
-    let ok = false;
-    const started = performance.now();
-    if (format === 'json') await emit(`{"model":${JSON.stringify(bundle.name)},"tokens":[`);
-    try {
-      for await (const chunk of analyzer.stream(text, ablation, { nextTokens: top > 0, onTokenized: (n) => progress.start(n) })) {
-        let out = '';
-        for (const t of chunk) {
-          const firing = tasks.filter((task) => t.circuits[task].fires);
-          for (const task of firing) fires.set(task, (fires.get(task) ?? 0) + 1);
-          if (firingOnly && !firing.length) continue;
-          const j = tokenJson(t, top, tasks);
-          if (format === 'human') out += humanLine(j, positions.at(t.start));
-          else out += (format === 'json' && shown ? ',' : '') + JSON.stringify(j) + (format === 'jsonl' ? '\n' : '');
-          shown++;
-        }
-        done += chunk.length;
-        await emit(out);
-        progress.update(done);
-      }
-      ok = true;
-    } finally {
-      progress.end(done, ok);
-    }
-    if (format === 'json') await emit(']}\n');
-    if (format === 'human') {
-      const lines = text.length ? positions.at(text.length).line - (text.endsWith('\n') ? 1 : 0) : 0;
-      const pct = (n: number) => (done ? `${((100 * n) / done).toFixed(1)} %` : '0 %');
-      const perCircuit = tasks.map((task) => `${task} fires at ${int(fires.get(task) ?? 0)} (${pct(fires.get(task) ?? 0)})`);
-      await emit(`summary: ${int(done)} tokens on ${int(lines)} lines in ${duration(performance.now() - started)}${perCircuit.length ? '; ' + perCircuit.join(', ') : ''}${firingOnly ? `; ${int(shown)} tokens shown (--firing)` : ''}\n`);
-    }
+    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism });
+    const run: AnalyzeRun = { request, bundle, analyzer, text, tasks, ablation, positions: new Positions(text) };
+    await (at === undefined ? writeFile(run) : writeTokenAt(run, at));
   } finally {
     await runner.dispose();
   }
+}
+
+/** --at: the one token at `at`, with the same numbers as the whole-file output (the same window). */
+async function writeTokenAt(run: AnalyzeRun, at: number): Promise<void> {
+  const { format } = run.request;
+  const r = await run.analyzer.analyzeAt(run.text, at, run.ablation);
+  const tokens: TokenJson[] = r ? [tokenJson(r.token, run.request.top, run.tasks)] : [];
+  if (format === 'json') await emit(JSON.stringify({ model: run.bundle.name, tokens }) + '\n');
+  else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
+  else await emit(tokens.map((t) => humanLine(t, run.positions.at(t.start))).join('') + (r ? await predictionWords(run.analyzer, run.bundle, run.text, at, r.token, run.tasks, run.ablation) : ''));
+}
+
+/** Tokens analysed and written so far, and where each chosen circuit fired. */
+interface Counts {
+  done: number;
+  shown: number;
+  readonly fires: Map<string, number>;
+}
+
+/** The whole file, written window by window as the analysis streams, then (human form) a summary line. */
+async function writeFile(run: AnalyzeRun): Promise<void> {
+  const { format, top } = run.request;
+  const progress = new Progress(process.stderr, run.request.progress);
+  const counts: Counts = { done: 0, shown: 0, fires: new Map(run.tasks.map((t) => [t, 0])) };
+  let ok = false;
+  const started = performance.now();
+  if (format === 'json') await emit(`{"model":${JSON.stringify(run.bundle.name)},"tokens":[`);
+  try {
+    for await (const chunk of run.analyzer.stream(run.text, run.ablation, { nextTokens: top > 0, onTokenized: (n) => progress.start(n) })) {
+      await emit(chunkOutput(run, chunk, counts));
+      progress.update(counts.done);
+    }
+    ok = true;
+  } finally {
+    progress.end(counts.done, ok);
+  }
+  if (format === 'json') await emit(']}\n');
+  if (format === 'human') await emit(summaryLine(run, counts, performance.now() - started));
+}
+
+/** A chunk's tokens in the chosen format (with --firing, only those where a chosen circuit fires), counted into `counts`. */
+function chunkOutput(run: AnalyzeRun, chunk: readonly TokenResult[], counts: Counts): string {
+  const { format, top, firingOnly } = run.request;
+  let out = '';
+  for (const t of chunk) {
+    const firing = run.tasks.filter((task) => t.circuits[task].fires);
+    for (const task of firing) counts.fires.set(task, (counts.fires.get(task) ?? 0) + 1);
+    if (firingOnly && !firing.length) continue;
+    const j = tokenJson(t, top, run.tasks);
+    if (format === 'human') out += humanLine(j, run.positions.at(t.start));
+    else out += (format === 'json' && counts.shown ? ',' : '') + JSON.stringify(j) + (format === 'jsonl' ? '\n' : '');
+    counts.shown++;
+  }
+  counts.done += chunk.length;
+  return out;
+}
+
+/** The human form's last line: tokens, lines, time, and how often each chosen circuit fired. */
+function summaryLine(run: AnalyzeRun, { done, shown, fires }: Counts, ms: number): string {
+  const { text, tasks } = run;
+  const lines = text.length ? run.positions.at(text.length).line - (text.endsWith('\n') ? 1 : 0) : 0;
+  const pct = (n: number) => (done ? `${((100 * n) / done).toFixed(1)} %` : '0 %');
+  const perCircuit = tasks.map((task) => `${task} fires at ${int(fires.get(task) ?? 0)} (${pct(fires.get(task) ?? 0)})`);
+  return `summary: ${int(done)} tokens on ${int(lines)} lines in ${duration(ms)}${perCircuit.length ? '; ' + perCircuit.join(', ') : ''}${run.request.firingOnly ? `; ${int(shown)} tokens shown (--firing)` : ''}\n`;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
