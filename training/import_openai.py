@@ -29,7 +29,7 @@ from . import export, prepare
 from . import tokenizer as our_tokenizer
 from .alive import alive_summary
 from .model import GPT, SITES, GPTConfig, node_layout, site_dims
-from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS, FormatError
+from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS, FormatError, load_published
 from .openai_viz import Viz, circuit_file, read_viz
 
 CONFIG, WEIGHTS, VOCAB, ENCODER = "beeg_config.json", "final_model.pt", "vocab.bpe", "encoder.json"
@@ -125,12 +125,7 @@ def their_key(ours: str) -> str:
 def read_weights(folder: Path, cfg: GPTConfig) -> tuple[dict[str, torch.Tensor], list[str]]:
     """final_model.pt → our state dict, every tensor checked against what a GPT of `cfg` holds."""
     path = folder / WEIGHTS
-    if not path.is_file():
-        raise FormatError(f"{path} is missing: a model folder holds {CONFIG} and {WEIGHTS} as published.")
-    try:
-        theirs = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same one sentence
-        raise FormatError(f"{path} is not a PyTorch state dict that loads with weights_only=True ({type(e).__name__}: {e}).") from e
+    theirs = load_published(path, f"a model folder holds {CONFIG} and {WEIGHTS} as published", "a PyTorch state dict")
     if not isinstance(theirs, dict) or not all(isinstance(v, torch.Tensor) for v in theirs.values()):
         raise FormatError(f"{path} must hold a dict of tensors (a state_dict).")
     notes = []

@@ -29,6 +29,17 @@ class FormatError(ValueError):
     """A file of theirs we cannot convert; the message is one sentence naming the file and the key."""
 
 
+def load_published(path: Path, missing: str, what: str):
+    """One of their torch files, read as their code reads it (weights_only=True); a missing or unreadable
+    file is one sentence: `missing` says what belongs there, `what` what the file should be."""
+    if not path.is_file():
+        raise FormatError(f"{path} is missing: {missing}.")
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same one sentence
+        raise FormatError(f"{path} is not {what} that loads with weights_only=True ({type(e).__name__}: {e}).") from e
+
+
 # their AbsTopK location names (`afrac_loctypes`), in our node-location order
 LOCTYPES = ("attn_in", "attn_q", "attn_k", "attn_v", "attn_out", "mlp_in", "mlp_neuron", "mlp_out")
 DEFAULT_LOCTYPES = "attn_in,attn_out,mlp_in,mlp_out"  # their GPTConfig's default: 4 sites

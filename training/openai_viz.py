@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 
 from .evidence import circuit_edges, class_correlations, firing_rule
 from .model import GPT, SITES, site_dims
-from .openai_format import FormatError
+from .openai_format import FormatError, load_published
 
 VIZ_FILE = "viz_data.pt"
 # upstream's folder for one circuit: <task>/<sweep>/<k>/viz_data.pt, k a node count or k_optim
@@ -135,12 +135,7 @@ def _kept(path: Path, circuit_data, gpt: GPT, notes: list[str]) -> dict[str, lis
 def read_viz(arg: str, gpt: GPT) -> Viz:
     """Load and check one viz file for this model (torch.load with weights_only=True, as upstream does)."""
     task, path = parse_viz_arg(arg)
-    if not path.is_file():
-        raise FormatError(f"{path} is missing: --viz names one {VIZ_FILE} of this model.")
-    try:
-        raw = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same one sentence
-        raise FormatError(f"{path} is not a viz file that loads with torch.load(weights_only=True) ({type(e).__name__}).") from e
+    raw = load_published(path, f"--viz names one {VIZ_FILE} of this model", "a viz file")
     if not isinstance(raw, dict):
         raise FormatError(f"{path} must hold one dict (keys circuit_data, importances, samples, ...).")
     for key in ("circuit_data", "importances"):

@@ -152,9 +152,11 @@ def test_malformed_viz_files_are_refused_in_one_sentence(made, tmp_path, edit, s
     assert says in str(e.value) and str(path) in str(e.value) and str(e.value).count(". ") == 0
 
 
-def test_a_file_that_is_not_a_viz_file_is_named(made, tmp_path):
+def test_a_missing_or_unreadable_file_is_named(made, tmp_path):
     path = tmp_path / "viz_data.pt"
-    path.write_bytes(b"not a pickle")
     gpt, _ = import_openai.load_model(made["base"] / MODEL)
-    with pytest.raises(openai_format.FormatError, match=r"viz_data\.pt is not a viz file that loads with torch\.load\(weights_only=True\)"):
+    with pytest.raises(openai_format.FormatError, match=r"viz_data\.pt is missing: --viz names one viz_data\.pt of this model\.$"):
+        openai_viz.read_viz(f"t={path}", gpt)
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(openai_format.FormatError, match=r"viz_data\.pt is not a viz file that loads with weights_only=True"):
         openai_viz.read_viz(f"t={path}", gpt)
