@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { formatBench, runBench } from '../../src/bench';
+import { runBench } from '../../src/bench';
+import { formatBench } from '../../src/benchFormat';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');

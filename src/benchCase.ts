@@ -1,0 +1,132 @@
+// One bench case: a Python file of a given size run the ways a user meets it — a cold analysis
+// (and when its first screen was ready), its forward passes replayed alone beside the PyTorch
+// reference, one-character edits against the cached file, and the panel's re-run after an
+// ablation toggle — with the multiply-adds of those passes against the sparsity limit.
+import type { BenchCase, BenchOptions } from './bench';
+import { median, peakRssMb, rssMb, timed } from './benchMeasure';
+import { pythonFor, TorchReference, torchRequest } from './benchTorch';
+import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
+import type { Bundle } from './core/bundle';
+import type { RunInput, Runner } from './core/runner';
+import type { ForwardCost } from './sparseLimit';
+
+/** The first screen of a file, as the editor shows it on opening. */
+const SCREEN_LINES = 60;
+
+/** The machine's dense throughput (multiply-adds per ms) and the bundle's forward cost, when its weights could be read. */
+export interface Limit {
+  readonly throughput: number;
+  readonly cost?: ForwardCost;
+}
+
+function done(r: Awaited<ReturnType<DocumentAnalyzer['analyze']>>): DocumentAnalysis {
+  if (r.status !== 'done') throw new Error('bench: an analysis was cancelled');
+  return r;
+}
+
+export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], limit: Limit): Promise<BenchCase> {
+  // the forward passes of one cold analysis, recorded for the replays
+  const recorded: RunInput[] = [];
+  const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
+  const analyzer = new DocumentAnalyzer(b, recorder, { batch: r.preferredBatch, inFlight: r.parallelism });
+  const cold = await coldAnalyses(o.runs, analyzer, text, () => (recorded.length = 0));
+  const batches = [...recorded];
+  const { replays, torchMs } = await replayed(o, b, r, analyzer.watch, batches, notes);
+  const edits = await editedAnalyses(o.runs, analyzer, text);
+  const ablations = await ablationReruns(o.runs, b, analyzer, text);
+  const onnxMs = median(replays);
+  const torchMedian = torchMs.length ? median(torchMs) : null;
+  const macs = limit.cost ? batches.map((x) => (limit.cost as ForwardCost).ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
+  const limitMs = macs ? macs.nonzero / limit.throughput : null;
+  return {
+    name,
+    lines,
+    tokens: cold.tokens,
+    windows: batches.reduce((s, x) => s + x.B, 0),
+    analyze_ms: median(cold.ms),
+    visible_ms: median(cold.visible),
+    onnx_ms: onnxMs,
+    ablate_ms: median(ablations),
+    edit_ms: median(edits.ms),
+    edit_windows: [median(edits.windows), Math.max(...edits.windows)],
+    torch_ms: torchMedian,
+    ratio_vs_torch: torchMedian === null ? null : onnxMs / torchMedian,
+    rss_mb: cold.rss,
+    peak_rss_mb: peakRssMb(),
+    dense_macs: macs?.dense ?? null,
+    nonzero_macs: macs?.nonzero ?? null,
+    limit_ms: limitMs,
+    x_of_limit: limitMs === null ? null : onnxMs / limitMs,
+  };
+}
+
+/** Cold whole-file analyses, the first screen run first: their times, when that screen was ready, the tokens, and RSS after the first. */
+async function coldAnalyses(runs: number, analyzer: DocumentAnalyzer, text: string, beforeEach: () => void): Promise<{ ms: number[]; visible: number[]; tokens: number; rss: number }> {
+  const screen = { start: 0, end: text.split('\n', SCREEN_LINES).join('\n').length };
+  const ms: number[] = [];
+  const visible: number[] = [];
+  let tokens = 0;
+  let rss = 0;
+  for (let i = 0; i < runs; i++) {
+    analyzer.clearCache();
+    beforeEach();
+    const started = performance.now();
+    let shown: number | undefined;
+    const [res, t] = await timed(async () => done(await analyzer.analyze(text, NO_ABLATION, { priority: screen, onProgress: () => (shown = performance.now() - started) })));
+    ms.push(t);
+    visible.push(shown ?? t);
+    tokens = res.tokens.length;
+    if (i === 0) rss = rssMb();
+  }
+  return { ms, visible, tokens, rss };
+}
+
+/** The recorded forward passes alone (all queued: every worker busy), alternating with the PyTorch reference on the same batches. */
+async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly number[], batches: readonly RunInput[], notes: string[]): Promise<{ replays: number[]; torchMs: number[] }> {
+  const python = pythonFor(o.root);
+  const torch = notes.some((n) => n.startsWith('PyTorch reference not run')) ? undefined : await TorchReference.start(python, o.root, torchRequest(b, watch, batches));
+  if (typeof torch === 'string') notes.push(`PyTorch reference not run (${python}: ${torch.slice(0, 200)}); install training/requirements.lock into .venv, or set CIRCUIT_INSPECTOR_PYTHON.`);
+  else if (torch && !notes.includes(torch.version)) notes.push(torch.version);
+  const replays: number[] = [];
+  const torchMs: number[] = [];
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      replays.push((await timed(() => Promise.all(batches.map((input) => r.run(input)))))[1]);
+      if (torch instanceof TorchReference) torchMs.push(await torch.time());
+    }
+  } finally {
+    if (torch instanceof TorchReference) torch.close();
+  }
+  return { replays, torchMs };
+}
+
+/** One-character edits at different lines, each against the cached unedited file: times and windows recomputed. */
+async function editedAnalyses(runs: number, analyzer: DocumentAnalyzer, text: string): Promise<{ ms: number[]; windows: number[] }> {
+  const ms: number[] = [];
+  const windows: number[] = [];
+  const docLines = text.split('\n');
+  for (let i = 0; i < runs; i++) {
+    done(await analyzer.analyze(text, NO_ABLATION));
+    const line = Math.floor(((i + 1) * docLines.length) / (runs + 1));
+    const edited = [...docLines.slice(0, line), 'x' + docLines[line], ...docLines.slice(line + 1)].join('\n');
+    const [res, t] = await timed(async () => done(await analyzer.analyze(edited, NO_ABLATION)));
+    ms.push(t);
+    windows.push(res.windowsComputed);
+  }
+  return { ms, windows };
+}
+
+/** The panel's re-run at a string close near the middle after toggling one quote-circuit node, a different node each time. */
+async function ablationReruns(runs: number, b: Bundle, analyzer: DocumentAnalyzer, text: string): Promise<number[]> {
+  const quote = b.circuits.find((c) => c.task === 'single_double_quote') ?? b.circuits[0];
+  const close = Math.max(text.indexOf('")', text.length >> 1), text.indexOf("')", text.length >> 1));
+  const cursor = close > 0 ? close : text.length >> 1;
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const node = quote?.nodes[i % Math.max(1, quote.nodes.length)]?.id;
+    const ab: Ablation = node ? { nodes: new Set([node]), mode: i % 2 ? 'zero' : 'mean' } : NO_ABLATION;
+    analyzer.clearCache();
+    ms.push((await timed(() => analyzer.analyzeAt(text, cursor, ab)))[1]);
+  }
+  return ms;
+}
