@@ -12,7 +12,7 @@
 // answered by a message with the same `requestId` (./request).
 
 import * as v from 'valibot';
-import { circuitFile, classIndex, NODE_ID_PATTERN, nodeId } from './circuit';
+import { circuitFile, classIndex, NODE_ID_PATTERN, nodeExamples, nodeId } from './circuit';
 import { checkExportData, EXPORT_LIMITS, type ExportFormat } from './exportData';
 import type { RequestType } from './request';
 import { boundedArray, boundedRecord, boundedString, check, finite, type Infer, integer, isPlainObject, pair, text, ValidationError } from './validate';
@@ -85,6 +85,7 @@ export const topToken = v.strictObject({
 export type TopToken = Infer<typeof topToken>;
 
 const panelModelShape = v.strictObject({
+  /** The circuit without its nodes' `examples` (the webview asks for one node's with `nodeExamplesRequest`). */
   circuit: circuitFile,
   /** Display name of the analysed file (e.g. `strings.py`); null when there is none. */
   documentName: v.nullable(boundedString(500)),
@@ -142,6 +143,8 @@ export const webviewMessages = {
   revealToken: v.strictObject({ kind: v.literal('revealToken'), nodeId, range: tokenRange }),
   /** The webview needs a node's top tokens in the current file; answered by `topTokens`. */
   topTokensRequest: v.strictObject({ kind: v.literal('topTokensRequest'), requestId, nodeId }),
+  /** The webview shows a node's details; answered by `nodeExamples` (the update's circuit carries none: they are megabytes). */
+  nodeExamplesRequest: v.strictObject({ kind: v.literal('nodeExamplesRequest'), requestId, nodeId }),
   /**
    * Exported graph data: the user clicked an export button (`requestId` null, the host asks where to
    * save) or the host asked for it with `exportRequest` (`requestId` set).
@@ -168,6 +171,7 @@ export const webviewMessages = {
 type MessageOf<T extends Record<string, v.GenericSchema>> = { [K in keyof T]: Infer<T[K]> }[keyof T];
 export type WebviewMessage = MessageOf<typeof webviewMessages>;
 export type TopTokensRequestMessage = Infer<typeof webviewMessages.topTokensRequest>;
+export type NodeExamplesRequestMessage = Infer<typeof webviewMessages.nodeExamplesRequest>;
 export type ExportDataMessage = Infer<typeof webviewMessages.exportData>;
 
 // Host → webview ------------------------------------------------------------------------------
@@ -177,6 +181,8 @@ export const hostMessages = {
   update: v.strictObject({ kind: v.literal('update'), model: panelModel, pinned: v.boolean() }),
   /** Answer to `topTokensRequest`. */
   topTokens: v.strictObject({ kind: v.literal('topTokens'), requestId, nodeId, tokens: boundedArray(topToken, LIMITS.topTokens) }),
+  /** Answer to `nodeExamplesRequest`: the node's examples from the validation corpus; null when the circuit file has none for it. */
+  nodeExamples: v.strictObject({ kind: v.literal('nodeExamples'), requestId, nodeId, examples: v.nullable(nodeExamples) }),
   /** The host wants the graph exported; answered by `exportData` with the same `requestId`. */
   exportRequest: v.strictObject({ kind: v.literal('exportRequest'), requestId, format: exportFormat }),
   /** A short status line for the user (e.g. "Saved circuit.svg"). */
@@ -185,6 +191,7 @@ export const hostMessages = {
 
 export type HostMessage = MessageOf<typeof hostMessages>;
 export type TopTokensMessage = Infer<typeof hostMessages.topTokens>;
+export type NodeExamplesMessage = Infer<typeof hostMessages.nodeExamples>;
 export type ExportRequestMessage = Infer<typeof hostMessages.exportRequest>;
 
 // Requests ------------------------------------------------------------------------------------
@@ -193,6 +200,13 @@ export type ExportRequestMessage = Infer<typeof hostMessages.exportRequest>;
 export const topTokensRequest: RequestType<TopTokensRequestMessage, TopTokensMessage> = {
   request: 'topTokensRequest',
   answer: 'topTokens',
+  fits: (q, a) => q.nodeId === a.nodeId,
+};
+
+/** The webview asks for a node's validation-corpus examples; the host answers `nodeExamples`. */
+export const nodeExamplesRequest: RequestType<NodeExamplesRequestMessage, NodeExamplesMessage> = {
+  request: 'nodeExamplesRequest',
+  answer: 'nodeExamples',
   fits: (q, a) => q.nodeId === a.nodeId,
 };
 

@@ -10,7 +10,7 @@ import { el, text } from './dom';
 import { createExamples } from './examples';
 import { formatPosition, formatValue, visibleToken } from './format';
 import { rowOrder, shortLabel } from './layout';
-import type { TopTokensEntry } from './state';
+import type { ExamplesEntry, TopTokensEntry } from './state';
 import { outputEdges } from './visual';
 
 export interface DetailsHandlers {
@@ -24,6 +24,7 @@ export interface DetailsInput {
   readonly selected: string | null;
   readonly ablated: ReadonlySet<string>;
   readonly topTokens: TopTokensEntry | undefined;
+  readonly examples: ExamplesEntry | undefined;
 }
 
 export interface DetailsView {
@@ -34,67 +35,64 @@ export interface DetailsView {
 export function createDetails(handlers: DetailsHandlers): DetailsView {
   const root = el('section', 'details');
   root.setAttribute('aria-label', 'Node details');
-
   const head = el('div', 'details-head');
-  const heading = el('h2', 'section-title', 'Node');
   const picker = dropdown<string>([], { title: 'Choose a node' }, (id) => handlers.onSelect(id));
   picker.element.classList.add('node-picker');
-  head.append(heading, picker.element);
-
-  const body = el('div', 'details-body');
+  head.append(el('h2', 'section-title', 'Node'), picker.element);
   const empty = el('p', 'muted', 'Click a node in the graph to see what it does.');
-
   let current: string | null = null;
+  const body = createNodeBody(handlers, () => current);
+  root.append(head, body.element, empty);
+
+  function render(input: DetailsInput): void {
+    const { model, selected } = input;
+    picker.setChoices(nodeChoices(model.circuit.nodes));
+    const node = selected ? model.circuit.nodes.find((n) => n.id === selected) : undefined;
+    current = node?.id ?? null;
+    body.element.hidden = !node;
+    empty.hidden = Boolean(node);
+    if (!node) return;
+    picker.setValue(node.id);
+    root.classList.toggle('is-ablated', input.ablated.has(node.id));
+    body.render(input, node);
+  }
+
+  return { element: root, render };
+}
+
+/** Everything shown about one node; `current` names the node the ablation toggle acts on. */
+function createNodeBody(handlers: DetailsHandlers, current: () => string | null): { element: HTMLElement; render(input: DetailsInput, node: CircuitNode): void } {
+  const element = el('div', 'details-body');
   const toggle = checkbox('Ablate this node', { title: 'Replace this node by its mean (or zero) and re-run the model' }, (checked) => {
-    if (current) handlers.onToggle(current, checked);
+    const id = current();
+    if (id) handlers.onToggle(id, checked);
   });
   toggle.element.classList.add('ablate-toggle');
-
   const title = el('div', 'node-title');
   const idLine = el('div', 'node-id');
   const meaning = el('p', 'node-meaning');
   const stats = el('dl', 'stats');
   const links = el('div', 'node-links');
-  const topHead = el('h3', 'subsection-title', 'Top tokens in this file');
   const topList = el('ol', 'top-tokens');
   const examples = createExamples();
+  element.append(title, idLine, meaning, stats, toggle.element, links, el('h3', 'subsection-title', 'Top tokens in this file'), topList, examples.element);
 
-  body.append(title, idLine, meaning, stats, toggle.element, links, topHead, topList, examples.element);
-  root.append(head, body, empty);
-
-  function render(input: DetailsInput): void {
-    const { model, selected, ablated } = input;
-    picker.setChoices(nodeChoices(model.circuit.nodes));
-    const node = selected ? model.circuit.nodes.find((n) => n.id === selected) : undefined;
-    current = node?.id ?? null;
-    body.hidden = !node;
-    empty.hidden = Boolean(node);
-    if (!node) return;
-    picker.setValue(node.id);
-
+  function render(input: DetailsInput, node: CircuitNode): void {
+    const { model } = input;
     const isKey = (model.circuit.key_nodes ?? []).includes(node.id);
     title.replaceChildren(text(node.label), ...(isKey ? [el('span', 'pill', 'key node')] : []));
     idLine.replaceChildren(el('code', '', node.id), text(`  ·  flat ${node.flat}`));
     meaning.textContent = node.meaning;
-
     const value = Object.prototype.hasOwnProperty.call(model.activations, node.id) ? model.activations[node.id] : null;
-    stats.replaceChildren(
-      ...stat('Value at cursor', formatValue(value), 'value'),
-      ...stat('Mean', formatValue(node.mean)),
-      ...stat('Importance', node.importance.toFixed(2)),
-    );
-
-    const isAblated = ablated.has(node.id);
-    toggle.setChecked(isAblated);
+    stats.replaceChildren(...stat('Value at cursor', formatValue(value), 'value'), ...stat('Mean', formatValue(node.mean)), ...stat('Importance', node.importance.toFixed(2)));
+    toggle.setChecked(input.ablated.has(node.id));
     toggle.element.textContent = ablateLabel(model.mode, node);
-    root.classList.toggle('is-ablated', isAblated);
-
     links.replaceChildren(...linkGroups(model, node, handlers.onSelect));
     topList.replaceChildren(...topTokenItems(node.id, input.topTokens, handlers.onReveal));
-    examples.render(model.circuit, node);
+    examples.render(model.circuit, input.examples);
   }
 
-  return { element: root, render };
+  return { element, render };
 }
 
 /** The node's inputs and outputs in the circuit, each a link that selects the other node. */

@@ -1,16 +1,18 @@
 // "Examples from the validation corpus" in the node details: each example is the token (highlighted,
 // coloured by the sign of its activation) in its stored context, with its label (top n / pNN), the
-// activation and the corpus file and line. Hidden for a circuit file without examples. All text is
-// set with textContent.
+// activation and the corpus file and line. Hidden for a circuit file without examples. The host
+// sends them per node on request (they are megabytes per circuit). All text is set with textContent.
 
-import type { CircuitFile, CircuitNode, NodeExample } from '../schemas/circuit';
+import type { CircuitFile, NodeExample } from '../schemas/circuit';
 import { el } from './dom';
 import { exampleRows, examplesSummary, exampleSource, visibleWhitespace } from './exampleText';
 import { formatValue } from './format';
+import type { ExamplesEntry } from './state';
 
 export interface ExamplesView {
   readonly element: HTMLElement;
-  render(circuit: CircuitFile, node: CircuitNode): void;
+  /** `entry`: the node's examples as asked of the host (main.ts requests them when the details open). */
+  render(circuit: CircuitFile, entry: ExamplesEntry | undefined): void;
 }
 
 export function createExamples(): ExamplesView {
@@ -20,14 +22,18 @@ export function createExamples(): ExamplesView {
   const list = el('ol', 'example-list');
   root.append(heading, summary, list);
 
-  function render(circuit: CircuitFile, node: CircuitNode): void {
-    const ex = node.examples;
-    root.hidden = !ex;
-    if (!ex) return;
+  function render(circuit: CircuitFile, entry: ExamplesEntry | undefined): void {
     const source = circuit.node_examples;
-    heading.title = source ? `Activation: ${source.value}. ±${source.context} tokens of context.` : '';
-    summary.textContent = examplesSummary(ex, source);
-    list.replaceChildren(...exampleRows(ex).map((row) => exampleItem(row.label, row.title, row.example)));
+    root.hidden = !source || (entry?.status === 'done' && !entry.examples);
+    if (!source || root.hidden) return;
+    heading.title = `Activation: ${source.value}. ±${source.context} tokens of context.`;
+    if (entry?.status !== 'done' || !entry.examples) {
+      summary.textContent = 'Loading…';
+      list.replaceChildren();
+      return;
+    }
+    summary.textContent = examplesSummary(entry.examples, source);
+    list.replaceChildren(...exampleRows(entry.examples).map((row) => exampleItem(row.label, row.title, row.example)));
   }
 
   return { element: root, render };

@@ -75,7 +75,7 @@ function svgBands(g: VisualGraph): string[] {
   for (const b of g.bands) {
     const y = b.y0 + BAND_GAP / 2;
     out.push(`<rect x="${fmt(g.bandX0)}" y="${fmt(y)}" width="${fmt(g.bandX1 - g.bandX0)}" height="${fmt(b.y1 - b.y0 - BAND_GAP)}" rx="6" fill="${attr(t.band)}"/>`);
-    out.push(`<text x="${fmt(g.bandX0 + 10)}" y="${fmt(y + 16)}" font-size="11" font-weight="600" fill="${attr(t.muted)}">${esc(b.label)}</text>`);
+    out.push(`<text x="${fmt(g.bandX0 + 10)}" y="${fmt(y + 11)}" font-size="11" font-weight="600" fill="${attr(t.muted)}">${esc(b.label)}</text>`);
   }
   for (const r of g.rows) {
     out.push(

@@ -4,6 +4,7 @@
 
 import cytoscape, { type Core, type ElementDefinition, type StylesheetJson } from 'cytoscape';
 import type { Theme } from './theme';
+import { FIT_PADDING } from './fitWrap';
 import { CAPTION_FONT, LABEL_FONT, OUTPUT_ID, type VisualGraph } from './visual';
 
 export interface GraphHandlers {
@@ -38,40 +39,11 @@ const CYTOSCAPE_OPTIONS = {
 export function createGraph(container: HTMLElement, handlers: GraphHandlers): GraphView {
   claimStylesheetId();
   const cy: Core = cytoscape({ container, ...CYTOSCAPE_OPTIONS });
+  const viewport = fitToView(cy, container);
+  bindPointer(cy, container, handlers, viewport.userMoved);
 
   let signature = '';
   let theme: Theme | null = null;
-  let autoFit = true;
-  // once the user pans or zooms, stop re-fitting on resize
-  bindPointer(cy, container, handlers, () => (autoFit = false));
-  const resize = new ResizeObserver(() => {
-    cy.resize();
-    if (autoFit) fitNow();
-  });
-  resize.observe(container);
-
-  /**
-   * Fits the graph; when that would draw node labels below READABLE_PX (a large circuit in a small
-   * view), zooms to the readable size instead, showing the graph's top (and its left, the row
-   * labels, when it is wider than the view): pan to see the rest, or press Fit. `data-label-px` on the container says how large node labels are drawn now.
-   */
-  function fitNow(clamp = true): void {
-    cy.fit(undefined, 16);
-    const readable = READABLE_PX / LABEL_FONT;
-    if (clamp && cy.zoom() < readable && cy.elements().nonempty()) {
-      const bb = cy.elements().boundingBox();
-      cy.zoom(readable);
-      // centred when it fits across, else from its left edge (the row labels) and its top
-      const fitsAcross = bb.w * readable <= cy.width() - 16;
-      cy.pan({ x: fitsAcross ? cy.width() / 2 - ((bb.x1 + bb.x2) / 2) * readable : 8 - bb.x1 * readable, y: 16 - bb.y1 * readable });
-    }
-    showZoom();
-  }
-
-  function showZoom(): void {
-    container.dataset.labelPx = (LABEL_FONT * cy.zoom()).toFixed(1);
-  }
-  cy.on('zoom', showZoom);
 
   function render(graph: VisualGraph, selected: string | null): void {
     if (graph.theme !== theme) {
@@ -86,8 +58,7 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
         cy.elements().remove();
         cy.add(elements);
       });
-      autoFit = true;
-      fitNow();
+      viewport.refit();
     } else {
       restyle(cy, elements);
     }
@@ -104,16 +75,67 @@ export function createGraph(container: HTMLElement, handlers: GraphHandlers): Gr
   return {
     render,
     setSelected,
-    fit: () => {
-      autoFit = true;
-      fitNow(false);
-    },
+    fit: viewport.fitAll,
     png: (background) => cy.png({ output: 'base64uri', bg: background, full: true, scale: 2, maxWidth: 6000, maxHeight: 6000 }),
     destroy: () => {
-      resize.disconnect();
+      viewport.dispose();
       cy.destroy();
     },
   };
+}
+
+/**
+ * Keeps the graph fitted to the view: on a new structure, and on every resize until the user pans
+ * or zooms by hand (`userMoved`); the Fit button (`fitAll`) fits again and resumes that.
+ */
+function fitToView(cy: Core, container: HTMLElement): { refit(): void; fitAll(): void; userMoved(): void; dispose(): void } {
+  let autoFit = true;
+  const resize = new ResizeObserver(() => {
+    cy.resize();
+    if (autoFit) fitNow();
+  });
+  resize.observe(container);
+
+  /**
+   * Fits the whole graph. Only when that would draw node labels below SMALLEST_FIT_PX (a large
+   * circuit in a small view) does it zoom to READABLE_PX instead and show the graph's top-left.
+   * `data-view` on the container says which (`whole`, `top-left`), `data-label-px` how large node labels are drawn.
+   */
+  function fitNow(clamp = true): void {
+    cy.fit(undefined, FIT_PADDING);
+    const whole = !(clamp && cy.zoom() * LABEL_FONT < SMALLEST_FIT_PX && cy.elements().nonempty());
+    if (!whole) showTopLeft(cy, READABLE_PX / LABEL_FONT);
+    container.dataset.view = whole ? 'whole' : 'top-left';
+    showZoom();
+  }
+
+  function showZoom(): void {
+    container.dataset.labelPx = (LABEL_FONT * cy.zoom()).toFixed(1);
+  }
+  cy.on('zoom', showZoom);
+
+  return {
+    refit: () => {
+      autoFit = true;
+      fitNow();
+    },
+    fitAll: () => {
+      autoFit = true;
+      fitNow(false);
+    },
+    userMoved: () => {
+      autoFit = false;
+    },
+    dispose: () => resize.disconnect(),
+  };
+}
+
+/** Zooms to `zoom` showing the graph's top: centred when it fits across, else from its left edge (the row labels). Pan to see the rest, or press Fit. */
+function showTopLeft(cy: Core, zoom: number): void {
+  const bb = cy.elements().boundingBox();
+  cy.zoom(zoom);
+  const fitsAcross = bb.w * zoom <= cy.width() - FIT_PADDING;
+  cy.pan({ x: fitsAcross ? cy.width() / 2 - ((bb.x1 + bb.x2) / 2) * zoom : 8 - bb.x1 * zoom, y: FIT_PADDING - bb.y1 * zoom });
 }
 
 /**
@@ -164,8 +186,10 @@ function restyle(cy: Core, elements: readonly ElementDefinition[]): void {
 
 /** Vertical gap between neighbouring layer bands. */
 export const BAND_GAP = 8;
-/** Node labels are drawn at least this large (screen px) after an automatic fit. */
+/** Node labels drawn this large (screen px) read comfortably: the zoom of the top-left view of a graph too large to fit. */
 export const READABLE_PX = 10;
+/** The automatic fit shows the whole graph when its node labels come out at least this large (screen px). */
+export const SMALLEST_FIT_PX = 8;
 
 function structureSignature(g: VisualGraph): string {
   return JSON.stringify([g.nodes.map((n) => [n.id, n.x, n.y]), g.edges.map((e) => [e.source, e.target, e.bend]), g.rows.map((r) => r.key)]);
@@ -176,7 +200,7 @@ function toElements(g: VisualGraph): ElementDefinition[] {
   const bandWidth = g.bandX1 - g.bandX0;
   const bands = g.bands.flatMap((b): ElementDefinition[] => [
     { ...inert, data: { id: `band:${b.layer}`, w: bandWidth, h: b.y1 - b.y0 - BAND_GAP, fill: g.theme.band }, position: { x: g.bandX0 + bandWidth / 2, y: (b.y0 + b.y1) / 2 }, classes: 'band' },
-    { ...inert, data: { id: `layer:${b.layer}`, label: b.label }, position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 12 }, classes: 'text layer-label' },
+    { ...inert, data: { id: `layer:${b.layer}`, label: b.label }, position: { x: g.bandX0 + 10, y: b.y0 + BAND_GAP / 2 + 7 }, classes: 'text layer-label' },
   ]);
   const rows = g.rows.map((r): ElementDefinition => ({ ...inert, data: { id: `row:${r.key}`, label: r.label }, position: { x: g.rowLabelX, y: r.y }, classes: 'text row-label' }));
   const nodes = g.nodes.flatMap((n): ElementDefinition[] => [

@@ -90,7 +90,7 @@ export const WRAP_TARGET_SCALE = 0.85;
 export function wrapForViewport(nodes: readonly LayoutNodeInput[], width: number, height: number, options: LayoutOptions = DEFAULT_LAYOUT, marginX = 0, marginY = 0): number | undefined {
   if (!(width > 0 && height > 0) || nodes.length === 0) return undefined;
   const sizes = [...rowsOf(nodes).values()].map((row) => row.length);
-  const widest = Math.max(...sizes);
+  const widest = widestRow(nodes);
   const scaleAt = (line: number): number => {
     const lines = sizes.reduce((s, n) => s + Math.ceil(n / line), 0);
     // node centres plus one gap of margin on each axis
@@ -323,6 +323,11 @@ export function controlPoint(a: Point, b: Point, bend: number): Point {
 }
 
 /** The nodes of each (layer, site) row, by `rowKey`, in input order. */
+/** The number of nodes in the fullest row. */
+export function widestRow(nodes: readonly LayoutNodeInput[]): number {
+  return Math.max(0, ...[...rowsOf(nodes).values()].map((row) => row.length));
+}
+
 function rowsOf(nodes: readonly LayoutNodeInput[]): Map<string, LayoutNodeInput[]> {
   const rows = new Map<string, LayoutNodeInput[]>();
   for (const n of nodes) {

@@ -3,7 +3,7 @@
 
 import { errorMessage } from '../core/errors';
 import type { AblationMode, ExportFormat, HostMessage, PanelModel, WebviewMessage } from '../schemas/messages';
-import { parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../schemas/messages';
+import { nodeExamplesRequest, parseHostMessage, PROTOCOL_VERSION, topTokensRequest } from '../schemas/messages';
 import { Requests } from '../schemas/request';
 import { toHex, divergingColor } from './colors';
 import { badge, button, checkbox, dropdown, progressRing, registerControls } from './controls';
@@ -16,7 +16,8 @@ import { createGraph } from './graph';
 import { createReadout } from './readout';
 import * as S from './state';
 import { themeFromCss, type Theme } from './theme';
-import { wrapForViewport } from './layout';
+import { bestWrap } from './fitWrap';
+import { widestRow, wrapForViewport } from './layout';
 import { buildVisualGraph, DEFAULT_EDGE_SHARE, GRAPH_MARGIN_X, GRAPH_MARGIN_Y, layoutFor, outputLayoutNode, type VisualGraph } from './visual';
 
 interface VsCodeApi {
@@ -186,27 +187,40 @@ function renderHeader(): void {
   app.classList.toggle('circuit-only', model.circuitOnly);
 }
 
-/** Nodes per line of the current layout (undefined: rows do not wrap). */
-let lineWidth: number | undefined;
-
 function renderGraph(model: PanelModel): void {
-  const ablated = S.effectiveAblated(state);
-  const extent = S.circuitExtent(state);
-  lineWidth = wrapFor(model);
-  visual = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated, extent, edgeShare, readout: model.readout }, theme, { ...layoutFor(), maxPerLine: lineWidth });
+  visual = layoutToFit(model).graph;
   graph.render(visual, state.selected);
   renderLegend(visual, model);
 }
 
-function wrapFor(model: PanelModel): number | undefined {
-  return wrapForViewport([...model.circuit.nodes, outputLayoutNode(model.circuit)], graphHost.clientWidth, graphHost.clientHeight, layoutFor(), GRAPH_MARGIN_X, GRAPH_MARGIN_Y);
+/** The graph laid out with the line width that draws it largest in the graph area (fitWrap.ts). */
+function layoutToFit(model: PanelModel): { line: number | undefined; graph: VisualGraph } {
+  const input = { circuit: model.circuit, activations: model.activations, ablated: S.effectiveAblated(state), extent: S.circuitExtent(state), edgeShare, readout: model.readout };
+  const nodes = [...model.circuit.nodes, outputLayoutNode(model.circuit)];
+  const { clientWidth: width, clientHeight: height } = graphHost;
+  const build = (line: number | undefined): VisualGraph => buildVisualGraph(input, theme, { ...layoutFor(), maxPerLine: line });
+  // Positions depend on the circuit's structure, the shown edges and the view's size, not on
+  // activations: choose the line width once for them (a 700-node circuit takes ~90 ms per layout).
+  const key = JSON.stringify([model.circuit.task, model.circuit.title, nodes.length, model.circuit.edges.length, edgeShare, width, height]);
+  const known = chosenWraps.get(key);
+  if (known !== undefined) return { line: known.line, graph: build(known.line) };
+  const estimate = wrapForViewport(nodes, width, height, layoutFor(), GRAPH_MARGIN_X, GRAPH_MARGIN_Y);
+  const chosen = bestWrap(estimate, widestRow(nodes), width, height, build);
+  if (chosenWraps.size > 50) chosenWraps.clear();
+  chosenWraps.set(key, { line: chosen.line });
+  return chosen;
 }
+/** Line width chosen per (circuit structure, edge threshold, view size): see layoutToFit. */
+const chosenWraps = new Map<string, { line: number | undefined }>();
 
 // Long rows wrap to the graph area's shape (a narrow side bar stacks them, a wide panel does not):
-// lay the graph out again when a resize changes how they wrap.
+// lay the graph out again once a resize settles (graph.ts re-fits it; it redraws only if the wrap changed).
+let relayoutTimer: ReturnType<typeof setTimeout> | undefined;
 new ResizeObserver(() => {
-  const model = state.model;
-  if (model && wrapFor(model) !== lineWidth) renderGraph(model);
+  clearTimeout(relayoutTimer);
+  relayoutTimer = setTimeout(() => {
+    if (state.model) renderGraph(state.model);
+  }, 120);
 }).observe(graphHost);
 
 function renderLegend(g: VisualGraph, model: PanelModel): void {
@@ -242,6 +256,7 @@ function renderDetails(model: PanelModel): void {
     selected: state.selected,
     ablated: S.effectiveAblated(state),
     topTokens: state.selected ? state.topTokens.get(state.selected) : undefined,
+    examples: state.selected ? state.examples.get(state.selected) : undefined,
   });
 }
 
@@ -252,7 +267,7 @@ function selectNode(id: string | null): void {
   state = S.select(state, id);
   graph.setSelected(state.selected);
   if (state.model) renderDetails(state.model);
-  requestTopTokens();
+  requestNodeData();
   save();
 }
 
@@ -260,6 +275,24 @@ function toggleNode(id: string, ablated: boolean): void {
   state = S.toggleNode(state, id, ablated);
   post({ kind: 'toggleNode', nodeId: id, ablated });
   render();
+}
+
+/** What the selected node's details need from the host and the webview does not have yet. */
+function requestNodeData(): void {
+  requestTopTokens();
+  requestExamples();
+}
+
+function requestExamples(): void {
+  const id = state.selected;
+  // a circuit file without `node_examples` has no examples to ask for
+  if (!id || !state.model?.circuit.node_examples || state.examples.has(id)) return;
+  const key = state.examplesKey;
+  state = S.examplesLoading(state, id);
+  void requests.request(nodeExamplesRequest, { nodeId: id }).then((answer) => {
+    state = S.examplesArrived(state, key, answer.nodeId, answer.examples);
+    if (state.model) renderDetails(state.model);
+  });
 }
 
 function requestTopTokens(): void {
@@ -318,10 +351,11 @@ function handle(message: HostMessage): void {
     case 'update':
       state = S.applyUpdate(state, message.model, message.pinned);
       render();
-      requestTopTokens();
+      requestNodeData();
       save();
       return;
     case 'topTokens':
+    case 'nodeExamples':
       requests.settle(message); // an answer nobody waits for any more (the webview reloaded) is dropped
       return;
     case 'exportRequest':

@@ -31,49 +31,53 @@ export function createReadout(): ReadoutView {
     const target = model.circuit.classes[r.target];
     const alt = model.circuit.classes[r.target === 0 ? 1 : 0];
     const rows = readoutRows(r);
-
     const versus = el('div', 'versus');
     versus.append(classChip('target', target.label, target.tokens[0]?.text), el('span', 'vs', 'vs'), classChip('alt', alt.label, alt.tokens[0]?.text));
-
-    const table = el('table', 'readout-table');
-    const thead = el('thead', '');
-    const hr = el('tr', '');
-    hr.append(el('th', '', ''), th(`P(${target.label})`), th(`P(${alt.label})`), th('logit diff', 'logsumexp(target logits) − logsumexp(alternative logits)'));
-    thead.append(hr);
-    const tbody = el('tbody', '');
-    tbody.append(row('Full model', rows.before, false));
-    if (rows.after) tbody.append(row(ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After', rows.after, true));
-    table.append(thead, tbody);
-
     const parts: HTMLElement[] = [title, ...warning, versus];
     if (r.words) parts.push(el('p', 'prediction-words', r.words.prediction));
-    parts.push(table);
-    if (rows.after && rows.change !== null) {
-      const change = el('p', 'change');
-      change.append(text('Ablation changes the logit difference by '), el('strong', rows.change < 0 ? 'neg-text' : 'pos-text', formatSigned(rows.change)));
-      if (r.words?.change) change.append(text(`. ${r.words.change}`));
-      parts.push(change);
-    } else if (!rows.after) {
-      parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
-    }
-
-    const faith = el('div', 'faithfulness');
-    const label = el('span', 'faith-label', 'Faithfulness of the circuit');
-    label.title = 'Logit difference with only the circuit kept (everything else ablated) ÷ logit difference of the full model, at this token.';
-    const value = el('span', 'num faith-value', formatRatio(r.faithfulness));
-    const meter = el('span', 'meter');
-    const fill = el('span', 'meter-fill');
-    const f = r.faithfulness === null ? 0 : Math.max(0, Math.min(1, r.faithfulness));
-    fill.style.width = `${Math.round(f * 100)}%`;
-    meter.append(fill);
-    faith.append(label, meter, value);
-    if (r.faithfulness === null) faith.classList.add('unknown');
-    parts.push(faith, el('p', 'muted faith-words', faithfulnessWords(r.before.logitDiff)));
-
+    parts.push(readoutTable([target.label, alt.label], rows, ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After'));
+    if (rows.after && rows.change !== null) parts.push(changeLine(rows.change, r.words?.change ?? null));
+    else if (!rows.after) parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
+    parts.push(faithfulnessMeter(r.faithfulness), el('p', 'muted faith-words', faithfulnessWords(r.before.logitDiff)));
     root.replaceChildren(...parts);
   }
 
   return { element: root, render };
+}
+
+/** Target and alternative probabilities and the logit difference: the full model, and with the ablations when there are any. */
+function readoutTable([target, alt]: [string, string], rows: ReturnType<typeof readoutRows>, afterLabel: string): HTMLTableElement {
+  const table = el('table', 'readout-table');
+  const thead = el('thead', '');
+  const hr = el('tr', '');
+  hr.append(el('th', '', ''), th(`P(${target})`), th(`P(${alt})`), th('logit diff', 'logsumexp(target logits) − logsumexp(alternative logits)'));
+  thead.append(hr);
+  const tbody = el('tbody', '');
+  tbody.append(row('Full model', rows.before, false));
+  if (rows.after) tbody.append(row(afterLabel, rows.after, true));
+  table.append(thead, tbody);
+  return table;
+}
+
+/** "Ablation changes the logit difference by −2.59", then the host's sentence of what changed from what. */
+function changeLine(change: number, words: string | null): HTMLElement {
+  const line = el('p', 'change');
+  line.append(text('Ablation changes the logit difference by '), el('strong', change < 0 ? 'neg-text' : 'pos-text', formatSigned(change)));
+  if (words) line.append(text(`. ${words}`));
+  return line;
+}
+
+function faithfulnessMeter(faithfulness: number | null): HTMLElement {
+  const faith = el('div', 'faithfulness');
+  const label = el('span', 'faith-label', 'Faithfulness of the circuit');
+  label.title = 'Logit difference with only the circuit kept (everything else ablated) ÷ logit difference of the full model, at this token.';
+  const meter = el('span', 'meter');
+  const fill = el('span', 'meter-fill');
+  fill.style.width = `${Math.round((faithfulness === null ? 0 : Math.max(0, Math.min(1, faithfulness))) * 100)}%`;
+  meter.append(fill);
+  faith.append(label, meter, el('span', 'num faith-value', formatRatio(faithfulness)));
+  if (faithfulness === null) faith.classList.add('unknown');
+  return faith;
 }
 
 /** What faithfulness is, said where it is shown; and why it means little where the model barely prefers a side. */

@@ -3,6 +3,7 @@
 // ablations: a toggle is shown at once ("pending") and replaced by the host's next update.
 
 import * as v from 'valibot';
+import type { NodeExamples } from '../schemas/circuit';
 import { panelModel, type PanelModel, type TopToken } from '../schemas/messages';
 import { boundedArray, boundedString, check, finite, type Infer } from '../schemas/validate';
 import { niceExtent } from './colors';
@@ -19,6 +20,8 @@ const persisted = v.strictObject({
 export type PersistedState = Infer<typeof persisted>;
 
 export type TopTokensEntry = { readonly status: 'loading' } | { readonly status: 'done'; readonly tokens: readonly TopToken[] };
+/** A node's validation-corpus examples as asked of the host (null: the circuit file has none for it). */
+export type ExamplesEntry = { readonly status: 'loading' } | { readonly status: 'done'; readonly examples: NodeExamples | null };
 
 export interface ViewState {
   readonly model: PanelModel | null;
@@ -29,6 +32,9 @@ export interface ViewState {
   /** Cache key of `topTokens` (document, version, task); the cache is dropped when it changes. */
   readonly topTokensKey: string;
   readonly topTokens: ReadonlyMap<string, TopTokensEntry>;
+  /** Cache key of `examples` (the circuit: they come from its file, whatever the document). */
+  readonly examplesKey: string;
+  readonly examples: ReadonlyMap<string, ExamplesEntry>;
   /**
    * The activation colour scale of each circuit shown so far (task → symmetric extent): computed
    * once, the first time the circuit arrives with activations, and kept, so a colour means the same
@@ -44,6 +50,8 @@ export const EMPTY_STATE: ViewState = {
   pending: new Map(),
   topTokensKey: '',
   topTokens: new Map(),
+  examplesKey: '',
+  examples: new Map(),
   scales: new Map(),
 };
 
@@ -59,6 +67,7 @@ export function restoreState(raw: unknown): ViewState {
     pinned,
     selected: model && selected && hasNode(model, selected) ? selected : null,
     topTokensKey: model ? cacheKey(model) : '',
+    examplesKey: model ? scaleKey(model) : '',
   };
 }
 
@@ -77,6 +86,8 @@ export function applyUpdate(state: ViewState, model: PanelModel, pinned: boolean
     pending: new Map(),
     topTokensKey: key,
     topTokens: key === state.topTokensKey ? state.topTokens : new Map(),
+    examplesKey: scaleKey(model),
+    examples: scaleKey(model) === state.examplesKey ? state.examples : new Map(),
     scales: withScale(state.scales, model),
   };
 }
@@ -149,6 +160,20 @@ export function topTokensArrived(state: ViewState, key: string, nodeId: string, 
   return { ...state, topTokens };
 }
 
+export function examplesLoading(state: ViewState, nodeId: string): ViewState {
+  const examples = new Map(state.examples);
+  examples.set(nodeId, { status: 'loading' });
+  return { ...state, examples };
+}
+
+/** A node's examples arrived for the circuit keyed `key`; kept only while that circuit is still shown and the node still loading. */
+export function examplesArrived(state: ViewState, key: string, nodeId: string, found: NodeExamples | null): ViewState {
+  if (state.examples.get(nodeId)?.status !== 'loading' || key !== state.examplesKey) return state;
+  const examples = new Map(state.examples);
+  examples.set(nodeId, { status: 'done', examples: found });
+  return { ...state, examples };
+}
+
 /** The first key node, else the most important node: what the details pane shows initially. */
 export function defaultSelection(model: PanelModel): string | null {
   const key = model.circuit.key_nodes?.find((id) => hasNode(model, id));
@@ -164,7 +189,7 @@ export function defaultSelection(model: PanelModel): string | null {
   return best;
 }
 
-/** One circuit: its task and size (another bundle's circuit for the same task gets its own scale). */
+/** One circuit: its task and size (another bundle's circuit for the same task gets its own scale and examples). */
 function scaleKey(model: PanelModel): string {
   return `${model.circuit.task}/${model.circuit.nodes.length}/${model.circuit.edges.length}`;
 }

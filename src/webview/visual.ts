@@ -5,7 +5,7 @@
 import type { CircuitFile } from '../schemas/circuit';
 import type { PanelReadout } from '../schemas/messages';
 import { divergingColor, mixOklab, parseColor, textColorOn, toHex } from './colors';
-import { computeLayout, DEFAULT_LAYOUT, type LayoutBand, type LayoutNodeInput, type LayoutOptions, shortLabel } from './layout';
+import { computeLayout, controlPoint, DEFAULT_LAYOUT, type GraphLayout, type LayoutBand, type LayoutNodeInput, type LayoutOptions, shortLabel } from './layout';
 import type { Theme } from './theme';
 
 export const NODE_WIDTH = 66;
@@ -21,7 +21,7 @@ export const GRAPH_MARGIN_Y = 90;
 /** Distance between node centres in a row in the panel (layoutFor). */
 export const COLUMN_GAP = 86;
 /** Distance between rows in the panel: a node, its caption and room for the edges' arrowheads. */
-export const ROW_GAP = 60;
+export const ROW_GAP = 52;
 /** Font sizes (graph units) of node labels and captions: at the default zoom (≥ READABLE_ZOOM) the node label is drawn ≥ 10 px. */
 export const LABEL_FONT = 13;
 export const CAPTION_FONT = 11.5;
@@ -191,11 +191,7 @@ export function buildVisualGraph(input: VisualInput, theme: Theme, options: Layo
     });
   });
 
-  // Captions are wider than nodes, and bent edges (two straight segments) swing out by their bend.
-  const halfWidth = Math.max(OUTPUT_WIDTH / 2, 60);
-  const swing = layout.routes.reduce((m, r) => Math.max(m, Math.abs(r.bend) + 8), 0);
-  const left = layout.minX - Math.max(halfWidth, swing);
-  const right = layout.maxX + Math.max(halfWidth, swing);
+  const { left, right } = horizontalExtent(layout);
   const rowLabelX = left - 16;
   return {
     nodes,
@@ -210,6 +206,25 @@ export function buildVisualGraph(input: VisualInput, theme: Theme, options: Layo
     totalEdges: circuit.edges.length,
     theme,
   };
+}
+
+/**
+ * Left and right edges of what is drawn: captions are wider than nodes, and a bent edge (two
+ * straight segments) reaches out to its corner, on one side only.
+ */
+function horizontalExtent(layout: GraphLayout): { left: number; right: number } {
+  const halfWidth = Math.max(OUTPUT_WIDTH / 2, 60);
+  let left = layout.minX - halfWidth;
+  let right = layout.maxX + halfWidth;
+  for (const r of layout.routes) {
+    const a = layout.positions.get(r.source);
+    const b = layout.positions.get(r.target);
+    if (r.bend === 0 || !a || !b) continue;
+    const corner = controlPoint(a, b, r.bend);
+    left = Math.min(left, corner.x - 8);
+    right = Math.max(right, corner.x + 8);
+  }
+  return { left, right };
 }
 
 /** The output node: the contrast's two logits (class 0 − class 1), with the logit difference at the cursor when there is one. */

@@ -12,7 +12,7 @@ import { CircuitPanelController, GRAPH_NEEDS_PX, OPEN_BESIDE_COMMAND, registerCi
 import type { AblationMessage, HostMessage } from '../../src/schemas/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/schemas/messages';
 import { fake, FakeUri, type FakeWebview, FakeWebviewView } from './fake-vscode';
-import { sampleModel, sampleTopTokens } from './fixtures';
+import { sampleModel, sampleTopTokens, shippedQuoteCircuit } from './fixtures';
 import { tempDir } from './tempDirs';
 
 const extensionUri = FakeUri.file('/ext') as unknown as vscode.Uri;
@@ -198,6 +198,32 @@ describe('panel host', () => {
       [
         [41, '0.attn.resid_delta.40', 5],
         [42, '1.attn.v.9', 0],
+      ],
+    );
+  });
+
+  it('sends the circuit without its nodes\' examples and answers a node\'s examples on request', async () => {
+    const { controller, view, posted } = setup();
+    const circuit = shippedQuoteCircuit();
+    const withExamples = circuit.nodes.find((n) => n.examples);
+    assert.ok(withExamples?.examples, 'the shipped quote circuit carries node examples (training/node_examples.py)');
+    assert.ok(controller.update({ ...sampleModel(), circuit, activations: {}, ablated: [], readout: null }));
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'nodeExamplesRequest', requestId: 7, nodeId: withExamples.id });
+    view.webview.send({ kind: 'nodeExamplesRequest', requestId: 8, nodeId: '9.attn.v.1' });
+    await tick();
+    const update = posted().find((m) => m.kind === 'update');
+    assert.ok(update?.kind === 'update');
+    assert.equal(update.model.circuit.nodes.length, circuit.nodes.length);
+    assert.ok(update.model.circuit.nodes.every((n) => n.examples === undefined), 'no examples in the update');
+    assert.ok(JSON.stringify(update).length < JSON.stringify(circuit).length / 2, 'the update is much smaller than the circuit file');
+    assert.ok(circuit.nodes.some((n) => n.examples), 'the caller\'s circuit is left as it was');
+    const answers = posted().filter((m) => m.kind === 'nodeExamples');
+    assert.deepEqual(
+      answers.map((m) => m.kind === 'nodeExamples' && [m.requestId, m.nodeId, m.examples]),
+      [
+        [7, withExamples.id, withExamples.examples],
+        [8, '9.attn.v.1', null],
       ],
     );
   });

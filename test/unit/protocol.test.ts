@@ -31,6 +31,7 @@ const validWebviewMessages: WebviewMessage[] = [
   { kind: 'reset' },
   { kind: 'revealToken', nodeId: '0.attn.v.17', range },
   { kind: 'topTokensRequest', requestId: 3, nodeId: '1.mlp.post_act.407' },
+  { kind: 'nodeExamplesRequest', requestId: 4, nodeId: '1.mlp.post_act.407' },
   { kind: 'exportData', requestId: null, format: 'json', data: '{"a":1}' },
   { kind: 'exportData', requestId: 7, format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
   { kind: 'setPinned', pinned: true },
@@ -225,13 +226,14 @@ describe('webview → host messages', () => {
 });
 
 describe('host → webview messages', () => {
-  it('accepts update, topTokens, exportRequest and notice', () => {
+  it('accepts update, topTokens, exportRequest, notice and nodeExamples', () => {
     const model = sampleModel();
     const messages = [
       { kind: 'update', model, pinned: false },
       { kind: 'topTokens', requestId: 1, nodeId: '0.attn.resid_delta.40', tokens: sampleTopTokens()['0.attn.resid_delta.40'] },
       { kind: 'exportRequest', requestId: 2, format: 'svg' },
       { kind: 'notice', level: 'info', message: 'Saved' },
+      { kind: 'nodeExamples', requestId: 3, nodeId: '0.attn.resid_delta.40', examples: null },
     ];
     for (const m of messages) {
       const r = parseHostMessage(m);

@@ -190,6 +190,18 @@ describe('webview state', () => {
     assert.equal(S.applyUpdate(s, sampleModel(), false).topTokens.size, 1);
     assert.equal(S.applyUpdate(s, { ...sampleModel(), documentVersion: 4 }, false).topTokens.size, 0);
   });
+
+  it('caches node examples per circuit (any document) and ignores answers for another circuit', () => {
+    let s = S.applyUpdate(S.EMPTY_STATE, sampleModel(), false);
+    s = S.examplesLoading(s, '0.attn.resid_delta.40');
+    assert.equal(S.examplesArrived(s, 'another circuit', '0.attn.resid_delta.40', null), s);
+    assert.equal(S.examplesArrived(s, s.examplesKey, '1.attn.v.9', null), s, 'a node nobody asked about');
+    s = S.examplesArrived(s, s.examplesKey, '0.attn.resid_delta.40', null);
+    assert.deepEqual(s.examples.get('0.attn.resid_delta.40'), { status: 'done', examples: null });
+    assert.equal(S.applyUpdate(s, { ...sampleModel(), documentVersion: 4 }, false).examples.size, 1, 'a new document version keeps them');
+    const other = { ...sampleModel().circuit, task: 'bracket_counting' };
+    assert.equal(S.applyUpdate(s, { ...sampleModel(), circuit: other }, false).examples.size, 0, 'another circuit drops them');
+  });
 });
 
 describe('visual graph', () => {

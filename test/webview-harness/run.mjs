@@ -33,7 +33,11 @@ const NONCE = 'harnessNonceAAAAAAAAAAAAAAAA';
 function fixture() {
   const circuit = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'circuit-sample.json'), 'utf8'));
   const sample = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'panel-state-sample.json'), 'utf8'));
-  return { model: { circuit, ...sample.model }, pinned: false, topTokens: sample.topTokens, quote: quoteModel(sample.model) };
+  const quote = quoteModel(sample.model);
+  // as the host does (src/extension/panel/nodeExamples.ts): the circuit goes without its nodes' examples, which the stub hands out per node
+  const examples = Object.fromEntries(quote.circuit.nodes.filter((n) => n.examples).map((n) => [n.id, n.examples]));
+  quote.circuit = { ...quote.circuit, nodes: quote.circuit.nodes.map(({ examples: _examples, ...n }) => n) };
+  return { model: { circuit, ...sample.model }, pinned: false, topTokens: sample.topTokens, quote, examples };
 }
 
 /**
@@ -233,8 +237,10 @@ async function checkQuoteCircuit(p, name) {
   const scale = await p.textContent('.legend-scale');
   console.log(`   ${name}: quote circuit: ${count}; node labels drawn at ${labelPx} px; scale ${scale}`);
   const [shown, total] = (count ?? '').match(/\d+/g)?.map(Number) ?? [];
-  expect(total === 66 && shown < total, `${name}: the quote circuit draws the strongest edges by default (${count})`);
+  const edges = await p.evaluate(() => window.__harnessFixture.quote.circuit.edges.length);
+  expect(total === edges && shown < total, `${name}: the quote circuit draws the strongest edges by default (${count} of the file's ${edges})`);
   expect(labelPx >= 10, `${name}: node labels at the default zoom are ≥ 10 px (${labelPx})`);
+  expect((await p.getAttribute('.graph', 'data-view')) === 'whole', `${name}: the first layout fits the whole graph in the panel`);
   await p.screenshot({ path: path.join(outDir, `panel-quote-${name}.png`) });
   await p.evaluate(() => {
     const q = window.__harnessFixture.quote;
@@ -251,9 +257,12 @@ async function checkQuoteCircuit(p, name) {
 async function checkNodeExamples(p, name) {
   const id = await p.evaluate(() => document.querySelector('.node-id code')?.textContent);
   const stored = await p.evaluate((nodeId) => {
-    const ex = window.__harnessFixture.quote.circuit.nodes.find((n) => n.id === nodeId)?.examples;
+    const ex = window.__harnessFixture.examples[nodeId];
     return ex ? ex.top.length + ex.quantiles.length : 0;
   }, id);
+  await p.waitForTimeout(200);
+  const asked = await p.evaluate((nodeId) => window.__posted.some((m) => m.kind === 'nodeExamplesRequest' && m.nodeId === nodeId), id);
+  expect(asked, `${name}: the details of ${id} ask the host for its examples`);
   const shown = await p.locator('.node-examples:not([hidden]) .example').count();
   expect(shown === stored, `${name}: node details of ${id} show its ${stored} stored validation-corpus examples (${shown})`);
   if (!stored) return fs.rmSync(path.join(outDir, `panel-examples-${name}.png`), { force: true }); // no stale screenshot for --docs

@@ -18,6 +18,7 @@ import { check } from '../../schemas/validate';
 import { checkExportData } from '../../schemas/exportData';
 import { type AblationMessage, type ExportFormat, LIMITS, panelModel, type PanelModel, type TokenRange, topToken, type TopToken } from '../../schemas/messages';
 import { Disposable } from './disposable';
+import { NodeExamplesStore } from './nodeExamples';
 import { type ConnectionMessage, WebviewConnection, webviewOptions, type WebviewKind } from './webviewConnection';
 
 export const VIEW_ID = 'circuitInspector.circuitView';
@@ -76,7 +77,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   /** The user toggled a node, picked the mode, asked for circuit only or reset: the webview's message itself. */
   readonly onDidRequestAblation: vscode.Event<AblationMessage> = this.ablationRequested.event;
 
+  /** The current model, its circuit without the nodes' examples (`nodeExamples` holds them). */
   private current: PanelModel | undefined;
+  private readonly nodeExamples = new NodeExamplesStore();
   private documentUri: vscode.Uri | undefined;
   private isPinned = false;
   private view: { readonly view: vscode.WebviewView; readonly connection: WebviewConnection } | undefined;
@@ -122,7 +125,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   update(model: PanelModel, options: UpdateOptions = {}): boolean {
     if (this.isDisposed) return false;
     if (options.origin === 'cursor' && this.isPinned) return false;
-    const checked = check(panelModel, model);
+    const checked = check(panelModel, this.nodeExamples.strip(model));
     if (!checked.ok) {
       this.log(`circuit panel: invalid PanelModel: ${checked.error.message}`);
       return false;
@@ -315,6 +318,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
         return;
       case 'topTokensRequest':
         await this.answerTopTokens(connection, m.requestId, m.nodeId);
+        return;
+      case 'nodeExamplesRequest':
+        connection.post({ kind: 'nodeExamples', requestId: m.requestId, nodeId: m.nodeId, examples: this.hasNode(m.nodeId) ? this.nodeExamples.examples(m.nodeId) : null });
         return;
       case 'exportData':
         await this.saveWithDialog(connection, m.format, m.data);
