@@ -8,8 +8,8 @@ contexts per node (`samples`). Everything else is ours, computed on the converte
 weights (training/evidence.py's counting rule, the same as our own circuits'), node means from the bundle,
 and — on the task prompts, at their last token — which of the task's two tokens each half asks for, the
 model's contrast loss, each node's class correlation and the firing rule. Nothing the file lacks is made up:
-without a known token pair (the paper's task table, TASK_TOKENS) the classes carry no tokens and the
-circuit applies anywhere.
+without a known token pair (the paper's task table, TASK_TOKENS) the pair is the one the prompts show on
+the model (prompt_pair), the description says so, and the circuit applies anywhere.
 """
 
 from __future__ import annotations
@@ -206,6 +206,9 @@ def task_key(task: str) -> str:
     return re.sub(r"_beeg\d*$", "", task)
 
 
+HALVES = ("first half of the task prompts", "second half of the task prompts")
+
+
 def token_pair(task: str, tok: Tokenizer) -> tuple[tuple[str, int], tuple[str, int]] | None:
     """The task's two (label, first token id), when the paper's table names two different first tokens."""
     pair = TASK_TOKENS.get(task_key(task))
@@ -216,19 +219,29 @@ def token_pair(task: str, tok: Tokenizer) -> tuple[tuple[str, int], tuple[str, i
     return ((la, ia), (lb, ib)) if ia != ib else None
 
 
-def classes_and_metrics(viz: Viz, tok: Tokenizer, logits: torch.Tensor) -> tuple[list[dict], dict]:
-    """Class 0 = the first half of the task prompts. With a known token pair, each class takes the token the
-    model prefers on most of its half, and the metrics hold the model's accuracy and contrast loss there."""
+def prompt_pair(logits: torch.Tensor) -> tuple[tuple[str, int], tuple[str, int]]:
+    """For a task the table lacks, the contrast its prompts show on this model: the token whose mean
+    log-probability rises most from the second half of the prompts to the first, and the one that falls
+    most. logits [D, V] at the prompts' last tokens."""
+    D = len(logits)
+    lp = logits.log_softmax(-1)
+    shift = lp[: D // 2].mean(0) - lp[D // 2 :].mean(0)  # [V]
+    return (HALVES[0], int(shift.argmax())), (HALVES[1], int(shift.argmin()))
+
+
+def classes_and_metrics(viz: Viz, tok: Tokenizer, logits: torch.Tensor) -> tuple[list[dict], dict, bool]:
+    """Class 0 = the first half of the task prompts, which takes the token of the pair the model prefers
+    there more often than on the second half; the metrics hold the model's contrast loss and accuracy on
+    the prompts. The pair is the paper's (TASK_TOKENS) where known, else read off the prompts (prompt_pair;
+    then the metrics are measured on the prompts that chose it). Also returns whether the pair is the paper's."""
     D = len(viz.docs)
-    halves = ["first half of the task prompts", "second half of the task prompts"]
-    pair = token_pair(viz.task, tok)
-    if pair is None:
-        return [{"label": h, "tokens": []} for h in halves], {}
-    (la, ia), (lb, ib) = pair
+    known = token_pair(viz.task, tok)
+    (la, ia), (lb, ib) = known or prompt_pair(logits)
     diff = logits[:, ia] - logits[:, ib]  # [D] > 0: the model prefers the first token
     first_half_a = bool((diff[: D // 2] > 0).float().mean() >= (diff[D // 2 :] > 0).float().mean())
     order = [(la, ia), (lb, ib)] if first_half_a else [(lb, ib), (la, ia)]
-    classes = [{"label": label, "tokens": [{"id": i, "text": tok.decode([i])}]} for label, i in order]
+    labels = [label for label, _ in order] if known else list(HALVES)
+    classes = [{"label": label, "tokens": [{"id": i, "text": tok.decode([i])}]} for label, (_, i) in zip(labels, order, strict=True)]
     # d > 0 where the model favours the prompt's own class token
     d = torch.cat([diff[: D // 2], -diff[D // 2 :]]) * (1 if first_half_a else -1)
     metrics = {
@@ -236,7 +249,7 @@ def classes_and_metrics(viz: Viz, tok: Tokenizer, logits: torch.Tensor) -> tuple
         "accuracy_model": round(float((d > 0).float().mean()), 5),
         "logit_diff_model": round(float(d.mean()), 5),
     }
-    return classes, metrics
+    return classes, metrics, known is not None
 
 
 def describe(gpt: GPT, loc: str, ch: int) -> str:
@@ -282,7 +295,7 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
     D = len(viz.docs)
     class_of = torch.cat([torch.zeros(D // 2), torch.ones(D // 2)])
     corr = class_correlations(acts, class_of) if ids else []
-    classes, metrics = classes_and_metrics(viz, tok, logits)
+    classes, metrics, known = classes_and_metrics(viz, tok, logits)
     base = viz.interv_loss / 2  # upstream stores every task loss doubled
     nodes = []
     for n, (node, flat) in enumerate(zip(ids, flats, strict=True)):
@@ -319,11 +332,12 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
     # pairs from both halves (prompt i and i + D/2 differ minimally), as many as a file may hold
     shown = [i + h for i in range(min(D // 2, MAX_EXAMPLES // 2)) for h in (0, D // 2)]
     key = sorted(nodes, key=lambda x: -x["importance"])[:4]
-    scope = TASK_SCOPE.get(task_key(viz.task), "anywhere") if classes[0]["tokens"] else "anywhere"
+    scope = TASK_SCOPE.get(task_key(viz.task), "anywhere") if known else "anywhere"
+    tokens_from = "the paper's task table" if known else "the two tokens whose probability differs most between the halves of the task prompts"
     out = {
         "task": viz.task,
         "title": f"{viz.task} (OpenAI's circuit)",
-        "description": f"The circuit OpenAI's pruning found for their task {viz.task}, converted from {'/'.join(viz.path.parts[-4:])}; edges, class tokens, correlations and the firing rule were computed on the converted model.",
+        "description": f"The circuit OpenAI's pruning found for their task {viz.task}, converted from {'/'.join(viz.path.parts[-4:])}; edges, correlations and the firing rule were computed on the converted model, the class tokens taken from {tokens_from}.",
         "scope": {"kind": scope},
         "classes": classes,
         "examples": [{"prompt": tok.decode(viz.docs[i, : int(ends[i]) + 1].tolist()), "class": int(i >= D // 2)} for i in shown],

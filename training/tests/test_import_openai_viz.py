@@ -111,14 +111,20 @@ def test_classes_take_the_token_the_model_prefers_on_each_half(made):
     assert [e["class"] for e in c["examples"]] == [0, 1] * half and c["firing"]["terms"][0]["node"] in {n["id"] for n in c["nodes"]}
 
 
-def test_a_task_without_a_known_token_pair_applies_anywhere(made, tmp_path):
+def test_a_task_the_table_lacks_takes_the_pair_its_prompts_show_and_applies_anywhere(made):
     gpt, _ = import_openai.load_model(made["base"] / MODEL)
     tok = Tokenizer.from_file(str(made["base"] / "bundle/tokenizer.json"))
     viz = openai_viz.read_viz(f"my_task={made['viz_path']}", gpt)
     means = np.zeros(sum(e["length"] for e in node_layout(gpt.cfg))).tolist()
     c = openai_viz.circuit_file(viz, gpt, tok, means, {e["name"]: e["offset"] for e in node_layout(gpt.cfg)})
-    assert c["task"] == "my_task" and c["scope"] == {"kind": "anywhere"} and all(k["tokens"] == [] for k in c["classes"])
-    assert "task_loss_model" not in c["metrics"] and "evidence_thresholds" not in c
+    assert c["task"] == "my_task" and c["scope"] == {"kind": "anywhere"} and "differs most between the halves" in c["description"]
+    docs = viz.docs
+    ends = openai_viz.prompt_ends(docs)
+    with torch.no_grad():
+        lp = torch.stack([gpt(docs[k : k + 1, : int(ends[k]) + 1])[0][0, -1] for k in range(len(docs))]).log_softmax(-1)
+    shift = lp[: len(docs) // 2].mean(0) - lp[len(docs) // 2 :].mean(0)
+    assert {c["classes"][0]["tokens"][0]["id"], c["classes"][1]["tokens"][0]["id"]} == {int(shift.argmax()), int(shift.argmin())}
+    assert [k["label"] for k in c["classes"]] == list(openai_viz.HALVES) and "evidence_thresholds" not in c
 
 
 def test_the_task_comes_from_upstreams_folders_or_the_argument(tmp_path):
