@@ -286,64 +286,66 @@ def top_sample_tokens(viz: Viz, loc: str, ch: int, tok: Tokenizer, k: int = 5) -
     return seen
 
 
-@torch.no_grad()
-def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of: dict[str, int]) -> dict:
-    """The circuit file for one viz file: its nodes with our ids, edges from the weights, evidence on its prompts."""
-    ids = [f"{loc}.{c}" for loc, chans in viz.kept.items() for c in chans]
-    flats = [flat_of[loc] + c for loc, chans in viz.kept.items() for c in chans]
-    logits, acts = last_token_run(gpt, viz.docs, flats)  # [D, V], [D, k]
-    D = len(viz.docs)
-    class_of = torch.cat([torch.zeros(D // 2), torch.ones(D // 2)])
-    corr = class_correlations(acts, class_of) if ids else []
-    classes, metrics, known = classes_and_metrics(viz, tok, logits)
-    base = viz.interv_loss / 2  # upstream stores every task loss doubled
-    nodes = []
-    for n, (node, flat) in enumerate(zip(ids, flats, strict=True)):
-        loc, ch = node.rsplit(".", 1)
-        layer, site = loc.split(".", 1)
-        stored = viz.node_losses[loc][viz.kept[loc].index(int(ch))] / 2
-        toks = top_sample_tokens(viz, loc, int(ch), tok)
-        where = describe(gpt, loc, int(ch))
-        nodes.append(
-            {
-                "id": node,
-                "layer": int(layer),
-                "site": site,
-                "index": int(ch),
-                "flat": flat,
-                "label": f"{site} {ch}",
-                "meaning": f"The {where}, kept by OpenAI's pruning; ablating it from the circuit raises the task loss to {stored:.3f}"
-                + (f"; in their pretraining samples it peaks on {', '.join(repr(t) for t in toks)}." if toks else "."),
-                "mean": round(means[flat], 5),
-                "importance": round(stored - base, 5),
-                "class_correlation": round(corr[n], 4),
-                **({"top_tokens": toks} if toks else {}),
-            }
-        )
+def circuit_node(viz: Viz, gpt: GPT, tok: Tokenizer, loc: str, ch: int, flat: int, mean: float, corr: float) -> dict:
+    """One kept node: our id, what it is, its stored ablation loss (halved: upstream stores every task loss
+    doubled) and the rise over the circuit's loss as its importance, and where its top contexts peak."""
+    layer, site = loc.split(".", 1)
+    stored = viz.node_losses[loc][viz.kept[loc].index(ch)] / 2
+    toks = top_sample_tokens(viz, loc, ch, tok)
+    peaks = f"; in their pretraining samples it peaks on {', '.join(repr(t) for t in toks)}." if toks else "."
+    return {
+        "id": f"{loc}.{ch}",
+        "layer": int(layer),
+        "site": site,
+        "index": ch,
+        "flat": flat,
+        "label": f"{site} {ch}",
+        "meaning": f"The {describe(gpt, loc, ch)}, kept by OpenAI's pruning; ablating it from the circuit raises the task loss to {stored:.3f}{peaks}",
+        "mean": round(mean, 5),
+        "importance": round(stored - viz.interv_loss / 2, 5),
+        "class_correlation": round(corr, 4),
+        **({"top_tokens": toks} if toks else {}),
+    }
+
+
+def circuit_edges_capped(gpt: GPT, flats: list[int], metrics: dict) -> list[dict]:
+    """Edges from the weights, strongest first, at most as many as a circuit file may hold (the rest counted)."""
     edges = sorted(circuit_edges(gpt, flats), key=lambda e: -abs(e["weight"]))
     if len(edges) > MAX_EDGES:
         metrics["n_edges_dropped"] = len(edges) - MAX_EDGES
-        edges = edges[:MAX_EDGES]
-    metrics |= {"n_nodes": len(nodes), "n_edges": sum(e["kind"] == "weight" for e in edges), "n_residual_edges": sum(e["kind"] == "residual" for e in edges)}
-    metrics |= {"upstream_loss_before_pruning": round(viz.loss / 2, 5), "upstream_loss_after_pruning": round(base, 5)}
+    edges = edges[:MAX_EDGES]
+    metrics |= {"n_nodes": len(flats), "n_edges": sum(e["kind"] == "weight" for e in edges), "n_residual_edges": sum(e["kind"] == "residual" for e in edges)}
+    return edges
+
+
+@torch.no_grad()
+def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of: dict[str, int]) -> dict:
+    """The circuit file for one viz file: its nodes with our ids, edges from the weights, evidence on its prompts."""
+    pairs = [(loc, c, flat_of[loc] + c) for loc, chans in viz.kept.items() for c in chans]
+    ids = [f"{loc}.{c}" for loc, c, _ in pairs]
+    logits, acts = last_token_run(gpt, viz.docs, [f for _, _, f in pairs])  # [D, V], [D, k]
+    D = len(viz.docs)
+    corr = class_correlations(acts, torch.cat([torch.zeros(D // 2), torch.ones(D // 2)])) if ids else []
+    classes, metrics, known = classes_and_metrics(viz, tok, logits)
+    nodes = [circuit_node(viz, gpt, tok, loc, c, f, means[f], r) for (loc, c, f), r in zip(pairs, corr, strict=True)]
+    edges = circuit_edges_capped(gpt, [f for _, _, f in pairs], metrics)
+    metrics |= {"upstream_loss_before_pruning": round(viz.loss / 2, 5), "upstream_loss_after_pruning": round(viz.interv_loss / 2, 5)}
     if viz.num_total_nodes is not None:
         metrics["upstream_num_total_nodes"] = viz.num_total_nodes
     ends = prompt_ends(viz.docs)
     # pairs from both halves (prompt i and i + D/2 differ minimally), as many as a file may hold
     shown = [i + h for i in range(min(D // 2, MAX_EXAMPLES // 2)) for h in (0, D // 2)]
-    key = sorted(nodes, key=lambda x: -x["importance"])[:4]
-    scope = TASK_SCOPE.get(task_key(viz.task), "anywhere") if known else "anywhere"
     tokens_from = "the paper's task table" if known else "the two tokens whose probability differs most between the halves of the task prompts"
     out = {
         "task": viz.task,
         "title": f"{viz.task} (OpenAI's circuit)",
         "description": f"The circuit OpenAI's pruning found for their task {viz.task}, converted from {'/'.join(viz.path.parts[-4:])}; edges, correlations and the firing rule were computed on the converted model, the class tokens taken from {tokens_from}.",
-        "scope": {"kind": scope},
+        "scope": {"kind": TASK_SCOPE.get(task_key(viz.task), "anywhere") if known else "anywhere"},
         "classes": classes,
         "examples": [{"prompt": tok.decode(viz.docs[i, : int(ends[i]) + 1].tolist()), "class": int(i >= D // 2)} for i in shown],
         "nodes": nodes,
         "edges": edges,
-        "key_nodes": [n["id"] for n in key],
+        "key_nodes": [n["id"] for n in sorted(nodes, key=lambda x: -x["importance"])[:4]],
         "metrics": metrics,
     }
     if nodes:
