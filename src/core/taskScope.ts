@@ -383,263 +383,239 @@ type Prev = 'none' | 'value' | 'op' | 'keyword';
 
 /** Lexes a Python document into its scope map. Linear in the text length. */
 export function analyzeScope(text: string): ScopeMap {
-  const n = text.length;
-  const strings: StringLiteral[] = [];
-  const brackets: MutableBracket[] = [];
-  const comments: Span[] = [];
-  const stack: MutableBracket[] = [];
-  const stringPoints: TaskPoint[] = [];
-  const listPoints: TaskPoint[] = [];
-  const truePoints: TaskPoint[] = [];
-  const namePoints: TaskPoint[] = [];
+  return new ScopeLexer(text).run();
+}
 
-  let prev: Prev = 'none';
-  let prevWord = ''; // the previous token when it was a name or keyword
-  let prevWordStart = -1;
-  let atStmtStart = true; // the next token begins a statement
-  let stmtKeyword = ''; // the statement-initial keyword of the current statement
-  let stmtKeywordStart = -1;
-  let lambdas = 0; // depth-0 lambdas whose `:` is still to come on this statement
-  let lineStart = true; // no token yet on this physical line
-  let lastCode = 0; // end of the last code token
+/**
+ * One pass over a document: each method lexes one kind of token at `i` and returns where the next
+ * token starts, keeping the state the task points need (the open brackets, the statement's first
+ * keyword, what the previous token was).
+ */
+class ScopeLexer {
+  private readonly n: number;
+  private readonly strings: StringLiteral[] = [];
+  private readonly brackets: MutableBracket[] = [];
+  private readonly comments: Span[] = [];
+  private readonly stack: MutableBracket[] = [];
+  private readonly stringPoints: TaskPoint[] = [];
+  private readonly listPoints: TaskPoint[] = [];
+  private readonly truePoints: TaskPoint[] = [];
+  private readonly namePoints: TaskPoint[] = [];
+  private prev: Prev = 'none';
+  /** The previous token when it was a name or keyword. */
+  private prevWord = '';
+  private prevWordStart = -1;
+  /** The next token begins a statement. */
+  private atStmtStart = true;
+  /** The statement-initial keyword of the current statement. */
+  private stmtKeyword = '';
+  private stmtKeywordStart = -1;
+  /** Depth-0 lambdas whose `:` is still to come on this statement. */
+  private lambdas = 0;
+  /** No token yet on this physical line. */
+  private lineStart = true;
+  /** End of the last code token. */
+  private lastCode = 0;
 
-  const closeBracket = (b: MutableBracket, at: number): void => {
-    b.close = at;
-    b.end = at;
-  };
-  const popUnclosed = (at: number): void => {
-    const b = stack.pop()!;
-    b.end = at;
-    pendingUnclosed(b);
-    const top = stack[stack.length - 1];
-    if (top && top.lastCode < b.lastCode) top.lastCode = b.lastCode;
-  };
-  const giveUp = (at: number): void => {
-    while (stack.length) popUnclosed(at);
-  };
-  const pendingUnclosed = (b: MutableBracket): void => {
-    if ((b.kind === 'list' || b.kind === 'subscript') && b.lastCode > b.open + 1) {
-      listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end }, depth: b.depth });
-    }
-  };
-  const newStatement = (): void => {
-    atStmtStart = true;
-    prev = 'none';
-    stmtKeyword = '';
-    lambdas = 0;
-  };
-  const codeToken = (end: number): void => {
-    lastCode = end;
-    if (stack.length) stack[stack.length - 1].lastCode = end;
-    atStmtStart = false;
-    lineStart = false;
-  };
+  constructor(private readonly text: string) {
+    this.n = text.length;
+  }
 
-  let i = 0;
-  // a BOM is not code
-  if (text.charCodeAt(0) === 0xfeff) i = 1;
-  while (i < n) {
+  run(): ScopeMap {
+    // a BOM is not code
+    let i = this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    while (i < this.n) i = this.token(i);
+    this.giveUp(this.n);
+    this.stringPoints.sort((a, b) => a.offset - b.offset);
+    this.listPoints.sort((a, b) => a.offset - b.offset);
+    return {
+      length: this.n,
+      strings: this.strings,
+      brackets: this.brackets.map(({ char, kind, open, close, end, depth, parent }) => ({ char, kind, open, close, end, depth, parent })),
+      comments: this.comments,
+      points: { 'string-close': this.stringPoints, 'list-close': this.listPoints, 'keyword-true': this.truePoints, 'name-compare-assign': this.namePoints },
+    };
+  }
+
+  /** Lexes whatever starts at `i` (a token, whitespace, a line end, a comment). */
+  private token(i: number): number {
+    const text = this.text;
     const c = text.charCodeAt(i);
-    if (c === C_SP || c === C_TAB || c === C_FF) {
-      i++;
-      continue;
-    }
-    if (c === C_NL || c === C_CR) {
-      i += c === C_CR && text.charCodeAt(i + 1) === C_NL ? 2 : 1;
-      lineStart = true;
-      if (stack.length === 0) newStatement();
-      continue;
-    }
-    if (c === C_BS) {
-      const d = text.charCodeAt(i + 1);
-      if (d === C_NL || d === C_CR) {
-        i += d === C_CR && text.charCodeAt(i + 2) === C_NL ? 3 : 2;
-        continue;
-      }
-      codeToken(i + 1);
-      prev = 'op';
-      i++;
-      continue;
-    }
-    if (c === C_HASH) {
-      let j = i;
-      while (j < n && text.charCodeAt(j) !== C_NL && text.charCodeAt(j) !== C_CR) j++;
-      comments.push({ start: i, end: j });
-      i = j;
-      continue;
-    }
-
-    // names, keywords and string prefixes
+    if (c === C_SP || c === C_TAB || c === C_FF) return i + 1;
+    if (c === C_NL || c === C_CR) return this.lineEnd(i, c);
+    if (c === C_BS) return this.backslash(i);
+    if (c === C_HASH) return this.comment(i);
     const idw = isIdStart(text, i);
-    if (idw) {
-      let j = i + idw;
-      for (let w = isIdContinue(text, j); w; w = isIdContinue(text, j)) j += w;
-      const word = text.slice(i, j);
-      const q = text.charCodeAt(j);
-      if ((q === C_DQ || q === C_SQ) && j - i <= 2 && STRING_PREFIXES.has(word.toLowerCase())) {
-        i = lexStringAt(i, j, word);
-        continue;
-      }
-      // a statement-only keyword first on a line inside brackets: the brackets were left unclosed
-      if (stack.length && lineStart && STATEMENT_ONLY.has(word)) {
-        giveUp(i);
-        newStatement();
-      }
-      const initial = atStmtStart;
-      // `match`/`case` begin a statement when a subject or pattern follows (not `=`, `.`, `(`…)
-      const isKw = KEYWORDS.has(word) || (initial && (word === 'match' || word === 'case') && softKeywordStatement(text, j, word));
-      if (initial) {
-        stmtKeyword = isKw ? word : '';
-        stmtKeywordStart = i;
-      }
-      if (word === 'lambda' && stack.length === 0) lambdas++;
-      const afterStmtKeyword = prev === 'keyword' && prevWordStart === stmtKeywordStart;
-      if (word === 'True' && afterStmtKeyword && (prevWord === 'while' || prevWord === 'return')) {
-        truePoints.push(keywordTruePoint(text, prevWord, prevWordStart, j));
-      } else if (!isKw && (initial || (afterStmtKeyword && (prevWord === 'if' || prevWord === 'elif')))) {
-        namePoints.push(namePoint(text, i, j));
-      }
-      codeToken(j);
-      prev = isKw && !VALUE_KEYWORDS.has(word) ? 'keyword' : 'value';
-      prevWord = word;
-      prevWordStart = i;
-      i = j;
-      continue;
+    if (idw) return this.word(i, idw);
+    if (c === C_DQ || c === C_SQ) return this.stringAt(i, i, '');
+    if (isDigit(c) || (c === 46 && isDigit(text.charCodeAt(i + 1)))) return this.number(i, c);
+    if (c === 40 || c === 91 || c === 123) return this.open(i, c);
+    if (c === 41 || c === 93 || c === 125) return this.close(i, c);
+    return this.operator(i, c);
+  }
+
+  /** A code token ends at `end`, of the kind `prev`: the next one starts there. */
+  private after(end: number, prev: Prev): number {
+    this.lastCode = end;
+    if (this.stack.length) this.stack[this.stack.length - 1].lastCode = end;
+    this.atStmtStart = false;
+    this.lineStart = false;
+    this.prev = prev;
+    this.prevWord = '';
+    return end;
+  }
+
+  private newStatement(): void {
+    this.atStmtStart = true;
+    this.prev = 'none';
+    this.stmtKeyword = '';
+    this.lambdas = 0;
+  }
+
+  private lineEnd(i: number, c: number): number {
+    this.lineStart = true;
+    if (this.stack.length === 0) this.newStatement();
+    return i + (c === C_CR && this.text.charCodeAt(i + 1) === C_NL ? 2 : 1);
+  }
+
+  /** Backslash-newline joins physical lines; a lone backslash is an operator. */
+  private backslash(i: number): number {
+    const d = this.text.charCodeAt(i + 1);
+    if (d === C_NL || d === C_CR) return i + (d === C_CR && this.text.charCodeAt(i + 2) === C_NL ? 3 : 2);
+    return this.after(i + 1, 'op');
+  }
+
+  private comment(i: number): number {
+    let j = i;
+    while (j < this.n && this.text.charCodeAt(j) !== C_NL && this.text.charCodeAt(j) !== C_CR) j++;
+    this.comments.push({ start: i, end: j });
+    return j;
+  }
+
+  /** A name, a keyword, or a string's prefix. */
+  private word(i: number, idw: number): number {
+    const text = this.text;
+    let j = i + idw;
+    for (let w = isIdContinue(text, j); w; w = isIdContinue(text, j)) j += w;
+    const word = text.slice(i, j);
+    const q = text.charCodeAt(j);
+    if ((q === C_DQ || q === C_SQ) && j - i <= 2 && STRING_PREFIXES.has(word.toLowerCase())) return this.stringAt(i, j, word);
+    // a statement-only keyword first on a line inside brackets: the brackets were left unclosed
+    if (this.stack.length && this.lineStart && STATEMENT_ONLY.has(word)) {
+      this.giveUp(i);
+      this.newStatement();
     }
-    if (c === C_DQ || c === C_SQ) {
-      i = lexStringAt(i, i, '');
-      continue;
+    const initial = this.atStmtStart;
+    // `match`/`case` begin a statement when a subject or pattern follows (not `=`, `.`, `(`…)
+    const isKw = KEYWORDS.has(word) || (initial && (word === 'match' || word === 'case') && softKeywordStatement(text, j, word));
+    if (initial) {
+      this.stmtKeyword = isKw ? word : '';
+      this.stmtKeywordStart = i;
     }
-    // numbers
-    if (isDigit(c) || (c === 46 && isDigit(text.charCodeAt(i + 1)))) {
-      let j = i + 1;
-      const x = text.charCodeAt(i + 1) | 32;
-      if (c === 48 && (x === 120 || x === 111 || x === 98)) {
-        j = i + 2;
-        while (j < n && (isIdContinue(text, j) === 1 && text.charCodeAt(j) < 128)) j++;
-      } else {
-        for (;;) {
-          const d = text.charCodeAt(j);
-          if (isDigit(d) || d === 95 || d === 46) j++;
-          else if ((d | 32) === 101 && (isDigit(text.charCodeAt(j + 1)) || ((text.charCodeAt(j + 1) === 43 || text.charCodeAt(j + 1) === 45) && isDigit(text.charCodeAt(j + 2))))) j += 2;
-          else if ((d | 32) === 106) {
-            j++;
-            break;
-          } else break;
-        }
-      }
-      codeToken(j);
-      prev = 'value';
-      prevWord = '';
-      i = j;
-      continue;
+    if (word === 'lambda' && this.stack.length === 0) this.lambdas++;
+    const afterStmtKeyword = this.prev === 'keyword' && this.prevWordStart === this.stmtKeywordStart;
+    if (word === 'True' && afterStmtKeyword && (this.prevWord === 'while' || this.prevWord === 'return')) {
+      this.truePoints.push(keywordTruePoint(text, this.prevWord, this.prevWordStart, j));
+    } else if (!isKw && (initial || (afterStmtKeyword && (this.prevWord === 'if' || this.prevWord === 'elif')))) {
+      this.namePoints.push(namePoint(text, i, j));
     }
-    // brackets
-    if (c === 40 || c === 91 || c === 123) {
-      const char = text[i] as '(' | '[' | '{';
-      const after = prev === 'value';
-      const kind: BracketKind = c === 123 ? 'brace' : c === 91 ? (after ? 'subscript' : 'list') : after ? 'call' : 'paren';
-      const b: MutableBracket = { char, kind, open: i, close: -1, end: n, depth: stack.length + 1, parent: stack.length ? stack[stack.length - 1].self : -1, self: brackets.length, lastCode: i + 1 };
-      codeToken(i + 1);
-      brackets.push(b);
-      stack.push(b);
-      prev = 'op';
-      prevWord = '';
-      i++;
-      continue;
+    this.after(j, isKw && !VALUE_KEYWORDS.has(word) ? 'keyword' : 'value');
+    this.prevWord = word;
+    this.prevWordStart = i;
+    return j;
+  }
+
+  private number(i: number, c: number): number {
+    const text = this.text;
+    let j = i + 1;
+    const x = text.charCodeAt(i + 1) | 32;
+    if (c === 48 && (x === 120 || x === 111 || x === 98)) {
+      j = i + 2;
+      while (j < this.n && isIdContinue(text, j) === 1 && text.charCodeAt(j) < 128) j++;
+      return this.after(j, 'value');
     }
-    if (c === 41 || c === 93 || c === 125) {
-      let k = stack.length - 1;
-      while (k >= 0 && CLOSER_OF[stack[k].char.charCodeAt(0)] !== c) k--;
-      if (k >= 0) {
-        while (stack.length - 1 > k) popUnclosed(i);
-        const b = stack.pop()!;
-        closeBracket(b, i);
-        if (b.kind === 'list' || b.kind === 'subscript') listPoints.push(listClosePoint(text, b, lastCode));
-        codeToken(i + 1);
-        prev = 'value';
-      } else {
-        codeToken(i + 1);
-        prev = 'op';
-      }
-      prevWord = '';
-      i++;
-      continue;
-    }
-    // operators and the rest
-    if (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46) {
-      codeToken(i + 3);
-      prev = 'value';
-      prevWord = '';
-      i += 3;
-      continue;
-    }
-    if (c === 58 /* : */ && text.charCodeAt(i + 1) === 61 /* = */) {
-      codeToken(i + 2);
-      prev = 'op';
-      prevWord = '';
-      i += 2;
-      continue;
-    }
-    codeToken(i + 1);
-    prev = 'op';
-    prevWord = '';
-    i++;
-    if (stack.length === 0) {
-      if (c === 59 /* ; */) newStatement();
-      else if (c === 58 /* : */) {
-        if (lambdas > 0) lambdas--;
-        else if (COMPOUND.has(stmtKeyword)) newStatement();
-      }
+    for (;;) {
+      const d = text.charCodeAt(j);
+      if (isDigit(d) || d === 95 || d === 46) j++;
+      else if ((d | 32) === 101 && (isDigit(text.charCodeAt(j + 1)) || ((text.charCodeAt(j + 1) === 43 || text.charCodeAt(j + 1) === 45) && isDigit(text.charCodeAt(j + 2))))) j += 2;
+      else if ((d | 32) === 106) return this.after(j + 1, 'value');
+      else return this.after(j, 'value');
     }
   }
-  giveUp(n);
 
-  function lexStringAt(start: number, quoteAt: number, prefix: string): number {
+  private open(i: number, c: number): number {
+    const stack = this.stack;
+    const afterValue = this.prev === 'value';
+    const kind: BracketKind = c === 123 ? 'brace' : c === 91 ? (afterValue ? 'subscript' : 'list') : afterValue ? 'call' : 'paren';
+    const b: MutableBracket = { char: this.text[i] as '(' | '[' | '{', kind, open: i, close: -1, end: this.n, depth: stack.length + 1, parent: stack.length ? stack[stack.length - 1].self : -1, self: this.brackets.length, lastCode: i + 1 };
+    this.after(i + 1, 'op'); // the code inside the enclosing bracket now ends after this opener
+    this.brackets.push(b);
+    stack.push(b);
+    return i + 1;
+  }
+
+  /** A closer closes the nearest opener of its kind (those above it are left unclosed); with none it is ignored. */
+  private close(i: number, c: number): number {
+    const stack = this.stack;
+    let k = stack.length - 1;
+    while (k >= 0 && CLOSER_OF[stack[k].char.charCodeAt(0)] !== c) k--;
+    if (k < 0) return this.after(i + 1, 'op');
+    while (stack.length - 1 > k) this.popUnclosed(i);
+    const b = stack.pop()!;
+    b.close = i;
+    b.end = i;
+    if (b.kind === 'list' || b.kind === 'subscript') this.listPoints.push(listClosePoint(this.text, b, this.lastCode));
+    return this.after(i + 1, 'value');
+  }
+
+  private operator(i: number, c: number): number {
+    const text = this.text;
+    if (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46) return this.after(i + 3, 'value');
+    if (c === 58 /* : */ && text.charCodeAt(i + 1) === 61 /* = */) return this.after(i + 2, 'op');
+    this.after(i + 1, 'op');
+    if (this.stack.length === 0) {
+      if (c === 59 /* ; */) this.newStatement();
+      else if (c === 58 /* : */) {
+        if (this.lambdas > 0) this.lambdas--;
+        else if (COMPOUND.has(this.stmtKeyword)) this.newStatement();
+      }
+    }
+    return i + 1;
+  }
+
+  /** The string literal whose prefix starts at `start` and whose quote is at `quoteAt`. */
+  private stringAt(start: number, quoteAt: number, prefix: string): number {
+    const text = this.text;
     const q = text.charCodeAt(quoteAt);
     const triple = text.charCodeAt(quoteAt + 1) === q && text.charCodeAt(quoteAt + 2) === q;
     const p = prefix.toLowerCase();
     const fstring = p.includes('f') || p.includes('t');
     const contentStart = quoteAt + (triple ? 3 : 1);
     const s = scanString(text, contentStart, q, triple, fstring, p.includes('r'));
-    const lit: StringLiteral = {
-      start,
-      prefix,
-      quote: q === C_DQ ? '"' : "'",
-      triple,
-      contentStart,
-      contentEnd: s.contentEnd,
-      end: s.end,
-      terminated: s.terminated,
-      oneLine: !triple && !s.multiLine,
-      fstring,
-    };
-    strings.push(lit);
-    if (lit.oneLine) {
-      stringPoints.push({
-        kind: 'string-close',
-        offset: lit.contentEnd,
-        from: lit.contentEnd,
-        truth: lit.quote === '"' ? 'double' : 'single',
-        construct: { start, end: lit.end },
-        answer: lit.quote,
-      });
+    const quote = q === C_DQ ? '"' : "'";
+    const oneLine = !triple && !s.multiLine;
+    this.strings.push({ start, prefix, quote, triple, contentStart, contentEnd: s.contentEnd, end: s.end, terminated: s.terminated, oneLine, fstring });
+    if (oneLine) {
+      this.stringPoints.push({ kind: 'string-close', offset: s.contentEnd, from: s.contentEnd, truth: quote === '"' ? 'double' : 'single', construct: { start, end: s.end }, answer: quote });
     }
-    codeToken(s.end);
-    prev = 'value';
-    prevWord = '';
-    return s.end;
+    return this.after(s.end, 'value');
   }
 
-  stringPoints.sort((a, b) => a.offset - b.offset);
-  listPoints.sort((a, b) => a.offset - b.offset);
-  return {
-    length: n,
-    strings,
-    brackets: brackets.map(({ char, kind, open, close, end, depth, parent }) => ({ char, kind, open, close, end, depth, parent })),
-    comments,
-    points: { 'string-close': stringPoints, 'list-close': listPoints, 'keyword-true': truePoints, 'name-compare-assign': namePoints },
-  };
+  /** The innermost open bracket was left unclosed: it ends at `at`. */
+  private popUnclosed(at: number): void {
+    const b = this.stack.pop()!;
+    b.end = at;
+    if ((b.kind === 'list' || b.kind === 'subscript') && b.lastCode > b.open + 1) {
+      this.listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end }, depth: b.depth });
+    }
+    const top = this.stack[this.stack.length - 1];
+    if (top && top.lastCode < b.lastCode) top.lastCode = b.lastCode;
+  }
+
+  /** Every open bracket ends unclosed at `at`. */
+  private giveUp(at: number): void {
+    while (this.stack.length) this.popUnclosed(at);
+  }
 }
 
 function nextCode(text: string, i: number): number {
