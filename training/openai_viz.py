@@ -37,7 +37,7 @@ MAX_NODES, MAX_EDGES, MAX_EXAMPLES = 2_000, 20_000, 200
 # the quantile bucket of `samples` whose top contexts describe a node
 TOP_BUCKET = 0.001
 
-# The paper's task table (Gao et al. 2025, Table 1 / appendix; our notes: /work/shared/research/paper.md):
+# The paper's task table (Gao et al. 2025, Table 1 / appendix; our notes: ../shared/research/paper.md):
 # the two continuations each task contrasts, as text whose first token is the one scored. Upstream's task
 # names add suffixes for dataset versions (`bracket_counting_beeg`, `single_double_quote_beeg3`).
 TASK_TOKENS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
@@ -119,7 +119,7 @@ def _kept(path: Path, circuit_data, gpt: GPT, notes: list[str]) -> dict[str, lis
         layer, _, site = str(loc).partition(".")
         if loc in UNMAPPED_SITES or site in UNMAPPED_SITES:
             if isinstance(idx, torch.Tensor) and idx.numel():
-                notes.append(f"{VIZ_FILE}: {idx.numel()} kept {loc} channels left out, as our node layout has no {loc} location.")
+                notes.append(f"{'/'.join(path.parts[-4:])}: {idx.numel()} kept {loc} channels left out, as our node layout has no {loc} location.")
             continue
         if not (layer.isdigit() and int(layer) < gpt.cfg.n_layer and site in SITES):
             raise FormatError(f"{path}: circuit_data names location {loc!r}, which this {gpt.cfg.n_layer}-layer model does not have.")
