@@ -580,7 +580,7 @@ if (require.main === module || process.argv[1]?.endsWith('circuit-inspector.js')
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      const msg = errorMessage(err).split('\n')[0];
       process.stderr.write(`circuit-inspector: ${msg}${err instanceof UsageError ? ' (see circuit-inspector --help)' : ''}\n`);
       process.exitCode = exitStatus(err);
     },
