@@ -14,9 +14,6 @@ import { type FiringSpan, Highlights } from './highlights';
 import type { DocumentResult, LoadedModel } from './loadedModel';
 import { circuitEnabled, type Settings } from './settings';
 
-/** How many times analyzeNow runs the document again when a newer analysis superseded its run. */
-const ANALYZE_NOW_ATTEMPTS = 3;
-
 /**
  * The most characters analysed at once in a file over the size limit: the visible lines (±50) can
  * still be one huge line. The same bound as VS Code's own editor.maxTokenizationLineLength.
@@ -35,6 +32,10 @@ export interface DocumentState {
 export class Documents implements vscode.Disposable {
   private readonly states = new Map<string, DocumentState>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per document, the run in progress: analyzeNow waits for it rather than start one that would supersede it. */
+  private readonly runs = new Map<string, Run>();
+  /** Counts changes of the model, its circuits and the settings: a state or run of an older one is stale. */
+  private generation = 0;
   private readonly noticed = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   private ablation: Ablation = NO_ABLATION;
@@ -68,6 +69,7 @@ export class Documents implements vscode.Disposable {
   setModel(model: LoadedModel | undefined, settings: Settings): void {
     this.model = model;
     this.settings = settings;
+    this.generation++;
     this.states.clear();
     this.refreshAll();
   }
@@ -89,16 +91,31 @@ export class Documents implements vscode.Disposable {
 
   /** Analyse now and wait for it (used by commands that need fresh results). */
   async analyzeNow(doc: vscode.TextDocument): Promise<DocumentState | undefined> {
-    // a scheduled refresh (a new model, saved circuits, an ablation) may supersede this run and clear
-    // the states; run again then, a few times, rather than answer a hover with nothing
-    for (let attempt = 0; attempt < ANALYZE_NOW_ATTEMPTS; attempt++) {
-      const existing = this.states.get(doc.uri.toString());
-      if (existing && existing.version === doc.version) return existing;
-      if (!this.model || doc.isClosed) return undefined;
-      await this.run(doc);
+    const key = doc.uri.toString();
+    let run = this.current(doc) ? undefined : (this.runFor(doc) ?? this.run(doc));
+    while (run) {
+      await run.done;
+      const state = this.current(doc);
+      if (state || !this.model || doc.isClosed) return state;
+      // superseded by a newer run (a refresh scheduled by a model, circuit or ablation change): wait
+      // for that one; outdated by an edit or a change of model or circuits: run the document as it is now
+      const outdated = run.version !== doc.version || run.generation !== this.generation;
+      const newer = this.runs.get(key);
+      run = newer && newer !== run ? newer : outdated ? this.run(doc) : undefined;
     }
-    const last = this.states.get(doc.uri.toString());
-    return last?.version === doc.version ? last : undefined;
+    return this.current(doc);
+  }
+
+  /** The document's state when it is for this version of it (setModel drops the states of an older model, circuits or settings). */
+  private current(doc: vscode.TextDocument): DocumentState | undefined {
+    const s = this.states.get(doc.uri.toString());
+    return s && s.version === doc.version ? s : undefined;
+  }
+
+  /** The run in progress for this version of the document under the current model, circuits and settings. */
+  private runFor(doc: vscode.TextDocument): Run | undefined {
+    const r = this.runs.get(doc.uri.toString());
+    return r && r.version === doc.version && r.generation === this.generation ? r : undefined;
   }
 
   private isPython(doc: vscode.TextDocument): boolean {
@@ -113,19 +130,36 @@ export class Documents implements vscode.Disposable {
     if (!this.isPython(doc)) return;
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
-    this.timers.set(key, setTimeout(() => void this.run(doc), delay));
+    this.timers.set(key, setTimeout(() => this.run(doc), delay));
   }
 
   private showOrSchedule(editor: vscode.TextEditor): void {
-    const s = this.states.get(editor.document.uri.toString());
-    if (s && s.version === editor.document.version) this.render(editor, s);
+    const s = this.current(editor.document);
+    if (s) this.render(editor, s);
     else this.schedule(editor.document, 0);
   }
 
-  private async run(doc: vscode.TextDocument): Promise<void> {
+  /** Starts analysing the document as it is now (what a scheduled refresh would have done, so that one is dropped). */
+  private run(doc: vscode.TextDocument): Run {
     const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
     this.timers.delete(key);
-    if (!this.model || doc.isClosed) return;
+    const run: Run = {
+      version: doc.version,
+      generation: this.generation,
+      done: this.analyse(doc).finally(() => {
+        if (this.runs.get(key) === run) this.runs.delete(key);
+      }),
+    };
+    this.runs.set(key, run);
+    return run;
+  }
+
+  private async analyse(doc: vscode.TextDocument): Promise<void> {
+    const key = doc.uri.toString();
+    const model = this.model;
+    const generation = this.generation;
+    if (!model || doc.isClosed) return;
     const text = doc.getText();
     if (text.includes('\u0000')) {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} looks binary (it contains NUL characters); Circuit Inspector skips it.`);
@@ -136,6 +170,8 @@ export class Documents implements vscode.Disposable {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
     }
     const version = doc.version;
+    // a newer version, model, set of circuits or settings makes this run's results stale: they are never painted
+    const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation;
     this.runningChanged.fire(++this.running);
     try {
       // the visible lines run first and are painted as soon as they are ready (cold files only:
@@ -143,17 +179,17 @@ export class Documents implements vscode.Disposable {
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
       const priority = editor?.visibleRanges.length ? { start: doc.offsetAt(editor.visibleRanges[0].start), end: doc.offsetAt(editor.visibleRanges[editor.visibleRanges.length - 1].end) } : undefined;
       const early = (partial: DocumentResult) => {
-        if (doc.isClosed || doc.version !== version || isAblating(this.ablation)) return;
+        if (stale() || isAblating(this.ablation)) return;
         for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, { version, text, base: partial, flipped: [] });
       };
       const thresholdScale = this.settings.thresholdScale;
-      const base = await this.model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
-      if (base.status === 'cancelled' || doc.isClosed || doc.version !== version) return; // superseded: never paint stale results
+      const base = await model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
+      if (base.status === 'cancelled' || stale()) return; // superseded: never paint stale results
       let ablated: DocumentResult | undefined;
       let flipped: [number, number][] = [];
       if (isAblating(this.ablation)) {
-        const r = await this.model.analyze(`${key}#ablated`, text, this.ablation, { range });
-        if (r.status === 'cancelled' || doc.isClosed || doc.version !== version) return;
+        const r = await model.analyze(`${key}#ablated`, text, this.ablation, { range });
+        if (r.status === 'cancelled' || stale()) return;
         ablated = r;
         flipped = flips(base, r, this.flipTask);
       }
@@ -213,6 +249,13 @@ export class Documents implements vscode.Disposable {
     for (const t of this.timers.values()) clearTimeout(t);
     this.disposables.forEach((d) => d.dispose());
   }
+}
+
+/** One analysis of a document in progress: for which version and generation (Documents.generation), and its end. */
+interface Run {
+  readonly version: number;
+  readonly generation: number;
+  readonly done: Promise<void>;
 }
 
 /** Tokens where the preferred class of `task` differs between the two analyses. */

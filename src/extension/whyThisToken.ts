@@ -82,20 +82,12 @@ export class WhyThisToken {
     this.last = { discovery, file, document: doc.uri };
     this.sources.setFound(file);
     this.circuitsChanged();
-    await this.analysed(doc);
+    await this.docs.analyzeNow(doc); // the document's analysis with the new circuit, which the panel reads
     await this.controller.show({ uri: doc.uri.toString(), offset: discovery.position.offset, task: file.task });
     void vscode.window.showInformationMessage(`Circuit Inspector: ${summary(discovery)}`, SAVE_LABEL).then((choice) => {
       if (choice === SAVE_LABEL) void vscode.commands.executeCommand(SAVE_COMMAND);
     });
     return this.last;
-  }
-
-  /**
-   * Waits for the document's analysis with the new circuits: the one the circuit change scheduled
-   * supersedes one started before it (a superseded analysis leaves no results), so ask again.
-   */
-  private async analysed(doc: vscode.TextDocument): Promise<void> {
-    for (let tries = 0; tries < 3 && !(await this.docs.analyzeNow(doc)); tries++);
   }
 
   /** Two QuickPicks over the top next tokens: the target (default: the code's next token if listed, else the top one), then the alternative (default: the runner-up). */
