@@ -20,8 +20,9 @@ from tokenizers import Tokenizer
 from . import tasks as tasks_mod
 from .circuit_search import BISECT_EXAMPLES, TARGET_LOSS, prune_task, pruning_target
 from .corpus import read_jsonl
-from .evidence import circuit_edges, class_correlations, describe_node, faithfulness, firing_rule, last_token_acts, node_id_parts, nonsense_task, top_tokens
+from .evidence import circuit_edges, class_correlations, describe_node, faithfulness, last_token_acts, node_id_parts, nonsense_task, top_tokens
 from .export import load_checkpoint, round_bigram_fp16_
+from .firing import fit_firing_rule
 from .masks import FrozenNorms, PruneConfig, task_eval
 from .model import GPT
 
@@ -84,7 +85,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
     faith = faithfulness(gpt, task, kept, fill, nonsense_k)
     toks = top_tokens(gpt, tok, val_stream, kept)
     nodes = node_records(kept, ids, parts, corr, labels, toks, means, faith)
-    firing = firing_rule(acts, corr, ids)
+    firing = fit_firing_rule(acts, class_of, ids)
     key_nodes = [n["id"] for n in sorted(nodes, key=lambda n: -abs(n["class_correlation"]))[:4]]
     edges = circuit_edges(gpt, kept)
     weight_edges = [e for e in edges if e["kind"] == "weight"]
