@@ -53,8 +53,8 @@ const fraction = v.pipe(finite, v.minValue(0), v.maxValue(1));
 
 /** A node's evidence from the validation corpus (`node_examples` on the circuit says how it was gathered). */
 export const nodeExamples = v.object({
-  /** Share of the scanned tokens where the node is nonzero. */
-  nonzero: fraction,
+  /** Share of the scanned tokens where the node is nonzero; absent where the source does not say (OpenAI's stored samples, training/openai_viz.py). */
+  nonzero: v.optional(fraction),
   /** The largest |activation|s, largest first, in contexts that do not overlap. */
   top: boundedArray(nodeExample, CIRCUIT_LIMITS.nodeExamples),
   /** The token at quantile `q` of |activation| over the tokens where the node is nonzero. */

@@ -44,8 +44,9 @@ export function exampleRows(ex: NodeExamples): ExampleRow[] {
   return [...top, ...quantiles];
 }
 
-/** `Active on 20.9% of 49,861 tokens of corpus_val.jsonl (384 windows).` */
+/** `Active on 20.9% of 49,861 tokens of corpus_val.jsonl (384 windows).`; for examples without a share (OpenAI's stored samples), where they come from and that the share is not given. */
 export function examplesSummary(ex: NodeExamples, source: CircuitFile['node_examples']): string {
+  if (ex.nonzero === undefined) return `From ${source ? source.corpus : 'the scanned text'}; how often this node is active is not given.`;
   const share = `${(ex.nonzero * 100).toFixed(ex.nonzero > 0 && ex.nonzero < 0.001 ? 3 : 1)}%`;
   const where = source ? ` of ${source.tokens.toLocaleString('en-US')} tokens of ${source.corpus} (${source.windows} windows)` : ' of the scanned tokens';
   return ex.nonzero === 0 ? `Never active in the ${source ? `${source.tokens.toLocaleString('en-US')} ` : ''}tokens scanned.` : `Active on ${share}${where}.`;

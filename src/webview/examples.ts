@@ -1,4 +1,4 @@
-// "Examples from the validation corpus" in the node details: each example is the token (highlighted,
+// "Example contexts" in the node details (from the validation corpus, or the pretraining samples an imported circuit carries): each example is the token (highlighted,
 // coloured by the sign of its activation) in its stored context, with its label (top n / pNN), the
 // activation and the corpus file and line. Hidden for a circuit file without examples. The host
 // sends them per node on request (they are megabytes per circuit). All text is set with textContent.
@@ -17,7 +17,7 @@ export interface ExamplesView {
 
 export function createExamples(): ExamplesView {
   const root = el('div', 'node-examples');
-  const heading = el('h3', 'subsection-title', 'Examples from the validation corpus');
+  const heading = el('h3', 'subsection-title', 'Example contexts');
   const summary = el('p', 'examples-summary muted');
   const list = el('ol', 'example-list');
   root.append(heading, summary, list);
