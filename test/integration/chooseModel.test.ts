@@ -30,6 +30,11 @@ async function hoverText(doc: vscode.TextDocument, pos: vscode.Position): Promis
   return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
 }
 
+/** The converted model in use, whichever tests ran before (VSCODE_TEST_GREP may pick one alone). */
+async function useConverted(): Promise<void> {
+  if ((await state()).model !== CONVERTED) assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, CONVERTED), { loaded: CONVERTED });
+}
+
 suite('Choose model', () => {
   let folder: string;
   let shipped: string;
@@ -67,6 +72,7 @@ suite('Choose model', () => {
 
   test('it analyses a Python file; hover and "Show circuit at cursor" say it has no circuits, and "Why this token?" finds one and opens it in the panel', async function () {
     this.timeout(180_000);
+    await useConverted();
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
     const s = await waitFor(async () => {
@@ -103,6 +109,7 @@ suite('Choose model', () => {
 
   test('a broken bundle gives one sentence naming its file, and the model in use stays loaded and chosen', async function () {
     this.timeout(120_000);
+    await useConverted();
     const chosen = await vscode.commands.executeCommand<Chosen>(CHOOSE, 'broken');
     assert.ok(chosen && 'error' in chosen, 'the command reports the failure');
     assert.match(chosen.error, /manifest\.json is not valid JSON/);
