@@ -84,8 +84,8 @@ export interface LoadedModel {
   problemWith(circuit: CircuitFile, name: string): string | undefined;
   /**
    * Circuits analysed beside the bundle's own (saved and found ones; each checked with problemWith
-   * and with a task of its own): from now on analyze, readout and `circuits` include them. The
-   * bundle's own circuits keep their cached windows: only the extra circuits' values are computed.
+   * and with a task of its own): from now on analyze, readout and `circuits` include them. New
+   * circuits need every window run once more (for their nodes); the same circuits again cost nothing.
    */
   setExtraCircuits(circuits: readonly CircuitFile[]): void;
   /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
@@ -107,19 +107,18 @@ export async function loadModel(dir: string, provider: ProviderChoice, log: vsco
 }
 
 class AnalyzerModel implements LoadedModel {
-  /** The bundle's own circuits: this analyzer and its window cache outlive every change of the extra circuits. */
-  private readonly base: DocumentAnalyzer;
   /**
-   * The saved and found circuits, analysed apart (an analyzer's watched nodes and class tokens are
-   * fixed when it is made): changing them recomputes their own values only, never the base's.
+   * One analyzer reads every circuit, the bundle's and the extra ones, so each window runs the
+   * model once (an analyzer of their own for the extra circuits would run every window twice).
    */
-  private extra: DocumentAnalyzer | undefined;
+  private analyzer: DocumentAnalyzer;
+  private extra: readonly CircuitFile[] = [];
 
   constructor(
     private readonly bundle: Bundle,
     private readonly runner: Runner,
   ) {
-    this.base = this.analyzerFor(bundle.circuits);
+    this.analyzer = this.analyzerFor(bundle.circuits);
   }
 
   private analyzerFor(circuits: readonly CircuitFile[]): DocumentAnalyzer {
@@ -127,18 +126,11 @@ class AnalyzerModel implements LoadedModel {
   }
 
   setExtraCircuits(circuits: readonly CircuitFile[]): void {
-    // the saved-circuits folder is re-read on every change: unchanged circuits keep their analyzer and its cache
-    if (JSON.stringify(circuits) === JSON.stringify(this.extra?.circuits ?? [])) return;
-    this.extra = circuits.length ? this.analyzerFor(circuits) : undefined;
-  }
-
-  private get analyzers(): DocumentAnalyzer[] {
-    return this.extra ? [this.base, this.extra] : [this.base];
-  }
-
-  /** The analyzer that reads `task`'s circuit. */
-  private ownerOf(task: string): DocumentAnalyzer | undefined {
-    return this.analyzers.find((a) => a.circuits.some((c) => c.task === task));
+    // the saved-circuits folder is re-read on every change in it: the same circuits keep the analyzer and its cache
+    if (JSON.stringify(circuits) === JSON.stringify(this.extra)) return;
+    this.extra = circuits;
+    // the analyzer watches every circuit's nodes and reads every circuit's class tokens, fixed when it is made
+    this.analyzer = this.analyzerFor([...this.bundle.circuits, ...circuits]);
   }
 
   problemWith(circuit: CircuitFile, name: string): string | undefined {
@@ -154,11 +146,12 @@ class AnalyzerModel implements LoadedModel {
   }
 
   async nextTokens(text: string, offset: number): Promise<{ start: number; end: number; next: readonly NextToken[] } | undefined> {
-    const r = await this.base.analyzeAt(text, offset);
+    const r = await this.analyzer.analyzeAt(text, offset);
     return r && { start: r.token.start, end: r.token.end, next: r.token.next };
   }
 
   discover(text: string, offset: number, options: DiscoverAtOptions, signal?: AbortSignal): Promise<Discovery> {
+    const analyzer = this.analyzer;
     const runner = {
       parallelism: this.runner.parallelism,
       run: (input: Parameters<Runner['run']>[0]) => {
@@ -166,7 +159,7 @@ class AnalyzerModel implements LoadedModel {
         return this.runner.run(input);
       },
     };
-    return discoverAt(this.bundle, runner, (seq) => this.base.windows(seq), text, offset, options);
+    return discoverAt(this.bundle, runner, (seq) => analyzer.windows(seq), text, offset, options);
   }
 
   circuitFileOf(found: Discovery): FoundCircuitFile {
@@ -174,7 +167,7 @@ class AnalyzerModel implements LoadedModel {
   }
 
   get modelName(): string {
-    return this.bundle.name;
+    return this.analyzer.bundle.name;
   }
   get provider(): string {
     return this.runner.provider;
@@ -183,42 +176,30 @@ class AnalyzerModel implements LoadedModel {
     return this.runner.notice;
   }
   get circuits(): readonly CircuitFile[] {
-    return this.analyzers.flatMap((a) => a.circuits);
+    return this.analyzer.circuits;
   }
 
   async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
     const { range, priority, onProgress, thresholdScale } = options;
-    const run = (a: DocumentAnalyzer, suffix: string, early?: (p: DocumentAnalysis) => void) => a.analyze(text, ablation, { key: key + suffix, range, priority, thresholdScale, onProgress: early });
-    // the visible lines are painted early with the base circuits' values; the extra circuits' join the complete result
-    const early = onProgress && ((p: DocumentAnalysis) => onProgress(this.result([[this.base, p]], range)));
-    const extra = this.extra;
-    const [b, e] = await Promise.all([run(this.base, '', early), extra && run(extra, '#extra')]);
-    if (b.status === 'cancelled') return b;
-    if (e?.status === 'cancelled') return e;
-    return this.result(extra && e ? [[this.base, b], [extra, e]] : [[this.base, b]], range);
+    const r = await this.analyzer.analyze(text, ablation, { key, range, priority, thresholdScale, onProgress: onProgress && ((p) => onProgress(this.result(p, range))) });
+    return r.status === 'cancelled' ? r : this.result(r, range);
   }
 
-  /**
-   * The core's analyses of one text (one per analyzer: the same tokens in the same order) in the
-   * editor's terms: per token, each circuit's firing strength and logit difference.
-   */
-  private result(parts: readonly (readonly [DocumentAnalyzer, DocumentAnalysis])[], range: AnalyzeRequest['range']): DocumentResult {
+  /** The core's analysis in the editor's terms: per token, firing strength and each circuit's logit difference. */
+  private result(r: DocumentAnalysis, range: AnalyzeRequest['range']): DocumentResult {
     return {
       status: 'done',
-      elapsedMs: Math.max(...parts.map(([, r]) => r.elapsedMs)),
-      windowsComputed: parts.reduce((s, [, r]) => s + r.windowsComputed, 0),
-      windowsReused: parts.reduce((s, [, r]) => s + r.windowsReused, 0),
+      elapsedMs: r.elapsedMs,
+      windowsComputed: r.windowsComputed,
+      windowsReused: r.windowsReused,
       partial: range,
-      tokens: parts[0][1].tokens.map((t, i) => {
+      tokens: r.tokens.map((t) => {
         const circuits: Record<string, CircuitFiring> = {};
         const logitDiff: Record<string, number> = {};
-        for (const [analyzer, r] of parts) {
-          const at = r.tokens[i];
-          for (const c of analyzer.circuits) {
-            const firing = at.circuits[c.task];
-            circuits[c.task] = { ...firing, strength: Math.abs(firing.value) / (c.firing?.threshold ?? Infinity) };
-            logitDiff[c.task] = r.readout(at.index, c.task).logitDiff;
-          }
+        for (const c of this.analyzer.circuits) {
+          const at = t.circuits[c.task];
+          circuits[c.task] = { ...at, strength: Math.abs(at.value) / (c.firing?.threshold ?? Infinity) };
+          logitDiff[c.task] = r.readout(t.index, c.task).logitDiff;
         }
         return { text: t.text, start: t.start, end: t.end, circuits, logitDiff };
       }),
@@ -226,18 +207,17 @@ class AnalyzerModel implements LoadedModel {
   }
 
   async readout(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<ClassReadout | undefined> {
-    const r = (await this.ownerOf(task)?.analyzeAt(text, offset, ablation, { range }))?.readouts[task];
+    const r = (await this.analyzer.analyzeAt(text, offset, ablation, { range }))?.readouts[task];
     return r?.p && { probs: r.p, logitDiff: r.logitDiff };
   }
 
   async activations(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<Record<string, number>> {
-    const analyzer = this.ownerOf(task);
-    const r = await analyzer?.analyzeAt(text, offset, ablation, { range });
-    const circuit = analyzer?.circuits.find((c) => c.task === task);
+    const r = await this.analyzer.analyzeAt(text, offset, ablation, { range });
+    const circuit = this.analyzer.circuits.find((c) => c.task === task);
     const out: Record<string, number> = {};
-    if (!analyzer || !r || !circuit) return out;
+    if (!r || !circuit) return out;
     for (const n of circuit.nodes) {
-      const col = analyzer.column(n.flat);
+      const col = this.analyzer.column(n.flat);
       const v = col === undefined ? undefined : r.token.watched[col];
       if (v !== undefined && Number.isFinite(v)) out[n.id] = v;
     }
@@ -245,11 +225,10 @@ class AnalyzerModel implements LoadedModel {
   }
 
   async topTokens(text: string, nodeId: string, limit: number): Promise<TopTokenAt[]> {
-    const flat = this.bundle.layout.flat(nodeId);
-    const analyzer = flat === undefined ? undefined : this.analyzers.find((a) => a.column(flat) !== undefined);
-    const col = flat === undefined ? undefined : analyzer?.column(flat);
-    if (!analyzer || col === undefined) return [];
-    const r = await analyzer.analyze(text, NO_ABLATION, { key: `topTokens:${nodeId}` });
+    const flat = this.analyzer.bundle.layout.flat(nodeId);
+    const col = flat === undefined ? undefined : this.analyzer.column(flat);
+    if (col === undefined) return [];
+    const r = await this.analyzer.analyze(text, NO_ABLATION, { key: `topTokens:${nodeId}` });
     if (r.status === 'cancelled') return [];
     return r.tokens
       .map((t) => ({ start: t.start, end: t.end, text: t.text, value: t.watched[col] }))
