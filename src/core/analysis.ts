@@ -303,7 +303,7 @@ export class DocumentAnalyzer {
     const enc = this.encode(source);
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
-    const { results, todo } = this.lookUp(windows, seq, `${full ? 'next' : 'classes'}|${ablationKey(ablation)}`);
+    const { results, todo } = this.lookUp(windows, seq, full, ablation);
     const scale = options.thresholdScale ?? 1;
     const scope = documentScope(text);
     const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
@@ -323,11 +323,11 @@ export class DocumentAnalyzer {
   }
 
   /** Per window, its cached result if there is one; the windows without one go to `todo` with their cache keys. */
-  private lookUp(windows: readonly Window[], seq: Int32Array, extra: string): { results: WindowResult[]; todo: PendingWindow[] } {
+  private lookUp(windows: readonly Window[], seq: Int32Array, full: boolean, ablation: Ablation): { results: WindowResult[]; todo: PendingWindow[] } {
     const results = new Array<WindowResult>(windows.length);
     const todo: PendingWindow[] = [];
     windows.forEach((win, w) => {
-      const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${extra}`);
+      const key = resultKey(seq, win, full, ablation);
       const hit = this.cache.get(key);
       if (hit) results[w] = hit;
       else todo.push({ w, win, key });
@@ -489,7 +489,7 @@ export class DocumentAnalyzer {
     while (i > 0 && enc.starts[i] > offset - shift) i--;
     if (i < 0) return undefined;
     const win = scoringWindow(windows, i + 1); // sequence position i + 1 holds token i
-    const key = windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|next|${ablationKey(ablation)}`);
+    const key = resultKey(seq, win, true, ablation);
     let res = this.cache.get(key);
     if (!res) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
@@ -618,6 +618,11 @@ export class DocumentAnalyzer {
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
+
+/** The cache key of a window's result: its tokens, its scored part, what was read (all V or the class tokens) and the ablation. */
+function resultKey(seq: Int32Array, win: Window, full: boolean, ablation: Ablation): string {
+  return windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${full ? 'next' : 'classes'}|${ablationKey(ablation)}`);
+}
 
 /** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */
 function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: TokenRanges } {
