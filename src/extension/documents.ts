@@ -176,11 +176,10 @@ export class Documents implements vscode.Disposable {
     try {
       // the visible lines run first and are painted as soon as they are ready (cold files only:
       // after an edit the few recomputed windows finish together)
-      const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
-      const priority = editor?.visibleRanges.length ? { start: doc.offsetAt(editor.visibleRanges[0].start), end: doc.offsetAt(editor.visibleRanges[editor.visibleRanges.length - 1].end) } : undefined;
+      const ranges = editorOf(doc)?.visibleRanges ?? [];
+      const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
       const early = (partial: DocumentResult) => {
-        if (stale() || isAblating(this.ablation)) return;
-        for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, { version, text, base: partial, flipped: [] });
+        if (!stale() && !isAblating(this.ablation)) this.paint(doc, { version, text, base: partial, flipped: [] });
       };
       const thresholdScale = this.settings.thresholdScale;
       const base = await model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
@@ -197,7 +196,7 @@ export class Documents implements vscode.Disposable {
       this.states.set(key, state);
       this.onTiming(base.elapsedMs);
       this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
-      for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, state);
+      this.paint(doc, state);
     } catch (err) {
       this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
     } finally {
@@ -206,12 +205,16 @@ export class Documents implements vscode.Disposable {
   }
 
   private visibleRange(doc: vscode.TextDocument): { start: number; end: number } {
-    const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
-    const ranges = editor?.visibleRanges ?? [new vscode.Range(0, 0, 200, 0)];
+    const ranges = editorOf(doc)?.visibleRanges ?? [new vscode.Range(0, 0, 200, 0)];
     const first = Math.max(0, ranges[0].start.line - 50);
     const last = Math.min(doc.lineCount - 1, ranges[ranges.length - 1].end.line + 50);
     const start = doc.offsetAt(new vscode.Position(first, 0));
     return { start, end: Math.min(doc.offsetAt(doc.lineAt(last).range.end), start + MAX_PARTIAL_CHARS) };
+  }
+
+  /** Draws `state` in every visible editor of the document. */
+  private paint(doc: vscode.TextDocument, state: DocumentState): void {
+    for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, state);
   }
 
   private render(editor: vscode.TextEditor, state: DocumentState): void {
@@ -249,6 +252,11 @@ export class Documents implements vscode.Disposable {
     for (const t of this.timers.values()) clearTimeout(t);
     this.disposables.forEach((d) => d.dispose());
   }
+}
+
+/** The first visible editor showing `doc`. */
+function editorOf(doc: vscode.TextDocument): vscode.TextEditor | undefined {
+  return vscode.window.visibleTextEditors.find((e) => e.document === doc);
 }
 
 /** One analysis of a document in progress: for which version and generation (Documents.generation), and its end. */
