@@ -160,7 +160,10 @@ def diffs(gpt, examples, mask, fill) -> torch.Tensor:
     return torch.cat(out)
 
 
-def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k: int | None) -> dict:
+def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k: int | None, necessity: bool = True) -> dict:
+    """The circuit alone (other nodes at their means) against the full model and random node sets of its size;
+    with `necessity`, each node's necessity too (two passes per node: an imported circuit of hundreds of nodes on a
+    large model skips it, training/openai_evidence.py)."""
     N = n_nodes(gpt.cfg)
     test = task.test[:BISECT_EXAMPLES]
     full = diffs(gpt, test, None, fill)
@@ -174,7 +177,7 @@ def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k
     per_node = {}
     few = test[:NECESSITY_EXAMPLES]
     circ_few, full_few = circ[: len(few)].mean(), full[: len(few)].mean()
-    for f in kept:
+    for f in kept if necessity else []:
         in_circ = circ_mask.clone()
         in_circ[f] = 0
         full_mask = torch.ones(N)

@@ -24,7 +24,10 @@ from tokenizers import Tokenizer
 
 from .evidence import circuit_edges, class_correlations, firing_rule
 from .model import GPT, SITES, site_dims
+from .openai_evidence import circuit_evidence
 from .openai_format import FormatError, load_published
+from .openai_samples import bucket_entries, examples_source, node_examples
+from .prune import EVIDENCE_THRESHOLDS
 
 VIZ_FILE = "viz_data.pt"
 # upstream's folder for one circuit: <task>/<sweep>/<k>/viz_data.pt, k a node count or k_optim
@@ -34,8 +37,6 @@ TASK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 UNMAPPED_SITES = ("final_resid",)
 # what the schema lets one circuit file hold (src/schemas/circuit.ts CIRCUIT_LIMITS)
 MAX_NODES, MAX_EDGES, MAX_EXAMPLES = 2_000, 20_000, 200
-# the quantile bucket of `samples` whose top contexts describe a node
-TOP_BUCKET = 0.001
 
 # The paper's task table (Gao et al. 2025, Table 1 / appendix; our notes: ../shared/research/paper.md):
 # the two continuations each task contrasts, as text whose first token is the one scored. Upstream's task
@@ -270,29 +271,23 @@ def describe(gpt: GPT, loc: str, ch: int) -> str:
 
 def top_sample_tokens(viz: Viz, loc: str, ch: int, tok: Tokenizer, k: int = 5) -> list[str]:
     """The tokens at which upstream's top-0.1 % pretraining contexts for this node peak (first k, distinct)."""
-    by_ch = viz.samples.get(loc, {})
-    by_q = next((v for c, v in by_ch.items() if int(c) == ch), None) if isinstance(by_ch, dict) else None
-    bucket = by_q.get(TOP_BUCKET) if isinstance(by_q, dict) else None
-    if not isinstance(bucket, (list, tuple)) or len(bucket) != 2:
-        return []
     seen: list[str] = []
-    for entry in bucket[1]:
-        if isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], torch.Tensor) and 0 <= int(entry[2]) < entry[0].numel():
-            text = tok.decode([int(entry[0][int(entry[2])])])
-            if text not in seen:
-                seen.append(text)
-        if len(seen) == k:
-            break
+    for side, ids, _, pos in bucket_entries(viz.samples, loc, ch):
+        text = tok.decode([int(ids[pos])])
+        if side == "top" and text not in seen and len(seen) < k:
+            seen.append(text)
     return seen
 
 
 def circuit_node(viz: Viz, gpt: GPT, tok: Tokenizer, loc: str, ch: int, flat: int, mean: float, corr: float) -> dict:
     """One kept node: our id, what it is, its stored ablation loss (halved: upstream stores every task loss
-    doubled) and the rise over the circuit's loss as its importance, and where its top contexts peak."""
+    doubled) and the rise over the circuit's loss as its importance, where its top contexts peak, and those
+    contexts as its examples."""
     layer, site = loc.split(".", 1)
     stored = viz.node_losses[loc][viz.kept[loc].index(ch)] / 2
     toks = top_sample_tokens(viz, loc, ch, tok)
     peaks = f"; in their pretraining samples it peaks on {', '.join(repr(t) for t in toks)}." if toks else "."
+    examples = node_examples(viz.samples, loc, ch, tok)
     return {
         "id": f"{loc}.{ch}",
         "layer": int(layer),
@@ -305,6 +300,7 @@ def circuit_node(viz: Viz, gpt: GPT, tok: Tokenizer, loc: str, ch: int, flat: in
         "importance": round(stored - viz.interv_loss / 2, 5),
         "class_correlation": round(corr, 4),
         **({"top_tokens": toks} if toks else {}),
+        **({"examples": examples} if examples else {}),
     }
 
 
@@ -333,13 +329,15 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
     if viz.num_total_nodes is not None:
         metrics["upstream_num_total_nodes"] = viz.num_total_nodes
     ends = prompt_ends(viz.docs)
+    # the circuit alone, other nodes at our node means, as our own circuits are measured (training/prune.py)
+    metrics |= circuit_evidence(gpt, viz.docs, ends, classes, [f for _, _, f in pairs], torch.tensor(means, dtype=torch.float32))
     # pairs from both halves (prompt i and i + D/2 differ minimally), as many as a file may hold
     shown = [i + h for i in range(min(D // 2, MAX_EXAMPLES // 2)) for h in (0, D // 2)]
     tokens_from = "the paper's task table" if known else "the two tokens whose probability differs most between the halves of the task prompts"
     out = {
         "task": viz.task,
         "title": f"{viz.task} (OpenAI's circuit)",
-        "description": f"The circuit OpenAI's pruning found for their task {viz.task}, converted from {'/'.join(viz.path.parts[-4:])}; edges, correlations and the firing rule were computed on the converted model, the class tokens taken from {tokens_from}.",
+        "description": f"The circuit OpenAI's pruning found for their task {viz.task}, converted from {'/'.join(viz.path.parts[-4:])}; edges, correlations and the firing rule were computed on the converted model, the circuit alone measured with every other node at its mean over our validation corpus, the class tokens taken from {tokens_from}; the node examples are OpenAI's stored pretraining contexts.",
         "scope": {"kind": TASK_SCOPE.get(task_key(viz.task), "anywhere") if known else "anywhere"},
         "classes": classes,
         "examples": [{"prompt": tok.decode(viz.docs[i, : int(ends[i]) + 1].tolist()), "class": int(i >= D // 2)} for i in shown],
@@ -350,4 +348,8 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
     }
     if nodes:
         out["firing"] = firing_rule(acts, corr, ids)
+    if any("examples" in n for n in nodes):
+        out["node_examples"] = examples_source(nodes)
+    if known:  # a pair read off the prompts flatters the model, so only the paper's pair makes a claim
+        out["evidence_thresholds"] = EVIDENCE_THRESHOLDS
     return out

@@ -10,8 +10,10 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from training import import_openai, openai_format, openai_viz
-from training.model import node_layout
+from training import import_openai, openai_evidence, openai_format, openai_samples, openai_viz
+from training.masks import circuit_mask
+from training.model import n_nodes, node_layout
+from training.prune import EVIDENCE_THRESHOLDS
 
 MODEL = "sink_bigram_8sites"
 TASK = "bracket_counting_beeg"
@@ -125,6 +127,68 @@ def test_a_task_the_table_lacks_takes_the_pair_its_prompts_show_and_applies_anyw
     shift = lp[: len(docs) // 2].mean(0) - lp[len(docs) // 2 :].mean(0)
     assert {c["classes"][0]["tokens"][0]["id"], c["classes"][1]["tokens"][0]["id"]} == {int(shift.argmax()), int(shift.argmin())}
     assert [k["label"] for k in c["classes"]] == list(openai_viz.HALVES) and "evidence_thresholds" not in c
+
+
+def test_node_examples_are_their_top_samples_in_our_format(made):
+    """Each node's examples: its stored top-0.1 % contexts (both sides), largest |activation| first, ±20 tokens
+    decoded with the converted tokenizer, the stored activation; no share of active tokens, as the file has none."""
+    c = circuit(made)
+    tok = Tokenizer.from_file(str(made["base"] / "bundle/tokenizer.json"))
+    assert c["node_examples"]["corpus"] == openai_samples.SOURCE and c["node_examples"]["context"] == 20
+    for n in c["nodes"]:
+        bucket = made["viz"]["samples"][f"{n['layer']}.{n['site']}"][n["index"]][0.001]
+        stored = sorted(((float(acts[pos]), ids, pos) for side in bucket for ids, acts, pos in side), key=lambda e: -abs(e[0]))[:5]
+        ex = n["examples"]
+        assert "nonzero" not in ex and ex["quantiles"] == [] and len(ex["top"]) == len(stored) > 0
+        for got, (value, ids, pos) in zip(ex["top"], stored, strict=True):
+            assert got["value"] == pytest.approx(value, rel=1e-3)
+            assert got["token"] == tok.decode([int(ids[pos])]) and got["before"] == tok.decode(ids[max(0, pos - 20) : pos].tolist())
+            assert got["after"] == tok.decode(ids[pos + 1 : pos + 21].tolist())
+    assert c["node_examples"]["files"] == sum(len(n["examples"]["top"]) for n in c["nodes"])
+
+
+def masked_contrast(gpt, docs, classes, keep: list[int], fill: torch.Tensor) -> torch.Tensor:
+    """Class-token logit difference (own class − other) at each prompt's last token, with only `keep` live [D]."""
+    ends, half = openai_viz.prompt_ends(docs), len(docs) // 2
+    ids = [k["tokens"][0]["id"] for k in classes]
+    mask = circuit_mask(n_nodes(gpt.cfg), keep)
+    with torch.no_grad():
+        logits = torch.stack([gpt(docs[i : i + 1, : int(ends[i]) + 1], node_mask=mask, node_fill=fill)[0][0, -1] for i in range(len(docs))])
+    own = torch.tensor([ids[int(i >= half)] for i in range(len(docs))])
+    return logits.gather(1, own[:, None])[:, 0] - logits.gather(1, torch.tensor([ids[int(i < half)] for i in range(len(docs))])[:, None])[:, 0]
+
+
+def test_the_circuit_alone_is_measured_with_the_other_nodes_at_their_means(made):
+    """task_loss_circuit and logit_diff_recovered: the circuit's nodes live, every other node at the bundle's
+    mean, on the task prompts; and the paper's pair lets the file make its claim with our thresholds."""
+    c = circuit(made)
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    fill = torch.from_numpy(np.fromfile(made["base"] / "bundle/node_means.bin", dtype="<f4"))
+    docs = made["viz"]["importances"]["task_samples"][0]
+    d = masked_contrast(gpt, docs, c["classes"], [n["flat"] for n in c["nodes"]], fill)
+    full = masked_contrast(gpt, docs, c["classes"], list(range(n_nodes(gpt.cfg))), fill)
+    m = c["metrics"]
+    assert m["task_loss_circuit"] == pytest.approx(float(torch.nn.functional.softplus(-d).mean()), abs=1e-4)
+    assert m["logit_diff_recovered"] == pytest.approx(float(d.mean() / full.mean()), rel=1e-3)
+    assert m["model"]["task_loss"] == pytest.approx(m["task_loss_model"], abs=1e-4) and m["random_same_size"]["trials"] == 5
+    assert c["evidence_thresholds"] == EVIDENCE_THRESHOLDS
+
+
+def test_a_circuit_of_every_node_recovers_all_and_an_empty_one_none(made):
+    """Keeping every node is the full model (100 % of its logit difference). Keeping none leaves only the
+    direct path from the last token, so on prompts of one length that end on one token both halves get the
+    same logits: the class contrast cancels (0 % recovered) and half the prompts are wrong."""
+    gpt, _ = import_openai.load_model(made["base"] / MODEL)
+    fill = torch.from_numpy(np.fromfile(made["base"] / "bundle/node_means.bin", dtype="<f4"))
+    docs = made["viz"]["importances"]["task_samples"][0].clone()
+    docs[:, -1] = 7  # every prompt full length, ending on one token
+    ends = openai_viz.prompt_ends(docs)
+    classes = [{"label": x, "tokens": [{"id": i, "text": x}]} for x, i in (("a", 11), ("b", 12))]
+    every = openai_evidence.circuit_evidence(gpt, docs, ends, classes, list(range(n_nodes(gpt.cfg))), fill)
+    assert every["logit_diff_recovered"] == pytest.approx(1.0, abs=1e-5) and every["task_loss_circuit"] == pytest.approx(every["model"]["task_loss"], abs=1e-5)
+    none = openai_evidence.circuit_evidence(gpt, docs, ends, classes, [], fill)
+    assert abs(none["circuit"]["logit_diff"]) < 1e-4 and abs(none["logit_diff_recovered"]) < 1e-3 and none["circuit"]["accuracy"] == 0.5
+    assert none["task_loss_circuit"] >= float(np.log(2)) - 1e-6  # at or past chance
 
 
 def test_the_task_comes_from_upstreams_folders_or_the_argument(tmp_path):
