@@ -122,8 +122,11 @@ suite('Choose model', () => {
     assert.ok(unknown.error.startsWith(searched) && unknown.error.endsWith('models.'), `the folders searched, the extension's storage last: ${unknown.error}`);
   });
 
-  test('the list shows the shipped bundles first, then the model folder\'s; Enter on the first switches back to the shipped model by name', async function () {
+  test('bundlePath naming no bundle says where it looked; then the list (shipped bundles first) and Enter on its first entry load the shipped model, remembered by name', async function () {
     this.timeout(120_000);
+    await setting('bundlePath', 'csp_nowhere');
+    const error = await waitFor(async () => (await state()).error, 60_000, 'the unknown name\'s error');
+    assert.ok(error.startsWith(`No model bundle named "csp_nowhere" in ${path.join(repoDir, 'models')}, ${folder}, `) && !error.includes('\n'), error);
     const chosen = Promise.resolve(vscode.commands.executeCommand<Chosen>(CHOOSE));
     await new Promise((r) => setTimeout(r, 1000));
     await screenshot('choose-model-list');
