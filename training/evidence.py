@@ -171,8 +171,9 @@ def faithfulness(gpt: GPT, task, kept: list[int], fill: torch.Tensor, nonsense_k
     circ = diffs(gpt, test, circ_mask, fill)
     g = torch.Generator().manual_seed(1)
     rand_sets = [torch.randperm(N, generator=g)[: len(kept)] for _ in range(5)]
-    rand_loss = [float(tasks_mod.contrast_loss(diffs(gpt, test, circuit_mask(N, r), fill))) for r in rand_sets]
-    rand_acc = [float((diffs(gpt, test, circuit_mask(N, r), fill) > 0).float().mean()) for r in rand_sets[:2]]
+    rand = [diffs(gpt, test, circuit_mask(N, r), fill) for r in rand_sets]  # each [n]
+    rand_loss = [float(tasks_mod.contrast_loss(d)) for d in rand]
+    rand_acc = [float((d > 0).float().mean()) for d in rand[:2]]
     a, b, cal_loss = calibrate(circ, class_sign(task, test))
     per_node = {}
     few = test[:NECESSITY_EXAMPLES]

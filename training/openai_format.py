@@ -267,10 +267,11 @@ def random_viz(config: dict, state: dict, docs: torch.Tensor, seed: int = 0, per
     }
 
 
-def fixture_prompts(config: dict, seed: int, n: int = 8) -> torch.Tensor:
-    """n task prompts [n, T] of random ids (never 0, their padding id) and random lengths, zero-padded."""
+def fixture_prompts(config: dict, seed: int, n: int = 8, tokens: int = 48) -> torch.Tensor:
+    """n task prompts [n, T] of random ids (never 0, their padding id) and random lengths from T/2 to
+    T = min(context, tokens), zero-padded."""
     g = torch.Generator().manual_seed(seed)
-    T = min(config["block_size"], 48)
+    T = min(config["block_size"], tokens)
     docs = torch.randint(1, config["vocab_size"] - 1, (n, T), generator=g)
     ends = torch.randint(T // 2, T + 1, (n,), generator=g)
     return docs * (torch.arange(T)[None] < ends[:, None])
