@@ -116,7 +116,10 @@ export const fake = {
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   /** Settings by scope, as `getConfiguration(section).inspect(key)` reports them; full keys ("section.key"). */
   settings: { global: {} as Record<string, unknown>, workspace: {} as Record<string, unknown> },
+  /** Messages shown with window.showInformationMessage / showWarningMessage, in order. */
+  messages: [] as { kind: 'info' | 'warning'; text: string }[],
   reset(): void {
+    this.messages = [];
     this.panels = [];
     this.saveDialogAnswer = undefined;
     this.shown = [];
@@ -172,6 +175,9 @@ export const vscodeStub = {
       return Promise.resolve({ revealRange: () => undefined });
     },
     createStatusBarItem: (): FakeStatusBarItem => new FakeStatusBarItem(),
+    // nobody clicks: a message's buttons answer undefined
+    showInformationMessage: (text: string): Promise<undefined> => (fake.messages.push({ kind: 'info', text }), Promise.resolve(undefined)),
+    showWarningMessage: (text: string): Promise<undefined> => (fake.messages.push({ kind: 'warning', text }), Promise.resolve(undefined)),
     registerWebviewViewProvider: () => ({ dispose: () => undefined }),
     registerWebviewPanelSerializer: () => ({ dispose: () => undefined }),
   },
