@@ -176,3 +176,33 @@ def test_weights_file_holds_the_nonzero_weights(tmp_path):
         assert np.array_equal(dense, W.detach().numpy()) and m["count"] == int((W != 0).sum())
     assert at == len(rec)
     assert entry["matrices"][-1] == {"source": "resid", "target": "logits", "count": int((gpt.lm_head.weight != 0).sum())}
+
+
+@pytest.mark.parametrize("width", [128, export.LARGEST_FROM_WIDTH])
+def test_exported_abs_topk_keeps_what_the_model_keeps_at_ties(tmp_path, width):
+    """The graph's AbsTopK (either TopK direction, by width) keeps exactly the entries model.abs_topk keeps:
+    those with |x| at least the k-th largest |x|, every entry tied with it included, in onnxruntime."""
+    k = width // 4
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (6, width)).astype(np.float32)
+    order = np.argsort(-np.abs(x[1]))
+    tie = np.abs(x[1, order[k - 1]])
+    x[1, order[k - 3 : k + 2]] = tie * np.array([1, -1, 1, -1, 1])  # five entries tie at the k-th largest |x|
+    x[2, k // 2 :] = 0  # fewer than k nonzeros: the threshold is 0
+    x[3] = -2.0  # every entry ties
+    kth4 = np.abs(x[4, np.argsort(-np.abs(x[4]))[k - 1]])
+    x[4, np.argsort(-np.abs(x[4]))[k]] = np.nextafter(kth4, np.float32(0))  # the (k+1)-th one ulp below the k-th
+
+    class Select(torch.nn.Module):
+        def forward(self, v):
+            return export.abs_topk_for_onnx(v, k)
+
+    path = tmp_path / "topk.onnx"
+    torch.onnx.export(Select(), (torch.from_numpy(x),), str(path), opset_version=export.OPSET, dynamo=False, input_names=["x"], output_names=["y"])
+    directions = [a.i for n in onnx.load(str(path)).graph.node if n.op_type == "TopK" for a in n.attribute if a.name == "largest"]
+    assert directions == [int(width >= export.LARGEST_FROM_WIDTH)], "the TopK direction this width is meant to take"
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    kth = -np.sort(-np.abs(x), axis=-1)[:, k - 1 : k]
+    assert np.array_equal(got, x * (np.abs(x) >= kth))
+    assert np.array_equal(got, export.abs_topk(torch.from_numpy(x), k).numpy())
+    assert (got[1] != 0).sum() == k + 2 and (got[3] != 0).all() and (got[4] != 0).sum() == k
