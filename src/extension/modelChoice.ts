@@ -68,9 +68,8 @@ export class ModelChoice {
       void vscode.window.showInformationMessage(`Circuit Inspector: no model bundles in ${folders.map((f) => f.dir).join(', ')}.`);
       return undefined;
     }
-    const current = this.loader.model?.modelName;
     const items = bundles.map((b) => ({
-      label: `${b.name === current ? '$(check) ' : ''}${b.name}`,
+      label: `${b.dir === this.loader.dir ? '$(check) ' : ''}${b.name}`,
       description: `${formatBytes(b.bytes)} · ${b.shape} · ${b.origin}`,
       detail: b.problem ?? b.about,
       bundle: b,

@@ -16,8 +16,8 @@ export class ModelLoader {
   /** Called after every load, with the new model or undefined when it failed. */
   onDidLoad: (model: LoadedModel | undefined) => void = () => undefined;
   private lastMs: number | undefined;
-  /** Where the loaded model came from: a settings change that still names it needs no load. */
-  private loadedFrom: string | undefined;
+  /** The folder and provider setting the loaded model came from: a settings change that still names them needs no load. */
+  private loadedFrom: { readonly dir: string; readonly provider: Settings['provider'] } | undefined;
   // Overlapping loads (settings changed twice quickly) would each set `model`, and the one
   // overwritten would never be disposed.
   private loading = Promise.resolve();
@@ -32,7 +32,7 @@ export class ModelLoader {
   load(settings: Settings): Promise<void> {
     return this.queue(() => {
       const to = this.bundleDir(settings);
-      if (this.model && 'dir' in to && this.loadedFrom === from(to.dir, settings)) return Promise.resolve();
+      if (this.model && 'dir' in to && this.loadedFrom?.dir === to.dir && this.loadedFrom.provider === settings.provider) return Promise.resolve();
       return this.replace(settings, to);
     });
   }
@@ -58,6 +58,11 @@ export class ModelLoader {
       await this.drop();
       this.loaded(result.model, dir, settings);
     }).then(() => failure);
+  }
+
+  /** The folder of the model in use. */
+  get dir(): string | undefined {
+    return this.model && this.loadedFrom?.dir;
   }
 
   /** The last analysis took `ms`: shown in the status bar. */
@@ -100,7 +105,7 @@ export class ModelLoader {
 
   private loaded(model: LoadedModel, dir: string, settings: Settings): void {
     this.model = model;
-    this.loadedFrom = from(dir, settings);
+    this.loadedFrom = { dir, provider: settings.provider };
     this.loadError = undefined;
     this.lastMs = undefined;
     this.log.info(`model ${model.modelName} loaded from ${dir} on ${model.provider}`);
@@ -122,8 +127,4 @@ export class ModelLoader {
 /** What the user is told about a model that has no circuits of its own (an imported one, say). */
 export function noCircuits(modelName: string): string {
   return `model ${modelName} has no circuits, so nothing is highlighted; "Why this token?" (editor context menu or hover) still finds the circuit behind any next token.`;
-}
-
-function from(dir: string, settings: Settings): string {
-  return `${dir}\n${settings.provider}`;
 }
