@@ -47,13 +47,13 @@ test('growthSizes: every size to 16, then 25 % steps, ending with all nodes', ()
   assert.ok(s.every((k, i) => i === 0 || k > s[i - 1]));
 });
 
-test('findCircuit: attributions, circuit-only and without-circuit differences equal separate single-mask runs; the circuit keeps the share asked for', async () => {
+test('findCircuit: the circuit nodes\' attributions, circuit-only and without-circuit differences equal separate single-mask runs; the circuit keeps the share asked for', async () => {
   const ids = [bundle.eotId, ...bundle.tokenizer.encode('def area(w, h):\n    return w * h\n\nprint(area(3, 4').ids];
   const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
   const found = await findCircuit(session, ids, { target, alt }, { means: bundle.means, chunk: 50 });
   const N = bundle.layout.count;
   assert.ok(Math.abs(found.full - (await diffWith(ids, target, alt, []))) <= 1e-4);
-  for (const f of [0, 1, Math.floor(N / 2), N - 1, found.nodes[0]]) {
+  for (const f of found.nodes) {
     assert.ok(Math.abs(found.attribution[f] - (found.full - (await diffWith(ids, target, alt, [f])))) <= 1e-4, `attribution of node ${f}`);
   }
   const outside = Array.from({ length: N }, (_, f) => f).filter((f) => !found.nodes.includes(f));
@@ -62,7 +62,6 @@ test('findCircuit: attributions, circuit-only and without-circuit differences eq
   assert.ok(found.circuitOnly / found.full >= 0.8, `the circuit alone keeps ${found.circuitOnly} of ${found.full}`);
   assert.ok(found.withoutCircuit / found.full <= 0.5, `ablating the circuit leaves ${found.withoutCircuit} of ${found.full}`);
   assert.ok(found.nodes.length >= 1 && found.nodes.length < N, `${found.nodes.length} nodes`);
-  assert.ok(found.rows > N, 'every node was ablated alone');
   const order = [...found.nodes].sort((a, b) => Math.abs(found.attribution[b]) - Math.abs(found.attribution[a]));
   assert.deepEqual(found.nodes, order, 'nodes by |attribution|');
 });
