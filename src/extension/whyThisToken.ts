@@ -6,9 +6,8 @@ import * as vscode from 'vscode';
 import type { NextToken } from '../core/analysis';
 import type { Discovery } from '../core/discoverAt';
 import { errorMessage } from '../core/errors';
-import type { FoundCircuitFile } from '../core/foundCircuit';
 import type { CircuitController } from './circuitController';
-import type { CircuitSources } from './circuitSources';
+import type { CircuitSources, FoundCircuit } from './circuitSources';
 import type { Documents } from './documents';
 import type { LoadedModel } from './loadedModel';
 import { SAVE_COMMAND } from './saveCircuit';
@@ -25,21 +24,11 @@ export interface WhyArgs {
   readonly alt?: string;
 }
 
-/** What "Why this token?" found last, for "Save as circuit". */
-export interface LastFound {
-  readonly discovery: Discovery;
-  readonly file: FoundCircuitFile;
-  readonly document: vscode.Uri;
-}
-
 interface TokenItem extends vscode.QuickPickItem {
   readonly token: string;
 }
 
 export class WhyThisToken {
-  /** The last circuit found (undefined before the first). */
-  last: LastFound | undefined;
-
   constructor(
     private readonly docs: Documents,
     private readonly model: () => LoadedModel | undefined,
@@ -49,8 +38,13 @@ export class WhyThisToken {
     private readonly controller: CircuitController,
   ) {}
 
+  /** The last circuit found (undefined before the first, and once another model has loaded): CircuitSources holds it. */
+  get last(): FoundCircuit | undefined {
+    return this.sources.found;
+  }
+
   /** The command: returns the circuit found, or undefined when the user stopped or it failed (with a message). */
-  async run(args: WhyArgs = {}): Promise<LastFound | undefined> {
+  async run(args: WhyArgs = {}): Promise<FoundCircuit | undefined> {
     const model = this.model();
     if (!model) {
       void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
@@ -79,15 +73,15 @@ export class WhyThisToken {
       return undefined;
     }
     const file = model.circuitFileOf(discovery);
-    this.last = { discovery, file, document: doc.uri };
-    this.sources.setFound(file);
+    const found: FoundCircuit = { discovery, file, document: doc.uri };
+    this.sources.setFound(found);
     this.circuitsChanged();
     await this.docs.analyzeNow(doc); // the document's analysis with the new circuit, which the panel reads
     await this.controller.show({ uri: doc.uri.toString(), offset: discovery.position.offset, task: file.task });
     void vscode.window.showInformationMessage(`Circuit Inspector: ${summary(discovery)}`, SAVE_LABEL).then((choice) => {
       if (choice === SAVE_LABEL) void vscode.commands.executeCommand(SAVE_COMMAND);
     });
-    return this.last;
+    return found;
   }
 
   /** Two QuickPicks over the top next tokens: the target (default: the code's next token if listed, else the top one), then the alternative (default: the runner-up). */
