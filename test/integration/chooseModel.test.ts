@@ -1,10 +1,11 @@
 // "Choose model…" with a bundle converted from OpenAI's released-model format (issue 18), in the real
 // VS Code: the setup writes a clean-room fixture in their format and converts it with
 // `python -m training.import_openai` (test/fixtures/make_openai_bundle.py, the repo's .venv) into a
-// temporary model folder. The suite switches to it with the command, checks that it analyses a
-// Python file, that the hover and "Show circuit at cursor" say the model has no circuits, that
-// "Why this token?" finds one there and opens it in the panel, that a broken bundle leaves the model
-// in use loaded, and that the list (Enter on its first entry) switches back to the shipped model.
+// temporary model folder, once without and once with its circuit (--viz). The suite switches to them
+// with the command and checks that the first analyses a Python file, that its hover and "Show circuit
+// at cursor" say it has no circuits, that "Why this token?" finds one there and opens it in the panel;
+// that the second's circuit gets highlights, hover and panel; that a broken bundle leaves the model in
+// use loaded; and that the list (Enter on its first entry) switches back to the shipped model.
 import * as assert from 'assert';
 import { execFile } from 'child_process';
 import * as fs from 'fs';
@@ -105,6 +106,38 @@ suite('Choose model', () => {
     await vscode.commands.executeCommand('editor.action.hideHover');
     await new Promise((r) => setTimeout(r, 1500)); // the webview paints after it answers
     await screenshot('choose-model-converted-panel');
+  });
+
+  test('the converted bundle with a circuit (--viz): highlights exactly where its rule fires, its hover where its task applies, and its panel', async function () {
+    this.timeout(180_000);
+    const dir = path.join(folder, `${CONVERTED}-viz`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { circuits: string[] };
+    const circuit = JSON.parse(fs.readFileSync(path.join(dir, manifest.circuits[0]), 'utf8')) as { task: string; nodes: unknown[] };
+    const task = circuit.task;
+    assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, `${CONVERTED}-viz`), { loaded: `${CONVERTED}-viz` });
+    // a converted circuit makes no claim that it carries its task: its highlights are turned on here
+    await setting('highlights.circuits', { [task]: true });
+    try {
+      const doc = (await openFixture('quotes_and_lists.py')).document;
+      const s = await waitFor(async () => {
+        const st = await state(doc.uri);
+        return st.model === `${CONVERTED}-viz` && st.tokens?.length && st.decorations ? st : undefined;
+      }, 60_000, 'the analysis with the converted circuit');
+      const firing = s.tokens!.filter((t) => t.circuits[task].fires).map((t) => t.start);
+      assert.deepEqual(s.decorations!.spans.filter((x) => x.task === task).map((x) => x.start).sort((a, b) => a - b), firing, 'a highlight on every token where the rule fires, and nowhere else');
+      const applies = s.tokens!.find((t) => t.circuits[task].applies);
+      assert.ok(applies, `the task ${task} applies somewhere in quotes_and_lists.py`);
+      const hover = await hoverText(doc, doc.positionAt(applies.start));
+      assert.ok(hover.includes(encodeURIComponent(`"task":"${task}"`)), `the hover links to the ${task} circuit: ${hover}`);
+      const shown = await vscode.commands.executeCommand<{ circuit: { task: string; nodes: unknown[] } }>('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset: applies.start });
+      assert.equal(shown?.circuit.task, task, 'Show circuit at cursor picks the converted circuit where its task applies');
+      assert.equal(shown.circuit.nodes.length, circuit.nodes.length);
+      await vscode.commands.executeCommand('circuitInspector._testExport', 'json', path.join(folder, 'viz.json'), 'panel');
+      await new Promise((r) => setTimeout(r, 1500)); // the webview paints after it answers
+      await screenshot('choose-model-converted-viz-panel');
+    } finally {
+      await setting('highlights.circuits', undefined);
+    }
   });
 
   test('a broken bundle gives one sentence naming its file, and the model in use stays loaded and chosen', async function () {
