@@ -118,15 +118,19 @@ suite('Choose model', () => {
     // a converted circuit makes no claim that it carries its task: its highlights are turned on here
     await setting('highlights.circuits', { [task]: true });
     try {
-      const doc = (await openFixture('quotes_and_lists.py')).document;
+      // scope_mixed.py: the fixture's circuit (random weights) fires at one of its list closes
+      const editor = await openFixture('scope_mixed.py');
+      const doc = editor.document;
       const s = await waitFor(async () => {
         const st = await state(doc.uri);
         return st.model === `${CONVERTED}-viz` && st.tokens?.length && st.decorations ? st : undefined;
       }, 60_000, 'the analysis with the converted circuit');
       const firing = s.tokens!.filter((t) => t.circuits[task].fires).map((t) => t.start);
+      assert.ok(firing.length > 0, `the converted circuit fires somewhere in scope_mixed.py (if the fixture writer changed, pick another file)`);
+      editor.revealRange(new vscode.Range(doc.positionAt(firing[0]), doc.positionAt(firing[0])), vscode.TextEditorRevealType.InCenter);
       assert.deepEqual(s.decorations!.spans.filter((x) => x.task === task).map((x) => x.start).sort((a, b) => a - b), firing, 'a highlight on every token where the rule fires, and nowhere else');
       const applies = s.tokens!.find((t) => t.circuits[task].applies);
-      assert.ok(applies, `the task ${task} applies somewhere in quotes_and_lists.py`);
+      assert.ok(applies, `the task ${task} applies somewhere in scope_mixed.py`);
       const hover = await hoverText(doc, doc.positionAt(applies.start));
       assert.ok(hover.includes(encodeURIComponent(`"task":"${task}"`)), `the hover links to the ${task} circuit: ${hover}`);
       const shown = await vscode.commands.executeCommand<{ circuit: { task: string; nodes: unknown[] } }>('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset: applies.start });
