@@ -164,11 +164,11 @@ suite('Choose model', () => {
     await setting('bundlePath', 'csp_nowhere');
     const error = await waitFor(async () => (await state()).error, 60_000, 'the unknown name\'s error');
     assert.ok(error.startsWith(`No model bundle named "csp_nowhere" in ${path.join(repoDir, 'models')}, ${folder}, `) && !error.includes('\n'), error);
-    const chosen = Promise.resolve(vscode.commands.executeCommand<Chosen>(CHOOSE));
-    await new Promise((r) => setTimeout(r, 1000));
-    await screenshot('choose-model-list');
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-    assert.deepEqual(await chosen, { loaded: shipped });
+    const chosen = await acceptDefaults<Chosen>(CHOOSE, async () => {
+      await new Promise((r) => setTimeout(r, 600)); // the list is drawn
+      await screenshot('choose-model-list');
+    });
+    assert.deepEqual(chosen, { loaded: shipped });
     assert.equal((await state()).model, shipped);
     const models = path.join(repoDir, 'models');
     const first = fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'manifest.json')));

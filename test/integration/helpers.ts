@@ -45,12 +45,14 @@ export async function testState(uri?: vscode.Uri): Promise<TestState> {
   return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri?.toString());
 }
 
-/** Runs `command` and presses Enter in each QuickPick it shows (their defaults) until it returns. */
-export async function acceptDefaults<T>(command: string): Promise<T | undefined> {
+/** Runs `command` and presses Enter in each QuickPick it shows (their defaults) until it returns; `beforeEnter` runs once, before the first Enter (a screenshot of the first QuickPick). */
+export async function acceptDefaults<T>(command: string, beforeEnter?: () => Promise<void>): Promise<T | undefined> {
   let done = false;
   const run = Promise.resolve(vscode.commands.executeCommand<T | undefined>(command)).finally(() => (done = true));
   while (!done) {
     await new Promise((r) => setTimeout(r, 400));
+    await beforeEnter?.();
+    beforeEnter = undefined;
     if (!done) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
   }
   return run;
