@@ -7,9 +7,10 @@
 // grown in order of |attribution| until the circuit alone (every other node ablated) keeps `keep` of the
 // full model's difference and ablating the circuit costs `cost` of it, and pruned greedily while both
 // still hold (training/prune.py's goal, at one position). Where no circuit passes the second test —
-// where the model's mean alone already leans to the target, say — the first decides. Both tests are
-// run on the final circuit, so they hold however the ranking was found; its nodes' attributions are
-// always measured alone.
+// where the model's mean alone already leans to the target, say — the first decides. Where no prefix of
+// the screened ranking passes the second test, every node not yet measured is ablated alone and the
+// growth runs again, so screening never loses a circuit the full ranking finds. Both tests are run on
+// the final circuit; its nodes' attributions are always measured alone.
 import type { RunInput, RunOutput } from './ortSession';
 
 /** What discovery needs of a runner (./runner's Runner, or one ./ortSession ModelSession). */
@@ -76,7 +77,19 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   const [full] = await evaluate(1, (_, mask) => mask.fill(1));
   if (full === 0) throw new Error('the model gives the target and the alternative the same logit here, so there is no difference to explain; choose another pair');
   const { attribution, measured } = await screen(evaluate, N, full);
-  const order = Array.from({ length: N }, (_, f) => f).sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
+  const byAttribution = (nodes: readonly number[]) => [...nodes].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
+  const measureAlone = async (nodes: readonly number[]) => {
+    const d = await evaluate(nodes.length, (r, mask) => {
+      mask.fill(1);
+      mask[nodes[r]] = 0;
+    });
+    nodes.forEach((f, r) => {
+      attribution[f] = full - d[r];
+      measured[f] = 1;
+    });
+  };
+  const all = Array.from({ length: N }, (_, f) => f);
+  let order = byAttribution(all);
   const kept = (d: number) => d / full;
   // rows 2k, 2k + 1 of a batch: the set alone, and the model without the set
   const both = (set: readonly number[], r: number, mask: Float32Array) => {
@@ -93,7 +106,13 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   // grow: the smallest prefix of `order` that keeps enough alone and whose removal costs enough; if
   // none does (the rest of the model can stand in for it), the smallest that keeps enough (all N do)
   const sizes = growthSizes(N);
-  const grown = await pairs(sizes.map((k) => order.slice(0, k)));
+  let grown = await pairs(sizes.map((k) => order.slice(0, k)));
+  if (!grown.some(costly) && measured.includes(0)) {
+    // the node whose removal costs enough may sit in a group screening did not split: rank every node alone
+    await measureAlone(all.filter((f) => !measured[f]));
+    order = byAttribution(all);
+    grown = await pairs(sizes.map((k) => order.slice(0, k)));
+  }
   const good = grown.some(costly) ? costly : enough;
   let circuit = order.slice(0, sizes[grown.findIndex(good)]);
 
@@ -115,13 +134,8 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   }
 
   // the circuit's nodes are reported with their own attributions: measure any that screening left in a group
-  const unmeasured = circuit.filter((f) => !measured[f]);
-  const alone = await evaluate(unmeasured.length, (r, mask) => {
-    mask.fill(1);
-    mask[unmeasured[r]] = 0;
-  });
-  unmeasured.forEach((f, r) => (attribution[f] = full - alone[r]));
-  circuit = [...circuit].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
+  await measureAlone(circuit.filter((f) => !measured[f]));
+  circuit = byAttribution(circuit);
 
   const [last] = await pairs([circuit]);
   const circuitOnly = last.only;
