@@ -100,6 +100,16 @@ def _tid(tok, text: str) -> int | None:
     return ids[0] if len(ids) == 1 else None
 
 
+def closer_scope(tok, kind: str, left: str, true_rest: str, alt_rest: str) -> dict:
+    """The editor's scope for a task whose contrast is how a construct closes, with where the model's
+    prediction is read: by default at the token that ends right before the closer (`]]\\n` vs `]\\n`
+    as single tokens); `read_at: closer` when this tokenizer makes the closer a token of its own and
+    the two continuations first differ after it (brackets as pre-tokens: `]` then `]` vs `\\n`)."""
+    a, b = tok.encode(left + true_rest), tok.encode(left + alt_rest).ids
+    i = next(j for j, (x, y) in enumerate(zip(a.ids, b)) if x != y)
+    return {"kind": kind, "read_at": "closer"} if a.offsets[i][0] > len(left) else {"kind": kind}
+
+
 def first_difference(tok, left: str, true_rest: str, alt_rest: str, max_prompt: int = PROMPT_TOKENS) -> tuple[list[int], int, int] | None:
     """(prompt ids, true token, alternative token) where the encodings of left + true_rest and
     left + alt_rest first differ; the prompt keeps the last `max_prompt` tokens. None if they never
@@ -258,14 +268,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "Quote closing",
             "Close a string literal with the quote that opened it: \" vs '.",
             _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok),
-            {"kind": "string-close"},
+            closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n"),
         ),
         "bracket_counting": Task(
             "bracket_counting",
             "Bracket depth",
             "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
             _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok),
-            {"kind": "list-close"},
+            closer_scope(tok, "list-close", "x = [[1, 2", "]]\n", "]\n"),
         ),
         "while_return_true": Task(
             "while_return_true",

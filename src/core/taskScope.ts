@@ -33,11 +33,12 @@
 // the rest of the file into one bracketed expression. Everything is one pass over the text: linear
 // time, no regular expressions over the whole text, no recursion deeper than f-string nesting.
 
-import { SCOPE_KINDS } from '../schemas/circuit';
+import { READ_AT, SCOPE_KINDS } from '../schemas/circuit';
 
 /** The scope kinds a circuit file may name (`"scope": {"kind": …}`); defined with the circuit file's schema. */
 export { SCOPE_KINDS };
 export type ScopeKind = (typeof SCOPE_KINDS)[number];
+export type ReadAt = (typeof READ_AT)[number];
 
 /**
  * Where a circuit's task applies, as the circuit file states it.
@@ -61,6 +62,7 @@ export type ScopeKind = (typeof SCOPE_KINDS)[number];
 export interface TaskScope {
   readonly kind: ScopeKind;
   readonly region?: 'point' | 'inside';
+  readonly read_at?: ReadAt;
 }
 
 export class TaskScopeError extends Error {
@@ -80,7 +82,9 @@ export function parseTaskScope(json: unknown): TaskScope {
   }
   const region = o.region;
   if (region !== undefined && region !== 'point' && region !== 'inside') throw new TaskScopeError(`scope.region must be "point" or "inside" (got ${JSON.stringify(region)?.slice(0, 60)})`);
-  return region === undefined ? { kind: kind as ScopeKind } : { kind: kind as ScopeKind, region };
+  const readAt = o.read_at;
+  if (readAt !== undefined && !(READ_AT as readonly unknown[]).includes(readAt)) throw new TaskScopeError(`scope.read_at must be one of ${READ_AT.join(', ')} (got ${JSON.stringify(readAt)?.slice(0, 60)})`);
+  return { kind: kind as ScopeKind, ...(region === undefined ? {} : { region }), ...(readAt === undefined ? {} : { read_at: readAt as ReadAt }) };
 }
 
 export function regionOf(scope: TaskScope): 'point' | 'inside' {
@@ -715,20 +719,41 @@ export interface TaskPointAt extends TaskPoint {
  * (and for `anywhere`, which has no points).
  */
 export function taskPoint(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPointAt | null {
-  const p = locate(scope, map, start, end);
-  return p ? { ...p, here: predicts(p, start, end) } : null;
+  if (scope.kind === 'anywhere') return null;
+  const predicted = predictedBy(scope, map.points[scope.kind], start, end);
+  if (predicted) return { ...predicted, here: true };
+  const around = enclosingPoint(scope, map, start, end);
+  return around ? { ...around, here: false } : null;
 }
 
-function predicts(p: TaskPoint, start: number, end: number): boolean {
-  return start < p.offset && end >= p.from && end <= p.offset;
+/**
+ * The point whose prediction the token at [start, end) makes, if any. By default the token that
+ * ends right before the closer; with `read_at: closer`, the token that ends with the closer itself
+ * (a point with no closer yet, an unclosed list, has no such token).
+ */
+function predictedBy(scope: TaskScope, points: readonly TaskPoint[], start: number, end: number): TaskPoint | undefined {
+  if (scope.read_at === 'closer') {
+    const p = points[lowerBound(points, end - 1, (x) => x.offset)];
+    return p && p.offset === end - 1 && start <= p.offset && p.construct.end === p.offset + 1 ? p : undefined;
+  }
+  const p = points[lowerBound(points, end, (x) => x.offset)];
+  return p && start < p.offset && end >= p.from && end <= p.offset ? p : undefined;
+}
+
+/** The offset of the character whose token's prediction answers point `p` (see predictedBy). */
+export function predictionOffsetOf(scope: TaskScope, p: TaskPoint): number {
+  return scope.read_at === 'closer' ? p.offset : Math.max(0, p.from - 1);
 }
 
 function locate(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPoint | null {
   if (scope.kind === 'anywhere') return null;
+  return predictedBy(scope, map.points[scope.kind], start, end) ?? enclosingPoint(scope, map, start, end);
+}
+
+/** Region `inside`: the point that closes the construct the token at [start, end) lies in. */
+function enclosingPoint(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPoint | null {
+  if (scope.kind === 'anywhere' || regionOf(scope) !== 'inside') return null;
   const points = map.points[scope.kind];
-  const here = points[lowerBound(points, end, (x) => x.offset)];
-  if (here && predicts(here, start, end)) return here;
-  if (regionOf(scope) !== 'inside') return null;
   if (scope.kind === 'string-close') {
     const s = oneLineStringAt(map, start, end);
     if (!s) return null;

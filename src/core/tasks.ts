@@ -6,7 +6,7 @@
 // panel's readout and "Show circuit at cursor" all go through DocumentScope.applies / point.
 // Pure: no `vscode` import, unit-tested in plain Node.
 import type { CircuitFile } from '../schemas/circuit';
-import { analyzeScope, applies, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
+import { analyzeScope, applies, predictionOffsetOf, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
 
 /** The closing quote of a string: `"` (class 0) vs `'` (class 1). */
 export const QUOTE_TASK = 'single_double_quote';
@@ -51,11 +51,11 @@ export class DocumentScope {
   /**
    * The offset at which the model's prediction for the task point of the token at [start, end) is
    * read (the token containing it predicts the point: it ends right before the closing quote or
-   * the `]`); undefined outside the scope.
+   * the `]`, or with the closer when the scope reads the prediction there); undefined outside the scope.
    */
   predictionOffset(circuit: ScopedCircuit, start: number, end: number): number | undefined {
     const p = this.point(circuit, start, end);
-    return p ? Math.max(0, p.from - 1) : undefined;
+    return p ? predictionOffsetOf(scopeOf(circuit), p) : undefined;
   }
 
   /**

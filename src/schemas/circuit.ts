@@ -89,16 +89,21 @@ export const circuitNode = v.pipe(
 
 /** The scope kinds a circuit file may name (`"scope": {"kind": …}`); src/core/taskScope.ts decides each. */
 export const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
+export const READ_AT = ['before-closer', 'closer'] as const;
 
 /**
  * Where in a document the circuit's task applies (docs/bundle-format.md). Optional in the file:
  * without it the core takes the scope of the task by its name (the four shipped tasks), else
  * `anywhere`. `region`: `point` (only the tokens that predict a task point) or `inside` (also the
- * tokens inside the construct); its default depends on the kind.
+ * tokens inside the construct); its default depends on the kind. `read_at` (string-close and
+ * list-close): which token's prediction answers the task — `before-closer` (default: the token that
+ * ends right before the closing quote or `]`) or `closer` (the closer's own token, when the model's
+ * tokenizer makes it a token of its own and the contrast is the token after it: `]` then `]` or `\n`).
  */
 const circuitScope = v.object({
   kind: v.picklist(SCOPE_KINDS),
   region: v.optional(v.picklist(['point', 'inside'])),
+  read_at: v.optional(v.picklist(READ_AT)),
 });
 
 /**

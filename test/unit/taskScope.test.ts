@@ -11,6 +11,7 @@ const QUOTE: TaskScope = { kind: 'string-close' };
 const QUOTE_POINT: TaskScope = { kind: 'string-close', region: 'point' };
 const LIST: TaskScope = { kind: 'list-close' };
 const LIST_INSIDE: TaskScope = { kind: 'list-close', region: 'inside' };
+const LIST_AT_CLOSER: TaskScope = { kind: 'list-close', read_at: 'closer' };
 const TRUE: TaskScope = { kind: 'keyword-true' };
 const NAME: TaskScope = { kind: 'name-compare-assign' };
 
@@ -165,6 +166,23 @@ test('nested lists: the inner ] is nested when another ] follows, the outer is f
   assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.answer, ']]');
 });
 
+test('read_at closer: the ] token itself predicts its point (brackets as tokens of their own); an unclosed list has no such token', () => {
+  const text = `m = [[1, 2], [3, 4]]\nn = [5, [6\n`;
+  const m = analyzeScope(text);
+  const closes = [...text.matchAll(/\]/g)].map((x) => x.index ?? 0);
+  const spanOf = (i: number): [number, number] => [i, i + 1];
+  assert.deepEqual(
+    closes.map((i) => taskPoint(LIST_AT_CLOSER, m, ...spanOf(i))?.truth),
+    [null, 'nested', 'flat'],
+    'each ] answers for what follows it: "," (no contrast), "]", the line end',
+  );
+  assert.equal(taskPoint(LIST_AT_CLOSER, m, ...spanOf(closes[1]))?.here, true);
+  assert.equal(applies(LIST_AT_CLOSER, m, ...at(text, ' 4')), false, 'the token before the ] no longer answers');
+  assert.equal(applies(LIST, m, ...at(text, ' 4')), true, 'it does by default');
+  assert.equal(applies(LIST_AT_CLOSER, m, ...at(text, '6')), false, 'unclosed: no ] to read at');
+  assert.equal(applies(LIST_AT_CLOSER, m, ...at(text, 'm')), false);
+});
+
 test('list-close region inside: tokens within the brackets, not in strings inside them, not after them', () => {
   const text = `x = [a, "b]", f(c)]\n`;
   const m = analyzeScope(text);
@@ -267,6 +285,8 @@ test('parseTaskScope accepts the documented kinds and regions and explains the r
   assert.throws(() => parseTaskScope(null), /must be an object/);
   assert.throws(() => parseTaskScope({ kind: 'strings' }), /scope\.kind must be one of string-close, list-close/);
   assert.throws(() => parseTaskScope({ kind: 'list-close', region: 'all' }), /scope\.region/);
+  assert.deepEqual(parseTaskScope({ kind: 'list-close', read_at: 'closer' }), { kind: 'list-close', read_at: 'closer' });
+  assert.throws(() => parseTaskScope({ kind: 'list-close', read_at: 'after' }), /scope\.read_at must be one of before-closer, closer/);
 });
 
 // ------------------------------------------------------------------------------------------------

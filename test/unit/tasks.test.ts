@@ -70,3 +70,14 @@ test('DocumentScope: applies, the prediction offset and the truth by class label
   assert.equal(circuitAt([quote, bracket], src, at('3'), at('3') + 1), bracket);
   assert.equal(circuitAt([quote, bracket, withTask('mine', ['a', 'b'])], src, at('x'), at('x') + 1), undefined, 'anywhere circuits are never picked by place');
 });
+
+test('DocumentScope with read_at closer: the prediction is read at the ] itself, and its truth is what follows that ]', () => {
+  const src = 'v = [[1, 2], [3]]\n';
+  const s = documentScope(src);
+  const bracket = { ...withTask('bracket_counting', ['nested', 'flat']), scope: { kind: 'list-close' as const, read_at: 'closer' as const } };
+  const first = src.indexOf(']]');
+  assert.equal(s.predictionOffset(bracket, first, first + 1), first);
+  assert.equal(s.truth(bracket, first, first + 1), 0, 'another ] follows: nested');
+  assert.equal(s.truth(bracket, first + 1, first + 2), 1, 'the line ends: flat');
+  assert.equal(s.predictionOffset(bracket, src.indexOf('3'), src.indexOf('3') + 1), undefined, 'the token before the ] does not answer');
+});
