@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { benchCase, type Limit } from './benchCase';
+import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
 import { repeatTo, oneLine, runCli, scalingInputs, scalingRow } from './benchScaling';
 import type { Bundle } from './core/bundle';
@@ -133,6 +134,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const throughput = await denseThroughput(o.runs);
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
+  if (o.sizes === undefined) notes.push(await discoveryNote(b, r, source, log)); // the full bench only: ~3 discoveries of seconds each
   const cases = await modelCases(o, b, r, source, notes, { throughput, cost: typeof cost === 'string' ? undefined : cost });
   const sizes = o.scaling === undefined ? SCALING : o.scaling;
   const scaling: ScalingRow[] = [];
