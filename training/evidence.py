@@ -1,5 +1,5 @@
 """Evidence for a circuit: its edges, activations, top tokens, calibration, faithfulness against the full
-model and random node sets, the nonsense-task size control, node descriptions and the firing rule.
+model and random node sets, the nonsense-task size control and node descriptions (the firing rule: training/firing.py).
 """
 
 from __future__ import annotations
@@ -232,13 +232,3 @@ def describe_node(flat, parts, corr: float, labels: list[str], toks: list[str], 
         label = f"{site} {i}"
         meaning = f"The {where}: not class-selective on its own (r = {corr:+.2f}); most active on {tok_text}; mean {mean:+.3f} over validation text."
     return label, meaning
-
-
-def firing_rule(acts: torch.Tensor, corr: list[float], ids: list[str]) -> dict:
-    """Where the editor says "the circuit fires": the most class-selective node (|r| with the class at the
-    prediction), scaled so that its mean |value| at the task's prediction points is 1; it fires at
-    |value| ≥ 1, and its sign gives the class. acts [n_examples, k] in the full model."""
-    j = max(range(len(ids)), key=lambda i: abs(corr[i]))
-    scale = float(acts[:, j].abs().mean()) or 1.0
-    coef = (1.0 if corr[j] >= 0 else -1.0) / scale
-    return {"terms": [{"node": ids[j], "coef": round(coef, 6)}], "threshold": 1.0, "positive_class": 0}

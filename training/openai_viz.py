@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from .evidence import circuit_edges, class_correlations, firing_rule
+from .evidence import circuit_edges, class_correlations
+from .firing import fit_firing_rule
 from .model import GPT, SITES, site_dims
 from .openai_evidence import circuit_evidence
 from .openai_format import FormatError, load_published
@@ -321,7 +322,8 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
     ids = [f"{loc}.{c}" for loc, c, _ in pairs]
     logits, acts = last_token_run(gpt, viz.docs, [f for _, _, f in pairs])  # [D, V], [D, k]
     D = len(viz.docs)
-    corr = class_correlations(acts, torch.cat([torch.zeros(D // 2), torch.ones(D // 2)])) if ids else []
+    class_of = torch.cat([torch.zeros(D // 2), torch.ones(D // 2)])  # [D]: the second half of the prompts is class 1
+    corr = class_correlations(acts, class_of) if ids else []
     classes, metrics, known = classes_and_metrics(viz, tok, logits)
     nodes = [circuit_node(viz, gpt, tok, loc, c, f, means[f], r) for (loc, c, f), r in zip(pairs, corr, strict=True)]
     edges = circuit_edges_capped(gpt, [f for _, _, f in pairs], metrics)
@@ -347,7 +349,7 @@ def circuit_file(viz: Viz, gpt: GPT, tok: Tokenizer, means: list[float], flat_of
         "metrics": metrics,
     }
     if nodes:
-        out["firing"] = firing_rule(acts, corr, ids)
+        out["firing"] = fit_firing_rule(acts, class_of, ids)
     if any("examples" in n for n in nodes):
         out["node_examples"] = examples_source(nodes)
     if known:  # a pair read off the prompts flatters the model, so only the paper's pair makes a claim
