@@ -186,7 +186,7 @@ def round_bigram_fp16_(gpt: GPT) -> None:
 # onnxruntime's TopK (CPU) selects per row with nth_element over an index array; where the selected
 # position sits changes its cost. Measured on [R, n] rows (Python onnxruntime 1.32, 1 thread): at n = 128
 # the n − k + 1 smallest (k = 32) beat the k largest, at n = 512 (k = 128) the k largest win by 1.2× at
-# 256 rows and 1.7× at 8,192 rows (discovery's batches of mask rows).
+# 256 rows and 1.2–1.7× at 2,048–8,192 rows (discovery's batches of mask rows).
 LARGEST_FROM_WIDTH = 512
 
 
