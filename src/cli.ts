@@ -13,6 +13,7 @@ import { runBench } from './bench';
 import { formatBench } from './benchFormat';
 import { discover } from './cliDiscover';
 import { IMPORT_USAGE, importOpenai } from './cliImport';
+import { bundleDirFor, cliBundleFolders, FOLDERS_ENV, modelsText } from './cliModels';
 import { readNodeList } from './core/nodeList';
 import { errorMessage } from './core/errors';
 
@@ -39,7 +40,8 @@ Commands:
     --progress          progress on stderr (tokens done / total, ETA) whatever stderr is; by
                         default it shows only on a terminal, once a run takes over a second
     --no-progress       never show progress
-    --bundle DIR        model bundle (default: the first one in the package's models/)
+    --bundle DIR|NAME   model bundle: a folder, or the name of one that \`models\` lists
+                        (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
   discover FILE --at LINE:COL   "why this token?": the circuit behind the prediction after the token
                       at LINE:COL, found by ablating every node alone and growing, then pruning, a
@@ -55,14 +57,17 @@ Commands:
                         "circuit_only", "without_circuit", "ms", ...}
     --save FILE         also write the circuit as a circuit file (bundle format), for the panel
                         and for analyze --ablate/--only @FILE
-    --max-bytes N, --bundle DIR, --provider auto|cuda|cpu   as for analyze
+    --max-bytes N, --bundle DIR|NAME, --provider auto|cuda|cpu   as for analyze
   bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference,
                       and tokenizer/window scaling on long lines and a 10 MB file
     --json              machine-readable output
     --runs N            repetitions per measurement, medians reported (default 5)
     --cli               also time this CLI end to end (--jsonl) on a 1 MB line and a 10 MB file
                         (several minutes)
-    --bundle DIR, --provider auto|cuda|cpu   as for analyze
+    --bundle DIR|NAME, --provider auto|cuda|cpu   as for analyze
+  models              the bundles --bundle NAME can name: the package's models/, then the folders
+                      of $${FOLDERS_ENV} (separated by ${path.delimiter}); per bundle its size, shape,
+                      circuits and the first paragraph of its model card, or why it cannot be loaded
 ${IMPORT_USAGE}  --help              this text
 
 Exit status:
@@ -131,13 +136,6 @@ function packageRoot(): string {
     if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name === 'circuit-inspector') return dir;
     if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
   }
-}
-
-/** The first bundle (folder with a manifest.json) under <package root>/models/, not the working directory's. */
-export function defaultBundle(): string {
-  const models = path.join(packageRoot(), 'models');
-  const found = fs.existsSync(models) ? fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'manifest.json'))) : undefined;
-  return found ? path.join(models, found) : models;
 }
 
 /**
@@ -211,7 +209,7 @@ export function providerOf(opts: ReadonlyMap<string, string | true>): ProviderCh
   return provider;
 }
 
-export const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => (typeof opts.get('--bundle') === 'string' ? (opts.get('--bundle') as string) : defaultBundle());
+export const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => bundleDirFor(opts.get('--bundle') as string | undefined, cliBundleFolders(packageRoot()));
 
 async function bench(args: Args): Promise<void> {
   const { opts } = args;
@@ -558,6 +556,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.command === 'discover') {
     await discover(args);
+    return EXIT.ok;
+  }
+  if (args.command === 'models') {
+    process.stdout.write(modelsText(args, cliBundleFolders(packageRoot())));
     return EXIT.ok;
   }
   throw new UsageError(`unknown command ${args.command}`);
