@@ -53,6 +53,8 @@ Commands:
     --mode mean|zero    value an ablated node takes (default mean)
     --keep SHARE        share of the full model's logit difference the circuit alone keeps
                         (default 0.8)
+    --average           average over every place in FILE where the token at LINE:COL is followed
+                        by the target (at most 16, the cursor's first); says how many
     --json              one JSON object {"position", "target", "alt", "full", "nodes", "edges",
                         "circuit_only", "without_circuit", "ms", ...}
     --save FILE         also write the circuit as a circuit file (bundle format), for the panel
@@ -87,7 +89,7 @@ export class ModelError extends Error {}
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4 } as const;
 
-const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli']);
+const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average']);
 const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */

@@ -32,7 +32,7 @@ export async function discover(args: Args): Promise<void> {
     const analyzer = new DocumentAnalyzer(bundle, runner);
     let found: Discovery;
     try {
-      found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep });
+      found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep, average: opts.has('--average') });
     } catch (e) {
       // a contrast the vocabulary cannot express is the user's to fix; anything else is a failure
       if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
@@ -54,6 +54,7 @@ export function inWords(d: Discovery): string {
   const q = (t: { text: string }) => JSON.stringify(t.text);
   const into = d.edges.filter((e) => e.target === OUTPUT_NODE).length;
   let out = `at ${d.position.line}:${d.position.col} after ${JSON.stringify(d.position.token)}: ${q(d.target)} vs ${q(d.alt)}${d.actual ? ` (the code has ${q(d.actual)})` : ''}\n`;
+  if (d.averaged) out += `averaged over ${d.averaged.positions.length} position${d.averaged.positions.length === 1 ? '' : 's'} of ${JSON.stringify(d.position.token)} followed by ${q(d.target)}: ${d.averaged.positions.map((p) => `${p.line}:${p.col}`).join(', ')}\n`;
   out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)})\n`;
   out += `circuit: ${d.nodes.length} nodes, ${d.edges.length - into} edges between them and ${into} into the output\n`;
   out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n`;

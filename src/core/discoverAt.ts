@@ -4,6 +4,7 @@
 import { type Bundle, BundleError } from './bundle';
 import { findCircuit, type MaskRunner } from './discover';
 import { type Edge, NodeWeights } from './nodeWeights';
+import { averagingRunner, samePairPositions } from './samePair';
 import { scoringWindow, type Window } from './windows';
 
 export interface DiscoverAtOptions {
@@ -17,6 +18,8 @@ export interface DiscoverAtOptions {
   readonly cost?: number;
   /** Next-token candidates reported (and searched for the actual next token; default 5). */
   readonly top?: number;
+  /** Average over every position of the file with the cursor's token followed by the target (./samePair). */
+  readonly average?: boolean;
 }
 
 export interface TokenRef {
@@ -43,6 +46,8 @@ export interface Discovery {
   /** Forward passes (mask rows) run. */
   readonly rows: number;
   readonly ms: number;
+  /** With `average`: the positions whose attributions were averaged (the cursor's first); the logit differences above are their means (P is the cursor's). */
+  readonly averaged?: { readonly positions: readonly { readonly line: number; readonly col: number }[] };
 }
 
 /** The id of the vocabulary entry whose text is exactly `text`, or a one-sentence Error. */
@@ -82,13 +87,16 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   if (alt === target) throw new Error('the target and the alternative are the same token; give two different ones');
 
   const mode = options.mode ?? 'mean';
-  const found = await findCircuit(runner, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost });
+  const where = (j: number) => ({ line: countLines(text, enc.starts[j]), col: enc.starts[j] - text.lastIndexOf('\n', enc.starts[j] - 1) });
+  const same = options.average ? samePairPositions(enc.ids, i, target) : [];
+  const windowOf = (j: number) => seq.slice(scoringWindow(planned, j + 1).start, j + 2);
+  const search = options.average ? averagingRunner(runner, same.map(windowOf)) : runner;
+  const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost });
   const labels = shippedLabels(bundle);
   const nodeIds = found.nodes.map((f) => bundle.layout.id(f));
   const round = (x: number) => Math.round(x * 1e4) / 1e4;
-  const lineStart = text.lastIndexOf('\n', enc.starts[i] - 1) + 1;
   return {
-    position: { line: countLines(text, enc.starts[i]), col: enc.starts[i] - lineStart + 1, offset: enc.starts[i], token: text.slice(enc.starts[i], enc.ends[i]) },
+    position: { ...where(i), offset: enc.starts[i], token: text.slice(enc.starts[i], enc.ends[i]) },
     target: ref(target),
     alt: ref(alt),
     actual: actual === undefined ? null : ref(actual),
@@ -101,6 +109,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
     rows: found.rows,
     ms: Math.round(performance.now() - started),
+    ...(options.average ? { averaged: { positions: same.map(where) } } : {}),
   };
 }
 

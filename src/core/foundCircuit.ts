@@ -52,6 +52,6 @@ export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
       n_edges: edges.length,
     },
   };
-  const found = { position: d.position, target: d.target, alt: d.alt, actual: d.actual, mode: d.mode, full: d.full, circuit_only: d.circuit_only, without_circuit: d.without_circuit, rows: d.rows, ms: d.ms };
+  const found = { position: d.position, target: d.target, alt: d.alt, actual: d.actual, mode: d.mode, full: d.full, circuit_only: d.circuit_only, without_circuit: d.without_circuit, rows: d.rows, ms: d.ms, ...(d.averaged ? { averaged: d.averaged } : {}) };
   return { ...parse(circuitFile, file, 'found circuit'), found }; // what is written loads as a circuit file
 }

@@ -1,0 +1,71 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { DocumentAnalyzer } from '../../src/core/analysis';
+import { type Bundle, loadBundle } from '../../src/core/bundle';
+import { findCircuit } from '../../src/core/discover';
+import { discoverAt, tokenIdOf } from '../../src/core/discoverAt';
+import { ModelSession } from '../../src/core/ortSession';
+import { averagingRunner, MAX_AVERAGED, samePairPositions } from '../../src/core/samePair';
+import { repoRoot } from './fixtures';
+
+// a tiny random model exported with mask rows and node_weights.bin (test/fixtures/make_rows_bundle.py)
+const fixtureDir = path.join(repoRoot, 'test/fixtures/rows-bundle');
+
+let bundle: Bundle;
+let session: ModelSession;
+before(async () => {
+  bundle = loadBundle(fixtureDir);
+  session = await ModelSession.create(bundle.onnxPath, { provider: 'cpu', threads: 2, spinning: false });
+});
+after(() => session.release());
+
+/** Target − alternative logit after the last of `ids` with the flat nodes in `ablated` mean-ablated: one plain run. */
+async function diffWith(ids: readonly number[], target: number, alt: number, ablated: Iterable<number>): Promise<number> {
+  const mask = new Float32Array(bundle.layout.count).fill(1);
+  for (const f of ablated) mask[f] = 0;
+  const T = ids.length;
+  const { logits } = await session.run({ ids: BigInt64Array.from(ids, BigInt), B: 1, T, mask, fill: bundle.means, watch: [], scoreFrom: T - 1, readIds: BigInt64Array.of(BigInt(target), BigInt(alt)) });
+  return logits[0] - logits[1];
+}
+
+test('samePairPositions: the cursor first, then every other place with the same token followed by the target, at most MAX_AVERAGED', () => {
+  assert.deepEqual(samePairPositions([5, 7, 1, 5, 7, 5, 8, 5, 7], 5, 7), [5, 0, 3, 7]);
+  assert.deepEqual(samePairPositions([5, 7], 1, 7), [1]); // the cursor's token is the last: itself only
+  const many = Array.from({ length: 100 }, (_, k) => (k % 2 ? 7 : 5));
+  assert.equal(samePairPositions(many, 0, 7).length, MAX_AVERAGED);
+});
+
+test('discoverAt --average: where the pair occurs once, the result is exactly the single-position one and says 1 position', async () => {
+  const text = 'def area(w, h):\n    return w * h\n\nprint(area(3, 4';
+  const analyzer = new DocumentAnalyzer(bundle, session);
+  const options = { target: ')', alt: ',' };
+  const single = await discoverAt(bundle, session, (seq) => analyzer.windows(seq), text, text.length - 1, options);
+  const averaged = await discoverAt(bundle, session, (seq) => analyzer.windows(seq), text, text.length - 1, { ...options, average: true });
+  assert.deepEqual(averaged.averaged, { positions: [{ line: single.position.line, col: single.position.col }] });
+  const apart = (d: object) => Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'ms' && k !== 'averaged')); // ms: wall time
+  assert.deepEqual(apart(averaged), apart(single));
+});
+
+test('averaged attribution over two positions is the mean of the two positions\' differences, node by node; discoverAt finds both', async () => {
+  const text = 'f(a, b) + 1\nf(a, b';
+  const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
+  const enc = bundle.tokenizer.encode(text);
+  const last = enc.ids.length - 1;
+  const same = samePairPositions(enc.ids, last, target);
+  assert.equal(same.length, 2, 'the fixture text has the pair twice');
+  const windows = same.map((j) => [bundle.eotId, ...enc.ids.slice(0, j + 1)]);
+  const found = await findCircuit(averagingRunner(session, windows), windows[0], { target, alt }, { means: bundle.means, chunk: 50 });
+  const mean = async (ablated: readonly number[]) => ((await diffWith(windows[0], target, alt, ablated)) + (await diffWith(windows[1], target, alt, ablated))) / 2;
+  assert.ok(Math.abs(found.full - (await mean([]))) <= 1e-4);
+  for (const f of found.nodes) assert.ok(Math.abs(found.attribution[f] - (found.full - (await mean([f])))) <= 1e-4, `attribution of node ${f}`);
+  assert.ok(Math.abs(found.withoutCircuit - (await mean(found.nodes))) <= 1e-4);
+
+  const analyzer = new DocumentAnalyzer(bundle, session);
+  const d = await discoverAt(bundle, session, (seq) => analyzer.windows(seq), text, text.length - 1, { target: ')', alt: ',', average: true });
+  assert.deepEqual(d.averaged?.positions, [
+    { line: 2, col: 5 },
+    { line: 1, col: 5 },
+  ]);
+  assert.ok(Math.abs(d.full.logit_diff - found.full) <= 1e-4);
+});
