@@ -1,6 +1,6 @@
-"""How much of an imported weight-sparse model a compacted graph could drop: dead nodes per layer (issue 18).
+"""A compacted graph for an imported weight-sparse model (issue 18): what is dead, and a GPT without it.
 
-    python -m training.compact --model DIR        (one of OpenAI's model folders, or a fixture of it)
+Dead nodes per layer of a model folder: python -m training.bench_openai --dead-only (training/bench_openai.py).
 
 Two kinds of dead, and only the first may be dropped from a graph with AbsTopK at that location:
 - unwritten: every weight into the node and its bias are zero (training/alive.py), so it is exactly 0 on
@@ -13,19 +13,20 @@ Two kinds of dead, and only the first may be dropped from a graph with AbsTopK a
   AbsTopK runs over its location it competes for the k kept slots, so dropping it would change which
   others are kept.
 A head is dead when none of its v channels is both written and read: its output is 0 whatever it attends to.
+
+compact_gpt drops unwritten MLP neurons and heads with no q, k or v channel written (the same number per
+layer, padded with dead ones, since our GPT has one width per location kind) and keeps the model's outside
+as it was: its config, node layout, node-mask inputs and records name the ORIGINAL nodes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+from dataclasses import replace
 
 import torch
 
 from .alive import alive_masks
-from .import_openai import load_model
-from .model import GPT
+from .model import GPT, GPTConfig, NodeHooks, abs_topk, k_for, site_dims
 
 
 def _read(weight: torch.Tensor) -> torch.Tensor:
@@ -69,14 +70,74 @@ def dead_totals(rows: list[dict]) -> dict[str, list[int]]:
     return {key: [sum(r[key][0] for r in rows), sum(r[key][1] for r in rows)] for key in kinds}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, required=True, help="folder with beeg_config.json and final_model.pt")
-    args = ap.parse_args()
-    gpt, _ = load_model(args.model)
-    rows = dead_per_layer(gpt)
-    print(json.dumps({"per_layer": rows, "total": dead_totals(rows)}))
+def _padded(alive: torch.Tensor, width: int) -> torch.Tensor:
+    """The alive indices, then dead ones up to `width`, in original order [width] (long)."""
+    order = torch.argsort((~alive).to(torch.int8), stable=True)  # alive first, each part in index order
+    return order[:width].sort().values
 
 
-if __name__ == "__main__":
-    main()
+class CompactHooks(NodeHooks):
+    """NodeHooks of the full model for a forward at compact widths. A compacted location's values are
+    placed back at their original indices (dead ones 0, as they are in the full model) before the mask,
+    fill and record of the full layout apply, then taken out again. AbsTopK keeps k of the ORIGINAL width:
+    the dropped entries are exactly 0, so the k-th largest |x| is the same (module docstring)."""
+
+    def __init__(self, cfg, keep: dict[str, torch.Tensor], *args, **kwargs):
+        super().__init__(cfg, *args, **kwargs)
+        self.keep, self.widths = keep, site_dims(cfg)
+
+    def topk(self, x: torch.Tensor, site: str) -> torch.Tensor:
+        if self.afrac is None or site not in self.topk_sites:
+            return x
+        return abs_topk(x, k_for(self.widths[site], self.afrac))
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        keep = self.keep.get(name)
+        if keep is None:
+            return super().__call__(name, x)
+        full = x.new_zeros(*x.shape[:-1], self.slices[name][1] - self.slices[name][0]).index_copy(-1, keep, x)  # [..., original width]
+        return super().__call__(name, full).index_select(-1, keep)
+
+
+class CompactGPT(GPT):
+    """A GPT whose blocks run at compact widths while `cfg` stays the full model's (NodeInterface, the node
+    layout and the bundle see the original nodes); `keep` names each compacted location's original indices."""
+
+    def __init__(self, full: GPTConfig, compact: GPTConfig, keep: dict[str, torch.Tensor]):
+        super().__init__(compact)
+        self.cfg, self.keep = full, keep
+
+    def hooks(self, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None) -> NodeHooks:
+        return CompactHooks(self.cfg, self.keep, node_mask, node_fill, record, norm_scales, afrac=self.afrac_now)
+
+
+@torch.no_grad()
+def compact_gpt(gpt: GPT) -> CompactGPT:
+    """The same model without its unwritten MLP neurons and its heads with nothing written (module docstring)."""
+    cfg, masks = gpt.cfg, alive_masks(gpt)
+    nh, dh, hd = cfg.n_head, cfg.d_head, cfg.n_head * cfg.d_head
+    heads = [(masks[f"{L}.attn.q"] | masks[f"{L}.attn.k"] | masks[f"{L}.attn.v"]).view(nh, dh).any(1) for L in range(cfg.n_layer)]  # [nh] each
+    neurons = [masks[f"{L}.mlp.post_act"] for L in range(cfg.n_layer)]  # [d_mlp] each
+    small = replace(cfg, n_head=max(1, max(int(h.sum()) for h in heads)), d_mlp=max(1, max(int(n.sum()) for n in neurons)))
+    keep, state = {}, dict(gpt.state_dict())
+    for L in range(cfg.n_layer):
+        p = f"transformer.h.{L}."
+        kept_heads = _padded(heads[L], small.n_head)
+        chans = (kept_heads[:, None] * dh + torch.arange(dh)).reshape(-1)  # [nh' * dh] original q/k/v channels
+        rows = torch.cat([chans + i * hd for i in range(3)])
+        state[p + "attn.c_attn.weight"] = state[p + "attn.c_attn.weight"][rows]
+        state[p + "attn.c_proj.weight"] = state[p + "attn.c_proj.weight"][:, chans]
+        if cfg.bias:
+            state[p + "attn.c_attn.bias"] = state[p + "attn.c_attn.bias"][rows]
+        if cfg.sink:
+            state[p + "attn.sink_logit"] = state[p + "attn.sink_logit"][kept_heads]
+        neur = _padded(neurons[L], small.d_mlp)
+        state[p + "mlp.c_fc.weight"] = state[p + "mlp.c_fc.weight"][neur]
+        state[p + "mlp.c_proj.weight"] = state[p + "mlp.c_proj.weight"][:, neur]
+        if cfg.bias:
+            state[p + "mlp.c_fc.bias"] = state[p + "mlp.c_fc.bias"][neur]
+        keep.update({f"{L}.attn.{s}": chans for s in "qkv"} | {f"{L}.mlp.post_act": neur})
+    out = CompactGPT(cfg, small, keep)
+    out.load_state_dict(state)
+    out.afrac_now, out.bigram_on = gpt.afrac_now, gpt.bigram_on
+    return out.eval()

@@ -1,7 +1,11 @@
+import numpy as np
+import onnxruntime as ort
 import torch
 
-from training import import_openai, openai_format
-from training.compact import dead_per_layer, dead_totals
+from training import export, import_openai, openai_format
+from training.alive import alive_masks
+from training.compact import compact_gpt, dead_per_layer, dead_totals
+from training.model import n_nodes, node_layout
 
 
 def test_dead_per_layer_counts_what_was_cut(tmp_path):
@@ -30,3 +34,71 @@ def test_dead_per_layer_counts_what_was_cut(tmp_path):
         {"v_unwritten": dh, "heads_dead": 1, "q_unwritten": 1, "qk_pair_dead": 1},
     ]
     assert rows[1]["heads_dead"] == [1, config["n_head"]] and rows[0]["mlp_unread"] == [1, config["d_mlp"]]
+
+
+def _with_dead_parts(tmp_path, name: str):
+    """A fixture whose layer 0 loses 40 MLP neurons, layer 1 loses 10, and both lose head 2 (q, k and v)."""
+    config = openai_format.FIXTURES[name]
+    folder = openai_format.write_model(tmp_path / name, config, seed=3)
+    sd = torch.load(folder / import_openai.WEIGHTS, weights_only=True)
+    hd, dh = config["n_head"] * config["d_head"], config["d_head"]
+    cuts = {"transformer.h.0.mlp.c_fc": torch.arange(0, 80, 2), "transformer.h.1.mlp.c_fc": torch.arange(50, 60)}
+    for L in range(config["n_layer"]):
+        cuts[f"transformer.h.{L}.attn.c_attn"] = torch.cat([torch.arange(2 * dh, 3 * dh) + i * hd for i in range(3)])
+    for key, rows in cuts.items():
+        sd[key + ".weight"][rows] = 0
+        if key + ".bias" in sd:
+            sd[key + ".bias"][rows] = 0
+    torch.save(sd, folder / import_openai.WEIGHTS)
+    return import_openai.load_model(folder)[0]
+
+
+def test_compact_gpt_is_the_same_model(tmp_path):
+    """The compacted GPT is smaller, yet gives the same logits and every node's value at its original index
+    (so the same AbsTopK sets), with and without ablation, where 4 or 8 locations run AbsTopK."""
+    for name in ("sink_bigram_8sites", "plain_4sites_tied"):
+        gpt = _with_dead_parts(tmp_path, name)
+        small = compact_gpt(gpt)
+        body = lambda m: sum(p.numel() for n, p in m.named_parameters() if ".h." in n)  # noqa: E731
+        assert body(small) < body(gpt) and small.cfg == gpt.cfg
+        assert small.transformer.h[0].mlp.c_fc.weight.shape[0] == gpt.cfg.d_mlp - 10  # padded to layer 1's alive count
+        assert small.transformer.h[0].attn.c_proj.weight.shape[1] == (gpt.cfg.n_head - 1) * gpt.cfg.d_head
+        ids = torch.randint(0, gpt.cfg.vocab_size, (2, 48), generator=torch.Generator().manual_seed(1))
+        N = n_nodes(gpt.cfg)
+        mask = (torch.rand(N, generator=torch.Generator().manual_seed(2)) > 0.05).float()
+        # fills as node means are: 0 at the dead nodes, which never take another value
+        alive = torch.cat([alive_masks(gpt)[e["name"]] for e in node_layout(gpt.cfg)])  # [N]
+        fill = torch.randn(N, generator=torch.Generator().manual_seed(3)) * alive
+        for m, f in ((None, None), (mask, fill)):
+            with torch.no_grad():
+                want, want_nodes, _ = gpt(ids, m, f, record=True)  # [B, T, V], [B, T, N]
+                got, got_nodes, _ = small(ids, m, f, record=True)
+            assert (got - want).abs().max() < 1e-4
+            assert ((got_nodes != 0) == (want_nodes != 0)).all() and (got_nodes - want_nodes).abs().max() < 1e-4
+
+
+def test_compact_onnx_matches_the_full_graph(tmp_path):
+    """The compacted ONNX takes the same inputs (original node ids) and gives the logits and watched nodes,
+    dead ones included, of the full graph within 1e-4."""
+    gpt = _with_dead_parts(tmp_path, "sink_bigram_8sites")
+    N, at = n_nodes(gpt.cfg), {e["name"]: e["offset"] for e in node_layout(gpt.cfg)}
+    # a q channel of the dropped head 2, a dropped and a kept neuron, the last node
+    watch = [at["0.attn.q"] + 2 * gpt.cfg.d_head, at["0.mlp.post_act"] + 4, at["0.mlp.post_act"] + 5, N - 1]
+    outs = []
+    for tag, model in (("full", gpt), ("compact", compact_gpt(gpt))):
+        path = tmp_path / f"{tag}.onnx"
+        export.export_onnx(model, path, bigram_fp16=False)
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        mask = np.ones((2, N), np.float32)
+        mask[1, np.random.default_rng(0).choice(N, 40, replace=False)] = 0
+        feeds = {
+            "input_ids": np.random.default_rng(1).integers(0, gpt.cfg.vocab_size, (1, 40)),
+            "node_mask": mask,
+            "node_fill": np.zeros((2, N), np.float32),
+            "watch": np.array(watch, np.int64),
+            "score_from": np.array([8], np.int64),
+            "read_ids": np.arange(50, dtype=np.int64),
+        }
+        outs.append(sess.run(None, feeds))
+    for full, small in zip(*outs, strict=True):
+        assert full.shape == small.shape and np.abs(full - small).max() < 1e-4
