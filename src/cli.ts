@@ -44,9 +44,10 @@ Commands:
                         (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
   discover FILE --at LINE:COL   "why this token?": the circuit behind the prediction after the token
-                      at LINE:COL, found by ablating every node alone and growing, then pruning, a
-                      node set until it alone keeps --keep of the target-vs-alternative logit
-                      difference; reports it, what ablating it costs, its nodes and edges
+                      at LINE:COL, found by ablating groups of nodes, then the groups that matter
+                      node by node, and growing, then pruning, a node set until it alone keeps --keep
+                      of the target-vs-alternative logit difference; reports it, what ablating it
+                      costs, its nodes and edges
     --target TEXT       the token to explain (default: the code's next token if among the top 5,
                         else the top one)
     --alt TEXT          the token to contrast it with (default: the runner-up)
