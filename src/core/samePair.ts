@@ -11,11 +11,11 @@ import type { RunInput, RunOutput } from './ortSession';
 export const MAX_AVERAGED = 16;
 
 /**
- * Token indices j (into `ids`, the document's tokens) where ids[j] is the cursor's token ids[i] and
+ * Token indices j (into `ids`, the document's token ids or texts) where ids[j] is the cursor's token ids[i] and
  * ids[j + 1] is `target`: the cursor's own index first (whatever follows it), then the others in file
  * order, at most MAX_AVERAGED in all.
  */
-export function samePairPositions(ids: ArrayLike<number>, i: number, target: number): number[] {
+export function samePairPositions<T>(ids: ArrayLike<T>, i: number, target: T): number[] {
   const out = [i];
   for (let j = 0; j + 1 < ids.length && out.length < MAX_AVERAGED; j++) if (j !== i && ids[j] === ids[i] && ids[j + 1] === target) out.push(j);
   return out;

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { NextToken } from '../core/analysis';
 import type { Discovery } from '../core/discoverAt';
 import { errorMessage } from '../core/errors';
+import { samePairPositions } from '../core/samePair';
 import type { CircuitController } from './circuitController';
 import type { CircuitSources, FoundCircuit } from './circuitSources';
 import type { Documents } from './documents';
@@ -22,6 +23,8 @@ export interface WhyArgs {
   /** Token texts of the contrast; when both are given nothing is asked. */
   readonly target?: string;
   readonly alt?: string;
+  /** Average over the places in the file with the same token followed by the target (core/samePair); default false. */
+  readonly average?: boolean;
 }
 
 interface TokenItem extends vscode.QuickPickItem {
@@ -54,7 +57,7 @@ export class WhyThisToken {
     if (!at) return undefined;
     const { doc, offset } = at;
     const text = doc.getText();
-    const contrast = args.target !== undefined && args.alt !== undefined ? { target: args.target, alt: args.alt } : await this.askContrast(model, doc, text, offset);
+    const contrast = args.target !== undefined && args.alt !== undefined ? { target: args.target, alt: args.alt, average: args.average } : await this.askContrast(model, doc, text, offset);
     if (!contrast) return undefined;
     let discovery: Discovery;
     try {
@@ -85,7 +88,7 @@ export class WhyThisToken {
   }
 
   /** Two QuickPicks over the top next tokens: the target (default: the code's next token if listed, else the top one), then the alternative (default: the runner-up). */
-  private async askContrast(model: LoadedModel, doc: vscode.TextDocument, text: string, offset: number): Promise<{ target: string; alt: string } | undefined> {
+  private async askContrast(model: LoadedModel, doc: vscode.TextDocument, text: string, offset: number): Promise<{ target: string; alt: string; average: boolean } | undefined> {
     const here = await model.nextTokens(text, offset);
     if (!here || here.next.length === 0) {
       void vscode.window.showInformationMessage('Circuit Inspector: there is no token at the cursor to predict from.');
@@ -99,14 +102,33 @@ export class WhyThisToken {
     if (target === undefined) return undefined;
     const rest = here.next.filter((n) => n.text !== target);
     const alt = await pickToken(`Why this token? (2/2) Instead of which token, ${title}`, rest, actual, rest[0]?.text);
-    return alt === undefined ? undefined : { target, alt };
+    if (alt === undefined) return undefined;
+    const average = await askAverage(tokens, here.start, target, title);
+    return average === undefined ? undefined : { target, alt, average };
   }
+}
+
+/**
+ * Where the document has the cursor's token followed by `target` elsewhere too, a QuickPick: at the
+ * cursor only (the default) or averaged over those places; false without asking where there are none.
+ */
+async function askAverage(tokens: readonly { text: string; start: number }[], start: number, target: string, title: string): Promise<boolean | undefined> {
+  const i = tokens.findIndex((t) => t.start === start);
+  const places = i < 0 ? 1 : samePairPositions(tokens.map((t) => t.text), i, target).length;
+  if (places < 2) return false;
+  const items = [
+    { label: 'At the cursor only', average: false },
+    { label: `Averaged over ${places} places`, description: `every place in the file where ${JSON.stringify(tokens[i].text)} is followed by ${JSON.stringify(target)}`, average: true },
+  ];
+  const choice = await vscode.window.showQuickPick(items, { title: `Why this token? Where, ${title}` });
+  return choice?.average;
 }
 
 /** The evidence in one sentence: size, what the circuit keeps alone and what removing it leaves. */
 function summary(d: Discovery): string {
   const pct = (x: number) => `${Math.round(100 * x)} %`;
-  return `${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'} explain ${JSON.stringify(d.target.text)} over ${JSON.stringify(d.alt.text)} at ${d.position.line}:${d.position.col}: alone they keep ${pct(d.circuit_only.kept)} of the logit difference, and ablating them leaves ${pct(d.without_circuit.kept)} (${(d.ms / 1000).toFixed(1)} s, ${d.rows.toLocaleString('en-US')} forward passes).`;
+  const where = d.averaged ? `averaged over ${d.averaged.positions.length} places` : `at ${d.position.line}:${d.position.col}`;
+  return `${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'} explain ${JSON.stringify(d.target.text)} over ${JSON.stringify(d.alt.text)} ${where}: alone they keep ${pct(d.circuit_only.kept)} of the logit difference, and ablating them leaves ${pct(d.without_circuit.kept)} (${(d.ms / 1000).toFixed(1)} s, ${d.rows.toLocaleString('en-US')} forward passes).`;
 }
 
 /** The document and offset the command works on: its arguments, else the active Python editor's cursor. */
