@@ -28,6 +28,7 @@ from tokenizers import Tokenizer, models
 from . import export, prepare
 from . import tokenizer as our_tokenizer
 from .alive import alive_summary
+from .compact import compact_gpt
 from .model import GPT, SITES, GPTConfig, node_layout, site_dims
 from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS, FormatError, load_published
 from .openai_viz import Viz, circuit_file, read_viz
@@ -258,7 +259,13 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
             **provenance,
             "node_means": f"mean of every node over {mean_windows} random {gpt.cfg.block_size}-token windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
         }
-        export.write_bundle(gpt, data, out, name, provenance, {**export.nonzero_stats(gpt), **alive_summary(gpt)}, mean_windows, bigram_fp16=False)
+        small = compact_gpt(gpt)
+        widths = {"n_head": small.transformer.h[0].attn.cfg.n_head, "d_mlp": small.transformer.h[0].mlp.cfg.d_mlp}
+        metrics = {**export.nonzero_stats(gpt), **alive_summary(gpt), "compact_graph": widths}
+        export.write_bundle(gpt, data, out, name, provenance, metrics, mean_windows, bigram_fp16=False)
+    if widths != {"n_head": gpt.cfg.n_head, "d_mlp": gpt.cfg.d_mlp}:
+        # the graph again without the dead heads and neurons; golden.json stays the full model's reference
+        export.export_onnx(small, out / "model.onnx", bigram_fp16=False)
 
 
 def circuits_line(manifest: dict) -> str:
@@ -316,9 +323,9 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         f"- Tokenizer: `{p['source_tokenizer']}` (data-gym `vocab.bpe` + `encoder.json`) converted to tokenizer.json, same ids.",
         f"- Node means: {p['node_means']}.",
         f"- Weights: {mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} in the matrices (density {mx['density']:.5f}).",
-        f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input, room for a compacted graph): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
+        f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
         + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
-        + ".",
+        + f"; the graph drops dead heads and MLP neurons, running {mx['compact_graph']['n_head']} of {m['n_head']} heads and {mx['compact_graph']['d_mlp']:,} of {m['d_mlp']:,} neurons a layer (the most alive in any layer).",
         circuits_line(manifest),
         "",
         "## Conversion notes",

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -36,7 +39,7 @@ def test_dead_per_layer_counts_what_was_cut(tmp_path):
     assert rows[1]["heads_dead"] == [1, config["n_head"]] and rows[0]["mlp_unread"] == [1, config["d_mlp"]]
 
 
-def _with_dead_parts(tmp_path, name: str):
+def _with_dead_parts(tmp_path, name: str) -> Path:
     """A fixture whose layer 0 loses 40 MLP neurons, layer 1 loses 10, and both lose head 2 (q, k and v)."""
     config = openai_format.FIXTURES[name]
     folder = openai_format.write_model(tmp_path / name, config, seed=3)
@@ -50,14 +53,14 @@ def _with_dead_parts(tmp_path, name: str):
         if key + ".bias" in sd:
             sd[key + ".bias"][rows] = 0
     torch.save(sd, folder / import_openai.WEIGHTS)
-    return import_openai.load_model(folder)[0]
+    return folder
 
 
 def test_compact_gpt_is_the_same_model(tmp_path):
     """The compacted GPT is smaller, yet gives the same logits and every node's value at its original index
     (so the same AbsTopK sets), with and without ablation, where 4 or 8 locations run AbsTopK."""
     for name in ("sink_bigram_8sites", "plain_4sites_tied"):
-        gpt = _with_dead_parts(tmp_path, name)
+        gpt, _ = import_openai.load_model(_with_dead_parts(tmp_path, name))
         small = compact_gpt(gpt)
         body = lambda m: sum(p.numel() for n, p in m.named_parameters() if ".h." in n)  # noqa: E731
         assert body(small) < body(gpt) and small.cfg == gpt.cfg
@@ -77,28 +80,50 @@ def test_compact_gpt_is_the_same_model(tmp_path):
             assert ((got_nodes != 0) == (want_nodes != 0)).all() and (got_nodes - want_nodes).abs().max() < 1e-4
 
 
-def test_compact_onnx_matches_the_full_graph(tmp_path):
-    """The compacted ONNX takes the same inputs (original node ids) and gives the logits and watched nodes,
-    dead ones included, of the full graph within 1e-4."""
-    gpt = _with_dead_parts(tmp_path, "sink_bigram_8sites")
+def _feeds(gpt) -> dict:
+    """Two mask rows (none and 40 nodes ablated) and watched nodes: a q channel of the dropped head 2, a
+    dropped and a kept neuron, the last node."""
     N, at = n_nodes(gpt.cfg), {e["name"]: e["offset"] for e in node_layout(gpt.cfg)}
-    # a q channel of the dropped head 2, a dropped and a kept neuron, the last node
+    mask = np.ones((2, N), np.float32)
+    mask[1, np.random.default_rng(0).choice(N, 40, replace=False)] = 0
     watch = [at["0.attn.q"] + 2 * gpt.cfg.d_head, at["0.mlp.post_act"] + 4, at["0.mlp.post_act"] + 5, N - 1]
-    outs = []
-    for tag, model in (("full", gpt), ("compact", compact_gpt(gpt))):
-        path = tmp_path / f"{tag}.onnx"
-        export.export_onnx(model, path, bigram_fp16=False)
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        mask = np.ones((2, N), np.float32)
-        mask[1, np.random.default_rng(0).choice(N, 40, replace=False)] = 0
-        feeds = {
-            "input_ids": np.random.default_rng(1).integers(0, gpt.cfg.vocab_size, (1, 40)),
-            "node_mask": mask,
-            "node_fill": np.zeros((2, N), np.float32),
-            "watch": np.array(watch, np.int64),
-            "score_from": np.array([8], np.int64),
-            "read_ids": np.arange(50, dtype=np.int64),
-        }
-        outs.append(sess.run(None, feeds))
-    for full, small in zip(*outs, strict=True):
-        assert full.shape == small.shape and np.abs(full - small).max() < 1e-4
+    return {
+        "input_ids": np.random.default_rng(1).integers(0, gpt.cfg.vocab_size, (1, 40)),
+        "node_mask": mask,
+        "node_fill": np.zeros((2, N), np.float32),
+        "watch": np.array(watch, np.int64),
+        "score_from": np.array([8], np.int64),
+        "read_ids": np.arange(50, dtype=np.int64),
+    }
+
+
+def _same_outputs(path: Path, gpt) -> None:
+    """The graph at `path` gives the full model's logits and watched nodes (dead ones included) within 1e-4."""
+    feeds = _feeds(gpt)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+    with torch.no_grad():
+        want = export.NodeInterface(gpt)(*(torch.from_numpy(v) for v in feeds.values()))
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == tuple(w.shape) and np.abs(g - w.numpy()).max() < 1e-4
+
+
+def test_compact_onnx_matches_the_full_model(tmp_path):
+    """The compacted ONNX takes the same inputs (original node ids) and gives the same outputs."""
+    gpt, _ = import_openai.load_model(_with_dead_parts(tmp_path, "sink_bigram_8sites"))
+    export.export_onnx(compact_gpt(gpt), tmp_path / "compact.onnx", bigram_fp16=False)
+    _same_outputs(tmp_path / "compact.onnx", gpt)
+
+
+def test_converted_bundle_runs_the_compact_graph(tmp_path, root):
+    """import_openai writes the compacted graph, says so in the manifest and card, and keeps the full layout."""
+    folder = _with_dead_parts(tmp_path, "plain_4sites_tied")
+    openai_format.write_tokenizer(tmp_path / "tok", openai_format.repo_texts(), 512 - 257)
+    corpus = tmp_path / "val.jsonl"
+    corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in sorted((root / "src/core").glob("*.ts"))))
+    import_openai.convert(folder, tmp_path / "tok", tmp_path / "bundle", corpus, mean_windows=4)
+    gpt, _ = import_openai.load_model(folder)
+    manifest = json.loads((tmp_path / "bundle/manifest.json").read_text())
+    assert manifest["metrics"]["compact_graph"] == {"n_head": gpt.cfg.n_head - 1, "d_mlp": gpt.cfg.d_mlp - 10}
+    assert manifest["nodes"]["layout"] == node_layout(gpt.cfg)
+    assert "running 3 of 4 heads and 118 of 128 neurons" in (tmp_path / "bundle/MODEL_CARD.md").read_text()
+    _same_outputs(tmp_path / "bundle/model.onnx", gpt)
