@@ -90,6 +90,26 @@ export class CircuitController implements vscode.Disposable {
     return shown;
   }
 
+  /**
+   * A model was loaded (or failed to load): the panel must not go on showing the old model's
+   * circuit. It shows the new model's circuit of the same task at the same place, else the one whose
+   * task applies there, else says that the model changed and has no circuit here. The ablation named
+   * the old model's nodes, so it is dropped.
+   */
+  async modelChanged(): Promise<PanelModel | undefined> {
+    if (!this.task || !this.uri) return undefined; // nothing shown yet
+    const model = this.model();
+    this.changeAblation(new Set(), this.mode, false);
+    this.shown = undefined;
+    const doc = await vscode.workspace.openTextDocument(this.uri);
+    const same = model?.circuits.some((c) => c.task === this.task);
+    this.task = model && (same ? this.task : await this.taskAt(model, doc, this.offset));
+    if (this.task) return this.measure(doc, 'action');
+    const why = model ? `The model changed to ${model.modelName}, which has no circuit whose task applies here.` : 'The model changed, and no model is loaded now (the status bar says why).';
+    this.panel.clear(`${why} Run “Show circuit at cursor” or “Why this token?” to see one.`);
+    return undefined;
+  }
+
   /** Set ablations programmatically (commands, tests) and re-run; without a mode, the one in force. */
   setAblation(nodes: readonly string[], mode: AblationMode = this.mode, circuitOnly = false): Promise<PanelModel | undefined> {
     this.changeAblation(new Set(nodes), mode, circuitOnly);
@@ -178,17 +198,21 @@ export class CircuitController implements vscode.Disposable {
    * string → the quote circuit; before a list's `]` → brackets; …); otherwise ask.
    */
   private async pickTask(model: LoadedModel, doc: vscode.TextDocument, offset: number): Promise<string | undefined> {
-    const text = doc.getText();
-    const token = tokenAt((await this.docs.analyzeNow(doc))?.base.tokens ?? [], offset);
-    // a circuit whose task applies anywhere (one found at a single token) is offered, never assumed
-    const scoped = model.circuits.filter((c) => scopeOf(c).kind !== 'anywhere');
-    const known = circuitAt(scoped, text, token?.start ?? offset, token?.end ?? offset + 1);
-    if (known) return known.task;
+    const known = await this.taskAt(model, doc, offset);
+    if (known) return known;
     const pick = await vscode.window.showQuickPick(
       model.circuits.map((c) => ({ label: c.title, description: c.task, detail: c.description, task: c.task })),
       { title: 'Circuit Inspector: which circuit?', placeHolder: 'No circuit\'s task applies at the cursor' },
     );
     return pick?.task;
+  }
+
+  /** The first circuit of `model` with a scope whose task applies to the token at `offset`. */
+  private async taskAt(model: LoadedModel, doc: vscode.TextDocument, offset: number): Promise<string | undefined> {
+    const token = tokenAt((await this.docs.analyzeNow(doc))?.base.tokens ?? [], offset);
+    // a circuit whose task applies anywhere (one found at a single token) is offered, never assumed
+    const scoped = model.circuits.filter((c) => scopeOf(c).kind !== 'anywhere');
+    return circuitAt(scoped, doc.getText(), token?.start ?? offset, token?.end ?? offset + 1)?.task;
   }
 
   private follow(e: vscode.TextEditorSelectionChangeEvent): void {

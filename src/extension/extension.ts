@@ -8,6 +8,7 @@ import { CircuitSources, Warnings } from './circuitSources';
 import { Documents } from './documents';
 import { Highlights } from './highlights';
 import { CircuitHover } from './hover';
+import { errorMessage } from '../core/errors';
 import { logChannel } from './log';
 import { CHOOSE_COMMAND, bundleDirOf, ModelChoice } from './modelChoice';
 import { ModelLoader } from './modelLoader';
@@ -74,6 +75,7 @@ function createParts(context: vscode.ExtensionContext): Parts {
   loader.onDidLoad = () => {
     sources.forgetFound();
     circuitsChanged();
+    void controller.modelChanged().catch((e: unknown) => log.error(`circuit panel after a model change: ${errorMessage(e)}`));
   };
   const panel = registerCircuitPanel(context, { topTokens: (id) => controller.topTokens(id), log: (m) => log.info(m) });
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);

@@ -43,6 +43,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
         tokens: uri ? tokenReadouts(state) : undefined,
         panel: panel.model,
+        panelCleared: panel.cleared,
         placement: { viewWidth: panel.viewWidth, opensIn: panel.placement, onScreen: panel.visible },
       };
     }),

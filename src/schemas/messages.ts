@@ -185,6 +185,8 @@ export const hostMessages = {
   nodeExamples: v.strictObject({ kind: v.literal('nodeExamples'), requestId, nodeId, examples: v.nullable(nodeExamples) }),
   /** The host wants the graph exported; answered by `exportData` with the same `requestId`. */
   exportRequest: v.strictObject({ kind: v.literal('exportRequest'), requestId, format: exportFormat }),
+  /** The circuit last shown is gone (the model changed and has none at that place): the panel shows `message` instead. */
+  cleared: v.strictObject({ kind: v.literal('cleared'), message: boundedString(LIMITS.notice) }),
   /** A short status line for the user (e.g. "Saved circuit.svg"). */
   notice: v.strictObject({ kind: v.literal('notice'), level: v.picklist(['info', 'error']), message: boundedString(LIMITS.notice) }),
 } as const;

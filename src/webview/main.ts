@@ -134,10 +134,9 @@ side.append(readout.element, details.element);
 content.append(graphPane, side);
 
 const emptyState = el('div', 'empty-state');
-emptyState.append(
-  el('h2', '', 'No circuit yet'),
-  el('p', '', 'Put the cursor inside a Python string or list and run “Circuit Inspector: Show circuit at cursor”.'),
-);
+const emptyHeading = el('h2', '', 'No circuit yet');
+const emptyText = el('p', '', 'Put the cursor inside a Python string or list and run “Circuit Inspector: Show circuit at cursor”.');
+emptyState.append(emptyHeading, emptyText);
 const notice = el('div', 'notice');
 notice.setAttribute('role', 'status');
 
@@ -360,6 +359,13 @@ function handle(message: HostMessage): void {
       return;
     case 'exportRequest':
       exportGraph(message.format, message.requestId);
+      return;
+    case 'cleared':
+      state = { ...state, model: null, selected: null };
+      emptyHeading.textContent = 'No circuit here';
+      emptyText.textContent = message.message;
+      render();
+      save();
       return;
     case 'notice':
       showNotice(message.level, message.message);

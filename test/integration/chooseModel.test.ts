@@ -4,8 +4,10 @@
 // temporary model folder, once without and once with its circuit (--viz). The suite switches to them
 // with the command and checks that the first analyses a Python file, that its hover and "Show circuit
 // at cursor" say it has no circuits, that "Why this token?" finds one there and opens it in the panel;
-// that the second's circuit gets highlights, hover and panel; that a broken bundle leaves the model in
-// use loaded; and that the list (Enter on its first entry) switches back to the shipped model.
+// that the second's circuit gets highlights, hover and panel; that after a model change the panel shows
+// the new model's circuit at the same place, or says the model has none there; that a broken bundle
+// leaves the model in use loaded; and that the list (Enter on its first entry) switches back to the
+// shipped model.
 import * as assert from 'assert';
 import { execFile } from 'child_process';
 import * as fs from 'fs';
@@ -18,7 +20,7 @@ import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testS
 const CHOOSE = 'circuitInspector.chooseModel';
 const CONVERTED = 'openai-fixture'; // the bundle name make_openai_bundle.py writes
 
-type State = TestState & { circuits?: string[] };
+type State = TestState & { circuits?: string[]; panelCleared?: string; panel?: { busy: boolean; cursor: unknown } };
 type Chosen = { loaded: string } | { error: string } | undefined;
 
 const state = async (uri?: vscode.Uri): Promise<State> => (await testState(uri)) as State;
@@ -142,6 +144,42 @@ suite('Choose model', () => {
     } finally {
       await setting('highlights.circuits', undefined);
     }
+  });
+
+  test('after a model change the panel shows the new model\'s circuit at the same place, or says that the model changed and has none there', async function () {
+    this.timeout(240_000);
+    const models = path.join(repoDir, 'models');
+    const first = fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'manifest.json')))!;
+    // another bundle with the shipped model's circuits: a copy of it, its files linked
+    const copy = path.join(folder, 'shipped-copy');
+    fs.mkdirSync(copy, { recursive: true });
+    for (const f of fs.readdirSync(path.join(models, first))) if (!fs.existsSync(path.join(copy, f))) fs.symlinkSync(path.join(models, first, f), path.join(copy, f));
+    assert.ok(await vscode.commands.executeCommand<Chosen>(CHOOSE, first));
+    const doc = (await openFixture('quotes_and_lists.py')).document;
+    const offset = doc.getText().indexOf('print("value")') + 'print("val'.length;
+    const shown = await vscode.commands.executeCommand<{ circuit: { task: string; nodes: { id: string }[] } }>('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset });
+    assert.ok(shown, 'the shipped model shows a circuit inside a string');
+    const task = shown.circuit.task;
+    const ablated = await vscode.commands.executeCommand<{ ablated: string[] }>('circuitInspector._testSetAblation', [shown.circuit.nodes[0].id]);
+    assert.deepEqual(ablated?.ablated, [shown.circuit.nodes[0].id]);
+    const cursor = (await state()).panel!.cursor;
+
+    assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, 'shipped-copy'), { loaded: shipped });
+    // measured again on the new model: the old model's ablation is gone, the place is the same
+    const again = await waitFor(async () => {
+      const p = (await state()).panel;
+      return p?.circuit.task === task && p.ablated.length === 0 && p.readout && !p.busy ? p : undefined;
+    }, 60_000, 'the new model\'s circuit at the same place');
+    assert.deepEqual(again.cursor, cursor);
+
+    assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, CONVERTED), { loaded: CONVERTED });
+    const cleared = await waitFor(async () => {
+      const s = await state();
+      return s.panel === undefined && s.panelCleared ? s.panelCleared : undefined;
+    }, 60_000, 'the panel to drop the old model\'s circuit');
+    assert.match(cleared, new RegExp(`^The model changed to ${CONVERTED}, which has no circuit whose task applies here\\.`));
+    await new Promise((r) => setTimeout(r, 1500)); // the webview paints after the message
+    await screenshot('choose-model-panel-cleared');
   });
 
   test('a broken bundle gives one sentence naming its file, and the model in use stays loaded and chosen', async function () {

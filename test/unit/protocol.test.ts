@@ -226,12 +226,13 @@ describe('webview → host messages', () => {
 });
 
 describe('host → webview messages', () => {
-  it('accepts update, topTokens, exportRequest, notice and nodeExamples', () => {
+  it('accepts update, topTokens, exportRequest, cleared, notice and nodeExamples', () => {
     const model = sampleModel();
     const messages = [
       { kind: 'update', model, pinned: false },
       { kind: 'topTokens', requestId: 1, nodeId: '0.attn.resid_delta.40', tokens: sampleTopTokens()['0.attn.resid_delta.40'] },
       { kind: 'exportRequest', requestId: 2, format: 'svg' },
+      { kind: 'cleared', message: 'The model changed to csp_yolo1, which has no circuit whose task applies here.' },
       { kind: 'notice', level: 'info', message: 'Saved' },
       { kind: 'nodeExamples', requestId: 3, nodeId: '0.attn.resid_delta.40', examples: null },
     ];

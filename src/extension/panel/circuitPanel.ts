@@ -79,6 +79,8 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   /** The current model, its circuit without the nodes' examples (`nodeExamples` holds them). */
   private current: PanelModel | undefined;
+  /** Why the panel shows no circuit, once `clear` has taken the last one away. */
+  private clearedBecause: string | undefined;
   private readonly nodeExamples = new NodeExamplesStore();
   private documentUri: vscode.Uri | undefined;
   private isPinned = false;
@@ -131,10 +133,25 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       return false;
     }
     this.current = checked.value;
+    this.clearedBecause = undefined;
     if (options.document) this.documentUri = options.document;
     if (this.panel) this.panel.panel.title = panelTitle(this.current);
     this.broadcast();
     return true;
+  }
+
+  /** The circuit shown is no longer valid (the model changed): every webview shows `reason` instead, pinned or not. */
+  clear(reason: string): void {
+    if (this.isDisposed) return;
+    this.current = undefined;
+    this.clearedBecause = reason;
+    if (this.panel) this.panel.panel.title = 'Circuit';
+    this.broadcast();
+  }
+
+  /** Why the panel shows no circuit, when `clear` took it away. */
+  get cleared(): string | undefined {
+    return this.clearedBecause;
   }
 
   /**
@@ -441,6 +458,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   private postUpdate(connection: WebviewConnection): void {
     if (this.current) connection.post({ kind: 'update', model: this.current, pinned: this.isPinned });
+    else if (this.clearedBecause) connection.post({ kind: 'cleared', message: this.clearedBecause });
   }
 
   private hasNode(id: string): boolean {
