@@ -14,9 +14,9 @@ Two kinds of dead, and only the first may be dropped from a graph with AbsTopK a
   others are kept.
 A head is dead when none of its v channels is both written and read: its output is 0 whatever it attends to.
 
-compact_gpt drops unwritten MLP neurons and heads with no q, k or v channel written (the same number per
-layer, padded with dead ones, since our GPT has one width per location kind) and keeps the model's outside
-as it was: its config, node layout, node-mask inputs and records name the ORIGINAL nodes.
+compact_gpt drops unwritten MLP neurons and heads with no q, k or v channel written (each layer its own
+widths; a layer with none alive keeps one dead one, as a width of 0 would not export) and keeps the model's
+outside as it was: its config, node layout, node-mask inputs and records name the ORIGINAL nodes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from .alive import alive_masks
-from .model import GPT, GPTConfig, NodeHooks, abs_topk, k_for, site_dims
+from .model import GPT, Block, GPTConfig, NodeHooks, abs_topk, k_for, site_dims
 
 
 def _read(weight: torch.Tensor) -> torch.Tensor:
@@ -70,10 +70,10 @@ def dead_totals(rows: list[dict]) -> dict[str, list[int]]:
     return {key: [sum(r[key][0] for r in rows), sum(r[key][1] for r in rows)] for key in kinds}
 
 
-def _padded(alive: torch.Tensor, width: int) -> torch.Tensor:
-    """The alive indices, then dead ones up to `width`, in original order [width] (long)."""
-    order = torch.argsort((~alive).to(torch.int8), stable=True)  # alive first, each part in index order
-    return order[:width].sort().values
+def _kept(alive: torch.Tensor) -> torch.Tensor:
+    """The alive indices in original order, or index 0 alone where none is alive [n ≥ 1] (long)."""
+    idx = alive.nonzero().squeeze(1)
+    return idx if len(idx) else torch.zeros(1, dtype=torch.long)
 
 
 class CompactHooks(NodeHooks):
@@ -100,11 +100,13 @@ class CompactHooks(NodeHooks):
 
 
 class CompactGPT(GPT):
-    """A GPT whose blocks run at compact widths while `cfg` stays the full model's (NodeInterface, the node
-    layout and the bundle see the original nodes); `keep` names each compacted location's original indices."""
+    """A GPT whose blocks run at their own compact widths (`layers`: one config per block) while `cfg` stays
+    the full model's (NodeInterface, the node layout and the bundle see the original nodes); `keep` names
+    each compacted location's original indices."""
 
-    def __init__(self, full: GPTConfig, compact: GPTConfig, keep: dict[str, torch.Tensor]):
-        super().__init__(compact)
+    def __init__(self, full: GPTConfig, layers: list[GPTConfig], keep: dict[str, torch.Tensor]):
+        super().__init__(replace(full, n_layer=0))  # no full-width blocks to build and throw away
+        self.transformer.h = torch.nn.ModuleList([Block(c) for c in layers])
         self.cfg, self.keep = full, keep
 
     def hooks(self, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None) -> NodeHooks:
@@ -118,11 +120,11 @@ def compact_gpt(gpt: GPT) -> CompactGPT:
     nh, dh, hd = cfg.n_head, cfg.d_head, cfg.n_head * cfg.d_head
     heads = [(masks[f"{L}.attn.q"] | masks[f"{L}.attn.k"] | masks[f"{L}.attn.v"]).view(nh, dh).any(1) for L in range(cfg.n_layer)]  # [nh] each
     neurons = [masks[f"{L}.mlp.post_act"] for L in range(cfg.n_layer)]  # [d_mlp] each
-    small = replace(cfg, n_head=max(1, max(int(h.sum()) for h in heads)), d_mlp=max(1, max(int(n.sum()) for n in neurons)))
-    keep, state = {}, dict(gpt.state_dict())
+    keep, state, layers = {}, dict(gpt.state_dict()), []
     for L in range(cfg.n_layer):
         p = f"transformer.h.{L}."
-        kept_heads = _padded(heads[L], small.n_head)
+        kept_heads, neur = _kept(heads[L]), _kept(neurons[L])
+        layers.append(replace(cfg, n_head=len(kept_heads), d_mlp=len(neur)))
         chans = (kept_heads[:, None] * dh + torch.arange(dh)).reshape(-1)  # [nh' * dh] original q/k/v channels
         rows = torch.cat([chans + i * hd for i in range(3)])
         state[p + "attn.c_attn.weight"] = state[p + "attn.c_attn.weight"][rows]
@@ -131,13 +133,12 @@ def compact_gpt(gpt: GPT) -> CompactGPT:
             state[p + "attn.c_attn.bias"] = state[p + "attn.c_attn.bias"][rows]
         if cfg.sink:
             state[p + "attn.sink_logit"] = state[p + "attn.sink_logit"][kept_heads]
-        neur = _padded(neurons[L], small.d_mlp)
         state[p + "mlp.c_fc.weight"] = state[p + "mlp.c_fc.weight"][neur]
         state[p + "mlp.c_proj.weight"] = state[p + "mlp.c_proj.weight"][:, neur]
         if cfg.bias:
             state[p + "mlp.c_fc.bias"] = state[p + "mlp.c_fc.bias"][neur]
         keep.update({f"{L}.attn.{s}": chans for s in "qkv"} | {f"{L}.mlp.post_act": neur})
-    out = CompactGPT(cfg, small, keep)
+    out = CompactGPT(cfg, layers, keep)
     out.load_state_dict(state)
     out.afrac_now, out.bigram_on = gpt.afrac_now, gpt.bigram_on
     return out.eval()

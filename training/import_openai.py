@@ -260,10 +260,10 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
             "node_means": f"mean of every node over {mean_windows} random {gpt.cfg.block_size}-token windows of our validation corpus ({len(texts)} files, {len(ids):,} tokens), not of OpenAI's training data",
         }
         small = compact_gpt(gpt)
-        widths = {"n_head": small.transformer.h[0].attn.cfg.n_head, "d_mlp": small.transformer.h[0].mlp.cfg.d_mlp}
+        widths = {"n_head": [b.attn.cfg.n_head for b in small.transformer.h], "d_mlp": [b.mlp.cfg.d_mlp for b in small.transformer.h]}  # per layer
         metrics = {**export.nonzero_stats(gpt), **alive_summary(gpt), "compact_graph": widths}
         export.write_bundle(gpt, data, out, name, provenance, metrics, mean_windows, bigram_fp16=False)
-    if widths != {"n_head": gpt.cfg.n_head, "d_mlp": gpt.cfg.d_mlp}:
+    if sum(widths["n_head"]) < gpt.cfg.n_layer * gpt.cfg.n_head or sum(widths["d_mlp"]) < gpt.cfg.n_layer * gpt.cfg.d_mlp:
         # the graph again without the dead heads and neurons; golden.json stays the full model's reference
         export.export_onnx(small, out / "model.onnx", bigram_fp16=False)
 
@@ -325,7 +325,7 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         f"- Weights: {mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} in the matrices (density {mx['density']:.5f}).",
         f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
         + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
-        + f"; the graph drops dead heads and MLP neurons, running {mx['compact_graph']['n_head']} of {m['n_head']} heads and {mx['compact_graph']['d_mlp']:,} of {m['d_mlp']:,} neurons a layer (the most alive in any layer).",
+        + f"; the graph drops dead heads and MLP neurons, running {sum(mx['compact_graph']['n_head']):,} of {m['n_layer'] * m['n_head']:,} heads and {sum(mx['compact_graph']['d_mlp']):,} of {m['n_layer'] * m['d_mlp']:,} neurons.",
         circuits_line(manifest),
         "",
         "## Conversion notes",
