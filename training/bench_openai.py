@@ -1,12 +1,15 @@
 """Speed of a converted OpenAI model at a released model's shape (a script, far too slow for CI).
 
-    python -m training.bench_openai --work /tmp/yolo1 [--fixture yolo1_shape] [--tokens 256]
+    python -m training.bench_openai --work /tmp/yolo1 [--fixture yolo1_shape] [--tokens 256] [--graph full|compact] [--model DIR] [--dead-only]
 
-Writes the fixture (training/openai_format.py: random weights at csp_yolo1's shape, 1/256 dense), then
-times each step a user's conversion and first analysis go through: reading final_model.pt into our GPT,
-the ONNX export, opening the graph in onnxruntime, and one window of `--tokens` tokens through PyTorch
-and onnxruntime (no ablation; then one with 64 nodes ablated). Prints one JSON object with the figures
-and the process's peak RSS. Node means are not part of it (they take minutes at this size).
+Writes the fixture (training/openai_format.py: random weights at csp_yolo1's shape, 1/256 dense; or reads
+--model, a released model's folder), then times each step a user's conversion and first analysis go
+through: reading final_model.pt into our GPT, the ONNX export (--graph compact: training/compact.py's graph
+without dead heads and neurons, as import_openai writes it), opening the graph in onnxruntime, and a
+window of `--tokens` tokens through PyTorch and onnxruntime (the median of 3 without ablation; then one
+with 64 nodes ablated). Prints one JSON object with the figures, the dead nodes (training/compact.py) and
+the process's peak RSS; --dead-only prints the dead nodes per layer and stops. Node means are not part of
+it (they take minutes at this size).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import onnxruntime as ort
 import torch
 
 from . import export, import_openai, openai_format
+from .compact import compact_gpt, dead_per_layer, dead_totals
 from .model import n_nodes
 
 
@@ -49,14 +53,23 @@ def main() -> None:
     ap.add_argument("--fixture", default="yolo1_shape", choices=sorted(openai_format.LARGE))
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--graph", choices=("full", "compact"), default="full")
+    ap.add_argument("--model", type=Path, help="a model folder to read instead of writing the fixture")
+    ap.add_argument("--dead-only", action="store_true", help="print the dead nodes per layer and stop")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    config = openai_format.LARGE[args.fixture]
-    folder = args.work / args.fixture
-    _, write_s = timed(lambda: openai_format.write_model(folder, config, density=openai_format.LARGE_DENSITY[args.fixture]))
+    folder = args.model or args.work / args.fixture
+    write_s = 0.0
+    if args.model is None and not (folder / import_openai.WEIGHTS).is_file():
+        config = openai_format.LARGE[args.fixture]
+        _, write_s = timed(lambda: openai_format.write_model(folder, config, density=openai_format.LARGE_DENSITY[args.fixture]))
     (gpt, _), load_s = timed(lambda: import_openai.load_model(folder))
-    export.round_bigram_fp16_(gpt)
-    _, export_s = timed(lambda: export.export_onnx(gpt, args.work / "model.onnx"))
+    rows = dead_per_layer(gpt)
+    if args.dead_only:
+        print(json.dumps({"per_layer": rows, "total": dead_totals(rows)}, indent=1))
+        return
+    graph = compact_gpt(gpt) if args.graph == "compact" else gpt
+    _, export_s = timed(lambda: export.export_onnx(graph, args.work / "model.onnx", bigram_fp16=False))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = args.threads
     sess, open_s = timed(lambda: ort.InferenceSession(str(args.work / "model.onnx"), opts, providers=["CPUExecutionProvider"]))
@@ -64,14 +77,16 @@ def main() -> None:
     ids = np.random.default_rng(0).integers(0, V, (1, args.tokens))
     mask, fill = np.ones((1, N), np.float32), np.zeros((1, N), np.float32)
     window_seconds(sess, ids, mask, fill, V)  # warm-up
-    ort_s = window_seconds(sess, ids, mask, fill, V)
+    ort_s = float(np.median([window_seconds(sess, ids, mask, fill, V) for _ in range(3)]))
     mask[0, np.random.default_rng(1).choice(N, 64, replace=False)] = 0
     ablated_s = window_seconds(sess, ids, mask, fill, V)
     with torch.no_grad():
         torch_s = timed(lambda: gpt(torch.from_numpy(ids)))[1]
     report = {
-        "fixture": args.fixture,
+        "model": str(folder),
+        "graph": args.graph,
         "threads": args.threads,
+        "dead": dead_totals(rows),
         "weights_mb": round((folder / import_openai.WEIGHTS).stat().st_size / 2**20, 1),
         "onnx_mb": round((args.work / "model.onnx").stat().st_size / 2**20, 1),
         "write_fixture_s": round(write_s, 1),
@@ -79,6 +94,7 @@ def main() -> None:
         "onnx_export_s": round(export_s, 1),
         "onnx_open_s": round(open_s, 1),
         "tokens_per_window": args.tokens,
+        "onnx_window_s": round(ort_s, 2),
         "onnx_tokens_per_s": round(args.tokens / ort_s, 1),
         "onnx_ablated_tokens_per_s": round(args.tokens / ablated_s, 1),
         "torch_tokens_per_s": round(args.tokens / torch_s, 1),
