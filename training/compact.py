@@ -77,14 +77,15 @@ def _kept(alive: torch.Tensor) -> torch.Tensor:
 
 
 class CompactHooks(NodeHooks):
-    """NodeHooks of the full model for a forward at compact widths. A compacted location's values are
-    placed back at their original indices (dead ones 0, as they are in the full model) before the mask,
-    fill and record of the full layout apply, then taken out again. AbsTopK keeps k of the ORIGINAL width:
-    the dropped entries are exactly 0, so the k-th largest |x| is the same (module docstring)."""
+    """NodeHooks of the full model for a forward at compact widths. A compacted location takes its mask and
+    fill at the kept indices (a dead node's fill is its mean, 0, so it is 0 in the full model too) and is
+    recorded at full width, dead entries 0, by gathering rather than scattering (a Gather in the graph,
+    cheaper than ScatterElements). AbsTopK keeps k of the ORIGINAL width: the dropped entries are exactly 0,
+    so the k-th largest |x| is the same (module docstring)."""
 
-    def __init__(self, cfg, keep: dict[str, torch.Tensor], *args, **kwargs):
+    def __init__(self, cfg, gpt: CompactGPT, *args, **kwargs):
         super().__init__(cfg, *args, **kwargs)
-        self.keep, self.widths = keep, site_dims(cfg)
+        self.gpt, self.widths = gpt, site_dims(cfg)
 
     def topk(self, x: torch.Tensor, site: str) -> torch.Tensor:
         if self.afrac is None or site not in self.topk_sites:
@@ -92,11 +93,16 @@ class CompactHooks(NodeHooks):
         return abs_topk(x, k_for(self.widths[site], self.afrac))
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        keep = self.keep.get(name)
+        keep = self.gpt.keep.get(name)
         if keep is None:
             return super().__call__(name, x)
-        full = x.new_zeros(*x.shape[:-1], self.slices[name][1] - self.slices[name][0]).index_copy(-1, keep, x)  # [..., original width]
-        return super().__call__(name, full).index_select(-1, keep)
+        lo, hi = self.slices[name]
+        if self.node_mask is not None:
+            x = x * self.node_mask[..., lo:hi].index_select(-1, keep) + self.fill_term[..., lo:hi].index_select(-1, keep)
+        if self.record:
+            at, present = self.gpt.spread[name]
+            self.recorded[name] = x.index_select(-1, at) * present  # [..., original width]
+        return x
 
 
 class CompactGPT(GPT):
@@ -108,9 +114,17 @@ class CompactGPT(GPT):
         super().__init__(replace(full, n_layer=0))  # no full-width blocks to build and throw away
         self.transformer.h = torch.nn.ModuleList([Block(c) for c in layers])
         self.cfg, self.keep = full, keep
+        # per compacted location, for each original index: where it is in the compact vector (dead: 0) and
+        # whether it is there at all (1/0) → ([original width] long, [original width] float)
+        self.spread = {}
+        for name, idx in keep.items():
+            width = site_dims(full)[name.split(".", 1)[1]]
+            at, present = torch.zeros(width, dtype=torch.long), torch.zeros(width)
+            at[idx], present[idx] = torch.arange(len(idx)), 1.0
+            self.spread[name] = (at, present)
 
     def hooks(self, node_mask=None, node_fill=None, record: bool = False, norm_scales: dict | None = None) -> NodeHooks:
-        return CompactHooks(self.cfg, self.keep, node_mask, node_fill, record, norm_scales, afrac=self.afrac_now)
+        return CompactHooks(self.cfg, self, node_mask, node_fill, record, norm_scales, afrac=self.afrac_now)
 
 
 @torch.no_grad()
