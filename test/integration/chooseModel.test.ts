@@ -117,7 +117,8 @@ suite('Choose model', () => {
     const circuit = JSON.parse(fs.readFileSync(path.join(dir, manifest.circuits[0]), 'utf8')) as { task: string; nodes: unknown[] };
     const task = circuit.task;
     assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, `${CONVERTED}-viz`), { loaded: `${CONVERTED}-viz` });
-    // a converted circuit makes no claim that it carries its task: its highlights are turned on here
+    // the fixture's circuit (random weights) fails the paper task's evidence thresholds, so its highlights
+    // start off and its hover warns that it does not carry its task: they are turned on here to check the rule
     await setting('highlights.circuits', { [task]: true });
     try {
       // scope_mixed.py: the fixture's circuit (random weights) fires at one of its list closes
