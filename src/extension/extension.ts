@@ -14,6 +14,7 @@ import { CHOOSE_COMMAND, bundleDirOf, ModelChoice } from './modelChoice';
 import { ModelLoader } from './modelLoader';
 import { type CircuitPanelController, registerCircuitPanel } from './panel/circuitPanel';
 import { SAVE_COMMAND, saveFoundCircuit } from './saveCircuit';
+import { keepNodeLabels } from './nodeLabels';
 import { SavedCircuits } from './savedCircuits';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StatusBar } from './statusBar';
@@ -91,6 +92,7 @@ function createParts(context: vscode.ExtensionContext): Parts {
     panel,
     saved,
     saved.onDidChange(circuitsChanged),
+    keepNodeLabels(panel, controller, sources, saved, circuitsChanged),
     controller.onDidChangeAblation((c) => docs.setAblation(c)),
     docs.onDidChangeRunning((n) => status.setRunning(n)),
     { dispose: () => void loader.drop() },

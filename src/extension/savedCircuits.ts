@@ -12,6 +12,7 @@ export const SAVED_DIR = '.circuit-inspector';
 export interface SavedCircuit {
   /** The file as the messages name it (relative to the workspace). */
   readonly name: string;
+  readonly uri: vscode.Uri;
   readonly circuit: CircuitFile;
 }
 
@@ -47,6 +48,20 @@ export class SavedCircuits implements vscode.Disposable {
     }));
   }
 
+  /**
+   * Writes `label` into node `nodeId` of the saved file of `task`, leaving the rest of the file as it
+   * was (its "found" and "firing" too), and reads the folder again; false when no saved file has the task.
+   */
+  async setLabel(task: string, nodeId: string, label: string): Promise<boolean> {
+    const file = this.files.find((f) => f.circuit.task === task);
+    if (!file) return false;
+    const json = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(file.uri))) as { nodes: { id: string; label: string }[] };
+    for (const n of json.nodes) if (n.id === nodeId) n.label = label;
+    await vscode.workspace.fs.writeFile(file.uri, new TextEncoder().encode(JSON.stringify(json, null, 1) + '\n'));
+    await this.reload();
+    return true;
+  }
+
   dispose(): void {
     this.disposables.forEach((d) => d.dispose());
   }
@@ -67,7 +82,7 @@ export class SavedCircuits implements vscode.Disposable {
     const name = vscode.workspace.asRelativePath(uri);
     try {
       const json: unknown = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
-      return { name, circuit: parse(circuitFile, json, name) };
+      return { name, uri, circuit: parse(circuitFile, json, name) };
     } catch (e) {
       this.warn(`${name} is not a valid circuit file (${firstSentence(errorMessage(e))}), so it was left out.`);
       return undefined;

@@ -162,6 +162,8 @@ export const webviewMessages = {
   ),
   /** The page's width in CSS pixels, on load and after a resize: the host opens the side-bar view only where the graph has room. */
   viewport: v.strictObject({ kind: v.literal('viewport'), width: integer(0, 100_000) }),
+  /** The user typed a label for a node (empty: back to its id); the host keeps it in the circuit's file (src/extension/nodeLabels). */
+  setLabel: v.strictObject({ kind: v.literal('setLabel'), nodeId, label: boundedString(200) }),
   /** The user pinned or unpinned the panel (pinned = do not follow the cursor). */
   setPinned: v.strictObject({ kind: v.literal('setPinned'), pinned: v.boolean() }),
   /** A problem inside the webview, for the extension's output channel. */
@@ -173,6 +175,7 @@ export type WebviewMessage = MessageOf<typeof webviewMessages>;
 export type TopTokensRequestMessage = Infer<typeof webviewMessages.topTokensRequest>;
 export type NodeExamplesRequestMessage = Infer<typeof webviewMessages.nodeExamplesRequest>;
 export type ExportDataMessage = Infer<typeof webviewMessages.exportData>;
+export type SetLabelMessage = Infer<typeof webviewMessages.setLabel>;
 
 // Host → webview ------------------------------------------------------------------------------
 

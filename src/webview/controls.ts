@@ -14,6 +14,7 @@ import {
   vsCodeDropdown,
   vsCodeOption,
   vsCodeProgressRing,
+  vsCodeTextField,
 } from '@vscode/webview-ui-toolkit';
 
 let registered = false;
@@ -29,6 +30,7 @@ export function registerControls(): void {
     vsCodeDropdown(),
     vsCodeOption(),
     vsCodeProgressRing(),
+    vsCodeTextField(),
   );
 }
 
@@ -136,6 +138,34 @@ export function dropdown<T extends string>(initial: readonly Choice<T>[], option
       if (el.value !== value) el.value = value;
     },
     setChoices,
+  };
+}
+
+export interface TextFieldControl {
+  readonly element: HTMLElement;
+  /** Shows `value` unless the user is typing in the field. */
+  setValue(value: string): void;
+}
+
+/** A one-line text field; `onChange` fires when the user commits a new value (Enter or leaving the field). */
+export function textField(label: string, options: { placeholder?: string; title?: string }, onChange: (value: string) => void): TextFieldControl {
+  const el = document.createElement('vscode-text-field') as HTMLElement & { value: string };
+  el.textContent = label;
+  if (options.placeholder) el.setAttribute('placeholder', options.placeholder);
+  if (options.title) el.title = options.title;
+  let known = '';
+  el.addEventListener('change', () => {
+    if (el.value === known) return;
+    known = el.value;
+    onChange(el.value);
+  });
+  return {
+    element: el,
+    setValue: (value) => {
+      if (document.activeElement === el) return; // the host's echo must not overwrite what is being typed
+      known = value;
+      if (el.value !== value) el.value = value;
+    },
   };
 }
 

@@ -5,7 +5,7 @@
 
 import type { CircuitNode } from '../schemas/circuit';
 import type { AblationMode, PanelModel, TokenRange } from '../schemas/messages';
-import { checkbox, dropdown, type Choice } from './controls';
+import { checkbox, dropdown, textField, type Choice } from './controls';
 import { el, text } from './dom';
 import { createExamples } from './examples';
 import { formatPosition, formatValue, visibleToken } from './format';
@@ -17,6 +17,8 @@ export interface DetailsHandlers {
   onSelect(nodeId: string): void;
   onToggle(nodeId: string, ablated: boolean): void;
   onReveal(nodeId: string, range: TokenRange): void;
+  /** The user typed a label for the node (empty: back to its id). */
+  onLabel(nodeId: string, label: string): void;
 }
 
 export interface DetailsInput {
@@ -68,6 +70,11 @@ function createNodeBody(handlers: DetailsHandlers, current: () => string | null)
     if (id) handlers.onToggle(id, checked);
   });
   toggle.element.classList.add('ablate-toggle');
+  const label = textField('Label', { placeholder: 'Name this node', title: 'Your name for this node: kept in the saved circuit and in JSON export (Enter to keep it)' }, (value) => {
+    const id = current();
+    if (id) handlers.onLabel(id, value.trim());
+  });
+  label.element.classList.add('label-field');
   const title = el('div', 'node-title');
   const idLine = el('div', 'node-id');
   const meaning = el('p', 'node-meaning');
@@ -75,13 +82,14 @@ function createNodeBody(handlers: DetailsHandlers, current: () => string | null)
   const links = el('div', 'node-links');
   const topList = el('ol', 'top-tokens');
   const examples = createExamples();
-  element.append(title, idLine, meaning, stats, toggle.element, links, el('h3', 'subsection-title', 'Top tokens in this file'), topList, examples.element);
+  element.append(title, idLine, label.element, meaning, stats, toggle.element, links, el('h3', 'subsection-title', 'Top tokens in this file'), topList, examples.element);
 
   function render(input: DetailsInput, node: CircuitNode): void {
     const { model } = input;
     const isKey = (model.circuit.key_nodes ?? []).includes(node.id);
     title.replaceChildren(text(node.label), ...(isKey ? [el('span', 'pill', 'key node')] : []));
     idLine.replaceChildren(el('code', '', node.id), text(`  ·  flat ${node.flat}`));
+    label.setValue(node.label === node.id ? '' : node.label);
     meaning.textContent = node.meaning;
     const value = Object.prototype.hasOwnProperty.call(model.activations, node.id) ? model.activations[node.id] : null;
     stats.replaceChildren(...stat('Value at cursor', formatValue(value), 'value'), ...stat('Mean', formatValue(node.mean)), ...stat('Importance', node.importance.toFixed(2)));

@@ -129,6 +129,7 @@ const details = createDetails({
   onSelect: (id) => selectNode(id),
   onToggle: (id, ablated) => toggleNode(id, ablated),
   onReveal: (nodeId, range) => post({ kind: 'revealToken', nodeId, range }),
+  onLabel: (nodeId, label) => post({ kind: 'setLabel', nodeId, label }),
 });
 side.append(readout.element, details.element);
 content.append(graphPane, side);

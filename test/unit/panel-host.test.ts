@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import type * as vscode from 'vscode';
-import { CircuitPanelController, GRAPH_NEEDS_PX, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
+import { CircuitPanelController, GRAPH_NEEDS_PX, type NodeLabelRequest, OPEN_BESIDE_COMMAND, registerCircuitPanel } from '../../src/extension/panel/circuitPanel';
 import type { AblationMessage, HostMessage } from '../../src/schemas/messages';
 import { LIMITS, parseWebviewMessage, PROTOCOL_VERSION } from '../../src/schemas/messages';
 import { fake, FakeUri, type FakeWebview, FakeWebviewView } from './fake-vscode';
@@ -156,6 +156,19 @@ describe('panel host', () => {
     view.webview.send({ kind: 'reset' });
     await tick();
     assert.deepEqual(actions, [{ kind: 'toggleNode', nodeId: '1.attn.v.9', ablated: true }, { kind: 'setMode', mode: 'zero' }, { kind: 'circuitOnly' }, { kind: 'reset' }]);
+  });
+
+  it('passes a typed node label on with the circuit\'s task, dropping labels of nodes outside the circuit', async () => {
+    const { controller, view, logs } = setup();
+    const labels: NodeLabelRequest[] = [];
+    controller.onDidRequestLabel((l) => labels.push(l));
+    controller.update(sampleModel());
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'setLabel', nodeId: '1.attn.v.9', label: 'reads the opening quote' });
+    view.webview.send({ kind: 'setLabel', nodeId: '1.attn.q.3', label: 'not in the circuit' });
+    await tick();
+    assert.deepEqual(labels, [{ task: sampleModel().circuit.task, nodeId: '1.attn.v.9', label: 'reads the opening quote' }]);
+    assert.ok(logs.some((l) => l.includes('label for unknown node 1.attn.q.3')));
   });
 
   it('pins: cursor updates are dropped while pinned, action updates are not', async () => {

@@ -35,6 +35,7 @@ const validWebviewMessages: WebviewMessage[] = [
   { kind: 'exportData', requestId: null, format: 'json', data: '{"a":1}' },
   { kind: 'exportData', requestId: 7, format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
   { kind: 'setPinned', pinned: true },
+  { kind: 'setLabel', nodeId: '0.attn.v.17', label: 'closes the string' },
   { kind: 'viewport', width: 301 },
   { kind: 'log', level: 'warn', message: 'something' },
 ];
@@ -147,6 +148,8 @@ describe('webview → host messages', () => {
   it('rejects wrong types, missing and extra keys', () => {
     rejectsWebview({ kind: 'toggleNode', nodeId: '0.attn.v.17', ablated: 'yes' }, 'boolean');
     rejectsWebview({ kind: 'toggleNode', nodeId: '0.attn.v.17' }, 'missing key');
+    rejectsWebview({ kind: 'setLabel', nodeId: '0.attn.v.17', label: 'x'.repeat(201) }, /./);
+    rejectsWebview({ kind: 'setLabel', nodeId: '<b>', label: 'x' }, /./);
     rejectsWebview({ kind: 'toggleNode', nodeId: '0.attn.v.17', ablated: true, extra: 1 }, 'unexpected key');
     rejectsWebview({ kind: 'setMode', mode: 'resample' }, 'one of');
     rejectsWebview({ kind: 'ready', protocol: '1' });

@@ -1,8 +1,8 @@
 // Host side of the circuit panel: a WebviewViewProvider for the view in the extension's own
 // activity-bar container (users can drag it to the secondary side bar) and, on demand, the same UI
 // as a WebviewPanel beside the editor. It shows whatever `PanelModel` the circuit controller gives
-// it and passes the webview's ablation messages on as they arrived (`onDidRequestAblation`); it
-// never runs the model and keeps no ablation state of its own. Pinning, revealing a token and
+// it and passes the webview's ablation and label messages on as they arrived (`onDidRequestAblation`,
+// `onDidRequestLabel`); it never runs the model and keeps no ablation state of its own. Pinning, revealing a token and
 // exports are its own business.
 //
 // Wiring (src/extension/extension.ts):
@@ -50,6 +50,13 @@ export interface CircuitPanelOptions {
   readonly placement?: Pick<vscode.Memento, 'get' | 'update'>;
 }
 
+/** A label the user typed for `nodeId` of the circuit of `task` (empty: back to the node's id). */
+export interface NodeLabelRequest {
+  readonly task: string;
+  readonly nodeId: string;
+  readonly label: string;
+}
+
 /** Where `show` opens the circuit: beside the editor, or the side-bar view. */
 export type Placement = 'beside' | 'view';
 export const PLACEMENT_KEY = 'circuitInspector.placement';
@@ -76,6 +83,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   private readonly ablationRequested = this.register(new vscode.EventEmitter<AblationMessage>());
   /** The user toggled a node, picked the mode, asked for circuit only or reset: the webview's message itself. */
   readonly onDidRequestAblation: vscode.Event<AblationMessage> = this.ablationRequested.event;
+  private readonly labelRequested = this.register(new vscode.EventEmitter<NodeLabelRequest>());
+  /** The user typed a label for a node of the circuit shown (src/extension/nodeLabels keeps it). */
+  readonly onDidRequestLabel: vscode.Event<NodeLabelRequest> = this.labelRequested.event;
 
   /** The current model, its circuit without the nodes' examples (`nodeExamples` holds them). */
   private current: PanelModel | undefined;
@@ -138,6 +148,12 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     if (this.panel) this.panel.panel.title = panelTitle(this.current);
     this.broadcast();
     return true;
+  }
+
+  /** The user labelled node `nodeId` of the circuit shown (the webview's `setLabel`): passed on as `onDidRequestLabel`. */
+  requestLabel(nodeId: string, label: string): void {
+    if (!this.current || !this.hasNode(nodeId)) return this.log(`circuit panel: label for unknown node ${nodeId}`);
+    this.labelRequested.fire({ task: this.current.circuit.task, nodeId, label });
   }
 
   /** The circuit shown is no longer valid (the model changed): every webview shows `reason` instead, pinned or not. */
@@ -325,6 +341,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       case 'circuitOnly':
       case 'reset':
         this.ablationRequested.fire(m);
+        return;
+      case 'setLabel':
+        this.requestLabel(m.nodeId, m.label);
         return;
       case 'setPinned':
         this.isPinned = m.pinned;
