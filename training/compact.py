@@ -151,7 +151,11 @@ def compact_gpt(gpt: GPT) -> CompactGPT:
         state[p + "mlp.c_proj.weight"] = state[p + "mlp.c_proj.weight"][:, neur]
         if cfg.bias:
             state[p + "mlp.c_fc.bias"] = state[p + "mlp.c_fc.bias"][neur]
-        keep.update({f"{L}.attn.{s}": chans for s in "qkv"} | {f"{L}.mlp.post_act": neur})
+        # only locations that lose something: a kept-everything one would pay gathers for nothing
+        if len(kept_heads) < nh:
+            keep.update({f"{L}.attn.{s}": chans for s in "qkv"})
+        if len(neur) < cfg.d_mlp:
+            keep[f"{L}.mlp.post_act"] = neur
     out = CompactGPT(cfg, layers, keep)
     out.load_state_dict(state)
     out.afrac_now, out.bigram_on = gpt.afrac_now, gpt.bigram_on
