@@ -55,6 +55,8 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
     vscode.commands.registerCommand('circuitInspector._testSetAblation', (nodes: string[], mode?: AblationMode, circuitOnly?: boolean) =>
       controller.setAblation(nodes, mode, circuitOnly),
     ),
+    // a label typed in the node details: the webview's setLabel message, as the panel receives it
+    vscode.commands.registerCommand('circuitInspector._testSetLabel', (nodeId: string, label: string) => panel.requestLabel(nodeId, label)),
     vscode.commands.registerCommand('circuitInspector._testExport', (format: ExportFormat, target: string, from?: WebviewKind) => panel.exportTo(format, vscode.Uri.file(target), from)),
   );
 }

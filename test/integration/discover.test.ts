@@ -139,4 +139,28 @@ suite('Why this token?', () => {
     fs.rmSync(path.join(SAVED, 'copy.json'));
     await waitFor(async () => !((await state()).circuits ?? []).includes('copied_circuit'), 30_000, 'a deleted file\'s circuit to go');
   });
+
+  test('A label typed on a node shows in the panel, is kept by Save as circuit and JSON export, and a saved circuit\'s file takes a later label in place', async function () {
+    this.timeout(120_000);
+    const found = await acceptWhyDefaults();
+    assert.ok(found);
+    const nodeId = found.discovery.nodes[0].id;
+    const labelOf = async () => ((await state()).panel as { circuit: { task: string; nodes: { id: string; label: string }[] } } | undefined)?.circuit.nodes.find((n) => n.id === nodeId)?.label;
+    await vscode.commands.executeCommand('circuitInspector._testSetLabel', nodeId, 'closes the value string');
+    await waitFor(async () => (await labelOf()) === 'closes the value string', 30_000, 'the panel to show the typed label');
+    await screenshot('why-this-token-node-label');
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('circuitInspector.saveFoundCircuit');
+    const nodesIn = (file: string) => (JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: string; label: string }[] }).nodes;
+    assert.equal(nodesIn(uri.fsPath).find((n) => n.id === nodeId)?.label, 'closes the value string', 'the saved file has the label');
+    const exported = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ci-label-')), 'circuit.json');
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', exported);
+    assert.equal(nodesIn(exported).find((n) => n.id === nodeId)?.label, 'closes the value string', 'the JSON export has the label');
+    // the circuit is saved now: a new label rewrites its file, and the circuit loaded from the file shows it
+    const before = JSON.parse(fs.readFileSync(uri.fsPath, 'utf8')) as { found: unknown; firing: unknown };
+    await vscode.commands.executeCommand('circuitInspector._testSetLabel', nodeId, 'renamed');
+    await waitFor(async () => nodesIn(uri.fsPath).find((n) => n.id === nodeId)?.label === 'renamed', 30_000, 'the saved file to take the new label');
+    const after = JSON.parse(fs.readFileSync(uri.fsPath, 'utf8')) as { found: unknown; firing: unknown };
+    assert.deepEqual([after.found, after.firing], [before.found, before.firing], 'the rest of the file stays');
+    await waitFor(async () => (await labelOf()) === 'renamed', 30_000, 'the panel to show the label from the saved file');
+  });
 });

@@ -12,21 +12,24 @@ import { repoRoot } from './fixtures';
 // a tiny random model exported with mask rows and node_weights.bin (test/fixtures/make_rows_bundle.py)
 const fixtureDir = path.join(repoRoot, 'test/fixtures/rows-bundle');
 
-let bundle: Bundle;
-let session: ModelSession;
+let rows: { readonly bundle: Bundle; readonly session: ModelSession };
 before(async () => {
-  bundle = loadBundle(fixtureDir);
-  session = await ModelSession.create(bundle.onnxPath, { provider: 'cpu', threads: 2, spinning: false });
+  const b = loadBundle(fixtureDir);
+  rows = { bundle: b, session: await ModelSession.create(b.onnxPath, { provider: 'cpu', threads: 2, spinning: false }) };
 });
-after(() => session.release());
+after(() => rows.session.release());
 
-/** Target − alternative logit after the last of `ids` with the flat nodes in `ablated` mean-ablated: one plain run. */
-async function diffWith(ids: readonly number[], target: number, alt: number, ablated: Iterable<number>): Promise<number> {
-  const mask = new Float32Array(bundle.layout.count).fill(1);
-  for (const f of ablated) mask[f] = 0;
+/** Target − alternative logit after the last of `ids` under each set of mean-ablated flat nodes: one run, a mask row per set. */
+async function diffsUnder(ids: readonly number[], target: number, alt: number, sets: readonly (readonly number[])[]): Promise<number[]> {
+  const { bundle, session } = rows;
+  const N = bundle.layout.count;
+  const mask = new Float32Array(sets.length * N).fill(1); // [M, N]
+  sets.forEach((set, m) => set.forEach((f) => (mask[m * N + f] = 0)));
+  const fill = new Float32Array(sets.length * N);
+  for (let m = 0; m < sets.length; m++) fill.set(bundle.means, m * N);
   const T = ids.length;
-  const { logits } = await session.run({ ids: BigInt64Array.from(ids, BigInt), B: 1, T, mask, fill: bundle.means, watch: [], scoreFrom: T - 1, readIds: BigInt64Array.of(BigInt(target), BigInt(alt)) });
-  return logits[0] - logits[1];
+  const { logits } = await session.run({ ids: BigInt64Array.from(ids, BigInt), B: 1, T, mask, fill, maskRows: sets.length, watch: [], scoreFrom: T - 1, readIds: BigInt64Array.of(BigInt(target), BigInt(alt)) }); // [M, 1, 2]
+  return sets.map((_, m) => logits[2 * m] - logits[2 * m + 1]);
 }
 
 test('samePairPositions: the cursor first, then every other place with the same token followed by the target, at most MAX_AVERAGED', () => {
@@ -37,6 +40,7 @@ test('samePairPositions: the cursor first, then every other place with the same 
 });
 
 test('discoverAt --average: where the pair occurs once, the result is exactly the single-position one and says 1 position', async () => {
+  const { bundle, session } = rows;
   const text = 'def area(w, h):\n    return w * h\n\nprint(area(3, 4';
   const analyzer = new DocumentAnalyzer(bundle, session);
   const options = { target: ')', alt: ',' };
@@ -48,6 +52,7 @@ test('discoverAt --average: where the pair occurs once, the result is exactly th
 });
 
 test('averaged attribution over two positions is the mean of the two positions\' differences, node by node; discoverAt finds both', async () => {
+  const { bundle, session } = rows;
   const text = 'f(a, b) + 1\nf(a, b';
   const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
   const enc = bundle.tokenizer.encode(text);
@@ -56,10 +61,13 @@ test('averaged attribution over two positions is the mean of the two positions\'
   assert.equal(same.length, 2, 'the fixture text has the pair twice');
   const windows = same.map((j) => [bundle.eotId, ...enc.ids.slice(0, j + 1)]);
   const found = await findCircuit(averagingRunner(session, windows), windows[0], { target, alt }, { means: bundle.means, chunk: 50 });
-  const mean = async (ablated: readonly number[]) => ((await diffWith(windows[0], target, alt, ablated)) + (await diffWith(windows[1], target, alt, ablated))) / 2;
-  assert.ok(Math.abs(found.full - (await mean([]))) <= 1e-4);
-  for (const f of found.nodes) assert.ok(Math.abs(found.attribution[f] - (found.full - (await mean([f])))) <= 1e-4, `attribution of node ${f}`);
-  assert.ok(Math.abs(found.withoutCircuit - (await mean(found.nodes))) <= 1e-4);
+  // each position alone: the full model, each circuit node ablated alone, the circuit ablated
+  const sets = [[], ...found.nodes.map((f) => [f]), found.nodes];
+  const [a, b] = await Promise.all(windows.map((w) => diffsUnder(w, target, alt, sets)));
+  const mean = a.map((x, k) => (x + b[k]) / 2);
+  assert.ok(Math.abs(found.full - mean[0]) <= 1e-4);
+  found.nodes.forEach((f, k) => assert.ok(Math.abs(found.attribution[f] - (found.full - mean[k + 1])) <= 1e-4, `attribution of node ${f}`));
+  assert.ok(Math.abs(found.withoutCircuit - mean[mean.length - 1]) <= 1e-4);
 
   const analyzer = new DocumentAnalyzer(bundle, session);
   const d = await discoverAt(bundle, session, (seq) => analyzer.windows(seq), text, text.length - 1, { target: ')', alt: ',', average: true });
