@@ -278,8 +278,14 @@ async function checkNodeExamples(p, name) {
 async function checkActions(p, name, posted) {
   await p.click('.top-tokens .token-link');
   await p.click('.ablate-toggle');
+  await p.click('.label-field');
+  await p.keyboard.press('ControlOrMeta+A');
+  await p.keyboard.type('my name for it');
+  await p.keyboard.press('Enter');
   await p.waitForTimeout(100);
   const kinds = (await posted()).map((m) => m.kind);
+  const label = (await posted()).find((m) => m.kind === 'setLabel');
+  expect(label?.label === 'my name for it' && typeof label.nodeId === 'string', `${name}: typing a label and Enter posts setLabel with the text`);
   expect(kinds.includes('revealToken'), `${name}: clicking a top token posts revealToken`);
   expect(kinds.includes('toggleNode'), `${name}: the ablation checkbox posts toggleNode`);
   expect(kinds.includes('topTokensRequest'), `${name}: details request top tokens with an id`);
