@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DocumentAnalyzer } from '../../src/core/analysis';
@@ -8,6 +10,7 @@ import { discoverAt, tokenIdOf } from '../../src/core/discoverAt';
 import { ModelSession } from '../../src/core/ortSession';
 import { averagingRunner, MAX_AVERAGED, samePairPositions } from '../../src/core/samePair';
 import { repoRoot } from './fixtures';
+import { tempDir } from './tempDirs';
 
 // a tiny random model exported with mask rows and node_weights.bin (test/fixtures/make_rows_bundle.py)
 const fixtureDir = path.join(repoRoot, 'test/fixtures/rows-bundle');
@@ -76,4 +79,21 @@ test('averaged attribution over two positions is the mean of the two positions\'
     { line: 1, col: 5 },
   ]);
   assert.ok(Math.abs(d.full.logit_diff - found.full) <= 1e-4);
+});
+
+test('CLI: discover --average lists the positions averaged (JSON and words); without it there is no "averaged"', { skip: fs.existsSync(path.join(repoRoot, 'dist/cli.js')) ? false : 'dist/cli.js is not built (npm run build)' }, () => {
+  const file = path.join(tempDir('ci-average-'), 'pair.py');
+  fs.writeFileSync(file, 'f(a, b) + 1\nf(a, b');
+  const discover = (...extra: string[]) => {
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/circuit-inspector.js'), 'discover', file, '--at', '2:5', '--target', ')', '--alt', ',', '--bundle', fixtureDir, '--provider', 'cpu', ...extra], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const averaged = JSON.parse(discover('--average', '--json')) as { averaged?: { positions: unknown[] } };
+  assert.deepEqual(averaged.averaged?.positions, [
+    { line: 2, col: 5 },
+    { line: 1, col: 5 },
+  ]);
+  assert.match(discover('--average'), /^averaged over 2 positions of " b" followed by "\)": 2:5, 1:5$/m);
+  assert.equal((JSON.parse(discover('--json')) as { averaged?: unknown }).averaged, undefined);
 });
