@@ -1,7 +1,9 @@
 // "Why this token?" (issue 19) in the real VS Code: the QuickPicks' defaults and a typed contrast
 // open the found circuit in the circuit panel; "Save as circuit" writes it under the workspace's
 // .circuit-inspector/ folder, from where it is loaded beside the model's circuits with its
-// highlights; a broken file there is left out without losing the others. The suite runs on
+// highlights; a broken file there is left out without losing the others; a node label typed in the
+// panel is kept in the saved file and the JSON export; attribution averaged over the same token pair
+// covers each place of the pair in the file. The suite runs on
 // test/fixtures/rows-bundle (a tiny model exported with mask rows, which discovery needs).
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -94,6 +96,18 @@ suite('Why this token?', () => {
     assert.ok(ablated.readout?.after && Math.abs(ablated.readout.after.logitDiff - shown.readout!.before.logitDiff) > 1e-4, 'ablating the strongest node moves the logit difference');
     await vscode.commands.executeCommand('circuitInspector._testSetAblation', []);
     assert.equal(await vscode.commands.executeCommand(WHY, { uri: doc.uri.toString(), offset, target: 'not one token at all', alt: top[0] }), undefined);
+  });
+
+  test('averaged over the same token pair: the command with average set explains the pair at every place the file has it (the "(" before `items` on lines 12 and 9)', async function () {
+    this.timeout(120_000);
+    const text = doc.getText();
+    const at = text.lastIndexOf('(items');
+    const tokens = await waitFor(async () => (await state(doc.uri)).tokens, 30_000, 'the file\'s tokens');
+    const k = tokens.findIndex((t) => t.start <= at && at < t.end);
+    const target = text.slice(tokens[k + 1].start, tokens[k + 1].end);
+    const found = await vscode.commands.executeCommand<Found & { discovery: { averaged?: { positions: { line: number }[] } } }>(WHY, { uri: doc.uri.toString(), offset: at, target, alt: target === ',' ? ')' : ',', average: true });
+    assert.ok(found, `a circuit for ${JSON.stringify(target)} after "("`);
+    assert.deepEqual(found.discovery.averaged?.positions.map((p) => p.line), [12, 9]);
   });
 
   test('Save as circuit writes the circuit with its contrast, position and evidence under .circuit-inspector/, where it is loaded with its highlights; a broken file there is left out and the others stay', async function () {
