@@ -107,7 +107,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     edges: NodeWeights.load(bundle).edges(nodeIds, target, alt),
     circuit_only: { logit_diff: round(found.circuitOnly), kept: round(found.circuitOnly / found.full) },
     without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
-    rows: found.rows,
+    rows: found.rows * Math.max(1, same.length), // each mask row runs at every position averaged
     ms: Math.round(performance.now() - started),
     ...(options.average ? { averaged: { positions: same.map(where) } } : {}),
   };
