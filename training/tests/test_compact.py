@@ -127,3 +127,19 @@ def test_converted_bundle_runs_the_compact_graph(tmp_path, root):
     assert manifest["nodes"]["layout"] == node_layout(gpt.cfg)
     assert "running 6 of 8 heads and 206 of 256 neurons" in (tmp_path / "bundle/MODEL_CARD.md").read_text()
     _same_outputs(tmp_path / "bundle/model.onnx", gpt)
+
+
+def test_a_layer_with_no_neuron_alive_keeps_one(tmp_path):
+    """A width of 0 would not export, so a layer whose MLP is all dead keeps one dead neuron, and the model
+    is still the same."""
+    config = openai_format.FIXTURES["sink_bigram_8sites"]
+    folder = openai_format.write_model(tmp_path / "m", config, seed=4)
+    sd = torch.load(folder / import_openai.WEIGHTS, weights_only=True)
+    sd["transformer.h.1.mlp.c_fc.weight"][:] = 0
+    sd["transformer.h.1.mlp.c_fc.bias"][:] = 0
+    torch.save(sd, folder / import_openai.WEIGHTS)
+    gpt, _ = import_openai.load_model(folder)
+    small = compact_gpt(gpt)
+    assert [b.mlp.cfg.d_mlp for b in small.transformer.h] == [config["d_mlp"], 1]
+    export.export_onnx(small, tmp_path / "compact.onnx", bigram_fp16=False)
+    _same_outputs(tmp_path / "compact.onnx", gpt)
