@@ -64,7 +64,7 @@ export class WhyThisToken {
       discovery = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Circuit Inspector: why ${JSON.stringify(contrast.target)} and not ${JSON.stringify(contrast.alt)}?`, cancellable: true },
         (progress, cancel) => {
-          progress.report({ message: 'ablating every node alone…' });
+          progress.report({ message: 'screening groups of nodes, then single nodes…' });
           const stop = new AbortController();
           cancel.onCancellationRequested(() => stop.abort());
           return model.discover(text, offset, contrast, stop.signal);
