@@ -68,36 +68,46 @@ def finetune_text(provenance: dict) -> str:
     )
 
 
-def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict]) -> None:
-    m, p = manifest["model"], manifest["provenance"]
-    c = p["corpus"]
-    circuits = []
+def circuit_rows(bundle: Path, manifest: dict) -> str:
+    rows = []
     for rel in manifest["circuits"]:
         cj = json.loads((bundle / rel).read_text())
         mt = cj["metrics"]
         frozen = mt.get("frozen_norms", {}).get("n_nodes", "—")
-        circuits.append(
+        rows.append(
             f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
             f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
             f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |"
         )
+    return "\n".join(rows)
+
+
+def curve_rows(curve: list[dict]) -> str:
+    """About a dozen evaluated rows, evenly spaced, always ending with the last one."""
     vals = [r for r in curve if "val_loss" in r]
-    curve_rows = "\n".join(
-        f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |"
-        for r in vals[:: max(1, len(vals) // 12)] + ([] if (len(vals) - 1) % max(1, len(vals) // 12) == 0 else vals[-1:])
-    )
-    task_rows = "\n".join(
+    every = max(1, len(vals) // 12)
+    shown = vals[::every] + ([] if (len(vals) - 1) % every == 0 else vals[-1:])
+    return "\n".join(f"| {r['step']} | {r['tokens'] / 1e6:.1f}M | {r['density']:.3f} | {r['loss']:.3f} | {r['val_loss']:.3f} |" for r in shown)
+
+
+def task_rows(task_metrics: dict) -> str:
+    return "\n".join(
         f"| {k} | {v['accuracy'] * 100:.1f} % | "
         + " / ".join(f"{c}: {a['accuracy'] * 100:.1f} % of {a['n']}" for c, a in v.get("by_class", {}).items() if a["n"])
         + f" | {v['loss']:.3f} | {v['n']} |"
         for k, v in task_metrics.items()
     )
-    mx = manifest["metrics"]
-    # a "## Notes" section written by hand (what the circuits do, how the run went) survives regeneration
-    card = bundle / "MODEL_CARD.md"
+
+
+def hand_notes(card: Path) -> str:
+    """A "## Notes" section written by hand (what the circuits do, how the run went) survives regeneration."""
     old = card.read_text() if card.exists() else ""
-    notes = old[old.index(NOTES) : old.index("## Known limits")] if NOTES in old and "## Known limits" in old else ""
-    text = f"""# Model card: {manifest["name"]}
+    return old[old.index(NOTES) : old.index("## Known limits")] if NOTES in old and "## Known limits" in old else ""
+
+
+def model_section(manifest: dict) -> str:
+    m, mx = manifest["model"], manifest["metrics"]
+    return f"""# Model card: {manifest["name"]}
 
 A weight-sparse GPT of Python source, trained from scratch by this repository's pipeline
 (`training/`, after Gao et al. 2025) to be small enough to run live in the editor and sparse enough
@@ -114,9 +124,11 @@ AbsTopK keeping {m["afrac"]:.0%} of every node location (residual reads, q, k, v
 Every weight matrix (embeddings and unembedding included) keeps the same fraction of nonzeros, annealed
 linearly from dense over the first half of training, with at least 4 nonzeros in every row and column.
 Final: **{mx["sparse_weights_nonzero"]:,} nonzeros of {mx["sparse_weights_total"]:,} ({mx["density"]:.4f} = 1/{1 / mx["density"]:.1f})**.
-Dense parameters (bigram table, norm gains, sink logits): {mx["dense_params"]:,}.
+Dense parameters (bigram table, norm gains, sink logits): {mx["dense_params"]:,}."""
 
-## Data
+
+def data_section(c: dict) -> str:
+    return f"""## Data
 {c["sources"]}; deduplicated by content, split by content hash. Training windows are drawn from three
 arrays: library code ({c["train"]["tokens"] / 1e6:.1f}M tokens, {c["train"]["files"]} files), test suites ({c["tests"]["tokens"] / 1e6:.1f}M tokens, {c["tests"]["files"]} files)
 and library code with {c["synth"]["statements"]:,} synthetic list statements injected ({c["synth"]["tokens"] / 1e6:.1f}M tokens; `training/synthetic.py`).
@@ -124,47 +136,67 @@ Validation: {c["val"]["files"]} files ({c["val"]["tokens"] / 1e6:.2f}M tokens). 
 ({c["heldout"]["files"]} files, {c["heldout"]["tokens"] / 1e6:.2f}M tokens) and the LLM client SDK wheels {", ".join(f"`{w}`" for w in c["eval_only_wheels"])};
 kept out of the corpus: {", ".join(f"`{x}`" for x in c["excluded_packages"])} (LLM clients). Tokenizer split regex: tinypython_2k's with
 `( ) [ ] {{ }}` as pre-tokens of their own (`training/tokenizer.py`).
-File-list SHA-256: train `{c["train"]["file_list"]["file_list_sha256"][:16]}…`, validation `{c["val"]["file_list"]["file_list_sha256"][:16]}…`.
+File-list SHA-256: train `{c["train"]["file_list"]["file_list_sha256"][:16]}…`, validation `{c["val"]["file_list"]["file_list_sha256"][:16]}…`."""
 
-## Training
+
+def training_section(p: dict, mx: dict, curve: list[dict]) -> str:
+    return f"""## Training
 {p["steps"]} steps, {p["tokens_seen"] / 1e6:.1f}M tokens seen, {p["compute"]}. AdamW (β 0.9/0.95, weight decay 0.1, ε 0.1),
 gradients scaled to RMS 1 every step, learning rate warmup/linear decay × 1/√density. Final validation loss **{mx["val_loss"]:.3f}** nats/token.{finetune_text(p)}
 
 | step | tokens | density | train loss | val loss |
 |---|---|---|---|---|
-{curve_rows}
+{curve_rows(curve)}
 
-The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr, density, val loss).
+The whole curve is in `training/runs/<run>/curve.jsonl` (step, tokens, loss, lr, density, val loss)."""
 
-## Task accuracy (fixed test sets; half templates, half real validation code for the first two)
+
+def accuracy_sections(task_metrics: dict, real: dict) -> str:
+    return f"""## Task accuracy (fixed test sets; half templates, half real validation code for the first two)
 | task | accuracy | by class | contrast loss | examples |
 |---|---|---|---|---|
-{task_rows}
+{task_rows(task_metrics)}
 
 ## Real code not in the corpus
 At every `]` that closes a `[` and every one-line string's closing quote, the true rest of the line and a
 wrong one (one `]` fewer or more; the other quote) are tokenized; at the first token where they differ,
 the model is right when it prefers the true one (`training/realcode.py`, up to {REAL_CODE_CASES:,} cases per kind).
 
-{real_code_text(real)}
+{real_code_text(real)}"""
 
-## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
+
+def circuits_section(bundle: Path, manifest: dict) -> str:
+    return f"""## Circuits (mean ablation; target task loss 0.15, or 1.25 × the model's own loss where the model is worse)
 | task | target | nodes | edges | task loss, model | task loss, circuit | circuit, calibrated | logit diff recovered | random same-size set: loss | nonsense task: nodes | norms frozen: nodes |
 |---|---|---|---|---|---|---|---|---|---|---|
-{chr(10).join(circuits)}
+{circuit_rows(bundle, manifest)}
 
 Each circuit file (`circuits/*.json`) holds every node's meaning with its evidence (class correlation,
 top tokens), each node's necessity, and the faithfulness checks. "Calibrated": the circuit's task loss
 after fitting one logit scale and one shift on its class logit difference (the paper's final step).
 "Norms frozen": the size of the circuit pruned again with every RMSNorm dividing by the unablated
-model's scale (`python -m training.prune … --frozen-norms`).
+model's scale (`python -m training.prune … --frozen-norms`)."""
 
-{notes}## Known limits
+
+def limits_section(m: dict, p: dict) -> str:
+    return f"""## Known limits
 - Small: {m["n_layer"]} layers trained for {p["tokens_seen"] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
 - Context {m["block_size"]} tokens: a string or list opened more than ~{m["block_size"]} tokens earlier is out of reach.
 - Task contrasts follow this tokenizer (see `training/tasks.py`): after a first `]`, the bracket task compares `]` with `\\n`.
 """
-    card.write_text(text)
+
+
+def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict]) -> None:
+    p = manifest["provenance"]
+    card = bundle / "MODEL_CARD.md"
+    sections = [
+        model_section(manifest),
+        data_section(p["corpus"]),
+        training_section(p, manifest["metrics"], curve),
+        accuracy_sections(task_metrics, real),
+        circuits_section(bundle, manifest),
+    ]
+    card.write_text("\n\n".join(sections) + "\n\n" + hand_notes(card) + limits_section(manifest["model"], p))
 
 
 def main() -> None:
