@@ -76,74 +76,110 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
 
   const [full] = await evaluate(1, (_, mask) => mask.fill(1));
   if (full === 0) throw new Error('the model gives the target and the alternative the same logit here, so there is no difference to explain; choose another pair');
-  const { attribution, measured } = await screen(evaluate, N, full);
-  const byAttribution = (nodes: readonly number[]) => [...nodes].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
-  const measureAlone = async (nodes: readonly number[]) => {
-    const d = await evaluate(nodes.length, (r, mask) => {
-      mask.fill(1);
-      mask[nodes[r]] = 0;
-    });
-    nodes.forEach((f, r) => {
-      attribution[f] = full - d[r];
-      measured[f] = 1;
-    });
-  };
-  const all = Array.from({ length: N }, (_, f) => f);
-  let order = byAttribution(all);
-  const kept = (d: number) => d / full;
-  // rows 2k, 2k + 1 of a batch: the set alone, and the model without the set
-  const both = (set: readonly number[], r: number, mask: Float32Array) => {
-    mask.fill(r % 2);
-    for (const f of set) mask[f] = 1 - (r % 2);
-  };
-  const pairs = async (sets: readonly (readonly number[])[]) => {
-    const d = await evaluate(2 * sets.length, (r, mask) => both(sets[r >> 1], r, mask));
-    return sets.map((_, k) => ({ only: d[2 * k], without: d[2 * k + 1] }));
-  };
-  const enough = (x: { only: number }) => kept(x.only) >= keep;
-  const costly = (x: { only: number; without: number }) => enough(x) && kept(x.without) <= 1 - cost;
+  const search: Search = { evaluate, full, ...(await screen(evaluate, N, full)) };
+  const enough: Test = (x) => x.only / full >= keep;
+  const costly: Test = (x) => enough(x) && x.without / full <= 1 - cost;
+  const grown = await grow(search, costly, enough);
+  let circuit = await prune(search, grown.circuit, grown.good);
 
-  // grow: the smallest prefix of `order` that keeps enough alone and whose removal costs enough; if
-  // none does (the rest of the model can stand in for it), the smallest that keeps enough (all N do)
-  const sizes = growthSizes(N);
-  let grown = await pairs(sizes.map((k) => order.slice(0, k)));
+  // the circuit's nodes are reported with their own attributions: measure any that screening left in a group
+  await measureAlone(search, circuit.filter((f) => !search.measured[f]));
+  circuit = byAttribution(search.attribution, circuit);
+
+  const [last] = await pairs(evaluate, [circuit]);
+  return { full, attribution: search.attribution, nodes: circuit, circuitOnly: last.only, withoutCircuit: last.without, rows: evaluate.rows };
+}
+
+/** What growing and pruning share: the evaluator, the full model's difference, the attributions so far. */
+interface Search {
+  readonly evaluate: Evaluate;
+  readonly full: number;
+  /** Per node [N]; measured[f] = 1 where node f was ablated alone. */
+  readonly attribution: Float32Array;
+  readonly measured: Uint8Array;
+}
+
+/** The differences with a set of nodes alone (every other node ablated) and with the set ablated. */
+interface SetDiffs {
+  readonly only: number;
+  readonly without: number;
+}
+
+/** A circuit test: keeps enough alone, and maybe also costs enough when ablated. */
+type Test = (x: SetDiffs) => boolean;
+
+/** Flat node indices sorted by |attribution|, largest first. */
+function byAttribution(attribution: Float32Array, nodes: readonly number[]): number[] {
+  return [...nodes].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
+}
+
+/** Ablates each of `nodes` alone, one mask row each, and records its attribution as measured. */
+async function measureAlone(search: Search, nodes: readonly number[]): Promise<void> {
+  const d = await search.evaluate(nodes.length, (r, mask) => {
+    mask.fill(1);
+    mask[nodes[r]] = 0;
+  });
+  nodes.forEach((f, r) => {
+    search.attribution[f] = search.full - d[r];
+    search.measured[f] = 1;
+  });
+}
+
+/** Mask row r for `set`: even r keeps the set alone, odd r ablates the set from the whole model. */
+function both(set: readonly number[], r: number, mask: Float32Array): void {
+  mask.fill(r % 2);
+  for (const f of set) mask[f] = 1 - (r % 2);
+}
+
+/** Each set's differences alone and ablated, from rows 2k, 2k + 1 of one batch. */
+async function pairs(evaluate: Evaluate, sets: readonly (readonly number[])[]): Promise<SetDiffs[]> {
+  const d = await evaluate(2 * sets.length, (r, mask) => both(sets[r >> 1], r, mask));
+  return sets.map((_, k) => ({ only: d[2 * k], without: d[2 * k + 1] }));
+}
+
+/**
+ * The smallest prefix of the ranking by |attribution| that keeps enough alone and whose removal costs
+ * enough; if none does (the rest of the model can stand in for it), the smallest that keeps enough (all
+ * N do). `good` is the test that decided, for pruning to keep.
+ */
+async function grow(search: Search, costly: Test, enough: Test): Promise<{ circuit: number[]; good: Test }> {
+  const { attribution, measured } = search;
+  const all = Array.from({ length: attribution.length }, (_, f) => f);
+  const sizes = growthSizes(all.length);
+  let order = byAttribution(attribution, all);
+  let grown = await pairs(search.evaluate, sizes.map((k) => order.slice(0, k)));
   // The node whose removal costs enough may sit in a group screening did not split: then rank every node
   // alone. (Doing so also wherever the passing prefix reached into nodes ranked by group only made 5 of
   // 20 networkx positions, with pruned circuits of 22–128 nodes, cost ~400 passes more than no screening
   // at all, to shrink two keyword circuits of 1,453 and 2,272 nodes to 594 and 929: not kept.)
   if (!grown.some(costly) && measured.includes(0)) {
-    await measureAlone(all.filter((f) => !measured[f]));
-    order = byAttribution(all);
-    grown = await pairs(sizes.map((k) => order.slice(0, k)));
+    await measureAlone(search, all.filter((f) => !measured[f]));
+    order = byAttribution(attribution, all);
+    grown = await pairs(search.evaluate, sizes.map((k) => order.slice(0, k)));
   }
   const good = grown.some(costly) ? costly : enough;
-  let circuit = order.slice(0, sizes[grown.findIndex(good)]);
+  return { circuit: order.slice(0, sizes[grown.findIndex(good)]), good };
+}
 
-  // prune: drop first the nodes whose removal alone costs the circuit least, as many as still pass
+/** Drops first the nodes whose removal alone costs the circuit least, as many as still pass `good` (4 rounds at most). */
+async function prune(search: Search, grown: number[], good: Test): Promise<number[]> {
+  let circuit = grown;
   for (let round = 0; round < 4 && circuit.length > 1; round++) {
     const set = circuit;
-    const minusOne = await evaluate(set.length, (r, mask) => both(set.filter((_, i) => i !== r), 0, mask)); // alone, less node r
+    const minusOne = await search.evaluate(set.length, (r, mask) => both(set.filter((_, i) => i !== r), 0, mask)); // alone, less node r
     const dropOrder = set.map((_, i) => i).sort((a, b) => minusOne[b] - minusOne[a]);
     const counts = growthSizes(set.length - 1);
     const smaller = counts.map((j) => {
       const dropped = new Set(dropOrder.slice(0, j));
       return set.filter((_, i) => !dropped.has(i));
     });
-    const tried = await pairs(smaller);
+    const tried = await pairs(search.evaluate, smaller);
     let j = tried.length;
     while (j > 0 && !good(tried[j - 1])) j--;
     if (j === 0) break;
     circuit = smaller[j - 1];
   }
-
-  // the circuit's nodes are reported with their own attributions: measure any that screening left in a group
-  await measureAlone(circuit.filter((f) => !measured[f]));
-  circuit = byAttribution(circuit);
-
-  const [last] = await pairs([circuit]);
-  const circuitOnly = last.only;
-  const withoutCircuit = last.without;
-  return { full, attribution, nodes: circuit, circuitOnly, withoutCircuit, rows: evaluate.rows };
+  return circuit;
 }
 
 /**
