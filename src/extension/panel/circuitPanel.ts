@@ -264,20 +264,11 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view?.connection.dispose();
-    const connection = new WebviewConnection(view.webview, this.extensionUri, this.hooks, 'view');
+    const connection = this.connect(view, 'view', view.onDidChangeVisibility, () => {
+      if (this.view === entry) this.view = undefined;
+    });
     const entry = { view, connection };
     this.view = entry;
-    connection.register(
-      view.onDidChangeVisibility(() => {
-        if (!view.visible) connection.markUnloaded();
-      }),
-    );
-    connection.register(
-      view.onDidDispose(() => {
-        connection.dispose();
-        if (this.view === entry) this.view = undefined;
-      }),
-    );
   }
 
   /** Takes over a panel created by `openBeside` or restored by VS Code after a reload. */
@@ -289,23 +280,34 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
       light: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-light.svg'),
       dark: vscode.Uri.joinPath(this.extensionUri, 'media', 'circuit-dark.svg'),
     };
-    const connection = new WebviewConnection(panel.webview, this.extensionUri, this.hooks, 'panel');
+    const connection = this.connect(panel, 'panel', panel.onDidChangeViewState, () => {
+      if (this.panel !== entry) return; // replaced or disposed by us, not closed by the user
+      this.panel = undefined;
+      // the user closed it while the side-bar view is on screen: they want the circuit there
+      if (this.view?.view.visible) this.choose('view');
+    });
     const entry = { panel, connection };
     this.panel = entry;
+  }
+
+  /**
+   * A connection to `host`'s webview that counts as unloaded while the host is hidden (`shown` fires
+   * when that changes) and is disposed with the host, `closed` running after.
+   */
+  private connect(host: vscode.WebviewView | vscode.WebviewPanel, kind: WebviewKind, shown: vscode.Event<unknown>, closed: () => void): WebviewConnection {
+    const connection = new WebviewConnection(host.webview, this.extensionUri, this.hooks, kind);
     connection.register(
-      panel.onDidChangeViewState(() => {
-        if (!panel.visible) connection.markUnloaded();
+      shown(() => {
+        if (!host.visible) connection.markUnloaded();
       }),
     );
     connection.register(
-      panel.onDidDispose(() => {
+      host.onDidDispose(() => {
         connection.dispose();
-        if (this.panel !== entry) return; // replaced or disposed by us, not closed by the user
-        this.panel = undefined;
-        // the user closed it while the side-bar view is on screen: they want the circuit there
-        if (this.view?.view.visible) this.choose('view');
+        closed();
       }),
     );
+    return connection;
   }
 
   override dispose(): void {
