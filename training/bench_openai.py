@@ -47,12 +47,18 @@ def window_seconds(sess: ort.InferenceSession, ids: np.ndarray, mask: np.ndarray
     return timed(lambda: sess.run(None, feeds))[1]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, required=True, help="folder for the fixture and its graph")
-    ap.add_argument("--fixture", default="yolo1_shape", choices=sorted(openai_format.LARGE))
-    ap.add_argument("--tokens", type=int, default=256)
+def bench_parser(doc: str, fixture: str, work_help: str) -> argparse.ArgumentParser:
+    """The arguments every OpenAI-format bench takes: its work folder, the fixture shape and torch's threads."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True, help=work_help)
+    ap.add_argument("--fixture", default=fixture, choices=sorted(openai_format.LARGE))
     ap.add_argument("--threads", type=int, default=2)
+    return ap
+
+
+def main() -> None:
+    ap = bench_parser(__doc__, "yolo1_shape", "folder for the fixture and its graph")
+    ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--graph", choices=("full", "compact"), default="full")
     ap.add_argument("--model", type=Path, help="a model folder to read instead of writing the fixture")
     ap.add_argument("--dead-only", action="store_true", help="print the dead nodes per layer and stop")

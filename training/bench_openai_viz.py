@@ -11,25 +11,21 @@ values do not change the cost). Prints one JSON object with the figures and the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import time
-from pathlib import Path
 
 import torch
 
 from . import import_openai, openai_format, openai_viz
+from .bench_openai import bench_parser
 from .model import n_nodes, node_layout
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, required=True, help="folder for the fixture")
-    ap.add_argument("--fixture", default="sweep1_shape", choices=sorted(openai_format.LARGE))
+    ap = bench_parser(__doc__, "sweep1_shape", "folder for the fixture")
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     config = openai_format.LARGE[args.fixture]
