@@ -212,6 +212,55 @@ def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None,
     return 0, 0, None, finetune
 
 
+def train_step(model: GPT, opt, schedule: Schedule, batches: Batches, sparse, step: int, device) -> tuple[float, int, float]:
+    """One optimizer step from `step` to `step + 1`, weights projected to the new step's density;
+    returns (loss, tokens in the batch, learning rate)."""
+    schedule.apply(model, step)
+    lr = schedule.lr(step)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    x, y = batches.next(device)  # (batch, seq) each
+    logits, _, _ = model(x)  # (batch, seq, vocab)
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    normalize_grad_rms_(model.parameters())
+    opt.step()
+    sparsity.project_model_(sparse, schedule.density(step + 1))
+    return loss.item(), x.numel(), lr
+
+
+def make_batches(spec: dict, data_dir: Path, seed: int, finetune: dict | None, log) -> Batches:
+    """Training windows; a fine-tune with `focus_frac` draws that share around task answers."""
+    focus, focus_frac = None, (finetune or {}).get("focus_frac", 0.0)
+    if focus_frac > 0:
+        focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
+        log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
+    return Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed, focus=focus, focus_frac=focus_frac, mixture=spec.get("mixture"))
+
+
+def curve_row(model: GPT, schedule: Schedule, step: int, tokens: int, loss: float, lr: float, elapsed_s: float) -> dict:
+    """One curve.jsonl line for the step just taken; density is the one the step trained at."""
+    return {
+        "step": step,
+        "tokens": tokens,
+        "loss": round(loss, 4),
+        "lr": lr,
+        "density": schedule.density(step - 1),
+        "afrac": model.afrac_now,
+        "elapsed_s": round(elapsed_s, 1),
+    }
+
+
+def evaluate_into(row: dict, model: GPT, schedule: Schedule, spec: dict, data_dir: Path, probe, total_steps: int) -> None:
+    """Adds the validation loss at the row's step (and the real-code probe every PROBE_EVERY steps and at the end)."""
+    step = row["step"]
+    schedule.apply(model, step)
+    row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)
+    if probe and (step % PROBE_EVERY == 0 or step == total_steps):
+        row["probe"] = probe(model)
+
+
 def train(
     config: str,
     data_dir: Path,
@@ -240,11 +289,7 @@ def train(
     if saved_total and not retarget:
         total_steps = saved_total
     schedule = Schedule(spec, total_steps, finetune)
-    focus, focus_frac = None, (finetune or {}).get("focus_frac", 0.0)
-    if focus_frac > 0:
-        focus = tasks.focus_positions(load_tokenizer(data_dir / "tokenizer.json"), tasks.load_stream(data_dir / "train.bin"))
-        log("focus windows: " + ", ".join(f"{k} {len(v)}" for k, v in focus.items()))
-    batches = Batches(data_dir / "train.bin", spec["batch"], spec["seq"], seed=seed + step, focus=focus, focus_frac=focus_frac, mixture=spec.get("mixture"))
+    batches = make_batches(spec, data_dir, seed + step, finetune, log)
     probe = realcode.Probe(data_dir, PROBE_CASES) if spec.get("mixture") else None
     sparse = model.sparse_parameters()
     t0 = time.time()
@@ -256,34 +301,12 @@ def train(
 
     with curve_path.open("a") as curve:
         while step < total_steps:
-            schedule.apply(model, step)
-            lr = schedule.lr(step)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x, y = batches.next(device)
-            logits, _, _ = model(x)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            normalize_grad_rms_(model.parameters())
-            opt.step()
+            loss, n_tokens, lr = train_step(model, opt, schedule, batches, sparse, step, device)
             step += 1
-            tokens += x.numel()
-            sparsity.project_model_(sparse, schedule.density(step))
-            row = {
-                "step": step,
-                "tokens": tokens,
-                "loss": round(loss.item(), 4),
-                "lr": lr,
-                "density": schedule.density(step - 1),
-                "afrac": model.afrac_now,
-                "elapsed_s": round(time.time() - t0, 1),
-            }
+            tokens += n_tokens
+            row = curve_row(model, schedule, step, tokens, loss, lr, time.time() - t0)
             if step % eval_every == 0 or step == total_steps:
-                schedule.apply(model, step)
-                row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)
-                if probe and (step % PROBE_EVERY == 0 or step == total_steps):
-                    row["probe"] = probe(model)
+                evaluate_into(row, model, schedule, spec, data_dir, probe, total_steps)
                 log(json.dumps(row))
             curve.write(json.dumps(row) + "\n")
             if step % ckpt_every == 0:
