@@ -449,19 +449,24 @@ interface AnalyzeRun {
   readonly positions: Positions;
 }
 
+/** The bundle the options name, opened: a failure is the model's (exit code), a CUDA fallback a note on stderr. */
+export async function openCliModel(opts: Args['opts'], provider: ReturnType<typeof providerOf>): Promise<Awaited<ReturnType<typeof openModel>>> {
+  let model: Awaited<ReturnType<typeof openModel>>;
+  try {
+    model = await openModel(bundleDirOf(opts), provider);
+  } catch (e) {
+    throw new ModelError(errorMessage(e));
+  }
+  if (model.runner.notice) process.stderr.write(`note: ${model.runner.notice}\n`);
+  return model;
+}
+
 async function analyze(args: Args): Promise<void> {
   const request = analyzeRequest(args);
   const { opts } = args;
   const text = readSource(request.file, request.maxBytes);
   const at = opts.has('--at') ? offsetOf(text, String(opts.get('--at'))) : undefined;
-  let model: Awaited<ReturnType<typeof openModel>>;
-  try {
-    model = await openModel(bundleDirOf(opts), request.provider);
-  } catch (e) {
-    throw new ModelError(errorMessage(e));
-  }
-  const { bundle, runner } = model;
-  if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
+  const { bundle, runner } = await openCliModel(opts, request.provider);
   // A large input's analysis runs for minutes holding its tokens and scope (~110 MB for 10 MB); V8's
   // young generation, left to grow to 2 × 16 MB, adds ~30 MB of garbage above that. Kept at its
   // first size it costs a few % of CPU, paid only where memory is the limit (docs/BENCHMARKS.md).

@@ -1,13 +1,12 @@
 // `circuit-inspector discover FILE --at L:C`: the circuit behind one prediction (core/discoverAt),
 // as JSON or in words.
 import * as fs from 'fs';
-import { type Args, bundleDirOf, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, parseBytes, providerOf, readSource, UsageError } from './cli';
+import { type Args, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, openCliModel, parseBytes, providerOf, readSource, UsageError } from './cli';
 import { DocumentAnalyzer } from './core/analysis';
 import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
-import { openModel } from './core/openModel';
 
 export async function discover(args: Args): Promise<void> {
   const { positional, opts } = args;
@@ -20,14 +19,7 @@ export async function discover(args: Args): Promise<void> {
   const text = readSource(positional[0], opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES);
   const at = offsetOf(text, String(opts.get('--at')));
   const str = (name: string) => (opts.has(name) ? String(opts.get(name)) : undefined);
-  let model: Awaited<ReturnType<typeof openModel>>;
-  try {
-    model = await openModel(bundleDirOf(opts), providerOf(opts));
-  } catch (e) {
-    throw new ModelError(e instanceof Error ? e.message : String(e));
-  }
-  const { bundle, runner } = model;
-  if (runner.notice) process.stderr.write(`note: ${runner.notice}\n`);
+  const { bundle, runner } = await openCliModel(opts, providerOf(opts));
   try {
     const analyzer = new DocumentAnalyzer(bundle, runner);
     let found: Discovery;
