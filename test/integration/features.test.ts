@@ -237,7 +237,7 @@ suite('Highlights, hover and the circuit panel', () => {
       editor.revealRange(new vscode.Range(top, 0, top, 0), vscode.TextEditorRevealType.AtTop);
       await screenshot(`real-${path.basename(file, '.py')}`);
     }
-    // a single-quoted string: no highlight, but the hover gives the model's prediction where it closes
+    // a single-quoted string: the hover gives the model's prediction where it closes (the two-sided rule marks it too)
     const editor = vscode.window.activeTextEditor as vscode.TextEditor;
     const at = editor.document.positionAt(editor.document.getText().indexOf("'surrogateescape'") + 3);
     editor.selection = new vscode.Selection(at, at);
