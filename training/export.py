@@ -6,7 +6,8 @@
 Writes model.onnx (node-mask interface, one mask per batch row; mostly-zero weights as sparse initializers, the dense
 bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference
 outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
---graph-only rewrites just model.onnx, golden.json and node_weights.bin (and their manifest entries), keeping
+--graph-only rewrites just model.onnx, golden.json and node_weights.bin (and their manifest entries, with the
+attention parameters), keeping
 the bundle's means, circuits and metrics.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +27,7 @@ from onnx import helper, numpy_helper
 from tokenizers import Tokenizer
 
 from . import model as model_mod
-from .model import GPT, GPTConfig, abs_topk, n_nodes, node_layout
+from .model import GPT, GPTConfig, NodeHooks, abs_topk, n_nodes, node_layout
 from .train import CONFIGS, Batches, Schedule
 
 OPSET = 17
@@ -59,15 +61,88 @@ class NodeInterface(torch.nn.Module):
         x, _ = self.gpt.hidden(input_ids, hook, scored_from=start)  # [B, P, d]
         P = x.shape[1]
         logits = self.gpt.head(x, input_ids[:, start:], read_ids)  # [B, P, R]
-        # each location contributes the watched nodes that fall inside it (zero elsewhere), instead of
-        # concatenating all N nodes at every position to gather K of them; records have T or P rows
-        # (see GPT.hidden) and the scored positions are the last P of each
-        watched = torch.zeros(x.shape[0], P, watch.shape[0])  # [B, P, K]
-        for e in node_layout(self.gpt.cfg):
-            r, lo, n = hook.recorded[e["name"]], e["offset"], e["length"]
-            inside = ((watch >= lo) & (watch < lo + n)).to(x.dtype)  # [K]
-            watched = watched + r[:, r.shape[1] - P :].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
-        return logits, watched
+        return logits, watched_nodes(hook.recorded, node_layout(self.gpt.cfg), watch, x.shape[0], P)
+
+
+def watched_nodes(recorded: dict, layout: list[dict], watch: torch.Tensor, B: int, P: int) -> torch.Tensor:
+    """The watched nodes [B, P, K] at the last P positions of the records of `layout`'s locations; a watched
+    node outside them is 0. Each location contributes the watched nodes that fall inside it (zero elsewhere),
+    instead of concatenating all N nodes at every position to gather K of them; records have T or P rows
+    (see GPT.hidden) and the scored positions are the last P of each."""
+    watched = torch.zeros(B, P, watch.shape[0])  # [B, P, K]
+    for e in layout:
+        r, lo, n = recorded[e["name"]], e["offset"], e["length"]
+        inside = ((watch >= lo) & (watch < lo + n)).to(r.dtype)  # [K]
+        watched = watched + r[:, r.shape[1] - P :].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
+    return watched
+
+
+class _ConeEnds(Exception):
+    """Raised by ConeHooks once the cone's last node location is recorded: nothing after it is traced."""
+
+
+class ConeHooks(NodeHooks):
+    """A forward's NodeHooks that stop the forward right after recording node location `upto`."""
+
+    def __init__(self, base: NodeHooks, upto: str):
+        self.__dict__.update(base.__dict__)
+        self.upto = upto
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        x = super().__call__(name, x)
+        if name == self.upto:
+            raise _ConeEnds
+        return x
+
+
+def cone_ends(cfg: GPTConfig) -> list[str]:
+    """The node locations the exported cones end at (manifest "cones", docs/bundle-format.md): after each
+    layer's attention (its MLP's normalised input included, a cheap step that firing rules read) and after
+    each whole layer but the last (the full graph minus an unembedding of a few read ids: no cone needed)."""
+    ends = []
+    for layer in range(cfg.n_layer):
+        ends.append(f"{layer}.mlp.act_in")
+        if layer < cfg.n_layer - 1:
+            ends.append(f"{layer}.mlp.resid_delta")
+    return ends
+
+
+class ConeInterface(torch.nn.Module):
+    """(input_ids [B,T], node_mask [M,N], node_fill [M,N], watch [K], score_from [1]) → watched [B',P,K]:
+    NodeInterface's `watched` for nodes up to location `upto` (layout order is compute order), computing
+    only the layers up to upto's and, in that layer, nothing after upto; that layer runs its queries and
+    what follows at the scored positions only, like the full graph's last layer. A watched node after
+    upto reads 0: the runner picks a cone that covers every watched node (src/core/cone.ts)."""
+
+    def __init__(self, gpt: GPT, upto: str):
+        super().__init__()
+        self.gpt = gpt
+        self.upto = upto
+        self.layer = int(upto.split(".")[0])
+        names = [e["name"] for e in node_layout(gpt.cfg)]
+        self.layout = node_layout(gpt.cfg)[: names.index(upto) + 1]
+
+    def forward(self, input_ids, node_mask, node_fill, watch, score_from):
+        rows = lambda v: v.reshape(-1, 1, v.shape[-1])  # noqa: E731
+        hook = ConeHooks(self.gpt.hooks(rows(node_mask), rows(node_fill), record=True), self.upto)
+        try:
+            # the cone's layer is the truncated model's last: GPT.hidden scores only from score_from there
+            self.gpt.hidden(input_ids, hook, scored_from=score_from[0])
+        except _ConeEnds:
+            pass
+        q = hook.recorded[f"{self.layer}.attn.q"]  # [B', P, hd]: queries exist at the scored positions only
+        return watched_nodes(hook.recorded, self.layout, watch, q.shape[0], q.shape[1])
+
+
+@contextmanager
+def first_layers(gpt: GPT, n: int):
+    """The model with only its first n blocks while a cone is traced (the parameters are the same objects)."""
+    blocks = gpt.transformer.h
+    gpt.transformer.h = torch.nn.ModuleList(list(blocks)[:n])
+    try:
+        yield
+    finally:
+        gpt.transformer.h = blocks
 
 
 def load_checkpoint(run: Path) -> GPT:
@@ -219,7 +294,21 @@ def export_onnx(gpt: GPT, path: Path, bigram_fp16: bool = True) -> None:
     wrapper = NodeInterface(gpt).eval()
     args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(1, N), torch.zeros(1, N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
     with exported_abs_topk():
-        _trace(wrapper, args, path)
+        _trace(wrapper, args, path, {"logits": {0: "B", 1: "P", 2: "R"}, "watched": {0: "B", 1: "P", 2: "K"}})
+    _finish(path, bigram_fp16)
+
+
+def export_cone(gpt: GPT, upto: str, path: Path) -> None:
+    """ConeInterface(gpt, upto) as ONNX: the inputs of model.onnx but read_ids, and `watched` alone out."""
+    N = n_nodes(gpt.cfg)
+    wrapper = ConeInterface(gpt, upto).eval()
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(1, N), torch.zeros(1, N), torch.zeros(1, dtype=torch.long), torch.tensor([2]))
+    with exported_abs_topk(), first_layers(gpt, wrapper.layer + 1):
+        _trace(wrapper, args, path, {"watched": {0: "B", 1: "P", 2: "K"}})
+    _finish(path, bigram_fp16=False)
+
+
+def _finish(path: Path, bigram_fp16: bool) -> None:
     m = onnx.load(str(path))
     if bigram_fp16:
         bigram_to_fp16(m)
@@ -228,7 +317,10 @@ def export_onnx(gpt: GPT, path: Path, bigram_fp16: bool = True) -> None:
     onnx.save(m, str(path))
 
 
-def _trace(wrapper: NodeInterface, args: tuple, path: Path) -> None:
+def _trace(wrapper: torch.nn.Module, args: tuple, path: Path, outputs: dict) -> None:
+    """Exports `wrapper` called with the first len(args) of ONNX_INPUTS; outputs: name → dynamic axes."""
+    inputs = {"input_ids": {0: "B", 1: "T"}, "node_mask": {0: "M"}, "node_fill": {0: "M"}, "watch": {0: "K"}, "score_from": {}, "read_ids": {0: "R"}}
+    names = list(ONNX_INPUTS[: len(args)])
     torch.onnx.export(
         wrapper,
         args,
@@ -236,17 +328,9 @@ def _trace(wrapper: NodeInterface, args: tuple, path: Path) -> None:
         opset_version=OPSET,
         dynamo=False,
         do_constant_folding=False,
-        input_names=list(ONNX_INPUTS),
-        output_names=["logits", "watched"],
-        dynamic_axes={
-            "input_ids": {0: "B", 1: "T"},
-            "node_mask": {0: "M"},
-            "node_fill": {0: "M"},
-            "watch": {0: "K"},
-            "read_ids": {0: "R"},
-            "logits": {0: "B", 1: "P", 2: "R"},
-            "watched": {0: "B", 1: "P", 2: "K"},
-        },
+        input_names=names,
+        output_names=list(outputs),
+        dynamic_axes={**{n: inputs[n] for n in names if inputs[n]}, **outputs},
     )
 
 
@@ -332,6 +416,7 @@ def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, m
         "nodes": {"count": N, "layout": node_layout(gpt.cfg), "means": "node_means.bin"},
         "circuits": circuits,
         **graph,
+        "attention": attention_params(gpt),
         "metrics": metrics,
         "provenance": provenance,
     }
@@ -385,7 +470,29 @@ def write_graph(gpt: GPT, out: Path, bigram_fp16: bool = True) -> dict:
     prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
     (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
     # mask_rows: node_mask/node_fill are [M, N] (NodeInterface); bundles without it take [N]
-    return {"mask_rows": True, "weights": write_weights(gpt, out)}
+    return {"mask_rows": True, "weights": write_weights(gpt, out), "cones": write_cones(gpt, out)}
+
+
+def write_cones(gpt: GPT, out: Path) -> list[dict]:
+    """cone-<upto>.onnx for each of cone_ends: the graphs the editor's highlight pass runs when every node it
+    watches comes at or before upto (src/core/cone.ts); returns their manifest entries, in layout order."""
+    for old in out.glob("cone-*.onnx"):
+        old.unlink()  # cones of an earlier export that this model's cone_ends no longer name
+    cones = []
+    for upto in cone_ends(gpt.cfg):
+        export_cone(gpt, upto, out / f"cone-{upto}.onnx")
+        cones.append({"upto": upto, "onnx": f"cone-{upto}.onnx"})
+    return cones
+
+
+def attention_params(gpt: GPT) -> dict:
+    """What the editor needs besides the q and k nodes to redraw an attention pattern (src/core/attention.ts):
+    the score scale and, for a model with sinks, each head's sink logit [n_layer][n_head] (the zero key/value slot)."""
+    cfg = gpt.cfg
+    out: dict = {"scale": 1.0 / math.sqrt(cfg.d_head)}  # CausalSelfAttention's
+    if cfg.sink:
+        out["sink_logits"] = [block.attn.sink_logit.detach().tolist() for block in gpt.transformer.h]
+    return out
 
 
 def nonzero_stats(gpt: GPT) -> dict:
@@ -418,7 +525,7 @@ def main() -> None:
     if args.graph_only:
         graph = write_graph(gpt, args.out)
         manifest_path = args.out / "manifest.json"
-        manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), **graph}, indent=2))
+        manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), **graph, "attention": attention_params(gpt)}, indent=2))
         return
     corpus = json.loads((args.data / "corpus.json").read_text())
     provenance = {

@@ -51,9 +51,13 @@ export class CircuitHover implements vscode.HoverProvider {
     if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
     if (firing && circuit.firing) {
-      // the value is the firing rule's weighted sum of key-node activations; say so, with its threshold
       const side = circuit.classes[firing.cls].label;
-      const rule = `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${(circuit.firing.threshold * this.thresholdScale()).toFixed(2)}`;
+      const threshold = (circuit.firing.threshold * this.thresholdScale()).toFixed(2);
+      // a rule of several terms is training/firing.py's two-sided logistic fit, so its value is a log-odds
+      const rule =
+        circuit.firing.terms.length > 1
+          ? `firing rule log-odds ${firing.value.toFixed(2)} (of ${escape(circuit.classes[circuit.firing.positive_class].label)}), fires above ${threshold} either way`
+          : `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${threshold}`;
       md.appendMarkdown(firing.fires ? ` fires here, pointing to ${escape(side)}: ${rule}.\n\n` : ` is quiet here: ${rule}.\n\n`);
     } else md.appendMarkdown('\n\n');
     const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);

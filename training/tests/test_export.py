@@ -96,6 +96,7 @@ def test_bundle_files_and_manifest(tmp_path, root):
     assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids"]
     assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
     assert manifest["mask_rows"] is True and (out / manifest["weights"]["file"]).exists()
+    assert manifest["attention"] == export.attention_params(gpt)
     golden = json.loads((out / "golden.json").read_text())
     assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16
 
@@ -206,3 +207,24 @@ def test_exported_abs_topk_keeps_what_the_model_keeps_at_ties(tmp_path, width):
     assert np.array_equal(got, x * (np.abs(x) >= kth))
     assert np.array_equal(got, export.abs_topk(torch.from_numpy(x), k).numpy())
     assert (got[1] != 0).sum() == k + 2 and (got[3] != 0).all() and (got[4] != 0).sum() == k
+
+
+def test_attention_params_redraw_the_models_attention_from_q_and_k():
+    # the editor (src/core/attention.ts) redraws a head's pattern from the recorded q, k nodes and these parameters
+    gpt = _sparse_tiny()
+    with torch.no_grad():
+        for block in gpt.transformer.h:
+            block.attn.sink_logit.normal_(0, 2)
+        ids = torch.randint(0, TINY.vocab_size, (1, 40))
+        _, nodes, probs = gpt(ids, record=True, want_attn=True)  # nodes [1, T, N]; probs per layer [1, nh, T, T]
+    params = export.attention_params(gpt)
+    offset = {e["name"]: e["offset"] for e in export.node_layout(TINY)}
+    hd = TINY.n_head * TINY.d_head
+    for L in range(TINY.n_layer):
+        # each [T, nh, dh]
+        q, k = (nodes[0, :, offset[f"{L}.attn.{s}"] : offset[f"{L}.attn.{s}"] + hd].view(40, TINY.n_head, TINY.d_head) for s in "qk")
+        scores = torch.einsum("qhd,khd->hqk", q, k) * params["scale"]  # [nh, T, T]
+        scores = scores.masked_fill(~torch.tril(torch.ones(40, 40, dtype=torch.bool)), float("-inf"))
+        sink = torch.tensor(params["sink_logits"][L]).view(-1, 1, 1).expand(-1, 40, 1)
+        redrawn = torch.softmax(torch.cat([scores, sink], dim=-1), dim=-1)[..., :40]
+        assert torch.allclose(redrawn, probs[L][0], atol=1e-6)
