@@ -90,6 +90,18 @@ def write_examples(results: dict[str, list[dict]], folder: Path) -> list[Path]:
     return written
 
 
+def card_text(results: dict[str, list[dict]]) -> str:
+    """One model-card line per sweep: the shortest length read wrongly, or the longest read rightly."""
+    lines = []
+    for name, rows in results.items():
+        flipped = next((r for r in rows if not r["right"]), None)
+        if flipped is None:
+            lines.append(f"- {name}: right at every length up to {rows[-1]['length']} elements ({rows[-1]['tokens']} tokens).")
+        else:
+            lines.append(f"- {name}: wrong from {flipped['length']} elements ({flipped['tokens']} tokens; right − wrong logit {flipped['logit_diff']:+.1f}).")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", type=Path, required=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from . import dilution as dilution_mod
 from . import realcode
 from . import tasks as tasks_mod
 from .corpus import read_jsonl
@@ -178,15 +179,17 @@ after fitting one logit scale and one shift on its class logit difference (the p
 model's scale (`python -m training.prune … --frozen-norms`)."""
 
 
-def limits_section(m: dict, p: dict) -> str:
+def limits_section(m: dict, p: dict, dilution: str) -> str:
     return f"""## Known limits
 - Small: {m["n_layer"]} layers trained for {p["tokens_seen"] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
 - Context {m["block_size"]} tokens: a string or list opened more than ~{m["block_size"]} tokens earlier is out of reach.
 - Task contrasts follow this tokenizer (see `training/tasks.py`): after a first `]`, the bracket task compares `]` with `\\n`.
+- Context dilution (`python -m training.dilution`, the paper's predicted failure of depth read as an average over the context):
+{dilution}
 """
 
 
-def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict]) -> None:
+def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, curve: list[dict], dilution: str) -> None:
     p = manifest["provenance"]
     card = bundle / "MODEL_CARD.md"
     sections = [
@@ -196,7 +199,7 @@ def write_card(bundle: Path, manifest: dict, task_metrics: dict, real: dict, cur
         accuracy_sections(task_metrics, real),
         circuits_section(bundle, manifest),
     ]
-    card.write_text("\n\n".join(sections) + "\n\n" + hand_notes(card) + limits_section(manifest["model"], p))
+    card.write_text("\n\n".join(sections) + "\n\n" + hand_notes(card) + limits_section(manifest["model"], p, dilution))
 
 
 def main() -> None:
@@ -217,7 +220,9 @@ def main() -> None:
     manifest["metrics"].pop("heldout", None)  # the token-stream scan it held is replaced by the real-code contrasts
     manifest["metrics"].update({"tasks": task_metrics, "real_code": real, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    write_card(args.bundle, manifest, task_metrics, real, info["curve"])
+    diffs, block = realcode.onnx_diffs(args.bundle)
+    diluted = dilution_mod.sweep(diffs, tok, block)
+    write_card(args.bundle, manifest, task_metrics, real, info["curve"], dilution_mod.card_text(diluted))
     print(json.dumps({"tasks": task_metrics, "real_code": real}, indent=2))
 
 

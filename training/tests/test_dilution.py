@@ -42,3 +42,10 @@ def test_examples_are_written_for_the_sweeps_that_flip_at_the_first_wrong_length
         if wrong:
             left, rest, _ = make(wrong[0])
             assert written[f"dilution_{slug}.py"].endswith(left + rest)
+
+
+def test_card_text_names_the_first_wrong_length_or_says_none():
+    rows = [{"length": 0, "tokens": 9, "logit_diff": 2.0, "right": True}, {"length": 8, "tokens": 30, "logit_diff": -0.5, "right": False}]
+    text = dilution.card_text({"long inner list": rows, "long nested list": rows[:1]})
+    assert "long inner list: wrong from 8 elements (30 tokens; right − wrong logit -0.5)" in text
+    assert "long nested list: right at every length up to 0 elements (9 tokens)" in text
