@@ -33,15 +33,13 @@
 // the rest of the file into one bracketed expression. Everything is one pass over the text: linear
 // time, no regular expressions over the whole text, no recursion deeper than f-string nesting.
 
-import { READ_AT, SCOPE_KINDS } from '../schemas/circuit';
+import type { CircuitScope } from '../schemas/circuit';
 
-/** The scope kinds a circuit file may name (`"scope": {"kind": …}`); defined with the circuit file's schema. */
-export { SCOPE_KINDS };
-export type ScopeKind = (typeof SCOPE_KINDS)[number];
-export type ReadAt = (typeof READ_AT)[number];
+export type ScopeKind = CircuitScope['kind'];
 
 /**
- * Where a circuit's task applies, as the circuit file states it.
+ * Where a circuit's task applies, as the circuit file states it; validated by the circuit file's
+ * schema (`circuitScope` in src/schemas/circuit.ts), the one place that checks it.
  * - `string-close`: one-line string literals (not triple-quoted, not continued with a backslash;
  *   unclosed ones included). Prediction point: the closing quote; truth `double` / `single`.
  * - `list-close`: list displays (comprehensions included) and subscripts. Prediction point: the
@@ -59,33 +57,7 @@ export type ReadAt = (typeof READ_AT)[number];
  * string's content, a list's or subscript's brackets outside strings). Default: `inside` for
  * `string-close`, `point` for the others.
  */
-export interface TaskScope {
-  readonly kind: ScopeKind;
-  readonly region?: 'point' | 'inside';
-  readonly read_at?: ReadAt;
-}
-
-export class TaskScopeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TaskScopeError';
-  }
-}
-
-/** Validates the `scope` value of a circuit file. Unknown keys are dropped; throws TaskScopeError with one sentence. */
-export function parseTaskScope(json: unknown): TaskScope {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new TaskScopeError('scope must be an object like {"kind": "string-close"}');
-  const o = json as Record<string, unknown>;
-  const kind = o.kind;
-  if (typeof kind !== 'string' || !(SCOPE_KINDS as readonly string[]).includes(kind)) {
-    throw new TaskScopeError(`scope.kind must be one of ${SCOPE_KINDS.join(', ')} (got ${JSON.stringify(kind)?.slice(0, 60)})`);
-  }
-  const region = o.region;
-  if (region !== undefined && region !== 'point' && region !== 'inside') throw new TaskScopeError(`scope.region must be "point" or "inside" (got ${JSON.stringify(region)?.slice(0, 60)})`);
-  const readAt = o.read_at;
-  if (readAt !== undefined && !(READ_AT as readonly unknown[]).includes(readAt)) throw new TaskScopeError(`scope.read_at must be one of ${READ_AT.join(', ')} (got ${JSON.stringify(readAt)?.slice(0, 60)})`);
-  return { kind: kind as ScopeKind, ...(region === undefined ? {} : { region }), ...(readAt === undefined ? {} : { read_at: readAt as ReadAt }) };
-}
+export type TaskScope = Readonly<CircuitScope>;
 
 export function regionOf(scope: TaskScope): 'point' | 'inside' {
   return scope.region ?? (scope.kind === 'string-close' ? 'inside' : 'point');

@@ -88,8 +88,8 @@ export const circuitNode = v.pipe(
 );
 
 /** The scope kinds a circuit file may name (`"scope": {"kind": …}`); src/core/taskScope.ts decides each. */
-export const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
-export const READ_AT = ['before-closer', 'closer'] as const;
+const SCOPE_KINDS = ['string-close', 'list-close', 'keyword-true', 'name-compare-assign', 'anywhere'] as const;
+const READ_AT = ['before-closer', 'closer'] as const;
 
 /**
  * Where in a document the circuit's task applies (docs/bundle-format.md). Optional in the file:
@@ -100,7 +100,7 @@ export const READ_AT = ['before-closer', 'closer'] as const;
  * ends right before the closing quote or `]`) or `closer` (the closer's own token, when the model's
  * tokenizer makes it a token of its own and the contrast is the token after it: `]` then `]` or `\n`).
  */
-const circuitScope = v.object({
+export const circuitScope = v.object({
   kind: v.picklist(SCOPE_KINDS),
   region: v.optional(v.picklist(['point', 'inside'])),
   read_at: v.optional(v.picklist(READ_AT)),

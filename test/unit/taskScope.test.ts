@@ -3,7 +3,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { analyzeScope, applies, parseTaskScope, taskPoint, taskPoints, TaskScopeError, type ScopeMap, type TaskScope } from '../../src/core/taskScope';
+import { analyzeScope, applies, taskPoint, taskPoints, type ScopeMap, type TaskScope } from '../../src/core/taskScope';
+import { circuitFile, circuitScope } from '../../src/schemas/circuit';
+import { parse, ValidationError } from '../../src/schemas/validate';
+import { sampleCircuit } from './fixtures';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -278,15 +281,18 @@ test('anywhere applies everywhere and has no points', () => {
   assert.equal(taskPoints({ kind: 'anywhere' }, m).length, 0);
 });
 
-test('parseTaskScope accepts the documented kinds and regions and explains the rest in one sentence', () => {
-  assert.deepEqual(parseTaskScope({ kind: 'string-close' }), { kind: 'string-close' });
-  assert.deepEqual(parseTaskScope({ kind: 'list-close', region: 'inside', note: 'dropped' }), { kind: 'list-close', region: 'inside' });
-  assert.throws(() => parseTaskScope('string-close'), TaskScopeError);
-  assert.throws(() => parseTaskScope(null), /must be an object/);
-  assert.throws(() => parseTaskScope({ kind: 'strings' }), /scope\.kind must be one of string-close, list-close/);
-  assert.throws(() => parseTaskScope({ kind: 'list-close', region: 'all' }), /scope\.region/);
-  assert.deepEqual(parseTaskScope({ kind: 'list-close', read_at: 'closer' }), { kind: 'list-close', read_at: 'closer' });
-  assert.throws(() => parseTaskScope({ kind: 'list-close', read_at: 'after' }), /scope\.read_at must be one of before-closer, closer/);
+test('the circuit file schema is the one validator of a scope: documented kinds and regions pass, the rest is explained in one sentence', () => {
+  const scope = (x: unknown) => parse(circuitScope, x, 'scope');
+  assert.deepEqual(scope({ kind: 'string-close' }), { kind: 'string-close' });
+  assert.deepEqual(scope({ kind: 'list-close', region: 'inside', note: 'dropped' }), { kind: 'list-close', region: 'inside' });
+  assert.throws(() => scope('string-close'), ValidationError);
+  assert.throws(() => scope(null), /^ValidationError: scope: expected an object, got null$/);
+  assert.throws(() => scope({ kind: 'strings' }), /^ValidationError: scope\.kind: expected one of \("string-close", "list-close", "keyword-true", "name-compare-assign", "anywhere"\)$/);
+  assert.throws(() => scope({ kind: 'list-close', region: 'all' }), /^ValidationError: scope\.region: expected one of \("point", "inside"\)$/);
+  assert.deepEqual(scope({ kind: 'list-close', read_at: 'closer' }), { kind: 'list-close', read_at: 'closer' });
+  assert.throws(() => scope({ kind: 'list-close', read_at: 'after' }), /^ValidationError: scope\.read_at: expected one of \("before-closer", "closer"\)$/);
+  // inside a circuit file the message names the file and the key
+  assert.throws(() => parse(circuitFile, { ...sampleCircuit(), scope: { kind: 'strings' } }, 'quote.json'), /^ValidationError: quote\.json\.scope\.kind: expected one of \("string-close", /);
 });
 
 // ------------------------------------------------------------------------------------------------
