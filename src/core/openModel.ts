@@ -4,6 +4,7 @@
 // then fails every analysis with onnxruntime's multi-line complaint; the probe turns that into the
 // same one-sentence BundleError as any other broken bundle, once, at load.
 import { type Bundle, BundleError, loadBundle } from './bundle';
+import { bundleCones } from './cone';
 import { firstLine } from './ortSession';
 import { type ProviderChoice, Runner } from './runner';
 
@@ -14,7 +15,7 @@ export interface OpenModel {
 
 export async function openModel(dir: string, provider: ProviderChoice): Promise<OpenModel> {
   const bundle = loadBundle(dir);
-  const runner = await Runner.create(bundle.onnxPath, { provider });
+  const runner = await Runner.create(bundle.onnxPath, { provider, cones: bundleCones(bundle) });
   const N = bundle.layout.count;
   try {
     // the last node and the last vocabulary entry: out of range in a graph smaller than the manifest says

@@ -33,10 +33,15 @@ export interface RunInput {
   readonly scoreFrom: number;
   /** Vocabulary entries whose logits to return [R]: all V for next-token lists, a few for a class readout. */
   readonly readIds: BigInt64Array;
+  /**
+   * Run the bundle's cone that ends at this node location (./cone) instead of the whole model: the
+   * watched nodes only, no logits (RunOutput.logits is empty). Every watched node must lie in the cone.
+   */
+  readonly cone?: string;
 }
 
 export interface RunOutput {
-  /** Logits of the read ids at the scored positions [max(B, M), P, R], row-major. */
+  /** Logits of the read ids at the scored positions [max(B, M), P, R], row-major (empty from a cone). */
   readonly logits: Float32Array;
   /** Activations of the watched nodes (after AbsTopK and ablation) [max(B, M), P, K], row-major. */
   readonly watched: Float32Array;
@@ -56,6 +61,9 @@ export interface SessionOptions {
 /** The graph's interface, in order, as the exporter writes it. */
 export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch', 'score_from', 'read_ids'] as const;
 export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
+/** A cone's interface (training/export.py ConeInterface): no read ids in, the watched nodes alone out. */
+export const CONE_INPUTS = ONNX_INPUTS.slice(0, 5);
+export const CONE_OUTPUTS = ['watched'] as const;
 
 export class RunnerError extends Error {
   constructor(message: string) {
@@ -103,9 +111,12 @@ export class ModelSession {
     readonly loadMs: number,
     /** Whether the graph takes mask rows [M, N] (else one mask [N], a bundle exported before them). */
     readonly maskRows: boolean,
+    /** A cone's graph: no read ids, no logits. */
+    private readonly cone: boolean,
   ) {}
 
-  static async create(onnxPath: string, options: SessionOptions): Promise<ModelSession> {
+  /** A session of the full graph, or with `cone` of a cone graph (./cone). */
+  static async create(onnxPath: string, options: SessionOptions, cone = false): Promise<ModelSession> {
     const started = performance.now();
     const ort = loadOrt();
     const choice = options.provider ?? 'auto';
@@ -135,14 +146,15 @@ export class ModelSession {
     }
     const s = session;
     const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
-    if (!same(s.inputNames, ONNX_INPUTS) || !same(s.outputNames, ONNX_OUTPUTS)) {
+    const [inputs, outputs] = cone ? [CONE_INPUTS, CONE_OUTPUTS] : [ONNX_INPUTS, ONNX_OUTPUTS];
+    if (!same(s.inputNames, inputs) || !same(s.outputNames, outputs)) {
       await s.release();
-      throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${ONNX_INPUTS.join(', ')}) → (${ONNX_OUTPUTS.join(', ')}); re-export the bundle with training/export.py.`);
+      throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${inputs.join(', ')}) → (${outputs.join(', ')}); re-export the bundle with training/export.py.`);
     }
     // the graph's own shape of node_mask says which interface it has: [M, N] or, exported before mask rows, [N]
     const maskInput = s.inputMetadata[ONNX_INPUTS.indexOf('node_mask')];
     const maskRows = maskInput.isTensor && maskInput.shape.length === 2;
-    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows);
+    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows, cone);
   }
 
   /** One forward pass (the caller serialises: onnxruntime-node's run holds this thread throughout). */
@@ -158,9 +170,9 @@ export class ModelSession {
       node_fill: new Tensor('float32', fill, dims),
       watch: new Tensor('int64', w, [w.length]),
       score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
-      read_ids: new Tensor('int64', readIds, [readIds.length]),
+      ...(this.cone ? {} : { read_ids: new Tensor('int64', readIds, [readIds.length]) }),
     });
-    const logits = out.logits.data as Float32Array;
+    const logits = this.cone ? new Float32Array(0) : (out.logits.data as Float32Array);
     const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
     return { logits, watched };
   }

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import type { Cone } from './cone';
 import type { FromWorker, ToWorker, WorkerSetup } from './runnerWorker';
 import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
 
@@ -21,6 +22,8 @@ export interface RunnerOptions {
   readonly threads?: number;
   /** Sessions that run side by side on the CPU; default min(cores, 2). CUDA always uses one. */
   readonly workers?: number;
+  /** The bundle's cone graphs (./cone bundleCones), for runs that name one (RunInput.cone). */
+  readonly cones?: readonly Cone[];
 }
 
 // next to this file: dist/ for the bundled extension and CLI, out/src/core/ for the compiled tests
@@ -81,6 +84,8 @@ export class Runner {
 
   private constructor(
     private readonly slots: Slot[],
+    /** The bundle's cones, smallest first (RunnerOptions.cones): ./cone coneFor picks one for a run. */
+    readonly cones: readonly Cone[],
     /** The provider in use. */
     readonly provider: 'cuda' | 'cpu',
     /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
@@ -107,7 +112,8 @@ export class Runner {
     const spinning = workers * threads <= cores;
     // The first session settles the provider. Its siblings start at the same time on the CPU (the
     // case they are for), and are stopped again, unused, if the first one got CUDA.
-    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, options: { provider, threads, spinning } });
+    const cones = Object.fromEntries((options.cones ?? []).map((c) => [c.upto, c.onnxPath]));
+    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, options: { provider, threads, spinning } });
     const starts = [startWorker(setup(options.provider)), ...Array.from({ length: workers - 1 }, () => startWorker(setup('cpu')))];
     const settled = await Promise.allSettled(starts);
     const up = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -115,7 +121,7 @@ export class Runner {
     const keep = failed ? [] : up[0].ready.provider === 'cuda' ? [up[0]] : up;
     await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
     if (failed) throw failed.reason;
-    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), up[0].ready.provider, up[0].ready.notice, performance.now() - started);
+    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], up[0].ready.provider, up[0].ready.notice, performance.now() - started);
   }
 
   /**
@@ -143,6 +149,7 @@ export class Runner {
     if (this.broken) return Promise.reject(new RunnerError(this.broken));
     try {
       checkRunInput(input);
+      if (input.cone !== undefined && !this.cones.some((c) => c.upto === input.cone)) throw new RunnerError(`run: this bundle has no cone up to ${input.cone}`);
     } catch (e) {
       return Promise.reject(e as Error);
     }

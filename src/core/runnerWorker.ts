@@ -9,6 +9,8 @@ import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOpt
 
 export interface WorkerSetup {
   readonly onnxPath: string;
+  /** The bundle's cone graphs by the node location they end at (./cone): a session each, opened at its first run. */
+  readonly cones: Readonly<Record<string, string>>;
   readonly options: SessionOptions;
 }
 
@@ -24,7 +26,7 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const { onnxPath, options } = workerData as WorkerSetup;
+  const { onnxPath, cones, options } = workerData as WorkerSetup;
   let session: ModelSession;
   try {
     session = await ModelSession.create(onnxPath, options);
@@ -34,17 +36,31 @@ async function serve(): Promise<void> {
     return;
   }
   post({ kind: 'ready', provider: session.provider, notice: session.notice, loadMs: session.loadMs });
+  const full = session;
+  // a cone runs on the provider the full graph got: no second CUDA attempt, no second notice
+  const coneSessions = new Map<string, Promise<ModelSession>>();
+  const sessionFor = (cone: string | undefined): Promise<ModelSession> => {
+    if (cone === undefined) return Promise.resolve(full);
+    let s = coneSessions.get(cone);
+    if (!s) {
+      if (!(cone in cones)) return Promise.reject(new Error(`this bundle has no cone up to ${cone}`));
+      s = ModelSession.create(cones[cone], { ...options, provider: full.provider }, true);
+      coneSessions.set(cone, s);
+    }
+    return s;
+  };
   // messages are handled in order; a run is awaited before the next message is looked at
   let chain = Promise.resolve();
   port.on('message', (m: ToWorker) => {
     chain = chain.then(async () => {
       if (m.kind === 'close') {
-        await session.release();
+        const opened = await Promise.allSettled(coneSessions.values());
+        await Promise.all([full, ...opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((x) => x.release()));
         port.close();
         return;
       }
       try {
-        const output = await session.run(m.input);
+        const output = await (await sessionFor(m.input.cone)).run(m.input);
         // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
         post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer])] as ArrayBuffer[]);
       } catch (e) {
