@@ -25,8 +25,9 @@ from dataclasses import replace
 
 import torch
 
+from . import model as model_mod
 from .alive import alive_masks
-from .model import GPT, Block, GPTConfig, NodeHooks, abs_topk, k_for, site_dims
+from .model import GPT, Block, GPTConfig, NodeHooks, k_for, site_dims
 
 
 def _read(weight: torch.Tensor) -> torch.Tensor:
@@ -90,7 +91,9 @@ class CompactHooks(NodeHooks):
     def topk(self, x: torch.Tensor, site: str) -> torch.Tensor:
         if self.afrac is None or site not in self.topk_sites:
             return x
-        return abs_topk(x, k_for(self.widths[site], self.afrac))
+        # looked up at call time, as NodeHooks.topk does, so that the export's formulation
+        # (export.exported_abs_topk: the k largest at widths ≥ 512) is traced here too
+        return model_mod.abs_topk(x, k_for(self.widths[site], self.afrac))
 
     def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
         keep = self.gpt.keep.get(name)

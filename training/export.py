@@ -393,14 +393,17 @@ def golden(gpt: GPT, tok, prompts: list[str], watch: list[int], logit_ids: list[
     return {"watch": watch, "logit_ids": logit_ids, "cases": cases}
 
 
-def write_bundle(gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict, mean_windows: int = 64, bigram_fp16: bool = True) -> None:
+def write_bundle(
+    gpt: GPT, data: Path, out: Path, name: str, provenance: dict, metrics: dict, mean_windows: int = 64, bigram_fp16: bool = True, exported: GPT | None = None
+) -> None:
     """mean_windows: validation windows the node means average over (fewer for models too large to run 64);
-    bigram_fp16: store the bigram table in fp16 (an imported model keeps its weights exact instead)."""
+    bigram_fp16: store the bigram table in fp16 (an imported model keeps its weights exact instead);
+    exported: see write_graph."""
     out.mkdir(parents=True, exist_ok=True)
     means = node_means(gpt, data / "val.bin", mean_windows)
     means.astype("<f4").tofile(out / "node_means.bin")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
-    graph = write_graph(gpt, out, bigram_fp16)
+    graph = write_graph(gpt, out, bigram_fp16, exported)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)
     manifest_path = out / "manifest.json"
@@ -454,12 +457,14 @@ def write_weights(gpt: GPT, out: Path, name: str = "node_weights.bin") -> dict:
     return {"file": name, "matrices": entries}
 
 
-def write_graph(gpt: GPT, out: Path, bigram_fp16: bool = True) -> dict:
+def write_graph(gpt: GPT, out: Path, bigram_fp16: bool = True, exported: GPT | None = None) -> dict:
     """model.onnx, its reference outputs golden.json and node_weights.bin, for a bundle folder that has its
-    node means and tokenizer; returns the manifest entries that describe them."""
+    node means and tokenizer; returns the manifest entries that describe them. exported: the same model
+    in the form model.onnx runs, when not gpt itself (an import's compacted graph, training/compact.py);
+    the reference outputs, weights and cones are gpt's."""
     if bigram_fp16:
         round_bigram_fp16_(gpt)
-    export_onnx(gpt, out / "model.onnx", bigram_fp16)
+    export_onnx(gpt if exported is None else exported, out / "model.onnx", bigram_fp16)
     means = np.fromfile(out / "node_means.bin", dtype="<f4")
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     N = n_nodes(gpt.cfg)

@@ -262,10 +262,9 @@ def write_bundle(gpt: GPT, tok: Tokenizer, out: Path, name: str, texts: list[str
         small = compact_gpt(gpt)
         widths = {"n_head": [b.attn.cfg.n_head for b in small.transformer.h], "d_mlp": [b.mlp.cfg.d_mlp for b in small.transformer.h]}  # per layer
         metrics = {**export.nonzero_stats(gpt), **alive_summary(gpt), "compact_graph": widths}
-        export.write_bundle(gpt, data, out, name, provenance, metrics, mean_windows, bigram_fp16=False)
-    if sum(widths["n_head"]) < gpt.cfg.n_layer * gpt.cfg.n_head or sum(widths["d_mlp"]) < gpt.cfg.n_layer * gpt.cfg.d_mlp:
-        # the graph again without the dead heads and neurons; golden.json stays the full model's reference
-        export.export_onnx(small, out / "model.onnx", bigram_fp16=False)
+        # the graph without the dead heads and neurons, exported once; golden.json stays the full model's reference
+        dropped = sum(widths["n_head"]) < gpt.cfg.n_layer * gpt.cfg.n_head or sum(widths["d_mlp"]) < gpt.cfg.n_layer * gpt.cfg.d_mlp
+        export.write_bundle(gpt, data, out, name, provenance, metrics, mean_windows, bigram_fp16=False, exported=small if dropped else None)
 
 
 def circuits_line(manifest: dict) -> str:

@@ -7,7 +7,7 @@ import torch
 
 from training import export, import_openai, openai_format
 from training.alive import alive_masks
-from training.compact import compact_gpt, dead_per_layer, dead_totals
+from training.compact import CompactGPT, compact_gpt, dead_per_layer, dead_totals
 from training.model import n_nodes, node_layout
 
 
@@ -114,13 +114,29 @@ def test_compact_onnx_matches_the_full_model(tmp_path):
     _same_outputs(tmp_path / "compact.onnx", gpt)
 
 
-def test_converted_bundle_runs_the_compact_graph(tmp_path, root):
-    """import_openai writes the compacted graph, says so in the manifest and card, and keeps the full layout."""
+def test_compact_graph_traces_the_exported_abs_topk(tmp_path, monkeypatch):
+    """While a graph is exported, the compacted model's AbsTopK goes through export.abs_topk_for_onnx, as the
+    full model's does (onnxruntime's cheaper TopK direction at wide locations), at every AbsTopK location."""
+    gpt, _ = import_openai.load_model(_with_dead_parts(tmp_path, "sink_bigram_8sites"))
+    calls = []
+    monkeypatch.setattr(export, "abs_topk_for_onnx", lambda x, k: calls.append(x.shape[-1]) or x)
+    with torch.no_grad(), export.exported_abs_topk():
+        compact_gpt(gpt)(torch.zeros(1, 4, dtype=torch.long))
+    assert len(calls) == gpt.cfg.n_layer * len(gpt.cfg.topk_sites)
+    assert gpt.cfg.d_mlp - 40 in calls  # the compacted width of layer 0's neurons
+
+
+def test_converted_bundle_runs_the_compact_graph(tmp_path, root, monkeypatch):
+    """import_openai writes the compacted graph, exported once, says so in the manifest and card, and keeps the
+    full layout."""
     folder = _with_dead_parts(tmp_path, "plain_4sites_tied")
     openai_format.write_tokenizer(tmp_path / "tok", openai_format.repo_texts(), 512 - 257)
     corpus = tmp_path / "val.jsonl"
     corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in sorted((root / "src/core").glob("*.ts"))))
+    exported, export_onnx = [], export.export_onnx
+    monkeypatch.setattr(export, "export_onnx", lambda g, *a, **k: exported.append(type(g)) or export_onnx(g, *a, **k))
     import_openai.convert(folder, tmp_path / "tok", tmp_path / "bundle", corpus, mean_windows=4)
+    assert exported == [CompactGPT]
     gpt, _ = import_openai.load_model(folder)
     manifest = json.loads((tmp_path / "bundle/manifest.json").read_text())
     assert manifest["metrics"]["compact_graph"] == {"n_head": [gpt.cfg.n_head - 1] * 2, "d_mlp": [gpt.cfg.d_mlp - 40, gpt.cfg.d_mlp - 10]}
