@@ -6,14 +6,18 @@
 // class tokens of each circuit; the next-token lists need all V and cost one more matmul.
 //
 // Re-analysis after an edit recomputes only windows whose tokens changed (./cache); window
-// boundaries are content-defined by default, so that is a few windows around the edit. Calls that
+// boundaries are content-defined by default, so that is a few windows around the edit. A window's
+// cache entry holds node activations and class-token logits by name (./cache Columns), shared by
+// the analyzers withCircuits() derives: a circuit added (a saved or found one) runs each window
+// once more for the nodes and class tokens no earlier run read, and only for those; a circuit
+// removed, or one whose nodes and tokens are all read already, runs nothing. Calls that
 // share a `key` (one per document) supersede each other: the older resolves as cancelled as soon
 // as a newer one starts and never delivers results; an AbortSignal cancels the same way.
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
 import type { Encoding, TokenRanges } from './tokenizer';
-import { WindowCache, windowKey } from './cache';
+import { Columns, WindowCache, windowKey } from './cache';
 import type { Runner, RunOutput } from './runner';
 import { type DocumentScope, documentScope } from './tasks';
 import { planContentWindows, planWindows, scoringWindow, type Window } from './windows';
@@ -167,7 +171,7 @@ interface LastEncoding {
   planned?: { readonly seq: Int32Array; readonly windows: Window[] };
 }
 
-/** What one window keeps for its scored positions (P of them). */
+/** A window's results as one analyzer reads them (its watched nodes, its circuits), for its P scored positions. */
 interface WindowResult {
   /** [P, topK] ids and probabilities of the top next tokens (empty without nextTokens). */
   readonly topIds: Int32Array;
@@ -178,11 +182,43 @@ interface WindowResult {
   readonly watched: Float32Array;
 }
 
-/** A window analyze() has no cached result for: its index, its place in the sequence and its cache key. */
+/** What the model's runs over one window have produced, by name (./cache Columns), for its P scored positions. */
+interface WindowStore {
+  /** Watched activations by flat node index. */
+  readonly nodes: Columns;
+  /** Logits by vocabulary id (the circuits' class tokens). */
+  readonly logits: Columns;
+  /** With `full` (the whole vocabulary read): the top next tokens [P, topK] and logsumexp over all V [P]. */
+  next?: { readonly topIds: Int32Array; readonly topP: Float32Array; readonly lseAll: Float64Array };
+  /** The last analyzer's view of it (its circuits' readouts, computed once). */
+  view?: { readonly owner: DocumentAnalyzer; readonly result: WindowResult };
+}
+
+/** What one run produced for one window: blocks [P, ·] to add to its store. */
+interface RunPart {
+  readonly flats: readonly number[];
+  /** [P, flats.length] */
+  readonly watched: Float32Array;
+  readonly ids: readonly number[];
+  /** [P, ids.length] */
+  readonly logits: Float32Array;
+  readonly next?: WindowStore['next'];
+}
+
+/** A window analyze() has no complete cached result for: its index, its place in the sequence, its cache key and its store (new, or cached and missing some columns). */
 interface PendingWindow {
   readonly w: number;
   readonly win: Window;
   readonly key: string;
+  readonly store: WindowStore;
+}
+
+/** What the analyzers withCircuits() derives share: the window cache and who holds each key. */
+interface Shared {
+  readonly cache: WindowCache<WindowStore>;
+  readonly generations: Map<string, number>;
+  /** Per key, what resolves the latest claim's `superseded` (called when a newer claim takes the key). */
+  readonly supersede: Map<string, () => void>;
 }
 
 /** One analysis's hold on its key: whether a newer analysis (or its AbortSignal) has superseded it, and a promise that resolves when that happens. */
@@ -215,19 +251,16 @@ export class DocumentAnalyzer {
   readonly watch: readonly number[];
   readonly topK: number;
   private readonly column_ = new Map<number, number>();
-  private readonly cache: WindowCache<WindowResult>;
-  private readonly generations = new Map<string, number>();
-  /** Per key, what resolves the latest claim's `superseded` (called when a newer claim takes the key). */
-  private readonly supersede = new Map<string, () => void>();
+  private readonly shared: Shared;
   private readonly batch: number;
   private readonly inFlight: number;
   private readonly windowing: 'content' | 'grid';
   private readonly left: number;
   /** Per circuit: watch columns and coefs of its firing terms. */
   private readonly plans: { c: CircuitFile; terms: [number, number][] }[];
-  /** The vocabulary entries read without nextTokens: every circuit's class tokens [R]. */
-  private readonly classIds: BigInt64Array;
-  /** Per circuit, per class: the columns of its tokens in a class-token read. */
+  /** Every circuit's class tokens, sorted [R]: the vocabulary entries read without nextTokens. */
+  private readonly classIds: readonly number[];
+  /** Per circuit, per class: the columns of its tokens in classIds. */
   private readonly classColumns: [number[], number[]][];
   /** All V ids, for next-token reads [V]. */
   private readonly allIds: BigInt64Array;
@@ -236,13 +269,14 @@ export class DocumentAnalyzer {
   constructor(
     readonly bundle: Bundle,
     private readonly runner: Pick<Runner, 'run'>,
-    options: AnalyzerOptions = {},
+    private readonly options: AnalyzerOptions = {},
+    shared?: Shared,
   ) {
     const V = bundle.model.vocab_size;
     this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
     this.batch = Math.max(1, Math.min(options.batch ?? 1, 8));
     this.inFlight = Math.max(1, Math.min(options.inFlight ?? 1, 8));
-    this.cache = new WindowCache(options.cacheWindows ?? 512);
+    this.shared = shared ?? { cache: new WindowCache(options.cacheWindows ?? 512), generations: new Map(), supersede: new Map() };
     this.windowing = options.windowing ?? 'content';
     this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
     const L = bundle.layout;
@@ -257,8 +291,7 @@ export class DocumentAnalyzer {
     const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
     this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]) }));
     const classIds = [...new Set(bundle.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))))].sort((a, b) => a - b);
-    // the graph needs R ≥ 1: a bundle without circuits reads token 0 and ignores it
-    this.classIds = BigInt64Array.from(classIds.length ? classIds : [0], BigInt);
+    this.classIds = classIds;
     const classCol = new Map(classIds.map((id, j) => [id, j]));
     this.classColumns = bundle.circuits.map((c) => [c.classes[0].tokens.map((t) => classCol.get(t.id) as number), c.classes[1].tokens.map((t) => classCol.get(t.id) as number)]);
     this.allIds = BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
@@ -268,13 +301,21 @@ export class DocumentAnalyzer {
     return this.bundle.circuits;
   }
 
+  /**
+   * An analyzer of `circuits` on the same model with the same options that shares this one's
+   * window cache and keys: what its circuits need that this one's runs read already is not run again.
+   */
+  withCircuits(circuits: readonly CircuitFile[]): DocumentAnalyzer {
+    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, this.options, this.shared);
+  }
+
   /** Column of a watched node (flat index) in `TokenResult.watched`. */
   column(flat: number): number | undefined {
     return this.column_.get(flat);
   }
 
   clearCache(): void {
-    this.cache.clear();
+    this.shared.cache.clear();
   }
 
   /** The windows of a sequence ([EOT] + document token ids). */
@@ -322,17 +363,51 @@ export class DocumentAnalyzer {
     return assemble(true);
   }
 
-  /** Per window, its cached result if there is one; the windows without one go to `todo` with their cache keys. */
+  /** Per window, its result when the cache has all it needs; the other windows go to `todo` with their cache keys and stores. */
   private lookUp(windows: readonly Window[], seq: Int32Array, full: boolean, ablation: Ablation): { results: WindowResult[]; todo: PendingWindow[] } {
     const results = new Array<WindowResult>(windows.length);
     const todo: PendingWindow[] = [];
     windows.forEach((win, w) => {
       const key = resultKey(seq, win, full, ablation);
-      const hit = this.cache.get(key);
-      if (hit) results[w] = hit;
-      else todo.push({ w, win, key });
+      const hit = this.shared.cache.get(key);
+      if (hit && this.complete(hit, full)) results[w] = this.view(hit);
+      else todo.push({ w, win, key, store: hit ?? newStore(win.length - win.from) });
     });
     return { results, todo };
+  }
+
+  /** Whether a window's store holds everything this analyzer reads. */
+  private complete(store: WindowStore, full: boolean): boolean {
+    if (store.view?.owner === this) return true;
+    return (!full || store.next !== undefined) && store.nodes.missing(this.watch).length === 0 && store.logits.missing(this.classIds).length === 0;
+  }
+
+  /** A complete store as this analyzer reads it: its watched columns, its circuits' readouts (kept in the store until another analyzer reads it). */
+  private view(store: WindowStore): WindowResult {
+    if (store.view?.owner === this) return store.view.result;
+    const P = store.nodes.rows;
+    const C = this.bundle.circuits.length;
+    const logits = store.logits.read(this.classIds); // [P, R]
+    const R = this.classIds.length;
+    const lse = new Float64Array(P * C * 3);
+    for (let j = 0; j < P; j++) {
+      for (let ci = 0; ci < C; ci++) {
+        const o = (j * C + ci) * 3;
+        lse[o] = logSumExp(logits, j * R, this.classColumns[ci][0]);
+        lse[o + 1] = logSumExp(logits, j * R, this.classColumns[ci][1]);
+        lse[o + 2] = store.next ? store.next.lseAll[j] : NaN;
+      }
+    }
+    const result: WindowResult = { topIds: store.next?.topIds ?? new Int32Array(0), topP: store.next?.topP ?? new Float32Array(0), lse, watched: store.nodes.read(this.watch) };
+    store.view = { owner: this, result };
+    return result;
+  }
+
+  /** A run's part added to a window's store (what the store holds already keeps its values). */
+  private static addPart(store: WindowStore, part: RunPart): void {
+    store.nodes.add(part.flats, part.watched);
+    store.logits.add(part.ids, part.logits);
+    store.next ??= part.next;
   }
 
   /**
@@ -342,6 +417,7 @@ export class DocumentAnalyzer {
   private async compute(job: ComputeJob): Promise<boolean> {
     const { todo, results, urgent } = job;
     const { mask, fill } = ablationVectors(this.bundle, job.ablation);
+    const cache = this.shared.cache;
     // Windows differ in length; batch neighbours in length order and right-pad each row to the
     // longest with EOT: the model is causal, so padding never changes the positions before it. A
     // batch's outputs start at the least `from` of its rows.
@@ -355,11 +431,15 @@ export class DocumentAnalyzer {
     for (let i = 0; i < todo.length && !failure; i += this.batch) {
       if (job.claim.stale()) return false;
       const rows = todo.slice(i, i + this.batch);
-      const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full)
-        .then((res) => {
+      // only what no earlier run over these windows read (a store another analysis filled meanwhile needs less)
+      const flats = union(rows.map((r) => r.store.nodes.missing(this.watch)));
+      const ids = union(rows.map((r) => r.store.logits.missing(this.classIds)));
+      const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full, flats, ids)
+        .then((parts) => {
           rows.forEach((r, b) => {
-            results[r.w] = res[b];
-            this.cache.set(r.key, results[r.w]);
+            DocumentAnalyzer.addPart(r.store, parts[b]);
+            cache.set(r.key, r.store);
+            results[r.w] = this.view(r.store);
             if (urgent.has(r.w)) urgentLeft--;
           });
           finished += rows.length;
@@ -394,34 +474,46 @@ export class DocumentAnalyzer {
     const windows = this.windows(seq);
     const scope = documentScope(text);
     const { mask, fill } = ablationVectors(this.bundle, ablation);
-    const ahead: { wins: Window[]; results: Promise<WindowResult[]> }[] = [];
+    const ahead: { wins: Window[]; results: Promise<RunPart[]> }[] = [];
     for (let next = 0; next < windows.length || ahead.length; ) {
       while (next < windows.length && ahead.length <= this.inFlight) {
         const wins = windows.slice(next, next + this.batch);
         next += wins.length;
-        const results = this.runWindows(wins, seq, mask, fill, full);
+        const results = this.runWindows(wins, seq, mask, fill, full, this.watch, this.classIds);
         results.catch(() => undefined); // awaited in order below, where a failure is thrown
         ahead.push({ wins, results });
       }
       const batch = ahead.shift() as (typeof ahead)[number];
-      const res = await batch.results;
+      const parts = await batch.results;
       if (options.signal?.aborted) return;
-      yield batch.wins.flatMap((win, b) => this.windowTokens(win, res[b], enc, text, 0, options.thresholdScale ?? 1, scope, true));
+      yield batch.wins.flatMap((win, b) => {
+        const store = newStore(win.length - win.from);
+        DocumentAnalyzer.addPart(store, parts[b]);
+        return this.windowTokens(win, this.view(store), enc, text, 0, options.thresholdScale ?? 1, scope, true);
+      });
     }
   }
 
-  /** One onnxruntime run over windows of `seq`, each right-padded with EOT to the longest (the model is causal); their results in order. */
-  private async runWindows(wins: readonly Window[], seq: Int32Array, mask: Float32Array, fill: Float32Array, full: boolean): Promise<WindowResult[]> {
+  /**
+   * One onnxruntime run over windows of `seq`, each right-padded with EOT to the longest (the model
+   * is causal), watching the nodes `flats` and reading the logits of the vocabulary entries `ids`
+   * (with `full` all of them, for the next tokens); per window in order, its part of the results.
+   */
+  private async runWindows(wins: readonly Window[], seq: Int32Array, mask: Float32Array, fill: Float32Array, full: boolean, flats: readonly number[], ids: readonly number[]): Promise<RunPart[]> {
+    // another analysis may have read everything these windows lacked since they were looked up
+    if (!full && !flats.length && !ids.length) return wins.map(() => ({ flats, watched: new Float32Array(0), ids, logits: new Float32Array(0) }));
     const T = Math.max(...wins.map((w) => w.length));
     // a batch's outputs start at the least `from` of its rows
     const scoreFrom = Math.min(...wins.map((w) => w.from));
-    const ids = new BigInt64Array(wins.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
+    const tokens = new BigInt64Array(wins.length * T).fill(BigInt(this.bundle.eotId)); // [B, T]
     wins.forEach((win, b) => {
-      for (let t = 0; t < win.length; t++) ids[b * T + t] = BigInt(seq[win.start + t]);
+      for (let t = 0; t < win.length; t++) tokens[b * T + t] = BigInt(seq[win.start + t]);
     });
-    const out = await this.runner.run({ ids, B: wins.length, T, mask, fill, watch: this.watch, scoreFrom, readIds: full ? this.allIds : this.classIds });
+    // the graph needs R ≥ 1: a run for nodes alone reads one entry and drops it
+    const readIds = full ? this.allIds : BigInt64Array.from(ids.length ? ids : [0], BigInt);
+    const out = await this.runner.run({ ids: tokens, B: wins.length, T, mask, fill, watch: flats, scoreFrom, readIds });
     const P = T - scoreFrom;
-    return wins.map((win, b) => this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full));
+    return wins.map((win, b) => this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full, flats, ids));
   }
 
   /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
@@ -490,12 +582,13 @@ export class DocumentAnalyzer {
     if (i < 0) return undefined;
     const win = scoringWindow(windows, i + 1); // sequence position i + 1 holds token i
     const key = resultKey(seq, win, true, ablation);
-    let res = this.cache.get(key);
-    if (!res) {
+    const store = this.shared.cache.get(key) ?? newStore(win.length - win.from);
+    if (!this.complete(store, true)) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      res = (await this.runWindows([win], seq, mask, fill, true))[0];
-      this.cache.set(key, res);
+      DocumentAnalyzer.addPart(store, (await this.runWindows([win], seq, mask, fill, true, store.nodes.missing(this.watch), store.logits.missing(this.classIds)))[0]);
     }
+    this.shared.cache.set(key, store);
+    const res = this.view(store);
     const j = i + 1 - win.start - win.from;
     const token = this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, options.thresholdScale ?? 1, documentScope(text), true);
     const readouts: Record<string, Readout> = {};
@@ -534,15 +627,16 @@ export class DocumentAnalyzer {
     const aborted = () => signal?.aborted === true;
     if (options.key === undefined) return { stale: aborted, superseded, end: () => signal?.removeEventListener('abort', onAbort) };
     const key = options.key;
-    const generation = (this.generations.get(key) ?? 0) + 1;
-    this.generations.set(key, generation);
-    this.supersede.get(key)?.();
-    this.supersede.set(key, release);
+    const { generations, supersede } = this.shared;
+    const generation = (generations.get(key) ?? 0) + 1;
+    generations.set(key, generation);
+    supersede.get(key)?.();
+    supersede.set(key, release);
     const end = () => {
       signal?.removeEventListener('abort', onAbort);
-      if (this.supersede.get(key) === release) this.supersede.delete(key);
+      if (supersede.get(key) === release) supersede.delete(key);
     };
-    return { stale: () => aborted() || this.generations.get(key) !== generation, superseded, end };
+    return { stale: () => aborted() || generations.get(key) !== generation, superseded, end };
   }
 
   private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {
@@ -583,37 +677,31 @@ export class DocumentAnalyzer {
 
   /**
    * Keep what the editor needs of P consecutive output rows starting at row `row0` of the run's
-   * logits [·, R] and watched [·, K] (R = V with `full`, else the class tokens).
+   * logits [·, R] and watched [·, k] (R = V with `full`, else `ids`, or one unused entry when `ids`
+   * is empty; k = flats.length): the watched columns, the logits of `ids`, and with `full` the top
+   * next tokens and logsumexp over all V.
    */
-  private summarise(out: RunOutput, row0: number, P: number, full: boolean): WindowResult {
-    const R = full ? this.bundle.model.vocab_size : this.classIds.length;
-    const K = this.watch.length;
-    const C = this.bundle.circuits.length;
-    const topK = full ? this.topK : 0;
-    const res: WindowResult = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lse: new Float64Array(P * C * 3), watched: out.watched.slice(row0 * K, (row0 + P) * K) };
-    const logits = out.logits;
+  private summarise(out: RunOutput, row0: number, P: number, full: boolean, flats: readonly number[], ids: readonly number[]): RunPart {
+    const R = full ? this.bundle.model.vocab_size : Math.max(1, ids.length);
+    const watched = out.watched.slice(row0 * flats.length, (row0 + P) * flats.length);
+    const logits = new Float32Array(P * ids.length); // [P, ids.length]
+    for (let j = 0; j < P; j++) ids.forEach((id, c) => (logits[j * ids.length + c] = out.logits[(row0 + j) * R + (full ? id : c)]));
+    if (!full) return { flats, watched, ids, logits };
+    const topK = this.topK;
+    const next = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lseAll: new Float64Array(P) };
     const topL = new Float64Array(topK);
     for (let j = 0; j < P; j++) {
       const base = (row0 + j) * R;
-      let lseAll = NaN;
-      if (full) {
-        let max = -Infinity;
-        for (let v = 0; v < R; v++) if (logits[base + v] > max) max = logits[base + v];
-        let sum = 0;
-        for (let v = 0; v < R; v++) sum += Math.exp(logits[base + v] - max);
-        lseAll = max + Math.log(sum);
-        topTokens(logits, base, R, topL, res.topIds.subarray(j * topK, (j + 1) * topK));
-        for (let k = 0; k < topK; k++) res.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
-      }
-      this.bundle.circuits.forEach((c, ci) => {
-        const o = (j * C + ci) * 3;
-        const [cols0, cols1] = full ? [c.classes[0].tokens.map((t) => t.id), c.classes[1].tokens.map((t) => t.id)] : this.classColumns[ci];
-        res.lse[o] = logSumExp(logits, base, cols0);
-        res.lse[o + 1] = logSumExp(logits, base, cols1);
-        res.lse[o + 2] = lseAll;
-      });
+      let max = -Infinity;
+      for (let v = 0; v < R; v++) if (out.logits[base + v] > max) max = out.logits[base + v];
+      let sum = 0;
+      for (let v = 0; v < R; v++) sum += Math.exp(out.logits[base + v] - max);
+      const lseAll = max + Math.log(sum);
+      next.lseAll[j] = lseAll;
+      topTokens(out.logits, base, R, topL, next.topIds.subarray(j * topK, (j + 1) * topK));
+      for (let k = 0; k < topK; k++) next.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
     }
-    return res;
+    return { flats, watched, ids, logits, next };
   }
 }
 
@@ -629,6 +717,15 @@ function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: 
   const e = bundle.tokenizer.encodeCompact(text);
   const seq = withEot(bundle.eotId, e.ids, e.ids.length);
   return { seq, enc: { ids: seq.subarray(1), starts: e.starts, ends: e.ends } };
+}
+
+function newStore(P: number): WindowStore {
+  return { nodes: new Columns(P), logits: new Columns(P) };
+}
+
+/** The sorted union of lists of numbers. */
+function union(lists: readonly (readonly number[])[]): number[] {
+  return [...new Set(lists.flat())].sort((a, b) => a - b);
 }
 
 /** [EOT] + ids[0, count) as one array. */

@@ -1,7 +1,9 @@
 // A content-addressed cache of per-window results. The key is a hash of the window's token ids
 // plus whatever else changes its result (ablation state, scored part), never its position in the
 // document: after an edit, every window whose tokens did not change is found again, even if the
-// document around it moved. Least-recently-used entries go first when it is full.
+// document around it moved. Least-recently-used entries go first when it is full. What a window
+// keeps is held by name (Columns: node activations, class-token logits), so circuits added later
+// run only for what no earlier run read.
 import { createHash } from 'crypto';
 
 export function windowKey(ids: ArrayLike<number>, extra: string): string {
@@ -38,5 +40,77 @@ export class WindowCache<V> {
 
   clear(): void {
     this.map.clear();
+  }
+}
+
+/** Where one named column's values live: column `col` of a [rows, width] row-major block. */
+interface Slot {
+  readonly block: Float32Array;
+  readonly width: number;
+  readonly col: number;
+}
+
+/**
+ * Named float columns over a window's scored positions (rows): node activations by flat index, or
+ * logits by vocabulary id, gathered from every run made over the window. A circuit added later
+ * needs a run only for the names no earlier run read (`missing`), and a circuit removed costs
+ * nothing: its columns simply stay unread. Blocks are never written once added, so a block that
+ * `read` returns may be held by its caller.
+ */
+export class Columns {
+  private readonly at = new Map<number, Slot>();
+
+  constructor(readonly rows: number) {}
+
+  /** The names among `names` that no block holds. */
+  missing(names: readonly number[]): number[] {
+    return names.filter((n) => !this.at.has(n));
+  }
+
+  /** Adds a block [rows, names.length]; a name already held keeps the values it has. */
+  add(names: readonly number[], block: Float32Array): void {
+    names.forEach((n, col) => {
+      if (!this.at.has(n)) this.at.set(n, { block, width: names.length, col });
+    });
+  }
+
+  /**
+   * The columns `names` (all held) as one block [rows, names.length]. When one block holds exactly
+   * them in this order it is returned as it is; otherwise they are copied into a new block that
+   * from then on holds them, so the next read of the same names costs no copy, and blocks that
+   * fewer than half their columns still use are compacted so that no block is kept alive by a
+   * few columns of it.
+   */
+  read(names: readonly number[]): Float32Array {
+    const first = names.length ? this.at.get(names[0]) : undefined;
+    if (first && first.width === names.length && names.every((n, k) => this.at.get(n)?.block === first.block && this.at.get(n)?.col === k)) return first.block;
+    const out = this.gather(names);
+    this.place(names, out);
+    const users = new Map<Float32Array, number[]>();
+    for (const [n, s] of this.at) {
+      const held = users.get(s.block);
+      if (held) held.push(n);
+      else users.set(s.block, [n]);
+    }
+    for (const held of users.values()) if (held.length * 2 < (this.at.get(held[0]) as Slot).width) this.place(held, this.gather(held));
+    return out;
+  }
+
+  /** A copy of the columns `names` [rows, names.length]. */
+  private gather(names: readonly number[]): Float32Array {
+    const rows = this.rows;
+    const K = names.length;
+    const out = new Float32Array(rows * K);
+    names.forEach((n, k) => {
+      const s = this.at.get(n);
+      if (!s) throw new RangeError(`column ${n} was never added`);
+      for (let r = 0; r < rows; r++) out[r * K + k] = s.block[r * s.width + s.col];
+    });
+    return out;
+  }
+
+  /** From now on the columns `names` are read from `block` [rows, names.length]. */
+  private place(names: readonly number[], block: Float32Array): void {
+    names.forEach((n, col) => this.at.set(n, { block, width: names.length, col }));
   }
 }

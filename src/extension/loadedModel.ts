@@ -3,6 +3,7 @@
 // interface in editor-neutral terms (UTF-16 offsets, node ids), so decorations, hover and panel
 // stay ignorant of windows, caches and onnxruntime.
 import type * as vscode from 'vscode';
+import { type AttentionAt, AttentionReader } from '../core/attention';
 import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken } from '../core/analysis';
 import { type Bundle, BundleError, checkCircuit } from '../core/bundle';
 import { type DiscoverAtOptions, type Discovery, discoverAt } from '../core/discoverAt';
@@ -84,10 +85,19 @@ export interface LoadedModel {
   problemWith(circuit: CircuitFile, name: string): string | undefined;
   /**
    * Circuits analysed beside the bundle's own (saved and found ones; each checked with problemWith
-   * and with a task of its own): from now on analyze, readout and `circuits` include them. New
-   * circuits need every window run once more (for their nodes); the same circuits again cost nothing.
+   * and with a task of its own): from now on analyze, readout and `circuits` include them. A new
+   * circuit runs each cached window once more, for only the nodes and class tokens no earlier run
+   * read (none when it has no such node or token); removing one, or setting the same ones again,
+   * runs nothing.
    */
   setExtraCircuits(circuits: readonly CircuitFile[]): void;
+  /**
+   * Every head of `layer` from the token at `offset` (core/attention); throws a one-sentence error when
+   * the bundle cannot say. Absent where the text is read after a left context of its own (a notebook cell).
+   */
+  attention?(text: string, offset: number, layer: number): Promise<AttentionAt>;
+  /** The model's layers, for "where attention looks". */
+  readonly layers?: number;
   /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
   dispose(): Promise<void>;
 }
@@ -108,29 +118,28 @@ export async function loadModel(dir: string, provider: ProviderChoice, log: vsco
 
 class AnalyzerModel implements LoadedModel {
   /**
-   * One analyzer reads every circuit, the bundle's and the extra ones, so each window runs the
-   * model once (an analyzer of their own for the extra circuits would run every window twice).
+   * One analyzer reads every circuit, the bundle's and the extra ones, so a cold window runs the
+   * model once for all of them (an analyzer of their own for the extra circuits would run every
+   * window twice). A change of the extra circuits derives the next analyzer from it, sharing its
+   * window cache (DocumentAnalyzer.withCircuits).
    */
   private analyzer: DocumentAnalyzer;
   private extra: readonly CircuitFile[] = [];
+  private attentionReader: AttentionReader | undefined;
 
   constructor(
     private readonly bundle: Bundle,
     private readonly runner: Runner,
   ) {
-    this.analyzer = this.analyzerFor(bundle.circuits);
-  }
-
-  private analyzerFor(circuits: readonly CircuitFile[]): DocumentAnalyzer {
-    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, { batch: this.runner.preferredBatch, inFlight: this.runner.parallelism });
+    this.analyzer = new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism });
   }
 
   setExtraCircuits(circuits: readonly CircuitFile[]): void {
-    // the saved-circuits folder is re-read on every change in it: the same circuits keep the analyzer and its cache
+    // the saved-circuits folder is re-read on every change in it: the same circuits keep the analyzer and its readouts
     if (JSON.stringify(circuits) === JSON.stringify(this.extra)) return;
     this.extra = circuits;
-    // the analyzer watches every circuit's nodes and reads every circuit's class tokens, fixed when it is made
-    this.analyzer = this.analyzerFor([...this.bundle.circuits, ...circuits]);
+    // an analyzer's watched nodes and class tokens are fixed when it is made; the cache it shares keeps what earlier ones read
+    this.analyzer = this.analyzer.withCircuits([...this.bundle.circuits, ...circuits]);
   }
 
   problemWith(circuit: CircuitFile, name: string): string | undefined {
@@ -234,6 +243,16 @@ class AnalyzerModel implements LoadedModel {
       .map((t) => ({ start: t.start, end: t.end, text: t.text, value: t.watched[col] }))
       .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
       .slice(0, limit);
+  }
+
+  attention(text: string, offset: number, layer: number): Promise<AttentionAt> {
+    // made on first use: a bundle without attention parameters still loads, and says so only here
+    this.attentionReader ??= new AttentionReader(this.bundle, this.runner, (seq) => this.analyzer.windows(seq));
+    return this.attentionReader.at(text, offset, layer);
+  }
+
+  get layers(): number {
+    return this.bundle.model.n_layer;
   }
 
   dispose(): Promise<void> {

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import type { CircuitFile } from '../../src/schemas/circuit';
 import { type Ablation, ablationKey, ablationVectors, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from '../../src/core/analysis';
 import { type Bundle, loadBundle } from '../../src/core/bundle';
-import { WindowCache, windowKey } from '../../src/core/cache';
-import { Runner, type RunOutput } from '../../src/core/runner';
+import { Columns, WindowCache, windowKey } from '../../src/core/cache';
+import { Runner, type RunInput, type RunOutput } from '../../src/core/runner';
 import { planContentWindows, planWindows } from '../../src/core/windows';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -99,6 +99,22 @@ test('window cache: content-addressed keys, LRU eviction', () => {
   assert.equal(c.get('y'), undefined);
   assert.equal(c.get('z'), 3);
   assert.equal(c.size, 2);
+});
+
+test('window columns: held by name, missing ones named, a read in block order is the block itself, other reads copy once and compact', () => {
+  const c = new Columns(2); // two rows
+  c.add([10, 20, 30], Float32Array.from([1, 2, 3, 4, 5, 6])); // [2, 3]
+  assert.deepEqual(c.missing([5, 10, 30, 40]), [5, 40]);
+  const block = c.read([10, 20, 30]);
+  assert.deepEqual(Array.from(block), [1, 2, 3, 4, 5, 6]);
+  assert.equal(c.read([10, 20, 30]), block, 'the block as it was added: no copy');
+  c.add([20, 40], Float32Array.from([-1, 7, -2, 8])); // 20 is held already and keeps its values
+  const mixed = c.read([30, 40]);
+  assert.deepEqual(Array.from(mixed), [3, 7, 6, 8]);
+  assert.equal(c.read([30, 40]), mixed, 'a copied read is held as a block of its own');
+  assert.deepEqual(Array.from(c.read([10, 20])), [1, 2, 4, 5], 'the first block, half of it still read, keeps its values');
+  assert.deepEqual(Array.from(c.read([10, 20, 30, 40])), [1, 2, 3, 7, 4, 5, 6, 8]);
+  assert.throws(() => c.read([99]), /column 99 was never added/);
 });
 
 test('ablation state → mask and fill vectors [N]', { skip: noBundle }, () => {
@@ -354,4 +370,79 @@ test('runs in flight: up to `inFlight` at once, answered out of order, the same 
   let n = 0;
   const failing: Pick<Runner, 'run'> = { run: (input) => (++n === 2 || n === 3 ? Promise.reject(new Error(`run ${n} failed`)) : fake.run(input)) };
   await assert.rejects(new DocumentAnalyzer(b, failing, { inFlight: 3 }).analyze(long, NO_ABLATION), /run 2 failed/);
+});
+
+/** A circuit on `b`'s real nodes and tokens that none of `b`'s circuits watches or reads: layer-0 nodes after the last watched one, and two class tokens no circuit has. */
+function unwatchedCircuit(b: Bundle, watched: readonly number[]): CircuitFile {
+  const used = new Set(b.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))));
+  const [t0, t1] = [')', ','].map((x) => b.tokenizer.encode(x).ids[0]);
+  assert.ok(!used.has(t0) && !used.has(t1), 'the class tokens are new');
+  const flats = Array.from({ length: b.layout.count }, (_, f) => f)
+    .filter((f) => !watched.includes(f))
+    .slice(0, 3);
+  const nodes = flats.map((flat) => {
+    const id = b.layout.id(flat);
+    const [layer, kind, site, index] = id.split('.');
+    return { id, layer: Number(layer), site: `${kind}.${site}`, index: Number(index), flat, label: id, meaning: 'a node no shipped circuit uses', mean: b.means[flat], importance: 0 };
+  });
+  return {
+    ...b.circuits[0],
+    task: 'unwatched',
+    scope: { kind: 'anywhere' },
+    classes: [
+      { label: 'close', tokens: [{ id: t0, text: ')' }] },
+      { label: 'comma', tokens: [{ id: t1, text: ',' }] },
+    ],
+    nodes,
+    edges: [],
+    key_nodes: undefined,
+    firing: { terms: nodes.map((n, k) => ({ node: n.id, coef: k + 1 })), threshold: 0.5, positive_class: 0 },
+  };
+}
+
+test('a circuit added runs each window once more for its own nodes and tokens only, a circuit removed or already read runs nothing; values equal a fresh analysis', { skip: noBundle }, async () => {
+  const real = loadBundle(path.join(modelsDir, shippedName!)); // the shipped circuits
+  const runner = await Runner.create(real.onnxPath, { provider: 'cpu' });
+  const runs: RunInput[] = [];
+  const counted: Pick<Runner, 'run'> = { run: (input) => (runs.push(input), runner.run(input)) };
+  try {
+    const text = fs.readFileSync(path.join(root, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 300).join('\n');
+    const own = new DocumentAnalyzer(real, counted, { inFlight: runner.parallelism });
+    const first = done(await own.analyze(text));
+    const windows = first.windowsComputed;
+    assert.equal(runs.length, windows, 'cold: one run per window for every circuit');
+    assert.ok(runs.every((r) => r.watch === own.watch || r.watch.join() === own.watch.join()), 'each cold run watches the union of the circuits\' nodes');
+
+    const extra = unwatchedCircuit(real, own.watch);
+    const flats = extra.nodes.map((n) => n.flat);
+    const ids = extra.classes.map((k) => k.tokens[0].id).sort((x, y) => x - y);
+    const added = own.withCircuits([...real.circuits, extra]);
+    runs.length = 0;
+    const second = done(await added.analyze(text));
+    assert.equal(second.windowsComputed, windows);
+    assert.equal(runs.length, windows, 'one more run per window');
+    for (const r of runs) {
+      assert.deepEqual([...r.watch], flats, 'watching only the new circuit\'s nodes');
+      assert.deepEqual(Array.from(r.readIds, Number), ids, 'reading only its class tokens');
+    }
+    // the same numbers as an analyzer of all five circuits that has never run
+    const fresh = done(await new DocumentAnalyzer({ ...real, circuits: [...real.circuits, extra] }, runner).analyze(text));
+    assert.deepEqual(second.tokens.map((t) => [t.start, t.circuits, Array.from(t.watched)]), fresh.tokens.map((t) => [t.start, t.circuits, Array.from(t.watched)]));
+    for (const c of added.circuits) second.tokens.forEach((t) => assert.deepEqual(second.readout(t.index, c.task), fresh.readout(t.index, c.task), `${c.task} at token ${t.index}`));
+    assert.ok(second.tokens.some((t) => t.circuits.unwatched.value !== 0), 'the new circuit reads real activations');
+
+    runs.length = 0;
+    const removed = done(await added.withCircuits(real.circuits).analyze(text));
+    assert.equal(removed.windowsComputed, 0);
+    assert.deepEqual(removed.tokens.map((t) => [t.circuits, Array.from(t.watched)]), first.tokens.map((t) => [t.circuits, Array.from(t.watched)]), 'removing a circuit leaves the others as they were');
+    assert.equal(done(await added.withCircuits([...real.circuits, extra]).analyze(text)).windowsComputed, 0, 'adding it back');
+    // a circuit whose nodes and class tokens are all read already (a shipped one under a task of its own)
+    const copy = own.withCircuits([...real.circuits, { ...real.circuits[0], task: 'copy' }]);
+    const third = done(await copy.analyze(text));
+    assert.equal(third.windowsComputed, 0);
+    third.tokens.forEach((t) => assert.equal(t.circuits.copy.value, t.circuits[real.circuits[0].task].value));
+    assert.equal(runs.length, 0, 'nothing ran for removing, re-adding or a circuit already read');
+  } finally {
+    await runner.dispose();
+  }
 });

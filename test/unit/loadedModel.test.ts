@@ -1,7 +1,8 @@
 // The model as the editor sees it (extension/loadedModel) with saved or found circuits beside the
-// bundle's own: new circuits run each window once more (one run for all circuits, never one per
-// analyzer), the same circuits again run nothing, and every reader (analyze, readout, activations,
-// topTokens) has the extra circuit's values. Real bundle, real onnxruntime.
+// bundle's own: a new circuit runs only what no earlier run read (nothing for one whose nodes and
+// class tokens are the bundle's; test/unit/analysis.test.ts counts the runs of one that has new
+// ones), the same circuits again or none run nothing, and every reader (analyze, readout,
+// activations, topTokens) has the extra circuit's values. Real bundle, real onnxruntime.
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -23,7 +24,7 @@ const done = (r: DocumentResult | { status: 'cancelled' }): DocumentResult => {
   return r as DocumentResult;
 };
 
-test('extra circuits: one run per window for all circuits, none when they did not change; every reader has their values', { skip: noBundle }, async () => {
+test('extra circuits: no run for what the cache holds, none when they did not change or are removed; every reader has their values', { skip: noBundle }, async () => {
   const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
   assert.equal(loaded.kind, 'ok');
   const model = (loaded as { model: LoadedModel }).model;
@@ -38,12 +39,12 @@ test('extra circuits: one run per window for all circuits, none when they did no
     model.setExtraCircuits([extra]);
     assert.deepEqual(model.circuits.map((c) => c.task), [...own, 'extra_sample']);
     const second = done(await model.analyze('doc', text, NO_ABLATION));
-    assert.equal(second.windowsComputed, windows, 'each window runs once more, for every circuit');
-    assert.equal(second.windowsReused, 0, 'one run per window: none is split between two analyzers');
+    assert.equal(second.windowsComputed, 0, 'its nodes and class tokens were all read for the bundle\'s circuits');
+    assert.equal(second.windowsReused, windows);
     assert.equal(second.tokens.length, first.tokens.length);
     second.tokens.forEach((t, i) => {
       for (const task of own) assert.ok(Math.abs(t.circuits[task].value - first.tokens[i].circuits[task].value) < 1e-5, `${task} at token ${i} is unchanged`);
-      // the same circuit under another task: the same numbers, from its own analyzer
+      // the same circuit under another task: the same numbers, read from the cached columns
       assert.ok(Math.abs(t.circuits.extra_sample.value - t.circuits[own[0]].value) < 1e-5, `token ${i}: the extra circuit's firing value`);
       assert.ok(Math.abs(t.logitDiff.extra_sample - t.logitDiff[own[0]]) < 1e-4, `token ${i}: the extra circuit's logit difference`);
     });
@@ -66,6 +67,7 @@ test('extra circuits: one run per window for all circuits, none when they did no
     // none: the bundle's circuits alone
     model.setExtraCircuits([]);
     const last = done(await model.analyze('doc', text, NO_ABLATION));
+    assert.equal(last.windowsComputed, 0, 'removing a circuit runs nothing');
     assert.deepEqual(Object.keys(last.tokens[0].circuits), own);
     assert.equal(await model.readout(text, t.start, 'extra_sample', NO_ABLATION), undefined, 'a circuit no longer set has no readout');
   } finally {
