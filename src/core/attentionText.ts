@@ -1,0 +1,50 @@
+// What "where attention looks" says and tints, from a head's pattern (./attention): the sentence
+// naming the head, the query token, the sink's share and the most attended tokens; the tint level of
+// each token; and which layer an attention node is in.
+import type { AttentionAt, AttentionToken, HeadPattern } from './attention';
+import { parseNodeId } from './nodes';
+
+/** Tint steps: a token's weight over the largest one's, from the first level up (below it: no tint). */
+export const TINT_LEVELS = [0.05, 0.15, 0.3, 0.5, 0.75] as const;
+
+export interface TintedToken extends AttentionToken {
+  readonly weight: number;
+  /** 0 … TINT_LEVELS.length − 1. */
+  readonly level: number;
+}
+
+/** The tokens `head` attends to enough to tint, each with its level (relative to the most attended token). */
+export function tintedTokens(at: AttentionAt, head: HeadPattern): TintedToken[] {
+  const max = head.weights.reduce((m, w) => Math.max(m, w), 0);
+  if (max <= 0) return [];
+  const out: TintedToken[] = [];
+  at.tokens.forEach((t, k) => {
+    const level = TINT_LEVELS.filter((l) => head.weights[k] / max >= l).length - 1;
+    if (level >= 0) out.push({ ...t, weight: head.weights[k], level });
+  });
+  return out;
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)} %`;
+/** A token's text as shown in a sentence: quoted like JSON, so spaces and newlines are visible. */
+const shown = (text: string) => JSON.stringify(text);
+
+/** "head 1.2 from `"name"`: sink takes 70 %; top tokens "(" 12 %, …" (the start of the text counts as a token when it is among the top). */
+export function describeHead(at: AttentionAt, head: HeadPattern, top = 3): string {
+  const ranked = at.tokens.map((t, k) => ({ text: shown(t.text), w: head.weights[k] }));
+  if (head.startOfText > 0) ranked.push({ text: 'the start of the file', w: head.startOfText });
+  ranked.sort((a, b) => b.w - a.w);
+  const best = ranked.slice(0, top).map((r) => `${r.text} ${percent(r.w)}`);
+  return `head ${at.layer}.${head.head} from ${shown(at.query.text)}: sink takes ${percent(head.sink)}; top tokens ${best.join(', ')}`;
+}
+
+/** The head with the least sink share: the one that looks at the text most. */
+export function leastSinkHead(heads: readonly HeadPattern[]): HeadPattern {
+  return heads.reduce((best, h) => (h.sink < best.sink ? h : best));
+}
+
+/** The layer of an attention node (`L.attn.q|k|v.C`), or undefined for any other node; AttentionAt.dHead then gives its head. */
+export function layerOfNode(nodeId: string): { layer: number; channel: number } | undefined {
+  const p = parseNodeId(nodeId);
+  return p && p.kind === 'attn' && ['q', 'k', 'v'].includes(p.site) ? { layer: p.layer, channel: p.index } : undefined;
+}

@@ -1,0 +1,49 @@
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AttentionAt } from '../../src/core/attention';
+import { describeHead, layerOfNode, leastSinkHead, TINT_LEVELS, tintedTokens } from '../../src/core/attentionText';
+
+// "x = f(a, b)" as tokens, the query on "b"
+const tokens = [
+  { start: 0, end: 1, text: 'x' },
+  { start: 1, end: 3, text: ' =' },
+  { start: 3, end: 5, text: ' f' },
+  { start: 5, end: 6, text: '(' },
+  { start: 6, end: 7, text: 'a' },
+  { start: 7, end: 8, text: ',' },
+  { start: 8, end: 10, text: ' b' },
+];
+const head = (weights: number[], startOfText: number, sink: number, h = 0) => ({ head: h, weights: Float64Array.from(weights), startOfText, sink });
+const at = (heads: ReturnType<typeof head>[]): AttentionAt => ({ layer: 1, dHead: 32, query: tokens[6], tokens, heads });
+
+test('tintedTokens: the most attended token gets the top level; a token under the lowest level is not tinted', () => {
+  const h = head([0.001, 0, 0.03, 0.4, 0.1, 0.05, 0.029], 0.1, 0.3);
+  const a = at([h]);
+  const tinted = tintedTokens(a, h);
+  assert.deepEqual(
+    tinted.map((t) => [t.text, t.level]),
+    [
+      [' f', 0],
+      ['(', TINT_LEVELS.length - 1],
+      ['a', 1],
+      [',', 0],
+      [' b', 0],
+    ],
+  );
+  assert.deepEqual(tintedTokens(a, head([0, 0, 0, 0, 0, 0, 0], 0, 1)), [], 'a head that attends only to its sink tints nothing');
+});
+
+test('describeHead: names the head and the query, the sink share and the top tokens (the start of the file among them when it is)', () => {
+  const h = head([0.001, 0, 0.02, 0.4, 0.1, 0.05, 0.029], 0.1, 0.3, 2);
+  assert.equal(describeHead(at([h]), h), 'head 1.2 from " b": sink takes 30 %; top tokens "(" 40 %, "a" 10 %, the start of the file 10 %');
+  const small = head([0, 0, 0, 0.005, 0, 0, 0], 0, 0.995);
+  assert.equal(describeHead(at([small]), small, 1), 'head 1.0 from " b": sink takes 100 %; top tokens "(" 0.5 %');
+});
+
+test('leastSinkHead and layerOfNode: the head that looks at the text most; the layer and channel of q, k and v nodes only', () => {
+  assert.equal(leastSinkHead([head([], 0, 0.7, 0), head([], 0, 0.02, 1), head([], 0, 0.4, 2)]).head, 1);
+  assert.deepEqual(layerOfNode('1.attn.k.70'), { layer: 1, channel: 70 });
+  assert.deepEqual(layerOfNode('0.attn.v.3'), { layer: 0, channel: 3 });
+  assert.equal(layerOfNode('1.attn.resid_delta.3'), undefined);
+  assert.equal(layerOfNode('1.mlp.post_act.3'), undefined);
+});
