@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { benchCase, type Limit } from './benchCase';
+import { attentionNote } from './benchAttention';
 import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
 import { repeatTo, oneLine, runCli, scalingInputs, scalingRow } from './benchScaling';
@@ -50,6 +51,21 @@ export interface BenchCase {
   readonly limit_ms: number | null;
   /** onnx_ms / limit_ms. */
   readonly x_of_limit: number | null;
+  /**
+   * The cone the highlights of the quote circuit (shown by default) run through: the node location it
+   * ends at (./benchCone), null when the bundle has no cone that covers its firing nodes; then the
+   * cone_ columns are null too.
+   */
+  readonly cone: string | null;
+  /** The same windows as onnx_ms through that cone, watching the circuit's firing nodes only, median ms (replays alternate with onnx_ms's). */
+  readonly cone_ms: number | null;
+  /** cone_ms / onnx_ms: what the cone buys the highlight pass's forward passes. */
+  readonly cone_vs_onnx: number | null;
+  /** cone_ms / torch_ms (the PyTorch reference of the full passes). */
+  readonly cone_vs_torch: number | null;
+  /** The cone passes' nonzero multiply-adds at the measured dense throughput, ms, and cone_ms / that. */
+  readonly cone_limit_ms: number | null;
+  readonly cone_x_of_limit: number | null;
 }
 
 export interface BenchReport {
@@ -135,6 +151,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
   if (o.sizes === undefined) notes.push(await discoveryNote(b, r, source, log)); // the full bench only: ~3 discoveries of seconds each
+  notes.push(await attentionNote(b, r, source, log));
   const cases = await modelCases(o, b, r, source, notes, { throughput, cost: typeof cost === 'string' ? undefined : cost });
   const sizes = o.scaling === undefined ? SCALING : o.scaling;
   const scaling: ScalingRow[] = [];

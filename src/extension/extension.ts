@@ -3,6 +3,8 @@
 // controller, panel host, model loader and choice); this file only creates them and connects their
 // events: `activate` makes the parts, then registers the commands and the settings watcher.
 import * as vscode from 'vscode';
+import { ATTENTION_COMMAND, type AttentionArgs, WhereAttentionLooks } from './attentionCommand';
+import { AttentionOverlay } from './attentionOverlay';
 import { CircuitController, type ShowArgs } from './circuitController';
 import { CircuitSources, Warnings } from './circuitSources';
 import { Documents } from './documents';
@@ -38,6 +40,8 @@ interface Parts {
   readonly panel: CircuitPanelController;
   readonly controller: CircuitController;
   readonly why: WhyThisToken;
+  readonly overlay: AttentionOverlay;
+  readonly attention: WhereAttentionLooks;
   readonly choice: ModelChoice;
   /** Saved and found circuits join the model's own, and the documents are analysed again with them. */
   readonly circuitsChanged: () => void;
@@ -82,7 +86,9 @@ function createParts(context: vscode.ExtensionContext): Parts {
   const controller = new CircuitController(panel, docs, () => loader.model, settings.ablationMode, log);
   const why = new WhyThisToken(docs, () => loader.model, sources, circuitsChanged, controller);
   const choice = new ModelChoice(context, loader, () => parts.settings);
-  const parts: Parts = { settings, log, loader, docs, highlights, warnings, saved, panel, controller, why, choice, circuitsChanged };
+  const overlay = new AttentionOverlay();
+  const attention = new WhereAttentionLooks(() => loader.model, overlay);
+  const parts: Parts = { settings, log, loader, docs, highlights, warnings, saved, panel, controller, why, overlay, attention, choice, circuitsChanged };
   context.subscriptions.push(
     log,
     status,
@@ -92,6 +98,8 @@ function createParts(context: vscode.ExtensionContext): Parts {
     panel,
     saved,
     saved.onDidChange(circuitsChanged),
+    overlay,
+    panel.onDidSelectNode((s) => void attention.showForNode(s)),
     keepNodeLabels(panel, controller, sources, saved, circuitsChanged),
     controller.onDidChangeAblation((c) => docs.setAblation(c)),
     docs.onDidChangeRunning((n) => status.setRunning(n)),
@@ -106,6 +114,7 @@ function registerCommands(context: vscode.ExtensionContext, p: Parts): void {
     vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(p.docs, () => p.loader.model, () => p.settings.thresholdScale)),
     command('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => p.controller.show(args)),
     command(WHY_COMMAND, (args?: WhyArgs) => p.why.run(args)),
+    command(ATTENTION_COMMAND, (args?: AttentionArgs) => p.attention.run(args)),
     command(SAVE_COMMAND, () => saveFoundCircuit(p.why, p.loader.model, p.saved)),
     command('circuitInspector.toggleHighlights', () =>
       vscode.workspace.getConfiguration(SECTION).update('highlights.enabled', !p.settings.highlightsEnabled, vscode.ConfigurationTarget.Global),

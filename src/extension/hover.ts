@@ -12,7 +12,9 @@ import { documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
+import { modelFor } from './notebookCells';
 import { WHY_COMMAND } from './whyThisToken';
+import { ATTENTION_COMMAND } from './attentionCommand';
 
 export class CircuitHover implements vscode.HoverProvider {
   constructor(
@@ -23,7 +25,7 @@ export class CircuitHover implements vscode.HoverProvider {
   ) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
-    const model = this.model();
+    const model = modelFor(this.model(), doc);
     if (!model) return undefined;
     const state = await this.docs.analyzeNow(doc);
     if (!state || cancel.isCancellationRequested) return undefined;
@@ -35,13 +37,14 @@ export class CircuitHover implements vscode.HoverProvider {
     // a model with no circuits at all (an imported one) says so on every token, and offers discovery
     if (candidates.length === 0 && model.circuits.length > 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND] };
+    md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND, ATTENTION_COMMAND] };
     if (model.circuits.length === 0) md.appendMarkdown(`Model \`${model.modelName.replace(/`/g, '')}\` has no circuits, so nothing is highlighted.\n\n`);
     for (const circuit of candidates) {
       await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
     }
     const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
     md.appendMarkdown(`[$(question) Why this token? Find the circuit behind the next token](command:${WHY_COMMAND}?${why})\n`);
+    if (model.attention) md.appendMarkdown(`\n[$(eye) Where attention looks from this token](command:${ATTENTION_COMMAND}?${why})\n`);
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 

@@ -3,6 +3,7 @@
 // extension, so none of it ships (scripts/check-package.sh checks the .vsix for `_test`).
 import * as vscode from 'vscode';
 import type { AblationMode } from '../core/analysis';
+import type { AttentionOverlay, RenderedAttention } from './attentionOverlay';
 import type { ExportFormat } from '../schemas/messages';
 import type { CircuitController } from './circuitController';
 import type { Warnings } from './circuitSources';
@@ -19,15 +20,19 @@ export interface TestHookParts {
   readonly panel: CircuitPanelController;
   readonly controller: CircuitController;
   readonly warnings: Warnings;
+  readonly overlay: AttentionOverlay;
 }
 
-export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller, warnings }: TestHookParts): void {
+export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller, warnings, overlay }: TestHookParts): void {
   // what the editor last drew, per document
   const shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
+  let attention: RenderedAttention | undefined; // the attention overlay on screen (undefined once cleared)
   let inFlight = 0;
   context.subscriptions.push(
     docs.onDidChangeRunning((n) => (inFlight = n)),
     highlights.onDidRender((r) => shown.set(r.uri.toString(), { spans: [...r.spans], flipped: [...r.flipped] })),
+    overlay.onDidRender((r) => (attention = r)),
+    vscode.commands.registerCommand('circuitInspector._testAttention', () => attention && { ...attention, uri: attention.uri.toString() }),
     vscode.workspace.onDidCloseTextDocument((d) => shown.delete(d.uri.toString())),
     vscode.commands.registerCommand('circuitInspector._testState', (uri?: string) => {
       const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;

@@ -141,6 +141,8 @@ export const webviewMessages = {
   reset: v.strictObject({ kind: v.literal('reset') }),
   /** The user clicked a top token; the host reveals that range in the editor. */
   revealToken: v.strictObject({ kind: v.literal('revealToken'), nodeId, range: tokenRange }),
+  /** The user selected a node (null: none); the host draws where an attention node's head looks (src/extension/attentionCommand). */
+  selectNode: v.strictObject({ kind: v.literal('selectNode'), nodeId: v.nullable(nodeId) }),
   /** The webview needs a node's top tokens in the current file; answered by `topTokens`. */
   topTokensRequest: v.strictObject({ kind: v.literal('topTokensRequest'), requestId, nodeId }),
   /** The webview shows a node's details; answered by `nodeExamples` (the update's circuit carries none: they are megabytes). */

@@ -265,6 +265,7 @@ function renderDetails(model: PanelModel): void {
 
 function selectNode(id: string | null): void {
   state = S.select(state, id);
+  post({ kind: 'selectNode', nodeId: state.selected });
   graph.setSelected(state.selected);
   if (state.model) renderDetails(state.model);
   requestNodeData();

@@ -30,6 +30,7 @@ const validWebviewMessages: WebviewMessage[] = [
   { kind: 'circuitOnly' },
   { kind: 'reset' },
   { kind: 'revealToken', nodeId: '0.attn.v.17', range },
+  { kind: 'selectNode', nodeId: '1.attn.q.40' },
   { kind: 'topTokensRequest', requestId: 3, nodeId: '1.mlp.post_act.407' },
   { kind: 'nodeExamplesRequest', requestId: 4, nodeId: '1.mlp.post_act.407' },
   { kind: 'exportData', requestId: null, format: 'json', data: '{"a":1}' },

@@ -57,6 +57,13 @@ export interface NodeLabelRequest {
   readonly label: string;
 }
 
+/** A node the user selected in the panel, with the document and token the panel describes. */
+export interface NodeSelection {
+  readonly nodeId: string;
+  readonly document: vscode.Uri | undefined;
+  readonly cursor: PanelModel['cursor'];
+}
+
 /** Where `show` opens the circuit: beside the editor, or the side-bar view. */
 export type Placement = 'beside' | 'view';
 export const PLACEMENT_KEY = 'circuitInspector.placement';
@@ -86,6 +93,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   private readonly labelRequested = this.register(new vscode.EventEmitter<NodeLabelRequest>());
   /** The user typed a label for a node of the circuit shown (src/extension/nodeLabels keeps it). */
   readonly onDidRequestLabel: vscode.Event<NodeLabelRequest> = this.labelRequested.event;
+  private readonly nodeSelected = this.register(new vscode.EventEmitter<NodeSelection>());
+  /** The user selected a node of the circuit shown. */
+  readonly onDidSelectNode: vscode.Event<NodeSelection> = this.nodeSelected.event;
 
   /** The current model, its circuit without the nodes' examples (`nodeExamples` holds them). */
   private current: PanelModel | undefined;
@@ -353,6 +363,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
         return;
       case 'revealToken':
         if (this.hasNode(m.nodeId)) await this.reveal(m.range);
+        return;
+      case 'selectNode':
+        if (m.nodeId !== null && this.hasNode(m.nodeId)) this.nodeSelected.fire({ nodeId: m.nodeId, document: this.documentUri, cursor: this.current?.cursor ?? null });
         return;
       case 'topTokensRequest':
         await this.answerTopTokens(connection, m.requestId, m.nodeId);
