@@ -51,6 +51,25 @@ export interface BenchCase {
   readonly limit_ms: number | null;
   /** onnx_ms / limit_ms. */
   readonly x_of_limit: number | null;
+  /**
+   * The cone the highlights of the quote circuit (shown by default) run through: the node location it
+   * ends at (./benchCone), null when the bundle has no cone that covers its firing nodes; then the
+   * cone_ columns are null too.
+   */
+  readonly cone: string | null;
+  /** The same windows as onnx_ms through the full graph watching only the circuit's firing nodes, median ms (replays alternate with onnx_ms's). */
+  readonly firing_ms: number | null;
+  /** The same through the cone, median ms. */
+  readonly cone_ms: number | null;
+  /** cone_ms / firing_ms: what the cone itself buys. */
+  readonly cone_vs_firing: number | null;
+  /** cone_ms / onnx_ms: what the highlight pass's forward passes gain in all (the cone, and watching 4 nodes instead of every circuit's). */
+  readonly cone_vs_onnx: number | null;
+  /** cone_ms / torch_ms (the PyTorch reference of the full passes). */
+  readonly cone_vs_torch: number | null;
+  /** The cone passes' nonzero multiply-adds at the measured dense throughput, ms, and cone_ms / that. */
+  readonly cone_limit_ms: number | null;
+  readonly cone_x_of_limit: number | null;
 }
 
 export interface BenchReport {

@@ -3,6 +3,7 @@
 // reference, one-character edits against the cached file, and the panel's re-run after an
 // ablation toggle — with the multiply-adds of those passes against the sparsity limit.
 import type { BenchCase, BenchOptions } from './bench';
+import { conePasses } from './benchCone';
 import { median, peakRssMb, rssMb, timed } from './benchMeasure';
 import { pythonFor, TorchReference, torchRequest } from './benchTorch';
 import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
@@ -31,13 +32,16 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   const analyzer = new DocumentAnalyzer(b, recorder, { batch: r.preferredBatch, inFlight: r.parallelism });
   const cold = await coldAnalyses(o.runs, analyzer, text, () => (recorded.length = 0));
   const batches = [...recorded];
-  const { replays, torchMs } = await replayed(o, b, r, analyzer.watch, batches, notes);
+  const cone = conePasses(b, r, batches);
+  const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, cone ? [cone.firing, cone.cone_] : []);
   const edits = await editedAnalyses(o.runs, analyzer, text);
   const ablations = await ablationReruns(o.runs, b, analyzer, text);
   const onnxMs = median(replays);
   const torchMedian = torchMs.length ? median(torchMs) : null;
   const macs = limit.cost ? batches.map((x) => (limit.cost as ForwardCost).ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
   const limitMs = macs ? macs.nonzero / limit.throughput : null;
+  const [firingMs, coneMs] = cone ? others.map(median) : [null, null];
+  const coneLimitMs = cone && limit.cost ? cone.cone_.reduce((s, x) => s + (limit.cost as ForwardCost).ofRun(x).nonzero, 0) / limit.throughput : null;
   return {
     name,
     lines,
@@ -57,6 +61,14 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     nonzero_macs: macs?.nonzero ?? null,
     limit_ms: limitMs,
     x_of_limit: limitMs === null ? null : onnxMs / limitMs,
+    cone: cone?.cone ?? null,
+    firing_ms: firingMs,
+    cone_ms: coneMs,
+    cone_vs_firing: coneMs === null || firingMs === null ? null : coneMs / firingMs,
+    cone_vs_onnx: coneMs === null ? null : coneMs / onnxMs,
+    cone_vs_torch: coneMs === null || torchMedian === null ? null : coneMs / torchMedian,
+    cone_limit_ms: coneLimitMs,
+    cone_x_of_limit: coneMs === null || coneLimitMs === null ? null : coneMs / coneLimitMs,
   };
 }
 
@@ -81,23 +93,30 @@ async function coldAnalyses(runs: number, analyzer: DocumentAnalyzer, text: stri
   return { ms, visible, tokens, rss };
 }
 
-/** The recorded forward passes alone (all queued: every worker busy), alternating with the PyTorch reference on the same batches. */
-async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly number[], batches: readonly RunInput[], notes: string[]): Promise<{ replays: number[]; torchMs: number[] }> {
+/**
+ * The recorded forward passes alone (all queued: every worker busy), alternating with the PyTorch
+ * reference on the same batches and with each of `variants` (the same windows run otherwise: ./benchCone).
+ */
+async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly number[], batches: readonly RunInput[], notes: string[], variants: readonly (readonly RunInput[])[]): Promise<{ replays: number[]; torchMs: number[]; others: number[][] }> {
   const python = pythonFor(o.root);
   const torch = notes.some((n) => n.startsWith('PyTorch reference not run')) ? undefined : await TorchReference.start(python, o.root, torchRequest(b, watch, batches));
   if (typeof torch === 'string') notes.push(`PyTorch reference not run (${python}: ${torch.slice(0, 200)}); install training/requirements.lock into .venv, or set CIRCUIT_INSPECTOR_PYTHON.`);
   else if (torch && !notes.includes(torch.version)) notes.push(torch.version);
   const replays: number[] = [];
   const torchMs: number[] = [];
+  const others = variants.map((): number[] => []);
+  const replay = async (passes: readonly RunInput[]) => (await timed(() => Promise.all(passes.map((input) => r.run(input)))))[1];
   try {
+    for (const v of variants) await replay(v); // a cone's session opens at its first run in each worker
     for (let i = 0; i < o.runs; i++) {
-      replays.push((await timed(() => Promise.all(batches.map((input) => r.run(input)))))[1]);
+      replays.push(await replay(batches));
+      for (const [j, v] of variants.entries()) others[j].push(await replay(v));
       if (torch instanceof TorchReference) torchMs.push(await torch.time());
     }
   } finally {
     if (torch instanceof TorchReference) torch.close();
   }
-  return { replays, torchMs };
+  return { replays, torchMs, others };
 }
 
 /** One-character edits at different lines, each against the cached unedited file: times and windows recomputed. */

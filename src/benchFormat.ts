@@ -19,8 +19,10 @@ export function formatBench(rep: BenchReport): string {
     '',
     ...formatLimit(rep),
     '',
+    ...formatCone(rep),
     'targets:',
     `  first analysis of 1,000 lines ≤ 300 ms: ${k ? `${fmt(k.analyze_ms)} ms, ${check(k.analyze_ms <= 300)} (its first screen: ${fmt(k.visible_ms)} ms)` : 'n/a'}`,
+    `  whole-file highlights of 1,000 lines ≤ 250 ms cold: ${k ? `${fmt(k.analyze_ms)} ms, ${check(k.analyze_ms <= 250)}; its forward passes through the quote circuit's cone: ${k.cone === null ? 'no cone in the bundle' : `${fmt(k.cone_ms)} ms against ${fmt(k.onnx_ms)} ms`}` : 'n/a'}`,
     `  ONNX ≤ 0.5 × PyTorch on the same inputs: ${ratios.length ? `${ratios.map((x) => x.toFixed(2)).join(' / ')}, ${check(ratios.every((x) => x <= 0.5))}` : 'n/a (no PyTorch)'}`,
     `  forward within 4× of the sparse limit: ${limits.length ? `${limits.map((x) => x.toFixed(1)).join(' / ')}×, ${check(limits.every((x) => x <= 4))}` : 'n/a (limit not computed)'}`,
     `  ablation re-run ≤ 30 ms: ${rep.cases.map((c) => fmt(c.ablate_ms, 1)).join(' / ')} ms, ${check(rep.cases.every((c) => c.ablate_ms <= 30))}`,
@@ -38,6 +40,19 @@ function formatLimit(rep: BenchReport): string[] {
   const head = ['case', 'dense M multiply-adds', 'nonzero M multiply-adds', 'dense/nonzero', 'onnx ms', 'limit ms', '× of the limit'];
   const rows = rep.cases.map((c) => [c.name, M(c.dense_macs), M(c.nonzero_macs), c.dense_macs && c.nonzero_macs ? (c.dense_macs / c.nonzero_macs).toFixed(1) : '—', fmt(c.onnx_ms), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1)]);
   return [`the sparsity limit: nonzero weights × kept activations at the dense MatMul throughput measured here, ${(rep.dense_macs_per_ms / 1e6).toFixed(1)} G multiply-adds/s on ${rep.machine.cores} cores (docs/BENCHMARKS.md, "The limit"):`, ...table(head, rows)];
+}
+
+/** The highlight pass's forward passes through the quote circuit's cone beside the full graph's (./benchCone). */
+function formatCone(rep: BenchReport): string[] {
+  const withCone = rep.cases.filter((c) => c.cone !== null);
+  if (!withCone.length) return ['the highlight pass through a cone: the bundle has no cone that covers the quote circuit\'s firing nodes (re-export it with training/export.py)', ''];
+  const head = ['case', 'cone up to', 'onnx ms', 'firing nodes ms', 'cone ms', 'cone/firing', 'cone/onnx', 'cone/torch', 'cone limit ms', 'cone × of the limit'];
+  const rows = withCone.map((c) => [c.name, c.cone ?? '', fmt(c.onnx_ms), fmt(c.firing_ms), fmt(c.cone_ms), fmt(c.cone_vs_firing, 2), fmt(c.cone_vs_onnx, 2), fmt(c.cone_vs_torch, 2), fmt(c.cone_limit_ms, 1), fmt(c.cone_x_of_limit, 1)]);
+  return [
+    "the highlight pass through a cone: the same windows as onnx ms with only the quote circuit's firing nodes watched, through the full graph (firing nodes ms) and through the smallest cone that computes them (cone ms); replays alternate:",
+    ...table(head, rows),
+    '',
+  ];
 }
 
 function cliTargets(rep: BenchReport): string[] {

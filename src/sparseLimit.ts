@@ -84,26 +84,36 @@ export class ForwardCost {
     return new ForwardCost(shape, layers, unembed.rowNonzero);
   }
 
-  /** Multiply-adds of one run: B rows of T tokens, outputs from score_from on, R read ids. */
-  ofRun({ B, T, scoreFrom, readIds }: Pick<RunInput, 'B' | 'T' | 'scoreFrom' | 'readIds'>): MacCount {
+  /**
+   * Multiply-adds of one run: B rows of T tokens, outputs from score_from on, R read ids. A run of a
+   * cone (RunInput.cone, training/export.py ConeInterface) stops after that node location: its layer
+   * is the one scored at P positions, its MLP counts only if the cone reaches the MLP's neurons
+   * (c_fc) or its write (c_proj), and there is no unembedding.
+   */
+  ofRun({ B, T, scoreFrom, readIds, cone }: Pick<RunInput, 'B' | 'T' | 'scoreFrom' | 'readIds' | 'cone'>): MacCount {
     const { d, hd, dm } = this.shape;
     const P = T - scoreFrom;
     const keep = (width: number, site: string) => kept(width, this.shape, site);
     const [keepAttnIn, keepQ, keepV, keepMlpIn, keepAct] = [keep(d, 'attn.act_in'), keep(hd, 'attn.q'), keep(hd, 'attn.v'), keep(d, 'mlp.act_in'), keep(dm, 'mlp.post_act')];
+    const lastLayer = cone === undefined ? this.layers.length - 1 : Number(cone.split('.')[0]);
+    // in the cone's layer: whether it reaches the MLP's neurons (c_fc), and its write (c_proj)
+    const [fc, proj] = cone === undefined ? [1, 1] : [Number(/\.mlp\.(post_act|resid_delta)$/.test(cone)), Number(cone.endsWith('.mlp.resid_delta'))];
     let dense = 0;
     let nonzero = 0;
-    this.layers.forEach((w, l) => {
-      const last = l === this.layers.length - 1;
+    this.layers.slice(0, lastLayer + 1).forEach((w, l) => {
+      const last = l === lastLayer;
       const Q = last ? P : T; // query positions
       const first = T - Q;
       const causal = (Q * (first + 1 + T)) / 2; // Σ over queries of the keys up to and including each
+      const [withFc, withProj] = last ? [fc, proj] : [1, 1];
       dense += T * 2 * hd * d + Q * hd * d; // k, v at all positions; q at the query positions
       dense += 2 * Q * T * hd; // scores and mix over the full square (the causal mask is added after)
-      dense += Q * (hd * d + 2 * d * dm); // attention projection, MLP
+      dense += Q * (hd * d + (withFc + withProj) * d * dm); // attention projection, MLP
       nonzero += (T * w.kv + Q * w.q) * keepAttnIn; // c_attn reads attn.act_in
       nonzero += causal * hd * (keepQ + keepV); // q·k at q's kept entries, probs·v at v's kept entries
-      nonzero += Q * (w.attnProj + w.fc * keepMlpIn + w.mlpProj * keepAct); // the attention mix is dense
+      nonzero += Q * (w.attnProj + withFc * w.fc * keepMlpIn + withProj * w.mlpProj * keepAct); // the attention mix is dense
     });
+    if (cone !== undefined) return { dense: B * dense, nonzero: B * nonzero };
     dense += P * d * readIds.length;
     let unembed = 0;
     for (const id of readIds) unembed += this.unembedRows[Number(id)] ?? 0;

@@ -47,6 +47,26 @@ test('ForwardCost: dense multiply-adds follow the graph, nonzero ones are fewer 
   assert.ok(scoredLess.dense < full.dense && scoredLess.nonzero < full.nonzero);
 });
 
+test('ForwardCost of a cone: the layers up to its end, its MLP only if it reaches it, no unembedding', { skip: noBundle }, () => {
+  const b = loadBundle(path.join(modelsDir, shippedName!));
+  const cost = ForwardCost.fromBundle(b);
+  assert.ok(cost instanceof ForwardCost, String(cost));
+  const m = b.model as Record<string, number>;
+  const [d, hd, dm, L] = [m.d_model, m.n_head * m.d_head, m.d_mlp, m.n_layer];
+  const [T, P, R] = [16, 6, 12];
+  const run = { B: 1, T, scoreFrom: T - P, readIds: BigInt64Array.from({ length: R }, (_, v) => BigInt(v)) };
+  const full = cost.ofRun(run);
+  // the last layer whole: the full graph but the unembedding
+  assert.equal(cost.ofRun({ ...run, cone: `${L - 1}.mlp.resid_delta` }).dense, full.dense - P * d * R);
+  // layer 0's attention alone, its queries at the P scored positions (it is the cone's last layer)
+  assert.equal(cost.ofRun({ ...run, cone: '0.mlp.act_in' }).dense, T * 2 * hd * d + P * hd * d + 2 * P * T * hd + P * hd * d);
+  assert.equal(cost.ofRun({ ...run, cone: '0.mlp.resid_delta' }).dense - cost.ofRun({ ...run, cone: '0.mlp.post_act' }).dense, P * d * dm);
+  const ends = ['0.mlp.act_in', '0.mlp.post_act', '0.mlp.resid_delta', `${L - 1}.mlp.act_in`, `${L - 1}.mlp.resid_delta`];
+  const nonzero = ends.map((cone) => cost.ofRun({ ...run, cone }).nonzero);
+  assert.deepEqual([...nonzero].sort((a, b) => a - b), nonzero);
+  assert.ok(nonzero[0] > 0 && nonzero[nonzero.length - 1] < full.nonzero);
+});
+
 test('ForwardCost: a node location AbsTopK does not apply at (manifest topk_sites) counts its input in full', { skip: noBundle }, () => {
   const b = loadBundle(path.join(modelsDir, shippedName!));
   const run = { B: 1, T: 8, scoreFrom: 0, readIds: BigInt64Array.of(1n) };
