@@ -15,6 +15,7 @@ import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } 
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
 import { noCircuits } from './modelLoader';
+import { modelFor } from './notebookCells';
 import type { CircuitPanelController } from './panel/circuitPanel';
 import { WHY_COMMAND } from './whyThisToken';
 
@@ -125,9 +126,10 @@ export class CircuitController implements vscode.Disposable {
 
   /** For the panel's "top tokens in this file" list: over the part the highlights cover (all of it unless the file is over the size limit). */
   async topTokens(nodeId: string): Promise<TopToken[]> {
-    const model = this.model();
-    if (!model || !this.uri) return [];
+    if (!this.uri) return [];
     const doc = await vscode.workspace.openTextDocument(this.uri);
+    const model = modelFor(this.model(), doc);
+    if (!model) return [];
     const part = (await this.docs.analyzeNow(doc))?.base.partial;
     const shift = part?.start ?? 0;
     const top = await model.topTokens(part ? doc.getText().slice(part.start, part.end) : doc.getText(), nodeId, 20);
@@ -237,7 +239,7 @@ export class CircuitController implements vscode.Disposable {
    * scores that token in (its part of a large file included), so they are the ones the editor drew.
    */
   private async measure(doc: vscode.TextDocument, origin: 'cursor' | 'action'): Promise<PanelModel | undefined> {
-    const model = this.model();
+    const model = modelFor(this.model(), doc);
     const circuit = this.circuit();
     if (!model || !circuit) return undefined;
     const text = doc.getText();

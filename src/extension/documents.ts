@@ -5,6 +5,8 @@
 // The highlights always show where the unablated circuit fires: they are the circuit's identity (an
 // ablation of its firing-rule node would otherwise erase them all); what the ablation does shows as
 // the flip marks, and in the panel's readout.
+// A Python cell of a notebook is analysed after the cells above it (./notebookCells): its results
+// are stale when they change too, and an edit of a cell re-runs the visible cells below it.
 import * as vscode from 'vscode';
 import { type Ablation, isAblating, NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
@@ -12,6 +14,7 @@ import { errorMessage } from '../core/errors';
 import type { AblationChange } from './circuitController';
 import { type FiringSpan, Highlights } from './highlights';
 import type { DocumentResult, LoadedModel } from './loadedModel';
+import { cellContextOf, cellsBelow, modelFor, runsAsPython } from './notebookCells';
 import { circuitEnabled, type Settings } from './settings';
 
 /**
@@ -22,6 +25,8 @@ export const MAX_PARTIAL_CHARS = 20_000;
 
 export interface DocumentState {
   readonly version: number;
+  /** What the model read before the document (a notebook cell's cells above: ./notebookCells); undefined for a file. */
+  readonly context: string | undefined;
   readonly text: string;
   readonly base: DocumentResult;
   readonly ablated?: DocumentResult;
@@ -56,8 +61,15 @@ export class Documents implements vscode.Disposable {
   ) {
     this.disposables.push(
       this.runningChanged,
-      vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        this.schedule(e.document);
+        this.scheduleVisible(cellsBelow(e.document));
+      }),
       vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
+      // cells added, removed or moved: every cell's context may have changed
+      vscode.workspace.onDidChangeNotebookDocument((e) => {
+        if (e.contentChanges.length > 0) this.scheduleVisible(e.notebook.getCells().map((c) => c.document));
+      }),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.showOrSchedule(e))),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
@@ -89,6 +101,12 @@ export class Documents implements vscode.Disposable {
     for (const e of vscode.window.visibleTextEditors) this.schedule(e.document, delay);
   }
 
+  /** Schedules those of `docs` that an editor shows; the others are analysed when they are shown (showOrSchedule). */
+  private scheduleVisible(docs: readonly vscode.TextDocument[]): void {
+    const shown = new Set(vscode.window.visibleTextEditors.map((e) => e.document));
+    for (const d of docs) if (shown.has(d)) this.schedule(d);
+  }
+
   /** Analyse now and wait for it (used by commands that need fresh results). */
   async analyzeNow(doc: vscode.TextDocument): Promise<DocumentState | undefined> {
     const key = doc.uri.toString();
@@ -99,27 +117,27 @@ export class Documents implements vscode.Disposable {
       if (state || !this.model || doc.isClosed) return state;
       // superseded by a newer run (a refresh scheduled by a model, circuit or ablation change): wait
       // for that one; outdated by an edit or a change of model or circuits: run the document as it is now
-      const outdated = run.version !== doc.version || run.generation !== this.generation;
+      const outdated = run.version !== doc.version || run.generation !== this.generation || run.context !== cellContextOf(doc);
       const newer = this.runs.get(key);
       run = newer && newer !== run ? newer : outdated ? this.run(doc) : undefined;
     }
     return this.current(doc);
   }
 
-  /** The document's state when it is for this version of it (setModel drops the states of an older model, circuits or settings). */
+  /** The document's state when it is for this version of it and its context (setModel drops the states of an older model, circuits or settings). */
   private current(doc: vscode.TextDocument): DocumentState | undefined {
     const s = this.states.get(doc.uri.toString());
-    return s && s.version === doc.version ? s : undefined;
+    return s && s.version === doc.version && s.context === cellContextOf(doc) ? s : undefined;
   }
 
-  /** The run in progress for this version of the document under the current model, circuits and settings. */
+  /** The run in progress for this version of the document and its context under the current model, circuits and settings. */
   private runFor(doc: vscode.TextDocument): Run | undefined {
     const r = this.runs.get(doc.uri.toString());
-    return r && r.version === doc.version && r.generation === this.generation ? r : undefined;
+    return r && r.version === doc.version && r.context === cellContextOf(doc) && r.generation === this.generation ? r : undefined;
   }
 
   private isPython(doc: vscode.TextDocument): boolean {
-    return doc.languageId === 'python';
+    return doc.languageId === 'python' && runsAsPython(doc);
   }
 
   private isLarge(doc: vscode.TextDocument): boolean {
@@ -146,6 +164,7 @@ export class Documents implements vscode.Disposable {
     this.timers.delete(key);
     const run: Run = {
       version: doc.version,
+      context: cellContextOf(doc),
       generation: this.generation,
       done: this.analyse(doc).finally(() => {
         if (this.runs.get(key) === run) this.runs.delete(key);
@@ -157,7 +176,8 @@ export class Documents implements vscode.Disposable {
 
   private async analyse(doc: vscode.TextDocument): Promise<void> {
     const key = doc.uri.toString();
-    const model = this.model;
+    const model = modelFor(this.model, doc);
+    const context = cellContextOf(doc);
     const generation = this.generation;
     if (!model || doc.isClosed) return;
     const text = doc.getText();
@@ -170,8 +190,8 @@ export class Documents implements vscode.Disposable {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
     }
     const version = doc.version;
-    // a newer version, model, set of circuits or settings makes this run's results stale: they are never painted
-    const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation;
+    // a newer version, context, model, set of circuits or settings makes this run's results stale: they are never painted
+    const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation || cellContextOf(doc) !== context;
     this.runningChanged.fire(++this.running);
     try {
       // the visible lines run first and are painted as soon as they are ready (cold files only:
@@ -179,7 +199,7 @@ export class Documents implements vscode.Disposable {
       const ranges = editorOf(doc)?.visibleRanges ?? [];
       const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
       const early = (partial: DocumentResult) => {
-        if (!stale() && !isAblating(this.ablation)) this.paint(doc, { version, text, base: partial, flipped: [] });
+        if (!stale() && !isAblating(this.ablation)) this.paint(doc, { version, context, text, base: partial, flipped: [] });
       };
       const thresholdScale = this.settings.thresholdScale;
       const base = await model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
@@ -192,7 +212,7 @@ export class Documents implements vscode.Disposable {
         ablated = r;
         flipped = flips(base, r, this.flipTask);
       }
-      const state: DocumentState = { version, text, base, ablated, flipped };
+      const state: DocumentState = { version, context, text, base, ablated, flipped };
       this.states.set(key, state);
       this.onTiming(base.elapsedMs);
       this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
@@ -259,9 +279,10 @@ function editorOf(doc: vscode.TextDocument): vscode.TextEditor | undefined {
   return vscode.window.visibleTextEditors.find((e) => e.document === doc);
 }
 
-/** One analysis of a document in progress: for which version and generation (Documents.generation), and its end. */
+/** One analysis of a document in progress: for which version, context and generation (Documents.generation), and its end. */
 interface Run {
   readonly version: number;
+  readonly context: string | undefined;
   readonly generation: number;
   readonly done: Promise<void>;
 }

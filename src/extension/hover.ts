@@ -12,6 +12,7 @@ import { documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
+import { modelFor } from './notebookCells';
 import { WHY_COMMAND } from './whyThisToken';
 import { ATTENTION_COMMAND } from './attentionCommand';
 
@@ -24,7 +25,7 @@ export class CircuitHover implements vscode.HoverProvider {
   ) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
-    const model = this.model();
+    const model = modelFor(this.model(), doc);
     if (!model) return undefined;
     const state = await this.docs.analyzeNow(doc);
     if (!state || cancel.isCancellationRequested) return undefined;

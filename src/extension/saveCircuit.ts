@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { foundFiring } from '../core/foundFiring';
 import type { LoadedModel } from './loadedModel';
+import { modelFor } from './notebookCells';
 import type { SavedCircuits } from './savedCircuits';
 import type { WhyThisToken } from './whyThisToken';
 
@@ -24,7 +25,7 @@ export async function saveFoundCircuit(why: WhyThisToken, model: LoadedModel | u
     return undefined;
   }
   const doc = await vscode.workspace.openTextDocument(last.document);
-  const activations = await model.activations(doc.getText(), last.discovery.position.offset, last.file.task, NO_ABLATION);
+  const activations = await modelFor(model, doc).activations(doc.getText(), last.discovery.position.offset, last.file.task, NO_ABLATION);
   const firing = foundFiring(last.discovery, activations);
   const file = { ...last.file, ...(firing ? { firing } : {}) };
   const uri = vscode.Uri.joinPath(folder, `${file.task}.json`);

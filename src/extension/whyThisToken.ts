@@ -11,6 +11,7 @@ import type { CircuitController } from './circuitController';
 import type { CircuitSources, FoundCircuit } from './circuitSources';
 import type { Documents } from './documents';
 import type { LoadedModel } from './loadedModel';
+import { modelFor } from './notebookCells';
 import { SAVE_COMMAND } from './saveCircuit';
 
 export const WHY_COMMAND = 'circuitInspector.whyThisToken';
@@ -48,14 +49,15 @@ export class WhyThisToken {
 
   /** The command: returns the circuit found, or undefined when the user stopped or it failed (with a message). */
   async run(args: WhyArgs = {}): Promise<FoundCircuit | undefined> {
-    const model = this.model();
-    if (!model) {
+    const loaded = this.model();
+    if (!loaded) {
       void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
       return undefined;
     }
     const at = await target(args);
     if (!at) return undefined;
     const { doc, offset } = at;
+    const model = modelFor(loaded, doc);
     const text = doc.getText();
     const contrast = args.target !== undefined && args.alt !== undefined ? { target: args.target, alt: args.alt, average: args.average } : await this.askContrast(model, doc, text, offset);
     if (!contrast) return undefined;
