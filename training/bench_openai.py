@@ -47,6 +47,11 @@ def window_seconds(sess: ort.InferenceSession, ids: np.ndarray, mask: np.ndarray
     return timed(lambda: sess.run(None, feeds))[1]
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory, MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def bench_parser(doc: str, fixture: str, work_help: str) -> argparse.ArgumentParser:
     """The arguments every OpenAI-format bench takes: its work folder, the fixture shape and torch's threads."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -117,7 +122,7 @@ def main() -> None:
         "onnx_tokens_per_s": round(args.tokens / ort_s, 1),
         "onnx_ablated_tokens_per_s": round(args.tokens / ablated_s, 1),
         "torch_tokens_per_s": round(args.tokens / torch_s, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(report, indent=2))
 

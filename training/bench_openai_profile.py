@@ -4,8 +4,8 @@
 
 Writes the fixture if --work lacks it and exports the graph as training/bench_openai.py does, then times one
 window of each length in --tokens (the median of --runs after a warm-up) with onnxruntime's profiler on, and
-prints one JSON object: the times, and for the last run of each length the kernel time per op type and per
-part of the model, the same part of every layer summed ("h.L TopK attn.q" = AbsTopK at every layer's q).
+prints one JSON object: the times, the process's peak RSS, and for the last run of each length the kernel
+time per op type and per part of the model, the same part of every layer summed ("h.L TopK attn.q" = AbsTopK at every layer's q).
 Lengths: a 256-token window is the bench's unit; at a context of 1,024 the first 50 lines of
 bench/stdlib-5000.py (832 tokens) are scored by windows of 410 and 879 tokens (src/core/windows.ts, left 64).
 """
@@ -23,7 +23,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from .bench_openai import bench_parser, export_graph, fixture_gpt, window_seconds
+from .bench_openai import bench_parser, export_graph, fixture_gpt, peak_rss_mb, window_seconds
 from .model import SITES, GPTConfig, n_nodes
 
 LAYER = re.compile(r"^(?:/gpt)?(?:/transformer)?/h\.(\d+)(/.*)?/")
@@ -103,7 +103,17 @@ def main() -> None:
     path, export_s = export_graph(gpt, args.work, args.graph)
     windows = [profile_window(path, gpt.cfg, T, args.threads, args.runs, args.work / f"profile_{args.graph}_{T}") for T in args.tokens]
     print(
-        json.dumps({"fixture": args.fixture, "graph": args.graph, "threads": args.threads, "onnx_export_s": round(export_s, 1), "windows": windows}, indent=1)
+        json.dumps(
+            {
+                "fixture": args.fixture,
+                "graph": args.graph,
+                "threads": args.threads,
+                "onnx_export_s": round(export_s, 1),
+                "windows": windows,
+                "peak_rss_mb": peak_rss_mb(),
+            },
+            indent=1,
+        )
     )
 
 
