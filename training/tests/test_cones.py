@@ -7,23 +7,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 
 from training import export
-from training.model import GPT, GPTConfig, n_nodes, node_layout
-
-TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64)
-
-
-def _sparse_tiny(seed=0) -> GPT:
-    torch.manual_seed(seed)
-    gpt = GPT(TINY)
-    with torch.no_grad():
-        gpt.bigram_table.normal_(0, 0.5)
-        for p in gpt.sparse_parameters().values():
-            p.mul_((torch.rand_like(p) < 0.3).float())
-    export.round_bigram_fp16_(gpt)
-    return gpt.eval()
+from training.model import n_nodes, node_layout
+from training.tests.test_export import TINY, _sparse_tiny
 
 
 def _end(upto: str) -> int:
