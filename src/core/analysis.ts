@@ -178,8 +178,9 @@ interface WindowResult {
   readonly topP: Float32Array;
   /** [P, C, 3]: per circuit, logsumexp over class-0 tokens, over class-1 tokens, over all V (NaN without nextTokens). */
   readonly lse: Float64Array;
-  /** [P, K] watched activations. */
+  /** [P, stride] watched activations: the analyzer's K watched nodes are the first K of each row. */
   readonly watched: Float32Array;
+  readonly stride: number;
 }
 
 /** What the model's runs over one window have produced, by name (./cache Columns), for its P scored positions. */
@@ -190,8 +191,8 @@ interface WindowStore {
   readonly logits: Columns;
   /** With `full` (the whole vocabulary read): the top next tokens [P, topK] and logsumexp over all V [P]. */
   next?: { readonly topIds: Int32Array; readonly topP: Float32Array; readonly lseAll: Float64Array };
-  /** The last analyzer's view of it (its circuits' readouts, computed once). */
-  view?: { readonly owner: DocumentAnalyzer; readonly result: WindowResult };
+  /** The last analyzer's view of it (its circuits' readouts, computed once), under that analyzer's viewTag. */
+  view?: { readonly owner: object; readonly result: WindowResult };
 }
 
 /** What one run produced for one window: blocks [P, ·] to add to its store. */
@@ -247,11 +248,17 @@ interface ComputeJob {
 }
 
 export class DocumentAnalyzer {
-  /** Flat indices of every node any circuit uses, sorted [K]. */
+  /**
+   * Flat indices of every node any circuit uses [K]: sorted, or for an analyzer from withCircuits
+   * those of the analyzer it came from that it still uses, in their order, then its new ones sorted
+   * (so the columns cached for that analyzer are read in place, with no copy).
+   */
   readonly watch: readonly number[];
   readonly topK: number;
   private readonly column_ = new Map<number, number>();
   private readonly shared: Shared;
+  /** Names this analyzer's views in the stores (a tag rather than the analyzer, which a store would keep alive with its last document). */
+  private readonly viewTag = {};
   private readonly batch: number;
   private readonly inFlight: number;
   private readonly windowing: 'content' | 'grid';
@@ -270,13 +277,14 @@ export class DocumentAnalyzer {
     readonly bundle: Bundle,
     private readonly runner: Pick<Runner, 'run'>,
     private readonly options: AnalyzerOptions = {},
-    shared?: Shared,
+    /** The analyzer withCircuits() derives this one from. */
+    from?: DocumentAnalyzer,
   ) {
     const V = bundle.model.vocab_size;
     this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
     this.batch = Math.max(1, Math.min(options.batch ?? 1, 8));
     this.inFlight = Math.max(1, Math.min(options.inFlight ?? 1, 8));
-    this.shared = shared ?? { cache: new WindowCache(options.cacheWindows ?? 512), generations: new Map(), supersede: new Map() };
+    this.shared = from?.shared ?? { cache: new WindowCache(options.cacheWindows ?? 512), generations: new Map(), supersede: new Map() };
     this.windowing = options.windowing ?? 'content';
     this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
     const L = bundle.layout;
@@ -286,7 +294,8 @@ export class DocumentAnalyzer {
       for (const t of c.firing?.terms ?? []) flats.add(L.flat(t.node) as number);
       for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number); // for hovers, through `watched`
     }
-    this.watch = [...flats].sort((a, b) => a - b);
+    const fresh = [...flats].filter((f) => !from?.column_.has(f)).sort((a, b) => a - b);
+    this.watch = from ? [...from.watch.filter((f) => flats.has(f)), ...fresh] : fresh;
     this.watch.forEach((f, k) => this.column_.set(f, k));
     const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
     this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]) }));
@@ -306,7 +315,7 @@ export class DocumentAnalyzer {
    * window cache and keys: what its circuits need that this one's runs read already is not run again.
    */
   withCircuits(circuits: readonly CircuitFile[]): DocumentAnalyzer {
-    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, this.options, this.shared);
+    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, this.options, this);
   }
 
   /** Column of a watched node (flat index) in `TokenResult.watched`. */
@@ -378,17 +387,16 @@ export class DocumentAnalyzer {
 
   /** Whether a window's store holds everything this analyzer reads. */
   private complete(store: WindowStore, full: boolean): boolean {
-    if (store.view?.owner === this) return true;
+    if (store.view?.owner === this.viewTag) return true;
     return (!full || store.next !== undefined) && store.nodes.missing(this.watch).length === 0 && store.logits.missing(this.classIds).length === 0;
   }
 
   /** A complete store as this analyzer reads it: its watched columns, its circuits' readouts (kept in the store until another analyzer reads it). */
   private view(store: WindowStore): WindowResult {
-    if (store.view?.owner === this) return store.view.result;
+    if (store.view?.owner === this.viewTag) return store.view.result;
     const P = store.nodes.rows;
     const C = this.bundle.circuits.length;
-    const logits = store.logits.read(this.classIds); // [P, R]
-    const R = this.classIds.length;
+    const { block: logits, width: R } = store.logits.read(this.classIds); // [P, ≥ R]
     const lse = new Float64Array(P * C * 3);
     for (let j = 0; j < P; j++) {
       for (let ci = 0; ci < C; ci++) {
@@ -398,8 +406,9 @@ export class DocumentAnalyzer {
         lse[o + 2] = store.next ? store.next.lseAll[j] : NaN;
       }
     }
-    const result: WindowResult = { topIds: store.next?.topIds ?? new Int32Array(0), topP: store.next?.topP ?? new Float32Array(0), lse, watched: store.nodes.read(this.watch) };
-    store.view = { owner: this, result };
+    const { block: watched, width: stride } = store.nodes.read(this.watch);
+    const result: WindowResult = { topIds: store.next?.topIds ?? new Int32Array(0), topP: store.next?.topP ?? new Float32Array(0), lse, watched, stride };
+    store.view = { owner: this.viewTag, result };
     return result;
   }
 
@@ -432,8 +441,9 @@ export class DocumentAnalyzer {
       if (job.claim.stale()) return false;
       const rows = todo.slice(i, i + this.batch);
       // only what no earlier run over these windows read (a store another analysis filled meanwhile needs less)
-      const flats = union(rows.map((r) => r.store.nodes.missing(this.watch)));
-      const ids = union(rows.map((r) => r.store.logits.missing(this.classIds)));
+      const lacking = new Set(rows.flatMap((r) => [...r.store.nodes.missing(this.watch), ...r.store.logits.missing(this.classIds).map((id) => -1 - id)]));
+      const flats = this.watch.filter((f) => lacking.has(f));
+      const ids = this.classIds.filter((id) => lacking.has(-1 - id));
       const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full, flats, ids)
         .then((parts) => {
           rows.forEach((r, b) => {
@@ -640,8 +650,7 @@ export class DocumentAnalyzer {
   }
 
   private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {
-    const K = this.watch.length;
-    const watched = res.watched.subarray(j * K, (j + 1) * K);
+    const watched = res.watched.subarray(j * res.stride, j * res.stride + this.watch.length);
     const circuits: Record<string, CircuitAtToken> = {};
     let readouts: Record<string, Readout> | undefined;
     for (const p of this.plans) {
@@ -721,11 +730,6 @@ function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: 
 
 function newStore(P: number): WindowStore {
   return { nodes: new Columns(P), logits: new Columns(P) };
-}
-
-/** The sorted union of lists of numbers. */
-function union(lists: readonly (readonly number[])[]): number[] {
-  return [...new Set(lists.flat())].sort((a, b) => a - b);
 }
 
 /** [EOT] + ids[0, count) as one array. */

@@ -75,15 +75,16 @@ export class Columns {
   }
 
   /**
-   * The columns `names` (all held) as one block [rows, names.length]. When one block holds exactly
-   * them in this order it is returned as it is; otherwise they are copied into a new block that
-   * from then on holds them, so the next read of the same names costs no copy, and blocks that
-   * fewer than half their columns still use are compacted so that no block is kept alive by a
-   * few columns of it.
+   * The columns `names` (all held) as the first names.length columns of one block [rows, width].
+   * When one block holds exactly them there (a block as a run added it, or one that also holds a
+   * removed circuit's columns after them) it is returned as it is; otherwise they are copied into a
+   * new block that from then on holds them, so the next read of the same names costs no copy, and
+   * blocks that fewer than half their columns still use are compacted, so that no block is kept
+   * alive by a few columns of it.
    */
-  read(names: readonly number[]): Float32Array {
+  read(names: readonly number[]): { readonly block: Float32Array; readonly width: number } {
     const first = names.length ? this.at.get(names[0]) : undefined;
-    if (first && first.width === names.length && names.every((n, k) => this.at.get(n)?.block === first.block && this.at.get(n)?.col === k)) return first.block;
+    if (first && names.every((n, k) => this.at.get(n)?.block === first.block && this.at.get(n)?.col === k)) return { block: first.block, width: first.width };
     const out = this.gather(names);
     this.place(names, out);
     const users = new Map<Float32Array, number[]>();
@@ -93,19 +94,24 @@ export class Columns {
       else users.set(s.block, [n]);
     }
     for (const held of users.values()) if (held.length * 2 < (this.at.get(held[0]) as Slot).width) this.place(held, this.gather(held));
-    return out;
+    return { block: out, width: names.length };
   }
 
-  /** A copy of the columns `names` [rows, names.length]. */
+  /** A copy of the columns `names` [rows, names.length], row by row in runs of columns that lie side by side in one block. */
   private gather(names: readonly number[]): Float32Array {
-    const rows = this.rows;
     const K = names.length;
-    const out = new Float32Array(rows * K);
+    const runs: { block: Float32Array; width: number; from: number; to: number; length: number }[] = [];
     names.forEach((n, k) => {
       const s = this.at.get(n);
       if (!s) throw new RangeError(`column ${n} was never added`);
-      for (let r = 0; r < rows; r++) out[r * K + k] = s.block[r * s.width + s.col];
+      const last = runs[runs.length - 1];
+      if (last && last.block === s.block && last.from + last.length === s.col) last.length++;
+      else runs.push({ block: s.block, width: s.width, from: s.col, to: k, length: 1 });
     });
+    const out = new Float32Array(this.rows * K);
+    for (let r = 0; r < this.rows; r++) {
+      for (const run of runs) out.set(run.block.subarray(r * run.width + run.from, r * run.width + run.from + run.length), r * K + run.to);
+    }
     return out;
   }
 

@@ -101,20 +101,25 @@ test('window cache: content-addressed keys, LRU eviction', () => {
   assert.equal(c.size, 2);
 });
 
-test('window columns: held by name, missing ones named, a read in block order is the block itself, other reads copy once and compact', () => {
+test('window columns: held by name, missing ones named, a read of a block\'s leading columns is the block itself, other reads copy once and compact', () => {
   const c = new Columns(2); // two rows
-  c.add([10, 20, 30], Float32Array.from([1, 2, 3, 4, 5, 6])); // [2, 3]
+  const added = Float32Array.from([1, 2, 3, 4, 5, 6]); // [2, 3]
+  c.add([10, 20, 30], added);
   assert.deepEqual(c.missing([5, 10, 30, 40]), [5, 40]);
-  const block = c.read([10, 20, 30]);
-  assert.deepEqual(Array.from(block), [1, 2, 3, 4, 5, 6]);
-  assert.equal(c.read([10, 20, 30]), block, 'the block as it was added: no copy');
+  assert.equal(c.read([10, 20, 30]).block, added, 'the block as it was added: no copy');
+  assert.deepEqual(c.read([10, 20]), { block: added, width: 3 }, 'its leading columns: no copy either');
+  assert.equal(c.read([10, 20]).block, added);
   c.add([20, 40], Float32Array.from([-1, 7, -2, 8])); // 20 is held already and keeps its values
   const mixed = c.read([30, 40]);
-  assert.deepEqual(Array.from(mixed), [3, 7, 6, 8]);
-  assert.equal(c.read([30, 40]), mixed, 'a copied read is held as a block of its own');
-  assert.deepEqual(Array.from(c.read([10, 20])), [1, 2, 4, 5], 'the first block, half of it still read, keeps its values');
-  assert.deepEqual(Array.from(c.read([10, 20, 30, 40])), [1, 2, 3, 7, 4, 5, 6, 8]);
+  assert.deepEqual(mixed, { block: Float32Array.from([3, 7, 6, 8]), width: 2 });
+  assert.equal(c.read([30, 40]).block, mixed.block, 'a copied read is held as a block of its own');
+  assert.equal(c.read([10, 20]).block, added, 'a block two of whose three columns are still read stays');
+  assert.deepEqual(c.read([10, 20, 30, 40]), { block: Float32Array.from([1, 2, 3, 7, 4, 5, 6, 8]), width: 4 });
   assert.throws(() => c.read([99]), /column 99 was never added/);
+  const few = new Columns(1);
+  few.add([1, 2, 3, 4], Float32Array.from([1, 2, 3, 4]));
+  few.read([2, 3, 4]);
+  assert.deepEqual(few.read([1]), { block: Float32Array.from([1]), width: 1 }, 'a block only one of whose four columns is still read is compacted');
 });
 
 test('ablation state → mask and fill vectors [N]', { skip: noBundle }, () => {
@@ -426,8 +431,11 @@ test('a circuit added runs each window once more for its own nodes and tokens on
       assert.deepEqual(Array.from(r.readIds, Number), ids, 'reading only its class tokens');
     }
     // the same numbers as an analyzer of all five circuits that has never run
-    const fresh = done(await new DocumentAnalyzer({ ...real, circuits: [...real.circuits, extra] }, runner).analyze(text));
-    assert.deepEqual(second.tokens.map((t) => [t.start, t.circuits, Array.from(t.watched)]), fresh.tokens.map((t) => [t.start, t.circuits, Array.from(t.watched)]));
+    const freshAnalyzer = new DocumentAnalyzer({ ...real, circuits: [...real.circuits, extra] }, runner);
+    const fresh = done(await freshAnalyzer.analyze(text));
+    const byFlat = (a: DocumentAnalyzer, t: { watched: Float32Array }) => Object.fromEntries(a.watch.map((f) => [f, t.watched[a.column(f)!]]));
+    assert.deepEqual(added.watch.slice(-flats.length), flats, 'the new nodes come after the columns already cached, which keep their order');
+    assert.deepEqual(second.tokens.map((t) => [t.start, t.circuits, byFlat(added, t)]), fresh.tokens.map((t) => [t.start, t.circuits, byFlat(freshAnalyzer, t)]));
     for (const c of added.circuits) second.tokens.forEach((t) => assert.deepEqual(second.readout(t.index, c.task), fresh.readout(t.index, c.task), `${c.task} at token ${t.index}`));
     assert.ok(second.tokens.some((t) => t.circuits.unwatched.value !== 0), 'the new circuit reads real activations');
 
