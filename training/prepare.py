@@ -1,6 +1,7 @@
 """Step 1 of the pipeline: corpus → tokenizer → token arrays.
 
     python -m training.prepare --out training/data [--tokenizer training/runs/depth/tokenizer.json]
+    python -m training.prepare --out training/data --add-quotes   # only quotes.bin, from the files there
 
 Writes corpus_{train,val,heldout,sdk}.jsonl, tokenizer.json, token arrays (uint16 ids, documents
 separated by <|endoftext|>), corpus.json (the description that goes into the model card) and
@@ -9,6 +10,8 @@ three sources of the mixture `train.py` draws from:
     train.bin  library code (standard library + site-packages, test suites excluded)
     tests.bin  test suites (site-packages' and the pinned wheels' tests/ folders): list-rich code
     synth.bin  library code with synthetic list statements injected (`synthetic.py`)
+    quotes.bin library code with half of its simple strings' quotes swapped (`synthetic.flip_quotes`):
+               mixed quote styles, so only a string's opener says how it closes
 and val.bin (all validation files), heldout.bin (the held-out package). corpus_sdk.jsonl holds the
 "eval" wheels (LLM client SDKs): real code for evaluation only, never tokenized for training.
 """
@@ -27,6 +30,7 @@ from . import corpus, sources, synthetic, tokenizer
 TOKENIZER_SAMPLE_BYTES = 40_000_000  # BPE merges stabilise long before the whole corpus
 SYNTH_RATE = 0.25  # a list statement after a quarter of the simple statements of an injected file
 SYNTH_SOURCE_BYTES = 40_000_000  # library code taken (in random order) to inject into
+QUOTE_FLIP_RATE = 0.5  # each simple string's quotes swapped with this probability
 
 
 def encode_files(tok, texts: list[str]) -> np.ndarray:
@@ -49,13 +53,44 @@ def sample_texts(files: list[corpus.CorpusFile], max_bytes: int, seed: int) -> l
     return out
 
 
+def flipped_texts(code: list[corpus.CorpusFile]) -> tuple[list[str], int]:
+    """The texts of quotes.bin (a sample of library code, its own seed) and the strings flipped."""
+    rng = random.Random(2)
+    texts, flipped = [], 0
+    for text in sample_texts(code, SYNTH_SOURCE_BYTES, seed=2):
+        text, n = synthetic.flip_quotes(text, rng, QUOTE_FLIP_RATE)
+        texts.append(text)
+        flipped += n
+    return texts, flipped
+
+
+def add_quotes(out: Path) -> dict:
+    """quotes.bin from an existing corpus_train.jsonl and tokenizer.json (data prepared before it
+    existed), and its line in corpus.json."""
+    with (out / "corpus_train.jsonl").open() as fh:
+        rows = [json.loads(line) for line in fh]
+    code = [corpus.CorpusFile("", r["path"], r["text"]) for r in rows]
+    texts, flipped = flipped_texts([f for f in code if not f.is_test])
+    arr = encode_files(tokenizer.load(out / "tokenizer.json"), texts)
+    arr.tofile(out / "quotes.bin")
+    line = {"files": len(texts), "bytes": sum(len(t.encode()) for t in texts), "tokens": int(arr.size), "strings_flipped": flipped}
+    description = json.loads((out / "corpus.json").read_text())
+    description["quotes"] = line
+    (out / "corpus.json").write_text(json.dumps(description, indent=2))
+    return line
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("training/data"))
     ap.add_argument("--max-train-files", type=int, default=0, help="0 = all (tiny configs use a few)")
     ap.add_argument("--tokenizer", type=Path, help="use this tokenizer.json instead of training one (a run's own, to resume it)")
+    ap.add_argument("--add-quotes", action="store_true", help="only write quotes.bin from the corpus and tokenizer already in --out")
     args = ap.parse_args()
     out: Path = args.out
+    if args.add_quotes:
+        print(json.dumps(add_quotes(out)))
+        return
     out.mkdir(parents=True, exist_ok=True)
 
     sources.fetch()
@@ -78,12 +113,14 @@ def main() -> None:
         text, n = synthetic.inject(text, rng, SYNTH_RATE)
         injected.append(text)
         statements += n
+    flipped, strings_flipped = flipped_texts(code)
 
     description = {}
     for name, texts in (
         ("train", [f.text for f in code]),
         ("tests", [f.text for f in tests]),
         ("synth", injected),
+        ("quotes", flipped),
         ("val", [f.text for f in val]),
         ("heldout", [f.text for f in heldout]),
     ):
@@ -94,6 +131,7 @@ def main() -> None:
     for name, files in (("train", train), ("val", val), ("heldout", heldout), ("sdk", sdk)):
         description[name]["file_list"] = corpus.describe(files)
     description["synth"]["statements"] = statements
+    description["quotes"]["strings_flipped"] = strings_flipped
     description["held_out_package"] = corpus.HELD_OUT_PACKAGE
     description["excluded_packages"] = sorted(corpus.EXCLUDED_PACKAGES)
     description["eval_only_wheels"] = [w.file for w in sources.pinned() if w.role == "eval"]

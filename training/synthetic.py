@@ -1,4 +1,5 @@
-"""Synthetic list statements injected into real code, so that bracket depth is seen often.
+"""Synthetic changes to real code, so that what the tasks ask is seen often: list statements injected
+(bracket depth), and string quotes flipped (quote closing).
 
 Real Python closes a nested list (`]]`) about 76 times per MB of our corpus, while counting depth is
 what the bracket task asks. Each injected statement is a list display of depth 1–3 whose elements
@@ -113,3 +114,39 @@ def inject(text: str, rng: random.Random, rate: float) -> tuple[str, int]:
     for line, indent in reversed(points):
         lines.insert(line + 1, statement(rng, indent).removesuffix("\n"))
     return "\n".join(lines), len(points)
+
+
+def _quote_at(string: str) -> int | None:
+    """Where the opening quote of a one-line string literal is, if its quotes can swap without changing
+    its value: no prefix but r/b/u (an f-string's fields may hold quotes), not triple-quoted, and no
+    quote or backslash inside; None otherwise."""
+    at = len(string) - len(string.lstrip("rRbBuU"))
+    q, body = string[at : at + 1], string[at + 1 : -1]
+    simple = q in ('"', "'") and not string[at:].startswith(q * 3) and not any(c in body for c in "\"'\\\n")
+    return at if simple else None
+
+
+def flip_quotes(text: str, rng: random.Random, rate: float) -> tuple[str, int]:
+    """The file with each simple string literal's quote type swapped (" ↔ ') with probability `rate`.
+
+    Real files keep to one quote style, so a model can close a string with "the file's quote" and be
+    right on real code while ignoring the opener (training/EXPERIMENTS.md, session 10: 80 % when an
+    earlier line holds the other type, 97 % on real closes). Mixed styles make only the opener
+    predictive. Returns (text, strings flipped); the text stays valid Python with the same values."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text, 0
+    starts = [0]  # offset of each line as tokenize counts lines (str.splitlines also breaks at \f, \x1c, …)
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    out, flipped = list(text), 0
+    for tok in toks:
+        at = _quote_at(tok.string) if tok.type == tokenize.STRING and tok.start[0] == tok.end[0] else None
+        if at is None or rng.random() >= rate:
+            continue
+        start, end = starts[tok.start[0] - 1] + tok.start[1], starts[tok.end[0] - 1] + tok.end[1]
+        other = "'" if text[end - 1] == '"' else '"'
+        out[start + at] = out[end - 1] = other
+        flipped += 1
+    return "".join(out), flipped

@@ -56,6 +56,9 @@ CONFIGS = {
 # issue 16's next question: does AbsTopK keeping ½ instead of ¼ at this width buy bracket depth back,
 # and at what cost in circuit size? Fine-tuned from `depth` (--init-from), so it is sparse from step 0.
 CONFIGS["depth-half"] = dict(CONFIGS["depth"], model=replace(CONFIGS["depth"]["model"], afrac=0.5))
+# issue 16's quote question (EXPERIMENTS.md, session 10): real files keep one quote style, so "the
+# file's quote" is right on real code; a share of files with swapped quotes makes only the opener predictive.
+CONFIGS["depth-quotes"] = dict(CONFIGS["depth"], mixture={"train": 0.4, "tests": 0.25, "synth": 0.2, "quotes": 0.15})
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
 

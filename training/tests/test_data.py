@@ -1,4 +1,4 @@
-"""The data and measurement pieces of issue 16's recipe: synthetic list statements, real-code
+"""The data and measurement pieces of issue 16's recipe: synthetic list statements, flipped quotes, real-code
 contrasts, the compact resume file and the late-sparsity schedule."""
 
 import ast
@@ -53,6 +53,20 @@ def test_no_statement_goes_inside_a_block_header_a_decorator_or_a_string():
     assert "@decorator" not in after and "if x: return [x]" not in after and "try: y = 1" not in after
     assert all(not line.startswith("with [") for line in after)
     assert ('    x = g(a)  # a comment with ] and "', "    ") in [(lines[i], ind) for i, ind in points]
+
+
+QUOTED = """x = "abc" + 'd\f' + r"e" + f"{x!r}" + "it's" + '''doc''' + "a\\"b"
+y = b'q'  # "a comment"
+z = ""
+"""
+
+
+def test_flipped_quotes_keep_every_value_and_skip_what_cannot_flip():
+    text, n = synthetic.flip_quotes(QUOTED, random.Random(0), 1.0)
+    assert n == 5  # "abc", 'd', r"e", b'q', "" — not the f-string, "it's", the triple-quoted or the escaped one
+    assert ast.dump(ast.parse(text)) == ast.dump(ast.parse(QUOTED))
+    assert "x = 'abc' + \"d\f\" + r'e' + f\"{x!r}\"" in text and 'y = b"q"  # "a comment"' in text and "z = ''" in text
+    assert synthetic.flip_quotes(QUOTED, random.Random(0), 0.0) == (QUOTED, 0)
 
 
 def test_real_cases_classify_nested_and_flat_closes_and_one_line_strings():
