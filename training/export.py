@@ -66,15 +66,15 @@ class NodeInterface(torch.nn.Module):
 
 def watched_nodes(recorded: dict, layout: list[dict], watch: torch.Tensor, B: int, P: int) -> torch.Tensor:
     """The watched nodes [B, P, K] at the last P positions of the records of `layout`'s locations; a watched
-    node outside them is 0. Each location contributes the watched nodes that fall inside it (zero elsewhere),
-    instead of concatenating all N nodes at every position to gather K of them; records have T or P rows
-    (see GPT.hidden) and the scored positions are the last P of each."""
-    watched = torch.zeros(B, P, watch.shape[0])  # [B, P, K]
-    for e in layout:
-        r, lo, n = recorded[e["name"]], e["offset"], e["length"]
-        inside = ((watch >= lo) & (watch < lo + n)).to(r.dtype)  # [K]
-        watched = watched + r[:, r.shape[1] - P :].index_select(-1, (watch - lo).clamp(0, n - 1)) * inside
-    return watched
+    node outside them is 0. The locations' last P rows side by side [B, P, n + 1] (records have T or P rows,
+    see GPT.hidden, and the scored positions are the last P of each; the extra column is the 0 that a node
+    outside reads), then one Gather of the K columns: the editor watches every circuit's nodes (K ≈ 1,500),
+    and taking each location's share of all K instead cost 16 [B, P, K] selections, products and sums, half
+    of a window's time (docs/BENCHMARKS.md, session 10)."""
+    parts = [recorded[e["name"]] for e in layout]
+    n = sum(e["length"] for e in layout)
+    side = torch.cat([r[:, r.shape[1] - P :] for r in parts] + [torch.zeros(B, P, 1)], dim=-1)  # [B, P, n + 1]
+    return side.index_select(-1, torch.where(watch < n, watch, n))
 
 
 class _ConeEnds(Exception):
