@@ -441,9 +441,8 @@ export class DocumentAnalyzer {
       if (job.claim.stale()) return false;
       const rows = todo.slice(i, i + this.batch);
       // only what no earlier run over these windows read (a store another analysis filled meanwhile needs less)
-      const lacking = new Set(rows.flatMap((r) => [...r.store.nodes.missing(this.watch), ...r.store.logits.missing(this.classIds).map((id) => -1 - id)]));
-      const flats = this.watch.filter((f) => lacking.has(f));
-      const ids = this.classIds.filter((id) => lacking.has(-1 - id));
+      const flats = lackedBy(rows.map((r) => r.store.nodes), this.watch);
+      const ids = lackedBy(rows.map((r) => r.store.logits), this.classIds);
       const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full, flats, ids)
         .then((parts) => {
           rows.forEach((r, b) => {
@@ -730,6 +729,12 @@ function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: 
 
 function newStore(P: number): WindowStore {
   return { nodes: new Columns(P), logits: new Columns(P) };
+}
+
+/** The names (in their order) that at least one of `columns` does not hold. */
+function lackedBy(columns: readonly Columns[], names: readonly number[]): number[] {
+  const lacking = new Set(columns.flatMap((c) => c.missing(names)));
+  return names.filter((n) => lacking.has(n));
 }
 
 /** [EOT] + ids[0, count) as one array. */
