@@ -145,10 +145,17 @@ export class Documents implements vscode.Disposable {
   }
 
   private schedule(doc: vscode.TextDocument, delay = this.settings.debounceMs): void {
-    if (!this.isPython(doc)) return;
+    if (!this.isPython(doc)) return this.drop(doc);
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
     this.timers.set(key, setTimeout(() => this.run(doc), delay));
+  }
+
+  /** A document analysed before and not Python now (a cell that became `%%bash`, …): its results and highlights go. */
+  private drop(doc: vscode.TextDocument): void {
+    if (!this.states.has(doc.uri.toString())) return;
+    this.forget(doc.uri);
+    for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.highlights.render(e, [], []);
   }
 
   private showOrSchedule(editor: vscode.TextEditor): void {
@@ -191,7 +198,7 @@ export class Documents implements vscode.Disposable {
     }
     const version = doc.version;
     // a newer version, context, model, set of circuits or settings makes this run's results stale: they are never painted
-    const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation || cellContextOf(doc) !== context;
+    const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation || cellContextOf(doc) !== context || !this.isPython(doc);
     this.runningChanged.fire(++this.running);
     try {
       // the visible lines run first and are painted as soon as they are ready (cold files only:

@@ -69,6 +69,11 @@ suite('Notebooks', () => {
       'the same spans, cell offsets',
     );
     for (const s of spans) assert.ok(s.end <= cell.getText().length, 'every span lies inside the cell');
+    // and every token's readout is the plain file's (which a cell read alone would not give: the next test)
+    const tokens = (await testState(cell.uri)).tokens!;
+    const plainTokens = (await testState(plain.uri)).tokens!.filter((t) => t.start >= shift);
+    assert.deepEqual(tokens.map((t) => t.start + shift), plainTokens.map((t) => t.start));
+    tokens.forEach((t, i) => assert.ok(Math.abs(t.logitDiff[QUOTE] - plainTokens[i].logitDiff[QUOTE]) < 1e-5, `the quote readout at ${t.start}`));
     assert.equal((await testState(notebook.cellAt(1).document.uri)).decorations, undefined, 'markdown is not analysed');
 
     // the first cell is read without context: its own text's highlights
@@ -92,6 +97,32 @@ suite('Notebooks', () => {
         return t && t.some((x, i) => Math.abs(x.logitDiff[QUOTE] - before[i].logitDiff[QUOTE]) > 1e-6) ? t : undefined;
       }, 60_000, 'the last cell analysed again with the new first cell');
       assert.deepEqual(after.map((t) => [t.start, t.end]), before.map((t) => [t.start, t.end]), 'the same tokens of the unchanged cell');
+    } finally {
+      const undo = new vscode.WorkspaceEdit();
+      undo.delete(first.uri, new vscode.Range(0, 0, 1, 0));
+      await vscode.workspace.applyEdit(undo);
+    }
+  });
+
+  test('a cell handed to bash by a cell magic loses its highlights and is no context for the cells below', async function () {
+    this.timeout(120_000);
+    await vscode.window.showNotebookDocument(notebook);
+    const first = notebook.cellAt(0).document;
+    await waitFor(async () => ((await testState(first.uri)).decorations?.spans.length ? true : undefined), 60_000, 'the first cell\'s highlights');
+    // the last cell's text with nothing before it, as a plain file: what the model reads for it once the first cell is bash
+    const file = path.join(scratch, 'notebook_cells_last.py');
+    fs.writeFileSync(file, joinedText('', cell.getText()));
+    const alone = await waitFor(async () => (await testState((await vscode.workspace.openTextDocument(file)).uri)).tokens, 60_000, 'the plain file of the last cell');
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(first.uri, new vscode.Position(0, 0), '%%bash\n');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    try {
+      await waitFor(async () => ((await testState(first.uri)).decorations?.spans.length === 0 ? true : undefined), 60_000, 'the bash cell\'s highlights gone');
+      const same = (t: NonNullable<TestState['tokens']>) => t.length === alone.length && t.every((x, i) => x.start === alone[i].start && Math.abs(x.logitDiff[QUOTE] - alone[i].logitDiff[QUOTE]) < 1e-5);
+      await waitFor(async () => {
+        const t = (await testState(cell.uri)).tokens;
+        return t && same(t) ? t : undefined;
+      }, 60_000, 'the last cell read as if nothing came before it');
     } finally {
       const undo = new vscode.WorkspaceEdit();
       undo.delete(first.uri, new vscode.Range(0, 0, 1, 0));
