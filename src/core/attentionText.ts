@@ -8,6 +8,7 @@ import { parseNodeId } from './nodes';
 export const TINT_LEVELS = [0.05, 0.15, 0.3, 0.5, 0.75] as const;
 
 export interface TintedToken extends AttentionToken {
+  /** The token's weight; start, end and text are its part after its last line break (a tint across lines would fill to the right edge). */
   readonly weight: number;
   /** 0 … TINT_LEVELS.length − 1. */
   readonly level: number;
@@ -20,7 +21,8 @@ export function tintedTokens(at: AttentionAt, head: HeadPattern): TintedToken[] 
   const out: TintedToken[] = [];
   at.tokens.forEach((t, k) => {
     const level = TINT_LEVELS.filter((l) => head.weights[k] / max >= l).length - 1;
-    if (level >= 0) out.push({ ...t, weight: head.weights[k], level });
+    const cut = t.text.lastIndexOf('\n') + 1; // a line break with the next line's indent: the indent only
+    if (level >= 0 && cut < t.text.length) out.push({ start: t.start + cut, end: t.end, text: t.text.slice(cut), weight: head.weights[k], level });
   });
   return out;
 }

@@ -61,6 +61,8 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
       controller.setAblation(nodes, mode, circuitOnly),
     ),
     // a label typed in the node details: the webview's setLabel message, as the panel receives it
+    // a node selected in the panel: the webview's selectNode message, as the panel receives it
+    vscode.commands.registerCommand('circuitInspector._testSelectNode', (nodeId: string) => panel.requestSelect(nodeId)),
     vscode.commands.registerCommand('circuitInspector._testSetLabel', (nodeId: string, label: string) => panel.requestLabel(nodeId, label)),
     vscode.commands.registerCommand('circuitInspector._testExport', (format: ExportFormat, target: string, from?: WebviewKind) => panel.exportTo(format, vscode.Uri.file(target), from)),
   );

@@ -31,6 +31,9 @@ test('tintedTokens: the most attended token gets the top level; a token under th
     ],
   );
   assert.deepEqual(tintedTokens(a, head([0, 0, 0, 0, 0, 0, 0], 0, 1)), [], 'a head that attends only to its sink tints nothing');
+  const lines = { ...a, tokens: [{ start: 0, end: 1, text: ':' }, { start: 1, end: 6, text: '\n    ' }, { start: 6, end: 7, text: '\n' }] };
+  const across = tintedTokens(lines, head([0.2, 0.5, 0.3], 0, 0));
+  assert.deepEqual(across.map((t) => [t.start, t.end, t.text]), [[0, 1, ':'], [2, 6, '    ']], 'a line break is not tinted, the indent after it is');
 });
 
 test('describeHead: names the head and the query, the sink share and the top tokens (the start of the file among them when it is)', () => {

@@ -166,6 +166,11 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
     this.labelRequested.fire({ task: this.current.circuit.task, nodeId, label });
   }
 
+  /** The user selected node `nodeId` of the circuit shown (the webview's `selectNode`): passed on as `onDidSelectNode`. */
+  requestSelect(nodeId: string): void {
+    if (this.hasNode(nodeId)) this.nodeSelected.fire({ nodeId, document: this.documentUri, cursor: this.current?.cursor ?? null });
+  }
+
   /** The circuit shown is no longer valid (the model changed): every webview shows `reason` instead, pinned or not. */
   clear(reason: string): void {
     if (this.isDisposed) return;
@@ -365,7 +370,7 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
         if (this.hasNode(m.nodeId)) await this.reveal(m.range);
         return;
       case 'selectNode':
-        if (m.nodeId !== null && this.hasNode(m.nodeId)) this.nodeSelected.fire({ nodeId: m.nodeId, document: this.documentUri, cursor: this.current?.cursor ?? null });
+        if (m.nodeId !== null) this.requestSelect(m.nodeId);
         return;
       case 'topTokensRequest':
         await this.answerTopTokens(connection, m.requestId, m.nodeId);
