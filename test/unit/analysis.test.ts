@@ -377,11 +377,12 @@ test('runs in flight: up to `inFlight` at once, answered out of order, the same 
   await assert.rejects(new DocumentAnalyzer(b, failing, { inFlight: 3 }).analyze(long, NO_ABLATION), /run 2 failed/);
 });
 
-/** A circuit on `b`'s real nodes and tokens that none of `b`'s circuits watches or reads: layer-0 nodes after the last watched one, and two class tokens no circuit has. */
+/** A circuit on `b`'s real nodes and tokens that none of `b`'s circuits watches or reads: the first nodes of the layout not watched, and the first two tokens no circuit has. */
 function unwatchedCircuit(b: Bundle, watched: readonly number[]): CircuitFile {
   const used = new Set(b.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))));
-  const [t0, t1] = [')', ','].map((x) => b.tokenizer.encode(x).ids[0]);
-  assert.ok(!used.has(t0) && !used.has(t1), 'the class tokens are new');
+  const [t0, t1] = Array.from({ length: b.model.vocab_size }, (_, id) => id)
+    .filter((id) => !used.has(id) && !b.tokenizer.isSpecial(id))
+    .slice(0, 2);
   const flats = Array.from({ length: b.layout.count }, (_, f) => f)
     .filter((f) => !watched.includes(f))
     .slice(0, 3);
@@ -395,8 +396,8 @@ function unwatchedCircuit(b: Bundle, watched: readonly number[]): CircuitFile {
     task: 'unwatched',
     scope: { kind: 'anywhere' },
     classes: [
-      { label: 'close', tokens: [{ id: t0, text: ')' }] },
-      { label: 'comma', tokens: [{ id: t1, text: ',' }] },
+      { label: 'one', tokens: [{ id: t0, text: b.tokenizer.tokenText(t0) }] },
+      { label: 'other', tokens: [{ id: t1, text: b.tokenizer.tokenText(t1) }] },
     ],
     nodes,
     edges: [],
