@@ -16,6 +16,13 @@ test('the left context is the Python code cells above, trailing whitespace dropp
   assert.equal(joinedText(leftContext(cells, 4), 'print(x)'), 'import os\n\nx = 1\n\nprint(x)');
 });
 
+test('only the nearest cells above are read, whole, until the character budget is reached', () => {
+  const cells = [code('a = 1'), code('bb = 22'), markdown('text'), code('ccc = 333'), code('d')];
+  assert.equal(leftContext(cells, 4, 10), 'ccc = 333\n\n', 'one cell reaches 10 characters');
+  assert.equal(leftContext(cells, 4, 12), 'bb = 22\n\nccc = 333\n\n', 'the cell that crosses 12 comes whole');
+  assert.equal(leftContext(cells, 4, 1000), 'a = 1\n\nbb = 22\n\nccc = 333\n\n');
+});
+
 test('cells of another language and cells handed to another program by a cell magic are no context', () => {
   assert.equal(isPythonCell(code('x = 1', 'r')), false);
   assert.equal(isPythonCell(code('%%bash\nls -l')), false);

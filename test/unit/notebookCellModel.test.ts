@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { NO_ABLATION } from '../../src/core/analysis';
-import { asPython, joinedText, leftContext, linesBefore } from '../../src/core/cellContext';
+import { asPython, type CellSource, joinedText, leftContext, linesBefore, MAX_CONTEXT_CHARS } from '../../src/core/cellContext';
 import { type DocumentResult, type LoadedModel, loadModel } from '../../src/extension/loadedModel';
 import { CellModel } from '../../src/extension/notebookCellModel';
 import { repoRoot } from './fixtures';
@@ -80,6 +80,31 @@ test('a cell is read after the cells above it: the joined text\'s numbers at the
     assert.equal(found.position.line + linesBefore(context), foundJoined.position.line);
     assert.equal(found.position.line, 1 + cell.slice(0, found.position.offset).split('\n').length - 1);
     assert.deepEqual(found.nodes, foundJoined.nodes);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('a cell deep in a long notebook reads the same numbers after its nearest cells as after the whole notebook', { skip: noBundle }, async () => {
+  // 600 lines of the standard library in cells of 25 lines: about 21,000 characters above the last cell
+  const lines = fs.readFileSync(path.join(repoRoot, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 600);
+  const notebook: CellSource[] = [];
+  for (let i = 0; i < lines.length; i += 25) notebook.push({ code: true, language: 'python', text: lines.slice(i, i + 25).join('\n') });
+  const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
+  assert.equal(loaded.kind, 'ok');
+  const model = (loaded as { model: LoadedModel }).model;
+  try {
+    const index = notebook.length - 1;
+    const near = leftContext(notebook, index);
+    const all = leftContext(notebook, index, Infinity);
+    assert.ok(near.length >= MAX_CONTEXT_CHARS && near.length < all.length - 2_000, `${near.length} of ${all.length} characters above the cell read`);
+    const text = notebook[index].text;
+    const read = done(await new CellModel(model, near).analyze('near', text, NO_ABLATION));
+    const whole = done(await new CellModel(model, all).analyze('all', text, NO_ABLATION));
+    assert.deepEqual(read.tokens.map((t) => [t.start, t.end]), whole.tokens.map((t) => [t.start, t.end]));
+    read.tokens.forEach((t, i) => {
+      for (const task of Object.keys(t.circuits)) close(t.logitDiff[task], whole.tokens[i].logitDiff[task], `${task} at ${t.start}`);
+    });
   } finally {
     await model.dispose();
   }
