@@ -3,17 +3,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DocumentAnalyzer } from '../../src/core/analysis';
-import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { findCircuit, growthSizes } from '../../src/core/discover';
 import { discoverAt, type Discovery, tokenIdOf } from '../../src/core/discoverAt';
 import { toCircuitFile } from '../../src/core/foundCircuit';
 import { readNodeList } from '../../src/core/nodeList';
 import { NodeWeights, OUTPUT_NODE } from '../../src/core/nodeWeights';
-import { ModelSession } from '../../src/core/ortSession';
 import { circuitFile } from '../../src/schemas/circuit';
 import { check } from '../../src/schemas/validate';
+import { fixtureSession } from './fixtureSession';
 import { repoRoot } from './fixtures';
 import { tempDir } from './tempDirs';
 
@@ -22,16 +21,11 @@ const fixtureDir = path.join(repoRoot, 'test/fixtures/rows-bundle');
 const sample = path.join(repoRoot, 'test/fixtures/cli/sample.py');
 const noDist = fs.existsSync(path.join(repoRoot, 'dist/cli.js')) ? false : 'dist/cli.js is not built (npm run build)';
 
-let bundle: Bundle;
-let session: ModelSession;
-before(async () => {
-  bundle = loadBundle(fixtureDir);
-  session = await ModelSession.create(bundle.onnxPath, { provider: 'cpu', threads: 2, spinning: false });
-});
-after(() => session.release());
+const fixture = fixtureSession(fixtureDir);
 
 /** Target − alternative logit after the last of `ids` with the flat nodes in `ablated` mean-ablated: one plain run. */
 async function diffWith(ids: readonly number[], target: number, alt: number, ablated: Iterable<number>): Promise<number> {
+  const { bundle, session } = fixture;
   const mask = new Float32Array(bundle.layout.count).fill(1);
   for (const f of ablated) mask[f] = 0;
   const T = ids.length;
@@ -48,6 +42,7 @@ test('growthSizes: every size to 16, then 25 % steps, ending with all nodes', ()
 });
 
 test('findCircuit: the circuit nodes\' attributions, circuit-only and without-circuit differences equal separate single-mask runs; the circuit keeps the share asked for', async () => {
+  const { bundle, session } = fixture;
   const ids = [bundle.eotId, ...bundle.tokenizer.encode('def area(w, h):\n    return w * h\n\nprint(area(3, 4').ids];
   const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
   const found = await findCircuit(session, ids, { target, alt }, { means: bundle.means, chunk: 50 });
@@ -67,6 +62,7 @@ test('findCircuit: the circuit nodes\' attributions, circuit-only and without-ci
 });
 
 test('discoverAt: the default contrast is the next token in the code (when among the top) against the runner-up, in the window the analysis uses; edges come from node_weights.bin', async () => {
+  const { bundle, session } = fixture;
   const text = fs.readFileSync(sample, 'utf8');
   const analyzer = new DocumentAnalyzer(bundle, session);
   const offset = text.indexOf('(') + 1; // the prediction after the token that holds the first argument
@@ -100,6 +96,7 @@ test('discoverAt: the default contrast is the next token in the code (when among
 });
 
 test('readNodeList: the nodes of a discover JSON, a circuit file or a panel export; one sentence for anything else', () => {
+  const { bundle } = fixture;
   const dir = tempDir('ci-nodes-');
   const write = (name: string, v: unknown) => {
     const f = path.join(dir, name);
