@@ -33,5 +33,5 @@ export async function attentionNote(b: Bundle, r: Runner, source: readonly strin
     forward.push((await timed(pass))[1]);
   }
   const ms = (xs: number[]) => `${median(xs).toFixed(1)} ms (max ${Math.max(...xs).toFixed(1)})`;
-  return `attention overlay after the cursor stops (every head of ${reader.layers} layers, ${POSITIONS} positions in the first 1,000 lines; target 50 ms): median ${ms(cold)} in a window not read yet, ${ms(warm)} ${NUDGE} characters to the left; one window's forward pass beside it ${ms(forward)}`;
+  return `attention overlay after the cursor stops (every head of ${reader.layers} layers through ${reader.cone ? `the cone up to ${reader.cone}` : 'the full graph'}, ${POSITIONS} positions in the first 1,000 lines; target 50 ms): median ${ms(cold)} in a window not read yet, ${ms(warm)} ${NUDGE} characters to the left; one window's forward pass beside it ${ms(forward)}`;
 }

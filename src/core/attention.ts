@@ -5,6 +5,7 @@
 // the head's sink logit (a zero key/value), softmaxed together; the sink's share is attention paid
 // to nothing.
 import { type Bundle, BundleError } from './bundle';
+import { bundleCones, coneFor } from './cone';
 import type { MaskRunner } from './discover';
 import { parse, ValidationError } from '../schemas/validate';
 import { type AttentionParams, attentionParams } from '../schemas/attention';
@@ -93,6 +94,8 @@ export class AttentionReader {
   private readonly dh: number;
   /** Watched flat indices: per layer its q channels, then its k channels [n_layer · 2 · n_head · d_head]. */
   private readonly watch: number[];
+  /** The smallest of the bundle's cones that computes them (./cone): nothing after the last layer's attention runs. */
+  readonly cone: string | undefined;
   /** Per window (its token ids): every layer's q and k [T, watch.length], most recently used last. */
   private readonly kept = new Map<string, { readonly rows: Promise<Float32Array>; readonly floats: number }>();
   private keptFloats = 0;
@@ -117,6 +120,7 @@ export class AttentionReader {
         return Array.from({ length: hd }, (_, c) => loc.offset + c);
       }),
     ).flat();
+    this.cone = coneFor(bundleCones(bundle), this.watch)?.upto;
   }
 
   get layers(): number {
@@ -170,7 +174,8 @@ export class AttentionReader {
         fill: this.bundle.means,
         watch: this.watch,
         scoreFrom: 0,
-        readIds: new BigInt64Array([0n]), // the graph reads at least one logit; nobody looks at it
+        readIds: new BigInt64Array([0n]), // the full graph reads at least one logit; nobody looks at it
+        cone: this.cone,
       })
       .then((out) => out.watched); // [1, T, watch.length]
     const entry = { rows, floats: T * this.watch.length };
