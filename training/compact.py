@@ -15,8 +15,9 @@ Two kinds of dead, and only the first may be dropped from a graph with AbsTopK a
 A head is dead when none of its v channels is both written and read: its output is 0 whatever it attends to.
 
 compact_gpt drops unwritten MLP neurons and heads with no q, k or v channel written (each layer its own
-widths; a layer with none alive keeps one dead one, as a width of 0 would not export) and keeps the model's
-outside as it was: its config, node layout, node-mask inputs and records name the ORIGINAL nodes.
+widths; a layer with none alive keeps one dead one, as a width of 0 would not export; a layer's MLP or
+attention that would lose less than MIN_DROPPED of its width stays whole) and keeps the model's outside as
+it was: its config, node layout, node-mask inputs and records name the ORIGINAL nodes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ import torch
 from . import model as model_mod
 from .alive import alive_masks
 from .model import GPT, Block, GPTConfig, NodeHooks, k_for, site_dims
+
+# A compacted location's record is spread back to its full width (a Gather over every position), which
+# costs about what dropping an eighth of it saves: in a 256-token yolo1-shaped window the spread of the MLP
+# neurons took 3.6 % and the MLP's products, GELU and AbsTopK ~30 %, and with 1.8 % of the neurons dead
+# the compacted graph ran at 1.02× the full graph's CPU time (docs/BENCHMARKS.md, session 10).
+MIN_DROPPED = 1 / 8
 
 
 def _read(weight: torch.Tensor) -> torch.Tensor:
@@ -72,8 +79,11 @@ def dead_totals(rows: list[dict]) -> dict[str, list[int]]:
 
 
 def _kept(alive: torch.Tensor) -> torch.Tensor:
-    """The alive indices in original order, or index 0 alone where none is alive [n ≥ 1] (long)."""
-    idx = alive.nonzero().squeeze(1)
+    """The alive indices in original order, or index 0 alone where none is alive [n ≥ 1] (long); every index
+    where dropping the rest would drop less than MIN_DROPPED of them."""
+    width, idx = len(alive), alive.nonzero().squeeze(1)
+    if width - len(idx) < MIN_DROPPED * width:
+        return torch.arange(width)
     return idx if len(idx) else torch.zeros(1, dtype=torch.long)
 
 

@@ -28,7 +28,7 @@ from tokenizers import Tokenizer, models
 from . import export, prepare
 from . import tokenizer as our_tokenizer
 from .alive import alive_summary
-from .compact import compact_gpt
+from .compact import MIN_DROPPED, compact_gpt
 from .model import GPT, SITES, GPTConfig, node_layout, site_dims
 from .openai_format import LOCTYPES, UPSTREAM_DEFAULTS, FormatError, load_published
 from .openai_viz import Viz, circuit_file, read_viz
@@ -324,7 +324,7 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         f"- Weights: {mx['sparse_weights_nonzero']:,} nonzeros of {mx['sparse_weights_total']:,} in the matrices (density {mx['density']:.5f}).",
         f"- Alive nodes (some weight or bias writes them; the rest are 0 on every input): {mx['alive_nodes']:,} of {mx['total_nodes']:,}; "
         + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
-        + f"; the graph drops dead heads and MLP neurons, running {sum(mx['compact_graph']['n_head']):,} of {m['n_layer'] * m['n_head']:,} heads and {sum(mx['compact_graph']['d_mlp']):,} of {m['n_layer'] * m['d_mlp']:,} neurons.",
+        + f"; the graph drops dead heads and MLP neurons where a layer loses at least {MIN_DROPPED:.1%} of them, running {sum(mx['compact_graph']['n_head']):,} of {m['n_layer'] * m['n_head']:,} heads and {sum(mx['compact_graph']['d_mlp']):,} of {m['n_layer'] * m['d_mlp']:,} neurons.",
         circuits_line(manifest),
         "",
         "## Conversion notes",
