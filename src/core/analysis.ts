@@ -18,6 +18,7 @@ import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
 import type { Encoding, TokenRanges } from './tokenizer';
 import { Columns, WindowCache, windowKey } from './cache';
+import { type Cone, coneFor } from './cone';
 import type { Runner, RunOutput } from './runner';
 import { type DocumentScope, documentScope } from './tasks';
 import { planContentWindows, planWindows, scoringWindow, type Window } from './windows';
@@ -154,6 +155,8 @@ export interface AnalyzerOptions {
   readonly windowing?: 'content' | 'grid';
   /** Least left context of a scored position (default DEFAULT_LEFT_CONTEXT; see there). */
   readonly leftContext?: number;
+  /** The bundle's cones (Runner.cones): a run that reads nodes and no logits runs the smallest that covers them (./cone). */
+  readonly cones?: readonly Cone[];
 }
 
 /**
@@ -520,7 +523,8 @@ export class DocumentAnalyzer {
     });
     // the graph needs R ≥ 1: a run for nodes alone reads one entry and drops it
     const readIds = full ? this.allIds : BigInt64Array.from(ids.length ? ids : [0], BigInt);
-    const out = await this.runner.run({ ids: tokens, B: wins.length, T, mask, fill, watch: flats, scoreFrom, readIds });
+    const cone = full || ids.length ? undefined : coneFor(this.options.cones ?? [], flats)?.upto;
+    const out = await this.runner.run({ ids: tokens, B: wins.length, T, mask, fill, watch: flats, scoreFrom, readIds, cone });
     const P = T - scoreFrom;
     return wins.map((win, b) => this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full, flats, ids));
   }

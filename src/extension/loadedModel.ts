@@ -131,7 +131,7 @@ class AnalyzerModel implements LoadedModel {
     private readonly bundle: Bundle,
     private readonly runner: Runner,
   ) {
-    this.analyzer = new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism });
+    this.analyzer = new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism, cones: runner.cones });
   }
 
   setExtraCircuits(circuits: readonly CircuitFile[]): void {
