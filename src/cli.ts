@@ -14,7 +14,8 @@ import { formatBench } from './benchFormat';
 import { discover } from './cliDiscover';
 import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { bundleDirFor, cliBundleFolders, FOLDERS_ENV, modelsText } from './cliModels';
-import { readNodeList } from './core/nodeList';
+import { readContrastCircuit, readNodeList } from './core/nodeList';
+import type { CircuitFile } from './schemas/circuit';
 import { errorMessage } from './core/errors';
 
 const USAGE = `Usage: circuit-inspector <command> [options]
@@ -32,7 +33,9 @@ Commands:
     --firing            only tokens where a (chosen) circuit fires
     --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17); @FILE: the nodes of a circuit file,
                         a panel JSON export or discover's --json output
-    --only @FILE        keep only that file's nodes (every other node ablated)
+    --only @FILE        keep only that file's nodes (every other node ablated); when FILE is a
+                        circuit that discover --save wrote, its contrast is read too (a readout
+                        named after it: the target − alternative logit difference)
     --mode mean|zero    value an ablated node takes (default mean)
     --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
                         the same numbers as the whole-file output (the same window)
@@ -360,6 +363,12 @@ function readoutJson(r: Readout) {
   return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
 }
 
+/** The circuit file named by --only or --ablate @FILE when it is a found circuit (its own contrast), else undefined. */
+function contrastCircuitOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): CircuitFile | undefined {
+  const file = [opts.get('--only'), opts.get('--ablate')].find((v): v is string => typeof v === 'string' && v.startsWith('@'));
+  return file === undefined ? undefined : readContrastCircuit(file.slice(1), bundle);
+}
+
 /** The circuits --circuit names (a task name, or a part of exactly one), in bundle order; all without it. */
 function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): string[] {
   const all = bundle.circuits.map((c) => c.task);
@@ -389,13 +398,13 @@ function humanLine(t: TokenJson, pos: { line: number; col: number }): string {
  * --at's human form, per circuit whose task applies: the prediction in words (core/readoutText, the
  * sentence the hover shows) and, with an ablation, how it moved from the full model's.
  */
-async function predictionWords(analyzer: DocumentAnalyzer, bundle: Bundle, text: string, at: number, token: TokenResult, tasks: readonly string[], ablation: Ablation): Promise<string> {
+async function predictionWords(analyzer: DocumentAnalyzer, circuits: readonly CircuitFile[], text: string, at: number, token: TokenResult, tasks: readonly string[], ablation: Ablation): Promise<string> {
   const full = isAblating(ablation) ? (await analyzer.analyzeAt(text, at, NO_ABLATION))?.token : token;
   const scope = documentScope(text);
   let out = '';
   for (const task of tasks) {
     const r = token.readouts?.[task];
-    const circuit = bundle.circuits.find((c) => c.task === task);
+    const circuit = circuits.find((c) => c.task === task);
     if (!r || !circuit) continue;
     const words = describeCircuitPrediction(circuit, r.logitDiff, r.p, scope.truth(circuit, token.start, token.end));
     out += `           ${task}: ${words.sentence.replace(/\*\*/g, '')}\n`;
@@ -442,6 +451,8 @@ function analyzeRequest(args: Args): AnalyzeRequest {
 interface AnalyzeRun {
   readonly request: AnalyzeRequest;
   readonly bundle: Bundle;
+  /** The bundle's circuits, and a found circuit's contrast named by --only/--ablate @FILE. */
+  readonly circuits: readonly CircuitFile[];
   readonly analyzer: DocumentAnalyzer;
   readonly text: string;
   readonly tasks: readonly string[];
@@ -474,9 +485,12 @@ async function analyze(args: Args): Promise<void> {
   if (text.length > SMALL_HEAP_FROM) v8.setFlagsFromString('--semi-space-growth-factor=1');
   try {
     const ablation = ablationOf(bundle, opts);
-    const tasks = circuitsOf(bundle, opts);
-    const analyzer = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism });
-    const run: AnalyzeRun = { request, bundle, analyzer, text, tasks, ablation, positions: new Positions(text) };
+    const found = contrastCircuitOf(bundle, opts);
+    const circuits = found ? [...bundle.circuits, found] : bundle.circuits;
+    const tasks = [...circuitsOf(bundle, opts), ...(found ? [found.task] : [])];
+    const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism });
+    const analyzer = found ? base.withCircuits(circuits) : base;
+    const run: AnalyzeRun = { request, bundle, circuits, analyzer, text, tasks, ablation, positions: new Positions(text) };
     await (at === undefined ? writeFile(run) : writeTokenAt(run, at));
   } finally {
     await runner.dispose();
@@ -490,7 +504,7 @@ async function writeTokenAt(run: AnalyzeRun, at: number): Promise<void> {
   const tokens: TokenJson[] = r ? [tokenJson(r.token, run.request.top, run.tasks)] : [];
   if (format === 'json') await emit(JSON.stringify({ model: run.bundle.name, tokens }) + '\n');
   else if (format === 'jsonl') await emit(tokens.map((t) => JSON.stringify(t) + '\n').join(''));
-  else await emit(tokens.map((t) => humanLine(t, run.positions.at(t.start))).join('') + (r ? await predictionWords(run.analyzer, run.bundle, run.text, at, r.token, run.tasks, run.ablation) : ''));
+  else await emit(tokens.map((t) => humanLine(t, run.positions.at(t.start))).join('') + (r ? await predictionWords(run.analyzer, run.circuits, run.text, at, r.token, run.tasks, run.ablation) : ''));
 }
 
 /** Tokens analysed and written so far, and where each chosen circuit fired. */

@@ -142,6 +142,15 @@ test('CLI: discover --json, then analyze --only and --ablate with its output rep
   const saved = path.join(path.dirname(file), 'saved.json');
   assert.equal(cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--provider', 'cpu', '--save', saved).status, 0);
   assert.ok(near(logitDiff('--only', `@${saved}`), d.circuit_only.logit_diff), 'circuit only, from the saved circuit file');
+  // a saved circuit carries its contrast: analyze reads it as a readout, to 4 digits rather than from rounded probabilities
+  const task = (JSON.parse(fs.readFileSync(saved, 'utf8')) as { task: string }).task;
+  const readout = (...extra: string[]) => {
+    const a = cli('analyze', sample, '--at', '2:5', '--json', '--top', '0', '--bundle', fixtureDir, '--provider', 'cpu', ...extra);
+    assert.equal(a.status, 0, a.stderr);
+    return (JSON.parse(a.stdout) as { tokens: { readouts: Record<string, { logit_diff: number }> }[] }).tokens[0].readouts[task].logit_diff;
+  };
+  assert.ok(Math.abs(readout('--only', `@${saved}`) - d.circuit_only.logit_diff) <= 2e-4, 'circuit only, read as the saved circuit\'s contrast');
+  assert.ok(Math.abs(readout('--ablate', `@${saved}`) - d.without_circuit.logit_diff) <= 2e-4, 'without the circuit, read as its contrast');
   const human = cli('discover', sample, '--at', '2:5', '--bundle', fixtureDir, '--provider', 'cpu', '--target', d.alt.text, '--alt', d.target.text);
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /circuit only \(everything else mean-ablated\): .*keeps \d+ %/);
