@@ -95,10 +95,18 @@ class ConeHooks(NodeHooks):
         return x
 
 
+# Each cone holds the weights of its layers again, so their total grows with the square of the depth (a
+# 12-layer import would write 23 cones, ~13× its weights): deeper models get none and run model.onnx.
+MAX_CONE_LAYERS = 4
+
+
 def cone_ends(cfg: GPTConfig) -> list[str]:
     """The node locations the exported cones end at (manifest "cones", docs/bundle-format.md): after each
     layer's attention (its MLP's normalised input included, a cheap step that firing rules read) and after
-    each whole layer but the last (the full graph minus an unembedding of a few read ids: no cone needed)."""
+    each whole layer but the last (the full graph minus an unembedding of a few read ids: no cone needed);
+    none for models deeper than MAX_CONE_LAYERS."""
+    if cfg.n_layer > MAX_CONE_LAYERS:
+        return []
     ends = []
     for layer in range(cfg.n_layer):
         ends.append(f"{layer}.mlp.act_in")

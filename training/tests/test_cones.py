@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from training import export
-from training.model import n_nodes, node_layout
+from training.model import GPTConfig, n_nodes, node_layout
 from training.tests.test_export import TINY, _sparse_tiny
 
 
@@ -21,6 +21,8 @@ def _end(upto: str) -> int:
 
 def test_cone_ends_are_in_compute_order():
     assert export.cone_ends(TINY) == ["0.mlp.act_in", "0.mlp.resid_delta", "1.mlp.act_in"]
+    deep = GPTConfig(**{**TINY.to_dict(), "n_layer": export.MAX_CONE_LAYERS + 1})
+    assert export.cone_ends(deep) == [], "a deep model would store its layers once per cone"
 
 
 @pytest.fixture(scope="module")
