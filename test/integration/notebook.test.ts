@@ -21,6 +21,14 @@ function quoteSpans(uri: vscode.Uri): Promise<Spans> {
   }, 60_000, `quote highlights in ${uri.toString()}`);
 }
 
+type Tokens = NonNullable<TestState['tokens']>;
+
+/** Whether `tokens` (of a cell) are those of `file` from `shift` on, at the same quote readouts. */
+function sameTokens(tokens: Tokens | undefined, file: Tokens | undefined, shift: number): boolean {
+  const theirs = file?.filter((t) => t.start >= shift) ?? [];
+  return !!tokens && tokens.length === theirs.length && tokens.every((t, i) => t.start + shift === theirs[i].start && Math.abs(t.logitDiff[QUOTE] - theirs[i].logitDiff[QUOTE]) < 1e-5);
+}
+
 async function hoverText(uri: vscode.Uri, pos: vscode.Position): Promise<string> {
   const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, pos);
   return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
@@ -34,6 +42,32 @@ suite('Notebooks', () => {
   let plain: vscode.TextDocument;
   let shift: number;
 
+  /** The plain file's tokens (kept: VS Code may close the file, and the extension forget it, once no editor shows it). */
+  let plainTokens: Tokens;
+  /** The last cell's text with nothing before it, as a plain file's tokens. */
+  let aloneTokens: Tokens;
+  /** Waits until the last cell reads as the plain file: the notebook as the fixture has it. */
+  const readsAsPlain = (what: string) => waitFor(async () => sameTokens((await testState(cell.uri)).tokens, plainTokens, shift) || undefined, 60_000, what);
+  /** Waits until the last cell reads as its text with nothing before it. */
+  const readsAlone = (what: string) => waitFor(async () => sameTokens((await testState(cell.uri)).tokens, aloneTokens, 0) || undefined, 60_000, what);
+  /** Waits until the last cell's analysis differs from the plain file's: its context changed. */
+  const readsOtherwise = (what: string) =>
+    waitFor(async () => {
+      const t = (await testState(cell.uri)).tokens;
+      return (t && !sameTokens(t, plainTokens, shift)) || undefined;
+    }, 60_000, what);
+
+  /** The tokens of `text` as a Python file (shown: a file opened before the model has loaded is analysed when an editor shows it). */
+  async function fileTokens(name: string, text: string): Promise<{ doc: vscode.TextDocument; tokens: Tokens }> {
+    const file = path.join(scratch, name);
+    fs.writeFileSync(file, text);
+    const doc = await vscode.workspace.openTextDocument(file);
+    await vscode.window.showTextDocument(doc);
+    const tokens = await waitFor(async () => (await testState(doc.uri)).tokens, 60_000, `${name} analysed`);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    return { doc, tokens };
+  }
+
   suiteSetup(async function () {
     this.timeout(120_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -43,9 +77,8 @@ suite('Notebooks', () => {
     cell = cells[2].document;
     const context = leftContext(cells.map((c) => ({ code: c.kind === vscode.NotebookCellKind.Code, language: c.document.languageId, text: c.document.getText() })), 2);
     shift = context.length;
-    const file = path.join(scratch, 'notebook_cells_joined.py');
-    fs.writeFileSync(file, joinedText(context, cell.getText()));
-    plain = await vscode.workspace.openTextDocument(file);
+    ({ doc: plain, tokens: plainTokens } = await fileTokens('notebook_cells_joined.py', joinedText(context, cell.getText())));
+    aloneTokens = (await fileTokens('notebook_cells_last.py', joinedText('', cell.getText()))).tokens;
   });
 
   suiteTeardown(async () => {
@@ -56,7 +89,7 @@ suite('Notebooks', () => {
   test('the last cell gets the highlights of its text read after the first cell, at the same places in the cell; the markdown cell gets none', async function () {
     this.timeout(120_000);
     // the plain file first, alone on screen: its decorations are what the cell must show
-    await vscode.window.showTextDocument(plain);
+    await vscode.window.showTextDocument(plain.uri);
     const expected = (await quoteSpans(plain.uri)).filter((s) => s.start >= shift).map((s) => ({ ...s, start: s.start - shift, end: s.end - shift }));
     assert.ok(expected.some((s) => s.task === QUOTE), 'the quote circuit fires in the last cell\'s strings');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -69,11 +102,8 @@ suite('Notebooks', () => {
       'the same spans, cell offsets',
     );
     for (const s of spans) assert.ok(s.end <= cell.getText().length, 'every span lies inside the cell');
-    // and every token's readout is the plain file's (which a cell read alone would not give: the next test)
-    const tokens = (await testState(cell.uri)).tokens!;
-    const plainTokens = (await testState(plain.uri)).tokens!.filter((t) => t.start >= shift);
-    assert.deepEqual(tokens.map((t) => t.start + shift), plainTokens.map((t) => t.start));
-    tokens.forEach((t, i) => assert.ok(Math.abs(t.logitDiff[QUOTE] - plainTokens[i].logitDiff[QUOTE]) < 1e-5, `the quote readout at ${t.start}`));
+    // and every token's readout is the plain file's (which a cell read alone would not give: the next tests)
+    assert.ok(sameTokens((await testState(cell.uri)).tokens, plainTokens, shift), 'the readouts of the plain file');
     assert.equal((await testState(notebook.cellAt(1).document.uri)).decorations, undefined, 'markdown is not analysed');
 
     // the first cell is read without context: its own text's highlights
@@ -86,48 +116,77 @@ suite('Notebooks', () => {
   test('editing the first cell re-reads the last one: its context changed', async function () {
     this.timeout(120_000);
     await vscode.window.showNotebookDocument(notebook);
-    const before = (await testState(cell.uri)).tokens!;
+    await readsAsPlain('the last cell read after the first');
     const first = notebook.cellAt(0).document;
     const edit = new vscode.WorkspaceEdit();
     edit.insert(first.uri, new vscode.Position(0, 0), "GREETING = 'hello, world'\n");
     assert.ok(await vscode.workspace.applyEdit(edit));
     try {
-      const after = await waitFor(async () => {
-        const t = (await testState(cell.uri)).tokens;
-        return t && t.some((x, i) => Math.abs(x.logitDiff[QUOTE] - before[i].logitDiff[QUOTE]) > 1e-6) ? t : undefined;
-      }, 60_000, 'the last cell analysed again with the new first cell');
-      assert.deepEqual(after.map((t) => [t.start, t.end]), before.map((t) => [t.start, t.end]), 'the same tokens of the unchanged cell');
+      await readsOtherwise('the last cell analysed again with the new first cell');
+      const plainStarts = plainTokens.filter((t) => t.start >= shift).map((t) => t.start - shift);
+      assert.deepEqual((await testState(cell.uri)).tokens!.map((t) => t.start), plainStarts, 'the same tokens of the unchanged cell, other readouts');
     } finally {
       const undo = new vscode.WorkspaceEdit();
       undo.delete(first.uri, new vscode.Range(0, 0, 1, 0));
       await vscode.workspace.applyEdit(undo);
     }
+    await readsAsPlain('the last cell read as before once the edit is undone');
+  });
+
+  test('a code cell added above the last one re-reads it, and so does removing it again', async function () {
+    this.timeout(120_000);
+    await vscode.window.showNotebookDocument(notebook);
+    await readsAsPlain('the last cell read after the first');
+    const edit = (e: vscode.NotebookEdit) => {
+      const w = new vscode.WorkspaceEdit();
+      w.set(notebook.uri, [e]);
+      return vscode.workspace.applyEdit(w);
+    };
+    assert.ok(await edit(vscode.NotebookEdit.insertCells(2, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, "shades = ['pink', 'teal']", 'python')])));
+    try {
+      await readsOtherwise('the last cell analysed again after the new cell');
+    } finally {
+      assert.ok(await edit(vscode.NotebookEdit.deleteCells(new vscode.NotebookRange(2, 3))));
+    }
+    await readsAsPlain('the last cell read as before once the new cell is gone');
+  });
+
+  test('the last cell moved to the top is read with nothing before it, and after the first cell once moved back', async function () {
+    this.timeout(120_000);
+    await vscode.window.showNotebookDocument(notebook, { selections: [new vscode.NotebookRange(2, 3)] });
+    await readsAsPlain('the last cell read after the first');
+    await vscode.commands.executeCommand('notebook.cell.moveUp');
+    await vscode.commands.executeCommand('notebook.cell.moveUp');
+    try {
+      assert.equal(notebook.cellAt(0).document, cell, 'the last cell is the first now');
+      await readsAlone('the moved cell read with nothing before it');
+    } finally {
+      await vscode.window.showNotebookDocument(notebook, { selections: [new vscode.NotebookRange(0, 1)] });
+      await vscode.commands.executeCommand('notebook.cell.moveDown');
+      await vscode.commands.executeCommand('notebook.cell.moveDown');
+    }
+    assert.equal(notebook.cellAt(2).document, cell, 'the cell is back at the end');
+    await readsAsPlain('the last cell read after the first again');
   });
 
   test('a cell handed to bash by a cell magic loses its highlights and is no context for the cells below', async function () {
     this.timeout(120_000);
     await vscode.window.showNotebookDocument(notebook);
+    await readsAsPlain('the last cell read after the first');
     const first = notebook.cellAt(0).document;
     await waitFor(async () => ((await testState(first.uri)).decorations?.spans.length ? true : undefined), 60_000, 'the first cell\'s highlights');
-    // the last cell's text with nothing before it, as a plain file: what the model reads for it once the first cell is bash
-    const file = path.join(scratch, 'notebook_cells_last.py');
-    fs.writeFileSync(file, joinedText('', cell.getText()));
-    const alone = await waitFor(async () => (await testState((await vscode.workspace.openTextDocument(file)).uri)).tokens, 60_000, 'the plain file of the last cell');
     const edit = new vscode.WorkspaceEdit();
     edit.insert(first.uri, new vscode.Position(0, 0), '%%bash\n');
     assert.ok(await vscode.workspace.applyEdit(edit));
     try {
       await waitFor(async () => ((await testState(first.uri)).decorations?.spans.length === 0 ? true : undefined), 60_000, 'the bash cell\'s highlights gone');
-      const same = (t: NonNullable<TestState['tokens']>) => t.length === alone.length && t.every((x, i) => x.start === alone[i].start && Math.abs(x.logitDiff[QUOTE] - alone[i].logitDiff[QUOTE]) < 1e-5);
-      await waitFor(async () => {
-        const t = (await testState(cell.uri)).tokens;
-        return t && same(t) ? t : undefined;
-      }, 60_000, 'the last cell read as if nothing came before it');
+      await readsAlone('the last cell read as if nothing came before it');
     } finally {
       const undo = new vscode.WorkspaceEdit();
       undo.delete(first.uri, new vscode.Range(0, 0, 1, 0));
       await vscode.workspace.applyEdit(undo);
     }
+    await readsAsPlain('the last cell read after the first again');
   });
 
   test('a hover on a string of the last cell names the quote circuit with the numbers of the plain file', async function () {
