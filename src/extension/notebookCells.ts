@@ -24,8 +24,15 @@ function cellOf(doc: vscode.TextDocument): { readonly notebook: vscode.NotebookD
   return undefined;
 }
 
+/** The cell as core/cellContext reads it; its text is read only if asked for (leftContext reads only the nearest cells). */
 function sourceOf(cell: vscode.NotebookCell): CellSource {
-  return { code: cell.kind === vscode.NotebookCellKind.Code, language: cell.document.languageId, text: cell.document.getText() };
+  return {
+    code: cell.kind === vscode.NotebookCellKind.Code,
+    language: cell.document.languageId,
+    get text() {
+      return cell.document.getText();
+    },
+  };
 }
 
 /** The text the model reads before `doc` when it is a notebook cell (the Python cells above it); undefined for any other document. */

@@ -71,7 +71,10 @@ suite('Notebooks', () => {
   suiteSetup(async function () {
     this.timeout(120_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.file(path.join(workspaceDir, 'notebook_cells.ipynb')));
+    // a copy: the web workbench saves edits after a delay (files.autoSave), and the tests edit cells
+    const copy = path.join(scratch, 'notebook_cells.ipynb');
+    fs.copyFileSync(path.join(workspaceDir, 'notebook_cells.ipynb'), copy);
+    notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.file(copy));
     const cells = notebook.getCells();
     assert.deepEqual(cells.map((c) => [c.kind, c.document.languageId]), [[vscode.NotebookCellKind.Code, 'python'], [vscode.NotebookCellKind.Markup, 'markdown'], [vscode.NotebookCellKind.Code, 'python']]);
     cell = cells[2].document;
