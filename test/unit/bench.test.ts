@@ -34,6 +34,14 @@ test('bench: a 60-line case runs every measurement and the report holds together
   assert.equal(c.x_of_limit, c.onnx_ms / c.limit_ms);
   assert.equal(rep.machine.provider, 'cpu');
   const table = formatBench(rep);
+  // the highlight pass through the quote circuit's cone: the same windows, fewer multiply-adds than the full graph's
+  assert.ok(c.cone !== null, 'the shipped bundle has a cone that covers the quote circuit (re-export it with training/export.py)');
+  assert.ok(c.cone_ms !== null && c.cone_ms > 0 && c.firing_ms !== null && c.firing_ms > 0);
+  assert.equal(c.cone_vs_firing, c.cone_ms / c.firing_ms);
+  assert.equal(c.cone_vs_onnx, c.cone_ms / c.onnx_ms);
+  assert.ok(c.cone_limit_ms !== null && c.cone_limit_ms > 0 && c.cone_limit_ms < c.limit_ms);
+  assert.equal(c.cone_x_of_limit, c.cone_ms / c.cone_limit_ms);
+  assert.match(table, new RegExp(`60 lines +${c.cone.replace(/\./g, '\\.')} `));
   assert.match(table, /× of the limit/);
   assert.match(table, /forward within 4× of the sparse limit: [\d.]+×/);
   assert.match(table, /analyze ms/);
