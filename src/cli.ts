@@ -82,6 +82,7 @@ Exit status:
   2  bad command line (unknown command or option, bad value)
   3  input refused: no such file, not a file, binary, or larger than --max-bytes
   4  the model bundle cannot be loaded (missing or broken; the message says which file)
+  5  discover: no circuit of at most 2,000 nodes keeps --keep of the difference there
 `;
 
 /** A problem with what the user asked for: one line on stderr, exit status 2. */
@@ -90,8 +91,10 @@ export class UsageError extends Error {}
 class InputError extends Error {}
 /** The bundle cannot be opened: one line on stderr, exit status 4. */
 export class ModelError extends Error {}
+/** discover found no circuit small enough to show: one line on stderr, exit status 5. */
+export class NoCircuitError extends Error {}
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4, noCircuit: 5 } as const;
 
 const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average']);
 const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
@@ -592,6 +595,7 @@ function exitStatus(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof InputError) return EXIT.input;
   if (err instanceof ModelError) return EXIT.model;
+  if (err instanceof NoCircuitError) return EXIT.noCircuit;
   return EXIT.failed;
 }
 

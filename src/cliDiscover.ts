@@ -1,10 +1,10 @@
 // `circuit-inspector discover FILE --at L:C`: the circuit behind one prediction (core/discoverAt),
 // as JSON or in words.
 import * as fs from 'fs';
-import { type Args, DEFAULT_MAX_BYTES, emit, ModelError, offsetOf, openCliModel, parseBytes, providerOf, readSource, UsageError } from './cli';
+import { type Args, DEFAULT_MAX_BYTES, emit, ModelError, NoCircuitError, offsetOf, openCliModel, parseBytes, providerOf, readSource, UsageError } from './cli';
 import { DocumentAnalyzer } from './core/analysis';
 import { BundleError } from './core/bundle';
-import { type Discovery, discoverAt } from './core/discoverAt';
+import { type Discovery, discoverAt, NoReadableCircuit } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
 
@@ -29,6 +29,7 @@ export async function discover(args: Args): Promise<void> {
       // a contrast the vocabulary cannot express is the user's to fix; anything else is a failure
       if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
       if (e instanceof BundleError) throw new ModelError(e.message);
+      if (e instanceof NoReadableCircuit) throw new NoCircuitError(e.message);
       throw e;
     }
     if (opts.has('--save')) fs.writeFileSync(String(opts.get('--save')), JSON.stringify(toCircuitFile(found, bundle), null, 1) + '\n');

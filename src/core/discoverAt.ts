@@ -4,8 +4,15 @@
 import { type Bundle, BundleError } from './bundle';
 import { findCircuit, type MaskRunner } from './discover';
 import { type Edge, NodeWeights } from './nodeWeights';
+import { CIRCUIT_LIMITS } from '../schemas/circuit';
 import { averagingRunner, samePairPositions } from './samePair';
 import { scoringWindow, type Window } from './windows';
+
+/**
+ * The smallest node set that keeps the share asked for is larger than a circuit file may be (the
+ * panel's limit): the result, not a failure, and said in one sentence instead of a graph nobody can read.
+ */
+export class NoReadableCircuit extends Error {}
 
 export interface DiscoverAtOptions {
   /** Token texts of the contrast; default: the actual next token if among the top, else the top one, against the runner-up. */
@@ -92,6 +99,12 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   const windowOf = (j: number) => seq.slice(scoringWindow(planned, j + 1).start, j + 2);
   const search = options.average ? averagingRunner(runner, same.map(windowOf)) : runner;
   const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost });
+  if (found.nodes.length > CIRCUIT_LIMITS.nodes) {
+    const share = `${Math.round(100 * (options.keep ?? 0.8))} %`;
+    throw new NoReadableCircuit(
+      `no circuit of at most ${CIRCUIT_LIMITS.nodes.toLocaleString('en-US')} nodes keeps ${share} of the preference for ${JSON.stringify(ref(target).text)} over ${JSON.stringify(ref(alt).text)} here (the smallest found has ${found.nodes.length.toLocaleString('en-US')} of the model's ${bundle.layout.count.toLocaleString('en-US')}): the prediction is spread over the model; try averaging over the file's places, another alternative or a lower share to keep`,
+    );
+  }
   const labels = shippedLabels(bundle);
   const nodeIds = found.nodes.map((f) => bundle.layout.id(f));
   const round = (x: number) => Math.round(x * 1e4) / 1e4;
