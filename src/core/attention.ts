@@ -25,8 +25,10 @@ export interface HeadPattern {
   readonly weights: Float64Array;
   /** Weight on the end-of-text token that starts the text (0 when the window starts later). */
   readonly startOfText: number;
-  /** Weight on the sink slot; weights, startOfText and sink sum to 1. */
+  /** Weight on the sink slot; weights, startOfText, above and sink sum to 1. */
   readonly sink: number;
+  /** Weight on tokens the model read before the document's own (a notebook cell's cells above: extension/notebookCellModel); absent for a file. */
+  readonly above?: number;
 }
 
 export interface AttentionAt {

@@ -8,6 +8,7 @@ import { layerOfNode, leastSinkHead } from '../core/attentionText';
 import { errorMessage } from '../core/errors';
 import type { AttentionOverlay, RenderedAttention } from './attentionOverlay';
 import type { LoadedModel } from './loadedModel';
+import { modelFor } from './notebookCells';
 import type { NodeSelection } from './panel/circuitPanel';
 
 export const ATTENTION_COMMAND = 'circuitInspector.showAttention';
@@ -43,23 +44,18 @@ export class WhereAttentionLooks {
 
   /** The command: returns what was drawn, or undefined when the user stopped or it could not be drawn (with a message). */
   async run(args: AttentionArgs = {}): Promise<RenderedAttention | undefined> {
-    const model = this.model();
-    if (!model?.attention) {
-      // the loaded model always has it; only a notebook cell's view of one (./notebookCellModel) lacks it
+    const loaded = this.model();
+    if (!loaded) {
       void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
       return undefined;
     }
-    const attention = model.attention.bind(model);
     const where = await queryAt(args);
     if (!where) return undefined;
     const { editor, offset } = where;
-    if (editor.document.uri.scheme === 'vscode-notebook-cell') {
-      // a cell is read after the cells above it (./notebookCells); the overlay does not do that yet
-      void vscode.window.showInformationMessage('Circuit Inspector: where attention looks is not available in notebook cells yet.');
-      return undefined;
-    }
+    // a notebook cell is read after the cells above it, at its own offsets (./notebookCells)
+    const model = modelFor(loaded, editor.document);
     const text = editor.document.getText();
-    const read = (layer: number) => attention(text, offset, layer);
+    const read = (layer: number) => model.attention(text, offset, layer);
     try {
       const node = args.node === undefined ? undefined : layerOfNode(args.node);
       if (args.node !== undefined && !node) throw new Error(`${args.node} is not an attention node (L.attn.q, k or v)`);
@@ -71,7 +67,7 @@ export class WhereAttentionLooks {
         if (!pattern) throw new Error(`layer ${layer} has no head ${head} (it has ${at.heads.length})`);
         return this.overlay.show(editor, at, pattern);
       }
-      const layers = layer !== undefined ? [layer] : Array.from({ length: model.layers ?? 0 }, (_, l) => l);
+      const layers = layer !== undefined ? [layer] : Array.from({ length: model.layers }, (_, l) => l);
       const picked = await pickHead(await Promise.all(layers.map(read))); // one run per layer, side by side on the runner's workers
       return picked && this.overlay.show(editor, picked.at, picked.pattern);
     } catch (e) {

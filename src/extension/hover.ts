@@ -44,7 +44,7 @@ export class CircuitHover implements vscode.HoverProvider {
     }
     const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
     md.appendMarkdown(`[$(question) Why this token? Find the circuit behind the next token](command:${WHY_COMMAND}?${why})\n`);
-    if (model.attention) md.appendMarkdown(`\n[$(eye) Where attention looks from this token](command:${ATTENTION_COMMAND}?${why})\n`);
+    md.appendMarkdown(`\n[$(eye) Where attention looks from this token](command:${ATTENTION_COMMAND}?${why})\n`);
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 

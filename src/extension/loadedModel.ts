@@ -93,11 +93,11 @@ export interface LoadedModel {
   setExtraCircuits(circuits: readonly CircuitFile[]): void;
   /**
    * Every head of `layer` from the token at `offset` (core/attention); throws a one-sentence error when
-   * the bundle cannot say. Absent where the text is read after a left context of its own (a notebook cell).
+   * the bundle cannot say.
    */
-  attention?(text: string, offset: number, layer: number): Promise<AttentionAt>;
+  attention(text: string, offset: number, layer: number): Promise<AttentionAt>;
   /** The model's layers, for "where attention looks". */
-  readonly layers?: number;
+  readonly layers: number;
   /** Resolves when the model's runs in progress have finished and its worker threads have stopped. */
   dispose(): Promise<void>;
 }

@@ -3,6 +3,7 @@
 // and out is the cell's own, so highlights, hover, panel and "Why this token?" need no notebook
 // case of their own.
 import type { Ablation, Cancelled } from '../core/analysis';
+import type { AttentionAt } from '../core/attention';
 import { joinedText, linesBefore, spansInCell } from '../core/cellContext';
 import type { DiscoverAtOptions, Discovery } from '../core/discoverAt';
 import type { FoundCircuitFile } from '../core/foundCircuit';
@@ -72,6 +73,26 @@ export class CellModel implements LoadedModel {
     const lines = linesBefore(this.context);
     const position = { ...d.position, line: d.position.line - lines, offset: d.position.offset - this.shift };
     return { ...d, position, ...(d.averaged ? { averaged: { positions: d.averaged.positions.map((p) => ({ ...p, line: p.line - lines })) } } : {}) };
+  }
+
+  /**
+   * Every head of `layer` from the cell's token at `offset`, over the cell's tokens of its window. The
+   * tokens of the window in the cells above are not in the cell's editor, so not tinted: their weight
+   * is each head's `above` (weights, startOfText, above and sink still make 1). A token that starts in
+   * the separator before the cell is the cell's from its start, like the analysis's (spansInCell).
+   */
+  async attention(text: string, offset: number, layer: number): Promise<AttentionAt> {
+    const at = await this.model.attention(this.joined(text), offset + this.shift, layer);
+    const first = at.tokens.findIndex((t) => t.end > this.shift); // tokens are in order: those of the cell end the window
+    if (first < 0) throw new Error('the cell has no tokens to look from');
+    // the text the user sees: a magic line's first character is the cell's, not the `#` the model read
+    const tokens = spansInCell(at.tokens.slice(first), this.shift).map((t) => ({ ...t, text: text.slice(t.start, t.end) }));
+    const heads = at.heads.map((h) => ({ ...h, weights: h.weights.subarray(first), above: h.weights.subarray(0, first).reduce((a, w) => a + w, 0) }));
+    return { ...at, query: tokens[tokens.length - 1], tokens, heads };
+  }
+
+  get layers(): number {
+    return this.model.layers;
   }
 
   circuitFileOf(found: Discovery): FoundCircuitFile {

@@ -41,6 +41,8 @@ test('describeHead: names the head and the query, the sink share and the top tok
   assert.equal(describeHead(at([h]), h), 'head 1.2 from " b": sink takes 30 %; top tokens "(" 40 %, "a" 10 %, the start of the file 10 %');
   const small = head([0, 0, 0, 0.005, 0, 0, 0], 0, 0.995);
   assert.equal(describeHead(at([small]), small, 1), 'head 1.0 from " b": sink takes 100 %; top tokens "(" 0.5 %');
+  const cell = { ...head([0, 0, 0.02, 0.2, 0.1, 0.05, 0.03], 0, 0.1, 2), above: 0.5 };
+  assert.equal(describeHead(at([cell]), cell, 2), 'head 1.2 from " b": sink takes 10 %; top tokens the cells above 50 %, "(" 20 %', 'a notebook cell\'s cells above, together');
 });
 
 test('leastSinkHead and layerOfNode: the head that looks at the text most; the layer and channel of q, k and v nodes only', () => {

@@ -85,6 +85,45 @@ test('a cell is read after the cells above it: the joined text\'s numbers at the
   }
 });
 
+test('where attention looks from a cell: the joined text\'s weights on the cell\'s tokens, the cells above as one share', { skip: noBundle }, async () => {
+  const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
+  assert.equal(loaded.kind, 'ok');
+  const model = (loaded as { model: LoadedModel }).model;
+  try {
+    const inCell = new CellModel(model, context);
+    assert.equal(inCell.layers, model.layers);
+    // from a string of the last line, and from the cell's first token (its magic line, read as a comment)
+    for (const at of [cell.indexOf("'name'") + 2, 0]) {
+      for (let layer = 0; layer < model.layers; layer++) {
+        const own = await inCell.attention(cell, at, layer);
+        const whole = await model.attention(joined, at + shift, layer);
+        const first = whole.tokens.findIndex((t) => t.end > shift);
+        assert.ok(first > 0, 'the window reaches into the cells above');
+        assert.deepEqual(
+          own.tokens.map((t) => [t.start, t.end]),
+          whole.tokens.slice(first).map((t) => [Math.max(0, t.start - shift), t.end - shift]),
+          'the window\'s tokens in the cell, at its offsets',
+        );
+        for (const t of own.tokens) assert.equal(t.text, cell.slice(t.start, t.end), 'the cell\'s own text');
+        assert.deepEqual(own.query, own.tokens[own.tokens.length - 1]);
+        assert.ok(own.query.start <= at && at <= own.query.end, `the query ${JSON.stringify(own.query)} holds ${at}`);
+        own.heads.forEach((h, k) => {
+          const w = whole.heads[k];
+          assert.deepEqual([...h.weights], [...w.weights.subarray(first)], `head ${layer}.${k}: the joined text's weights`);
+          close(h.above ?? NaN, w.weights.subarray(0, first).reduce((a, x) => a + x, 0), `head ${layer}.${k}: the cells above`);
+          assert.ok(h.above! > 0);
+          close(h.weights.reduce((a, x) => a + x, 0) + h.startOfText + h.above! + h.sink, 1, `head ${layer}.${k}: the shares make 1`);
+          assert.deepEqual([h.startOfText, h.sink], [w.startOfText, w.sink]);
+        });
+      }
+    }
+    // an empty cell has no token of its own to look from
+    await assert.rejects(inCell.attention('', 0, 0), /^Error: the cell has no tokens to look from$/);
+  } finally {
+    await model.dispose();
+  }
+});
+
 test('a cell deep in a long notebook reads the same numbers after its nearest cells as after the whole notebook', { skip: noBundle }, async () => {
   // 600 lines of the standard library in cells of 25 lines: about 21,000 characters above the last cell
   const lines = fs.readFileSync(path.join(repoRoot, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 600);
