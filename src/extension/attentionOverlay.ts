@@ -14,9 +14,10 @@ export interface RenderedAttention {
   readonly head: number;
   readonly query: { readonly start: number; readonly end: number };
   readonly tinted: readonly TintedToken[];
-  /** The head's weight on every token of its window, the start of the file and the sink (they make 1). */
+  /** The head's weight on every token of its window, the start of the file, a notebook cell's cells above and the sink (they make 1). */
   readonly weights: readonly number[];
   readonly startOfText: number;
+  readonly above: number;
   readonly sink: number;
   readonly message: string;
 }
@@ -64,7 +65,7 @@ export class AttentionOverlay extends Disposable {
     this.status.tooltip = `Circuit Inspector: where attention looks — ${message}. Tinted: the tokens it attends to, stronger for more weight. Moving the cursor clears it.`;
     this.status.show();
     this.shownIn = editor;
-    const out = { uri: doc.uri, layer: at.layer, head: head.head, query: at.query, tinted, weights: [...head.weights], startOfText: head.startOfText, sink: head.sink, message };
+    const out = { uri: doc.uri, layer: at.layer, head: head.head, query: at.query, tinted, weights: [...head.weights], startOfText: head.startOfText, above: head.above ?? 0, sink: head.sink, message };
     this.rendered.fire(out);
     return out;
   }

@@ -1,6 +1,6 @@
 // Notebooks (issue 19): a Jupyter notebook opened in VS Code (the built-in ipynb serializer, no
-// Jupyter extension) gets highlights, hover, "Show circuit at cursor" and "Why this token?" in its
-// Python cells, each cell read after the Python cells above it (core/cellContext). Every check
+// Jupyter extension) gets highlights, hover, "Show circuit at cursor", "Why this token?" and "where
+// attention looks" in its Python cells, each cell read after the Python cells above it (core/cellContext). Every check
 // compares the cell with the same text as a plain Python file: what the model reads for the cell.
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -8,10 +8,13 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { joinedText, leftContext } from '../../src/core/cellContext';
+import type { RenderedAttention } from '../../src/extension/attentionOverlay';
 import { acceptDefaults, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 type Spans = NonNullable<TestState['decorations']>['spans'];
+/** What the attention overlay drew, as the test hook gives it. */
+type Rendered = Omit<RenderedAttention, 'uri'> & { readonly uri: string };
 
 /** The decorations drawn in `uri`'s editor once some quote circuit span is among them. */
 function quoteSpans(uri: vscode.Uri): Promise<Spans> {
@@ -218,6 +221,35 @@ suite('Notebooks', () => {
     await new Promise((r) => setTimeout(r, 1000)); // let the hover widget paint before the picture
     await screenshot('notebook-hover');
     await vscode.commands.executeCommand('editor.action.hideHover');
+  });
+
+  test('"where attention looks" in the last cell tints ranges of that cell with the plain file\'s weights; the cells above keep their share', async function () {
+    this.timeout(120_000);
+    const at = cell.getText().indexOf("'name'") + 2;
+    const editor = await vscode.window.showTextDocument(cell);
+    editor.selection = new vscode.Selection(cell.positionAt(at), cell.positionAt(at));
+    const picked = await acceptDefaults<Rendered>('circuitInspector.showAttention');
+    assert.ok(picked, 'the command draws a head in the cell');
+    const r = await waitFor(async () => vscode.commands.executeCommand<Rendered | undefined>('circuitInspector._testAttention'), 10_000, 'the overlay in the cell');
+    assert.equal(r.uri, cell.uri.toString());
+    assert.ok(r.query.start <= at && at <= r.query.end, 'from the token at the cursor');
+    assert.ok(r.tinted.length > 0, 'tokens of the cell are tinted');
+    const text = cell.getText();
+    for (const t of r.tinted) {
+      assert.ok(t.start >= 0 && t.end <= r.query.end, `tinted ${JSON.stringify(t.text)} lies in the cell, at or before the query`);
+      assert.equal(text.slice(t.start, t.end), t.text, 'the tinted range is the cell\'s token');
+    }
+    const total = r.weights.reduce((a, b) => a + b, 0) + r.startOfText + r.above + r.sink;
+    assert.ok(Math.abs(total - 1) < 1e-6, `the cell's tokens, the start, the cells above and the sink make 1 (${total})`);
+    assert.ok(r.above > 0, 'the head looks at the cells above too');
+    assert.match(r.message, new RegExp(`^head ${r.layer}\\.${r.head} from ".+": sink takes [\\d.]+ %; top tokens `));
+    await screenshot('notebook-attention');
+    // the same head from the same token of the plain file: the weights on the cell's part are its own
+    const fromPlain = await vscode.commands.executeCommand<Rendered>('circuitInspector.showAttention', { uri: plain.uri.toString(), offset: at + shift, layer: r.layer, head: r.head });
+    assert.ok(fromPlain);
+    const cellPart = fromPlain.weights.slice(fromPlain.weights.length - r.weights.length);
+    assert.ok(cellPart.every((w, i) => Math.abs(w - r.weights[i]) < 1e-9), 'the plain file\'s weights on the cell\'s tokens');
+    assert.ok(Math.abs(fromPlain.weights.slice(0, -r.weights.length).reduce((a, b) => a + b, 0) - r.above) < 1e-9, 'the plain file\'s weights above the cell');
   });
 
   test('"Show circuit at cursor" and "Why this token?" work from the cell, at the cell\'s positions', async function () {

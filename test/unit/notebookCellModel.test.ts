@@ -34,11 +34,20 @@ const done = (r: DocumentResult | { status: 'cancelled' }): DocumentResult => {
 };
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} vs ${b}`);
 
-test('a cell is read after the cells above it: the joined text\'s numbers at the cell\'s offsets', { skip: noBundle }, async () => {
+/** `use` run on the shipped bundle's model, disposed after. */
+async function withModel(use: (model: LoadedModel) => Promise<void>): Promise<void> {
   const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
   assert.equal(loaded.kind, 'ok');
   const model = (loaded as { model: LoadedModel }).model;
   try {
+    await use(model);
+  } finally {
+    await model.dispose();
+  }
+}
+
+test('a cell is read after the cells above it: the joined text\'s numbers at the cell\'s offsets', { skip: noBundle }, async () => {
+  await withModel(async (model) => {
     const inCell = new CellModel(model, context);
     const whole = done(await model.analyze('joined', joined, NO_ABLATION));
     const own = done(await inCell.analyze('cell', cell, NO_ABLATION));
@@ -80,16 +89,11 @@ test('a cell is read after the cells above it: the joined text\'s numbers at the
     assert.equal(found.position.line + linesBefore(context), foundJoined.position.line);
     assert.equal(found.position.line, 1 + cell.slice(0, found.position.offset).split('\n').length - 1);
     assert.deepEqual(found.nodes, foundJoined.nodes);
-  } finally {
-    await model.dispose();
-  }
+  });
 });
 
 test('where attention looks from a cell: the joined text\'s weights on the cell\'s tokens, the cells above as one share', { skip: noBundle }, async () => {
-  const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
-  assert.equal(loaded.kind, 'ok');
-  const model = (loaded as { model: LoadedModel }).model;
-  try {
+  await withModel(async (model) => {
     const inCell = new CellModel(model, context);
     assert.equal(inCell.layers, model.layers);
     // from a string of the last line, and from the cell's first token (its magic line, read as a comment)
@@ -119,9 +123,7 @@ test('where attention looks from a cell: the joined text\'s weights on the cell\
     }
     // an empty cell has no token of its own to look from
     await assert.rejects(inCell.attention('', 0, 0), /^Error: the cell has no tokens to look from$/);
-  } finally {
-    await model.dispose();
-  }
+  });
 });
 
 test('a cell deep in a long notebook reads the same numbers after its nearest cells as after the whole notebook', { skip: noBundle }, async () => {
@@ -129,10 +131,7 @@ test('a cell deep in a long notebook reads the same numbers after its nearest ce
   const lines = fs.readFileSync(path.join(repoRoot, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 600);
   const notebook: CellSource[] = [];
   for (let i = 0; i < lines.length; i += 25) notebook.push({ code: true, language: 'python', text: lines.slice(i, i + 25).join('\n') });
-  const loaded = await loadModel(path.join(modelsDir, shippedName!), 'cpu', log);
-  assert.equal(loaded.kind, 'ok');
-  const model = (loaded as { model: LoadedModel }).model;
-  try {
+  await withModel(async (model) => {
     const index = notebook.length - 1;
     const near = leftContext(notebook, index);
     const all = leftContext(notebook, index, Infinity);
@@ -144,7 +143,5 @@ test('a cell deep in a long notebook reads the same numbers after its nearest ce
     read.tokens.forEach((t, i) => {
       for (const task of Object.keys(t.circuits)) close(t.logitDiff[task], whole.tokens[i].logitDiff[task], `${task} at ${t.start}`);
     });
-  } finally {
-    await model.dispose();
-  }
+  });
 });
