@@ -53,15 +53,21 @@ def sample_texts(files: list[corpus.CorpusFile], max_bytes: int, seed: int) -> l
     return out
 
 
-def flipped_texts(code: list[corpus.CorpusFile]) -> tuple[list[str], int]:
-    """The texts of quotes.bin (a sample of library code, its own seed) and the strings flipped."""
-    rng = random.Random(2)
-    texts, flipped = [], 0
-    for text in sample_texts(code, SYNTH_SOURCE_BYTES, seed=2):
-        text, n = synthetic.flip_quotes(text, rng, QUOTE_FLIP_RATE)
+def changed_texts(code: list[corpus.CorpusFile], seed: int, change) -> tuple[list[str], int]:
+    """A sample of library code (in the order of its own seed), each file through `change(text, rng)`
+    (synthetic.py: list statements injected, quotes flipped); (texts, changes made)."""
+    rng = random.Random(seed)
+    texts, changes = [], 0
+    for text in sample_texts(code, SYNTH_SOURCE_BYTES, seed=seed):
+        text, n = change(text, rng)
         texts.append(text)
-        flipped += n
-    return texts, flipped
+        changes += n
+    return texts, changes
+
+
+def flipped_texts(code: list[corpus.CorpusFile]) -> tuple[list[str], int]:
+    """The texts of quotes.bin and the strings flipped."""
+    return changed_texts(code, 2, lambda text, rng: synthetic.flip_quotes(text, rng, QUOTE_FLIP_RATE))
 
 
 def add_quotes(out: Path) -> dict:
@@ -107,12 +113,7 @@ def main() -> None:
 
     code = [f for f in train if not f.is_test]
     tests = [f for f in train if f.is_test]
-    rng = random.Random(1)
-    injected, statements = [], 0
-    for text in sample_texts(code, SYNTH_SOURCE_BYTES, seed=1):
-        text, n = synthetic.inject(text, rng, SYNTH_RATE)
-        injected.append(text)
-        statements += n
+    injected, statements = changed_texts(code, 1, lambda text, rng: synthetic.inject(text, rng, SYNTH_RATE))
     flipped, strings_flipped = flipped_texts(code)
 
     description = {}
