@@ -10,6 +10,7 @@ import type { AttentionOverlay, RenderedAttention } from './attentionOverlay';
 import type { LoadedModel } from './loadedModel';
 import { modelFor } from './notebookCells';
 import type { NodeSelection } from './panel/circuitPanel';
+import { modelOrWarn } from './modelLoader';
 
 export const ATTENTION_COMMAND = 'circuitInspector.showAttention';
 
@@ -44,11 +45,8 @@ export class WhereAttentionLooks {
 
   /** The command: returns what was drawn, or undefined when the user stopped or it could not be drawn (with a message). */
   async run(args: AttentionArgs = {}): Promise<RenderedAttention | undefined> {
-    const loaded = this.model();
-    if (!loaded) {
-      void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
-      return undefined;
-    }
+    const loaded = modelOrWarn(this.model());
+    if (!loaded) return undefined;
     const where = await queryAt(args);
     if (!where) return undefined;
     const { editor, offset } = where;

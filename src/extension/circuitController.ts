@@ -14,7 +14,7 @@ import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
-import { noCircuits } from './modelLoader';
+import { modelOrWarn, noCircuits } from './modelLoader';
 import { modelFor } from './notebookCells';
 import type { CircuitPanelController } from './panel/circuitPanel';
 import { WHY_COMMAND } from './whyThisToken';
@@ -67,11 +67,8 @@ export class CircuitController implements vscode.Disposable {
 
   /** The command. With no arguments it works on the active editor's cursor. */
   async show(args?: ShowArgs): Promise<PanelModel | undefined> {
-    const model = this.model();
-    if (!model) {
-      void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
-      return undefined;
-    }
+    const model = modelOrWarn(this.model());
+    if (!model) return undefined;
     if (model.circuits.length === 0 && !args?.task) {
       void vscode.window.showInformationMessage(`Circuit Inspector: ${noCircuits(model.modelName)}`, 'Why this token?').then((c) => c && vscode.commands.executeCommand(WHY_COMMAND));
       return undefined;

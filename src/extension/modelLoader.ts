@@ -128,3 +128,9 @@ export class ModelLoader {
 export function noCircuits(modelName: string): string {
   return `model ${modelName} has no circuits, so nothing is highlighted; "Why this token?" (editor context menu or hover) still finds the circuit behind any next token.`;
 }
+
+/** The loaded model, or undefined after telling the user that none is (a command's first step). */
+export function modelOrWarn(model: LoadedModel | undefined): LoadedModel | undefined {
+  if (!model) void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
+  return model;
+}

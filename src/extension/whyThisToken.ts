@@ -13,6 +13,7 @@ import type { Documents } from './documents';
 import type { LoadedModel } from './loadedModel';
 import { modelFor } from './notebookCells';
 import { SAVE_COMMAND } from './saveCircuit';
+import { modelOrWarn } from './modelLoader';
 
 export const WHY_COMMAND = 'circuitInspector.whyThisToken';
 const SAVE_LABEL = 'Save as circuit';
@@ -49,11 +50,8 @@ export class WhyThisToken {
 
   /** The command: returns the circuit found, or undefined when the user stopped or it failed (with a message). */
   async run(args: WhyArgs = {}): Promise<FoundCircuit | undefined> {
-    const loaded = this.model();
-    if (!loaded) {
-      void vscode.window.showWarningMessage('Circuit Inspector: no model is loaded — see the status bar for why.');
-      return undefined;
-    }
+    const loaded = modelOrWarn(this.model());
+    if (!loaded) return undefined;
     const at = await target(args);
     if (!at) return undefined;
     const { doc, offset } = at;
