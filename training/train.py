@@ -59,6 +59,9 @@ CONFIGS["depth-half"] = dict(CONFIGS["depth"], model=replace(CONFIGS["depth"]["m
 # issue 16's quote question (EXPERIMENTS.md, session 10): real files keep one quote style, so "the
 # file's quote" is right on real code; a share of files with swapped quotes makes only the opener predictive.
 CONFIGS["depth-quotes"] = dict(CONFIGS["depth"], mixture={"train": 0.4, "tests": 0.25, "synth": 0.2, "quotes": 0.15})
+# issue 16's bracket question after depth-quotes (session 11): depth-half held 88 % on networkx brackets
+# at ½, and the 2,000-step prune found a 39-node quote circuit in a fine-tune: both at once, from depth-half.
+CONFIGS["depth-half-quotes"] = dict(CONFIGS["depth-quotes"], model=CONFIGS["depth-half"]["model"])
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
 
