@@ -3,7 +3,10 @@
 // (every circuit's nodes), each circuit's class readout and, when asked for, the top next tokens —
 // never the full logits ([T, V] is 2048 floats a token). The graph itself returns only the scored
 // positions of a window and only the vocabulary entries asked for: the editor's pass reads the few
-// class tokens of each circuit; the next-token lists need all V and cost one more matmul.
+// class tokens of each circuit; the next-token lists need all V and cost one more matmul. The
+// editor's highlights need less still: firingOnly() watches only the shown circuits' firing-rule
+// nodes and reads no logits, so its windows run the smallest cone of the model that computes those
+// nodes (./cone); hovers and the panel read the rest of the same windows on demand.
 //
 // Re-analysis after an edit recomputes only windows whose tokens changed (./cache); window
 // boundaries are content-defined by default, so that is a few windows around the edit. A window's
@@ -280,8 +283,10 @@ export class DocumentAnalyzer {
     readonly bundle: Bundle,
     private readonly runner: Pick<Runner, 'run'>,
     private readonly options: AnalyzerOptions = {},
-    /** The analyzer withCircuits() derives this one from. */
+    /** The analyzer withCircuits() or firingOnly() derives this one from. */
     from?: DocumentAnalyzer,
+    /** 'firing': only the circuits' firing-rule nodes, no logits (firingOnly()). */
+    private readonly reads: 'all' | 'firing' = 'all',
   ) {
     const V = bundle.model.vocab_size;
     this.topK = Math.max(1, Math.min(options.topK ?? 5, V));
@@ -293,8 +298,9 @@ export class DocumentAnalyzer {
     const L = bundle.layout;
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
-      for (const n of c.nodes) flats.add(n.flat);
       for (const t of c.firing?.terms ?? []) flats.add(L.flat(t.node) as number);
+      if (reads === 'firing') continue;
+      for (const n of c.nodes) flats.add(n.flat);
       for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number); // for hovers, through `watched`
     }
     const fresh = [...flats].filter((f) => !from?.column_.has(f)).sort((a, b) => a - b);
@@ -302,10 +308,11 @@ export class DocumentAnalyzer {
     this.watch.forEach((f, k) => this.column_.set(f, k));
     const col = (id: string) => this.column_.get(L.flat(id) as number) as number;
     this.plans = bundle.circuits.map((c) => ({ c, terms: (c.firing?.terms ?? []).map((t) => [col(t.node), t.coef]) }));
-    const classIds = [...new Set(bundle.circuits.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))))].sort((a, b) => a - b);
+    const readOut = reads === 'all' ? bundle.circuits : [];
+    const classIds = [...new Set(readOut.flatMap((c) => c.classes.flatMap((k) => k.tokens.map((t) => t.id))))].sort((a, b) => a - b);
     this.classIds = classIds;
     const classCol = new Map(classIds.map((id, j) => [id, j]));
-    this.classColumns = bundle.circuits.map((c) => [c.classes[0].tokens.map((t) => classCol.get(t.id) as number), c.classes[1].tokens.map((t) => classCol.get(t.id) as number)]);
+    this.classColumns = readOut.map((c) => [c.classes[0].tokens.map((t) => classCol.get(t.id) as number), c.classes[1].tokens.map((t) => classCol.get(t.id) as number)]);
     this.allIds = BigInt64Array.from({ length: V }, (_, v) => BigInt(v));
   }
 
@@ -319,6 +326,20 @@ export class DocumentAnalyzer {
    */
   withCircuits(circuits: readonly CircuitFile[]): DocumentAnalyzer {
     return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, this.options, this);
+  }
+
+  /**
+   * The highlight pass of the circuits with these tasks: an analyzer that watches only their
+   * firing-rule nodes and reads no logits, so each window runs the smallest cone that covers those
+   * nodes (AnalyzerOptions.cones) instead of the whole model. It shares this one's window cache and
+   * keys: an analysis of all circuits afterwards runs each window once more for only what this one
+   * did not read, and keeps the firing values it computed, so a token has one value in both. Its
+   * results have no readouts (DocumentAnalysis.readout throws): what needs logits reads them from
+   * this analyzer (analyze(), analyzeAt()).
+   */
+  firingOnly(tasks: readonly string[]): DocumentAnalyzer {
+    const circuits = this.bundle.circuits.filter((c) => tasks.includes(c.task));
+    return new DocumentAnalyzer({ ...this.bundle, circuits }, this.runner, this.options, this, 'firing');
   }
 
   /** Column of a watched node (flat index) in `TokenResult.watched`. */
@@ -398,7 +419,7 @@ export class DocumentAnalyzer {
   private view(store: WindowStore): WindowResult {
     if (store.view?.owner === this.viewTag) return store.view.result;
     const P = store.nodes.rows;
-    const C = this.bundle.circuits.length;
+    const C = this.classColumns.length; // none for a firing-only analyzer
     const { block: logits, width: R } = store.logits.read(this.classIds); // [P, ≥ R]
     const lse = new Float64Array(P * C * 3);
     for (let j = 0; j < P; j++) {
@@ -682,6 +703,7 @@ export class DocumentAnalyzer {
   private readoutOf(res: WindowResult, j: number, task: string): Readout {
     const c = this.bundle.circuits.findIndex((x) => x.task === task);
     if (c < 0) throw new RangeError(`no circuit for task ${task}`);
+    if (this.reads === 'firing') throw new RangeError(`the highlight pass reads no logits, so it has no readout of ${task}: read it from the analyzer it came from`);
     const base = (j * this.bundle.circuits.length + c) * 3;
     const [l0, l1, all] = [res.lse[base], res.lse[base + 1], res.lse[base + 2]];
     return { p: Number.isNaN(all) ? undefined : [Math.exp(l0 - all), Math.exp(l1 - all)], logitDiff: l0 - l1 };

@@ -13,7 +13,7 @@ import { circuitAt, documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
-import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
+import type { DocumentResult, FiringToken, LoadedModel } from './loadedModel';
 import { modelOrWarn, noCircuits } from './modelLoader';
 import { modelFor } from './notebookCells';
 import type { CircuitPanelController } from './panel/circuitPanel';
@@ -292,7 +292,7 @@ export class CircuitController implements vscode.Disposable {
 }
 
 /** The token containing `at`, else the last one starting before it. */
-function tokenAt(tokens: readonly EditorToken[], at: number): EditorToken | undefined {
+function tokenAt(tokens: readonly FiringToken[], at: number): FiringToken | undefined {
   return tokens.find((t) => t.start <= at && at < t.end) ?? [...tokens].reverse().find((t) => t.start <= at);
 }
 

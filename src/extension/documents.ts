@@ -2,6 +2,9 @@
 // files over the size limit, stale results dropped (the model resolves superseded calls as
 // cancelled), and, while an ablation is active, a second analysis under the ablation whose predicted
 // class is compared token by token with the unablated one to mark where the prediction flips.
+// Without an ablation the analysis is the highlight pass (LoadedModel.highlight): the firing of the
+// circuits whose highlights are on and nothing else, which runs only the part of the model their
+// firing rules read; hovers and the panel read everything else from the same windows on demand.
 // The highlights always show where the unablated circuit fires: they are the circuit's identity (an
 // ablation of its firing-rule node would otherwise erase them all); what the ablation does shows as
 // the flip marks, and in the panel's readout.
@@ -13,7 +16,7 @@ import { taskEvidence } from '../core/circuitEvidence';
 import { errorMessage } from '../core/errors';
 import type { AblationChange } from './circuitController';
 import { type FiringSpan, Highlights } from './highlights';
-import type { DocumentResult, LoadedModel } from './loadedModel';
+import type { AnalyzeRequest, DocumentResult, HighlightResult, LoadedModel } from './loadedModel';
 import { cellContextOf, cellsBelow, modelFor, runsAsPython } from './notebookCells';
 import { circuitEnabled, type Settings } from './settings';
 
@@ -28,7 +31,8 @@ export interface DocumentState {
   /** What the model read before the document (a notebook cell's cells above: ./notebookCells); undefined for a file. */
   readonly context: string | undefined;
   readonly text: string;
-  readonly base: DocumentResult;
+  /** Without an ablation the shown circuits' firing alone (the highlight pass); while ablating every circuit's readout too. */
+  readonly base: HighlightResult;
   readonly ablated?: DocumentResult;
   /** [start, end) offsets of tokens whose predicted class flips under the ablation. */
   readonly flipped: [number, number][];
@@ -36,6 +40,8 @@ export interface DocumentState {
 
 export class Documents implements vscode.Disposable {
   private readonly states = new Map<string, DocumentState>();
+  /** Per state, its analysis with every circuit's readout, once asked for (readings). */
+  private readonly readingsOf = new WeakMap<DocumentState, Promise<DocumentResult | undefined>>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Per document, the run in progress: analyzeNow waits for it rather than start one that would supersede it. */
   private readonly runs = new Map<string, Run>();
@@ -95,6 +101,26 @@ export class Documents implements vscode.Disposable {
 
   state(uri: vscode.Uri): DocumentState | undefined {
     return this.states.get(uri.toString());
+  }
+
+  /**
+   * The analysis shown for the document as it is now with every circuit's firing and readout at
+   * every token: what the highlight pass did not compute is read from the same windows (the test
+   * hooks' view of all the numbers). Undefined until the document's current version is analysed.
+   * One analysis per state, however often it is asked for (a new state, after an edit or a change
+   * of the model, circuits or settings, gets its own).
+   */
+  readings(doc: vscode.TextDocument): Promise<DocumentResult | undefined> {
+    const state = this.current(doc);
+    const model = modelFor(this.model, doc);
+    if (!state || !model) return Promise.resolve(undefined);
+    let r = this.readingsOf.get(state);
+    if (!r) {
+      // no key: a later call for another state must not cancel this one
+      r = model.analyze(undefined, state.text, NO_ABLATION, { range: state.base.partial, thresholdScale: this.settings.thresholdScale }).then((x) => (x.status === 'cancelled' ? undefined : x));
+      this.readingsOf.set(state, r);
+    }
+    return r;
   }
 
   refreshAll(delay?: number): void {
@@ -205,19 +231,24 @@ export class Documents implements vscode.Disposable {
       // after an edit the few recomputed windows finish together)
       const ranges = editorOf(doc)?.visibleRanges ?? [];
       const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
-      const early = (partial: DocumentResult) => {
+      const early = (partial: HighlightResult) => {
         if (!stale() && !isAblating(this.ablation)) this.paint(doc, { version, context, text, base: partial, flipped: [] });
       };
-      const thresholdScale = this.settings.thresholdScale;
-      const base = await model.analyze(`${key}#base`, text, NO_ABLATION, { range, priority, thresholdScale, onProgress: early });
-      if (base.status === 'cancelled' || stale()) return; // superseded: never paint stale results
+      const options: AnalyzeRequest = { range, priority, thresholdScale: this.settings.thresholdScale, onProgress: early };
+      let base: HighlightResult;
       let ablated: DocumentResult | undefined;
       let flipped: [number, number][] = [];
       if (isAblating(this.ablation)) {
+        // the flip marks compare the readouts with and without the ablation at every token: both passes read them
+        const full = await model.analyze(`${key}#base`, text, NO_ABLATION, options);
+        if (full.status === 'cancelled' || stale()) return; // superseded: never paint stale results
         const r = await model.analyze(`${key}#ablated`, text, this.ablation, { range });
         if (r.status === 'cancelled' || stale()) return;
-        ablated = r;
-        flipped = flips(base, r, this.flipTask);
+        [base, ablated, flipped] = [full, r, flips(full, r, this.flipTask)];
+      } else {
+        const r = await model.highlight(`${key}#base`, text, this.shownTasks(model), options);
+        if (r.status === 'cancelled' || stale()) return;
+        base = r;
       }
       const state: DocumentState = { version, context, text, base, ablated, flipped };
       this.states.set(key, state);
@@ -244,16 +275,21 @@ export class Documents implements vscode.Disposable {
     for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.render(e, state);
   }
 
+  /** The tasks of the circuits whose highlights are on (settings, and each circuit's evidence). */
+  private shownTasks(model: LoadedModel | undefined): string[] {
+    return (model?.circuits ?? []).filter((c) => circuitEnabled(this.settings, c.task, taskEvidence(c).carries)).map((c) => c.task);
+  }
+
   private render(editor: vscode.TextEditor, state: DocumentState): void {
     const spans: FiringSpan[] = [];
-    const carries = new Map(this.model?.circuits.map((c) => [c.task, taskEvidence(c).carries]));
+    const shown = new Set(this.shownTasks(this.model));
     for (const t of state.base.tokens) {
       if (t.end <= t.start) continue; // the leading bytes of a split character: nothing to underline
       for (const [task, c] of Object.entries(t.circuits)) {
         // `fires` holds only where the circuit's task applies (core/tasks: DocumentScope.applies) and
         // |value| reaches the threshold × thresholdScale the analysis was asked for (a settings
         // change re-runs it: setModel)
-        if (!c.fires || !circuitEnabled(this.settings, task, carries.get(task))) continue;
+        if (!c.fires || !shown.has(task)) continue;
         spans.push({ start: t.start, end: t.end, task, cls: c.cls, strength: c.strength / this.settings.thresholdScale });
       }
     }

@@ -30,8 +30,11 @@ export class CircuitHover implements vscode.HoverProvider {
     const state = await this.docs.analyzeNow(doc);
     if (!state || cancel.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(pos);
-    const token = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
-    if (!token) return undefined;
+    const shown = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
+    if (!shown) return undefined;
+    // the highlight pass computed only the shown circuits' firing: every circuit's is read from the same window
+    const token = await model.tokenAt(state.text, shown.start, { range: state.base.partial, thresholdScale: this.thresholdScale() });
+    if (!token || cancel.isCancellationRequested) return undefined;
     // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
     const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
     // a model with no circuits at all (an imported one) says so on every token, and offers discovery

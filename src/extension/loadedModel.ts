@@ -4,7 +4,7 @@
 // stay ignorant of windows, caches and onnxruntime.
 import type * as vscode from 'vscode';
 import { type AttentionAt, AttentionReader } from '../core/attention';
-import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken } from '../core/analysis';
+import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken, type Readout, type TokenResult } from '../core/analysis';
 import { type Bundle, BundleError, checkCircuit } from '../core/bundle';
 import { type DiscoverAtOptions, type Discovery, discoverAt } from '../core/discoverAt';
 import { type FoundCircuitFile, toCircuitFile } from '../core/foundCircuit';
@@ -20,19 +20,24 @@ export interface CircuitFiring extends CircuitAtToken {
   readonly strength: number;
 }
 
-export interface EditorToken {
+/** A token as the highlight pass sees it (LoadedModel.highlight): where the shown circuits fire. */
+export interface FiringToken {
   readonly text: string;
   readonly start: number;
   readonly end: number;
   /** task → firing at this token. */
   readonly circuits: Readonly<Record<string, CircuitFiring>>;
+}
+
+/** A token with every circuit's firing and readout (LoadedModel.analyze, tokenAt). */
+export interface EditorToken extends FiringToken {
   /** Readout per task: which class the model prefers here (class-0 vs class-1 logit difference). */
   readonly logitDiff: Readonly<Record<string, number>>;
 }
 
-export interface DocumentResult {
+export interface AnalysisResult<T extends FiringToken> {
   readonly status: 'done';
-  readonly tokens: readonly EditorToken[];
+  readonly tokens: readonly T[];
   readonly elapsedMs: number;
   readonly windowsComputed: number;
   readonly windowsReused: number;
@@ -40,13 +45,19 @@ export interface DocumentResult {
   readonly partial?: { readonly start: number; readonly end: number };
 }
 
+/** Every circuit's firing and readout at every token. */
+export type DocumentResult = AnalysisResult<EditorToken>;
+
+/** The shown circuits' firing at every token, nothing more (LoadedModel.highlight). */
+export type HighlightResult = AnalysisResult<FiringToken>;
+
 export interface AnalyzeRequest {
   /** Analyse only this [start, end) slice (files over the size limit). */
   readonly range?: { readonly start: number; readonly end: number };
   /** Offsets to analyse first (the visible lines) … */
   readonly priority?: { readonly start: number; readonly end: number };
   /** … whose tokens arrive here early, when the rest of a cold file still needs computing. */
-  readonly onProgress?: (partial: DocumentResult) => void;
+  readonly onProgress?: (partial: HighlightResult) => void;
   /** Multiplies every firing threshold (the circuitInspector.highlights.thresholdScale setting). */
   readonly thresholdScale?: number;
 }
@@ -63,8 +74,17 @@ export interface LoadedModel {
   readonly provider: string;
   readonly providerNotice?: string;
   readonly circuits: readonly CircuitFile[];
-  /** Analyse `text` (or its options.range slice); cancelled when superseded by a later call with the same key. */
-  analyze(key: string, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | Cancelled>;
+  /** Analyse `text` (or its options.range slice); cancelled when superseded by a later call with the same key (none: never). */
+  analyze(key: string | undefined, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | Cancelled>;
+  /**
+   * The highlight pass: analyze() without ablation for the firing of the circuits with these tasks
+   * alone, which watches only their firing-rule nodes and reads no logits, so it runs the smallest
+   * part of the model that computes them (core/cone). The same windows as analyze(), which, like
+   * tokenAt(), reads the rest of them on demand and keeps the firing values computed here.
+   */
+  highlight(key: string, text: string, tasks: readonly string[], options?: AnalyzeRequest): Promise<HighlightResult | Cancelled>;
+  /** The token containing `offset` (or the last one starting before it) with every circuit's firing and readout, read in the window the highlights score it in (pass their `range` and `thresholdScale`). */
+  tokenAt(text: string, offset: number, options?: Pick<AnalyzeRequest, 'range' | 'thresholdScale'>): Promise<EditorToken | undefined>;
   /**
    * Readout of `task` at the token ending at or containing `offset`; undefined when the text has no
    * token there. Read in the window the highlights' analysis scores that token in (pass the same
@@ -124,6 +144,8 @@ class AnalyzerModel implements LoadedModel {
    * window cache (DocumentAnalyzer.withCircuits).
    */
   private analyzer: DocumentAnalyzer;
+  /** The highlight passes derived from `analyzer` (DocumentAnalyzer.firingOnly), by their tasks. */
+  private firing = new Map<string, DocumentAnalyzer>();
   private extra: readonly CircuitFile[] = [];
   private attentionReader: AttentionReader | undefined;
 
@@ -140,6 +162,7 @@ class AnalyzerModel implements LoadedModel {
     this.extra = circuits;
     // an analyzer's watched nodes and class tokens are fixed when it is made; the cache it shares keeps what earlier ones read
     this.analyzer = this.analyzer.withCircuits([...this.bundle.circuits, ...circuits]);
+    this.firing = new Map();
   }
 
   problemWith(circuit: CircuitFile, name: string): string | undefined {
@@ -188,31 +211,48 @@ class AnalyzerModel implements LoadedModel {
     return this.analyzer.circuits;
   }
 
-  async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
-    const { range, priority, onProgress, thresholdScale } = options;
-    const r = await this.analyzer.analyze(text, ablation, { key, range, priority, thresholdScale, onProgress: onProgress && ((p) => onProgress(this.result(p, range))) });
-    return r.status === 'cancelled' ? r : this.result(r, range);
+  analyze(key: string | undefined, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
+    const analyzer = this.analyzer;
+    return this.run(analyzer, key, text, ablation, options, (r, t) => ({ ...this.firingOf(analyzer, t), logitDiff: logitDiffs(analyzer, (task) => r.readout(t.index, task)) }));
   }
 
-  /** The core's analysis in the editor's terms: per token, firing strength and each circuit's logit difference. */
-  private result(r: DocumentAnalysis, range: AnalyzeRequest['range']): DocumentResult {
-    return {
+  highlight(key: string, text: string, tasks: readonly string[], options: AnalyzeRequest = {}): Promise<HighlightResult | Cancelled> {
+    const name = JSON.stringify([...tasks].sort());
+    let analyzer = this.firing.get(name);
+    if (!analyzer) this.firing.set(name, (analyzer = this.analyzer.firingOnly(tasks)));
+    const a = analyzer;
+    return this.run(a, key, text, NO_ABLATION, options, (_, t) => this.firingOf(a, t));
+  }
+
+  /** An analysis by `analyzer` in the editor's terms, each token made by `token`. */
+  private async run<T extends FiringToken>(analyzer: DocumentAnalyzer, key: string | undefined, text: string, ablation: Ablation, options: AnalyzeRequest, token: (r: DocumentAnalysis, t: TokenResult) => T): Promise<AnalysisResult<T> | Cancelled> {
+    const { range, priority, onProgress, thresholdScale } = options;
+    const result = (r: DocumentAnalysis): AnalysisResult<T> => ({
       status: 'done',
       elapsedMs: r.elapsedMs,
       windowsComputed: r.windowsComputed,
       windowsReused: r.windowsReused,
       partial: range,
-      tokens: r.tokens.map((t) => {
-        const circuits: Record<string, CircuitFiring> = {};
-        const logitDiff: Record<string, number> = {};
-        for (const c of this.analyzer.circuits) {
-          const at = t.circuits[c.task];
-          circuits[c.task] = { ...at, strength: Math.abs(at.value) / (c.firing?.threshold ?? Infinity) };
-          logitDiff[c.task] = r.readout(t.index, c.task).logitDiff;
-        }
-        return { text: t.text, start: t.start, end: t.end, circuits, logitDiff };
-      }),
-    };
+      tokens: r.tokens.map((t) => token(r, t)),
+    });
+    const r = await analyzer.analyze(text, ablation, { key, range, priority, thresholdScale, onProgress: onProgress && ((p) => onProgress(result(p))) });
+    return r.status === 'cancelled' ? r : result(r);
+  }
+
+  /** A token's place and its firing of `analyzer`'s circuits, with their strength. */
+  private firingOf(analyzer: DocumentAnalyzer, t: TokenResult): FiringToken {
+    const circuits: Record<string, CircuitFiring> = {};
+    for (const c of analyzer.circuits) {
+      const at = t.circuits[c.task];
+      circuits[c.task] = { ...at, strength: Math.abs(at.value) / (c.firing?.threshold ?? Infinity) };
+    }
+    return { text: t.text, start: t.start, end: t.end, circuits };
+  }
+
+  async tokenAt(text: string, offset: number, options: Pick<AnalyzeRequest, 'range' | 'thresholdScale'> = {}): Promise<EditorToken | undefined> {
+    const analyzer = this.analyzer;
+    const r = await analyzer.analyzeAt(text, offset, NO_ABLATION, options);
+    return r && { ...this.firingOf(analyzer, r.token), logitDiff: logitDiffs(analyzer, (task) => r.readouts[task]) };
   }
 
   async readout(text: string, offset: number, task: string, ablation: Ablation, range?: AnalyzeRequest['range']): Promise<ClassReadout | undefined> {
@@ -258,4 +298,9 @@ class AnalyzerModel implements LoadedModel {
   dispose(): Promise<void> {
     return this.runner.dispose();
   }
+}
+
+/** Each circuit's logit difference, by task. */
+function logitDiffs(analyzer: DocumentAnalyzer, readout: (task: string) => Readout): Record<string, number> {
+  return Object.fromEntries(analyzer.circuits.map((c) => [c.task, readout(c.task).logitDiff]));
 }

@@ -9,7 +9,7 @@ import type { DiscoverAtOptions, Discovery } from '../core/discoverAt';
 import type { FoundCircuitFile } from '../core/foundCircuit';
 import type { CircuitFile } from '../schemas/circuit';
 import type { ClassReadout } from '../schemas/messages';
-import type { AnalyzeRequest, DocumentResult, LoadedModel, TopTokenAt } from './loadedModel';
+import type { AnalysisResult, AnalyzeRequest, DocumentResult, EditorToken, FiringToken, HighlightResult, LoadedModel, TopTokenAt } from './loadedModel';
 
 type Range = AnalyzeRequest['range'];
 
@@ -37,9 +37,23 @@ export class CellModel implements LoadedModel {
     return this.model.circuits;
   }
 
-  async analyze(key: string, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
+  analyze(key: string | undefined, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {
+    return this.inCell(options, (o) => this.model.analyze(key, this.joined(text), ablation, o));
+  }
+
+  highlight(key: string, text: string, tasks: readonly string[], options: AnalyzeRequest = {}): Promise<HighlightResult | Cancelled> {
+    return this.inCell(options, (o) => this.model.highlight(key, this.joined(text), tasks, o));
+  }
+
+  async tokenAt(text: string, offset: number, options: Pick<AnalyzeRequest, 'range' | 'thresholdScale'> = {}): Promise<EditorToken | undefined> {
+    const r = await this.model.tokenAt(this.joined(text), offset + this.shift, { ...options, range: this.into(options.range) });
+    return r && spansInCell([r], this.shift)[0];
+  }
+
+  /** An analysis of the joined text, asked for and answered in the cell's offsets. */
+  private async inCell<T extends FiringToken>(options: AnalyzeRequest, analyze: (o: AnalyzeRequest) => Promise<AnalysisResult<T> | Cancelled>): Promise<AnalysisResult<T> | Cancelled> {
     const { onProgress } = options;
-    const r = await this.model.analyze(key, this.joined(text), ablation, {
+    const r = await analyze({
       ...options,
       range: this.into(options.range),
       priority: this.into(options.priority),
@@ -120,7 +134,7 @@ export class CellModel implements LoadedModel {
     return range && { start: range.start + this.shift, end: range.end + this.shift };
   }
 
-  private outOf(r: DocumentResult): DocumentResult {
+  private outOf<T extends FiringToken>(r: AnalysisResult<T>): AnalysisResult<T> {
     const partial = r.partial && { start: r.partial.start - this.shift, end: r.partial.end - this.shift };
     return { ...r, tokens: spansInCell(r.tokens, this.shift), partial };
   }

@@ -8,6 +8,7 @@ import type { ExportFormat } from '../schemas/messages';
 import type { CircuitController } from './circuitController';
 import type { Warnings } from './circuitSources';
 import type { DocumentState, Documents } from './documents';
+import type { DocumentResult } from './loadedModel';
 import type { ModelLoader } from './modelLoader';
 import type { FiringSpan, Highlights } from './highlights';
 import { type CircuitPanelController, PLACEMENT_KEY, VIEW_WIDTH_KEY } from './panel/circuitPanel';
@@ -34,8 +35,10 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
     overlay.onDidRender((r) => (attention = r)),
     vscode.commands.registerCommand('circuitInspector._testAttention', () => attention && { ...attention, uri: attention.uri.toString() }),
     vscode.workspace.onDidCloseTextDocument((d) => shown.delete(d.uri.toString())),
-    vscode.commands.registerCommand('circuitInspector._testState', (uri?: string) => {
+    vscode.commands.registerCommand('circuitInspector._testState', async (uri?: string) => {
       const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;
+      const doc = uri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(uri).toString()) : undefined;
+      const readings = doc && (await docs.readings(doc));
       return {
         model: loader.model?.modelName,
         circuits: loader.model?.circuits.map((c) => c.task),
@@ -46,7 +49,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         analyzed: uri ? analyzedPart(state) : undefined,
         inFlight,
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
-        tokens: uri ? tokenReadouts(state) : undefined,
+        tokens: uri ? tokenReadouts(state, readings) : undefined,
         panel: panel.model,
         panelCleared: panel.cleared,
         placement: { viewWidth: panel.viewWidth, opensIn: panel.placement, onScreen: panel.visible },
@@ -68,9 +71,9 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
   );
 }
 
-/** Per analysed token, each task's logit difference without and with the current ablation. */
-function tokenReadouts(state: DocumentState | undefined) {
-  return state?.base.tokens.map((t, i) => ({ start: t.start, end: t.end, circuits: t.circuits, logitDiff: t.logitDiff, ablatedLogitDiff: state.ablated?.tokens[i]?.logitDiff }));
+/** Per analysed token, every circuit's firing and logit difference without and with the current ablation. */
+function tokenReadouts(state: DocumentState | undefined, readings: DocumentResult | undefined) {
+  return readings?.tokens.map((t, i) => ({ start: t.start, end: t.end, circuits: t.circuits, logitDiff: t.logitDiff, ablatedLogitDiff: state?.ablated?.tokens[i]?.logitDiff }));
 }
 
 /** Which version of a document the shown results are for, and the part analysed. */

@@ -1,0 +1,109 @@
+// The editor's highlight pass (core/analysis firingOnly, extension/loadedModel highlight): it watches
+// only the shown circuits' firing-rule nodes and reads no logits, so it runs the smallest cone that
+// computes them, and it must draw the very spans a full analysis of every circuit draws — the same
+// tokens, where each fires, which class, the same value. Real bundle, real onnxruntime; both passes
+// are computed and compared token by token.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type * as vscode from 'vscode';
+import { type Cancelled, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION } from '../../src/core/analysis';
+import { loadBundle } from '../../src/core/bundle';
+import { bundleCones, coneFor } from '../../src/core/cone';
+import { Runner, type RunInput } from '../../src/core/runner';
+import { type AnalysisResult, type FiringToken, type LoadedModel, loadModel } from '../../src/extension/loadedModel';
+import { repoRoot } from './fixtures';
+
+const bundleDir = path.join(repoRoot, 'models', 'pysparse-depth');
+const bundle = loadBundle(bundleDir);
+const cones = bundleCones(bundle);
+// 300 lines of real code: strings, lists, ifs and whiles for every shipped circuit
+const text = fs.readFileSync(path.join(repoRoot, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 300).join('\n');
+const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as vscode.LogOutputChannel;
+
+function done<T extends DocumentAnalysis | AnalysisResult<FiringToken>>(r: T | Cancelled): T {
+  if (r.status !== 'done') throw new Error('the analysis was cancelled');
+  return r;
+}
+
+/** Where each circuit of `tasks` fires in `a` (token by token), with its class and value. */
+function spans(a: { tokens: readonly { start: number; end: number; circuits: Readonly<Record<string, { fires: boolean; cls: 0 | 1; value: number }>> }[] }, tasks: readonly string[]) {
+  return a.tokens.flatMap((t) => tasks.filter((task) => t.circuits[task].fires).map((task) => ({ task, start: t.start, end: t.end, cls: t.circuits[task].cls })));
+}
+
+test('the highlight pass of each circuit, and of all of them, runs its smallest cone and fires exactly where a full analysis does', async () => {
+  const runner = await Runner.create(bundle.onnxPath, { provider: 'cpu', cones });
+  const runs: RunInput[] = [];
+  const counted = { run: (input: RunInput) => (runs.push(input), runner.run(input)) };
+  try {
+    const full = done(await new DocumentAnalyzer(bundle, runner, { inFlight: runner.parallelism, cones }).analyze(text));
+    const every = bundle.circuits.map((c) => c.task);
+    for (const tasks of [...every.map((t) => [t]), every]) {
+      runs.length = 0;
+      const pass = new DocumentAnalyzer(bundle, counted, { inFlight: runner.parallelism, cones }).firingOnly(tasks);
+      const firing = bundle.circuits.filter((c) => tasks.includes(c.task)).flatMap((c) => (c.firing?.terms ?? []).map((t) => bundle.layout.flat(t.node) as number));
+      assert.deepEqual([...pass.watch].sort((a, b) => a - b), [...new Set(firing)].sort((a, b) => a - b), `${tasks}: only the firing-rule nodes are watched`);
+      const h = done(await pass.analyze(text));
+      const cone = coneFor(cones, firing)?.upto;
+      assert.ok(runs.length > 0 && runs.every((r) => r.cone === cone && r.readIds.length === 1), `${tasks}: every run through ${cone ?? 'the full graph'}, reading no logits`);
+      assert.deepEqual(h.tokens.map((t) => [t.start, t.end]), full.tokens.map((t) => [t.start, t.end]), `${tasks}: the same tokens`);
+      assert.deepEqual(spans(h, tasks), spans(full, tasks), `${tasks}: the same spans`);
+      h.tokens.forEach((t, i) => {
+        assert.deepEqual(Object.keys(t.circuits), tasks, 'only the shown circuits');
+        for (const task of tasks) assert.ok(Math.abs(t.circuits[task].value - full.tokens[i].circuits[task].value) <= 1e-5, `${task} at token ${i}: ${t.circuits[task].value} vs ${full.tokens[i].circuits[task].value}`);
+      });
+      if (tasks === every) assert.ok(spans(h, tasks).length > 0, 'the circuits fire somewhere in 300 lines');
+      assert.throws(() => h.readout(0, tasks[0]), /the highlight pass reads no logits/);
+    }
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test('after the highlight pass a full analysis of the same windows keeps its firing values and reads only the rest; no circuit shown runs nothing', async () => {
+  const runner = await Runner.create(bundle.onnxPath, { provider: 'cpu', cones });
+  const runs: RunInput[] = [];
+  const counted = { run: (input: RunInput) => (runs.push(input), runner.run(input)) };
+  try {
+    const all = new DocumentAnalyzer(bundle, counted, { inFlight: runner.parallelism, cones });
+    const quote = bundle.circuits[0].task;
+    const h = done(await all.firingOnly([quote]).analyze(text));
+    runs.length = 0;
+    const full = done(await all.analyze(text));
+    const shown = new Set(all.firingOnly([quote]).watch);
+    assert.equal(full.windowsComputed, h.windowsComputed, 'each window runs once more');
+    assert.ok(runs.every((r) => r.cone === undefined && r.watch.every((f) => !shown.has(f))), 'for the nodes and class tokens the highlight pass did not read');
+    assert.deepEqual(full.tokens.map((t) => t.circuits[quote]), h.tokens.map((t) => t.circuits[quote]), 'one value per token');
+    runs.length = 0;
+    const none = done(await new DocumentAnalyzer(bundle, counted, { cones }).firingOnly([]).analyze(text));
+    assert.equal(runs.length, 0, 'highlights off: no forward pass');
+    assert.equal(none.tokens.length, full.tokens.length);
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test('the editor model: highlight() has the shown circuits\' firing of analyze(), tokenAt() every circuit\'s firing and readout at a token', async () => {
+  const loaded = await loadModel(bundleDir, 'cpu', log);
+  assert.equal(loaded.kind, 'ok');
+  const model = (loaded as { model: LoadedModel }).model;
+  try {
+    const quote = model.circuits[0].task;
+    const h = done(await model.highlight('doc#base', text, [quote], { thresholdScale: 0.5 }));
+    const full = done(await model.analyze('doc#all', text, NO_ABLATION, { thresholdScale: 0.5 }));
+    assert.deepEqual(h.tokens, full.tokens.map(({ text: t, start, end, circuits }) => ({ text: t, start, end, circuits: { [quote]: circuits[quote] } })));
+    const i = full.tokens.findIndex((t) => t.circuits[quote].fires);
+    assert.ok(i >= 0, 'the quote circuit fires somewhere');
+    const at = await model.tokenAt(text, full.tokens[i].start, { thresholdScale: 0.5 });
+    const { logitDiff, ...firing } = full.tokens[i];
+    assert.ok(at);
+    const { logitDiff: atDiff, ...atFiring } = at;
+    assert.deepEqual(atFiring, firing);
+    // its readout reads all V there (the panel's probabilities), the analysis the class tokens alone
+    for (const c of model.circuits) assert.ok(Math.abs(atDiff[c.task] - logitDiff[c.task]) < 1e-4, c.task);
+  } finally {
+    await model.dispose();
+  }
+});
