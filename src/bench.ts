@@ -25,10 +25,18 @@ export interface BenchCase {
   readonly lines: number;
   readonly tokens: number;
   readonly windows: number;
-  /** Cold whole-file analysis as the editor runs it (tokenize + model + firing), median ms. */
+  /** Cold whole-file analysis of every circuit with its readouts (tokenize + model + firing; what the CLI and the editor under an ablation run), median ms. */
   readonly analyze_ms: number;
   /** Within that analysis, when the first screen (lines 1–60, run first) had its results, median ms. */
   readonly visible_ms: number;
+  /**
+   * Cold whole-file highlight pass as the editor runs it without an ablation: the firing of the
+   * circuits shown by default alone, through their cone (core/analysis firingOnly), median ms; its
+   * first screen; and per pair (the two alternate) highlights ÷ analyze, median.
+   */
+  readonly highlights_ms: number;
+  readonly highlights_visible_ms: number;
+  readonly highlights_vs_analyze: number;
   /** The onnxruntime forward passes of that analysis, replayed alone, median ms. */
   readonly onnx_ms: number;
   /** The panel's re-run at the cursor after one ablation toggle, median ms. */

@@ -3,7 +3,7 @@
 // reference, one-character edits against the cached file, and the panel's re-run after an
 // ablation toggle — with the multiply-adds of those passes against the sparsity limit.
 import type { BenchCase, BenchOptions } from './bench';
-import { conePasses } from './benchCone';
+import { conePasses, shownByDefault } from './benchCone';
 import { median, peakRssMb, rssMb, timed } from './benchMeasure';
 import { pythonFor, TorchReference, torchRequest } from './benchTorch';
 import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
@@ -29,8 +29,12 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   // the forward passes of one cold analysis, recorded for the replays
   const recorded: RunInput[] = [];
   const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
-  const analyzer = new DocumentAnalyzer(b, recorder, { batch: r.preferredBatch, inFlight: r.parallelism });
-  const cold = await coldAnalyses(o.runs, analyzer, text, () => (recorded.length = 0));
+  const options = { batch: r.preferredBatch, inFlight: r.parallelism, cones: r.cones };
+  const analyzer = new DocumentAnalyzer(b, recorder, options);
+  // the editor's highlight pass, not recorded: its own cache, cleared before each of its cold runs
+  const shown = shownByDefault(b);
+  const highlighter = new DocumentAnalyzer(b, r, options).firingOnly(shown ? [shown.task] : []);
+  const cold = await coldAnalyses(o.runs, analyzer, highlighter, text, () => (recorded.length = 0));
   const batches = [...recorded];
   const cone = conePasses(b, r, batches);
   const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, cone ? [cone.firing, cone.cone_] : []);
@@ -49,6 +53,9 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     windows: batches.reduce((s, x) => s + x.B, 0),
     analyze_ms: median(cold.ms),
     visible_ms: median(cold.visible),
+    highlights_ms: median(cold.highlights.ms),
+    highlights_visible_ms: median(cold.highlights.visible),
+    highlights_vs_analyze: median(cold.highlights.ms.map((h, i) => h / cold.ms[i])),
     onnx_ms: onnxMs,
     ablate_ms: median(ablations),
     edit_ms: median(edits.ms),
@@ -72,25 +79,40 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   };
 }
 
-/** Cold whole-file analyses, the first screen run first: their times, when that screen was ready, the tokens, and RSS after the first. */
-async function coldAnalyses(runs: number, analyzer: DocumentAnalyzer, text: string, beforeEach: () => void): Promise<{ ms: number[]; visible: number[]; tokens: number; rss: number }> {
+interface ColdTimes {
+  readonly ms: number[];
+  /** When the first screen had its results. */
+  readonly visible: number[];
+}
+
+/**
+ * Cold whole-file analyses of every circuit, each followed or preceded (alternately) by a cold
+ * highlight pass: their times, when the first screen (run first) was ready, the tokens, and RSS
+ * after the first full analysis.
+ */
+async function coldAnalyses(runs: number, analyzer: DocumentAnalyzer, highlighter: DocumentAnalyzer, text: string, beforeEach: () => void): Promise<ColdTimes & { tokens: number; rss: number; highlights: ColdTimes }> {
   const screen = { start: 0, end: text.split('\n', SCREEN_LINES).join('\n').length };
-  const ms: number[] = [];
-  const visible: number[] = [];
+  const full: ColdTimes = { ms: [], visible: [] };
+  const highlights: ColdTimes = { ms: [], visible: [] };
   let tokens = 0;
   let rss = 0;
-  for (let i = 0; i < runs; i++) {
-    analyzer.clearCache();
-    beforeEach();
+  const cold = async (a: DocumentAnalyzer, into: ColdTimes) => {
+    a.clearCache();
     const started = performance.now();
     let shown: number | undefined;
-    const [res, t] = await timed(async () => done(await analyzer.analyze(text, NO_ABLATION, { priority: screen, onProgress: () => (shown = performance.now() - started) })));
-    ms.push(t);
-    visible.push(shown ?? t);
-    tokens = res.tokens.length;
+    const [res, t] = await timed(async () => done(await a.analyze(text, NO_ABLATION, { priority: screen, onProgress: () => (shown = performance.now() - started) })));
+    into.ms.push(t);
+    into.visible.push(shown ?? t);
+    return res;
+  };
+  for (let i = 0; i < runs; i++) {
+    if (i % 2) await cold(highlighter, highlights);
+    beforeEach();
+    tokens = (await cold(analyzer, full)).tokens.length;
     if (i === 0) rss = rssMb();
+    if (i % 2 === 0) await cold(highlighter, highlights);
   }
-  return { ms, visible, tokens, rss };
+  return { ...full, tokens, rss, highlights };
 }
 
 /**

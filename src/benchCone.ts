@@ -3,6 +3,7 @@
 // quote circuit, package.json circuitInspector.highlights.circuits) through the smallest cone that
 // covers its firing nodes (core/cone) instead of the whole model.
 import type { Bundle } from './core/bundle';
+import type { CircuitFile } from './schemas/circuit';
 import { coneFor } from './core/cone';
 import type { RunInput, Runner } from './core/runner';
 import { QUOTE_TASK } from './core/tasks';
@@ -16,9 +17,14 @@ export interface ConePasses {
   readonly cone_: RunInput[];
 }
 
+/** The circuit whose highlights the editor shows by default (package.json circuitInspector.highlights.circuits), if the bundle has circuits. */
+export function shownByDefault(b: Bundle): CircuitFile | undefined {
+  return b.circuits.find((c) => c.task === QUOTE_TASK) ?? b.circuits[0];
+}
+
 /** The recorded passes watching only the quote circuit's firing nodes, through the full graph and through its cone; none when the bundle has no cone that covers them. */
 export function conePasses(b: Bundle, r: Runner, batches: readonly RunInput[]): ConePasses | undefined {
-  const circuit = b.circuits.find((c) => c.task === QUOTE_TASK) ?? b.circuits[0];
+  const circuit = shownByDefault(b);
   const watch = (circuit?.firing?.terms ?? []).map((t) => b.layout.flat(t.node) as number);
   const cone = watch.length ? coneFor(r.cones, watch) : undefined;
   if (!cone) return undefined;
