@@ -2,13 +2,14 @@
 
     python -m training.export --run training/runs/depth --out models/pysparse-depth
     python -m training.export --run training/runs/depth --out models/pysparse-depth --graph-only
+    python -m training.export --run training/runs/depth --out models/pysparse-depth --tails-only
 
 Writes model.onnx (node-mask interface, one mask per batch row; mostly-zero weights as sparse initializers, the dense
 bigram table in fp16), node_means.bin, tokenizer.json, manifest.json and golden.json (reference
 outputs for the TypeScript runner's parity test). Circuit files are added by training.prune.
 --graph-only rewrites just model.onnx, golden.json and node_weights.bin (and their manifest entries, with the
 attention parameters), keeping
-the bundle's means, circuits and metrics.
+the bundle's means, circuits and metrics. --tails-only adds just the tail graphs (TailInterface) and the manifest's "tails".
 """
 
 from __future__ import annotations
@@ -140,6 +141,77 @@ class ConeInterface(torch.nn.Module):
             pass
         q = hook.recorded[f"{self.layer}.attn.q"]  # [B', P, hd]: queries exist at the scored positions only
         return watched_nodes(hook.recorded, self.layout, watch, q.shape[0], q.shape[1])
+
+
+# Where a tail starts, per layer: a row that ablates a node of a location without a tail runs through the
+# latest tail before it. A tail at each of the other locations saved < 1 ms a row of a 256-token window on
+# the shipped model (attn.k after attn.q, attn.resid_delta after attn.v: 9.7 vs 10.1 ms, 7.1 vs 8.0 ms on
+# one thread) but costs ~60 ms of CPU to open in each worker (docs/BENCHMARKS.md, "tail graphs"). In the
+# last layer everything after the keys and values runs at the scored positions only: a row from attn.q
+# (its k and v too) costs ~0.4 ms, and from attn.resid_delta on, one position's MLP.
+TAIL_SITES = ("attn.act_in", "attn.q", "attn.v", "mlp.act_in", "mlp.post_act", "mlp.resid_delta")
+LAST_LAYER_TAIL_SITES = ("attn.act_in", "attn.q", "attn.resid_delta")
+
+
+def tail_starts(cfg: GPTConfig) -> list[str]:
+    """The node locations the exported tails start at (manifest "tails", docs/bundle-format.md), in layout
+    order: TAIL_SITES of every layer (LAST_LAYER_TAIL_SITES of the last) but the first location, from which a
+    tail would be model.onnx less the bigram table; none for models deeper than MAX_CONE_LAYERS, for the
+    reason cones stop there (each tail holds every weight again)."""
+    if cfg.n_layer > MAX_CONE_LAYERS:
+        return []
+    last = cfg.n_layer - 1
+    names = [e["name"] for e in node_layout(cfg)[1:]]
+    return [n for n in names if n.split(".", 1)[1] in (LAST_LAYER_TAIL_SITES if int(n.split(".")[0]) == last else TAIL_SITES)]
+
+
+class TailHooks(NodeHooks):
+    """A forward's NodeHooks that apply mask row 0 alone at the node locations before `start` and every
+    mask row from `start` on: what comes before runs once, as one batch row, and the rows part at start."""
+
+    def __init__(self, base: NodeHooks, start: str):
+        self.__dict__.update(base.__dict__)
+        names = [e["name"] for e in self.layout]
+        self.shared = set(names[: names.index(start)])
+
+    def __call__(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name not in self.shared:
+            return super().__call__(name, x)
+        lo, hi = self.slices[name]
+        return x * self.node_mask[:1, :, lo:hi] + self.fill_term[:1, :, lo:hi]  # [1, T, n]: one row for all
+
+
+class TailInterface(torch.nn.Module):
+    """(input_ids [1,T], node_mask [M,N], node_fill [M,N], score_from [1], read_ids [R]) → logits [M,P,R]
+    without the bigram table's term: NodeInterface's logits for mask rows that all equal row 0 at every node
+    location before `start` (the caller groups its rows so; src/core/discoverRoute.ts). The model up to start
+    runs once instead of once per row, and the last layer after its keys and values runs at the scored
+    positions only, so a row that ablates a last-layer node costs one position's work (docs/BENCHMARKS.md,
+    "tail graphs"). The bigram term reads only the token at the position, never a node, so it is the same in
+    every row: the caller adds model.onnx's, and the tails need not each hold the table (half the weights)."""
+
+    def __init__(self, gpt: GPT, start: str):
+        super().__init__()
+        self.gpt = gpt
+        self.start = start
+
+    def forward(self, input_ids, node_mask, node_fill, score_from, read_ids):
+        hook = TailHooks(self.gpt.hooks(node_mask.unsqueeze(1), node_fill.unsqueeze(1)), self.start)  # masks [M, 1, N]
+        start = score_from[0]
+        x, _ = self.gpt.hidden(input_ids, hook, scored_from=start)  # [M, P, d]
+        with no_bigram(self.gpt):
+            return self.gpt.head(x, input_ids[:, start:], read_ids)  # [M, P, R]
+
+
+@contextmanager
+def no_bigram(gpt: GPT):
+    """The model's head without the bigram table's logits while a tail is traced or run."""
+    was = gpt.bigram_on
+    gpt.bigram_on = False
+    try:
+        yield
+    finally:
+        gpt.bigram_on = was
 
 
 @contextmanager
@@ -316,6 +388,17 @@ def export_cone(gpt: GPT, upto: str, path: Path) -> None:
     _finish(path, bigram_fp16=False)
 
 
+def export_tail(gpt: GPT, start: str, path: Path) -> None:
+    """TailInterface(gpt, start) as ONNX (inputs: model.onnx's less watch; output: logits)."""
+    N = n_nodes(gpt.cfg)
+    wrapper = TailInterface(gpt, start).eval()
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(2, N), torch.zeros(2, N), torch.tensor([2]), torch.arange(4))
+    names = ("input_ids", "node_mask", "node_fill", "score_from", "read_ids")
+    with exported_abs_topk():
+        _trace(wrapper, args, path, {"logits": {0: "M", 1: "P", 2: "R"}}, names)
+    _finish(path, bigram_fp16=False)
+
+
 def _finish(path: Path, bigram_fp16: bool) -> None:
     m = onnx.load(str(path))
     if bigram_fp16:
@@ -325,10 +408,10 @@ def _finish(path: Path, bigram_fp16: bool) -> None:
     onnx.save(m, str(path))
 
 
-def _trace(wrapper: torch.nn.Module, args: tuple, path: Path, outputs: dict) -> None:
-    """Exports `wrapper` called with the first len(args) of ONNX_INPUTS; outputs: name → dynamic axes."""
+def _trace(wrapper: torch.nn.Module, args: tuple, path: Path, outputs: dict, names: tuple[str, ...] | None = None) -> None:
+    """Exports `wrapper` called with `names` (default: the first len(args) of ONNX_INPUTS); outputs: name → dynamic axes."""
     inputs = {"input_ids": {0: "B", 1: "T"}, "node_mask": {0: "M"}, "node_fill": {0: "M"}, "watch": {0: "K"}, "score_from": {}, "read_ids": {0: "R"}}
-    names = list(ONNX_INPUTS[: len(args)])
+    names = list(names or ONNX_INPUTS[: len(args)])
     torch.onnx.export(
         wrapper,
         args,
@@ -483,19 +566,31 @@ def write_graph(gpt: GPT, out: Path, bigram_fp16: bool = True, exported: GPT | N
     prompts = ['def greet(name):\n    print("hello, " + name', "values = [[5, 3, 11], [2, 7", "while True:\n    x = {'a': 1}"]
     (out / "golden.json").write_text(json.dumps(golden(gpt, tok, prompts, watch, logit_ids, ablate, means)))
     # mask_rows: node_mask/node_fill are [M, N] (NodeInterface); bundles without it take [N]
-    return {"mask_rows": True, "weights": write_weights(gpt, out), "cones": write_cones(gpt, out)}
+    return {"mask_rows": True, "weights": write_weights(gpt, out), "cones": write_cones(gpt, out), "tails": write_tails(gpt, out)}
 
 
 def write_cones(gpt: GPT, out: Path) -> list[dict]:
     """cone-<upto>.onnx for each of cone_ends: the graphs the editor's highlight pass runs when every node it
     watches comes at or before upto (src/core/cone.ts); returns their manifest entries, in layout order."""
-    for old in out.glob("cone-*.onnx"):
-        old.unlink()  # cones of an earlier export that this model's cone_ends no longer name
-    cones = []
-    for upto in cone_ends(gpt.cfg):
-        export_cone(gpt, upto, out / f"cone-{upto}.onnx")
-        cones.append({"upto": upto, "onnx": f"cone-{upto}.onnx"})
-    return cones
+    return _write_part_graphs(out, "cone", "upto", cone_ends(gpt.cfg), lambda upto, path: export_cone(gpt, upto, path))
+
+
+def write_tails(gpt: GPT, out: Path) -> list[dict]:
+    """tail-<from>.onnx for each of tail_starts: the graphs "Why this token?" runs its ablation rows through
+    (src/core/discoverRoute.ts); returns their manifest entries, in layout order."""
+    return _write_part_graphs(out, "tail", "from", tail_starts(gpt.cfg), lambda start, path: export_tail(gpt, start, path))
+
+
+def _write_part_graphs(out: Path, kind: str, key: str, locations: list[str], export_one) -> list[dict]:
+    """<kind>-<location>.onnx by export_one(location, path) for each location, after removing the <kind>
+    graphs of an earlier export (this model may no longer name them); the manifest entries {key, onnx}."""
+    for old in out.glob(f"{kind}-*.onnx"):
+        old.unlink()
+    entries = []
+    for at in locations:
+        export_one(at, out / f"{kind}-{at}.onnx")
+        entries.append({key: at, "onnx": f"{kind}-{at}.onnx"})
+    return entries
 
 
 def attention_params(gpt: GPT) -> dict:
@@ -532,9 +627,14 @@ def main() -> None:
         action="store_true",
         help="rewrite only model.onnx, golden.json and node_weights.bin of an existing bundle (after a change to the graph's interface)",
     )
+    ap.add_argument("--tails-only", action="store_true", help="add only the tail graphs (and the manifest's tails) to an existing bundle")
     args = ap.parse_args()
     torch.set_num_threads(2)
     gpt, info = load_run(args.run)
+    if args.tails_only:
+        manifest_path = args.out / "manifest.json"
+        manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "tails": write_tails(gpt, args.out)}, indent=2))
+        return
     if args.graph_only:
         graph = write_graph(gpt, args.out)
         manifest_path = args.out / "manifest.json"

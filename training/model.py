@@ -194,7 +194,7 @@ class CausalSelfAttention(nn.Module):
         """x [B, T, d] → (resid_delta [B, Q, d], probs [B, nh, Q, T] or None) for the Q = T − queries_from
         last positions (all T when queries_from is None): keys and values always cover all T."""
         cfg = self.cfg
-        B, T, _ = x.shape
+        T = x.shape[1]
         hd = cfg.n_head * cfg.d_head
         if queries_from is None:
             q, k, v = self.c_attn(x).split(hd, dim=2)  # each [B, T, nh*dh]
@@ -206,22 +206,25 @@ class CausalSelfAttention(nn.Module):
             k, v = F.linear(x, w_kv, b_kv).split(hd, dim=2)  # each [B, T, nh*dh]
             first = queries_from
         Q = q.shape[1]
+        # a tail graph (training/tails.py) broadcasts from one batch row to the mask rows at any of q, k, v:
+        # the batch is whatever the hooks return, not x's
         q = hook(f"{layer}.attn.q", hook.topk(q, "attn.q"))
         k = hook(f"{layer}.attn.k", hook.topk(k, "attn.k"))
         v = hook(f"{layer}.attn.v", hook.topk(v, "attn.v"))
-        q = q.view(B, Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
-        k = k.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
-        v = v.view(B, T, cfg.n_head, cfg.d_head).transpose(1, 2)
+        q = q.view(q.shape[0], Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
+        k = k.view(k.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
+        v = v.view(v.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(cfg.d_head))  # [B, nh, Q, T]
         att = att + self.causal_bias[first:T, :T]
         if self.sink_logit is not None:
             # a zero-value key slot with a learned logit lets a head attend to "nothing"
-            sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(B, cfg.n_head, Q, 1)
+            sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(att.shape[0], cfg.n_head, Q, 1)
             att = torch.cat([att, sink], dim=-1)  # [B, nh, Q, T+1]
             probs = F.softmax(att, dim=-1)[..., :T]
         else:
             probs = F.softmax(att, dim=-1)
-        y = (probs @ v).transpose(1, 2).reshape(B, Q, hd)  # [B, Q, nh*dh]
+        y = probs @ v  # [B, nh, Q, dh]
+        y = y.transpose(1, 2).reshape(y.shape[0], Q, hd)  # [B, Q, nh*dh]
         y = hook.topk(self.c_proj(y), "attn.resid_delta")  # [B, Q, d]
         return y, (probs if want_attn else None)
 

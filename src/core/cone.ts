@@ -3,11 +3,9 @@
 // nothing after that location — the highlights of a circuit whose firing rule reads early nodes —
 // runs the smallest cone that covers its watched nodes instead of the whole model (docs/BENCHMARKS.md,
 // "What the cone bought"). A bundle without cones runs the full graph, as before.
-import * as fs from 'fs';
-import * as path from 'path';
 import { coneList } from '../schemas/cones';
-import { ValidationError, parse } from '../schemas/validate';
-import { type Bundle, BundleError } from './bundle';
+import type { Bundle } from './bundle';
+import { listedGraphs } from './bundleGraphs';
 
 export interface Cone {
   /** The last node location it computes (a manifest node layout name). */
@@ -17,26 +15,9 @@ export interface Cone {
   readonly end: number;
 }
 
-const REEXPORT = 're-export the bundle with training/export.py';
-
 /** The bundle's cones, smallest first; none for a bundle exported before them. */
 export function bundleCones(bundle: Bundle): Cone[] {
-  const raw = bundle.manifest.cones;
-  if (raw === undefined) return [];
-  let entries;
-  try {
-    entries = parse(coneList, raw, 'cones');
-  } catch (e) {
-    throw new BundleError(`Bundle ${bundle.dir}: manifest.json ${(e as ValidationError).message}; ${REEXPORT}.`);
-  }
-  const cones = entries.map(({ upto, onnx }) => {
-    const loc = bundle.layout.location(upto);
-    if (!loc) throw new BundleError(`Bundle ${bundle.dir}: manifest.json names a cone up to ${upto}, which is not in its node layout; ${REEXPORT}.`);
-    if (path.isAbsolute(onnx) || onnx.split(/[\\/]/).includes('..')) throw new BundleError(`Bundle ${bundle.dir}: manifest.json cone ${upto} must name a file inside the bundle; ${REEXPORT}.`);
-    const onnxPath = path.join(bundle.dir, onnx);
-    if (!fs.existsSync(onnxPath)) throw new BundleError(`Bundle ${bundle.dir}: ${onnx} (named by manifest.json cones) is missing; ${REEXPORT}.`);
-    return { upto, onnxPath, end: loc.offset + loc.length };
-  });
+  const cones = listedGraphs(bundle, 'cones', coneList, (c) => c.upto, 'a cone up to').map(({ entry, loc, onnxPath }) => ({ upto: entry.upto, onnxPath, end: loc.offset + loc.length }));
   return cones.sort((a, b) => a.end - b.end);
 }
 

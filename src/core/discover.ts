@@ -11,6 +11,7 @@
 // the screened ranking passes the second test, every node not yet measured is ablated alone and the
 // growth runs again, so screening never fails the removal test where the full ranking passes. Both
 // tests are run on the final circuit; its nodes' attributions are always measured alone.
+import { routeRows, type TailStart } from './discoverRoute';
 import type { RunInput, RunOutput } from './ortSession';
 
 /** What discovery needs of a runner (./runner's Runner, or one ./ortSession ModelSession). */
@@ -18,6 +19,8 @@ export interface MaskRunner {
   run(input: RunInput): Promise<RunOutput>;
   /** Runs that execute at the same time (default 1). */
   readonly parallelism?: number;
+  /** The bundle's tail graphs it can run (RunInput.tail), by start; none: every row runs through model.onnx. */
+  readonly tails?: readonly TailStart[];
 }
 
 export interface Contrast {
@@ -230,36 +233,58 @@ async function screen(evaluate: Evaluate, N: number, full: number): Promise<{ at
 
 type Evaluate = ((rows: number, row: (r: number, mask: Float32Array) => void) => Promise<Float64Array>) & { readonly rows: number };
 
+/** Mask rows per tail run, as a multiple of `chunk`, where the tail starts in the last layer: a row costs one position's work there, so more rows share each run's prefix. */
+const LAST_LAYER_CHUNKS = 8;
+
 /**
  * Target − alternative logit at the last position of `ids` under each of `rows` masks, `row(r, mask)`
- * writing mask r [N]; chunks of rows run as one call each, `runner.parallelism` calls at a time.
+ * writing mask r [N]. Rows are grouped by the runner's tails (./discoverRoute); each group's rows run in
+ * calls of up to `chunk` rows (more through a last-layer tail), `runner.parallelism` calls at a time.
  */
 function diffEvaluator(runner: MaskRunner, ids: ArrayLike<number>, { target, alt }: Contrast, fill: Float32Array, chunk: number): Evaluate {
   const N = fill.length;
   const T = ids.length;
   const tokens = BigInt64Array.from(Array.from(ids, (id) => BigInt(id)));
   const readIds = BigInt64Array.of(BigInt(target), BigInt(alt));
+  const tails = runner.tails ?? [];
+  const lanes = Math.max(1, runner.parallelism ?? 1);
+  const diffs = async (mask: Float32Array, M: number, tail?: string): Promise<Float64Array> => {
+    const fills = new Float32Array(M * N); // [M, N]
+    for (let m = 0; m < M; m++) fills.set(fill, m * N);
+    const { logits } = await runner.run({ ids: tokens, B: 1, T, mask, fill: fills, maskRows: M, watch: [], scoreFrom: T - 1, readIds, tail }); // [M, 1, 2]
+    return Float64Array.from({ length: M }, (_, m) => logits[2 * m] - logits[2 * m + 1]);
+  };
+  // a tail's logits lack the bigram table's term, which no mask changes: model.onnx's difference less a tail's, unablated
+  let bigram: Promise<number> | undefined;
+  const bigramTerm = () =>
+    (bigram ??= (async () => {
+      const ones = new Float32Array(N).fill(1);
+      const [withIt, without] = await Promise.all([diffs(ones, 1), diffs(ones, 1, tails[tails.length - 1].from)]);
+      return withIt[0] - without[0];
+    })());
   let total = 0;
   const evaluate = async (rows: number, row: (r: number, mask: Float32Array) => void): Promise<Float64Array> => {
+    const masks = new Float32Array(rows * N); // [rows, N]
+    for (let r = 0; r < rows; r++) row(r, masks.subarray(r * N, (r + 1) * N));
+    const groups = tails.length ? routeRows(masks, rows, N, tails) : [{ rows: Array.from({ length: rows }, (_, r) => r) }];
+    const offset = groups.some((g) => g.tail) ? await bigramTerm() : 0;
+    // a group smaller than lanes × chunk is spread over every lane instead of filling the first ones; a
+    // last-layer tail's group only down to `chunk` rows a call, since each call repeats the shared prefix
+    const calls = groups.flatMap(({ tail, rows: members }) => {
+      const cap = tail?.lastLayer ? chunk * LAST_LAYER_CHUNKS : chunk;
+      const size = Math.max(1, Math.min(cap, Math.max(tail?.lastLayer ? chunk : 1, Math.ceil(members.length / lanes))));
+      return Array.from({ length: Math.ceil(members.length / size) }, (_, c) => ({ tail, rows: members.slice(c * size, (c + 1) * size) }));
+    });
     const out = new Float64Array(rows);
-    const lanes = Math.max(1, runner.parallelism ?? 1);
-    // a batch smaller than lanes × chunk is spread over every lane instead of filling the first ones
-    const size = Math.max(1, Math.min(chunk, Math.ceil(rows / lanes)));
-    const runChunk = async (from: number): Promise<void> => {
-      const M = Math.min(size, rows - from);
-      const mask = new Float32Array(M * N); // [M, N]
-      const fills = new Float32Array(M * N);
-      for (let m = 0; m < M; m++) {
-        row(from + m, mask.subarray(m * N, (m + 1) * N));
-        fills.set(fill, m * N);
-      }
-      const { logits } = await runner.run({ ids: tokens, B: 1, T, mask, fill: fills, maskRows: M, watch: [], scoreFrom: T - 1, readIds }); // [M, 1, 2]
-      for (let m = 0; m < M; m++) out[from + m] = logits[2 * m] - logits[2 * m + 1];
+    const runCall = async ({ tail, rows: members }: (typeof calls)[number]): Promise<void> => {
+      const mask = new Float32Array(members.length * N); // [M, N]
+      members.forEach((r, m) => mask.set(masks.subarray(r * N, (r + 1) * N), m * N));
+      const d = await diffs(mask, members.length, tail?.from);
+      members.forEach((r, m) => (out[r] = d[m] + (tail ? offset : 0)));
     };
-    const starts = Array.from({ length: Math.ceil(rows / size) }, (_, c) => c * size);
     let next = 0;
     await Promise.all(Array.from({ length: lanes }, async () => {
-      while (next < starts.length) await runChunk(starts[next++]);
+      while (next < calls.length) await runCall(calls[next++]);
     }));
     total += rows;
     return out;

@@ -7,6 +7,7 @@ import { type Bundle, BundleError, loadBundle } from './bundle';
 import { bundleCones } from './cone';
 import { firstLine } from './ortSession';
 import { type ProviderChoice, Runner } from './runner';
+import { bundleTails } from './tails';
 
 export interface OpenModel {
   readonly bundle: Bundle;
@@ -15,7 +16,7 @@ export interface OpenModel {
 
 export async function openModel(dir: string, provider: ProviderChoice): Promise<OpenModel> {
   const bundle = loadBundle(dir);
-  const runner = await Runner.create(bundle.onnxPath, { provider, cones: bundleCones(bundle) });
+  const runner = await Runner.create(bundle.onnxPath, { provider, cones: bundleCones(bundle), tails: bundleTails(bundle) });
   const N = bundle.layout.count;
   try {
     // the last node and the last vocabulary entry: out of range in a graph smaller than the manifest says

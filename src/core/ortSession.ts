@@ -38,6 +38,11 @@ export interface RunInput {
    * watched nodes only, no logits (RunOutput.logits is empty). Every watched node must lie in the cone.
    */
   readonly cone?: string;
+  /**
+   * Run the bundle's tail from this node location (./tails) instead of the whole model: every mask row must
+   * equal row 0 on the nodes before it, nothing is watched, and the logits lack the bigram table's term.
+   */
+  readonly tail?: string;
 }
 
 export interface RunOutput {
@@ -64,6 +69,18 @@ export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
 /** A cone's interface (training/export.py ConeInterface): no read ids in, the watched nodes alone out. */
 export const CONE_INPUTS = ONNX_INPUTS.slice(0, 5);
 export const CONE_OUTPUTS = ['watched'] as const;
+/** A tail's interface (training/export.py TailInterface): no watched nodes in or out. */
+export const TAIL_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'score_from', 'read_ids'] as const;
+export const TAIL_OUTPUTS = ['logits'] as const;
+
+/** Which of the bundle's graphs a session runs: model.onnx, a cone (./cone) or a tail (./tails). */
+export type GraphKind = 'model' | 'cone' | 'tail';
+
+const INTERFACES: Readonly<Record<GraphKind, readonly [readonly string[], readonly string[]]>> = {
+  model: [ONNX_INPUTS, ONNX_OUTPUTS],
+  cone: [CONE_INPUTS, CONE_OUTPUTS],
+  tail: [TAIL_INPUTS, TAIL_OUTPUTS],
+};
 
 export class RunnerError extends Error {
   constructor(message: string) {
@@ -90,13 +107,14 @@ export function firstLine(e: unknown): string {
 }
 
 /** Checks a run's shapes before it is queued: a bad one is rejected without reaching onnxruntime. */
-export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, scoreFrom, readIds }: RunInput): void {
+export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail }: RunInput): void {
   if (!(B >= 1 && T >= 1 && ids.length === B * T)) throw new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`);
   if (mask.length !== fill.length) throw new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`);
   if (!(Number.isInteger(maskRows) && maskRows >= 1 && mask.length % maskRows === 0)) throw new RunnerError(`run: ${mask.length} mask values do not make ${maskRows} rows`);
   if (maskRows > 1 && B > 1 && maskRows !== B) throw new RunnerError(`run: ${maskRows} mask rows for ${B} batch rows (give 1, ${B}, or one batch row)`);
   if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) throw new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`);
   if (readIds.length === 0) throw new RunnerError('run: no vocabulary entries to read');
+  if (tail !== undefined && (cone !== undefined || watch.length > 0 || B > 1)) throw new RunnerError('run: a tail runs one row of tokens, watches nothing and is no cone');
 }
 
 export class ModelSession {
@@ -111,12 +129,12 @@ export class ModelSession {
     readonly loadMs: number,
     /** Whether the graph takes mask rows [M, N] (else one mask [N], a bundle exported before them). */
     readonly maskRows: boolean,
-    /** A cone's graph: no read ids, no logits. */
-    private readonly cone: boolean,
+    /** Which graph: a cone's takes no read ids and gives no logits, a tail's takes no watch and gives no watched nodes. */
+    private readonly kind: GraphKind,
   ) {}
 
-  /** A session of the full graph, or with `cone` of a cone graph (./cone). */
-  static async create(onnxPath: string, options: SessionOptions, cone = false): Promise<ModelSession> {
+  /** A session of the full graph, a cone graph (./cone) or a tail graph (./tails). */
+  static async create(onnxPath: string, options: SessionOptions, kind: GraphKind = 'model'): Promise<ModelSession> {
     const started = performance.now();
     const ort = loadOrt();
     const choice = options.provider ?? 'auto';
@@ -146,7 +164,7 @@ export class ModelSession {
     }
     const s = session;
     const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
-    const [inputs, outputs] = cone ? [CONE_INPUTS, CONE_OUTPUTS] : [ONNX_INPUTS, ONNX_OUTPUTS];
+    const [inputs, outputs] = INTERFACES[kind];
     if (!same(s.inputNames, inputs) || !same(s.outputNames, outputs)) {
       await s.release();
       throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${inputs.join(', ')}) → (${outputs.join(', ')}); re-export the bundle with training/export.py.`);
@@ -154,7 +172,7 @@ export class ModelSession {
     // the graph's own shape of node_mask says which interface it has: [M, N] or, exported before mask rows, [N]
     const maskInput = s.inputMetadata[ONNX_INPUTS.indexOf('node_mask')];
     const maskRows = maskInput.isTensor && maskInput.shape.length === 2;
-    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows, cone);
+    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows, kind);
   }
 
   /** One forward pass (the caller serialises: onnxruntime-node's run holds this thread throughout). */
@@ -168,12 +186,12 @@ export class ModelSession {
       input_ids: new Tensor('int64', ids, [B, T]),
       node_mask: new Tensor('float32', mask, dims),
       node_fill: new Tensor('float32', fill, dims),
-      watch: new Tensor('int64', w, [w.length]),
+      ...(this.kind === 'tail' ? {} : { watch: new Tensor('int64', w, [w.length]) }),
       score_from: new Tensor('int64', BigInt64Array.of(BigInt(scoreFrom)), [1]),
-      ...(this.cone ? {} : { read_ids: new Tensor('int64', readIds, [readIds.length]) }),
+      ...(this.kind === 'cone' ? {} : { read_ids: new Tensor('int64', readIds, [readIds.length]) }),
     });
-    const logits = this.cone ? new Float32Array(0) : (out.logits.data as Float32Array);
-    const watched = watch.length ? (out.watched.data as Float32Array) : new Float32Array(0);
+    const logits = this.kind === 'cone' ? new Float32Array(0) : (out.logits.data as Float32Array);
+    const watched = watch.length && this.kind !== 'tail' ? (out.watched.data as Float32Array) : new Float32Array(0);
     return { logits, watched };
   }
 

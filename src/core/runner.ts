@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { Cone } from './cone';
+import type { Tail } from './tails';
 import type { FromWorker, ToWorker, WorkerSetup } from './runnerWorker';
 import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
 
@@ -24,6 +25,8 @@ export interface RunnerOptions {
   readonly workers?: number;
   /** The bundle's cone graphs (./cone bundleCones), for runs that name one (RunInput.cone). */
   readonly cones?: readonly Cone[];
+  /** The bundle's tail graphs (./tails bundleTails), for runs that name one (RunInput.tail). */
+  readonly tails?: readonly Tail[];
 }
 
 // next to this file: dist/ for the bundled extension and CLI, out/src/core/ for the compiled tests
@@ -86,6 +89,8 @@ export class Runner {
     private readonly slots: Slot[],
     /** The bundle's cones, smallest first (RunnerOptions.cones): ./cone coneFor picks one for a run. */
     readonly cones: readonly Cone[],
+    /** The bundle's tails, by start (RunnerOptions.tails): ./discoverRoute sends ablation rows through them. */
+    readonly tails: readonly Tail[],
     /** The provider in use. */
     readonly provider: 'cuda' | 'cpu',
     /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
@@ -113,7 +118,8 @@ export class Runner {
     // The first session settles the provider. Its siblings start at the same time on the CPU (the
     // case they are for), and are stopped again, unused, if the first one got CUDA.
     const cones = Object.fromEntries((options.cones ?? []).map((c) => [c.upto, c.onnxPath]));
-    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, options: { provider, threads, spinning } });
+    const tails = Object.fromEntries((options.tails ?? []).map((t) => [t.from, t.onnxPath]));
+    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, options: { provider, threads, spinning } });
     const starts = [startWorker(setup(options.provider)), ...Array.from({ length: workers - 1 }, () => startWorker(setup('cpu')))];
     const settled = await Promise.allSettled(starts);
     const up = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -121,7 +127,7 @@ export class Runner {
     const keep = failed ? [] : up[0].ready.provider === 'cuda' ? [up[0]] : up;
     await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
     if (failed) throw failed.reason;
-    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], up[0].ready.provider, up[0].ready.notice, performance.now() - started);
+    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], options.tails ?? [], up[0].ready.provider, up[0].ready.notice, performance.now() - started);
   }
 
   /**
@@ -150,6 +156,7 @@ export class Runner {
     try {
       checkRunInput(input);
       if (input.cone !== undefined && !this.cones.some((c) => c.upto === input.cone)) throw new RunnerError(`run: this bundle has no cone up to ${input.cone}`);
+      if (input.tail !== undefined && !this.tails.some((t) => t.from === input.tail)) throw new RunnerError(`run: this bundle has no tail from ${input.tail}`);
     } catch (e) {
       return Promise.reject(e as Error);
     }

@@ -5,12 +5,14 @@
 // shared with every other extension) never waits on the model.
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from './errors';
-import { firstLine, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
+import { firstLine, type GraphKind, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
 
 export interface WorkerSetup {
   readonly onnxPath: string;
   /** The bundle's cone graphs by the node location they end at (./cone): a session each, opened at its first run. */
   readonly cones: Readonly<Record<string, string>>;
+  /** The bundle's tail graphs by the node location they start at (./tails): a session each, opened at its first run. */
+  readonly tails: Readonly<Record<string, string>>;
   readonly options: SessionOptions;
 }
 
@@ -26,7 +28,7 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const { onnxPath, cones, options } = workerData as WorkerSetup;
+  const { onnxPath, cones, tails, options } = workerData as WorkerSetup;
   let session: ModelSession;
   try {
     session = await ModelSession.create(onnxPath, options);
@@ -37,15 +39,23 @@ async function serve(): Promise<void> {
   }
   post({ kind: 'ready', provider: session.provider, notice: session.notice, loadMs: session.loadMs });
   const full = session;
-  // a cone runs on the provider the full graph got: no second CUDA attempt, no second notice
-  const coneSessions = new Map<string, Promise<ModelSession>>();
-  const sessionFor = (cone: string | undefined): Promise<ModelSession> => {
-    if (cone === undefined) return Promise.resolve(full);
-    let s = coneSessions.get(cone);
+  // a cone or tail runs on the provider the full graph got: no second CUDA attempt, no second notice
+  const opened = new Map<string, Promise<ModelSession>>();
+  const graphs: Readonly<Record<Exclude<GraphKind, 'model'>, { readonly files: Readonly<Record<string, string>>; readonly what: string }>> = {
+    cone: { files: cones, what: 'cone up to' },
+    tail: { files: tails, what: 'tail from' },
+  };
+  const sessionFor = ({ cone, tail }: RunInput): Promise<ModelSession> => {
+    const kind = cone !== undefined ? 'cone' : tail !== undefined ? 'tail' : undefined;
+    if (kind === undefined) return Promise.resolve(full);
+    const at = (cone ?? tail) as string;
+    const key = `${kind} ${at}`;
+    let s = opened.get(key);
     if (!s) {
-      if (!(cone in cones)) return Promise.reject(new Error(`this bundle has no cone up to ${cone}`));
-      s = ModelSession.create(cones[cone], { ...options, provider: full.provider }, true);
-      coneSessions.set(cone, s);
+      const { files, what } = graphs[kind];
+      if (!(at in files)) return Promise.reject(new Error(`this bundle has no ${what} ${at}`));
+      s = ModelSession.create(files[at], { ...options, provider: full.provider }, kind);
+      opened.set(key, s);
     }
     return s;
   };
@@ -54,13 +64,13 @@ async function serve(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     chain = chain.then(async () => {
       if (m.kind === 'close') {
-        const opened = await Promise.allSettled(coneSessions.values());
-        await Promise.all([full, ...opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((x) => x.release()));
+        const others = await Promise.allSettled(opened.values());
+        await Promise.all([full, ...others.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((x) => x.release()));
         port.close();
         return;
       }
       try {
-        const output = await (await sessionFor(m.input.cone)).run(m.input);
+        const output = await (await sessionFor(m.input)).run(m.input);
         // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
         post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer])] as ArrayBuffer[]);
       } catch (e) {
