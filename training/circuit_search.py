@@ -72,11 +72,20 @@ def pruning_target(model_loss: float) -> float:
     return max(TARGET_LOSS, 1.25 * model_loss)
 
 
-def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs=(1e-3, 3e-3), log=print, steps: int = PruneConfig.steps) -> dict:
+def prune_task(
+    gpt: GPT,
+    task_examples,
+    fill: torch.Tensor,
+    target: float,
+    coefs=(1e-3, 3e-3),
+    log=print,
+    steps: int = PruneConfig.steps,
+    settle: float = PruneConfig.settle,
+) -> dict:
     """Try a few λ; keep the smallest circuit that reaches the target."""
     best = None
     for coef in coefs:
-        cfg = PruneConfig(k_coef=coef, steps=steps)
+        cfg = PruneConfig(k_coef=coef, steps=steps, settle=settle)
         log(f" λ = {coef}")
         tau = learn_mask_logits(gpt, task_examples, fill, cfg, log)
         order = torch.argsort(tau, descending=True)
@@ -84,5 +93,5 @@ def prune_task(gpt: GPT, task_examples, fill: torch.Tensor, target: float, coefs
         chosen = set(nodes)
         order, k = torch.tensor(nodes + [int(f) for f in order if int(f) not in chosen]), len(nodes)
         if best is None or k < best["k"]:
-            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps}
+            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps, "settle": settle}
     return best

@@ -26,6 +26,9 @@ class PruneConfig:
     init_bias: float = 0.3
     init_scale: float = 0.01
     seed: int = 0
+    # share of the last steps run without the logistic noise: the noise opens nodes just below τ = 0 at
+    # random, so a mask trained with it to the end can rely on nodes that the τ-ordered circuit lacks
+    settle: float = 0.0
 
 
 def straight_through_mask(tau: torch.Tensor, temp: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -68,7 +71,7 @@ def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, 
     for step in range(cfg.steps):
         batch = rng.sample(examples, min(cfg.batch, len(examples)))
         ids, last, c, w = tasks_mod.collate(batch)
-        mask = straight_through_mask(tau, cfg.temp, g)
+        mask = straight_through_mask(tau, cfg.temp, g if step < cfg.steps * (1 - cfg.settle) else None)
         logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
         task_loss = tasks_mod.contrast_loss(tasks_mod.contrast(logits, last, c, w))
         loss = task_loss + cfg.k_coef * mask.sum()

@@ -44,6 +44,7 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
         "coef": m["k_coef"],
         "loss": m["train_task_loss_at_k"],
         "steps": m.get("mask_steps", PruneConfig.steps),
+        "settle": m.get("mask_settle", 0.0),
     }
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
@@ -96,6 +97,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "n_residual_edges": len(edges) - len(weight_edges),
         "k_coef": best["coef"],
         "mask_steps": best["steps"],
+        "mask_settle": best["settle"],
         "train_task_loss_at_k": best["loss"],
         "task_loss_model": faith["model"]["task_loss"],
         "task_loss_circuit": faith["circuit"]["task_loss"],
@@ -137,6 +139,7 @@ def parse_args() -> argparse.Namespace:
         help="λ values to try (comma-separated); the smallest circuit wins (default 1e-3,3e-3; with --frozen-norms, the circuit's λ and a tenth of it)",
     )
     ap.add_argument("--steps", type=int, default=None, help=f"mask optimisation steps per λ (default {PruneConfig.steps}; with --frozen-norms, the circuit's)")
+    ap.add_argument("--settle", type=float, default=0.0, help="share of the last mask steps run without the logistic noise (default 0: noise throughout)")
     ap.add_argument(
         "--target",
         type=float,
@@ -207,10 +210,10 @@ def main() -> None:
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = args.target or pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
-        best = prune_task(gpt, task.train, fill, target, coefs=coefs or (1e-3, 3e-3), steps=steps)
+        best = prune_task(gpt, task.train, fill, target, coefs=coefs or (1e-3, 3e-3), steps=steps, settle=args.settle)
         nonsense_k = None
         if not args.no_nonsense:
-            nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None, steps=steps)
+            nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None, steps=steps, settle=args.settle)
             nonsense_k = nb["k"]
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)
         add_to_manifest(args.bundle / "manifest.json", rel)

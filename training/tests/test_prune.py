@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from training import circuit_search, evidence, masks, tasks
@@ -33,7 +34,8 @@ def planted_model() -> GPT:
     return g.eval()
 
 
-def test_pruning_recovers_the_planted_circuit():
+@pytest.mark.parametrize("settle", [0.0, 0.5])
+def test_pruning_recovers_the_planted_circuit(settle):
     g = planted_model()
     examples = []
     for i in range(64):
@@ -41,7 +43,7 @@ def test_pruning_recovers_the_planted_circuit():
         examples.append(tasks.Example(filler + [TOK_X], ANS_A, ANS_B, "template"))
         examples.append(tasks.Example(filler + [TOK_Y], ANS_B, ANS_A, "template"))
     fill = torch.zeros(n_nodes(CFG))  # zero-ablation keeps the planted path the only way to answer A
-    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None)
+    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None, settle=settle)
     kept = set(best["order"][: best["k"]].tolist())
     offsets = {e["name"]: e["offset"] for e in node_layout(CFG)}
     planted = {offsets["0.mlp.act_in"] + C_IN, offsets["0.mlp.post_act"] + NEURON, offsets["0.mlp.resid_delta"] + C_OUT}
