@@ -14,7 +14,7 @@ import { formatBench } from './benchFormat';
 import { discover } from './cliDiscover';
 import { IMPORT_USAGE, importOpenai } from './cliImport';
 import { bundleDirFor, cliBundleFolders, FOLDERS_ENV, modelsText } from './cliModels';
-import { readContrastCircuit, readNodeList } from './core/nodeList';
+import { type NodeFile, readNodeFile } from './core/nodeList';
 import type { CircuitFile } from './schemas/circuit';
 import { errorMessage } from './core/errors';
 
@@ -191,25 +191,31 @@ export function offsetOf(text: string, at: string): number {
   return start + col - 1;
 }
 
-/** The nodes --ablate names (a list, or @FILE) and every node outside --only @FILE, with the --mode analyze() has already checked. */
-function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): Ablation {
+/**
+ * The nodes --ablate names (a list, or @FILE) and every node outside --only @FILE, with the --mode
+ * analyze() has already checked; and the contrast of the circuit file --only (else --ablate) names
+ * when it is a found circuit. Each file is read and parsed once.
+ */
+function ablationOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): { ablation: Ablation; contrast: CircuitFile | undefined } {
   const mode = String(opts.get('--mode') ?? 'mean') as Ablation['mode'];
-  const fromFile = (option: string, v: string) => {
+  const fromFile = (option: string, v: string): NodeFile => {
     if (!v.startsWith('@')) throw new UsageError(`${option} takes @FILE, not ${v}`);
     try {
-      return readNodeList(v.slice(1), bundle);
+      return readNodeFile(v.slice(1), bundle);
     } catch (e) {
       throw new UsageError(`${option}: ${errorMessage(e)}`);
     }
   };
   const ablate = opts.has('--ablate') ? String(opts.get('--ablate')) : '';
-  const nodes = ablate.startsWith('@') ? fromFile('--ablate', ablate) : ablate.split(',').map((s) => s.trim()).filter(Boolean);
+  const ablateFile = ablate.startsWith('@') ? fromFile('--ablate', ablate) : undefined;
+  const nodes = ablateFile ? [...ablateFile.ids] : ablate.split(',').map((s) => s.trim()).filter(Boolean);
   for (const id of nodes) if (bundle.layout.flat(id) === undefined) throw new UsageError(`--ablate: ${id} is not a node of ${bundle.name}`);
-  if (opts.has('--only')) {
-    const kept = new Set(fromFile('--only', String(opts.get('--only'))));
+  const onlyFile = opts.has('--only') ? fromFile('--only', String(opts.get('--only'))) : undefined;
+  if (onlyFile) {
+    const kept = new Set(onlyFile.ids);
     for (let f = 0; f < bundle.layout.count; f++) if (!kept.has(bundle.layout.id(f))) nodes.push(bundle.layout.id(f));
   }
-  return { nodes: new Set(nodes), mode };
+  return { ablation: { nodes: new Set(nodes), mode }, contrast: (onlyFile ?? ablateFile)?.contrast };
 }
 
 export function providerOf(opts: ReadonlyMap<string, string | true>): ProviderChoice {
@@ -366,12 +372,6 @@ function readoutJson(r: Readout) {
   return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
 }
 
-/** The circuit file named by --only or --ablate @FILE when it is a found circuit (its own contrast), else undefined. */
-function contrastCircuitOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): CircuitFile | undefined {
-  const file = [opts.get('--only'), opts.get('--ablate')].find((v): v is string => typeof v === 'string' && v.startsWith('@'));
-  return file === undefined ? undefined : readContrastCircuit(file.slice(1), bundle);
-}
-
 /** The circuits --circuit names (a task name, or a part of exactly one), in bundle order; all without it. */
 function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): string[] {
   const all = bundle.circuits.map((c) => c.task);
@@ -487,8 +487,7 @@ async function analyze(args: Args): Promise<void> {
   // Set once the model's workers exist: creating an isolate resets the flag to its least value, 2.
   if (text.length > SMALL_HEAP_FROM) v8.setFlagsFromString('--semi-space-growth-factor=1');
   try {
-    const ablation = ablationOf(bundle, opts);
-    const found = contrastCircuitOf(bundle, opts);
+    const { ablation, contrast: found } = ablationOf(bundle, opts);
     const circuits = found ? [...bundle.circuits, found] : bundle.circuits;
     const tasks = [...circuitsOf(bundle, opts), ...(found ? [found.task] : [])];
     const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism });

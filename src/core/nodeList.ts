@@ -1,13 +1,24 @@
 // The nodes named by a file given as `--ablate @FILE` or `--only @FILE`: a circuit file (bundle
 // format), the JSON the panel exports, or the JSON `discover` writes — each has "nodes": [{"id"}].
+// The file is read and parsed once; a circuit "Why this token?" saved also brings its contrast.
 import * as fs from 'fs';
 import { checkCircuit, type Bundle } from './bundle';
 import { circuitFile, type CircuitFile } from '../schemas/circuit';
 import { nodeListFile } from '../schemas/nodeList';
 import { check } from '../schemas/validate';
 
-/** The node ids the file names, each a node of the bundle, or a one-sentence Error. */
-export function readNodeList(file: string, bundle: Bundle): string[] {
+export interface NodeFile {
+  /** The node ids the file names, each a node of the bundle. */
+  readonly ids: string[];
+  /**
+   * The file as a circuit of a task the model lacks (one "Why this token?" saved with --save), so
+   * that its contrast can be read beside the ablation it names; undefined for any other node list.
+   */
+  readonly contrast: CircuitFile | undefined;
+}
+
+/** The node file's ids and, for a saved found circuit, its contrast; or a one-sentence Error. */
+export function readNodeFile(file: string, bundle: Bundle): NodeFile {
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
   let raw: unknown;
   try {
@@ -20,22 +31,18 @@ export function readNodeList(file: string, bundle: Bundle): string[] {
   const ids = checked.value.nodes.map((n) => n.id);
   const unknown = ids.find((id) => bundle.layout.flat(id) === undefined);
   if (unknown !== undefined) throw new Error(`${file} names node ${unknown}, which is not a node of ${bundle.name}`);
-  return ids;
+  return { ids, contrast: contrastOf(raw, file, bundle) };
 }
 
-/**
- * The file as a circuit of a task the model lacks (one "Why this token?" saved with --save), so that
- * its contrast can be read beside the ablation it names; undefined for any other node list. Call it
- * after readNodeList, which has already said what is wrong with an unreadable file.
- */
-export function readContrastCircuit(file: string, bundle: Bundle): CircuitFile | undefined {
-  const checked = check(circuitFile, JSON.parse(fs.readFileSync(file, 'utf8')));
+/** The parsed file as a found circuit with a contrast the model can read, else undefined. */
+function contrastOf(raw: unknown, file: string, bundle: Bundle): CircuitFile | undefined {
+  const checked = check(circuitFile, raw);
   if (!checked.ok || bundle.circuits.some((c) => c.task === checked.value.task)) return undefined;
   try {
     return checkCircuit(checked.value, file, bundle.layout, bundle.tokenizer, (message) => {
       throw new Error(message);
     });
   } catch {
-    return undefined; // its nodes are the model's (readNodeList checked them); only a contrast the model cannot read is left out
+    return undefined; // its nodes are the model's (checked above); only a contrast the model cannot read is left out
   }
 }

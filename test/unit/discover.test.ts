@@ -8,7 +8,7 @@ import { DocumentAnalyzer } from '../../src/core/analysis';
 import { findCircuit, growthSizes } from '../../src/core/discover';
 import { discoverAt, type Discovery, tokenIdOf } from '../../src/core/discoverAt';
 import { toCircuitFile } from '../../src/core/foundCircuit';
-import { readNodeList } from '../../src/core/nodeList';
+import { readNodeFile } from '../../src/core/nodeList';
 import { NodeWeights, OUTPUT_NODE } from '../../src/core/nodeWeights';
 import { circuitFile } from '../../src/schemas/circuit';
 import { check } from '../../src/schemas/validate';
@@ -93,9 +93,16 @@ test('discoverAt: the default contrast is the next token in the code (when among
   assert.equal(file.metrics?.logit_diff_recovered, d.circuit_only.kept);
   assert.match(file.title, /^found at \d+:\d+ for ".*" vs ".*"$/);
   assert.deepEqual(file.found.position, d.position);
+  // read back as --only/--ablate @FILE read it: its nodes and, from the same parse, its contrast
+  const saved = path.join(tempDir('ci-found-'), 'found.json');
+  fs.writeFileSync(saved, JSON.stringify(file));
+  const read = readNodeFile(saved, bundle);
+  assert.deepEqual(read.ids, file.nodes.map((n) => n.id));
+  assert.equal(read.contrast?.task, file.task);
+  assert.deepEqual(read.contrast?.classes.map((c) => c.tokens[0].id), [d.target.id, d.alt.id]);
 });
 
-test('readNodeList: the nodes of a discover JSON, a circuit file or a panel export; one sentence for anything else', () => {
+test('readNodeFile: the nodes of a discover JSON, a circuit file or a panel export (no contrast: none is a found circuit); one sentence for anything else', () => {
   const { bundle } = fixture;
   const dir = tempDir('ci-nodes-');
   const write = (name: string, v: unknown) => {
@@ -103,13 +110,13 @@ test('readNodeList: the nodes of a discover JSON, a circuit file or a panel expo
     fs.writeFileSync(f, typeof v === 'string' ? v : JSON.stringify(v));
     return f;
   };
-  assert.deepEqual(readNodeList(write('a.json', { nodes: [{ id: '0.attn.v.3', attribution: 1 }, { id: '1.mlp.post_act.60' }] }), bundle), ['0.attn.v.3', '1.mlp.post_act.60']);
+  assert.deepEqual(readNodeFile(write('a.json', { nodes: [{ id: '0.attn.v.3', attribution: 1 }, { id: '1.mlp.post_act.60' }] }), bundle), { ids: ['0.attn.v.3', '1.mlp.post_act.60'], contrast: undefined });
   const circuitLike = { task: 't', classes: [], nodes: [{ id: '0.mlp.post_act.7', layer: 0, site: 'mlp.post_act', index: 7, label: 'x' }], edges: [] };
-  assert.deepEqual(readNodeList(write('e.json', circuitLike), bundle), ['0.mlp.post_act.7']);
-  assert.throws(() => readNodeList(write('b.json', 'not json'), bundle), /is not JSON/);
-  assert.throws(() => readNodeList(write('c.json', { nodes: [{ name: 'x' }] }), bundle), /does not list nodes as a circuit file does/);
-  assert.throws(() => readNodeList(write('d.json', { nodes: [{ id: '0.attn.v.999' }] }), bundle), /names node 0\.attn\.v\.999, which is not a node of rows-fixture/);
-  assert.throws(() => readNodeList(path.join(dir, 'missing.json'), bundle), /no such file/);
+  assert.deepEqual(readNodeFile(write('e.json', circuitLike), bundle), { ids: ['0.mlp.post_act.7'], contrast: undefined });
+  assert.throws(() => readNodeFile(write('b.json', 'not json'), bundle), /is not JSON/);
+  assert.throws(() => readNodeFile(write('c.json', { nodes: [{ name: 'x' }] }), bundle), /does not list nodes as a circuit file does/);
+  assert.throws(() => readNodeFile(write('d.json', { nodes: [{ id: '0.attn.v.999' }] }), bundle), /names node 0\.attn\.v\.999, which is not a node of rows-fixture/);
+  assert.throws(() => readNodeFile(path.join(dir, 'missing.json'), bundle), /no such file/);
 });
 
 function cli(...args: string[]) {
