@@ -3,6 +3,7 @@
 // each token; and which layer an attention node is in.
 import type { AttentionAt, AttentionToken, HeadPattern } from './attention';
 import { parseNodeId } from './nodes';
+import { tokenCode } from './readoutText';
 
 /** Tint steps: a token's weight over the largest one's, from the first level up (below it: no tint). */
 export const TINT_LEVELS = [0.05, 0.15, 0.3, 0.5, 0.75] as const;
@@ -28,18 +29,15 @@ export function tintedTokens(at: AttentionAt, head: HeadPattern): TintedToken[] 
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)} %`;
-/** A token's text as shown in a sentence: quoted like JSON, so spaces and newlines are visible. */
-const shown = (text: string) => JSON.stringify(text);
-
-/** "head 1.2 from `"name"`: sink takes 70 %; top tokens "(" 12 %, …" (the start of the text, and a notebook cell's cells above taken together, count as a token when among the top). */
+/** "head 1.2 from `name`: sink takes 70 %; top tokens `(` 12 %, …", tokens written as the hover writes them (tokenCode) (the start of the text, and a notebook cell's cells above taken together, count as a token when among the top). */
 export function describeHead(at: AttentionAt, head: HeadPattern, top = 3): string {
-  const ranked = at.tokens.map((t, k) => ({ text: shown(t.text), w: head.weights[k] }));
+  const ranked = at.tokens.map((t, k) => ({ text: tokenCode(t.text), w: head.weights[k] }));
   if (head.startOfText > 0) ranked.push({ text: 'the start of the file', w: head.startOfText });
   // the cells above a notebook cell are not in its editor, so not tinted: their share is said here
   if (head.above) ranked.push({ text: 'the cells above', w: head.above });
   ranked.sort((a, b) => b.w - a.w);
   const best = ranked.slice(0, top).map((r) => `${r.text} ${percent(r.w)}`);
-  return `head ${at.layer}.${head.head} from ${shown(at.query.text)}: sink takes ${percent(head.sink)}; top tokens ${best.join(', ')}`;
+  return `head ${at.layer}.${head.head} from ${tokenCode(at.query.text)}: sink takes ${percent(head.sink)}; top tokens ${best.join(', ')}`;
 }
 
 /** The head with the least sink share: the one that looks at the text most. */

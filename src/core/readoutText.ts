@@ -38,7 +38,7 @@ export function describeCircuitPrediction(circuit: Pick<CircuitFile, 'classes'>,
 export function describePrediction(f: PredictionFacts): PredictionWords {
   const expected: 0 | 1 = f.logitDiff >= 0 ? 0 : 1;
   const contrastP = 1 / (1 + Math.exp(-Math.abs(f.logitDiff)));
-  const side = (k: 0 | 1): string => `**${f.labels[k]}** (${code(f.tokens[k])})`;
+  const side = (k: 0 | 1): string => `**${f.labels[k]}** (${tokenCode(f.tokens[k])})`;
   const raw = f.raw ? `; as the next token among all ${percent(f.raw[expected])}` : '';
   const correct = f.truth === undefined ? undefined : f.truth === expected;
   const verdict = correct === undefined ? ' The code here has neither side, so there is no right answer to check.' : correct ? ' Correct here.' : ` Wrong here: the code has ${side(f.truth as 0 | 1)}.`;
@@ -61,8 +61,11 @@ function signed(x: number): string {
   return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
 }
 
-/** Inline code that survives backticks and newlines in the token's text. */
-function code(text: string): string {
+/**
+ * A token's text as the product shows it: inline code (markdown, read as-is where none is rendered)
+ * that survives backticks, with line breaks and tabs written \n and \t.
+ */
+export function tokenCode(text: string): string {
   const shown = text.replace(/\n/g, '\\n').replace(/\t/g, '\\t');
   return shown.includes('`') ? `\`\` ${shown} \`\`` : `\`${shown}\``;
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { AttentionAt, HeadPattern } from '../core/attention';
 import { layerOfNode, leastSinkHead } from '../core/attentionText';
 import { errorMessage } from '../core/errors';
+import { tokenCode } from '../core/readoutText';
 import type { AttentionOverlay, RenderedAttention } from './attentionOverlay';
 import type { LoadedModel } from './loadedModel';
 import { modelFor } from './notebookCells';
@@ -104,5 +105,5 @@ async function pickHead(ats: readonly AttentionAt[]): Promise<HeadItem | undefin
       at,
       pattern,
     }));
-  return vscode.window.showQuickPick(items, { title: `Where attention looks from ${JSON.stringify(ats[0].query.text)}`, placeHolder: 'Pick a head (its sink share: attention paid to nothing)' });
+  return vscode.window.showQuickPick(items, { title: `Where attention looks from ${tokenCode(ats[0].query.text)}`, placeHolder: 'Pick a head (its sink share: attention paid to nothing)' });
 }

@@ -62,7 +62,8 @@ export class AttentionOverlay extends Disposable {
     editor.setDecorations(this.queryMark, [range(at.query)]);
     const message = describeHead(at, head);
     this.status.text = `$(eye) ${message}`;
-    this.status.tooltip = `Circuit Inspector: where attention looks — ${message}. Tinted: the tokens it attends to, stronger for more weight. Moving the cursor clears it.`;
+    // markdown, so that the tokens' code spans show as code (the status bar itself renders none)
+    this.status.tooltip = new vscode.MarkdownString(`Circuit Inspector: where attention looks — ${message}. Tinted: the tokens it attends to, stronger for more weight. Moving the cursor clears it.`);
     this.status.show();
     this.shownIn = editor;
     const out = { uri: doc.uri, layer: at.layer, head: head.head, query: at.query, tinted, weights: [...head.weights], startOfText: head.startOfText, above: head.above ?? 0, sink: head.sink, message };

@@ -49,7 +49,7 @@ function checkOverlay(r: Rendered, doc: vscode.TextDocument): void {
   const top = Math.max(...r.weights);
   const topIsLineBreak = r.tinted.every((t) => t.weight !== top); // a bare line break is left untinted
   assert.ok(topIsLineBreak || r.tinted.some((t) => t.weight === top && t.level === 4), 'the most attended token has the strongest tint');
-  assert.match(r.message, new RegExp(`^head ${r.layer}\\.${r.head} from ".+": sink takes [\\d.]+ %; top tokens `));
+  assert.match(r.message, new RegExp(`^head ${r.layer}\\.${r.head} from \`.+\`: sink takes [\\d.]+ %; top tokens `));
 }
 
 suite('Where attention looks', () => {

@@ -242,7 +242,7 @@ suite('Notebooks', () => {
     const total = r.weights.reduce((a, b) => a + b, 0) + r.startOfText + r.above + r.sink;
     assert.ok(Math.abs(total - 1) < 1e-6, `the cell's tokens, the start, the cells above and the sink make 1 (${total})`);
     assert.ok(r.above > 0, 'the head looks at the cells above too');
-    assert.match(r.message, new RegExp(`^head ${r.layer}\\.${r.head} from ".+": sink takes [\\d.]+ %; top tokens `));
+    assert.match(r.message, new RegExp(`^head ${r.layer}\\.${r.head} from \`.+\`: sink takes [\\d.]+ %; top tokens `));
     await screenshot('notebook-attention');
     // the same head from the same token of the plain file: the weights on the cell's part are its own
     const fromPlain = await vscode.commands.executeCommand<Rendered>('circuitInspector.showAttention', { uri: plain.uri.toString(), offset: at + shift, layer: r.layer, head: r.head });

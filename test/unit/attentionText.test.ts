@@ -38,11 +38,15 @@ test('tintedTokens: the most attended token gets the top level; a token under th
 
 test('describeHead: names the head and the query, the sink share and the top tokens (the start of the file among them when it is)', () => {
   const h = head([0.001, 0, 0.02, 0.4, 0.1, 0.05, 0.029], 0.1, 0.3, 2);
-  assert.equal(describeHead(at([h]), h), 'head 1.2 from " b": sink takes 30 %; top tokens "(" 40 %, "a" 10 %, the start of the file 10 %');
+  assert.equal(describeHead(at([h]), h), 'head 1.2 from ` b`: sink takes 30 %; top tokens `(` 40 %, `a` 10 %, the start of the file 10 %');
   const small = head([0, 0, 0, 0.005, 0, 0, 0], 0, 0.995);
-  assert.equal(describeHead(at([small]), small, 1), 'head 1.0 from " b": sink takes 100 %; top tokens "(" 0.5 %');
+  assert.equal(describeHead(at([small]), small, 1), 'head 1.0 from ` b`: sink takes 100 %; top tokens `(` 0.5 %');
   const cell = { ...head([0, 0, 0.02, 0.2, 0.1, 0.05, 0.03], 0, 0.1, 2), above: 0.5 };
-  assert.equal(describeHead(at([cell]), cell, 2), 'head 1.2 from " b": sink takes 10 %; top tokens the cells above 50 %, "(" 20 %', 'a notebook cell\'s cells above, together');
+  assert.equal(describeHead(at([cell]), cell, 2), 'head 1.2 from ` b`: sink takes 10 %; top tokens the cells above 50 %, `(` 20 %', 'a notebook cell\'s cells above, together');
+  // tokens as the hover and the panel write them (readoutText's tokenCode), not as JSON strings with their quotes escaped
+  const odd = [{ start: 0, end: 4, text: '":\n ' }, { start: 4, end: 5, text: '`' }, { start: 5, end: 7, text: '\t"' }];
+  const oddHead = head([0.6, 0.3, 0], 0, 0.1);
+  assert.equal(describeHead({ layer: 0, dHead: 32, query: odd[2], tokens: odd, heads: [oddHead] }, oddHead, 2), 'head 0.0 from `\\t"`: sink takes 10 %; top tokens `":\\n ` 60 %, `` ` `` 30 %');
 });
 
 test('leastSinkHead and layerOfNode: the head that looks at the text most; the layer and channel of q, k and v nodes only', () => {
