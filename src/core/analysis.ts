@@ -6,7 +6,8 @@
 // class tokens of each circuit; the next-token lists need all V and cost one more matmul. The
 // editor's highlights need less still: firingOnly() watches only the shown circuits' firing-rule
 // nodes and reads no logits, so its windows run the smallest cone of the model that computes those
-// nodes (./cone); hovers and the panel read the rest of the same windows on demand.
+// nodes (./cone), and only the windows where a shown circuit's task applies; hovers and the panel
+// read the rest of the same windows on demand.
 //
 // Re-analysis after an edit recomputes only windows whose tokens changed (./cache); window
 // boundaries are content-defined by default, so that is a few windows around the edit. A window's
@@ -69,7 +70,11 @@ export interface NextToken {
 }
 
 export interface CircuitAtToken {
-  /** Σ coef·activation of the firing rule's terms at this token. */
+  /**
+   * Σ coef·activation of the firing rule's terms at this token; NaN in a highlight pass
+   * (DocumentAnalyzer.firingOnly) in a window where none of its circuits' tasks applies, which it
+   * does not run.
+   */
   readonly value: number;
   /** The circuit's task applies to this token (its scope, ./tasks DocumentScope.applies). */
   readonly applies: boolean;
@@ -331,11 +336,12 @@ export class DocumentAnalyzer {
   /**
    * The highlight pass of the circuits with these tasks: an analyzer that watches only their
    * firing-rule nodes and reads no logits, so each window runs the smallest cone that covers those
-   * nodes (AnalyzerOptions.cones) instead of the whole model. It shares this one's window cache and
-   * keys: an analysis of all circuits afterwards runs each window once more for only what this one
-   * did not read, and keeps the firing values it computed, so a token has one value in both. Its
-   * results have no readouts (DocumentAnalysis.readout throws): what needs logits reads them from
-   * this analyzer (analyze(), analyzeAt()).
+   * nodes (AnalyzerOptions.cones) instead of the whole model, and only the windows where one of
+   * their tasks applies (withoutQuiet). It shares this one's window cache and keys: an analysis of
+   * all circuits afterwards runs each window once more for only what this one did not read, and
+   * keeps the firing values it computed, so a token has one value in both. Its results have no
+   * readouts (DocumentAnalysis.readout throws): what needs logits reads them from this analyzer
+   * (analyze(), analyzeAt()).
    */
   firingOnly(tasks: readonly string[]): DocumentAnalyzer {
     const circuits = this.bundle.circuits.filter((c) => tasks.includes(c.task));
@@ -377,9 +383,11 @@ export class DocumentAnalyzer {
     const enc = this.encode(source);
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
-    const { results, todo } = this.lookUp(windows, seq, full, ablation);
-    const scale = options.thresholdScale ?? 1;
     const scope = documentScope(text);
+    const looked = this.lookUp(windows, seq, full, ablation);
+    const results = looked.results;
+    const todo = this.reads === 'firing' && !full ? this.withoutQuiet(looked.todo, results, enc, shift, scope) : looked.todo;
+    const scale = options.thresholdScale ?? 1;
     const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
     if (todo.length) {
       // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
@@ -407,6 +415,24 @@ export class DocumentAnalyzer {
       else todo.push({ w, win, key, store: hit ?? newStore(win.length - win.from) });
     });
     return { results, todo };
+  }
+
+  /**
+   * The highlight pass (firingOnly) runs a window only when the task of one of its circuits applies
+   * to a token the window scores: nowhere else can a circuit fire, whatever the model computes. The
+   * other windows get, without a run, NaN for every watched node (their tokens' values are NaN,
+   * and no circuit applies or fires there); their stores stay unwritten.
+   */
+  private withoutQuiet(todo: PendingWindow[], results: WindowResult[], enc: TokenRanges, shift: number, scope: DocumentScope): PendingWindow[] {
+    const K = this.watch.length;
+    return todo.filter(({ w, win }) => {
+      // sequence position p holds token p − 1 (the EOT prefix is none)
+      for (let p = Math.max(1, win.start + win.from); p < win.start + win.length; p++) {
+        if (this.bundle.circuits.some((c) => scope.applies(c, enc.starts[p - 1] + shift, enc.ends[p - 1] + shift))) return true;
+      }
+      results[w] = { topIds: new Int32Array(0), topP: new Float32Array(0), lse: new Float64Array(0), watched: new Float32Array((win.length - win.from) * K).fill(NaN), stride: K };
+      return false;
+    });
   }
 
   /** Whether a window's store holds everything this analyzer reads. */
