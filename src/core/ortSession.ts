@@ -142,6 +142,10 @@ export class ModelSession {
       intraOpNumThreads: Math.max(1, options.threads),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // A memory pattern is planned and kept per input shape, and windows come in many lengths: with
+      // it the CLI on a 10 MB file held 389–421 MB, without it 373–392, at the same speed per window
+      // (docs/BENCHMARKS.md, "Session 11: the CLI's memory").
+      enableMemPattern: false,
       extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
     };
     let session: Ort.InferenceSession | undefined;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { binaryReason, DEFAULT_MAX_BYTES, offsetOf, parseArgs, parseBytes, Positions, Progress } from '../../src/cli';
+import { binaryReason, DEFAULT_MAX_BYTES, EXIT, offsetOf, parseArgs, parseBytes, Positions, Progress } from '../../src/cli';
 import { DocumentAnalyzer } from '../../src/core/analysis';
 import { openModel } from '../../src/core/openModel';
 import { tempDir } from './tempDirs';
@@ -58,7 +58,11 @@ test('--help prints usage; bench rejects bad options with exit 2', { skip: noDis
   assert.equal(h.status, 0);
   assert.match(h.stdout, /^Usage: circuit-inspector/);
   for (const o of ['--json', '--jsonl', '--top', '--ablate', '--mode', '--at', '--max-bytes', '--progress', '--no-progress', '--circuit', '--firing', '--bundle', '--provider', 'bench', '--runs', 'Exit status']) assert.ok(h.stdout.includes(o), o);
-  for (const code of ['0', '1', '2', '3', '4']) assert.match(h.stdout, new RegExp(`^  ${code}  `, 'm'));
+  // every exit status is in --help and in the README's CLI part, and no other
+  const helpCodes = [...h.stdout.matchAll(/^  (\d)  /gm)].map((m) => Number(m[1]));
+  assert.deepEqual(helpCodes, Object.values(EXIT).sort());
+  const readme = /\*\*Exit status:\*\*([^]*?)\n\n/.exec(fs.readFileSync(path.join(root, 'README.md'), 'utf8'))?.[1] ?? '';
+  assert.deepEqual([...new Set([...readme.matchAll(/`(\d)`/g)].map((m) => Number(m[1])))].sort(), Object.values(EXIT).sort());
   const b = cli('bench', '--runs', '0');
   assert.equal(b.status, 2);
   assert.match(b.stderr, /--runs must be an integer from 1 to 50/);
