@@ -34,6 +34,10 @@ test('bench: a 60-line case runs every measurement and the report holds together
   assert.equal(c.x_of_limit, c.onnx_ms / c.limit_ms);
   assert.equal(rep.machine.provider, 'cpu');
   const table = formatBench(rep);
+  // the editor's highlight pass, cold, alternating with the full analysis (one run: the ratio is that pair's)
+  assert.ok(c.highlights_ms > 0 && c.highlights_visible_ms > 0 && c.highlights_visible_ms <= c.highlights_ms);
+  assert.equal(c.highlights_vs_analyze, c.highlights_ms / c.analyze_ms);
+  assert.match(table, /highlights\/analyze/);
   // the highlight pass through the quote circuit's cone: the same windows, fewer multiply-adds than the full graph's
   assert.ok(c.cone !== null, 'the shipped bundle has a cone that covers the quote circuit (re-export it with training/export.py)');
   assert.ok(c.cone_ms !== null && c.cone_ms > 0 && c.firing_ms !== null && c.firing_ms > 0);
