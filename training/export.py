@@ -143,14 +143,15 @@ class ConeInterface(torch.nn.Module):
         return watched_nodes(hook.recorded, self.layout, watch, q.shape[0], q.shape[1])
 
 
-# Where a tail starts, per layer: a row that ablates a node of a location without a tail runs through the
-# latest tail before it. A tail at each of the other locations saved < 1 ms a row of a 256-token window on
-# the shipped model (attn.k after attn.q, attn.resid_delta after attn.v: 9.7 vs 10.1 ms, 7.1 vs 8.0 ms on
-# one thread) but costs ~60 ms of CPU to open in each worker (docs/BENCHMARKS.md, "tail graphs"). In the
-# last layer everything after the keys and values runs at the scored positions only: a row from attn.q
-# (its k and v too) costs ~0.4 ms, and from attn.resid_delta on, one position's MLP.
-TAIL_SITES = ("attn.act_in", "attn.q", "attn.v", "mlp.act_in", "mlp.post_act", "mlp.resid_delta")
-LAST_LAYER_TAIL_SITES = ("attn.act_in", "attn.q", "attn.resid_delta")
+# Where a tail starts: a row that ablates a node of a location without a tail runs through the latest tail
+# before it (or model.onnx). Each tail costs ~65 ms of CPU to open in each worker, once per process — a
+# CLI `discover` opens them all — so a location gets one only where it saved more than that at the 20
+# networkx places of docs/BENCHMARKS.md ("tail graphs"): on one thread, a row of a 256-token window costs
+# 12 ms through model.onnx, 10 from attn.q, 8 from attn.v, 6.5 from mlp.act_in, 3.9 from mlp.post_act, 2.9
+# from mlp.resid_delta, 2.0 from the next layer's attn.act_in, and 0.4 from the last layer's attn.q (its k
+# and v too: the last layer's work after its keys and values is at the scored positions only).
+TAIL_SITES = ("attn.act_in", "attn.v", "mlp.post_act")
+LAST_LAYER_TAIL_SITES = ("attn.act_in", "attn.q")
 
 
 def tail_starts(cfg: GPTConfig) -> list[str]:
