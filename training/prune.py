@@ -166,13 +166,20 @@ def record_frozen_norms(gpt: GPT, name: str, task, fill: torch.Tensor, path: Pat
     # tenth of it is tried too, and the smaller circuit is the control's size.
     coef = circuit["metrics"]["k_coef"]
     frozen = prune_task(
-        FrozenNorms(gpt), task.train, fill, target, coefs=coefs or (coef, coef / 10), steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps)
+        FrozenNorms(gpt),
+        task.train,
+        fill,
+        target,
+        coefs=coefs or (coef, coef / 10),
+        steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps),
+        settle=circuit["metrics"].get("mask_settle", PruneConfig.settle),
     )
     circuit["metrics"]["frozen_norms"] = {
         "n_nodes": frozen["k"],
         "train_task_loss_at_k": frozen["loss"],
         "k_coef": frozen["coef"],
         "mask_steps": frozen["steps"],
+        "mask_settle": frozen["settle"],
     }
     path.write_text(json.dumps(circuit, indent=1))
     print(f"[{name}] with frozen norms: {frozen['k']} nodes (free norms: {circuit['metrics']['n_nodes']})")
