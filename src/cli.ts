@@ -485,7 +485,9 @@ async function analyze(args: Args): Promise<void> {
   // young generation, left to grow to 2 × 16 MB, adds ~30 MB of garbage above that. Kept at its
   // first size it costs a few % of CPU, paid only where memory is the limit (docs/BENCHMARKS.md).
   // Set once the model's workers exist: creating an isolate resets the flag to its least value, 2.
-  if (text.length > SMALL_HEAP_FROM) v8.setFlagsFromString('--semi-space-growth-factor=1');
+  // The old generation's limit is then 1.5 × its live size, not a factor V8 picks from its GC speed:
+  // the 10 MB file's peak 400–407 → 364–370 MiB at the same CPU per token (docs/BENCHMARKS.md).
+  if (text.length > SMALL_HEAP_FROM) for (const flag of ['--semi-space-growth-factor=1', '--heap-growing-percent=50']) v8.setFlagsFromString(flag);
   try {
     const { ablation, contrast: found } = ablationOf(bundle, opts);
     const circuits = found ? [...bundle.circuits, found] : bundle.circuits;

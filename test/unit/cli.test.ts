@@ -59,7 +59,7 @@ test('--help prints usage; bench rejects bad options with exit 2', { skip: noDis
   assert.match(h.stdout, /^Usage: circuit-inspector/);
   for (const o of ['--json', '--jsonl', '--top', '--ablate', '--mode', '--at', '--max-bytes', '--progress', '--no-progress', '--circuit', '--firing', '--bundle', '--provider', 'bench', '--runs', 'Exit status']) assert.ok(h.stdout.includes(o), o);
   // every exit status is in --help and in the README's CLI part, and no other
-  const helpCodes = [...h.stdout.matchAll(/^  (\d)  /gm)].map((m) => Number(m[1]));
+  const helpCodes = [...h.stdout.matchAll(/^ {2}(\d) {2}/gm)].map((m) => Number(m[1]));
   assert.deepEqual(helpCodes, Object.values(EXIT).sort());
   const readme = /\*\*Exit status:\*\*([^]*?)\n\n/.exec(fs.readFileSync(path.join(root, 'README.md'), 'utf8'))?.[1] ?? '';
   assert.deepEqual([...new Set([...readme.matchAll(/`(\d)`/g)].map((m) => Number(m[1])))].sort(), Object.values(EXIT).sort());
