@@ -74,11 +74,12 @@ def circuit_rows(bundle: Path, manifest: dict) -> str:
     for rel in manifest["circuits"]:
         cj = json.loads((bundle / rel).read_text())
         mt = cj["metrics"]
-        frozen = mt.get("frozen_norms", {}).get("n_nodes", "—")
+        frozen = mt.get("frozen_norms", {}).get("n_nodes", "not run")
+        nonsense = mt["nonsense_task_nodes"] if mt["nonsense_task_nodes"] is not None else "not run"
         rows.append(
             f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
             f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
-            f"{mt['random_same_size']['task_loss_mean']:.2f} | {mt['nonsense_task_nodes']} | {frozen} |"
+            f"{mt['random_same_size']['task_loss_mean']:.2f} | {nonsense} | {frozen} |"
         )
     return "\n".join(rows)
 

@@ -8,7 +8,7 @@ import type { VisualGraph } from './visual';
 
 /** Padding (graph px on each side) cytoscape's fit leaves around the graph (graph.ts `fitNow`). */
 export const FIT_PADDING = 16;
-/** Line widths tried on each side of the estimate. */
+/** Line widths tried on each side of the estimate (narrower ones too while the graph keeps growing). */
 const SPREAD = 2;
 /** A narrower line must make the graph this much larger to win: every extra line bends more edges. */
 const WIDER_BIAS = 1.02;
@@ -41,10 +41,15 @@ export function bestWrap(estimate: number | undefined, widest: number, width: nu
   let best = { line: undefined as number | undefined, graph: noWrap, scale: fittedScale(noWrap, width, height) };
   if (!(width > 2 * FIT_PADDING && height > 2 * FIT_PADDING)) return best; // not laid out yet (hidden)
   // widest first, so a narrower line has to beat a wider one by WIDER_BIAS
-  for (let line = Math.min(widest - 1, centre + SPREAD); line >= Math.max(1, centre - SPREAD); line--) {
+  let previous = 0;
+  for (let line = Math.min(widest - 1, centre + SPREAD); line >= 1; line--) {
     const graph = build(line);
     const scale = fittedScale(graph, width, height);
     if (scale > best.scale * WIDER_BIAS) best = { line, graph, scale };
+    // the estimate can be several lines too wide (a circuit whose rows bend many edges: the drawn
+    // graph is wider than it counts on), so below its neighbourhood narrowing goes on while it pays
+    if (line <= centre - SPREAD && scale <= previous) break;
+    previous = scale;
   }
   return { line: best.line, graph: best.graph };
 }

@@ -275,21 +275,22 @@ describe('edge threshold', () => {
     assert.equal(strongestEdges([], 0.8).size, 0);
   });
 
-  it('defaults to 80 %: the shipped 37-node quote circuit draws 23 of its 46 edges, carrying ≥ 80 % of |weight| and no fewer would', () => {
+  it('defaults to 80 %: the shipped quote circuit draws the fewest of its edges that carry ≥ 80 % of |weight|, and every residual write feeds the output', () => {
     const circuit = shippedQuoteCircuit();
     assert.equal(DEFAULT_EDGE_SHARE, 0.8);
     const w = circuit.edges.map((e) => Math.abs(e.weight));
     const total = w.reduce((a, b) => a + b, 0);
     const kept = strongestEdges(circuit.edges.map((e) => e.weight), DEFAULT_EDGE_SHARE);
-    assert.equal(circuit.edges.length, 46);
-    assert.equal(kept.size, 23);
+    assert.ok(kept.size > 0 && kept.size < circuit.edges.length, `${kept.size} of ${circuit.edges.length} edges drawn`);
     const sum = [...kept].reduce((a, i) => a + w[i], 0);
     assert.ok(sum >= 0.8 * total);
     assert.ok(sum - Math.min(...[...kept].map((i) => w[i])) < 0.8 * total);
     const g = buildVisualGraph({ circuit, activations: {}, ablated: new Set(), extent: 1 }, themeFromCss(() => '', ['vscode-dark']));
-    assert.equal(g.shownEdges, 23);
-    assert.equal(g.edges.filter((e) => e.target !== OUTPUT_ID).length, 23);
-    assert.equal(g.edges.filter((e) => e.target === OUTPUT_ID).length, 9, 'nine residual writes feed the output');
+    assert.equal(g.shownEdges, kept.size);
+    assert.equal(g.edges.filter((e) => e.target !== OUTPUT_ID).length, kept.size);
+    const writes = circuit.nodes.filter((n) => n.site.endsWith('resid_delta')).length;
+    assert.ok(writes > 0);
+    assert.equal(g.edges.filter((e) => e.target === OUTPUT_ID).length, writes);
     assert.ok(g.edges.every((e) => e.bend === 0 || Number.isFinite(e.bend)));
   });
 });
