@@ -264,5 +264,8 @@ def test_converted_bundle(folders, tmp_path, root, name):
     assert f"{manifest['metrics']['alive_nodes']:,} of {manifest['nodes']['count']:,}" in card
     gpt, _ = import_openai.load_model(folders / name)  # the bundle keeps the bigram table exact (fp32)
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
-    ids = torch.tensor([tok.encode((root / "src/core/bundle.ts").read_text()).ids[:64]])
+    # four windows, not one: how far a row is free of AbsTopK near-ties depends on the fixture tokenizer,
+    # whose merges are learned from this repository's Python and so change with it
+    enc = tok.encode((root / "src/core/bundle.ts").read_text()).ids
+    ids = torch.tensor([enc[i * 64 : (i + 1) * 64] for i in range(4)])  # [4, 64]
     _onnx_vs_torch(out / "model.onnx", gpt, ids)
