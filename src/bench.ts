@@ -60,8 +60,8 @@ export interface BenchCase {
   /** onnx_ms / limit_ms. */
   readonly x_of_limit: number | null;
   /**
-   * The cone the highlights of the quote circuit (shown by default) run through: the node location it
-   * ends at (./benchCone), null when the bundle has no cone that covers its firing nodes; then the
+   * The cone the highlights of the circuits shown by default run through: the node location it ends
+   * at (./benchCone), null when the bundle has no cone that covers their firing nodes; then the
    * cone_ columns are null too.
    */
   readonly cone: string | null;

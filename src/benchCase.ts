@@ -32,11 +32,10 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   const options = { batch: r.preferredBatch, inFlight: r.parallelism, cones: r.cones };
   const analyzer = new DocumentAnalyzer(b, recorder, options);
   // the editor's highlight pass, not recorded: its own cache, cleared before each of its cold runs
-  const shown = shownByDefault(b);
-  const highlighter = new DocumentAnalyzer(b, r, options).firingOnly(shown ? [shown.task] : []);
+  const highlighter = new DocumentAnalyzer(b, r, options).firingOnly(shownByDefault(b, o.root).map((c) => c.task));
   const cold = await coldAnalyses(o.runs, analyzer, highlighter, text, () => (recorded.length = 0));
   const batches = [...recorded];
-  const cone = conePasses(b, r, batches);
+  const cone = conePasses(b, o.root, r, batches);
   const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, cone ? [cone.firing, cone.cone_] : []);
   const edits = await editedAnalyses(o.runs, analyzer, text);
   const ablations = await ablationReruns(o.runs, b, analyzer, text);

@@ -49,7 +49,7 @@ function formatCone(rep: BenchReport): string[] {
   const head = ['case', 'cone up to', 'onnx ms', 'firing nodes ms', 'cone ms', 'cone/firing', 'cone/onnx', 'cone/torch', 'cone limit ms', 'cone × of the limit'];
   const rows = withCone.map((c) => [c.name, c.cone ?? '', fmt(c.onnx_ms), fmt(c.firing_ms), fmt(c.cone_ms), fmt(c.cone_vs_firing, 2), fmt(c.cone_vs_onnx, 2), fmt(c.cone_vs_torch, 2), fmt(c.cone_limit_ms, 1), fmt(c.cone_x_of_limit, 1)]);
   return [
-    "the highlight pass through a cone: the same windows as onnx ms with only the quote circuit's firing nodes watched, through the full graph (firing nodes ms) and through the smallest cone that computes them (cone ms); replays alternate:",
+    "the highlight pass through a cone: the same windows as onnx ms with only the firing nodes of the circuits shown by default watched, through the full graph (firing nodes ms) and through the smallest cone that computes them (cone ms); replays alternate:",
     ...table(head, rows),
     '',
   ];

@@ -38,8 +38,8 @@ test('bench: a 60-line case runs every measurement and the report holds together
   assert.ok(c.highlights_ms > 0 && c.highlights_visible_ms > 0 && c.highlights_visible_ms <= c.highlights_ms);
   assert.equal(c.highlights_vs_analyze, c.highlights_ms / c.analyze_ms);
   assert.match(table, /highlights\/analyze/);
-  // the highlight pass through the quote circuit's cone: the same windows, fewer multiply-adds than the full graph's
-  assert.ok(c.cone !== null, 'the shipped bundle has a cone that covers the quote circuit (re-export it with training/export.py)');
+  // the highlight pass through the default circuits' cone: the same windows, fewer multiply-adds than the full graph's
+  assert.ok(c.cone !== null, 'the shipped bundle has a cone that covers the firing nodes of the circuits shown by default (re-export it with training/export.py)');
   assert.ok(c.cone_ms !== null && c.cone_ms > 0 && c.firing_ms !== null && c.firing_ms > 0);
   assert.equal(c.cone_vs_firing, c.cone_ms / c.firing_ms);
   assert.equal(c.cone_vs_onnx, c.cone_ms / c.onnx_ms);
