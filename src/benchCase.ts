@@ -32,10 +32,11 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   const options = { batch: r.preferredBatch, inFlight: r.parallelism, cones: r.cones };
   const analyzer = new DocumentAnalyzer(b, recorder, options);
   // the editor's highlight pass, not recorded: its own cache, cleared before each of its cold runs
-  const highlighter = new DocumentAnalyzer(b, r, options).firingOnly(shownByDefault(b, o.root).map((c) => c.task));
+  const shown = shownByDefault(b, o.root);
+  const highlighter = new DocumentAnalyzer(b, r, options).firingOnly(shown.map((c) => c.task));
   const cold = await coldAnalyses(o.runs, analyzer, highlighter, text, () => (recorded.length = 0));
   const batches = [...recorded];
-  const cone = conePasses(b, o.root, r, batches);
+  const cone = conePasses(b, shown, r, batches);
   const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, cone ? [cone.firing, cone.cone_] : []);
   const edits = await editedAnalyses(o.runs, analyzer, text);
   const ablations = await ablationReruns(o.runs, b, analyzer, text);

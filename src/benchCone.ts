@@ -30,9 +30,9 @@ export function shownByDefault(b: Bundle, root: string): CircuitFile[] {
   return circuits.length ? circuits : b.circuits.slice(0, 1);
 }
 
-/** The recorded passes watching only the default circuits' firing nodes, through the full graph and through their cone; none when the bundle has no cone that covers them. */
-export function conePasses(b: Bundle, root: string, r: Runner, batches: readonly RunInput[]): ConePasses | undefined {
-  const flats = shownByDefault(b, root).flatMap((c) => (c.firing?.terms ?? []).map((t) => b.layout.flat(t.node) as number));
+/** The recorded passes watching only the firing nodes of `shown` (shownByDefault), through the full graph and through their cone; none when the bundle has no cone that covers them. */
+export function conePasses(b: Bundle, shown: readonly CircuitFile[], r: Runner, batches: readonly RunInput[]): ConePasses | undefined {
+  const flats = shown.flatMap((c) => (c.firing?.terms ?? []).map((t) => b.layout.flat(t.node) as number));
   const watch = [...new Set(flats)].sort((x, y) => x - y);
   const cone = watch.length ? coneFor(r.cones, watch) : undefined;
   if (!cone) return undefined;
