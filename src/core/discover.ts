@@ -38,6 +38,8 @@ export interface FindOptions {
   readonly cost?: number;
   /** Mask rows per run (default 32): bounds memory (each row is a whole forward pass). */
   readonly chunk?: number;
+  /** Per node [N]: 1 where ablating it changes nothing in the window (./deadNodes), so its attribution is 0 without a run. */
+  readonly dead?: Uint8Array;
 }
 
 export interface FoundCircuit {
@@ -79,7 +81,8 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
 
   const [full] = await evaluate(1, (_, mask) => mask.fill(1));
   if (full === 0) throw new Error('the model gives the target and the alternative the same logit here, so there is no difference to explain; choose another pair');
-  const search: Search = { evaluate, full, ...(await screen(evaluate, N, full)) };
+  const dead = options.dead ?? new Uint8Array(N);
+  const search: Search = { evaluate, full, dead, ...(await screen(evaluate, dead, full)) };
   const enough: Test = (x) => x.only / full >= keep;
   const costly: Test = (x) => enough(x) && x.without / full <= 1 - cost;
   const grown = await grow(search, costly, enough);
@@ -100,6 +103,8 @@ interface Search {
   /** Per node [N]; measured[f] = 1 where node f was ablated alone. */
   readonly attribution: Float32Array;
   readonly measured: Uint8Array;
+  /** Per node [N]: 1 where ablating it is a no-op (FindOptions.dead). */
+  readonly dead: Uint8Array;
 }
 
 /** The differences with a set of nodes alone (every other node ablated) and with the set ablated. */
@@ -116,16 +121,18 @@ function byAttribution(attribution: Float32Array, nodes: readonly number[]): num
   return [...nodes].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
 }
 
-/** Ablates each of `nodes` alone, one mask row each, and records its attribution as measured. */
+/** Ablates each of `nodes` alone, one mask row each (none for a dead node: 0), and records its attribution as measured. */
 async function measureAlone(search: Search, nodes: readonly number[]): Promise<void> {
-  const d = await search.evaluate(nodes.length, (r, mask) => {
+  const live = nodes.filter((f) => !search.dead[f]);
+  const d = await search.evaluate(live.length, (r, mask) => {
     mask.fill(1);
-    mask[nodes[r]] = 0;
+    mask[live[r]] = 0;
   });
-  nodes.forEach((f, r) => {
-    search.attribution[f] = search.full - d[r];
+  live.forEach((f, r) => (search.attribution[f] = search.full - d[r]));
+  for (const f of nodes) {
+    if (search.dead[f]) search.attribution[f] = 0;
     search.measured[f] = 1;
-  });
+  }
 }
 
 /** Mask row r for `set`: even r keeps the set alone, odd r ablates the set from the whole model. */
@@ -203,20 +210,26 @@ const SCREEN: readonly { readonly size: number; readonly split: number }[] = [
 /**
  * Attribution by levels: the groups of a level are ablated one per mask row, the `split` groups that
  * move the difference most are cut into the next level's, the others' nodes get their group's effect
- * shared evenly. A single node's effect is its attribution (measured[f] = 1).
+ * shared evenly. A single node's effect is its attribution (measured[f] = 1). A group of dead nodes
+ * only has effect 0 without a row; a dead node in a group with live ones keeps its even share, so that
+ * the ranking, and the circuits grown from it, are the ones a search blind to dead nodes finds.
  */
-async function screen(evaluate: Evaluate, N: number, full: number): Promise<{ attribution: Float32Array; measured: Uint8Array }> {
+async function screen(evaluate: Evaluate, dead: Uint8Array, full: number): Promise<{ attribution: Float32Array; measured: Uint8Array }> {
+  const N = dead.length;
   const attribution = new Float32Array(N);
   const measured = new Uint8Array(N);
   const cut = (lo: number, hi: number, size: number) => Array.from({ length: Math.ceil((hi - lo) / size) }, (_, g) => [lo + g * size, Math.min(hi, lo + (g + 1) * size)] as const);
   let groups = cut(0, N, SCREEN[0].size);
   for (let level = 0; groups.length > 0; level++) {
     const batch = groups;
-    const d = await evaluate(batch.length, (r, mask) => {
+    const live = batch.map((_, r) => r).filter((r) => dead.subarray(batch[r][0], batch[r][1]).includes(0));
+    const d = await evaluate(live.length, (k, mask) => {
       mask.fill(1);
-      mask.fill(0, batch[r][0], batch[r][1]);
+      mask.fill(0, batch[live[k]][0], batch[live[k]][1]);
     });
-    const effect = (r: number) => full - d[r];
+    const effects = new Float64Array(batch.length); // 0 for a dead group
+    live.forEach((r, k) => (effects[r] = full - d[k]));
+    const effect = (r: number) => effects[r];
     const bySize = batch.map((_, r) => r).sort((a, b) => Math.abs(effect(b)) - Math.abs(effect(a)));
     const split = new Set(bySize.slice(0, SCREEN[level].split));
     groups = [];
@@ -270,11 +283,13 @@ function diffEvaluator(runner: MaskRunner, ids: ArrayLike<number>, { target, alt
     const offset = groups.some((g) => g.tail) ? await bigramTerm() : 0;
     // a group smaller than lanes × chunk is spread over every lane instead of filling the first ones; a
     // last-layer tail's group only down to `chunk` rows a call, since each call repeats the shared prefix
-    const calls = groups.flatMap(({ tail, rows: members }) => {
+    const byGroup = groups.map(({ tail, rows: members }) => {
       const cap = tail?.lastLayer ? chunk * LAST_LAYER_CHUNKS : chunk;
       const size = Math.max(1, Math.min(cap, Math.max(tail?.lastLayer ? chunk : 1, Math.ceil(members.length / lanes))));
       return Array.from({ length: Math.ceil(members.length / size) }, (_, c) => ({ tail, rows: members.slice(c * size, (c + 1) * size) }));
     });
+    // the groups' calls in turn: each tail runs in one worker only (./runner ownerOf), so calls of one tail back to back would leave the other workers idle
+    const calls = Array.from({ length: Math.max(0, ...byGroup.map((g) => g.length)) }, (_, c) => byGroup.flatMap((g) => (c < g.length ? [g[c]] : []))).flat();
     const out = new Float64Array(rows);
     const runCall = async ({ tail, rows: members }: (typeof calls)[number]): Promise<void> => {
       const mask = new Float32Array(members.length * N); // [M, N]
@@ -283,7 +298,8 @@ function diffEvaluator(runner: MaskRunner, ids: ArrayLike<number>, { target, alt
       members.forEach((r, m) => (out[r] = d[m] + (tail ? offset : 0)));
     };
     let next = 0;
-    await Promise.all(Array.from({ length: lanes }, async () => {
+    // with tails, twice the runner's lanes: each worker then finds a run it may take among the waiting ones
+    await Promise.all(Array.from({ length: tails.length ? 2 * lanes : lanes }, async () => {
       while (next < calls.length) await runCall(calls[next++]);
     }));
     total += rows;

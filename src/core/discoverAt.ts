@@ -2,6 +2,7 @@
 // (given, or the actual next token or the top one against the runner-up), ./discover's circuit, and
 // its edges (./nodeWeights), as the JSON the CLI's `discover` writes and the editor shows.
 import { type Bundle, BundleError } from './bundle';
+import { deadNodes } from './deadNodes';
 import { findCircuit, type MaskRunner } from './discover';
 import { type Edge, NodeWeights } from './nodeWeights';
 import { CIRCUIT_LIMITS } from '../schemas/circuit';
@@ -97,8 +98,10 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   const where = (j: number) => ({ line: countLines(text, enc.starts[j]), col: enc.starts[j] - text.lastIndexOf('\n', enc.starts[j] - 1) });
   const same = options.average ? samePairPositions(enc.ids, i, target) : [];
   const windowOf = (j: number) => seq.slice(scoringWindow(planned, j + 1).start, j + 2);
-  const search = options.average ? averagingRunner(runner, same.map(windowOf)) : runner;
-  const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost });
+  const searched = options.average ? same.map(windowOf) : [ids];
+  const search = options.average ? averagingRunner(runner, searched) : runner;
+  const dead = await deadNodes(runner, searched, mode === 'zero' ? new Float32Array(bundle.layout.count) : bundle.means);
+  const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost, dead });
   if (found.nodes.length > CIRCUIT_LIMITS.nodes) {
     const share = `${Math.round(100 * (options.keep ?? 0.8))} %`;
     throw new NoReadableCircuit(

@@ -149,7 +149,7 @@ export class Runner {
     return this.slots.length * QUEUED_PER_WORKER;
   }
 
-  /** One forward pass; runs are queued in order and each goes to the next free worker. */
+  /** One forward pass; runs are queued in order and each goes to the next free worker (a tail's: to its own, ownerOf). */
   run(input: RunInput): Promise<RunOutput> {
     if (this.disposed) return Promise.reject(new RunnerError('the model session was closed'));
     if (this.broken) return Promise.reject(new RunnerError(this.broken));
@@ -167,13 +167,23 @@ export class Runner {
     return job;
   }
 
-  /** Posts waiting runs to the workers with the fewest posted, up to QUEUED_PER_WORKER each. */
+  /**
+   * The worker a run must go to: a tail's runs go to one worker (the tails, by start, dealt to the workers
+   * in turn, so that the costly layer-0 tails land in different ones), which alone opens its session and
+   * keeps its memory (~65 ms of CPU and an arena each; docs/BENCHMARKS.md, "Session 12"); others: any.
+   */
+  private ownerOf({ tail }: RunInput): number | undefined {
+    return tail === undefined ? undefined : this.tails.findIndex((t) => t.from === tail) % this.slots.length;
+  }
+
+  /** Posts waiting runs, oldest first, to the workers with the fewest posted that may run them, up to QUEUED_PER_WORKER each. */
   private pump(): void {
     for (let depth = 0; depth < QUEUED_PER_WORKER; depth++) {
-      for (const slot of this.slots) {
+      for (const [s, slot] of this.slots.entries()) {
         if (slot.jobs.length > depth) continue;
-        const job = this.waiting.shift();
-        if (!job) return;
+        const i = this.waiting.findIndex((w) => (this.ownerOf(w.input) ?? s) === s);
+        if (i < 0) continue;
+        const [job] = this.waiting.splice(i, 1);
         const posted = { ...job, id: ++this.nextId };
         slot.jobs.push(posted);
         slot.worker.postMessage({ kind: 'run', id: posted.id, input: job.input } satisfies ToWorker);

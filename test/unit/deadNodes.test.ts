@@ -1,0 +1,69 @@
+// Dead nodes (./deadNodes) on the shipped bundle through the real runner and onnxruntime: ablating them
+// changes no logit at a real position, so "Why this token?" may give them attribution 0 without a run,
+// and findCircuit finds the same circuit with fewer rows when it is told which they are.
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { loadBundle } from '../../src/core/bundle';
+import { deadNodes } from '../../src/core/deadNodes';
+import { findCircuit } from '../../src/core/discover';
+import { tokenIdOf } from '../../src/core/discoverAt';
+import { Runner } from '../../src/core/runner';
+import { repoRoot } from './fixtures';
+
+const bundle = loadBundle(path.join(repoRoot, 'models', 'pysparse-depth'));
+const N = bundle.layout.count;
+const ids = [bundle.eotId, ...bundle.tokenizer.encode('def area(w, h):\n    return w * h\n\nprint(area(3, 4').ids];
+const contrast = { target: tokenIdOf(bundle, ')'), alt: tokenIdOf(bundle, ',') };
+let runner: Runner;
+
+before(async () => {
+  runner = await Runner.create(bundle.onnxPath, { provider: 'cpu' });
+});
+after(() => runner.dispose());
+
+/** Target − alternative at the window's last position under each mask row of `masks` [M, N], through model.onnx. */
+async function diffs(masks: Float32Array, fill: Float32Array): Promise<Float32Array> {
+  const M = masks.length / N;
+  const fills = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) fills.set(fill, m * N);
+  const readIds = BigInt64Array.of(BigInt(contrast.target), BigInt(contrast.alt));
+  const { logits } = await runner.run({ ids: BigInt64Array.from(ids, BigInt), B: 1, T: ids.length, mask: masks, fill: fills, maskRows: M, watch: [], scoreFrom: ids.length - 1, readIds }); // [M, 1, 2]
+  return Float32Array.from({ length: M }, (_, m) => logits[2 * m] - logits[2 * m + 1]);
+}
+
+for (const [mode, fill] of [
+  ['mean', bundle.means],
+  ['zero', new Float32Array(N)],
+] as const) {
+  test(`${mode} ablation: each dead node alone, and all of them at once, leave the logit difference exactly as it is; a node that fires is not dead`, async () => {
+    const dead = await deadNodes(runner, [ids], fill);
+    const list = Array.from(dead.keys()).filter((f) => dead[f]);
+    assert.ok(list.length > 0 && list.length < N, `${list.length} dead nodes`);
+    // row 0 unablated, row 1 every dead node ablated, then each dead node alone
+    const M = list.length + 2;
+    const masks = new Float32Array(M * N).fill(1);
+    for (const [k, f] of list.entries()) masks[N + f] = masks[(k + 2) * N + f] = 0;
+    const d = await diffs(masks, fill);
+    for (let m = 1; m < M; m++) assert.equal(d[m], d[0], `row ${m}: ${d[m]} against ${d[0]}`);
+    // the test can fail: ablating the nodes that are not dead moves the difference
+    const live = new Float32Array(2 * N).fill(1);
+    for (let f = 0; f < N; f++) if (!dead[f]) live[N + f] = 0;
+    const moved = await diffs(live, fill);
+    assert.notEqual(moved[1], moved[0]);
+  });
+}
+
+test('findCircuit told the dead nodes: the same circuit, attributions (dead ones measured alone: exactly 0) and differences, in fewer rows', async () => {
+  const dead = await deadNodes(runner, [ids], bundle.means);
+  const told = await findCircuit(runner, ids, contrast, { means: bundle.means, dead });
+  const blind = await findCircuit(runner, ids, contrast, { means: bundle.means });
+  assert.deepEqual(told.nodes, blind.nodes);
+  assert.ok(told.rows < blind.rows, `${told.rows} rows against ${blind.rows}`);
+  let worst = 0;
+  for (let f = 0; f < N; f++) worst = Math.max(worst, Math.abs(told.attribution[f] - blind.attribution[f]));
+  assert.ok(worst <= 1e-4, `attributions differ by up to ${worst}`);
+  // a dead node screening reached alone has 0, where the blind search measured a rounding error of a run
+  assert.ok(Array.from(dead.keys()).some((f) => dead[f] && told.attribution[f] === 0 && blind.attribution[f] !== 0));
+  for (const k of ['full', 'circuitOnly', 'withoutCircuit'] as const) assert.ok(Math.abs(told[k] - blind[k]) <= 1e-4, k);
+});
