@@ -65,6 +65,34 @@ class NodeInterface(torch.nn.Module):
         return logits, watched_nodes(hook.recorded, node_layout(self.gpt.cfg), watch, x.shape[0], P)
 
 
+# Next-token lists need, per scored position, log-sum-exp over the read logits and the few largest of them:
+# computed in JavaScript from [P, V] logits they were ~19 s of the CLI's 80 s of CPU on a 1 MB line, all on
+# its main thread (docs/BENCHMARKS.md, session 11). In the graph they run in the model's worker threads.
+NEXT_TOP_K = 8
+NEXT_OUTPUTS = ("logsumexp", "top_values", "top_ids")
+
+
+class NextTokenInterface(torch.nn.Module):
+    """What model.onnx exports: NodeInterface's (logits [B',P,R], watched [B',P,K]) and, over those logits,
+    logsumexp [B',P] (float64: the editor's readouts have always been float64 sums, and the last printed
+    digit must not move) and the NEXT_TOP_K largest read logits, top_values [B',P,NEXT_TOP_K] (float32),
+    with their vocabulary ids top_ids [B',P,NEXT_TOP_K] (int64; equal logits in read order, as onnxruntime's
+    TopK orders ties by index). Reading fewer than NEXT_TOP_K ids pads with -inf and id -1, so the outputs'
+    last width is always NEXT_TOP_K and the runner learns K from the graph itself."""
+
+    def __init__(self, gpt: GPT):
+        super().__init__()
+        self.node = NodeInterface(gpt)
+
+    def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
+        logits, watched = self.node(input_ids, node_mask, node_fill, watch, score_from, read_ids)
+        lse = torch.logsumexp(logits.double(), dim=-1)  # [B', P]
+        pad = torch.full((logits.shape[0], logits.shape[1], NEXT_TOP_K), float("-inf"))  # [B', P, K]
+        values, cols = torch.topk(torch.cat([logits, pad], dim=-1), NEXT_TOP_K, dim=-1)  # [B', P, K] each
+        ids = torch.cat([read_ids, torch.full((NEXT_TOP_K,), -1, dtype=read_ids.dtype)])[cols]  # [B', P, K]
+        return logits, watched, lse, values, ids
+
+
 def watched_nodes(recorded: dict, layout: list[dict], watch: torch.Tensor, B: int, P: int) -> torch.Tensor:
     """The watched nodes [B, P, K] at the last P positions of the records of `layout`'s locations; a watched
     node outside them is 0. The locations' last P rows side by side [B, P, n + 1] (records have T or P rows,
@@ -372,11 +400,27 @@ def exported_abs_topk():
 def export_onnx(gpt: GPT, path: Path, bigram_fp16: bool = True) -> None:
     cfg = gpt.cfg
     N = n_nodes(cfg)
-    wrapper = NodeInterface(gpt).eval()
+    wrapper = NextTokenInterface(gpt).eval()
     args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(1, N), torch.zeros(1, N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
+    outputs = {
+        "logits": {0: "B", 1: "P", 2: "R"},
+        "watched": {0: "B", 1: "P", 2: "K"},
+        "logsumexp": {0: "B", 1: "P"},
+        "top_values": {0: "B", 1: "P"},
+        "top_ids": {0: "B", 1: "P"},
+    }
     with exported_abs_topk():
-        _trace(wrapper, args, path, {"logits": {0: "B", 1: "P", 2: "R"}, "watched": {0: "B", 1: "P", 2: "K"}})
-    _finish(path, bigram_fp16)
+        _trace(wrapper, args, path, outputs)
+    _finish(path, bigram_fp16, edit=fixed_next_width)
+
+
+def fixed_next_width(m: onnx.ModelProto) -> None:
+    """Writes NEXT_TOP_K as the last dimension of top_values and top_ids (the tracer names it as a symbol),
+    so that a session's output metadata tells the runner how many next tokens the graph ranks."""
+    for out in m.graph.output:
+        if out.name in NEXT_OUTPUTS[1:]:
+            out.type.tensor_type.shape.dim[2].Clear()
+            out.type.tensor_type.shape.dim[2].dim_value = NEXT_TOP_K
 
 
 def export_cone(gpt: GPT, upto: str, path: Path) -> None:
@@ -400,8 +444,10 @@ def export_tail(gpt: GPT, start: str, path: Path) -> None:
     _finish(path, bigram_fp16=False)
 
 
-def _finish(path: Path, bigram_fp16: bool) -> None:
+def _finish(path: Path, bigram_fp16: bool, edit=None) -> None:
     m = onnx.load(str(path))
+    if edit is not None:
+        edit(m)
     if bigram_fp16:
         bigram_to_fp16(m)
     sparsify_initializers(m)

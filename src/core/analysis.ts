@@ -23,6 +23,7 @@ import type { Bundle } from './bundle';
 import type { Encoding, TokenRanges } from './tokenizer';
 import { Columns, WindowCache, windowKey } from './cache';
 import { type Cone, coneFor } from './cone';
+import type { NextOutput } from './ortSession';
 import type { Runner, RunOutput } from './runner';
 import { type DocumentScope, documentScope } from './tasks';
 import { planContentWindows, planWindows, scoringWindow, type Window } from './windows';
@@ -739,7 +740,8 @@ export class DocumentAnalyzer {
    * Keep what the editor needs of P consecutive output rows starting at row `row0` of the run's
    * logits [·, R] and watched [·, k] (R = V with `full`, else `ids`, or one unused entry when `ids`
    * is empty; k = flats.length): the watched columns, the logits of `ids`, and with `full` the top
-   * next tokens and logsumexp over all V.
+   * next tokens and logsumexp over all V — ranked by the graph where it does so for at least topK
+   * entries (RunOutput.next), else here from the logits (a bundle exported before, an import).
    */
   private summarise(out: RunOutput, row0: number, P: number, full: boolean, flats: readonly number[], ids: readonly number[]): RunPart {
     const R = full ? this.bundle.model.vocab_size : Math.max(1, ids.length);
@@ -747,22 +749,40 @@ export class DocumentAnalyzer {
     const logits = new Float32Array(P * ids.length); // [P, ids.length]
     for (let j = 0; j < P; j++) ids.forEach((id, c) => (logits[j * ids.length + c] = out.logits[(row0 + j) * R + (full ? id : c)]));
     if (!full) return { flats, watched, ids, logits };
-    const topK = this.topK;
-    const next = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lseAll: new Float64Array(P) };
-    const topL = new Float64Array(topK);
-    for (let j = 0; j < P; j++) {
-      const base = (row0 + j) * R;
-      let max = -Infinity;
-      for (let v = 0; v < R; v++) if (out.logits[base + v] > max) max = out.logits[base + v];
-      let sum = 0;
-      for (let v = 0; v < R; v++) sum += Math.exp(out.logits[base + v] - max);
-      const lseAll = max + Math.log(sum);
-      next.lseAll[j] = lseAll;
-      topTokens(out.logits, base, R, topL, next.topIds.subarray(j * topK, (j + 1) * topK));
-      for (let k = 0; k < topK; k++) next.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
-    }
+    const next = out.next && out.next.k >= this.topK ? rankedByGraph(out.next, row0, P, this.topK) : rankedHere(out.logits, row0, P, R, this.topK);
     return { flats, watched, ids, logits, next };
   }
+}
+
+/** Per token, the top next tokens [P, topK] and logsumexp over all V [P] of rows row0.. of a graph's own ranking (RunOutput.next). */
+function rankedByGraph(ranked: NextOutput, row0: number, P: number, topK: number): NonNullable<WindowStore['next']> {
+  const next = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lseAll: ranked.lse.slice(row0, row0 + P) };
+  for (let j = 0; j < P; j++) {
+    const from = (row0 + j) * ranked.k;
+    for (let k = 0; k < topK; k++) {
+      next.topIds[j * topK + k] = Number(ranked.ids[from + k]);
+      next.topP[j * topK + k] = Math.exp(ranked.values[from + k] - next.lseAll[j]);
+    }
+  }
+  return next;
+}
+
+/** The same as rankedByGraph from rows row0.. of logits [·, R] (R = V), for a graph that does not rank. */
+function rankedHere(logits: Float32Array, row0: number, P: number, R: number, topK: number): NonNullable<WindowStore['next']> {
+  const next = { topIds: new Int32Array(P * topK), topP: new Float32Array(P * topK), lseAll: new Float64Array(P) };
+  const topL = new Float64Array(topK);
+  for (let j = 0; j < P; j++) {
+    const base = (row0 + j) * R;
+    let max = -Infinity;
+    for (let v = 0; v < R; v++) if (logits[base + v] > max) max = logits[base + v];
+    let sum = 0;
+    for (let v = 0; v < R; v++) sum += Math.exp(logits[base + v] - max);
+    const lseAll = max + Math.log(sum);
+    next.lseAll[j] = lseAll;
+    topTokens(logits, base, R, topL, next.topIds.subarray(j * topK, (j + 1) * topK));
+    for (let k = 0; k < topK; k++) next.topP[j * topK + k] = Math.exp(topL[k] - lseAll);
+  }
+  return next;
 }
 
 const CANCELLED: Cancelled = { status: 'cancelled' };

@@ -50,6 +50,20 @@ export interface RunOutput {
   readonly logits: Float32Array;
   /** Activations of the watched nodes (after AbsTopK and ablation) [max(B, M), P, K], row-major. */
   readonly watched: Float32Array;
+  /** From a model.onnx that ranks next tokens itself (NEXT_OUTPUTS; absent from older and imported graphs, cones and tails). */
+  readonly next?: NextOutput;
+}
+
+/** What next-token lists need, computed over the read logits inside the graph (docs/bundle-format.md, "model.onnx"). */
+export interface NextOutput {
+  /** log Σ exp over the R read logits, in float64 [max(B, M), P]. */
+  readonly lse: Float64Array;
+  /** The k largest read logits, largest first, equal ones in read order [max(B, M), P, k]; -Infinity past R. */
+  readonly values: Float32Array;
+  /** Their vocabulary ids [max(B, M), P, k]; -1 past R. */
+  readonly ids: BigInt64Array;
+  /** Entries ranked per position: the graph's NEXT_TOP_K. */
+  readonly k: number;
 }
 
 export interface SessionOptions {
@@ -66,6 +80,8 @@ export interface SessionOptions {
 /** The graph's interface, in order, as the exporter writes it. */
 export const ONNX_INPUTS = ['input_ids', 'node_mask', 'node_fill', 'watch', 'score_from', 'read_ids'] as const;
 export const ONNX_OUTPUTS = ['logits', 'watched'] as const;
+/** Outputs model.onnx has after ONNX_OUTPUTS when it was exported with them (training/export.py NextTokenInterface). */
+export const NEXT_OUTPUTS = ['logsumexp', 'top_values', 'top_ids'] as const;
 /** A cone's interface (training/export.py ConeInterface): no read ids in, the watched nodes alone out. */
 export const CONE_INPUTS = ONNX_INPUTS.slice(0, 5);
 export const CONE_OUTPUTS = ['watched'] as const;
@@ -131,6 +147,8 @@ export class ModelSession {
     readonly maskRows: boolean,
     /** Which graph: a cone's takes no read ids and gives no logits, a tail's takes no watch and gives no watched nodes. */
     private readonly kind: GraphKind,
+    /** The next tokens the graph ranks per position (RunOutput.next), 0 for a graph without NEXT_OUTPUTS. */
+    readonly nextTopK: number,
   ) {}
 
   /** A session of the full graph, a cone graph (./cone) or a tail graph (./tails). */
@@ -169,14 +187,17 @@ export class ModelSession {
     const s = session;
     const same = (got: readonly string[], want: readonly string[]) => got.length === want.length && want.every((n, i) => got[i] === n);
     const [inputs, outputs] = INTERFACES[kind];
-    if (!same(s.inputNames, inputs) || !same(s.outputNames, outputs)) {
+    const ranks = kind === 'model' && same(s.outputNames, [...outputs, ...NEXT_OUTPUTS]);
+    if (!same(s.inputNames, inputs) || !(ranks || same(s.outputNames, outputs))) {
       await s.release();
       throw new RunnerError(`${onnxPath} has the interface (${s.inputNames.join(', ')}) → (${s.outputNames.join(', ')}) but Circuit Inspector needs (${inputs.join(', ')}) → (${outputs.join(', ')}); re-export the bundle with training/export.py.`);
     }
     // the graph's own shape of node_mask says which interface it has: [M, N] or, exported before mask rows, [N]
     const maskInput = s.inputMetadata[ONNX_INPUTS.indexOf('node_mask')];
     const maskRows = maskInput.isTensor && maskInput.shape.length === 2;
-    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows, kind);
+    const top = s.outputMetadata[ONNX_OUTPUTS.length + NEXT_OUTPUTS.indexOf('top_values')];
+    const nextTopK = ranks && top.isTensor && typeof top.shape[2] === 'number' ? top.shape[2] : 0;
+    return new ModelSession(ort, s, provider, notice, performance.now() - started, maskRows, kind, nextTopK);
   }
 
   /** One forward pass (the caller serialises: onnxruntime-node's run holds this thread throughout). */
@@ -196,7 +217,9 @@ export class ModelSession {
     });
     const logits = this.kind === 'cone' ? new Float32Array(0) : (out.logits.data as Float32Array);
     const watched = watch.length && this.kind !== 'tail' ? (out.watched.data as Float32Array) : new Float32Array(0);
-    return { logits, watched };
+    if (!this.nextTopK) return { logits, watched };
+    const next = { lse: out.logsumexp.data as Float64Array, values: out.top_values.data as Float32Array, ids: out.top_ids.data as BigInt64Array, k: this.nextTopK };
+    return { logits, watched, next };
   }
 
   release(): Promise<void> {

@@ -72,7 +72,8 @@ async function serve(): Promise<void> {
       try {
         const output = await (await sessionFor(m.input)).run(m.input);
         // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
-        post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer])] as ArrayBuffer[]);
+        const next = output.next ? [output.next.lse.buffer, output.next.values.buffer, output.next.ids.buffer] : [];
+        post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer, ...next])] as ArrayBuffer[]);
       } catch (e) {
         post({ kind: 'error', id: m.id, message: firstLine(e) });
       }

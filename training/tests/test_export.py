@@ -64,7 +64,7 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
             "score_from": np.array([start], np.int64),
             "read_ids": read.astype(np.int64),
         }
-        logits_o, watched_o = sess.run(None, feeds)
+        logits_o, watched_o = sess.run(["logits", "watched"], feeds)
         assert logits_o.shape == (2, 48 - start, len(read)) and watched_o.shape == (2, 48 - start, len(watch))
         with torch.no_grad():
             logits_t, nodes_t, _ = gpt(ids, torch.from_numpy(mask), torch.from_numpy(fill), record=True)
@@ -94,7 +94,7 @@ def test_bundle_files_and_manifest(tmp_path, root):
     assert np.fromfile(out / "node_means.bin", dtype="<f4").shape == (N,)
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids"]
-    assert [o.name for o in sess.get_outputs()] == ["logits", "watched"]
+    assert [o.name for o in sess.get_outputs()] == ["logits", "watched", *export.NEXT_OUTPUTS]
     assert manifest["mask_rows"] is True and (out / manifest["weights"]["file"]).exists()
     assert manifest["attention"] == export.attention_params(gpt)
     golden = json.loads((out / "golden.json").read_text())
@@ -146,7 +146,7 @@ def test_mask_rows_equal_separate_runs(tmp_path):
     base = {"watch": np.arange(0, N, 7, dtype=np.int64), "score_from": np.array([30], np.int64), "read_ids": np.arange(2048, dtype=np.int64)}
 
     def run(ids, mask, fill_rows):
-        return sess.run(None, {"input_ids": ids, "node_mask": mask, "node_fill": fill_rows, **base})
+        return sess.run(["logits", "watched"], {"input_ids": ids, "node_mask": mask, "node_fill": fill_rows, **base})
 
     separate = [run(window, masks[m : m + 1], fills[m : m + 1]) for m in range(M)]
     for ids in (window, np.repeat(window, M, axis=0)):  # B = 1 (broadcast over the rows) and B = M
@@ -228,3 +228,40 @@ def test_attention_params_redraw_the_models_attention_from_q_and_k():
         sink = torch.tensor(params["sink_logits"][L]).view(-1, 1, 1).expand(-1, 40, 1)
         redrawn = torch.softmax(torch.cat([scores, sink], dim=-1), dim=-1)[..., :40]
         assert torch.allclose(redrawn, probs[L][0], atol=1e-6)
+
+
+def test_next_token_outputs_rank_and_sum_the_read_logits(tmp_path):
+    """model.onnx's logsumexp, top_values and top_ids are computed from its own logits output: the float64
+    log-sum-exp of each row, and its NEXT_TOP_K largest entries with their read ids, largest first and equal
+    values in read order; fewer read ids than NEXT_TOP_K pad with -inf and id -1; the width is in the graph."""
+    gpt = _sparse_tiny(seed=7)
+    path = tmp_path / "m.onnx"
+    export.export_onnx(gpt, path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    K = export.NEXT_TOP_K
+    assert [o.shape[2] for o in sess.get_outputs()[3:]] == [K, K]
+    N = n_nodes(TINY)
+    rng = np.random.default_rng(8)
+    masks = np.ones((3, N), np.float32)
+    masks[1, rng.choice(N, N // 4, replace=False)] = 0
+    reads = [np.arange(2048), rng.permutation(2048)[:300], np.array([9, 4, 9, 4, 1000, 9, 4, 9, 4, 77]), np.array([5, 900, 3])]
+    for read in reads:
+        for B, M in ((2, 1), (1, 3)):
+            feeds = {
+                "input_ids": rng.integers(0, 2048, (B, 30)),
+                "node_mask": masks[:M],
+                "node_fill": np.zeros((M, N), np.float32),
+                "watch": np.arange(3, dtype=np.int64),
+                "score_from": np.array([12], np.int64),
+                "read_ids": read.astype(np.int64),
+            }
+            logits, _, lse, values, ids = sess.run(None, feeds)
+            assert logits.shape == (max(B, M), 18, len(read)) and lse.dtype == np.float64 and values.shape == ids.shape == (max(B, M), 18, K)
+            wide = logits.astype(np.float64)
+            top = wide.max(-1)
+            assert np.abs(lse - (top + np.log(np.exp(wide - top[..., None]).sum(-1)))).max() <= 1e-12 * np.abs(lse).max()
+            order = np.argsort(-logits, axis=-1, kind="stable")[..., :K]  # equal logits: the earlier read id first
+            k = min(K, len(read))
+            assert np.array_equal(ids[..., :k], read[order[..., :k]])
+            assert np.array_equal(values[..., :k], np.take_along_axis(logits, order[..., :k], -1))
+            assert (values[..., k:] == -np.inf).all() and (ids[..., k:] == -1).all()

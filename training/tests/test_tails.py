@@ -100,7 +100,7 @@ def test_tails_equal_model_onnx_under_single_node_ablations(graphs, mode):
             mask = _rows(rng, start, 9)
             fills = np.broadcast_to(fill, mask.shape).copy()
             common = {"input_ids": ids, "node_mask": mask, "node_fill": fills, "score_from": np.array([score_from], np.int64), "read_ids": read}
-            (want, _) = full.run(None, {**common, "watch": np.zeros(1, np.int64)})  # [M, P, R]
+            (want, _) = full.run(["logits", "watched"], {**common, "watch": np.zeros(1, np.int64)})  # [M, P, R]
             (got,) = tail.run(None, common)
             bigram = gpt.bigram_table.detach().numpy()[ids[0, score_from:]][:, read]  # [P, R]
             assert got.shape == want.shape == (9, T - score_from, len(read))
