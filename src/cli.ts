@@ -492,7 +492,8 @@ async function analyze(args: Args): Promise<void> {
     const { ablation, contrast: found } = ablationOf(bundle, opts);
     const circuits = found ? [...bundle.circuits, found] : bundle.circuits;
     const tasks = [...circuitsOf(bundle, opts), ...(found ? [found.task] : [])];
-    const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism });
+    // it prints each circuit's firing value and readouts, never another node: it watches the firing-rule nodes alone
+    const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism, watchFiringOnly: true });
     const analyzer = found ? base.withCircuits(circuits) : base;
     const run: AnalyzeRun = { request, bundle, circuits, analyzer, text, tasks, ablation, positions: new Positions(text) };
     await (at === undefined ? writeFile(run) : writeTokenAt(run, at));

@@ -166,6 +166,12 @@ export interface AnalyzerOptions {
   readonly leftContext?: number;
   /** The bundle's cones (Runner.cones): a run that reads nodes and no logits runs the smallest that covers them (./cone). */
   readonly cones?: readonly Cone[];
+  /**
+   * Watch only the circuits' firing-rule nodes (TokenResult.watched holds those alone), still reading
+   * the logits: for a caller that shows no other node, the CLI. The graph then gathers those columns
+   * alone (16 on the shipped bundle, instead of every circuit's 127; docs/BENCHMARKS.md, session 12).
+   */
+  readonly watchFiringOnly?: boolean;
 }
 
 /**
@@ -305,7 +311,7 @@ export class DocumentAnalyzer {
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
       for (const t of c.firing?.terms ?? []) flats.add(L.flat(t.node) as number);
-      if (reads === 'firing') continue;
+      if (reads === 'firing' || options.watchFiringOnly) continue;
       for (const n of c.nodes) flats.add(n.flat);
       for (const k of c.key_nodes ?? []) flats.add(L.flat(k) as number); // for hovers, through `watched`
     }
