@@ -91,3 +91,16 @@ def test_size_curve_takes_the_smallest_circuit_within_each_target():
     assert smallest_within(points, 0.40)["n_nodes"] == 16
     assert smallest_within(points, 0.35)["n_nodes"] == 16
     assert smallest_within(points, 0.30) is None
+
+
+def test_bisection_stays_inside_the_open_set_when_the_loss_is_not_monotone_past_it():
+    # the shape measured on depth-half-quotes' bracket mask: its open nodes reach the target, the prefixes
+    # that add the nodes just below τ = 0 miss it, and only the whole model reaches it again
+    def loss_at(k: int) -> float:
+        return 1.0 if k < 60 else 0.03 if k <= 100 else 0.5 if k < 689 else 0.1
+
+    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15, n_open=100) == (60, 0.03)
+    # without the open set, bisection over every node lands past the bad stretch
+    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15) == (689, 0.1)
+    # an open set that misses the target falls back to the whole order
+    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15, n_open=40) == (689, 0.1)
