@@ -108,8 +108,10 @@ def encode_case(tok, c: Case, max_prompt: int) -> tuple[list[int], int, int] | N
 Prompt = tuple[list[int], int, int]  # (ids, true token, alternative token)
 
 
-def torch_diffs(gpt):
-    """Logit difference true − alternative for a batch of prompts, from a PyTorch model."""
+def torch_diffs(gpt, node_mask: torch.Tensor | None = None, node_fill: torch.Tensor | None = None):
+    """Logit difference true − alternative for a batch of prompts, from a PyTorch model (with the nodes
+    where `node_mask` [N] is 0 set to `node_fill` [N], when given)."""
+    ablate = {} if node_mask is None else {"node_mask": node_mask, "node_fill": node_fill}
 
     @torch.no_grad()
     def diffs(chunk: list[Prompt]) -> torch.Tensor:
@@ -117,7 +119,7 @@ def torch_diffs(gpt):
         ids = torch.zeros(len(chunk), L, dtype=torch.long)  # right-padded: causal attention ignores it
         for r, (p, _, _) in enumerate(chunk):
             ids[r, : len(p)] = torch.tensor(p)
-        logits, _, _ = gpt(ids, positions=torch.tensor([len(p) - 1 for p, _, _ in chunk]))  # [B, V]
+        logits, _, _ = gpt(ids, positions=torch.tensor([len(p) - 1 for p, _, _ in chunk]), **ablate)  # [B, V]
         t = torch.tensor([x for _, x, _ in chunk])
         a = torch.tensor([y for _, _, y in chunk])
         return (logits.gather(1, t[:, None]) - logits.gather(1, a[:, None]))[:, 0]  # [B]
