@@ -172,4 +172,5 @@ def compact_gpt(gpt: GPT) -> CompactGPT:
     out = CompactGPT(cfg, layers, keep)
     out.load_state_dict(state)
     out.afrac_now, out.bigram_on = gpt.afrac_now, gpt.bigram_on
+    out.chunk_queries(gpt.transformer.h[0].attn.query_chunks)
     return out.eval()

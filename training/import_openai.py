@@ -39,6 +39,11 @@ LOCTYPE_SITE = dict(zip(LOCTYPES, SITES, strict=True))
 # keys their loader itself rewrites: the old name of d_mlp, and a training-time option that must be off
 RENAMED = {"n_mlp": "d_mlp"}
 MUST_BE_FALSE = ("use_tied_aux_matrix",)
+# Attention of many heads at a long context is computed in runs of queries, each against the keys up to its own
+# end (the same outputs): a yolo1-shaped model's [128, T, T] scores spend 53 % of an 879-token window, and runs
+# whose scores fit in a few tens of MB cut that (docs/BENCHMARKS.md, session 12)
+CHUNK_SCORES_BYTES = 32 * 2**20
+MAX_QUERY_CHUNKS = 16
 
 
 def read_config(folder: Path) -> tuple[GPTConfig, list[str]]:
@@ -162,12 +167,24 @@ def _tie(path: Path, theirs: dict[str, torch.Tensor]) -> None:
         theirs["transformer.wte.weight"] = theirs["lm_head.weight"] = one
 
 
+def query_chunks(cfg: GPTConfig) -> int:
+    """How many runs of queries a converted model's attention computes in (model.CausalSelfAttention.query_chunks):
+    enough that one run's fp32 scores at the full context, [n_head, ctx / runs, ctx], stay within
+    CHUNK_SCORES_BYTES, a power of two, at most MAX_QUERY_CHUNKS; 1 (a single score tensor) for any model of ours."""
+    scores = 4 * cfg.n_head * cfg.block_size**2
+    chunks = 1
+    while chunks < MAX_QUERY_CHUNKS and scores / chunks > CHUNK_SCORES_BYTES:
+        chunks *= 2
+    return chunks
+
+
 def load_model(folder: Path) -> tuple[GPT, list[str]]:
-    """Their model folder as our GPT (eval mode), and the conversion notes."""
+    """Their model folder as our GPT (eval mode, attention in query_chunks runs), and the conversion notes."""
     cfg, notes = read_config(folder)
     state, more = read_weights(folder, cfg)
     gpt = GPT(cfg)
     gpt.load_state_dict(state)
+    gpt.chunk_queries(query_chunks(cfg))
     return gpt.eval(), notes + more
 
 

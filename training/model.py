@@ -113,6 +113,12 @@ def abs_topk(x: torch.Tensor, k: int) -> torch.Tensor:
     return x * (a >= thresh).to(x.dtype)
 
 
+def chunk_edges(n, chunks: int) -> list:
+    """[(start, end)] cutting 0..n−1 into `chunks` consecutive runs of near-equal length (empty ones where n <
+    chunks); n may be a size traced for ONNX, so the edges follow the window's length at run time."""
+    return [(n * i // chunks, n * (i + 1) // chunks) for i in range(chunks)]
+
+
 class RMSNorm(nn.Module):
     """x · rsqrt(mean(x²) + eps) · weight, written out so that it exports to any ONNX opset
     (same parameter name and default eps as torch.nn.RMSNorm)."""
@@ -178,6 +184,10 @@ class NodeHooks:
 
 
 class CausalSelfAttention(nn.Module):
+    # queries computed in this many runs (GPT.chunk_queries): the same outputs, fewer operations at long windows
+    # for models of many narrow heads; 1 (ours) keeps the single [B, nh, Q, T] score tensor
+    query_chunks = 1
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
@@ -214,19 +224,31 @@ class CausalSelfAttention(nn.Module):
         q = q.view(q.shape[0], Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
         k = k.view(k.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
         v = v.view(v.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(cfg.d_head))  # [B, nh, Q, T]
-        att = att + self.causal_bias[first:T, :T]
-        if self.sink_logit is not None:
-            # a zero-value key slot with a learned logit lets a head attend to "nothing"
-            sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(att.shape[0], cfg.n_head, Q, 1)
-            att = torch.cat([att, sink], dim=-1)  # [B, nh, Q, T+1]
-            probs = F.softmax(att, dim=-1)[..., :T]
+        if want_attn or self.query_chunks == 1:
+            probs = self.probs(q, k, first, T, Q)  # [B, nh, Q, T]
+            y = probs @ v  # [B, nh, Q, dh]
         else:
-            probs = F.softmax(att, dim=-1)
-        y = probs @ v  # [B, nh, Q, dh]
+            # each run of queries reads only the keys up to its own last position: the scores left out are
+            # the causal mask's −inf (probability exactly 0), and the [nh, Q, T] tensors shrink by up to half
+            runs = chunk_edges(Q, self.query_chunks)
+            y = torch.cat([self.probs(q[:, :, a:b], k[:, :, : first + b], first + a, first + b, b - a) @ v[:, :, : first + b] for a, b in runs], dim=2)
+            probs = None
         y = y.transpose(1, 2).reshape(y.shape[0], Q, hd)  # [B, Q, nh*dh]
         y = hook.topk(self.c_proj(y), "attn.resid_delta")  # [B, Q, d]
         return y, (probs if want_attn else None)
+
+    def probs(self, q: torch.Tensor, k: torch.Tensor, first, end, n_q) -> torch.Tensor:
+        """Attention probabilities of the n_q = end − first queries at positions first..end−1 over the keys at
+        0..end−1: q [B, nh, n_q, dh], k [B, nh, end, dh] → [B, nh, n_q, end]."""
+        cfg = self.cfg
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(cfg.d_head))  # [B, nh, Qc, end]
+        att = att + self.causal_bias[first:end, :end]
+        if self.sink_logit is None:
+            return F.softmax(att, dim=-1)
+        # a zero-value key slot with a learned logit lets a head attend to "nothing"
+        sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(att.shape[0], cfg.n_head, n_q, 1)
+        att = torch.cat([att, sink], dim=-1)  # [B, nh, Qc, end+1]
+        return F.softmax(att, dim=-1)[..., :end]
 
 
 class MLP(nn.Module):
@@ -289,6 +311,11 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    def chunk_queries(self, chunks: int) -> None:
+        """Every layer's attention computes its queries in `chunks` runs (CausalSelfAttention.query_chunks)."""
+        for block in self.transformer.h:
+            block.attn.query_chunks = chunks
 
     @staticmethod
     def _init(m: nn.Module) -> None:
