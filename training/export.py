@@ -86,7 +86,10 @@ class NextTokenInterface(torch.nn.Module):
 
     def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
         logits, watched = self.node(input_ids, node_mask, node_fill, watch, score_from, read_ids)
-        lse = torch.logsumexp(logits.double(), dim=-1)  # [B', P]
+        # max + log Σ exp(l − max) in float64, as separate ops: onnxruntime's ReduceLogSumExp exponentiates
+        # element by element, its Exp vectorised (float64 is what costs here: [P, V] exponentials)
+        top = logits.amax(dim=-1, keepdim=True).double()  # [B', P, 1]
+        lse = (top + (logits.double() - top).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1)  # [B', P]
         pad = torch.full((logits.shape[0], logits.shape[1], NEXT_TOP_K), float("-inf"))  # [B', P, K]
         values, cols = torch.topk(torch.cat([logits, pad], dim=-1), NEXT_TOP_K, dim=-1)  # [B', P, K] each
         ids = torch.cat([read_ids, torch.full((NEXT_TOP_K,), -1, dtype=read_ids.dtype)])[cols]  # [B', P, K]
