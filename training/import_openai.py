@@ -40,9 +40,10 @@ LOCTYPE_SITE = dict(zip(LOCTYPES, SITES, strict=True))
 RENAMED = {"n_mlp": "d_mlp"}
 MUST_BE_FALSE = ("use_tied_aux_matrix",)
 # Attention of many heads at a long context is computed in runs of queries, each against the keys up to its own
-# end (the same outputs): a yolo1-shaped model's [128, T, T] scores spend 53 % of an 879-token window, and runs
-# whose scores fit in a few tens of MB cut that (docs/BENCHMARKS.md, session 12)
-CHUNK_SCORES_BYTES = 32 * 2**20
+# end (the same outputs): a yolo1-shaped model's [128, T, T] scores spend 53 % of an 879-token window; in 8 runs
+# (64 MB of scores each at its context) its 50-line first screen took 0.71 of the CPU time, in 16 runs 0.70
+# (docs/BENCHMARKS.md, session 12). Smaller models (sweep1's 64 MB, ours 1 MB) were not measured and keep one.
+CHUNK_SCORES_BYTES = 64 * 2**20
 MAX_QUERY_CHUNKS = 16
 
 
