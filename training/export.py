@@ -72,20 +72,18 @@ NEXT_TOP_K = 8
 NEXT_OUTPUTS = ("logsumexp", "top_values", "top_ids")
 
 
-class NextTokenInterface(torch.nn.Module):
+class NextTokenInterface(NodeInterface):
     """What model.onnx exports: NodeInterface's (logits [B',P,R], watched [B',P,K]) and, over those logits,
     logsumexp [B',P] (float64: the editor's readouts have always been float64 sums, and the last printed
     digit must not move) and the NEXT_TOP_K largest read logits, top_values [B',P,NEXT_TOP_K] (float32),
     with their vocabulary ids top_ids [B',P,NEXT_TOP_K] (int64; equal logits in read order, as onnxruntime's
     TopK orders ties by index). Reading fewer than NEXT_TOP_K ids pads with -inf and id -1, so the outputs'
-    last width is always NEXT_TOP_K and the runner learns K from the graph itself."""
-
-    def __init__(self, gpt: GPT):
-        super().__init__()
-        self.node = NodeInterface(gpt)
+    last width is always NEXT_TOP_K and the runner learns K from the graph itself. (A subclass, not a wrapper:
+    the graph's initializers keep NodeInterface's names, "gpt.…", which src/sparseLimit.ts and
+    training/bench_torch.py read.)"""
 
     def forward(self, input_ids, node_mask, node_fill, watch, score_from, read_ids):
-        logits, watched = self.node(input_ids, node_mask, node_fill, watch, score_from, read_ids)
+        logits, watched = super().forward(input_ids, node_mask, node_fill, watch, score_from, read_ids)
         # max + log Σ exp(l − max) in float64, as separate ops: onnxruntime's ReduceLogSumExp exponentiates
         # element by element, its Exp vectorised (float64 is what costs here: [P, V] exponentials)
         top = logits.amax(dim=-1, keepdim=True).double()  # [B', P, 1]
