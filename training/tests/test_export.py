@@ -95,6 +95,10 @@ def test_bundle_files_and_manifest(tmp_path, root):
     sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids"]
     assert [o.name for o in sess.get_outputs()] == ["logits", "watched", *export.NEXT_OUTPUTS]
+    # the bench's sparsity limit (src/sparseLimit.ts) and PyTorch reference (bench_torch.py) read the weights by these names
+    graph = onnx.load(str(out / "model.onnx")).graph
+    names = [i.name for i in graph.initializer] + [s.values.name for s in graph.sparse_initializer]
+    assert {f"gpt.{n}" for n in gpt.sparse_parameters()} <= set(names)
     assert manifest["mask_rows"] is True and (out / manifest["weights"]["file"]).exists()
     assert manifest["attention"] == export.attention_params(gpt)
     golden = json.loads((out / "golden.json").read_text())
