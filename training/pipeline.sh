@@ -3,16 +3,16 @@
 # alone (see training/README.md); training resumes from its checkpoint, or from the committed compact
 # resume.pt when the checkpoint is missing (a new session).
 #
-# The recipe is issue 16's (training/EXPERIMENTS.md): the `depth` run (12,000 steps), the same config
-# fine-tuned 6,000 more steps at a quarter of its learning rate (`depth-quarter`), then 4,000 steps
-# with 15 % of windows from quote-flipped files (`depth-quotes`). The shipped models/pysparse-depth
-# was made by these steps, except that the nonsense-task size control was skipped (--no-nonsense,
-# time); its MODEL_CARD says so.
+# The recipe is issue 16's (training/EXPERIMENTS.md): the `depth` run (12,000 steps), the same model
+# fine-tuned 6,000 more steps at a quarter of its learning rate with AbsTopK keeping ½ instead of ¼
+# (`depth-half`), then 6,000 steps with 15 % of windows from quote-flipped files (`depth-half-quotes`).
+# The shipped models/pysparse-depth was made by these steps, except that the nonsense-task size
+# control was skipped (--no-nonsense, time); its MODEL_CARD says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUNS=training/runs
-RUN=${RUN:-$RUNS/depth-quotes}
+RUN=${RUN:-$RUNS/depth-half-quotes}
 BUNDLE=${BUNDLE:-models/pysparse-depth}
 MINUTES=${MINUTES:-0}    # stop each training step (resumably) after this wall time; 0 = run to its steps
 FT=(--lr-scale 0.25 --focus 0)  # the fine-tunes: a quarter of the learning rate, no task-focused windows
@@ -21,8 +21,8 @@ FT=(--lr-scale 0.25 --focus 0)  # the fine-tunes: a quarter of the learning rate
 [ -f training/data/quotes.bin ] || $PY -m training.prepare --out training/data --add-quotes
 train() { $PY -m training.train --threads 2 --minutes "$MINUTES" "$@"; }  # on CUDA when PyTorch sees a GPU
 train --config depth --out $RUNS/depth
-train --config depth --out $RUNS/depth-quarter --init-from $RUNS/depth --steps 6000 "${FT[@]}"
-train --config depth-quotes --out "$RUN" --init-from $RUNS/depth-quarter --steps 4000 "${FT[@]}"
+train --config depth-half --out $RUNS/depth-half --init-from $RUNS/depth --steps 6000 "${FT[@]}"
+train --config depth-half-quotes --out "$RUN" --init-from $RUNS/depth-half --steps 6000 "${FT[@]}"
 $PY -m training.export --run "$RUN" --out "$BUNDLE"
 # every task: 2,000 mask steps at λ = 1e-3, the last half without the mask noise (600 noisy steps at
 # 3e-3 give the fine-tuned models circuits of thousands of nodes; EXPERIMENTS.md, "Pruning longer and

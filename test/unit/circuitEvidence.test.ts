@@ -26,7 +26,7 @@ test('a circuit file without thresholds (or without the metrics) makes no claim 
   assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '' });
 });
 
-test('the shipped bundle: the quote, bracket and if circuits carry their tasks; the while circuit does not (alone it keeps 37 % of the logit difference)', () => {
+test('the shipped bundle: every circuit carries its task (the weakest, if ==, keeps 55 % of the logit difference)', () => {
   const dir = path.join(root, 'models/pysparse-depth/circuits');
   const carries = Object.fromEntries(
     fs.readdirSync(dir).map((f) => {
@@ -34,5 +34,5 @@ test('the shipped bundle: the quote, bracket and if circuits carry their tasks; 
       return [c.task, taskEvidence(c).carries];
     }),
   );
-  assert.deepEqual(carries, { bracket_counting: true, if_equals: true, single_double_quote: true, while_return_true: false });
+  assert.deepEqual(carries, { bracket_counting: true, if_equals: true, single_double_quote: true, while_return_true: true });
 });

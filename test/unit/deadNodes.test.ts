@@ -63,7 +63,8 @@ test('findCircuit told the dead nodes: the same circuit, attributions (dead ones
   let worst = 0;
   for (let f = 0; f < N; f++) worst = Math.max(worst, Math.abs(told.attribution[f] - blind.attribution[f]));
   assert.ok(worst <= 1e-4, `attributions differ by up to ${worst}`);
-  // a dead node screening reached alone has 0, where the blind search measured a rounding error of a run
-  assert.ok(Array.from(dead.keys()).some((f) => dead[f] && told.attribution[f] === 0 && blind.attribution[f] !== 0));
+  // a dead node screening reached alone has exactly 0 without a run (the blind search measures 0 or a
+  // rounding error of a run there, depending on the weights)
+  assert.ok(Array.from(dead.keys()).some((f) => dead[f] && told.attribution[f] === 0));
   for (const k of ['full', 'circuitOnly', 'withoutCircuit'] as const) assert.ok(Math.abs(told[k] - blind[k]) <= 1e-4, k);
 });
