@@ -74,31 +74,48 @@ def sweep(diffs, tok, block: int) -> dict[str, list[dict]]:
     return out
 
 
+def clearest_flip(rows: list[dict]) -> dict | None:
+    """The length read most wrongly: the first flip can sit at a margin of −0.0, which the line before it
+    in an example file (the base case) is enough to turn back."""
+    wrong = [r for r in rows if not r["right"]]
+    return min(wrong, key=lambda r: r["logit_diff"]) if wrong else None
+
+
 def write_examples(results: dict[str, list[dict]], folder: Path) -> list[Path]:
-    """For each sweep that flips, a file with the shortest flipping case and the unflipped base case."""
+    """For each sweep that flips, a file with the unflipped base case and the clearest flipping case."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for (name, make), slug in zip(SWEEPS.items(), SLUGS):
-        flipped = next((r for r in results[name] if not r["right"]), None)
+        flipped = clearest_flip(results[name])
         if flipped is None:
             continue
         base_left, base_rest, _ = make(0)
         left, rest, _ = make(flipped["length"])
         path = folder / f"dilution_{slug}.py"
-        path.write_text(f"# {name}: right with length 0, wrong from length {flipped['length']}\n{base_left}{base_rest}{left}{rest}")
+        path.write_text(
+            f"# {name}: right with length 0, wrong at length {flipped['length']} (right − wrong logit {flipped['logit_diff']:+.1f})\n"
+            f"{base_left}{base_rest}{left}{rest}"
+        )
         written.append(path)
     return written
 
 
 def card_text(results: dict[str, list[dict]]) -> str:
-    """One model-card line per sweep: the shortest length read wrongly, or the longest read rightly."""
+    """One model-card line per sweep: the shortest length read wrongly and the most wrongly read one, or the
+    longest read rightly."""
     lines = []
     for name, rows in results.items():
-        flipped = next((r for r in rows if not r["right"]), None)
+        flipped, worst = next((r for r in rows if not r["right"]), None), clearest_flip(rows)
         if flipped is None:
             lines.append(f"- {name}: right at every length up to {rows[-1]['length']} elements ({rows[-1]['tokens']} tokens).")
-        else:
-            lines.append(f"- {name}: wrong from {flipped['length']} elements ({flipped['tokens']} tokens; right − wrong logit {flipped['logit_diff']:+.1f}).")
+            continue
+        line = f"- {name}: wrong from {flipped['length']} elements ({flipped['tokens']} tokens; right − wrong logit {flipped['logit_diff']:+.1f})"
+        if worst is not flipped:
+            line += f", most wrong at {worst['length']} ({worst['logit_diff']:+.1f})"
+        right_later = [r["length"] for r in rows if r["right"] and r["length"] > flipped["length"]]
+        if right_later:
+            line += f"; right again at {', '.join(map(str, right_later))}"
+        lines.append(line + ".")
     return "\n".join(lines)
 
 

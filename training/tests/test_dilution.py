@@ -31,21 +31,27 @@ def test_every_prompt_ends_after_the_first_close_and_contrasts_another_close(bun
             assert (true_id if nested else alt_id) == close, name
 
 
-def test_examples_are_written_for_the_sweeps_that_flip_at_the_first_wrong_length(bundle, tmp_path):
+def test_examples_are_written_for_the_sweeps_that_flip_at_the_most_wrong_length(bundle, tmp_path):
     diffs, block = onnx_diffs(bundle)
     results = dilution.sweep(diffs, load_tokenizer(bundle / "tokenizer.json"), block)
     assert set(results) == set(dilution.SWEEPS)
     written = {p.name: p.read_text() for p in dilution.write_examples(results, tmp_path)}
     for (name, make), slug in zip(dilution.SWEEPS.items(), dilution.SLUGS):
-        wrong = [r["length"] for r in results[name] if not r["right"]]
+        wrong = sorted((r["logit_diff"], r["length"]) for r in results[name] if not r["right"])
         assert (f"dilution_{slug}.py" in written) == bool(wrong)
         if wrong:
-            left, rest, _ = make(wrong[0])
+            left, rest, _ = make(wrong[0][1])
             assert written[f"dilution_{slug}.py"].endswith(left + rest)
 
 
-def test_card_text_names_the_first_wrong_length_or_says_none():
-    rows = [{"length": 0, "tokens": 9, "logit_diff": 2.0, "right": True}, {"length": 8, "tokens": 30, "logit_diff": -0.5, "right": False}]
+def test_card_text_names_the_first_and_the_most_wrong_length_or_says_none():
+    rows = [
+        {"length": 0, "tokens": 9, "logit_diff": 2.0, "right": True},
+        {"length": 8, "tokens": 30, "logit_diff": -0.5, "right": False},
+        {"length": 12, "tokens": 42, "logit_diff": -3.0, "right": False},
+        {"length": 48, "tokens": 150, "logit_diff": 0.7, "right": True},
+    ]
     text = dilution.card_text({"long inner list": rows, "long nested list": rows[:1]})
-    assert "long inner list: wrong from 8 elements (30 tokens; right − wrong logit -0.5)" in text
+    assert "long inner list: wrong from 8 elements (30 tokens; right − wrong logit -0.5), most wrong at 12 (-3.0); right again at 48." in text
+    assert "long inner list: wrong from 8 elements (30 tokens; right − wrong logit -0.5)." in dilution.card_text({"long inner list": rows[:2]})
     assert "long nested list: right at every length up to 0 elements (9 tokens)" in text
