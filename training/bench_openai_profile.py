@@ -26,7 +26,7 @@ import torch
 from .bench_openai import bench_parser, export_graph, fixture_gpt, peak_rss_mb, window_seconds
 from .model import SITES, GPTConfig, n_nodes
 
-LAYER = re.compile(r"^(?:/node)?(?:/gpt)?(?:/transformer)?/h\.(\d+)(/.*)?/")  # model.onnx wraps NodeInterface as "node"
+LAYER = re.compile(r"^(?:/gpt)?(?:/transformer)?/h\.(\d+)(/.*)?/")
 
 
 def topk_sites(path: Path, cfg: GPTConfig) -> dict[str, str]:
