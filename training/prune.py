@@ -45,6 +45,7 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
         "loss": m["train_task_loss_at_k"],
         "steps": m.get("mask_steps", PruneConfig.steps),
         "settle": m.get("mask_settle", 0.0),
+        "min_recovered": m.get("elimination_min_recovered", 0.0),
     }
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
@@ -98,6 +99,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "k_coef": best["coef"],
         "mask_steps": best["steps"],
         "mask_settle": best["settle"],
+        "elimination_min_recovered": best["min_recovered"],
         "train_task_loss_at_k": best["loss"],
         "task_loss_model": faith["model"]["task_loss"],
         "task_loss_circuit": faith["circuit"]["task_loss"],
@@ -147,6 +149,12 @@ def parse_args() -> argparse.Namespace:
         help="task loss to reach (default: 0.15, or 1.25 × the model's own loss); set it to compare two models' circuits at equal loss",
     )
     ap.add_argument(
+        "--min-recovered",
+        type=float,
+        default=0.0,
+        help="greedy elimination keeps at least this share of the model's logit difference as well as the target loss (default 0: the loss alone)",
+    )
+    ap.add_argument(
         "--frozen-norms",
         action="store_true",
         help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file",
@@ -173,6 +181,7 @@ def record_frozen_norms(gpt: GPT, name: str, task, fill: torch.Tensor, path: Pat
         coefs=coefs or (coef, coef / 10),
         steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps),
         settle=circuit["metrics"].get("mask_settle", PruneConfig.settle),
+        min_recovered=circuit["metrics"].get("elimination_min_recovered", 0.0),
     )
     circuit["metrics"]["frozen_norms"] = {
         "n_nodes": frozen["k"],
@@ -217,10 +226,20 @@ def main() -> None:
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = args.target or pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
-        best = prune_task(gpt, task.train, fill, target, coefs=coefs or (1e-3, 3e-3), steps=steps, settle=args.settle)
+        best = prune_task(gpt, task.train, fill, target, coefs=coefs or (1e-3, 3e-3), steps=steps, settle=args.settle, min_recovered=args.min_recovered)
         nonsense_k = None
         if not args.no_nonsense:
-            nb = prune_task(gpt, nonsense_task(task), fill, target, coefs=(best["coef"],), log=lambda *_: None, steps=steps, settle=args.settle)
+            nb = prune_task(
+                gpt,
+                nonsense_task(task),
+                fill,
+                target,
+                coefs=(best["coef"],),
+                log=lambda *_: None,
+                steps=steps,
+                settle=args.settle,
+                min_recovered=args.min_recovered,
+            )
             nonsense_k = nb["k"]
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)
         add_to_manifest(args.bundle / "manifest.json", rel)

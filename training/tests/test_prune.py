@@ -104,3 +104,18 @@ def test_bisection_stays_inside_the_open_set_when_the_loss_is_not_monotone_past_
     assert circuit_search.shortest_prefix(loss_at, 2816, 0.15) == (689, 0.1)
     # an open set that misses the target falls back to the whole order
     assert circuit_search.shortest_prefix(loss_at, 2816, 0.15, n_open=40) == (689, 0.1)
+
+
+def test_elimination_keeps_the_share_of_the_logit_difference_it_is_asked_for():
+    g = planted_model()
+    examples = [tasks.Example([30 + i % 5, TOK_X], ANS_A, ANS_B, "template") for i in range(16)]
+    examples += [tasks.Example([30 + i % 5, TOK_Y], ANS_B, ANS_A, "template") for i in range(16)]
+    fill = torch.zeros(n_nodes(CFG))
+    offsets = {e["name"]: e["offset"] for e in node_layout(CFG)}
+    planted = [offsets["0.mlp.act_in"] + C_IN, offsets["0.mlp.post_act"] + NEURON, offsets["0.mlp.resid_delta"] + C_OUT]
+    spare = [offsets["0.mlp.post_act"] + 1, offsets["0.mlp.resid_delta"] + 2, offsets["0.attn.act_in"]]  # the unrelated neuron's path
+    nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15)
+    assert sorted(nodes) == sorted(planted)
+    # a share no circuit keeps (10× the model's difference) allows no drop at all
+    nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15, min_recovered=10.0)
+    assert sorted(nodes) == sorted(planted + spare)
