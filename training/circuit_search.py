@@ -4,6 +4,7 @@ smallest k whose top-k circuit reaches the target task loss, then greedy elimina
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -60,7 +61,7 @@ def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: floa
     difference is right in sign but small (depth-half-quotes' bracket: 14 nodes keeping 69 %)."""
     N = n_nodes(gpt.cfg)
     examples = examples[:BISECT_EXAMPLES]
-    floor = min_recovered * task_eval(gpt, examples, None, fill)["logit_diff"]
+    floor = min_recovered * task_eval(gpt, examples, None, fill)["logit_diff"] if min_recovered else -math.inf
 
     def evaluate(nodes: list[int]) -> dict:
         return task_eval(gpt, examples, circuit_mask(N, nodes), fill)

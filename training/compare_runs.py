@@ -17,15 +17,15 @@ from tokenizers import Tokenizer
 
 from . import tasks as tasks_mod
 from .corpus import read_jsonl
-from .evaluate import model_metrics
+from .evaluate import model_metrics, real_code_cases
 from .export import load_run, round_bigram_fp16_
 
 
-def measure(run: Path, tok, all_tasks, data: Path) -> dict:
+def measure(run: Path, tok, all_tasks, cases: dict) -> dict:
     gpt, info = load_run(run)
     round_bigram_fp16_(gpt)
     info.pop("curve")  # the runs' own curve.jsonl files hold it
-    return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, data)}
+    return {"run": str(run), **info, **model_metrics(gpt, tok, all_tasks, cases)}
 
 
 def main() -> None:
@@ -38,7 +38,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tok = Tokenizer.from_file(str(args.data / "tokenizer.json"))
     all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
-    runs = [measure(run, tok, all_tasks, args.data) for run in args.run]
+    cases = real_code_cases(args.data)  # read once: every run is scored on the same cases
+    runs = [measure(run, tok, all_tasks, cases) for run in args.run]
     args.out.write_text(json.dumps({"command": "python -m training.compare_runs " + " ".join(f"--run {r}" for r in args.run), "runs": runs}, indent=1))
     for r in runs:
         accs = ", ".join(f"{k} {v['accuracy'] * 100:.1f} %" for k, v in r["tasks"].items())

@@ -25,44 +25,46 @@ from .model import GPT
 
 REAL_CODE_SOURCES = ("heldout", "sdk")  # networkx, and the LLM client SDK wheels: never trained on
 REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
-# the circuits whose task realcode.py measures on real code: its figure and the kinds it balances
-REAL_CODE_TASKS = {"bracket_counting": ("bracket", ("nested", "flat")), "single_double_quote": ("quote", ("double", "single"))}
+# the circuits whose task realcode.py measures on real code, and its figure there (realcode.TASK_KINDS)
+REAL_CODE_FIGURE = {"bracket_counting": "bracket", "single_double_quote": "quote"}
 NECESSARY = 0.05  # a node is individually necessary when ablating it alone costs the circuit ≥ 5 % of its logit difference
 
 
-def real_code_accuracy(gpt: GPT, tok, data: Path) -> dict:
+def real_code_cases(data: Path) -> dict[str, dict]:
+    """Per source, the cases of realcode.py on code the corpus does not hold (read and sampled once: the
+    model and its ablated circuits are scored on the same ones)."""
+    return {source: realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES) for source in REAL_CODE_SOURCES}
+
+
+def real_code_accuracy(gpt: GPT, tok, cases: dict[str, dict]) -> dict:
     """Both tasks on code the corpus does not hold, with the tokenizer-aware contrasts of realcode.py."""
     diffs = realcode.torch_diffs(gpt)
-    return {
-        source: realcode.score(diffs, tok, realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES), gpt.cfg.block_size)
-        for source in REAL_CODE_SOURCES
-    }
+    return {source: realcode.score(diffs, tok, picked, gpt.cfg.block_size) for source, picked in cases.items()}
 
 
-def circuit_ablated_real_code(gpt: GPT, tok, data: Path, bundle: Path, manifest: dict) -> dict:
-    """Each real-code task on the held-out package with its own circuit mean-ablated and the rest of the
-    model intact, on the same cases as real_code_accuracy: what is left when the circuit is gone (the
-    paper's necessity check; issue 16 asks for ≤ 60 %)."""
+def circuit_ablated_real_code(gpt: GPT, tok, picked: dict, bundle: Path, manifest: dict) -> dict:
+    """Each real-code task on `picked` (the held-out package's cases) with its own circuit mean-ablated and
+    the rest of the model intact: what is left when the circuit is gone (the paper's necessity check;
+    issue 16 asks for ≤ 60 %)."""
     fill = torch.from_numpy(np.fromfile(bundle / "node_means.bin", dtype="<f4"))  # [N]
-    picked = realcode.sample(realcode.load_texts(data, "heldout"), REAL_CODE_CASES)
     out = {}
     for rel in manifest["circuits"]:
         cj = json.loads((bundle / rel).read_text())
-        if cj["task"] not in REAL_CODE_TASKS:
+        figure = REAL_CODE_FIGURE.get(cj["task"])
+        if figure is None:
             continue
-        figure, kinds = REAL_CODE_TASKS[cj["task"]]
         mask = torch.ones_like(fill)
         mask[[n["flat"] for n in cj["nodes"]]] = 0.0
-        own = {k: cs if k in kinds else [] for k, cs in picked.items()}
+        own = {k: cs if k in realcode.TASK_KINDS[figure] else [] for k, cs in picked.items()}
         out[cj["task"]] = realcode.score(realcode.torch_diffs(gpt, mask, fill), tok, own, gpt.cfg.block_size)[figure]["balanced"]
     return out
 
 
-def model_metrics(gpt: GPT, tok, all_tasks: dict, data: Path) -> dict:
+def model_metrics(gpt: GPT, tok, all_tasks: dict, cases: dict[str, dict]) -> dict:
     """Accuracy and contrast loss on every task's fixed test set, and the real-code accuracies."""
     return {
         "tasks": {name: tasks_mod.evaluate(gpt, t.test, classes=t.classes) for name, t in all_tasks.items()},
-        "real_code": real_code_accuracy(gpt, tok, data),
+        "real_code": real_code_accuracy(gpt, tok, cases),
     }
 
 
@@ -243,12 +245,13 @@ def main() -> None:
     gpt, info = load_run(args.run)
     round_bigram_fp16_(gpt)
     all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
-    metrics = model_metrics(gpt, tok, all_tasks, args.data)
+    cases = real_code_cases(args.data)
+    metrics = model_metrics(gpt, tok, all_tasks, cases)
     task_metrics, real = metrics["tasks"], metrics["real_code"]
     manifest_path = args.bundle / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"].pop("heldout", None)  # the token-stream scan it held is replaced by the real-code contrasts
-    ablated = circuit_ablated_real_code(gpt, tok, args.data, args.bundle, manifest)
+    ablated = circuit_ablated_real_code(gpt, tok, cases["heldout"], args.bundle, manifest)
     manifest["metrics"].update({"tasks": task_metrics, "real_code": real, "circuit_ablated_real_code": ablated, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
     diffs, block = realcode.onnx_diffs(args.bundle)

@@ -109,7 +109,7 @@ def scan(session: ort.InferenceSession, windows: list[Window], seqs: list[np.nda
         ids = np.full((len(group), T), eot, np.int64)  # [B, T]; right-padded with EOT (the model is causal)
         for r, w in enumerate(group):
             ids[r, : w.length] = seqs[w.file][w.start : w.start + w.length]
-        _, watched = session.run(["logits", "watched"], {"input_ids": ids, **feeds_fixed})  # watched [B, T, K]
+        (watched,) = session.run(["watched"], {"input_ids": ids, **feeds_fixed})  # watched [B, T, K]
         for r, w in enumerate(group):
             pos = np.arange(w.start + w.scored_from, w.start + w.length)
             keep = pos >= 1  # position 0 is the EOT before the file

@@ -106,6 +106,7 @@ def encode_case(tok, c: Case, max_prompt: int) -> tuple[list[int], int, int] | N
 
 
 Prompt = tuple[list[int], int, int]  # (ids, true token, alternative token)
+TASK_KINDS = {"bracket": ("nested", "flat"), "quote": ("double", "single")}  # each task's figure balances its kinds
 
 
 def torch_diffs(gpt, node_mask: torch.Tensor | None = None, node_fill: torch.Tensor | None = None):
@@ -164,7 +165,7 @@ def score(diffs, tok, picked: dict[str, list[Case]], block_size: int, batch: int
         enc = [e for e in (encode_case(tok, c, block_size) for c in cs) if e is not None]
         right = sum(int((diffs(enc[i : i + batch]) > 0).sum()) for i in range(0, len(enc), batch))
         out[kind] = {"accuracy": right / len(enc) if enc else None, "n": len(enc)}
-    for task, kinds in (("bracket", ("nested", "flat")), ("quote", ("double", "single"))):
+    for task, kinds in TASK_KINDS.items():
         seen = [out[k] for k in kinds if out[k]["n"]]
         # balanced over the classes present: black-formatted code has no single-quoted strings
         # without a double quote inside, so its quote cases can all be one class
