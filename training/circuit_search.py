@@ -17,39 +17,50 @@ REFINE_MAX_NODES = 320  # greedy elimination costs two task evaluations per node
 BISECT_EXAMPLES = 256  # bisection and faithfulness run on this many examples (2 CPU cores)
 
 
-def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float, n_open: int = 0) -> tuple[int, float]:
-    """Bisect for the smallest k such that the top-k nodes by τ reach task loss ≤ target (on `examples`)."""
+def recovered_floor(gpt: GPT, examples, fill: torch.Tensor, min_recovered: float) -> float:
+    """The mean logit difference a circuit must keep: `min_recovered` of the unablated model's (−∞ for 0)."""
+    return min_recovered * task_eval(gpt, examples[:BISECT_EXAMPLES], None, fill)["logit_diff"] if min_recovered else -math.inf
+
+
+def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, target: float, n_open: int = 0, floor: float = -math.inf) -> tuple[int, float]:
+    """Bisect for the smallest k such that the top-k nodes by τ reach task loss ≤ target and a mean logit
+    difference ≥ floor (on `examples`); returns k and its loss."""
     N = len(order)
     examples = examples[:BISECT_EXAMPLES]
 
-    def loss_at(k: int) -> float:
-        return task_eval(gpt, examples, circuit_mask(N, order[:k]), fill)["loss"]
+    def at(k: int) -> dict:
+        return task_eval(gpt, examples, circuit_mask(N, order[:k]), fill)
 
-    return shortest_prefix(loss_at, N, target, n_open)
+    def reaches(k: int) -> bool:
+        got = at(k)
+        return got["loss"] <= target and got["logit_diff"] >= floor
+
+    k = shortest_prefix(reaches, N, n_open)
+    return k, at(k)["loss"]
 
 
-def shortest_prefix(loss_at: Callable[[int], float], N: int, target: float, n_open: int = 0) -> tuple[int, float]:
-    """The smallest k with loss_at(k) ≤ target, by bisection, and its loss.
+def shortest_prefix(reaches: Callable[[int], bool], N: int, n_open: int = 0) -> int:
+    """The smallest k where reaches(k), by bisection (N when even the whole order misses).
 
     The loss is not monotone in k beyond the mask's own open set (its first `n_open` nodes): the mask
     learned them with every other node mean-ablated, and opening the nodes just below τ = 0 a prefix at a
     time can break what the open set does (depth-half-quotes' bracket mask: its 100 open nodes reach a
     task loss of 0.03, yet prefixes of 352 to 688 nodes miss 0.15, and bisection over all nodes stopped
     at 689). So when the open set reaches the target, the search stays inside it."""
-    if 0 < n_open < N and loss_at(n_open) <= target:
+    if 0 < n_open < N and reaches(n_open):
         hi = n_open
-    elif loss_at(N) > target:
-        return N, loss_at(N)
+    elif not reaches(N):
+        return N
     else:
         hi = N
     lo = 0
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if loss_at(mid) <= target:
+        if reaches(mid):
             hi = mid
         else:
             lo = mid
-    return hi, loss_at(hi)
+    return hi
 
 
 def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: float, min_recovered: float = 0.0) -> tuple[list[int], float]:
@@ -61,7 +72,7 @@ def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: floa
     difference is right in sign but small (depth-half-quotes' bracket: 14 nodes keeping 69 %)."""
     N = n_nodes(gpt.cfg)
     examples = examples[:BISECT_EXAMPLES]
-    floor = min_recovered * task_eval(gpt, examples, None, fill)["logit_diff"] if min_recovered else -math.inf
+    floor = recovered_floor(gpt, examples, fill, min_recovered)
 
     def evaluate(nodes: list[int]) -> dict:
         return task_eval(gpt, examples, circuit_mask(N, nodes), fill)
@@ -83,8 +94,10 @@ def circuit_at(
 ) -> tuple[list[int], float]:
     """The circuit for one learned order and target: the shortest prefix that reaches it (bisection,
     inside the mask's `n_open` open nodes when they reach it), then greedy elimination when that prefix
-    is at most REFINE_MAX_NODES long."""
-    k, loss = smallest_k(gpt, examples, order, fill, target, n_open)
+    is at most REFINE_MAX_NODES long. With `min_recovered`, the prefix must keep that share of the
+    model's logit difference too: elimination only removes nodes, so a prefix below the floor would
+    leave it nothing to drop."""
+    k, loss = smallest_k(gpt, examples, order, fill, target, n_open, recovered_floor(gpt, examples, fill, min_recovered))
     log(f"  → smallest k = {k} (train task loss {loss:.3f})")
     if k > REFINE_MAX_NODES:
         return order[:k].tolist(), loss
@@ -109,12 +122,14 @@ def prune_task(
     steps: int = PruneConfig.steps,
     settle: float = PruneConfig.settle,
     min_recovered: float = 0.0,
+    recover: float = PruneConfig.recover,
 ) -> dict:
     """Try a few λ; keep the smallest circuit that reaches the target (and keeps `min_recovered` of the
-    model's logit difference through elimination)."""
+    model's logit difference through bisection and elimination; `recover` pushes the mask itself toward
+    keeping that share)."""
     best = None
     for coef in coefs:
-        cfg = PruneConfig(k_coef=coef, steps=steps, settle=settle)
+        cfg = PruneConfig(k_coef=coef, steps=steps, settle=settle, recover=recover)
         log(f" λ = {coef}")
         tau = learn_mask_logits(gpt, task_examples, fill, cfg, log)
         order = torch.argsort(tau, descending=True)
@@ -122,5 +137,15 @@ def prune_task(
         chosen = set(nodes)
         order, k = torch.tensor(nodes + [int(f) for f in order if int(f) not in chosen]), len(nodes)
         if best is None or k < best["k"]:
-            best = {"k": k, "loss": loss, "order": order, "coef": coef, "tau": tau, "steps": steps, "settle": settle, "min_recovered": min_recovered}
+            best = {
+                "k": k,
+                "loss": loss,
+                "order": order,
+                "coef": coef,
+                "tau": tau,
+                "steps": steps,
+                "settle": settle,
+                "min_recovered": min_recovered,
+                "recover": recover,
+            }
     return best

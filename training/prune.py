@@ -46,6 +46,7 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
         "steps": m.get("mask_steps", PruneConfig.steps),
         "settle": m.get("mask_settle", 0.0),
         "min_recovered": m.get("elimination_min_recovered", 0.0),
+        "recover": m.get("mask_recover", 0.0),
     }
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
@@ -100,6 +101,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "mask_steps": best["steps"],
         "mask_settle": best["settle"],
         "elimination_min_recovered": best["min_recovered"],
+        "mask_recover": best["recover"],
         "train_task_loss_at_k": best["loss"],
         "task_loss_model": faith["model"]["task_loss"],
         "task_loss_circuit": faith["circuit"]["task_loss"],
@@ -155,6 +157,12 @@ def parse_args() -> argparse.Namespace:
         help="greedy elimination keeps at least this share of the model's logit difference as well as the target loss (default 0: the loss alone)",
     )
     ap.add_argument(
+        "--mask-recover",
+        type=float,
+        default=0.0,
+        help="add to the mask objective the shortfall of the mean logit difference below this share of the model's (default 0: the contrast loss alone)",
+    )
+    ap.add_argument(
         "--frozen-norms",
         action="store_true",
         help="prune again with norm scales frozen to the full model's; record only that circuit's size in the existing circuit file",
@@ -182,6 +190,7 @@ def record_frozen_norms(gpt: GPT, name: str, task, fill: torch.Tensor, path: Pat
         steps=steps or circuit["metrics"].get("mask_steps", PruneConfig.steps),
         settle=circuit["metrics"].get("mask_settle", PruneConfig.settle),
         min_recovered=circuit["metrics"].get("elimination_min_recovered", 0.0),
+        recover=circuit["metrics"].get("mask_recover", 0.0),
     )
     circuit["metrics"]["frozen_norms"] = {
         "n_nodes": frozen["k"],
@@ -226,7 +235,17 @@ def main() -> None:
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
         target = args.target or pruning_target(task_eval(gpt, task.train[:BISECT_EXAMPLES], None, fill)["loss"])
         print(f"[{name}] target task loss {target:.3f}")
-        best = prune_task(gpt, task.train, fill, target, coefs=coefs or (1e-3, 3e-3), steps=steps, settle=args.settle, min_recovered=args.min_recovered)
+        best = prune_task(
+            gpt,
+            task.train,
+            fill,
+            target,
+            coefs=coefs or (1e-3, 3e-3),
+            steps=steps,
+            settle=args.settle,
+            min_recovered=args.min_recovered,
+            recover=args.mask_recover,
+        )
         nonsense_k = None
         if not args.no_nonsense:
             nb = prune_task(
@@ -239,6 +258,7 @@ def main() -> None:
                 steps=steps,
                 settle=args.settle,
                 min_recovered=args.min_recovered,
+                recover=args.mask_recover,
             )
             nonsense_k = nb["k"]
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)

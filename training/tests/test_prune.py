@@ -34,8 +34,8 @@ def planted_model() -> GPT:
     return g.eval()
 
 
-@pytest.mark.parametrize("settle", [0.0, 0.5])
-def test_pruning_recovers_the_planted_circuit(settle):
+@pytest.mark.parametrize(("settle", "recover"), [(0.0, 0.0), (0.5, 0.0), (0.5, 0.9)])
+def test_pruning_recovers_the_planted_circuit(settle, recover):
     g = planted_model()
     examples = []
     for i in range(64):
@@ -43,7 +43,7 @@ def test_pruning_recovers_the_planted_circuit(settle):
         examples.append(tasks.Example(filler + [TOK_X], ANS_A, ANS_B, "template"))
         examples.append(tasks.Example(filler + [TOK_Y], ANS_B, ANS_A, "template"))
     fill = torch.zeros(n_nodes(CFG))  # zero-ablation keeps the planted path the only way to answer A
-    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None, settle=settle)
+    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=lambda *_: None, settle=settle, min_recovered=recover, recover=recover)
     kept = set(best["order"][: best["k"]].tolist())
     offsets = {e["name"]: e["offset"] for e in node_layout(CFG)}
     planted = {offsets["0.mlp.act_in"] + C_IN, offsets["0.mlp.post_act"] + NEURON, offsets["0.mlp.resid_delta"] + C_OUT}
@@ -99,11 +99,14 @@ def test_bisection_stays_inside_the_open_set_when_the_loss_is_not_monotone_past_
     def loss_at(k: int) -> float:
         return 1.0 if k < 60 else 0.03 if k <= 100 else 0.5 if k < 689 else 0.1
 
-    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15, n_open=100) == (60, 0.03)
+    def reaches(k: int) -> bool:
+        return loss_at(k) <= 0.15
+
+    assert circuit_search.shortest_prefix(reaches, 2816, n_open=100) == 60
     # without the open set, bisection over every node lands past the bad stretch
-    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15) == (689, 0.1)
+    assert circuit_search.shortest_prefix(reaches, 2816) == 689
     # an open set that misses the target falls back to the whole order
-    assert circuit_search.shortest_prefix(loss_at, 2816, 0.15, n_open=40) == (689, 0.1)
+    assert circuit_search.shortest_prefix(reaches, 2816, n_open=40) == 689
 
 
 def test_elimination_keeps_the_share_of_the_logit_difference_it_is_asked_for():
@@ -119,3 +122,8 @@ def test_elimination_keeps_the_share_of_the_logit_difference_it_is_asked_for():
     # a share no circuit keeps (10× the model's difference) allows no drop at all
     nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15, min_recovered=10.0)
     assert sorted(nodes) == sorted(planted + spare)
+    # bisection honours the floor too: with the planted nodes first, three reach the loss, none the floor
+    order = torch.tensor(planted + [f for f in range(n_nodes(CFG)) if f not in planted])
+    assert circuit_search.smallest_k(g, examples, order, fill, 0.15)[0] == 3
+    floor = circuit_search.recovered_floor(g, examples, fill, 10.0)
+    assert circuit_search.smallest_k(g, examples, order, fill, 0.15, floor=floor)[0] == n_nodes(CFG)
