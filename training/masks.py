@@ -76,6 +76,8 @@ def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, 
     opt = torch.optim.AdamW([tau], lr=cfg.lr, weight_decay=0.0)
     rng = random.Random(cfg.seed)
     full_diff = task_eval(gpt, examples, None, fill)["logit_diff"] if cfg.recover else None
+    if full_diff is not None and full_diff <= 0:
+        raise ValueError(f"--mask-recover needs a model that does the task: its mean logit difference is {full_diff:.3f}")
     for step in range(cfg.steps):
         batch = rng.sample(examples, min(cfg.batch, len(examples)))
         ids, last, c, w = tasks_mod.collate(batch)

@@ -170,6 +170,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--evidence-only", action="store_true", help="keep the nodes of existing circuit files; recompute their evidence, meanings, edges and firing rule"
     )
+    ap.add_argument(
+        "--nonsense-only",
+        action="store_true",
+        help="keep the nodes of existing circuit files; prune the nonsense task with each circuit's settings and record its size with the evidence",
+    )
     return ap.parse_args()
 
 
@@ -203,6 +208,23 @@ def record_frozen_norms(gpt: GPT, name: str, task, fill: torch.Tensor, path: Pat
     print(f"[{name}] with frozen norms: {frozen['k']} nodes (free norms: {circuit['metrics']['n_nodes']})")
 
 
+def nonsense_size(gpt: GPT, task, fill: torch.Tensor, target: float, best: dict) -> int:
+    """The paper's size control: the circuit pruned the same way (λ, steps, settle) for the task with its
+    answers shuffled, which has nothing to find. Without the logit-difference floors: the model's own
+    difference on shuffled answers is about 0, so a share of it constrains nothing."""
+    control = prune_task(
+        gpt,
+        nonsense_task(task),
+        fill,
+        target,
+        coefs=(best["coef"],),
+        log=lambda *_: None,
+        steps=best["steps"],
+        settle=best["settle"],
+    )
+    return control["k"]
+
+
 def add_to_manifest(manifest_path: Path, rel: str) -> None:
     manifest = json.loads(manifest_path.read_text())  # re-read: another task's run may have added its circuit
     if rel not in manifest["circuits"]:
@@ -228,8 +250,10 @@ def main() -> None:
         if args.frozen_norms:
             record_frozen_norms(gpt, name, task, fill, args.bundle / rel, coefs, args.steps)
             continue
-        if args.evidence_only:
+        if args.evidence_only or args.nonsense_only:
             best, nonsense_k, target = existing_circuit(args.bundle / rel)
+            if args.nonsense_only:
+                nonsense_k = nonsense_size(gpt, task, fill, target, best)
             write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)
             continue
         print(f"[{name}] model on test set: {task_eval(gpt, task.test, None, fill)}")
@@ -246,21 +270,7 @@ def main() -> None:
             min_recovered=args.min_recovered,
             recover=args.mask_recover,
         )
-        nonsense_k = None
-        if not args.no_nonsense:
-            nb = prune_task(
-                gpt,
-                nonsense_task(task),
-                fill,
-                target,
-                coefs=(best["coef"],),
-                log=lambda *_: None,
-                steps=steps,
-                settle=args.settle,
-                min_recovered=args.min_recovered,
-                recover=args.mask_recover,
-            )
-            nonsense_k = nb["k"]
+        nonsense_k = None if args.no_nonsense else nonsense_size(gpt, task, fill, target, best)
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)
         add_to_manifest(args.bundle / "manifest.json", rel)
 
