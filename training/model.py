@@ -187,6 +187,10 @@ class CausalSelfAttention(nn.Module):
     # queries computed in this many runs (GPT.chunk_queries): the same outputs, fewer operations at long windows
     # for models of many narrow heads; 1 (ours) keeps the single [B, nh, Q, T] score tensor
     query_chunks = 1
+    # set while the exporter traces (training/export.py exported_abs_topk): mix the values with the sink slot's probability
+    # against a zero value row instead of slicing the slot off the probabilities — the same sums (the slot adds
+    # an exact 0 at the end), without onnxruntime's strided copy of [B, nh, Q, T] probabilities
+    sink_in_mix = False
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -224,7 +228,10 @@ class CausalSelfAttention(nn.Module):
         q = q.view(q.shape[0], Q, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, Q, dh]
         k = k.view(k.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)  # [B, nh, T, dh]
         v = v.view(v.shape[0], T, cfg.n_head, cfg.d_head).transpose(1, 2)
-        if want_attn or self.query_chunks == 1:
+        if self.sink_in_mix and self.sink_logit is not None and not want_attn and self.query_chunks == 1:
+            probs = self.probs(q, k, first, T, Q, keep_sink=True)  # [B, nh, Q, T+1]
+            y = probs @ F.pad(v, (0, 0, 0, 1))  # [B, nh, Q, dh]: the sink slot's value is the zero row
+        elif want_attn or self.query_chunks == 1:
             probs = self.probs(q, k, first, T, Q)  # [B, nh, Q, T]
             y = probs @ v  # [B, nh, Q, dh]
         else:
@@ -237,9 +244,10 @@ class CausalSelfAttention(nn.Module):
         y = hook.topk(self.c_proj(y), "attn.resid_delta")  # [B, Q, d]
         return y, (probs if want_attn else None)
 
-    def probs(self, q: torch.Tensor, k: torch.Tensor, first, end, n_q) -> torch.Tensor:
+    def probs(self, q: torch.Tensor, k: torch.Tensor, first, end, n_q, keep_sink: bool = False) -> torch.Tensor:
         """Attention probabilities of the n_q = end − first queries at positions first..end−1 over the keys at
-        0..end−1: q [B, nh, n_q, dh], k [B, nh, end, dh] → [B, nh, n_q, end]."""
+        0..end−1: q [B, nh, n_q, dh], k [B, nh, end, dh] → [B, nh, n_q, end] (keep_sink: the sink slot's
+        probability last, [B, nh, n_q, end + 1])."""
         cfg = self.cfg
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(cfg.d_head))  # [B, nh, Qc, end]
         att = att + self.causal_bias[first:end, :end]
@@ -248,7 +256,8 @@ class CausalSelfAttention(nn.Module):
         # a zero-value key slot with a learned logit lets a head attend to "nothing"
         sink = self.sink_logit.view(1, cfg.n_head, 1, 1).expand(att.shape[0], cfg.n_head, n_q, 1)
         att = torch.cat([att, sink], dim=-1)  # [B, nh, Qc, end+1]
-        return F.softmax(att, dim=-1)[..., :end]
+        probs = F.softmax(att, dim=-1)
+        return probs if keep_sink else probs[..., :end]
 
 
 class MLP(nn.Module):

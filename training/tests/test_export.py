@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from training import export
+from training import model as model_mod
 from training.model import GPT, GPTConfig, n_nodes
 
 TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64)
@@ -269,3 +270,67 @@ def test_next_token_outputs_rank_and_sum_the_read_logits(tmp_path):
             assert np.array_equal(ids[..., :k], read[order[..., :k]])
             assert np.array_equal(values[..., :k], np.take_along_axis(logits, order[..., :k], -1))
             assert (values[..., k:] == -np.inf).all() and (ids[..., k:] == -1).all()
+
+
+def test_whole_vocabulary_read_passes_the_gathers_by(tmp_path):
+    """model.onnx gathers by read_ids through an If (export.whole_vocabulary_ungathered): read_ids = 0..V−1
+    passes the tensors through, any other read gathers; the logits are bit for bit the same either way."""
+    gpt = _sparse_tiny(seed=5)
+    path = tmp_path / "whole_vocab.onnx"
+    export.export_onnx(gpt, path)
+    graph = onnx.load(str(path)).graph
+    assert sum(n.op_type == "If" for n in graph.node) == 2, "the unembedding's and the bigram table's gathers"
+    assert not any(n.op_type == "Gather" and n.input[1] == "read_ids" for n in graph.node)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    N, V = n_nodes(TINY), TINY.vocab_size
+    rng = np.random.default_rng(6)
+    feeds = {
+        "input_ids": rng.integers(0, V, (1, 40)),
+        "node_mask": np.ones((1, N), np.float32),
+        "node_fill": np.zeros((1, N), np.float32),
+        "watch": np.arange(3, dtype=np.int64),
+        "score_from": np.array([5], np.int64),
+    }
+    (whole,) = sess.run(["logits"], {**feeds, "read_ids": np.arange(V, dtype=np.int64)})
+    swapped = np.arange(V)
+    swapped[[7, 1500]] = swapped[[1500, 7]]
+    for read in (swapped, np.arange(V - 1), rng.permutation(V)[:50]):
+        (got,) = sess.run(["logits"], {**feeds, "read_ids": read.astype(np.int64)})
+        assert np.array_equal(got.view(np.uint32), whole[..., read].view(np.uint32))
+
+
+@pytest.mark.parametrize("ablate", [False, True])
+def test_sink_in_mix_graph_is_bit_for_bit_the_sliced_one(tmp_path, ablate):
+    """The exported attention (model.CausalSelfAttention.sink_in_mix: probabilities with the sink slot times
+    values with a zero row) gives onnxruntime's outputs of the graph that slices the slot off, bit for bit."""
+    gpt = _sparse_tiny(seed=9)
+    with torch.no_grad():
+        for block in gpt.transformer.h:
+            block.attn.sink_logit.normal_(0, 2)
+    N = n_nodes(TINY)
+    args = (torch.zeros(1, 8, dtype=torch.long), torch.ones(1, N), torch.zeros(1, N), torch.zeros(1, dtype=torch.long), torch.tensor([2]), torch.arange(4))
+    outputs = {"logits": {0: "B", 1: "P", 2: "R"}, "watched": {0: "B", 1: "P", 2: "K"}}
+    sessions = []
+    for mixed in (False, True):
+        path = tmp_path / f"mixed-{mixed}.onnx"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(model_mod.CausalSelfAttention, "sink_in_mix", mixed)
+            export._trace(export.NodeInterface(gpt).eval(), args, path, outputs)
+        sessions.append(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
+    pads = [sum(n.op_type == "Pad" for n in onnx.load(str(tmp_path / f"mixed-{mixed}.onnx")).graph.node) for mixed in (False, True)]
+    assert pads == [0, TINY.n_layer], "each layer's values padded with the sink's zero row"
+    rng = np.random.default_rng(10)
+    mask = np.ones((2, N), np.float32)
+    if ablate:
+        mask[:, rng.choice(N, N // 5, replace=False)] = 0
+    for T, start in ((64, 0), (64, 40), (33, 7), (1, 0)):
+        feeds = {
+            "input_ids": rng.integers(0, TINY.vocab_size, (2, T)),
+            "node_mask": mask,
+            "node_fill": rng.normal(0, 0.1, (2, N)).astype(np.float32),
+            "watch": np.arange(N, dtype=np.int64),
+            "score_from": np.array([start], np.int64),
+            "read_ids": np.arange(TINY.vocab_size, dtype=np.int64),
+        }
+        for a, b in zip(*(s.run(None, feeds) for s in sessions)):
+            assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
