@@ -4,6 +4,7 @@
 // and whether the document agrees. Shared by every view that shows a readout, so one prediction
 // reads the same everywhere. Pure: no `vscode` import.
 import type { CircuitFile } from '../schemas/circuit';
+import type { ScopeKind } from './taskScope';
 
 export interface PredictionFacts {
   /** The two sides' labels, class 0 first ("double", "single"). */
@@ -51,6 +52,50 @@ export function describeChange(labels: readonly [string, string], before: number
   const side = (d: number): string => labels[d >= 0 ? 0 : 1];
   const flipped = Math.sign(before) !== Math.sign(after) && after !== 0;
   return `Preference for ${labels[0]} over ${labels[1]} (logit difference) went from ${signed(before)} to ${signed(after)} nats: ${flipped ? `flipped to ${side(after)}` : `still ${side(after)}`}.`;
+}
+
+/**
+ * Where a task's prediction is read, said before the readout ("At the closing quote on line 3"):
+ * `construct` is the text the point closes or follows (the name before ` ==`, `while True`).
+ */
+export function describePlace(kind: ScopeKind, line: number, construct: string): string {
+  if (kind === 'string-close') return `At the closing quote on line ${line}`;
+  if (kind === 'list-close') return `At the \`]\` on line ${line}`;
+  if (kind === 'anywhere') return `On line ${line}`;
+  return `After ${tokenCode(construct)} on line ${line}`;
+}
+
+export interface FiringFacts {
+  /** The rule's value at the token: a weighted sum of key-node activations (several terms: a log-odds of `labels[positive]`). */
+  readonly value: number;
+  readonly fires: boolean;
+  /** The threshold on |value| in force (the file's, times the threshold scale setting). */
+  readonly threshold: number;
+  /** How many key nodes the rule reads. */
+  readonly terms: number;
+  readonly labels: readonly [string, string];
+  /** The class a positive value points to. */
+  readonly positive: 0 | 1;
+  /** Whether the circuit's highlights are drawn (the highlights settings); a rule can fire where nothing is marked. */
+  readonly shown: boolean;
+}
+
+/**
+ * A circuit's firing rule at one token in words, markdown: whether it fires, to which side, what
+ * its value is and the threshold it is compared with. Follows "**Title** circuit".
+ */
+export function describeFiring(f: FiringFacts): string {
+  const pos = f.labels[f.positive];
+  const neg = f.labels[1 - f.positive];
+  const side = f.value > 0 ? pos : neg; // as core/analysis colours it: 0 counts for the other class
+  const what =
+    f.terms > 1
+      ? `its firing rule (the log-odds of ${pos} against ${neg} that ${f.terms} of its key nodes give; below 0 points to ${neg})`
+      : `its firing rule (its key node's activation, weighted; above 0 points to ${pos}, below to ${neg})`;
+  const threshold = `±${f.threshold.toFixed(2)}`;
+  if (!f.fires) return ` is quiet here: ${what} reads ${signed(f.value)}, within ${threshold}, so the token is not marked.`;
+  const unmarked = f.shown ? '' : ' Its highlights are off (setting `circuitInspector.highlights.circuits`), so the token is not marked.';
+  return ` fires here, pointing to **${side}**: ${what} reads ${signed(f.value)}, beyond ${threshold}.${unmarked}`;
 }
 
 function percent(p: number): string {

@@ -111,7 +111,7 @@ function createParts(context: vscode.ExtensionContext): Parts {
 function registerCommands(context: vscode.ExtensionContext, p: Parts): void {
   const command = vscode.commands.registerCommand;
   context.subscriptions.push(
-    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(p.docs, () => p.loader.model, () => p.settings.thresholdScale)),
+    vscode.languages.registerHoverProvider({ language: 'python' }, new CircuitHover(p.docs, () => p.loader.model, () => p.settings)),
     command('circuitInspector.showCircuitAtCursor', (args?: ShowArgs) => p.controller.show(args)),
     command(WHY_COMMAND, (args?: WhyArgs) => p.why.run(args)),
     command(ATTENTION_COMMAND, (args?: AttentionArgs) => p.attention.run(args)),

@@ -1,18 +1,20 @@
 // Hover on a token where a circuit's task applies (inside a one-line string for the quote circuit,
-// before a list's `]` for the bracket circuit, …: core/tasks DocumentScope.applies): the circuit,
-// its key nodes at this token with their values and meanings, and the model's prediction where the
-// string or list closes, with a link that opens the circuit panel there. A circuit whose task does
+// before a list's `]` for the bracket circuit, …: core/tasks DocumentScope.applies): the circuit and
+// its firing rule in words, the model's prediction where the task's point is (the closing quote, the
+// `]`, after the name), its key nodes at this token with their values and meanings, and a link that
+// opens the circuit panel there. A circuit whose task does
 // not apply to the token is not mentioned. Every number comes from the analysis the highlights were
 // drawn from (the same window for the token; core/analysis analyzeAt).
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
-import { describeCircuitPrediction } from '../core/readoutText';
+import { describeCircuitPrediction, describeFiring, describePlace } from '../core/readoutText';
 import { documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
 import { modelFor } from './notebookCells';
+import { circuitEnabled, type Settings } from './settings';
 import { WHY_COMMAND } from './whyThisToken';
 import { ATTENTION_COMMAND } from './attentionCommand';
 
@@ -20,8 +22,8 @@ export class CircuitHover implements vscode.HoverProvider {
   constructor(
     private readonly docs: Documents,
     private readonly model: () => LoadedModel | undefined,
-    /** The highlights.thresholdScale setting, which the documents' analysis applied to `fires`. */
-    private readonly thresholdScale: () => number,
+    /** The settings in force: highlights.thresholdScale, which the documents' analysis applied to `fires`, and which circuits are drawn. */
+    private readonly settings: () => Settings,
   ) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
@@ -33,7 +35,7 @@ export class CircuitHover implements vscode.HoverProvider {
     const shown = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
     if (!shown) return undefined;
     // the highlight pass computed only the shown circuits' firing: every circuit's is read from the same window
-    const token = await model.tokenAt(state.text, shown.start, { range: state.base.partial, thresholdScale: this.thresholdScale() });
+    const token = await model.tokenAt(state.text, shown.start, { range: state.base.partial, thresholdScale: this.settings().thresholdScale });
     if (!token || cancel.isCancellationRequested) return undefined;
     // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
     const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
@@ -55,37 +57,34 @@ export class CircuitHover implements vscode.HoverProvider {
     const firing = token.circuits[circuit.task];
     const evidence = taskEvidence(circuit);
     if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
+    // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
+    const [c0, c1] = circuit.classes;
+    const labels = [escape(c0.label), escape(c1.label)] as const;
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
     if (firing && circuit.firing) {
-      const side = circuit.classes[firing.cls].label;
-      const threshold = (circuit.firing.threshold * this.thresholdScale()).toFixed(2);
-      // a rule of several terms is training/firing.py's two-sided logistic fit, so its value is a log-odds
-      const rule =
-        circuit.firing.terms.length > 1
-          ? `firing rule log-odds ${firing.value.toFixed(2)} (of ${escape(circuit.classes[circuit.firing.positive_class].label)}), fires above ${threshold} either way`
-          : `its firing rule (a weighted sum of key-node activations) reads ${firing.value.toFixed(2)}; it fires at |value| ≥ ${threshold}`;
-      md.appendMarkdown(firing.fires ? ` fires here, pointing to ${escape(side)}: ${rule}.\n\n` : ` is quiet here: ${rule}.\n\n`);
+      const f = circuit.firing;
+      const settings = this.settings();
+      const shown = circuitEnabled(settings, circuit.task, evidence.carries);
+      md.appendMarkdown(`${describeFiring({ value: firing.value, fires: firing.fires, threshold: f.threshold * settings.thresholdScale, terms: f.terms.length, labels, positive: f.positive_class, shown })}\n\n`);
     } else md.appendMarkdown('\n\n');
-    const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
-    const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
-    for (const id of keys) {
-      const node = circuit.nodes.find((n) => n.id === id);
-      if (!node) continue;
-      const v = acts[id];
-      md.appendMarkdown(`- \`${id}\` = **${v === undefined ? '–' : v.toFixed(3)}** (mean ${node.mean.toFixed(3)}) — ${escape(node.meaning)}\n`);
-    }
+    // the prediction first: the hover's height is bounded, and the key nodes' meanings are long
     const scope = documentScope(text);
     const point = scope.point(circuit, token.start, token.end);
     const at = scope.predictionOffset(circuit, token.start, token.end);
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
     if (point && r) {
-      const closePos = doc.positionAt(point.offset);
-      // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
-      const [c0, c1] = circuit.classes;
-      const safe = { classes: [{ ...c0, label: escape(c0.label) }, { ...c1, label: escape(c1.label) }] as const };
-      const words = describeCircuitPrediction(safe, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end));
-      md.appendMarkdown(`\nAt the close on line ${closePos.line + 1}: ${words.sentence}\n`);
+      const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end));
+      const place = describePlace(point.kind, doc.positionAt(point.offset).line + 1, text.slice(point.construct.start, point.construct.end));
+      md.appendMarkdown(`${place}: ${words.sentence}\n\n`);
     }
+    const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
+    const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
+    const rows = keys.flatMap((id) => {
+      const node = circuit.nodes.find((n) => n.id === id);
+      const v = acts[id];
+      return node ? [`- \`${id}\` = **${v === undefined ? '–' : v.toFixed(3)}** (mean ${node.mean.toFixed(3)}) — ${escape(node.meaning)}\n`] : [];
+    });
+    if (rows.length) md.appendMarkdown(`Key nodes at this token (activation here, and its mean over validation text):\n\n${rows.join('')}`);
     const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
     md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
   }

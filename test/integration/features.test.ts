@@ -82,14 +82,18 @@ suite('Highlights, hover and the circuit panel', () => {
   test('hovering a string names the circuit, a node id, its value and the prediction where the string closes', async () => {
     const editor = await openFixture('quotes_and_lists.py');
     const doc = editor.document;
+    await decorations(doc.uri, (d) => d.spans.length > 0); // the model is loaded (this test may run alone)
     const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
     const pos = new vscode.Position(line, 'print("va'.length);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
     assert.match(text, /Quote closing/);
     assert.match(text, /`\d+\.(attn|mlp)\.[a-z_]+\.\d+` = \*\*-?\d/, 'a node id with its value');
-    assert.match(text, /At the close on line \d+: The model expects \*\*double\*\* \(`"\)?`\): \d+(\.\d)? % against single within the contrast; as the next token among all \d/);
+    assert.match(text, /At the closing quote on line \d+: The model expects \*\*double\*\* \(`"\)?`\): \d+(\.\d)? % against single within the contrast; as the next token among all \d/);
     assert.match(text, /Correct here\./);
+    // the hover's height is bounded (VS Code scrolls the rest): the prediction comes before the key nodes' long meanings
+    assert.ok(text.indexOf('The model expects') < text.indexOf('Key nodes at this token'), `the prediction first:\n${text}`);
+    assert.match(text, /(fires here, pointing to \*\*double\*\*|is quiet here): its firing rule \(.+\) reads [+−]\d+\.\d\d, (beyond|within) ±\d+\.\d\d[.,]/, 'the firing rule in words');
   });
 
   test('the readout sentence says right or wrong against the quote the code really has, at every string of the fixture', async () => {

@@ -211,7 +211,7 @@ suite('Notebooks', () => {
       return /The model expects/.test(t) ? t : undefined;
     }, 60_000, 'a hover with the prediction in the cell');
     assert.match(text, /Quote closing/);
-    assert.match(text, /At the close on line 2: The model expects/, 'the close is on the cell\'s own line 2');
+    assert.match(text, /At the closing quote on line 2: The model expects/, 'the close is on the cell\'s own line 2');
     const plainText = await hoverText(plain.uri, plain.positionAt(at + shift));
     // the numbers of the description (the links after it name the documents)
     const numbers = (t: string) => t.slice(0, t.indexOf('[$(')).match(/-?\d+\.\d+/g);

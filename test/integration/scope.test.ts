@@ -65,6 +65,8 @@ suite('Task scope', () => {
     }
     assert.equal(await hoverText(doc.uri, at('# Licence', 3)), '', 'a comment has no hover at all');
     assert.match(await hoverText(doc.uri, at('"alpha"', 3)), /Quote closing/, 'a string has the quote section');
+    // the comparison task's prediction is read after the name, not at a close
+    assert.match(await hoverText(doc.uri, at('name == "beta"', 2)), /After `name` on line 11: The model expects \*\*(compare|assign)\*\*/, 'the if == readout names its place');
   });
 
   test('task scope: on code or a quote in a comment the panel says the task does not apply (no numbers); in a string it reads out', async () => {

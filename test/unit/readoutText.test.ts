@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { describeChange, describePrediction } from '../../src/core/readoutText';
+import { describeChange, describeFiring, describePlace, describePrediction } from '../../src/core/readoutText';
 
 const quote = { labels: ['double', 'single'] as const, tokens: ['")', "')"] as const };
 
@@ -30,4 +30,25 @@ test('an ablation says from what to what the preference moved, and whether it fl
   assert.equal(describeChange(['double', 'single'], 5.62, 1.37), 'Preference for double over single (logit difference) went from +5.62 to +1.37 nats: still double.');
   assert.equal(describeChange(['double', 'single'], -1.1, -1.19), 'Preference for double over single (logit difference) went from −1.10 to −1.19 nats: still single.');
   assert.match(describeChange(['double', 'single'], 0.8, -0.3), /flipped to single\.$/);
+});
+
+test('the place of a prediction is named by what the task reads there, not "the close" for every task', () => {
+  assert.equal(describePlace('string-close', 3, '"abc"'), 'At the closing quote on line 3');
+  assert.equal(describePlace('list-close', 7, '[1, 2]'), 'At the `]` on line 7');
+  assert.equal(describePlace('name-compare-assign', 62, 'name'), 'After `name` on line 62');
+  assert.equal(describePlace('keyword-true', 4, 'while True'), 'After `while True` on line 4');
+});
+
+test('a firing rule is said in words: what its value is, which side it points to and the threshold it passes or not', () => {
+  const rule = { threshold: 1, terms: 4, labels: ['nested', 'flat'] as const, positive: 0 as const, shown: true };
+  assert.equal(
+    describeFiring({ ...rule, value: -4.55, fires: true }),
+    ' fires here, pointing to **flat**: its firing rule (the log-odds of nested against flat that 4 of its key nodes give; below 0 points to flat) reads −4.55, beyond ±1.00.',
+  );
+  assert.equal(
+    describeFiring({ ...rule, value: 0.36, fires: false }),
+    ' is quiet here: its firing rule (the log-odds of nested against flat that 4 of its key nodes give; below 0 points to flat) reads +0.36, within ±1.00, so the token is not marked.',
+  );
+  assert.match(describeFiring({ ...rule, value: 3, fires: true, shown: false }), /pointing to \*\*nested\*\*: .+ reads \+3\.00, beyond ±1\.00\. Its highlights are off \(setting `circuitInspector\.highlights\.circuits`\), so the token is not marked\.$/);
+  assert.match(describeFiring({ ...rule, terms: 1, positive: 1, value: 2, fires: true }), /pointing to \*\*flat\*\*: its firing rule \(its key node's activation, weighted; above 0 points to flat, below to nested\) reads \+2\.00/);
 });
