@@ -53,7 +53,10 @@ const header = el('header', 'toolbar');
 const titleBlock = el('div', 'title-block');
 const title = el('h1', 'title', 'Circuit');
 const subtitle = el('div', 'subtitle');
-titleBlock.append(title, subtitle);
+// the prediction in words where the readout is below the graph (a narrow panel: media/panel.css shows it there only)
+const headerWords = el('p', 'header-words');
+headerWords.setAttribute('aria-hidden', 'true'); // the readout says the same to a screen reader
+titleBlock.append(title, subtitle, headerWords);
 const busy = progressRing();
 busy.classList.add('busy');
 
@@ -177,6 +180,8 @@ function renderHeader(): void {
   }
   if (state.pinned) parts.push(badge('pinned'));
   subtitle.replaceChildren(...parts);
+  const words = model.readout?.words;
+  headerWords.textContent = model.applies === false ? "This circuit's task does not apply here." : words ? [words.prediction, words.change ?? ''].join(' ').trim() : '';
   busy.hidden = !model.busy;
   modeSelect.setValue(model.mode);
   pinBox.setChecked(state.pinned);

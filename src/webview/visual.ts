@@ -242,7 +242,8 @@ function outputNode(p: { x: number; y: number }, input: VisualInput, theme: Them
     width: OUTPUT_WIDTH,
     height: NODE_HEIGHT,
     label: truncate(`${c0.label} − ${c1.label}`, 20),
-    caption: diff === null ? 'logits (unembedding)' : `logit diff ${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)}`,
+    // the number with the side it points to: a bare signed difference says nothing to a new reader
+    caption: diff === null ? 'logits (unembedding)' : `logit diff ${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)} → ${diff >= 0 ? c0.label : c1.label}`,
     fill: toHex(fill),
     textColor: toHex(textColorOn(fill)),
     borderColor: theme.foreground,
@@ -271,7 +272,7 @@ function visualNode(n: CircuitFile['nodes'][number], p: { x: number; y: number }
     width: NODE_WIDTH,
     height: NODE_HEIGHT,
     label: shortLabel(n),
-    caption: isIdLabel(n) ? '' : truncate(n.label, CAPTION_MAX),
+    caption: isIdLabel(n) ? '' : truncate(withoutSite(n), CAPTION_MAX),
     fill: toHex(fillRgb),
     textColor: isAblated ? theme.muted : toHex(textColorOn(fillRgb)),
     borderColor: isAblated ? theme.muted : isKey ? theme.foreground : theme.border,
@@ -292,9 +293,19 @@ export function rowLabel(site: string): string {
   return `${kind} ${short[rest] ?? rest}`.slice(0, 10);
 }
 
-/** A label that only repeats the node's site and index (`attn.act_in 0`) says nothing the node's own label does not. */
+/** A label that only repeats the node's id, or its site and index (`attn.act_in 0`), says nothing the node's own label does not. */
 function isIdLabel(n: CircuitFile['nodes'][number]): boolean {
-  return n.label.trim() === `${n.site} ${n.index}`;
+  const label = n.label.trim();
+  return label === `${n.site} ${n.index}` || label === n.id;
+}
+
+/**
+ * A label without a trailing `(site)` that names the node's own site (`nested/flat (resid_delta)`):
+ * the row label beside it says the site already, and the caption's few characters go to the rest.
+ */
+function withoutSite(n: CircuitFile['nodes'][number]): string {
+  const m = /^(.*\S)\s*\(([a-z_]+)\)$/.exec(n.label.trim());
+  return m && n.site.split('.').pop() === m[2] ? m[1] : n.label;
 }
 
 export function truncate(s: string, max: number): string {

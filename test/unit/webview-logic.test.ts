@@ -239,7 +239,22 @@ describe('visual graph', () => {
     assert.ok(outputEdges(bare).every((e) => e.weight === 0));
     // the output caption shows the logit difference at the cursor (after the ablation)
     const withReadout = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(), extent: 2.5, readout: model.readout }, theme);
-    assert.equal(withReadout.nodes.find((n) => n.id === OUTPUT_ID)!.caption, 'logit diff +0.15');
+    assert.equal(withReadout.nodes.find((n) => n.id === OUTPUT_ID)!.caption, 'logit diff +0.15 → double');
+    const r = model.readout!;
+    const flipped = buildVisualGraph({ circuit: model.circuit, activations: model.activations, ablated: new Set(), extent: 2.5, readout: { ...r, after: { ...r.before, logitDiff: -1.5 } } }, theme);
+    assert.equal(flipped.nodes.find((n) => n.id === OUTPUT_ID)!.caption, 'logit diff −1.50 → single', 'the side the (ablated) difference points to');
+  });
+
+  it('a node caption leaves out a trailing (site) the row label already says, so it is not cut off', () => {
+    const circuit = shippedQuoteCircuit();
+    const nodes = circuit.nodes.map((n) => (n.site.endsWith('resid_delta') ? { ...n, label: 'double/single (resid_delta)' } : n.site.endsWith('act_in') ? { ...n, label: 'double/single (post_act)' } : n));
+    const drawn = buildVisualGraph({ circuit: { ...circuit, nodes }, activations: {}, ablated: new Set(), extent: 2.5 }, theme);
+    const caption = (site: string) => drawn.nodes.find((n) => nodes.find((m) => m.id === n.id)?.site.endsWith(site))!.caption;
+    assert.equal(caption('resid_delta'), 'double/single');
+    assert.equal(caption('act_in'), 'double/singl…', 'another site in the parentheses is kept (and cut to fit)');
+    // a found circuit's nodes are labelled with their ids: no caption repeats it under the node
+    const byId = buildVisualGraph({ circuit: { ...circuit, nodes: circuit.nodes.map((n) => ({ ...n, label: n.id })) }, activations: {}, ablated: new Set(), extent: 2.5 }, theme);
+    assert.ok(byId.nodes.every((n) => n.caption === '' || n.id === OUTPUT_ID), 'no caption that only repeats the id');
   });
 
   it('colours nodes by activation, greys and dashes ablated ones', () => {

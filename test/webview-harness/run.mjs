@@ -50,7 +50,8 @@ function quoteModel(base) {
   const bundle = process.env.CIRCUIT_BUNDLE ?? path.join(models, fs.readdirSync(models).sort().find((d) => fs.existsSync(path.join(models, d, 'circuits', 'single_double_quote.json'))));
   const circuit = JSON.parse(fs.readFileSync(path.join(bundle, 'circuits', 'single_double_quote.json'), 'utf8'));
   const activations = Object.fromEntries(circuit.nodes.map((n, i) => [n.id, Math.round(n.mean * (((i * 7) % 11) - 4) * 1000) / 1000]));
-  return { ...base, circuit, activations, ablated: [], documentName: 'demo.py' };
+  const words = { prediction: 'The model expects double (`")`): 93.9 % against single within the contrast; as the next token among all 62.0 %. Correct here.', change: null };
+  return { ...base, circuit, activations, ablated: [], documentName: 'demo.py', readout: { ...base.readout, after: null, words } };
 }
 
 function page(origin, theme) {
@@ -241,6 +242,14 @@ async function checkQuoteCircuit(p, name) {
   expect(total === edges && shown < total, `${name}: the quote circuit draws the strongest edges by default (${count} of the file's ${edges})`);
   expect(labelPx >= 10, `${name}: node labels at the default zoom are ≥ 10 px (${labelPx})`);
   expect((await p.getAttribute('.graph', 'data-view')) === 'whole', `${name}: the first layout fits the whole graph in the panel`);
+  // the readout is below the graph here: its prediction in words is said on screen, under the title
+  const said = await p.evaluate(() => {
+    const words = document.querySelector('.header-words');
+    const box = words?.getBoundingClientRect();
+    return { text: words?.textContent ?? '', onScreen: !!box && box.height > 0 && box.bottom <= window.innerHeight };
+  });
+  const expected = await p.evaluate(() => window.__harnessFixture.quote.readout.words.prediction);
+  expect(said.onScreen && said.text === expected, `${name}: the prediction in words is on screen without scrolling (${JSON.stringify(said)})`);
   await p.screenshot({ path: path.join(outDir, `panel-quote-${name}.png`) });
   await p.evaluate(() => {
     const q = window.__harnessFixture.quote;
