@@ -7,6 +7,7 @@ import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt, NoReadableCircuit } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
+import { fullWords, onlyWords, withoutWords } from './core/shareWords';
 
 export async function discover(args: Args): Promise<void> {
   const { positional, opts } = args;
@@ -48,10 +49,11 @@ export function inWords(d: Discovery): string {
   const into = d.edges.filter((e) => e.target === OUTPUT_NODE).length;
   let out = `at ${d.position.line}:${d.position.col} after ${JSON.stringify(d.position.token)}: ${q(d.target)} vs ${q(d.alt)}${d.actual ? ` (the code has ${q(d.actual)})` : ''}\n`;
   if (d.averaged) out += `averaged over ${d.averaged.positions.length} position${d.averaged.positions.length === 1 ? '' : 's'} of ${JSON.stringify(d.position.token)} followed by ${q(d.target)}: ${d.averaged.positions.map((p) => `${p.line}:${p.col}`).join(', ')}\n`;
-  out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)})\n`;
-  out += `circuit: ${d.nodes.length} nodes, ${d.edges.length - into} edges between them and ${into} into the output\n`;
-  out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n`;
-  out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n`;
+  const pref = { full: d.full.logit_diff, target: d.target.text, alt: d.alt.text };
+  out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)}): ${fullWords(pref)}\n`;
+  out += `circuit: ${d.nodes.length} node${d.nodes.length === 1 ? "" : "s"}, ${d.edges.length - into} edges between them and ${into} into the output\n`;
+  out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n    ${onlyWords(pref, d.circuit_only.logit_diff)}\n`;
+  out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n    ${withoutWords(pref, d.without_circuit.logit_diff)}\n`;
   for (const n of d.nodes) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}${n.label !== n.id ? `  ${n.label}` : ''}\n`;
   return out + `found in ${(d.ms / 1000).toFixed(1)} s (${d.rows.toLocaleString('en-US')} forward passes)\n`;
 }

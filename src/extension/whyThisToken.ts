@@ -7,6 +7,7 @@ import type { NextToken } from '../core/analysis';
 import type { Discovery } from '../core/discoverAt';
 import { errorMessage } from '../core/errors';
 import { samePairPositions } from '../core/samePair';
+import { discoverySummary } from '../core/shareWords';
 import type { CircuitController } from './circuitController';
 import type { CircuitSources, FoundCircuit } from './circuitSources';
 import type { Documents } from './documents';
@@ -81,7 +82,7 @@ export class WhyThisToken {
     this.circuitsChanged();
     await this.docs.analyzeNow(doc); // the document's analysis with the new circuit, which the panel reads
     await this.controller.show({ uri: doc.uri.toString(), offset: discovery.position.offset, task: file.task });
-    void vscode.window.showInformationMessage(`Circuit Inspector: ${summary(discovery)}`, SAVE_LABEL).then((choice) => {
+    void vscode.window.showInformationMessage(`Circuit Inspector: ${discoverySummary(discovery)}`, SAVE_LABEL).then((choice) => {
       if (choice === SAVE_LABEL) void vscode.commands.executeCommand(SAVE_COMMAND);
     });
     return found;
@@ -122,13 +123,6 @@ async function askAverage(tokens: readonly { text: string; start: number }[], st
   ];
   const choice = await vscode.window.showQuickPick(items, { title: `Why this token? Where, ${title}` });
   return choice?.average;
-}
-
-/** The evidence in one sentence: size, what the circuit keeps alone and what removing it leaves. */
-function summary(d: Discovery): string {
-  const pct = (x: number) => `${Math.round(100 * x)} %`;
-  const where = d.averaged ? `averaged over ${d.averaged.positions.length} places` : `at ${d.position.line}:${d.position.col}`;
-  return `${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'} explain ${JSON.stringify(d.target.text)} over ${JSON.stringify(d.alt.text)} ${where}: alone they keep ${pct(d.circuit_only.kept)} of the logit difference, and ablating them leaves ${pct(d.without_circuit.kept)} (${(d.ms / 1000).toFixed(1)} s, ${d.rows.toLocaleString('en-US')} forward passes).`;
 }
 
 /** The document and offset the command works on: its arguments, else the active Python editor's cursor. */

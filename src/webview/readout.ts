@@ -3,6 +3,7 @@
 
 import type { PanelModel } from '../schemas/messages';
 import { el, text } from './dom';
+import { faithfulnessWords } from './faithfulnessWords';
 import { formatProb, formatRatio, formatSigned, readoutRows, visibleToken, type OrientedReadout } from './format';
 
 export interface ReadoutView {
@@ -38,7 +39,7 @@ export function createReadout(): ReadoutView {
     parts.push(readoutTable([target.label, alt.label], rows, ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After'));
     if (rows.after && rows.change !== null) parts.push(changeLine(rows.change, r.words?.change ?? null));
     else if (!rows.after) parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
-    parts.push(faithfulnessMeter(r.faithfulness), el('p', 'muted faith-words', faithfulnessWords(r.before.logitDiff)));
+    parts.push(faithfulnessMeter(r.faithfulness), el('p', 'muted faith-words', faithfulnessWords(rows.before.diff, r.faithfulness)));
     root.replaceChildren(...parts);
   }
 
@@ -78,12 +79,6 @@ function faithfulnessMeter(faithfulness: number | null): HTMLElement {
   faith.append(label, meter, el('span', 'num faith-value', formatRatio(faithfulness)));
   if (faithfulness === null) faith.classList.add('unknown');
   return faith;
-}
-
-/** What faithfulness is, said where it is shown; and why it means little where the model barely prefers a side. */
-function faithfulnessWords(fullDiff: number): string {
-  const what = 'Faithfulness: the logit difference with only the circuit kept (every other node ablated), as a share of the full model’s; 100 % = the circuit alone does what the model does.';
-  return Math.abs(fullDiff) < 0.5 ? `${what} Here the full model barely prefers either side (|logit diff| < 0.5), so the ratio says little.` : what;
 }
 
 function row(label: string, o: OrientedReadout, isAfter: boolean): HTMLTableRowElement {
