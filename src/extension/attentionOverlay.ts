@@ -1,7 +1,7 @@
 // The attention overlay in the editor: the tokens a head attends to from the query token, tinted with
 // a background whose strength follows the weight (core/attentionText tint levels), the query token
 // outlined, and the head's sentence (sink share, top tokens) in the status bar. It stays until the
-// cursor moves, the text changes or another overlay replaces it.
+// cursor moves, the text changes, its editor is closed or hidden, or another overlay replaces it.
 import * as vscode from 'vscode';
 import type { AttentionAt, HeadPattern } from '../core/attention';
 import { describeHead, TINT_LEVELS, tintedTokens, type TintedToken } from '../core/attentionText';
@@ -51,6 +51,8 @@ export class AttentionOverlay extends Disposable {
     this.status.name = 'Circuit Inspector: where attention looks';
     this.register(vscode.window.onDidChangeTextEditorSelection((e) => e.textEditor === this.shownIn && this.clear()));
     this.register(vscode.workspace.onDidChangeTextDocument((e) => e.document === this.shownIn?.document && e.contentChanges.length > 0 && this.clear()));
+    // its editor closed or hidden: the status bar would go on naming a token of a file no longer shown
+    this.register(vscode.window.onDidChangeVisibleTextEditors((editors) => this.shownIn && !editors.includes(this.shownIn) && this.clear()));
   }
 
   show(editor: vscode.TextEditor, at: AttentionAt, head: HeadPattern): RenderedAttention {
@@ -73,7 +75,8 @@ export class AttentionOverlay extends Disposable {
 
   clear(): void {
     if (!this.shownIn) return;
-    for (const type of [...this.levels, this.queryMark]) this.shownIn.setDecorations(type, []);
+    const editor = this.shownIn;
+    if (vscode.window.visibleTextEditors.includes(editor)) for (const type of [...this.levels, this.queryMark]) editor.setDecorations(type, []);
     this.status.hide();
     this.shownIn = undefined;
     this.rendered.fire(undefined);

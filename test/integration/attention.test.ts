@@ -131,4 +131,14 @@ suite('Where attention looks', () => {
     editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(0));
     await waitFor(async () => (await shown()) === undefined, 10_000, 'the overlay to clear');
   });
+
+  test('closing the editor clears the overlay and its status bar sentence, which would name a token no longer shown', async function () {
+    this.timeout(120_000);
+    editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(doc.positionAt(offset), doc.positionAt(offset));
+    assert.ok(await vscode.commands.executeCommand<Rendered | undefined>(ATTENTION, { uri: doc.uri.toString(), offset, layer: 0, head: 0 }), 'a head is drawn');
+    assert.ok(await shown());
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor(async () => (await shown()) === undefined, 10_000, 'the overlay (and its status bar sentence) cleared with its editor');
+  });
 });
