@@ -248,7 +248,7 @@ function renderLegend(g: VisualGraph, model: PanelModel): void {
   abl.append(el('span', 'ablated-swatch'), document.createTextNode('ablated'));
   const count = el('span', 'legend-note edge-count', `${g.shownEdges} of ${g.totalEdges} edges`);
   count.title = edgeShare >= 1 ? 'every edge of the circuit' : `the strongest edges, together ${Math.round(edgeShare * 100)} % of the circuit’s total |weight|`;
-  const out = el('span', 'legend-note', `→ output: r with “${model.circuit.classes[0].label}”`);
+  const out = el('span', 'legend-note', `→ output: edges by correlation with “${model.circuit.classes[0].label}”`);
   out.title = 'Edges into the output node are derived, not weights: every node that writes to the residual stream (which the unembedding reads) is joined to the output, coloured and sized by the correlation of its activation with the first class';
   const items: HTMLElement[] = [el('span', 'legend-title', 'activation at cursor (fixed scale)'), scale, pos, neg, abl, count, out];
   if (model.circuitOnly) items.push(el('span', 'legend-note', 'everything outside the circuit is ablated'));

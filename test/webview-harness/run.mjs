@@ -10,7 +10,7 @@
 //   CIRCUIT_BUNDLE=/tmp/copy node test/webview-harness/run.mjs    # the quote circuit of another bundle folder
 //
 // Needs Chromium (`apt-get install -y chromium`) or CHROMIUM_PATH. Not part of the extension build.
-/* global process, console, URL, Buffer, window, document -- Node script; page.evaluate callbacks run in the browser */
+/* global process, console, URL, Buffer, window, document, getComputedStyle -- Node script; page.evaluate callbacks run in the browser */
 
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -250,6 +250,22 @@ async function checkQuoteCircuit(p, name) {
   });
   const expected = await p.evaluate(() => window.__harnessFixture.quote.readout.words.prediction);
   expect(said.onScreen && said.text === expected, `${name}: the prediction in words is on screen without scrolling (${JSON.stringify(said)})`);
+  // the legend's notes are small text: at least 4.5:1 against the panel (WCAG AA)
+  const ratio = await p.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const fg = lum(rgb(getComputedStyle(document.querySelector('.edge-count')).color));
+    // the first opaque background behind the legend (the page's, from the theme, when none is)
+    let el = document.querySelector('.legend');
+    let back = '';
+    for (; el && !back; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (!/rgba\(.*, 0\)$|transparent/.test(c)) back = c;
+    }
+    const bg = lum(rgb(back || getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').replace(/^#(..)(..)(..)$/, (_, r, g, b) => `${parseInt(r, 16)},${parseInt(g, 16)},${parseInt(b, 16)}`)));
+    return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  });
+  expect(ratio >= 4.5, `${name}: the legend's notes have contrast ${ratio.toFixed(2)}:1 against the panel (≥ 4.5)`);
   await p.screenshot({ path: path.join(outDir, `panel-quote-${name}.png`) });
   await p.evaluate(() => {
     const q = window.__harnessFixture.quote;
