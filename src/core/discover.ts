@@ -10,7 +10,9 @@
 // where the model's mean alone already leans to the target, say — the first decides. Where no prefix of
 // the screened ranking passes the second test, every node not yet measured is ablated alone and the
 // growth runs again, so screening never fails the removal test where the full ranking passes. Both
-// tests are run on the final circuit; its nodes' attributions are always measured alone.
+// tests are run on the final circuit; its nodes' attributions are always measured alone. A set's
+// removal is run only where it keeps enough alone and the removal test decides, and only until the
+// set growing or pruning looks for is found: the circuits are the ones running every row would give.
 import { routeRows, type TailStart } from './discoverRoute';
 import type { RunInput, RunOutput } from './ortSession';
 
@@ -83,17 +85,15 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   if (full === 0) throw new Error('the model gives the target and the alternative the same logit here, so there is no difference to explain; choose another pair');
   const dead = options.dead ?? new Uint8Array(N);
   const search: Search = { evaluate, full, dead, ...(await screen(evaluate, dead, full)) };
-  const enough: Test = (x) => x.only / full >= keep;
-  const costly: Test = (x) => enough(x) && x.without / full <= 1 - cost;
-  const grown = await grow(search, costly, enough);
-  let circuit = await prune(search, grown.circuit, grown.good);
+  const tests: Tests = { enough: (only) => only / full >= keep, costs: (without) => without / full <= 1 - cost };
+  const grown = await grow(search, tests);
+  const pruned = await prune(search, grown, tests);
 
   // the circuit's nodes are reported with their own attributions: measure any that screening left in a group
-  await measureAlone(search, circuit.filter((f) => !search.measured[f]));
-  circuit = byAttribution(search.attribution, circuit);
-
-  const [last] = await pairs(evaluate, [circuit]);
-  return { full, attribution: search.attribution, nodes: circuit, circuitOnly: last.only, withoutCircuit: last.without, rows: evaluate.rows };
+  await measureAlone(search, pruned.set.filter((f) => !search.measured[f]));
+  const circuit = byAttribution(search.attribution, pruned.set);
+  const without = pruned.without ?? (await withoutEach(evaluate, [pruned.set]))[0];
+  return { full, attribution: search.attribution, nodes: circuit, circuitOnly: pruned.only, withoutCircuit: without, rows: evaluate.rows };
 }
 
 /** What growing and pruning share: the evaluator, the full model's difference, the attributions so far. */
@@ -107,14 +107,26 @@ interface Search {
   readonly dead: Uint8Array;
 }
 
-/** The differences with a set of nodes alone (every other node ablated) and with the set ablated. */
-interface SetDiffs {
+/**
+ * A candidate circuit: its difference alone (every other node ablated) and, where it was run, with the
+ * set ablated. The second is run only where the first keeps enough and the removal test decides.
+ */
+interface Candidate {
+  readonly set: readonly number[];
   readonly only: number;
-  readonly without: number;
+  readonly without?: number;
 }
 
-/** A circuit test: keeps enough alone, and maybe also costs enough when ablated. */
-type Test = (x: SetDiffs) => boolean;
+/** The two circuit tests, on the difference alone and on the difference with the set ablated. */
+interface Tests {
+  readonly enough: (only: number) => boolean;
+  readonly costs: (without: number) => boolean;
+}
+
+/** The circuit grown, and whether it passed both tests (else only `enough`: no circuit's removal costs enough), which pruning keeps. */
+interface Grown extends Candidate {
+  readonly costly: boolean;
+}
 
 /** Flat node indices sorted by |attribution|, largest first. */
 function byAttribution(attribution: Float32Array, nodes: readonly number[]): number[] {
@@ -135,59 +147,104 @@ async function measureAlone(search: Search, nodes: readonly number[]): Promise<v
   }
 }
 
-/** Mask row r for `set`: even r keeps the set alone, odd r ablates the set from the whole model. */
-function both(set: readonly number[], r: number, mask: Float32Array): void {
-  mask.fill(r % 2);
-  for (const f of set) mask[f] = 1 - (r % 2);
+/** Each set's difference alone: one mask row per set, the set's nodes 1 and every other node 0. */
+async function onlyEach(evaluate: Evaluate, sets: readonly (readonly number[])[]): Promise<Float64Array> {
+  return evaluate(sets.length, (r, mask) => {
+    mask.fill(0);
+    for (const f of sets[r]) mask[f] = 1;
+  });
 }
 
-/** Each set's differences alone and ablated, from rows 2k, 2k + 1 of one batch. */
-async function pairs(evaluate: Evaluate, sets: readonly (readonly number[])[]): Promise<SetDiffs[]> {
-  const d = await evaluate(2 * sets.length, (r, mask) => both(sets[r >> 1], r, mask));
-  return sets.map((_, k) => ({ only: d[2 * k], without: d[2 * k + 1] }));
+/** Each set's difference with the set ablated. */
+async function withoutEach(evaluate: Evaluate, sets: readonly (readonly number[])[]): Promise<Float64Array> {
+  return evaluate(sets.length, (r, mask) => {
+    mask.fill(1);
+    for (const f of sets[r]) mask[f] = 0;
+  });
+}
+
+/** Sets whose removal is run per batch while looking for the first that passes both tests: a small batch wastes few rows past it. */
+const REMOVAL_BLOCK = 8;
+
+/**
+ * The first of `sets` (in the order given) that passes both tests, `only[k]` being set k's difference
+ * alone: the removal is run only for sets that keep enough, REMOVAL_BLOCK at a time, stopping at the
+ * first that passes — the same set a batch of every set's two rows would pick, in fewer rows.
+ */
+async function firstCostly(evaluate: Evaluate, sets: readonly (readonly number[])[], only: Float64Array, tests: Tests): Promise<Candidate | undefined> {
+  const keeping = sets.map((_, k) => k).filter((k) => tests.enough(only[k]));
+  for (let at = 0; at < keeping.length; at += REMOVAL_BLOCK) {
+    const block = keeping.slice(at, at + REMOVAL_BLOCK);
+    const without = await withoutEach(evaluate, block.map((k) => sets[k]));
+    const hit = block.findIndex((_, i) => tests.costs(without[i]));
+    if (hit >= 0) return { set: sets[block[hit]], only: only[block[hit]], without: without[hit] };
+  }
+  return undefined;
 }
 
 /**
  * The smallest prefix of the ranking by |attribution| that keeps enough alone and whose removal costs
  * enough; if none does (the rest of the model can stand in for it), the smallest that keeps enough (all
- * N do). `good` is the test that decided, for pruning to keep.
+ * N do). `costly` says which test decided, for pruning to keep.
  */
-async function grow(search: Search, costly: Test, enough: Test): Promise<{ circuit: number[]; good: Test }> {
+async function grow(search: Search, tests: Tests): Promise<Grown> {
   const { attribution, measured } = search;
   const all = Array.from({ length: attribution.length }, (_, f) => f);
   const sizes = growthSizes(all.length);
-  let order = byAttribution(attribution, all);
-  let grown = await pairs(search.evaluate, sizes.map((k) => order.slice(0, k)));
+  const prefixes = () => {
+    const order = byAttribution(attribution, all);
+    return sizes.map((k) => order.slice(0, k));
+  };
+  let sets = prefixes();
+  let only = await onlyEach(search.evaluate, sets);
+  let found = await firstCostly(search.evaluate, sets, only, tests);
   // The node whose removal costs enough may sit in a group screening did not split: then rank every node
   // alone. (Doing so also wherever the passing prefix reached into nodes ranked by group only made 5 of
   // 20 networkx positions, with pruned circuits of 22–128 nodes, cost ~400 passes more than no screening
   // at all, to shrink two keyword circuits of 1,453 and 2,272 nodes to 594 and 929: not kept.)
-  if (!grown.some(costly) && measured.includes(0)) {
+  if (!found && measured.includes(0)) {
     await measureAlone(search, all.filter((f) => !measured[f]));
-    order = byAttribution(attribution, all);
-    grown = await pairs(search.evaluate, sizes.map((k) => order.slice(0, k)));
+    sets = prefixes();
+    only = await onlyEach(search.evaluate, sets);
+    found = await firstCostly(search.evaluate, sets, only, tests);
   }
-  const good = grown.some(costly) ? costly : enough;
-  return { circuit: order.slice(0, sizes[grown.findIndex(good)]), good };
+  if (found) return { ...found, costly: true };
+  const k = sets.findIndex((_, i) => tests.enough(only[i]));
+  return { set: sets[k], only: only[k], costly: false };
 }
 
-/** Drops first the nodes whose removal alone costs the circuit least, as many as still pass `good` (4 rounds at most). */
-async function prune(search: Search, grown: number[], good: Test): Promise<number[]> {
-  let circuit = grown;
-  for (let round = 0; round < 4 && circuit.length > 1; round++) {
-    const set = circuit;
-    const minusOne = await search.evaluate(set.length, (r, mask) => both(set.filter((_, i) => i !== r), 0, mask)); // alone, less node r
+/**
+ * Drops first the nodes whose removal alone costs the circuit least, as many as still pass the grown
+ * circuit's tests (4 rounds at most). Of the smaller sets tried, the one with the most dropped that
+ * passes is kept: their differences alone are run for all, their removals (where the removal test
+ * counts) from the most dropped down, and only until one passes.
+ */
+async function prune(search: Search, grown: Grown, tests: Tests): Promise<Candidate> {
+  let circuit: Candidate = grown;
+  for (let round = 0; round < 4 && circuit.set.length > 1; round++) {
+    const set = circuit.set;
+    const minusOne = await search.evaluate(set.length, (r, mask) => {
+      mask.fill(0); // alone, less node r
+      for (const f of set) mask[f] = 1;
+      mask[set[r]] = 0;
+    });
     const dropOrder = set.map((_, i) => i).sort((a, b) => minusOne[b] - minusOne[a]);
     const counts = growthSizes(set.length - 1);
     const smaller = counts.map((j) => {
       const dropped = new Set(dropOrder.slice(0, j));
       return set.filter((_, i) => !dropped.has(i));
     });
-    const tried = await pairs(search.evaluate, smaller);
-    let j = tried.length;
-    while (j > 0 && !good(tried[j - 1])) j--;
-    if (j === 0) break;
-    circuit = smaller[j - 1];
+    const only = await onlyEach(search.evaluate, smaller);
+    const mostDroppedFirst = smaller.map((_, k) => k).reverse();
+    let next: Candidate | undefined;
+    if (grown.costly) {
+      next = await firstCostly(search.evaluate, mostDroppedFirst.map((k) => smaller[k]), Float64Array.from(mostDroppedFirst, (k) => only[k]), tests);
+    } else {
+      const k = mostDroppedFirst.find((i) => tests.enough(only[i]));
+      next = k === undefined ? undefined : { set: smaller[k], only: only[k] };
+    }
+    if (!next) break;
+    circuit = next;
   }
   return circuit;
 }
