@@ -62,12 +62,21 @@ export class DocumentScope {
    * The class the document itself says is right at the token's task point (the class whose label
    * is the point's truth), or undefined where neither side follows or outside the scope. For
    * `list-close`, `nested` means another `]` follows (the contrast the model is trained on), not
-   * the bracket depth.
+   * the bracket depth. A circuit without a task scope (one found at a token: its classes are the
+   * target and the alternative) has no points: there the class is the one whose token text the
+   * document continues with right after the token (the longer when both do, as `]` and `]\n`).
    */
   truth(circuit: ScopedCircuit & Pick<CircuitFile, 'classes'>, start: number, end: number): 0 | 1 | undefined {
+    if (scopeOf(circuit).kind === 'anywhere') return this.nextClass(circuit, end);
     const label = this.point(circuit, start, end)?.truth;
     const k = label ? circuit.classes.findIndex((c) => c.label === label) : -1;
     return k === 0 || k === 1 ? k : undefined;
+  }
+
+  private nextClass(circuit: Pick<CircuitFile, 'classes'>, end: number): 0 | 1 | undefined {
+    const longest = (k: 0 | 1) => Math.max(-1, ...circuit.classes[k].tokens.filter((t) => t.text !== '' && this.text.startsWith(t.text, end)).map((t) => t.text.length));
+    const [a, b] = [longest(0), longest(1)];
+    return a < 0 && b < 0 ? undefined : a >= b ? 0 : 1;
   }
 }
 

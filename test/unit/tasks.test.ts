@@ -82,3 +82,23 @@ test('DocumentScope with read_at closer: the prediction is read at the ] itself,
   assert.equal(s.truth(bracket, first + 1, first + 2), 1, 'the line ends: flat');
   assert.equal(s.predictionOffset(bracket, src.indexOf('3'), src.indexOf('3') + 1), undefined, 'the token before the ] does not answer');
 });
+
+test('DocumentScope.truth of a circuit found at a token: the class whose token text the code continues with', () => {
+  const src = "names = ['a', 'b']\nrows = [[1]]\n";
+  const s = documentScope(src);
+  const found = (target: string[], alt: string[]): CircuitFile => ({
+    ...sample,
+    task: 'found_1_10_vs_11',
+    scope: undefined,
+    classes: [
+      { ...sample.classes[0], label: 'target', tokens: target.map((text, id) => ({ id, text })) },
+      { ...sample.classes[1], label: 'alt', tokens: alt.map((text, id) => ({ id: 100 + id, text })) },
+    ],
+  });
+  const b = src.indexOf("'b'") + 2; // the token `'` that closes 'b' ends here; `]` follows
+  assert.equal(s.truth(found([']'], [',']), b, b + 1), 0, 'the code has the target');
+  assert.equal(s.truth(found([','], [']']), b, b + 1), 1, 'the code has the alternative');
+  assert.equal(s.truth(found(['+'], [',']), b, b + 1), undefined, 'neither side follows');
+  const one = src.indexOf('1]]') + 1;
+  assert.equal(s.truth(found([']'], [']]\n']), one - 1, one), 1, 'both follow: the longer text is what the code has');
+});
