@@ -4,6 +4,7 @@ smallest k whose top-k circuit reaches the target task loss, then greedy elimina
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -28,7 +29,8 @@ def smallest_k(gpt: GPT, examples, order: torch.Tensor, fill: torch.Tensor, targ
     N = len(order)
     examples = examples[:BISECT_EXAMPLES]
 
-    def at(k: int) -> dict:
+    @functools.cache
+    def at(k: int) -> dict:  # the found k's loss is read again after the search
         return task_eval(gpt, examples, circuit_mask(N, order[:k]), fill)
 
     def reaches(k: int) -> bool:
@@ -63,16 +65,15 @@ def shortest_prefix(reaches: Callable[[int], bool], N: int, n_open: int = 0) -> 
     return hi
 
 
-def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: float, min_recovered: float = 0.0) -> tuple[list[int], float]:
+def refine(gpt: GPT, examples, kept: list[int], fill: torch.Tensor, target: float, floor: float = -math.inf) -> tuple[list[int], float]:
     """Greedy backward elimination after bisection: try dropping each kept node, the one whose removal
-    costs least first, and keep every drop that stays within the target and keeps at least
-    `min_recovered` of the full model's logit difference. Bisection along the τ order keeps a prefix;
+    costs least first, and keep every drop that stays within the target and keeps a mean logit
+    difference ≥ floor (recovered_floor). Bisection along the τ order keeps a prefix;
     nodes that the learned order ranks high but the circuit does not need survive it. Without the
     second condition elimination runs until the loss sits at the target, which can leave a circuit whose
     difference is right in sign but small (depth-half-quotes' bracket: 14 nodes keeping 69 %)."""
     N = n_nodes(gpt.cfg)
     examples = examples[:BISECT_EXAMPLES]
-    floor = recovered_floor(gpt, examples, fill, min_recovered)
 
     def evaluate(nodes: list[int]) -> dict:
         return task_eval(gpt, examples, circuit_mask(N, nodes), fill)
@@ -97,11 +98,12 @@ def circuit_at(
     is at most REFINE_MAX_NODES long. With `min_recovered`, the prefix must keep that share of the
     model's logit difference too: elimination only removes nodes, so a prefix below the floor would
     leave it nothing to drop."""
-    k, loss = smallest_k(gpt, examples, order, fill, target, n_open, recovered_floor(gpt, examples, fill, min_recovered))
+    floor = recovered_floor(gpt, examples, fill, min_recovered)  # one unablated evaluation for both steps
+    k, loss = smallest_k(gpt, examples, order, fill, target, n_open, floor)
     log(f"  → smallest k = {k} (train task loss {loss:.3f})")
     if k > REFINE_MAX_NODES:
         return order[:k].tolist(), loss
-    nodes, loss = refine(gpt, examples, order[:k].tolist(), fill, target, min_recovered)
+    nodes, loss = refine(gpt, examples, order[:k].tolist(), fill, target, floor)
     log(f"  → after greedy elimination: {len(nodes)} nodes (train task loss {loss:.3f})")
     return nodes, loss
 

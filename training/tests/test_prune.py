@@ -120,7 +120,7 @@ def test_elimination_keeps_the_share_of_the_logit_difference_it_is_asked_for():
     nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15)
     assert sorted(nodes) == sorted(planted)
     # a share no circuit keeps (10× the model's difference) allows no drop at all
-    nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15, min_recovered=10.0)
+    nodes, _ = circuit_search.refine(g, examples, planted + spare, fill, target=0.15, floor=circuit_search.recovered_floor(g, examples, fill, 10.0))
     assert sorted(nodes) == sorted(planted + spare)
     # bisection honours the floor too: with the planted nodes first, three reach the loss, none the floor
     order = torch.tensor(planted + [f for f in range(n_nodes(CFG)) if f not in planted])
