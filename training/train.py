@@ -168,10 +168,12 @@ class Schedule:
     """What changes with the step: density, AbsTopK's kept fraction, whether the bigram table is read,
     and the learning rate. The original recipe anneals the density over the first half from the start
     with AbsTopK always at cfg.afrac; `depth` starts dense and unsparsified (spec keys `sparsify`,
-    `anneal_afrac`, `bigram_from`); a fine-tune is sparse from its first step."""
+    `anneal_afrac`, `bigram_from`); a fine-tune is sparse from its first step, and may move AbsTopK's
+    kept fraction from `afrac_from` (its parent's) to the config's over its first `afrac_until` of
+    steps, so a circuit can concentrate without the jump of a switch."""
 
     def __init__(self, spec: dict, total_steps: int, finetune: dict | None):
-        self.spec, self.total = spec, total_steps
+        self.spec, self.total, self.finetune = spec, total_steps, finetune
         self.begin, self.end = spec.get("sparsify", (0.0, 0.5))
         self.lr_base = spec["lr"]
         if finetune:
@@ -182,6 +184,9 @@ class Schedule:
 
     def afrac(self, step: int) -> float:
         target = self.spec["model"].afrac
+        if self.finetune and self.finetune.get("afrac_from") is not None:
+            start = self.finetune["afrac_from"]
+            return start + (target - start) * sparsity.ramp(step, self.total, 0.0, self.finetune["afrac_until"])
         if not self.spec.get("anneal_afrac") or self.end <= 0:
             return target
         return 1.0 + (target - 1.0) * sparsity.ramp(step, self.total, self.begin, self.end)
@@ -338,13 +343,19 @@ def main() -> None:
     ap.add_argument("--init-from", type=Path, help="fine-tune: start from this run's weights (already sparse: no annealing)")
     ap.add_argument("--lr-scale", type=float, default=0.25, help="fine-tune: the config's learning rate times this")
     ap.add_argument("--focus", type=float, default=0.5, help="fine-tune: share of windows drawn around task answers")
+    ap.add_argument("--afrac-from", type=float, help="fine-tune: AbsTopK's kept fraction at the first step, annealed to the config's")
+    ap.add_argument("--afrac-until", type=float, default=0.5, help="fine-tune: share of the steps over which --afrac-from anneals")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = args.steps or CONFIGS[args.config]["steps"]
     device = pick_device(args.device)
     print(f"training on {device}")
-    finetune = {"init_from": str(args.init_from), "lr_scale": args.lr_scale, "focus_frac": args.focus} if args.init_from else None
+    finetune = None
+    if args.init_from:
+        finetune = {"init_from": str(args.init_from), "lr_scale": args.lr_scale, "focus_frac": args.focus}
+        if args.afrac_from is not None:
+            finetune |= {"afrac_from": args.afrac_from, "afrac_until": args.afrac_until}
     train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device, finetune=finetune)
 
 

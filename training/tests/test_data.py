@@ -112,3 +112,12 @@ def test_the_depth_schedule_starts_dense_without_abstopk_and_ends_at_the_targets
     assert (s.density(600), s.afrac(600), s.bigram_on(600)) == (1 / 16, 0.25, True)
     old = train.Schedule(train.CONFIGS["small"], 1000, None)
     assert old.afrac(0) == 0.25 and old.density(0) == 1.0 and old.density(500) == 1 / 16 and old.bigram_on(0)
+
+
+def test_a_finetune_anneals_the_kept_fraction_from_its_parents_when_asked_and_is_sparse_throughout():
+    finetune = {"init_from": "parent", "lr_scale": 0.25, "focus_frac": 0.0, "afrac_from": 0.5, "afrac_until": 0.5}
+    s = train.Schedule(train.CONFIGS["depth-quotes"], 1000, finetune)
+    assert (s.afrac(0), s.afrac(250), s.afrac(500), s.afrac(999)) == (0.5, 0.375, 0.25, 0.25)
+    assert s.density(0) == s.density(999) == 1 / 16
+    switched = train.Schedule(train.CONFIGS["depth-quotes"], 1000, {k: finetune[k] for k in ("init_from", "lr_scale", "focus_frac")})
+    assert switched.afrac(0) == 0.25
