@@ -409,7 +409,7 @@ async function predictionWords(analyzer: DocumentAnalyzer, circuits: readonly Ci
     const r = token.readouts?.[task];
     const circuit = circuits.find((c) => c.task === task);
     if (!r || !circuit) continue;
-    const words = describeCircuitPrediction(circuit, r.logitDiff, r.p, scope.truth(circuit, token.start, token.end));
+    const words = describeCircuitPrediction(circuit, r.logitDiff, r.p, scope.truth(circuit, token.start, token.end), scope.point(circuit, token.start, token.end)?.pending);
     out += `           ${task}: ${words.sentence.replace(/\*\*/g, '')}\n`;
     const before = full?.readouts?.[task];
     const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];

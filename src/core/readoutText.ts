@@ -17,6 +17,8 @@ export interface PredictionFacts {
   readonly raw?: readonly [number, number];
   /** The side the document itself has at this point, when it has one of them. */
   readonly truth?: 0 | 1;
+  /** The document does not go on at this point yet (the user is typing there): no answer to check. */
+  readonly pending?: boolean;
 }
 
 export interface PredictionWords {
@@ -24,16 +26,19 @@ export interface PredictionWords {
   readonly expected: 0 | 1;
   /** P(expected) within the two-way contrast: sigmoid(|logitDiff|). */
   readonly contrastP: number;
-  /** undefined where the document has neither side here. */
+  /** undefined where the document has neither side here, or not yet. */
   readonly correct: boolean | undefined;
   /** One sentence, markdown: the side as **label** with its token as code. */
   readonly sentence: string;
 }
 
-/** A circuit's prediction in words: its classes' labels and first tokens, the readout, the code's side. */
-export function describeCircuitPrediction(circuit: Pick<CircuitFile, 'classes'>, logitDiff: number, raw: readonly [number, number] | undefined, truth: 0 | 1 | undefined): PredictionWords {
+/**
+ * A circuit's prediction in words: its classes' labels and first tokens, the readout, the code's side
+ * (`pending`: the code has not written it yet, the task point's `pending`).
+ */
+export function describeCircuitPrediction(circuit: Pick<CircuitFile, 'classes'>, logitDiff: number, raw: readonly [number, number] | undefined, truth: 0 | 1 | undefined, pending = false): PredictionWords {
   const [a, b] = circuit.classes;
-  return describePrediction({ labels: [a.label, b.label], tokens: [a.tokens[0]?.text ?? '', b.tokens[0]?.text ?? ''], logitDiff, raw, truth });
+  return describePrediction({ labels: [a.label, b.label], tokens: [a.tokens[0]?.text ?? '', b.tokens[0]?.text ?? ''], logitDiff, raw, truth, pending });
 }
 
 export function describePrediction(f: PredictionFacts): PredictionWords {
@@ -42,7 +47,14 @@ export function describePrediction(f: PredictionFacts): PredictionWords {
   const side = (k: 0 | 1): string => `**${f.labels[k]}** (${tokenCode(f.tokens[k])})`;
   const raw = f.raw ? `; as the next token among all ${percent(f.raw[expected])}` : '';
   const correct = f.truth === undefined ? undefined : f.truth === expected;
-  const verdict = correct === undefined ? ' The code here has neither side, so there is no right answer to check.' : correct ? ' Correct here.' : ` Wrong here: the code has ${side(f.truth as 0 | 1)}.`;
+  const verdict =
+    correct !== undefined
+      ? correct
+        ? ' Correct here.'
+        : ` Wrong here: the code has ${side(f.truth as 0 | 1)}.`
+      : f.pending
+        ? ' Nothing follows here in the code yet, so the prediction is neither right nor wrong.'
+        : ' The code here has neither side, so there is no right answer to check.';
   const sentence = `The model expects ${side(expected)}: ${percent(contrastP)} against ${f.labels[1 - expected]} within the contrast${raw}.${verdict}`;
   return { expected, contrastP, correct, sentence };
 }

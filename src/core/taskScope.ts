@@ -42,8 +42,13 @@ export type ScopeKind = CircuitScope['kind'];
  * schema (`circuitScope` in src/schemas/circuit.ts), the one place that checks it.
  * - `string-close`: one-line string literals (not triple-quoted, not continued with a backslash;
  *   unclosed ones included). Prediction point: the closing quote; truth `double` / `single`.
- * - `list-close`: list displays (comprehensions included) and subscripts. Prediction point: the
- *   `]` that closes one; truth `nested` (another `]` follows it) / `flat` (a newline follows it).
+ * - `list-close`: list displays (comprehensions included) and subscripts whose `]` the document
+ *   continues with one of the task's two answers, or with nothing yet. Prediction point: that `]`;
+ *   truth `nested` (another `]` follows it) / `flat` (a newline follows it); `pending` (no truth)
+ *   where nothing follows it yet on its line (only spaces, then the line's or the text's end) or the
+ *   list is not closed yet: the user is typing there. A `]` followed by anything else (`x[0].y`,
+ *   `f([a], b)`, `d[k] = v`) is not a point of the task: the model's contrast there is between two
+ *   continuations neither of which the code has.
  * - `keyword-true`: `while True` and `return True` (statement-initial keyword). Prediction point:
  *   right after `True`; truth `colon` (`:` follows `while True`) / `newline` (the line ends after
  *   `return True`).
@@ -63,7 +68,10 @@ export function regionOf(scope: TaskScope): 'point' | 'inside' {
   return scope.region ?? (scope.kind === 'string-close' ? 'inside' : 'point');
 }
 
-/** A top-level string literal (strings nested in f-string fields are part of their f-string). */
+/**
+ * A string literal: a top-level one (ScopeMap.strings), or one nested in an f-string's replacement
+ * field (ScopeMap.fieldStrings).
+ */
 export interface StringLiteral {
   /** Offset of the prefix (or of the opening quote when there is none). */
   readonly start: number;
@@ -80,6 +88,11 @@ export interface StringLiteral {
   /** Not triple-quoted and on one physical line (no backslash-newline inside). */
   readonly oneLine: boolean;
   readonly fstring: boolean;
+  /**
+   * An f-string's replacement fields, `{` to `}` (format spec included): code, not the string's
+   * text, ordered; strings inside them are in ScopeMap.fieldStrings. Empty for other strings.
+   */
+  readonly fields: readonly Span[];
 }
 
 export type BracketKind = 'list' | 'subscript' | 'paren' | 'call' | 'brace';
@@ -127,11 +140,18 @@ export interface TaskPoint {
   readonly answer?: string;
   /** list-close: the bracket pair's nesting depth among brackets of every kind (1 = outermost). */
   readonly depth?: number;
+  /**
+   * list-close: the answer is not written yet (nothing follows the `]` on its line, or the list is
+   * still open), so the point has no truth and the model cannot be right or wrong there.
+   */
+  readonly pending?: true;
 }
 
 export interface ScopeMap {
   readonly length: number;
   readonly strings: readonly StringLiteral[];
+  /** The strings nested in f-strings' replacement fields (`f"{d['k']}"`: `'k'`), ordered by their close. */
+  readonly fieldStrings: readonly StringLiteral[];
   /** Every top-level bracket pair, ordered by opener. */
   readonly brackets: readonly BracketPair[];
   readonly comments: readonly Span[];
@@ -235,6 +255,8 @@ interface StringScan {
   end: number;
   terminated: boolean;
   multiLine: boolean;
+  /** An f-string's replacement fields, `{` to `}`. */
+  fields: Span[];
 }
 
 const CLOSER_OF: Record<number, number> = { 40: 41, 91: 93, 123: 125 };
@@ -242,10 +264,12 @@ const CLOSER_OF: Record<number, number> = { 40: 41, 91: 93, 123: 125 };
 /**
  * Scans a string literal's body from `i` (just after the opening quote(s)). `fstring`: parse
  * replacement fields. Stops at the closing quote(s), at a newline for one-quote strings, or at the end.
+ * The closed strings found inside its fields (at any depth) are added to `nested`.
  */
-function scanString(text: string, i: number, q: number, triple: boolean, fstring: boolean, raw: boolean): StringScan {
+function scanString(text: string, i: number, q: number, triple: boolean, fstring: boolean, raw: boolean, nested: StringLiteral[]): StringScan {
   const n = text.length;
   let multiLine = false;
+  const fields: Span[] = [];
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === C_BS) {
@@ -267,13 +291,13 @@ function scanString(text: string, i: number, q: number, triple: boolean, fstring
       continue;
     }
     if (c === q) {
-      if (!triple) return { contentEnd: i, end: i + 1, terminated: true, multiLine };
-      if (text.charCodeAt(i + 1) === q && text.charCodeAt(i + 2) === q) return { contentEnd: i, end: i + 3, terminated: true, multiLine };
+      if (!triple) return { contentEnd: i, end: i + 1, terminated: true, multiLine, fields };
+      if (text.charCodeAt(i + 1) === q && text.charCodeAt(i + 2) === q) return { contentEnd: i, end: i + 3, terminated: true, multiLine, fields };
       i++;
       continue;
     }
     if (c === C_NL || c === C_CR) {
-      if (!triple) return { contentEnd: i, end: i, terminated: false, multiLine };
+      if (!triple) return { contentEnd: i, end: i, terminated: false, multiLine, fields };
       multiLine = true;
       i++;
       continue;
@@ -283,21 +307,23 @@ function scanString(text: string, i: number, q: number, triple: boolean, fstring
         i += 2;
         continue;
       }
-      const r = scanField(text, i + 1, triple);
-      if (r < 0) return { contentEnd: -r - 1, end: -r - 1, terminated: false, multiLine };
+      const r = scanField(text, i + 1, triple, nested);
+      fields.push({ start: i, end: r < 0 ? -r - 1 : r });
+      if (r < 0) return { contentEnd: -r - 1, end: -r - 1, terminated: false, multiLine, fields };
       i = r;
       continue;
     }
     i++;
   }
-  return { contentEnd: n, end: n, terminated: false, multiLine };
+  return { contentEnd: n, end: n, terminated: false, multiLine, fields };
 }
 
 /**
  * Scans an f-string replacement field's code from `i` (after `{`) to just after its `}`. Returns
  * that offset, or −(stop + 1) when the field runs into a newline of a one-quote f-string or the end.
+ * Closed strings in its code are added to `nested`.
  */
-function scanField(text: string, i: number, triple: boolean): number {
+function scanField(text: string, i: number, triple: boolean, nested: StringLiteral[]): number {
   const n = text.length;
   let depth = 0;
   while (i < n) {
@@ -312,10 +338,15 @@ function scanField(text: string, i: number, triple: boolean): number {
       const q3 = text.charCodeAt(i + 1) === c && text.charCodeAt(i + 2) === c;
       let p = i - 1;
       while (p >= 0 && isIdContinue(text, p) === 1 && text.charCodeAt(p) < 128) p--;
-      const pre = text.slice(p + 1, i).toLowerCase();
+      const prefix = text.slice(p + 1, i);
+      const pre = prefix.toLowerCase();
       const known = STRING_PREFIXES.has(pre);
-      const s = scanString(text, i + (q3 ? 3 : 1), c, q3, known && (pre.includes('f') || pre.includes('t')), known && pre.includes('r'));
+      const fstring = known && (pre.includes('f') || pre.includes('t'));
+      const contentStart = i + (q3 ? 3 : 1);
+      const s = scanString(text, contentStart, c, q3, fstring, known && pre.includes('r'), nested);
       if (!s.terminated) return -(s.end + 1);
+      const quote = c === C_DQ ? '"' : "'";
+      nested.push({ start: known ? p + 1 : i, prefix: known ? prefix : '', quote, triple: q3, contentStart, contentEnd: s.contentEnd, end: s.end, terminated: true, oneLine: !q3 && !s.multiLine, fstring, fields: s.fields });
       i = s.end;
       continue;
     }
@@ -332,7 +363,7 @@ function scanField(text: string, i: number, triple: boolean): number {
         if (d === 125) return i + 1;
         if ((d === C_NL || d === C_CR) && !triple) return -(i + 1);
         if (d === 123) {
-          const r = scanField(text, i + 1, triple);
+          const r = scanField(text, i + 1, triple, nested);
           if (r < 0) return r;
           i = r;
           continue;
@@ -370,6 +401,7 @@ export function analyzeScope(text: string): ScopeMap {
 class ScopeLexer {
   private readonly n: number;
   private readonly strings: StringLiteral[] = [];
+  private readonly fieldStrings: StringLiteral[] = [];
   private readonly brackets: MutableBracket[] = [];
   private readonly comments: Span[] = [];
   private readonly stack: MutableBracket[] = [];
@@ -404,9 +436,11 @@ class ScopeLexer {
     this.giveUp(this.n);
     this.stringPoints.sort((a, b) => a.offset - b.offset);
     this.listPoints.sort((a, b) => a.offset - b.offset);
+    this.fieldStrings.sort((a, b) => a.contentEnd - b.contentEnd);
     return {
       length: this.n,
       strings: this.strings,
+      fieldStrings: this.fieldStrings,
       brackets: this.brackets.map(({ char, kind, open, close, end, depth, parent }) => ({ char, kind, open, close, end, depth, parent })),
       comments: this.comments,
       points: { 'string-close': this.stringPoints, 'list-close': this.listPoints, 'keyword-true': this.truePoints, 'name-compare-assign': this.namePoints },
@@ -540,7 +574,8 @@ class ScopeLexer {
     const b = stack.pop()!;
     b.close = i;
     b.end = i;
-    if (b.kind === 'list' || b.kind === 'subscript') this.listPoints.push(listClosePoint(this.text, b, this.lastCode));
+    const p = b.kind === 'list' || b.kind === 'subscript' ? listClosePoint(this.text, b, this.lastCode) : undefined;
+    if (p) this.listPoints.push(p);
     return this.after(i + 1, 'value');
   }
 
@@ -567,13 +602,14 @@ class ScopeLexer {
     const p = prefix.toLowerCase();
     const fstring = p.includes('f') || p.includes('t');
     const contentStart = quoteAt + (triple ? 3 : 1);
-    const s = scanString(text, contentStart, q, triple, fstring, p.includes('r'));
+    const nested: StringLiteral[] = [];
+    const s = scanString(text, contentStart, q, triple, fstring, p.includes('r'), nested);
     const quote = q === C_DQ ? '"' : "'";
-    const oneLine = !triple && !s.multiLine;
-    this.strings.push({ start, prefix, quote, triple, contentStart, contentEnd: s.contentEnd, end: s.end, terminated: s.terminated, oneLine, fstring });
-    if (oneLine) {
-      this.stringPoints.push({ kind: 'string-close', offset: s.contentEnd, from: s.contentEnd, truth: quote === '"' ? 'double' : 'single', construct: { start, end: s.end }, answer: quote });
-    }
+    const literal: StringLiteral = { start, prefix, quote, triple, contentStart, contentEnd: s.contentEnd, end: s.end, terminated: s.terminated, oneLine: !triple && !s.multiLine, fstring, fields: s.fields };
+    this.strings.push(literal);
+    // a string in a replacement field is a one-line string of its own whose close the model predicts
+    for (const str of [literal, ...nested]) if (str.oneLine) this.stringPoints.push(stringClosePoint(str));
+    this.fieldStrings.push(...nested);
     return this.after(s.end, 'value');
   }
 
@@ -582,7 +618,8 @@ class ScopeLexer {
     const b = this.stack.pop()!;
     b.end = at;
     if ((b.kind === 'list' || b.kind === 'subscript') && b.lastCode > b.open + 1) {
-      this.listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end }, depth: b.depth });
+      // no `]` yet: the answer is not written
+      this.listPoints.push({ kind: 'list-close', offset: b.lastCode, from: b.lastCode, truth: null, construct: { start: b.open, end: b.end }, depth: b.depth, pending: true });
     }
     const top = this.stack[this.stack.length - 1];
     if (top && top.lastCode < b.lastCode) top.lastCode = b.lastCode;
@@ -599,17 +636,34 @@ function nextCode(text: string, i: number): number {
   return i;
 }
 
-function listClosePoint(text: string, b: MutableBracket, lastCode: number): TaskPoint {
+function stringClosePoint(s: StringLiteral): TaskPoint {
+  return { kind: 'string-close', offset: s.contentEnd, from: s.contentEnd, truth: s.quote === '"' ? 'double' : 'single', construct: { start: s.start, end: s.end }, answer: s.quote };
+}
+
+/**
+ * The point of a closed list's or subscript's `]` when the document continues it with one of the
+ * task's answers (`]`, a line end) or with nothing yet on its line (pending); undefined otherwise.
+ */
+function listClosePoint(text: string, b: MutableBracket, lastCode: number): TaskPoint | undefined {
   const at = b.close;
   const d = text.charCodeAt(at + 1);
   const truth: TruthLabel | null = d === 93 ? 'nested' : d === C_NL || d === C_CR ? 'flat' : null;
+  let pending = false;
+  if (truth === null) {
+    // only spaces or tabs, then the line's end or the text's: the user has not written what follows
+    const j = nextCode(text, at + 1);
+    const e = text.charCodeAt(j);
+    if (j < text.length && e !== C_NL && e !== C_CR) return undefined;
+    pending = true;
+  }
   // spaces or tabs between the last code and the `]` on the same line may be left out of the
   // predicting token (a BPE token like ` ],\n`); a `]` on a line of its own is predicted by the
   // token that ends right before it (its indentation)
   let from = at;
   while (from > lastCode && (text.charCodeAt(from - 1) === C_SP || text.charCodeAt(from - 1) === C_TAB)) from--;
   if (from !== lastCode) from = at;
-  return { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined, depth: b.depth };
+  const point: TaskPoint = { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined, depth: b.depth };
+  return pending ? { ...point, pending: true } : point;
 }
 
 function keywordTruePoint(text: string, keyword: string, kwStart: number, end: number): TaskPoint {
@@ -645,13 +699,21 @@ function lowerBound<T>(xs: readonly T[], v: number, key: (x: T) => number): numb
   return lo;
 }
 
-/** The one-line string whose content the token [start, end) overlaps or ends at. */
+/**
+ * The one-line string whose text the token [start, end) overlaps or ends at: a string nested in an
+ * f-string's field first; a token wholly inside a field's code is code, not its f-string's text.
+ */
 function oneLineStringAt(map: ScopeMap, start: number, end: number): StringLiteral | undefined {
-  const k = lowerBound(map.strings, end, (s) => s.contentEnd);
+  const s = stringHolding(map.fieldStrings, start, end) ?? stringHolding(map.strings, start, end);
+  return s && s.oneLine && !(end < s.contentEnd && s.fields.some((f) => f.start <= start && end <= f.end)) ? s : undefined;
+}
+
+/** Of `strings` (ordered by close), the one whose content the token overlaps or ends at. */
+function stringHolding(strings: readonly StringLiteral[], start: number, end: number): StringLiteral | undefined {
+  const k = lowerBound(strings, end, (s) => s.contentEnd);
   // the candidates are the string whose content ends at or after `end`, and the one before it when `end` sits on its close
-  for (const s of [map.strings[k], map.strings[k - 1]]) {
-    if (!s || !s.oneLine) continue;
-    if ((end > s.contentStart && start < s.contentEnd) || end === s.contentEnd) return s;
+  for (const s of [strings[k], strings[k - 1]]) {
+    if (s && ((end > s.contentStart && start < s.contentEnd) || end === s.contentEnd)) return s;
   }
   return undefined;
 }
@@ -663,16 +725,15 @@ function inAnyString(map: ScopeMap, start: number): boolean {
   return !!s && s.contentStart <= start && start < s.contentEnd;
 }
 
-/** The innermost list or subscript whose brackets hold [start, end) (after its `[`, up to its `]`). */
-function listAt(map: ScopeMap, start: number, end: number): BracketPair | undefined {
+/** The lists and subscripts whose brackets hold [start, end) (after the `[`, up to the `]`), innermost first. */
+function* listsAround(map: ScopeMap, start: number, end: number): Generator<BracketPair> {
   // every pair enclosing the span is an ancestor-or-self of the last pair opened before `start`
   let k = lowerBound(map.brackets, start, (b) => b.open) - 1;
   while (k >= 0) {
     const b = map.brackets[k];
-    if (b.end >= end && (b.kind === 'list' || b.kind === 'subscript')) return b;
+    if (b.end >= end && (b.kind === 'list' || b.kind === 'subscript')) yield b;
     k = b.parent;
   }
-  return undefined;
 }
 
 /** Whether the task applies to the token at character span [start, end). No allocation; O(log n). */
@@ -734,11 +795,12 @@ function enclosingPoint(scope: TaskScope, map: ScopeMap, start: number, end: num
   }
   if (scope.kind === 'list-close') {
     if (inAnyString(map, start)) return null;
-    const b = listAt(map, start, end);
-    if (!b) return null;
-    // its point: at its `]`, or (unclosed) at the end of its last code, never past where it ends
-    for (let k = lowerBound(points, b.close >= 0 ? b.close : b.open, (x) => x.offset); k < points.length && points[k].offset <= b.end; k++) {
-      if (points[k].construct.start === b.open) return points[k];
+    // the innermost list around the token that is a point of the task (one whose `]` nothing of the task follows is not)
+    for (const b of listsAround(map, start, end)) {
+      // its point: at its `]`, or (unclosed) at the end of its last code, never past where it ends
+      for (let k = lowerBound(points, b.close >= 0 ? b.close : b.open, (x) => x.offset); k < points.length && points[k].offset <= b.end; k++) {
+        if (points[k].construct.start === b.open) return points[k];
+      }
     }
     return null;
   }

@@ -250,7 +250,7 @@ export class CircuitController implements vscode.Disposable {
     const token = applies ? tokenAt(tokens, at) : here;
     const base = { circuit, document: doc.uri, documentName: path.basename(doc.uri.path), documentVersion: doc.version, cursor: token ? { text: token.text, range: toRange(doc, token.start, token.end) } : null };
     this.shown = applies
-      ? { ...base, activations: await model.activations(text, at, circuit.task, this.ablation, range), readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), range) }
+      ? { ...base, activations: await model.activations(text, at, circuit.task, this.ablation, range), readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), scope.point(circuit, here.start, here.end)?.pending, range) }
       : { ...base, activations: {}, readout: null, applies: false };
     const { warning } = taskEvidence(circuit);
     if (warning) this.shown = { ...this.shown, warning };
@@ -258,14 +258,14 @@ export class CircuitController implements vscode.Disposable {
   }
 
   /** Before and after the ablation, and the circuit alone against the full model. */
-  private async readout(model: LoadedModel, text: string, at: number, circuit: CircuitFile, truth: 0 | 1 | undefined, range: DocumentResult['partial']): Promise<PanelReadout | null> {
+  private async readout(model: LoadedModel, text: string, at: number, circuit: CircuitFile, truth: 0 | 1 | undefined, pending: boolean | undefined, range: DocumentResult['partial']): Promise<PanelReadout | null> {
     const ablation = this.ablation;
     const before = await model.readout(text, at, circuit.task, NO_ABLATION, range);
     if (!before) return null;
     const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation, range)) ?? null) : null;
     const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit }, range);
     const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
-    const prediction = describeCircuitPrediction(circuit, before.logitDiff, before.probs, truth);
+    const prediction = describeCircuitPrediction(circuit, before.logitDiff, before.probs, truth, pending);
     return {
       target: truth ?? (before.logitDiff >= 0 ? 0 : 1),
       before,

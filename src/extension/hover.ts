@@ -73,7 +73,7 @@ export class CircuitHover implements vscode.HoverProvider {
     const at = scope.predictionOffset(circuit, token.start, token.end);
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
     if (point && r) {
-      const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end));
+      const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end), point.pending);
       const place = describePlace(point.kind, doc.positionAt(point.offset).line + 1, text.slice(point.construct.start, point.construct.end));
       md.appendMarkdown(`${place}: ${words.sentence}\n\n`);
     }

@@ -26,6 +26,13 @@ test('where the code has neither side there is nothing to check, and newlines in
   assert.match(w.sentence, /has neither side/);
 });
 
+test('where the code has not written the answer yet (a ] with nothing after it on its line) it says so, neither right nor wrong', () => {
+  const w = describePrediction({ labels: ['nested', 'flat'], tokens: [']', ']\n'], logitDiff: 3, truth: undefined, pending: true });
+  assert.equal(w.correct, undefined);
+  assert.match(w.sentence, /\. Nothing follows here in the code yet, so the prediction is neither right nor wrong\.$/);
+  assert.doesNotMatch(w.sentence, /neither side|Correct|Wrong/);
+});
+
 test('an ablation says from what to what the preference moved, and whether it flipped', () => {
   assert.equal(describeChange(['double', 'single'], 5.62, 1.37), 'Preference for double over single (logit difference) went from +5.62 to +1.37 nats: still double.');
   assert.equal(describeChange(['double', 'single'], -1.1, -1.19), 'Preference for double over single (logit difference) went from −1.10 to −1.19 nats: still single.');

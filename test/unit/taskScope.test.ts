@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { analyzeScope, applies, taskPoint, taskPoints, type ScopeMap, type TaskScope } from '../../src/core/taskScope';
+import { analyzeScope, applies, taskPoint, taskPoints, type ScopeMap, type StringLiteral, type TaskScope } from '../../src/core/taskScope';
 import { circuitFile, circuitScope } from '../../src/schemas/circuit';
 import { parse, ValidationError } from '../../src/schemas/validate';
 import { sampleCircuit } from './fixtures';
@@ -112,10 +112,30 @@ test('f-strings (PEP 701): fields hold code and nested strings of either quote, 
     [true, false, `f'{(1,`],
   ]);
   assert.equal(m.brackets.filter((b) => b.char === '[').length, 0, 'brackets inside fields are part of the string');
+  assert.deepEqual(m.fieldStrings.map((s) => text.slice(s.start, s.end)), [`'k'`, `"q"`], 'strings in fields, by their close');
+  assert.deepEqual(m.strings[0].fields.map((f) => text.slice(f.start, f.end)), ['{x[\'k\']!r:>{w}}', '{y["q"]}']);
   // a backslash does not escape a brace; `\N{…}` is an escape, not a field
   const t2 = `p = rf'(\\{{%)({name})' + f"\\N{DASH} {x}" + "n"\n`;
   const m2 = analyzeScope(t2);
   assert.deepEqual(m2.strings.map((s) => t2.slice(s.start, s.end)), [`rf'(\\{{%)({name})'`, `f"\\N{DASH} {x}"`, `"n"`]);
+});
+
+test('a string in an f-string field is a one-line string of its own; the field\'s code is not its f-string\'s text', () => {
+  const text = `s = f"id {d['key']} of {n}"\n`;
+  const m = analyzeScope(text);
+  const pts = taskPoints(QUOTE, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
+  assert.deepEqual(pts, [[`'key'`, 'single'], [`f"id {d['key']} of {n}"`, 'double']]);
+  // the token before the nested close predicts it, the tokens of its text belong to it
+  assert.equal(taskPoint(QUOTE, m, ...at(text, 'key'))?.truth, 'single');
+  assert.equal(taskPoint(QUOTE, m, ...at(text, 'key'))?.here, true);
+  assert.equal(taskPoint(QUOTE, m, ...at(text, 'ke'))?.here, false);
+  // the f-string's own text and the token before its close: double
+  assert.equal(taskPoint(QUOTE, m, ...at(text, 'id'))?.truth, 'double');
+  assert.equal(taskPoint(QUOTE, m, ...at(text, ' of'))?.truth, 'double');
+  assert.equal(taskPoint(QUOTE, m, ...at(text, 'n}'))?.here, true, 'a token ending at the close predicts it, field code or not');
+  // code in a field is neither string's text
+  for (const code of ['d[', "['", '{d', "']}", '{n']) assert.equal(applies(QUOTE, m, ...at(text, code)), false, code);
+  assert.equal(applies(QUOTE, m, ...at(text, ' {d')), true, 'a token that takes some of the f-string\'s text with it');
 });
 
 test('an unclosed one-line string ends at its line: its point is there, the opening quote is the answer, the next line is code', () => {
@@ -137,13 +157,13 @@ test('an unclosed one-line string ends at its line: its point is there, the open
 // ------------------------------------------------------------------------------------------------
 // brackets
 
-test('list displays and subscripts close with a list-close point; dict, set, call, tuple brackets do not', () => {
+test('list displays and subscripts close with a list-close point (where the line ends after them here); dict, set, call, tuple brackets do not', () => {
   const text = `a = [1, 2]\nb = x[0]\nc = {1: [3]}\nd = {4}\ne = f(5)\ng = (6, 7)\nh = [i for i in y]\nk = "s"[0]\n`;
   const m = analyzeScope(text);
   const kinds = m.brackets.map((b) => `${text[b.open]}${b.kind}`);
   assert.deepEqual(kinds, ['[list', '[subscript', '{brace', '[list', '{brace', '(call', '(paren', '[list', '[subscript']);
   const pts = taskPoints(LIST, m).map((p) => text.slice(p.offset - 1, p.offset + 1));
-  assert.deepEqual(pts, ['2]', '0]', '3]', 'y]', '0]']);
+  assert.deepEqual(pts, ['2]', '0]', 'y]', '0]'], '[3] is followed by }, neither answer');
   assert.equal(applies(LIST, m, ...at(text, '5')), false, 'call');
   assert.equal(applies(LIST, m, ...at(text, '7')), false, 'tuple');
   assert.equal(applies(LIST, m, ...at(text, '4')), false, 'set');
@@ -156,15 +176,13 @@ test('nested lists: the inner ] is nested when another ] follows, the outer is f
   const m = analyzeScope(text);
   const pts = taskPoints(LIST, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
   assert.deepEqual(pts, [
-    ['[1, 2]', null],
     ['[3, 4]', 'nested'],
     ['[[1, 2], [3, 4]]', 'flat'],
     ['[0]', 'nested'],
     ['[x[0]]', 'flat'],
-    ['[1]', null],
   ]);
   assert.deepEqual(m.brackets.map((b) => b.depth), [1, 2, 2, 1, 2, 1]);
-  assert.deepEqual(taskPoints(LIST, m).map((p) => p.depth), [2, 2, 1, 2, 1, 1]);
+  assert.deepEqual(taskPoints(LIST, m).map((p) => p.depth), [2, 1, 2, 1]);
   assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.truth, 'nested');
   assert.equal(taskPoint(LIST, m, ...at(text, ' 4'))?.answer, ']]');
 });
@@ -176,8 +194,8 @@ test('read_at closer: the ] token itself predicts its point (brackets as tokens 
   const spanOf = (i: number): [number, number] => [i, i + 1];
   assert.deepEqual(
     closes.map((i) => taskPoint(LIST_AT_CLOSER, m, ...spanOf(i))?.truth),
-    [null, 'nested', 'flat'],
-    'each ] answers for what follows it: "," (no contrast), "]", the line end',
+    [undefined, 'nested', 'flat'],
+    'each ] answers for what follows it: "," (not the task), "]", the line end',
   );
   assert.equal(taskPoint(LIST_AT_CLOSER, m, ...spanOf(closes[1]))?.here, true);
   assert.equal(applies(LIST_AT_CLOSER, m, ...at(text, ' 4')), false, 'the token before the ] no longer answers');
@@ -227,8 +245,35 @@ test('unbalanced brackets: stray closers are ignored, a statement keyword ends u
   assert.deepEqual(names, ['x', 'y', 'z'], 'def is found again after the unclosed call');
   const open = taskPoints(LIST, m).filter((p) => p.truth === null && p.construct.start > text.indexOf('return'));
   assert.equal(open.length, 2);
+  assert.ok(open.every((p) => p.pending), 'no ] yet: the answer is not written');
   assert.equal(open[0].offset, text.length - 1);
   assert.equal(applies(LIST, m, ...at(text, ' 2')), true);
+});
+
+test('list-close applies only where the code continues the ] with an answer (] or the line end) or with nothing yet', () => {
+  const text = 'a = x[0].foo\nb = f([c], d)\ne[k] = v\ng = [1]  # note\nh = [[2]]\ni = [3]  \nj = [4]';
+  const m = analyzeScope(text);
+  const pts = taskPoints(LIST, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth, p.pending ?? false]);
+  assert.deepEqual(pts, [
+    ['[2]', 'nested', false],
+    ['[[2]]', 'flat', false],
+    ['[3]', null, true],
+    ['[4]', null, true],
+  ]);
+  const closer = (needle: string): [number, number] => {
+    const i = text.indexOf(needle) + needle.length - 1;
+    return [i, i + 1];
+  };
+  for (const needle of ['x[0]', 'f([c]', 'e[k]', '[1]']) {
+    assert.equal(applies(LIST_AT_CLOSER, m, ...closer(needle)), false, `${needle}: neither answer follows`);
+    assert.equal(applies(LIST, m, ...at(text, needle.slice(-2, -1))), false, `${needle}: nor does the token before it`);
+  }
+  assert.equal(taskPoint(LIST_AT_CLOSER, m, ...closer('[3]'))?.pending, true, 'only spaces before the line end: not written yet');
+  assert.equal(taskPoint(LIST_AT_CLOSER, m, ...closer('[4]'))?.pending, true, 'the end of the text');
+  // region inside: a token in a subscript that is not a point belongs to the list around it that is
+  const t2 = 'y = [z[0], w]\n';
+  const m2 = analyzeScope(t2);
+  assert.equal(taskPoint(LIST_INSIDE, m2, ...at(t2, '0'))?.offset, t2.lastIndexOf(']'));
 });
 
 test('subscripts after names, calls, strings, True/None and ...; lists after keywords and operators', () => {
@@ -351,10 +396,20 @@ test('linear time: 5,000 lines in well under 250 ms of CPU, deep nesting and lon
 // ------------------------------------------------------------------------------------------------
 // golden: Python's tokenize and ast on real files
 
+interface GoldenString {
+  start: number;
+  end: number;
+  prefix: string;
+  quote: string;
+  triple: boolean;
+  oneLine: boolean;
+}
+
 interface Golden {
   path: string;
-  strings: { start: number; end: number; prefix: string; quote: string; triple: boolean; oneLine: boolean }[];
-  brackets: { open: number; close: number; char: string; kind: 'list' | 'subscript' | 'other' | null }[];
+  strings: GoldenString[];
+  fieldStrings: GoldenString[];
+  brackets: { open: number; close: number; char: string; kind: 'list' | 'subscript' | 'other' | null; follows: 'nested' | 'flat' | 'pending' | null }[];
   statementNames: number[];
   ifNames: number[];
   keywordTrue: number[];
@@ -364,21 +419,31 @@ interface Golden {
 function checkGolden(g: Golden): { strings: number; brackets: number; names: number } {
   const text = fs.readFileSync(path.isAbsolute(g.path) ? g.path : path.join(root, g.path), 'utf8');
   const m = analyzeScope(text);
-  assert.deepEqual(
-    m.strings.map((s) => ({ start: s.start, end: s.end, prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine })),
-    g.strings,
-    `${g.path}: strings`,
-  );
+  const described = (ss: readonly StringLiteral[]) => ss.map((s) => ({ start: s.start, end: s.end, prefix: s.prefix, quote: s.quote, triple: s.triple, oneLine: s.oneLine }));
+  assert.deepEqual(described(m.strings), g.strings, `${g.path}: strings`);
+  assert.deepEqual(described(m.fieldStrings), g.fieldStrings, `${g.path}: strings in f-string fields`);
   // `other`: a `[` that ast makes neither a list nor a subscript (a match pattern); we call it a list
   const mine = m.brackets.map((b) => ({ open: b.open, close: b.close, char: b.char, kind: b.char === '[' ? b.kind : null }));
-  const want = g.brackets.map((b) => ({ ...b, kind: b.kind === 'other' ? 'list' : b.kind }));
+  const want = g.brackets.map(({ follows: _, ...b }) => ({ ...b, kind: b.kind === 'other' ? 'list' : b.kind }));
   assert.deepEqual(mine, want, `${g.path}: brackets`);
+  // the bracket task's points: the `]`s that another `]`, the line's end or nothing yet follows, with that truth
+  assert.deepEqual(
+    taskPoints(LIST, m).map((p) => [p.offset, p.pending ? 'pending' : p.truth]),
+    g.brackets
+      .filter((b) => b.char === '[' && b.follows !== null)
+      .map((b) => [b.close, b.follows])
+      .sort((a, b) => (a[0] as number) - (b[0] as number)),
+    `${g.path}: list-close points`,
+  );
   const names = [...g.statementNames, ...g.ifNames].sort((a, b) => a - b);
   assert.deepEqual(taskPoints(NAME, m).map((p) => p.offset), names, `${g.path}: statement-initial names and names after if/elif`);
   assert.deepEqual(taskPoints(TRUE, m).map((p) => p.offset), g.keywordTrue, `${g.path}: while/return True`);
-  // every one-line string is a string-close point, every closed [ a list-close point
-  assert.equal(taskPoints(QUOTE, m).length, g.strings.filter((s) => s.oneLine).length);
-  assert.equal(taskPoints(LIST, m).length, g.brackets.filter((b) => b.char === '[').length);
+  // every one-line string, in a field or not, is a string-close point
+  assert.deepEqual(
+    taskPoints(QUOTE, m).map((p) => p.construct.end),
+    [...g.strings, ...g.fieldStrings].filter((s) => s.oneLine).map((s) => s.end).sort((a, b) => a - b),
+    `${g.path}: string-close points`,
+  );
   return { strings: g.strings.length, brackets: g.brackets.length, names: names.length };
 }
 

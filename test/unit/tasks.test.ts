@@ -65,6 +65,7 @@ test('DocumentScope: applies, the prediction offset and the truth by class label
   // [3]] : the ] after 3 is followed by another ] → nested; the last ] ends the line → flat
   assert.equal(s.truth(bracket, at('3'), at('3') + 1), 0);
   assert.equal(s.truth(bracket, at('2'), at('2') + 1), undefined, '2], : neither side follows');
+  assert.ok(!s.applies(bracket, at('2'), at('2') + 1), 'and the task does not apply there');
   assert.equal(s.truth(bracket, at('0'), at('0') + 1), 0, 'a[0]] : nested, although the subscript is at depth 2 only by its list');
   assert.ok(!s.applies(bracket, at('v'), at('v') + 1));
   assert.equal(circuitAt([bracket, quote], src, at('ab'), at('ab') + 1), quote);
