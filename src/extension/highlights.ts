@@ -4,8 +4,9 @@
 // tinted background ('fill') or as an underline set below the descenders ('line', so `class_name`
 // keeps its underscore), and circuits alternate between the two (quote: fill, bracket: line, …), so
 // two circuits on one token are both visible. Strength in three clearly different steps: the
-// fill's tint 14 / 30 / 50 %, the line dotted 1 px / solid 2 px / solid 3 px. A separate wavy
-// marker shows tokens whose predicted class flips under the current ablation.
+// fill's tint at half, then all of its strongest (FILL_PERCENT), then that with a 1 px outline; the
+// line dotted 1 px / solid 2 px / solid 3 px. A separate wavy marker shows tokens whose predicted
+// class flips under the current ablation.
 import * as vscode from 'vscode';
 
 /** What the decorations need to know about one token (UTF-16 offsets into the document). */
@@ -49,7 +50,24 @@ export function highlightStyle(task: string): HighlightStyle {
   return n % 2 === 0 ? 'fill' : 'line';
 }
 
-const FILL_PERCENT = [14, 30, 50];
+/**
+ * The fill's tint per theme kind and side, in % of the circuit's colour over the editor background,
+ * per strength level. The strongest keeps the theme's string text at ≥ 4.5:1 (WCAG AA) on every
+ * fill colour's default (package.json) in Light Modern (#a31515 on #ffffff) and Dark Modern (#ce9178
+ * on #1f1f1f): on a dark background the light side-1 colours (#56B4E9, …) brighten it, so they
+ * tint least (test/unit/highlightContrast.test.ts measures it). The top level adds an outline,
+ * which leaves the text's contrast alone, so it stays distinct from the one below.
+ */
+export const FILL_PERCENT: Readonly<Record<'light' | 'dark', readonly [readonly number[], readonly number[]]>> = {
+  light: [
+    [15, 30, 30],
+    [24, 48, 48],
+  ],
+  dark: [
+    [10, 20, 20],
+    [7, 13, 13],
+  ],
+};
 const LINE = ['1px dotted', '2px solid', '3px solid'];
 
 /** The decoration of one circuit side at one strength level (0–2). */
@@ -62,7 +80,9 @@ export function decorationOptions(task: string, cls: 0 | 1, level: number): vsco
     rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
   };
   if (highlightStyle(task) === 'fill') {
-    return { ...common, backgroundColor: `color-mix(in srgb, ${colorVar(id)} ${FILL_PERCENT[level]}%, transparent)`, borderRadius: '2px' };
+    const fill = (kind: 'light' | 'dark') => ({ backgroundColor: `color-mix(in srgb, ${colorVar(id)} ${FILL_PERCENT[kind][cls][level]}%, transparent)` });
+    const outline = level === LEVELS.length - 1 ? { outline: `1px solid ${colorVar(id)}` } : {};
+    return { ...common, light: fill('light'), dark: fill('dark'), borderRadius: '2px', ...outline };
   }
   // text-decoration (VS Code writes the string into the rule as is): the underline sits 3 px below
   // its usual place, under the underscores, and is not broken around descenders
