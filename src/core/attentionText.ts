@@ -40,9 +40,34 @@ export function describeHead(at: AttentionAt, head: HeadPattern, top = 3): strin
   return `head ${at.layer}.${head.head} from ${tokenCode(at.query.text)}: sink takes ${percent(head.sink)}; top tokens ${best.join(', ')}`;
 }
 
-/** The head with the least sink share: the one that looks at the text most. */
-export function leastSinkHead(heads: readonly HeadPattern[]): HeadPattern {
-  return heads.reduce((best, h) => (h.sink < best.sink ? h : best));
+/** Sink shares this close read the same where they are shown (0.1 %): a tie. */
+const SINK_TIE = 0.0005;
+
+/** The weight a head puts beyond the query token and the one before it (the start of the file and the cells above included): how far back it looks. */
+export function reach(head: HeadPattern): number {
+  const w = head.weights;
+  const near = (w.length > 0 ? w[w.length - 1] : 0) + (w.length > 1 ? w[w.length - 2] : 0);
+  return Math.max(0, 1 - head.sink - near);
+}
+
+export interface DefaultHead {
+  readonly head: HeadPattern;
+  /** Why it was chosen, in words (follows "drawn by default:"). */
+  readonly why: string;
+}
+
+/**
+ * The head drawn by default: the one with the least sink share (it looks at the text most). Where
+ * several tie at that share as it is shown (0.1 %; often three heads at 0.0 %), of those the one that
+ * looks furthest back: the most weight beyond this token and the one before it, so a previous-token
+ * head (all on the token before) is not the default where a head reads the text further back.
+ */
+export function defaultHead(heads: readonly HeadPattern[]): DefaultHead {
+  const least = heads.reduce((m, h) => Math.min(m, h.sink), Infinity);
+  const tied = heads.filter((h) => h.sink - least < SINK_TIE);
+  if (tied.length === 1) return { head: tied[0], why: `the least sink share (${percent(least)})` };
+  const head = tied.reduce((best, h) => (reach(h) > reach(best) ? h : best));
+  return { head, why: `of the ${tied.length} heads tied at the least sink share (${percent(least)}), the one that looks furthest back (${percent(reach(head))} of its attention beyond this token and the one before it)` };
 }
 
 /** The layer of an attention node (`L.attn.q|k|v.C`), or undefined for any other node; AttentionAt.dHead then gives its head. */

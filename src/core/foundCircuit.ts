@@ -7,6 +7,7 @@ import type { Bundle } from './bundle';
 import type { Discovery } from './discoverAt';
 import { OUTPUT_NODE } from './nodeWeights';
 import { parseNodeId } from './nodes';
+import { tokenCode } from './readoutText';
 import { fullWords, onlyWords, withoutWords } from './shareWords';
 
 export type FoundCircuitFile = CircuitFile & { readonly found: Omit<Discovery, 'nodes' | 'edges' | 'top'> };
@@ -36,7 +37,8 @@ export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
   const pref = { full: d.full.logit_diff, target: d.target.text, alt: d.alt.text };
   const file = {
     task: `found_${line}_${col}_${d.target.id}_vs_${d.alt.id}`,
-    title: `found at ${line}:${col} for ${q(d.target.text)} vs ${q(d.alt.text)}`,
+    // the panel's title: tokens as the hover, the panel and the status bar show them
+    title: `found at ${line}:${col} for ${tokenCode(d.target.text)} vs ${tokenCode(d.alt.text)}`,
     description: `The nodes behind the model's preference for ${q(d.target.text)} over ${q(d.alt.text)} after ${q(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}): ${fullWords(pref)}; ${onlyWords(pref, d.circuit_only.logit_diff)} (keeps ${Math.round(100 * d.circuit_only.kept)} % of the logit difference); ${withoutWords(pref, d.without_circuit.logit_diff)} (leaves ${Math.round(100 * d.without_circuit.kept)} %).`,
     classes: [
       { label: d.target.text, tokens: [d.target] },

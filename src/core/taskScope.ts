@@ -807,6 +807,19 @@ function enclosingPoint(scope: TaskScope, map: ScopeMap, start: number, end: num
   return null;
 }
 
+/**
+ * name-compare-assign: the point of the name that the token at [start, end) is part of without
+ * ending it (` node` of `node_link`, split into tokens). Only the name's last token predicts the
+ * point, so such a token is not in the scope; a view can still say where the point is.
+ */
+export function nameAround(scope: TaskScope, map: ScopeMap, start: number, end: number): TaskPoint | undefined {
+  if (scope.kind !== 'name-compare-assign') return undefined;
+  const points = map.points[scope.kind];
+  const p = points[lowerBound(points, end, (x) => x.offset)];
+  // the token overlaps the name (it may take the space before it with it: ` node`) and ends inside it
+  return p && start < p.offset && p.construct.start < end && end < p.offset ? p : undefined;
+}
+
 /** Every prediction point of a scope's task in the document, in order (none for `anywhere`). */
 export function taskPoints(scope: TaskScope, map: ScopeMap): readonly TaskPoint[] {
   return scope.kind === 'anywhere' ? [] : map.points[scope.kind];

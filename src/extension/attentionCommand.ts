@@ -4,7 +4,7 @@
 // attention node selected in the circuit panel (its head, at the panel's token) come here too.
 import * as vscode from 'vscode';
 import type { AttentionAt, HeadPattern } from '../core/attention';
-import { layerOfNode, leastSinkHead } from '../core/attentionText';
+import { defaultHead, layerOfNode } from '../core/attentionText';
 import { errorMessage } from '../core/errors';
 import { tokenCode } from '../core/readoutText';
 import type { AttentionOverlay, RenderedAttention } from './attentionOverlay';
@@ -29,6 +29,8 @@ export interface AttentionArgs {
 interface HeadItem extends vscode.QuickPickItem {
   readonly at: AttentionAt;
   readonly pattern: HeadPattern;
+  /** Why the default head is the default (said with it when drawn); undefined for the others. */
+  readonly why?: string;
 }
 
 export class WhereAttentionLooks {
@@ -68,7 +70,7 @@ export class WhereAttentionLooks {
       }
       const layers = layer !== undefined ? [layer] : Array.from({ length: model.layers }, (_, l) => l);
       const picked = await pickHead(await Promise.all(layers.map(read))); // one run per layer, side by side on the runner's workers
-      return picked && this.overlay.show(editor, picked.at, picked.pattern);
+      return picked && this.overlay.show(editor, picked.at, picked.pattern, picked.why);
     } catch (e) {
       void vscode.window.showErrorMessage(`Circuit Inspector: ${errorMessage(e)}`);
       return undefined;
@@ -92,18 +94,19 @@ async function queryAt(args: AttentionArgs): Promise<{ editor: vscode.TextEditor
   return { editor, offset: editor.document.offsetAt(editor.selection.active) };
 }
 
-/** Every head of the layers read, least sink share first; the first one preselected. */
+/** Every head of the layers read, the default head (core/attentionText defaultHead) first and preselected, then by sink share. */
 async function pickHead(ats: readonly AttentionAt[]): Promise<HeadItem | undefined> {
   const all = ats.flatMap((at) => at.heads.map((pattern) => ({ at, pattern })));
   if (all.length === 0) return undefined;
-  const best = leastSinkHead(all.map((x) => x.pattern));
+  const best = defaultHead(all.map((x) => x.pattern));
   const items: HeadItem[] = all
-    .sort((a, b) => a.pattern.sink - b.pattern.sink)
+    .sort((a, b) => Number(b.pattern === best.head) - Number(a.pattern === best.head) || a.pattern.sink - b.pattern.sink)
     .map(({ at, pattern }) => ({
       label: `head ${at.layer}.${pattern.head}`,
-      description: `sink takes ${(100 * pattern.sink).toFixed(1)} %${pattern === best ? ' · looks at the text most' : ''}`,
+      description: `sink takes ${(100 * pattern.sink).toFixed(1)} %${pattern === best.head ? ` · default: ${best.why}` : ''}`,
       at,
       pattern,
+      why: pattern === best.head ? best.why : undefined,
     }));
   return vscode.window.showQuickPick(items, { title: `Where attention looks from ${tokenCode(ats[0].query.text)}`, placeHolder: 'Pick a head (its sink share: attention paid to nothing)' });
 }

@@ -55,14 +55,15 @@ export class AttentionOverlay extends Disposable {
     this.register(vscode.window.onDidChangeVisibleTextEditors((editors) => this.shownIn && !editors.includes(this.shownIn) && this.clear()));
   }
 
-  show(editor: vscode.TextEditor, at: AttentionAt, head: HeadPattern): RenderedAttention {
+  /** Draws `head`'s pattern; `why`: the head was drawn by default, for this reason (said in the status bar). */
+  show(editor: vscode.TextEditor, at: AttentionAt, head: HeadPattern, why?: string): RenderedAttention {
     this.clear();
     const doc = editor.document;
     const range = (t: { start: number; end: number }) => new vscode.Range(doc.positionAt(t.start), doc.positionAt(t.end));
     const tinted = tintedTokens(at, head);
     this.levels.forEach((type, level) => editor.setDecorations(type, tinted.filter((t) => t.level === level).map(range)));
     editor.setDecorations(this.queryMark, [range(at.query)]);
-    const message = describeHead(at, head);
+    const message = `${describeHead(at, head)}${why ? `; drawn by default: ${why}` : ''}`;
     this.status.text = `$(eye) ${message}`;
     // markdown, so that the tokens' code spans show as code (the status bar itself renders none)
     this.status.tooltip = new vscode.MarkdownString(`Circuit Inspector: where attention looks — ${message}. Tinted: the tokens it attends to, stronger for more weight. Moving the cursor clears it.`);

@@ -8,8 +8,9 @@
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
-import { describeCircuitPrediction, describeFiring, describePlace } from '../core/readoutText';
+import { describeCircuitPrediction, describeFiring, describePlace, tokenCode } from '../core/readoutText';
 import { documentScope, scopeOf } from '../core/tasks';
+import { nameAround, predictionOffsetOf, type TaskPoint } from '../core/taskScope';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
 import type { DocumentResult, EditorToken, LoadedModel } from './loadedModel';
@@ -39,14 +40,20 @@ export class CircuitHover implements vscode.HoverProvider {
     if (!token || cancel.isCancellationRequested) return undefined;
     // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
     const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
+    // a token of a name that only the name's last token predicts (`node` of `node_link`): where the point is, and its one readout
+    const names = model.circuits.flatMap((c) => {
+      const p = nameAround(scopeOf(c), documentScope(state.text).map, token.start, token.end);
+      return p ? [{ circuit: c, point: p }] : [];
+    });
     // a model with no circuits at all (an imported one) says so on every token, and offers discovery
-    if (candidates.length === 0 && model.circuits.length > 0) return undefined;
+    if (candidates.length === 0 && names.length === 0 && model.circuits.length > 0) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND, ATTENTION_COMMAND] };
     if (model.circuits.length === 0) md.appendMarkdown(`Model \`${model.modelName.replace(/`/g, '')}\` has no circuits, so nothing is highlighted.\n\n`);
     for (const circuit of candidates) {
       await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
     }
+    for (const { circuit, point } of names) await describeName(md, model, circuit, point, doc, state, state.base.partial);
     const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
     md.appendMarkdown(`[$(question) Why this token? Find the circuit behind the next token](command:${WHY_COMMAND}?${why})\n`);
     md.appendMarkdown(`\n[$(eye) Where attention looks from this token](command:${ATTENTION_COMMAND}?${why})\n`);
@@ -88,6 +95,32 @@ export class CircuitHover implements vscode.HoverProvider {
     const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
     md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
   }
+}
+
+/**
+ * On a token of a name that is not its last: the task's point is after the whole name, predicted by
+ * the last token only; the readout shown is that point's, the one the last token's hover shows, and
+ * nothing of this token's own (its firing value and key nodes answer another question: the rest of the name).
+ */
+async function describeName(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, point: TaskPoint, doc: vscode.TextDocument, state: { text: string; base: { tokens: readonly { text: string; start: number; end: number }[] } }, range: DocumentResult['partial']): Promise<void> {
+  const text = state.text;
+  const evidence = taskEvidence(circuit);
+  if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
+  const [c0, c1] = circuit.classes;
+  const labels = [escape(c0.label), escape(c1.label)] as const;
+  const name = text.slice(point.construct.start, point.construct.end);
+  const last = state.base.tokens.find((t) => t.end === point.offset);
+  const predictor = last ? `its last token ${tokenCode(last.text)}` : 'its last token';
+  md.appendMarkdown(`**${escape(circuit.title)}** circuit: its task's point is after the whole name ${tokenCode(name)}, which only ${predictor} predicts; this token is not marked. The prediction there:\n\n`);
+  const scope = documentScope(text);
+  const r = await model.readout(text, predictionOffsetOf(scopeOf(circuit), point), circuit.task, NO_ABLATION, range);
+  if (r) {
+    const truth = scope.truth(circuit, point.offset - 1, point.offset);
+    const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, truth, point.pending);
+    md.appendMarkdown(`${describePlace(point.kind, doc.positionAt(point.offset).line + 1, name)}: ${words.sentence}\n\n`);
+  }
+  const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: last?.start ?? point.offset - 1, task: circuit.task }]));
+  md.appendMarkdown(`[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit at ${tokenCode(last?.text ?? name)}](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
 }
 
 /** Markdown-escape text that comes from a model file (never render it as markup). */

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { NextToken } from '../core/analysis';
 import type { Discovery } from '../core/discoverAt';
 import { errorMessage } from '../core/errors';
+import { tokenCode } from '../core/readoutText';
 import { samePairPositions } from '../core/samePair';
 import { discoverySummary } from '../core/shareWords';
 import type { CircuitController } from './circuitController';
@@ -63,7 +64,7 @@ export class WhyThisToken {
     let discovery: Discovery;
     try {
       discovery = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Circuit Inspector: why ${JSON.stringify(contrast.target)} and not ${JSON.stringify(contrast.alt)}?`, cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: `Circuit Inspector: why ${tokenCode(contrast.target)} and not ${tokenCode(contrast.alt)}?`, cancellable: true },
         (progress, cancel) => {
           progress.report({ message: 'screening groups of nodes, then single nodes…' });
           const stop = new AbortController();
@@ -98,7 +99,7 @@ export class WhyThisToken {
     const tokens = (await this.docs.analyzeNow(doc))?.base.tokens ?? [];
     const actual = tokens.find((t) => t.start === here.end)?.text;
     const where = doc.positionAt(here.start);
-    const title = `after ${JSON.stringify(text.slice(here.start, here.end))} at ${where.line + 1}:${where.character + 1}`;
+    const title = `after ${tokenCode(text.slice(here.start, here.end))} at ${where.line + 1}:${where.character + 1}`;
     const target = await pickToken(`Why this token? (1/2) The token to explain, ${title}`, here.next, actual, actual !== undefined && here.next.some((n) => n.text === actual) ? actual : here.next[0].text);
     if (target === undefined) return undefined;
     const rest = here.next.filter((n) => n.text !== target);
@@ -119,7 +120,7 @@ async function askAverage(tokens: readonly { text: string; start: number }[], st
   if (places < 2) return false;
   const items = [
     { label: 'At the cursor only', average: false },
-    { label: `Averaged over ${places} places`, description: `every place in the file where ${JSON.stringify(tokens[i].text)} is followed by ${JSON.stringify(target)}`, average: true },
+    { label: `Averaged over ${places} places`, description: `every place in the file where ${tokenCode(tokens[i].text)} is followed by ${tokenCode(target)}`, average: true },
   ];
   const choice = await vscode.window.showQuickPick(items, { title: `Why this token? Where, ${title}` });
   return choice?.average;
@@ -137,13 +138,13 @@ async function target(args: WhyArgs): Promise<{ doc: vscode.TextDocument; offset
 }
 
 /**
- * One token text from the candidates (shown quoted, with their probabilities), `preselect` active;
+ * One token text from the candidates (shown as the hover shows tokens, readoutText tokenCode, with their probabilities), `preselect` active;
  * typed text that matches none is offered as a token of its own (JSON string syntax allowed, for
  * leading spaces and newlines).
  */
 function pickToken(title: string, candidates: readonly NextToken[], actual: string | undefined, preselect: string | undefined): Promise<string | undefined> {
   const items: TokenItem[] = candidates.map((n) => ({
-    label: JSON.stringify(n.text),
+    label: tokenCode(n.text),
     description: `p = ${n.p.toFixed(3)}${n.text === actual ? ' · next in the code' : ''}`,
     token: n.text,
   }));

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { tokenCode } from '../../src/core/readoutText';
 import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 interface Found {
@@ -68,7 +69,7 @@ suite('Why this token?', () => {
       const p = (await state()).panel;
       return p?.circuit.task === found.file.task && p.readout ? p : undefined;
     }, 30_000, 'the found circuit in the panel with a readout');
-    assert.equal(s.circuit.title, `found at ${d.position.line}:${d.position.col} for ${JSON.stringify(d.target.text)} vs ${JSON.stringify(d.alt.text)}`);
+    assert.equal(s.circuit.title, `found at ${d.position.line}:${d.position.col} for ${tokenCode(d.target.text)} vs ${tokenCode(d.alt.text)}`);
     assert.deepEqual(s.circuit.nodes.map((n) => n.id), d.nodes.map((n) => n.id), 'the panel draws the circuit\'s nodes');
     assert.ok(Math.abs(s.readout!.before.logitDiff) > 0, 'the panel reads the contrast at the cursor');
     // the export answers once the webview has drawn the graph: then the picture shows it

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AttentionAt } from '../../src/core/attention';
-import { describeHead, layerOfNode, leastSinkHead, TINT_LEVELS, tintedTokens } from '../../src/core/attentionText';
+import { defaultHead, describeHead, layerOfNode, reach, TINT_LEVELS, tintedTokens } from '../../src/core/attentionText';
 
 // "x = f(a, b)" as tokens, the query on "b"
 const tokens = [
@@ -49,8 +49,21 @@ test('describeHead: names the head and the query, the sink share and the top tok
   assert.equal(describeHead({ layer: 0, dHead: 32, query: odd[2], tokens: odd, heads: [oddHead] }, oddHead, 2), 'head 0.0 from `\\t"`: sink takes 10 %; top tokens `":\\n ` 60 %, `` ` `` 30 %');
 });
 
-test('leastSinkHead and layerOfNode: the head that looks at the text most; the layer and channel of q, k and v nodes only', () => {
-  assert.equal(leastSinkHead([head([], 0, 0.7, 0), head([], 0, 0.02, 1), head([], 0, 0.4, 2)]).head, 1);
+test('defaultHead: the least sink share; among heads tied at it as shown (0.1 %), the one that looks furthest back, said in words', () => {
+  const one = defaultHead([head([], 0, 0.7, 0), head([], 0, 0.02, 1), head([], 0, 0.4, 2)]);
+  assert.equal(one.head.head, 1);
+  assert.equal(one.why, 'the least sink share (2.0 %)');
+  // three heads at 0.0 %: a previous-token head (all on `,`), one on the token itself, one that reads back to `(` and `a`
+  const previous = head([0, 0, 0, 0, 0, 1, 0], 0, 0.0001, 0);
+  const self = head([0, 0, 0, 0, 0, 0.1, 0.9], 0, 0, 1);
+  const back = head([0, 0, 0, 0.5, 0.3, 0.1, 0.1], 0, 0.0003, 2);
+  assert.ok(Math.abs(reach(back) - 0.8) < 1e-3 && reach(previous) < 1e-9);
+  const tied = defaultHead([previous, self, back, head([0, 0, 0, 0.9, 0, 0, 0], 0, 0.1, 3)]);
+  assert.equal(tied.head.head, 2, 'not the first head, nor the least sink by a hair');
+  assert.equal(tied.why, 'of the 3 heads tied at the least sink share (0.0 %), the one that looks furthest back (80 % of its attention beyond this token and the one before it)');
+});
+
+test('layerOfNode: the layer and channel of q, k and v nodes only', () => {
   assert.deepEqual(layerOfNode('1.attn.k.70'), { layer: 1, channel: 70 });
   assert.deepEqual(layerOfNode('0.attn.v.3'), { layer: 0, channel: 3 });
   assert.equal(layerOfNode('1.attn.resid_delta.3'), undefined);

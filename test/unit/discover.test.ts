@@ -91,7 +91,7 @@ test('discoverAt: the default contrast is the next token in the code (when among
   assert.deepEqual(file.nodes.map((n) => [n.id, n.flat, n.mean]), d.nodes.map((n) => [n.id, bundle.layout.flat(n.id), bundle.means[bundle.layout.flat(n.id) as number]]));
   assert.equal(file.edges.length, d.edges.filter((e) => e.target !== OUTPUT_NODE).length);
   assert.equal(file.metrics?.logit_diff_recovered, d.circuit_only.kept);
-  assert.match(file.title, /^found at \d+:\d+ for ".*" vs ".*"$/);
+  assert.match(file.title, /^found at \d+:\d+ for `.+` vs `.+`$/);
   assert.deepEqual(file.found.position, d.position);
   // read back as --only/--ablate @FILE read it: its nodes and, from the same parse, its contrast
   const saved = path.join(tempDir('ci-found-'), 'found.json');

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { analyzeScope, applies, taskPoint, taskPoints, type ScopeMap, type StringLiteral, type TaskScope } from '../../src/core/taskScope';
+import { analyzeScope, applies, nameAround, taskPoint, taskPoints, type ScopeMap, type StringLiteral, type TaskScope } from '../../src/core/taskScope';
 import { circuitFile, circuitScope } from '../../src/schemas/circuit';
 import { parse, ValidationError } from '../../src/schemas/validate';
 import { sampleCircuit } from './fixtures';
@@ -301,6 +301,19 @@ test('name-compare-assign: the name after a statement if/elif and statement-init
   assert.deepEqual(pts, [['x', 'assign'], ['x', 'compare'], ['y', 'assign'], ['z', null], ['v', 'assign'], ['w', null], ['lam', 'assign'], ['count', null]]);
   assert.equal(applies(NAME, m, ...at(text, 'dec')), false);
   assert.equal(applies(NAME, m, ...at(text, 'q')), false, 'the lambda body is not a statement');
+});
+
+test('nameAround: a token of a name that is not its last is out of the scope, and names the point after the whole name', () => {
+  const text = 'if node_link == x:\n    pass\n';
+  const m = analyzeScope(text);
+  const [p] = taskPoints(NAME, m);
+  assert.equal(applies(NAME, m, 3, 7), false, '`node` of node_link does not predict the point');
+  assert.equal(nameAround(NAME, m, 3, 7), p);
+  assert.equal(nameAround(NAME, m, 2, 7), p, '` node`, with the space before it');
+  assert.equal(nameAround(NAME, m, 7, 12), undefined, 'the last token predicts it: it is in the scope');
+  assert.equal(applies(NAME, m, 7, 12), true);
+  assert.equal(nameAround(NAME, m, 0, 2), undefined, '`if`');
+  assert.equal(nameAround(QUOTE, m, 3, 7), undefined, 'other tasks');
 });
 
 test('match/case are soft keywords only where a statement of theirs follows', () => {
