@@ -79,11 +79,7 @@ export class CircuitHover implements vscode.HoverProvider {
     const point = scope.point(circuit, token.start, token.end);
     const at = scope.predictionOffset(circuit, token.start, token.end);
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
-    if (point && r) {
-      const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, scope.truth(circuit, token.start, token.end), point.pending);
-      const place = describePlace(point.kind, doc.positionAt(point.offset).line + 1, text.slice(point.construct.start, point.construct.end));
-      md.appendMarkdown(`${place}: ${words.sentence}\n\n`);
-    }
+    if (point && r) md.appendMarkdown(predictionLine(circuit, r, scope.truth(circuit, token.start, token.end), point, doc, text.slice(point.construct.start, point.construct.end)));
     const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
     const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
     const rows = keys.flatMap((id) => {
@@ -106,21 +102,23 @@ async function describeName(md: vscode.MarkdownString, model: LoadedModel, circu
   const text = state.text;
   const evidence = taskEvidence(circuit);
   if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
-  const [c0, c1] = circuit.classes;
-  const labels = [escape(c0.label), escape(c1.label)] as const;
   const name = text.slice(point.construct.start, point.construct.end);
   const last = state.base.tokens.find((t) => t.end === point.offset);
   const predictor = last ? `its last token ${tokenCode(last.text)}` : 'its last token';
   md.appendMarkdown(`**${escape(circuit.title)}** circuit: its task's point is after the whole name ${tokenCode(name)}, which only ${predictor} predicts; this token is not marked. The prediction there:\n\n`);
   const scope = documentScope(text);
   const r = await model.readout(text, predictionOffsetOf(scopeOf(circuit), point), circuit.task, NO_ABLATION, range);
-  if (r) {
-    const truth = scope.truth(circuit, point.offset - 1, point.offset);
-    const words = describeCircuitPrediction({ classes: [{ ...c0, label: labels[0] }, { ...c1, label: labels[1] }] }, r.logitDiff, r.probs, truth, point.pending);
-    md.appendMarkdown(`${describePlace(point.kind, doc.positionAt(point.offset).line + 1, name)}: ${words.sentence}\n\n`);
-  }
+  if (r) md.appendMarkdown(predictionLine(circuit, r, scope.truth(circuit, point.offset - 1, point.offset), point, doc, name));
   const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: last?.start ?? point.offset - 1, task: circuit.task }]));
   md.appendMarkdown(`[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit at ${tokenCode(last?.text ?? name)}](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
+}
+
+/** The prediction at a task point in words, one markdown paragraph: where the point is, what the model expects there, and whether the code agrees. */
+function predictionLine(circuit: CircuitFile, r: { logitDiff: number; probs: readonly [number, number] | undefined }, truth: 0 | 1 | undefined, point: TaskPoint, doc: vscode.TextDocument, construct: string): string {
+  // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
+  const [c0, c1] = circuit.classes;
+  const words = describeCircuitPrediction({ classes: [{ ...c0, label: escape(c0.label) }, { ...c1, label: escape(c1.label) }] }, r.logitDiff, r.probs, truth, point.pending);
+  return `${describePlace(point.kind, doc.positionAt(point.offset).line + 1, construct)}: ${words.sentence}\n\n`;
 }
 
 /** Markdown-escape text that comes from a model file (never render it as markup). */
