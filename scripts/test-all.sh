@@ -36,12 +36,7 @@ step "python environment"
 # added later (ruff, say) reaches checkouts whose .venv is older than it.
 lock_sum=$(sha256sum training/requirements.lock | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
-  # PyPI's torch brings its CUDA libraries: the environment takes about 5 GB, and pip fails deep in
-  # its resolver when the disk fills, so say it plainly first.
-  free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
-  [ "${free_kb:-0}" -lt $((6 * 1024 * 1024)) ] && echo "warning: $((free_kb / 1024)) MB free here; the Python environment needs about 5 GB"
-  # about 1.5 minutes on a fresh machine (PyPI); seconds when only a pin changed
-  check venv bash -c "python3 -m venv .venv && .venv/bin/pip install -q -r training/requirements.lock && echo $lock_sum > .venv/.lock-sha256"
+  check venv bash -c "bash scripts/python-env.sh && echo $lock_sum > .venv/.lock-sha256"
 fi
 
 step "build"
