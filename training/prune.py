@@ -47,6 +47,7 @@ def existing_circuit(path: Path) -> tuple[dict, int | None, float]:
         "settle": m.get("mask_settle", 0.0),
         "min_recovered": m.get("elimination_min_recovered", 0.0),
         "recover": m.get("mask_recover", 0.0),
+        "seed": m.get("mask_seed", 0),
     }
     return best, m.get("nonsense_task_nodes"), m["target_task_loss"]
 
@@ -102,6 +103,8 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
         "mask_settle": best["settle"],
         "elimination_min_recovered": best["min_recovered"],
         "mask_recover": best["recover"],
+        "mask_seed": best.get("seed", 0),
+        **({"held_out_task_loss_at_k": best["held_out_loss"]} if "held_out_loss" in best else {}),
         "train_task_loss_at_k": best["loss"],
         "task_loss_model": faith["model"]["task_loss"],
         "task_loss_circuit": faith["circuit"]["task_loss"],
@@ -141,6 +144,11 @@ def parse_args() -> argparse.Namespace:
         "--coefs",
         default=None,
         help="λ values to try (comma-separated); the smallest circuit wins (default 1e-3,3e-3; with --frozen-norms, the circuit's λ and a tenth of it)",
+    )
+    ap.add_argument(
+        "--seeds",
+        default="0",
+        help="mask seeds to try for each λ (comma-separated); with several candidates the smallest within the target on held-out examples wins",
     )
     ap.add_argument("--steps", type=int, default=None, help=f"mask optimisation steps per λ (default {PruneConfig.steps}; with --frozen-norms, the circuit's)")
     ap.add_argument("--settle", type=float, default=0.0, help="share of the last mask steps run without the logistic noise (default 0: noise throughout)")
@@ -221,6 +229,7 @@ def nonsense_size(gpt: GPT, task, fill: torch.Tensor, target: float, best: dict)
         log=lambda *_: None,
         steps=best["steps"],
         settle=best["settle"],
+        seeds=(best.get("seed", 0),),
     )
     return control["k"]
 
@@ -269,6 +278,7 @@ def main() -> None:
             settle=args.settle,
             min_recovered=args.min_recovered,
             recover=args.mask_recover,
+            seeds=tuple(int(x) for x in args.seeds.split(",")),
         )
         nonsense_k = None if args.no_nonsense else nonsense_size(gpt, task, fill, target, best)
         write_circuit(gpt, tok, task, best, fill, means, val_stream, args.bundle / rel, nonsense_k, target)

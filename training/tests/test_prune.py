@@ -1,4 +1,5 @@
 import math
+import random
 
 import pytest
 import torch
@@ -53,6 +54,20 @@ def test_pruning_recovers_the_planted_circuit(settle, recover):
         (f"0.mlp.act_in.{C_IN}", f"0.mlp.post_act.{NEURON}"),
         (f"0.mlp.post_act.{NEURON}", f"0.mlp.resid_delta.{C_OUT}"),
     }
+
+
+def test_several_mask_seeds_keep_the_smallest_circuit_within_the_target_on_held_out_examples(monkeypatch):
+    monkeypatch.setattr(circuit_search, "BISECT_EXAMPLES", 64)  # the planted task has 128 examples: search on 64, hold out 64
+    g = planted_model()
+    examples = [tasks.Example([30 + i % 50, TOK_X], ANS_A, ANS_B, "template") for i in range(64)]
+    examples += [tasks.Example([30 + i % 50, TOK_Y], ANS_B, ANS_A, "template") for i in range(64)]
+    random.Random(0).shuffle(examples)
+    fill = torch.zeros(n_nodes(CFG))
+    seen = []
+    best = circuit_search.prune_task(g, examples, fill, target=0.15, coefs=(1e-3,), log=seen.append, seeds=(0, 1))
+    assert sum("mask seed" in line for line in seen) == 2
+    assert best["seed"] in (0, 1) and best["held_out_loss"] <= 0.15
+    assert best["k"] == 3
 
 
 def test_frozen_norms_change_nothing_without_ablation_and_hold_scales_under_it():
