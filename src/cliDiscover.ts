@@ -7,6 +7,7 @@ import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt, NoReadableCircuit } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
 import { OUTPUT_NODE } from './core/nodeWeights';
+import { tokenCode } from './core/readoutText';
 import { fullWords, onlyWords, withoutWords } from './core/shareWords';
 
 export async function discover(args: Args): Promise<void> {
@@ -45,10 +46,10 @@ const pct = (x: number) => `${Math.round(100 * x)} %`;
 
 /** The human form: the contrast, the full model, what the circuit keeps and costs, its nodes. */
 export function inWords(d: Discovery): string {
-  const q = (t: { text: string }) => JSON.stringify(t.text);
+  const q = (t: { text: string }) => tokenCode(t.text);
   const into = d.edges.filter((e) => e.target === OUTPUT_NODE).length;
-  let out = `at ${d.position.line}:${d.position.col} after ${JSON.stringify(d.position.token)}: ${q(d.target)} vs ${q(d.alt)}${d.actual ? ` (the code has ${q(d.actual)})` : ''}\n`;
-  if (d.averaged) out += `averaged over ${d.averaged.positions.length} position${d.averaged.positions.length === 1 ? '' : 's'} of ${JSON.stringify(d.position.token)} followed by ${q(d.target)}: ${d.averaged.positions.map((p) => `${p.line}:${p.col}`).join(', ')}\n`;
+  let out = `at ${d.position.line}:${d.position.col} after ${tokenCode(d.position.token)}: ${q(d.target)} vs ${q(d.alt)}${d.actual ? ` (the code has ${q(d.actual)})` : ''}\n`;
+  if (d.averaged) out += `averaged over ${d.averaged.positions.length} position${d.averaged.positions.length === 1 ? '' : 's'} of ${tokenCode(d.position.token)} followed by ${q(d.target)}: ${d.averaged.positions.map((p) => `${p.line}:${p.col}`).join(', ')}\n`;
   const pref = { full: d.full.logit_diff, target: d.target.text, alt: d.alt.text };
   out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)}): ${fullWords(pref)}\n`;
   out += `circuit: ${d.nodes.length} node${d.nodes.length === 1 ? "" : "s"}, ${d.edges.length - into} edges between them and ${into} into the output\n`;

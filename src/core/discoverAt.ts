@@ -4,6 +4,7 @@
 import { type Bundle, BundleError } from './bundle';
 import { deadNodes } from './deadNodes';
 import { findCircuit, type MaskRunner } from './discover';
+import { tokenCode } from './readoutText';
 import { type Edge, NodeWeights } from './nodeWeights';
 import { CIRCUIT_LIMITS } from '../schemas/circuit';
 import { averagingRunner, samePairPositions } from './samePair';
@@ -62,7 +63,7 @@ export interface Discovery {
 export function tokenIdOf(bundle: Bundle, text: string): number {
   for (let id = 0; id < bundle.model.vocab_size; id++) if (!bundle.tokenizer.isSpecial(id) && bundle.tokenizer.tokenText(id) === text) return id;
   const n = bundle.tokenizer.encode(text).ids.length;
-  throw new Error(`${JSON.stringify(text)} is not one token of the model's vocabulary (it takes ${n} tokens); give the exact text of one token, e.g. from the top next tokens`);
+  throw new Error(`${tokenCode(text)} is not one token of the model's vocabulary (it takes ${n} tokens); give the exact text of one token, e.g. from the top next tokens`);
 }
 
 /**
@@ -105,7 +106,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   if (found.nodes.length > CIRCUIT_LIMITS.nodes) {
     const share = `${Math.round(100 * (options.keep ?? 0.8))} %`;
     throw new NoReadableCircuit(
-      `no circuit of at most ${CIRCUIT_LIMITS.nodes.toLocaleString('en-US')} nodes keeps ${share} of the preference for ${JSON.stringify(ref(target).text)} over ${JSON.stringify(ref(alt).text)} here (the smallest found has ${found.nodes.length.toLocaleString('en-US')} of the model's ${bundle.layout.count.toLocaleString('en-US')}): the prediction is spread over the model; try averaging over the file's places, another alternative or a lower share to keep`,
+      `no circuit of at most ${CIRCUIT_LIMITS.nodes.toLocaleString('en-US')} nodes keeps ${share} of the preference for ${tokenCode(ref(target).text)} over ${tokenCode(ref(alt).text)} here (the smallest found has ${found.nodes.length.toLocaleString('en-US')} of the model's ${bundle.layout.count.toLocaleString('en-US')}): the prediction is spread over the model; try averaging over the file's places, another alternative or a lower share to keep`,
     );
   }
   const labels = shippedLabels(bundle);

@@ -14,13 +14,12 @@ export type FoundCircuitFile = CircuitFile & { readonly found: Omit<Discovery, '
 
 export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
   const { line, col, token } = d.position;
-  const q = (s: string) => JSON.stringify(s);
   const largest = Math.max(...d.nodes.map((n) => Math.abs(n.attribution)), 1e-9);
   const nodes = d.nodes.map((n) => {
     const p = parseNodeId(n.id);
     if (!p) throw new RangeError(`found circuit: ${n.id} is not a node id`);
     const flat = bundle.layout.flat(n.id) as number;
-    const moved = `${n.attribution >= 0 ? 'lowers' : 'raises'} the preference for ${q(d.target.text)} over ${q(d.alt.text)} by ${Math.abs(n.attribution).toFixed(2)} nats`;
+    const moved = `${n.attribution >= 0 ? 'lowers' : 'raises'} the preference for ${tokenCode(d.target.text)} over ${tokenCode(d.alt.text)} by ${Math.abs(n.attribution).toFixed(2)} nats`;
     return {
       id: n.id,
       layer: p.layer,
@@ -39,7 +38,7 @@ export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
     task: `found_${line}_${col}_${d.target.id}_vs_${d.alt.id}`,
     // the panel's title: tokens as the hover, the panel and the status bar show them
     title: `found at ${line}:${col} for ${tokenCode(d.target.text)} vs ${tokenCode(d.alt.text)}`,
-    description: `The nodes behind the model's preference for ${q(d.target.text)} over ${q(d.alt.text)} after ${q(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}): ${fullWords(pref)}; ${onlyWords(pref, d.circuit_only.logit_diff)} (keeps ${Math.round(100 * d.circuit_only.kept)} % of the logit difference); ${withoutWords(pref, d.without_circuit.logit_diff)} (leaves ${Math.round(100 * d.without_circuit.kept)} %).`,
+    description: `The nodes behind the model's preference for ${tokenCode(d.target.text)} over ${tokenCode(d.alt.text)} after ${tokenCode(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}): ${fullWords(pref)}; ${onlyWords(pref, d.circuit_only.logit_diff)} (keeps ${Math.round(100 * d.circuit_only.kept)} % of the logit difference); ${withoutWords(pref, d.without_circuit.logit_diff)} (leaves ${Math.round(100 * d.without_circuit.kept)} %).`,
     classes: [
       { label: d.target.text, tokens: [d.target] },
       { label: d.alt.text, tokens: [d.alt] },

@@ -5,6 +5,7 @@
 // the model barely prefers either token every share is a ratio of two small numbers. These sentences
 // say each case with the logit differences themselves; JSON keeps the numbers only.
 import { NEAR_TIE, OVERSHOOT } from '../schemas/shares';
+import { tokenCode as q } from './readoutText';
 
 /** A contrast's full-model difference (target − alternative) and the token texts, for the sentences. */
 export interface Preference {
@@ -13,7 +14,6 @@ export interface Preference {
   readonly alt: string;
 }
 
-const q = (s: string) => JSON.stringify(s);
 const abs = (x: number) => Math.abs(x).toFixed(2);
 
 /** The token the sign of a difference favours, then the other one. */

@@ -94,6 +94,6 @@ test('CLI: discover --average lists the positions averaged (JSON and words); wit
     { line: 2, col: 5 },
     { line: 1, col: 5 },
   ]);
-  assert.match(discover('--average'), /^averaged over 2 positions of " b" followed by "\)": 2:5, 1:5$/m);
+  assert.match(discover('--average'), /^averaged over 2 positions of ` b` followed by `\)`: 2:5, 1:5$/m);
   assert.equal((JSON.parse(discover('--json')) as { averaged?: unknown }).averaged, undefined);
 });

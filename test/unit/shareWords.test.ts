@@ -12,31 +12,31 @@ const close = { full: 1.1, target: ')', alt: ',' };
 
 test('a circuit alone far above the full model overshoots: how many times, and by how much the rest pulls the other way', () => {
   // 9:19 of examples/demo.py on the session-12 bundle: +5.33 alone against +1.10, "keeps 484 %"
-  assert.equal(onlyWords(close, 5.33), 'alone the circuit prefers ")" over "," by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward "," by 4.23, so the circuit alone overshoots');
+  assert.equal(onlyWords(close, 5.33), 'alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots');
   assert.match(onlyWords(close, OVERSHOOT * close.full + 1e-9), /overshoots/);
   assert.doesNotMatch(onlyWords(close, OVERSHOOT * close.full - 1e-3), /overshoots/);
-  assert.equal(onlyWords(close, 0.95), 'alone the circuit prefers ")" over "," by 0.95, against the full model\'s 1.10');
-  assert.equal(onlyWords(close, -0.3), 'alone the circuit prefers "," over ")" by 0.30: on its own it points the other way');
+  assert.equal(onlyWords(close, 0.95), 'alone the circuit prefers `)` over `,` by 0.95, against the full model\'s 1.10');
+  assert.equal(onlyWords(close, -0.3), 'alone the circuit prefers `,` over `)` by 0.30: on its own it points the other way');
 });
 
 test('where the model prefers the alternative (the code\'s token is not its first choice), the sides follow the sign', () => {
   const p = { full: -1.1, target: ']', alt: ',' };
-  assert.equal(fullWords(p), 'the model prefers "," over "]" by 1.10');
-  assert.equal(onlyWords(p, -4.59), 'alone the circuit prefers "," over "]" by 4.59, 4.2 times the full model\'s 1.10: the rest of the model pulls toward "]" by 3.49, so the circuit alone overshoots');
-  assert.equal(withoutWords(p, 1.29), 'without it the model prefers "]" over "," by 1.29: removing the circuit flips the preference');
+  assert.equal(fullWords(p), 'the model prefers `,` over `]` by 1.10');
+  assert.equal(onlyWords(p, -4.59), 'alone the circuit prefers `,` over `]` by 4.59, 4.2 times the full model\'s 1.10: the rest of the model pulls toward `]` by 3.49, so the circuit alone overshoots');
+  assert.equal(withoutWords(p, 1.29), 'without it the model prefers `]` over `,` by 1.29: removing the circuit flips the preference');
 });
 
 test('a near-tie says that every share of it is a ratio of small numbers', () => {
   // 7:18 of examples/demo.py on the session-12 bundle: full +0.15, "circuit only keeps 3984 %"
-  assert.equal(fullWords({ ...close, full: 0.15 }), `the model barely prefers ")" over "," (by 0.15, under ${NEAR_TIE}), so every share of it below is a ratio of small numbers`);
-  assert.equal(fullWords(close), 'the model prefers ")" over "," by 1.10');
+  assert.equal(fullWords({ ...close, full: 0.15 }), `the model barely prefers \`)\` over \`,\` (by 0.15, under ${NEAR_TIE}), so every share of it below is a ratio of small numbers`);
+  assert.equal(fullWords(close), 'the model prefers `)` over `,` by 1.10');
 });
 
 test('without the circuit: the share it costs, a flip, or a rise', () => {
-  assert.equal(withoutWords(close, 0.22), 'without it the model prefers ")" over "," by 0.22: removing the circuit costs 80 % of the preference');
-  assert.equal(withoutWords(close, 0.88), 'without it the model prefers ")" over "," by 0.88: removing the circuit costs 20 % of the preference, and the rest of the model keeps the other part');
-  assert.equal(withoutWords(close, -0.5), 'without it the model prefers "," over ")" by 0.50: removing the circuit flips the preference');
-  assert.equal(withoutWords(close, 5.84), 'without it the model prefers ")" over "," more, by 5.84: taken together the circuit\'s nodes pull toward ","');
+  assert.equal(withoutWords(close, 0.22), 'without it the model prefers `)` over `,` by 0.22: removing the circuit costs 80 % of the preference');
+  assert.equal(withoutWords(close, 0.88), 'without it the model prefers `)` over `,` by 0.88: removing the circuit costs 20 % of the preference, and the rest of the model keeps the other part');
+  assert.equal(withoutWords(close, -0.5), 'without it the model prefers `,` over `)` by 0.50: removing the circuit flips the preference');
+  assert.equal(withoutWords(close, 5.84), 'without it the model prefers `)` over `,` more, by 5.84: taken together the circuit\'s nodes pull toward `,`');
 });
 
 const found: Discovery = {
@@ -57,12 +57,12 @@ const found: Discovery = {
 
 test('the CLI says each figure in words under its number; "Why this token?" says the same in its message', () => {
   const text = inWords(found);
-  assert.match(text, /\n {2}circuit only \(everything else mean-ablated\): \+5\.33, keeps 485 %\n {4}alone the circuit prefers "\)" over "," by 5\.33, 4\.8 times .* overshoots\n/);
-  assert.match(text, /\n {2}without the circuit \(its nodes mean-ablated\): −0\.50, keeps -45 %\n {4}without it the model prefers "," over "\)" by 0\.50: removing the circuit flips the preference\n/);
-  assert.match(text, /full model: logit difference \+1\.10 \(P 0\.500 vs 0\.200\): the model prefers "\)" over "," by 1\.10\n/);
+  assert.match(text, /\n {2}circuit only \(everything else mean-ablated\): \+5\.33, keeps 485 %\n {4}alone the circuit prefers `\)` over `,` by 5\.33, 4\.8 times .* overshoots\n/);
+  assert.match(text, /\n {2}without the circuit \(its nodes mean-ablated\): −0\.50, keeps -45 %\n {4}without it the model prefers `,` over `\)` by 0\.50: removing the circuit flips the preference\n/);
+  assert.match(text, /full model: logit difference \+1\.10 \(P 0\.500 vs 0\.200\): the model prefers `\)` over `,` by 1\.10\n/);
   assert.equal(
     discoverySummary(found),
-    '1 node explains ")" over "," at 9:19; the model prefers ")" over "," by 1.10. Alone the circuit prefers ")" over "," by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward "," by 4.23, so the circuit alone overshoots (keeps 485 %). Without it the model prefers "," over ")" by 0.50: removing the circuit flips the preference (leaves -45 %). Found in 3.1 s (781 forward passes).',
+    '1 node explains `)` over `,` at 9:19; the model prefers `)` over `,` by 1.10. Alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots (keeps 485 %). Without it the model prefers `,` over `)` by 0.50: removing the circuit flips the preference (leaves -45 %). Found in 3.1 s (781 forward passes).',
   );
 });
 
