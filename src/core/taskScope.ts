@@ -51,10 +51,13 @@ export type ScopeKind = CircuitScope['kind'];
  *   continuations neither of which the code has.
  * - `keyword-true`: `while True` and `return True` (statement-initial keyword). Prediction point:
  *   right after `True`; truth `colon` (`:` follows `while True`) / `newline` (the line ends after
- *   `return True`).
+ *   `return True`); `pending` where nothing follows yet on the line. Anything else after `True`
+ *   (`return True and x`, a comment) is not a point of the task.
  * - `name-compare-assign`: a name right after a statement's `if`/`elif`, and a statement-initial
- *   name. Prediction point: right after the name; truth `compare` (` ==` follows) / `assign`
- *   (` =` follows).
+ *   name, where ` ==` (truth `compare`) or ` =` (`assign`) follows it, or nothing yet on its line
+ *   (`pending`). Prediction point: right after the name. A name followed by anything else (`f(x)`,
+ *   `if x:`, `w.k = 4`, `count += 1`) is not a point: as for `]`, the contrast there is between two
+ *   continuations neither of which the code has.
  * - `anywhere`: no restriction (e.g. a user's circuit found at one token).
  *
  * `region`: `point` — only the token(s) that predict a task point (the token ending right before
@@ -129,9 +132,9 @@ export interface TaskPoint {
    */
   readonly from: number;
   /**
-   * The class label of what truly follows in this document, or null when neither side of the
-   * contrast does (`x[0],`; `if x:`; an unclosed list). The labels are the shipped circuits' class
-   * labels.
+   * The class label of what truly follows in this document, or null when nothing does yet
+   * (pending: a point the code continues with neither answer is no point). The labels are the
+   * shipped circuits' class labels.
    */
   readonly truth: TruthLabel | null;
   /** The construct the point closes or follows: the string literal, the bracket pair, the keyword or name. */
@@ -141,8 +144,8 @@ export interface TaskPoint {
   /** list-close: the bracket pair's nesting depth among brackets of every kind (1 = outermost). */
   readonly depth?: number;
   /**
-   * list-close: the answer is not written yet (nothing follows the `]` on its line, or the list is
-   * still open), so the point has no truth and the model cannot be right or wrong there.
+   * The answer is not written yet (nothing follows the point on its line; for `]`, also a list still
+   * open), so the point has no truth and the model cannot be right or wrong there.
    */
   readonly pending?: true;
 }
@@ -525,9 +528,11 @@ class ScopeLexer {
     if (word === 'lambda' && this.stack.length === 0) this.lambdas++;
     const afterStmtKeyword = this.prev === 'keyword' && this.prevWordStart === this.stmtKeywordStart;
     if (word === 'True' && afterStmtKeyword && (this.prevWord === 'while' || this.prevWord === 'return')) {
-      this.truePoints.push(keywordTruePoint(text, this.prevWord, this.prevWordStart, j));
+      const point = keywordTruePoint(text, this.prevWord, this.prevWordStart, j);
+      if (point) this.truePoints.push(point);
     } else if (!isKw && (initial || (afterStmtKeyword && (this.prevWord === 'if' || this.prevWord === 'elif')))) {
-      this.namePoints.push(namePoint(text, i, j));
+      const point = namePoint(text, i, j);
+      if (point) this.namePoints.push(point);
     }
     this.after(j, isKw && !VALUE_KEYWORDS.has(word) ? 'keyword' : 'value');
     this.prevWord = word;
@@ -636,6 +641,23 @@ function nextCode(text: string, i: number): number {
   return i;
 }
 
+/** Only spaces or tabs from `i`, then the line's end or the text's: the user has not written what follows yet. */
+function nothingYet(text: string, i: number): boolean {
+  const j = nextCode(text, i);
+  const e = text.charCodeAt(j);
+  return j >= text.length || e === C_NL || e === C_CR;
+}
+
+/**
+ * A point whose code continues with neither of the task's answers is no point of the task (the
+ * model's contrast there is between two continuations the code does not have); one with nothing
+ * written after it yet is, without a truth (pending).
+ */
+function withTruthOrPending(point: TaskPoint, text: string, after: number): TaskPoint | undefined {
+  if (point.truth !== null) return point;
+  return nothingYet(text, after) ? { ...point, pending: true } : undefined;
+}
+
 function stringClosePoint(s: StringLiteral): TaskPoint {
   return { kind: 'string-close', offset: s.contentEnd, from: s.contentEnd, truth: s.quote === '"' ? 'double' : 'single', construct: { start: s.start, end: s.end }, answer: s.quote };
 }
@@ -648,14 +670,6 @@ function listClosePoint(text: string, b: MutableBracket, lastCode: number): Task
   const at = b.close;
   const d = text.charCodeAt(at + 1);
   const truth: TruthLabel | null = d === 93 ? 'nested' : d === C_NL || d === C_CR ? 'flat' : null;
-  let pending = false;
-  if (truth === null) {
-    // only spaces or tabs, then the line's end or the text's: the user has not written what follows
-    const j = nextCode(text, at + 1);
-    const e = text.charCodeAt(j);
-    if (j < text.length && e !== C_NL && e !== C_CR) return undefined;
-    pending = true;
-  }
   // spaces or tabs between the last code and the `]` on the same line may be left out of the
   // predicting token (a BPE token like ` ],\n`); a `]` on a line of its own is predicted by the
   // token that ends right before it (its indentation)
@@ -663,25 +677,27 @@ function listClosePoint(text: string, b: MutableBracket, lastCode: number): Task
   while (from > lastCode && (text.charCodeAt(from - 1) === C_SP || text.charCodeAt(from - 1) === C_TAB)) from--;
   if (from !== lastCode) from = at;
   const point: TaskPoint = { kind: 'list-close', offset: at, from, truth, construct: { start: b.open, end: at + 1 }, answer: truth === 'nested' ? ']]' : truth === 'flat' ? ']\n' : undefined, depth: b.depth };
-  return pending ? { ...point, pending: true } : point;
+  return withTruthOrPending(point, text, at + 1);
 }
 
-function keywordTruePoint(text: string, keyword: string, kwStart: number, end: number): TaskPoint {
+function keywordTruePoint(text: string, keyword: string, kwStart: number, end: number): TaskPoint | undefined {
   const j = nextCode(text, end);
   const d = text.charCodeAt(j);
   let truth: TruthLabel | null = null;
   if (keyword === 'while' && d === 58 && text.charCodeAt(j + 1) !== 61) truth = 'colon';
   if (keyword === 'return' && j === end && (d === C_NL || d === C_CR)) truth = 'newline';
-  return { kind: 'keyword-true', offset: end, from: end, truth, construct: { start: kwStart, end }, answer: truth === 'colon' ? ':' : truth === 'newline' ? '\n' : undefined };
+  const point: TaskPoint = { kind: 'keyword-true', offset: end, from: end, truth, construct: { start: kwStart, end }, answer: truth === 'colon' ? ':' : truth === 'newline' ? '\n' : undefined };
+  return withTruthOrPending(point, text, end);
 }
 
-function namePoint(text: string, start: number, end: number): TaskPoint {
+function namePoint(text: string, start: number, end: number): TaskPoint | undefined {
   let truth: TruthLabel | null = null;
   if (text.charCodeAt(end) === C_SP) {
     const j = nextCode(text, end);
     if (text.charCodeAt(j) === 61) truth = text.charCodeAt(j + 1) === 61 ? 'compare' : 'assign';
   }
-  return { kind: 'name-compare-assign', offset: end, from: end, truth, construct: { start, end }, answer: truth === 'compare' ? ' ==' : truth === 'assign' ? ' =' : undefined };
+  const point: TaskPoint = { kind: 'name-compare-assign', offset: end, from: end, truth, construct: { start, end }, answer: truth === 'compare' ? ' ==' : truth === 'assign' ? ' =' : undefined };
+  return withTruthOrPending(point, text, end);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -285,20 +285,27 @@ test('subscripts after names, calls, strings, True/None and ...; lists after key
 // ------------------------------------------------------------------------------------------------
 // the other shipped tasks
 
-test('keyword-true: while True and return True, with the truth from what follows', () => {
-  const text = `def f():\n    while True:\n        return True\n    return True and x\nx = True\n`;
+test('keyword-true: while True and return True, with the truth from what follows; none where neither answer does', () => {
+  const text = `def f():\n    while True:\n        return True\n    return True and x\nx = True\nreturn True  \nreturn True`;
   const m = analyzeScope(text);
-  const pts = taskPoints(TRUE, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
-  assert.deepEqual(pts, [['while True', 'colon'], ['return True', 'newline'], ['return True', null]]);
+  const pts = taskPoints(TRUE, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth, p.pending ?? false]);
+  assert.deepEqual(pts, [['while True', 'colon', false], ['return True', 'newline', false], ['return True', null, true], ['return True', null, true]], '`return True and x` is no point; trailing spaces and the text\'s end are pending');
   assert.equal(applies(TRUE, m, ...at(text, ' True')), true);
   assert.equal(applies(TRUE, m, ...at(text, ' True', 3)), false);
 });
 
-test('name-compare-assign: the name after a statement if/elif and statement-initial names', () => {
+test('name-compare-assign: the name after a statement if/elif and statement-initial names, where ` ==`, ` =` or nothing yet follows', () => {
   const text = `x = 1\nif x == 2: y = 3\nelif z: pass\nv = [a for a in b if a]\nw.k = 4\n@dec\ndef f(p: int = 1): return p\nlam = lambda: q\ncount += 1\n`;
   const m = analyzeScope(text);
   const pts = taskPoints(NAME, m).map((p) => [text.slice(p.construct.start, p.construct.end), p.truth]);
-  assert.deepEqual(pts, [['x', 'assign'], ['x', 'compare'], ['y', 'assign'], ['z', null], ['v', 'assign'], ['w', null], ['lam', 'assign'], ['count', null]]);
+  assert.deepEqual(pts, [['x', 'assign'], ['x', 'compare'], ['y', 'assign'], ['v', 'assign'], ['lam', 'assign']], '`elif z:`, `w.k`, `count +=` and `def` continue with neither answer');
+  const typing = `if ready \nprint(x)\nvalue`;
+  const m2 = analyzeScope(typing);
+  assert.deepEqual(
+    taskPoints(NAME, m2).map((p) => [typing.slice(p.construct.start, p.construct.end), p.pending ?? false]),
+    [['ready', true], ['value', true]],
+    'nothing written after the name yet: a point without truth; a call statement is none',
+  );
   assert.equal(applies(NAME, m, ...at(text, 'dec')), false);
   assert.equal(applies(NAME, m, ...at(text, 'q')), false, 'the lambda body is not a statement');
 });
@@ -317,10 +324,11 @@ test('nameAround: a token of a name that is not its last is out of the scope, an
 });
 
 test('match/case are soft keywords only where a statement of theirs follows', () => {
-  const text = `match cmd:\n    case [a, b]:\n        x = 1\n    case Point(x=0): pass\nmatch = 3\nmatch(x)\nmatch.group(1)\ncase += 1\nmatch(x):\n    case():\n        pass\n`;
+  const text = `match cmd:\n    case [a, b]:\n        x = 1\n    case Point(x=0): pass\nmatch = 3\nmatch(x)\nmatch.group(1)\ncase += 1\nmatch(x):\n    case():\n        pass\nmatch\ncase = 2\n`;
   const m = analyzeScope(text);
   const pts = taskPoints(NAME, m).map((p) => text.slice(p.construct.start, p.construct.end) + '@' + text.slice(0, p.construct.start).split('\n').length);
-  assert.deepEqual(pts, ['x@3', 'match@5', 'match@6', 'match@7', 'case@8']);
+  // `match(x)`, `match.group(1)` and `case += 1` are names too, but continue with neither ` ==` nor ` =`: no points
+  assert.deepEqual(pts, ['x@3', 'match@5', 'match@12', 'case@13']);
   assert.equal(m.brackets.find((b) => b.char === '[')?.kind, 'list', 'a sequence pattern is a list display');
 });
 
@@ -423,9 +431,15 @@ interface Golden {
   strings: GoldenString[];
   fieldStrings: GoldenString[];
   brackets: { open: number; close: number; char: string; kind: 'list' | 'subscript' | 'other' | null; follows: 'nested' | 'flat' | 'pending' | null }[];
-  statementNames: number[];
-  ifNames: number[];
-  keywordTrue: number[];
+  statementNames: GoldenPoint[];
+  ifNames: GoldenPoint[];
+  keywordTrue: GoldenPoint[];
+}
+
+/** A name or `True` and what its task reads after it; null: no point of the task. */
+interface GoldenPoint {
+  end: number;
+  follows: 'compare' | 'assign' | 'colon' | 'newline' | 'pending' | null;
 }
 
 /** Asserts that the scope map of a golden file's text agrees with Python; returns its counts. */
@@ -448,9 +462,12 @@ function checkGolden(g: Golden): { strings: number; brackets: number; names: num
       .sort((a, b) => (a[0] as number) - (b[0] as number)),
     `${g.path}: list-close points`,
   );
-  const names = [...g.statementNames, ...g.ifNames].sort((a, b) => a - b);
-  assert.deepEqual(taskPoints(NAME, m).map((p) => p.offset), names, `${g.path}: statement-initial names and names after if/elif`);
-  assert.deepEqual(taskPoints(TRUE, m).map((p) => p.offset), g.keywordTrue, `${g.path}: while/return True`);
+  // the if == and while True tasks' points: where an answer or nothing yet follows, with that truth
+  const mineAt = (scope: TaskScope) => taskPoints(scope, m).map((p) => [p.offset, p.pending ? 'pending' : p.truth]);
+  const wanted = (ps: GoldenPoint[]) => ps.filter((p) => p.follows !== null).map((p) => [p.end, p.follows]).sort((a, b) => (a[0] as number) - (b[0] as number));
+  const names = wanted([...g.statementNames, ...g.ifNames]);
+  assert.deepEqual(mineAt(NAME), names, `${g.path}: statement-initial names and names after if/elif`);
+  assert.deepEqual(mineAt(TRUE), wanted(g.keywordTrue), `${g.path}: while/return True`);
   // every one-line string, in a field or not, is a string-close point
   assert.deepEqual(
     taskPoints(QUOTE, m).map((p) => p.construct.end),
