@@ -65,7 +65,8 @@ fi
 
 step "python tests (pytest)"
 if [ -x .venv/bin/python ]; then
-  .venv/bin/python -m pytest training/tests -q -p no:cacheprovider >"$LOG/pytest.log" 2>&1
+  # temporary folders of passed tests are deleted as they go (they took 370 MB of a low-disk CI machine)
+  .venv/bin/python -m pytest training/tests -q -p no:cacheprovider -o tmp_path_retention_policy=failed >"$LOG/pytest.log" 2>&1
   rc=$?
   # pytest's last line reads like "2 failed, 10 passed, 1 error in 3.1s"
   p_line=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)|no tests ran' "$LOG/pytest.log" | tail -1)
