@@ -22,31 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 
-from .export import NodeInterface
-from .model import GPT, GPTConfig
-
-
-def _param_name(onnx_name: str) -> str:
-    """'gpt.transformer.wte.weight' → 'transformer.wte.weight'; the fp16-stored bigram table too."""
-    name = onnx_name.removeprefix("gpt.")
-    return name.removesuffix("_fp16")
-
-
-def load_from_bundle(bundle: Path) -> GPT:
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    gpt = GPT(GPTConfig(**manifest["model"]))
-    graph = onnx.load(str(bundle / manifest["onnx"])).graph
-    state = {_param_name(i.name): numpy_helper.to_array(i).astype(np.float32) for i in graph.initializer}
-    for sp in graph.sparse_initializer:
-        dense = np.zeros(int(np.prod(sp.dims)), np.float32)
-        dense[numpy_helper.to_array(sp.indices)] = numpy_helper.to_array(sp.values)
-        state[_param_name(sp.values.name)] = dense.reshape(list(sp.dims))
-    gpt.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return gpt.eval()
+from .export import NodeInterface, load_from_bundle
 
 
 @torch.no_grad()

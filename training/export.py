@@ -259,6 +259,27 @@ def load_checkpoint(run: Path) -> GPT:
     return load_run(run)[0]
 
 
+def _param_name(onnx_name: str) -> str:
+    """'gpt.transformer.wte.weight' → 'transformer.wte.weight'; the fp16-stored bigram table too."""
+    name = onnx_name.removeprefix("gpt.")
+    return name.removesuffix("_fp16")
+
+
+def load_from_bundle(bundle: Path) -> GPT:
+    """The model a bundle ships, read back from its model.onnx: the exported weights bit for bit (the
+    bigram table as the fp16 it is stored in), for work on a bundle whose run has no checkpoint.pt here."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    gpt = GPT(GPTConfig(**manifest["model"]))
+    graph = onnx.load(str(bundle / manifest["onnx"])).graph
+    state = {_param_name(i.name): numpy_helper.to_array(i).astype(np.float32) for i in graph.initializer}
+    for sp in graph.sparse_initializer:
+        dense = np.zeros(int(np.prod(sp.dims)), np.float32)
+        dense[numpy_helper.to_array(sp.indices)] = numpy_helper.to_array(sp.values)
+        state[_param_name(sp.values.name)] = dense.reshape(list(sp.dims))
+    gpt.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return gpt.eval()
+
+
 def load_run(run: Path) -> tuple[GPT, dict]:
     """The run's model, and what it is: config name, model config, steps, tokens, last validation loss
     and its loss curve. A fine-tune (train.py --init-from) counts its base run's steps and tokens too,

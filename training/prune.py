@@ -1,6 +1,7 @@
 """Step 4: prune the model into a task circuit (Gao et al. 2025 §2.2) and write circuits/<task>.json.
 
     python -m training.prune --run training/runs/depth --bundle models/pysparse-depth --task single_double_quote
+    python -m training.prune --bundle models/pysparse-depth --task single_double_quote   # the bundle's own weights
 
 masks.py learns one mask logit τ per node; circuit_search.py finds the smallest circuit along the τ order
 that reaches the target task loss; evidence.py measures and describes it. This module writes the circuit
@@ -21,7 +22,7 @@ from . import tasks as tasks_mod
 from .circuit_search import BISECT_EXAMPLES, TARGET_LOSS, prune_task, pruning_target
 from .corpus import read_jsonl
 from .evidence import circuit_edges, class_correlations, describe_node, faithfulness, last_token_acts, node_id_parts, nonsense_task, top_tokens
-from .export import load_checkpoint, round_bigram_fp16_
+from .export import load_checkpoint, load_from_bundle, round_bigram_fp16_
 from .firing import fit_firing_rule
 from .masks import FrozenNorms, PruneConfig, task_eval
 from .model import GPT
@@ -135,7 +136,7 @@ def write_circuit(gpt, tok, task, best, fill, means, val_stream, out_path: Path,
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--run", type=Path, help="the training run whose checkpoint.pt to prune (default: the model the bundle ships, read from its model.onnx)")
     ap.add_argument("--bundle", type=Path, required=True)
     ap.add_argument("--data", type=Path, default=Path("training/data"))
     ap.add_argument("--task", action="append", required=True)
@@ -245,7 +246,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(2)
     tok = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
-    gpt = load_checkpoint(args.run)
+    gpt = load_checkpoint(args.run) if args.run else load_from_bundle(args.bundle)
     round_bigram_fp16_(gpt)  # prune the exact model the bundle ships
     means = np.fromfile(args.bundle / "node_means.bin", dtype="<f4")
     fill = torch.from_numpy(means)
