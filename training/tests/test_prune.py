@@ -108,7 +108,7 @@ def test_size_curve_takes_the_smallest_circuit_within_each_target():
     assert smallest_within(points, 0.30) is None
 
 
-def test_bisection_stays_inside_the_open_set_when_the_loss_is_not_monotone_past_it():
+def test_bisection_stays_inside_the_open_set_or_just_past_it_when_the_loss_is_not_monotone_past_it():
     # the shape measured on depth-half-quotes' bracket mask: its open nodes reach the target, the prefixes
     # that add the nodes just below τ = 0 miss it, and only the whole model reaches it again
     def loss_at(k: int) -> float:
@@ -120,8 +120,10 @@ def test_bisection_stays_inside_the_open_set_when_the_loss_is_not_monotone_past_
     assert circuit_search.shortest_prefix(reaches, 2816, n_open=100) == 60
     # without the open set, bisection over every node lands past the bad stretch
     assert circuit_search.shortest_prefix(reaches, 2816) == 689
-    # an open set that misses the target falls back to the whole order
-    assert circuit_search.shortest_prefix(reaches, 2816, n_open=40) == 689
+    # an open set just short of the target grows by the next nodes one at a time
+    assert circuit_search.shortest_prefix(reaches, 2816, n_open=40) == 60
+    # one farther than OPEN_SET_EXTENSION from it falls back to the whole order
+    assert circuit_search.shortest_prefix(lambda k: k >= 689, 2816, n_open=40) == 689
 
 
 def test_elimination_keeps_the_share_of_the_logit_difference_it_is_asked_for():
