@@ -20,7 +20,7 @@ from . import dilution as dilution_mod
 from . import realcode
 from . import tasks as tasks_mod
 from .corpus import read_jsonl
-from .export import load_run, nonzero_stats, round_bigram_fp16_
+from .export import load_from_bundle, nonzero_stats, run_info
 from .model import GPT
 
 REAL_CODE_SOURCES = ("heldout", "sdk")  # networkx, and the LLM client SDK wheels: never trained on
@@ -242,8 +242,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     tok = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
-    gpt, info = load_run(args.run)
-    round_bigram_fp16_(gpt)
+    # the weights the bundle ships (its model.onnx), the run only for what it is (steps, curve)
+    gpt, info = load_from_bundle(args.bundle), run_info(args.run)
     all_tasks = tasks_mod.build_tasks(tok, read_jsonl(args.data / "corpus_val.jsonl"))
     cases = real_code_cases(args.data)
     metrics = model_metrics(gpt, tok, all_tasks, cases)

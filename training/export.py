@@ -29,6 +29,7 @@ from tokenizers import Tokenizer
 
 from . import model as model_mod
 from .model import GPT, GPTConfig, NodeHooks, abs_topk, n_nodes, node_layout
+from .resume import COMPACT_NAME
 from .train import CONFIGS, Batches, Schedule
 
 OPSET = 17
@@ -286,6 +287,10 @@ def load_run(run: Path) -> tuple[GPT, dict]:
     its curve follows the base run's, and it says so. A run still inside its schedule gets the kept
     fraction and bigram switch it had at its last step (a `depth` run is unsparsified early on)."""
     ck, info = _read_run(run)
+    if "model" not in ck:
+        raise FileNotFoundError(
+            f"{run / 'checkpoint.pt'} is missing (a new checkout has the run's {COMPACT_NAME} only): train.py resumes from it; prune and evaluate read the bundle's weights"
+        )
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
     Schedule(CONFIGS[ck["config"]], ck["total_steps"], ck.get("finetune")).apply(gpt, ck["step"])
@@ -293,9 +298,21 @@ def load_run(run: Path) -> tuple[GPT, dict]:
     return gpt, info
 
 
+def run_info(run: Path) -> dict:
+    """load_run's info without the weights: from checkpoint.pt, or from the committed resume.pt where a
+    new checkout has no checkpoint."""
+    return _read_run(run)[1]
+
+
 def _read_run(run: Path) -> tuple[dict, dict]:
-    """The checkpoint and load_run's info, each checkpoint of a fine-tune's chain read once."""
-    ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
+    """The checkpoint (only the compact file's meta when checkpoint.pt is missing) and load_run's info,
+    each checkpoint of a fine-tune's chain read once."""
+    path = run / "checkpoint.pt"
+    ck = (
+        torch.load(path, weights_only=False, map_location="cpu")
+        if path.exists()
+        else torch.load(run / COMPACT_NAME, weights_only=False, map_location="cpu")["meta"]
+    )
     by_step = {}
     for line in (run / "curve.jsonl").read_text().splitlines():
         row = json.loads(line)
