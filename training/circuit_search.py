@@ -53,14 +53,17 @@ def shortest_prefix(reaches: Callable[[int], bool], N: int, n_open: int = 0) -> 
     short, the next nodes by τ are added one at a time (up to OPEN_SET_EXTENSION) before bisecting over
     all nodes: a strong λ closes the mask to a set near the target (the shipped model's quote mask at
     λ 1e-2: 33 open nodes, batch task loss 0.13–0.18), and bisection past it returned 2,765 of 2,816."""
-    if 0 < n_open < N and reaches(n_open):
-        hi = n_open
-    elif 0 < n_open < N and (k := next((k for k in range(n_open + 1, min(N, n_open + OPEN_SET_EXTENSION) + 1) if reaches(k)), None)):
-        return k
-    elif not reaches(N):
+    hi = N
+    if 0 < n_open < N:
+        if reaches(n_open):
+            hi = n_open
+        else:
+            just_past = range(n_open + 1, min(N, n_open + OPEN_SET_EXTENSION) + 1)
+            k = next((k for k in just_past if reaches(k)), None)
+            if k is not None:
+                return k
+    if hi == N and not reaches(N):
         return N
-    else:
-        hi = N
     lo = 0
     while hi - lo > 1:
         mid = (lo + hi) // 2
