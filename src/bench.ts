@@ -85,8 +85,10 @@ export interface BenchReport {
   readonly machine: Readonly<Record<string, string | number>>;
   /** Bundle load + onnxruntime session creation, median ms. */
   readonly load_ms: number;
-  /** Largest rss_mb over the process before the model was loaded, MB. */
+  /** Largest rss_mb over the process before the model was loaded, MB: the model and one analysis held. */
   readonly rss_growth_mb: number;
+  /** The same after the "Why this token?" discoveries (run after the cases), MB; null when they were not run. */
+  readonly rss_growth_after_discovery_mb: number | null;
   /** onnxruntime's dense MatMul throughput on all cores, multiply-adds per ms (sparseLimit.denseThroughput). */
   readonly dense_macs_per_ms: number;
   readonly scaling: ScalingRow[];
@@ -162,9 +164,20 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const throughput = await denseThroughput(o.runs);
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
-  if (o.sizes === undefined) notes.push(await discoveryNote(b, r, source, log)); // the full bench only: ~3 discoveries of seconds each
-  notes.push(await attentionNote(b, r, source, log));
-  const cases = await modelCases(o, b, r, source, notes, { throughput, cost: typeof cost === 'string' ? undefined : cost });
+  let cases: BenchCase[];
+  let rssAfterDiscovery: number | null = null;
+  try {
+    cases = await modelCases(o, b, r, source, notes, { throughput, cost: typeof cost === 'string' ? undefined : cost });
+    // after the cases, so that their RSS is the model's and an analysis's: discovery opens the tail
+    // graphs in every worker and runs batches of hundreds of mask rows, which the process keeps
+    if (o.sizes === undefined) {
+      notes.push(await discoveryNote(b, r, source, log)); // the full bench only: ~3 discoveries of seconds each
+      rssAfterDiscovery = rssMb() - rssBefore;
+    }
+    notes.push(await attentionNote(b, r, source, log));
+  } finally {
+    await r.dispose();
+  }
   const sizes = o.scaling === undefined ? SCALING : o.scaling;
   const scaling: ScalingRow[] = [];
   for (const x of sizes ? scalingInputs(source, sizes) : []) {
@@ -177,6 +190,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     machine: machine(r.provider),
     load_ms: loadMs,
     rss_growth_mb: Math.max(...cases.map((c) => c.rss_mb)) - rssBefore,
+    rss_growth_after_discovery_mb: rssAfterDiscovery,
     dense_macs_per_ms: throughput,
     scaling,
     refusal_ms: refusal,
@@ -202,13 +216,9 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
 /** The cases with the model, one per file size (prefixes of the bench file); the runner is stopped after them. */
 async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], limit: Limit): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
-  try {
-    for (const lines of o.sizes ?? [100, 1000, 5000]) {
-      o.log?.(`${lines} lines…`);
-      cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit));
-    }
-  } finally {
-    await r.dispose();
+  for (const lines of o.sizes ?? [100, 1000, 5000]) {
+    o.log?.(`${lines} lines…`);
+    cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit));
   }
   return cases;
 }

@@ -13,7 +13,8 @@ export function formatBench(rep: BenchReport): string {
   const limits = rep.cases.map((c) => c.x_of_limit).filter((x): x is number => x !== null);
   return [
     `Circuit Inspector bench — ${rep.machine.cpu}, ${rep.machine.cores} cores, ${rep.machine.provider}, onnxruntime-node ${rep.machine.onnxruntime_node}, ${rep.machine.node}`,
-    `session load ${fmt(rep.load_ms)} ms; RSS growth with the model and one analysis held ${fmt(rep.rss_growth_mb)} MB`,
+    `session load ${fmt(rep.load_ms)} ms; RSS growth with the model and one analysis held ${fmt(rep.rss_growth_mb)} MB` +
+      (rep.rss_growth_after_discovery_mb === null ? '' : `, after the "Why this token?" discoveries ${fmt(rep.rss_growth_after_discovery_mb)} MB`),
     '',
     ...table(head, rows),
     '',

@@ -21,6 +21,7 @@ test('bench: a 60-line case runs every measurement and the report holds together
   for (const ms of [c.analyze_ms, c.visible_ms, c.onnx_ms, c.ablate_ms, c.edit_ms, rep.load_ms]) assert.ok(Number.isFinite(ms) && ms > 0);
   assert.ok(c.visible_ms <= c.analyze_ms, 'the first screen is part of the analysis');
   assert.ok(c.rss_mb > 0 && c.rss_mb <= c.peak_rss_mb + 1);
+  assert.equal(rep.rss_growth_after_discovery_mb, null, 'with sizes given, the discoveries (and their RSS) are not run');
   assert.ok(c.onnx_ms <= c.analyze_ms * 3, 'the replayed forward passes are part of the analysis');
   assert.ok(c.edit_windows[0] >= 1 && c.edit_windows[0] <= c.edit_windows[1] && c.edit_windows[1] <= c.windows);
   // the PyTorch reference ran, or the report says why not
