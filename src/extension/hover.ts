@@ -62,8 +62,7 @@ export class CircuitHover implements vscode.HoverProvider {
 
   private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial']): Promise<void> {
     const firing = token.circuits[circuit.task];
-    const evidence = taskEvidence(circuit);
-    if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
+    const evidence = warnUnlessItCarries(md, circuit);
     // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
     const [c0, c1] = circuit.classes;
     const labels = [escape(c0.label), escape(c1.label)] as const;
@@ -100,8 +99,7 @@ export class CircuitHover implements vscode.HoverProvider {
  */
 async function describeName(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, point: TaskPoint, doc: vscode.TextDocument, state: { text: string; base: { tokens: readonly { text: string; start: number; end: number }[] } }, range: DocumentResult['partial']): Promise<void> {
   const text = state.text;
-  const evidence = taskEvidence(circuit);
-  if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
+  warnUnlessItCarries(md, circuit);
   const name = text.slice(point.construct.start, point.construct.end);
   const last = state.base.tokens.find((t) => t.end === point.offset);
   const predictor = last ? `its last token ${tokenCode(last.text)}` : 'its last token';
@@ -111,6 +109,13 @@ async function describeName(md: vscode.MarkdownString, model: LoadedModel, circu
   if (r) md.appendMarkdown(predictionLine(circuit, r, scope.truth(circuit, point.offset - 1, point.offset), point, doc, name));
   const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: last?.start ?? point.offset - 1, task: circuit.task }]));
   md.appendMarkdown(`[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit at ${tokenCode(last?.text ?? name)}](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
+}
+
+/** Where a circuit does not carry its task, its part of the hover says so before anything else. */
+function warnUnlessItCarries(md: vscode.MarkdownString, circuit: CircuitFile): ReturnType<typeof taskEvidence> {
+  const evidence = taskEvidence(circuit);
+  if (evidence.carries === false) md.appendMarkdown(`$(warning) ${escape(evidence.warning)}\n\n`);
+  return evidence;
 }
 
 /** The prediction at a task point in words, one markdown paragraph: where the point is, what the model expects there, and whether the code agrees. */
