@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from tokenizers import Tokenizer
 
 from . import dilution as dilution_mod
-from . import realcode
+from . import realcode, synthetic
 from . import tasks as tasks_mod
 from .corpus import read_jsonl
 from .export import load_from_bundle, nonzero_stats, run_info
@@ -25,6 +26,14 @@ from .model import GPT
 
 REAL_CODE_SOURCES = ("heldout", "sdk")  # networkx, and the LLM client SDK wheels: never trained on
 REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
+# Black-formatted code (networkx, the SDKs) has double-quoted one-line strings only, so there a model that
+# ignores the opening quote is right by following the file's style, and ablating the quote circuit can
+# leave the task at 70 % through that path alone (session 16). This source is networkx with each one-line
+# string's quote type drawn at random (synthetic.flip_quotes, rate ½, seed 0): both classes in every file,
+# and only the opener tells how a string closes. Quote cases only: the flip leaves brackets as they are.
+MIXED_QUOTES = "heldout, quote types mixed"
+# where each task's circuit is ablated on real code: the first source is the card's figure
+ABLATION_SOURCES = {"bracket": ("heldout",), "quote": (MIXED_QUOTES, "heldout")}
 # the circuits whose task realcode.py measures on real code, and its figure there (realcode.TASK_KINDS)
 REAL_CODE_FIGURE = {"bracket_counting": "bracket", "single_double_quote": "quote"}
 NECESSARY = 0.05  # a node is individually necessary when ablating it alone costs the circuit ≥ 5 % of its logit difference
@@ -33,7 +42,16 @@ NECESSARY = 0.05  # a node is individually necessary when ablating it alone cost
 def real_code_cases(data: Path) -> dict[str, dict]:
     """Per source, the cases of realcode.py on code the corpus does not hold (read and sampled once: the
     model and its ablated circuits are scored on the same ones)."""
-    return {source: realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES) for source in REAL_CODE_SOURCES}
+    cases = {source: realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES) for source in REAL_CODE_SOURCES}
+    cases[MIXED_QUOTES] = mixed_quote_cases(realcode.load_texts(data, "heldout"))
+    return cases
+
+
+def mixed_quote_cases(texts: list[str]) -> dict[str, list[realcode.Case]]:
+    """The quote cases of `texts` with each one-line string's quote type drawn at random (MIXED_QUOTES)."""
+    rng = random.Random(0)
+    mixed = [synthetic.flip_quotes(text, rng, 0.5)[0] for text in texts]
+    return {k: cs if k in realcode.TASK_KINDS["quote"] else [] for k, cs in realcode.sample(mixed, REAL_CODE_CASES).items()}
 
 
 def real_code_accuracy(gpt: GPT, tok, cases: dict[str, dict]) -> dict:
@@ -42,10 +60,10 @@ def real_code_accuracy(gpt: GPT, tok, cases: dict[str, dict]) -> dict:
     return {source: realcode.score(diffs, tok, picked, gpt.cfg.block_size) for source, picked in cases.items()}
 
 
-def circuit_ablated_real_code(gpt: GPT, tok, picked: dict, bundle: Path, manifest: dict) -> dict:
-    """Each real-code task on `picked` (the held-out package's cases) with its own circuit mean-ablated and
-    the rest of the model intact: what is left when the circuit is gone (the paper's necessity check;
-    issue 16 asks for ≤ 60 %)."""
+def circuit_ablated_real_code(gpt: GPT, tok, cases: dict[str, dict], bundle: Path, manifest: dict) -> dict:
+    """Each real-code task with its own circuit mean-ablated and the rest of the model intact, per source of
+    ABLATION_SOURCES (task → {source: balanced accuracy}): what is left when the circuit is gone (the
+    paper's necessity check; issue 16 asks for ≤ 60 %)."""
     fill = torch.from_numpy(np.fromfile(bundle / "node_means.bin", dtype="<f4"))  # [N]
     out = {}
     for rel in manifest["circuits"]:
@@ -55,8 +73,11 @@ def circuit_ablated_real_code(gpt: GPT, tok, picked: dict, bundle: Path, manifes
             continue
         mask = torch.ones_like(fill)
         mask[[n["flat"] for n in cj["nodes"]]] = 0.0
-        own = {k: cs if k in realcode.TASK_KINDS[figure] else [] for k, cs in picked.items()}
-        out[cj["task"]] = realcode.score(realcode.torch_diffs(gpt, mask, fill), tok, own, gpt.cfg.block_size)[figure]["balanced"]
+        diffs = realcode.torch_diffs(gpt, mask, fill)
+        out[cj["task"]] = {}
+        for source in ABLATION_SOURCES[figure]:
+            own = {k: cs if k in realcode.TASK_KINDS[figure] else [] for k, cs in cases[source].items()}
+            out[cj["task"]][source] = realcode.score(diffs, tok, own, gpt.cfg.block_size)[figure]["balanced"]
     return out
 
 
@@ -72,11 +93,15 @@ def real_code_text(real: dict) -> str:
     def pct(kind: dict) -> str:
         return "—" if kind["accuracy"] is None else f"{kind['accuracy'] * 100:.1f} % of {kind['n']}"
 
+    def balanced(task: dict) -> str:
+        return "—" if task["balanced"] is None else f"**{task['balanced'] * 100:.1f} %**"
+
     rows = [
-        f"| {name} | {pct(r['nested'])} | {pct(r['flat'])} | **{r['bracket']['balanced'] * 100:.1f} %** | {pct(r['double'])} | {pct(r['single'])} |"
+        f"| {name} | {pct(r['nested'])} | {pct(r['flat'])} | {balanced(r['bracket'])} | {pct(r['double'])} | {pct(r['single'])} | {balanced(r['quote'])} |"
         for name, r in real.items()
     ]
-    return "| source | nested `]` | flat `]` | bracket, balanced | double-quoted | single-quoted |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
+    head = "| source | nested `]` | flat `]` | bracket, balanced | double-quoted | single-quoted | quote, balanced |\n|---|---|---|---|---|---|---|\n"
+    return head + "\n".join(rows)
 
 
 NOTES = "## Notes\n"
@@ -103,13 +128,22 @@ def circuit_rows(bundle: Path, manifest: dict) -> str:
         frozen = mt.get("frozen_norms", {}).get("n_nodes", "not run")
         nonsense = mt["nonsense_task_nodes"] if mt["nonsense_task_nodes"] is not None else "not run"
         necessary = sum(n["necessity_in_circuit"] >= NECESSARY for n in cj["nodes"] if "necessity_in_circuit" in n)
-        real = f"{ablated[cj['task']] * 100:.1f} %" if cj["task"] in ablated else "—"
+        real = ablated_text(ablated.get(cj["task"]))
         rows.append(
             f"| {cj['task']} | {mt['target_task_loss']:.3f} | {mt['n_nodes']} | {mt['n_edges']} (+{mt['n_residual_edges']} residual) | "
             f"{mt['task_loss_model']:.3f} | {mt['task_loss_circuit']:.3f} | {mt['calibrated']['task_loss']:.3f} | {mt['logit_diff_recovered']:.2f} | "
             f"{necessary} of {mt['n_nodes']} | {mt['random_same_size']['task_loss_mean']:.2f} | {real} | {nonsense} | {frozen} |"
         )
     return "\n".join(rows)
+
+
+def ablated_text(by_source: dict | None) -> str:
+    """The card's figure (the first of ABLATION_SOURCES), then any other source's in brackets."""
+    if not by_source:
+        return "—"
+    first, *others = by_source.items()
+    text = f"{first[1] * 100:.1f} %"
+    return text + "".join(f" ({source}: {x * 100:.1f} %)" for source, x in others)
 
 
 def curve_rows(curve: list[dict]) -> str:
@@ -191,6 +225,9 @@ def accuracy_sections(task_metrics: dict, real: dict) -> str:
 At every `]` that closes a `[` and every one-line string's closing quote, the true rest of the line and a
 wrong one (one `]` fewer or more; the other quote) are tokenized; at the first token where they differ,
 the model is right when it prefers the true one (`training/realcode.py`, up to {REAL_CODE_CASES:,} cases per kind).
+Both sources are black-formatted: every one-line string there is double-quoted, so the file's style alone
+predicts how a string closes. "{MIXED_QUOTES}" is the held-out package with each one-line string's quote
+type drawn at random (`synthetic.flip_quotes`, rate ½, seed 0): both classes, and only the opener tells.
 
 {real_code_text(real)}"""
 
@@ -208,7 +245,9 @@ after fitting one logit scale and one shift on its class logit difference (the p
 model's scale (`python -m training.prune … --frozen-norms`). "Nodes ≥ 5 % necessary": how many nodes each
 cost the circuit at least 5 % of its logit difference when ablated alone. "Real code, circuit ablated":
 the task's balanced accuracy on the held-out package (the cases of "Real code not in the corpus") with
-the circuit's nodes mean-ablated and the rest of the model intact (chance: 50 %)."""
+the circuit's nodes mean-ablated and the rest of the model intact (chance: 50 %); for the quote task on
+"{MIXED_QUOTES}", where only the opener tells the close (in brackets: networkx as written, where a model
+that has lost the opener is still right wherever it follows the file's double quotes)."""
 
 
 def limits_section(m: dict, p: dict, dilution: str) -> str:
@@ -251,7 +290,7 @@ def main() -> None:
     manifest_path = args.bundle / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"].pop("heldout", None)  # the token-stream scan it held is replaced by the real-code contrasts
-    ablated = circuit_ablated_real_code(gpt, tok, cases["heldout"], args.bundle, manifest)
+    ablated = circuit_ablated_real_code(gpt, tok, cases, args.bundle, manifest)
     manifest["metrics"].update({"tasks": task_metrics, "real_code": real, "circuit_ablated_real_code": ablated, **nonzero_stats(gpt)})
     manifest_path.write_text(json.dumps(manifest, indent=2))
     diffs, block = realcode.onnx_diffs(args.bundle)

@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from training import realcode, resume, synthetic, tasks, train
+from training import evaluate, realcode, resume, synthetic, tasks, train
 from training import tokenizer as tk
 from training.model import GPT, GPTConfig
 
@@ -78,6 +78,26 @@ def test_real_cases_classify_nested_and_flat_closes_and_one_line_strings():
     quotes = [(k, t) for k, t, _ in kinds if k in ("double", "single")]
     assert ("single", '\', "w"]}\n') in quotes and ("double", '"]}\n') in quotes
     assert not any("docstring" in t for _, t in quotes)  # triple-quoted strings are not one-line cases
+
+
+def test_mixed_quote_cases_hold_both_classes_where_the_code_holds_one():
+    # black-formatted code: double-quoted one-line strings only, the case the mixed source is for
+    black = "".join(f'x{i} = "v{i}"\nprint("w{i}")\n' for i in range(40))
+    assert {c.kind for c in realcode.cases(black)} == {"double"}
+    picked = evaluate.mixed_quote_cases([black])
+    assert not picked["nested"] and not picked["flat"]
+    double, single = len(picked["double"]), len(picked["single"])
+    assert double + single == 80 and 25 <= single <= 55, (double, single)  # each string's type drawn at ½
+    for c in picked["single"]:
+        assert c.text[c.at] == "'" and c.alt_rest[0] == '"'  # the true close is the flipped string's own quote
+        ast.parse(c.text)
+
+
+def test_ablated_figures_put_the_first_source_first():
+    assert evaluate.ablated_text(None) == "—"
+    both = {evaluate.MIXED_QUOTES: 0.5102, "heldout": 0.7}
+    assert evaluate.ablated_text(both) == "51.0 % (heldout: 70.0 %)"
+    assert evaluate.ablated_text({"heldout": 0.6}) == "60.0 %"
 
 
 def test_first_difference_finds_the_tokenizer_own_contrast():
