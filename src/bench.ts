@@ -213,7 +213,7 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
   return { b: bundle, r: runner, loadMs: median(loads) };
 }
 
-/** The cases with the model, one per file size (prefixes of the bench file); the runner is stopped after them. */
+/** The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes. */
 async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], limit: Limit): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
   for (const lines of o.sizes ?? [100, 1000, 5000]) {

@@ -42,8 +42,9 @@ NECESSARY = 0.05  # a node is individually necessary when ablating it alone cost
 def real_code_cases(data: Path) -> dict[str, dict]:
     """Per source, the cases of realcode.py on code the corpus does not hold (read and sampled once: the
     model and its ablated circuits are scored on the same ones)."""
-    cases = {source: realcode.sample(realcode.load_texts(data, source), REAL_CODE_CASES) for source in REAL_CODE_SOURCES}
-    cases[MIXED_QUOTES] = mixed_quote_cases(realcode.load_texts(data, "heldout"))
+    texts = {source: realcode.load_texts(data, source) for source in REAL_CODE_SOURCES}
+    cases = {source: realcode.sample(texts[source], REAL_CODE_CASES) for source in REAL_CODE_SOURCES}
+    cases[MIXED_QUOTES] = mixed_quote_cases(texts["heldout"])
     return cases
 
 
@@ -51,7 +52,12 @@ def mixed_quote_cases(texts: list[str]) -> dict[str, list[realcode.Case]]:
     """The quote cases of `texts` with each one-line string's quote type drawn at random (MIXED_QUOTES)."""
     rng = random.Random(0)
     mixed = [synthetic.flip_quotes(text, rng, 0.5)[0] for text in texts]
-    return {k: cs if k in realcode.TASK_KINDS["quote"] else [] for k, cs in realcode.sample(mixed, REAL_CODE_CASES).items()}
+    return task_cases(realcode.sample(mixed, REAL_CODE_CASES), "quote")
+
+
+def task_cases(picked: dict[str, list[realcode.Case]], task: str) -> dict[str, list[realcode.Case]]:
+    """`picked` with only the kinds of realcode's `task` ("bracket" or "quote") kept; the other kinds empty."""
+    return {k: cs if k in realcode.TASK_KINDS[task] else [] for k, cs in picked.items()}
 
 
 def real_code_accuracy(gpt: GPT, tok, cases: dict[str, dict]) -> dict:
@@ -76,8 +82,7 @@ def circuit_ablated_real_code(gpt: GPT, tok, cases: dict[str, dict], bundle: Pat
         diffs = realcode.torch_diffs(gpt, mask, fill)
         out[cj["task"]] = {}
         for source in ABLATION_SOURCES[figure]:
-            own = {k: cs if k in realcode.TASK_KINDS[figure] else [] for k, cs in cases[source].items()}
-            out[cj["task"]][source] = realcode.score(diffs, tok, own, gpt.cfg.block_size)[figure]["balanced"]
+            out[cj["task"]][source] = realcode.score(diffs, tok, task_cases(cases[source], figure), gpt.cfg.block_size)[figure]["balanced"]
     return out
 
 
