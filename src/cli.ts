@@ -47,9 +47,9 @@ Commands:
                         (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
   discover FILE --at LINE:COL   "why this token?": the circuit behind the prediction after the token
-                      at LINE:COL, found by ablating groups of nodes, then the groups that matter
-                      node by node, and growing, then pruning, a node set until it alone keeps --keep
-                      of the target-vs-alternative logit difference; reports it, what ablating it
+                      at LINE:COL, found by pruning the model's nodes — runs of 64, 16, 4, then
+                      single nodes — while the rest alone keeps --keep of the target-vs-alternative
+                      logit difference and ablating it costs half; reports it, what ablating it
                       costs, its nodes and edges
     --target TEXT       the token to explain (default: the code's next token if among the top 5,
                         else the top one)

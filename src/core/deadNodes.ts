@@ -1,9 +1,10 @@
 // Nodes whose ablation is a no-op in a window, for "Why this token?" (./discover, issue 19). Ablating
 // node f sets its value x to fill[f] at every position (x ← mask·x + (1 − mask)·fill); where x already
 // equals fill[f] at every position of the window, the ablated forward pass computes the same numbers as
-// the unablated one, so the node's attribution is exactly 0 and needs no run. In mean mode these are the
-// nodes that never fire (mean 0, value 0: ~380 of the shipped model's 2,816, 165 of them in layer 0,
-// where a row costs most); in zero mode every node silent on the window.
+// the unablated one, and ablating all of them at once too: the model's other nodes alone keep all of its
+// difference, so the circuit is pruned from those. In mean mode these are the nodes that never fire
+// (mean 0, value 0: ~380 of the shipped model's 2,816, 165 of them in layer 0); in zero mode every node
+// silent on the window.
 import type { MaskRunner } from './discover';
 
 /**

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { DocumentAnalyzer } from '../../src/core/analysis';
-import { findCircuit, growthSizes } from '../../src/core/discover';
+import { dropCounts, findCircuit } from '../../src/core/discover';
 import { discoverAt, type Discovery, tokenIdOf } from '../../src/core/discoverAt';
 import { toCircuitFile } from '../../src/core/foundCircuit';
 import { readNodeFile } from '../../src/core/nodeList';
@@ -33,9 +33,9 @@ async function diffWith(ids: readonly number[], target: number, alt: number, abl
   return logits[0] - logits[1];
 }
 
-test('growthSizes: every size to 16, then 25 % steps, ending with all nodes', () => {
-  assert.deepEqual(growthSizes(5), [1, 2, 3, 4, 5]);
-  const s = growthSizes(576);
+test('dropCounts: every count to 16, then 25 % steps, ending with all n', () => {
+  assert.deepEqual(dropCounts(5), [1, 2, 3, 4, 5]);
+  const s = dropCounts(576);
   assert.deepEqual(s.slice(0, 17), [...Array.from({ length: 16 }, (_, k) => k + 1), 20]);
   assert.equal(s[s.length - 1], 576);
   assert.ok(s.every((k, i) => i === 0 || k > s[i - 1]));
