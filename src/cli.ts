@@ -59,6 +59,9 @@ Commands:
                         (default 0.8)
     --average           average over every place in FILE where the token at LINE:COL is followed
                         by the target (at most 16, the cursor's first); says how many
+    --every-node        also ablate every node alone (~2,400 more forward passes): each node's
+                        attribution, in the JSON as "every_node" (the 10 largest outside the
+                        circuit in words)
     --json              one JSON object {"position", "target", "alt", "full", "nodes", "edges",
                         "circuit_only", "without_circuit", "ms", ...}
     --save FILE         also write the circuit as a circuit file (bundle format), for the panel
@@ -96,7 +99,7 @@ export class NoCircuitError extends Error {}
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4, noCircuit: 5 } as const;
 
-const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average']);
+const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average', '--every-node']);
 const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */

@@ -26,7 +26,7 @@ export async function discover(args: Args): Promise<void> {
     const analyzer = new DocumentAnalyzer(bundle, runner);
     let found: Discovery;
     try {
-      found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep, average: opts.has('--average') });
+      found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep, average: opts.has('--average'), everyNode: opts.has('--every-node') });
     } catch (e) {
       // a contrast the vocabulary cannot express is the user's to fix; anything else is a failure
       if (e instanceof Error && /not one token|same token|same logit/.test(e.message)) throw new UsageError(e.message);
@@ -40,6 +40,9 @@ export async function discover(args: Args): Promise<void> {
     await runner.dispose();
   }
 }
+
+/** Nodes outside the circuit listed in words with --every-node. */
+const EVERY_NODE_SHOWN = 10;
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
 const pct = (x: number) => `${Math.round(100 * x)} %`;
@@ -56,5 +59,11 @@ export function inWords(d: Discovery): string {
   out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n    ${onlyWords(pref, d.circuit_only.logit_diff)}\n`;
   out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n    ${withoutWords(pref, d.without_circuit.logit_diff)}\n`;
   for (const n of d.nodes) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}${n.label !== n.id ? `  ${n.label}` : ''}\n`;
+  if (d.every_node) {
+    const inCircuit = new Set(d.nodes.map((n) => n.id));
+    const outside = d.every_node.filter((n) => !inCircuit.has(n.id));
+    out += `every node ablated alone (--every-node; all ${d.every_node.length.toLocaleString('en-US')} in the JSON): the ${Math.min(EVERY_NODE_SHOWN, outside.length)} that move the difference most outside the circuit\n`;
+    for (const n of outside.slice(0, EVERY_NODE_SHOWN)) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}\n`;
+  }
   return out + `found in ${(d.ms / 1000).toFixed(1)} s (${d.rows.toLocaleString('en-US')} forward passes)\n`;
 }

@@ -29,6 +29,8 @@ export interface DiscoverAtOptions {
   readonly top?: number;
   /** Average over every position of the file with the cursor's token followed by the target (./samePair). */
   readonly average?: boolean;
+  /** Also measure every node's attribution alone (Discovery.every_node; ./discover FindOptions.everyNode). */
+  readonly everyNode?: boolean;
 }
 
 export interface TokenRef {
@@ -55,6 +57,8 @@ export interface Discovery {
   /** Forward passes (mask rows) run. */
   readonly rows: number;
   readonly ms: number;
+  /** With `everyNode`: every node of the model with its attribution (dead ones 0), by |attribution|, largest first. */
+  readonly every_node?: readonly { readonly id: string; readonly attribution: number }[];
   /** With `average`: the positions whose attributions were averaged (the cursor's first); the logit differences above are their means (P is the cursor's). */
   readonly averaged?: { readonly positions: readonly { readonly line: number; readonly col: number }[] };
 }
@@ -102,7 +106,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   const searched = options.average ? same.map(windowOf) : [ids];
   const search = options.average ? averagingRunner(runner, searched) : runner;
   const dead = await deadNodes(runner, searched, mode === 'zero' ? new Float32Array(bundle.layout.count) : bundle.means);
-  const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost, dead });
+  const found = await findCircuit(search, ids, { target, alt }, { means: bundle.means, mode, keep: options.keep, cost: options.cost, dead, everyNode: options.everyNode });
   if (found.nodes.length > CIRCUIT_LIMITS.nodes) {
     const share = `${Math.round(100 * (options.keep ?? 0.8))} %`;
     throw new NoReadableCircuit(
@@ -126,8 +130,14 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
     rows: found.rows * Math.max(1, same.length), // each mask row runs at every position averaged
     ms: Math.round(performance.now() - started),
+    ...(options.everyNode ? { every_node: everyNode(bundle, found.attribution).map(({ f, a }) => ({ id: bundle.layout.id(f), attribution: round(a) })) } : {}),
     ...(options.average ? { averaged: { positions: same.map(where) } } : {}),
   };
+}
+
+/** Every node's flat index with its attribution, by |attribution|, largest first. */
+function everyNode(bundle: Bundle, attribution: Float32Array): { f: number; a: number }[] {
+  return Array.from({ length: bundle.layout.count }, (_, f) => ({ f, a: attribution[f] })).sort((x, y) => Math.abs(y.a) - Math.abs(x.a));
 }
 
 /** Softmax over all V next-token logits after the last of `ids`, unablated [V]. */

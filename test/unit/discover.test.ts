@@ -61,6 +61,23 @@ test('findCircuit: the circuit nodes\' attributions, circuit-only and without-ci
   assert.deepEqual(found.nodes, order, 'nodes by |attribution|');
 });
 
+test('findCircuit with everyNode: every node\'s attribution is its single ablation\'s fall, inside the circuit and out; the circuit is the one found without it', async () => {
+  const { bundle, session } = fixture;
+  const ids = [bundle.eotId, ...bundle.tokenizer.encode('def area(w, h):\n    return w * h\n\nprint(area(3, 4').ids];
+  const [target, alt] = [tokenIdOf(bundle, ')'), tokenIdOf(bundle, ',')];
+  const every = await findCircuit(session, ids, { target, alt }, { means: bundle.means, chunk: 50, everyNode: true });
+  const plain = await findCircuit(session, ids, { target, alt }, { means: bundle.means, chunk: 50 });
+  assert.deepEqual(every.nodes, plain.nodes);
+  assert.ok(every.rows > plain.rows, `${every.rows} rows against ${plain.rows}`);
+  const N = bundle.layout.count;
+  const outside = Array.from({ length: N }, (_, f) => f).filter((f) => !every.nodes.includes(f));
+  // a spread of nodes outside the circuit, each checked by its own run
+  for (const f of outside.filter((_, k) => k % Math.ceil(outside.length / 12) === 0)) {
+    assert.ok(Math.abs(every.attribution[f] - (every.full - (await diffWith(ids, target, alt, [f])))) <= 1e-4, `attribution of node ${f}`);
+  }
+  assert.ok(outside.some((f) => every.attribution[f] !== 0), 'nodes outside the circuit measured');
+});
+
 test('discoverAt: the default contrast is the next token in the code (when among the top) against the runner-up, in the window the analysis uses; edges come from node_weights.bin', async () => {
   const { bundle, session } = fixture;
   const text = fs.readFileSync(sample, 'utf8');
@@ -129,6 +146,13 @@ test('CLI: discover --json, then analyze --only and --ablate with its output rep
   assert.equal(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout) as Discovery;
   for (const k of ['position', 'target', 'alt', 'full', 'nodes', 'edges', 'circuit_only', 'without_circuit', 'ms']) assert.ok(k in d, k);
+  assert.ok(!('every_node' in d), 'every_node only when asked for');
+  // --every-node: every node of the model once, by |attribution|, the circuit's with the attributions it has
+  const every = JSON.parse(cli('discover', sample, '--at', '2:5', '--json', '--every-node', '--bundle', fixtureDir, '--provider', 'cpu').stdout) as Discovery;
+  const all = every.every_node ?? [];
+  assert.equal(new Set(all.map((n) => n.id)).size, fixture.bundle.layout.count);
+  assert.ok(all.every((n, k) => k === 0 || Math.abs(n.attribution) <= Math.abs(all[k - 1].attribution)));
+  for (const n of d.nodes) assert.equal(all.find((m) => m.id === n.id)?.attribution, n.attribution, n.id);
   const file = path.join(tempDir('ci-discover-'), 'found.json');
   fs.writeFileSync(file, r.stdout);
   const logitDiff = (...extra: string[]) => {
