@@ -649,7 +649,7 @@ export class DocumentAnalyzer {
     while (i > 0 && enc.starts[i] > offset - shift) i--;
     if (i < 0) return undefined;
     const scored = scoringWindow(windows, i + 1); // sequence position i + 1 holds token i
-    // An ablated state is the panel's: one re-run per toggle, read at the token only. The window up to the
+    // An ablated state is read at one token (the panel's re-run per toggle, `analyze --at --ablate`). The window up to the
     // token, scored there alone, takes 7–10 ms against ~20 for the whole window (1,000 lines, median of 40
     // string closes); nothing to the token's right enters its numbers, but onnxruntime's sums over the
     // shorter rows (attention over fewer keys) round differently: up to 2e-5 apart from the whole-file

@@ -7,7 +7,7 @@
 // tests, then runs of 16, 4 and single nodes (pruneByGroups, below). Where no set passes the second
 // test — where the model's mean alone already leans to the target, say — the first decides, and any set
 // that passes both is still taken when one turns up. Ranking every node by its effect alone first (N + 1
-// passes, ~2,800) and growing the top of that ranking found the same kind of circuits in 3–15× the
+// passes, ~2,800) and growing the top of that ranking found the same kind of circuits in 2.3–12× the
 // passes (docs/BENCHMARKS.md, session 17). Both tests are run on the final circuit, and its nodes'
 // attributions (the fall in the difference when the node alone is ablated in the full model) are
 // measured alone. A set's removal is run only where it keeps enough alone, and only until a set that
