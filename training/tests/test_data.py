@@ -121,6 +121,13 @@ def test_compact_resume_file_round_trips_sparse_and_dense_weights(tmp_path):
     assert torch.equal(state["transformer.h.0.mlp.c_fc.weight"], w)  # sparse: exact
     ln = gpt.transformer.h[0].ln_1.weight
     assert torch.allclose(state["transformer.h.0.ln_1.weight"], ln, atol=1e-3)  # dense: fp16
+    # a matrix a third nonzero (halfway through density annealing) is smaller as fp16 than as indices + values
+    with torch.no_grad():
+        w.copy_(torch.randn_like(w) * (torch.rand_like(w) < 1 / 3).float())
+    resume.save_compact(gpt, {"step": 8}, tmp_path / "r.pt")
+    saved = torch.load(tmp_path / "r.pt", weights_only=True)["tensors"]["transformer.h.0.mlp.c_fc.weight"]
+    assert "dense" in saved and saved["dense"].dtype == torch.float16
+    assert torch.allclose(resume.load_compact(tmp_path / "r.pt")[0]["transformer.h.0.mlp.c_fc.weight"], w, atol=1e-2, rtol=1e-3)
 
 
 def test_the_depth_schedule_starts_dense_without_abstopk_and_ends_at_the_targets():
