@@ -66,7 +66,7 @@ export class WhyThisToken {
       discovery = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Circuit Inspector: why ${tokenCode(contrast.target)} and not ${tokenCode(contrast.alt)}?`, cancellable: true },
         (progress, cancel) => {
-          progress.report({ message: 'screening groups of nodes, then single nodes…' });
+          progress.report({ message: 'pruning the model in runs of 64, 16 and 4 nodes, then single nodes…' });
           const stop = new AbortController();
           cancel.onCancellationRequested(() => stop.abort());
           return model.discover(text, offset, contrast, stop.signal);
