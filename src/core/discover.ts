@@ -218,11 +218,12 @@ async function pruneByGroups(search: Search, start: Pruned, size: number): Promi
     const leftWithout = new Float64Array(runs.length); // share of the full difference left with the run ablated: higher, less support
     (await removals(search, tied.map((r) => runs[r]))).forEach((d, k) => (leftWithout[tied[k]] = tests.share(d)));
     const dropOrder = runs.map((_, r) => r).sort((a, b) => need[b] - need[a] || leftWithout[b] - leftWithout[a]);
-    const smaller = dropCounts(runs.length - 1).map((j) => {
-      const dropped = new Set(dropOrder.slice(0, j).flatMap((r) => runs[r]));
-      return set.filter((f) => !dropped.has(f));
-    });
-    const mostDroppedFirst = smaller.reverse();
+    const mostDroppedFirst = dropCounts(runs.length - 1)
+      .reverse()
+      .map((j) => {
+        const dropped = new Set(dropOrder.slice(0, j).flatMap((r) => runs[r]));
+        return set.filter((f) => !dropped.has(f));
+      });
     const only = await onlyEach(evaluate, mostDroppedFirst);
     // a circuit that passes both tests is looked for even where the larger one did not pass the second:
     // ablating more of the model is not always costlier (the mean model may itself lean to the target)
