@@ -77,6 +77,10 @@ PROBE_CASES = 150  # cases per kind in each probe
 
 BETAS, WEIGHT_DECAY, ADAM_EPS = (0.9, 0.95), 0.1, 0.1
 WARMUP_FRAC = 0.01
+# After a resume from the compact resume.pt, Adam's moments start from zero: its first updates are
+# about lr·sign(g) whatever the gradient's noise, several times a settled step. The learning rate
+# ramps up again over this many steps so the resumed run does not jump off its trajectory.
+REWARM_STEPS = 100
 FOCUS_CONTEXT = 64  # a focused window puts its answer token after at least this many tokens of context
 
 
@@ -182,8 +186,8 @@ class Schedule:
     kept fraction from `afrac_from` (its parent's) to the config's over its first `afrac_until` of
     steps, so a circuit can concentrate without the jump of a switch."""
 
-    def __init__(self, spec: dict, total_steps: int, finetune: dict | None):
-        self.spec, self.total, self.finetune = spec, total_steps, finetune
+    def __init__(self, spec: dict, total_steps: int, finetune: dict | None, rewarm_from: int | None = None):
+        self.spec, self.total, self.finetune, self.rewarm_from = spec, total_steps, finetune, rewarm_from
         self.begin, self.end = spec.get("sparsify", (0.0, 0.5))
         self.lr_base = spec["lr"]
         if finetune:
@@ -205,32 +209,34 @@ class Schedule:
         return step >= self.spec.get("bigram_from", 0.0) * self.total
 
     def lr(self, step: int) -> float:
-        return lr_at(step, self.total, self.lr_base, self.density(step))
+        rewarm = 1.0 if self.rewarm_from is None else min(1.0, (step - self.rewarm_from + 1) / REWARM_STEPS)
+        return rewarm * lr_at(step, self.total, self.lr_base, self.density(step))
 
     def apply(self, model: GPT, step: int) -> None:
         model.afrac_now = self.afrac(step)
         model.bigram_on = self.bigram_on(step)
 
 
-def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> tuple[int, int, int | None, dict | None]:
+def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> tuple[int, int, int | None, dict | None, bool]:
     """Resume from checkpoint.pt (weights and optimizer) or else from the committed compact
-    resume.pt (weights only: the optimizer's moments start again). → (step, tokens, total or None, finetune)."""
+    resume.pt (weights only: the optimizer's moments start again).
+    → (step, tokens, total or None, finetune, whether the moments are fresh)."""
     ckpt_path, compact_path = out / "checkpoint.pt", out / resume.COMPACT_NAME
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         log(f"resumed from {ckpt_path} at step {ck['step']}")
-        return ck["step"], ck["tokens"], ck["total_steps"], ck.get("finetune")
+        return ck["step"], ck["tokens"], ck["total_steps"], ck.get("finetune"), False
     if compact_path.exists():
         state, meta = resume.load_compact(compact_path, device)
         model.load_state_dict(state)
         log(f"resumed from the compact {compact_path} at step {meta['step']} (fresh optimizer moments)")
-        return meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune")
+        return meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune"), True
     if finetune:
         model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
         log(f"fine-tuning {finetune}")
-    return 0, 0, None, finetune
+    return 0, 0, None, finetune, False
 
 
 def train_step(model: GPT, opt, schedule: Schedule, batches: Batches, sparse, step: int, device) -> tuple[float, int, float]:
@@ -306,10 +312,10 @@ def train(
     opt = make_optimizer(model, spec["lr"])
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, curve_path = out / "checkpoint.pt", out / "curve.jsonl"
-    step, tokens, saved_total, finetune = load_resume_state(out, model, opt, device, finetune, log)
+    step, tokens, saved_total, finetune, fresh_moments = load_resume_state(out, model, opt, device, finetune, log)
     if saved_total and not retarget:
         total_steps = saved_total
-    schedule = Schedule(spec, total_steps, finetune)
+    schedule = Schedule(spec, total_steps, finetune, rewarm_from=step if fresh_moments else None)
     batches = make_batches(spec, data_dir, seed + step, finetune, log)
     probe = realcode.Probe(data_dir, PROBE_CASES) if spec.get("mixture") else None
     sparse = model.sparse_parameters()

@@ -148,3 +148,11 @@ def test_a_finetune_anneals_the_kept_fraction_from_its_parents_when_asked_and_is
     assert s.density(0) == s.density(999) == 1 / 16
     switched = train.Schedule(train.CONFIGS["depth-quotes"], 1000, {k: finetune[k] for k in ("init_from", "lr_scale", "focus_frac")})
     assert switched.afrac(0) == 0.25
+
+
+def test_a_resume_with_fresh_optimizer_moments_ramps_the_learning_rate_up_again():
+    spec = train.CONFIGS["depth"]
+    plain, rewarmed = train.Schedule(spec, 1000, None), train.Schedule(spec, 1000, None, rewarm_from=400)
+    assert rewarmed.lr(400) == plain.lr(400) / train.REWARM_STEPS
+    assert plain.lr(450) / 2 < rewarmed.lr(450) < plain.lr(450)
+    assert rewarmed.lr(400 + train.REWARM_STEPS) == plain.lr(400 + train.REWARM_STEPS)
