@@ -3,6 +3,8 @@
 // `--test-hooks` builds the extension with the integration tests' commands (src/extension/testHooks.ts);
 // without it TEST_HOOKS is false and the production build drops them, so the .vsix has none.
 import * as esbuild from 'esbuild';
+import asc from 'assemblyscript/asc';
+import * as fs from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -23,6 +25,17 @@ const targets = [
   { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 
+// The forward pass's WebAssembly kernels (kernels/forward.ts, loaded by src/core/wasmForward.ts from the
+// folder of the code that runs it): into dist/ for the bundled extension and CLI, and into out/src/core/
+// for the unit tests, which run the tsc output.
+async function buildKernels() {
+  const { error, stderr } = await asc.main(['kernels/forward.ts', '-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '-o', 'dist/forward.wasm']);
+  if (error) throw new Error(`kernels/forward.ts did not compile: ${stderr.toString()}`);
+  fs.mkdirSync('out/src/core', { recursive: true });
+  fs.copyFileSync('dist/forward.wasm', 'out/src/core/forward.wasm');
+}
+
+await buildKernels();
 if (watch) {
   for (const t of targets) await (await esbuild.context(t)).watch();
 } else {

@@ -25,6 +25,7 @@ test -f "$ort/bin/napi-v6/linux/x64/onnxruntime_binding.node"
 if ls -d "$ort"/bin/napi-v6/{win32,darwin} "$ort"/bin/napi-v6/linux/arm64 2>/dev/null; then echo "other platforms' binaries are in the .vsix" >&2; exit 1; fi
 test -f "$installed/dist/extension.js"
 test -f "$installed/dist/runnerWorker.js"  # the model runs in worker threads started from this file
+test -f "$installed/dist/forward.wasm"  # our kernels for the CPU's passes (src/core/wasmForward.ts)
 # the integration tests' commands (src/extension/testHooks.ts) are built into their own bundle only
 if grep -l '_test' "$installed"/dist/*.js; then echo "test hooks (_test…) are in the packaged dist/" >&2; exit 1; fi
 # the packaged addon runs the fixture model under code-server's Node, like the extension host would

@@ -14,7 +14,7 @@ import { median, rssMb, timed } from './benchMeasure';
 import { repeatTo, oneLine, runCli, scalingInputs, scalingRow } from './benchScaling';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
-import type { ProviderChoice, Runner } from './core/runner';
+import { type ProviderChoice, Runner } from './core/runner';
 import { denseThroughput, ForwardCost } from './sparseLimit';
 
 /** The Python that runs training/ (the CLI's import-openai uses it too). */
@@ -37,8 +37,12 @@ export interface BenchCase {
   readonly highlights_ms: number;
   readonly highlights_visible_ms: number;
   readonly highlights_vs_analyze: number;
-  /** The onnxruntime forward passes of that analysis, replayed alone, median ms. */
-  readonly onnx_ms: number;
+  /** The forward passes of that analysis, replayed alone through the editor's runner (our WebAssembly kernels on the CPU where they run the bundle, else onnxruntime), median ms. */
+  readonly forward_ms: number;
+  /** The same passes through onnxruntime alone, replays alternating with forward_ms's, median ms; null when the runner is onnxruntime already. */
+  readonly onnxruntime_ms: number | null;
+  /** forward_ms / onnxruntime_ms. */
+  readonly ratio_vs_onnxruntime: number | null;
   /** The panel's re-run at the cursor after one ablation toggle, median ms. */
   readonly ablate_ms: number;
   /** Re-analysis after a one-character edit (the rest cached), median ms, and windows it recomputed (median, max). */
@@ -46,7 +50,7 @@ export interface BenchCase {
   readonly edit_windows: readonly [number, number];
   /** The same forward passes in the PyTorch reference, median ms; null without PyTorch. */
   readonly torch_ms: number | null;
-  /** onnx_ms / torch_ms. */
+  /** forward_ms / torch_ms. */
   readonly ratio_vs_torch: number | null;
   /** Resident memory after the first cold analysis of this case, MB (the model session and the analysis held). */
   readonly rss_mb: number;
@@ -57,7 +61,7 @@ export interface BenchCase {
   readonly nonzero_macs: number | null;
   /** nonzero_macs at the machine's measured dense throughput (BenchReport.dense_macs_per_ms), ms: a perfect sparse kernel's time. */
   readonly limit_ms: number | null;
-  /** onnx_ms / limit_ms. */
+  /** forward_ms / limit_ms. */
   readonly x_of_limit: number | null;
   /**
    * The cone the highlights of the circuits shown by default run through: the node location it ends
@@ -65,14 +69,14 @@ export interface BenchCase {
    * cone_ columns are null too.
    */
   readonly cone: string | null;
-  /** The same windows as onnx_ms through the full graph watching only the circuit's firing nodes, median ms (replays alternate with onnx_ms's). */
+  /** The same windows as forward_ms through the full graph watching only the circuit's firing nodes, median ms (replays alternate with forward_ms's). */
   readonly firing_ms: number | null;
   /** The same through the cone, median ms. */
   readonly cone_ms: number | null;
   /** cone_ms / firing_ms: what the cone itself buys. */
   readonly cone_vs_firing: number | null;
-  /** cone_ms / onnx_ms: what the highlight pass's forward passes gain in all (the cone, and watching 4 nodes instead of every circuit's). */
-  readonly cone_vs_onnx: number | null;
+  /** cone_ms / forward_ms: what the highlight pass's forward passes gain in all (the cone, and watching 4 nodes instead of every circuit's). */
+  readonly cone_vs_forward: number | null;
   /** cone_ms / torch_ms (the PyTorch reference of the full passes). */
   readonly cone_vs_torch: number | null;
   /** The cone passes' nonzero multiply-adds at the measured dense throughput, ms, and cone_ms / that. */
@@ -187,7 +191,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const { refusal, cli } = o.cli ? await cliRows(o, o.cli, source) : { refusal: null, cli: [] };
   return {
     cases,
-    machine: machine(r.provider),
+    machine: machine(r.provider, r.kernels),
     load_ms: loadMs,
     rss_growth_mb: Math.max(...cases.map((c) => c.rss_mb)) - rssBefore,
     rss_growth_after_discovery_mb: rssAfterDiscovery,
@@ -213,12 +217,20 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
   return { b: bundle, r: runner, loadMs: median(loads) };
 }
 
-/** The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes. */
+/**
+ * The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes.
+ * When the runner's CPU passes run on our WebAssembly kernels, onnxruntime replays the same passes beside them.
+ */
 async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], limit: Limit): Promise<BenchCase[]> {
+  const reference = r.kernels === 'webassembly' ? await Runner.create(b.onnxPath, { provider: 'cpu', cones: r.cones, tails: r.tails }) : undefined;
   const cases: BenchCase[] = [];
-  for (const lines of o.sizes ?? [100, 1000, 5000]) {
-    o.log?.(`${lines} lines…`);
-    cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit));
+  try {
+    for (const lines of o.sizes ?? [100, 1000, 5000]) {
+      o.log?.(`${lines} lines…`);
+      cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit, reference));
+    }
+  } finally {
+    await reference?.dispose();
   }
   return cases;
 }
@@ -249,7 +261,7 @@ async function cliRows(o: BenchOptions, bin: string, source: readonly string[]):
   }
 }
 
-function machine(provider: string): Record<string, string | number> {
+function machine(provider: string, kernels: string): Record<string, string | number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = (require('onnxruntime-node/package.json') as { version: string }).version;
   return {
@@ -260,5 +272,6 @@ function machine(provider: string): Record<string, string | number> {
     node: process.version,
     onnxruntime_node: ort,
     provider,
+    kernels,
   };
 }

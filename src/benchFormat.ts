@@ -6,13 +6,13 @@ const check = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' : o
 
 /** The report as a table, with the issue's targets checked against it. */
 export function formatBench(rep: BenchReport): string {
-  const head = ['case', 'tokens', 'windows', 'analyze ms', 'first screen ms', 'highlights ms', 'highlights/analyze', 'onnx ms', 'torch ms', 'onnx/torch', 'limit ms', '× of the limit', 'ablate ms', 'edit ms', 'edit windows', 'RSS MB', 'peak RSS MB'];
-  const rows = rep.cases.map((c) => [c.name, String(c.tokens), String(c.windows), fmt(c.analyze_ms), fmt(c.visible_ms), fmt(c.highlights_ms), fmt(c.highlights_vs_analyze, 2), fmt(c.onnx_ms), fmt(c.torch_ms), fmt(c.ratio_vs_torch, 2), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1), fmt(c.ablate_ms, 1), fmt(c.edit_ms, 1), `${c.edit_windows[0]} (max ${c.edit_windows[1]})`, fmt(c.rss_mb), fmt(c.peak_rss_mb)]);
+  const head = ['case', 'tokens', 'windows', 'analyze ms', 'first screen ms', 'highlights ms', 'highlights/analyze', 'forward ms', 'onnxruntime ms', 'forward/onnxruntime', 'torch ms', 'forward/torch', 'limit ms', '× of the limit', 'ablate ms', 'edit ms', 'edit windows', 'RSS MB', 'peak RSS MB'];
+  const rows = rep.cases.map((c) => [c.name, String(c.tokens), String(c.windows), fmt(c.analyze_ms), fmt(c.visible_ms), fmt(c.highlights_ms), fmt(c.highlights_vs_analyze, 2), fmt(c.forward_ms), fmt(c.onnxruntime_ms), fmt(c.ratio_vs_onnxruntime, 2), fmt(c.torch_ms), fmt(c.ratio_vs_torch, 2), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1), fmt(c.ablate_ms, 1), fmt(c.edit_ms, 1), `${c.edit_windows[0]} (max ${c.edit_windows[1]})`, fmt(c.rss_mb), fmt(c.peak_rss_mb)]);
   const k = rep.cases.find((c) => c.lines === 1000);
   const ratios = rep.cases.map((c) => c.ratio_vs_torch).filter((x): x is number => x !== null);
   const limits = rep.cases.map((c) => c.x_of_limit).filter((x): x is number => x !== null);
   return [
-    `Circuit Inspector bench — ${rep.machine.cpu}, ${rep.machine.cores} cores, ${rep.machine.provider}, onnxruntime-node ${rep.machine.onnxruntime_node}, ${rep.machine.node}`,
+    `Circuit Inspector bench — ${rep.machine.cpu}, ${rep.machine.cores} cores, ${rep.machine.provider} (${rep.machine.kernels}), onnxruntime-node ${rep.machine.onnxruntime_node}, ${rep.machine.node}`,
     `session load ${fmt(rep.load_ms)} ms; RSS growth with the model and one analysis held ${fmt(rep.rss_growth_mb)} MB` +
       (rep.rss_growth_after_discovery_mb === null ? '' : `, after the "Why this token?" discoveries ${fmt(rep.rss_growth_after_discovery_mb)} MB`),
     '',
@@ -24,7 +24,7 @@ export function formatBench(rep: BenchReport): string {
     'targets:',
     `  first analysis of 1,000 lines ≤ 300 ms: ${k ? `${fmt(k.analyze_ms)} ms, ${check(k.analyze_ms <= 300)} (its first screen: ${fmt(k.visible_ms)} ms)` : 'n/a'}`,
     `  whole-file highlights of 1,000 lines ≤ 250 ms cold: ${k ? `${fmt(k.highlights_ms)} ms (${fmt(k.highlights_vs_analyze, 2)} × the full analysis; first screen ${fmt(k.highlights_visible_ms)} ms), ${check(k.highlights_ms <= 250)}; the cone it runs: ${k.cone ?? 'none in the bundle (the full graph)'}` : 'n/a'}`,
-    `  ONNX ≤ 0.5 × PyTorch on the same inputs: ${ratios.length ? `${ratios.map((x) => x.toFixed(2)).join(' / ')}, ${check(ratios.every((x) => x <= 0.5))}` : 'n/a (no PyTorch)'}`,
+    `  forward passes ≤ 0.5 × PyTorch on the same inputs: ${ratios.length ? `${ratios.map((x) => x.toFixed(2)).join(' / ')}, ${check(ratios.every((x) => x <= 0.5))}` : 'n/a (no PyTorch)'}`,
     `  forward within 4× of the sparse limit: ${limits.length ? `${limits.map((x) => x.toFixed(1)).join(' / ')}×, ${check(limits.every((x) => x <= 4))}` : 'n/a (limit not computed)'}`,
     `  ablation re-run ≤ 20 ms: ${rep.cases.map((c) => fmt(c.ablate_ms, 1)).join(' / ')} ms, ${check(rep.cases.every((c) => c.ablate_ms <= 20))}`,
     `  one-character edit recomputes ≤ 2 windows: median ${rep.cases.map((c) => c.edit_windows[0]).join(' / ')}, max ${rep.cases.map((c) => c.edit_windows[1]).join(' / ')}, ${check(rep.cases.every((c) => c.edit_windows[1] <= 2))}`,
@@ -38,8 +38,8 @@ export function formatBench(rep: BenchReport): string {
 /** The multiply-adds behind the limit column: per case dense, nonzero, their ratio. */
 function formatLimit(rep: BenchReport): string[] {
   const M = (x: number | null) => (x === null ? '—' : (x / 1e6).toFixed(0));
-  const head = ['case', 'dense M multiply-adds', 'nonzero M multiply-adds', 'dense/nonzero', 'onnx ms', 'limit ms', '× of the limit'];
-  const rows = rep.cases.map((c) => [c.name, M(c.dense_macs), M(c.nonzero_macs), c.dense_macs && c.nonzero_macs ? (c.dense_macs / c.nonzero_macs).toFixed(1) : '—', fmt(c.onnx_ms), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1)]);
+  const head = ['case', 'dense M multiply-adds', 'nonzero M multiply-adds', 'dense/nonzero', 'forward ms', 'limit ms', '× of the limit'];
+  const rows = rep.cases.map((c) => [c.name, M(c.dense_macs), M(c.nonzero_macs), c.dense_macs && c.nonzero_macs ? (c.dense_macs / c.nonzero_macs).toFixed(1) : '—', fmt(c.forward_ms), fmt(c.limit_ms, 1), fmt(c.x_of_limit, 1)]);
   return [`the sparsity limit: nonzero weights × kept activations at the dense MatMul throughput measured here, ${(rep.dense_macs_per_ms / 1e6).toFixed(1)} G multiply-adds/s on ${rep.machine.cores} cores (docs/BENCHMARKS.md, "The limit"):`, ...table(head, rows)];
 }
 
@@ -47,10 +47,10 @@ function formatLimit(rep: BenchReport): string[] {
 function formatCone(rep: BenchReport): string[] {
   const withCone = rep.cases.filter((c) => c.cone !== null);
   if (!withCone.length) return ['the highlight pass through a cone: the bundle has no cone that covers the quote circuit\'s firing nodes (re-export it with training/export.py)', ''];
-  const head = ['case', 'cone up to', 'onnx ms', 'firing nodes ms', 'cone ms', 'cone/firing', 'cone/onnx', 'cone/torch', 'cone limit ms', 'cone × of the limit'];
-  const rows = withCone.map((c) => [c.name, c.cone ?? '', fmt(c.onnx_ms), fmt(c.firing_ms), fmt(c.cone_ms), fmt(c.cone_vs_firing, 2), fmt(c.cone_vs_onnx, 2), fmt(c.cone_vs_torch, 2), fmt(c.cone_limit_ms, 1), fmt(c.cone_x_of_limit, 1)]);
+  const head = ['case', 'cone up to', 'forward ms', 'firing nodes ms', 'cone ms', 'cone/firing', 'cone/forward', 'cone/torch', 'cone limit ms', 'cone × of the limit'];
+  const rows = withCone.map((c) => [c.name, c.cone ?? '', fmt(c.forward_ms), fmt(c.firing_ms), fmt(c.cone_ms), fmt(c.cone_vs_firing, 2), fmt(c.cone_vs_forward, 2), fmt(c.cone_vs_torch, 2), fmt(c.cone_limit_ms, 1), fmt(c.cone_x_of_limit, 1)]);
   return [
-    "the highlight pass through a cone: the same windows as onnx ms with only the firing nodes of the circuits shown by default watched, through the full graph (firing nodes ms) and through the smallest cone that computes them (cone ms); replays alternate:",
+    "the highlight pass through a cone: the same windows as forward ms with only the firing nodes of the circuits shown by default watched, through the full graph (firing nodes ms) and through the smallest cone that computes them (cone ms); replays alternate:",
     ...table(head, rows),
     '',
   ];

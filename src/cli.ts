@@ -46,6 +46,8 @@ Commands:
     --bundle DIR|NAME   model bundle: a folder, or the name of one that \`models\` lists
                         (default: the first one in the package's models/)
     --provider auto|cuda|cpu   where the model runs (default auto)
+    --kernels wasm|onnxruntime   what runs the passes on the CPU: our WebAssembly kernels (default,
+                        for bundles of our model's shape) or onnxruntime for every pass
   discover FILE --at LINE:COL   "why this token?": the circuit behind the prediction after the token
                       at LINE:COL, found by pruning the model's nodes — runs of 64, 16, 4, then
                       single nodes — while the rest alone keeps --keep of the target-vs-alternative
@@ -100,7 +102,7 @@ export class NoCircuitError extends Error {}
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4, noCircuit: 5 } as const;
 
 const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average', '--every-node']);
-const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
+const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--kernels', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
@@ -225,6 +227,13 @@ export function providerOf(opts: ReadonlyMap<string, string | true>): ProviderCh
   const provider = String(opts.get('--provider') ?? 'auto');
   if (provider !== 'auto' && provider !== 'cuda' && provider !== 'cpu') throw new UsageError('--provider must be auto, cuda or cpu');
   return provider;
+}
+
+/** Whether our WebAssembly kernels may run the CPU's passes (--kernels). */
+export function ourKernelsOf(opts: ReadonlyMap<string, string | true>): boolean {
+  const kernels = String(opts.get('--kernels') ?? 'wasm');
+  if (kernels !== 'wasm' && kernels !== 'onnxruntime') throw new UsageError('--kernels must be wasm or onnxruntime');
+  return kernels === 'wasm';
 }
 
 export const bundleDirOf = (opts: ReadonlyMap<string, string | true>): string => bundleDirFor(opts.get('--bundle') as string | undefined, cliBundleFolders(packageRoot()));
@@ -469,8 +478,9 @@ interface AnalyzeRun {
 /** The bundle the options name, opened: a failure is the model's (exit code), a CUDA fallback a note on stderr. */
 export async function openCliModel(opts: Args['opts'], provider: ReturnType<typeof providerOf>): Promise<Awaited<ReturnType<typeof openModel>>> {
   let model: Awaited<ReturnType<typeof openModel>>;
+  const ourKernels = ourKernelsOf(opts);
   try {
-    model = await openModel(bundleDirOf(opts), provider);
+    model = await openModel(bundleDirOf(opts), provider, ourKernels);
   } catch (e) {
     throw new ModelError(errorMessage(e));
   }

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import type { Bundle } from './core/bundle';
 import type { RunInput } from './core/runner';
-import { matMulModel, readWeights, type Weight } from './onnxProto';
+import { matMulModel, readWeights, type Weight } from './core/onnxProto';
 
 /** Multiply-adds of some forward passes. */
 export interface MacCount {

@@ -1,5 +1,6 @@
-// Opens a bundle for running: validate its files (./bundle), start an onnxruntime session
-// (./runner), and make one tiny forward pass. Files that are each well-formed can still disagree
+// Opens a bundle for running: validate its files (./bundle), start the model's worker threads
+// (./runner: onnxruntime, and on the CPU our own kernels where they run the bundle), and make one tiny
+// forward pass. Files that are each well-formed can still disagree
 // with each other — a manifest whose node layout or vocabulary is not the graph's loads fine and
 // then fails every analysis with onnxruntime's multi-line complaint; the probe turns that into the
 // same one-sentence BundleError as any other broken bundle, once, at load.
@@ -14,9 +15,11 @@ export interface OpenModel {
   readonly runner: Runner;
 }
 
-export async function openModel(dir: string, provider: ProviderChoice): Promise<OpenModel> {
+/** ourKernels: whether our WebAssembly kernels may run the CPU's single passes (./wasmForward); false: onnxruntime runs all. */
+export async function openModel(dir: string, provider: ProviderChoice, ourKernels = true): Promise<OpenModel> {
   const bundle = loadBundle(dir);
-  const runner = await Runner.create(bundle.onnxPath, { provider, cones: bundleCones(bundle), tails: bundleTails(bundle) });
+  const forward = ourKernels ? { model: bundle.model, layout: bundle.layout.entries, context: bundle.context } : undefined;
+  const runner = await Runner.create(bundle.onnxPath, { provider, cones: bundleCones(bundle), tails: bundleTails(bundle), forward });
   const N = bundle.layout.count;
   try {
     // the last node and the last vocabulary entry: out of range in a graph smaller than the manifest says

@@ -12,7 +12,8 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { Cone } from './cone';
 import type { Tail } from './tails';
-import type { FromWorker, ToWorker, WorkerSetup } from './runnerWorker';
+import type { FromWorker, Kernels, ToWorker, WorkerSetup } from './runnerWorker';
+import { type ForwardSpec, forwardProblem } from './wasmForward';
 import { checkRunInput, firstLine, type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
 
 export { type ProviderChoice, type RunInput, type RunOutput, RunnerError } from './ortSession';
@@ -27,6 +28,12 @@ export interface RunnerOptions {
   readonly cones?: readonly Cone[];
   /** The bundle's tail graphs (./tails bundleTails), for runs that name one (RunInput.tail). */
   readonly tails?: readonly Tail[];
+  /**
+   * The bundle's shape, for our own WebAssembly kernels (./wasmForward), which then run on the CPU every
+   * pass of one mask row and no tail (the editor's and the CLI's); onnxruntime keeps the rest ("Why this
+   * token?"'s batches of ablations) and everything on CUDA. Absent, or a bundle they cannot run: onnxruntime alone.
+   */
+  readonly forward?: ForwardSpec;
 }
 
 // next to this file: dist/ for the bundled extension and CLI, out/src/core/ for the compiled tests
@@ -93,6 +100,10 @@ export class Runner {
     readonly tails: readonly Tail[],
     /** The provider in use. */
     readonly provider: 'cuda' | 'cpu',
+    /** What runs the single-row passes: our WebAssembly kernels (RunnerOptions.forward, on the CPU) or onnxruntime. */
+    readonly kernels: Kernels,
+    /** Why onnxruntime runs them although our kernels were offered the bundle (RunnerOptions.forward) on the CPU; for the log. */
+    readonly kernelsWhy: string | undefined,
     /** Why CUDA is not in use although it was asked for (auto or cuda); shown once. */
     readonly notice: string | undefined,
     /** Time to start the workers and their sessions, ms. */
@@ -119,7 +130,8 @@ export class Runner {
     // case they are for), and are stopped again, unused, if the first one got CUDA.
     const cones = Object.fromEntries((options.cones ?? []).map((c) => [c.upto, c.onnxPath]));
     const tails = Object.fromEntries((options.tails ?? []).map((t) => [t.from, t.onnxPath]));
-    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, options: { provider, threads, spinning } });
+    const forward = options.forward && !forwardProblem(options.forward) ? options.forward : undefined;
+    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, forward, options: { provider, threads, spinning } });
     const starts = [startWorker(setup(options.provider)), ...Array.from({ length: workers - 1 }, () => startWorker(setup('cpu')))];
     const settled = await Promise.allSettled(starts);
     const up = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -127,7 +139,8 @@ export class Runner {
     const keep = failed ? [] : up[0].ready.provider === 'cuda' ? [up[0]] : up;
     await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
     if (failed) throw failed.reason;
-    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], options.tails ?? [], up[0].ready.provider, up[0].ready.notice, performance.now() - started);
+    const { provider, kernels, kernelsWhy, notice } = up[0].ready;
+    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], options.tails ?? [], provider, kernels, options.forward ? (forwardProblem(options.forward) ?? kernelsWhy) : undefined, notice, performance.now() - started);
   }
 
   /**

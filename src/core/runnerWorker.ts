@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from './errors';
 import { firstLine, type GraphKind, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
+import { type ForwardSpec, WasmForward } from './wasmForward';
 
 export interface WorkerSetup {
   readonly onnxPath: string;
@@ -14,12 +15,17 @@ export interface WorkerSetup {
   /** The bundle's tail graphs by the node location they start at (./tails): a session each, opened at its first run. */
   readonly tails: Readonly<Record<string, string>>;
   readonly options: SessionOptions;
+  /** Run on the CPU with our own kernels (./wasmForward) what they can run: one mask row, no tail. Absent: onnxruntime runs everything. */
+  readonly forward?: ForwardSpec;
 }
+
+/** What runs a worker's single-row passes: our WebAssembly kernels or onnxruntime. */
+export type Kernels = 'webassembly' | 'onnxruntime';
 
 export type ToWorker = { readonly kind: 'run'; readonly id: number; readonly input: RunInput } | { readonly kind: 'close' };
 
 export type FromWorker =
-  | { readonly kind: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly notice: string | undefined; readonly loadMs: number }
+  | { readonly kind: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly kernels: Kernels; readonly kernelsWhy: string | undefined; readonly notice: string | undefined; readonly loadMs: number }
   | { readonly kind: 'failed'; readonly message: string }
   | { readonly kind: 'done'; readonly id: number; readonly output: RunOutput }
   | { readonly kind: 'error'; readonly id: number; readonly message: string };
@@ -28,7 +34,7 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const { onnxPath, cones, tails, options } = workerData as WorkerSetup;
+  const { onnxPath, cones, tails, options, forward } = workerData as WorkerSetup;
   let session: ModelSession;
   try {
     session = await ModelSession.create(onnxPath, options);
@@ -37,7 +43,18 @@ async function serve(): Promise<void> {
     port.close();
     return;
   }
-  post({ kind: 'ready', provider: session.provider, notice: session.notice, loadMs: session.loadMs });
+  // Our kernels are a faster route to the same numbers: where they cannot read the graph's weights (an
+  // export that merged equal initializers, as an untrained model's norms are), onnxruntime runs it all.
+  let ours: WasmForward | undefined;
+  let kernelsWhy: string | undefined;
+  if (forward && session.provider === 'cpu') {
+    try {
+      ours = WasmForward.create(onnxPath, forward);
+    } catch (e) {
+      kernelsWhy = firstLine(e);
+    }
+  }
+  post({ kind: 'ready', provider: session.provider, kernels: ours ? 'webassembly' : 'onnxruntime', kernelsWhy, notice: session.notice, loadMs: session.loadMs });
   const full = session;
   // a cone or tail runs on the provider the full graph got: no second CUDA attempt, no second notice
   const opened = new Map<string, Promise<ModelSession>>();
@@ -70,7 +87,7 @@ async function serve(): Promise<void> {
         return;
       }
       try {
-        const output = await (await sessionFor(m.input)).run(m.input);
+        const output = ours && (m.input.maskRows ?? 1) === 1 && m.input.tail === undefined ? ours.run(m.input) : await (await sessionFor(m.input)).run(m.input);
         // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
         const next = output.next ? [output.next.lse.buffer, output.next.values.buffer, output.next.ids.buffer] : [];
         post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer, ...next])] as ArrayBuffer[]);

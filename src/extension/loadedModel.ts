@@ -127,7 +127,8 @@ export type LoadResult = { readonly kind: 'ok'; readonly model: LoadedModel } | 
 export async function loadModel(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<LoadResult> {
   try {
     const { bundle, runner } = await openModel(dir, provider);
-    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''})`);
+    const kernels = runner.kernels === 'webassembly' ? 'our WebAssembly kernels' : `onnxruntime${runner.kernelsWhy ? ` (our kernels cannot run it: ${runner.kernelsWhy})` : ''}`;
+    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''}; single passes on ${kernels})`);
     return { kind: 'ok', model: new AnalyzerModel(bundle, runner) };
   } catch (e) {
     const message = errorMessage(e);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { loadBundle } from '../../src/core/bundle';
-import { matMulModel, readWeights } from '../../src/onnxProto';
+import { matMulModel, readWeights } from '../../src/core/onnxProto';
 import { denseThroughput, ForwardCost } from '../../src/sparseLimit';
 
 const root = path.resolve(__dirname, '..', '..', '..');

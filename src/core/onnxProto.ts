@@ -1,7 +1,7 @@
-// The few parts of the ONNX protobuf format (onnx/onnx.proto3) that the benchmark needs: the
-// weights of a graph with how many of their entries are nonzero, read straight from model.onnx
-// (dense and sparse initializers alike, so the counts follow whatever model is shipped), and a
-// one-MatMul model to measure the machine's dense throughput with. Nothing else of the graph is read.
+// The few parts of the ONNX protobuf format (onnx/onnx.proto3) that Circuit Inspector reads itself: the
+// weights of a graph (dense and sparse initializers alike) — their values for the forward pass of our
+// own (./wasmForward), their nonzero counts for the benchmark's sparse limit — and a one-MatMul model
+// to measure the machine's dense throughput with. Nothing else of the graph is read.
 
 /** Protobuf wire types. */
 const [VARINT, I64, LEN, I32] = [0, 1, 2, 5];
@@ -93,6 +93,86 @@ function tensor(buf: Uint8Array): Tensor {
   return { name, dims, type, raw, floats, int64s };
 }
 
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** A float tensor's values as f32 (float16 and bfloat16 widened; both exactly), or undefined for another type. */
+function floatValues(t: Tensor): Float32Array | undefined {
+  const bytes = t.raw ?? t.floats;
+  if (!bytes) return undefined;
+  const dv = view(bytes);
+  const width = t.type === FLOAT ? 4 : t.type === FLOAT16 || t.type === BFLOAT16 ? 2 : 0;
+  if (!width) return undefined;
+  const out = new Float32Array(bytes.length / width);
+  const bits = new Uint32Array(out.buffer);
+  for (let j = 0; j < out.length; j++) {
+    if (t.type === FLOAT) out[j] = dv.getFloat32(j * 4, true);
+    else if (t.type === BFLOAT16) bits[j] = dv.getUint16(j * 2, true) << 16;
+    else out[j] = halfToFloat(dv.getUint16(j * 2, true));
+  }
+  return out;
+}
+
+/** IEEE binary16 bits → its value. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** An initializer: its shape, and its entries either all (dense) or as linear indices with values (sparse). */
+interface Initializer {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly values: Float32Array;
+  /** For a sparse initializer, the linear index of each value; absent: values holds every entry in order. */
+  readonly at?: Float64Array;
+}
+
+/** A SparseTensorProto (values, indices, dims), with linear or [nnz, rank] indices made linear. */
+function sparseInitializer(buf: Uint8Array): Initializer | undefined {
+  let valuesTensor: Tensor | undefined;
+  let indices: Tensor | undefined;
+  const dims: number[] = [];
+  for (const f of fields(buf)) {
+    if (f.no === 1) valuesTensor = tensor(f.bytes);
+    else if (f.no === 2) indices = tensor(f.bytes);
+    else if (f.no === 3) dims.push(...ints(f));
+  }
+  const values = valuesTensor && floatValues(valuesTensor);
+  if (!valuesTensor || !values || !indices || indices.type !== INT64) return undefined;
+  const idx = indices.raw ? Array.from(new BigInt64Array(indices.raw.slice().buffer), Number) : (indices.int64s ?? []);
+  const rank = indices.dims.length === 2 ? indices.dims[1] : 1;
+  const at = new Float64Array(values.length);
+  for (let j = 0; j < values.length; j++) {
+    // row-major linear index from [rank] coordinates (rank 1: already linear)
+    let lin = 0;
+    for (let r = 0; r < rank; r++) lin = lin * (rank === 1 ? 1 : dims[r]) + idx[j * rank + r];
+    at[j] = lin;
+  }
+  return { name: valuesTensor.name, dims, values, at };
+}
+
+/** Every float initializer of an ONNX model, dense and sparse, as stored. */
+function* initializers(model: Uint8Array): Generator<Initializer> {
+  // a plain view: a Buffer's slice() would share memory instead of copying
+  for (const m of fields(new Uint8Array(model.buffer, model.byteOffset, model.byteLength))) {
+    if (m.no !== 7 || m.wire !== LEN) continue; // ModelProto.graph
+    for (const g of fields(m.bytes)) {
+      if (g.no === 5) {
+        const t = tensor(g.bytes); // GraphProto.initializer
+        const values = floatValues(t);
+        if (values) yield { name: t.name, dims: t.dims, values };
+      } else if (g.no === 15) {
+        const s = sparseInitializer(g.bytes); // GraphProto.sparse_initializer
+        if (s) yield s;
+      }
+    }
+  }
+}
+
 /** A weight of the graph: its shape and its nonzero entries per row (the first dimension). */
 export interface Weight {
   readonly dims: readonly number[];
@@ -101,71 +181,41 @@ export interface Weight {
   readonly rowNonzero: Int32Array;
 }
 
-const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
-/** Nonzero entries of a dense initializer, counted per row. */
-function denseWeight(t: Tensor): Weight | undefined {
-  const bytes = t.raw ?? t.floats;
-  const width = t.type === FLOAT ? 4 : t.type === FLOAT16 || t.type === BFLOAT16 ? 2 : 0;
-  if (!bytes || !width) return undefined;
-  const n = bytes.length / width;
-  const rows = t.dims.length ? t.dims[0] : 1;
-  const perRow = n / rows;
-  const rowNonzero = new Int32Array(rows);
-  const dv = view(bytes);
-  let nonzero = 0;
-  for (let j = 0; j < n; j++) {
-    // ±0 are the zeros: every bit but the sign clear
-    const zero = width === 4 ? (dv.getUint32(j * 4, true) & 0x7fffffff) === 0 : (dv.getUint16(j * 2, true) & 0x7fff) === 0;
-    if (!zero) {
-      nonzero++;
-      rowNonzero[Math.floor(j / perRow)]++;
-    }
-  }
-  return { dims: t.dims, nonzero, rowNonzero };
-}
-
-/** A SparseTensorProto (values, indices, dims): nonzero values per row, from linear or [nnz, rank] indices. */
-function sparseWeight(buf: Uint8Array): [string, Weight] | undefined {
-  let values: Tensor | undefined;
-  let indices: Tensor | undefined;
-  const dims: number[] = [];
-  for (const f of fields(buf)) {
-    if (f.no === 1) values = tensor(f.bytes);
-    else if (f.no === 2) indices = tensor(f.bytes);
-    else if (f.no === 3) dims.push(...ints(f));
-  }
-  if (!values || !indices) return undefined;
-  const vals = denseWeight({ ...values, dims: [values.dims[0] ?? 0] });
-  if (!vals || indices.type !== INT64) return undefined;
-  const idx = indices.raw ? Array.from(new BigInt64Array(indices.raw.slice().buffer), Number) : (indices.int64s ?? []);
-  const rank = indices.dims.length === 2 ? indices.dims[1] : 1;
-  const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
-  const rowNonzero = new Int32Array(dims[0] ?? 1);
-  for (let j = 0; j < vals.rowNonzero.length; j++) {
-    if (!vals.rowNonzero[j]) continue; // an explicit zero among the values
-    const row = rank === 1 ? Math.floor(idx[j] / rowSize) : idx[j * rank];
-    rowNonzero[row]++;
-  }
-  return [values.name, { dims, nonzero: vals.nonzero, rowNonzero }];
-}
-
 /** Every float initializer of an ONNX model (dense or sparse) by name, with its nonzero counts. */
 export function readWeights(model: Uint8Array): Map<string, Weight> {
   const out = new Map<string, Weight>();
-  // a plain view: a Buffer's slice() would share memory instead of copying
-  for (const m of fields(new Uint8Array(model.buffer, model.byteOffset, model.byteLength))) {
-    if (m.no !== 7 || m.wire !== LEN) continue; // ModelProto.graph
-    for (const g of fields(m.bytes)) {
-      if (g.no === 5) {
-        const t = tensor(g.bytes); // GraphProto.initializer
-        const w = denseWeight(t);
-        if (w) out.set(t.name, w);
-      } else if (g.no === 15) {
-        const s = sparseWeight(g.bytes); // GraphProto.sparse_initializer
-        if (s) out.set(...s);
-      }
+  for (const { name, dims, values, at } of initializers(model)) {
+    const rows = dims.length ? dims[0] : 1;
+    const perRow = dims.slice(1).reduce((a, b) => a * b, 1);
+    const rowNonzero = new Int32Array(rows);
+    let nonzero = 0;
+    values.forEach((v, j) => {
+      if (v === 0) return; // ±0, and a sparse initializer's explicit zeros
+      nonzero++;
+      rowNonzero[Math.floor((at ? at[j] : j) / perRow)]++;
+    });
+    out.set(name, { dims, nonzero, rowNonzero });
+  }
+  return out;
+}
+
+/** A float initializer with every entry, row-major. */
+export interface DenseTensor {
+  readonly dims: readonly number[];
+  readonly values: Float32Array;
+}
+
+/** The float initializers of an ONNX model (dense or sparse, f32, f16 or bf16) by name, every one as a dense f32 array. */
+export function readTensors(model: Uint8Array): Map<string, DenseTensor> {
+  const out = new Map<string, DenseTensor>();
+  for (const { name, dims, values, at } of initializers(model)) {
+    if (!at) {
+      out.set(name, { dims, values });
+      continue;
     }
+    const dense = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    values.forEach((v, j) => (dense[at[j]] = v));
+    out.set(name, { dims, values: dense });
   }
   return out;
 }

@@ -1,0 +1,402 @@
+// The model's forward pass run by our own WebAssembly kernels (kernels/forward.ts) instead of
+// onnxruntime, on the CPU, for bundles of our own model's shape (`forwardProblem` says which).
+//
+// Why: the model keeps 1/16 of its weights and half of every activation, but onnxruntime's CPU graph
+// runs dense products, a TopK (nth_element per row) at every AbsTopK site — ~43 % of a window — and
+// ~380 small ops. Here AbsTopK is a radix selection, the products skip zero weights and zero inputs,
+// and each step is one call: a 256-token window in 0.55–0.65 of onnxruntime's CPU time
+// (docs/BENCHMARKS.md, "Session 18"). The numbers agree with onnxruntime's to ~1e-5 (other summation
+// orders); the same AbsTopK selections (test/unit/wasmForward.test.ts).
+//
+// One instance serves one thread (a worker of ./runner): its memory holds the weights once, laid out
+// for the kernels, and work buffers sized for the bundle's context.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ModelConfig } from './bundle';
+import type { LayoutEntry } from './nodes';
+import { readTensors } from './onnxProto';
+import type { NextOutput, RunInput, RunOutput } from './ortSession';
+
+/** What the forward needs of a bundle besides model.onnx: its config, node layout and context. */
+export interface ForwardSpec {
+  readonly model: ModelConfig;
+  readonly layout: readonly LayoutEntry[];
+  readonly context: number;
+}
+
+/** The sites of a layer in the order the forward computes them (the node layout's order, training/model.py). */
+const SITES = ['attn.act_in', 'attn.q', 'attn.k', 'attn.v', 'attn.resid_delta', 'mlp.act_in', 'mlp.post_act', 'mlp.resid_delta'] as const;
+type Site = (typeof SITES)[number];
+
+/** Next tokens ranked per position, as model.onnx's NEXT_OUTPUTS (training/export.py NEXT_TOP_K). */
+export const FORWARD_TOP_K = 8;
+const RMS_EPS = 1.1920928955078125e-7; // torch.finfo(float32).eps, RMSNorm's default
+
+// next to the code that runs: dist/ for the bundled extension and CLI, out/src/core/ for the tests
+const WASM_FILE = path.join(__dirname, 'forward.wasm');
+
+// Node's global WebAssembly, typed for what this module uses (the DOM library, which types all of it, is
+// not part of the host code's build)
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+};
+
+interface Kernels {
+  readonly memory: WasmMemory;
+  absTopK(x: number, rows: number, n: number, k: number, scratch: number): void;
+  embed(ids: number, T: number, d: number, wte: number, wpe: number, x: number): void;
+  gatherWatched(x: number, rows: number, n: number, P: number, pairs: number, count: number, out: number, K: number): void;
+  maskFill(x: number, rows: number, n: number, mask: number, term: number): void;
+  rmsNorm(x: number, out: number, rows: number, n: number, gain: number, eps: number): void;
+  spmm(x: number, rows: number, nIn: number, y: number, nOut: number, start: number, outs: number, vals: number, xt: number, yt: number): void;
+  gelu(x: number, count: number): void;
+  attention(q: number, k: number, v: number, y: number, Q: number, qFrom: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
+  addInto(y: number, x: number, count: number): void;
+  readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bigram: number, V: number, out: number, ht: number): void;
+  logSumExp(logits: number, P: number, R: number, out: number): void;
+  topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
+}
+
+/** A sparse matrix in the kernels' memory: by input (products) or by row (the unembedding). */
+interface Sparse {
+  readonly start: number;
+  readonly index: number;
+  readonly vals: number;
+}
+
+interface Layer {
+  readonly ln1: number;
+  readonly ln2: number;
+  readonly sinks: number;
+  readonly q: Sparse;
+  readonly k: Sparse;
+  readonly v: Sparse;
+  readonly proj: Sparse;
+  readonly fc: Sparse;
+  readonly mproj: Sparse;
+}
+
+interface Shape {
+  readonly nLayer: number;
+  readonly d: number;
+  readonly nHead: number;
+  readonly dHead: number;
+  readonly dMlp: number;
+  readonly vocab: number;
+  readonly afrac: number | null;
+  readonly topkSites: ReadonlySet<string>;
+  readonly sink: boolean;
+  readonly posEmb: boolean;
+  readonly bigram: boolean;
+}
+
+const num = (x: unknown): number | undefined => (Number.isInteger(x) && (x as number) > 0 ? (x as number) : undefined);
+
+/** The bundle's shape if the kernels can run it, else why not (one sentence). */
+function shapeOf({ model: m, layout }: ForwardSpec): Shape | string {
+  const [nHead, dHead, dMlp] = [num(m.n_head), num(m.d_head), num(m.d_mlp)];
+  if (!nHead || !dHead || !dMlp) return 'the manifest lacks n_head, d_head or d_mlp';
+  if (m.bias === true || m.logits_bias === true || m.tied_unembed === true) return 'the model has biases or a tied unembedding';
+  if ((m.activation ?? 'gelu') !== 'gelu') return `the model's activation is ${String(m.activation)}`;
+  if ([m.d_model, dHead, dMlp].some((w) => w % 4 !== 0)) return 'a width is not a multiple of 4';
+  const afrac = m.afrac === null || m.afrac === undefined ? null : Number(m.afrac);
+  const sites = Array.isArray(m.topk_sites) ? (m.topk_sites as string[]) : [...SITES];
+  const widths: Record<Site, number> = { 'attn.act_in': m.d_model, 'attn.q': nHead * dHead, 'attn.k': nHead * dHead, 'attn.v': nHead * dHead, 'attn.resid_delta': m.d_model, 'mlp.act_in': m.d_model, 'mlp.post_act': dMlp, 'mlp.resid_delta': m.d_model };
+  const expected = Array.from({ length: m.n_layer }, (_, L) => SITES.map((s) => `${L}.${s}:${widths[s]}`)).flat();
+  if (layout.map((e) => `${e.name}:${e.length}`).join() !== expected.join()) return 'its node layout is not the one of our model';
+  return { nLayer: m.n_layer, d: m.d_model, nHead, dHead, dMlp, vocab: m.vocab_size, afrac, topkSites: new Set(sites), sink: m.sink === true, posEmb: m.pos_emb !== false, bigram: m.bigram_table === true };
+}
+
+/** Why the kernels cannot run this bundle (onnxruntime then runs it), or undefined. */
+export function forwardProblem(spec: ForwardSpec): string | undefined {
+  const shape = shapeOf(spec);
+  return typeof shape === 'string' ? shape : undefined;
+}
+
+/** Bytes of the kernels' linear memory, handed out once, in order (the weights, then work buffers). */
+class Arena {
+  private top = 1 << 16; // above the module's own data
+  constructor(private readonly memory: WasmMemory) {}
+
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top += Math.ceil(bytes / 16) * 16; // v128 alignment
+    const pages = Math.ceil(this.top / 65536) - this.memory.buffer.byteLength / 65536;
+    if (pages > 0) this.memory.grow(pages);
+    return at;
+  }
+
+  put(values: Float32Array | Int32Array | Uint32Array): number {
+    const at = this.alloc(values.byteLength);
+    new Uint8Array(this.memory.buffer, at, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return at;
+  }
+}
+
+export class WasmForward {
+  private readonly f32: () => Float32Array;
+  private readonly buf: Record<'x' | 'a' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
+  private readonly offsets: ReadonlyMap<string, LayoutEntry>;
+  private readCap = 0;
+  private watchCap = 0;
+  /** The locations the current run's mask ablates anywhere (the others skip maskFill). */
+  private ablated = new Set<string>();
+
+  private constructor(
+    private readonly kernels: Kernels,
+    private readonly arena: Arena,
+    private readonly shape: Shape,
+    private readonly spec: ForwardSpec,
+    private readonly layers: readonly Layer[],
+    private readonly embeddings: { readonly wte: number; readonly wpe: number; readonly lnf: number; readonly head: Sparse; readonly bigram: number },
+  ) {
+    const { d, nHead, dHead, dMlp } = shape;
+    const T = spec.context;
+    const T4 = (T + 3) & ~3;
+    const N = spec.layout.reduce((n, e) => n + e.length, 0);
+    const widest = Math.max(d, nHead * dHead, dMlp);
+    const a = (floats: number) => arena.alloc(floats * 4);
+    this.buf = {
+      x: a(T * d), a: a(T * d), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
+      kt: a(dHead * T4), vt: a(dHead * T4), s: a(4 * T4), xt: a(4 * widest), yt: a(4 * widest), scratch: a(256 + widest),
+      mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
+    };
+    this.f32 = () => new Float32Array(kernels.memory.buffer);
+    this.offsets = new Map(spec.layout.map((e) => [e.name, e]));
+  }
+
+  /** Loads model.onnx's weights into a new instance of the kernels; throws when the bundle is not one they run (forwardProblem). */
+  static create(onnxPath: string, spec: ForwardSpec): WasmForward {
+    const shape = shapeOf(spec);
+    if (typeof shape === 'string') throw new Error(`the WebAssembly forward cannot run this bundle: ${shape}`);
+    const module = new WebAssembly.Module(fs.readFileSync(WASM_FILE));
+    const kernels = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
+    const arena = new Arena(kernels.memory);
+    const tensors = readTensors(fs.readFileSync(onnxPath));
+    const { d, nHead, dHead, dMlp, vocab } = shape;
+    const hd = nHead * dHead;
+    // a weight of the shape manifest.json's model says (else the kernels would read past it or misread it)
+    const get = (name: string, ...dims: number[]): Float32Array => {
+      const t = tensors.get(`gpt.${name}`);
+      if (!t) throw new Error(`${path.basename(onnxPath)} has no weight gpt.${name}; re-export the bundle with training/export.py.`);
+      const fits = t.dims.length === dims.length && t.dims.every((n, i) => (i === 0 && name.endsWith('wpe.weight') ? n >= dims[0] : n === dims[i]));
+      if (!fits) throw new Error(`${path.basename(onnxPath)}'s gpt.${name} is [${t.dims.join(', ')}], but manifest.json's model needs [${dims.join(', ')}]; re-export the bundle with training/export.py.`);
+      return t.values;
+    };
+    const layers = Array.from({ length: shape.nLayer }, (_, L): Layer => {
+      const p = `transformer.h.${L}.`;
+      const cAttn = get(p + 'attn.c_attn.weight', 3 * hd, d); // q, k, v rows
+      return {
+        ln1: arena.put(get(p + 'ln_1.weight', d)),
+        ln2: arena.put(get(p + 'ln_2.weight', d)),
+        sinks: shape.sink ? arena.put(get(p + 'attn.sink_logit', nHead)) : 0,
+        q: byInput(arena, cAttn, d, 0, hd),
+        k: byInput(arena, cAttn, d, hd, hd),
+        v: byInput(arena, cAttn, d, 2 * hd, hd),
+        proj: byInput(arena, get(p + 'attn.c_proj.weight', d, hd), hd, 0, d),
+        fc: byInput(arena, get(p + 'mlp.c_fc.weight', dMlp, d), d, 0, dMlp),
+        mproj: byInput(arena, get(p + 'mlp.c_proj.weight', d, dMlp), dMlp, 0, d),
+      };
+    });
+    const bigramName = tensors.has('gpt.bigram_table_fp16') ? 'bigram_table_fp16' : 'bigram_table';
+    const embeddings = {
+      wte: arena.put(get('transformer.wte.weight', vocab, d)),
+      wpe: shape.posEmb ? arena.put(get('transformer.wpe.weight', spec.context, d)) : 0,
+      lnf: arena.put(get('transformer.ln_f.weight', d)),
+      head: byRow(arena, get('lm_head.weight', vocab, d), vocab, d),
+      bigram: shape.bigram ? arena.put(get(bigramName, vocab, vocab)) : 0,
+    };
+    return new WasmForward(kernels, arena, shape, spec, layers, embeddings);
+  }
+
+  /**
+   * One forward pass of RunInput's meaning (./ortSession), for one mask row and no tail; a cone stops after
+   * its location and returns the watched nodes alone.
+   */
+  run({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail }: RunInput): RunOutput {
+    if (maskRows !== 1 || tail !== undefined) throw new Error('the WebAssembly forward runs one mask row and no tail');
+    if (T > this.spec.context) throw new Error(`run: ${T} tokens are more than the model's context of ${this.spec.context}`);
+    const P = T - scoreFrom;
+    const R = readIds.length;
+    const K = watch.length;
+    this.ensureReads(R, K);
+    this.setAblation(mask, fill);
+    const pairs = this.watchPairs(watch);
+    const mem = this.f32();
+    const i32 = new Int32Array(this.kernels.memory.buffer);
+    for (let r = 0; r < R; r++) i32[this.buf.read / 4 + r] = Number(readIds[r]);
+    const watched = new Float32Array(B * P * K);
+    const logits = cone === undefined ? new Float32Array(B * P * R) : new Float32Array(0);
+    const next: NextOutput | undefined = cone === undefined ? { lse: new Float64Array(B * P), values: new Float32Array(B * P * FORWARD_TOP_K), ids: new BigInt64Array(B * P * FORWARD_TOP_K), k: FORWARD_TOP_K } : undefined;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) i32[this.buf.ids / 4 + t] = Number(ids[b * T + t]);
+      if (K) mem.fill(0, this.buf.watched / 4, this.buf.watched / 4 + P * K); // nodes outside every location read 0
+      const finished = this.layersOf(T, scoreFrom, pairs, K, cone);
+      watched.set(new Float32Array(this.kernels.memory.buffer, this.buf.watched, P * K), b * P * K);
+      if (!next) continue;
+      this.head(finished, T, scoreFrom, R);
+      logits.set(new Float32Array(this.kernels.memory.buffer, this.buf.logits, P * R), b * P * R);
+      next.lse.set(new Float64Array(this.kernels.memory.buffer, this.buf.lse, P), b * P);
+      next.values.set(new Float32Array(this.kernels.memory.buffer, this.buf.topv, P * FORWARD_TOP_K), b * P * FORWARD_TOP_K);
+      const cols = new Int32Array(this.kernels.memory.buffer, this.buf.topc, P * FORWARD_TOP_K);
+      cols.forEach((c, j) => (next.ids[b * P * FORWARD_TOP_K + j] = c < 0 ? -1n : readIds[c]));
+    }
+    return next ? { logits, watched, next } : { logits, watched };
+  }
+
+  /** Room for R read ids and K watched nodes at up to `context` positions (grown, never shrunk). */
+  private ensureReads(R: number, K: number): void {
+    const T = this.spec.context;
+    if (R > this.readCap) {
+      this.readCap = R;
+      this.buf.read = this.arena.alloc(4 * R);
+      this.buf.logits = this.arena.alloc(4 * T * R);
+    }
+    if (K > this.watchCap) {
+      this.watchCap = K;
+      this.buf.watched = this.arena.alloc(4 * T * K);
+      this.buf.pairs = this.arena.alloc(8 * K);
+    }
+  }
+
+  /** mask and term = fill·(1 − mask) into the kernels' memory, as the graph computes it (float32). */
+  private setAblation(mask: Float32Array, fill: Float32Array): void {
+    const mem = this.f32();
+    const m0 = this.buf.mask / 4;
+    const t0 = this.buf.term / 4;
+    this.ablated = new Set();
+    for (const e of this.spec.layout) {
+      for (let j = e.offset; j < e.offset + e.length; j++) {
+        mem[m0 + j] = mask[j];
+        mem[t0 + j] = Math.fround(fill[j] * Math.fround(1 - mask[j]));
+        if (mask[j] !== 1) this.ablated.add(e.name);
+      }
+    }
+  }
+
+  /** Per location, the (column, output slot) pairs of the watched nodes it holds, written to the kernels' memory. */
+  private watchPairs(watch: readonly number[]): Map<string, { at: number; count: number }> {
+    const i32 = new Int32Array(this.kernels.memory.buffer);
+    const byLocation = new Map<string, [number, number][]>();
+    for (const e of this.spec.layout) byLocation.set(e.name, []);
+    watch.forEach((flat, slot) => {
+      const e = this.spec.layout.find((l) => flat >= l.offset && flat < l.offset + l.length);
+      if (e) byLocation.get(e.name)?.push([flat - e.offset, slot]);
+    });
+    const out = new Map<string, { at: number; count: number }>();
+    let next = this.buf.pairs;
+    for (const [name, list] of byLocation) {
+      if (!list.length) continue;
+      out.set(name, { at: next, count: list.length });
+      list.forEach(([col, slot], i) => {
+        i32[next / 4 + 2 * i] = col;
+        i32[next / 4 + 2 * i + 1] = slot;
+      });
+      next += 8 * list.length;
+    }
+    return out;
+  }
+
+  /** The layers over the ids in buf.ids; returns the byte offset of the final residual's P scored rows (or −1 after a cone). */
+  private layersOf(T: number, scoreFrom: number, pairs: Map<string, { at: number; count: number }>, watchCount: number, cone: string | undefined): number {
+    const K = this.kernels;
+    const { d, nHead, dHead, dMlp, nLayer, sink } = this.shape;
+    const hd = nHead * dHead;
+    const P = T - scoreFrom;
+    const b = this.buf;
+    // AbsTopK, the node ablation and the watched nodes at one node location; true when a cone ends there
+    const node = (name: string, site: Site, ptr: number, rows: number, n: number): boolean => {
+      const k = this.shape.afrac === null ? n : Math.max(1, Math.floor(n * this.shape.afrac));
+      if (this.shape.topkSites.has(site) && k < n) K.absTopK(ptr, rows, n, k, b.scratch);
+      const loc = this.offsets.get(name) as LayoutEntry;
+      if (this.ablated.has(name)) K.maskFill(ptr, rows, n, b.mask + 4 * loc.offset, b.term + 4 * loc.offset);
+      const w = pairs.get(name);
+      if (w) K.gatherWatched(ptr, rows, n, P, w.at, w.count, b.watched, watchCount);
+      return name === cone;
+    };
+    K.embed(b.ids, T, d, this.embeddings.wte, this.embeddings.wpe, b.x);
+    let x = b.x;
+    for (let L = 0; L < nLayer; L++) {
+      const ly = this.layers[L];
+      // the last layer computes its keys and values everywhere, and the rest at the scored positions only
+      const qFrom = L === nLayer - 1 ? scoreFrom : 0;
+      const Q = T - qFrom;
+      K.rmsNorm(x, b.a, T, d, ly.ln1, RMS_EPS);
+      if (node(`${L}.attn.act_in`, 'attn.act_in', b.a, T, d)) return -1;
+      K.spmm(b.a + 4 * qFrom * d, Q, d, b.q, hd, ly.q.start, ly.q.index, ly.q.vals, b.xt, b.yt);
+      if (node(`${L}.attn.q`, 'attn.q', b.q, Q, hd)) return -1;
+      K.spmm(b.a, T, d, b.k, hd, ly.k.start, ly.k.index, ly.k.vals, b.xt, b.yt);
+      if (node(`${L}.attn.k`, 'attn.k', b.k, T, hd)) return -1;
+      K.spmm(b.a, T, d, b.v, hd, ly.v.start, ly.v.index, ly.v.vals, b.xt, b.yt);
+      if (node(`${L}.attn.v`, 'attn.v', b.v, T, hd)) return -1;
+      K.attention(b.q, b.k, b.v, b.y, Q, qFrom, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, b.kt, b.vt, b.s);
+      K.spmm(b.y, Q, hd, b.delta, d, ly.proj.start, ly.proj.index, ly.proj.vals, b.xt, b.yt);
+      if (node(`${L}.attn.resid_delta`, 'attn.resid_delta', b.delta, Q, d)) return -1;
+      x += 4 * qFrom * d;
+      K.addInto(x, b.delta, Q * d);
+      K.rmsNorm(x, b.a, Q, d, ly.ln2, RMS_EPS);
+      if (node(`${L}.mlp.act_in`, 'mlp.act_in', b.a, Q, d)) return -1;
+      K.spmm(b.a, Q, d, b.h, dMlp, ly.fc.start, ly.fc.index, ly.fc.vals, b.xt, b.yt);
+      K.gelu(b.h, Q * dMlp);
+      if (node(`${L}.mlp.post_act`, 'mlp.post_act', b.h, Q, dMlp)) return -1;
+      K.spmm(b.h, Q, dMlp, b.delta, d, ly.mproj.start, ly.mproj.index, ly.mproj.vals, b.xt, b.yt);
+      if (node(`${L}.mlp.resid_delta`, 'mlp.resid_delta', b.delta, Q, d)) return -1;
+      K.addInto(x, b.delta, Q * d);
+    }
+    return x;
+  }
+
+  /** The final norm, the logits of the read ids (bigram table included) and the next-token outputs at the P scored positions. */
+  private head(x: number, T: number, scoreFrom: number, R: number): void {
+    const K = this.kernels;
+    const b = this.buf;
+    const { d, vocab } = this.shape;
+    const P = T - scoreFrom;
+    const e = this.embeddings;
+    K.rmsNorm(x, b.a, P, d, e.lnf, RMS_EPS);
+    new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
+    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.bigram, vocab, b.logits, b.xt);
+    K.logSumExp(b.logits, P, R, b.lse);
+    K.topValues(b.logits, P, R, FORWARD_TOP_K, b.topv, b.topc);
+  }
+}
+
+/** Rows rowFrom..rowFrom+nOut−1 of W [·, nIn] (a Linear's weight, y = x·Wᵀ) by input: for input i, its nonzero (output·16, weight) pairs. */
+function byInput(arena: Arena, w: Float32Array, nIn: number, rowFrom: number, nOut: number): Sparse {
+  const start = new Int32Array(nIn + 1);
+  for (let j = 0; j < nOut; j++) for (let i = 0; i < nIn; i++) if (w[(rowFrom + j) * nIn + i] !== 0) start[i + 1]++;
+  for (let i = 0; i < nIn; i++) start[i + 1] += start[i];
+  const index = new Uint32Array(start[nIn]);
+  const vals = new Float32Array(start[nIn]);
+  const next = start.slice(0, nIn);
+  for (let j = 0; j < nOut; j++) {
+    for (let i = 0; i < nIn; i++) {
+      const v = w[(rowFrom + j) * nIn + i];
+      if (v === 0) continue;
+      index[next[i]] = j * 16; // byte offset of output j's four lanes in the kernel's [nOut][4] block
+      vals[next[i]++] = v;
+    }
+  }
+  return { start: arena.put(start), index: arena.put(index), vals: arena.put(vals) };
+}
+
+/** W [rows, cols] by row: for row r, its nonzero (column·16, weight) pairs. */
+function byRow(arena: Arena, w: Float32Array, rows: number, cols: number): Sparse {
+  const start = new Int32Array(rows + 1);
+  const index: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      if (w[r * cols + c] === 0) continue;
+      index.push(c * 16); // byte offset of column c's four lanes in the kernel's [cols][4] block
+      vals.push(w[r * cols + c]);
+    }
+    start[r + 1] = index.length;
+  }
+  return { start: arena.put(start), index: arena.put(Uint32Array.from(index)), vals: arena.put(Float32Array.from(vals)) };
+}

@@ -1,0 +1,107 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { loadBundle } from '../../src/core/bundle';
+import { ModelSession, type RunInput, type RunOutput } from '../../src/core/ortSession';
+import { forwardProblem, type ForwardSpec, WasmForward } from '../../src/core/wasmForward';
+import { repoRoot } from './fixtures';
+
+const modelsDir = path.join(repoRoot, 'models');
+const shippedName = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).sort().find((d) => fs.existsSync(path.join(modelsDir, d, 'manifest.json'))) : undefined;
+const noBundle = shippedName ? false : 'no model bundle under models/ (made by training/pipeline.sh)';
+const bundle = shippedName ? loadBundle(path.join(modelsDir, shippedName)) : undefined;
+const specOf = (b: NonNullable<typeof bundle>): ForwardSpec => ({ model: b.model, layout: b.layout.entries, context: b.context });
+
+interface Golden {
+  watch: number[];
+  logit_ids: number[];
+  cases: { input_ids: number[]; ablate: number[]; fill: 'mean' | 'zero'; min_topk_gap: number; logits: number[][]; watched: number[][] }[];
+}
+
+test('the WebAssembly forward matches the PyTorch reference (golden.json): the same AbsTopK selections, values to 1e-4, ablations included', { skip: noBundle }, () => {
+  const b = bundle!;
+  const golden = JSON.parse(fs.readFileSync(path.join(b.dir, 'golden.json'), 'utf8')) as Golden;
+  const forward = WasmForward.create(b.onnxPath, specOf(b));
+  const N = b.layout.count;
+  let compared = 0;
+  for (const c of golden.cases) {
+    if (c.min_topk_gap < 1e-5) continue; // a top-k boundary within float noise may pick another unit (runner.test.ts says why)
+    const mask = new Float32Array(N).fill(1);
+    for (const f of c.ablate) mask[f] = 0;
+    const T = c.input_ids.length;
+    const R = golden.logit_ids.length;
+    const K = golden.watch.length;
+    const out = forward.run({ ids: BigInt64Array.from(c.input_ids.map(BigInt)), B: 1, T, mask, fill: c.fill === 'zero' ? new Float32Array(N) : b.means, watch: golden.watch, scoreFrom: 0, readIds: BigInt64Array.from(golden.logit_ids, BigInt) });
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < R; j++) assert.ok(Math.abs(out.logits[t * R + j] - c.logits[t][j]) <= 1e-4, `case ${compared} t=${t} logit ${j}: ${out.logits[t * R + j]} vs ${c.logits[t][j]}`);
+      for (let k = 0; k < K; k++) {
+        const [got, want] = [out.watched[t * K + k], c.watched[t][k]];
+        assert.equal(got === 0, want === 0, `case ${compared} t=${t} node ${golden.watch[k]}: kept ${got} where the reference has ${want}`);
+        assert.ok(Math.abs(got - want) <= 1e-4, `case ${compared} t=${t} node ${golden.watch[k]}: ${got} vs ${want}`);
+      }
+    }
+    compared++;
+  }
+  assert.ok(compared >= 3, `only ${compared} golden cases were free of top-k near-ties`);
+});
+
+/** Largest |a − b| over two equal-length arrays (equal infinities, the padding past R, count as 0). */
+function worst(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let w = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) w = Math.max(w, Math.abs(a[i] - b[i]));
+  return w;
+}
+
+test('the WebAssembly forward gives what onnxruntime gives on editor windows: logits, next tokens, log-sum-exp, every node, cones, ablations, batches', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const forward = WasmForward.create(b.onnxPath, specOf(b));
+  const ort = await ModelSession.create(b.onnxPath, { provider: 'cpu', threads: 1, spinning: false });
+  const text = fs.readFileSync(path.join(repoRoot, 'examples', 'demo.py'), 'utf8').repeat(4);
+  const N = b.layout.count;
+  const V = b.model.vocab_size;
+  const ids = b.tokenizer.encode(text).ids;
+  const T = Math.min(b.context, ids.length);
+  const rows = [ids.slice(0, T), ids.slice(ids.length - T)];
+  const every = Array.from({ length: N }, (_, i) => i);
+  const quoteNodes = b.circuits.find((c) => c.task === 'single_double_quote')?.nodes.map((n) => b.layout.flat(n.id) as number) ?? [];
+  const ablateSome = new Float32Array(N).fill(1);
+  quoteNodes.forEach((f) => (ablateSome[f] = 0));
+  const cases: { what: string; input: RunInput }[] = [
+    { what: 'whole vocabulary, every node', input: { ids: BigInt64Array.from(rows[0].map(BigInt)), B: 1, T, mask: new Float32Array(N).fill(1), fill: b.means, watch: every, scoreFrom: 64, readIds: BigInt64Array.from({ length: V }, (_, v) => BigInt(v)) } },
+    { what: 'two rows, a few ids, the quote circuit mean-ablated', input: { ids: BigInt64Array.from([...rows[0], ...rows[1]].map(BigInt)), B: 2, T, mask: ablateSome, fill: b.means, watch: quoteNodes, scoreFrom: T - 5, readIds: BigInt64Array.from([7, 1000, 5], BigInt) } },
+    { what: 'zero ablation of the quote circuit, every node', input: { ids: BigInt64Array.from(rows[1].map(BigInt)), B: 1, T, mask: ablateSome, fill: new Float32Array(N), watch: every, scoreFrom: 0, readIds: BigInt64Array.from([1, 2, 3], BigInt) } },
+  ];
+  for (const { what, input } of cases) {
+    const [got, want]: RunOutput[] = [forward.run(input), await ort.run(input)];
+    assert.ok(worst(got.logits, want.logits) < 1e-4, `${what}: logits differ by ${worst(got.logits, want.logits)}`);
+    assert.ok(worst(got.watched, want.watched) < 1e-4, `${what}: nodes differ by ${worst(got.watched, want.watched)}`);
+    const kept = (o: RunOutput) => Array.from(o.watched, (v) => v !== 0);
+    assert.deepEqual(kept(got), kept(want), `${what}: AbsTopK kept other nodes`);
+    assert.ok(got.next && want.next);
+    assert.deepEqual(Array.from(got.next.ids), Array.from(want.next.ids), `${what}: other next tokens`);
+    assert.ok(worst(got.next.lse, want.next.lse) < 1e-4, `${what}: log-sum-exp differs by ${worst(got.next.lse, want.next.lse)}`);
+    assert.ok(worst(got.next.values, want.next.values) < 1e-4);
+  }
+  // a cone returns the nodes up to its location exactly as the whole run does, and nothing else
+  const whole = forward.run(cases[0].input);
+  const upto = b.layout.location('1.mlp.act_in')!;
+  const cone = forward.run({ ...cases[0].input, cone: '1.mlp.act_in' });
+  assert.equal(cone.logits.length, 0);
+  assert.equal(cone.next, undefined);
+  const P = T - 64;
+  for (let p = 0; p < P; p++) {
+    for (let f = 0; f < N; f++) assert.equal(cone.watched[p * N + f], f < upto.offset + upto.length ? whole.watched[p * N + f] : 0, `position ${p} node ${f}`);
+  }
+  await ort.release();
+});
+
+test('the WebAssembly forward says in one sentence which bundles it cannot run', () => {
+  const layout = [{ name: '0.attn.act_in', offset: 0, length: 8 }];
+  const model = { vocab_size: 16, block_size: 8, n_layer: 1, d_model: 8, n_head: 2, d_head: 4, d_mlp: 16 };
+  assert.match(forwardProblem({ model: { ...model, bias: true }, layout, context: 8 }) ?? '', /biases/);
+  assert.match(forwardProblem({ model: { ...model, activation: 'relu' }, layout, context: 8 }) ?? '', /activation is relu/);
+  assert.match(forwardProblem({ model, layout, context: 8 }) ?? '', /node layout is not the one of our model/);
+  if (bundle) assert.equal(forwardProblem(specOf(bundle)), undefined);
+});
