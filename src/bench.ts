@@ -7,14 +7,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { benchCase, type Limit } from './benchCase';
+import { benchCase, type Limit, replay } from './benchCase';
 import { attentionNote } from './benchAttention';
 import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
 import { repeatTo, oneLine, runCli, scalingInputs, scalingRow } from './benchScaling';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
-import { type ProviderChoice, Runner } from './core/runner';
+import { type ProviderChoice, type RunInput, Runner } from './core/runner';
 import { denseThroughput, ForwardCost } from './sparseLimit';
 
 /** The Python that runs training/ (the CLI's import-openai uses it too). */
@@ -39,9 +39,9 @@ export interface BenchCase {
   readonly highlights_vs_analyze: number;
   /** The forward passes of that analysis, replayed alone through the editor's runner (our WebAssembly kernels on the CPU where they run the bundle, else onnxruntime), median ms. */
   readonly forward_ms: number;
-  /** The same passes through onnxruntime alone, replays alternating with forward_ms's, median ms; null when the runner is onnxruntime already. */
+  /** The same passes through onnxruntime alone, after every case, median ms; null when the runner is onnxruntime already. */
   readonly onnxruntime_ms: number | null;
-  /** forward_ms / onnxruntime_ms. */
+  /** The runner's time ÷ onnxruntime's in those replays, which alternate (median ÷ median). */
   readonly ratio_vs_onnxruntime: number | null;
   /** The panel's re-run at the cursor after one ablation toggle, median ms. */
   readonly ablate_ms: number;
@@ -217,22 +217,37 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
   return { b: bundle, r: runner, loadMs: median(loads) };
 }
 
-/**
- * The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes.
- * When the runner's CPU passes run on our WebAssembly kernels, onnxruntime replays the same passes beside them.
- */
+/** The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes. */
 async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], limit: Limit): Promise<BenchCase[]> {
-  const reference = r.kernels === 'webassembly' ? await Runner.create(b.onnxPath, { provider: 'cpu', cones: r.cones, tails: r.tails }) : undefined;
-  const cases: BenchCase[] = [];
-  try {
-    for (const lines of o.sizes ?? [100, 1000, 5000]) {
-      o.log?.(`${lines} lines…`);
-      cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit, reference));
-    }
-  } finally {
-    await reference?.dispose();
+  const cases: { row: BenchCase; batches: RunInput[] }[] = [];
+  for (const lines of o.sizes ?? [100, 1000, 5000]) {
+    o.log?.(`${lines} lines…`);
+    cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit));
   }
-  return cases;
+  return r.kernels === 'webassembly' ? await beside(o, b, r, cases) : cases.map((c) => c.row);
+}
+
+/**
+ * With our kernels running the CPU's passes: each case's recorded passes replayed through onnxruntime alone,
+ * alternating with the runner's. After every case, so that their memory figures hold the editor's runner alone.
+ */
+async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly { row: BenchCase; batches: RunInput[] }[]): Promise<BenchCase[]> {
+  o.log?.('the same passes through onnxruntime…');
+  const reference = await Runner.create(b.onnxPath, { provider: 'cpu', cones: r.cones, tails: r.tails });
+  try {
+    const rows: BenchCase[] = [];
+    for (const { row, batches } of cases) {
+      const [ours, theirs]: number[][] = [[], []];
+      for (let i = 0; i < o.runs; i++) {
+        ours.push(await replay(r, batches));
+        theirs.push(await replay(reference, batches));
+      }
+      rows.push({ ...row, onnxruntime_ms: median(theirs), ratio_vs_onnxruntime: median(ours) / median(theirs) });
+    }
+    return rows;
+  } finally {
+    await reference.dispose();
+  }
 }
 
 /** The CLI's refusal of a 10 MB file at the default --max-bytes and, with cliRuns, its end-to-end runs on a 1 MB line and that file. */

