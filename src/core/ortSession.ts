@@ -6,7 +6,9 @@
 // that error retry with ['cpu'] and report why in a one-time notice; an explicit `cuda` on a
 // machine without it is a notice too, never an error loop. onnxruntime-node is required lazily so
 // that loading the core (tokenizer, bundle checks) never pulls in the native binding.
+import * as fs from 'fs';
 import type * as Ort from 'onnxruntime-node';
+import * as path from 'path';
 import { errorMessage } from './errors';
 
 export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
@@ -97,6 +99,24 @@ const INTERFACES: Readonly<Record<GraphKind, readonly [readonly string[], readon
   cone: [CONE_INPUTS, CONE_OUTPUTS],
   tail: [TAIL_INPUTS, TAIL_OUTPUTS],
 };
+
+/**
+ * Why onnxruntime-node cannot have CUDA here, as the notice a CUDA fallback gives, or undefined when its CUDA
+ * provider library is installed (then only loading it tells). The library sits beside the binding, where
+ * `npm run install:cuda` (onnxruntime-node's installer) puts it; macOS builds have none.
+ */
+export function missingCuda(): string | undefined {
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  if (process.platform !== 'darwin') {
+    try {
+      const dir = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+      if (fs.existsSync(path.join(dir, lib))) return undefined;
+    } catch {
+      // onnxruntime-node itself is missing: loading it will say so
+    }
+  }
+  return `CUDA is not available (onnxruntime-node has no ${lib}; npm run install:cuda adds it); running on the CPU.`;
+}
 
 export class RunnerError extends Error {
   constructor(message: string) {

@@ -5,7 +5,7 @@
 // shared with every other extension) never waits on the model.
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from './errors';
-import { firstLine, type GraphKind, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
+import { firstLine, type GraphKind, missingCuda, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
 import { type ForwardSpec, WasmForward } from './wasmForward';
 
 export interface WorkerSetup {
@@ -35,27 +35,43 @@ async function serve(): Promise<void> {
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   const { onnxPath, cones, tails, options, forward } = workerData as WorkerSetup;
-  let session: ModelSession;
-  try {
-    session = await ModelSession.create(onnxPath, options);
-  } catch (e) {
-    post({ kind: 'failed', message: errorMessage(e) });
-    port.close();
-    return;
-  }
-  // Our kernels are a faster route to the same numbers: where they cannot read the graph's weights (an
-  // export that merged equal initializers, as an untrained model's norms are), onnxruntime runs it all.
+  const started = performance.now();
+  // Where there is no CUDA to try, our kernels serve first and onnxruntime's session opens only when a
+  // run needs it ("Why this token?"'s batches and tails): ~35 MB and ~0.2 s a worker that the editor's
+  // passes never use. Where the kernels cannot read the weights (an untrained export whose equal norm
+  // weights the exporter merged into one initializer), onnxruntime runs everything.
   let ours: WasmForward | undefined;
   let kernelsWhy: string | undefined;
-  if (forward && session.provider === 'cpu') {
+  const cudaNotice = options.provider === 'cpu' ? undefined : missingCuda();
+  if (forward && (options.provider === 'cpu' || cudaNotice)) {
     try {
       ours = WasmForward.create(onnxPath, forward);
     } catch (e) {
       kernelsWhy = firstLine(e);
     }
   }
-  post({ kind: 'ready', provider: session.provider, kernels: ours ? 'webassembly' : 'onnxruntime', kernelsWhy, notice: session.notice, loadMs: session.loadMs });
-  const full = session;
+  let opening: Promise<ModelSession> | undefined;
+  const full = (): Promise<ModelSession> => (opening ??= ModelSession.create(onnxPath, { ...options, provider: ours ? 'cpu' : options.provider }));
+  let provider: 'cuda' | 'cpu' = 'cpu';
+  let notice = cudaNotice;
+  if (!ours) {
+    try {
+      const session = await full();
+      ({ provider, notice } = session);
+      if (forward && provider === 'cpu') {
+        try {
+          ours = WasmForward.create(onnxPath, forward);
+        } catch (e) {
+          kernelsWhy = firstLine(e);
+        }
+      }
+    } catch (e) {
+      post({ kind: 'failed', message: errorMessage(e) });
+      port.close();
+      return;
+    }
+  }
+  post({ kind: 'ready', provider, kernels: ours ? 'webassembly' : 'onnxruntime', kernelsWhy, notice, loadMs: performance.now() - started });
   // a cone or tail runs on the provider the full graph got: no second CUDA attempt, no second notice
   const opened = new Map<string, Promise<ModelSession>>();
   const graphs: Readonly<Record<Exclude<GraphKind, 'model'>, { readonly files: Readonly<Record<string, string>>; readonly what: string }>> = {
@@ -64,14 +80,14 @@ async function serve(): Promise<void> {
   };
   const sessionFor = ({ cone, tail }: RunInput): Promise<ModelSession> => {
     const kind = cone !== undefined ? 'cone' : tail !== undefined ? 'tail' : undefined;
-    if (kind === undefined) return Promise.resolve(full);
+    if (kind === undefined) return full();
     const at = (cone ?? tail) as string;
     const key = `${kind} ${at}`;
     let s = opened.get(key);
     if (!s) {
       const { files, what } = graphs[kind];
       if (!(at in files)) return Promise.reject(new Error(`this bundle has no ${what} ${at}`));
-      s = ModelSession.create(files[at], { ...options, provider: full.provider }, kind);
+      s = ModelSession.create(files[at], { ...options, provider }, kind);
       opened.set(key, s);
     }
     return s;
@@ -81,8 +97,8 @@ async function serve(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     chain = chain.then(async () => {
       if (m.kind === 'close') {
-        const others = await Promise.allSettled(opened.values());
-        await Promise.all([full, ...others.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((x) => x.release()));
+        const sessions = await Promise.allSettled([...(opening ? [opening] : []), ...opened.values()]);
+        await Promise.all(sessions.flatMap((r) => (r.status === 'fulfilled' ? [r.value.release()] : [])));
         port.close();
         return;
       }
