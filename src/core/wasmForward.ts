@@ -203,13 +203,14 @@ export class WasmForward {
         mproj: byInput(arena, get(p + 'mlp.c_proj.weight', d, dMlp), dMlp, 0, d),
       };
     });
-    const bigramName = tensors.has('gpt.bigram_table_fp16') ? 'bigram_table_fp16' : 'bigram_table';
+    // the table as the graph holds it (fp16 since session 9); a graph exported before the schedule turned it on has none and adds none
+    const bigramName = ['bigram_table_fp16', 'bigram_table'].find((n) => tensors.has(`gpt.${n}`));
     const embeddings = {
       wte: arena.put(get('transformer.wte.weight', vocab, d)),
       wpe: shape.posEmb ? arena.put(get('transformer.wpe.weight', spec.context, d)) : 0,
       lnf: arena.put(get('transformer.ln_f.weight', d)),
       head: byRow(arena, get('lm_head.weight', vocab, d), vocab, d),
-      bigram: shape.bigram ? arena.put(get(bigramName, vocab, vocab)) : 0,
+      bigram: shape.bigram && bigramName ? arena.put(get(bigramName, vocab, vocab)) : 0,
     };
     return new WasmForward(kernels, arena, shape, spec, layers, embeddings);
   }
