@@ -638,7 +638,9 @@ def write_bundle(
     manifest = {
         "format": FORMAT,
         "name": name,
-        "model": gpt.cfg.to_dict(),
+        # what the graph computes: a checkpoint exported mid-schedule keeps AbsTopK's kept fraction of its step
+        # and reads no bigram table before the schedule turns it on (src/core/wasmForward.ts reads these)
+        "model": {**gpt.cfg.to_dict(), "afrac": gpt.afrac_now, "bigram_table": gpt.cfg.bigram_table and gpt.bigram_on},
         "tokenizer": "tokenizer.json",
         "onnx": "model.onnx",
         "eot_id": tok.token_to_id("<|endoftext|>"),

@@ -104,6 +104,12 @@ def test_bundle_files_and_manifest(tmp_path, root):
     assert manifest["attention"] == export.attention_params(gpt)
     golden = json.loads((out / "golden.json").read_text())
     assert len(golden["cases"]) == 6 and len(golden["watch"]) == 16
+    assert manifest["model"]["afrac"] == TINY.afrac and manifest["model"]["bigram_table"] == TINY.bigram_table
+    # a checkpoint exported mid-schedule: the manifest says what its graph computes (src/core/wasmForward.ts reads it)
+    gpt.afrac_now, gpt.bigram_on = 0.75, False
+    export.write_bundle(gpt, data, tmp_path / "mid", "mid", {"corpus": "test"}, {"val_loss": None})
+    mid = json.loads((tmp_path / "mid" / "manifest.json").read_text())["model"]
+    assert (mid["afrac"], mid["bigram_table"]) == (0.75, False)
 
 
 def test_node_interface_cuts_match_the_full_forward():
