@@ -6,7 +6,8 @@
 // ~380 small ops. Here AbsTopK is a radix selection, the products skip zero weights and zero inputs,
 // and each step is one call: a 256-token window in 0.55–0.65 of onnxruntime's CPU time
 // (docs/BENCHMARKS.md, "Session 18"). The numbers agree with onnxruntime's to ~1e-5 (other summation
-// orders); the same AbsTopK selections (test/unit/wasmForward.test.ts).
+// orders) with the same AbsTopK selections, except where a threshold is a near-tie and the two roundings
+// keep different units — as onnxruntime and PyTorch can (test/unit/wasmForward.test.ts, cli.test.ts).
 //
 // One instance serves one thread (a worker of ./runner): its memory holds the weights once, laid out
 // for the kernels, and work buffers sized for the bundle's context.
