@@ -42,14 +42,15 @@ async function serve(): Promise<void> {
   // weights the exporter merged into one initializer), onnxruntime runs everything.
   let ours: WasmForward | undefined;
   let kernelsWhy: string | undefined;
-  const cudaNotice = options.provider === 'cpu' ? undefined : missingCuda();
-  if (forward && (options.provider === 'cpu' || cudaNotice)) {
+  const startKernels = (spec: ForwardSpec) => {
     try {
-      ours = WasmForward.create(onnxPath, forward);
+      ours = WasmForward.create(onnxPath, spec);
     } catch (e) {
       kernelsWhy = firstLine(e);
     }
-  }
+  };
+  const cudaNotice = options.provider === 'cpu' ? undefined : missingCuda();
+  if (forward && (options.provider === 'cpu' || cudaNotice)) startKernels(forward);
   let opening: Promise<ModelSession> | undefined;
   const full = (): Promise<ModelSession> => (opening ??= ModelSession.create(onnxPath, { ...options, provider: ours ? 'cpu' : options.provider }));
   let provider: 'cuda' | 'cpu' = 'cpu';
@@ -58,13 +59,7 @@ async function serve(): Promise<void> {
     try {
       const session = await full();
       ({ provider, notice } = session);
-      if (forward && provider === 'cpu') {
-        try {
-          ours = WasmForward.create(onnxPath, forward);
-        } catch (e) {
-          kernelsWhy = firstLine(e);
-        }
-      }
+      if (forward && provider === 'cpu') startKernels(forward);
     } catch (e) {
       post({ kind: 'failed', message: errorMessage(e) });
       port.close();
