@@ -85,16 +85,26 @@ export function embed(ids: usize, T: i32, d: i32, wte: usize, wpe: usize, x: usi
   }
 }
 
-// ---- watched nodes: out[p, slot] = x[rows − P + p, col] for each (col, slot) pair of one node location,
-// the location's last P rows being the scored positions; out is [P, K] ----
-export function gatherWatched(x: usize, rows: i32, n: i32, P: i32, pairs: usize, count: i32, out: usize, K: i32): void {
-  for (let p = 0; p < P; p++) {
-    const row = x + ((<usize>(rows - P + p) * <usize>n) << 2);
-    const orow = out + ((<usize>(p * K)) << 2);
-    for (let i = 0; i < count; i++) {
-      const pair = pairs + (<usize>i << 3);
+// ---- watched nodes: out[dst[i], slot] = x[src[i], col] for i < M and each (col, slot) pair of one node
+// location; out is [P, K]. The rows are lists because the last layer may hold only some positions ----
+export function gatherWatched(x: usize, n: i32, src: usize, dst: usize, M: i32, pairs: usize, count: i32, out: usize, K: i32): void {
+  for (let i = 0; i < M; i++) {
+    const row = x + ((<usize>load<i32>(src + (<usize>i << 2)) * <usize>n) << 2);
+    const orow = out + ((<usize>(load<i32>(dst + (<usize>i << 2)) * K)) << 2);
+    for (let j = 0; j < count; j++) {
+      const pair = pairs + (<usize>j << 3);
       store<f32>(orow + (<usize>load<i32>(pair, 4) << 2), load<f32>(row + (<usize>load<i32>(pair) << 2)));
     }
+  }
+}
+
+// ---- rows rows[0..M) of x [·, n] to rows 0..M−1 of out; in place (out = x) too, as rows[i] ≥ i ----
+export function gatherRows(x: usize, n: i32, rows: usize, M: i32, out: usize): void {
+  const rowBytes = <usize>n << 2;
+  for (let i = 0; i < M; i++) {
+    const from = x + <usize>load<i32>(rows + (<usize>i << 2)) * rowBytes;
+    const to = out + <usize>i * rowBytes;
+    if (from != to) for (let o: usize = 0; o < rowBytes; o += 16) v128.store(to + o, v128.load(from + o));
   }
 }
 
@@ -227,13 +237,14 @@ export function gelu(x: usize, count: i32): void {
 }
 
 // ---- causal attention with a sink slot (a zero value with a learned logit per head) ----
-// q [Q, nh·dh] for positions qFrom..qFrom+Q−1, k and v [T, nh·dh] (T = qFrom + Q), y [Q, nh·dh].
+// q [Q, nh·dh] for the ascending positions pos[0..Q), k and v [T, nh·dh] (T = pos[Q−1] + 1: the keys the
+// last query sees), y [Q, nh·dh].
 // Per head, keys and values are laid out by channel (kt, vt [dh][T4], T4 = T rounded up to 4, zero
 // padded) and queries go four at a time, so each four-lane multiply-add serves four keys or four
 // channels and each loaded key or value chunk serves four queries. s: scores scratch [4][T4].
-export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, qFrom: i32, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize): void {
+export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize): void {
   const width = nh * dh;
-  const T = qFrom + Q;
+  const T = load<i32>(pos + (<usize>(Q - 1) << 2)) + 1;
   const T4 = (T + 3) & ~3;
   const rowBytes = <usize>T4 << 2;
   for (let h = 0; h < nh; h++) {
@@ -253,7 +264,7 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, qFrom:
     const sink: f32 = hasSink ? load<f32>(sinks + (<usize>h << 2)) : -Infinity;
     for (let t0 = 0; t0 < Q; t0 += 4) {
       const nr = min(4, Q - t0);
-      const nk = qFrom + t0 + nr; // keys the block's last query sees
+      const nk = load<i32>(pos + (<usize>(t0 + nr - 1) << 2)) + 1; // keys the block's last query sees
       const nk4 = (nk + 3) & ~3;
       // rows past Q repeat the block's first query (their results are not stored)
       const q0 = q + ((<usize>(t0 * width + h * dh)) << 2);
@@ -283,7 +294,7 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, qFrom:
       // per query: mask the future, softmax with the sink slot, scores → probabilities in place
       for (let r = 0; r < nr; r++) {
         const sr = s + <usize>r * rowBytes;
-        const n = qFrom + t0 + r + 1;
+        const n = load<i32>(pos + (<usize>(t0 + r) << 2)) + 1;
         for (let j = n; j < nk4; j++) store<f32>(sr + (<usize>j << 2), -Infinity);
         let mv = f32x4.splat(sink);
         for (let j = 0; j < nk4; j += 4) mv = f32x4.max(mv, v128.load(sr + (<usize>j << 2)));

@@ -30,7 +30,7 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   // the forward passes of one cold analysis, recorded for the replays
   const recorded: RunInput[] = [];
   const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
-  const options = { batch: r.preferredBatch, inFlight: r.parallelism, cones: r.cones };
+  const options = r.analyzerOptions;
   const analyzer = new DocumentAnalyzer(b, recorder, options);
   // the editor's highlight pass, not recorded: its own cache, cleared before each of its cold runs
   const shown = shownByDefault(b, o.root);

@@ -167,6 +167,13 @@ export interface AnalyzerOptions {
   /** The bundle's cones (Runner.cones): a run that reads nodes and no logits runs the smallest that covers them (./cone). */
   readonly cones?: readonly Cone[];
   /**
+   * The runner computes a cone's run at only the positions it reads (RunInput.needed) with the very bits
+   * of a whole run (Runner.analyzerOptions: our kernels). The highlight pass then computes the cone's
+   * last layer past its keys and values only where a shown circuit's task applies, and keeps those
+   * windows apart from the other analyses' (its values elsewhere are NaN): docs/BENCHMARKS.md, session 19.
+   */
+  readonly neededOnly?: boolean;
+  /**
    * Watch only the circuits' firing-rule nodes (TokenResult.watched holds those alone), still reading
    * the logits: for a caller that shows no other node, the CLI. The graph then gathers those columns
    * alone (16 on the shipped bundle, instead of every circuit's 127; docs/BENCHMARKS.md, session 12).
@@ -230,6 +237,8 @@ interface PendingWindow {
   readonly win: Window;
   readonly key: string;
   readonly store: WindowStore;
+  /** The highlight pass with AnalyzerOptions.neededOnly: which of its scored positions a shown circuit's task applies to [P]. */
+  readonly needed?: Uint8Array;
 }
 
 /** What the analyzers withCircuits() derives share: the window cache and who holds each key. */
@@ -391,9 +400,10 @@ export class DocumentAnalyzer {
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
     const scope = documentScope(text);
-    const looked = this.lookUp(windows, seq, full, ablation);
+    const applies = this.reads === 'firing' && !full ? this.taskPositions(windows, enc, shift, scope) : undefined;
+    const looked = this.lookUp(windows, seq, full, ablation, this.options.neededOnly ? applies : undefined);
     const results = looked.results;
-    const todo = this.reads === 'firing' && !full ? this.withoutQuiet(looked.todo, results, enc, shift, scope) : looked.todo;
+    const todo = applies ? this.withoutQuiet(looked.todo, results, applies) : looked.todo;
     const scale = options.thresholdScale ?? 1;
     const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
     if (todo.length) {
@@ -411,32 +421,52 @@ export class DocumentAnalyzer {
     return assemble(true);
   }
 
-  /** Per window, its result when the cache has all it needs; the other windows go to `todo` with their cache keys and stores. */
-  private lookUp(windows: readonly Window[], seq: Int32Array, full: boolean, ablation: Ablation): { results: WindowResult[]; todo: PendingWindow[] } {
+  /**
+   * Per window, its result when the cache has all it needs; the other windows go to `todo` with their cache
+   * keys and stores. With `needed` (the highlight pass's positions, AnalyzerOptions.neededOnly) a window's
+   * key holds them: its values elsewhere are NaN, so its store serves no other analysis.
+   */
+  private lookUp(windows: readonly Window[], seq: Int32Array, full: boolean, ablation: Ablation, needed?: readonly (Uint8Array | undefined)[]): { results: WindowResult[]; todo: PendingWindow[] } {
     const results = new Array<WindowResult>(windows.length);
     const todo: PendingWindow[] = [];
     windows.forEach((win, w) => {
-      const key = resultKey(seq, win, full, ablation);
+      const at = needed?.[w];
+      const key = resultKey(seq, win, full, ablation, at);
       const hit = this.shared.cache.get(key);
       if (hit && this.complete(hit, full)) results[w] = this.view(hit);
-      else todo.push({ w, win, key, store: hit ?? newStore(win.length - win.from) });
+      else todo.push({ w, win, key, store: hit ?? newStore(win.length - win.from), needed: at });
     });
     return { results, todo };
   }
 
   /**
-   * The highlight pass (firingOnly) runs a window only when the task of one of its circuits applies
-   * to a token the window scores: nowhere else can a circuit fire, whatever the model computes. The
-   * other windows get, without a run, NaN for every watched node (their tokens' values are NaN,
-   * and no circuit applies or fires there); their stores stay unwritten.
+   * Per window, which of its scored positions the task of one of this analyzer's circuits applies to
+   * [P], or undefined where it applies to none (sequence position p holds token p − 1; the EOT prefix is none).
    */
-  private withoutQuiet(todo: PendingWindow[], results: WindowResult[], enc: TokenRanges, shift: number, scope: DocumentScope): PendingWindow[] {
+  private taskPositions(windows: readonly Window[], enc: TokenRanges, shift: number, scope: DocumentScope): (Uint8Array | undefined)[] {
+    return windows.map((win) => {
+      const flags = new Uint8Array(win.length - win.from);
+      let any = false;
+      for (let j = 0; j < flags.length; j++) {
+        const p = win.start + win.from + j;
+        if (p < 1 || !this.bundle.circuits.some((c) => scope.applies(c, enc.starts[p - 1] + shift, enc.ends[p - 1] + shift))) continue;
+        flags[j] = 1;
+        any = true;
+      }
+      return any ? flags : undefined;
+    });
+  }
+
+  /**
+   * The highlight pass (firingOnly) runs a window only when the task of one of its circuits applies
+   * to a token the window scores (`applies`, taskPositions): nowhere else can a circuit fire, whatever
+   * the model computes. The other windows get, without a run, NaN for every watched node (their
+   * tokens' values are NaN, and no circuit applies or fires there); their stores stay unwritten.
+   */
+  private withoutQuiet(todo: PendingWindow[], results: WindowResult[], applies: readonly (Uint8Array | undefined)[]): PendingWindow[] {
     const K = this.watch.length;
     return todo.filter(({ w, win }) => {
-      // sequence position p holds token p − 1 (the EOT prefix is none)
-      for (let p = Math.max(1, win.start + win.from); p < win.start + win.length; p++) {
-        if (this.bundle.circuits.some((c) => scope.applies(c, enc.starts[p - 1] + shift, enc.ends[p - 1] + shift))) return true;
-      }
+      if (applies[w]) return true;
       results[w] = { topIds: new Int32Array(0), topP: new Float32Array(0), lse: new Float64Array(0), watched: new Float32Array((win.length - win.from) * K).fill(NaN), stride: K };
       return false;
     });
@@ -500,7 +530,7 @@ export class DocumentAnalyzer {
       // only what no earlier run over these windows read (a store another analysis filled meanwhile needs less)
       const flats = lackedBy(rows.map((r) => r.store.nodes), this.watch);
       const ids = lackedBy(rows.map((r) => r.store.logits), this.classIds);
-      const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full, flats, ids)
+      const run: Promise<void> = this.runWindows(rows.map((r) => r.win), job.seq, mask, fill, job.full, flats, ids, rows.map((r) => r.needed))
         .then((parts) => {
           rows.forEach((r, b) => {
             DocumentAnalyzer.addPart(r.store, parts[b]);
@@ -561,11 +591,12 @@ export class DocumentAnalyzer {
   }
 
   /**
-   * One onnxruntime run over windows of `seq`, each right-padded with EOT to the longest (the model
-   * is causal), watching the nodes `flats` and reading the logits of the vocabulary entries `ids`
-   * (with `full` all of them, for the next tokens); per window in order, its part of the results.
+   * One run over windows of `seq`, each right-padded with EOT to the longest (the model is causal),
+   * watching the nodes `flats` and reading the logits of the vocabulary entries `ids` (with `full` all
+   * of them, for the next tokens); per window in order, its part of the results. With `needed`
+   * (PendingWindow.needed) a window's other positions read NaN, whichever runner ran it.
    */
-  private async runWindows(wins: readonly Window[], seq: Int32Array, mask: Float32Array, fill: Float32Array, full: boolean, flats: readonly number[], ids: readonly number[]): Promise<RunPart[]> {
+  private async runWindows(wins: readonly Window[], seq: Int32Array, mask: Float32Array, fill: Float32Array, full: boolean, flats: readonly number[], ids: readonly number[], needed: readonly (Uint8Array | undefined)[] = []): Promise<RunPart[]> {
     // another analysis may have read everything these windows lacked since they were looked up
     if (!full && !flats.length && !ids.length) return wins.map(() => ({ flats, watched: new Float32Array(0), ids, logits: new Float32Array(0) }));
     const T = Math.max(...wins.map((w) => w.length));
@@ -578,9 +609,15 @@ export class DocumentAnalyzer {
     // the graph needs R ≥ 1: a run for nodes alone reads one entry and drops it
     const readIds = full ? this.allIds : BigInt64Array.from(ids.length ? ids : [0], BigInt);
     const cone = full || ids.length ? undefined : coneFor(this.options.cones ?? [], flats)?.upto;
-    const out = await this.runner.run({ ids: tokens, B: wins.length, T, mask, fill, watch: flats, scoreFrom, readIds, cone });
     const P = T - scoreFrom;
-    return wins.map((win, b) => this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full, flats, ids));
+    const reads = cone !== undefined && needed.some((n) => n) ? neededRows(wins, needed, P, scoreFrom) : undefined;
+    const out = await this.runner.run({ ids: tokens, B: wins.length, T, mask, fill, watch: flats, scoreFrom, readIds, cone, needed: reads });
+    return wins.map((win, b) => {
+      const part = this.summarise(out, b * P + win.from - scoreFrom, win.length - win.from, full, flats, ids);
+      const at = needed[b];
+      for (let j = 0; at && j < at.length; j++) if (!at[j]) part.watched.fill(NaN, j * flats.length, (j + 1) * flats.length);
+      return part;
+    });
   }
 
   /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
@@ -801,9 +838,22 @@ function rankedHere(logits: Float32Array, row0: number, P: number, R: number, to
 
 const CANCELLED: Cancelled = { status: 'cancelled' };
 
-/** The cache key of a window's result: its tokens, its scored part, what was read (all V or the class tokens) and the ablation. */
-function resultKey(seq: Int32Array, win: Window, full: boolean, ablation: Ablation): string {
-  return windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${full ? 'next' : 'classes'}|${ablationKey(ablation)}`);
+/** The cache key of a window's result: its tokens, its scored part, what was read (all V or the class tokens), the ablation and the positions read (PendingWindow.needed; all when absent). */
+function resultKey(seq: Int32Array, win: Window, full: boolean, ablation: Ablation, needed?: Uint8Array): string {
+  const at = needed ? `|at ${Buffer.from(needed).toString('base64')}` : '';
+  return windowKey(seq.subarray(win.start, win.start + win.length), `${win.from}|${full ? 'next' : 'classes'}|${ablationKey(ablation)}${at}`);
+}
+
+/** RunInput.needed [B·P] of a batch whose outputs start at scoreFrom: each window's flags at its scored positions (all of a window without any). */
+function neededRows(wins: readonly Window[], needed: readonly (Uint8Array | undefined)[], P: number, scoreFrom: number): Uint8Array {
+  const rows = new Uint8Array(wins.length * P);
+  wins.forEach((win, b) => {
+    const at = needed[b];
+    const o = b * P + win.from - scoreFrom;
+    if (at) rows.set(at, o);
+    else rows.fill(1, o, o + win.length - win.from);
+  });
+  return rows;
 }
 
 /** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */

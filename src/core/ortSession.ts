@@ -41,6 +41,12 @@ export interface RunInput {
    */
   readonly cone?: string;
   /**
+   * With a cone: per batch row, which scored positions' watched nodes the caller reads [B·P] (1: read).
+   * A runner may compute the cone's last layer past its keys and values at those positions only (our
+   * kernels do; onnxruntime computes all), so the others' values mean nothing.
+   */
+  readonly needed?: Uint8Array;
+  /**
    * Run the bundle's tail from this node location (./tails) instead of the whole model: every mask row must
    * equal row 0 on the nodes before it, nothing is watched, and the logits lack the bigram table's term.
    */
@@ -143,7 +149,7 @@ export function firstLine(e: unknown): string {
 }
 
 /** Checks a run's shapes before it is queued: a bad one is rejected without reaching onnxruntime. */
-export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail }: RunInput): void {
+export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail, needed }: RunInput): void {
   if (!(B >= 1 && T >= 1 && ids.length === B * T)) throw new RunnerError(`run: ${ids.length} ids do not make a [${B}, ${T}] batch`);
   if (mask.length !== fill.length) throw new RunnerError(`run: node_mask has ${mask.length} values but node_fill ${fill.length}`);
   if (!(Number.isInteger(maskRows) && maskRows >= 1 && mask.length % maskRows === 0)) throw new RunnerError(`run: ${mask.length} mask values do not make ${maskRows} rows`);
@@ -151,6 +157,7 @@ export function checkRunInput({ ids, B, T, mask, fill, maskRows = 1, watch, scor
   if (!(Number.isInteger(scoreFrom) && scoreFrom >= 0 && scoreFrom < T)) throw new RunnerError(`run: scoreFrom ${scoreFrom} is not a position of a ${T}-token row`);
   if (readIds.length === 0) throw new RunnerError('run: no vocabulary entries to read');
   if (tail !== undefined && (cone !== undefined || watch.length > 0 || B > 1)) throw new RunnerError('run: a tail runs one row of tokens, watches nothing and is no cone');
+  if (needed && (cone === undefined || maskRows > 1 || needed.length !== B * (T - scoreFrom))) throw new RunnerError(`run: the positions to read (${needed.length}) need a cone's run of one mask row and B·P = ${B * (T - scoreFrom)} of them`);
 }
 
 export class ModelSession {

@@ -152,6 +152,15 @@ export class Runner {
     return this.provider === 'cuda' ? 8 : 1;
   }
 
+  /**
+   * What an analyzer of this runner's model should know of it (./analysis AnalyzerOptions): the batch and
+   * parallelism that suit it, the bundle's cones, and whether a cone's run may compute only the positions
+   * it reads (our kernels give those the bits of a whole run; onnxruntime computes every position).
+   */
+  get analyzerOptions(): { readonly batch: number; readonly inFlight: number; readonly cones: readonly Cone[]; readonly neededOnly: boolean } {
+    return { batch: this.preferredBatch, inFlight: this.parallelism, cones: this.cones, neededOnly: this.kernels === 'webassembly' };
+  }
+
   /** Worker threads, each with its own session: runs that execute side by side. */
   get workers(): number {
     return this.slots.length;

@@ -51,12 +51,13 @@ interface Kernels {
   readonly memory: WasmMemory;
   absTopK(x: number, rows: number, n: number, k: number, scratch: number): void;
   embed(ids: number, T: number, d: number, wte: number, wpe: number, x: number): void;
-  gatherWatched(x: number, rows: number, n: number, P: number, pairs: number, count: number, out: number, K: number): void;
+  gatherWatched(x: number, n: number, src: number, dst: number, M: number, pairs: number, count: number, out: number, K: number): void;
+  gatherRows(x: number, n: number, rows: number, M: number, out: number): void;
   maskFill(x: number, rows: number, n: number, mask: number, term: number): void;
   rmsNorm(x: number, out: number, rows: number, n: number, gain: number, eps: number): void;
   spmm(x: number, rows: number, nIn: number, y: number, nOut: number, start: number, outs: number, vals: number, xt: number, yt: number): void;
   gelu(x: number, count: number): void;
-  attention(q: number, k: number, v: number, y: number, Q: number, qFrom: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
+  attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
   addInto(y: number, x: number, count: number): void;
   readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bigram: number, V: number, out: number, ht: number): void;
   logSumExp(logits: number, P: number, R: number, out: number): void;
@@ -141,7 +142,7 @@ class Arena {
 
 export class WasmForward {
   private readonly f32: () => Float32Array;
-  private readonly buf: Record<'x' | 'a' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
+  private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
   private readonly offsets: ReadonlyMap<string, LayoutEntry>;
   private readCap = 0;
   private watchCap = 0;
@@ -163,12 +164,13 @@ export class WasmForward {
     const widest = Math.max(d, nHead * dHead, dMlp);
     const a = (floats: number) => arena.alloc(floats * 4);
     this.buf = {
-      x: a(T * d), a: a(T * d), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
+      x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
       kt: a(dHead * T4), vt: a(dHead * T4), s: a(4 * T4), xt: a(4 * widest), yt: a(4 * widest), scratch: a(256 + widest),
       mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
     this.f32 = () => new Float32Array(kernels.memory.buffer);
     this.offsets = new Map(spec.layout.map((e) => [e.name, e]));
+    new Int32Array(kernels.memory.buffer, this.buf.iota, T).forEach((_, t, iota) => (iota[t] = t));
   }
 
   /** Loads model.onnx's weights into a new instance of the kernels; throws when the bundle is not one they run (forwardProblem). */
@@ -220,7 +222,7 @@ export class WasmForward {
    * One forward pass of RunInput's meaning (./ortSession), for one mask row and no tail; a cone stops after
    * its location and returns the watched nodes alone.
    */
-  run({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail }: RunInput): RunOutput {
+  run({ ids, B, T, mask, fill, maskRows = 1, watch, scoreFrom, readIds, cone, tail, needed }: RunInput): RunOutput {
     if (maskRows !== 1 || tail !== undefined) throw new Error('the WebAssembly forward runs one mask row and no tail');
     if (T > this.spec.context) throw new Error(`run: ${T} tokens are more than the model's context of ${this.spec.context}`);
     const P = T - scoreFrom;
@@ -238,7 +240,9 @@ export class WasmForward {
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) i32[this.buf.ids / 4 + t] = Number(ids[b * T + t]);
       if (K) mem.fill(0, this.buf.watched / 4, this.buf.watched / 4 + P * K); // nodes outside every location read 0
-      const finished = this.layersOf(T, scoreFrom, pairs, K, cone);
+      const Q = this.positions(P, scoreFrom, cone === undefined ? undefined : needed?.subarray(b * P, (b + 1) * P));
+      // the model is causal: nothing after the last position read enters its numbers
+      const finished = Q === 0 ? -1 : this.layersOf(this.lastPosition(Q) + 1, scoreFrom, Q, pairs, K, cone);
       watched.set(new Float32Array(this.kernels.memory.buffer, this.buf.watched, P * K), b * P * K);
       if (!next) continue;
       this.head(finished, T, scoreFrom, R);
@@ -304,51 +308,82 @@ export class WasmForward {
     return out;
   }
 
-  /** The layers over the ids in buf.ids; returns the byte offset of the final residual's P scored rows (or −1 after a cone). */
-  private layersOf(T: number, scoreFrom: number, pairs: Map<string, { at: number; count: number }>, watchCount: number, cone: string | undefined): number {
+  /**
+   * The sequence positions the last layer computes past its keys and values, into buf.pos (ascending) and
+   * their rows in the watched output into buf.posOut; returns how many. Every scored position, or with
+   * `needed` (RunInput.needed, a cone's run) those it marks: nothing at a position reads another
+   * position's later layers, so each one's numbers are the same bits either way.
+   */
+  private positions(P: number, scoreFrom: number, needed: Uint8Array | undefined): number {
+    const i32 = new Int32Array(this.kernels.memory.buffer);
+    let Q = 0;
+    for (let p = 0; p < P; p++) {
+      if (needed && !needed[p]) continue;
+      i32[this.buf.pos / 4 + Q] = scoreFrom + p;
+      i32[this.buf.posOut / 4 + Q++] = p;
+    }
+    return Q;
+  }
+
+  /** The last of the Q positions in buf.pos. */
+  private lastPosition(Q: number): number {
+    return new Int32Array(this.kernels.memory.buffer)[this.buf.pos / 4 + Q - 1];
+  }
+
+  /**
+   * The layers over the first T ids in buf.ids, up to the cone's layer (or all); the last computes its keys and
+   * values at every position and the rest at the Q positions of buf.pos only. Returns the byte offset of
+   * the final residual's Q rows (or −1 after a cone).
+   */
+  private layersOf(T: number, scoreFrom: number, Q: number, pairs: Map<string, { at: number; count: number }>, watchCount: number, cone: string | undefined): number {
     const K = this.kernels;
     const { d, nHead, dHead, dMlp, nLayer, sink } = this.shape;
     const hd = nHead * dHead;
     const P = T - scoreFrom;
     const b = this.buf;
-    // AbsTopK, the node ablation and the watched nodes at one node location; true when a cone ends there
-    const node = (name: string, site: Site, ptr: number, rows: number, n: number): boolean => {
+    const last = cone === undefined ? nLayer - 1 : Number(cone.split('.')[0]);
+    // AbsTopK, the node ablation and the watched nodes at one node location, over all T positions or (`some`)
+    // the Q of buf.pos; true when a cone ends there
+    const node = (name: string, site: Site, ptr: number, n: number, some = false): boolean => {
+      const rows = some ? Q : T;
       const k = this.shape.afrac === null ? n : Math.max(1, Math.floor(n * this.shape.afrac));
       if (this.shape.topkSites.has(site) && k < n) K.absTopK(ptr, rows, n, k, b.scratch);
       const loc = this.offsets.get(name) as LayoutEntry;
       if (this.ablated.has(name)) K.maskFill(ptr, rows, n, b.mask + 4 * loc.offset, b.term + 4 * loc.offset);
       const w = pairs.get(name);
-      if (w) K.gatherWatched(ptr, rows, n, P, w.at, w.count, b.watched, watchCount);
+      if (w && some) K.gatherWatched(ptr, n, b.iota, b.posOut, Q, w.at, w.count, b.watched, watchCount);
+      else if (w) K.gatherWatched(ptr, n, b.iota + 4 * scoreFrom, b.iota, P, w.at, w.count, b.watched, watchCount);
       return name === cone;
     };
     K.embed(b.ids, T, d, this.embeddings.wte, this.embeddings.wpe, b.x);
-    let x = b.x;
-    for (let L = 0; L < nLayer; L++) {
+    const x = b.x;
+    for (let L = 0; L <= last; L++) {
       const ly = this.layers[L];
-      // the last layer computes its keys and values everywhere, and the rest at the scored positions only
-      const qFrom = L === nLayer - 1 ? scoreFrom : 0;
-      const Q = T - qFrom;
+      const some = L === last;
+      const rows = some ? Q : T;
+      const pos = some ? b.pos : b.iota;
       K.rmsNorm(x, b.a, T, d, ly.ln1, RMS_EPS);
-      if (node(`${L}.attn.act_in`, 'attn.act_in', b.a, T, d)) return -1;
-      K.spmm(b.a + 4 * qFrom * d, Q, d, b.q, hd, ly.q.start, ly.q.index, ly.q.vals, b.xt, b.yt);
-      if (node(`${L}.attn.q`, 'attn.q', b.q, Q, hd)) return -1;
+      if (node(`${L}.attn.act_in`, 'attn.act_in', b.a, d)) return -1;
+      if (some) K.gatherRows(b.a, d, pos, Q, b.aq);
+      K.spmm(some ? b.aq : b.a, rows, d, b.q, hd, ly.q.start, ly.q.index, ly.q.vals, b.xt, b.yt);
+      if (node(`${L}.attn.q`, 'attn.q', b.q, hd, some)) return -1;
       K.spmm(b.a, T, d, b.k, hd, ly.k.start, ly.k.index, ly.k.vals, b.xt, b.yt);
-      if (node(`${L}.attn.k`, 'attn.k', b.k, T, hd)) return -1;
+      if (node(`${L}.attn.k`, 'attn.k', b.k, hd)) return -1;
       K.spmm(b.a, T, d, b.v, hd, ly.v.start, ly.v.index, ly.v.vals, b.xt, b.yt);
-      if (node(`${L}.attn.v`, 'attn.v', b.v, T, hd)) return -1;
-      K.attention(b.q, b.k, b.v, b.y, Q, qFrom, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, b.kt, b.vt, b.s);
-      K.spmm(b.y, Q, hd, b.delta, d, ly.proj.start, ly.proj.index, ly.proj.vals, b.xt, b.yt);
-      if (node(`${L}.attn.resid_delta`, 'attn.resid_delta', b.delta, Q, d)) return -1;
-      x += 4 * qFrom * d;
-      K.addInto(x, b.delta, Q * d);
-      K.rmsNorm(x, b.a, Q, d, ly.ln2, RMS_EPS);
-      if (node(`${L}.mlp.act_in`, 'mlp.act_in', b.a, Q, d)) return -1;
-      K.spmm(b.a, Q, d, b.h, dMlp, ly.fc.start, ly.fc.index, ly.fc.vals, b.xt, b.yt);
-      K.gelu(b.h, Q * dMlp);
-      if (node(`${L}.mlp.post_act`, 'mlp.post_act', b.h, Q, dMlp)) return -1;
-      K.spmm(b.h, Q, dMlp, b.delta, d, ly.mproj.start, ly.mproj.index, ly.mproj.vals, b.xt, b.yt);
-      if (node(`${L}.mlp.resid_delta`, 'mlp.resid_delta', b.delta, Q, d)) return -1;
-      K.addInto(x, b.delta, Q * d);
+      if (node(`${L}.attn.v`, 'attn.v', b.v, hd)) return -1;
+      K.attention(b.q, b.k, b.v, b.y, rows, pos, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, b.kt, b.vt, b.s);
+      K.spmm(b.y, rows, hd, b.delta, d, ly.proj.start, ly.proj.index, ly.proj.vals, b.xt, b.yt);
+      if (node(`${L}.attn.resid_delta`, 'attn.resid_delta', b.delta, d, some)) return -1;
+      if (some) K.gatherRows(x, d, pos, Q, x);
+      K.addInto(x, b.delta, rows * d);
+      K.rmsNorm(x, b.a, rows, d, ly.ln2, RMS_EPS);
+      if (node(`${L}.mlp.act_in`, 'mlp.act_in', b.a, d, some)) return -1;
+      K.spmm(b.a, rows, d, b.h, dMlp, ly.fc.start, ly.fc.index, ly.fc.vals, b.xt, b.yt);
+      K.gelu(b.h, rows * dMlp);
+      if (node(`${L}.mlp.post_act`, 'mlp.post_act', b.h, dMlp, some)) return -1;
+      K.spmm(b.h, rows, dMlp, b.delta, d, ly.mproj.start, ly.mproj.index, ly.mproj.vals, b.xt, b.yt);
+      if (node(`${L}.mlp.resid_delta`, 'mlp.resid_delta', b.delta, d, some)) return -1;
+      K.addInto(x, b.delta, rows * d);
     }
     return x;
   }

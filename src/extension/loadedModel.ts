@@ -154,7 +154,7 @@ class AnalyzerModel implements LoadedModel {
     private readonly bundle: Bundle,
     private readonly runner: Runner,
   ) {
-    this.analyzer = new DocumentAnalyzer(bundle, runner, { batch: runner.preferredBatch, inFlight: runner.parallelism, cones: runner.cones });
+    this.analyzer = new DocumentAnalyzer(bundle, runner, runner.analyzerOptions);
   }
 
   setExtraCircuits(circuits: readonly CircuitFile[]): void {

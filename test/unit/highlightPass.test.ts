@@ -12,6 +12,7 @@ import type * as vscode from 'vscode';
 import { type Cancelled, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION } from '../../src/core/analysis';
 import { loadBundle } from '../../src/core/bundle';
 import { bundleCones, coneFor } from '../../src/core/cone';
+import { openModel } from '../../src/core/openModel';
 import { Runner, type RunInput } from '../../src/core/runner';
 import { type AnalysisResult, type FiringToken, type LoadedModel, loadModel } from '../../src/extension/loadedModel';
 import { repoRoot } from './fixtures';
@@ -92,6 +93,45 @@ test('after the highlight pass a full analysis of the same windows keeps its fir
     const none = done(await new DocumentAnalyzer(bundle, counted, { cones }).firingOnly([]).analyze(text));
     assert.equal(runs.length, 0, 'highlights off: no forward pass');
     assert.equal(none.tokens.length, full.tokens.length);
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test('on our kernels the highlight pass computes only where a shown task applies: the very bits of a full analysis there, NaN elsewhere, windows still reused after an edit', async () => {
+  const { runner } = await openModel(bundleDir, 'cpu');
+  const runs: RunInput[] = [];
+  const counted = { run: (input: RunInput) => (runs.push(input), runner.run(input)) };
+  try {
+    assert.equal(runner.kernels, 'webassembly');
+    assert.equal(runner.analyzerOptions.neededOnly, true);
+    const every = bundle.circuits.map((c) => c.task);
+    const full = done(await new DocumentAnalyzer(bundle, runner, runner.analyzerOptions).analyze(text));
+    const highlighter = new DocumentAnalyzer(bundle, counted, runner.analyzerOptions).firingOnly(every);
+    const h = done(await highlighter.analyze(text));
+    assert.ok(runs.length > 0 && runs.every((r) => r.cone !== undefined && r.needed !== undefined), 'every run a cone run that names its positions');
+    const read = runs.reduce((n, r) => n + (r.needed as Uint8Array).reduce((m, x) => m + x, 0), 0);
+    const scored = runs.reduce((n, r) => n + (r.needed as Uint8Array).length, 0);
+    assert.ok(read > 0 && read < scored / 2, `the runs read ${read} of ${scored} scored positions`);
+    let same = 0;
+    h.tokens.forEach((t, i) => {
+      const applies = every.some((task) => full.tokens[i].circuits[task].applies);
+      for (const task of every) {
+        const [x, y] = [t.circuits[task], full.tokens[i].circuits[task]];
+        if (!applies) assert.ok(Number.isNaN(x.value) && !x.fires, `${task} at token ${i}: no shown task applies there, yet it has ${x.value}`);
+        else {
+          assert.ok(Object.is(x.value, y.value), `${task} at token ${i}: ${x.value} vs ${y.value}`);
+          same++;
+        }
+      }
+    });
+    assert.ok(same > 0);
+    assert.deepEqual(spans(h, every), spans(full, every), 'the same spans');
+    // an edit inside one line: the other windows' keys (tokens and positions read) are found again
+    runs.length = 0;
+    const edited = text.replace('return', 'return  ');
+    const again = done(await highlighter.analyze(edited));
+    assert.ok(again.windowsReused > again.windowsComputed, `${again.windowsReused} windows reused, ${again.windowsComputed} run`);
   } finally {
     await runner.dispose();
   }

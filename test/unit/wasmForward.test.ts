@@ -97,6 +97,34 @@ test('the WebAssembly forward gives what onnxruntime gives on editor windows: lo
   await ort.release();
 });
 
+test('a cone run that reads some positions (RunInput.needed) gives them the very bits of the whole run, in either layer, batched and ablated', { skip: noBundle }, () => {
+  const b = bundle!;
+  const forward = WasmForward.create(b.onnxPath, specOf(b));
+  const N = b.layout.count;
+  const ids = b.tokenizer.encode(fs.readFileSync(path.join(repoRoot, 'examples', 'demo.py'), 'utf8').repeat(4)).ids;
+  const T = Math.min(b.context, ids.length);
+  const tokens = BigInt64Array.from([...ids.slice(0, T), ...ids.slice(ids.length - T)].map(BigInt)); // [2, T]
+  const every = Array.from({ length: N }, (_, i) => i);
+  const scoreFrom = 64;
+  const P = T - scoreFrom;
+  // row 0 reads every 7th position and the last, row 1 one run of positions and none after it
+  const needed = new Uint8Array(2 * P).map((_, i) => (i < P ? Number(i % 7 === 0 || i === P - 1) : Number(i - P >= 30 && i - P < 41)));
+  const mask = new Float32Array(N).fill(1);
+  for (const n of b.circuits[0].nodes.slice(0, 3)) mask[b.layout.flat(n.id) as number] = 0;
+  for (const cone of ['0.mlp.resid_delta', '1.mlp.act_in']) {
+    const input: RunInput = { ids: tokens, B: 2, T, mask, fill: b.means, watch: every, scoreFrom, readIds: BigInt64Array.from([0n]), cone };
+    const whole = forward.run(input);
+    const some = forward.run({ ...input, needed });
+    let compared = 0;
+    for (let i = 0; i < 2 * P; i++) {
+      if (!needed[i]) continue;
+      for (let f = 0; f < N; f++) assert.ok(Object.is(some.watched[i * N + f], whole.watched[i * N + f]), `${cone}, row ${Math.floor(i / P)}, position ${i % P}, node ${f}: ${some.watched[i * N + f]} vs ${whole.watched[i * N + f]}`);
+      compared++;
+    }
+    assert.equal(compared, needed.reduce((n, x) => n + x, 0));
+  }
+});
+
 test('the WebAssembly forward says in one sentence which bundles it cannot run', () => {
   const layout = [{ name: '0.attn.act_in', offset: 0, length: 8 }];
   const model = { vocab_size: 16, block_size: 8, n_layer: 1, d_model: 8, n_head: 2, d_head: 4, d_mlp: 16 };
