@@ -347,6 +347,25 @@ function hsum(a: v128): f32 {
   return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
 }
 
+// ---- a Linear's bias: each of the rows of y [rows, n] += bias [n] ----
+export function addBias(y: usize, rows: i32, n: i32, bias: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const row = y + ((<usize>r * <usize>n) << 2);
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(bias + o)));
+    }
+  }
+}
+
+// ---- ReLU in place (count a multiple of 4) ----
+export function relu(x: usize, count: i32): void {
+  for (let i = 0; i < count; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, f32x4.max(v128.load(p), f32x4.splat(0)));
+  }
+}
+
 // ---- y += x (residual add) ----
 export function addInto(y: usize, x: usize, count: i32): void {
   for (let i = 0; i < count; i += 4) {
@@ -355,10 +374,10 @@ export function addInto(y: usize, x: usize, count: i32): void {
   }
 }
 
-// ---- logits at read ids: out[p, r] = h[p] · U[id_r] + bigram[tok_p, id_r]; U by vocabulary row
-// (CSR: row start, column index·16, weights), the bigram table f32 [V, V] or none (0). Four positions at a
-// time, their h side by side [d][4] in ht. ----
-export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: usize, cols: usize, vals: usize, toks: usize, bigram: usize, V: i32, out: usize, ht: usize): void {
+// ---- logits at read ids: out[p, r] = h[p] · U[id_r] + bias[id_r] + bigram[tok_p, id_r]; U by vocabulary
+// row (CSR: row start, column index·16, weights), the logits' bias f32 [V] or none (0), the bigram table f32
+// [V, V] or none (0). Four positions at a time, their h side by side [d][4] in ht. ----
+export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: usize, cols: usize, vals: usize, toks: usize, bias: usize, bigram: usize, V: i32, out: usize, ht: usize): void {
   for (let p0 = 0; p0 < P; p0 += 4) {
     const np = min(4, P - p0);
     for (let r = 0; r < 4; r++) {
@@ -378,6 +397,7 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
         else if (q == 2) l = f32x4.extract_lane(s, 2);
         else if (q == 3) l = f32x4.extract_lane(s, 3);
         const p = p0 + q;
+        if (bias) l += load<f32>(bias + (<usize>id << 2));
         if (bigram) l += load<f32>(bigram + ((<usize>load<i32>(toks + (<usize>p << 2)) * <usize>V + <usize>id) << 2));
         store<f32>(out + ((<usize>(p * R + r)) << 2), l);
       }

@@ -1,5 +1,7 @@
 // The model's forward pass run by our own WebAssembly kernels (kernels/forward.ts) instead of
-// onnxruntime, on the CPU, for bundles of our own model's shape (`forwardProblem` says which).
+// onnxruntime, on the CPU, for bundles of our own model's layout: ours, and OpenAI's released models as
+// import-openai converts them (biases, a logits bias, a tied unembedding, ReLU; not a graph the import
+// compacted, whose weights have other shapes). `forwardProblem` says which.
 //
 // Why: the model keeps 1/16 of its weights and half of every activation, but onnxruntime's CPU graph
 // runs dense products, a TopK (nth_element per row) at every AbsTopK site — ~43 % of a window — and
@@ -57,9 +59,11 @@ interface Kernels {
   rmsNorm(x: number, out: number, rows: number, n: number, gain: number, eps: number): void;
   spmm(x: number, rows: number, nIn: number, y: number, nOut: number, start: number, outs: number, vals: number, xt: number, yt: number): void;
   gelu(x: number, count: number): void;
+  relu(x: number, count: number): void;
+  addBias(y: number, rows: number, n: number, bias: number): void;
   attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
   addInto(y: number, x: number, count: number): void;
-  readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bigram: number, V: number, out: number, ht: number): void;
+  readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number): void;
   logSumExp(logits: number, P: number, R: number, out: number): void;
   topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
 }
@@ -71,16 +75,21 @@ interface Sparse {
   readonly vals: number;
 }
 
+/** A Linear's weights, and its bias (0: none). */
+interface Linear extends Sparse {
+  readonly bias: number;
+}
+
 interface Layer {
   readonly ln1: number;
   readonly ln2: number;
   readonly sinks: number;
-  readonly q: Sparse;
-  readonly k: Sparse;
-  readonly v: Sparse;
-  readonly proj: Sparse;
-  readonly fc: Sparse;
-  readonly mproj: Sparse;
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly proj: Linear;
+  readonly fc: Linear;
+  readonly mproj: Linear;
 }
 
 interface Shape {
@@ -95,6 +104,11 @@ interface Shape {
   readonly sink: boolean;
   readonly posEmb: boolean;
   readonly bigram: boolean;
+  /** OpenAI's released models' options (training/model.py GPTConfig): a bias on every Linear, one on the logits, the unembedding tied to wte, ReLU. */
+  readonly bias: boolean;
+  readonly logitsBias: boolean;
+  readonly tied: boolean;
+  readonly relu: boolean;
 }
 
 const num = (x: unknown): number | undefined => (Number.isInteger(x) && (x as number) > 0 ? (x as number) : undefined);
@@ -103,15 +117,15 @@ const num = (x: unknown): number | undefined => (Number.isInteger(x) && (x as nu
 function shapeOf({ model: m, layout }: ForwardSpec): Shape | string {
   const [nHead, dHead, dMlp] = [num(m.n_head), num(m.d_head), num(m.d_mlp)];
   if (!nHead || !dHead || !dMlp) return 'the manifest lacks n_head, d_head or d_mlp';
-  if (m.bias === true || m.logits_bias === true || m.tied_unembed === true) return 'the model has biases or a tied unembedding';
-  if ((m.activation ?? 'gelu') !== 'gelu') return `the model's activation is ${String(m.activation)}`;
+  const activation = m.activation ?? 'gelu';
+  if (activation !== 'gelu' && activation !== 'relu') return `the model's activation is ${String(m.activation)}`;
   if ([m.d_model, dHead, dMlp].some((w) => w % 4 !== 0)) return 'a width is not a multiple of 4';
   const afrac = m.afrac === null || m.afrac === undefined ? null : Number(m.afrac);
   const sites = Array.isArray(m.topk_sites) ? (m.topk_sites as string[]) : [...SITES];
   const widths: Record<Site, number> = { 'attn.act_in': m.d_model, 'attn.q': nHead * dHead, 'attn.k': nHead * dHead, 'attn.v': nHead * dHead, 'attn.resid_delta': m.d_model, 'mlp.act_in': m.d_model, 'mlp.post_act': dMlp, 'mlp.resid_delta': m.d_model };
   const expected = Array.from({ length: m.n_layer }, (_, L) => SITES.map((s) => `${L}.${s}:${widths[s]}`)).flat();
   if (layout.map((e) => `${e.name}:${e.length}`).join() !== expected.join()) return 'its node layout is not the one of our model';
-  return { nLayer: m.n_layer, d: m.d_model, nHead, dHead, dMlp, vocab: m.vocab_size, afrac, topkSites: new Set(sites), sink: m.sink === true, posEmb: m.pos_emb !== false, bigram: m.bigram_table === true };
+  return { nLayer: m.n_layer, d: m.d_model, nHead, dHead, dMlp, vocab: m.vocab_size, afrac, topkSites: new Set(sites), sink: m.sink === true, posEmb: m.pos_emb !== false, bigram: m.bigram_table === true, bias: m.bias === true, logitsBias: m.logits_bias === true, tied: m.tied_unembed === true, relu: activation === 'relu' };
 }
 
 /** Why the kernels cannot run this bundle (onnxruntime then runs it), or undefined. */
@@ -155,7 +169,7 @@ export class WasmForward {
     private readonly shape: Shape,
     private readonly spec: ForwardSpec,
     private readonly layers: readonly Layer[],
-    private readonly embeddings: { readonly wte: number; readonly wpe: number; readonly lnf: number; readonly head: Sparse; readonly bigram: number },
+    private readonly embeddings: { readonly wte: number; readonly wpe: number; readonly lnf: number; readonly head: Sparse; readonly logitsBias: number; readonly bigram: number },
   ) {
     const { d, nHead, dHead, dMlp } = shape;
     const T = spec.context;
@@ -191,19 +205,23 @@ export class WasmForward {
       if (!fits) throw new Error(`${path.basename(onnxPath)}'s gpt.${name} is [${t.dims.join(', ')}], but manifest.json's model needs [${dims.join(', ')}]; re-export the bundle with training/export.py.`);
       return t.values;
     };
+    // a Linear's rows rowFrom..rowFrom+nOut−1 by input, with the same rows of its bias where the model has biases
+    const linear = (name: string, nIn: number, rowFrom: number, nOut: number, rows = nOut): Linear => ({
+      ...byInput(arena, get(`${name}.weight`, rows, nIn), nIn, rowFrom, nOut),
+      bias: shape.bias ? arena.put(get(`${name}.bias`, rows).subarray(rowFrom, rowFrom + nOut)) : 0,
+    });
     const layers = Array.from({ length: shape.nLayer }, (_, L): Layer => {
       const p = `transformer.h.${L}.`;
-      const cAttn = get(p + 'attn.c_attn.weight', 3 * hd, d); // q, k, v rows
       return {
         ln1: arena.put(get(p + 'ln_1.weight', d)),
         ln2: arena.put(get(p + 'ln_2.weight', d)),
         sinks: shape.sink ? arena.put(get(p + 'attn.sink_logit', nHead)) : 0,
-        q: byInput(arena, cAttn, d, 0, hd),
-        k: byInput(arena, cAttn, d, hd, hd),
-        v: byInput(arena, cAttn, d, 2 * hd, hd),
-        proj: byInput(arena, get(p + 'attn.c_proj.weight', d, hd), hd, 0, d),
-        fc: byInput(arena, get(p + 'mlp.c_fc.weight', dMlp, d), d, 0, dMlp),
-        mproj: byInput(arena, get(p + 'mlp.c_proj.weight', d, dMlp), dMlp, 0, d),
+        q: linear(p + 'attn.c_attn', d, 0, hd, 3 * hd), // c_attn's rows: q, k, v
+        k: linear(p + 'attn.c_attn', d, hd, hd, 3 * hd),
+        v: linear(p + 'attn.c_attn', d, 2 * hd, hd, 3 * hd),
+        proj: linear(p + 'attn.c_proj', hd, 0, d),
+        fc: linear(p + 'mlp.c_fc', d, 0, dMlp),
+        mproj: linear(p + 'mlp.c_proj', dMlp, 0, d),
       };
     });
     // the table as the graph holds it (fp16 since session 9); a graph exported before the schedule turned it on has none and adds none
@@ -212,7 +230,8 @@ export class WasmForward {
       wte: arena.put(get('transformer.wte.weight', vocab, d)),
       wpe: shape.posEmb ? arena.put(get('transformer.wpe.weight', spec.context, d)) : 0,
       lnf: arena.put(get('transformer.ln_f.weight', d)),
-      head: byRow(arena, get('lm_head.weight', vocab, d), vocab, d),
+      head: byRow(arena, get(shape.tied ? 'transformer.wte.weight' : 'lm_head.weight', vocab, d), vocab, d),
+      logitsBias: shape.logitsBias ? arena.put(get('final_logits_bias', vocab)) : 0,
       bigram: shape.bigram && bigramName ? arena.put(get(bigramName, vocab, vocab)) : 0,
     };
     return new WasmForward(kernels, arena, shape, spec, layers, embeddings);
@@ -355,6 +374,11 @@ export class WasmForward {
       else if (w) K.gatherWatched(ptr, n, b.iota + 4 * scoreFrom, b.iota, P, w.at, w.count, b.watched, watchCount);
       return name === cone;
     };
+    // y [rows, nOut] = x [rows, nIn] · Wᵀ (+ bias)
+    const product = (xIn: number, rows: number, nIn: number, y: number, nOut: number, w: Linear): void => {
+      K.spmm(xIn, rows, nIn, y, nOut, w.start, w.index, w.vals, b.xt, b.yt);
+      if (w.bias) K.addBias(y, rows, nOut, w.bias);
+    };
     K.embed(b.ids, T, d, this.embeddings.wte, this.embeddings.wpe, b.x);
     const x = b.x;
     for (let L = 0; L <= last; L++) {
@@ -365,23 +389,24 @@ export class WasmForward {
       K.rmsNorm(x, b.a, T, d, ly.ln1, RMS_EPS);
       if (node(`${L}.attn.act_in`, 'attn.act_in', b.a, d)) return -1;
       if (some) K.gatherRows(b.a, d, pos, Q, b.aq);
-      K.spmm(some ? b.aq : b.a, rows, d, b.q, hd, ly.q.start, ly.q.index, ly.q.vals, b.xt, b.yt);
+      product(some ? b.aq : b.a, rows, d, b.q, hd, ly.q);
       if (node(`${L}.attn.q`, 'attn.q', b.q, hd, some)) return -1;
-      K.spmm(b.a, T, d, b.k, hd, ly.k.start, ly.k.index, ly.k.vals, b.xt, b.yt);
+      product(b.a, T, d, b.k, hd, ly.k);
       if (node(`${L}.attn.k`, 'attn.k', b.k, hd)) return -1;
-      K.spmm(b.a, T, d, b.v, hd, ly.v.start, ly.v.index, ly.v.vals, b.xt, b.yt);
+      product(b.a, T, d, b.v, hd, ly.v);
       if (node(`${L}.attn.v`, 'attn.v', b.v, hd)) return -1;
       K.attention(b.q, b.k, b.v, b.y, rows, pos, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, b.kt, b.vt, b.s);
-      K.spmm(b.y, rows, hd, b.delta, d, ly.proj.start, ly.proj.index, ly.proj.vals, b.xt, b.yt);
+      product(b.y, rows, hd, b.delta, d, ly.proj);
       if (node(`${L}.attn.resid_delta`, 'attn.resid_delta', b.delta, d, some)) return -1;
       if (some) K.gatherRows(x, d, pos, Q, x);
       K.addInto(x, b.delta, rows * d);
       K.rmsNorm(x, b.a, rows, d, ly.ln2, RMS_EPS);
       if (node(`${L}.mlp.act_in`, 'mlp.act_in', b.a, d, some)) return -1;
-      K.spmm(b.a, rows, d, b.h, dMlp, ly.fc.start, ly.fc.index, ly.fc.vals, b.xt, b.yt);
-      K.gelu(b.h, rows * dMlp);
+      product(b.a, rows, d, b.h, dMlp, ly.fc);
+      if (this.shape.relu) K.relu(b.h, rows * dMlp);
+      else K.gelu(b.h, rows * dMlp);
       if (node(`${L}.mlp.post_act`, 'mlp.post_act', b.h, dMlp, some)) return -1;
-      K.spmm(b.h, rows, dMlp, b.delta, d, ly.mproj.start, ly.mproj.index, ly.mproj.vals, b.xt, b.yt);
+      product(b.h, rows, dMlp, b.delta, d, ly.mproj);
       if (node(`${L}.mlp.resid_delta`, 'mlp.resid_delta', b.delta, d, some)) return -1;
       K.addInto(x, b.delta, rows * d);
     }
@@ -397,7 +422,7 @@ export class WasmForward {
     const e = this.embeddings;
     K.rmsNorm(x, b.a, P, d, e.lnf, RMS_EPS);
     new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
-    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.bigram, vocab, b.logits, b.xt);
+    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.logitsBias, e.bigram, vocab, b.logits, b.xt);
     K.logSumExp(b.logits, P, R, b.lse);
     K.topValues(b.logits, P, R, FORWARD_TOP_K, b.topv, b.topc);
   }
