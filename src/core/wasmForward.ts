@@ -259,9 +259,9 @@ export class WasmForward {
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) i32[this.buf.ids / 4 + t] = Number(ids[b * T + t]);
       if (K) mem.fill(0, this.buf.watched / 4, this.buf.watched / 4 + P * K); // nodes outside every location read 0
-      const Q = this.positions(P, scoreFrom, cone === undefined ? undefined : needed?.subarray(b * P, (b + 1) * P));
+      const { count: Q, last } = this.positions(P, scoreFrom, cone === undefined ? undefined : needed?.subarray(b * P, (b + 1) * P));
       // the model is causal: nothing after the last position read enters its numbers
-      const finished = Q === 0 ? -1 : this.layersOf(this.lastPosition(Q) + 1, scoreFrom, Q, pairs, K, cone);
+      const finished = Q === 0 ? -1 : this.layersOf(last + 1, scoreFrom, Q, pairs, K, cone);
       watched.set(new Float32Array(this.kernels.memory.buffer, this.buf.watched, P * K), b * P * K);
       if (!next) continue;
       this.head(finished, T, scoreFrom, R);
@@ -329,24 +329,21 @@ export class WasmForward {
 
   /**
    * The sequence positions the last layer computes past its keys and values, into buf.pos (ascending) and
-   * their rows in the watched output into buf.posOut; returns how many. Every scored position, or with
+   * their rows in the watched output into buf.posOut; returns how many and the last (−1 when none). Every scored position, or with
    * `needed` (RunInput.needed, a cone's run) those it marks: nothing at a position reads another
    * position's later layers, so each one's numbers are the same bits either way.
    */
-  private positions(P: number, scoreFrom: number, needed: Uint8Array | undefined): number {
+  private positions(P: number, scoreFrom: number, needed: Uint8Array | undefined): { count: number; last: number } {
     const i32 = new Int32Array(this.kernels.memory.buffer);
-    let Q = 0;
+    let count = 0;
+    let last = -1;
     for (let p = 0; p < P; p++) {
       if (needed && !needed[p]) continue;
-      i32[this.buf.pos / 4 + Q] = scoreFrom + p;
-      i32[this.buf.posOut / 4 + Q++] = p;
+      last = scoreFrom + p;
+      i32[this.buf.pos / 4 + count] = last;
+      i32[this.buf.posOut / 4 + count++] = p;
     }
-    return Q;
-  }
-
-  /** The last of the Q positions in buf.pos. */
-  private lastPosition(Q: number): number {
-    return new Int32Array(this.kernels.memory.buffer)[this.buf.pos / 4 + Q - 1];
+    return { count, last };
   }
 
   /**
