@@ -15,6 +15,8 @@ first differ (`first_difference`). So the same task works with tinypython_2k's r
                        (depth 2) or the end of the line (depth 1)
   while_return_true    after "while True" → ":\n"; after "return True" → "\n"
   if_equals            after "if x" → " =="; after a statement-initial "x" → " ="
+  single_double_quote_paper  the quote task in the paper's form: a call holding the only string
+                       (templates alone; a comparison with the paper's circuit sizes, not an editor circuit)
 Examples mix templates with real code from the validation split of the corpus.
 """
 
@@ -142,13 +144,14 @@ def _real_examples(tok, cases: list, rng: random.Random, n: int) -> list[Example
     return out
 
 
-def _quote_template(rng: random.Random) -> tuple[str, str, str]:
-    """(text up to the closing quote, true rest, wrong rest)."""
+def _quote_template(rng: random.Random, earlier_strings: bool = True) -> tuple[str, str, str]:
+    """(text up to the closing quote, true rest, wrong rest). Without `earlier_strings` the call is the
+    whole prompt: the paper's form of the task, where no other string can pull the answer."""
     q, other = rng.choice([('"', "'"), ("'", '"')])
     pre = ""
-    if rng.random() < 0.6:  # a distractor string of the other quote type on an earlier line
+    if earlier_strings and rng.random() < 0.6:  # a distractor string of the other quote type on an earlier line
         pre = f"{rng.choice(NAMES)} = {other}{rng.choice(WORDS)}{other}\n"
-    if rng.random() < 0.3:
+    if earlier_strings and rng.random() < 0.3:
         pre += f"{rng.choice(NAMES)} = {q}{rng.choice(WORDS)}{q}\n"
     indent = rng.choice(["", "    ", "        "])
     call = rng.choice([f"{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)}.{rng.choice(FUNCS)}(", f"{rng.choice(NAMES)} = {rng.choice(FUNCS)}("])
@@ -261,14 +264,18 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
     quote = _templates(tok, rng, half, _quote_template) + _real_examples(tok, [c for c in real if c.kind in ("double", "single")], rng, half)
     bracket = _templates(tok, rng, half, _bracket_template) + _real_examples(tok, _end_of_line_list_closes(real), rng, half)
     kw = {name: _keyword_examples(tok, rng, n_train + n_test, make) for name, make in (("while_return_true", _while_return), ("if_equals", _if_equals))}
+    # the paper's form of the quote task, from a generator of its own: adding it left every other task's
+    # examples as they were (the shipped circuits' figures are measured on them)
+    paper_quote = _templates(tok, random.Random(seed + 1), n_train + n_test, lambda r: _quote_template(r, earlier_strings=False))
     double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
+    quote_scope = closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n")
     tasks = {
         "single_double_quote": Task(
             "single_double_quote",
             "Quote closing",
             "Close a string literal with the quote that opened it: \" vs '.",
             _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok),
-            closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n"),
+            quote_scope,
         ),
         "bracket_counting": Task(
             "bracket_counting",
@@ -291,8 +298,15 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             [{"label": "compare", "tokens": [{"id": _tid(tok, " =="), "text": " =="}]}, {"label": "assign", "tokens": [{"id": _tid(tok, " ="), "text": " ="}]}],
             {"kind": "name-compare-assign"},
         ),
+        "single_double_quote_paper": Task(
+            "single_double_quote_paper",
+            "Quote closing, the paper's form",
+            "Close a string literal with the quote that opened it, in a call that holds the only string.",
+            _classes(paper_quote, ("double", "single"), [e.correct in double for e in paper_quote], tok),
+            quote_scope,
+        ),
     }
-    examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw}
+    examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw, "single_double_quote_paper": paper_quote}
     for name, task in tasks.items():
         ex = examples[name]
         rng.shuffle(ex)

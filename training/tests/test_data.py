@@ -110,6 +110,20 @@ def test_first_difference_finds_the_tokenizer_own_contrast():
     assert found is None or tok.decode(found[0]).endswith('x = "')
 
 
+def test_the_paper_form_of_the_quote_task_closes_the_only_string_of_its_prompt():
+    tok = tk.train([SOURCE * 3, "print(\"a b\")\nx.get('c d')\n" * 40])
+    built = tasks.build_tasks(tok, [SOURCE], n_train=64, n_test=32)
+    paper = built["single_double_quote_paper"]
+    assert len(paper.train) == 64 and len(paper.test) == 32
+    for e in paper.train + paper.test:
+        text = tok.decode(e.prompt)
+        opener = [ch for ch in text if ch in "\"'"]
+        assert len(opener) == 1 and "\n" not in text  # one line: the call and its string alone
+        assert tok.decode([e.correct]).startswith(opener[0]) and not tok.decode([e.wrong]).startswith(opener[0])
+    assert {c["label"] for c in paper.classes} == {"double", "single"} and all(c["tokens"] for c in paper.classes)
+    assert paper.scope == built["single_double_quote"].scope
+
+
 def test_compact_resume_file_round_trips_sparse_and_dense_weights(tmp_path):
     gpt = GPT(GPTConfig(n_layer=1, d_model=32, n_head=2, d_head=16, d_mlp=64, block_size=64))
     with torch.no_grad():
