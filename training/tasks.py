@@ -15,8 +15,9 @@ first differ (`first_difference`). So the same task works with tinypython_2k's r
                        (depth 2) or the end of the line (depth 1)
   while_return_true    after "while True" → ":\n"; after "return True" → "\n"
   if_equals            after "if x" → " =="; after a statement-initial "x" → " ="
-  single_double_quote_paper  the quote task in the paper's form: a call holding the only string
-                       (templates alone; a comparison with the paper's circuit sizes, not an editor circuit)
+  single_double_quote_paper, bracket_counting_paper  the same two tasks in the paper's form: a call
+                       holding the only string, a list statement with no list before it (templates
+                       alone; a comparison with the paper's circuit sizes, not editor circuits)
 Examples mix templates with real code from the validation split of the corpus.
 """
 
@@ -169,12 +170,13 @@ def _element(rng: random.Random) -> str:
     return f'"{rng.choice(WORDS)}"'
 
 
-def _bracket_template(rng: random.Random) -> tuple[str, str, str]:
-    """(a list statement up to its last element, true rest, wrong rest): nested closes with "]]\n"."""
+def _bracket_template(rng: random.Random, earlier_list: bool = True) -> tuple[str, str, str]:
+    """(a list statement up to its last element, true rest, wrong rest): nested closes with "]]\n".
+    Without `earlier_list` the statement is the whole prompt: the paper's form of the task."""
     nested = rng.random() < 0.5
     elems = lambda: ", ".join(_element(rng) for _ in range(rng.randint(1, 6)))  # noqa: E731
     pre = ""
-    if rng.random() < 0.4:
+    if earlier_list and rng.random() < 0.4:
         pre = f"{rng.choice(NAMES)} = [{elems()}]\n"
     head = f"{rng.choice(['', '    '])}{rng.choice(NAMES)} = "
     if nested:
@@ -264,11 +266,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
     quote = _templates(tok, rng, half, _quote_template) + _real_examples(tok, [c for c in real if c.kind in ("double", "single")], rng, half)
     bracket = _templates(tok, rng, half, _bracket_template) + _real_examples(tok, _end_of_line_list_closes(real), rng, half)
     kw = {name: _keyword_examples(tok, rng, n_train + n_test, make) for name, make in (("while_return_true", _while_return), ("if_equals", _if_equals))}
-    # the paper's form of the quote task, from a generator of its own: adding it left every other task's
-    # examples as they were (the shipped circuits' figures are measured on them)
-    paper_quote = _templates(tok, random.Random(seed + 1), n_train + n_test, lambda r: _quote_template(r, earlier_strings=False))
+    # the paper's form of the quote and bracket tasks, from a generator of their own: adding them left every
+    # other task's examples as they were (the shipped circuits' figures are measured on them)
+    paper_rng = random.Random(seed + 1)
+    paper_quote = _templates(tok, paper_rng, n_train + n_test, lambda r: _quote_template(r, earlier_strings=False))
+    paper_bracket = _templates(tok, paper_rng, n_train + n_test, lambda r: _bracket_template(r, earlier_list=False))
     double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
     quote_scope = closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n")
+    bracket_scope = closer_scope(tok, "list-close", "x = [[1, 2", "]]\n", "]\n")
     tasks = {
         "single_double_quote": Task(
             "single_double_quote",
@@ -282,7 +287,7 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "Bracket depth",
             "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
             _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok),
-            closer_scope(tok, "list-close", "x = [[1, 2", "]]\n", "]\n"),
+            bracket_scope,
         ),
         "while_return_true": Task(
             "while_return_true",
@@ -305,8 +310,21 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             _classes(paper_quote, ("double", "single"), [e.correct in double for e in paper_quote], tok),
             quote_scope,
         ),
+        "bracket_counting_paper": Task(
+            "bracket_counting_paper",
+            "Bracket depth, the paper's form",
+            "At the end of a list statement with no list before it, close one more bracket if it is nested (depth 2), or end the line.",
+            _classes(paper_bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in paper_bracket], tok),
+            bracket_scope,
+        ),
     }
-    examples = {"single_double_quote": quote, "bracket_counting": bracket, **kw, "single_double_quote_paper": paper_quote}
+    examples = {
+        "single_double_quote": quote,
+        "bracket_counting": bracket,
+        **kw,
+        "single_double_quote_paper": paper_quote,
+        "bracket_counting_paper": paper_bracket,
+    }
     for name, task in tasks.items():
         ex = examples[name]
         rng.shuffle(ex)

@@ -110,7 +110,7 @@ def test_first_difference_finds_the_tokenizer_own_contrast():
     assert found is None or tok.decode(found[0]).endswith('x = "')
 
 
-def test_the_paper_form_of_the_quote_task_closes_the_only_string_of_its_prompt():
+def test_the_paper_form_of_the_tasks_holds_one_string_or_one_list_statement():
     tok = tk.train([SOURCE * 3, "print(\"a b\")\nx.get('c d')\n" * 40])
     built = tasks.build_tasks(tok, [SOURCE], n_train=64, n_test=32)
     paper = built["single_double_quote_paper"]
@@ -122,6 +122,11 @@ def test_the_paper_form_of_the_quote_task_closes_the_only_string_of_its_prompt()
         assert tok.decode([e.correct]).startswith(opener[0]) and not tok.decode([e.wrong]).startswith(opener[0])
     assert {c["label"] for c in paper.classes} == {"double", "single"} and all(c["tokens"] for c in paper.classes)
     assert paper.scope == built["single_double_quote"].scope
+    lists = built["bracket_counting_paper"]
+    for e in lists.train + lists.test:
+        text = tok.decode(e.prompt)
+        assert "\n" not in text  # the list statement alone (prompts keep its last tokens): no earlier line
+    assert {c["label"] for c in lists.classes} == {"nested", "flat"} and lists.scope == built["bracket_counting"].scope
 
 
 def test_compact_resume_file_round_trips_sparse_and_dense_weights(tmp_path):
