@@ -66,8 +66,10 @@ async function assertSameRun(forward: WasmForward, ort: ModelSession, input: Run
   const [got, want]: RunOutput[] = [forward.run(input), await ort.run(input)];
   assert.ok(worst(got.logits, want.logits) < 1e-4, `${what}: logits differ by ${worst(got.logits, want.logits)}`);
   assert.ok(worst(got.watched, want.watched) < 1e-4, `${what}: nodes differ by ${worst(got.watched, want.watched)}`);
-  // where no AbsTopK runs, GELU's far negative tail is ~1e-11 here and 0 in onnxruntime: not a kept node
-  const kept = (o: RunOutput) => Array.from(o.watched, (v) => Math.abs(v) > 1e-9);
+  // where no AbsTopK runs, GELU's far negative tail is computed here from erfc and in onnxruntime as
+  // ½x(1 + erf) in float32, which keeps it to a few 1e-7 and rounds it to 0 below x ≈ −5.4 (seen: −6.3e-9
+  // vs 0): a value that small is not a kept node
+  const kept = (o: RunOutput) => Array.from(o.watched, (v) => Math.abs(v) > 1e-5);
   assert.deepEqual(kept(got), kept(want), `${what}: AbsTopK kept other nodes`);
   assert.ok(got.next && want.next);
   assert.deepEqual(Array.from(got.next.ids), Array.from(want.next.ids), `${what}: other next tokens`);
