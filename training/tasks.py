@@ -272,6 +272,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
     paper_quote = _templates(tok, paper_rng, n_train + n_test, lambda r: _quote_template(r, earlier_strings=False))
     paper_bracket = _templates(tok, paper_rng, n_train + n_test, lambda r: _bracket_template(r, earlier_list=False))
     double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
+    one_close = _tid(tok, "]")  # the nested class's answer: one more "]" where the flat one ends the line
+
+    def quote_classes(ex: list[Example]) -> list[dict]:
+        return _classes(ex, ("double", "single"), [e.correct in double for e in ex], tok)
+
+    def bracket_classes(ex: list[Example]) -> list[dict]:
+        return _classes(ex, ("nested", "flat"), [e.correct == one_close for e in ex], tok)
+
     quote_scope = closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n")
     bracket_scope = closer_scope(tok, "list-close", "x = [[1, 2", "]]\n", "]\n")
     tasks = {
@@ -279,14 +287,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "single_double_quote",
             "Quote closing",
             "Close a string literal with the quote that opened it: \" vs '.",
-            _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok),
+            quote_classes(quote),
             quote_scope,
         ),
         "bracket_counting": Task(
             "bracket_counting",
             "Bracket depth",
             "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
-            _classes(bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in bracket], tok),
+            bracket_classes(bracket),
             bracket_scope,
         ),
         "while_return_true": Task(
@@ -307,14 +315,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "single_double_quote_paper",
             "Quote closing, the paper's form",
             "Close a string literal with the quote that opened it, in a call that holds the only string.",
-            _classes(paper_quote, ("double", "single"), [e.correct in double for e in paper_quote], tok),
+            quote_classes(paper_quote),
             quote_scope,
         ),
         "bracket_counting_paper": Task(
             "bracket_counting_paper",
             "Bracket depth, the paper's form",
             "At the end of a list statement with no list before it, close one more bracket if it is nested (depth 2), or end the line.",
-            _classes(paper_bracket, ("nested", "flat"), [e.correct == _tid(tok, "]") for e in paper_bracket], tok),
+            bracket_classes(paper_bracket),
             bracket_scope,
         ),
     }

@@ -329,9 +329,9 @@ export class WasmForward {
 
   /**
    * The sequence positions the last layer computes past its keys and values, into buf.pos (ascending) and
-   * their rows in the watched output into buf.posOut; returns how many and the last (−1 when none). Every scored position, or with
-   * `needed` (RunInput.needed, a cone's run) those it marks: nothing at a position reads another
-   * position's later layers, so each one's numbers are the same bits either way.
+   * their rows in the watched output into buf.posOut; returns how many and the last (−1 when none).
+   * Every scored position, or with `needed` (RunInput.needed, a cone's run) those it marks: nothing at a
+   * position reads another position's later layers, so each one's numbers are the same bits either way.
    */
   private positions(P: number, scoreFrom: number, needed: Uint8Array | undefined): { count: number; last: number } {
     const i32 = new Int32Array(this.kernels.memory.buffer);
