@@ -274,11 +274,10 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
     double = {i for i in range(tok.get_vocab_size()) if (tok.id_to_token(i) or "").startswith('"')}
     one_close = _tid(tok, "]")  # the nested class's answer: one more "]" where the flat one ends the line
 
-    def quote_classes(ex: list[Example]) -> list[dict]:
-        return _classes(ex, ("double", "single"), [e.correct in double for e in ex], tok)
-
-    def bracket_classes(ex: list[Example]) -> list[dict]:
-        return _classes(ex, ("nested", "flat"), [e.correct == one_close for e in ex], tok)
+    # One contrast per kind of task, its paper form included: the editor reads both circuits of a
+    # place with the same class tokens, so a token shows one prediction whichever circuit is open.
+    quote_contrast = _classes(quote, ("double", "single"), [e.correct in double for e in quote], tok)
+    bracket_contrast = _classes(bracket, ("nested", "flat"), [e.correct == one_close for e in bracket], tok)
 
     quote_scope = closer_scope(tok, "string-close", 'f("abc', '")\n', "')\n")
     bracket_scope = closer_scope(tok, "list-close", "x = [[1, 2", "]]\n", "]\n")
@@ -287,14 +286,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "single_double_quote",
             "Quote closing",
             "Close a string literal with the quote that opened it: \" vs '.",
-            quote_classes(quote),
+            quote_contrast,
             quote_scope,
         ),
         "bracket_counting": Task(
             "bracket_counting",
             "Bracket depth",
             "At the end of a list on a line, close one more bracket if the list is nested (depth 2), or end the line (depth 1).",
-            bracket_classes(bracket),
+            bracket_contrast,
             bracket_scope,
         ),
         "while_return_true": Task(
@@ -315,14 +314,14 @@ def build_tasks(tok, val_texts: list[str], n_train: int = 1024, n_test: int = 51
             "single_double_quote_paper",
             "Quote closing, the paper's form",
             "Close a string literal with the quote that opened it, in a call that holds the only string.",
-            quote_classes(paper_quote),
+            quote_contrast,
             quote_scope,
         ),
         "bracket_counting_paper": Task(
             "bracket_counting_paper",
             "Bracket depth, the paper's form",
             "At the end of a list statement with no list before it, close one more bracket if it is nested (depth 2), or end the line.",
-            bracket_classes(paper_bracket),
+            bracket_contrast,
             bracket_scope,
         ),
     }

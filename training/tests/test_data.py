@@ -120,13 +120,14 @@ def test_the_paper_form_of_the_tasks_holds_one_string_or_one_list_statement():
         opener = [ch for ch in text if ch in "\"'"]
         assert len(opener) == 1 and "\n" not in text  # one line: the call and its string alone
         assert tok.decode([e.correct]).startswith(opener[0]) and not tok.decode([e.wrong]).startswith(opener[0])
-    assert {c["label"] for c in paper.classes} == {"double", "single"} and all(c["tokens"] for c in paper.classes)
-    assert paper.scope == built["single_double_quote"].scope
+    # the same contrast as the editor's task: one prediction per token whichever circuit is open
+    assert paper.classes == built["single_double_quote"].classes and paper.scope == built["single_double_quote"].scope
+    assert {e.correct for e in paper.train} <= {t["id"] for c in paper.classes for t in c["tokens"]}
     lists = built["bracket_counting_paper"]
     for e in lists.train + lists.test:
         text = tok.decode(e.prompt)
         assert "\n" not in text  # the list statement alone (prompts keep its last tokens): no earlier line
-    assert {c["label"] for c in lists.classes} == {"nested", "flat"} and lists.scope == built["bracket_counting"].scope
+    assert lists.classes == built["bracket_counting"].classes and lists.scope == built["bracket_counting"].scope
 
 
 def test_compact_resume_file_round_trips_sparse_and_dense_weights(tmp_path):
