@@ -28,8 +28,8 @@ Commands:
                         in document order as windows complete; memory stays flat on large files
     --top K             next-token candidates per token (default 3); 0: none, which is faster
                         (only the circuits' class tokens are read from the output layer)
-    --circuit NAME      only this circuit (a task name, e.g. single_double_quote; repeatable as
-                        NAME,NAME)
+    --circuit NAME      only this circuit (a task name, e.g. single_double_quote, or a part of
+                        one, e.g. quote; repeatable as NAME,NAME)
     --firing            only tokens where a (chosen) circuit fires
     --ablate ID,ID,...  ablate these nodes (e.g. 0.attn.v.17); @FILE: the nodes of a circuit file,
                         a panel JSON export or discover's --json output
@@ -384,13 +384,19 @@ function readoutJson(r: Readout) {
   return { p: r.p?.map(round), logit_diff: round(r.logitDiff) };
 }
 
-/** The circuits --circuit names (a task name, or a part of exactly one), in bundle order; all without it. */
+/**
+ * The circuits --circuit names, in bundle order; all without it. A name is a task name, or a part of
+ * one: of exactly one, or of several that all begin with the shortest of them, which is meant
+ * (`quote`: single_double_quote, not its paper form single_double_quote_paper).
+ */
 function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): string[] {
   const all = bundle.circuits.map((c) => c.task);
   if (!opts.has('--circuit')) return all;
   const chosen = new Set<string>();
   for (const name of String(opts.get('--circuit')).split(',').map((s) => s.trim()).filter(Boolean)) {
-    const matches = all.includes(name) ? [name] : all.filter((t) => t.includes(name));
+    const parts = all.filter((t) => t.includes(name));
+    const shortest = parts.reduce<string | undefined>((a, t) => (a === undefined || t.length < a.length ? t : a), undefined);
+    const matches = all.includes(name) ? [name] : shortest !== undefined && parts.every((t) => t.startsWith(shortest)) ? [shortest] : parts;
     if (matches.length !== 1) throw new UsageError(`--circuit ${name} ${matches.length ? 'is ambiguous' : 'matches no circuit'}: ${bundle.name} has ${all.join(', ') || 'none'}`);
     chosen.add(matches[0]);
   }

@@ -34,8 +34,9 @@ REAL_CODE_CASES = 1000  # per kind (nested, flat, double, single) and source
 MIXED_QUOTES = "heldout, quote types mixed"
 # where each task's circuit is ablated on real code: the first source is the card's figure
 ABLATION_SOURCES = {"bracket": ("heldout",), "quote": (MIXED_QUOTES, "heldout")}
-# the circuits whose task realcode.py measures on real code, and its figure there (realcode.TASK_KINDS)
-REAL_CODE_FIGURE = {"bracket_counting": "bracket", "single_double_quote": "quote"}
+# the circuits whose task realcode.py measures on real code, and its figure there (realcode.TASK_KINDS);
+# the paper-form circuits are measured on the same real code as their task's
+REAL_CODE_FIGURE = {"bracket_counting": "bracket", "single_double_quote": "quote", "bracket_counting_paper": "bracket", "single_double_quote_paper": "quote"}
 NECESSARY = 0.05  # a node is individually necessary when ablating it alone costs the circuit ≥ 5 % of its logit difference
 
 

@@ -6,7 +6,7 @@
 // panel's readout and "Show circuit at cursor" all go through DocumentScope.applies / point.
 // Pure: no `vscode` import, unit-tested in plain Node.
 import type { CircuitFile } from '../schemas/circuit';
-import { analyzeScope, applies, predictionOffsetOf, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
+import { analyzeScope, applies, predictionOffsetOf, regionOf, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
 
 /** The closing quote of a string: `"` (class 0) vs `'` (class 1). */
 export const QUOTE_TASK = 'single_double_quote';
@@ -101,8 +101,24 @@ export function documentScope(text: string): DocumentScope {
   return made;
 }
 
-/** The first of `circuits` (bundle order) whose task applies to the token at [start, end): the circuit "Show circuit at cursor" opens. */
-export function circuitAt<C extends ScopedCircuit>(circuits: readonly C[], text: string, start: number, end: number): C | undefined {
+/** The circuits of `circuits` (bundle order) with a task scope that applies to the token at [start, end): the ones the circuit panel offers there. */
+export function circuitsAt<C extends ScopedCircuit>(circuits: readonly C[], text: string, start: number, end: number): C[] {
   const scope = documentScope(text);
-  return circuits.find((c) => scopeOf(c).kind !== 'anywhere' && scope.applies(c, start, end));
+  return circuits.filter((c) => scopeOf(c).kind !== 'anywhere' && scope.applies(c, start, end));
+}
+
+/** The first of them: the circuit "Show circuit at cursor" opens. */
+export function circuitAt<C extends ScopedCircuit>(circuits: readonly C[], text: string, start: number, end: number): C | undefined {
+  return circuitsAt(circuits, text, start, end)[0];
+}
+
+/**
+ * Whether two circuits read the same prediction at every token: the same scope and the same class
+ * tokens (a task's circuit and its core pruned on the paper's form of the task). The hover then
+ * states that prediction once.
+ */
+export function samePrediction(a: Pick<CircuitFile, 'task' | 'scope' | 'classes'>, b: Pick<CircuitFile, 'task' | 'scope' | 'classes'>): boolean {
+  const [x, y] = [scopeOf(a), scopeOf(b)];
+  const ids = (c: Pick<CircuitFile, 'classes'>) => JSON.stringify(c.classes.map((k) => k.tokens.map((t) => t.id)));
+  return x.kind === y.kind && regionOf(x) === regionOf(y) && (x.read_at ?? 'before-closer') === (y.read_at ?? 'before-closer') && ids(a) === ids(b);
 }

@@ -9,7 +9,7 @@ import { type Ablation, type AblationMode, isAblating, NO_ABLATION } from '../co
 import { taskEvidence } from '../core/circuitEvidence';
 import { describeChange, describeCircuitPrediction } from '../core/readoutText';
 import { errorMessage } from '../core/errors';
-import { circuitAt, documentScope, scopeOf } from '../core/tasks';
+import { circuitAt, circuitsAt, documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
@@ -56,6 +56,7 @@ export class CircuitController implements vscode.Disposable {
   ) {
     this.disposables.push(
       panel.onDidRequestAblation((m) => void this.onAblationMessage(m).catch((e) => this.fail(e))),
+      panel.onDidChooseCircuit((task) => void this.choose(task).catch((e) => this.fail(e))),
       vscode.window.onDidChangeTextEditorSelection((e) => this.follow(e)),
     );
   }
@@ -106,6 +107,17 @@ export class CircuitController implements vscode.Disposable {
     const why = model ? `The model changed to ${model.modelName}, which has no circuit whose task applies here.` : 'The model changed, and no model is loaded now (the status bar says why).';
     this.panel.clear(`${why} Run “Show circuit at cursor” or “Why this token?” to see one.`);
     return undefined;
+  }
+
+  /**
+   * The user picked another circuit of the same token in the panel (its `choices`): it is shown there
+   * instead. The ablation named the other circuit's nodes, so it is dropped, as "Show circuit at cursor" does.
+   */
+  async choose(task: string): Promise<PanelModel | undefined> {
+    if (!this.uri || task === this.task || !this.model()?.circuits.some((c) => c.task === task)) return undefined;
+    this.task = task;
+    this.changeAblation(new Set(), this.mode, false);
+    return this.measure(await vscode.workspace.openTextDocument(this.uri), 'action');
   }
 
   /** Set ablations programmatically (commands, tests) and re-run; without a mode, the one in force. */
@@ -250,7 +262,12 @@ export class CircuitController implements vscode.Disposable {
     const token = applies ? tokenAt(tokens, at) : here;
     const base = { circuit, document: doc.uri, documentName: path.basename(doc.uri.path), documentVersion: doc.version, cursor: token ? { text: token.text, range: toRange(doc, token.start, token.end) } : null };
     this.shown = applies
-      ? { ...base, activations: await model.activations(text, at, circuit.task, this.ablation, range), readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), scope.point(circuit, here.start, here.end)?.pending, range) }
+      ? {
+          ...base,
+          activations: await model.activations(text, at, circuit.task, this.ablation, range),
+          readout: await this.readout(model, text, at, circuit, scope.truth(circuit, here.start, here.end), scope.point(circuit, here.start, here.end)?.pending, range),
+          ...choicesAt(model.circuits, circuit, text, here),
+        }
       : { ...base, activations: {}, readout: null, applies: false };
     const { warning } = taskEvidence(circuit);
     if (warning) this.shown = { ...this.shown, warning };
@@ -289,6 +306,12 @@ export class CircuitController implements vscode.Disposable {
   private fail(err: unknown): void {
     this.log.error(`circuit panel: ${errorMessage(err)}`);
   }
+}
+
+/** The circuits the panel offers at the token `here`: every one whose task scope applies there, when the shown circuit is among them (a found circuit, which applies anywhere, is not). */
+function choicesAt(circuits: readonly CircuitFile[], shown: CircuitFile, text: string, here: FiringToken): Pick<PanelModel, 'choices'> {
+  const at = circuitsAt(circuits, text, here.start, here.end);
+  return at.some((c) => c.task === shown.task) ? { choices: at.map((c) => ({ task: c.task, title: c.title, nodes: c.nodes.length })) } : {};
 }
 
 /** The token containing `at`, else the last one starting before it. */

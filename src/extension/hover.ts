@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
 import { describeCircuitPrediction, describeFiring, describePlace, tokenCode } from '../core/readoutText';
-import { documentScope, scopeOf } from '../core/tasks';
+import { documentScope, samePrediction, scopeOf } from '../core/tasks';
 import { nameAround, predictionOffsetOf, type TaskPoint } from '../core/taskScope';
 import type { CircuitFile } from '../schemas/circuit';
 import type { Documents } from './documents';
@@ -50,8 +50,10 @@ export class CircuitHover implements vscode.HoverProvider {
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['circuitInspector.showCircuitAtCursor', WHY_COMMAND, ATTENTION_COMMAND] };
     if (model.circuits.length === 0) md.appendMarkdown(`Model \`${model.modelName.replace(/`/g, '')}\` has no circuits, so nothing is highlighted.\n\n`);
-    for (const circuit of candidates) {
-      await this.describe(md, model, circuit, doc, state.text, token, state.base.partial);
+    for (const [i, circuit] of candidates.entries()) {
+      // a second circuit of the same prediction (a task's core in the paper's form) gets its firing line and link only
+      const repeats = candidates.slice(0, i).some((c) => samePrediction(c, circuit));
+      await this.describe(md, model, circuit, doc, state.text, token, state.base.partial, repeats);
     }
     for (const { circuit, point } of names) await describeName(md, model, circuit, point, doc, state, state.base.partial);
     const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
@@ -60,7 +62,7 @@ export class CircuitHover implements vscode.HoverProvider {
     return new vscode.Hover(md, new vscode.Range(doc.positionAt(token.start), doc.positionAt(token.end)));
   }
 
-  private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial']): Promise<void> {
+  private async describe(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, doc: vscode.TextDocument, text: string, token: EditorToken, range: DocumentResult['partial'], repeats: boolean): Promise<void> {
     const firing = token.circuits[circuit.task];
     const evidence = warnUnlessItCarries(md, circuit);
     // labels come from the model file: escaped, never rendered as markup (token texts go into code spans)
@@ -73,6 +75,7 @@ export class CircuitHover implements vscode.HoverProvider {
       const shown = circuitEnabled(settings, circuit.task, evidence.carries);
       md.appendMarkdown(`${describeFiring({ value: firing.value, fires: firing.fires, threshold: f.threshold * settings.thresholdScale, terms: f.terms.length, labels, positive: f.positive_class, shown })}\n\n`);
     } else md.appendMarkdown('\n\n');
+    if (repeats) return appendOpenLink(md, doc, token, circuit, `${circuit.nodes.length} nodes; the prediction is the one above`);
     // the prediction first: the hover's height is bounded, and the key nodes' meanings are long
     const scope = documentScope(text);
     const point = scope.point(circuit, token.start, token.end);
@@ -87,9 +90,14 @@ export class CircuitHover implements vscode.HoverProvider {
       return node ? [`- \`${id}\` = **${v === undefined ? '–' : v.toFixed(3)}** (mean ${node.mean.toFixed(3)}) — ${escape(node.meaning)}\n`] : [];
     });
     if (rows.length) md.appendMarkdown(`Key nodes at this token (activation here, and its mean over validation text):\n\n${rows.join('')}`);
-    const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
-    md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})\n\n---\n\n`);
+    appendOpenLink(md, doc, token, circuit);
   }
+}
+
+/** The link that opens `circuit` in the panel at this token, with an optional word on it. */
+function appendOpenLink(md: vscode.MarkdownString, doc: vscode.TextDocument, token: EditorToken, circuit: CircuitFile, note?: string): void {
+  const args = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start, task: circuit.task }]));
+  md.appendMarkdown(`\n[$(type-hierarchy) Open the ${escape(circuit.title.toLowerCase())} circuit](command:circuitInspector.showCircuitAtCursor?${args})${note ? ` (${note})` : ''}\n\n---\n\n`);
 }
 
 /**

@@ -67,6 +67,8 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
     // a node selected in the panel: the webview's selectNode message, as the panel receives it
     vscode.commands.registerCommand('circuitInspector._testSelectNode', (nodeId: string) => panel.requestSelect(nodeId)),
     vscode.commands.registerCommand('circuitInspector._testSetLabel', (nodeId: string, label: string) => panel.requestLabel(nodeId, label)),
+    // another circuit picked in the panel's circuit dropdown: the webview's chooseCircuit message, as the panel receives it
+    vscode.commands.registerCommand('circuitInspector._testChooseCircuit', (task: string) => panel.requestCircuit(task)),
     vscode.commands.registerCommand('circuitInspector._testExport', (format: ExportFormat, target: string, from?: WebviewKind) => panel.exportTo(format, vscode.Uri.file(target), from)),
   );
 }

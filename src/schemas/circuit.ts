@@ -25,6 +25,9 @@ export const SITE_PATTERN = /^(attn|mlp)\.[a-z][a-z_]{0,31}$/;
 
 export const nodeId = boundedString(48, NODE_ID_PATTERN);
 
+/** A circuit's task name, its key in the bundle, e.g. `single_double_quote`. */
+export const circuitTask = boundedString(100, /^[A-Za-z0-9_.-]+$/);
+
 /** 0 or 1: a side of the task's contrast. */
 export const classIndex = v.picklist([0, 1]);
 
@@ -152,7 +155,7 @@ const metrics = v.pipe(
 );
 
 const circuitShape = v.object({
-  task: boundedString(100, /^[A-Za-z0-9_.-]+$/),
+  task: circuitTask,
   title: boundedString(200),
   description: text,
   scope: v.optional(circuitScope),

@@ -12,7 +12,7 @@
 // answered by a message with the same `requestId` (./request).
 
 import * as v from 'valibot';
-import { circuitFile, classIndex, NODE_ID_PATTERN, nodeExamples, nodeId } from './circuit';
+import { CIRCUIT_LIMITS, circuitFile, circuitTask, classIndex, NODE_ID_PATTERN, nodeExamples, nodeId } from './circuit';
 import { checkExportData, EXPORT_LIMITS, type ExportFormat } from './exportData';
 import type { RequestType } from './request';
 import { boundedArray, boundedRecord, boundedString, check, finite, type Infer, integer, isPlainObject, pair, text, ValidationError } from './validate';
@@ -23,6 +23,7 @@ export const LIMITS = {
   text: 4_000,
   topTokens: 100,
   notice: 1_000,
+  choices: 32,
   log: 2_000,
   ...EXPORT_LIMITS,
 } as const;
@@ -84,6 +85,10 @@ export const topToken = v.strictObject({
 });
 export type TopToken = Infer<typeof topToken>;
 
+/** A circuit whose task applies at the cursor's token: the panel offers to show it instead of the one shown. */
+const circuitChoice = v.strictObject({ task: circuitTask, title: boundedString(200), nodes: integer(0, CIRCUIT_LIMITS.nodes) });
+export type CircuitChoice = Infer<typeof circuitChoice>;
+
 const panelModelShape = v.strictObject({
   /** The circuit without its nodes' `examples` (the webview asks for one node's with `nodeExamplesRequest`). */
   circuit: circuitFile,
@@ -103,6 +108,12 @@ const panelModelShape = v.strictObject({
    * the panel then shows that sentence instead of numbers. Absent: it applies.
    */
   applies: v.optional(v.boolean()),
+  /**
+   * Every circuit whose task applies at the cursor's token, the one shown among them, in the
+   * bundle's order (e.g. the quote circuit and its core pruned on the paper's form of the task);
+   * absent where the shown circuit's task does not apply.
+   */
+  choices: v.optional(boundedArray(circuitChoice, LIMITS.choices)),
   /** Why the circuit's evidence says it does not carry its task (src/core/circuitEvidence); absent when it does or makes no claim. */
   warning: v.optional(text),
   /** Circuit node ids that are currently ablated. */
@@ -122,6 +133,7 @@ export const panelModel = v.pipe(
     const m = dataset.value;
     const unknown = m.ablated.find((id) => !m.circuit.nodes.some((n) => n.id === id));
     if (unknown !== undefined) addIssue({ message: `ablated: unknown node ${unknown}` });
+    if (m.choices && !m.choices.some((c) => c.task === m.circuit.task)) addIssue({ message: `choices: the shown circuit ${m.circuit.task} is not among them` });
   }),
 );
 export type PanelModel = Infer<typeof panelModel>;
@@ -166,6 +178,8 @@ export const webviewMessages = {
   viewport: v.strictObject({ kind: v.literal('viewport'), width: integer(0, 100_000) }),
   /** The user typed a label for a node (empty: back to its id); the host keeps it in the circuit's file (src/extension/nodeLabels). */
   setLabel: v.strictObject({ kind: v.literal('setLabel'), nodeId, label: boundedString(200) }),
+  /** The user picked another of the `choices` (a circuit whose task applies at the same token): the host shows it there. */
+  chooseCircuit: v.strictObject({ kind: v.literal('chooseCircuit'), task: circuitTask }),
   /** The user pinned or unpinned the panel (pinned = do not follow the cursor). */
   setPinned: v.strictObject({ kind: v.literal('setPinned'), pinned: v.boolean() }),
   /** A problem inside the webview, for the extension's output channel. */

@@ -60,6 +60,11 @@ titleBlock.append(title, subtitle, headerWords);
 const busy = progressRing();
 busy.classList.add('busy');
 
+// the circuits whose tasks apply at the cursor's token (a task's circuit and its core in the paper's form): shown only where there is a choice
+const circuitSelect = dropdown<string>([], { title: 'Which circuit to show at this token: every circuit whose task applies here' }, (task) => post({ kind: 'chooseCircuit', task }));
+const circuitGroup = el('div', 'group');
+circuitGroup.append(circuitSelect.element);
+
 const modeSelect = dropdown<AblationMode>(
   [
     { value: 'mean', label: 'Mean ablation' },
@@ -110,7 +115,7 @@ edgeGroup.append(edgeSelect.element);
 const exportGroup = el('div', 'group export-group');
 exportGroup.append(el('span', 'group-label', 'Export'), ...exportButtons.map((b) => b.element));
 const controlsRow = el('div', 'controls');
-controlsRow.append(ablationGroup, edgeGroup, exportGroup);
+controlsRow.append(circuitGroup, ablationGroup, edgeGroup, exportGroup);
 const titleRow = el('div', 'title-row');
 titleRow.append(titleBlock, busy, pinBox.element);
 header.append(titleRow, controlsRow);
@@ -183,6 +188,10 @@ function renderHeader(): void {
   const words = model.readout?.words;
   headerWords.textContent = model.applies === false ? "This circuit's task does not apply here." : words ? [words.prediction, words.change ?? ''].join(' ').trim() : '';
   busy.hidden = !model.busy;
+  const choices = model.choices ?? [];
+  circuitGroup.hidden = choices.length < 2;
+  circuitSelect.setChoices(choices.map((c) => ({ value: c.task, label: `${c.title} · ${c.nodes} nodes` })));
+  circuitSelect.setValue(model.circuit.task);
   modeSelect.setValue(model.mode);
   pinBox.setChecked(state.pinned);
   const anyAblated = S.effectiveAblated(state).size > 0 || model.circuitOnly;

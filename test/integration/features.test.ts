@@ -7,6 +7,8 @@ import { analyzeScope } from '../../src/core/taskScope';
 import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
+/** The quote circuit's core, pruned on the paper's form of the task (training/tasks.py). */
+const QUOTE_PAPER = 'single_double_quote_paper';
 
 /** The test state of `uri` once `pred` holds for it. */
 function stateWhere(uri: vscode.Uri, pred: (s: TestState) => boolean, what: string): Promise<TestState> {
@@ -175,6 +177,41 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(Math.abs(share(reset.readout.before as { probs: [number, number] }) - before) < 1e-6);
     const cleared = await stateWhere(doc.uri, (s) => s.decorations?.flipped.length === 0 && !!s.tokens?.every((t) => !t.ablatedLogitDiff), 'flip marks cleared by reset');
     assert.ok(cleared.decorations && cleared.decorations.spans.length > 0, 'the circuit highlights stay');
+  });
+
+  test('at a string the panel offers the quote circuit and its core pruned on the paper\'s form: the core has its own nodes, the same prediction, and no highlights; the hover states the prediction once', async () => {
+    const editor = await openFixture('quotes_and_lists.py');
+    const doc = editor.document;
+    const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
+    const col = 'print("val'.length;
+    editor.selection = new vscode.Selection(line, col, line, col);
+    const full = await vscode.commands.executeCommand<NonNullable<TestState['panel']>>('circuitInspector.showCircuitAtCursor');
+    assert.equal(full.circuit.task, QUOTE, '"Show circuit at cursor" opens the task\'s own circuit first');
+    assert.deepEqual(full.choices?.map((c) => c.task), [QUOTE, QUOTE_PAPER]);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, col));
+    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.equal(hover.match(/The model expects/g)?.length, 1, `one prediction, stated once:\n${hover}`);
+    assert.match(hover, /Open the quote closing, the paper's form circuit\]\([^)]*\) \(\d+ nodes; the prediction is the one above\)/);
+    await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', QUOTE_PAPER);
+    const core = (await waitFor(async () => {
+      const s = await testState(doc.uri);
+      return s.panel?.circuit.task === QUOTE_PAPER && !s.panel.busy ? s : undefined;
+    }, 60_000, 'the core in the panel')).panel!;
+    assert.ok(core.readout && full.readout);
+    assert.equal(core.readout.before.logitDiff, full.readout.before.logitDiff, 'one token, one prediction, whichever circuit is shown');
+    assert.equal(core.readout.words?.prediction, full.readout.words?.prediction);
+    assert.notEqual(core.readout.faithfulness, full.readout.faithfulness, 'the circuit alone is each circuit\'s own');
+    assert.ok(core.circuit.nodes.length < full.circuit.nodes.length, `the core is smaller: ${core.circuit.nodes.length} of ${full.circuit.nodes.length}`);
+    assert.deepEqual(core.choices, full.choices, 'the same choices at the same token');
+    await vscode.commands.executeCommand('circuitInspector.openCircuitBeside');
+    const drawn = path.join(scratch, 'core-panel.json');
+    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', drawn, 'panel');
+    assert.equal((JSON.parse(fs.readFileSync(drawn, 'utf8')) as { nodes: unknown[] }).nodes.length, core.circuit.nodes.length, 'the panel draws the core');
+    await screenshot('panel-paper-core');
+    const marks = await decorations(doc.uri, (d) => d.spans.length > 0);
+    assert.ok(marks.spans.some((m) => m.task === QUOTE) && !marks.spans.some((m) => m.task === QUOTE_PAPER), 'the core marks nothing: its places are the quote circuit\'s');
+    await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', QUOTE);
+    await waitFor(async () => ((await testState(doc.uri)).panel?.circuit.task === QUOTE ? true : undefined), 60_000, 'back to the quote circuit');
   });
 
   test('ablating the firing-rule node keeps the highlights where the unablated circuit fires (its identity); the effect shows as flip marks', async () => {

@@ -321,6 +321,10 @@ test('--circuit and --firing filter every output form; the human form ends with 
   const none = cli('analyze', sample, '--circuit', 'nope');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /--circuit nope matches no circuit: .* has single_double_quote, /);
+  // `quote` is part of the quote task's name and of its paper form's, which begins with it: the task is meant; `i` is part of several unrelated names
+  const ambiguous = cli('analyze', sample, '--circuit', 'i');
+  assert.equal(ambiguous.status, 2);
+  assert.match(ambiguous.stderr, /--circuit i is ambiguous: /);
 });
 
 /** The node the shipped quote circuit's firing rule reads: ablating it moves the prediction. */

@@ -171,6 +171,20 @@ describe('panel host', () => {
     assert.ok(logs.some((l) => l.includes('label for unknown node 1.attn.q.3')));
   });
 
+  it('passes a circuit choice on only when the shown model offers that circuit', async () => {
+    const { controller, view, logs } = setup();
+    const chosen: string[] = [];
+    controller.onDidChooseCircuit((task) => chosen.push(task));
+    const m = sampleModel();
+    controller.update({ ...m, choices: [{ task: m.circuit.task, title: m.circuit.title, nodes: m.circuit.nodes.length }, { task: 'single_double_quote_paper', title: 'core', nodes: 18 }] });
+    view.webview.send({ kind: 'ready', protocol: PROTOCOL_VERSION });
+    view.webview.send({ kind: 'chooseCircuit', task: 'single_double_quote_paper' });
+    view.webview.send({ kind: 'chooseCircuit', task: 'if_equals' });
+    await tick();
+    assert.deepEqual(chosen, ['single_double_quote_paper']);
+    assert.ok(logs.some((l) => l.includes('if_equals is not a circuit of this token')));
+  });
+
   it('pins: cursor updates are dropped while pinned, action updates are not', async () => {
     const { controller, view, actions, posted } = setup();
     controller.update(sampleModel());

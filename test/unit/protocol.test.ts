@@ -36,6 +36,7 @@ const validWebviewMessages: WebviewMessage[] = [
   { kind: 'exportData', requestId: null, format: 'json', data: '{"a":1}' },
   { kind: 'exportData', requestId: 7, format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
   { kind: 'setPinned', pinned: true },
+  { kind: 'chooseCircuit', task: 'single_double_quote_paper' },
   { kind: 'setLabel', nodeId: '0.attn.v.17', label: 'closes the string' },
   { kind: 'viewport', width: 301 },
   { kind: 'log', level: 'warn', message: 'something' },
@@ -109,6 +110,17 @@ describe('panel model', () => {
     assert.equal(check(panelModel, { ...m, activations }).ok, false);
     assert.equal(check(panelModel, { ...m, activations: { constructor: 1 } }).ok, false);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('offers choices only with the shown circuit among them, and bounded', () => {
+    const m = sampleModel();
+    const shown = { task: m.circuit.task, title: m.circuit.title, nodes: m.circuit.nodes.length };
+    const core = { task: 'single_double_quote_paper', title: 'Quote closing, the paper\'s form', nodes: 18 };
+    assert.ok(check(panelModel, { ...m, choices: [shown, core] }).ok);
+    const without = check(panelModel, { ...m, choices: [core] });
+    assert.ok(!without.ok && /not among them/.test(without.error.message), 'the shown circuit is missing');
+    assert.equal(check(panelModel, { ...m, choices: [shown, { ...core, task: 'a b' }] }).ok, false, 'a task name with a space');
+    assert.equal(check(panelModel, { ...m, choices: Array.from({ length: LIMITS.choices + 1 }, () => shown) }).ok, false);
   });
 
   it('rejects a backwards range', () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { type CircuitFile, circuitFile } from '../../src/schemas/circuit';
 import { check } from '../../src/schemas/validate';
-import { circuitAt, documentScope, scopeOf } from '../../src/core/tasks';
+import { circuitAt, circuitsAt, documentScope, samePrediction, scopeOf } from '../../src/core/tasks';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const sample = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8')) as CircuitFile;
@@ -71,6 +71,22 @@ test('DocumentScope: applies, the prediction offset and the truth by class label
   assert.equal(circuitAt([bracket, quote], src, at('ab'), at('ab') + 1), quote);
   assert.equal(circuitAt([quote, bracket], src, at('3'), at('3') + 1), bracket);
   assert.equal(circuitAt([quote, bracket, withTask('mine', ['a', 'b'])], src, at('x'), at('x') + 1), undefined, 'anywhere circuits are never picked by place');
+});
+
+test('circuitsAt offers every circuit of a place in bundle order; samePrediction pairs a task with its paper-form core only', () => {
+  const src = 'x = f("ab")\nv = [[1, 2], [3]]\n';
+  const at = (needle: string) => src.indexOf(needle);
+  const quote = withTask('single_double_quote', ['double', 'single']);
+  const core = withTask('single_double_quote_paper', ['double', 'single'], { kind: 'string-close' });
+  const bracket = withTask('bracket_counting', ['nested', 'flat']);
+  const found = withTask('mine', ['a', 'b']);
+  assert.deepEqual(circuitsAt([quote, bracket, found, core], src, at('ab'), at('ab') + 1), [quote, core]);
+  assert.deepEqual(circuitsAt([quote, bracket, found, core], src, at('3'), at('3') + 1), [bracket]);
+  assert.ok(samePrediction(quote, core), 'the same scope (by name and stated) and the same class tokens');
+  assert.ok(!samePrediction(quote, bracket), 'another scope');
+  const fewerTokens = { ...core, classes: [{ ...core.classes[0], tokens: core.classes[0].tokens.slice(0, 1) }, core.classes[1]] as CircuitFile['classes'] };
+  assert.ok(core.classes[0].tokens.length > 1 && !samePrediction(quote, fewerTokens), 'other class tokens: another prediction');
+  assert.ok(!samePrediction(quote, { ...core, scope: { kind: 'string-close', region: 'point' } }), 'another region');
 });
 
 test('DocumentScope with read_at closer: the prediction is read at the ] itself, and its truth is what follows that ]', () => {

@@ -1,8 +1,8 @@
 // Host side of the circuit panel: a WebviewViewProvider for the view in the extension's own
 // activity-bar container (users can drag it to the secondary side bar) and, on demand, the same UI
 // as a WebviewPanel beside the editor. It shows whatever `PanelModel` the circuit controller gives
-// it and passes the webview's ablation and label messages on as they arrived (`onDidRequestAblation`,
-// `onDidRequestLabel`); it never runs the model and keeps no ablation state of its own. Pinning, revealing a token and
+// it and passes the webview's ablation, label and circuit-choice messages on as they arrived (`onDidRequestAblation`,
+// `onDidRequestLabel`, `onDidChooseCircuit`); it never runs the model and keeps no ablation state of its own. Pinning, revealing a token and
 // exports are its own business.
 //
 // Wiring (src/extension/extension.ts):
@@ -96,6 +96,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   private readonly nodeSelected = this.register(new vscode.EventEmitter<NodeSelection>());
   /** The user selected a node of the circuit shown. */
   readonly onDidSelectNode: vscode.Event<NodeSelection> = this.nodeSelected.event;
+  private readonly circuitChosen = this.register(new vscode.EventEmitter<string>());
+  /** The user picked another circuit of the cursor's token (one of the model's `choices`): its task. */
+  readonly onDidChooseCircuit: vscode.Event<string> = this.circuitChosen.event;
 
   /** The current model, its circuit without the nodes' examples (`nodeExamples` holds them). */
   private current: PanelModel | undefined;
@@ -169,6 +172,12 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
   /** The user selected node `nodeId` of the circuit shown (the webview's `selectNode`): passed on as `onDidSelectNode`. */
   requestSelect(nodeId: string): void {
     if (this.hasNode(nodeId)) this.nodeSelected.fire({ nodeId, document: this.documentUri, cursor: this.current?.cursor ?? null });
+  }
+
+  /** The user picked another circuit of the token shown (the webview's `chooseCircuit`): passed on as `onDidChooseCircuit` when the shown model offers it. */
+  requestCircuit(task: string): void {
+    if (!this.current?.choices?.some((c) => c.task === task)) return this.log(`circuit panel: ${task} is not a circuit of this token`);
+    this.circuitChosen.fire(task);
   }
 
   /** The circuit shown is no longer valid (the model changed): every webview shows `reason` instead, pinned or not. */
@@ -361,6 +370,9 @@ export class CircuitPanelController extends Disposable implements vscode.Webview
         return;
       case 'setLabel':
         this.requestLabel(m.nodeId, m.label);
+        return;
+      case 'chooseCircuit':
+        this.requestCircuit(m.task);
         return;
       case 'setPinned':
         this.isPinned = m.pinned;
