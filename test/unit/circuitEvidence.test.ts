@@ -34,5 +34,5 @@ test('the shipped bundle: every circuit carries its task (the weakest, if ==, ke
       return [c.task, taskEvidence(c).carries];
     }),
   );
-  assert.deepEqual(carries, { bracket_counting: true, if_equals: true, single_double_quote: true, while_return_true: true });
+  assert.deepEqual(carries, { bracket_counting: true, bracket_counting_paper: true, if_equals: true, single_double_quote: true, single_double_quote_paper: true, while_return_true: true });
 });
