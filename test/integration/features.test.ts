@@ -56,6 +56,18 @@ function quoteFigures(text: string, state: TestState) {
   return { inStrings: share(tokens.filter(inside)), outsideStrings: share(tokens.filter(outside)), double: closes('"'), single: closes("'") };
 }
 
+/** "Show circuit at cursor" with the cursor in the fixture's `print("value")` string: the document, the cursor and the panel model the command measured. */
+async function showCircuitInValue() {
+  const editor = await openFixture('quotes_and_lists.py');
+  const doc = editor.document;
+  const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
+  const col = 'print("val'.length;
+  editor.selection = new vscode.Selection(line, col, line, col);
+  // the model the command measured (the test state may still hold a model a cursor move before it measured)
+  const state = await vscode.commands.executeCommand<NonNullable<TestState['panel']>>('circuitInspector.showCircuitAtCursor');
+  return { doc, line, col, state };
+}
+
 suite('Highlights, hover and the circuit panel', () => {
   // exports and broken bundles written by these tests; removed when the suite ends
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ci-features-'));
@@ -127,13 +139,7 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes moves the prediction and marks the flipped predictions in the editor; reset clears them', async () => {
-    const editor = await openFixture('quotes_and_lists.py');
-    const doc = editor.document;
-    const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
-    const col = 'print("val'.length;
-    editor.selection = new vscode.Selection(line, col, line, col);
-    // the model the command measured (the test state may still hold a model a cursor move before it measured)
-    const state = await vscode.commands.executeCommand<NonNullable<TestState['panel']>>('circuitInspector.showCircuitAtCursor');
+    const { doc, state } = await showCircuitInValue();
     assert.ok(state, 'the command measures the panel model');
     assert.equal(state.circuit.task, QUOTE);
     assert.ok(state.circuit.nodes.length > 0);
@@ -180,12 +186,7 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   test('at a string the panel offers the quote circuit and its core pruned on the paper\'s form: the core has its own nodes, the same prediction, and no highlights; the hover states the prediction once', async () => {
-    const editor = await openFixture('quotes_and_lists.py');
-    const doc = editor.document;
-    const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
-    const col = 'print("val'.length;
-    editor.selection = new vscode.Selection(line, col, line, col);
-    const full = await vscode.commands.executeCommand<NonNullable<TestState['panel']>>('circuitInspector.showCircuitAtCursor');
+    const { doc, line, col, state: full } = await showCircuitInValue();
     assert.equal(full.circuit.task, QUOTE, '"Show circuit at cursor" opens the task\'s own circuit first');
     assert.deepEqual(full.choices?.map((c) => c.task), [QUOTE, QUOTE_PAPER]);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, col));
