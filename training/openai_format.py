@@ -324,9 +324,20 @@ def write_data_gym(folder: Path, merges: list[tuple[str, str]]) -> Path:
     return folder
 
 
-def repo_texts() -> list[str]:
-    """Python text that ships with the repository (its own training code), to learn fixture merges from."""
-    return [p.read_text() for p in sorted(Path(__file__).parent.glob("*.py"))]
+# Frozen Python (5,000 standard-library lines, unchanged since the bench was added) that the fixtures'
+# merges are learned from: with the repository's own training code, as before, every edit to it moved
+# the fixtures' token ids.
+FIXTURE_TEXT = Path(__file__).resolve().parents[1] / "bench" / "stdlib-5000.py"
+
+
+# ...and list statements ending in `]]\n` and `]\n`: the stdlib lines alone, at 255 merges, leave both
+# continuations of the bracket task beginning with `]`, and a converted circuit needs them to differ
+LIST_LINES = "".join(f"rows = [[{i}, {i + 1}]]\nrow = [{i}]\n" for i in range(100))
+
+
+def fixture_texts() -> list[str]:
+    """The frozen text the fixture tokenizers' merges are learned from (FIXTURE_TEXT also gives the fixture bundles' node means)."""
+    return [FIXTURE_TEXT.read_text(), LIST_LINES]
 
 
 def main() -> None:
@@ -340,7 +351,7 @@ def main() -> None:
         state = torch.load(args.out / name / "final_model.pt", weights_only=True)
         write_viz(args.out / VIZ_PATH.format(model=name), random_viz(config, state, fixture_prompts(config, seed), seed))
         n_merges = config["vocab_size"] - 257
-        write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", repo_texts(), n_merges)
+        write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", fixture_texts(), n_merges)
     print(f"wrote {', '.join(chosen)} to {args.out}")
 
 
