@@ -7,8 +7,17 @@ import { analyzeScope } from '../../src/core/taskScope';
 import { openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
-/** The quote circuit's core, pruned on the paper's form of the task (training/tasks.py). */
-const QUOTE_PAPER = 'single_double_quote_paper';
+/** Inside the string "value" of quotes_and_lists.py: the line that starts with `line`, column `col`. */
+const IN_VALUE = { line: 'print("value")', col: 'print("val'.length };
+
+/**
+ * Each task circuit and its core pruned on the paper's form of the task (training/tasks.py), at a
+ * token of quotes_and_lists.py where both apply: the line that starts with `line`, column `col`.
+ */
+const CORES = [
+  { task: QUOTE, core: 'single_double_quote_paper', place: 'a string', ...IN_VALUE, shot: 'panel-paper-core' },
+  { task: 'bracket_counting', core: 'bracket_counting_paper', place: 'a list close', line: '    values = [[5, 3, 11], [2, 7]]', col: '    values = [[5, 3, 11], [2, 7'.length, shot: 'panel-paper-bracket-core' },
+];
 
 /** The test state of `uri` once `pred` holds for it. */
 function stateWhere(uri: vscode.Uri, pred: (s: TestState) => boolean, what: string): Promise<TestState> {
@@ -57,11 +66,11 @@ function quoteFigures(text: string, state: TestState) {
 }
 
 /** "Show circuit at cursor" with the cursor in the fixture's `print("value")` string: the document, the cursor and the panel model the command measured. */
-async function showCircuitInValue() {
+/** "Show circuit at cursor" in quotes_and_lists.py on the line that starts with `start`, at column `col`. */
+async function showCircuitAt(start: string, col: number) {
   const editor = await openFixture('quotes_and_lists.py');
   const doc = editor.document;
-  const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
-  const col = 'print("val'.length;
+  const line = doc.getText().split('\n').findIndex((l) => l.startsWith(start));
   editor.selection = new vscode.Selection(line, col, line, col);
   // the model the command measured (the test state may still hold a model a cursor move before it measured)
   const state = await vscode.commands.executeCommand<NonNullable<TestState['panel']>>('circuitInspector.showCircuitAtCursor');
@@ -139,7 +148,7 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes moves the prediction and marks the flipped predictions in the editor; reset clears them', async () => {
-    const { doc, state } = await showCircuitInValue();
+    const { doc, state } = await showCircuitAt(IN_VALUE.line, IN_VALUE.col);
     assert.ok(state, 'the command measures the panel model');
     assert.equal(state.circuit.task, QUOTE);
     assert.ok(state.circuit.nodes.length > 0);
@@ -185,35 +194,37 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(cleared.decorations && cleared.decorations.spans.length > 0, 'the circuit highlights stay');
   });
 
-  test('at a string the panel offers the quote circuit and its core pruned on the paper\'s form: the core has its own nodes, the same prediction, and no highlights; the hover states the prediction once', async () => {
-    const { doc, line, col, state: full } = await showCircuitInValue();
-    assert.equal(full.circuit.task, QUOTE, '"Show circuit at cursor" opens the task\'s own circuit first');
-    assert.deepEqual(full.choices?.map((c) => c.task), [QUOTE, QUOTE_PAPER]);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, col));
-    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-    assert.equal(hover.match(/The model expects/g)?.length, 1, `one prediction, stated once:\n${hover}`);
-    assert.match(hover, /Open the quote closing, the paper's form circuit\]\([^)]*\) \(\d+ nodes; the prediction is the one above\)/);
-    await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', QUOTE_PAPER);
-    const core = (await waitFor(async () => {
-      const s = await testState(doc.uri);
-      return s.panel?.circuit.task === QUOTE_PAPER && !s.panel.busy ? s : undefined;
-    }, 60_000, 'the core in the panel')).panel!;
-    assert.ok(core.readout && full.readout);
-    assert.equal(core.readout.before.logitDiff, full.readout.before.logitDiff, 'one token, one prediction, whichever circuit is shown');
-    assert.equal(core.readout.words?.prediction, full.readout.words?.prediction);
-    assert.notEqual(core.readout.faithfulness, full.readout.faithfulness, 'the circuit alone is each circuit\'s own');
-    assert.ok(core.circuit.nodes.length < full.circuit.nodes.length, `the core is smaller: ${core.circuit.nodes.length} of ${full.circuit.nodes.length}`);
-    assert.deepEqual(core.choices, full.choices, 'the same choices at the same token');
-    await vscode.commands.executeCommand('circuitInspector.openCircuitBeside');
-    const drawn = path.join(scratch, 'core-panel.json');
-    await vscode.commands.executeCommand('circuitInspector._testExport', 'json', drawn, 'panel');
-    assert.equal((JSON.parse(fs.readFileSync(drawn, 'utf8')) as { nodes: unknown[] }).nodes.length, core.circuit.nodes.length, 'the panel draws the core');
-    await screenshot('panel-paper-core');
-    const marks = await decorations(doc.uri, (d) => d.spans.length > 0);
-    assert.ok(marks.spans.some((m) => m.task === QUOTE) && !marks.spans.some((m) => m.task === QUOTE_PAPER), 'the core marks nothing: its places are the quote circuit\'s');
-    await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', QUOTE);
-    await waitFor(async () => ((await testState(doc.uri)).panel?.circuit.task === QUOTE ? true : undefined), 60_000, 'back to the quote circuit');
-  });
+  for (const { task, core: coreTask, place, line: start, col: at, shot } of CORES) {
+    test(`at ${place} the panel offers the ${task} circuit and its core pruned on the paper's form: the core has its own nodes, the same prediction, and no highlights; the hover states the prediction once`, async () => {
+      const { doc, line, col, state: full } = await showCircuitAt(start, at);
+      assert.equal(full.circuit.task, task, '"Show circuit at cursor" opens the task\'s own circuit first');
+      assert.deepEqual(full.choices?.map((c) => c.task), [task, coreTask]);
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, col));
+      const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      assert.equal(hover.match(/The model expects/g)?.length, 1, `one prediction, stated once:\n${hover}`);
+      assert.match(hover, /Open the [a-z ]+, the paper's form circuit\]\([^)]*\) \(\d+ nodes; the prediction is the one above\)/);
+      await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', coreTask);
+      const core = (await waitFor(async () => {
+        const s = await testState(doc.uri);
+        return s.panel?.circuit.task === coreTask && !s.panel.busy ? s : undefined;
+      }, 60_000, 'the core in the panel')).panel!;
+      assert.ok(core.readout && full.readout);
+      assert.equal(core.readout.before.logitDiff, full.readout.before.logitDiff, 'one token, one prediction, whichever circuit is shown');
+      assert.equal(core.readout.words?.prediction, full.readout.words?.prediction);
+      assert.notEqual(core.readout.faithfulness, full.readout.faithfulness, 'the circuit alone is each circuit\'s own');
+      assert.ok(core.circuit.nodes.length < full.circuit.nodes.length, `the core is smaller: ${core.circuit.nodes.length} of ${full.circuit.nodes.length}`);
+      assert.deepEqual(core.choices, full.choices, 'the same choices at the same token');
+      await vscode.commands.executeCommand('circuitInspector.openCircuitBeside');
+      const drawn = path.join(scratch, `${coreTask}-panel.json`);
+      await vscode.commands.executeCommand('circuitInspector._testExport', 'json', drawn, 'panel');
+      assert.equal((JSON.parse(fs.readFileSync(drawn, 'utf8')) as { nodes: unknown[] }).nodes.length, core.circuit.nodes.length, 'the panel draws the core');
+      await screenshot(shot);
+      const marks = await decorations(doc.uri, (d) => d.spans.length > 0);
+      assert.ok(marks.spans.some((m) => m.task === task) && !marks.spans.some((m) => m.task === coreTask), `the core marks nothing: its places are the ${task} circuit's`);
+      await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', task);
+      await waitFor(async () => ((await testState(doc.uri)).panel?.circuit.task === task ? true : undefined), 60_000, `back to the ${task} circuit`);
+    });
+  }
 
   test('ablating the firing-rule node keeps the highlights where the unablated circuit fires (its identity); the effect shows as flip marks', async () => {
     const editor = await openFixture('quotes_and_lists.py');
