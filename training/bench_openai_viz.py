@@ -33,7 +33,7 @@ def main() -> None:
     if not model.exists():
         openai_format.write_model(model, config, density=openai_format.LARGE_DENSITY[args.fixture])
     if not tok_dir.exists():
-        openai_format.write_tokenizer(tok_dir, openai_format.fixture_texts(), config["vocab_size"] - 257)
+        openai_format.write_tokenizer(tok_dir, config["vocab_size"])
     state = torch.load(model / import_openai.WEIGHTS, weights_only=True)
     docs = openai_format.fixture_prompts(config, 0, args.prompts, args.tokens)
     viz_path = openai_format.write_viz(args.work / openai_format.VIZ_PATH.format(model=args.fixture), openai_format.random_viz(config, state, docs))

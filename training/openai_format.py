@@ -298,16 +298,18 @@ def byte_chars() -> dict[int, str]:
     return {b: chr(256 + others.index(b)) if b in others else chr(b) for b in range(256)}
 
 
-def write_tokenizer(folder: Path, texts: list[str], n_merges: int) -> Path:
-    """A data-gym tokenizer with tinypython_2k's split regex and n_merges merges learned from `texts`:
-    ids 0..255 the bytes (data-gym order), 256.. the merges in rank order, then `<|endoftext|>`."""
+def write_tokenizer(folder: Path, vocab_size: int) -> Path:
+    """A data-gym tokenizer of `vocab_size` ids with tinypython_2k's split regex, its merges learned from the
+    frozen FIXTURE_TEXT and LIST_LINES: ids 0..255 the bytes (data-gym order), 256.. the merges in rank
+    order, then `<|endoftext|>`."""
+    n_merges = vocab_size - 257
     folder.mkdir(parents=True, exist_ok=True)
     tok = our_tokenizer.new_tokenizer(our_tokenizer.TINYPYTHON_PATTERN)
     trainer = trainers.BpeTrainer(vocab_size=256 + n_merges, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer=trainer)
+    tok.train_from_iterator([FIXTURE_TEXT.read_text(), LIST_LINES], trainer=trainer)
     merges = json.loads(tok.to_str())["model"]["merges"]  # [[a, b], ...] in rank order
     if len(merges) != n_merges:
-        raise ValueError(f"the texts give only {len(merges)} merges, not {n_merges}; pass more text")
+        raise ValueError(f"the fixture text gives only {len(merges)} merges, not {n_merges}")
     return write_data_gym(folder, merges)
 
 
@@ -324,20 +326,13 @@ def write_data_gym(folder: Path, merges: list[tuple[str, str]]) -> Path:
     return folder
 
 
-# Frozen Python (5,000 standard-library lines, unchanged since the bench was added) that the fixtures'
-# merges are learned from: with the repository's own training code, as before, every edit to it moved
-# the fixtures' token ids.
+# The fixtures' merges are learned from frozen Python (5,000 standard-library lines, unchanged since the
+# bench was added; with the repository's own training code, as before, every edit to it moved the
+# fixtures' token ids), which also gives the fixture bundles' node means, and from list statements ending
+# in `]]\n` and `]\n`: the stdlib lines alone, at 255 merges, leave both continuations of the bracket task
+# beginning with `]`, and a converted circuit needs them to differ.
 FIXTURE_TEXT = Path(__file__).resolve().parents[1] / "bench" / "stdlib-5000.py"
-
-
-# ...and list statements ending in `]]\n` and `]\n`: the stdlib lines alone, at 255 merges, leave both
-# continuations of the bracket task beginning with `]`, and a converted circuit needs them to differ
 LIST_LINES = "".join(f"rows = [[{i}, {i + 1}]]\nrow = [{i}]\n" for i in range(100))
-
-
-def fixture_texts() -> list[str]:
-    """The frozen text the fixture tokenizers' merges are learned from (FIXTURE_TEXT also gives the fixture bundles' node means)."""
-    return [FIXTURE_TEXT.read_text(), LIST_LINES]
 
 
 def main() -> None:
@@ -350,8 +345,7 @@ def main() -> None:
         write_model(args.out / name, config, density=LARGE_DENSITY.get(name, 0.25))
         state = torch.load(args.out / name / "final_model.pt", weights_only=True)
         write_viz(args.out / VIZ_PATH.format(model=name), random_viz(config, state, fixture_prompts(config, seed), seed))
-        n_merges = config["vocab_size"] - 257
-        write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", fixture_texts(), n_merges)
+        write_tokenizer(args.out / f"tokenizer_{config['vocab_size']}", config["vocab_size"])
     print(f"wrote {', '.join(chosen)} to {args.out}")
 
 

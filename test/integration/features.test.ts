@@ -65,8 +65,7 @@ function quoteFigures(text: string, state: TestState) {
   return { inStrings: share(tokens.filter(inside)), outsideStrings: share(tokens.filter(outside)), double: closes('"'), single: closes("'") };
 }
 
-/** "Show circuit at cursor" with the cursor in the fixture's `print("value")` string: the document, the cursor and the panel model the command measured. */
-/** "Show circuit at cursor" in quotes_and_lists.py on the line that starts with `start`, at column `col`. */
+/** "Show circuit at cursor" in quotes_and_lists.py on the line that starts with `start`, at column `col`: the document, the cursor and the panel model the command measured. */
 async function showCircuitAt(start: string, col: number) {
   const editor = await openFixture('quotes_and_lists.py');
   const doc = editor.document;

@@ -131,7 +131,7 @@ def test_converted_bundle_runs_the_compact_graph(tmp_path, root, monkeypatch):
     """import_openai writes the compacted graph, exported once, says so in the manifest and card, and keeps the
     full layout."""
     folder = _with_dead_parts(tmp_path, "plain_4sites_tied")
-    openai_format.write_tokenizer(tmp_path / "tok", openai_format.fixture_texts(), 512 - 257)
+    openai_format.write_tokenizer(tmp_path / "tok", 512)
     corpus = tmp_path / "val.jsonl"
     corpus.write_text("".join(json.dumps({"path": p.name, "text": p.read_text()}) + "\n" for p in sorted((root / "src/core").glob("*.ts"))))
     exported, export_onnx = [], export.export_onnx

@@ -25,7 +25,7 @@ def made(tmp_path_factory, root):
     base = tmp_path_factory.mktemp("viz")
     config = openai_format.FIXTURES[MODEL]
     openai_format.write_model(base / MODEL, config, seed=3)
-    openai_format.write_tokenizer(base / "tok", openai_format.fixture_texts(), config["vocab_size"] - 257)
+    openai_format.write_tokenizer(base / "tok", config["vocab_size"])
     state = torch.load(base / MODEL / import_openai.WEIGHTS, weights_only=True)
     viz_path = openai_format.write_viz(
         base / openai_format.VIZ_PATH.format(model=MODEL), openai_format.random_viz(config, state, openai_format.fixture_prompts(config, 3), 3)
