@@ -217,6 +217,16 @@ class Schedule:
         model.bigram_on = self.bigram_on(step)
 
 
+def run_weights(run: Path, device) -> dict[str, torch.Tensor]:
+    """A run's latest weights: its checkpoint.pt, or else its committed compact resume.pt (a fresh
+    checkout has only that one, so a fine-tune can start from any committed run)."""
+    if (run / "checkpoint.pt").exists():
+        return torch.load(run / "checkpoint.pt", weights_only=False, map_location=device)["model"]
+    if (run / resume.COMPACT_NAME).exists():
+        return resume.load_compact(run / resume.COMPACT_NAME, device)[0]
+    raise SystemExit(f"--init-from {run}: neither checkpoint.pt nor {resume.COMPACT_NAME} is there")
+
+
 def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> tuple[int, int, int | None, dict | None, bool]:
     """Resume from checkpoint.pt (weights and optimizer) or else from the committed compact
     resume.pt (weights only: the optimizer's moments start again).
@@ -234,7 +244,7 @@ def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None,
         log(f"resumed from the compact {compact_path} at step {meta['step']} (fresh optimizer moments)")
         return meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune"), True
     if finetune:
-        model.load_state_dict(torch.load(Path(finetune["init_from"]) / "checkpoint.pt", weights_only=False, map_location=device)["model"])
+        model.load_state_dict(run_weights(Path(finetune["init_from"]), device))
         log(f"fine-tuning {finetune}")
     return 0, 0, None, finetune, False
 

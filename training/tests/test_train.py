@@ -48,3 +48,19 @@ def test_fine_tune_starts_from_the_run_and_keeps_its_density(tmp_path):
     # learning rate 0: the fine-tuned weights are the base run's, sparse pattern and all
     for (name, p), q in zip(base.state_dict().items(), fine.state_dict().values()):
         assert torch.equal(p, q), name
+
+
+def test_fine_tune_starts_from_a_run_that_has_only_its_compact_resume_file(tmp_path):
+    # a fresh checkout holds a run's resume.pt, not its checkpoint.pt
+    data = tmp_path / "data"
+    data.mkdir()
+    np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
+    np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
+    train.train("tiny", data, tmp_path / "base", total_steps=30, log=lambda *_: None)
+    (tmp_path / "base" / "checkpoint.pt").unlink()
+    compact, _ = train.resume.load_compact(tmp_path / "base" / train.resume.COMPACT_NAME)
+    fine = train.train(
+        "tiny", data, tmp_path / "fine", total_steps=5, log=lambda *_: None, finetune={"init_from": str(tmp_path / "base"), "lr_scale": 0.0, "focus_frac": 0.0}
+    )
+    for name, q in fine.state_dict().items():
+        assert torch.equal(compact[name], q), name
