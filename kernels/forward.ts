@@ -213,27 +213,38 @@ function expf4(x: v128): v128 {
 // (Numerical Recipes, "erfcc"; fractional error < 1.2e-7 everywhere), so ½·(1 + erf) keeps that relative
 // error on both sides of 0 ----
 export function gelu(x: usize, count: i32): void {
-  // count is a multiple of 4 (rows of d_mlp)
-  for (let i = 0; i < count; i += 4) {
+  // count is a multiple of 4 (rows of d_mlp). Two vectors an iteration: each one's polynomial is a
+  // chain of dependent steps, and two independent chains side by side keep the core busy.
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
     const p = x + (<usize>i << 2);
-    const v = v128.load(p);
-    const z = f32x4.mul(f32x4.abs(v), f32x4.splat(0.7071067811865476));
-    const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
-    let q = f32x4.splat(0.17087277);
-    q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(0.82215223));
-    q = f32x4.add(f32x4.mul(q, t), f32x4.splat(1.48851587));
-    q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(1.13520398));
-    q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.27886807));
-    q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(0.18628806));
-    q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.09678418));
-    q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.37409196));
-    q = f32x4.add(f32x4.mul(q, t), f32x4.splat(1.00002368));
-    q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(1.26551223));
-    const ans = f32x4.mul(t, expf4(f32x4.add(f32x4.neg(f32x4.mul(z, z)), q)));
-    // x < 0: ½·erfc(|x|/√2) = ans/2; x ≥ 0: 1 − ans/2
-    const half = v128.bitselect(ans, f32x4.sub(f32x4.splat(2), ans), f32x4.lt(v, f32x4.splat(0)));
-    v128.store(p, f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), half));
+    const a = v128.load(p);
+    const b = v128.load(p + 16);
+    v128.store(p, gelu4(a));
+    v128.store(p + 16, gelu4(b));
   }
+  if (i < count) v128.store(x + (<usize>i << 2), gelu4(v128.load(x + (<usize>i << 2))));
+}
+
+// @ts-ignore: decorator
+@inline
+function gelu4(v: v128): v128 {
+  const z = f32x4.mul(f32x4.abs(v), f32x4.splat(0.7071067811865476));
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
+  let q = f32x4.splat(0.17087277);
+  q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(0.82215223));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(1.48851587));
+  q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(1.13520398));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.27886807));
+  q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(0.18628806));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.09678418));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.37409196));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(1.00002368));
+  q = f32x4.sub(f32x4.mul(q, t), f32x4.splat(1.26551223));
+  const ans = f32x4.mul(t, expf4(f32x4.add(f32x4.neg(f32x4.mul(z, z)), q)));
+  // x < 0: ½·erfc(|x|/√2) = ans/2; x ≥ 0: 1 − ans/2
+  const half = v128.bitselect(ans, f32x4.sub(f32x4.splat(2), ans), f32x4.lt(v, f32x4.splat(0)));
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), half);
 }
 
 // ---- causal attention with a sink slot (a zero value with a learned logit per head) ----
@@ -296,12 +307,20 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         const sr = s + <usize>r * rowBytes;
         const n = load<i32>(pos + (<usize>(t0 + r) << 2)) + 1;
         for (let j = n; j < nk4; j++) store<f32>(sr + (<usize>j << 2), -Infinity);
-        let mv = f32x4.splat(sink);
-        for (let j = 0; j < nk4; j += 4) mv = f32x4.max(mv, v128.load(sr + (<usize>j << 2)));
-        const m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+        const m = rowMax(sr, nk4, sink);
         const ms = f32x4.splat(m);
         let sv = f32x4.splat(0);
-        for (let j = 0; j < nk4; j += 4) {
+        // two vectors an iteration (independent exp chains side by side), summed in the same order
+        let j = 0;
+        for (; j + 8 <= nk4; j += 8) {
+          const o = sr + (<usize>j << 2);
+          const e = expf4(f32x4.sub(v128.load(o), ms));
+          const f = expf4(f32x4.sub(v128.load(o + 16), ms));
+          v128.store(o, e);
+          v128.store(o + 16, f);
+          sv = f32x4.add(f32x4.add(sv, e), f);
+        }
+        if (j < nk4) {
           const o = sr + (<usize>j << 2);
           const e = expf4(f32x4.sub(v128.load(o), ms));
           v128.store(o, e);
@@ -345,6 +364,23 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
 @inline
 function hsum(a: v128): f32 {
   return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+}
+
+// The largest of the n (a multiple of 4) floats at p and `floor`, with two running maxima (a chain of
+// dependent max operations would wait on each other's latency; max is exact in any order).
+// @ts-ignore: decorator
+@inline
+function rowMax(p: usize, n: i32, floor: f32): f32 {
+  let a = f32x4.splat(floor);
+  let b = a;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    a = f32x4.max(a, v128.load(p + (<usize>i << 2)));
+    b = f32x4.max(b, v128.load(p + (<usize>(i + 4) << 2)));
+  }
+  if (i < n) a = f32x4.max(a, v128.load(p + (<usize>i << 2)));
+  const mv = f32x4.max(a, b);
+  return max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
 }
 
 // ---- a Linear's bias: each of the rows of y [rows, n] += bias [n] ----
@@ -411,14 +447,22 @@ export function logSumExp(logits: usize, P: i32, R: i32, out: usize): void {
   const R4 = R & ~3;
   for (let p = 0; p < P; p++) {
     const row = logits + ((<usize>(p * R)) << 2);
-    let mv = f32x4.splat(-Infinity);
-    for (let r = 0; r < R4; r += 4) mv = f32x4.max(mv, v128.load(row + (<usize>r << 2)));
-    let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    let m = rowMax(row, R4, -Infinity);
     for (let r = R4; r < R; r++) m = Mathf.max(m, load<f32>(row + (<usize>r << 2)));
     const ms = f32x4.splat(m);
     let lo = f64x2.splat(0);
     let hi = f64x2.splat(0);
-    for (let r = 0; r < R4; r += 4) {
+    // two vectors an iteration (independent exp chains side by side), summed in the same order
+    let r = 0;
+    for (; r + 8 <= R4; r += 8) {
+      const e = expf4(f32x4.sub(v128.load(row + (<usize>r << 2)), ms));
+      const f = expf4(f32x4.sub(v128.load(row + (<usize>(r + 4) << 2)), ms));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(f));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(f, f, 2, 3, 0, 1)));
+    }
+    if (r < R4) {
       const e = expf4(f32x4.sub(v128.load(row + (<usize>r << 2)), ms));
       lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
       hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
