@@ -6,12 +6,17 @@ import torch
 from training import train
 
 
-def test_a_few_steps_reduce_the_loss_and_resume(tmp_path):
+def _pattern_data(tmp_path):
+    """A data folder whose train and val streams repeat one 32-token pattern: learnable in a few steps."""
     data = tmp_path / "data"
     data.mkdir()
-    # a learnable stream: a repeating 32-token pattern
     np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
     np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
+    return data
+
+
+def test_a_few_steps_reduce_the_loss_and_resume(tmp_path):
+    data = _pattern_data(tmp_path)
     out = tmp_path / "run"
     train.train("tiny", data, out, total_steps=30, eval_every=10, ckpt_every=10, log=lambda *_: None)
     rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
@@ -35,10 +40,7 @@ def test_focused_windows_hold_their_answer_as_a_target_after_enough_context(tmp_
 
 
 def test_fine_tune_starts_from_the_run_and_keeps_its_density(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
-    np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
+    data = _pattern_data(tmp_path)
     base = train.train("tiny", data, tmp_path / "base", total_steps=30, log=lambda *_: None)
     fine = train.train(
         "tiny", data, tmp_path / "fine", total_steps=5, log=lambda *_: None, finetune={"init_from": str(tmp_path / "base"), "lr_scale": 0.0, "focus_frac": 0.0}
@@ -52,10 +54,7 @@ def test_fine_tune_starts_from_the_run_and_keeps_its_density(tmp_path):
 
 def test_fine_tune_starts_from_a_run_that_has_only_its_compact_resume_file(tmp_path):
     # a fresh checkout holds a run's resume.pt, not its checkpoint.pt
-    data = tmp_path / "data"
-    data.mkdir()
-    np.tile(np.arange(100, 132, dtype=np.uint16), 400).tofile(data / "train.bin")
-    np.tile(np.arange(100, 132, dtype=np.uint16), 50).tofile(data / "val.bin")
+    data = _pattern_data(tmp_path)
     train.train("tiny", data, tmp_path / "base", total_steps=30, log=lambda *_: None)
     (tmp_path / "base" / "checkpoint.pt").unlink()
     compact, _ = train.resume.load_compact(tmp_path / "base" / train.resume.COMPACT_NAME)
