@@ -5,7 +5,7 @@
 //
 // Why: the model keeps 1/16 of its weights and half of every activation, but onnxruntime's CPU graph
 // runs dense products, a TopK (nth_element per row) at every AbsTopK site — ~43 % of a window — and
-// ~380 small ops. Here AbsTopK is a radix selection, the products skip zero weights and zero inputs,
+// ~380 small ops. Here AbsTopK is a bit-wise threshold search, the products skip zero weights and zero inputs,
 // and each step is one call: a 256-token window in 0.55–0.65 of onnxruntime's CPU time
 // (docs/BENCHMARKS.md, "Session 18"). The numbers agree with onnxruntime's to ~1e-5 (other summation
 // orders) with the same AbsTopK selections, except where a threshold is a near-tie and the two roundings
@@ -179,7 +179,7 @@ export class WasmForward {
     const a = (floats: number) => arena.alloc(floats * 4);
     this.buf = {
       x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
-      kt: a(dHead * T4), vt: a(dHead * T4), s: a(4 * T4), xt: a(4 * widest), yt: a(4 * widest), scratch: a(256 + widest),
+      kt: a(dHead * T4), vt: a(dHead * T4), s: a(4 * T4), xt: a(4 * widest), yt: a(4 * widest + 16), scratch: a(widest),
       mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
     this.f32 = () => new Float32Array(kernels.memory.buffer);
