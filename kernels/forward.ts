@@ -422,13 +422,22 @@ export function addInto(y: usize, x: usize, count: i32): void {
 
 // ---- logits at read ids: out[p, r] = h[p] · U[id_r] + bias[id_r] + bigram[tok_p, id_r]; U by vocabulary
 // row (CSR: row start, column index·16, weights), the logits' bias f32 [V] or none (0), the bigram table f32
-// [V, V] or none (0). Four positions at a time, their h side by side [d][4] in ht. ----
-export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: usize, cols: usize, vals: usize, toks: usize, bias: usize, bigram: usize, V: i32, out: usize, ht: usize): void {
+// [V, V] or none (0). Four positions at a time: their h side by side [d][4] in ht, their logits side by
+// side [R][4] in blk, then back to rows four ids at a time. ----
+export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: usize, cols: usize, vals: usize, toks: usize, bias: usize, bigram: usize, V: i32, out: usize, ht: usize, blk: usize): void {
+  const R4 = R & ~3;
+  // the bigram rows are read as vectors where the ids are consecutive (the whole vocabulary, as the editor reads it)
+  const first = load<i32>(ids);
+  let consecutive = true;
+  for (let r = 1; r < R; r++) consecutive = consecutive && load<i32>(ids + (<usize>r << 2)) == first + r;
+  const outRow = <usize>R << 2;
   for (let p0 = 0; p0 < P; p0 += 4) {
     const np = min(4, P - p0);
-    for (let r = 0; r < 4; r++) {
-      const hrow = h + ((<usize>(p0 + r) * <usize>d) << 2);
-      for (let i = 0; i < d; i++) store<f32>(ht + ((<usize>(i * 4 + r)) << 2), r < np ? load<f32>(hrow + (<usize>i << 2)) : 0);
+    const h0 = h + ((<usize>p0 * <usize>d) << 2);
+    const hRow = <usize>d << 2;
+    for (let i = 0; i < d; i += 4) {
+      const o = <usize>i << 2;
+      transpose4(v128.load(h0 + o), np > 1 ? v128.load(h0 + hRow + o) : i32x4.splat(0), np > 2 ? v128.load(h0 + 2 * hRow + o) : i32x4.splat(0), np > 3 ? v128.load(h0 + 3 * hRow + o) : i32x4.splat(0), ht + (o << 2));
     }
     for (let r = 0; r < R; r++) {
       const id = load<i32>(ids + (<usize>r << 2));
@@ -437,16 +446,26 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
       for (let e = load<i32>(start + (<usize>id << 2)); e < e1; e++) {
         s = f32x4.add(s, f32x4.mul(v128.load(ht + <usize>load<u32>(cols + (<usize>e << 2))), v128.load32_splat(vals + (<usize>e << 2))));
       }
-      for (let q = 0; q < np; q++) {
-        let l = f32x4.extract_lane(s, 0);
-        if (q == 1) l = f32x4.extract_lane(s, 1);
-        else if (q == 2) l = f32x4.extract_lane(s, 2);
-        else if (q == 3) l = f32x4.extract_lane(s, 3);
-        const p = p0 + q;
-        if (bias) l += load<f32>(bias + (<usize>id << 2));
-        if (bigram) l += load<f32>(bigram + ((<usize>load<i32>(toks + (<usize>p << 2)) * <usize>V + <usize>id) << 2));
-        store<f32>(out + ((<usize>(p * R + r)) << 2), l);
+      if (bias) s = f32x4.add(s, v128.load32_splat(bias + (<usize>id << 2)));
+      v128.store(blk + (<usize>r << 4), s);
+    }
+    const o0 = out + <usize>p0 * outRow;
+    for (let r = 0; r < R4; r += 4) {
+      const b = blk + (<usize>r << 4);
+      transpose4(v128.load(b), v128.load(b, 16), v128.load(b, 32), v128.load(b, 48), b); // in place: read before written
+      for (let q = 0; q < np; q++) v128.store(o0 + <usize>q * outRow + (<usize>r << 2), v128.load(b + (<usize>q << 4)));
+    }
+    for (let r = R4; r < R; r++) for (let q = 0; q < np; q++) store<f32>(o0 + <usize>q * outRow + (<usize>r << 2), load<f32>(blk + (<usize>r << 4) + (<usize>q << 2)));
+    if (!bigram) continue;
+    for (let q = 0; q < np; q++) {
+      const orow = o0 + <usize>q * outRow;
+      const brow = bigram + ((<usize>load<i32>(toks + (<usize>(p0 + q) << 2)) * <usize>V) << 2);
+      let r = 0;
+      if (consecutive) {
+        const from = brow + (<usize>first << 2);
+        for (; r < R4; r += 4) v128.store(orow + (<usize>r << 2), f32x4.add(v128.load(orow + (<usize>r << 2)), v128.load(from + (<usize>r << 2))));
       }
+      for (; r < R; r++) store<f32>(orow + (<usize>r << 2), load<f32>(orow + (<usize>r << 2)) + load<f32>(brow + (<usize>load<i32>(ids + (<usize>r << 2)) << 2)));
     }
   }
 }
@@ -491,6 +510,11 @@ export function topValues(logits: usize, P: i32, R: i32, K: i32, values: usize, 
     const crow = cols + ((<usize>(p * K)) << 2);
     let n = 0;
     for (let r = 0; r < R; r++) {
+      // once K are kept, four reads at a time that none beats the K-th are passed over together
+      if (n == K && (r & 3) == 0 && r + 4 <= R && !v128.any_true(f32x4.gt(v128.load(row + (<usize>r << 2)), f32x4.splat(load<f32>(vrow + (<usize>(K - 1) << 2)))))) {
+        r += 3;
+        continue;
+      }
       const v = load<f32>(row + (<usize>r << 2));
       if (n == K && !(v > load<f32>(vrow + (<usize>(K - 1) << 2)))) continue;
       // insert after every kept entry ≥ v (earlier reads win ties)

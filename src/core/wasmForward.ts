@@ -63,7 +63,7 @@ interface Kernels {
   addBias(y: number, rows: number, n: number, bias: number): void;
   attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
   addInto(y: number, x: number, count: number): void;
-  readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number): void;
+  readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number, blk: number): void;
   logSumExp(logits: number, P: number, R: number, out: number): void;
   topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
 }
@@ -156,7 +156,7 @@ class Arena {
 
 export class WasmForward {
   private readonly f32: () => Float32Array;
-  private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
+  private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'readBlock' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
   private readonly offsets: ReadonlyMap<string, LayoutEntry>;
   private readCap = 0;
   private watchCap = 0;
@@ -180,7 +180,7 @@ export class WasmForward {
     this.buf = {
       x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
       kt: a(dHead * T4), vt: a(dHead * T4), s: a(4 * T4), xt: a(4 * widest), yt: a(4 * widest + 16), scratch: a(widest),
-      mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
+      mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, readBlock: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
     this.f32 = () => new Float32Array(kernels.memory.buffer);
     this.offsets = new Map(spec.layout.map((e) => [e.name, e]));
@@ -280,6 +280,7 @@ export class WasmForward {
     if (R > this.readCap) {
       this.readCap = R;
       this.buf.read = this.arena.alloc(4 * R);
+      this.buf.readBlock = this.arena.alloc(16 * R);
       this.buf.logits = this.arena.alloc(4 * T * R);
     }
     if (K > this.watchCap) {
@@ -419,7 +420,7 @@ export class WasmForward {
     const e = this.embeddings;
     K.rmsNorm(x, b.a, P, d, e.lnf, RMS_EPS);
     new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
-    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.logitsBias, e.bigram, vocab, b.logits, b.xt);
+    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.logitsBias, e.bigram, vocab, b.logits, b.xt, b.readBlock);
     K.logSumExp(b.logits, P, R, b.lse);
     K.topValues(b.logits, P, R, FORWARD_TOP_K, b.topv, b.topc);
   }
