@@ -293,7 +293,46 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
       const q2 = nr > 2 ? q0 + (<usize>(2 * width) << 2) : q0;
       const q3 = nr > 3 ? q0 + (<usize>(3 * width) << 2) : q0;
       const scv = f32x4.splat(scale);
-      for (let j = 0; j < nk4; j += 4) {
+      // eight keys an iteration where they fit (each query's splat serves both halves), then four
+      let j = 0;
+      for (; j + 8 <= nk4; j += 8) {
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0);
+        let a3 = f32x4.splat(0);
+        let b0 = f32x4.splat(0);
+        let b1 = f32x4.splat(0);
+        let b2 = f32x4.splat(0);
+        let b3 = f32x4.splat(0);
+        for (let c = 0; c < dh; c++) {
+          const kp = kt + <usize>c * rowBytes + (<usize>j << 2);
+          const ka = v128.load(kp);
+          const kb = v128.load(kp, 16);
+          const o = <usize>c << 2;
+          const s0 = v128.load32_splat(q0 + o);
+          const s1 = v128.load32_splat(q1 + o);
+          const s2 = v128.load32_splat(q2 + o);
+          const s3 = v128.load32_splat(q3 + o);
+          a0 = f32x4.add(a0, f32x4.mul(s0, ka));
+          a1 = f32x4.add(a1, f32x4.mul(s1, ka));
+          a2 = f32x4.add(a2, f32x4.mul(s2, ka));
+          a3 = f32x4.add(a3, f32x4.mul(s3, ka));
+          b0 = f32x4.add(b0, f32x4.mul(s0, kb));
+          b1 = f32x4.add(b1, f32x4.mul(s1, kb));
+          b2 = f32x4.add(b2, f32x4.mul(s2, kb));
+          b3 = f32x4.add(b3, f32x4.mul(s3, kb));
+        }
+        const o = <usize>j << 2;
+        v128.store(s + o, f32x4.mul(a0, scv));
+        v128.store(s + rowBytes + o, f32x4.mul(a1, scv));
+        v128.store(s + 2 * rowBytes + o, f32x4.mul(a2, scv));
+        v128.store(s + 3 * rowBytes + o, f32x4.mul(a3, scv));
+        v128.store(s + o, f32x4.mul(b0, scv), 16);
+        v128.store(s + rowBytes + o, f32x4.mul(b1, scv), 16);
+        v128.store(s + 2 * rowBytes + o, f32x4.mul(b2, scv), 16);
+        v128.store(s + 3 * rowBytes + o, f32x4.mul(b3, scv), 16);
+      }
+      for (; j < nk4; j += 4) {
         let a0 = f32x4.splat(0);
         let a1 = f32x4.splat(0);
         let a2 = f32x4.splat(0);
@@ -345,26 +384,49 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         }
       }
       for (let r = nr; r < 4; r++) zero(s + <usize>r * rowBytes, <usize>nk4 << 2);
-      // y = probabilities · values, channel by channel
-      for (let c = 0; c < dh; c++) {
+      // y = probabilities · values, two channels at a time (each loaded probability serves both; dh is a multiple of 4)
+      for (let c = 0; c < dh; c += 2) {
         const vc = vt + <usize>c * rowBytes;
         let a0 = f32x4.splat(0);
         let a1 = f32x4.splat(0);
         let a2 = f32x4.splat(0);
         let a3 = f32x4.splat(0);
+        let b0 = f32x4.splat(0);
+        let b1 = f32x4.splat(0);
+        let b2 = f32x4.splat(0);
+        let b3 = f32x4.splat(0);
         for (let j = 0; j < nk4; j += 4) {
           const o = <usize>j << 2;
-          const vv = v128.load(vc + o);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(s + o), vv));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load(s + rowBytes + o), vv));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load(s + 2 * rowBytes + o), vv));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load(s + 3 * rowBytes + o), vv));
+          const va = v128.load(vc + o);
+          const vb = v128.load(vc + rowBytes + o);
+          const p0 = v128.load(s + o);
+          const p1 = v128.load(s + rowBytes + o);
+          const p2 = v128.load(s + 2 * rowBytes + o);
+          const p3 = v128.load(s + 3 * rowBytes + o);
+          a0 = f32x4.add(a0, f32x4.mul(p0, va));
+          a1 = f32x4.add(a1, f32x4.mul(p1, va));
+          a2 = f32x4.add(a2, f32x4.mul(p2, va));
+          a3 = f32x4.add(a3, f32x4.mul(p3, va));
+          b0 = f32x4.add(b0, f32x4.mul(p0, vb));
+          b1 = f32x4.add(b1, f32x4.mul(p1, vb));
+          b2 = f32x4.add(b2, f32x4.mul(p2, vb));
+          b3 = f32x4.add(b3, f32x4.mul(p3, vb));
         }
         const yc = y + ((<usize>(t0 * width + h * dh + c)) << 2);
         store<f32>(yc, hsum(a0));
-        if (nr > 1) store<f32>(yc + (<usize>width << 2), hsum(a1));
-        if (nr > 2) store<f32>(yc + (<usize>(2 * width) << 2), hsum(a2));
-        if (nr > 3) store<f32>(yc + (<usize>(3 * width) << 2), hsum(a3));
+        store<f32>(yc, hsum(b0), 4);
+        if (nr > 1) {
+          store<f32>(yc + (<usize>width << 2), hsum(a1));
+          store<f32>(yc + (<usize>width << 2), hsum(b1), 4);
+        }
+        if (nr > 2) {
+          store<f32>(yc + (<usize>(2 * width) << 2), hsum(a2));
+          store<f32>(yc + (<usize>(2 * width) << 2), hsum(b2), 4);
+        }
+        if (nr > 3) {
+          store<f32>(yc + (<usize>(3 * width) << 2), hsum(a3));
+          store<f32>(yc + (<usize>(3 * width) << 2), hsum(b3), 4);
+        }
       }
     }
   }
