@@ -274,6 +274,54 @@ interface ComputeJob {
   readonly onUrgentDone?: () => void;
 }
 
+/**
+ * A TokenResult whose watched nodes are a view of its window's results made when read: a view costs
+ * ~0.1 µs and garbage, and the highlight pass makes ~11,000 tokens for 1,000 lines and reads few.
+ */
+class AnalysedToken implements TokenResult {
+  declare readonly readouts?: Readonly<Record<string, Readout>>;
+
+  constructor(
+    readonly index: number,
+    readonly id: number,
+    readonly text: string,
+    readonly start: number,
+    readonly end: number,
+    readonly next: readonly NextToken[],
+    readonly circuits: Readonly<Record<string, CircuitAtToken>>,
+    /** The window's watched nodes [positions, stride] and this token's K of them at `from`. */
+    private readonly values: Float32Array,
+    private readonly from: number,
+    private readonly count: number,
+    readouts: Readonly<Record<string, Readout>> | undefined,
+  ) {
+    if (readouts) this.readouts = readouts;
+  }
+
+  get watched(): Float32Array {
+    return this.values.subarray(this.from, this.from + this.count);
+  }
+}
+
+/** Whether the task of circuit k (of the analyzer's bundle, in order) applies to token i of one encoding. */
+type TaskApplies = (k: number, i: number) => boolean;
+
+/** The scope's answer for each token of `enc` (UTF-16 offsets `shift` into the document), asked each time. */
+function taskApplies(circuits: readonly CircuitFile[], enc: TokenRanges, shift: number, scope: DocumentScope): TaskApplies {
+  return (k, i) => scope.applies(circuits[k], enc.starts[i] + shift, enc.ends[i] + shift);
+}
+
+/** The same, each answer kept (one byte a circuit and token): for an analysis that asks at every token more than once. */
+function rememberedTaskApplies(circuits: readonly CircuitFile[], enc: TokenRanges, shift: number, scope: DocumentScope): TaskApplies {
+  const ask = taskApplies(circuits, enc, shift, scope);
+  const known = circuits.map(() => new Uint8Array(enc.ids.length)); // 0: not asked yet, 1: no, 2: yes
+  return (k, i) => {
+    const row = known[k];
+    if (row[i] === 0) row[i] = ask(k, i) ? 2 : 1;
+    return row[i] === 2;
+  };
+}
+
 export class DocumentAnalyzer {
   /**
    * Flat indices of every node any circuit uses [K]: sorted, or for an analyzer from withCircuits
@@ -399,13 +447,15 @@ export class DocumentAnalyzer {
     const enc = this.encode(source);
     const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
     const windows = this.windows(seq);
-    const scope = documentScope(text);
-    const applies = this.reads === 'firing' && !full ? this.taskPositions(windows, enc, shift, scope) : undefined;
+    const firingPass = this.reads === 'firing' && !full;
+    // the highlight pass asks at every token twice (which windows and positions to run, then each token's result)
+    const tasks = (firingPass ? rememberedTaskApplies : taskApplies)(this.bundle.circuits, enc, shift, documentScope(text));
+    const applies = firingPass ? this.taskPositions(windows, tasks) : undefined;
     const looked = this.lookUp(windows, seq, full, ablation, this.options.neededOnly ? applies : undefined);
     const results = looked.results;
     const todo = applies ? this.withoutQuiet(looked.todo, results, applies) : looked.todo;
     const scale = options.thresholdScale ?? 1;
-    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, scope, complete, todo.length, started);
+    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, tasks, complete, todo.length, started);
     if (todo.length) {
       // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
       const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
@@ -443,13 +493,13 @@ export class DocumentAnalyzer {
    * Per window, which of its scored positions the task of one of this analyzer's circuits applies to
    * [P], or undefined where it applies to none (sequence position p holds token p − 1; the EOT prefix is none).
    */
-  private taskPositions(windows: readonly Window[], enc: TokenRanges, shift: number, scope: DocumentScope): (Uint8Array | undefined)[] {
+  private taskPositions(windows: readonly Window[], tasks: TaskApplies): (Uint8Array | undefined)[] {
     return windows.map((win) => {
       const flags = new Uint8Array(win.length - win.from);
       let any = false;
       for (let j = 0; j < flags.length; j++) {
         const p = win.start + win.from + j;
-        if (p < 1 || !this.bundle.circuits.some((c) => scope.applies(c, enc.starts[p - 1] + shift, enc.ends[p - 1] + shift))) continue;
+        if (p < 1 || !this.bundle.circuits.some((_, k) => tasks(k, p - 1))) continue;
         flags[j] = 1;
         any = true;
       }
@@ -568,7 +618,7 @@ export class DocumentAnalyzer {
     const { seq, enc } = compactSequence(this.bundle, text); // not this.encode(): that keeps the document
     options.onTokenized?.(enc.ids.length);
     const windows = this.windows(seq);
-    const scope = documentScope(text);
+    const tasks = taskApplies(this.bundle.circuits, enc, 0, documentScope(text));
     const { mask, fill } = ablationVectors(this.bundle, ablation);
     const ahead: { wins: Window[]; results: Promise<RunPart[]> }[] = [];
     for (let next = 0; next < windows.length || ahead.length; ) {
@@ -585,7 +635,7 @@ export class DocumentAnalyzer {
       yield batch.wins.flatMap((win, b) => {
         const store = newStore(win.length - win.from);
         DocumentAnalyzer.addPart(store, parts[b]);
-        return this.windowTokens(win, this.view(store), enc, text, 0, options.thresholdScale ?? 1, scope, true);
+        return this.windowTokens(win, this.view(store), enc, text, 0, options.thresholdScale ?? 1, tasks, true);
       });
     }
   }
@@ -621,11 +671,11 @@ export class DocumentAnalyzer {
   }
 
   /** The tokens a window scores (the EOT prefix is not a document token: position p holds token p − 1). */
-  private windowTokens(win: Window, res: WindowResult, enc: TokenRanges, source: string, shift: number, scale: number, scope: DocumentScope, readouts = false): TokenResult[] {
+  private windowTokens(win: Window, res: WindowResult, enc: TokenRanges, source: string, shift: number, scale: number, tasks: TaskApplies, readouts = false): TokenResult[] {
     const tokens: TokenResult[] = [];
     for (let j = 0; j < win.length - win.from; j++) {
       const i = win.start + win.from + j - 1;
-      if (i >= 0) tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale, scope, readouts));
+      if (i >= 0) tokens.push(this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, scale, tasks, readouts));
     }
     return tokens;
   }
@@ -642,13 +692,13 @@ export class DocumentAnalyzer {
   }
 
   /** The per-token results of the windows that have one (all of them when `complete`). */
-  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, scope: DocumentScope, complete: boolean, computed: number, started: number): DocumentAnalysis {
+  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number): DocumentAnalysis {
     const tokens: TokenResult[] = [];
     const where: [WindowResult, number][] = []; // token index → its window result and row in it
     windows.forEach((win, w) => {
       const res = results[w];
       if (!res) return;
-      for (const t of this.windowTokens(win, res, enc, source, shift, scale, scope)) {
+      for (const t of this.windowTokens(win, res, enc, source, shift, scale, tasks)) {
         where[t.index] = [res, t.index + 1 - win.start - win.from];
         tokens.push(t);
       }
@@ -702,7 +752,7 @@ export class DocumentAnalyzer {
     this.shared.cache.set(key, store);
     const res = this.view(store);
     const j = i + 1 - win.start - win.from;
-    const token = this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, options.thresholdScale ?? 1, documentScope(text), true);
+    const token = this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, options.thresholdScale ?? 1, taskApplies(this.bundle.circuits, enc, shift, documentScope(text)), true);
     const readouts: Record<string, Readout> = {};
     for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, j, c.task);
     return { token, readouts };
@@ -751,16 +801,16 @@ export class DocumentAnalyzer {
     return { stale: () => aborted() || generations.get(key) !== generation, superseded, end };
   }
 
-  private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, scope: DocumentScope, withReadouts = false): TokenResult {
-    const watched = res.watched.subarray(j * res.stride, j * res.stride + this.watch.length);
+  private token(i: number, id: number, source: string, s: number, e: number, shift: number, res: WindowResult, j: number, scale: number, tasks: TaskApplies, withReadouts = false): TokenResult {
+    const row = j * res.stride; // this token's watched nodes in res.watched
     const circuits: Record<string, CircuitAtToken> = {};
     let readouts: Record<string, Readout> | undefined;
-    for (const p of this.plans) {
+    for (const [k, p] of this.plans.entries()) {
       let value = 0;
-      for (const [col, coef] of p.terms) value += coef * watched[col];
+      for (const [col, coef] of p.terms) value += coef * res.watched[row + col];
       const firing = p.c.firing;
       const pos = firing?.positive_class ?? 0;
-      const applies = scope.applies(p.c, s + shift, e + shift);
+      const applies = tasks(k, i);
       circuits[p.c.task] = {
         value,
         applies,
@@ -775,8 +825,9 @@ export class DocumentAnalyzer {
       const nid = res.topIds[j * k + r];
       next.push({ id: nid, text: this.bundle.tokenizer.tokenText(nid), p: res.topP[j * k + r] });
     }
-    return { index: i, id, text: source.slice(s, e), start: s + shift, end: e + shift, next, circuits, watched, ...(withReadouts ? { readouts: readouts ?? {} } : {}) };
+    return new AnalysedToken(i, id, source.slice(s, e), s + shift, e + shift, next, circuits, res.watched, row, this.watch.length, withReadouts ? (readouts ?? {}) : undefined);
   }
+
 
   private readoutOf(res: WindowResult, j: number, task: string): Readout {
     const c = this.bundle.circuits.findIndex((x) => x.task === task);
