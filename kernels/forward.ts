@@ -260,14 +260,16 @@ function gelu4(v: v128): v128 {
 // ---- causal attention with a sink slot (a zero value with a learned logit per head) ----
 // q [Q, nh·dh] for the ascending positions pos[0..Q), k and v [T, nh·dh] (T = pos[Q−1] + 1: the keys the
 // last query sees), y [Q, nh·dh].
-// Per head, keys and values are laid out by channel (kt, vt [dh][T4], T4 = T rounded up to 4, zero
+// Per head, keys and values are laid out by channel (kt, vt [dh][T8], T8 = T rounded up to 8, zero
 // padded) and queries go four at a time, so each four-lane multiply-add serves four keys or four
-// channels and each loaded key or value chunk serves four queries. s: scores scratch [4][T4].
+// channels and each loaded key or value chunk serves four queries. Keys go eight at a time (a padded key
+// scores 0, is masked like a future one and weighs 0, adding +0 to every sum: the same bits as without
+// it). s: scores scratch [4][T8].
 export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize): void {
   const width = nh * dh;
   const T = load<i32>(pos + (<usize>(Q - 1) << 2)) + 1;
-  const T4 = (T + 3) & ~3;
-  const rowBytes = <usize>T4 << 2;
+  const T8 = (T + 7) & ~7;
+  const rowBytes = <usize>T8 << 2;
   for (let h = 0; h < nh; h++) {
     for (let c = 0; c < dh; c++) {
       const kc = kt + <usize>c * rowBytes;
@@ -277,7 +279,7 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         store<f32>(kc + (<usize>j << 2), load<f32>(k + src));
         store<f32>(vc + (<usize>j << 2), load<f32>(v + src));
       }
-      for (let j = T; j < T4; j++) {
+      for (let j = T; j < T8; j++) {
         store<f32>(kc + (<usize>j << 2), 0);
         store<f32>(vc + (<usize>j << 2), 0);
       }
@@ -286,16 +288,15 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
     for (let t0 = 0; t0 < Q; t0 += 4) {
       const nr = min(4, Q - t0);
       const nk = load<i32>(pos + (<usize>(t0 + nr - 1) << 2)) + 1; // keys the block's last query sees
-      const nk4 = (nk + 3) & ~3;
+      const nk8 = (nk + 7) & ~7;
       // rows past Q repeat the block's first query (their results are not stored)
       const q0 = q + ((<usize>(t0 * width + h * dh)) << 2);
       const q1 = nr > 1 ? q0 + (<usize>width << 2) : q0;
       const q2 = nr > 2 ? q0 + (<usize>(2 * width) << 2) : q0;
       const q3 = nr > 3 ? q0 + (<usize>(3 * width) << 2) : q0;
       const scv = f32x4.splat(scale);
-      // eight keys an iteration where they fit (each query's splat serves both halves), then four
-      let j = 0;
-      for (; j + 8 <= nk4; j += 8) {
+      // eight keys an iteration (each query's splat serves both halves)
+      for (let j = 0; j < nk8; j += 8) {
         let a0 = f32x4.splat(0);
         let a1 = f32x4.splat(0);
         let a2 = f32x4.splat(0);
@@ -332,36 +333,16 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         v128.store(s + 2 * rowBytes + o, f32x4.mul(b2, scv), 16);
         v128.store(s + 3 * rowBytes + o, f32x4.mul(b3, scv), 16);
       }
-      for (; j < nk4; j += 4) {
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let a2 = f32x4.splat(0);
-        let a3 = f32x4.splat(0);
-        for (let c = 0; c < dh; c++) {
-          const kv = v128.load(kt + <usize>c * rowBytes + (<usize>j << 2));
-          const o = <usize>c << 2;
-          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q0 + o), kv));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(q1 + o), kv));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(q2 + o), kv));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(q3 + o), kv));
-        }
-        const o = <usize>j << 2;
-        v128.store(s + o, f32x4.mul(a0, scv));
-        v128.store(s + rowBytes + o, f32x4.mul(a1, scv));
-        v128.store(s + 2 * rowBytes + o, f32x4.mul(a2, scv));
-        v128.store(s + 3 * rowBytes + o, f32x4.mul(a3, scv));
-      }
       // per query: mask the future, softmax with the sink slot, scores → probabilities in place
       for (let r = 0; r < nr; r++) {
         const sr = s + <usize>r * rowBytes;
         const n = load<i32>(pos + (<usize>(t0 + r) << 2)) + 1;
-        for (let j = n; j < nk4; j++) store<f32>(sr + (<usize>j << 2), -Infinity);
-        const m = rowMax(sr, nk4, sink);
+        for (let j = n; j < nk8; j++) store<f32>(sr + (<usize>j << 2), -Infinity);
+        const m = rowMax(sr, nk8, sink);
         const ms = f32x4.splat(m);
         let sv = f32x4.splat(0);
-        // two vectors an iteration (independent exp chains side by side), summed in the same order
-        let j = 0;
-        for (; j + 8 <= nk4; j += 8) {
+        // two vectors an iteration (independent exp chains side by side)
+        for (let j = 0; j < nk8; j += 8) {
           const o = sr + (<usize>j << 2);
           const e = expf4(f32x4.sub(v128.load(o), ms));
           const f = expf4(f32x4.sub(v128.load(o + 16), ms));
@@ -369,21 +350,15 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
           v128.store(o + 16, f);
           sv = f32x4.add(f32x4.add(sv, e), f);
         }
-        if (j < nk4) {
-          const o = sr + (<usize>j << 2);
-          const e = expf4(f32x4.sub(v128.load(o), ms));
-          v128.store(o, e);
-          sv = f32x4.add(sv, e);
-        }
         let sum: f32 = f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
         if (hasSink) sum += f32x4.extract_lane(expf4(f32x4.splat(sink - m)), 0);
         const inv = f32x4.splat(<f32>1 / sum);
-        for (let j = 0; j < nk4; j += 4) {
+        for (let j = 0; j < nk8; j += 4) {
           const o = sr + (<usize>j << 2);
           v128.store(o, f32x4.mul(v128.load(o), inv));
         }
       }
-      for (let r = nr; r < 4; r++) zero(s + <usize>r * rowBytes, <usize>nk4 << 2);
+      for (let r = nr; r < 4; r++) zero(s + <usize>r * rowBytes, <usize>nk8 << 2);
       // y = probabilities · values, two channels at a time (each loaded probability serves both; dh is a multiple of 4)
       for (let c = 0; c < dh; c += 2) {
         const vc = vt + <usize>c * rowBytes;
@@ -395,7 +370,7 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         let b1 = f32x4.splat(0);
         let b2 = f32x4.splat(0);
         let b3 = f32x4.splat(0);
-        for (let j = 0; j < nk4; j += 4) {
+        for (let j = 0; j < nk8; j += 4) {
           const o = <usize>j << 2;
           const va = v128.load(vc + o);
           const vb = v128.load(vc + rowBytes + o);
