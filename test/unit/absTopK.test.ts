@@ -1,0 +1,76 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+
+// The AbsTopK kernel alone (kernels/forward.ts) against a sort, on rows the model's windows rarely hold:
+// ties at the threshold, ±0, subnormals, ±∞, constant rows, every k. The model-level tests
+// (wasmForward.test.ts) check the same selections as PyTorch and onnxruntime on real windows.
+
+interface AbsTopKKernel {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  absTopK(x: number, rows: number, n: number, k: number, scratch: number): void;
+}
+
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+};
+
+// the module the forward loads (src/core/wasmForward.ts), next to the compiled sources
+const wasmFile = path.join(__dirname, '..', '..', 'src', 'core', 'forward.wasm');
+
+function kernel(): AbsTopKKernel {
+  const module = new WebAssembly.Module(fs.readFileSync(wasmFile));
+  const k = new WebAssembly.Instance(module, { env: { abort: () => assert.fail('the kernels aborted') } }).exports as AbsTopKKernel;
+  k.memory.grow(16);
+  return k;
+}
+
+/** Each row with the entries whose |x| is at least the k-th largest |x| kept (ties kept) and the others +0. */
+function reference(rows: Float32Array, n: number, k: number): Float32Array {
+  const out = new Float32Array(rows.length);
+  for (let r = 0; r < rows.length / n; r++) {
+    const row = rows.subarray(r * n, (r + 1) * n);
+    const threshold = Array.from(row, Math.abs).sort((a, b) => b - a)[k - 1];
+    row.forEach((v, i) => (out[r * n + i] = Math.abs(v) >= threshold ? v : 0));
+  }
+  return out;
+}
+
+// a small linear congruential generator: the same rows on every run
+function generator(seed: number): () => number {
+  let s = seed;
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
+const KINDS: Record<string, (u: () => number) => number> = {
+  spread: (u) => (u() - 0.5) * 4,
+  'ties and zeros': (u) => Math.round((u() - 0.5) * 4),
+  'signed zeros and subnormals': (u) => (u() < 0.5 ? 0 : u() < 0.2 ? -0 : (u() - 0.5) * 1e-39),
+  constant: () => 1.5,
+  infinities: (u) => (u() < 0.1 ? (u() < 0.5 ? Infinity : -Infinity) : (u() - 0.5) * 1e30),
+  'powers of two': (u) => (u() < 0.5 ? -1 : 1) * 2 ** Math.floor(u() * 60 - 30),
+};
+
+test('AbsTopK keeps exactly the entries a sort keeps, ties at the threshold included, on rows of every kind and width', () => {
+  const K = kernel();
+  const at = 1 << 16; // above the module's own data
+  const u = generator(7);
+  let checked = 0;
+  for (const [kind, value] of Object.entries(KINDS)) {
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 4 * (1 + Math.floor(u() * 40)); // widths are multiples of 4 (the host checks)
+      const k = 1 + Math.floor(u() * n);
+      const rowCount = 1 + Math.floor(u() * 3);
+      const rows = Float32Array.from({ length: rowCount * n }, () => value(u));
+      new Float32Array(K.memory.buffer, at, rows.length).set(rows);
+      K.absTopK(at, rowCount, n, k, at + 4 * rows.length);
+      const got = new Float32Array(K.memory.buffer, at, rows.length);
+      const want = reference(rows, n, k);
+      want.forEach((w, i) => assert.ok(Object.is(got[i], w), `${kind}, width ${n}, k ${k}, entry ${i}: ${got[i]} where a sort keeps ${w}`));
+      checked++;
+    }
+  }
+  assert.equal(checked, 6 * 300);
+});
