@@ -805,7 +805,8 @@ export class DocumentAnalyzer {
     const row = j * res.stride; // this token's watched nodes in res.watched
     const circuits: Record<string, CircuitAtToken> = {};
     let readouts: Record<string, Readout> | undefined;
-    for (const [k, p] of this.plans.entries()) {
+    for (let k = 0; k < this.plans.length; k++) {
+      const p = this.plans[k];
       let value = 0;
       for (const [col, coef] of p.terms) value += coef * res.watched[row + col];
       const firing = p.c.firing;

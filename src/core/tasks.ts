@@ -6,7 +6,7 @@
 // panel's readout and "Show circuit at cursor" all go through DocumentScope.applies / point.
 // Pure: no `vscode` import, unit-tested in plain Node.
 import type { CircuitFile } from '../schemas/circuit';
-import { analyzeScope, applies, predictionOffsetOf, regionOf, type ScopeMap, taskPoint, type TaskPointAt, type TaskScope } from './taskScope';
+import { analyzeScope, applies, predictionOffsetOf, regionOf, type ScopeKind, type ScopeMap, type ScopeReach, scopeReach, taskPoint, type TaskPointAt, type TaskScope, withinReach } from './taskScope';
 
 /** The closing quote of a string: `"` (class 0) vs `'` (class 1). */
 export const QUOTE_TASK = 'single_double_quote';
@@ -33,6 +33,7 @@ type ScopedCircuit = Pick<CircuitFile, 'task' | 'scope'>;
 /** Where each circuit's task applies in one document text. Get it with documentScope(text). */
 export class DocumentScope {
   readonly map: ScopeMap;
+  private readonly reaches = new Map<Exclude<ScopeKind, 'anywhere'>, ScopeReach>();
 
   constructor(readonly text: string) {
     this.map = analyzeScope(text);
@@ -40,7 +41,16 @@ export class DocumentScope {
 
   /** Whether `circuit`'s task applies to the token at UTF-16 [start, end): the one decision. */
   applies(circuit: ScopedCircuit, start: number, end: number): boolean {
-    return applies(scopeOf(circuit), this.map, start, end);
+    const scope = scopeOf(circuit);
+    if (scope.kind !== 'anywhere' && !withinReach(this.reachOf(scope.kind), start, end)) return false;
+    return applies(scope, this.map, start, end);
+  }
+
+  /** The ranges a token must meet to be in a scope of this kind (./taskScope scopeReach), made on first use. */
+  private reachOf(kind: Exclude<ScopeKind, 'anywhere'>): ScopeReach {
+    let reach = this.reaches.get(kind);
+    if (!reach) this.reaches.set(kind, (reach = scopeReach(this.map.points[kind])));
+    return reach;
   }
 
   /** The task point the token at [start, end) predicts or lies inside, with the document's truth; null outside the scope. */

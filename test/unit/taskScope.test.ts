@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { analyzeScope, applies, nameAround, taskPoint, taskPoints, type ScopeMap, type StringLiteral, type TaskScope } from '../../src/core/taskScope';
+import { analyzeScope, applies, nameAround, scopeReach, taskPoint, taskPoints, type ScopeMap, type StringLiteral, type TaskScope, withinReach } from '../../src/core/taskScope';
 import { circuitFile, circuitScope } from '../../src/schemas/circuit';
 import { parse, ValidationError } from '../../src/schemas/validate';
 import { sampleCircuit } from './fixtures';
@@ -386,6 +386,34 @@ test('any text: no throw, spans ordered and inside the text, points inside their
     }
     for (let s = 0; s < text.length; s += 3) for (const sc of [QUOTE, LIST, LIST_INSIDE, TRUE, NAME]) applies(sc, m, s, Math.min(text.length, s + 2));
   }
+});
+
+test('scopeReach rules out only spans the full decision rules out: every span of up to 4 characters of random and real text, every scope form', () => {
+  const alphabet = ['"', "'", '"""', '[', ']', ']]', '[[', '(', ')', '{', '}', '\\', '\n', '\r\n', '#', 'f', 'rb', 'x', ' ', '=', ' ==', ':', 'if ', 'while True', 'return True', 'def ', '{x}', '...'];
+  let seed = 29;
+  const rnd = (k: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % k;
+  };
+  const texts = Array.from({ length: 600 }, () => Array.from({ length: rnd(60) }, () => alphabet[rnd(alphabet.length)]).join(''));
+  texts.push(fs.readFileSync(path.join(root, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 400).join('\n'));
+  const forms: TaskScope[] = [QUOTE, QUOTE_POINT, { kind: 'string-close', read_at: 'closer' }, LIST, LIST_INSIDE, LIST_AT_CLOSER, TRUE, { kind: 'keyword-true', region: 'inside' }, NAME];
+  let inScope = 0;
+  for (const text of texts) {
+    const m = analyzeScope(text);
+    for (const scope of forms) {
+      if (scope.kind === 'anywhere') continue;
+      const reach = scopeReach(m.points[scope.kind]);
+      for (let s = 0; s <= text.length; s++) {
+        for (let e = s; e <= Math.min(text.length, s + 4); e++) {
+          if (!applies(scope, m, s, e)) continue;
+          inScope++;
+          assert.ok(withinReach(reach, s, e), `${JSON.stringify(scope)} applies at [${s}, ${e}) of ${JSON.stringify(text.slice(Math.max(0, s - 20), e + 20))} but is ruled out`);
+        }
+      }
+    }
+  }
+  assert.ok(inScope > 1000, `only ${inScope} spans in any scope: the texts do not exercise it`);
 });
 
 test('linear time: 5,000 lines in well under 250 ms of CPU, deep nesting and long unclosed runs without a stack overflow', () => {
