@@ -157,6 +157,32 @@ function transpose4(a: v128, b: v128, c: v128, d: v128, out: usize): void {
   v128.store(out, v128.shuffle<i32>(ab23, cd23, 2, 3, 6, 7), 48);
 }
 
+// The nr (1–4) rows of x0 [nr, n] side by side into out [n][4] (missing rows as 0), four columns at a time.
+// @ts-ignore: decorator
+@inline
+function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize): void {
+  const rowBytes = <usize>n << 2;
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const r1 = nr > 1 ? v128.load(x0 + rowBytes + o) : i32x4.splat(0);
+    const r2 = nr > 2 ? v128.load(x0 + 2 * rowBytes + o) : i32x4.splat(0);
+    const r3 = nr > 3 ? v128.load(x0 + 3 * rowBytes + o) : i32x4.splat(0);
+    transpose4(v128.load(x0 + o), r1, r2, r3, out + (o << 2));
+  }
+}
+
+// The first n4 (a multiple of 4) columns of block [·][4] back to nr rows of out (rows outRow bytes apart),
+// four columns at a time; each 4×4 piece is transposed in place (read before written), so block is spent.
+// @ts-ignore: decorator
+@inline
+function rowsBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize): void {
+  for (let j = 0; j < n4; j += 4) {
+    const b = block + (<usize>j << 4);
+    transpose4(v128.load(b), v128.load(b, 16), v128.load(b, 32), v128.load(b, 48), b);
+    for (let r = 0; r < nr; r++) v128.store(out + <usize>r * outRow + (<usize>j << 2), v128.load(b + (<usize>r << 4)));
+  }
+}
+
 // ---- sparse product y[t] = x[t] · Wᵀ, W stored by input: for input i, entries start[i]..start[i+1] of
 // (output index·16, weight). Four rows at a time: their inputs side by side [nIn][4] (xt) and their
 // outputs [nOut][4] (yt), so one four-lane multiply-add serves the four rows; an input that is 0 in all
@@ -164,17 +190,7 @@ function transpose4(a: v128, b: v128, c: v128, d: v128, out: usize): void {
 export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: usize, outs: usize, vals: usize, xt: usize, yt: usize): void {
   for (let t0 = 0; t0 < rows; t0 += 4) {
     const nr = min(4, rows - t0);
-    // four rows side by side (missing rows as 0), four inputs of each at a time
-    const x0 = x + ((<usize>t0 * <usize>nIn) << 2);
-    const rowBytes = <usize>nIn << 2;
-    for (let i = 0; i < nIn; i += 4) {
-      const o = <usize>i << 2;
-      const r0 = v128.load(x0 + o);
-      const r1 = nr > 1 ? v128.load(x0 + rowBytes + o) : i32x4.splat(0);
-      const r2 = nr > 2 ? v128.load(x0 + 2 * rowBytes + o) : i32x4.splat(0);
-      const r3 = nr > 3 ? v128.load(x0 + 3 * rowBytes + o) : i32x4.splat(0);
-      transpose4(r0, r1, r2, r3, xt + (o << 2));
-    }
+    rowsSideBySide(x + ((<usize>t0 * <usize>nIn) << 2), nIn, nr, xt);
     zero(yt, <usize>nOut << 4);
     for (let i = 0; i < nIn; i++) {
       const xv = v128.load(xt + (<usize>i << 4));
@@ -185,16 +201,7 @@ export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: 
         v128.store(p, f32x4.add(v128.load(p), f32x4.mul(xv, v128.load32_splat(vals + (<usize>e << 2)))));
       }
     }
-    // back to rows, four outputs at a time, through a 4×4 block past yt's [nOut][4] (the host leaves 16 floats there)
-    const y0 = y + ((<usize>t0 * <usize>nOut) << 2);
-    const outBytes = <usize>nOut << 2;
-    const block = yt + (<usize>nOut << 4);
-    for (let j = 0; j < nOut; j += 4) {
-      const o = <usize>j << 2;
-      const p = yt + (o << 2);
-      transpose4(v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), block);
-      for (let r = 0; r < nr; r++) v128.store(y0 + <usize>r * outBytes + o, v128.load(block + (<usize>r << 4)));
-    }
+    rowsBack(yt, nOut, nr, y + ((<usize>t0 * <usize>nOut) << 2), <usize>nOut << 2);
   }
 }
 
@@ -470,12 +477,7 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
   const outRow = <usize>R << 2;
   for (let p0 = 0; p0 < P; p0 += 4) {
     const np = min(4, P - p0);
-    const h0 = h + ((<usize>p0 * <usize>d) << 2);
-    const hRow = <usize>d << 2;
-    for (let i = 0; i < d; i += 4) {
-      const o = <usize>i << 2;
-      transpose4(v128.load(h0 + o), np > 1 ? v128.load(h0 + hRow + o) : i32x4.splat(0), np > 2 ? v128.load(h0 + 2 * hRow + o) : i32x4.splat(0), np > 3 ? v128.load(h0 + 3 * hRow + o) : i32x4.splat(0), ht + (o << 2));
-    }
+    rowsSideBySide(h + ((<usize>p0 * <usize>d) << 2), d, np, ht);
     for (let r = 0; r < R; r++) {
       const id = load<i32>(ids + (<usize>r << 2));
       let s = f32x4.splat(0);
@@ -487,11 +489,7 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
       v128.store(blk + (<usize>r << 4), s);
     }
     const o0 = out + <usize>p0 * outRow;
-    for (let r = 0; r < R4; r += 4) {
-      const b = blk + (<usize>r << 4);
-      transpose4(v128.load(b), v128.load(b, 16), v128.load(b, 32), v128.load(b, 48), b); // in place: read before written
-      for (let q = 0; q < np; q++) v128.store(o0 + <usize>q * outRow + (<usize>r << 2), v128.load(b + (<usize>q << 4)));
-    }
+    rowsBack(blk, R4, np, o0, outRow);
     for (let r = R4; r < R; r++) for (let q = 0; q < np; q++) store<f32>(o0 + <usize>q * outRow + (<usize>r << 2), load<f32>(blk + (<usize>r << 4) + (<usize>q << 2)));
     if (!bigram) continue;
     for (let q = 0; q < np; q++) {

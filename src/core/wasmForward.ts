@@ -49,7 +49,8 @@ declare const WebAssembly: {
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
 };
 
-interface Kernels {
+/** The kernels' exports (kernels/forward.ts). */
+export interface Kernels {
   readonly memory: WasmMemory;
   absTopK(x: number, rows: number, n: number, k: number, scratch: number): void;
   embed(ids: number, T: number, d: number, wte: number, wpe: number, x: number): void;
@@ -66,6 +67,12 @@ interface Kernels {
   readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number, blk: number): void;
   logSumExp(logits: number, P: number, R: number, out: number): void;
   topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
+}
+
+/** A new instance of the kernels, with a memory of its own (the forward lays it out; the tests call kernels alone). */
+export function loadKernels(): Kernels {
+  const module = new WebAssembly.Module(fs.readFileSync(WASM_FILE));
+  return new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
 }
 
 /** A sparse matrix in the kernels' memory: by input (products) or by row (the unembedding). */
@@ -179,7 +186,7 @@ export class WasmForward {
     const a = (floats: number) => arena.alloc(floats * 4);
     this.buf = {
       x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
-      kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8), xt: a(4 * widest), yt: a(4 * widest + 16), scratch: a(widest),
+      kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8), xt: a(4 * widest), yt: a(4 * widest), scratch: a(widest),
       mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, readBlock: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
     this.f32 = () => new Float32Array(kernels.memory.buffer);
@@ -191,8 +198,7 @@ export class WasmForward {
   static create(onnxPath: string, spec: ForwardSpec): WasmForward {
     const shape = shapeOf(spec);
     if (typeof shape === 'string') throw new Error(`the WebAssembly forward cannot run this bundle: ${shape}`);
-    const module = new WebAssembly.Module(fs.readFileSync(WASM_FILE));
-    const kernels = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
+    const kernels = loadKernels();
     const arena = new Arena(kernels.memory);
     const tensors = readTensors(fs.readFileSync(onnxPath));
     const { d, nHead, dHead, dMlp, vocab } = shape;

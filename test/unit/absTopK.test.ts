@@ -1,31 +1,10 @@
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { test } from 'node:test';
+import { loadKernels } from '../../src/core/wasmForward';
 
 // The AbsTopK kernel alone (kernels/forward.ts) against a sort, on rows the model's windows rarely hold:
 // ties at the threshold, ±0, subnormals, ±∞, constant rows, every k. The model-level tests
 // (wasmForward.test.ts) check the same selections as PyTorch and onnxruntime on real windows.
-
-interface AbsTopKKernel {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  absTopK(x: number, rows: number, n: number, k: number, scratch: number): void;
-}
-
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-};
-
-// the module the forward loads (src/core/wasmForward.ts), next to the compiled sources
-const wasmFile = path.join(__dirname, '..', '..', 'src', 'core', 'forward.wasm');
-
-function kernel(): AbsTopKKernel {
-  const module = new WebAssembly.Module(fs.readFileSync(wasmFile));
-  const k = new WebAssembly.Instance(module, { env: { abort: () => assert.fail('the kernels aborted') } }).exports as AbsTopKKernel;
-  k.memory.grow(16);
-  return k;
-}
 
 /** Each row with the entries whose |x| is at least the k-th largest |x| kept (ties kept) and the others +0. */
 function reference(rows: Float32Array, n: number, k: number): Float32Array {
@@ -54,7 +33,8 @@ const KINDS: Record<string, (u: () => number) => number> = {
 };
 
 test('AbsTopK keeps exactly the entries a sort keeps, ties at the threshold included, on rows of every kind and width', () => {
-  const K = kernel();
+  const K = loadKernels();
+  K.memory.grow(16);
   const at = 1 << 16; // above the module's own data
   const u = generator(7);
   let checked = 0;
