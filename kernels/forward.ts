@@ -271,12 +271,13 @@ function gelu4(v: v128): v128 {
 // padded) and queries go four at a time, so each four-lane multiply-add serves four keys or four
 // channels and each loaded key or value chunk serves four queries. Keys go eight at a time (a padded key
 // scores 0, is masked like a future one and weighs 0, adding +0 to every sum: the same bits as without
-// it). s: scores scratch [4][T8].
+// it). s: scores scratch [4][T8], then [dh] i32 for the live query channels.
 export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize): void {
   const width = nh * dh;
   const T = load<i32>(pos + (<usize>(Q - 1) << 2)) + 1;
   const T8 = (T + 7) & ~7;
   const rowBytes = <usize>T8 << 2;
+  const live = s + 4 * rowBytes; // [dh] i32: the query block's live channels
   for (let h = 0; h < nh; h++) {
     for (let c = 0; c < dh; c++) {
       const kc = kt + <usize>c * rowBytes;
@@ -302,6 +303,24 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
       const q2 = nr > 2 ? q0 + (<usize>(2 * width) << 2) : q0;
       const q3 = nr > 3 ? q0 + (<usize>(3 * width) << 2) : q0;
       const scv = f32x4.splat(scale);
+      // The head's channels where any of the four queries is nonzero. AbsTopK zeroes most of q, and a
+      // channel left out would add +0·k to every score: the same bits, fewer multiply-adds.
+      // Four channels at a time (dh is a multiple of 4): a bit per channel where some query is nonzero.
+      let nLive = 0;
+      const zero4 = f32x4.splat(0);
+      for (let c0 = 0; c0 < dh; c0 += 4) {
+        const o = <usize>c0 << 2;
+        const any = v128.or(
+          v128.or(f32x4.ne(v128.load(q0 + o), zero4), f32x4.ne(v128.load(q1 + o), zero4)),
+          v128.or(f32x4.ne(v128.load(q2 + o), zero4), f32x4.ne(v128.load(q3 + o), zero4)),
+        );
+        let bits = i32x4.bitmask(any);
+        while (bits) {
+          store<i32>(live + (<usize>nLive << 2), c0 + ctz(bits));
+          nLive++;
+          bits &= bits - 1;
+        }
+      }
       // eight keys an iteration (each query's splat serves both halves)
       for (let j = 0; j < nk8; j += 8) {
         let a0 = f32x4.splat(0);
@@ -312,7 +331,8 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         let b1 = f32x4.splat(0);
         let b2 = f32x4.splat(0);
         let b3 = f32x4.splat(0);
-        for (let c = 0; c < dh; c++) {
+        for (let i = 0; i < nLive; i++) {
+          const c = load<i32>(live + (<usize>i << 2));
           const kp = kt + <usize>c * rowBytes + (<usize>j << 2);
           const ka = v128.load(kp);
           const kb = v128.load(kp, 16);
