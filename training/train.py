@@ -72,6 +72,11 @@ CONFIGS["depth-half-opener"] = dict(CONFIGS["depth-half-quotes"], mixture={"trai
 # d_model 256, 8 heads, d_mlp 1,024 (2,686,976 matrix weights) — at density 1/45, which keeps the
 # shipped model's ~59 k nonzeros (59,711 against 59,392 of 950,272 at 1/16), with AbsTopK annealed to ½ (128 of 256).
 CONFIGS["wide"] = dict(CONFIGS["depth-quotes"], model=GPTConfig(n_layer=2, d_model=256, n_head=8, d_head=32, d_mlp=1024, afrac=0.5), density=1 / 45)
+# issue 16's circuit-necessity question (session 25): the bracket circuit keeps 90 % of the logit
+# difference only by collecting many small paths (15 of its 33 nodes carry < 5 % each). Do fewer weights
+# at the same shape concentrate them? The shipped model fine-tuned with its density annealed from 1/16
+# to 1/32 (--density-from); at this width the 4-per-neuron floor holds most of a 1/32 budget.
+CONFIGS["depth-half-sparse"] = dict(CONFIGS["depth-half-quotes"], density=1 / 32)
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
 
@@ -184,7 +189,8 @@ class Schedule:
     with AbsTopK always at cfg.afrac; `depth` starts dense and unsparsified (spec keys `sparsify`,
     `anneal_afrac`, `bigram_from`); a fine-tune is sparse from its first step, and may move AbsTopK's
     kept fraction from `afrac_from` (its parent's) to the config's over its first `afrac_until` of
-    steps, so a circuit can concentrate without the jump of a switch."""
+    steps, so a circuit can concentrate without the jump of a switch; its weight density may move the
+    same way from `density_from` over its first `density_until`."""
 
     def __init__(self, spec: dict, total_steps: int, finetune: dict | None, rewarm_from: int | None = None):
         self.spec, self.total, self.finetune, self.rewarm_from = spec, total_steps, finetune, rewarm_from
@@ -194,7 +200,11 @@ class Schedule:
             self.begin, self.end, self.lr_base = 0.0, 0.0, spec["lr"] * finetune["lr_scale"]
 
     def density(self, step: int) -> float:
-        return sparsity.density_at(step, self.total, self.spec["density"], self.end, self.begin)
+        target = self.spec["density"]
+        if self.finetune and self.finetune.get("density_from") is not None:
+            start = self.finetune["density_from"]
+            return start + (target - start) * sparsity.ramp(step, self.total, 0.0, self.finetune["density_until"])
+        return sparsity.density_at(step, self.total, target, self.end, self.begin)
 
     def afrac(self, step: int) -> float:
         target = self.spec["model"].afrac
@@ -371,6 +381,8 @@ def main() -> None:
     ap.add_argument("--focus", type=float, default=0.5, help="fine-tune: share of windows drawn around task answers")
     ap.add_argument("--afrac-from", type=float, help="fine-tune: AbsTopK's kept fraction at the first step, annealed to the config's")
     ap.add_argument("--afrac-until", type=float, default=0.5, help="fine-tune: share of the steps over which --afrac-from anneals")
+    ap.add_argument("--density-from", type=float, help="fine-tune: weight density at the first step, annealed to the config's")
+    ap.add_argument("--density-until", type=float, default=0.5, help="fine-tune: share of the steps over which --density-from anneals")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -382,6 +394,8 @@ def main() -> None:
         finetune = {"init_from": str(args.init_from), "lr_scale": args.lr_scale, "focus_frac": args.focus}
         if args.afrac_from is not None:
             finetune |= {"afrac_from": args.afrac_from, "afrac_until": args.afrac_until}
+        if args.density_from is not None:
+            finetune |= {"density_from": args.density_from, "density_until": args.density_until}
     train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device, finetune=finetune)
 
 

@@ -170,6 +170,15 @@ def test_a_finetune_anneals_the_kept_fraction_from_its_parents_when_asked_and_is
     assert switched.afrac(0) == 0.25
 
 
+def test_a_finetune_anneals_the_density_from_its_parents_when_asked():
+    finetune = {"init_from": "parent", "lr_scale": 0.25, "focus_frac": 0.0, "density_from": 1 / 16, "density_until": 0.5}
+    s = train.Schedule(train.CONFIGS["depth-half-sparse"], 1000, finetune)
+    assert (s.density(0), s.density(250), s.density(500), s.density(999)) == (1 / 16, 3 / 64, 1 / 32, 1 / 32)
+    assert s.afrac(0) == s.afrac(999) == 0.5
+    # the learning rate follows the current density (× 1/√density), as in the from-scratch schedule
+    assert s.lr(250) == train.lr_at(250, 1000, train.CONFIGS["depth-half-sparse"]["lr"] * 0.25, 3 / 64)
+
+
 def test_a_resume_with_fresh_optimizer_moments_ramps_the_learning_rate_up_again():
     spec = train.CONFIGS["depth"]
     plain, rewarmed = train.Schedule(spec, 1000, None), train.Schedule(spec, 1000, None, rewarm_from=400)
