@@ -303,9 +303,9 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
       const q2 = nr > 2 ? q0 + (<usize>(2 * width) << 2) : q0;
       const q3 = nr > 3 ? q0 + (<usize>(3 * width) << 2) : q0;
       const scv = f32x4.splat(scale);
-      // The head's channels where any of the four queries is nonzero. AbsTopK zeroes most of q, and a
-      // channel left out would add +0·k to every score: the same bits, fewer multiply-adds.
-      // Four channels at a time (dh is a multiple of 4): a bit per channel where some query is nonzero.
+      // The head's channels where any of the four queries is nonzero, listed four channels at a time (dh
+      // is a multiple of 4) from a bit mask. AbsTopK zeroes most of q, and a channel left out would add
+      // +0·k to every score: the same bits, fewer multiply-adds.
       let nLive = 0;
       const zero4 = f32x4.splat(0);
       for (let c0 = 0; c0 < dh; c0 += 4) {

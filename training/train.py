@@ -199,18 +199,24 @@ class Schedule:
         if finetune:
             self.begin, self.end, self.lr_base = 0.0, 0.0, spec["lr"] * finetune["lr_scale"]
 
+    def from_parent(self, name: str, target: float, step: int) -> float | None:
+        """A fine-tune's `{name}_from` (its parent's value) moved linearly to `target` over its first
+        `{name}_until` of steps; None when the fine-tune does not ask for it."""
+        start = (self.finetune or {}).get(f"{name}_from")
+        if start is None:
+            return None
+        return start + (target - start) * sparsity.ramp(step, self.total, 0.0, self.finetune[f"{name}_until"])
+
     def density(self, step: int) -> float:
         target = self.spec["density"]
-        if self.finetune and self.finetune.get("density_from") is not None:
-            start = self.finetune["density_from"]
-            return start + (target - start) * sparsity.ramp(step, self.total, 0.0, self.finetune["density_until"])
-        return sparsity.density_at(step, self.total, target, self.end, self.begin)
+        annealed = self.from_parent("density", target, step)
+        return annealed if annealed is not None else sparsity.density_at(step, self.total, target, self.end, self.begin)
 
     def afrac(self, step: int) -> float:
         target = self.spec["model"].afrac
-        if self.finetune and self.finetune.get("afrac_from") is not None:
-            start = self.finetune["afrac_from"]
-            return start + (target - start) * sparsity.ramp(step, self.total, 0.0, self.finetune["afrac_until"])
+        annealed = self.from_parent("afrac", target, step)
+        if annealed is not None:
+            return annealed
         if not self.spec.get("anneal_afrac") or self.end <= 0:
             return target
         return 1.0 + (target - 1.0) * sparsity.ramp(step, self.total, self.begin, self.end)
