@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CliRow, ScalingRow, ScalingSizes } from './bench';
 import { median } from './benchMeasure';
-import { DEFAULT_LEFT_CONTEXT } from './core/analysis';
+import { analysisWindow, DEFAULT_LEFT_CONTEXT } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { Tokenizer } from './core/tokenizer';
 import { planContentWindows } from './core/windows';
@@ -53,7 +53,8 @@ export function scalingRow(b: Bundle, name: string, kind: string, text: string, 
     const withEot = new Int32Array(enc.ids.length + 1);
     withEot[0] = b.eotId;
     withEot.set(enc.ids, 1); // as Analysis.stream() does
-    planContentWindows(withEot, b.context, { left: DEFAULT_LEFT_CONTEXT, maxGap: b.context - DEFAULT_LEFT_CONTEXT });
+    const W = analysisWindow(b.context);
+    planContentWindows(withEot, W, { left: DEFAULT_LEFT_CONTEXT, maxGap: W - DEFAULT_LEFT_CONTEXT });
     win.push(performance.now() - t1);
     tok.push(t1 - t0);
     tokens = enc.ids.length;

@@ -40,6 +40,9 @@ Commands:
     --at LINE:COL       only the token at this position (1-based; COL in UTF-16 units), with
                         the same numbers as the whole-file output (the same window)
     --max-bytes N       refuse files over N bytes (default 4M; K, M, G = ×1024; 0: no limit)
+    --window-tokens N   tokens per analysis window (default 256; at most the model's context, at
+                        least 128): every token is read with ≥ 64 before it; longer windows give many
+                        tokens more, at a cost growing with the square (the editor's windowTokens)
     --progress          progress on stderr (tokens done / total, ETA) whatever stderr is; by
                         default it shows only on a terminal, once a run takes over a second
     --no-progress       never show progress
@@ -68,7 +71,7 @@ Commands:
                         "circuit_only", "without_circuit", "ms", ...}
     --save FILE         also write the circuit as a circuit file (bundle format), for the panel
                         and for analyze --ablate/--only @FILE
-    --max-bytes N, --bundle DIR|NAME, --provider auto|cuda|cpu   as for analyze
+    --max-bytes N, --window-tokens N, --bundle DIR|NAME, --provider auto|cuda|cpu   as for analyze
   bench               timings on 100-, 1,000- and 5,000-line files against the PyTorch reference,
                       and tokenizer/window scaling on long lines and a 10 MB file
     --json              machine-readable output
@@ -102,7 +105,7 @@ export class NoCircuitError extends Error {}
 export const EXIT = { ok: 0, failed: 1, usage: 2, input: 3, model: 4, noCircuit: 5 } as const;
 
 const FLAGS = new Set(['--json', '--jsonl', '--help', '--firing', '--progress', '--no-progress', '--cli', '--average', '--every-node']);
-const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--kernels', '--runs', '--max-bytes', '--circuit', '--target', '--alt', '--keep', '--save']);
+const OPTIONS = new Set(['--top', '--ablate', '--only', '--mode', '--at', '--bundle', '--provider', '--kernels', '--runs', '--max-bytes', '--window-tokens', '--circuit', '--target', '--alt', '--keep', '--save']);
 
 /** The default of --max-bytes: 4 MiB, about 80,000 lines of ordinary Python. */
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
@@ -447,6 +450,7 @@ interface AnalyzeRequest {
   readonly provider: ProviderChoice;
   readonly progress: 'auto' | 'always' | 'never';
   readonly firingOnly: boolean;
+  readonly windowTokens: number | undefined;
 }
 
 function analyzeRequest(args: Args): AnalyzeRequest {
@@ -465,7 +469,16 @@ function analyzeRequest(args: Args): AnalyzeRequest {
     maxBytes: opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES,
     progress: opts.has('--no-progress') ? 'never' : opts.has('--progress') ? 'always' : process.stdout.isTTY ? 'never' : 'auto',
     firingOnly: opts.has('--firing'),
+    windowTokens: windowTokensOf(opts),
   };
+}
+
+/** --window-tokens (undefined: the analyzer's default), checked before anything is read or loaded. */
+export function windowTokensOf(opts: ReadonlyMap<string, string | true>): number | undefined {
+  if (!opts.has('--window-tokens')) return undefined;
+  const n = Number(opts.get('--window-tokens'));
+  if (!Number.isInteger(n) || n < 128) throw new UsageError('--window-tokens must be an integer of at least 128');
+  return n;
 }
 
 /** One analysis of a file with an open model, as the output functions need it. */
@@ -512,7 +525,7 @@ async function analyze(args: Args): Promise<void> {
     const circuits = found ? [...bundle.circuits, found] : bundle.circuits;
     const tasks = [...circuitsOf(bundle, opts), ...(found ? [found.task] : [])];
     // it prints each circuit's firing value and readouts, never another node: it watches the firing-rule nodes alone
-    const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism, watchFiringOnly: true });
+    const base = new DocumentAnalyzer(bundle, runner, { topK: Math.max(1, request.top), batch: runner.preferredBatch, inFlight: runner.parallelism, watchFiringOnly: true, windowTokens: request.windowTokens });
     const analyzer = found ? base.withCircuits(circuits) : base;
     const run: AnalyzeRun = { request, bundle, circuits, analyzer, text, tasks, ablation, positions: new Positions(text) };
     await (at === undefined ? writeFile(run) : writeTokenAt(run, at));

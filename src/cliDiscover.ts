@@ -1,7 +1,7 @@
 // `circuit-inspector discover FILE --at L:C`: the circuit behind one prediction (core/discoverAt),
 // as JSON or in words.
 import * as fs from 'fs';
-import { type Args, DEFAULT_MAX_BYTES, emit, ModelError, NoCircuitError, offsetOf, openCliModel, parseBytes, providerOf, readSource, UsageError } from './cli';
+import { type Args, DEFAULT_MAX_BYTES, emit, ModelError, NoCircuitError, offsetOf, openCliModel, parseBytes, providerOf, readSource, UsageError, windowTokensOf } from './cli';
 import { DocumentAnalyzer } from './core/analysis';
 import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt, NoReadableCircuit } from './core/discoverAt';
@@ -18,12 +18,13 @@ export async function discover(args: Args): Promise<void> {
   if (mode !== 'mean' && mode !== 'zero') throw new UsageError('--mode must be mean or zero');
   const keep = Number(opts.get('--keep') ?? 0.8);
   if (!(keep > 0 && keep <= 1)) throw new UsageError('--keep must be a share of the logit difference above 0 and at most 1, e.g. 0.8');
+  const windowTokens = windowTokensOf(opts);
   const text = readSource(positional[0], opts.has('--max-bytes') ? parseBytes(String(opts.get('--max-bytes'))) : DEFAULT_MAX_BYTES);
   const at = offsetOf(text, String(opts.get('--at')));
   const str = (name: string) => (opts.has(name) ? String(opts.get(name)) : undefined);
   const { bundle, runner } = await openCliModel(opts, providerOf(opts));
   try {
-    const analyzer = new DocumentAnalyzer(bundle, runner);
+    const analyzer = new DocumentAnalyzer(bundle, runner, { windowTokens });
     let found: Discovery;
     try {
       found = await discoverAt(bundle, runner, (seq) => analyzer.windows(seq), text, at, { target: str('--target'), alt: str('--alt'), mode, keep, average: opts.has('--average'), everyNode: opts.has('--every-node') });

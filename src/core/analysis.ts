@@ -164,6 +164,8 @@ export interface AnalyzerOptions {
   readonly windowing?: 'content' | 'grid';
   /** Least left context of a scored position (default DEFAULT_LEFT_CONTEXT; see there). */
   readonly leftContext?: number;
+  /** Positions per window (default DEFAULT_WINDOW_TOKENS; see there), at most the model's context. */
+  readonly windowTokens?: number;
   /** The bundle's cones (Runner.cones): a run that reads nodes and no logits runs the smallest that covers them (./cone). */
   readonly cones?: readonly Cone[];
   /**
@@ -188,6 +190,20 @@ export interface AnalyzerOptions {
  * "Left context").
  */
 export const DEFAULT_LEFT_CONTEXT = 64;
+
+/**
+ * Positions per window when the caller does not choose. A window's attention grows with the square of
+ * its length, and the highlights of a screen wait for the windows that score it: on a yolo1-shaped model
+ * (context 1,024) a first screen took 5.9–8.5 s in windows of the whole context and 0.7–1.1 s in windows
+ * of 256 (docs/BENCHMARKS.md, session 26). Either way every scored position keeps at least
+ * DEFAULT_LEFT_CONTEXT tokens before it; a longer window gives some positions more (a setting away).
+ */
+export const DEFAULT_WINDOW_TOKENS = 256;
+
+/** The positions per window of an analysis on a model of this context (`requested` capped at it). */
+export function analysisWindow(context: number, requested = DEFAULT_WINDOW_TOKENS): number {
+  return Math.max(2, Math.min(Math.floor(requested), context));
+}
 
 /** The last text's tokens and, once analyzeAt() needed them, its sequence and windows. */
 interface LastEncoding {
@@ -338,6 +354,7 @@ export class DocumentAnalyzer {
   private readonly inFlight: number;
   private readonly windowing: 'content' | 'grid';
   private readonly left: number;
+  private readonly windowLength: number;
   /** Per circuit: watch columns and coefs of its firing terms. */
   private readonly plans: { c: CircuitFile; terms: [number, number][] }[];
   /** Every circuit's class tokens, sorted [R]: the vocabulary entries read without nextTokens. */
@@ -363,7 +380,8 @@ export class DocumentAnalyzer {
     this.inFlight = Math.max(1, Math.min(options.inFlight ?? 1, 8));
     this.shared = from?.shared ?? { cache: new WindowCache(options.cacheWindows ?? 512), generations: new Map(), supersede: new Map() };
     this.windowing = options.windowing ?? 'content';
-    this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, bundle.context - 1));
+    this.windowLength = analysisWindow(bundle.context, options.windowTokens);
+    this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, this.windowLength - 1));
     const L = bundle.layout;
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
@@ -423,7 +441,7 @@ export class DocumentAnalyzer {
 
   /** The windows of a sequence ([EOT] + document token ids). */
   windows(seq: ArrayLike<number>): Window[] {
-    const W = this.bundle.context;
+    const W = this.windowLength;
     return this.windowing === 'grid' ? planWindows(seq.length, W, W - this.left) : planContentWindows(seq, W, { left: this.left, maxGap: W - this.left });
   }
 
@@ -455,7 +473,7 @@ export class DocumentAnalyzer {
     const results = looked.results;
     const todo = applies ? this.withoutQuiet(looked.todo, results, applies) : looked.todo;
     const scale = options.thresholdScale ?? 1;
-    const assemble = (complete: boolean): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, tasks, complete, todo.length, started);
+    const assemble = (complete: boolean, only?: ReadonlySet<number>): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, tasks, complete, todo.length, started, only);
     if (todo.length) {
       // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
       const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
@@ -463,7 +481,8 @@ export class DocumentAnalyzer {
       const onUrgentDone =
         onProgress &&
         (() => {
-          if (!stale()) onProgress(assemble(false));
+          // the screen's windows alone: every other token is painted with the complete result (assembling a long file's quiet windows took 0.2 s)
+          if (!stale()) onProgress(assemble(false, urgent));
         });
       if (!(await this.compute({ todo, results, urgent, seq, ablation, full, claim, onUrgentDone }))) return CANCELLED;
     }
@@ -571,6 +590,14 @@ export class DocumentAnalyzer {
     todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
     let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
     let finished = 0;
+    const urgentDone = () => {
+      if (urgent.size && urgentLeft === 0 && finished < todo.length) {
+        job.onUrgentDone?.();
+        urgent.clear();
+      }
+    };
+    // a screen whose windows need no run (cached, or where no shown task applies) is ready before any run
+    urgentDone();
     // runs settle in any order: the first failure is kept and thrown once none is in flight
     let failure: { error: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
@@ -589,10 +616,7 @@ export class DocumentAnalyzer {
             if (urgent.has(r.w)) urgentLeft--;
           });
           finished += rows.length;
-          if (urgent.size && urgentLeft === 0 && finished < todo.length) {
-            job.onUrgentDone?.();
-            urgent.clear();
-          }
+          urgentDone();
         })
         .catch((error: unknown) => void (failure ??= { error }))
         .finally(() => inFlight.delete(run));
@@ -692,12 +716,12 @@ export class DocumentAnalyzer {
   }
 
   /** The per-token results of the windows that have one (all of them when `complete`). */
-  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number): DocumentAnalysis {
+  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number, only?: ReadonlySet<number>): DocumentAnalysis {
     const tokens: TokenResult[] = [];
     const where: [WindowResult, number][] = []; // token index → its window result and row in it
     windows.forEach((win, w) => {
       const res = results[w];
-      if (!res) return;
+      if (!res || (only && !only.has(w))) return;
       for (const t of this.windowTokens(win, res, enc, source, shift, scale, tasks)) {
         where[t.index] = [res, t.index + 1 - win.start - win.from];
         tokens.push(t);

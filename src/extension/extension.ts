@@ -136,7 +136,8 @@ function watchSettings(context: vscode.ExtensionContext, p: Parts): void {
       if (before.ablationMode !== p.settings.ablationMode) {
         void p.controller.setAblationMode(p.settings.ablationMode).catch((err: unknown) => p.log.error(`ablation mode: ${String(err)}`));
       }
-      const model = ['provider', 'bundlePath', 'modelFolders'] as const;
+      // a window length changes every value shown, as a model would: the model is loaded again with it
+      const model = ['provider', 'bundlePath', 'modelFolders', 'windowTokens'] as const;
       if (model.some((k) => JSON.stringify(before[k]) !== JSON.stringify(p.settings[k]))) void p.loader.load(p.settings);
       else p.docs.setModel(p.loader.model, p.settings);
     }),

@@ -124,12 +124,13 @@ export interface LoadedModel {
 
 export type LoadResult = { readonly kind: 'ok'; readonly model: LoadedModel } | { readonly kind: 'missing' | 'error'; readonly message: string };
 
-export async function loadModel(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel): Promise<LoadResult> {
+/** The bundle in `dir` on `provider`, analysed in windows of `windowTokens` (core/analysis DEFAULT_WINDOW_TOKENS when undefined). */
+export async function loadModel(dir: string, provider: ProviderChoice, log: vscode.LogOutputChannel, windowTokens?: number): Promise<LoadResult> {
   try {
     const { bundle, runner } = await openModel(dir, provider);
     const kernels = runner.kernels === 'webassembly' ? 'our WebAssembly kernels' : `onnxruntime${runner.kernelsWhy ? ` (our kernels cannot run it: ${runner.kernelsWhy})` : ''}`;
     log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''}; single passes on ${kernels})`);
-    return { kind: 'ok', model: new AnalyzerModel(bundle, runner) };
+    return { kind: 'ok', model: new AnalyzerModel(bundle, runner, windowTokens) };
   } catch (e) {
     const message = errorMessage(e);
     const missing = e instanceof BundleError && e.missing;
@@ -153,8 +154,9 @@ class AnalyzerModel implements LoadedModel {
   constructor(
     private readonly bundle: Bundle,
     private readonly runner: Runner,
+    windowTokens: number | undefined,
   ) {
-    this.analyzer = new DocumentAnalyzer(bundle, runner, runner.analyzerOptions);
+    this.analyzer = new DocumentAnalyzer(bundle, runner, { ...runner.analyzerOptions, windowTokens });
   }
 
   setExtraCircuits(circuits: readonly CircuitFile[]): void {

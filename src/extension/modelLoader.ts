@@ -16,8 +16,8 @@ export class ModelLoader {
   /** Called after every load, with the new model or undefined when it failed. */
   onDidLoad: (model: LoadedModel | undefined) => void = () => undefined;
   private lastMs: number | undefined;
-  /** The folder and provider setting the loaded model came from: a settings change that still names them needs no load. */
-  private loadedFrom: { readonly dir: string; readonly provider: Settings['provider'] } | undefined;
+  /** The folder and settings the loaded model came from: a settings change that keeps them needs no load. */
+  private loadedFrom: { readonly dir: string; readonly provider: Settings['provider']; readonly windowTokens: number } | undefined;
   // Overlapping loads (settings changed twice quickly) would each set `model`, and the one
   // overwritten would never be disposed.
   private loading = Promise.resolve();
@@ -28,11 +28,12 @@ export class ModelLoader {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  /** The bundle the settings name, unless it is the one loaded already (on the same provider). */
+  /** The bundle the settings name, unless it is the one loaded already (with the same provider and window length). */
   load(settings: Settings): Promise<void> {
     return this.queue(() => {
       const to = this.bundleDir(settings);
-      if (this.model && 'dir' in to && this.loadedFrom?.dir === to.dir && this.loadedFrom.provider === settings.provider) return Promise.resolve();
+      const from = this.loadedFrom;
+      if (this.model && 'dir' in to && from?.dir === to.dir && from.provider === settings.provider && from.windowTokens === settings.windowTokens) return Promise.resolve();
       return this.replace(settings, to);
     });
   }
@@ -49,7 +50,7 @@ export class ModelLoader {
   switchTo(dir: string, settings: Settings): Promise<string | undefined> {
     let failure: string | undefined;
     return this.queue(async () => {
-      const result = await loadModel(dir, settings.provider, this.log);
+      const result = await loadModel(dir, settings.provider, this.log, settings.windowTokens);
       if (result.kind !== 'ok') {
         this.log.error(result.message);
         failure = result.message;
@@ -88,7 +89,7 @@ export class ModelLoader {
     this.loadError = undefined;
     this.status.show({ kind: 'loading' });
     if ('message' in to) return this.failed({ kind: 'missing', message: to.message });
-    const result = await loadModel(to.dir, settings.provider, this.log);
+    const result = await loadModel(to.dir, settings.provider, this.log, settings.windowTokens);
     if (result.kind === 'ok') this.loaded(result.model, to.dir, settings);
     else this.failed(result);
   }
@@ -105,7 +106,7 @@ export class ModelLoader {
 
   private loaded(model: LoadedModel, dir: string, settings: Settings): void {
     this.model = model;
-    this.loadedFrom = { dir, provider: settings.provider };
+    this.loadedFrom = { dir, provider: settings.provider, windowTokens: settings.windowTokens };
     this.loadError = undefined;
     this.lastMs = undefined;
     this.log.info(`model ${model.modelName} loaded from ${dir} on ${model.provider}`);

@@ -2,7 +2,7 @@
 // bundle path or model folder set in the workspace's own settings is ignored (it would make us load
 // and run a model file chosen by the repository), so only the user's settings or the shipped bundle count.
 import * as vscode from 'vscode';
-import type { AblationMode } from '../core/analysis';
+import { type AblationMode, DEFAULT_LEFT_CONTEXT, DEFAULT_WINDOW_TOKENS } from '../core/analysis';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 
@@ -19,9 +19,13 @@ export interface Settings {
   readonly maxFileBytes: number;
   readonly debounceMs: number;
   readonly ablationMode: AblationMode;
+  /** Positions per analysis window (core/analysis DEFAULT_WINDOW_TOKENS), capped at the model's context. */
+  readonly windowTokens: number;
 }
 
 export const SECTION = 'circuitInspector';
+/** A window shorter than this would score fewer positions than it reads as left context. */
+const MIN_WINDOW_TOKENS = 2 * DEFAULT_LEFT_CONTEXT;
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SECTION);
@@ -35,6 +39,7 @@ export function readSettings(): Settings {
     maxFileBytes: Math.max(1, c.get<number>('maxFileSizeKB', 256)) * 1024,
     debounceMs: clamp(c.get<number>('debounceMs', 250), 0, 5000),
     ablationMode: c.get<AblationMode>('ablationMode', 'mean') === 'zero' ? 'zero' : 'mean',
+    windowTokens: Math.round(clamp(c.get<number>('windowTokens', DEFAULT_WINDOW_TOKENS), MIN_WINDOW_TOKENS, 65536)),
   };
 }
 

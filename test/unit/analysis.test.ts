@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { CircuitFile } from '../../src/schemas/circuit';
-import { type Ablation, ablationKey, ablationVectors, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from '../../src/core/analysis';
+import { type Ablation, ablationKey, ablationVectors, DEFAULT_LEFT_CONTEXT, DEFAULT_WINDOW_TOKENS, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from '../../src/core/analysis';
 import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { Columns, WindowCache, windowKey } from '../../src/core/cache';
 import { Runner, type RunInput, type RunOutput } from '../../src/core/runner';
@@ -262,6 +262,44 @@ test('analyzeAt on a long document runs the window that analyze() scores the tok
   assert.equal(seen.length, 1, 'the window is cached');
 });
 
+test('windows: DEFAULT_WINDOW_TOKENS long on a model of a longer context, as long as asked up to the context, never shorter than the left context allows', { skip: noBundle }, () => {
+  const b = bundle!;
+  const seq = [b.eotId, ...b.tokenizer.encode(doc.repeat(8)).ids]; // ~12,000 positions
+  // content windows end at anchors, so the longest of a long document is near the limit, never past it
+  const longest = (a: DocumentAnalyzer, limit: number) => {
+    const most = Math.max(...a.windows(seq).map((w) => w.length));
+    assert.ok(most <= limit && most > limit * 0.9, `longest window ${most}, limit ${limit}`);
+  };
+  const wide = { ...b, context: 1024 }; // as OpenAI's models
+  longest(new DocumentAnalyzer(wide, fakeRunner(b.model.vocab_size)), DEFAULT_WINDOW_TOKENS);
+  longest(new DocumentAnalyzer(wide, fakeRunner(b.model.vocab_size), { windowTokens: 1024 }), 1024);
+  longest(new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size), { windowTokens: 4096 }), b.context); // capped at the context
+  const short = new DocumentAnalyzer(b, fakeRunner(b.model.vocab_size), { windowTokens: 128 });
+  longest(short, 128);
+  // every later window still scores only positions with the least left context before them
+  assert.ok(short.windows(seq).slice(1).every((w) => w.from === DEFAULT_LEFT_CONTEXT && w.length > w.from));
+});
+
+test('windows of 128 on the real model: every run is ≤ 128 long, and the hover reads the very value the highlights show', { skip: noBundle }, async () => {
+  const b = bundle!;
+  const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
+  const lengths: number[] = [];
+  const a = new DocumentAnalyzer(b, { run: (input) => (lengths.push(input.T), runner.run(input)) }, { windowTokens: 128 });
+  try {
+    const text = doc.slice(0, 3000);
+    const r = done(await a.analyze(text));
+    assert.ok(lengths.length > 3 && lengths.every((T) => T <= 128), `run lengths ${lengths.join(', ')}`);
+    const strings = r.tokens.filter((t) => t.circuits[sample.task].applies);
+    assert.ok(strings.length > 10);
+    for (const t of strings.filter((_, k) => k % 7 === 0)) {
+      const at = await a.analyzeAt(text, t.start);
+      assert.ok(Object.is(at!.token.circuits[sample.task].value, t.circuits[sample.task].value), `token ${t.index}: ${at!.token.circuits[sample.task].value} vs ${t.circuits[sample.task].value}`);
+    }
+  } finally {
+    await runner.dispose();
+  }
+});
+
 test('analysis with the real model agrees with a direct run; readouts; analyzeAt; ablation matters', { skip: noBundle }, async () => {
   const b = bundle!;
   const runner = await Runner.create(b.onnxPath, { provider: 'cpu' });
@@ -348,6 +386,19 @@ test('priority: the windows of the visible range run first, and onProgress gets 
   partials.length = 0;
   done(await a.analyze(long, NO_ABLATION, { priority: { start, end }, onProgress: (p) => partials.push(p) }));
   assert.equal(partials.length, 0);
+  // the highlights of a screen where no shown task applies (no string on it) are ready before any run
+  const quiet = long + 'x = 1\n'.repeat(400);
+  partials.length = 0;
+  const runsBefore = fake.batches.length;
+  const runsAtPaint: number[] = [];
+  const highlighter = new DocumentAnalyzer(b, fake).firingOnly([sample.task]);
+  const whole = done(await highlighter.analyze(quiet, NO_ABLATION, { priority: { start: quiet.length - 600, end: quiet.length }, onProgress: (p) => (partials.push(p), runsAtPaint.push(fake.batches.length)) }));
+  assert.deepEqual(runsAtPaint, [runsBefore], 'painted once, before any run');
+  assert.ok(fake.batches.length > runsBefore, 'the windows with strings ran after');
+  // the early result holds the screen's windows alone, with the values of the whole analysis
+  const screen = partials[0].tokens;
+  assert.ok(screen.length > 0 && screen.length < whole.tokens.length / 10, `${screen.length} of ${whole.tokens.length} tokens early`);
+  assert.ok(screen.every((t) => t.end > quiet.length - 600 - 2000 && Number.isNaN(t.circuits[sample.task].value)));
 });
 
 test('runs in flight: up to `inFlight` at once, answered out of order, the same result as one at a time; a failed run fails the analysis', { skip: noBundle }, async () => {

@@ -130,6 +130,7 @@ test('one-line errors with their exit status: 2 bad command line, 3 input refuse
     [['analyze', sample, '--mode', 'half'], 2, /--mode must be mean or zero/],
     [['analyze', sample, '--kernels', 'gpu'], 2, /--kernels must be wasm or onnxruntime/],
     [['analyze', sample, '--top', '51'], 2, /--top must be an integer from 0 to 50/],
+    [['analyze', sample, '--window-tokens', '100'], 2, /--window-tokens must be an integer of at least 128/],
     [['analyze', sample, '--max-bytes', 'lots'], 2, /--max-bytes must be a number of bytes/],
     [['analyze', sample, '--json', '--jsonl'], 2, /choose one of --json and --jsonl/],
     [['analyze'], 2, /analyze needs exactly one FILE/],
@@ -193,6 +194,25 @@ test('progress: forced lines on a pipe with the final totals; on a terminal only
   assert.deepEqual(progressOutput('auto', true, 10, [[900, 10]]), []);
   // on a terminal after a second: redrawn in place at most 10 times a second; a failure just ends the line
   assert.deepEqual(progressOutput('auto', true, 10, [[1500, 3], [1550, 4], [1700, 5]], false), ['\rcircuit-inspector: 3 / 10 tokens (30 %), 1.5 s, ETA 3.5 s\x1b[K', '\rcircuit-inspector: 5 / 10 tokens (50 %), 1.7 s, ETA 1.7 s\x1b[K', '\n']);
+});
+
+test('--window-tokens 128: the file in shorter windows, so some values change; --at reads the same windows', { skip: noDist || noBundle }, () => {
+  const text = fs.readFileSync(path.join(root, 'bench/stdlib-5000.py'), 'utf8').split('\n').slice(0, 60).join('\n') + '\n';
+  const file = path.join(tempDir('ci-window-'), 'f.py');
+  fs.writeFileSync(file, text);
+  const run = (...more: string[]) => {
+    const r = cli('analyze', file, '--jsonl', '--provider', 'cpu', '--top', '0', ...more);
+    assert.equal(r.status, 0, r.stderr);
+    return jsonl(r.stdout);
+  };
+  const [wide, short] = [run(), run('--window-tokens', '128')];
+  assert.equal(short.map((t) => t.text).join(''), text);
+  const values = (ts: JsonToken[]) => ts.flatMap((t) => Object.values(t.circuits).map((c) => c.value));
+  const changed = values(short).filter((v, i) => v !== values(wide)[i]).length;
+  assert.ok(changed > 0, 'tokens past the first window are read with less context');
+  const lineCol = (o: number) => `${text.slice(0, o).split('\n').length}:${o - text.lastIndexOf('\n', o - 1)}`;
+  const t = short[Math.floor(short.length * 0.8)];
+  assert.deepEqual(run('--window-tokens', '128', '--at', lineCol(t.start)), [t]);
 });
 
 type JsonToken = { text: string; start: number; end: number; next: { text: string; p: number }[]; circuits: Record<string, { fires: boolean; value: number; applies: boolean }>; readouts?: Record<string, { p?: number[]; logit_diff: number }> };

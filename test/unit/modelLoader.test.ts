@@ -64,6 +64,10 @@ describe('ModelLoader', () => {
     assert.equal(loader.model, first, 'the same model');
     await loader.reload(settings);
     assert.ok(loader.model && loader.model !== first, 'a new one');
+    // another window length changes every value shown: the model is loaded again with it
+    const reloaded = loader.model;
+    await loader.load({ ...settings, windowTokens: 128 });
+    assert.ok(loader.model && loader.model !== reloaded, 'loaded again for the window length');
   });
 
   it('a model without circuits says so when it loads', async () => {

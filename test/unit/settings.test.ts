@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
+import { DEFAULT_LEFT_CONTEXT, DEFAULT_WINDOW_TOKENS } from '../../src/core/analysis';
 import { circuitEnabled, readSettings } from '../../src/extension/settings';
 import { fake, vscodeStub } from './fake-vscode';
 import { repoRoot } from './fixtures';
@@ -54,6 +55,19 @@ describe('workspace trust and the bundle path', () => {
     assert.deepEqual(trust.restrictedConfigurations, [KEY, FOLDERS]);
     assert.match(trust.description, /bundle path and model folders from workspace settings are ignored/);
     for (const key of [KEY, FOLDERS]) assert.match(pkg.contributes.configuration.properties[key].description, /untrusted workspace/);
+  });
+});
+
+describe('windowTokens', () => {
+  beforeEach(() => fake.reset());
+  it('defaults to the analyzer\'s window and is kept between twice the least left context and 65,536', () => {
+    assert.equal(readSettings().windowTokens, DEFAULT_WINDOW_TOKENS);
+    fake.settings.global['circuitInspector.windowTokens'] = 1024;
+    assert.equal(readSettings().windowTokens, 1024);
+    fake.settings.global['circuitInspector.windowTokens'] = 10;
+    assert.equal(readSettings().windowTokens, 2 * DEFAULT_LEFT_CONTEXT);
+    fake.settings.global['circuitInspector.windowTokens'] = 'lots';
+    assert.equal(readSettings().windowTokens, 2 * DEFAULT_LEFT_CONTEXT);
   });
 });
 
