@@ -1,4 +1,4 @@
-// Whole-document analysis: tokenize, cut into windows of the model's context (./windows), run
+// Whole-document analysis: tokenize, cut into windows of at most the model's context (./windows; DEFAULT_WINDOW_TOKENS), run
 // them in batches, and keep per token only what the editor needs — the watched node activations
 // (every circuit's nodes), each circuit's class readout and, when asked for, the top next tokens —
 // never the full logits ([T, V] is 2048 floats a token). The graph itself returns only the scored
