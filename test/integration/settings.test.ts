@@ -1,6 +1,6 @@
 // Every setting applies without a reload (issue 17). Covered elsewhere: ablationMode (panel.test),
 // highlights.circuits (scope.test), debounceMs, executionProvider and bundlePath (robustness.test).
-// Here: highlights.thresholdScale, highlights.enabled and maxFileSizeKB on an open editor.
+// Here: highlights.thresholdScale, highlights.enabled, maxFileSizeKB and windowTokens on an open editor.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -58,5 +58,30 @@ suite('Settings read live', () => {
     } finally {
       for (const key of ['highlights.thresholdScale', 'highlights.enabled', 'maxFileSizeKB']) await setting(key, undefined);
     }
+  });
+
+  test('windowTokens: shorter windows load the model again and re-read the open file; the first window\'s tokens keep their values, later ones change, and the default brings them back', async () => {
+    const doc = (await openFixture('stdlib_ntpath.py')).document;
+    const values = (s: State) => (s.tokens ?? []).map((t) => t.circuits[QUOTE]?.value ?? NaN);
+    const analysed = (what: string, pred: (v: number[]) => boolean): Promise<number[]> =>
+      waitFor(async () => {
+        const s = (await testState(doc.uri)) as State;
+        const v = values(s);
+        return s.analyzed?.version === doc.version && v.length && pred(v) ? v : undefined;
+      }, 60_000, what);
+    const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+    const wide = await analysed('the fixture analysed in windows of 256', () => true);
+    assert.ok(wide.length > 400, `${wide.length} tokens: more than one window of 128`);
+    try {
+      await setting('windowTokens', 128);
+      const short = await analysed('the fixture analysed again in windows of 128', (v) => !same(v, wide));
+      // window 0 scores its first positions with the same tokens before them in either length
+      assert.ok(same(short.slice(0, 100), wide.slice(0, 100)), 'the first 100 tokens keep their values');
+      const changed = short.filter((x, i) => !Object.is(x, wide[i])).length;
+      assert.ok(changed > 0, `${changed} later tokens read with less context`);
+    } finally {
+      await setting('windowTokens', undefined);
+    }
+    await analysed('the values of windows of 256 back', (v) => same(v, wide));
   });
 });
