@@ -4,7 +4,7 @@
 // stay ignorant of windows, caches and onnxruntime.
 import type * as vscode from 'vscode';
 import { type AttentionAt, AttentionReader } from '../core/attention';
-import { type Ablation, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken, type Readout, type TokenResult } from '../core/analysis';
+import { type Ablation, analysisWindow, type Cancelled, type CircuitAtToken, type DocumentAnalysis, DocumentAnalyzer, NO_ABLATION, type NextToken, type Readout, type TokenResult } from '../core/analysis';
 import { type Bundle, BundleError, checkCircuit } from '../core/bundle';
 import { type DiscoverAtOptions, type Discovery, discoverAt } from '../core/discoverAt';
 import { type FoundCircuitFile, toCircuitFile } from '../core/foundCircuit';
@@ -129,7 +129,7 @@ export async function loadModel(dir: string, provider: ProviderChoice, log: vsco
   try {
     const { bundle, runner } = await openModel(dir, provider);
     const kernels = runner.kernels === 'webassembly' ? 'our WebAssembly kernels' : `onnxruntime${runner.kernelsWhy ? ` (our kernels cannot run it: ${runner.kernelsWhy})` : ''}`;
-    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''}; single passes on ${kernels})`);
+    log.info(`model sessions started in ${runner.loadMs.toFixed(0)} ms (${runner.provider}, ${runner.workers} worker thread${runner.workers > 1 ? 's' : ''}; single passes on ${kernels}; windows of ${analysisWindow(bundle.context, windowTokens)} tokens, context ${bundle.context})`);
     return { kind: 'ok', model: new AnalyzerModel(bundle, runner, windowTokens) };
   } catch (e) {
     const message = errorMessage(e);
