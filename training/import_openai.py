@@ -320,6 +320,20 @@ def add_circuits(gpt: GPT, tok: Tokenizer, out: Path, vizzes: list[Viz]) -> list
     return notes
 
 
+# the editor's and the CLI's analysis window when none is chosen (src/core/analysis.ts DEFAULT_WINDOW_TOKENS)
+EDITOR_WINDOW = 256
+
+
+def window_lines(context: int) -> list[str]:
+    """What the card says of the windows the editor reads a model of this context in."""
+    if context <= EDITOR_WINDOW:
+        return []
+    return [
+        f"- In the editor and the CLI: windows of {EDITOR_WINDOW} tokens by default, every token read with at least 64 tokens before it;"
+        + f" `circuitInspector.windowTokens` (CLI `--window-tokens`) up to the context of {context:,} gives tokens more, at a cost growing with its square.",
+    ]
+
+
 def model_card(manifest: dict, notes: list[str]) -> str:
     m, p, mx = manifest["model"], manifest["provenance"], manifest["metrics"]
     sites = ", ".join(m["topk_sites"]) if m["afrac"] is not None else ""
@@ -344,6 +358,7 @@ def model_card(manifest: dict, notes: list[str]) -> str:
         + ", ".join(f"{site} {a:,}/{n:,}" for site, (a, n) in mx["alive_by_site"].items())
         + f"; the graph drops dead heads and MLP neurons where a layer loses at least {MIN_DROPPED:.1%} of them, running {sum(mx['compact_graph']['n_head']):,} of {m['n_layer'] * m['n_head']:,} heads and {sum(mx['compact_graph']['d_mlp']):,} of {m['n_layer'] * m['d_mlp']:,} neurons.",
         circuits_line(manifest),
+        *window_lines(m["block_size"]),
         "",
         "## Conversion notes",
         *([f"- {n}" for n in notes] or ["- none: every key and tensor was as expected."]),

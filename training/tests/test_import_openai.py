@@ -4,6 +4,7 @@ format facts, the tokenizer against tiktoken's data-gym reader, and the ONNX gra
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -270,3 +271,12 @@ def test_converted_bundle(folders, tmp_path, root, name):
     enc = tok.encode((root / "src/core/bundle.ts").read_text()).ids
     ids = torch.tensor([enc[i * 64 : (i + 1) * 64] for i in range(4)])  # [4, 64]
     _onnx_vs_torch(out / "model.onnx", gpt, ids)
+
+
+def test_the_card_names_the_editors_window_where_the_context_is_longer():
+    """The card's window is the editor's default (src/core/analysis.ts), said only where the model's context exceeds it."""
+    analysis = (Path(__file__).resolve().parents[2] / "src/core/analysis.ts").read_text()
+    assert f"export const DEFAULT_WINDOW_TOKENS = {import_openai.EDITOR_WINDOW};" in analysis
+    assert import_openai.window_lines(64) == [] and import_openai.window_lines(256) == []
+    [line] = import_openai.window_lines(1024)
+    assert "windows of 256 tokens" in line and "context of 1,024" in line and "--window-tokens" in line
