@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as v8 from 'v8';
-import { type Ablation, DocumentAnalyzer, isAblating, NO_ABLATION, type Readout, type TokenResult } from './core/analysis';
+import { type Ablation, DocumentAnalyzer, isAblating, MIN_WINDOW_TOKENS, NO_ABLATION, type Readout, type TokenResult } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { openModel } from './core/openModel';
 import { describeChange, describeCircuitPrediction } from './core/readoutText';
@@ -477,7 +477,7 @@ function analyzeRequest(args: Args): AnalyzeRequest {
 export function windowTokensOf(opts: ReadonlyMap<string, string | true>): number | undefined {
   if (!opts.has('--window-tokens')) return undefined;
   const n = Number(opts.get('--window-tokens'));
-  if (!Number.isInteger(n) || n < 128) throw new UsageError('--window-tokens must be an integer of at least 128');
+  if (!Number.isInteger(n) || n < MIN_WINDOW_TOKENS) throw new UsageError(`--window-tokens must be an integer of at least ${MIN_WINDOW_TOKENS}`);
   return n;
 }
 

@@ -200,6 +200,9 @@ export const DEFAULT_LEFT_CONTEXT = 64;
  */
 export const DEFAULT_WINDOW_TOKENS = 256;
 
+/** The least window a user may ask for: shorter, it would score fewer positions than it reads as left context. */
+export const MIN_WINDOW_TOKENS = 2 * DEFAULT_LEFT_CONTEXT;
+
 /** The positions per window of an analysis on a model of this context (`requested` capped at it). */
 export function analysisWindow(context: number, requested = DEFAULT_WINDOW_TOKENS): number {
   return Math.max(2, Math.min(Math.floor(requested), context));

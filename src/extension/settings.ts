@@ -2,7 +2,7 @@
 // bundle path or model folder set in the workspace's own settings is ignored (it would make us load
 // and run a model file chosen by the repository), so only the user's settings or the shipped bundle count.
 import * as vscode from 'vscode';
-import { type AblationMode, DEFAULT_LEFT_CONTEXT, DEFAULT_WINDOW_TOKENS } from '../core/analysis';
+import { type AblationMode, DEFAULT_WINDOW_TOKENS, MIN_WINDOW_TOKENS } from '../core/analysis';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 
@@ -24,8 +24,6 @@ export interface Settings {
 }
 
 export const SECTION = 'circuitInspector';
-/** A window shorter than this would score fewer positions than it reads as left context. */
-const MIN_WINDOW_TOKENS = 2 * DEFAULT_LEFT_CONTEXT;
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SECTION);

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
-import { DEFAULT_LEFT_CONTEXT, DEFAULT_WINDOW_TOKENS } from '../../src/core/analysis';
+import { DEFAULT_WINDOW_TOKENS, MIN_WINDOW_TOKENS } from '../../src/core/analysis';
 import { circuitEnabled, readSettings } from '../../src/extension/settings';
 import { fake, vscodeStub } from './fake-vscode';
 import { repoRoot } from './fixtures';
@@ -60,14 +60,17 @@ describe('workspace trust and the bundle path', () => {
 
 describe('windowTokens', () => {
   beforeEach(() => fake.reset());
-  it('defaults to the analyzer\'s window and is kept between twice the least left context and 65,536', () => {
+  it('defaults to the analyzer\'s window and is kept between MIN_WINDOW_TOKENS and 65,536, as package.json declares', () => {
     assert.equal(readSettings().windowTokens, DEFAULT_WINDOW_TOKENS);
     fake.settings.global['circuitInspector.windowTokens'] = 1024;
     assert.equal(readSettings().windowTokens, 1024);
     fake.settings.global['circuitInspector.windowTokens'] = 10;
-    assert.equal(readSettings().windowTokens, 2 * DEFAULT_LEFT_CONTEXT);
+    assert.equal(readSettings().windowTokens, MIN_WINDOW_TOKENS);
     fake.settings.global['circuitInspector.windowTokens'] = 'lots';
-    assert.equal(readSettings().windowTokens, 2 * DEFAULT_LEFT_CONTEXT);
+    assert.equal(readSettings().windowTokens, MIN_WINDOW_TOKENS);
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default: number; minimum: number; maximum: number }> } } };
+    const declared = pkg.contributes.configuration.properties['circuitInspector.windowTokens'];
+    assert.deepEqual([declared.default, declared.minimum, declared.maximum], [DEFAULT_WINDOW_TOKENS, MIN_WINDOW_TOKENS, 65536]);
   });
 });
 
