@@ -194,8 +194,8 @@ export const DEFAULT_LEFT_CONTEXT = 64;
 /**
  * Positions per window when the caller does not choose. A window's attention grows with the square of
  * its length, and the highlights of a screen wait for the windows that score it: on a yolo1-shaped model
- * (context 1,024) a first screen took 5.9–8.5 s in windows of the whole context and 0.7–1.1 s in windows
- * of 256 (docs/BENCHMARKS.md, session 26). Either way every scored position keeps at least
+ * (context 1,024) a first screen with a list close on it took 6.2–10.4 s in windows of the whole context
+ * and 0.74–1.20 s in windows of 256 (docs/BENCHMARKS.md, session 26). Either way every scored position keeps at least
  * DEFAULT_LEFT_CONTEXT tokens before it; a longer window gives some positions more (a setting away).
  */
 export const DEFAULT_WINDOW_TOKENS = 256;
@@ -718,7 +718,7 @@ export class DocumentAnalyzer {
     return out;
   }
 
-  /** The per-token results of the windows that have one (all of them when `complete`). */
+  /** The per-token results of the windows that have one (all of them when `complete`), of the windows in `only` alone when given. */
   private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number, only?: ReadonlySet<number>): DocumentAnalysis {
     const tokens: TokenResult[] = [];
     const where: [WindowResult, number][] = []; // token index → its window result and row in it
