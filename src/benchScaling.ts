@@ -5,10 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CliRow, ScalingRow, ScalingSizes } from './bench';
 import { median } from './benchMeasure';
-import { analysisWindow, DEFAULT_LEFT_CONTEXT } from './core/analysis';
+import { analysisWindows } from './core/analysis';
 import type { Bundle } from './core/bundle';
 import { Tokenizer } from './core/tokenizer';
-import { planContentWindows } from './core/windows';
 
 /** `source`'s statements (comments, blank lines and block headers dropped) joined by "; " on one line of `bytes` characters (ASCII in practice). */
 export function oneLine(source: readonly string[], bytes: number): string {
@@ -53,8 +52,7 @@ export function scalingRow(b: Bundle, name: string, kind: string, text: string, 
     const withEot = new Int32Array(enc.ids.length + 1);
     withEot[0] = b.eotId;
     withEot.set(enc.ids, 1); // as Analysis.stream() does
-    const W = analysisWindow(b.context);
-    planContentWindows(withEot, W, { left: DEFAULT_LEFT_CONTEXT, maxGap: W - DEFAULT_LEFT_CONTEXT });
+    analysisWindows(withEot, b.context);
     win.push(performance.now() - t1);
     tok.push(t1 - t0);
     tokens = enc.ids.length;

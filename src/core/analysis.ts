@@ -208,6 +208,13 @@ export function analysisWindow(context: number, requested = DEFAULT_WINDOW_TOKEN
   return Math.max(2, Math.min(Math.floor(requested), context));
 }
 
+/** The windows an analysis with these options cuts a sequence ([EOT] + document token ids) into, on a model of this context. */
+export function analysisWindows(seq: ArrayLike<number>, context: number, options: Pick<AnalyzerOptions, 'windowing' | 'leftContext' | 'windowTokens'> = {}): Window[] {
+  const W = analysisWindow(context, options.windowTokens);
+  const left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, W - 1));
+  return options.windowing === 'grid' ? planWindows(seq.length, W, W - left) : planContentWindows(seq, W, { left, maxGap: W - left });
+}
+
 /** The last text's tokens and, once analyzeAt() needed them, its sequence and windows. */
 interface LastEncoding {
   readonly text: string;
@@ -355,9 +362,6 @@ export class DocumentAnalyzer {
   private readonly viewTag = {};
   private readonly batch: number;
   private readonly inFlight: number;
-  private readonly windowing: 'content' | 'grid';
-  private readonly left: number;
-  private readonly windowLength: number;
   /** Per circuit: watch columns and coefs of its firing terms. */
   private readonly plans: { c: CircuitFile; terms: [number, number][] }[];
   /** Every circuit's class tokens, sorted [R]: the vocabulary entries read without nextTokens. */
@@ -382,9 +386,6 @@ export class DocumentAnalyzer {
     this.batch = Math.max(1, Math.min(options.batch ?? 1, 8));
     this.inFlight = Math.max(1, Math.min(options.inFlight ?? 1, 8));
     this.shared = from?.shared ?? { cache: new WindowCache(options.cacheWindows ?? 512), generations: new Map(), supersede: new Map() };
-    this.windowing = options.windowing ?? 'content';
-    this.windowLength = analysisWindow(bundle.context, options.windowTokens);
-    this.left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, this.windowLength - 1));
     const L = bundle.layout;
     const flats = new Set<number>();
     for (const c of bundle.circuits) {
@@ -444,8 +445,7 @@ export class DocumentAnalyzer {
 
   /** The windows of a sequence ([EOT] + document token ids). */
   windows(seq: ArrayLike<number>): Window[] {
-    const W = this.windowLength;
-    return this.windowing === 'grid' ? planWindows(seq.length, W, W - this.left) : planContentWindows(seq, W, { left: this.left, maxGap: W - this.left });
+    return analysisWindows(seq, this.bundle.context, this.options);
   }
 
   /** Analyse a whole document (or options.range of it). */
