@@ -13,6 +13,7 @@ import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
 import { repeatTo, oneLine, runCli, scalingInputs, scalingRow } from './benchScaling';
 import type { Bundle } from './core/bundle';
+import { bundleCones, coneFor } from './core/cone';
 import { openModel } from './core/openModel';
 import { type ProviderChoice, type RunInput, Runner } from './core/runner';
 import { denseThroughput, ForwardCost } from './sparseLimit';
@@ -233,14 +234,18 @@ async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonl
  */
 async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly { row: BenchCase; batches: RunInput[] }[]): Promise<BenchCase[]> {
   o.log?.('the same passes through onnxruntime…');
-  const reference = await Runner.create(b.onnxPath, { provider: 'cpu', cones: r.cones, tails: r.tails });
+  const reference = await Runner.create(b.onnxPath, { provider: 'cpu', cones: bundleCones(b), tails: r.tails });
+  // onnxruntime stops only where the bundle has a cone graph: a pass through a cone our kernels alone run
+  // goes through the smallest graph that covers its nodes there (the full graph where none does)
+  const onGraph = (x: RunInput): RunInput => (x.cone === undefined || reference.cones.some((c) => c.upto === x.cone) ? x : { ...x, cone: coneFor(reference.cones, x.watch)?.upto, needed: undefined });
   try {
     const rows: BenchCase[] = [];
     for (const { row, batches } of cases) {
+      const theirBatches = batches.map(onGraph);
       const [ours, theirs]: number[][] = [[], []];
       for (let i = 0; i < o.runs; i++) {
         ours.push(await replay(r, batches));
-        theirs.push(await replay(reference, batches));
+        theirs.push(await replay(reference, theirBatches));
       }
       rows.push({ ...row, onnxruntime_ms: median(theirs), ratio_vs_onnxruntime: median(ours) / median(theirs) });
     }

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { Cone } from './cone';
+import { type Cone, type GraphCone, kernelCones } from './cone';
 import type { Tail } from './tails';
 import type { FromWorker, Kernels, ToWorker, WorkerSetup } from './runnerWorker';
 import { type ForwardSpec, forwardProblem } from './wasmForward';
@@ -25,7 +25,7 @@ export interface RunnerOptions {
   /** Sessions that run side by side on the CPU; default min(cores, 2). CUDA always uses one. */
   readonly workers?: number;
   /** The bundle's cone graphs (./cone bundleCones), for runs that name one (RunInput.cone). */
-  readonly cones?: readonly Cone[];
+  readonly cones?: readonly GraphCone[];
   /** The bundle's tail graphs (./tails bundleTails), for runs that name one (RunInput.tail). */
   readonly tails?: readonly Tail[];
   /**
@@ -94,7 +94,7 @@ export class Runner {
 
   private constructor(
     private readonly slots: Slot[],
-    /** The bundle's cones, smallest first (RunnerOptions.cones): ./cone coneFor picks one for a run. */
+    /** The cones a run may name, smallest first: the bundle's graphs (RunnerOptions.cones), and with our kernels one at every node location (./cone kernelCones); ./cone coneFor picks one for a run. */
     readonly cones: readonly Cone[],
     /** The bundle's tails, by start (RunnerOptions.tails): ./discoverRoute sends ablation rows through them. */
     readonly tails: readonly Tail[],
@@ -128,7 +128,8 @@ export class Runner {
     const spinning = workers * threads <= cores;
     // The first session settles the provider. Its siblings start at the same time on the CPU (the
     // case they are for), and are stopped again, unused, if the first one got CUDA.
-    const cones = Object.fromEntries((options.cones ?? []).map((c) => [c.upto, c.onnxPath]));
+    const graphs = options.cones ?? [];
+    const cones = Object.fromEntries(graphs.map((c) => [c.upto, c.onnxPath]));
     const tails = Object.fromEntries((options.tails ?? []).map((t) => [t.from, t.onnxPath]));
     const forward = options.forward && !forwardProblem(options.forward) ? options.forward : undefined;
     const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, forward, options: { provider, threads, spinning } });
@@ -140,7 +141,8 @@ export class Runner {
     await Promise.all(up.filter((w) => !keep.includes(w)).map((w) => w.worker.terminate())); // idle: safe to stop
     if (failed) throw failed.reason;
     const { provider, kernels, kernelsWhy, notice } = up[0].ready;
-    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), options.cones ?? [], options.tails ?? [], provider, kernels, options.forward ? (forwardProblem(options.forward) ?? kernelsWhy) : undefined, notice, performance.now() - started);
+    const runnable = kernels === 'webassembly' && forward ? kernelCones(forward.layout, graphs) : graphs;
+    return new Runner(keep.map(({ worker }) => ({ worker, jobs: [] })), runnable, options.tails ?? [], provider, kernels, options.forward ? (forwardProblem(options.forward) ?? kernelsWhy) : undefined, notice, performance.now() - started);
   }
 
   /**
@@ -177,7 +179,10 @@ export class Runner {
     if (this.broken) return Promise.reject(new RunnerError(this.broken));
     try {
       checkRunInput(input);
-      if (input.cone !== undefined && !this.cones.some((c) => c.upto === input.cone)) throw new RunnerError(`run: this bundle has no cone up to ${input.cone}`);
+      const cone = input.cone === undefined ? undefined : this.cones.find((c) => c.upto === input.cone);
+      if (input.cone !== undefined && !cone) throw new RunnerError(`run: this bundle has no cone up to ${input.cone}`);
+      // without a graph only our kernels run it, and they run one mask row (the worker sends the rest to onnxruntime)
+      if (cone && cone.onnxPath === undefined && (input.maskRows ?? 1) !== 1) throw new RunnerError(`run: the cone up to ${input.cone} has no graph of its own, so it runs one mask row at a time`);
       if (input.tail !== undefined && !this.tails.some((t) => t.from === input.tail)) throw new RunnerError(`run: this bundle has no tail from ${input.tail}`);
     } catch (e) {
       return Promise.reject(e as Error);

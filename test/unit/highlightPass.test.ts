@@ -70,6 +70,39 @@ test('the highlight pass of each circuit, and of all of them, runs its smallest 
   }
 });
 
+test('with our kernels a cone may end at any node location: the runner offers one at each (the graphs kept), and each circuit\'s highlight pass stops at its last firing node with the bits of a full analysis', async () => {
+  const forward = { model: bundle.model, layout: bundle.layout.entries, context: bundle.context };
+  const runner = await Runner.create(bundle.onnxPath, { provider: 'cpu', cones, forward });
+  const runs: RunInput[] = [];
+  const counted = { run: (input: RunInput) => (runs.push(input), runner.run(input)) };
+  try {
+    assert.equal(runner.kernels, 'webassembly');
+    assert.deepEqual(runner.cones.map((c) => c.upto), bundle.layout.entries.map((e) => e.name), 'one cone a node location, in the layout\'s order');
+    for (const g of cones) assert.equal(runner.cones.find((c) => c.upto === g.upto), g, `the graph up to ${g.upto} kept`);
+    const full = done(await new DocumentAnalyzer(bundle, runner, runner.analyzerOptions).analyze(text));
+    const stops = new Set<string>();
+    for (const c of bundle.circuits) {
+      runs.length = 0;
+      const h = done(await new DocumentAnalyzer(bundle, counted, runner.analyzerOptions).firingOnly([c.task]).analyze(text));
+      const lastFlat = Math.max(...(c.firing?.terms ?? []).map((t) => bundle.layout.flat(t.node) as number));
+      const last = bundle.layout.entries.find((e) => lastFlat >= e.offset && lastFlat < e.offset + e.length)?.name;
+      // none where the circuit's task applies nowhere in the text
+      assert.ok(runs.every((r) => r.cone === last), `${c.task}: every run stops at ${last}: ${[...new Set(runs.map((r) => r.cone))].join()}`);
+      if (runs.length) stops.add(last as string);
+      h.tokens.forEach((t, i) => {
+        const [x, y] = [t.circuits[c.task].value, full.tokens[i].circuits[c.task].value];
+        if (!Number.isNaN(x)) assert.ok(Object.is(x, y), `${c.task} at token ${i}: ${x} vs ${y}`);
+      });
+    }
+    assert.ok(stops.size >= 3 && [...stops].some((s) => !cones.some((g) => g.upto === s)), `circuits stop where the bundle has no cone graph: ${[...stops].join()}`);
+    const N = bundle.layout.count;
+    const kernelOnly = runner.cones.find((c) => c.onnxPath === undefined)?.upto;
+    await assert.rejects(runner.run({ ids: BigInt64Array.of(1n), B: 1, T: 1, mask: new Float32Array(2 * N).fill(1), fill: new Float32Array(2 * N), maskRows: 2, watch: [0], scoreFrom: 0, readIds: BigInt64Array.of(1n), cone: kernelOnly }), /has no graph of its own, so it runs one mask row at a time$/);
+  } finally {
+    await runner.dispose();
+  }
+});
+
 test('after the highlight pass a full analysis of the same windows keeps its firing values and reads only the rest; no circuit shown runs nothing', async () => {
   const runner = await Runner.create(bundle.onnxPath, { provider: 'cpu', cones });
   const runs: RunInput[] = [];
