@@ -71,12 +71,15 @@ export class Documents implements vscode.Disposable {
         this.schedule(e.document);
         this.scheduleVisible(cellsBelow(e.document));
       }),
-      vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)),
       // cells added, removed or moved: every cell's context may have changed
       vscode.workspace.onDidChangeNotebookDocument((e) => {
         if (e.contentChanges.length > 0) this.scheduleVisible(e.notebook.getCells().map((c) => c.document));
       }),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
+      // A document is analysed once an editor shows it, with its visible lines first, or when a command
+      // asks (analyzeNow). Analysing it when it opened started, before any editor existed, a run with no
+      // screen to paint first: on a large model the first paint waited for the whole file (1.3–5.6 s of
+      // 5,000 lines against 0.3–0.8 s; docs/BENCHMARKS.md, "Session 27").
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.showOrSchedule(e))),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
         if (this.isLarge(e.textEditor.document)) this.schedule(e.textEditor.document);
@@ -150,6 +153,20 @@ export class Documents implements vscode.Disposable {
     return this.current(doc);
   }
 
+  /**
+   * The document's state as soon as one holds the token at `offset`: the screen's part of the run in
+   * progress (its early paint) when the token is on it, else analyzeNow's. A hover reads one token, and
+   * on a large model the whole-file pass it waited for took 10–14 s of a 5,000-line file (docs/BENCHMARKS.md, "Session 27").
+   */
+  async analyzedAt(doc: vscode.TextDocument, offset: number): Promise<DocumentState | undefined> {
+    const now = this.current(doc);
+    if (now || !this.model || doc.isClosed) return now;
+    const run = this.runFor(doc) ?? this.run(doc);
+    const screen = await Promise.race([run.screen, run.done.then(() => undefined)]);
+    const holds = screen && this.runFor(doc) === run && screen.base.tokens.some((t) => t.start <= offset && offset < t.end);
+    return holds ? screen : this.analyzeNow(doc);
+  }
+
   /** The document's state when it is for this version of it and its context (setModel drops the states of an older model, circuits or settings). */
   private current(doc: vscode.TextDocument): DocumentState | undefined {
     const s = this.states.get(doc.uri.toString());
@@ -195,11 +212,15 @@ export class Documents implements vscode.Disposable {
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
+    let showScreen: (s: DocumentState | undefined) => void = () => undefined;
+    const screen = new Promise<DocumentState | undefined>((resolve) => (showScreen = resolve));
     const run: Run = {
       version: doc.version,
       context: cellContextOf(doc),
       generation: this.generation,
-      done: this.analyse(doc).finally(() => {
+      screen,
+      done: this.analyse(doc, showScreen).finally(() => {
+        showScreen(undefined); // no early paint: a cached or edited file's windows finish together
         if (this.runs.get(key) === run) this.runs.delete(key);
       }),
     };
@@ -207,7 +228,7 @@ export class Documents implements vscode.Disposable {
     return run;
   }
 
-  private async analyse(doc: vscode.TextDocument): Promise<void> {
+  private async analyse(doc: vscode.TextDocument, showScreen: (s: DocumentState) => void): Promise<void> {
     const key = doc.uri.toString();
     const model = modelFor(this.model, doc);
     const context = cellContextOf(doc);
@@ -232,7 +253,10 @@ export class Documents implements vscode.Disposable {
       const ranges = editorOf(doc)?.visibleRanges ?? [];
       const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
       const early = (partial: HighlightResult) => {
-        if (!stale() && !isAblating(this.ablation)) this.paint(doc, { version, context, text, base: partial, flipped: [] });
+        if (stale() || isAblating(this.ablation)) return;
+        const screen: DocumentState = { version, context, text, base: partial, flipped: [] };
+        this.paint(doc, screen);
+        showScreen(screen);
       };
       const options: AnalyzeRequest = { range, priority, thresholdScale: this.settings.thresholdScale, onProgress: early };
       let base: HighlightResult;
@@ -327,6 +351,8 @@ interface Run {
   readonly version: number;
   readonly context: string | undefined;
   readonly generation: number;
+  /** The screen's part, once painted early (a cold file's visible windows); undefined when the run ends without one. */
+  readonly screen: Promise<DocumentState | undefined>;
   readonly done: Promise<void>;
 }
 

@@ -30,9 +30,9 @@ export class CircuitHover implements vscode.HoverProvider {
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, cancel: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const model = modelFor(this.model(), doc);
     if (!model) return undefined;
-    const state = await this.docs.analyzeNow(doc);
-    if (!state || cancel.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(pos);
+    const state = await this.docs.analyzedAt(doc, offset);
+    if (!state || cancel.isCancellationRequested) return undefined;
     const shown = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
     if (!shown) return undefined;
     // the highlight pass computed only the shown circuits' firing: every circuit's is read from the same window

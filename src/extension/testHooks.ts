@@ -35,10 +35,12 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
     overlay.onDidRender((r) => (attention = r)),
     vscode.commands.registerCommand('circuitInspector._testAttention', () => attention && { ...attention, uri: attention.uri.toString() }),
     vscode.workspace.onDidCloseTextDocument((d) => shown.delete(d.uri.toString())),
-    vscode.commands.registerCommand('circuitInspector._testState', async (uri?: string) => {
+    // `painted`: the document's decorations and analysis state without every token's readouts, which
+    // start a full analysis of the file (a test timing the first paint must not start one)
+    vscode.commands.registerCommand('circuitInspector._testState', async (uri?: string, painted?: boolean) => {
       const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;
       const doc = uri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(uri).toString()) : undefined;
-      const readings = doc && (await docs.readings(doc));
+      const readings = doc && !painted && (await docs.readings(doc));
       return {
         model: loader.model?.modelName,
         circuits: loader.model?.circuits.map((c) => c.task),
@@ -49,7 +51,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         analyzed: uri ? analyzedPart(state) : undefined,
         inFlight,
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
-        tokens: uri ? tokenReadouts(state, readings) : undefined,
+        tokens: uri && !painted ? tokenReadouts(state, readings || undefined) : undefined,
         panel: panel.model,
         panelCleared: panel.cleared,
         placement: { viewWidth: panel.viewWidth, opensIn: panel.placement, onScreen: panel.visible },

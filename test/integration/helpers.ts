@@ -33,6 +33,8 @@ export interface TestState {
   model?: string;
   provider?: string;
   error?: string;
+  /** Analyses of documents running now. */
+  inFlight?: number;
   decorations?: { spans: { start: number; end: number; task: string; cls: 0 | 1; strength: number }[]; flipped: [number, number][] };
   /** Per analysed token: each task's firing, and its logit difference without and (while ablating) with the ablation. */
   tokens?: { start: number; end: number; circuits: Record<string, { fires: boolean; applies: boolean; value: number }>; logitDiff: Record<string, number>; ablatedLogitDiff?: Record<string, number> }[];
@@ -43,6 +45,12 @@ export interface TestState {
 export async function testState(uri?: vscode.Uri): Promise<TestState> {
   await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
   return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri?.toString());
+}
+
+/** testState without every token's readouts, which would start a full analysis of the document: what is painted now. */
+export async function paintedState(uri: vscode.Uri): Promise<TestState> {
+  await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
+  return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri.toString(), true);
 }
 
 /** Runs `command` and presses Enter in each QuickPick it shows (their defaults) until it returns; `beforeEnter` runs once, before the first Enter (a screenshot of the first QuickPick). */
