@@ -120,28 +120,37 @@ suite('Highlights, hover and the circuit panel', () => {
 
   test('a hover on a long file that just opened comes from the screen\'s part of its analysis while the rest still runs, with the numbers the finished analysis gives', async () => {
     await decorations((await openFixture('quotes_and_lists.py')).document.uri, (d) => d.spans.length > 0); // the model is loaded
-    // a new file each run: nothing of it cached
-    const file = path.join(scratch, 'long.py');
-    fs.writeFileSync(file, fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8'));
-    const doc = await vscode.workspace.openTextDocument(file);
-    const lines = doc.getText().split('\n');
-    const line = lines.findIndex((l, i) => i > 2500 && /^__all__ = \["[a-z]{3,}"/.test(l));
-    assert.ok(line > 0, 'a one-line string in the second half of the file');
-    const pos = new vscode.Position(line, lines[line].indexOf('"') + 2);
-    const editor = await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
-    editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
-    const hoverText = async (): Promise<string> => {
-      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-      return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-    };
-    await waitFor(async () => (await paintedState(doc.uri)).decorations, 60_000, 'the screen painted');
-    const early = await hoverText();
-    assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover came back while the rest of the file was still being analysed');
-    assert.match(early, /Quote closing/);
-    assert.match(early, /The model expects \*\*(double|single)\*\*/);
-    await waitFor(async () => (await testState()).inFlight === 0, 120_000, 'the whole file analysed');
-    assert.equal(await hoverText(), early, 'one token, one set of numbers');
-    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    // a new file each run (nothing of it cached), 15,000 lines: its whole highlight pass outlasts the
+    // screen's part several times over on any machine (our model: ~0.5–0.8 s a 5,000 lines)
+    const config = vscode.workspace.getConfiguration('circuitInspector');
+    await config.update('maxFileSizeKB', 2048, vscode.ConfigurationTarget.Global);
+    try {
+      // the setting re-runs the open editors: that must be over, so that what runs below is the new file's analysis
+      await waitFor(async () => (await testState()).inFlight === 0, 60_000, 'the refresh after the setting');
+      const file = path.join(scratch, 'long.py');
+      fs.writeFileSync(file, fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8').repeat(3));
+      const doc = await vscode.workspace.openTextDocument(file);
+      const lines = doc.getText().split('\n');
+      const line = lines.findIndex((l, i) => i > 2500 && /^__all__ = \["[a-z]{3,}"/.test(l));
+      assert.ok(line > 0, 'a one-line string past line 2,500');
+      const pos = new vscode.Position(line, lines[line].indexOf('"') + 2);
+      const editor = await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
+      editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
+      const hoverText = async (): Promise<string> => {
+        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+        return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      };
+      await waitFor(async () => (await paintedState(doc.uri)).decorations, 60_000, 'the screen painted');
+      const early = await hoverText();
+      assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover came back while the rest of the file was still being analysed');
+      assert.match(early, /Quote closing/);
+      assert.match(early, /The model expects \*\*(double|single)\*\*/);
+      await waitFor(async () => (await testState()).inFlight === 0, 120_000, 'the whole file analysed');
+      assert.equal(await hoverText(), early, 'one token, one set of numbers');
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    } finally {
+      await config.update('maxFileSizeKB', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   test('the readout sentence says right or wrong against the quote the code really has, at every string of the fixture', async () => {
