@@ -280,9 +280,7 @@ export class Documents implements vscode.Disposable {
       this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
       this.paint(doc, state);
     } catch (err) {
-      // a run superseded by a new model fails when the old model's workers stop ("the model session was
-      // closed" at every reload): not an error of the document; the run that replaced it reports its own
-      if (!stale()) this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
+      this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
     } finally {
       this.runningChanged.fire(--this.running);
     }
