@@ -162,7 +162,7 @@ export class Documents implements vscode.Disposable {
     const now = this.current(doc);
     if (now || !this.model || doc.isClosed) return now;
     const run = this.runFor(doc) ?? this.run(doc);
-    const screen = await Promise.race([run.screen, run.done.then(() => undefined)]);
+    const screen = await run.screen; // undefined once the run ends without an early paint
     const holds = screen && this.runFor(doc) === run && screen.base.tokens.some((t) => t.start <= offset && offset < t.end);
     return holds ? screen : this.analyzeNow(doc);
   }
