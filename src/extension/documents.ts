@@ -280,6 +280,8 @@ export class Documents implements vscode.Disposable {
       this.log.debug(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${base.tokens.length} tokens, ${base.windowsComputed} windows computed, ${base.windowsReused} reused, ${base.elapsedMs.toFixed(0)} ms`);
       this.paint(doc, state);
     } catch (err) {
+      // a run of a model that was replaced fails when that model's workers stop: not the document's error
+      if (stale()) return;
       this.log.error(`analysis of ${vscode.workspace.asRelativePath(doc.uri)} failed: ${errorMessage(err)}`);
     } finally {
       this.runningChanged.fire(--this.running);

@@ -77,6 +77,8 @@ function createParts(context: vscode.ExtensionContext): Parts {
     sources.applyTo(loader.model);
     docs.setModel(loader.model, parts.settings);
   };
+  // the documents' runs on the old model are stale before its workers stop: they end without an error
+  loader.onWillDrop = () => docs.setModel(undefined, parts.settings);
   loader.onDidLoad = () => {
     sources.forgetFound();
     circuitsChanged();

@@ -15,6 +15,11 @@ export class ModelLoader {
   loadError: string | undefined;
   /** Called after every load, with the new model or undefined when it failed. */
   onDidLoad: (model: LoadedModel | undefined) => void = () => undefined;
+  /**
+   * Called when the model in use is about to stop, before its workers end: what still uses it lets go
+   * first (a document analysis running then would otherwise fail with "the model session was closed").
+   */
+  onWillDrop: () => void = () => undefined;
   private lastMs: number | undefined;
   /** The folder and settings the loaded model came from: a settings change that keeps them needs no load. */
   private loadedFrom: { readonly dir: string; readonly provider: Settings['provider']; readonly windowTokens: number } | undefined;
@@ -77,6 +82,7 @@ export class ModelLoader {
     const old = this.model;
     this.model = undefined;
     this.loadedFrom = undefined;
+    if (old) this.onWillDrop();
     await old?.dispose();
   }
 

@@ -22,13 +22,21 @@ export interface TestHookParts {
   readonly controller: CircuitController;
   readonly warnings: Warnings;
   readonly overlay: AttentionOverlay;
+  readonly log: vscode.LogOutputChannel;
 }
 
-export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller, warnings, overlay }: TestHookParts): void {
+export function registerTestHooks(context: vscode.ExtensionContext, { loader, docs, highlights, panel, controller, warnings, overlay, log }: TestHookParts): void {
   // what the editor last drew, per document
   const shown = new Map<string, { spans: FiringSpan[]; flipped: [number, number][] }>();
   let attention: RenderedAttention | undefined; // the attention overlay on screen (undefined once cleared)
   let inFlight = 0;
+  // every error the extension logs, in order (the output channel has no event for its lines)
+  const errors: string[] = [];
+  const logError = log.error.bind(log);
+  log.error = (message: string | Error, ...args: unknown[]) => {
+    errors.push(message instanceof Error ? message.message : message);
+    logError(message, ...args);
+  };
   context.subscriptions.push(
     docs.onDidChangeRunning((n) => (inFlight = n)),
     highlights.onDidRender((r) => shown.set(r.uri.toString(), { spans: [...r.spans], flipped: [...r.flipped] })),
@@ -50,6 +58,7 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         notice: loader.model?.providerNotice,
         analyzed: uri ? analyzedPart(state) : undefined,
         inFlight,
+        errors: [...errors],
         decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
         tokens: uri && !painted ? tokenReadouts(state, readings || undefined) : undefined,
         panel: panel.model,

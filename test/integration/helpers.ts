@@ -35,6 +35,8 @@ export interface TestState {
   error?: string;
   /** Analyses of documents running now. */
   inFlight?: number;
+  /** Every error the extension has logged since it started, in order. */
+  errors?: string[];
   decorations?: { spans: { start: number; end: number; task: string; cls: 0 | 1; strength: number }[]; flipped: [number, number][] };
   /** Per analysed token: each task's firing, and its logit difference without and (while ablating) with the ablation. */
   tokens?: { start: number; end: number; circuits: Record<string, { fires: boolean; applies: boolean; value: number }>; logitDiff: Record<string, number>; ablatedLogitDiff?: Record<string, number> }[];

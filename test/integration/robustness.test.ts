@@ -9,7 +9,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as vscode from 'vscode';
 import { MAX_PARTIAL_CHARS } from '../../src/extension/documents';
-import { openFixture, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { openFixture, repoDir, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 const FIXTURE = fs.readFileSync(path.join(workspaceDir, 'quotes_and_lists.py'), 'utf8');
@@ -246,6 +246,25 @@ suite('Robustness', () => {
     } finally {
       await setting('executionProvider', undefined);
       await waitFor(async () => (await state()).model, 60_000, 'model reload');
+    }
+  });
+
+  test('the model reloaded while a long file is being analysed: the run on the old model ends without an error, and the new model paints the file', async () => {
+    await setting('maxFileSizeKB', 2048);
+    try {
+      // 15,000 lines, new each run (nothing cached): its analysis outlasts the moment the reload begins
+      const editor = await show('reloaded-mid-run.py', fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8').repeat(3));
+      await waitFor(async () => (await testState()).inFlight, 60_000, 'the analysis of the long file running');
+      const errorsBefore = (await testState()).errors?.length ?? 0;
+      await vscode.commands.executeCommand('circuitInspector.reloadModel');
+      await waitFor(async () => {
+        const s = await testState();
+        return s.model && s.inFlight === 0;
+      }, 120_000, 'the reloaded model idle');
+      assert.deepStrictEqual((await testState()).errors?.slice(errorsBefore), [], 'no error logged by the reload');
+      assert.ok((await analysed(editor.document, 120_000)).decorations!.spans.length > 0, 'the new model paints the file');
+    } finally {
+      await setting('maxFileSizeKB', undefined);
     }
   });
 
