@@ -265,6 +265,8 @@ interface PendingWindow {
   readonly store: WindowStore;
   /** The highlight pass with AnalyzerOptions.neededOnly: which of its scored positions a shown circuit's task applies to [P]. */
   readonly needed?: Uint8Array;
+  /** The window cut at the screen's end (screenCuts): its result stands for the window's until the whole one is done, never after. */
+  readonly cut?: true;
 }
 
 /** What the analyzers withCircuits() derives share: the window cache and who holds each key. */
@@ -288,16 +290,16 @@ interface ComputeJob {
   readonly todo: PendingWindow[];
   /** Per window of the document; compute fills the entries of `todo`. */
   readonly results: WindowResult[];
-  /** Indices of the windows to run first (emptied once they are done). */
-  readonly urgent: Set<number>;
+  /** The items of `todo` to run first: onScreenDone is called once they are done. */
+  readonly first: ReadonlySet<PendingWindow>;
   /** [EOT] + the document's token ids [1 + n]. */
   readonly seq: Int32Array;
   readonly ablation: Ablation;
   /** Read all V logits (next tokens and the readouts' probabilities). */
   readonly full: boolean;
   readonly claim: Claim;
-  /** Called once when the urgent windows are done and others remain. */
-  readonly onUrgentDone?: () => void;
+  /** Called once when the `first` items are done and others remain (at once when there are none). */
+  readonly onScreenDone?: () => void;
 }
 
 /**
@@ -476,18 +478,24 @@ export class DocumentAnalyzer {
     const results = looked.results;
     const todo = applies ? this.withoutQuiet(looked.todo, results, applies) : looked.todo;
     const scale = options.thresholdScale ?? 1;
-    const assemble = (complete: boolean, only?: ReadonlySet<number>): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, tasks, complete, todo.length, started, only);
+    const windowsRun = todo.length;
+    const assemble = (complete: boolean, only?: ReadonlySet<number>, before?: number): DocumentAnalysis => this.assemble(windows, results, enc, source, shift, scale, tasks, complete, windowsRun, started, only, before);
     if (todo.length) {
       // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
-      const urgent = options.priority ? this.scoring(windows, enc, options.priority.start - shift, options.priority.end - shift) : new Set<number>();
+      const priority = options.priority && { start: options.priority.start - shift, end: options.priority.end - shift };
+      const screen = priority ? this.scoring(windows, enc, priority.start, priority.end) : new Set<number>();
+      const onScreen = screen.size > 0; // before the cuts, which may find no task position on it
+      const first = this.options.neededOnly && applies && priority ? this.screenCuts(todo, results, screen, applies, windows, enc, priority.end, (w, cut) => resultKey(seq, windows[w], full, ablation, cut)) : new Set(todo.filter((x) => screen.has(x.w)));
       const onProgress = options.onProgress;
-      const onUrgentDone =
-        onProgress &&
-        (() => {
-          // the screen's windows alone: every other token is painted with the complete result (assembling a long file's quiet windows took 0.2 s)
-          if (!stale()) onProgress(assemble(false, urgent));
-        });
-      if (!(await this.compute({ todo, results, urgent, seq, ablation, full, claim, onUrgentDone }))) return CANCELLED;
+      const onScreenDone =
+        onProgress && onScreen
+          ? () => {
+              // the screen's windows alone, up to its end: every other token is painted with the complete
+              // result (assembling a long file's quiet windows took 0.2 s), and past the screen a cut window has no values
+              if (!stale()) onProgress(assemble(false, screen, priority?.end));
+            }
+          : undefined;
+      if (!(await this.compute({ todo, results, first, seq, ablation, full, claim, onScreenDone }))) return CANCELLED;
     }
     if (stale()) return CANCELLED;
     return assemble(true);
@@ -509,6 +517,47 @@ export class DocumentAnalyzer {
       else todo.push({ w, win, key, store: hit ?? newStore(win.length - win.from), needed: at });
     });
     return { results, todo };
+  }
+
+  /**
+   * The runs the screen waits for, in a highlight pass that computes only the positions it reads
+   * (AnalyzerOptions.neededOnly): each screen window of `todo` cut at the screen's end. The model is
+   * causal, so a window run up to the screen's last task position gives its positions the very bits
+   * of the whole window, and the rest of the window (up to a third of the screen's work on a
+   * yolo1-shaped model: docs/BENCHMARKS.md, session 28) waits until the screen is painted. A cut
+   * window is an extra item of `todo` under its own key, ahead of the whole one (its result in
+   * `results` at once when the cache has it); a screen window with no task position on the screen
+   * runs with the rest of the file and leaves `screen`.
+   */
+  private screenCuts(todo: PendingWindow[], results: WindowResult[], screen: Set<number>, applies: readonly (Uint8Array | undefined)[], windows: readonly Window[], enc: Encoding, end: number, keyOf: (w: number, cut: Uint8Array) => string): Set<PendingWindow> {
+    const first = new Set<PendingWindow>();
+    for (const item of [...todo]) {
+      if (!screen.has(item.w)) continue;
+      const needed = applies[item.w] as Uint8Array; // todo holds only windows where a task applies (withoutQuiet)
+      const win = windows[item.w];
+      // token index = sequence position − 1, and the window's flags start at its first scored position
+      const past = needed.findIndex((_, j) => enc.starts[win.start + win.from + j - 1] >= end);
+      if (past < 0 || !needed.includes(1, past)) {
+        first.add(item); // nothing it reads lies past the screen
+        continue;
+      }
+      if (!needed.subarray(0, past).includes(1)) {
+        screen.delete(item.w); // nothing it reads lies on the screen
+        continue;
+      }
+      const cut = needed.slice();
+      cut.fill(0, past);
+      const key = keyOf(item.w, cut);
+      const hit = this.shared.cache.get(key);
+      if (hit && this.complete(hit, false)) {
+        results[item.w] = this.view(hit); // the same screen earlier, its whole window since evicted
+        continue;
+      }
+      const head: PendingWindow = { w: item.w, win, key, store: hit ?? newStore(needed.length), needed: cut, cut: true };
+      todo.unshift(head);
+      first.add(head);
+    }
+    return first;
   }
 
   /**
@@ -579,28 +628,29 @@ export class DocumentAnalyzer {
   }
 
   /**
-   * Runs the windows of `todo` in batches, up to `inFlight` runs at once, the `urgent` ones first,
+   * Runs the windows of `todo` in batches, up to `inFlight` runs at once, the `first` ones first,
    * into `results` and the cache. False when the analysis was superseded before it ended.
    */
   private async compute(job: ComputeJob): Promise<boolean> {
-    const { todo, results, urgent } = job;
+    const { todo, results, first } = job;
     const { mask, fill } = ablationVectors(this.bundle, job.ablation);
     const cache = this.shared.cache;
     // Windows differ in length; batch neighbours in length order and right-pad each row to the
     // longest with EOT: the model is causal, so padding never changes the positions before it. A
     // batch's outputs start at the least `from` of its rows.
-    const rank = (x: { w: number }) => (urgent.has(x.w) ? 0 : 1);
+    const rank = (x: PendingWindow) => (first.has(x) ? 0 : 1);
     todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
-    let urgentLeft = todo.filter((x) => urgent.has(x.w)).length;
+    let firstLeft = first.size;
     let finished = 0;
-    const urgentDone = () => {
-      if (urgent.size && urgentLeft === 0 && finished < todo.length) {
-        job.onUrgentDone?.();
-        urgent.clear();
+    let screenShown = !job.onScreenDone;
+    const screenDone = () => {
+      if (!screenShown && firstLeft === 0 && finished < todo.length) {
+        screenShown = true;
+        job.onScreenDone?.();
       }
     };
     // a screen whose windows need no run (cached, or where no shown task applies) is ready before any run
-    urgentDone();
+    screenDone();
     // runs settle in any order: the first failure is kept and thrown once none is in flight
     let failure: { error: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
@@ -615,11 +665,11 @@ export class DocumentAnalyzer {
           rows.forEach((r, b) => {
             DocumentAnalyzer.addPart(r.store, parts[b]);
             cache.set(r.key, r.store);
-            results[r.w] = this.view(r.store);
-            if (urgent.has(r.w)) urgentLeft--;
+            if (!r.cut || !results[r.w]) results[r.w] = this.view(r.store);
+            if (first.has(r)) firstLeft--;
           });
           finished += rows.length;
-          urgentDone();
+          screenDone();
         })
         .catch((error: unknown) => void (failure ??= { error }))
         .finally(() => inFlight.delete(run));
@@ -718,14 +768,18 @@ export class DocumentAnalyzer {
     return out;
   }
 
-  /** The per-token results of the windows that have one (all of them when `complete`), of the windows in `only` alone when given. */
-  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number, only?: ReadonlySet<number>): DocumentAnalysis {
+  /**
+   * The per-token results of the windows that have one (all of them when `complete`), of the windows in
+   * `only` alone when given, and of the tokens that start before offset `before` (of `source`) alone when given.
+   */
+  private assemble(windows: readonly Window[], results: readonly (WindowResult | undefined)[], enc: Encoding, source: string, shift: number, scale: number, tasks: TaskApplies, complete: boolean, computed: number, started: number, only?: ReadonlySet<number>, before?: number): DocumentAnalysis {
     const tokens: TokenResult[] = [];
     const where: [WindowResult, number][] = []; // token index → its window result and row in it
     windows.forEach((win, w) => {
       const res = results[w];
       if (!res || (only && !only.has(w))) return;
       for (const t of this.windowTokens(win, res, enc, source, shift, scale, tasks)) {
+        if (before !== undefined && enc.starts[t.index] >= before) break;
         where[t.index] = [res, t.index + 1 - win.start - win.from];
         tokens.push(t);
       }

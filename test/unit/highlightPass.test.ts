@@ -170,6 +170,43 @@ test('on our kernels the highlight pass computes only where a shown task applies
   }
 });
 
+test('the screen first: its windows run cut at its end, the early paint holds its tokens with the bits of the whole analysis, and each cut window then runs whole', async () => {
+  const { runner } = await openModel(bundleDir, 'cpu');
+  const runs: RunInput[] = [];
+  const counted = { run: (input: RunInput) => (runs.push(input), runner.run(input)) };
+  try {
+    const every = bundle.circuits.map((c) => c.task);
+    const reference = done(await new DocumentAnalyzer(bundle, runner, runner.analyzerOptions).firingOnly(every).analyze(text));
+    const lineStart = (n: number) => text.split('\n').slice(0, n).join('\n').length + 1;
+    const [start, end] = [lineStart(60), lineStart(80)]; // 20 lines, ending inside a window's scored part
+    let early: DocumentAnalysis | undefined;
+    const h = done(await new DocumentAnalyzer(bundle, counted, runner.analyzerOptions).firingOnly(every).analyze(text, NO_ABLATION, { priority: { start, end }, onProgress: (p) => (early = p) }));
+    assert.ok(early, 'painted early');
+    // a cut run and the later whole run of its window read the same ids; the cut reads a prefix of the whole's positions
+    const cuts = runs.flatMap((r, i) => {
+      const whole = runs.slice(i + 1).find((w) => w.T === r.T && w.ids.every((id, j) => id === r.ids[j]));
+      return whole ? [[r.needed as Uint8Array, whole.needed as Uint8Array]] : [];
+    });
+    assert.ok(cuts.length > 0, 'a screen window was cut at the screen\'s end');
+    for (const [cut, whole] of cuts) {
+      const last = cut.lastIndexOf(1);
+      assert.ok(last >= 0 && cut.every((x, j) => x === (j <= last ? whole[j] : 0)) && whole.indexOf(1, last + 1) > last, 'the cut reads the whole run\'s positions up to the screen\'s end, and fewer');
+    }
+    assert.equal(runs.length, h.windowsComputed + cuts.length, 'every window once whole, the cut ones once more');
+    // the early paint: the screen's tokens (none past its end), each with the whole analysis's bits
+    const shown = early!.tokens;
+    assert.ok(shown.every((t) => t.start < end), 'nothing past the screen');
+    const onScreen = reference.tokens.filter((t) => t.start < end && t.end > start && every.some((task) => t.circuits[task].applies));
+    assert.ok(onScreen.length > 0);
+    const byIndex = new Map(shown.map((t) => [t.index, t]));
+    for (const t of onScreen) for (const task of every) assert.ok(Object.is(byIndex.get(t.index)?.circuits[task].value, t.circuits[task].value), `${task} at token ${t.index}`);
+    // the finished pass: the very values of one without a screen
+    h.tokens.forEach((t, i) => every.forEach((task) => assert.ok(Object.is(t.circuits[task].value, reference.tokens[i].circuits[task].value), `${task} at token ${i}`)));
+  } finally {
+    await runner.dispose();
+  }
+});
+
 test('the editor model: highlight() has the shown circuits\' firing of analyze(), tokenAt() every circuit\'s firing and readout at a token', async () => {
   const loaded = await loadModel(bundleDir, 'cpu', log);
   assert.equal(loaded.kind, 'ok');
