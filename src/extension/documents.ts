@@ -82,7 +82,8 @@ export class Documents implements vscode.Disposable {
       // 5,000 lines against 0.3–0.8 s; docs/BENCHMARKS.md, "Session 27").
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.showOrSchedule(e))),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
-        if (this.isLarge(e.textEditor.document)) this.schedule(e.textEditor.document);
+        const doc = e.textEditor.document;
+        if (this.isLarge(doc) || this.offScreen(doc, e.visibleRanges)) this.schedule(doc);
       }),
     );
   }
@@ -167,6 +168,19 @@ export class Documents implements vscode.Disposable {
     return holds ? screen : this.analyzeNow(doc);
   }
 
+  /**
+   * Whether a run of the document is in progress whose first lines (Run.priority) do not hold these
+   * visible ranges: scrolled away during a first analysis, the new screen would wait for the whole
+   * file (a token off the first screen of 5,000 lines waited 9.8–12.6 s on a yolo1-shaped model:
+   * docs/BENCHMARKS.md, "Session 27"). A new run supersedes it with the new screen first; the windows
+   * the old one started finish into the cache and are not run again.
+   */
+  private offScreen(doc: vscode.TextDocument, ranges: readonly vscode.Range[]): boolean {
+    const first = this.runFor(doc)?.priority;
+    if (!first || !ranges.length) return false;
+    return doc.offsetAt(ranges[0].start) < first.start || doc.offsetAt(ranges[ranges.length - 1].end) > first.end;
+  }
+
   /** The document's state when it is for this version of it and its context (setModel drops the states of an older model, circuits or settings). */
   private current(doc: vscode.TextDocument): DocumentState | undefined {
     const s = this.states.get(doc.uri.toString());
@@ -214,12 +228,17 @@ export class Documents implements vscode.Disposable {
     this.timers.delete(key);
     let showScreen: (s: DocumentState | undefined) => void = () => undefined;
     const screen = new Promise<DocumentState | undefined>((resolve) => (showScreen = resolve));
+    // the visible lines run first and are painted as soon as they are ready (cold files only:
+    // after an edit the few recomputed windows finish together)
+    const ranges = editorOf(doc)?.visibleRanges ?? [];
+    const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
     const run: Run = {
       version: doc.version,
       context: cellContextOf(doc),
       generation: this.generation,
+      priority,
       screen,
-      done: this.analyse(doc, showScreen).finally(() => {
+      done: this.analyse(doc, priority, showScreen).finally(() => {
         showScreen(undefined); // no early paint: a cached or edited file's windows finish together
         if (this.runs.get(key) === run) this.runs.delete(key);
       }),
@@ -228,7 +247,7 @@ export class Documents implements vscode.Disposable {
     return run;
   }
 
-  private async analyse(doc: vscode.TextDocument, showScreen: (s: DocumentState) => void): Promise<void> {
+  private async analyse(doc: vscode.TextDocument, priority: { start: number; end: number } | undefined, showScreen: (s: DocumentState) => void): Promise<void> {
     const key = doc.uri.toString();
     const model = modelFor(this.model, doc);
     const context = cellContextOf(doc);
@@ -248,10 +267,6 @@ export class Documents implements vscode.Disposable {
     const stale = () => doc.isClosed || doc.version !== version || generation !== this.generation || cellContextOf(doc) !== context || !this.isPython(doc);
     this.runningChanged.fire(++this.running);
     try {
-      // the visible lines run first and are painted as soon as they are ready (cold files only:
-      // after an edit the few recomputed windows finish together)
-      const ranges = editorOf(doc)?.visibleRanges ?? [];
-      const priority = ranges.length ? { start: doc.offsetAt(ranges[0].start), end: doc.offsetAt(ranges[ranges.length - 1].end) } : undefined;
       const early = (partial: HighlightResult) => {
         if (stale() || isAblating(this.ablation)) return;
         const screen: DocumentState = { version, context, text, base: partial, flipped: [] };
@@ -353,6 +368,8 @@ interface Run {
   readonly version: number;
   readonly context: string | undefined;
   readonly generation: number;
+  /** The document's offsets visible when it started, whose windows run first. */
+  readonly priority: { readonly start: number; readonly end: number } | undefined;
   /** The screen's part, once painted early (a cold file's visible windows); undefined when the run ends without one. */
   readonly screen: Promise<DocumentState | undefined>;
   readonly done: Promise<void>;
