@@ -169,8 +169,9 @@ export class Documents implements vscode.Disposable {
   }
 
   /**
-   * Whether a run of the document is in progress whose first lines (Run.priority) do not hold these
-   * visible ranges: scrolled away during a first analysis, the new screen would wait for the whole
+   * Whether a run of the document is in progress whose first lines (Run.priority) miss more than half
+   * of these visible ranges (a scroll of a few lines is not worth a new plan and new cut windows):
+   * scrolled away during a first analysis, the new screen would wait for the whole
    * file (a token off the first screen of 5,000 lines waited 9.8–12.6 s on a yolo1-shaped model:
    * docs/BENCHMARKS.md, "Session 27"). A new run supersedes it with the new screen first; the windows
    * the old one started finish into the cache and are not run again.
@@ -178,7 +179,9 @@ export class Documents implements vscode.Disposable {
   private offScreen(doc: vscode.TextDocument, ranges: readonly vscode.Range[]): boolean {
     const first = this.runFor(doc)?.priority;
     if (!first || !ranges.length) return false;
-    return doc.offsetAt(ranges[0].start) < first.start || doc.offsetAt(ranges[ranges.length - 1].end) > first.end;
+    const [start, end] = [doc.offsetAt(ranges[0].start), doc.offsetAt(ranges[ranges.length - 1].end)];
+    const missed = Math.min(end, first.start) - Math.min(start, first.start) + (Math.max(end, first.end) - Math.max(start, first.end));
+    return 2 * missed > end - start;
   }
 
   /** The document's state when it is for this version of it and its context (setModel drops the states of an older model, circuits or settings). */
