@@ -290,7 +290,7 @@ interface ComputeJob {
   readonly todo: PendingWindow[];
   /** Per window of the document; compute fills the entries of `todo`. */
   readonly results: WindowResult[];
-  /** The items of `todo` to run first: onScreenDone is called once they are done. */
+  /** The items of `todo` to run first: afterScreen is called once they are done. */
   readonly first: ReadonlySet<PendingWindow>;
   /** [EOT] + the document's token ids [1 + n]. */
   readonly seq: Int32Array;
@@ -299,7 +299,7 @@ interface ComputeJob {
   readonly full: boolean;
   readonly claim: Claim;
   /** Called once when the `first` items are done and others remain (at once when there are none). */
-  readonly onScreenDone?: () => void;
+  readonly afterScreen?: () => void;
 }
 
 /**
@@ -484,18 +484,18 @@ export class DocumentAnalyzer {
       // the windows that score part of options.priority (what the editor shows) run first, and their tokens go out early
       const priority = options.priority && { start: options.priority.start - shift, end: options.priority.end - shift };
       const screen = priority ? this.scoring(windows, enc, priority.start, priority.end) : new Set<number>();
-      const onScreen = screen.size > 0; // before the cuts, which may find no task position on it
+      const hasScreen = screen.size > 0; // before the cuts, which may find no task position on it
       const first = this.options.neededOnly && applies && priority ? this.screenCuts(todo, results, screen, applies, windows, enc, priority.end, (w, cut) => resultKey(seq, windows[w], full, ablation, cut)) : new Set(todo.filter((x) => screen.has(x.w)));
       const onProgress = options.onProgress;
-      const onScreenDone =
-        onProgress && onScreen
+      const afterScreen =
+        onProgress && hasScreen
           ? () => {
               // the screen's windows alone, up to its end: every other token is painted with the complete
               // result (assembling a long file's quiet windows took 0.2 s), and past the screen a cut window has no values
               if (!stale()) onProgress(assemble(false, screen, priority?.end));
             }
           : undefined;
-      if (!(await this.compute({ todo, results, first, seq, ablation, full, claim, onScreenDone }))) return CANCELLED;
+      if (!(await this.compute({ todo, results, first, seq, ablation, full, claim, afterScreen }))) return CANCELLED;
     }
     if (stale()) return CANCELLED;
     return assemble(true);
@@ -642,15 +642,15 @@ export class DocumentAnalyzer {
     todo.sort((x, y) => rank(x) - rank(y) || x.win.from - y.win.from || x.win.length - y.win.length);
     let firstLeft = first.size;
     let finished = 0;
-    let screenShown = !job.onScreenDone;
-    const screenDone = () => {
+    let screenShown = !job.afterScreen;
+    const screenReady = () => {
       if (!screenShown && firstLeft === 0 && finished < todo.length) {
         screenShown = true;
-        job.onScreenDone?.();
+        job.afterScreen?.();
       }
     };
     // a screen whose windows need no run (cached, or where no shown task applies) is ready before any run
-    screenDone();
+    screenReady();
     // runs settle in any order: the first failure is kept and thrown once none is in flight
     let failure: { error: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
@@ -669,7 +669,7 @@ export class DocumentAnalyzer {
             if (first.has(r)) firstLeft--;
           });
           finished += rows.length;
-          screenDone();
+          screenReady();
         })
         .catch((error: unknown) => void (failure ??= { error }))
         .finally(() => inFlight.delete(run));
