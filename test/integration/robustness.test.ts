@@ -252,7 +252,13 @@ suite('Robustness', () => {
   test('the model reloaded while a long file is being analysed: the run on the old model ends without an error, and the new model paints the file', async () => {
     await setting('maxFileSizeKB', 2048);
     try {
-      // 15,000 lines, new each run (nothing cached): its analysis outlasts the moment the reload begins
+      // a fresh model first, so that nothing of the file is cached (other suites analyse the same lines)
+      await vscode.commands.executeCommand('circuitInspector.reloadModel');
+      await waitFor(async () => {
+        const s = await testState();
+        return s.model && s.inFlight === 0;
+      }, 120_000, 'the model loaded and idle');
+      // 15,000 lines: its analysis outlasts the moment the reload below begins
       const editor = await show('reloaded-mid-run.py', fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8').repeat(3));
       await waitFor(async () => (await testState()).inFlight, 60_000, 'the analysis of the long file running');
       const errorsBefore = (await testState()).errors?.length ?? 0;
