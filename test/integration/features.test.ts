@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { analyzeScope } from '../../src/core/taskScope';
-import { openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { freshModel, openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 /** Inside the string "value" of quotes_and_lists.py: the line that starts with `line`, column `col`. */
@@ -160,11 +160,7 @@ suite('Highlights, hover and the circuit panel', () => {
     await config.update('maxFileSizeKB', 2048, vscode.ConfigurationTarget.Global);
     try {
       // a fresh model: nothing of the file cached (the hover test above analysed the same lines)
-      await vscode.commands.executeCommand('circuitInspector.reloadModel');
-      await waitFor(async () => {
-        const s = await testState();
-        return s.model && s.inFlight === 0;
-      }, 60_000, 'the reloaded model idle');
+      await freshModel();
       // 25,000 lines: its whole highlight pass outlasts a screen's many times over
       const file = path.join(scratch, 'scrolled.py');
       fs.writeFileSync(file, fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8').repeat(5));

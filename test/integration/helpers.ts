@@ -49,6 +49,15 @@ export async function testState(uri?: vscode.Uri): Promise<TestState> {
   return vscode.commands.executeCommand<TestState>('circuitInspector._testState', uri?.toString());
 }
 
+/** The model loaded again (its window cache empty) and no analysis running: a test's file is then never found cached from another test. */
+export async function freshModel(): Promise<void> {
+  await vscode.commands.executeCommand('circuitInspector.reloadModel');
+  await waitFor(async () => {
+    const s = await testState();
+    return s.model && s.inFlight === 0;
+  }, 120_000, 'the reloaded model idle');
+}
+
 /** testState without every token's readouts, which would start a full analysis of the document: what is painted now. */
 export async function paintedState(uri: vscode.Uri): Promise<TestState> {
   await vscode.extensions.getExtension(EXTENSION_ID)?.activate();

@@ -9,7 +9,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as vscode from 'vscode';
 import { MAX_PARTIAL_CHARS } from '../../src/extension/documents';
-import { openFixture, repoDir, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { freshModel, openFixture, repoDir, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 const FIXTURE = fs.readFileSync(path.join(workspaceDir, 'quotes_and_lists.py'), 'utf8');
@@ -253,11 +253,7 @@ suite('Robustness', () => {
     await setting('maxFileSizeKB', 2048);
     try {
       // a fresh model first, so that nothing of the file is cached (other suites analyse the same lines)
-      await vscode.commands.executeCommand('circuitInspector.reloadModel');
-      await waitFor(async () => {
-        const s = await testState();
-        return s.model && s.inFlight === 0;
-      }, 120_000, 'the model loaded and idle');
+      await freshModel();
       // 15,000 lines: its analysis outlasts the moment the reload below begins
       const editor = await show('reloaded-mid-run.py', fs.readFileSync(path.join(repoDir, 'bench', 'stdlib-5000.py'), 'utf8').repeat(3));
       await waitFor(async () => (await testState()).inFlight, 60_000, 'the analysis of the long file running');
