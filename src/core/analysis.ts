@@ -25,8 +25,9 @@ import { Columns, WindowCache, windowKey } from './cache';
 import { type Cone, coneFor } from './cone';
 import type { NextOutput } from './ortSession';
 import type { Runner, RunOutput } from './runner';
+import { agreesWith, type Stretch, screenStretch } from './screenStretch';
 import { type DocumentScope, documentScope } from './tasks';
-import { planContentWindows, planWindows, scoringWindow, type Window } from './windows';
+import { contentWindowsWithin, planContentWindows, planWindows, scoringWindow, type Window } from './windows';
 
 export type { AblationMode };
 
@@ -94,7 +95,7 @@ export interface Readout {
 }
 
 export interface TokenResult {
-  /** Index among the analysed tokens. */
+  /** Index among the analysed tokens (in an early result planned from the stretch around the screen, among the stretch's: DocumentAnalyzer.screenFirst). */
   readonly index: number;
   readonly id: number;
   readonly text: string;
@@ -210,16 +211,22 @@ export function analysisWindow(context: number, requested = DEFAULT_WINDOW_TOKEN
 
 /** The windows an analysis with these options cuts a sequence ([EOT] + document token ids) into, on a model of this context. */
 export function analysisWindows(seq: ArrayLike<number>, context: number, options: Pick<AnalyzerOptions, 'windowing' | 'leftContext' | 'windowTokens'> = {}): Window[] {
-  const W = analysisWindow(context, options.windowTokens);
-  const left = Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, W - 1));
+  const { W, left } = windowShape(context, options);
   return options.windowing === 'grid' ? planWindows(seq.length, W, W - left) : planContentWindows(seq, W, { left, maxGap: W - left });
 }
 
-/** The last text's tokens and, once analyzeAt() needed them, its sequence and windows. */
-interface LastEncoding {
+/** The positions per window and the least left context of an analysis with these options. */
+function windowShape(context: number, options: Pick<AnalyzerOptions, 'leftContext' | 'windowTokens'>): { W: number; left: number } {
+  const W = analysisWindow(context, options.windowTokens);
+  return { W, left: Math.max(1, Math.min(options.leftContext ?? DEFAULT_LEFT_CONTEXT, W - 1)) };
+}
+
+/** A text's tokens, its sequence ([EOT] + token ids [1 + n]; see ./windows) and its windows. */
+interface Plan {
   readonly text: string;
   readonly enc: Encoding;
-  planned?: { readonly seq: Int32Array; readonly windows: Window[] };
+  readonly seq: Int32Array;
+  readonly windows: Window[];
 }
 
 /** A window's results as one analyzer reads them (its watched nodes, its circuits), for its P scored positions. */
@@ -275,6 +282,8 @@ interface Shared {
   readonly generations: Map<string, number>;
   /** Per key, what resolves the latest claim's `superseded` (called when a newer claim takes the key). */
   readonly supersede: Map<string, () => void>;
+  /** The last text planned (DocumentAnalyzer.planned). */
+  lastPlan?: Plan;
 }
 
 /** One analysis's hold on its key: whether a newer analysis (or its AbortSignal) has superseded it, and a promise that resolves when that happens. */
@@ -372,7 +381,6 @@ export class DocumentAnalyzer {
   private readonly classColumns: [number[], number[]][];
   /** All V ids, for next-token reads [V]. */
   private readonly allIds: BigInt64Array;
-  private lastEncoding?: LastEncoding;
 
   constructor(
     readonly bundle: Bundle,
@@ -467,10 +475,13 @@ export class DocumentAnalyzer {
     const full = options.nextTokens === true;
     const shift = options.range?.start ?? 0;
     const source = options.range ? text.slice(options.range.start, options.range.end) : text;
-    const enc = this.encode(source);
-    const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length); // [1 + n]; see ./windows
-    const windows = this.windows(seq);
     const firingPass = this.reads === 'firing' && !full;
+    // a large cold document's screen is planned, run and painted from the stretch around it before the whole is tokenized
+    const stretched = firingPass && !options.range && this.shared.lastPlan?.text !== source ? await this.screenFirst(text, options, claim, started) : undefined;
+    if (stretched && 'status' in stretched) return stretched; // cancelled
+    const { enc, seq, windows } = this.planned(source);
+    // the stretch's tokens are the document's own by the split patterns we know; another pattern is checked here
+    const screenPainted = stretched !== undefined && agreesWith(stretched, enc);
     // the highlight pass asks at every token twice (which windows and positions to run, then each token's result)
     const tasks = (firingPass ? rememberedTaskApplies : taskApplies)(this.bundle.circuits, enc, shift, documentScope(text));
     const applies = firingPass ? this.taskPositions(windows, tasks) : undefined;
@@ -488,7 +499,7 @@ export class DocumentAnalyzer {
       const first = this.options.neededOnly && applies && priority ? this.screenCuts(todo, results, screen, applies, windows, enc, priority.end, (w, cut) => resultKey(seq, windows[w], full, ablation, cut)) : new Set(todo.filter((x) => screen.has(x.w)));
       const onProgress = options.onProgress;
       const afterScreen =
-        onProgress && hasScreen
+        onProgress && hasScreen && !screenPainted
           ? () => {
               // the screen's windows alone, up to its end: every other token is painted with the complete
               // result (assembling a long file's quiet windows took 0.2 s), and past the screen a cut window has no values
@@ -499,6 +510,35 @@ export class DocumentAnalyzer {
     }
     if (stale()) return CANCELLED;
     return assemble(true);
+  }
+
+  /**
+   * The highlight pass's first paint of a large document: the screen's windows (cut at its end, as
+   * screenCuts does) planned from the stretch of the document around the screen (./screenStretch),
+   * run, and their tokens sent to onProgress before the whole document is tokenized and planned. The
+   * whole plan then finds their results in the cache under the same keys. Undefined where there is
+   * no screen to paint first, or the document is small enough that the whole plan costs little more.
+   */
+  private async screenFirst(text: string, options: AnalyzeOptions, claim: Claim, started: number): Promise<Stretch | Cancelled | undefined> {
+    const { priority, onProgress } = options;
+    if (!priority || !onProgress || !this.options.neededOnly || this.options.windowing === 'grid') return undefined;
+    const { W, left } = windowShape(this.bundle.context, this.options);
+    const stretch = screenStretch(this.bundle.tokenizer, this.bundle.eotId, text, priority, (seq, edges) => contentWindowsWithin(seq, W, { left, maxGap: W - left }, edges));
+    if (!stretch) return undefined;
+    const { enc, seq, windows, start } = stretch;
+    const source = text.slice(start, stretch.end);
+    const tasks = rememberedTaskApplies(this.bundle.circuits, enc, start, documentScope(text));
+    const applies = this.taskPositions(windows, tasks);
+    const { results, todo: pending } = this.lookUp(windows, seq, false, NO_ABLATION, applies);
+    const todo = this.withoutQuiet(pending, results, applies);
+    const screen = this.scoring(windows, enc, priority.start - start, priority.end - start);
+    const first = this.screenCuts(todo, results, screen, applies, windows, enc, priority.end - start, (w, cut) => resultKey(seq, windows[w], false, NO_ABLATION, cut));
+    // the windows off the screen, and the screen's whole windows, run with the whole plan
+    const run = todo.filter((x) => first.has(x));
+    if (!(await this.compute({ todo: run, results, first, seq, ablation: NO_ABLATION, full: false, claim })) || claim.stale()) return CANCELLED;
+    const scale = options.thresholdScale ?? 1;
+    onProgress(this.assemble(windows, results, enc, source, start, scale, tasks, false, run.length, started, screen, priority.end - start));
+    return stretch;
   }
 
   /**
@@ -839,24 +879,20 @@ export class DocumentAnalyzer {
     return { token, readouts };
   }
 
-  /** The tokens, sequence and windows of `text` as analyze() plans them (remembered with the last encoding). */
-  private planned(text: string): { enc: Encoding; seq: Int32Array; windows: Window[] } {
-    const enc = this.encode(text);
-    const last = this.lastEncoding as LastEncoding;
-    if (!last.planned) {
-      const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
-      last.planned = { seq, windows: this.windows(seq) };
-    }
-    return { enc, ...last.planned };
-  }
-
   /**
-   * The tokens of `text`, remembering the last text: the panel re-runs analyzeAt on the same
-   * document for every ablation toggle, and tokenizing 5,000 lines costs ~60 ms each time.
+   * The tokens, sequence and windows of `text` as analyze() plans them, remembered for the last text
+   * by every analyzer of the model: the highlight pass, then the hover and the panel (which re-runs
+   * analyzeAt for every ablation toggle) read the same document, and tokenizing 5,000 lines cost 60 ms
+   * idle, ~150 ms in the editor beside VS Code's own work (docs/BENCHMARKS.md, session 28).
    */
-  private encode(text: string): Encoding {
-    if (this.lastEncoding?.text !== text) this.lastEncoding = { text, enc: this.bundle.tokenizer.encode(text) };
-    return this.lastEncoding.enc;
+  private planned(text: string): Plan {
+    const shared = this.shared;
+    if (shared.lastPlan?.text !== text) {
+      const enc = this.bundle.tokenizer.encode(text);
+      const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
+      shared.lastPlan = { text, enc, seq, windows: this.windows(seq) };
+    }
+    return shared.lastPlan;
   }
 
   /** Marks the start of an analysis; returns a check that says whether it has been superseded. */

@@ -65,26 +65,73 @@ export interface ContentWindowOptions {
  * context, so about left / (mean scored span) of edits recompute 2 windows whatever the rule.
  */
 export function planContentWindows(ids: ArrayLike<number>, context: number, options: ContentWindowOptions = {}): Window[] {
+  const { maxGap, left, radius } = contentParameters(context, options);
   const n = ids.length;
+  if (n <= 0) return [];
+  const hash = anchorHasher(ids);
+  // position 0 always starts window 0 and has no hash
+  return windowsFrom(startsFrom([0, ...localMinima(n, hash, radius)], hash, maxGap, n, true), n, left, true, true);
+}
+
+/**
+ * planContentWindows's windows of a document found from a stretch of it alone, in the stretch's
+ * positions: `ids` are the document's sequence from some position on (the stretch's position 0
+ * holds a placeholder unless the stretch starts the document: its EOT), up to some position
+ * (`edges` says whether the stretch starts or ends the document). A boundary depends only on the
+ * hashes within `radius` of it, so an anchor whose ±radius lies inside the stretch is an anchor of
+ * the document, and between two such anchors the cuts are the document's too. Returns the windows
+ * whose start and next start both follow from the stretch (the document's windows shifted by the
+ * stretch's offset, consecutive); none when it holds fewer than two such boundaries. The editor
+ * plans a screen of a large file this way before tokenizing the whole of it (./screenStretch).
+ */
+export function contentWindowsWithin(ids: ArrayLike<number>, context: number, options: ContentWindowOptions, edges: { readonly atStart: boolean; readonly atEnd: boolean }): Window[] {
+  const { maxGap, left, radius } = contentParameters(context, options);
+  const n = ids.length;
+  if (n <= 0) return [];
+  const hash = anchorHasher(ids);
+  // hash(q) reads the ids at q−2 … q: off the document's start no hash within ±radius may read the placeholder at 0
+  const known = localMinima(n, hash, radius).filter((p) => (edges.atStart || p - radius >= 3) && (edges.atEnd || p + radius < n));
+  const anchors = edges.atStart ? [0, ...known] : known;
+  return anchors.length ? windowsFrom(startsFrom(anchors, hash, maxGap, n, edges.atEnd), n, left, edges.atStart, edges.atEnd) : [];
+}
+
+function contentParameters(context: number, options: ContentWindowOptions): { maxGap: number; left: number; radius: number } {
   const maxGap = options.maxGap ?? Math.floor(context / 2);
   const left = options.left ?? context - maxGap;
   const radius = options.radius ?? maxGap;
   if (!(maxGap >= 1 && left >= 1 && left + maxGap <= context && radius >= 1)) throw new RangeError(`planContentWindows: context ${context}, left ${left}, maxGap ${maxGap}, radius ${radius}`);
-  if (n <= 0) return [];
-  // hash(p) is recomputed where needed rather than stored: memory stays O(radius + windows) on a
-  // document of millions of tokens (position 0 always starts window 0 and has no hash)
-  const hash = (p: number) => anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]);
-  const anchors = [0, ...localMinima(n, hash, radius)];
+  return { maxGap, left, radius };
+}
+
+/**
+ * hash(p) of the tokens at p−2, p−1, p, recomputed where needed rather than stored: memory stays
+ * O(radius + windows) on a document of millions of tokens.
+ */
+function anchorHasher(ids: ArrayLike<number>): (p: number) => number {
+  return (p) => anchorHash(p >= 2 ? ids[p - 2] : -1, ids[p - 1], ids[p]);
+}
+
+/** Window starts: the anchors, the cuts between each two, and after the last one (when it ends the sequence: `toEnd`) a cut every maxGap. */
+function startsFrom(anchors: readonly number[], hash: (p: number) => number, maxGap: number, n: number, toEnd: boolean): number[] {
   const starts: number[] = [];
   anchors.forEach((a, i) => {
     starts.push(a);
     if (i + 1 < anchors.length) for (const cut of cutsBetween(hash, a, anchors[i + 1], maxGap)) starts.push(cut);
-    else for (let s = a + maxGap; s < n; s += maxGap) starts.push(s);
+    else if (toEnd) for (let s = a + maxGap; s < n; s += maxGap) starts.push(s);
   });
+  return starts;
+}
+
+/**
+ * Window k covers [s_k, s_{k+1} + left) and scores from s_k + left (from s_k in the document's first
+ * window: `fromZero`); the last start's window runs to the end when the starts reach it (`toEnd`), else it is not known.
+ */
+function windowsFrom(starts: readonly number[], n: number, left: number, fromZero: boolean, toEnd: boolean): Window[] {
   const out: Window[] = [];
   for (let k = 0; k < starts.length; k++) {
+    if (k + 1 === starts.length && !toEnd) break;
     const s = starts[k];
-    const from = k === 0 ? 0 : left;
+    const from = k === 0 && fromZero ? 0 : left;
     const end = Math.min(n, k + 1 < starts.length ? starts[k + 1] + left : n);
     if (end - s > from) out.push({ start: s, length: end - s, from });
   }

@@ -9,7 +9,7 @@ import { type Ablation, ablationKey, ablationVectors, DEFAULT_LEFT_CONTEXT, DEFA
 import { type Bundle, loadBundle } from '../../src/core/bundle';
 import { Columns, WindowCache, windowKey } from '../../src/core/cache';
 import { Runner, type RunInput, type RunOutput } from '../../src/core/runner';
-import { planContentWindows, planWindows } from '../../src/core/windows';
+import { contentWindowsWithin, planContentWindows, planWindows } from '../../src/core/windows';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');
@@ -85,6 +85,50 @@ test('content windows: same scoring rule, at most `context` long, and boundaries
   const edited = [...ids.slice(0, 300), 7, ...ids.slice(300)];
   const gridBefore = new Set(planWindows(ids.length, 256).map((w) => sig(ids, w)));
   assert.ok(planWindows(edited.length, 256).filter((w) => !gridBefore.has(sig(edited, w))).length > 40, 'the grid, by contrast, shifts');
+});
+
+test('content windows from a stretch alone are the document\'s own, shifted, and cover its middle', () => {
+  const asAnalysed = { left: 64, maxGap: 192 }; // radius 192 (the analyser's windows)
+  const sig = (w: { start: number; length: number; from: number }, by = 0) => `${w.start + by}+${w.length}@${w.from}`;
+  fc.assert(
+    fc.property(
+      // few distinct ids make equal hashes (repetitive code: few anchors, long gaps between them)
+      fc.integer({ min: 3, max: 2000 }).chain((V) => fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 6000 })),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (ids, u, v) => {
+        const seq = [2047, ...ids];
+        const whole = planContentWindows(seq, 256, asAnalysed).map((w) => sig(w));
+        const [a, b] = [Math.floor(Math.min(u, v) * seq.length), Math.ceil(Math.max(u, v) * seq.length)];
+        // the stretch's position 0 is a placeholder where it does not start the document
+        const stretch = a === 0 ? seq.slice(0, b) : [-5, ...seq.slice(a, b)];
+        const found = contentWindowsWithin(stretch, 256, asAnalysed, { atStart: a === 0, atEnd: b === seq.length }).map((w) => sig(w, a === 0 ? 0 : a - 1));
+        if (!found.length) return;
+        const k = whole.indexOf(found[0]);
+        assert.ok(k >= 0, `${found[0]} is not a window of the document`);
+        assert.deepEqual(found, whole.slice(k, k + found.length), 'consecutive windows of the document');
+      },
+    ),
+    { numRuns: 400 },
+  );
+  // on varied ids a stretch of 3,000 positions finds the windows of all but its ends
+  let x = 777;
+  const seq = [2047, ...Array.from({ length: 20000 }, () => (x = (x * 48271) % 2147483647) % 2000)];
+  const whole = planContentWindows(seq, 256, asAnalysed);
+  for (const a of [1, 5000, 12345, 17000]) {
+    const found = contentWindowsWithin([-5, ...seq.slice(a, a + 3000)], 256, asAnalysed, { atStart: false, atEnd: a + 3000 >= seq.length });
+    const inner = whole.filter((w) => w.start >= a + 1000 && w.start + w.length <= a + 2000);
+    assert.ok(inner.length >= 3);
+    for (const w of inner) assert.ok(found.some((f) => sig(f, a - 1) === sig(w)), `window at ${w.start} found from the stretch at ${a}`);
+  }
+  // a stretch starting anywhere: no anchor it keeps may read the placeholder (1,500 starts of 2,500 positions)
+  for (let a = 1; a <= 1500; a++) {
+    const found = contentWindowsWithin([-5, ...seq.slice(a, a + 2500)], 256, asAnalysed, { atStart: false, atEnd: false }).map((w) => sig(w, a - 1));
+    const k = whole.findIndex((w) => sig(w) === found[0]);
+    assert.ok(found.length > 0 && k >= 0 && found.every((f, i) => sig(whole[k + i]) === f), `the stretch at ${a}`);
+  }
+  // the document's first and last windows, when the stretch holds its ends
+  assert.deepEqual(contentWindowsWithin(seq, 256, asAnalysed, { atStart: true, atEnd: true }), whole);
 });
 
 test('window cache: content-addressed keys, LRU eviction', () => {

@@ -207,6 +207,51 @@ test('the screen first: its windows run cut at its end, the early paint holds it
   }
 });
 
+test('a large file\'s screen is painted from the stretch around it before the whole file is tokenized, with the whole analysis\'s bits; a stretch that tokenizes otherwise is painted again from the whole plan', async () => {
+  const { runner } = await openModel(bundleDir, 'cpu');
+  try {
+    const every = bundle.circuits.map((c) => c.task);
+    const large = fs.readFileSync(path.join(repoRoot, 'bench', 'stdlib-5000.py'), 'utf8').split('\n').slice(0, 2000).join('\n');
+    const reference = done(await new DocumentAnalyzer(bundle, runner, runner.analyzerOptions).firingOnly(every).analyze(large));
+    const lineStart = (n: number) => large.split('\n').slice(0, n).join('\n').length + 1;
+    const screen = { start: lineStart(1000), end: lineStart(1040) };
+    const onScreen = reference.tokens.filter((t) => t.start < screen.end && t.end > screen.start && every.some((task) => t.circuits[task].applies));
+    assert.ok(onScreen.length > 0);
+    /** A pass with the screen first through a tokenizer that records what it was given (and, with `skew`, tokenizes a stretch otherwise). */
+    const pass = async (skew: boolean) => {
+      const encoded: number[] = [];
+      const base = bundle.tokenizer;
+      const tokenizer = Object.assign(Object.create(Object.getPrototypeOf(base) as object) as typeof base, base, {
+        encode: (t: string) => {
+          encoded.push(t.length);
+          const e = base.encode(t);
+          return skew && t.length < large.length ? { ...e, ids: e.ids.map((id) => (id + 1) % 2000) } : e;
+        },
+      });
+      const paints: { tokens: DocumentAnalysis['tokens']; encoded: number[] }[] = [];
+      const h = done(await new DocumentAnalyzer({ ...bundle, tokenizer }, runner, runner.analyzerOptions).firingOnly(every).analyze(large, NO_ABLATION, { priority: screen, onProgress: (p) => paints.push({ tokens: p.tokens, encoded: [...encoded] }) }));
+      return { h, paints, encoded };
+    };
+    const same = (tokens: DocumentAnalysis['tokens']) => {
+      const at = new Map(tokens.map((t) => [t.start, t]));
+      return onScreen.every((t) => at.get(t.start)?.end === t.end && every.every((task) => Object.is(at.get(t.start)?.circuits[task].value, t.circuits[task].value)));
+    };
+    const { h, paints, encoded } = await pass(false);
+    assert.equal(paints.length, 1, 'painted early once');
+    assert.ok(paints[0].encoded.length > 0 && paints[0].encoded.every((n) => 3 * n < large.length), `before the paint only a stretch was tokenized: ${paints[0].encoded.join(', ')} of ${large.length} characters`);
+    assert.ok(encoded.includes(large.length), 'then the whole file');
+    assert.ok(paints[0].tokens.every((t) => t.start < screen.end), 'nothing past the screen');
+    assert.ok(same(paints[0].tokens), 'the screen\'s tokens with the bits of the whole analysis');
+    h.tokens.forEach((t, i) => every.forEach((task) => assert.ok(Object.is(t.circuits[task].value, reference.tokens[i].circuits[task].value), `${task} at token ${i}`)));
+    // tokens that differ from the whole file's: the whole plan paints the screen again, and that paint is right
+    const skewed = await pass(true);
+    assert.equal(skewed.paints.length, 2, 'painted from the stretch, then again from the whole plan');
+    assert.ok(!same(skewed.paints[0].tokens) && same(skewed.paints[1].tokens));
+  } finally {
+    await runner.dispose();
+  }
+});
+
 test('the editor model: highlight() has the shown circuits\' firing of analyze(), tokenAt() every circuit\'s firing and readout at a token', async () => {
   const loaded = await loadModel(bundleDir, 'cpu', log);
   assert.equal(loaded.kind, 'ok');
