@@ -517,7 +517,7 @@ export class DocumentAnalyzer {
    * screenCuts does) planned from the stretch of the document around the screen (./screenStretch),
    * run, and their tokens sent to onProgress before the whole document is tokenized and planned. The
    * whole plan then finds their results in the cache under the same keys. Undefined where there is
-   * no screen to paint first, or the document is small enough that the whole plan costs little more.
+   * no screen to paint first, nothing of it to run, or the document is small enough that the whole plan costs little more.
    */
   private async screenFirst(text: string, options: AnalyzeOptions, claim: Claim, started: number): Promise<Stretch | Cancelled | undefined> {
     const { priority, onProgress } = options;
@@ -535,6 +535,8 @@ export class DocumentAnalyzer {
     const first = this.screenCuts(todo, results, screen, applies, windows, enc, priority.end - start, (w, cut) => resultKey(seq, windows[w], false, NO_ABLATION, cut));
     // the windows off the screen, and the screen's whole windows, run with the whole plan
     const run = todo.filter((x) => first.has(x));
+    // nothing to run for the screen (an edit elsewhere, a screen where no shown task applies): the whole plan paints it as soon as it is made
+    if (!run.length) return undefined;
     if (!(await this.compute({ todo: run, results, first, seq, ablation: NO_ABLATION, full: false, claim })) || claim.stale()) return CANCELLED;
     const scale = options.thresholdScale ?? 1;
     onProgress(this.assemble(windows, results, enc, source, start, scale, tasks, false, run.length, started, screen, priority.end - start));
