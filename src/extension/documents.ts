@@ -83,7 +83,7 @@ export class Documents implements vscode.Disposable {
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.showOrSchedule(e))),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
         const doc = e.textEditor.document;
-        if (this.isLarge(doc) || this.offScreen(doc, e.visibleRanges)) this.schedule(doc);
+        if (this.isLarge(doc.getText()) || this.offScreen(doc, e.visibleRanges)) this.schedule(doc);
       }),
     );
   }
@@ -155,17 +155,19 @@ export class Documents implements vscode.Disposable {
   }
 
   /**
-   * The document's state as soon as one holds the token at `offset`: the screen's part of the run in
-   * progress (its early paint) when the token is on it, else analyzeNow's. A hover reads one token, and
-   * on a large model the whole-file pass it waited for took 10–14 s of a 5,000-line file (docs/BENCHMARKS.md, "Session 27").
+   * The text whose highlights are shown or being computed, and the part of it they cover (a file over
+   * the size limit: its visible lines): what a hover reads its token in. A run starts if none is. The
+   * hover runs its token's window itself (LoadedModel.tokenAt: the window the highlights score it in,
+   * so the very numbers they show) instead of waiting for them: on a yolo1-shaped model a visible token
+   * that the first paint did not hold waited 8.4–9.1 s for the whole file (docs/BENCHMARKS.md, session 29).
+   * Undefined without a model, for a closed document, and for one that looks binary.
    */
-  async analyzedAt(doc: vscode.TextDocument, offset: number): Promise<DocumentState | undefined> {
+  analysedText(doc: vscode.TextDocument): { readonly text: string; readonly range: OffsetRange | undefined } | undefined {
     const now = this.current(doc);
-    if (now || !this.model || doc.isClosed) return now;
+    if (now) return { text: now.text, range: now.base.partial };
+    if (!this.model || doc.isClosed) return undefined;
     const run = this.runFor(doc) ?? this.run(doc);
-    const screen = await run.screen; // undefined once the run ends without an early paint
-    const holds = screen && this.runFor(doc) === run && screen.base.tokens.some((t) => t.start <= offset && offset < t.end);
-    return holds ? screen : this.analyzeNow(doc);
+    return run.text.includes('\u0000') ? undefined : { text: run.text, range: run.range };
   }
 
   /**
@@ -200,8 +202,8 @@ export class Documents implements vscode.Disposable {
     return doc.languageId === 'python' && runsAsPython(doc);
   }
 
-  private isLarge(doc: vscode.TextDocument): boolean {
-    return Buffer.byteLength(doc.getText(), 'utf8') > this.settings.maxFileBytes;
+  private isLarge(text: string): boolean {
+    return Buffer.byteLength(text, 'utf8') > this.settings.maxFileBytes;
   }
 
   private schedule(doc: vscode.TextDocument, delay = this.settings.debounceMs): void {
@@ -229,8 +231,8 @@ export class Documents implements vscode.Disposable {
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
-    let showScreen: (s: DocumentState | undefined) => void = () => undefined;
-    const screen = new Promise<DocumentState | undefined>((resolve) => (showScreen = resolve));
+    const text = doc.getText();
+    const range = this.isLarge(text) ? this.visibleRange(doc) : undefined;
     // the visible lines run first and are painted as soon as they are ready (cold files only:
     // after an edit the few recomputed windows finish together)
     const ranges = editorOf(doc)?.visibleRanges ?? [];
@@ -239,10 +241,10 @@ export class Documents implements vscode.Disposable {
       version: doc.version,
       context: cellContextOf(doc),
       generation: this.generation,
+      text,
+      range,
       priority,
-      screen,
-      done: this.analyse(doc, priority, showScreen).finally(() => {
-        showScreen(undefined); // no early paint: a cached or edited file's windows finish together
+      done: this.analyse(doc, text, range, priority).finally(() => {
         if (this.runs.get(key) === run) this.runs.delete(key);
       }),
     };
@@ -250,18 +252,16 @@ export class Documents implements vscode.Disposable {
     return run;
   }
 
-  private async analyse(doc: vscode.TextDocument, priority: { start: number; end: number } | undefined, showScreen: (s: DocumentState) => void): Promise<void> {
+  private async analyse(doc: vscode.TextDocument, text: string, range: OffsetRange | undefined, priority: OffsetRange | undefined): Promise<void> {
     const key = doc.uri.toString();
     const model = modelFor(this.model, doc);
     const context = cellContextOf(doc);
     const generation = this.generation;
     if (!model || doc.isClosed) return;
-    const text = doc.getText();
     if (text.includes('\u0000')) {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} looks binary (it contains NUL characters); Circuit Inspector skips it.`);
       return;
     }
-    const range = this.isLarge(doc) ? this.visibleRange(doc) : undefined;
     if (range) {
       this.noticeOnce(key, `${vscode.workspace.asRelativePath(doc.uri)} is larger than circuitInspector.maxFileSizeKB (${Math.round(this.settings.maxFileBytes / 1024)} KB): only the visible part is analysed.`);
     }
@@ -272,9 +272,7 @@ export class Documents implements vscode.Disposable {
     try {
       const early = (partial: HighlightResult) => {
         if (stale() || isAblating(this.ablation)) return;
-        const screen: DocumentState = { version, context, text, base: partial, flipped: [] };
-        this.paint(doc, screen);
-        showScreen(screen);
+        this.paint(doc, { version, context, text, base: partial, flipped: [] });
       };
       const options: AnalyzeRequest = { range, priority, thresholdScale: this.settings.thresholdScale, onProgress: early };
       let base: HighlightResult;
@@ -306,7 +304,7 @@ export class Documents implements vscode.Disposable {
     }
   }
 
-  private visibleRange(doc: vscode.TextDocument): { start: number; end: number } {
+  private visibleRange(doc: vscode.TextDocument): OffsetRange {
     const ranges = editorOf(doc)?.visibleRanges ?? [new vscode.Range(0, 0, 200, 0)];
     const first = Math.max(0, ranges[0].start.line - 50);
     const last = Math.min(doc.lineCount - 1, ranges[ranges.length - 1].end.line + 50);
@@ -366,15 +364,22 @@ function editorOf(doc: vscode.TextDocument): vscode.TextEditor | undefined {
   return vscode.window.visibleTextEditors.find((e) => e.document === doc);
 }
 
+/** UTF-16 [start, end) offsets of a document. */
+interface OffsetRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** One analysis of a document in progress: for which version, context and generation (Documents.generation), and its end. */
 interface Run {
   readonly version: number;
   readonly context: string | undefined;
   readonly generation: number;
+  /** The document's text it analyses, and the part of it (a file over the size limit: its visible lines, ±50). */
+  readonly text: string;
+  readonly range: OffsetRange | undefined;
   /** The document's offsets visible when it started, whose windows run first. */
-  readonly priority: { readonly start: number; readonly end: number } | undefined;
-  /** The screen's part, once painted early (a cold file's visible windows); undefined when the run ends without one. */
-  readonly screen: Promise<DocumentState | undefined>;
+  readonly priority: OffsetRange | undefined;
   readonly done: Promise<void>;
 }
 

@@ -31,18 +31,18 @@ export class CircuitHover implements vscode.HoverProvider {
     const model = modelFor(this.model(), doc);
     if (!model) return undefined;
     const offset = doc.offsetAt(pos);
-    const state = await this.docs.analyzedAt(doc, offset);
-    if (!state || cancel.isCancellationRequested) return undefined;
-    const shown = state.base.tokens.find((t) => t.start <= offset && offset < t.end);
-    if (!shown) return undefined;
-    // the highlight pass computed only the shown circuits' firing: every circuit's is read from the same window
-    const token = await model.tokenAt(state.text, shown.start, { range: state.base.partial, thresholdScale: this.settings().thresholdScale });
+    const analysed = this.docs.analysedText(doc);
+    if (!analysed || cancel.isCancellationRequested) return undefined;
+    const { text, range } = analysed;
+    if (range && (offset < range.start || offset >= range.end)) return undefined;
+    // every circuit's firing and readout, read from the window the highlights score the token in
+    const token = await model.tokenAt(text, offset, { range, thresholdScale: this.settings().thresholdScale });
     if (!token || cancel.isCancellationRequested) return undefined;
     // a circuit whose task applies anywhere (one found at a single token) is mentioned only where it fires
     const candidates = model.circuits.filter((c) => token.circuits[c.task]?.applies === true && (scopeOf(c).kind !== 'anywhere' || token.circuits[c.task].fires));
     // a token of a name that only the name's last token predicts (`node` of `node_link`): where the point is, and its one readout
     const names = model.circuits.flatMap((c) => {
-      const p = nameAround(scopeOf(c), documentScope(state.text).map, token.start, token.end);
+      const p = nameAround(scopeOf(c), documentScope(text).map, token.start, token.end);
       return p ? [{ circuit: c, point: p }] : [];
     });
     // a model with no circuits at all (an imported one) says so on every token, and offers discovery
@@ -53,9 +53,9 @@ export class CircuitHover implements vscode.HoverProvider {
     for (const [i, circuit] of candidates.entries()) {
       // a second circuit of the same prediction (a task's core in the paper's form) gets its firing line and link only
       const repeats = candidates.slice(0, i).some((c) => samePrediction(c, circuit));
-      await this.describe(md, model, circuit, doc, state.text, token, state.base.partial, repeats);
+      await this.describe(md, model, circuit, doc, text, token, range, repeats);
     }
-    for (const { circuit, point } of names) await describeName(md, model, circuit, point, doc, state, state.base.partial);
+    for (const { circuit, point } of names) await describeName(md, model, circuit, point, doc, text, range);
     const why = encodeURIComponent(JSON.stringify([{ uri: doc.uri.toString(), offset: token.start }]));
     md.appendMarkdown(`[$(question) Why this token? Find the circuit behind the next token](command:${WHY_COMMAND}?${why})\n`);
     md.appendMarkdown(`\n[$(eye) Where attention looks from this token](command:${ATTENTION_COMMAND}?${why})\n`);
@@ -105,11 +105,11 @@ function appendOpenLink(md: vscode.MarkdownString, doc: vscode.TextDocument, tok
  * the last token only; the readout shown is that point's, the one the last token's hover shows, and
  * nothing of this token's own (its firing value and key nodes answer another question: the rest of the name).
  */
-async function describeName(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, point: TaskPoint, doc: vscode.TextDocument, state: { text: string; base: { tokens: readonly { text: string; start: number; end: number }[] } }, range: DocumentResult['partial']): Promise<void> {
-  const text = state.text;
+async function describeName(md: vscode.MarkdownString, model: LoadedModel, circuit: CircuitFile, point: TaskPoint, doc: vscode.TextDocument, text: string, range: DocumentResult['partial']): Promise<void> {
   warnUnlessItCarries(md, circuit);
   const name = text.slice(point.construct.start, point.construct.end);
-  const last = state.base.tokens.find((t) => t.end === point.offset);
+  const before = await model.tokenAt(text, point.offset - 1, { range }); // the name's last token, when one ends at the point
+  const last = before?.end === point.offset ? before : undefined;
   const predictor = last ? `its last token ${tokenCode(last.text)}` : 'its last token';
   md.appendMarkdown(`**${escape(circuit.title)}** circuit: its task's point is after the whole name ${tokenCode(name)}, which only ${predictor} predicts; this token is not marked. The prediction there:\n\n`);
   const scope = documentScope(text);

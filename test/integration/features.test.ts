@@ -118,7 +118,7 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.match(text, /(fires here, pointing to \*\*double\*\*|is quiet here): its firing rule \(.+\) reads [+−]\d+\.\d\d, (beyond|within) ±\d+\.\d\d[.,]/, 'the firing rule in words');
   });
 
-  test('a hover on a long file that just opened comes from the screen\'s part of its analysis while the rest still runs, with the numbers the finished analysis gives', async () => {
+  test('a hover on a long file that just opened comes back while the rest still runs, on the screen and off the first paint, with the numbers the finished analysis gives', async () => {
     await decorations((await openFixture('quotes_and_lists.py')).document.uri, (d) => d.spans.length > 0); // the model is loaded
     // a new file each run (nothing of it cached), 15,000 lines: its whole highlight pass outlasts the
     // screen's part several times over on any machine (our model: ~0.5–0.8 s a 5,000 lines)
@@ -136,17 +136,25 @@ suite('Highlights, hover and the circuit panel', () => {
       const pos = new vscode.Position(line, lines[line].indexOf('"') + 2);
       const editor = await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
       editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
-      const hoverText = async (): Promise<string> => {
-        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+      const hoverText = async (at: vscode.Position): Promise<string> => {
+        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, at);
         return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
       };
       await waitFor(async () => (await paintedState(doc.uri)).decorations, 60_000, 'the screen painted');
-      const early = await hoverText();
+      const early = await hoverText(pos);
       assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover came back while the rest of the file was still being analysed');
       assert.match(early, /Quote closing/);
       assert.match(early, /The model expects \*\*(double|single)\*\*/);
+      // a string the first paint does not hold (9,000 lines further or more): its hover runs its own window, not after the whole file
+      const farLine = lines.findIndex((l, i) => i >= line + 9_000 && /^__all__ = \["[a-z]{3,}"/.test(l));
+      assert.ok(farLine > 0, 'a one-line string 9,000 lines further or more');
+      const far = new vscode.Position(farLine, lines[farLine].indexOf('"') + 2);
+      const farEarly = await hoverText(far);
+      assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover off the first paint came back while the rest of the file was still being analysed');
+      assert.match(farEarly, /The model expects \*\*(double|single)\*\*/);
       await waitFor(async () => (await testState()).inFlight === 0, 120_000, 'the whole file analysed');
-      assert.equal(await hoverText(), early, 'one token, one set of numbers');
+      assert.equal(await hoverText(pos), early, 'one token, one set of numbers');
+      assert.equal(await hoverText(far), farEarly, 'one token, one set of numbers, off the first paint too');
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     } finally {
       await config.update('maxFileSizeKB', undefined, vscode.ConfigurationTarget.Global);
