@@ -27,7 +27,7 @@ import type { NextOutput } from './ortSession';
 import type { Runner, RunOutput } from './runner';
 import { agreesWith, type Stretch, screenStretch } from './screenStretch';
 import { type DocumentScope, documentScope } from './tasks';
-import { contentWindowsWithin, planContentWindows, planWindows, scoringWindow, type Window } from './windows';
+import { contentWindowsWithin, planContentWindows, planWindows, scoringWindow, type Window, withEot } from './windows';
 
 export type { AblationMode };
 
@@ -1042,14 +1042,6 @@ function newStore(P: number): WindowStore {
 function lackedBy(columns: readonly Columns[], names: readonly number[]): number[] {
   const lacking = new Set(columns.flatMap((c) => c.missing(names)));
   return names.filter((n) => lacking.has(n));
-}
-
-/** [EOT] + ids[0, count) as one array. */
-function withEot(eot: number, ids: ArrayLike<number>, count: number): Int32Array {
-  const seq = new Int32Array(count + 1);
-  seq[0] = eot;
-  for (let j = 0; j < count; j++) seq[j + 1] = ids[j];
-  return seq;
 }
 
 /** The topL.length largest of logits[base, base + R) into topL (values) and ids (columns), largest first. */

@@ -11,7 +11,7 @@
 //     paints the screen again from the whole plan should they differ (a bundle with another pattern);
 //   - its windows are the document's own there (./windows contentWindowsWithin).
 import type { Encoding, TokenRanges, Tokenizer } from './tokenizer';
-import type { Window } from './windows';
+import { type Window, withEot } from './windows';
 
 export interface Stretch {
   /** UTF-16 [start, end) of the text the stretch covers. */
@@ -41,9 +41,7 @@ export function screenStretch(tokenizer: Tokenizer, eotId: number, text: string,
     const end = boundaryAtOrAfter(text, screen.end + margin);
     if (2 * (end - start) > text.length) return undefined;
     const enc = tokenizer.encode(text.slice(start, end));
-    const seq = new Int32Array(1 + enc.ids.length);
-    seq[0] = eotId;
-    seq.set(enc.ids, 1);
+    const seq = withEot(eotId, enc.ids, enc.ids.length);
     const windows = planWithin(seq, { atStart: start === 0, atEnd: end === text.length });
     if (scoresAll(windows, enc, screen.start - start, screen.end - start)) return { start, end, enc, seq, windows };
   }

@@ -20,6 +20,14 @@ export interface Window {
   readonly from: number;
 }
 
+/** [EOT] + ids[0, count) as one array: the sequence windows are planned over. */
+export function withEot(eot: number, ids: ArrayLike<number>, count: number): Int32Array {
+  const seq = new Int32Array(count + 1);
+  seq[0] = eot;
+  for (let j = 0; j < count; j++) seq[j + 1] = ids[j];
+  return seq;
+}
+
 export function planWindows(n: number, context: number, stride = Math.floor(context / 2)): Window[] {
   if (!(context >= 2 && stride >= 1 && stride <= context)) throw new RangeError(`planWindows: context ${context}, stride ${stride}`);
   const out: Window[] = [];
@@ -65,12 +73,7 @@ export interface ContentWindowOptions {
  * context, so about left / (mean scored span) of edits recompute 2 windows whatever the rule.
  */
 export function planContentWindows(ids: ArrayLike<number>, context: number, options: ContentWindowOptions = {}): Window[] {
-  const { maxGap, left, radius } = contentParameters(context, options);
-  const n = ids.length;
-  if (n <= 0) return [];
-  const hash = anchorHasher(ids);
-  // position 0 always starts window 0 and has no hash
-  return windowsFrom(startsFrom([0, ...localMinima(n, hash, radius)], hash, maxGap, n, true), n, left, true, true);
+  return contentWindowsWithin(ids, context, options, { atStart: true, atEnd: true });
 }
 
 /**
@@ -91,6 +94,7 @@ export function contentWindowsWithin(ids: ArrayLike<number>, context: number, op
   const hash = anchorHasher(ids);
   // hash(q) reads the ids at q−2 … q: off the document's start no hash within ±radius may read the placeholder at 0
   const known = localMinima(n, hash, radius).filter((p) => (edges.atStart || p - radius >= 3) && (edges.atEnd || p + radius < n));
+  // the document's position 0 always starts window 0 and has no hash
   const anchors = edges.atStart ? [0, ...known] : known;
   return anchors.length ? windowsFrom(startsFrom(anchors, hash, maxGap, n, edges.atEnd), n, left, edges.atStart, edges.atEnd) : [];
 }
