@@ -38,6 +38,8 @@ export interface TestState {
   /** Every error the extension has logged since it started, in order. */
   errors?: string[];
   decorations?: { spans: { start: number; end: number; task: string; cls: 0 | 1; strength: number }[]; flipped: [number, number][] };
+  /** When the editor first drew the document's highlights (Date.now() in the extension host). */
+  firstDrawnAt?: number;
   /** Per analysed token: each task's firing, and its logit difference without and (while ablating) with the ablation. */
   tokens?: { start: number; end: number; circuits: Record<string, { fires: boolean; applies: boolean; value: number }>; logitDiff: Record<string, number>; ablatedLogitDiff?: Record<string, number> }[];
   panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null; words?: { prediction: string; change: string | null }; faithfulness: number | null } | null; ablated: string[]; busy: boolean; choices?: { task: string; title: string; nodes: number }[] };

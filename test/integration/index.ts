@@ -6,12 +6,17 @@ import Mocha from 'mocha';
 import * as path from 'path';
 
 export function run(): Promise<void> {
+  return runSuites(__dirname);
+}
+
+/** Every *.test.js in `dir` (also the editor benchmark's runner: test/editorBench). */
+export function runSuites(dir: string): Promise<void> {
   // VSCODE_TEST_GREP narrows a run while working on one suite (code-server's env reaches the host).
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 120_000, reporter: 'spec', grep: process.env.VSCODE_TEST_GREP || undefined });
   // foundation first: if the extension cannot even load, that is the failure to read first
-  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js'));
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.test.js'));
   files.sort((a, b) => Number(b === 'foundation.test.js') - Number(a === 'foundation.test.js') || a.localeCompare(b));
-  for (const f of files) mocha.addFile(path.join(__dirname, f));
+  for (const f of files) mocha.addFile(path.join(dir, f));
   return new Promise((resolve, reject) => {
     const runner = mocha.run(async (failures) => {
       await report({ failures, passes: runner.stats?.passes ?? 0, total: runner.total });
