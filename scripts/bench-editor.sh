@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The editor benchmark: in the real VS Code (code-server + Chromium, as the integration tests run it), the
 # time from opening a 5,000-line file at a line to its first screen of highlights, at nine places
-# (test/editorBench/firstPaint.test.ts). Prints each place's times and their median over the rounds.
+# (test/editorBench/firstPaint.test.ts). Prints each place's times and their median over the rounds;
+# a screenshot of each place's first round lands in .vscode-test/screenshots/.
 #
 #   bash scripts/bench-editor.sh [--bundle DIR] [--circuits TASK,…] [--rounds N] [--lines L,…]
 #   bash scripts/bench-editor.sh --yolo1-fixture DIR [--rounds N]

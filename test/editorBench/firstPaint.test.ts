@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { freshModel, paintedState, repoDir, testState, waitFor } from '../integration/helpers';
+import { freshModel, paintedState, repoDir, screenshot, testState, waitFor } from '../integration/helpers';
 
 const env = process.env;
 const LINES = (env.BENCH_EDITOR_LINES || '412,1502,2502,3002,4002,702,2202,432,1522').split(',').map(Number);
@@ -61,6 +61,7 @@ suite('Editor benchmark', () => {
         const drawn = await waitFor(async () => (await paintedState(doc.uri)).firstDrawnAt, 120_000, `the first paint at line ${line}`);
         places.push({ line, round, editorMs, firstPaintMs: drawn - opened });
         console.log(`bench-editor: line ${line}, round ${round + 1}: editor ${editorMs} ms, first paint ${drawn - opened} ms`);
+        if (round === 0) await screenshot(`bench-editor-line${line}`); // what was painted (after the timing)
         await waitFor(async () => (await testState()).inFlight === 0, 600_000, 'the whole file analysed'); // the next place starts idle
         await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
         fs.rmSync(file);
