@@ -22,6 +22,7 @@ function zero(p: usize, bytes: usize): void {
 // it replaced (session 24: a histogram per byte cost more than the counting at these widths).
 export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): void {
   const keys = scratch; // n u32: |x|'s bits, so that each count is a load and a compare
+  const narrow = scratch + (<usize>n << 2); // n + 4 u32: the keys still open (narrowKeys)
   const low31 = i32x4.splat(0x7fffffff);
   for (let r = 0; r < rows; r++) {
     const row = x + ((<usize>r * <usize>n) << 2);
@@ -40,12 +41,31 @@ export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): vo
       // every key shares the bits above the highest bit where max and min differ
       const top = 31 - <i32>clz(kmax ^ kmin);
       thresh = kmax & ~((<u32>2 << <u32>top) - 1);
+      // Once the bits above `bit` are decided, the threshold lies in [thresh, thresh + 2^bit): keys at or
+      // past its end always reach it, keys below thresh never do, and only the keys between are worth
+      // counting. How many there are follows from the counts themselves (from − past); when they are a
+      // quarter of the keys counted, they are copied out (narrowKeys) and the next counts read them alone,
+      // adding the keys past the end that the copy left out.
+      let base = keys;
+      let counted = n; // keys at base (a multiple of 4)
+      let left = 0; // keys not copied to base that reach every candidate from then on
+      let from = n; // keys ≥ thresh
+      let past = 0; // keys ≥ thresh + 2^(bit + 1)
       for (let bit = top; bit >= 0; bit--) {
         const candidate = thresh | (<u32>1 << <u32>bit);
-        const reach = countAtLeast(keys, n, candidate);
-        if (reach < k) continue;
-        thresh = candidate;
-        if (reach == k) break;
+        const reach = left + countAtLeast(base, counted, candidate);
+        if (reach >= k) {
+          thresh = candidate;
+          if (reach == k) break;
+          from = reach;
+        } else {
+          past = reach;
+        }
+        if (bit > 0 && counted > NARROW_ABOVE && (from - past) * 4 <= counted) {
+          counted = narrowKeys(base, counted, thresh, <u32>1 << <u32>bit, narrow);
+          base = narrow;
+          left = past;
+        }
       }
     }
     const t = f32x4.splat(reinterpret<f32>(thresh));
@@ -55,6 +75,38 @@ export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): vo
       v128.store(p, v128.and(v, f32x4.ge(f32x4.abs(v), t)));
     }
   }
+}
+
+// Rows of up to this many keys are counted whole: a copy costs about what it saves there (Gaussian rows,
+// docs/BENCHMARKS.md session 30: ×1.02 at 128 keys; ×0.89, 0.84, 0.74 at 512, 1,024, 4,096).
+const NARROW_ABOVE = 128;
+
+// Byte indices for i8x16.swizzle that move the lanes a 4-bit mask selects to the front of a vector (the
+// other bytes 0x80, which swizzle turns into 0): PACK + 16·mask.
+const PACK = memory.data(256);
+for (let mask = 0; mask < 16; mask++) {
+  let at = 0;
+  for (let lane = 0; lane < 4; lane++) if ((mask >> lane) & 1) for (let b = 0; b < 4; b++) store<u8>(PACK + <usize>(mask * 16 + at++), lane * 4 + b);
+  for (; at < 16; at++) store<u8>(PACK + <usize>(mask * 16 + at), 0x80);
+}
+
+// Of the n keys (n a multiple of 4), those in [low, low + span) go to out, in order, four lanes at a time,
+// then zeros up to a multiple of 4 (a zero key reaches no candidate); out may be keys itself (each write
+// lands on keys already read). Returns how many it wrote, zeros included.
+// @ts-ignore: decorator
+@inline
+function narrowKeys(keys: usize, n: i32, low: u32, span: u32, out: usize): i32 {
+  const lowv = i32x4.splat(low);
+  const spanv = i32x4.splat(span);
+  let written = 0;
+  for (let i = 0; i < n; i += 4) {
+    const key = v128.load(keys + (<usize>i << 2));
+    const inside = i32x4.bitmask(i32x4.lt_u(i32x4.sub(key, lowv), spanv));
+    v128.store(out + (<usize>written << 2), i8x16.swizzle(key, v128.load(PACK + (<usize>inside << 4))));
+    written += <i32>popcnt(inside);
+  }
+  v128.store(out + (<usize>written << 2), i32x4.splat(0));
+  return (written + 3) & ~3;
 }
 
 // How many of the n keys (u32, n a multiple of 4) are ≥ c; two accumulators, eight keys an iteration.

@@ -186,7 +186,7 @@ export class WasmForward {
     const a = (floats: number) => arena.alloc(floats * 4);
     this.buf = {
       x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
-      kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, xt: a(4 * widest), yt: a(4 * widest), scratch: a(widest),
+      kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open */,
       mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, readBlock: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
     this.f32 = () => new Float32Array(kernels.memory.buffer);
