@@ -77,8 +77,9 @@ export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): vo
   }
 }
 
-// Rows of up to this many keys are counted whole: a copy costs about what it saves there (Gaussian rows,
-// docs/BENCHMARKS.md session 30: ×1.02 at 128 keys; ×0.89, 0.84, 0.74 at 512, 1,024, 4,096).
+// Rows of up to this many keys are counted whole: copying out their open keys cost more than it saved
+// (Gaussian rows, docs/BENCHMARKS.md session 30: ×1.14 at 128 keys; with it, ×0.90, 0.83, 0.74 at 512,
+// 1,024 and 4,096).
 const NARROW_ABOVE = 128;
 
 // Byte indices for i8x16.swizzle that move the lanes a 4-bit mask selects to the front of a vector (the
