@@ -11,7 +11,7 @@
 # (a circuit that does not carry its task is off by default); --lines: 0-based lines to open the file at.
 # --yolo1-fixture DIR: the yolo1-shaped fixture of issue 18 (random weights at csp_yolo1's shape, 1/256
 # dense, 8 AbsTopK sites, its bracket circuit turned on), written into DIR by training/openai_format.py
-# and training/import_openai.py the first time (about 4 minutes; needs .venv).
+# and training/import_openai.py the first time (about 3 minutes; needs .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle='' circuits='' rounds=2 lines='' yolo=''
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 if [ -n "$yolo" ]; then
   if [ ! -f "$yolo/bundle/manifest.json" ]; then
-    echo "bench-editor: writing the yolo1-shaped fixture into $yolo (about 4 minutes)"
+    echo "bench-editor: writing the yolo1-shaped fixture into $yolo (about 3 minutes)"
     .venv/bin/python -m training.openai_format --out "$yolo/source" --only yolo1_shape
     # node means over the bench file's first 20 KB (the validation corpus is not in git)
     .venv/bin/python -c 'import json, sys; print(json.dumps({"path": "stdlib-5000.py", "text": open("bench/stdlib-5000.py").read()[:20000]}))' > "$yolo/source/val.jsonl"

@@ -49,14 +49,16 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
     overlay.onDidRender((r) => (attention = r)),
     vscode.commands.registerCommand('circuitInspector._testAttention', () => attention && { ...attention, uri: attention.uri.toString() }),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      shown.delete(d.uri.toString());
-      firstDrawn.delete(d.uri.toString());
+      const uri = d.uri.toString();
+      shown.delete(uri);
+      firstDrawn.delete(uri);
     }),
     // `painted`: the document's decorations and analysis state without every token's readouts, which
     // start a full analysis of the file (a test timing the first paint must not start one)
     vscode.commands.registerCommand('circuitInspector._testState', async (uri?: string, painted?: boolean) => {
       const state = uri ? docs.state(vscode.Uri.parse(uri)) : undefined;
-      const doc = uri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(uri).toString()) : undefined;
+      const key = uri ? vscode.Uri.parse(uri).toString() : undefined; // the form the maps above are keyed by
+      const doc = key ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === key) : undefined;
       const readings = doc && !painted && (await docs.readings(doc));
       return {
         model: loader.model?.modelName,
@@ -68,8 +70,8 @@ export function registerTestHooks(context: vscode.ExtensionContext, { loader, do
         analyzed: uri ? analyzedPart(state) : undefined,
         inFlight,
         errors: [...errors],
-        decorations: uri ? shown.get(vscode.Uri.parse(uri).toString()) : undefined,
-        firstDrawnAt: uri ? firstDrawn.get(vscode.Uri.parse(uri).toString()) : undefined,
+        decorations: key ? shown.get(key) : undefined,
+        firstDrawnAt: key ? firstDrawn.get(key) : undefined,
         tokens: uri && !painted ? tokenReadouts(state, readings || undefined) : undefined,
         panel: panel.model,
         panelCleared: panel.cleared,
