@@ -22,6 +22,8 @@ const targets = [
   { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: ['onnxruntime-node'] },
   // the model's worker thread, started by both of the above from their own folder (src/core/runner.ts)
   { ...common, entryPoints: ['src/core/runnerWorker.ts'], outfile: 'dist/runnerWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: ['onnxruntime-node'] },
+  // a model worker's second thread for the kernels of large windows (src/core/kernelThread.ts)
+  { ...common, entryPoints: ['src/core/kernelThreadWorker.ts'], outfile: 'dist/kernelThreadWorker.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 
@@ -29,7 +31,9 @@ const targets = [
 // folder of the code that runs it): into dist/ for the bundled extension and CLI, and into out/src/core/
 // for the unit tests, which run the tsc output.
 async function buildKernels() {
-  const { error, stderr } = await asc.main(['kernels/forward.ts', '-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '-o', 'dist/forward.wasm']);
+  // a shared memory (imported; at most 4 GiB, wasm32's whole range): a second thread can run kernels on the same weights
+  const memory = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
+  const { error, stderr } = await asc.main(['kernels/forward.ts', '-O3', '--enable', 'simd', ...memory, '--runtime', 'stub', '--noAssert', '-o', 'dist/forward.wasm']);
   if (error) throw new Error(`kernels/forward.ts did not compile: ${stderr.toString()}`);
   fs.mkdirSync('out/src/core', { recursive: true });
   fs.copyFileSync('dist/forward.wasm', 'out/src/core/forward.wasm');

@@ -329,19 +329,19 @@ function gelu4(v: v128): v128 {
 
 // ---- causal attention with a sink slot (a zero value with a learned logit per head) ----
 // q [Q, nh·dh] for the ascending positions pos[0..Q), k and v [T, nh·dh] (T = pos[Q−1] + 1: the keys the
-// last query sees), y [Q, nh·dh].
-// Per head, keys and values are laid out by channel (kt, vt [dh][T8], T8 = T rounded up to 8, zero
-// padded) and queries go four at a time, so each four-lane multiply-add serves four keys or four
-// channels and each loaded key or value chunk serves four queries. Keys go eight at a time (a padded key
-// scores 0, is masked like a future one and weighs 0, adding +0 to every sum: the same bits as without
-// it). s: scores scratch [4][T8], then [dh] i32 for the live query channels.
-export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize): void {
+// last query sees), y [Q, nh·dh]; heads h0..h1−1 only (a head reads and writes its own columns alone, so
+// two threads can take heads each: src/core/kernelThread.ts). Per head, keys and values are laid out by
+// channel (kt, vt [dh][T8], T8 = T rounded up to 8, zero padded) and queries go four at a time, so each
+// four-lane multiply-add serves four keys or four channels and each loaded key or value chunk serves four
+// queries. Keys go eight at a time (a padded key scores 0, is masked like a future one and weighs 0,
+// adding +0 to every sum: the same bits as without it). s: scores scratch [4][T8], then [dh] i32 for the live query channels.
+export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize, h0: i32, h1: i32): void {
   const width = nh * dh;
   const T = load<i32>(pos + (<usize>(Q - 1) << 2)) + 1;
   const T8 = (T + 7) & ~7;
   const rowBytes = <usize>T8 << 2;
   const live = s + 4 * rowBytes; // [dh] i32: the query block's live channels
-  for (let h = 0; h < nh; h++) {
+  for (let h = h0; h < h1; h++) {
     // four keys × four channels a step (a float at a time, at 128 heads of 8, took 13 % of the kernel)
     const srcRow = <usize>width << 2;
     for (let j = 0; j < T8; j += 4) {

@@ -26,6 +26,12 @@ if ls -d "$ort"/bin/napi-v6/{win32,darwin} "$ort"/bin/napi-v6/linux/arm64 2>/dev
 test -f "$installed/dist/extension.js"
 test -f "$installed/dist/runnerWorker.js"  # the model runs in worker threads started from this file
 test -f "$installed/dist/forward.wasm"  # our kernels for the CPU's passes (src/core/wasmForward.ts)
+test -f "$installed/dist/kernelThreadWorker.js"  # their second thread on a large model (src/core/kernelThread.ts)
+# the packaged kernels take a shared memory under code-server's Node, as the extension host gives them
+"$VSCODE_TEST_NODE" -e '
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const k = new WebAssembly.Instance(new WebAssembly.Module(require("fs").readFileSync(process.argv[1])), { env: { memory, abort() {} } }).exports;
+  if (typeof k.attention !== "function" || !(k.memory.buffer instanceof SharedArrayBuffer)) throw new Error("the kernels did not load on a shared memory");' "$installed/dist/forward.wasm"
 # the integration tests' commands (src/extension/testHooks.ts) are built into their own bundle only
 if grep -l '_test' "$installed"/dist/*.js; then echo "test hooks (_test…) are in the packaged dist/" >&2; exit 1; fi
 # the packaged addon runs the fixture model under code-server's Node, like the extension host would

@@ -132,7 +132,9 @@ export class Runner {
     const cones = Object.fromEntries(graphs.map((c) => [c.upto, c.onnxPath]));
     const tails = Object.fromEntries((options.tails ?? []).map((t) => [t.from, t.onnxPath]));
     const forward = options.forward && !forwardProblem(options.forward) ? options.forward : undefined;
-    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, forward, options: { provider, threads, spinning } });
+    // how many workers are in a run: a worker's kernels take a second thread only while a core is spare (./runnerWorker)
+    const busy = new SharedArrayBuffer(4);
+    const setup = (provider: ProviderChoice | undefined): WorkerSetup => ({ onnxPath, cones, tails, forward, busy, options: { provider, threads, spinning } });
     const starts = [startWorker(setup(options.provider)), ...Array.from({ length: workers - 1 }, () => startWorker(setup('cpu')))];
     const settled = await Promise.allSettled(starts);
     const up = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

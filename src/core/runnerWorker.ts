@@ -3,6 +3,7 @@
 // onnxruntime-node's run holds its calling thread for the whole pass (~13 ms for a 256-token
 // window on 2 cores). Here that thread is this worker, so the editor's thread (the extension host,
 // shared with every other extension) never waits on the model.
+import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from './errors';
 import { firstLine, type GraphKind, missingCuda, ModelSession, type RunInput, type RunOutput, type SessionOptions } from './ortSession';
@@ -17,6 +18,8 @@ export interface WorkerSetup {
   readonly options: SessionOptions;
   /** Run on the CPU with our own kernels (./wasmForward) what they can run: one mask row, no tail. Absent: onnxruntime runs everything. */
   readonly forward?: ForwardSpec;
+  /** Int32 [1] shared by the runner's workers: how many are in a run. */
+  readonly busy: SharedArrayBuffer;
 }
 
 /** What runs a worker's single-row passes: our WebAssembly kernels or onnxruntime. */
@@ -34,7 +37,9 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('runnerWorker runs only as a worker thread');
   const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const { onnxPath, cones, tails, options, forward } = workerData as WorkerSetup;
+  const { onnxPath, cones, tails, options, forward, busy } = workerData as WorkerSetup;
+  const inRun = new Int32Array(busy);
+  const cores = os.availableParallelism();
   const started = performance.now();
   // Where there is no CUDA to try, our kernels serve first and onnxruntime's session opens only when a
   // run needs it ("Why this token?"'s batches and tails): ~35 MB and ~0.2 s a worker that the editor's
@@ -45,6 +50,11 @@ async function serve(): Promise<void> {
   const startKernels = (spec: ForwardSpec) => {
     try {
       ours = WasmForward.create(onnxPath, spec);
+      // a second thread for a large model's kernel calls while there is a core for it: each worker in a run
+      // has two threads' worth (on 2 cores: while the other worker is idle — the editor's first screen of one
+      // window, the end of a shorter window beside a longer one, a hover)
+      // (not started for a small model; where it cannot start, the runs take one thread as before)
+      ours.startSecondThread({ spareCore: () => 2 * Atomics.load(inRun, 0) <= cores });
     } catch (e) {
       kernelsWhy = firstLine(e);
     }
@@ -94,9 +104,11 @@ async function serve(): Promise<void> {
       if (m.kind === 'close') {
         const sessions = await Promise.allSettled([...(opening ? [opening] : []), ...opened.values()]);
         await Promise.all(sessions.flatMap((r) => (r.status === 'fulfilled' ? [r.value.release()] : [])));
+        ours?.close();
         port.close();
         return;
       }
+      Atomics.add(inRun, 0, 1);
       try {
         const output = ours && (m.input.maskRows ?? 1) === 1 && m.input.tail === undefined ? ours.run(m.input) : await (await sessionFor(m.input)).run(m.input);
         // handed over, not copied: a window's logits with next-token lists are [P, V], ~1.5 MB
@@ -104,6 +116,8 @@ async function serve(): Promise<void> {
         post({ kind: 'done', id: m.id, output }, [...new Set([output.logits.buffer, output.watched.buffer, ...next])] as ArrayBuffer[]);
       } catch (e) {
         post({ kind: 'error', id: m.id, message: firstLine(e) });
+      } finally {
+        Atomics.sub(inRun, 0, 1);
       }
     });
   });

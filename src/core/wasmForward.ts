@@ -11,12 +11,15 @@
 // orders) with the same AbsTopK selections, except where a threshold is a near-tie and the two roundings
 // keep different units — as onnxruntime and PyTorch can (test/unit/wasmForward.test.ts, cli.test.ts).
 //
-// One instance serves one thread (a worker of ./runner): its memory holds the weights once, laid out
-// for the kernels, and work buffers sized for the bundle's context.
+// One instance serves one worker of ./runner: its memory holds the weights once, laid out for the
+// kernels, and work buffers sized for the bundle's context. A large model's instance also starts a
+// second thread on the same memory (./kernelThread), which takes half of each large kernel call of a
+// run that the runner lets use it (two cores' worth for a window that has the machine to itself).
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ModelConfig } from './bundle';
 import type { LayoutEntry } from './nodes';
+import { KernelThread, type SplitKernel } from './kernelThread';
 import { readTensors } from './onnxProto';
 import type { NextOutput, RunInput, RunOutput } from './ortSession';
 
@@ -47,7 +50,11 @@ interface WasmMemory {
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 };
+
+/** The kernels' memory limit in 64 KiB pages: wasm32's whole range (esbuild.config.mjs declares the same). */
+const MAX_PAGES = 65536;
 
 /** The kernels' exports (kernels/forward.ts). */
 export interface Kernels {
@@ -62,17 +69,24 @@ export interface Kernels {
   gelu(x: number, count: number): void;
   relu(x: number, count: number): void;
   addBias(y: number, rows: number, n: number, bias: number): void;
-  attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number): void;
+  attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number, h0: number, h1: number): void;
   addInto(y: number, x: number, count: number): void;
   readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number, blk: number): void;
   logSumExp(logits: number, P: number, R: number, out: number): void;
   topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
 }
 
-/** A new instance of the kernels, with a memory of its own (the forward lays it out; the tests call kernels alone). */
+let compiled: object | undefined;
+
+/** The kernels' module, compiled once per thread. */
+function kernelsModule(): object {
+  return (compiled ??= new WebAssembly.Module(fs.readFileSync(WASM_FILE)));
+}
+
+/** A new instance of the kernels, with a (shared) memory of its own (the forward lays it out; the tests call kernels alone). */
 export function loadKernels(): Kernels {
-  const module = new WebAssembly.Module(fs.readFileSync(WASM_FILE));
-  return new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  return new WebAssembly.Instance(kernelsModule(), { env: { memory, abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
 }
 
 /** A sparse matrix in the kernels' memory: by input (products) or by row (the unembedding). */
@@ -161,6 +175,22 @@ class Arena {
   }
 }
 
+/** The work buffers a kernel call writes besides its output: each thread of a split call has its own. */
+interface Scratch {
+  readonly xt: number;
+  readonly yt: number;
+  readonly scratch: number;
+  readonly kt: number;
+  readonly vt: number;
+  readonly s: number;
+}
+
+/**
+ * A kernel call is split over two threads only from this much work (its rows × width, or an attention's
+ * query–key pairs × head width): below it the hand-over (~20–60 µs) costs more than half the call saves.
+ */
+const SPLIT_FROM = 1 << 16;
+
 export class WasmForward {
   private readonly f32: () => Float32Array;
   private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'readBlock' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
@@ -169,6 +199,12 @@ export class WasmForward {
   private watchCap = 0;
   /** The locations the current run's mask ablates anywhere (the others skip maskFill). */
   private ablated = new Set<string>();
+  /** This thread's work buffers, and the second thread's with the thread, once started (secondThread). */
+  private readonly own: Scratch;
+  private second: { readonly thread: KernelThread; readonly scratch: Scratch; readBlock: number } | undefined;
+  /** The work from which a call is split, and whether a core is spare for it now (startSecondThread). */
+  private splitFrom = SPLIT_FROM;
+  private spareCore: () => boolean = () => false;
 
   private constructor(
     private readonly kernels: Kernels,
@@ -189,9 +225,59 @@ export class WasmForward {
       kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open */,
       mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, readBlock: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
+    this.own = this.scratchAt(this.buf);
     this.f32 = () => new Float32Array(kernels.memory.buffer);
     this.offsets = new Map(spec.layout.map((e) => [e.name, e]));
     new Int32Array(kernels.memory.buffer, this.buf.iota, T).forEach((_, t, iota) => (iota[t] = t));
+  }
+
+  /** The work buffers of `at` (a thread's allocation of them). */
+  private scratchAt({ xt, yt, scratch, kt, vt, s }: Scratch): Scratch {
+    return { xt, yt, scratch, kt, vt, s };
+  }
+
+  /**
+   * Starts a second thread, with work buffers of its own, that takes half of every call of at least
+   * `splitFrom` work while `spareCore()` says a core is free for it (asked at each call: another worker may
+   * start or end a run meanwhile); returns why it could not start (the forward then runs on one thread).
+   * Only a model whose calls reach `splitFrom` gains from it: for a smaller one, nothing is started.
+   */
+  startSecondThread({ spareCore, splitFrom = SPLIT_FROM }: { readonly spareCore: () => boolean; readonly splitFrom?: number }): string | undefined {
+    if (this.second) return undefined;
+    [this.splitFrom, this.spareCore] = [splitFrom, spareCore];
+    const { d, nHead, dHead, dMlp } = this.shape;
+    const T = this.spec.context;
+    const T8 = (T + 7) & ~7;
+    // our model's largest calls (256 rows of 512) are 2 × SPLIT_FROM and gain nothing measurable (×0.97–1.02)
+    if (T * Math.max(d, dMlp) < 4 * splitFrom) return 'the model is small enough for one thread';
+    const thread = KernelThread.start(kernelsModule(), this.kernels.memory);
+    if (typeof thread === 'string') return thread;
+    const widest = Math.max(d, nHead * dHead, dMlp);
+    const a = (floats: number) => this.arena.alloc(floats * 4);
+    this.second = { thread, scratch: { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4), kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) }, readBlock: this.readCap ? a(4 * this.readCap) : 0 };
+    return undefined;
+  }
+
+  /** Stops the second thread, if one was started. */
+  close(): void {
+    this.second?.thread.close();
+    this.second = undefined;
+  }
+
+  /**
+   * Kernel `name` over `count` units (rows, heads or floats) with args(from, to, scratch) for units
+   * from..to−1: when the call is large enough (splitFrom) and a core is spare, in parts cut at
+   * multiples of `unit` (2–8, each a quarter of splitFrom's work or more) that both threads take in
+   * turn (./kernelThread). Each kernel computes a unit from its own inputs alone, so a shared call
+   * gives the very bits of a whole one.
+   */
+  private split(name: SplitKernel, count: number, unit: number, work: number, args: (from: number, to: number, scratch: Scratch) => number[]): void {
+    const call = this.kernels[name] as unknown as (...a: number[]) => void;
+    const second = this.second;
+    const parts = Math.min(8, Math.floor((4 * work) / this.splitFrom), Math.floor(count / unit));
+    if (!second || work < this.splitFrom || parts < 2 || !this.spareCore()) return call(...args(0, count, this.own));
+    const bound = (p: number) => (p === parts ? count : Math.round((p * count) / parts / unit) * unit);
+    second.thread.share(name, parts, (p, thread) => args(bound(p), bound(p + 1), thread ? second.scratch : this.own), call);
   }
 
   /** Loads model.onnx's weights into a new instance of the kernels; throws when the bundle is not one they run (forwardProblem). */
@@ -287,6 +373,7 @@ export class WasmForward {
       this.readCap = R;
       this.buf.read = this.arena.alloc(4 * R);
       this.buf.readBlock = this.arena.alloc(16 * R);
+      if (this.second) this.second.readBlock = this.arena.alloc(16 * R);
       this.buf.logits = this.arena.alloc(4 * T * R);
     }
     if (K > this.watchCap) {
@@ -370,7 +457,7 @@ export class WasmForward {
     const node = (name: string, site: Site, ptr: number, n: number, some = false): boolean => {
       const rows = some ? Q : T;
       const k = this.shape.afrac === null ? n : Math.max(1, Math.floor(n * this.shape.afrac));
-      if (this.shape.topkSites.has(site) && k < n) K.absTopK(ptr, rows, n, k, b.scratch);
+      if (this.shape.topkSites.has(site) && k < n) this.split('absTopK', rows, 1, rows * n, (r0, r1, s) => [ptr + 4 * r0 * n, r1 - r0, n, k, s.scratch]);
       const loc = this.offsets.get(name) as LayoutEntry;
       if (this.ablated.has(name)) K.maskFill(ptr, rows, n, b.mask + 4 * loc.offset, b.term + 4 * loc.offset);
       const w = pairs.get(name);
@@ -380,9 +467,11 @@ export class WasmForward {
     };
     // y [rows, nOut] = x [rows, nIn] · Wᵀ (+ bias)
     const product = (xIn: number, rows: number, nIn: number, y: number, nOut: number, w: Linear): void => {
-      K.spmm(xIn, rows, nIn, y, nOut, w.start, w.index, w.vals, b.xt, b.yt);
-      if (w.bias) K.addBias(y, rows, nOut, w.bias);
+      this.split('spmm', rows, 1, rows * Math.max(nIn, nOut), (r0, r1, s) => [xIn + 4 * r0 * nIn, r1 - r0, nIn, y + 4 * r0 * nOut, nOut, w.start, w.index, w.vals, s.xt, s.yt]);
+      if (w.bias) this.split('addBias', rows, 1, rows * nOut, (r0, r1) => [y + 4 * r0 * nOut, r1 - r0, nOut, w.bias]);
     };
+    // out [rows, d] = RMSNorm(x) · gain
+    const norm = (xIn: number, out: number, rows: number, gain: number): void => this.split('rmsNorm', rows, 1, rows * d, (r0, r1) => [xIn + 4 * r0 * d, out + 4 * r0 * d, r1 - r0, d, gain, RMS_EPS]);
     K.embed(b.ids, T, d, this.embeddings.wte, this.embeddings.wpe, b.x);
     const x = b.x;
     for (let L = 0; L <= last; L++) {
@@ -390,7 +479,7 @@ export class WasmForward {
       const some = L === last;
       const rows = some ? Q : T;
       const pos = some ? b.pos : b.iota;
-      K.rmsNorm(x, b.a, T, d, ly.ln1, RMS_EPS);
+      norm(x, b.a, T, ly.ln1);
       if (node(`${L}.attn.act_in`, 'attn.act_in', b.a, d)) return -1;
       if (some) K.gatherRows(b.a, d, pos, Q, b.aq);
       product(some ? b.aq : b.a, rows, d, b.q, hd, ly.q);
@@ -399,16 +488,17 @@ export class WasmForward {
       if (node(`${L}.attn.k`, 'attn.k', b.k, hd)) return -1;
       product(b.a, T, d, b.v, hd, ly.v);
       if (node(`${L}.attn.v`, 'attn.v', b.v, hd)) return -1;
-      K.attention(b.q, b.k, b.v, b.y, rows, pos, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, b.kt, b.vt, b.s);
+      // the work: the query–key pairs (about half of rows × T) of every head
+      this.split('attention', nHead, 1, (rows * T * nHead) / 2, (h0, h1, s) => [b.q, b.k, b.v, b.y, rows, pos, nHead, dHead, 1 / Math.sqrt(dHead), ly.sinks, sink ? 1 : 0, s.kt, s.vt, s.s, h0, h1]);
       product(b.y, rows, hd, b.delta, d, ly.proj);
       if (node(`${L}.attn.resid_delta`, 'attn.resid_delta', b.delta, d, some)) return -1;
       if (some) K.gatherRows(x, d, pos, Q, x);
       K.addInto(x, b.delta, rows * d);
-      K.rmsNorm(x, b.a, rows, d, ly.ln2, RMS_EPS);
+      norm(x, b.a, rows, ly.ln2);
       if (node(`${L}.mlp.act_in`, 'mlp.act_in', b.a, d, some)) return -1;
       product(b.a, rows, d, b.h, dMlp, ly.fc);
       if (this.shape.relu) K.relu(b.h, rows * dMlp);
-      else K.gelu(b.h, rows * dMlp);
+      else this.split('gelu', rows * dMlp, 8, rows * dMlp, (i0, i1) => [b.h + 4 * i0, i1 - i0]); // in eights: each part a multiple of 4
       if (node(`${L}.mlp.post_act`, 'mlp.post_act', b.h, dMlp, some)) return -1;
       product(b.h, rows, dMlp, b.delta, d, ly.mproj);
       if (node(`${L}.mlp.resid_delta`, 'mlp.resid_delta', b.delta, d, some)) return -1;
@@ -424,11 +514,12 @@ export class WasmForward {
     const { d, vocab } = this.shape;
     const P = T - scoreFrom;
     const e = this.embeddings;
-    K.rmsNorm(x, b.a, P, d, e.lnf, RMS_EPS);
+    this.split('rmsNorm', P, 1, P * d, (p0, p1) => [x + 4 * p0 * d, b.a + 4 * p0 * d, p1 - p0, d, e.lnf, RMS_EPS]);
     new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
-    K.readLogits(b.a, P, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks, e.logitsBias, e.bigram, vocab, b.logits, b.xt, b.readBlock);
-    K.logSumExp(b.logits, P, R, b.lse);
-    K.topValues(b.logits, P, R, FORWARD_TOP_K, b.topv, b.topc);
+    const block = (s: Scratch) => (s === this.own ? b.readBlock : (this.second?.readBlock ?? 0));
+    this.split('readLogits', P, 1, P * R, (p0, p1, s) => [b.a + 4 * p0 * d, p1 - p0, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks + 4 * p0, e.logitsBias, e.bigram, vocab, b.logits + 4 * p0 * R, s.xt, block(s)]);
+    this.split('logSumExp', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, b.lse + 8 * p0]);
+    this.split('topValues', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, FORWARD_TOP_K, b.topv + 4 * p0 * FORWARD_TOP_K, b.topc + 4 * p0 * FORWARD_TOP_K]);
   }
 }
 

@@ -138,6 +138,58 @@ test('a cone run that reads some positions (RunInput.needed) gives them the very
   }
 });
 
+/**
+ * Runs of `inputs` on one thread and with every kernel call split over two (startSecondThread(1)): the same
+ * bits everywhere, logits, nodes and next tokens.
+ */
+function assertSameOnTwoThreads(b: Bundle, inputs: readonly RunInput[]): void {
+  const forward = WasmForward.create(b.onnxPath, specOf(b));
+  let spare = false;
+  assert.equal(forward.startSecondThread({ splitFrom: 1, spareCore: () => spare }), undefined);
+  const run = (input: RunInput, twoThreads: boolean) => {
+    spare = twoThreads;
+    return forward.run(input);
+  };
+  try {
+    for (const [i, input] of inputs.entries()) {
+      const [one, two] = [run(input, false), run(input, true)];
+      const same = (what: string, a: ArrayLike<number | bigint>, c: ArrayLike<number | bigint>) => {
+        assert.equal(a.length, c.length, `${b.name} input ${i}: ${what}`);
+        for (let j = 0; j < a.length; j++) assert.ok(Object.is(a[j], c[j]), `${b.name} input ${i}: ${what}[${j}] is ${c[j]} on two threads, ${a[j]} on one`);
+      };
+      same('logits', one.logits, two.logits);
+      same('watched', one.watched, two.watched);
+      assert.equal(one.next === undefined, two.next === undefined);
+      if (one.next && two.next) {
+        same('lse', one.next.lse, two.next.lse);
+        same('next values', one.next.values, two.next.values);
+        same('next ids', one.next.ids, two.next.ids);
+      }
+    }
+  } finally {
+    forward.close();
+  }
+}
+
+test('a run split over two threads gives the very bits of one thread: whole runs, cones with needed positions, batches, ablations', { skip: noBundle }, () => {
+  const b = bundle!;
+  const N = b.layout.count;
+  const ids = b.tokenizer.encode(fs.readFileSync(path.join(repoRoot, 'examples', 'demo.py'), 'utf8').repeat(4)).ids;
+  const T = Math.min(b.context, ids.length);
+  const tokens = BigInt64Array.from([...ids.slice(0, T), ...ids.slice(ids.length - T)].map(BigInt)); // [2, T]
+  const every = Array.from({ length: N }, (_, i) => i);
+  const mask = new Float32Array(N).fill(1);
+  for (const n of b.circuits[0].nodes.slice(0, 3)) mask[b.layout.flat(n.id) as number] = 0;
+  const P = T - 64;
+  const needed = new Uint8Array(2 * P).map((_, i) => Number(i % 5 === 0));
+  const whole: RunInput = { ids: tokens, B: 2, T, mask, fill: b.means, watch: every, scoreFrom: 64, readIds: BigInt64Array.from({ length: b.model.vocab_size }, (_, v) => BigInt(v)) };
+  assertSameOnTwoThreads(b, [
+    whole,
+    { ...whole, B: 1, ids: tokens.subarray(0, T), T: 37, scoreFrom: 3, readIds: BigInt64Array.from([5n, 9n, 1000n]) }, // rows not a multiple of 4
+    { ...whole, cone: '1.mlp.act_in', needed, readIds: BigInt64Array.of(0n) },
+  ]);
+});
+
 test('the WebAssembly forward runs OpenAI-format models as import-openai converts them: biases, a logits bias, a tied unembedding, ReLU, 4 or 8 AbsTopK sites, afrac null, sinks on and off', { skip: noPython }, async () => {
   const work = tempDir('ci-kernels-import-');
   const made = spawnSync(python, ['-m', 'training.openai_format', '--out', work], { cwd: repoRoot, encoding: 'utf8' });
@@ -160,6 +212,7 @@ test('the WebAssembly forward runs OpenAI-format models as import-openai convert
     const input: RunInput = { ids: BigInt64Array.from(ids.map(BigInt)), B: 1, T: ids.length, mask: new Float32Array(N).fill(1), fill: b.means, watch: Array.from({ length: N }, (_, i) => i), scoreFrom: 8, readIds: BigInt64Array.from({ length: b.model.vocab_size }, (_, v) => BigInt(v)) };
     await assertSameRun(forward, ort, input, `${fixture}, whole vocabulary, every node`);
     await ort.release();
+    assertSameOnTwoThreads(b, [input, { ...input, cone: `${b.model.n_layer - 1}.mlp.post_act`, needed: new Uint8Array(input.T - input.scoreFrom).fill(1) }]);
   }
 });
 
