@@ -334,7 +334,8 @@ function gelu4(v: v128): v128 {
 // channel (kt, vt [dh][T8], T8 = T rounded up to 8, zero padded) and queries go four at a time, so each
 // four-lane multiply-add serves four keys or four channels and each loaded key or value chunk serves four
 // queries. Keys go eight at a time (a padded key scores 0, is masked like a future one and weighs 0,
-// adding +0 to every sum: the same bits as without it). s: scores scratch [4][T8], then [dh] i32 for the live query channels.
+// adding +0 to every sum: the same bits as without it). s: scores scratch [4][T8], then [dh] i32 for the
+// live query channels.
 export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: usize, nh: i32, dh: i32, scale: f32, sinks: usize, hasSink: i32, kt: usize, vt: usize, s: usize, h0: i32, h1: i32): void {
   const width = nh * dh;
   const T = load<i32>(pos + (<usize>(Q - 1) << 2)) + 1;

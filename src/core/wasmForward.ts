@@ -175,7 +175,7 @@ class Arena {
   }
 }
 
-/** The work buffers a kernel call writes besides its output: each thread of a split call has its own. */
+/** The work buffers a kernel call writes besides its output: each thread of a shared call has its own. */
 interface Scratch {
   readonly xt: number;
   readonly yt: number;
@@ -183,25 +183,35 @@ interface Scratch {
   readonly kt: number;
   readonly vt: number;
   readonly s: number;
+  /** readLogits' logits of four positions [R][4], grown with the read ids (ensureReads). */
+  readBlock: number;
+}
+
+/** One thread's work buffers for a model of this shape and context, from `alloc` (bytes). */
+function scratchFor({ d, nHead, dHead, dMlp }: Shape, context: number, alloc: (bytes: number) => number): Scratch {
+  const T8 = (context + 7) & ~7; // the attention kernel's key blocks
+  const widest = Math.max(d, nHead * dHead, dMlp);
+  const a = (floats: number) => alloc(floats * 4);
+  return { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open */, kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, readBlock: 0 };
 }
 
 /**
- * A kernel call is split over two threads only from this much work (its rows × width, or an attention's
- * query–key pairs × head width): below it the hand-over (~20–60 µs) costs more than half the call saves.
+ * A kernel call is shared with the second thread only from this much work (rows × width, or an
+ * attention's query–key pairs × heads): our own model's calls (up to 2 × this) gained nothing shared.
  */
 const SPLIT_FROM = 1 << 16;
 
 export class WasmForward {
   private readonly f32: () => Float32Array;
-  private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'kt' | 'vt' | 's' | 'xt' | 'yt' | 'scratch' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'readBlock' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
+  private readonly buf: Record<'x' | 'a' | 'aq' | 'iota' | 'pos' | 'posOut' | 'q' | 'k' | 'v' | 'y' | 'delta' | 'h' | 'mask' | 'term' | 'ids' | 'toks' | 'read' | 'logits' | 'lse' | 'topv' | 'topc' | 'watched' | 'pairs', number>;
   private readonly offsets: ReadonlyMap<string, LayoutEntry>;
   private readCap = 0;
   private watchCap = 0;
   /** The locations the current run's mask ablates anywhere (the others skip maskFill). */
   private ablated = new Set<string>();
-  /** This thread's work buffers, and the second thread's with the thread, once started (secondThread). */
+  /** This thread's work buffers, and the second thread with its own, once started (startSecondThread). */
   private readonly own: Scratch;
-  private second: { readonly thread: KernelThread; readonly scratch: Scratch; readBlock: number } | undefined;
+  private second: { readonly thread: KernelThread; readonly scratch: Scratch } | undefined;
   /** The work from which a call is split, and whether a core is spare for it now (startSecondThread). */
   private splitFrom = SPLIT_FROM;
   private spareCore: () => boolean = () => false;
@@ -216,28 +226,20 @@ export class WasmForward {
   ) {
     const { d, nHead, dHead, dMlp } = shape;
     const T = spec.context;
-    const T8 = (T + 7) & ~7; // the attention kernel's key blocks
     const N = spec.layout.reduce((n, e) => n + e.length, 0);
-    const widest = Math.max(d, nHead * dHead, dMlp);
     const a = (floats: number) => arena.alloc(floats * 4);
     this.buf = {
       x: a(T * d), a: a(T * d), aq: a(T * d), iota: a(T), pos: a(T), posOut: a(T), q: a(T * nHead * dHead), k: a(T * nHead * dHead), v: a(T * nHead * dHead), y: a(T * nHead * dHead), delta: a(T * d), h: a(T * dMlp),
-      kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open */,
-      mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, readBlock: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
+      mask: a(N), term: a(N), ids: a(T), toks: a(T), read: 0, logits: 0, lse: a(2 * T), topv: a(T * FORWARD_TOP_K), topc: a(T * FORWARD_TOP_K), watched: 0, pairs: 0,
     };
-    this.own = this.scratchAt(this.buf);
+    this.own = scratchFor(shape, T, (bytes) => arena.alloc(bytes));
     this.f32 = () => new Float32Array(kernels.memory.buffer);
     this.offsets = new Map(spec.layout.map((e) => [e.name, e]));
     new Int32Array(kernels.memory.buffer, this.buf.iota, T).forEach((_, t, iota) => (iota[t] = t));
   }
 
-  /** The work buffers of `at` (a thread's allocation of them). */
-  private scratchAt({ xt, yt, scratch, kt, vt, s }: Scratch): Scratch {
-    return { xt, yt, scratch, kt, vt, s };
-  }
-
   /**
-   * Starts a second thread, with work buffers of its own, that takes half of every call of at least
+   * Starts a second thread, with work buffers of its own, that takes parts of every call of at least
    * `splitFrom` work while `spareCore()` says a core is free for it (asked at each call: another worker may
    * start or end a run meanwhile); returns why it could not start (the forward then runs on one thread).
    * Only a model whose calls reach `splitFrom` gains from it: for a smaller one, nothing is started.
@@ -245,16 +247,15 @@ export class WasmForward {
   startSecondThread({ spareCore, splitFrom = SPLIT_FROM }: { readonly spareCore: () => boolean; readonly splitFrom?: number }): string | undefined {
     if (this.second) return undefined;
     [this.splitFrom, this.spareCore] = [splitFrom, spareCore];
-    const { d, nHead, dHead, dMlp } = this.shape;
+    const { d, dMlp } = this.shape;
     const T = this.spec.context;
-    const T8 = (T + 7) & ~7;
-    // our model's largest calls (256 rows of 512) are 2 × SPLIT_FROM and gain nothing measurable (×0.97–1.02)
+    // our model's largest calls (256 rows of 512) are 2 × SPLIT_FROM: shared, its windows gained nothing (docs/BENCHMARKS.md, session 31)
     if (T * Math.max(d, dMlp) < 4 * splitFrom) return 'the model is small enough for one thread';
     const thread = KernelThread.start(kernelsModule(), this.kernels.memory);
     if (typeof thread === 'string') return thread;
-    const widest = Math.max(d, nHead * dHead, dMlp);
-    const a = (floats: number) => this.arena.alloc(floats * 4);
-    this.second = { thread, scratch: { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4), kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) }, readBlock: this.readCap ? a(4 * this.readCap) : 0 };
+    const scratch = scratchFor(this.shape, T, (bytes) => this.arena.alloc(bytes));
+    if (this.readCap) scratch.readBlock = this.arena.alloc(16 * this.readCap);
+    this.second = { thread, scratch };
     return undefined;
   }
 
@@ -372,8 +373,7 @@ export class WasmForward {
     if (R > this.readCap) {
       this.readCap = R;
       this.buf.read = this.arena.alloc(4 * R);
-      this.buf.readBlock = this.arena.alloc(16 * R);
-      if (this.second) this.second.readBlock = this.arena.alloc(16 * R);
+      for (const s of [this.own, this.second?.scratch]) if (s) s.readBlock = this.arena.alloc(16 * R);
       this.buf.logits = this.arena.alloc(4 * T * R);
     }
     if (K > this.watchCap) {
@@ -516,8 +516,7 @@ export class WasmForward {
     const e = this.embeddings;
     this.split('rmsNorm', P, 1, P * d, (p0, p1) => [x + 4 * p0 * d, b.a + 4 * p0 * d, p1 - p0, d, e.lnf, RMS_EPS]);
     new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
-    const block = (s: Scratch) => (s === this.own ? b.readBlock : (this.second?.readBlock ?? 0));
-    this.split('readLogits', P, 1, P * R, (p0, p1, s) => [b.a + 4 * p0 * d, p1 - p0, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks + 4 * p0, e.logitsBias, e.bigram, vocab, b.logits + 4 * p0 * R, s.xt, block(s)]);
+    this.split('readLogits', P, 1, P * R, (p0, p1, s) => [b.a + 4 * p0 * d, p1 - p0, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks + 4 * p0, e.logitsBias, e.bigram, vocab, b.logits + 4 * p0 * R, s.xt, s.readBlock]);
     this.split('logSumExp', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, b.lse + 8 * p0]);
     this.split('topValues', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, FORWARD_TOP_K, b.topv + 4 * p0 * FORWARD_TOP_K, b.topc + 4 * p0 * FORWARD_TOP_K]);
   }

@@ -139,7 +139,7 @@ test('a cone run that reads some positions (RunInput.needed) gives them the very
 });
 
 /**
- * Runs of `inputs` on one thread and with every kernel call split over two (startSecondThread(1)): the same
+ * Runs of `inputs` on one thread and with every kernel call shared with a second (splitFrom 1): the same
  * bits everywhere, logits, nodes and next tokens.
  */
 function assertSameOnTwoThreads(b: Bundle, inputs: readonly RunInput[]): void {
