@@ -114,16 +114,20 @@ def torch_diffs(gpt, node_mask: torch.Tensor | None = None, node_fill: torch.Ten
     where `node_mask` [N] is 0 set to `node_fill` [N], when given)."""
     ablate = {} if node_mask is None else {"node_mask": node_mask, "node_fill": node_fill}
 
+    # on the model's device (a GPU run probes as it trains); the differences come back to the CPU
+    dev = next(gpt.parameters()).device
+
     @torch.no_grad()
     def diffs(chunk: list[Prompt]) -> torch.Tensor:
         L = max(len(p) for p, _, _ in chunk)
         ids = torch.zeros(len(chunk), L, dtype=torch.long)  # right-padded: causal attention ignores it
         for r, (p, _, _) in enumerate(chunk):
             ids[r, : len(p)] = torch.tensor(p)
-        logits, _, _ = gpt(ids, positions=torch.tensor([len(p) - 1 for p, _, _ in chunk]), **ablate)  # [B, V]
-        t = torch.tensor([x for _, x, _ in chunk])
-        a = torch.tensor([y for _, _, y in chunk])
-        return (logits.gather(1, t[:, None]) - logits.gather(1, a[:, None]))[:, 0]  # [B]
+        positions = torch.tensor([len(p) - 1 for p, _, _ in chunk], device=dev)
+        logits, _, _ = gpt(ids.to(dev), positions=positions, **ablate)  # [B, V]
+        t = torch.tensor([x for _, x, _ in chunk], device=dev)
+        a = torch.tensor([y for _, _, y in chunk], device=dev)
+        return (logits.gather(1, t[:, None]) - logits.gather(1, a[:, None]))[:, 0].cpu()  # [B]
 
     return diffs
 

@@ -14,7 +14,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,10 @@ CONFIGS["wide"] = dict(CONFIGS["depth-quotes"], model=GPTConfig(n_layer=2, d_mod
 # at the same shape concentrate them? The shipped model fine-tuned with its density annealed from 1/16
 # to 1/32 (--density-from); at this width the 4-per-neuron floor holds most of a 1/32 budget.
 CONFIGS["depth-half-sparse"] = dict(CONFIGS["depth-half-quotes"], density=1 / 32)
+# --fit-minutes: steps timed before the schedule is re-timed to end within the run's minutes (the first
+# steps on a GPU include its warm-up, so the rate is measured from here to FIT_AFTER) and the share of
+# the remaining time given to steps (evaluations, probes and checkpoints take the rest)
+FIT_FROM, FIT_AFTER, FIT_SHARE = 20, 120, 0.85
 PROBE_EVERY = 1000  # steps between real-code probes (bracket and quote contrasts, realcode.py) in the curve
 PROBE_CASES = 150  # cases per kind in each probe
 
@@ -305,12 +309,24 @@ def curve_row(model: GPT, schedule: Schedule, step: int, tokens: int, loss: floa
     }
 
 
-def evaluate_into(row: dict, model: GPT, schedule: Schedule, spec: dict, data_dir: Path, probe, total_steps: int) -> None:
-    """Adds the validation loss at the row's step (and the real-code probe every PROBE_EVERY steps and at the end)."""
+@dataclass(frozen=True)
+class Cadence:
+    """How often, in steps, a run evaluates, probes real code, saves and writes a curve row. The defaults
+    suit 2 CPU cores (~0.6 s a step); a GPU's steps are ~100× shorter, and there the defaults would spend
+    most of the time on validation and checkpoints and write a curve of millions of lines (training/README.md)."""
+
+    eval_every: int = 200
+    probe_every: int = PROBE_EVERY
+    ckpt_every: int = 200
+    curve_every: int = 1
+
+
+def evaluate_into(row: dict, model: GPT, schedule: Schedule, spec: dict, data_dir: Path, probe, total_steps: int, probe_every: int) -> None:
+    """Adds the validation loss at the row's step (and the real-code probe every `probe_every` steps and at the end)."""
     step = row["step"]
     schedule.apply(model, step)
     row["val_loss"] = round(evaluate(model, data_dir / "val.bin", spec["batch"], spec["seq"]), 4)
-    if probe and (step % PROBE_EVERY == 0 or step == total_steps):
+    if probe and (step % probe_every == 0 or step == total_steps):
         row["probe"] = probe(model)
 
 
@@ -320,8 +336,9 @@ def train(
     out: Path,
     total_steps: int,
     minutes: float = 0.0,
-    eval_every: int = 200,
-    ckpt_every: int = 200,
+    cadence: Cadence = Cadence(),
+    batch: int = 0,
+    fit: bool = False,
     seed: int = 0,
     retarget: bool = False,
     device: torch.device | str = "cpu",
@@ -330,8 +347,11 @@ def train(
 ) -> GPT:
     """`finetune` ({"init_from": run dir, "lr_scale", "focus_frac"}) starts from another run's weights
     with a fresh optimizer, keeps the target density from the first step and draws `focus_frac` of
-    the windows around task answers (`tasks.focus_positions`); a resumed run keeps its own."""
-    spec = CONFIGS[config]
+    the windows around task answers (`tasks.focus_positions`); a resumed run keeps its own. `batch`
+    (windows a step), when given, replaces the config's. `fit` re-times the schedule (its total steps)
+    once the pace is known, so that it ends within `minutes`: a lent GPU's one call of known length,
+    at a speed no one has measured yet."""
+    spec = CONFIGS[config] | ({"batch": batch} if batch else {})
     cfg: GPTConfig = spec["model"]
     torch.manual_seed(seed)
     model = GPT(cfg).to(device)
@@ -352,17 +372,26 @@ def train(
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), **meta}, ckpt_path)
         resume.save_compact(model, meta, out / resume.COMPACT_NAME)
 
+    first_step, fit_from = step, None
     with curve_path.open("a") as curve:
         while step < total_steps:
             loss, n_tokens, lr = train_step(model, opt, schedule, batches, sparse, step, device)
             step += 1
+            if fit and step - first_step == FIT_FROM:
+                fit_from = time.time()
+            if fit and step - first_step == FIT_AFTER:
+                pace = (time.time() - fit_from) / (FIT_AFTER - FIT_FROM)  # seconds a step
+                total_steps = schedule.total = step + int(FIT_SHARE * (minutes * 60 - (time.time() - t0)) / pace)
+                log(f"{pace * 1000:.1f} ms a step: the schedule now ends at step {total_steps}")
             tokens += n_tokens
             row = curve_row(model, schedule, step, tokens, loss, lr, time.time() - t0)
-            if step % eval_every == 0 or step == total_steps:
-                evaluate_into(row, model, schedule, spec, data_dir, probe, total_steps)
+            evaluated = step % cadence.eval_every == 0 or step == total_steps
+            if evaluated:
+                evaluate_into(row, model, schedule, spec, data_dir, probe, total_steps, cadence.probe_every)
                 log(json.dumps(row))
-            curve.write(json.dumps(row) + "\n")
-            if step % ckpt_every == 0:
+            if evaluated or step % cadence.curve_every == 0:
+                curve.write(json.dumps(row) + "\n")
+            if step % cadence.ckpt_every == 0:
                 curve.flush()
                 save()
             if minutes and time.time() - t0 > minutes * 60 and step < total_steps:
@@ -379,8 +408,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=0, help="total steps (default: the config's)")
     ap.add_argument("--minutes", type=float, default=0.0, help="stop (resumably) after this wall time")
+    ap.add_argument("--fit-minutes", action="store_true", help="re-time the schedule to end within --minutes, from the pace of its first steps")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    ap.add_argument("--batch", type=int, default=0, help="windows a step (default: the config's; a GPU wants more)")
+    ap.add_argument("--eval-every", type=int, default=Cadence.eval_every, help="steps between validation losses")
+    ap.add_argument("--probe-every", type=int, default=Cadence.probe_every, help="steps between real-code probes")
+    ap.add_argument("--ckpt-every", type=int, default=Cadence.ckpt_every, help="steps between checkpoints")
+    ap.add_argument("--curve-every", type=int, default=Cadence.curve_every, help="steps between curve rows (evaluated steps always have one)")
     ap.add_argument("--retarget", action="store_true", help="on resume, use --steps as the new total (re-times annealing and LR decay)")
     ap.add_argument("--init-from", type=Path, help="fine-tune: start from this run's weights (already sparse: no annealing)")
     ap.add_argument("--lr-scale", type=float, default=0.25, help="fine-tune: the config's learning rate times this")
@@ -402,7 +437,12 @@ def main() -> None:
             finetune |= {"afrac_from": args.afrac_from, "afrac_until": args.afrac_until}
         if args.density_from is not None:
             finetune |= {"density_from": args.density_from, "density_until": args.density_until}
-    train(args.config, args.data, args.out, steps, args.minutes, retarget=args.retarget, device=device, finetune=finetune)
+    if args.fit_minutes and not args.minutes:
+        ap.error("--fit-minutes needs --minutes")
+    cadence = Cadence(args.eval_every, args.probe_every, args.ckpt_every, args.curve_every)
+    train(
+        args.config, args.data, args.out, steps, args.minutes, cadence, args.batch, args.fit_minutes, retarget=args.retarget, device=device, finetune=finetune
+    )
 
 
 if __name__ == "__main__":

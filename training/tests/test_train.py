@@ -18,7 +18,7 @@ def _pattern_data(tmp_path):
 def test_a_few_steps_reduce_the_loss_and_resume(tmp_path):
     data = _pattern_data(tmp_path)
     out = tmp_path / "run"
-    train.train("tiny", data, out, total_steps=30, eval_every=10, ckpt_every=10, log=lambda *_: None)
+    train.train("tiny", data, out, total_steps=30, cadence=train.Cadence(eval_every=10, ckpt_every=10), log=lambda *_: None)
     rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 30
     vals = [r["val_loss"] for r in rows if "val_loss" in r]
@@ -26,6 +26,44 @@ def test_a_few_steps_reduce_the_loss_and_resume(tmp_path):
     # resuming a finished run is a no-op that keeps its step count
     train.train("tiny", data, out, total_steps=30, log=lambda *_: None)
     assert len((out / "curve.jsonl").read_text().splitlines()) == 30
+
+
+def test_a_sparser_cadence_and_a_larger_batch_as_a_gpu_run_asks(tmp_path):
+    # a GPU run (training/README.md) evaluates, saves and writes curve rows every few hundred steps
+    data = _pattern_data(tmp_path)
+    out = tmp_path / "run"
+    cadence = train.Cadence(eval_every=10, probe_every=10, ckpt_every=15, curve_every=4)
+    train.train("tiny", data, out, total_steps=30, cadence=cadence, batch=8, log=lambda *_: None)
+    rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4, 8, 10, 12, 16, 20, 24, 28, 30]
+    assert [r["step"] for r in rows if "val_loss" in r] == [10, 20, 30]
+    seq = train.CONFIGS["tiny"]["seq"]
+    assert {r["tokens"] for r in rows if r["step"] == 30} == {30 * 8 * seq}
+    assert train.resume.load_compact(out / train.resume.COMPACT_NAME)[1]["step"] == 30
+
+
+def test_a_fitted_schedule_ends_within_the_minutes_at_its_own_last_step(tmp_path, monkeypatch):
+    # a lent GPU's one call: the schedule is re-timed from the pace of its first steps (here a few of them)
+    monkeypatch.setattr(train, "FIT_FROM", 2)
+    monkeypatch.setattr(train, "FIT_AFTER", 12)
+
+    class Clock:  # every reading 10 ms after the last: the same pace on any machine
+        now = 0.0
+
+        def time(self):
+            self.now += 0.01
+            return self.now
+
+    monkeypatch.setattr(train, "time", Clock())
+    data = _pattern_data(tmp_path)
+    out = tmp_path / "run"
+    cadence = train.Cadence(eval_every=10**6, ckpt_every=10**6, curve_every=1)
+    train.train("tiny", data, out, total_steps=10**7, minutes=0.05, cadence=cadence, fit=True, log=lambda *_: None)
+    meta = train.resume.load_compact(out / train.resume.COMPACT_NAME)[1]
+    rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert 12 < meta["total_steps"] < 10**7
+    assert rows[-1]["step"] == meta["step"] == meta["total_steps"]  # the schedule's end, not the time budget's cut
+    assert "val_loss" in rows[-1]
 
 
 def test_focused_windows_hold_their_answer_as_a_target_after_enough_context(tmp_path):
