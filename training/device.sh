@@ -37,6 +37,7 @@ case "${1:-}" in
     echo "packed: $(stat -c %s $PACKED/*.xz | mib) MiB in $PACKED"
     ;;
   light)
+    if grep -qxs "/${STAY[0]}/" $EXCLUDE; then echo "already light: 'bash training/device.sh heavy' brings ${STAY[*]} back"; exit 0; fi
     git diff --cached --quiet || { echo "device.sh light: the index has staged changes; commit or unstage them first" >&2; exit 1; }
     for p in "${STAY[@]}"; do
       git rm -r -q --cached "$p"
