@@ -45,6 +45,11 @@ export function takePart(control: Int32Array, job: number, parts: number): numbe
   }
 }
 
+/** The imports an instance of the kernels is made with: the shared memory, and abort() (an AssemblyScript assertion) as an error. */
+export function kernelImports(memory: object): object {
+  return { env: { memory, abort: () => { throw new Error('the WebAssembly forward aborted'); } } };
+}
+
 /** What the thread's worker is given (./kernelThreadWorker). */
 export interface KernelThreadSetup {
   readonly module: object;

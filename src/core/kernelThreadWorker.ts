@@ -1,7 +1,7 @@
 // The worker behind ./kernelThread: an instance of the kernels on the caller's shared memory, taking
 // parts of each posted call until none is left, until it is closed.
 import { workerData } from 'node:worker_threads';
-import { ARGS_AT, type KernelThreadSetup, MAX_ARGS, MAX_PARTS, SLOT, SPIN, SPLIT_KERNELS, takePart } from './kernelThread';
+import { ARGS_AT, kernelImports, type KernelThreadSetup, MAX_ARGS, MAX_PARTS, SLOT, SPIN, SPLIT_KERNELS, takePart } from './kernelThread';
 
 declare const WebAssembly: { Instance: new (module: object, imports: object) => { readonly exports: unknown } };
 
@@ -12,7 +12,7 @@ function serve({ module, memory, control: buffer }: KernelThreadSetup): void {
   const args = new Float64Array(buffer, ARGS_AT, MAX_PARTS * 2 * MAX_ARGS);
   let kernels: Record<string, Kernel>;
   try {
-    kernels = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as Record<string, Kernel>;
+    kernels = new WebAssembly.Instance(module, kernelImports(memory)).exports as Record<string, Kernel>;
   } catch {
     return; // the caller's start times out and goes on with one thread
   }

@@ -13,13 +13,13 @@
 //
 // One instance serves one worker of ./runner: its memory holds the weights once, laid out for the
 // kernels, and work buffers sized for the bundle's context. A large model's instance also starts a
-// second thread on the same memory (./kernelThread), which takes half of each large kernel call of a
+// second thread on the same memory (./kernelThread), which takes parts of each large kernel call of a
 // run that the runner lets use it (two cores' worth for a window that has the machine to itself).
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ModelConfig } from './bundle';
 import type { LayoutEntry } from './nodes';
-import { KernelThread, type SplitKernel } from './kernelThread';
+import { KernelThread, kernelImports, type SplitKernel } from './kernelThread';
 import { readTensors } from './onnxProto';
 import type { NextOutput, RunInput, RunOutput } from './ortSession';
 
@@ -86,7 +86,7 @@ function kernelsModule(): object {
 /** A new instance of the kernels, with a (shared) memory of its own (the forward lays it out; the tests call kernels alone). */
 export function loadKernels(): Kernels {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  return new WebAssembly.Instance(kernelsModule(), { env: { memory, abort: () => { throw new Error('the WebAssembly forward aborted'); } } }).exports as unknown as Kernels;
+  return new WebAssembly.Instance(kernelsModule(), kernelImports(memory)).exports as unknown as Kernels;
 }
 
 /** A sparse matrix in the kernels' memory: by input (products) or by row (the unembedding). */
