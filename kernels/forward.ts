@@ -110,20 +110,22 @@ function narrowKeys(keys: usize, n: i32, low: u32, span: u32, out: usize): i32 {
   return (written + 3) & ~3;
 }
 
-// How many of the n keys (u32, n a multiple of 4) are ≥ c; two accumulators, eight keys an iteration.
+// How many of the n keys (n a multiple of 4) are ≥ c; two accumulators, eight keys an iteration. Keys and
+// candidates lie below 2³¹ (|x|'s bits), so key ≥ c is key > c − 1 as signed integers: one x64 instruction,
+// where an unsigned ≥ is two (c = 0 gives −1, which every key passes).
 // @ts-ignore: decorator
 @inline
 function countAtLeast(keys: usize, n: i32, c: u32): i32 {
-  const cv = i32x4.splat(c);
+  const below = i32x4.splat(<i32>c - 1);
   let acc0 = i32x4.splat(0);
   let acc1 = i32x4.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const p = keys + (<usize>i << 2);
-    acc0 = i32x4.sub(acc0, i32x4.ge_u(v128.load(p), cv)); // a lane that reaches c is −1
-    acc1 = i32x4.sub(acc1, i32x4.ge_u(v128.load(p, 16), cv));
+    acc0 = i32x4.sub(acc0, i32x4.gt_s(v128.load(p), below)); // a lane that reaches c is −1
+    acc1 = i32x4.sub(acc1, i32x4.gt_s(v128.load(p, 16), below));
   }
-  if (i < n) acc0 = i32x4.sub(acc0, i32x4.ge_u(v128.load(keys + (<usize>i << 2)), cv));
+  if (i < n) acc0 = i32x4.sub(acc0, i32x4.gt_s(v128.load(keys + (<usize>i << 2)), below));
   const s = i32x4.add(acc0, acc1);
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
 }
@@ -188,10 +190,11 @@ export function rmsNorm(x: usize, out: usize, rows: i32, n: i32, gain: usize, ep
       const v = load<f32>(row + (<usize>i << 2));
       s += v * v;
     }
-    const scale: f32 = <f32>1 / Mathf.sqrt(s / <f32>n + eps);
-    for (let i = 0; i < n; i++) {
+    // the scaling four lanes at a time (n is a multiple of 4): (x · scale) · gain as before, the same bits
+    const scale = f32x4.splat(<f32>1 / Mathf.sqrt(s / <f32>n + eps));
+    for (let i = 0; i < n; i += 4) {
       const o = <usize>i << 2;
-      store<f32>(orow + o, load<f32>(row + o) * scale * load<f32>(gain + o));
+      v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(row + o), scale), v128.load(gain + o)));
     }
   }
 }
@@ -269,12 +272,16 @@ export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: 
 }
 
 // ---- e^x in f32, four lanes: 2^n · e^r with |r| ≤ ln2/2 (ln2 split in two for an exact r), a degree-7
-// Taylor polynomial (relative error < 1e-7 before rounding); 0 below −87, where e^x leaves the normal floats ----
+// Taylor polynomial (relative error < 1e-7 before rounding); 0 below −87, where e^x leaves the normal floats.
+// Written with the operations that are one x64 instruction each where a cheaper one gives the same bits:
+// pmax for max (they differ only at NaN and signed zeros, which the clamp at −87 never sees alive), and
+// 2^n's exponent read from n + 1.5·2²³ (an integral n below 2²² in size lands in the low bits) instead of
+// trunc_sat, which V8 expands into a sequence for NaN and overflow ----
 // @ts-ignore: decorator
 @inline
 function expf4(x: v128): v128 {
   const live = f32x4.ge(x, f32x4.splat(-87.0));
-  const xc = f32x4.max(x, f32x4.splat(-87.0));
+  const xc = f32x4.pmax(x, f32x4.splat(-87.0));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
   const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125))), f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
   let p = f32x4.splat(<f32>1.0 / <f32>5040.0);
@@ -285,7 +292,7 @@ function expf4(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const scale = i32x4.shl(i32x4.add(f32x4.add(n, f32x4.splat(12582912.0)), i32x4.splat(127 - 0x4b400000)), 23);
   return v128.and(f32x4.mul(p, scale), live);
 }
 
@@ -293,17 +300,31 @@ function expf4(x: v128): v128 {
 // (Numerical Recipes, "erfcc"; fractional error < 1.2e-7 everywhere), so ½·(1 + erf) keeps that relative
 // error on both sides of 0 ----
 export function gelu(x: usize, count: i32): void {
-  // count is a multiple of 4 (rows of d_mlp). Two vectors an iteration: each one's polynomial is a
-  // chain of dependent steps, and two independent chains side by side keep the core busy.
+  // count is a multiple of 4 (rows of d_mlp). Eight vectors an iteration, all loaded before any is
+  // stored: each one's polynomial is a chain of dependent steps, and only chains with no store between
+  // them are interleaved (the yolo1-shaped window's GELU: 33.5 ms two vectors an iteration, 20.6 eight;
+  // 44.5 eight stored one by one; docs/BENCHMARKS.md, session 33).
   let i = 0;
-  for (; i + 8 <= count; i += 8) {
+  for (; i + 32 <= count; i += 32) {
     const p = x + (<usize>i << 2);
-    const a = v128.load(p);
-    const b = v128.load(p + 16);
-    v128.store(p, gelu4(a));
-    v128.store(p + 16, gelu4(b));
+    const v0 = v128.load(p);
+    const v1 = v128.load(p, 16);
+    const v2 = v128.load(p, 32);
+    const v3 = v128.load(p, 48);
+    const v4 = v128.load(p, 64);
+    const v5 = v128.load(p, 80);
+    const v6 = v128.load(p, 96);
+    const v7 = v128.load(p, 112);
+    v128.store(p, gelu4(v0));
+    v128.store(p, gelu4(v1), 16);
+    v128.store(p, gelu4(v2), 32);
+    v128.store(p, gelu4(v3), 48);
+    v128.store(p, gelu4(v4), 64);
+    v128.store(p, gelu4(v5), 80);
+    v128.store(p, gelu4(v6), 96);
+    v128.store(p, gelu4(v7), 112);
   }
-  if (i < count) v128.store(x + (<usize>i << 2), gelu4(v128.load(x + (<usize>i << 2))));
+  for (; i < count; i += 4) v128.store(x + (<usize>i << 2), gelu4(v128.load(x + (<usize>i << 2))));
 }
 
 // @ts-ignore: decorator
@@ -429,13 +450,36 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         const m = rowMax(sr, nk8, sink);
         const ms = f32x4.splat(m);
         let sv = f32x4.splat(0);
-        // two vectors an iteration (independent exp chains side by side)
-        for (let j = 0; j < nk8; j += 8) {
+        // eight vectors an iteration, stored after all are computed (independent exp chains side by side,
+        // as in gelu), then two; summed in key order either way
+        let j = 0;
+        for (; j + 32 <= nk8; j += 32) {
+          const o = sr + (<usize>j << 2);
+          const e0 = expf4(f32x4.sub(v128.load(o), ms));
+          const e1 = expf4(f32x4.sub(v128.load(o, 16), ms));
+          const e2 = expf4(f32x4.sub(v128.load(o, 32), ms));
+          const e3 = expf4(f32x4.sub(v128.load(o, 48), ms));
+          const e4 = expf4(f32x4.sub(v128.load(o, 64), ms));
+          const e5 = expf4(f32x4.sub(v128.load(o, 80), ms));
+          const e6 = expf4(f32x4.sub(v128.load(o, 96), ms));
+          const e7 = expf4(f32x4.sub(v128.load(o, 112), ms));
+          v128.store(o, e0);
+          v128.store(o, e1, 16);
+          v128.store(o, e2, 32);
+          v128.store(o, e3, 48);
+          v128.store(o, e4, 64);
+          v128.store(o, e5, 80);
+          v128.store(o, e6, 96);
+          v128.store(o, e7, 112);
+          sv = f32x4.add(f32x4.add(f32x4.add(f32x4.add(sv, e0), e1), e2), e3);
+          sv = f32x4.add(f32x4.add(f32x4.add(f32x4.add(sv, e4), e5), e6), e7);
+        }
+        for (; j < nk8; j += 8) {
           const o = sr + (<usize>j << 2);
           const e = expf4(f32x4.sub(v128.load(o), ms));
-          const f = expf4(f32x4.sub(v128.load(o + 16), ms));
+          const f = expf4(f32x4.sub(v128.load(o, 16), ms));
           v128.store(o, e);
-          v128.store(o + 16, f);
+          v128.store(o, f, 16);
           sv = f32x4.add(f32x4.add(sv, e), f);
         }
         let sum: f32 = f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
@@ -502,7 +546,9 @@ function hsum(a: v128): f32 {
 }
 
 // The largest of the n (a multiple of 4) floats at p and `floor`, with two running maxima (a chain of
-// dependent max operations would wait on each other's latency; max is exact in any order).
+// dependent max operations would wait on each other's latency; max is exact in any order). pmax is one
+// x64 instruction where max is a sequence; they differ only at NaN, which no score is, and at a tie of
+// −0 and +0, whose subtraction from a score gives the same exponential either way.
 // @ts-ignore: decorator
 @inline
 function rowMax(p: usize, n: i32, floor: f32): f32 {
@@ -510,11 +556,11 @@ function rowMax(p: usize, n: i32, floor: f32): f32 {
   let b = a;
   let i = 0;
   for (; i + 8 <= n; i += 8) {
-    a = f32x4.max(a, v128.load(p + (<usize>i << 2)));
-    b = f32x4.max(b, v128.load(p + (<usize>(i + 4) << 2)));
+    a = f32x4.pmax(a, v128.load(p + (<usize>i << 2)));
+    b = f32x4.pmax(b, v128.load(p + (<usize>(i + 4) << 2)));
   }
-  if (i < n) a = f32x4.max(a, v128.load(p + (<usize>i << 2)));
-  const mv = f32x4.max(a, b);
+  if (i < n) a = f32x4.pmax(a, v128.load(p + (<usize>i << 2)));
+  const mv = f32x4.pmax(a, b);
   return max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
 }
 
@@ -597,8 +643,36 @@ export function logSumExp(logits: usize, P: i32, R: i32, out: usize): void {
     const ms = f32x4.splat(m);
     let lo = f64x2.splat(0);
     let hi = f64x2.splat(0);
-    // two vectors an iteration (independent exp chains side by side), summed in the same order
+    // eight vectors an iteration (independent exp chains side by side, as in gelu), then two; each summed
+    // as it comes, in the same order
     let r = 0;
+    for (; r + 32 <= R4; r += 32) {
+      const p = row + (<usize>r << 2);
+      const e0 = expf4(f32x4.sub(v128.load(p), ms));
+      const e1 = expf4(f32x4.sub(v128.load(p, 16), ms));
+      const e2 = expf4(f32x4.sub(v128.load(p, 32), ms));
+      const e3 = expf4(f32x4.sub(v128.load(p, 48), ms));
+      const e4 = expf4(f32x4.sub(v128.load(p, 64), ms));
+      const e5 = expf4(f32x4.sub(v128.load(p, 80), ms));
+      const e6 = expf4(f32x4.sub(v128.load(p, 96), ms));
+      const e7 = expf4(f32x4.sub(v128.load(p, 112), ms));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e0));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e0, e0, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e1));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e1, e1, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e2));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e2, e2, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e3));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e3, e3, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e4));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e4, e4, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e5));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e5, e5, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e6));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e6, e6, 2, 3, 0, 1)));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e7));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e7, e7, 2, 3, 0, 1)));
+    }
     for (; r + 8 <= R4; r += 8) {
       const e = expf4(f32x4.sub(v128.load(row + (<usize>r << 2)), ms));
       const f = expf4(f32x4.sub(v128.load(row + (<usize>(r + 4) << 2)), ms));
