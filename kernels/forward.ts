@@ -173,29 +173,66 @@ export function gatherRows(x: usize, n: i32, rows: usize, M: i32, out: usize): v
 export function maskFill(x: usize, rows: i32, n: i32, mask: usize, term: usize): void {
   for (let r = 0; r < rows; r++) {
     const row = x + ((<usize>r * <usize>n) << 2);
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n; i += 4) {
       const o = <usize>i << 2;
-      store<f32>(row + o, load<f32>(row + o) * load<f32>(mask + o) + load<f32>(term + o));
+      v128.store(row + o, f32x4.add(f32x4.mul(v128.load(row + o), v128.load(mask + o)), v128.load(term + o)));
     }
   }
 }
 
 // ---- RMSNorm: out = x · rsqrt(mean(x²) + eps) · gain ----
 export function rmsNorm(x: usize, out: usize, rows: i32, n: i32, gain: usize, eps: f32): void {
-  for (let r = 0; r < rows; r++) {
-    const row = x + ((<usize>r * <usize>n) << 2);
-    const orow = out + ((<usize>r * <usize>n) << 2);
+  const rowBytes = <usize>n << 2;
+  let r = 0;
+  // Four rows at a time: their sums of squares side by side, lane j adding row j's x² in index order as
+  // the row alone does (the same bits); one row alone is a chain of dependent adds that four overlap.
+  for (; r + 4 <= rows; r += 4) {
+    const row = x + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const a = v128.load(row + o);
+      const b = v128.load(row + rowBytes + o);
+      const c = v128.load(row + 2 * rowBytes + o);
+      const d = v128.load(row + 3 * rowBytes + o);
+      const ab01 = v128.shuffle<i32>(a, b, 0, 4, 1, 5);
+      const ab23 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+      const cd01 = v128.shuffle<i32>(c, d, 0, 4, 1, 5);
+      const cd23 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+      const x0 = v128.shuffle<i32>(ab01, cd01, 0, 1, 4, 5); // element i of the four rows
+      const x1 = v128.shuffle<i32>(ab01, cd01, 2, 3, 6, 7);
+      const x2 = v128.shuffle<i32>(ab23, cd23, 0, 1, 4, 5);
+      const x3 = v128.shuffle<i32>(ab23, cd23, 2, 3, 6, 7);
+      acc = f32x4.add(acc, f32x4.mul(x0, x0));
+      acc = f32x4.add(acc, f32x4.mul(x1, x1));
+      acc = f32x4.add(acc, f32x4.mul(x2, x2));
+      acc = f32x4.add(acc, f32x4.mul(x3, x3));
+    }
+    const o = out + <usize>r * rowBytes;
+    scaleRow(row, o, n, gain, f32x4.extract_lane(acc, 0), eps);
+    scaleRow(row + rowBytes, o + rowBytes, n, gain, f32x4.extract_lane(acc, 1), eps);
+    scaleRow(row + 2 * rowBytes, o + 2 * rowBytes, n, gain, f32x4.extract_lane(acc, 2), eps);
+    scaleRow(row + 3 * rowBytes, o + 3 * rowBytes, n, gain, f32x4.extract_lane(acc, 3), eps);
+  }
+  for (; r < rows; r++) {
+    const row = x + <usize>r * rowBytes;
     let s: f32 = 0;
     for (let i = 0; i < n; i++) {
       const v = load<f32>(row + (<usize>i << 2));
       s += v * v;
     }
-    // the scaling four lanes at a time (n is a multiple of 4): (x · scale) · gain as before, the same bits
-    const scale = f32x4.splat(<f32>1 / Mathf.sqrt(s / <f32>n + eps));
-    for (let i = 0; i < n; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(row + o), scale), v128.load(gain + o)));
-    }
+    scaleRow(row, out + <usize>r * rowBytes, n, gain, s, eps);
+  }
+}
+
+// One row of RMSNorm given its sum of squares s, four lanes at a time (n is a multiple of 4).
+// @ts-ignore: decorator
+@inline
+function scaleRow(row: usize, out: usize, n: i32, gain: usize, s: f32, eps: f32): void {
+  const scale = f32x4.splat(<f32>1 / Mathf.sqrt(s / <f32>n + eps));
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(f32x4.mul(v128.load(row + o), scale), v128.load(gain + o)));
   }
 }
 
