@@ -333,6 +333,30 @@ function expf4(x: v128): v128 {
   return v128.and(f32x4.mul(p, scale), live);
 }
 
+// e^(x − m) of the 32 floats at p into out (which may be p), all eight vectors computed before any is
+// stored: each is a chain of dependent steps, and V8 interleaves only chains with no store between them
+// (docs/BENCHMARKS.md, session 33: two vectors at a time left the core waiting on each chain).
+// @ts-ignore: decorator
+@inline
+function exps32(p: usize, ms: v128, out: usize): void {
+  const e0 = expf4(f32x4.sub(v128.load(p), ms));
+  const e1 = expf4(f32x4.sub(v128.load(p, 16), ms));
+  const e2 = expf4(f32x4.sub(v128.load(p, 32), ms));
+  const e3 = expf4(f32x4.sub(v128.load(p, 48), ms));
+  const e4 = expf4(f32x4.sub(v128.load(p, 64), ms));
+  const e5 = expf4(f32x4.sub(v128.load(p, 80), ms));
+  const e6 = expf4(f32x4.sub(v128.load(p, 96), ms));
+  const e7 = expf4(f32x4.sub(v128.load(p, 112), ms));
+  v128.store(out, e0);
+  v128.store(out, e1, 16);
+  v128.store(out, e2, 32);
+  v128.store(out, e3, 48);
+  v128.store(out, e4, 64);
+  v128.store(out, e5, 80);
+  v128.store(out, e6, 96);
+  v128.store(out, e7, 112);
+}
+
 // ---- GELU (erf form) in place: x · ½ · erfc(−x/√2), erfc by the Chebyshev fit of Press et al.
 // (Numerical Recipes, "erfcc"; fractional error < 1.2e-7 everywhere), so ½·(1 + erf) keeps that relative
 // error on both sides of 0 ----
@@ -487,29 +511,12 @@ export function attention(q: usize, k: usize, v: usize, y: usize, Q: i32, pos: u
         const m = rowMax(sr, nk8, sink);
         const ms = f32x4.splat(m);
         let sv = f32x4.splat(0);
-        // eight vectors an iteration, stored after all are computed (independent exp chains side by side,
-        // as in gelu), then two; summed in key order either way
+        // thirty-two keys an iteration (exps32), then eight; summed in key order either way
         let j = 0;
         for (; j + 32 <= nk8; j += 32) {
           const o = sr + (<usize>j << 2);
-          const e0 = expf4(f32x4.sub(v128.load(o), ms));
-          const e1 = expf4(f32x4.sub(v128.load(o, 16), ms));
-          const e2 = expf4(f32x4.sub(v128.load(o, 32), ms));
-          const e3 = expf4(f32x4.sub(v128.load(o, 48), ms));
-          const e4 = expf4(f32x4.sub(v128.load(o, 64), ms));
-          const e5 = expf4(f32x4.sub(v128.load(o, 80), ms));
-          const e6 = expf4(f32x4.sub(v128.load(o, 96), ms));
-          const e7 = expf4(f32x4.sub(v128.load(o, 112), ms));
-          v128.store(o, e0);
-          v128.store(o, e1, 16);
-          v128.store(o, e2, 32);
-          v128.store(o, e3, 48);
-          v128.store(o, e4, 64);
-          v128.store(o, e5, 80);
-          v128.store(o, e6, 96);
-          v128.store(o, e7, 112);
-          sv = f32x4.add(f32x4.add(f32x4.add(f32x4.add(sv, e0), e1), e2), e3);
-          sv = f32x4.add(f32x4.add(f32x4.add(f32x4.add(sv, e4), e5), e6), e7);
+          exps32(o, ms, o);
+          for (let u: usize = 0; u < 128; u += 16) sv = f32x4.add(sv, v128.load(o + u));
         }
         for (; j < nk8; j += 8) {
           const o = sr + (<usize>j << 2);
@@ -670,8 +677,9 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
 }
 
 // ---- log Σ exp over each row of R logits: max + log Σ exp(l − max), the exps four lanes at a time in f32
-// (relative error < 1e-7 each) summed in f64. Math.exp per entry took 3 of a window's ~17 ms ----
-export function logSumExp(logits: usize, P: i32, R: i32, out: usize): void {
+// (relative error < 1e-7 each) summed in f64. Math.exp per entry took 3 of a window's ~17 ms. scratch:
+// 128 bytes of the calling thread's own ----
+export function logSumExp(logits: usize, P: i32, R: i32, out: usize, scratch: usize): void {
   const R4 = R & ~3;
   for (let p = 0; p < P; p++) {
     const row = logits + ((<usize>(p * R)) << 2);
@@ -680,35 +688,15 @@ export function logSumExp(logits: usize, P: i32, R: i32, out: usize): void {
     const ms = f32x4.splat(m);
     let lo = f64x2.splat(0);
     let hi = f64x2.splat(0);
-    // eight vectors an iteration (independent exp chains side by side, as in gelu), then two; each summed
-    // as it comes, in the same order
+    // thirty-two logits an iteration (exps32, into `scratch`), then eight; each summed as it comes, in the same order
     let r = 0;
     for (; r + 32 <= R4; r += 32) {
-      const p = row + (<usize>r << 2);
-      const e0 = expf4(f32x4.sub(v128.load(p), ms));
-      const e1 = expf4(f32x4.sub(v128.load(p, 16), ms));
-      const e2 = expf4(f32x4.sub(v128.load(p, 32), ms));
-      const e3 = expf4(f32x4.sub(v128.load(p, 48), ms));
-      const e4 = expf4(f32x4.sub(v128.load(p, 64), ms));
-      const e5 = expf4(f32x4.sub(v128.load(p, 80), ms));
-      const e6 = expf4(f32x4.sub(v128.load(p, 96), ms));
-      const e7 = expf4(f32x4.sub(v128.load(p, 112), ms));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e0));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e0, e0, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e1));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e1, e1, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e2));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e2, e2, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e3));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e3, e3, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e4));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e4, e4, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e5));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e5, e5, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e6));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e6, e6, 2, 3, 0, 1)));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e7));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e7, e7, 2, 3, 0, 1)));
+      exps32(row + (<usize>r << 2), ms, scratch);
+      for (let u: usize = 0; u < 128; u += 16) {
+        const e = v128.load(scratch + u);
+        lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
+        hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
+      }
     }
     for (; r + 8 <= R4; r += 8) {
       const e = expf4(f32x4.sub(v128.load(row + (<usize>r << 2)), ms));

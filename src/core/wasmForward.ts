@@ -72,7 +72,7 @@ export interface Kernels {
   attention(q: number, k: number, v: number, y: number, Q: number, pos: number, nh: number, dh: number, scale: number, sinks: number, hasSink: number, kt: number, vt: number, s: number, h0: number, h1: number): void;
   addInto(y: number, x: number, count: number): void;
   readLogits(h: number, P: number, d: number, ids: number, R: number, start: number, cols: number, vals: number, toks: number, bias: number, bigram: number, V: number, out: number, ht: number, blk: number): void;
-  logSumExp(logits: number, P: number, R: number, out: number): void;
+  logSumExp(logits: number, P: number, R: number, out: number, scratch: number): void;
   topValues(logits: number, P: number, R: number, K: number, values: number, cols: number): void;
 }
 
@@ -192,7 +192,7 @@ function scratchFor({ d, nHead, dHead, dMlp }: Shape, context: number, alloc: (b
   const T8 = (context + 7) & ~7; // the attention kernel's key blocks
   const widest = Math.max(d, nHead * dHead, dMlp);
   const a = (floats: number) => alloc(floats * 4);
-  return { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open */, kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, readBlock: 0 };
+  return { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open; log Σ exp's 32 exponentials */, kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, readBlock: 0 };
 }
 
 /**
@@ -517,7 +517,7 @@ export class WasmForward {
     this.split('rmsNorm', P, 1, P * d, (p0, p1) => [x + 4 * p0 * d, b.a + 4 * p0 * d, p1 - p0, d, e.lnf, RMS_EPS]);
     new Int32Array(K.memory.buffer).copyWithin(b.toks / 4, b.ids / 4 + scoreFrom, b.ids / 4 + T); // the token at each scored position
     this.split('readLogits', P, 1, P * R, (p0, p1, s) => [b.a + 4 * p0 * d, p1 - p0, d, b.read, R, e.head.start, e.head.index, e.head.vals, b.toks + 4 * p0, e.logitsBias, e.bigram, vocab, b.logits + 4 * p0 * R, s.xt, s.readBlock]);
-    this.split('logSumExp', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, b.lse + 8 * p0]);
+    this.split('logSumExp', P, 1, P * R, (p0, p1, s) => [b.logits + 4 * p0 * R, p1 - p0, R, b.lse + 8 * p0, s.scratch]);
     this.split('topValues', P, 1, P * R, (p0, p1) => [b.logits + 4 * p0 * R, p1 - p0, R, FORWARD_TOP_K, b.topv + 4 * p0 * FORWARD_TOP_K, b.topc + 4 * p0 * FORWARD_TOP_K]);
   }
 }
