@@ -260,51 +260,67 @@ function transposeRows(p: usize, stride: usize, have: i32, out: usize, outStride
   transpose4(have > 0 ? v128.load(p) : z, have > 1 ? v128.load(p + stride) : z, have > 2 ? v128.load(p + 2 * stride) : z, have > 3 ? v128.load(p + 3 * stride) : z, out, outStride);
 }
 
-// The nr (1–4) rows of x0 [nr, n] side by side into out [n][4] (missing rows as 0), four columns at a time.
+// The nr (0–4) rows of x0 [nr, n] side by side (missing rows as 0) into the four lanes at out of a block
+// whose columns are `stride` bytes apart ([n][4] at 16, one half of [n][8] at 32), four columns at a time.
 // @ts-ignore: decorator
 @inline
-function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize): void {
+function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize, stride: usize): void {
   const rowBytes = <usize>n << 2;
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2;
+    const r0 = nr > 0 ? v128.load(x0 + o) : i32x4.splat(0);
     const r1 = nr > 1 ? v128.load(x0 + rowBytes + o) : i32x4.splat(0);
     const r2 = nr > 2 ? v128.load(x0 + 2 * rowBytes + o) : i32x4.splat(0);
     const r3 = nr > 3 ? v128.load(x0 + 3 * rowBytes + o) : i32x4.splat(0);
-    transpose4(v128.load(x0 + o), r1, r2, r3, out + (o << 2), 16);
+    transpose4(r0, r1, r2, r3, out + <usize>i * stride, stride);
   }
 }
 
-// The first n4 (a multiple of 4) columns of block [·][4] back to nr rows of out (rows outRow bytes apart),
-// four columns at a time; each 4×4 piece is transposed in place (read before written), so block is spent.
+// The first n4 (a multiple of 4) columns of the four lanes at block (columns `stride` bytes apart, as
+// rowsSideBySide) back to nr rows of out (rows outRow bytes apart), four columns at a time; each 4×4 piece
+// is transposed in place (read before written), so block is spent.
 // @ts-ignore: decorator
 @inline
-function rowsBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize): void {
+function rowsBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize, stride: usize): void {
   for (let j = 0; j < n4; j += 4) {
-    const b = block + (<usize>j << 4);
-    transpose4(v128.load(b), v128.load(b, 16), v128.load(b, 32), v128.load(b, 48), b, 16);
-    for (let r = 0; r < nr; r++) v128.store(out + <usize>r * outRow + (<usize>j << 2), v128.load(b + (<usize>r << 4)));
+    const b = block + <usize>j * stride;
+    transpose4(v128.load(b), v128.load(b + stride), v128.load(b + 2 * stride), v128.load(b + 3 * stride), b, stride);
+    for (let r = 0; r < nr; r++) v128.store(out + <usize>r * outRow + (<usize>j << 2), v128.load(b + <usize>r * stride));
   }
 }
 
 // ---- sparse product y[t] = x[t] · Wᵀ, W stored by input: for input i, entries start[i]..start[i+1] of
-// (output index·16, weight). Four rows at a time: their inputs side by side [nIn][4] (xt) and their
-// outputs [nOut][4] (yt), so one four-lane multiply-add serves the four rows; an input that is 0 in all
-// four (AbsTopK zeroes half of every row) costs nothing. ----
+// (output index·32, weight). Eight rows at a time: their inputs side by side [nIn][8] (xt) and their
+// outputs [nOut][8] (yt), so each weight, loaded once, serves the eight rows in two four-lane
+// multiply-adds; an input that is 0 in all eight costs nothing. (Four rows at a time skipped more inputs
+// — a quarter kept is 0 in four rows a third of the time, in eight a tenth — but loaded each weight and
+// its index twice: eight at a time the yolo1-shaped window's products take ×0.64–0.68, our model's ×0.75;
+// docs/BENCHMARKS.md, session 33.) Each output lane
+// adds its products in the order of the inputs, as one row alone would. ----
 export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: usize, outs: usize, vals: usize, xt: usize, yt: usize): void {
-  for (let t0 = 0; t0 < rows; t0 += 4) {
-    const nr = min(4, rows - t0);
-    rowsSideBySide(x + ((<usize>t0 * <usize>nIn) << 2), nIn, nr, xt);
-    zero(yt, <usize>nOut << 4);
+  const inRow = <usize>nIn << 2;
+  const outRow = <usize>nOut << 2;
+  for (let t0 = 0; t0 < rows; t0 += 8) {
+    const nr = min(8, rows - t0);
+    const x0 = x + <usize>t0 * inRow;
+    rowsSideBySide(x0, nIn, min(nr, 4), xt, 32);
+    rowsSideBySide(x0 + 4 * inRow, nIn, max(nr - 4, 0), xt + 16, 32);
+    zero(yt, <usize>nOut << 5);
     for (let i = 0; i < nIn; i++) {
-      const xv = v128.load(xt + (<usize>i << 4));
-      if (!v128.any_true(xv)) continue;
+      const xa = v128.load(xt + (<usize>i << 5));
+      const xb = v128.load(xt + (<usize>i << 5), 16);
+      if (!v128.any_true(v128.or(xa, xb))) continue;
       const e1 = load<i32>(start + (<usize>(i + 1) << 2));
       for (let e = load<i32>(start + (<usize>i << 2)); e < e1; e++) {
         const p = yt + <usize>load<u32>(outs + (<usize>e << 2));
-        v128.store(p, f32x4.add(v128.load(p), f32x4.mul(xv, v128.load32_splat(vals + (<usize>e << 2)))));
+        const w = v128.load32_splat(vals + (<usize>e << 2));
+        v128.store(p, f32x4.add(v128.load(p), f32x4.mul(xa, w)));
+        v128.store(p, f32x4.add(v128.load(p, 16), f32x4.mul(xb, w)), 16);
       }
     }
-    rowsBack(yt, nOut, nr, y + ((<usize>t0 * <usize>nOut) << 2), <usize>nOut << 2);
+    const y0 = y + <usize>t0 * outRow;
+    rowsBack(yt, nOut, min(nr, 4), y0, outRow, 32);
+    if (nr > 4) rowsBack(yt + 16, nOut, nr - 4, y0 + 4 * outRow, outRow, 32);
   }
 }
 
@@ -648,7 +664,7 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
   const outRow = <usize>R << 2;
   for (let p0 = 0; p0 < P; p0 += 4) {
     const np = min(4, P - p0);
-    rowsSideBySide(h + ((<usize>p0 * <usize>d) << 2), d, np, ht);
+    rowsSideBySide(h + ((<usize>p0 * <usize>d) << 2), d, np, ht, 16);
     for (let r = 0; r < R; r++) {
       const id = load<i32>(ids + (<usize>r << 2));
       let s = f32x4.splat(0);
@@ -660,7 +676,7 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
       v128.store(blk + (<usize>r << 4), s);
     }
     const o0 = out + <usize>p0 * outRow;
-    rowsBack(blk, R4, np, o0, outRow);
+    rowsBack(blk, R4, np, o0, outRow, 16);
     for (let r = R4; r < R; r++) for (let q = 0; q < np; q++) store<f32>(o0 + <usize>q * outRow + (<usize>r << 2), load<f32>(blk + (<usize>r << 4) + (<usize>q << 2)));
     if (!bigram) continue;
     for (let q = 0; q < np; q++) {

@@ -192,7 +192,7 @@ function scratchFor({ d, nHead, dHead, dMlp }: Shape, context: number, alloc: (b
   const T8 = (context + 7) & ~7; // the attention kernel's key blocks
   const widest = Math.max(d, nHead * dHead, dMlp);
   const a = (floats: number) => alloc(floats * 4);
-  return { xt: a(4 * widest), yt: a(4 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open; log Σ exp's 32 exponentials */, kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, readBlock: 0 };
+  return { xt: a(8 * widest), yt: a(8 * widest), scratch: a(2 * widest + 4) /* AbsTopK's keys, then the keys still open; log Σ exp's 32 exponentials */, kt: a(dHead * T8), vt: a(dHead * T8), s: a(4 * T8 + dHead) /* scores, then the live query channels */, readBlock: 0 };
 }
 
 /**
@@ -534,7 +534,7 @@ function byInput(arena: Arena, w: Float32Array, nIn: number, rowFrom: number, nO
     for (let i = 0; i < nIn; i++) {
       const v = w[(rowFrom + j) * nIn + i];
       if (v === 0) continue;
-      index[next[i]] = j * 16; // byte offset of output j's four lanes in the kernel's [nOut][4] block
+      index[next[i]] = j * 32; // byte offset of output j's eight lanes in the kernel's [nOut][8] block
       vals[next[i]++] = v;
     }
   }
