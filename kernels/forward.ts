@@ -260,11 +260,28 @@ function transposeRows(p: usize, stride: usize, have: i32, out: usize, outStride
   transpose4(have > 0 ? v128.load(p) : z, have > 1 ? v128.load(p + stride) : z, have > 2 ? v128.load(p + 2 * stride) : z, have > 3 ? v128.load(p + 3 * stride) : z, out, outStride);
 }
 
-// The nr (0–4) rows of x0 [nr, n] side by side (missing rows as 0) into the four lanes at out of a block
-// whose columns are `stride` bytes apart ([n][4] at 16, one half of [n][8] at 32), four columns at a time.
+// The nr (0–8) rows of x0 [nr, n] side by side into out [n][8] (missing rows as 0): rows 0–3 in the first
+// four lanes of each column, rows 4–7 in the last four.
 // @ts-ignore: decorator
 @inline
-function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize, stride: usize): void {
+function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize): void {
+  halfSideBySide(x0, n, min(nr, 4), out);
+  halfSideBySide(x0 + 4 * (<usize>n << 2), n, max(nr - 4, 0), out + 16);
+}
+
+// The first n4 (a multiple of 4) columns of block [·][8] back to nr (1–8) rows of out (rows outRow bytes
+// apart); block is spent (halfBack).
+// @ts-ignore: decorator
+@inline
+function rowsBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize): void {
+  halfBack(block, n4, min(nr, 4), out, outRow);
+  if (nr > 4) halfBack(block + 16, n4, nr - 4, out + 4 * outRow, outRow);
+}
+
+// The nr (0–4) rows of x0 [nr, n] into four lanes at out of an [n][8] block, four columns at a time.
+// @ts-ignore: decorator
+@inline
+function halfSideBySide(x0: usize, n: i32, nr: i32, out: usize): void {
   const rowBytes = <usize>n << 2;
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2;
@@ -272,20 +289,19 @@ function rowsSideBySide(x0: usize, n: i32, nr: i32, out: usize, stride: usize): 
     const r1 = nr > 1 ? v128.load(x0 + rowBytes + o) : i32x4.splat(0);
     const r2 = nr > 2 ? v128.load(x0 + 2 * rowBytes + o) : i32x4.splat(0);
     const r3 = nr > 3 ? v128.load(x0 + 3 * rowBytes + o) : i32x4.splat(0);
-    transpose4(r0, r1, r2, r3, out + <usize>i * stride, stride);
+    transpose4(r0, r1, r2, r3, out + (o << 3), 32);
   }
 }
 
-// The first n4 (a multiple of 4) columns of the four lanes at block (columns `stride` bytes apart, as
-// rowsSideBySide) back to nr rows of out (rows outRow bytes apart), four columns at a time; each 4×4 piece
-// is transposed in place (read before written), so block is spent.
+// Four lanes at block of an [·][8] block, first n4 columns, back to nr (1–4) rows of out, four columns at a
+// time; each 4×4 piece is transposed in place (read before written), so block is spent.
 // @ts-ignore: decorator
 @inline
-function rowsBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize, stride: usize): void {
+function halfBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize): void {
   for (let j = 0; j < n4; j += 4) {
-    const b = block + <usize>j * stride;
-    transpose4(v128.load(b), v128.load(b + stride), v128.load(b + 2 * stride), v128.load(b + 3 * stride), b, stride);
-    for (let r = 0; r < nr; r++) v128.store(out + <usize>r * outRow + (<usize>j << 2), v128.load(b + <usize>r * stride));
+    const b = block + (<usize>j << 5);
+    transpose4(v128.load(b), v128.load(b, 32), v128.load(b, 64), v128.load(b, 96), b, 32);
+    for (let r = 0; r < nr; r++) v128.store(out + <usize>r * outRow + (<usize>j << 2), v128.load(b + (<usize>r << 5)));
   }
 }
 
@@ -302,9 +318,7 @@ export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: 
   const outRow = <usize>nOut << 2;
   for (let t0 = 0; t0 < rows; t0 += 8) {
     const nr = min(8, rows - t0);
-    const x0 = x + <usize>t0 * inRow;
-    rowsSideBySide(x0, nIn, min(nr, 4), xt, 32);
-    rowsSideBySide(x0 + 4 * inRow, nIn, max(nr - 4, 0), xt + 16, 32);
+    rowsSideBySide(x + <usize>t0 * inRow, nIn, nr, xt);
     zero(yt, <usize>nOut << 5);
     for (let i = 0; i < nIn; i++) {
       const xa = v128.load(xt + (<usize>i << 5));
@@ -318,9 +332,7 @@ export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: 
         v128.store(p, f32x4.add(v128.load(p, 16), f32x4.mul(xb, w)), 16);
       }
     }
-    const y0 = y + <usize>t0 * outRow;
-    rowsBack(yt, nOut, min(nr, 4), y0, outRow, 32);
-    if (nr > 4) rowsBack(yt + 16, nOut, nr - 4, y0 + 4 * outRow, outRow, 32);
+    rowsBack(yt, nOut, nr, y + <usize>t0 * outRow, outRow);
   }
 }
 
@@ -652,9 +664,10 @@ export function addInto(y: usize, x: usize, count: i32): void {
 }
 
 // ---- logits at read ids: out[p, r] = h[p] · U[id_r] + bias[id_r] + bigram[tok_p, id_r]; U by vocabulary
-// row (CSR: row start, column index·16, weights), the logits' bias f32 [V] or none (0), the bigram table f32
-// [V, V] or none (0). Four positions at a time: their h side by side [d][4] in ht, their logits side by
-// side [R][4] in blk, then back to rows four ids at a time. ----
+// row (CSR: row start, column index·32, weights), the logits' bias f32 [V] or none (0), the bigram table f32
+// [V, V] or none (0). Eight positions at a time, as spmm: their h side by side [d][8] in ht, their logits
+// side by side [R][8] in blk, then back to rows four ids at a time; each weight serves two four-lane
+// multiply-adds, two independent chains of adds per id. ----
 export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: usize, cols: usize, vals: usize, toks: usize, bias: usize, bigram: usize, V: i32, out: usize, ht: usize, blk: usize): void {
   const R4 = R & ~3;
   // the bigram rows are read as vectors where the ids are consecutive (the whole vocabulary, as the editor reads it)
@@ -662,22 +675,31 @@ export function readLogits(h: usize, P: i32, d: i32, ids: usize, R: i32, start: 
   let consecutive = true;
   for (let r = 1; r < R; r++) consecutive = consecutive && load<i32>(ids + (<usize>r << 2)) == first + r;
   const outRow = <usize>R << 2;
-  for (let p0 = 0; p0 < P; p0 += 4) {
-    const np = min(4, P - p0);
-    rowsSideBySide(h + ((<usize>p0 * <usize>d) << 2), d, np, ht, 16);
+  for (let p0 = 0; p0 < P; p0 += 8) {
+    const np = min(8, P - p0);
+    rowsSideBySide(h + ((<usize>p0 * <usize>d) << 2), d, np, ht);
     for (let r = 0; r < R; r++) {
       const id = load<i32>(ids + (<usize>r << 2));
-      let s = f32x4.splat(0);
+      let sa = f32x4.splat(0);
+      let sb = f32x4.splat(0);
       const e1 = load<i32>(start + (<usize>(id + 1) << 2));
       for (let e = load<i32>(start + (<usize>id << 2)); e < e1; e++) {
-        s = f32x4.add(s, f32x4.mul(v128.load(ht + <usize>load<u32>(cols + (<usize>e << 2))), v128.load32_splat(vals + (<usize>e << 2))));
+        const hp = ht + <usize>load<u32>(cols + (<usize>e << 2));
+        const w = v128.load32_splat(vals + (<usize>e << 2));
+        sa = f32x4.add(sa, f32x4.mul(v128.load(hp), w));
+        sb = f32x4.add(sb, f32x4.mul(v128.load(hp, 16), w));
       }
-      if (bias) s = f32x4.add(s, v128.load32_splat(bias + (<usize>id << 2)));
-      v128.store(blk + (<usize>r << 4), s);
+      if (bias) {
+        const b = v128.load32_splat(bias + (<usize>id << 2));
+        sa = f32x4.add(sa, b);
+        sb = f32x4.add(sb, b);
+      }
+      v128.store(blk + (<usize>r << 5), sa);
+      v128.store(blk + (<usize>r << 5), sb, 16);
     }
     const o0 = out + <usize>p0 * outRow;
-    rowsBack(blk, R4, np, o0, outRow, 16);
-    for (let r = R4; r < R; r++) for (let q = 0; q < np; q++) store<f32>(o0 + <usize>q * outRow + (<usize>r << 2), load<f32>(blk + (<usize>r << 4) + (<usize>q << 2)));
+    rowsBack(blk, R4, np, o0, outRow);
+    for (let r = R4; r < R; r++) for (let q = 0; q < np; q++) store<f32>(o0 + <usize>q * outRow + (<usize>r << 2), load<f32>(blk + (<usize>r << 5) + (<usize>q << 2)));
     if (!bigram) continue;
     for (let q = 0; q < np; q++) {
       const orow = o0 + <usize>q * outRow;

@@ -254,7 +254,7 @@ export class WasmForward {
     const thread = KernelThread.start(kernelsModule(), this.kernels.memory);
     if (typeof thread === 'string') return thread;
     const scratch = scratchFor(this.shape, T, (bytes) => this.arena.alloc(bytes));
-    if (this.readCap) scratch.readBlock = this.arena.alloc(16 * this.readCap);
+    if (this.readCap) scratch.readBlock = this.arena.alloc(32 * this.readCap);
     this.second = { thread, scratch };
     return undefined;
   }
@@ -373,7 +373,7 @@ export class WasmForward {
     if (R > this.readCap) {
       this.readCap = R;
       this.buf.read = this.arena.alloc(4 * R);
-      for (const s of [this.own, this.second?.scratch]) if (s) s.readBlock = this.arena.alloc(16 * R);
+      for (const s of [this.own, this.second?.scratch]) if (s) s.readBlock = this.arena.alloc(32 * R);
       this.buf.logits = this.arena.alloc(4 * T * R);
     }
     if (K > this.watchCap) {
@@ -541,7 +541,7 @@ function byInput(arena: Arena, w: Float32Array, nIn: number, rowFrom: number, nO
   return { start: arena.put(start), index: arena.put(index), vals: arena.put(vals) };
 }
 
-/** W [rows, cols] by row: for row r, its nonzero (column·16, weight) pairs. */
+/** W [rows, cols] by row: for row r, its nonzero (column·32, weight) pairs. */
 function byRow(arena: Arena, w: Float32Array, rows: number, cols: number): Sparse {
   const start = new Int32Array(rows + 1);
   const index: number[] = [];
@@ -549,7 +549,7 @@ function byRow(arena: Arena, w: Float32Array, rows: number, cols: number): Spars
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       if (w[r * cols + c] === 0) continue;
-      index.push(c * 16); // byte offset of column c's four lanes in the kernel's [cols][4] block
+      index.push(c * 32); // byte offset of column c's eight lanes in the kernel's [cols][8] block
       vals.push(w[r * cols + c]);
     }
     start[r + 1] = index.length;
