@@ -308,11 +308,11 @@ function halfBack(block: usize, n4: i32, nr: i32, out: usize, outRow: usize): vo
 // ---- sparse product y[t] = x[t] · Wᵀ, W stored by input: for input i, entries start[i]..start[i+1] of
 // (output index·32, weight). Eight rows at a time: their inputs side by side [nIn][8] (xt) and their
 // outputs [nOut][8] (yt), so each weight, loaded once, serves the eight rows in two four-lane
-// multiply-adds; an input that is 0 in all eight costs nothing. (Four rows at a time skipped more inputs
-// — a quarter kept is 0 in four rows a third of the time, in eight a tenth — but loaded each weight and
-// its index twice: eight at a time the yolo1-shaped window's products take ×0.64–0.68, our model's ×0.75;
-// docs/BENCHMARKS.md, session 33.) Each output lane
-// adds its products in the order of the inputs, as one row alone would. ----
+// multiply-adds; an input that is 0 in all eight costs nothing. Each output lane adds its products in the
+// order of the inputs, as one row alone would. (Four rows at a time skipped more inputs — a quarter kept is
+// 0 in four rows a third of the time, in eight a tenth — but loaded each weight and its index twice: eight
+// at a time the yolo1-shaped window's products take ×0.64–0.68, our model's ×0.75; docs/BENCHMARKS.md,
+// session 33.) ----
 export function spmm(x: usize, rows: i32, nIn: i32, y: usize, nOut: i32, start: usize, outs: usize, vals: usize, xt: usize, yt: usize): void {
   const inRow = <usize>nIn << 2;
   const outRow = <usize>nOut << 2;
