@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { benchCase, type Limit, replay } from './benchCase';
+import { atTheLimit, benchCase, type MeasuredCase, replay } from './benchCase';
 import { attentionNote } from './benchAttention';
 import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
@@ -60,6 +60,8 @@ export interface BenchCase {
   /** Multiply-adds of those forward passes: what the graph does densely, and nonzero weights × kept activations; null when the graph's weights could not be read. */
   readonly dense_macs: number | null;
   readonly nonzero_macs: number | null;
+  /** The nonzero multiply-adds of the cone passes (cone_ms's); null without a cone or without the weights. */
+  readonly cone_nonzero_macs: number | null;
   /** nonzero_macs at the machine's measured dense throughput (BenchReport.dense_macs_per_ms), ms: a perfect sparse kernel's time. */
   readonly limit_ms: number | null;
   /** forward_ms / limit_ms. */
@@ -165,14 +167,18 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const { b, r, loadMs } = await loadTimed(o);
   const notes: string[] = r.notice ? [r.notice] : [];
   const source = fs.readFileSync(path.join(o.root, BENCH_FILE), 'utf8').split('\n');
-  log('dense throughput…');
-  const throughput = await denseThroughput(o.runs);
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
   let cases: BenchCase[];
+  let throughput: number;
   let rssAfterDiscovery: number | null = null;
   try {
-    cases = await modelCases(o, b, r, source, notes, { throughput, cost: typeof cost === 'string' ? undefined : cost });
+    const measured = await modelCases(o, b, r, source, notes, typeof cost === 'string' ? undefined : cost);
+    // after the cases, so that their RSS is the model's and an analysis's: onnxruntime's library and
+    // MatMul session, which the editor never loads, added ~50 MB to the process (docs/BENCHMARKS.md, session 34)
+    log('dense throughput…');
+    throughput = await denseThroughput(o.runs);
+    cases = measured.map((c) => atTheLimit(c, throughput));
     // after the cases, so that their RSS is the model's and an analysis's: discovery opens the tail
     // graphs in every worker and runs batches of hundreds of mask rows, which the process keeps
     if (o.sizes === undefined) {
@@ -219,11 +225,11 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
 }
 
 /** The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes. */
-async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], limit: Limit): Promise<BenchCase[]> {
-  const cases: { row: BenchCase; batches: RunInput[] }[] = [];
+async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], cost: ForwardCost | undefined): Promise<MeasuredCase[]> {
+  const cases: { row: MeasuredCase; batches: RunInput[] }[] = [];
   for (const lines of o.sizes ?? [100, 1000, 5000]) {
     o.log?.(`${lines} lines…`);
-    cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, limit));
+    cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, cost));
   }
   return r.kernels === 'webassembly' ? await beside(o, b, r, cases) : cases.map((c) => c.row);
 }
@@ -232,14 +238,14 @@ async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonl
  * With our kernels running the CPU's passes: each case's recorded passes replayed through onnxruntime alone,
  * alternating with the runner's. After every case, so that their memory figures hold the editor's runner alone.
  */
-async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly { row: BenchCase; batches: RunInput[] }[]): Promise<BenchCase[]> {
+async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly { row: MeasuredCase; batches: RunInput[] }[]): Promise<MeasuredCase[]> {
   o.log?.('the same passes through onnxruntime…');
   const reference = await Runner.create(b.onnxPath, { provider: 'cpu', cones: bundleCones(b), tails: r.tails });
   // onnxruntime stops only where the bundle has a cone graph: a pass through a cone our kernels alone run
   // goes through the smallest graph that covers its nodes there (the full graph where none does)
   const onGraph = (x: RunInput): RunInput => (x.cone === undefined || reference.cones.some((c) => c.upto === x.cone) ? x : { ...x, cone: coneFor(reference.cones, x.watch)?.upto, needed: undefined });
   try {
-    const rows: BenchCase[] = [];
+    const rows: MeasuredCase[] = [];
     for (const { row, batches } of cases) {
       const theirBatches = batches.map(onGraph);
       const [ours, theirs]: number[][] = [[], []];

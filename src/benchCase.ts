@@ -14,10 +14,23 @@ import type { ForwardCost } from './sparseLimit';
 /** The first screen of a file, as the editor shows it on opening. */
 const SCREEN_LINES = 60;
 
-/** The machine's dense throughput (multiply-adds per ms) and the bundle's forward cost, when its weights could be read. */
-export interface Limit {
-  readonly throughput: number;
-  readonly cost?: ForwardCost;
+/** The columns that need the machine's dense throughput, which ./bench measures after every case. */
+type LimitColumns = 'limit_ms' | 'x_of_limit' | 'cone_limit_ms' | 'cone_x_of_limit';
+
+/** A case's row before the machine's dense throughput is known. */
+export type MeasuredCase = Omit<BenchCase, LimitColumns>;
+
+/** The row with its multiply-adds at the dense throughput (multiply-adds per ms): the sparsity limit's columns. */
+export function atTheLimit(c: MeasuredCase, throughput: number): BenchCase {
+  const limitMs = c.nonzero_macs === null ? null : c.nonzero_macs / throughput;
+  const coneLimitMs = c.cone_nonzero_macs === null ? null : c.cone_nonzero_macs / throughput;
+  return {
+    ...c,
+    limit_ms: limitMs,
+    x_of_limit: limitMs === null ? null : c.forward_ms / limitMs,
+    cone_limit_ms: coneLimitMs,
+    cone_x_of_limit: c.cone_ms === null || coneLimitMs === null ? null : c.cone_ms / coneLimitMs,
+  };
 }
 
 function done(r: Awaited<ReturnType<DocumentAnalyzer['analyze']>>): DocumentAnalysis {
@@ -26,7 +39,7 @@ function done(r: Awaited<ReturnType<DocumentAnalyzer['analyze']>>): DocumentAnal
 }
 
 /** A case's row, and its recorded forward passes (for ./bench's onnxruntime reference, replayed after every case). */
-export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], limit: Limit): Promise<{ row: BenchCase; batches: RunInput[] }> {
+export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], cost: ForwardCost | undefined): Promise<{ row: MeasuredCase; batches: RunInput[] }> {
   // the forward passes of one cold analysis, recorded for the replays
   const recorded: RunInput[] = [];
   const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
@@ -43,11 +56,9 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
   const ablations = await ablationReruns(o.runs, b, analyzer, text);
   const forwardMs = median(replays);
   const torchMedian = torchMs.length ? median(torchMs) : null;
-  const macs = limit.cost ? batches.map((x) => (limit.cost as ForwardCost).ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
-  const limitMs = macs ? macs.nonzero / limit.throughput : null;
+  const macs = cost ? batches.map((x) => cost.ofRun(x)).reduce((s, x) => ({ dense: s.dense + x.dense, nonzero: s.nonzero + x.nonzero })) : undefined;
   const [firingMs, coneMs] = cone ? others.map(median) : [null, null];
-  const coneLimitMs = cone && limit.cost ? cone.cone_.reduce((s, x) => s + (limit.cost as ForwardCost).ofRun(x).nonzero, 0) / limit.throughput : null;
-  const row: BenchCase = {
+  const row: MeasuredCase = {
     name,
     lines,
     tokens: cold.tokens,
@@ -69,16 +80,13 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     peak_rss_mb: peakRssMb(),
     dense_macs: macs?.dense ?? null,
     nonzero_macs: macs?.nonzero ?? null,
-    limit_ms: limitMs,
-    x_of_limit: limitMs === null ? null : forwardMs / limitMs,
+    cone_nonzero_macs: cone && cost ? cone.cone_.reduce((s, x) => s + cost.ofRun(x).nonzero, 0) : null,
     cone: cone?.cone ?? null,
     firing_ms: firingMs,
     cone_ms: coneMs,
     cone_vs_firing: coneMs === null || firingMs === null ? null : coneMs / firingMs,
     cone_vs_forward: coneMs === null ? null : coneMs / forwardMs,
     cone_vs_torch: coneMs === null || torchMedian === null ? null : coneMs / torchMedian,
-    cone_limit_ms: coneLimitMs,
-    cone_x_of_limit: coneMs === null || coneLimitMs === null ? null : coneMs / coneLimitMs,
   };
   return { row, batches };
 }
