@@ -56,3 +56,32 @@ test('AbsTopK keeps exactly the entries a sort keeps, ties at the threshold incl
   }
   assert.equal(checked, 6 * 300);
 });
+
+test("AbsTopK keeps what a sort keeps when each row's threshold moves from the last one's: the same binade, the next one up or down, far away", () => {
+  // The kernel looks for a row's threshold first in the binade of the previous row's: these rows' scales
+  // stay, double, halve or jump ×2¹⁰ from row to row, so that every way of that try (found there, found in
+  // the neighbouring binade, not found) is taken, at widths that are counted whole and that are narrowed.
+  const K = loadKernels();
+  K.memory.grow(16);
+  const at = 1 << 16;
+  const u = generator(11);
+  const moves = [1, 1, 2, 0.5, 1, 1024, 1 / 1024, 2, 2, 0.5, 1];
+  for (const n of [8, 128, 1024, 4096]) {
+    for (const k of [1, n >> 3, n >> 2, n >> 1, n - 1]) {
+      let scale = 1;
+      const rowCount = 3 * moves.length;
+      const rows = new Float32Array(rowCount * n);
+      for (let r = 0; r < rowCount; r++) {
+        scale *= moves[r % moves.length];
+        // every fifth row: k entries of one size above the rest, so exactly k reach the binade's low end
+        const exact = r % 5 === 4;
+        for (let i = 0; i < n; i++) rows[r * n + i] = (u() < 0.5 ? -1 : 1) * scale * (exact ? (i < k ? 1.5 : 0.25 * u()) : 2 * u());
+      }
+      new Float32Array(K.memory.buffer, at, rows.length).set(rows);
+      K.absTopK(at, rowCount, n, k, at + 4 * rows.length);
+      const got = new Float32Array(K.memory.buffer, at, rows.length);
+      const want = reference(rows, n, k);
+      want.forEach((w, i) => assert.ok(Object.is(got[i], w), `width ${n}, k ${k}, row ${Math.floor(i / n)}, entry ${i % n}: ${got[i]} where a sort keeps ${w}`));
+    }
+  }
+});
