@@ -7,7 +7,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { atTheLimit, benchCase, type MeasuredCase, replay } from './benchCase';
+import { benchCase, replay } from './benchCase';
+import { atTheLimits, type CasePasses } from './benchLimit';
 import { attentionNote } from './benchAttention';
 import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
@@ -16,7 +17,7 @@ import type { Bundle } from './core/bundle';
 import { bundleCones, coneFor } from './core/cone';
 import { openModel } from './core/openModel';
 import { type ProviderChoice, type RunInput, Runner } from './core/runner';
-import { denseThroughput, ForwardCost } from './sparseLimit';
+import { ForwardCost } from './sparseLimit';
 
 /** The Python that runs training/ (the CLI's import-openai uses it too). */
 export { pythonFor } from './benchTorch';
@@ -62,9 +63,11 @@ export interface BenchCase {
   readonly nonzero_macs: number | null;
   /** The nonzero multiply-adds of the cone passes (cone_ms's); null without a cone or without the weights. */
   readonly cone_nonzero_macs: number | null;
-  /** nonzero_macs at the machine's measured dense throughput (BenchReport.dense_macs_per_ms), ms: a perfect sparse kernel's time. */
+  /** The machine's dense throughput timed around this case's replays for the limit (./benchLimit), median, multiply-adds per ms. */
+  readonly dense_macs_per_ms: number;
+  /** nonzero_macs at that throughput, ms: a perfect sparse kernel's time. */
   readonly limit_ms: number | null;
-  /** forward_ms / limit_ms. */
+  /** Median over replays of the forward passes of replay ms ÷ the limit at the throughput timed around that replay. */
   readonly x_of_limit: number | null;
   /**
    * The cone the highlights of the circuits shown by default run through: the node location it ends
@@ -82,7 +85,7 @@ export interface BenchCase {
   readonly cone_vs_forward: number | null;
   /** cone_ms / torch_ms (the PyTorch reference of the full passes). */
   readonly cone_vs_torch: number | null;
-  /** The cone passes' nonzero multiply-adds at the measured dense throughput, ms, and cone_ms / that. */
+  /** The cone passes' nonzero multiply-adds at the dense throughput, ms, and their replays ÷ that, as limit_ms and x_of_limit. */
   readonly cone_limit_ms: number | null;
   readonly cone_x_of_limit: number | null;
 }
@@ -96,8 +99,9 @@ export interface BenchReport {
   readonly rss_growth_mb: number;
   /** The same after the "Why this token?" discoveries (run after the cases), MB; null when they were not run. */
   readonly rss_growth_after_discovery_mb: number | null;
-  /** onnxruntime's dense MatMul throughput on all cores, multiply-adds per ms (sparseLimit.denseThroughput). */
+  /** onnxruntime's dense MatMul throughput on all cores, multiply-adds per ms (sparseLimit.DenseProbe): the median of every timing beside the replays, and the least and most of them. */
   readonly dense_macs_per_ms: number;
+  readonly dense_macs_per_ms_range: readonly [number, number];
   readonly scaling: ScalingRow[];
   /** The 10 MB file with the default --max-bytes: time to the refusal, ms. */
   readonly refusal_ms: number | null;
@@ -170,15 +174,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
   let cases: BenchCase[];
-  let throughput: number;
+  let throughput: Awaited<ReturnType<typeof atTheLimits>>['throughput'];
   let rssAfterDiscovery: number | null = null;
   try {
     const measured = await modelCases(o, b, r, source, notes, typeof cost === 'string' ? undefined : cost);
-    // after the cases, so that their RSS is the model's and an analysis's: onnxruntime's library and
-    // MatMul session, which the editor never loads, added ~50 MB to the process (docs/BENCHMARKS.md, session 34)
-    log('dense throughput…');
-    throughput = await denseThroughput(o.runs);
-    cases = measured.map((c) => atTheLimit(c, throughput));
+    // after the cases, so that their RSS is the model's and an analysis's: onnxruntime's library and the
+    // probe's MatMul session, which the editor never loads, added ~50 MB to the process (docs/BENCHMARKS.md, session 34)
+    log('the same passes beside the dense throughput…');
+    ({ rows: cases, throughput } = await atTheLimits(o.runs, r, measured));
     // after the cases, so that their RSS is the model's and an analysis's: discovery opens the tail
     // graphs in every worker and runs batches of hundreds of mask rows, which the process keeps
     if (o.sizes === undefined) {
@@ -202,7 +205,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     load_ms: loadMs,
     rss_growth_mb: Math.max(...cases.map((c) => c.rss_mb)) - rssBefore,
     rss_growth_after_discovery_mb: rssAfterDiscovery,
-    dense_macs_per_ms: throughput,
+    dense_macs_per_ms: throughput.median,
+    dense_macs_per_ms_range: [throughput.min, throughput.max],
     scaling,
     refusal_ms: refusal,
     cli,
@@ -225,35 +229,35 @@ async function loadTimed(o: BenchOptions): Promise<{ b: Bundle; r: Runner; loadM
 }
 
 /** The cases with the model, one per file size (prefixes of the bench file); runBench stops the runner after its notes. */
-async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], cost: ForwardCost | undefined): Promise<MeasuredCase[]> {
-  const cases: { row: MeasuredCase; batches: RunInput[] }[] = [];
+async function modelCases(o: BenchOptions, b: Bundle, r: Runner, source: readonly string[], notes: string[], cost: ForwardCost | undefined): Promise<CasePasses[]> {
+  const cases: CasePasses[] = [];
   for (const lines of o.sizes ?? [100, 1000, 5000]) {
     o.log?.(`${lines} lines…`);
     cases.push(await benchCase(o, b, r, `${lines} lines`, lines, source.slice(0, lines).join('\n') + '\n', notes, cost));
   }
-  return r.kernels === 'webassembly' ? await beside(o, b, r, cases) : cases.map((c) => c.row);
+  return r.kernels === 'webassembly' ? await beside(o, b, r, cases) : cases;
 }
 
 /**
  * With our kernels running the CPU's passes: each case's recorded passes replayed through onnxruntime alone,
  * alternating with the runner's. After every case, so that their memory figures hold the editor's runner alone.
  */
-async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly { row: MeasuredCase; batches: RunInput[] }[]): Promise<MeasuredCase[]> {
+async function beside(o: BenchOptions, b: Bundle, r: Runner, cases: readonly CasePasses[]): Promise<CasePasses[]> {
   o.log?.('the same passes through onnxruntime…');
   const reference = await Runner.create(b.onnxPath, { provider: 'cpu', cones: bundleCones(b), tails: r.tails });
   // onnxruntime stops only where the bundle has a cone graph: a pass through a cone our kernels alone run
   // goes through the smallest graph that covers its nodes there (the full graph where none does)
   const onGraph = (x: RunInput): RunInput => (x.cone === undefined || reference.cones.some((c) => c.upto === x.cone) ? x : { ...x, cone: coneFor(reference.cones, x.watch)?.upto, needed: undefined });
   try {
-    const rows: MeasuredCase[] = [];
-    for (const { row, batches } of cases) {
+    const rows: CasePasses[] = [];
+    for (const { row, batches, cone } of cases) {
       const theirBatches = batches.map(onGraph);
       const [ours, theirs]: number[][] = [[], []];
       for (let i = 0; i < o.runs; i++) {
         ours.push(await replay(r, batches));
         theirs.push(await replay(reference, theirBatches));
       }
-      rows.push({ ...row, onnxruntime_ms: median(theirs), ratio_vs_onnxruntime: median(ours) / median(theirs) });
+      rows.push({ row: { ...row, onnxruntime_ms: median(theirs), ratio_vs_onnxruntime: median(ours) / median(theirs) }, batches, cone });
     }
     return rows;
   } finally {

@@ -4,6 +4,7 @@
 // ablation toggle — with the multiply-adds of those passes against the sparsity limit.
 import type { BenchCase, BenchOptions } from './bench';
 import { conePasses, shownByDefault } from './benchCone';
+import type { CasePasses } from './benchLimit';
 import { median, peakRssMb, rssMb, timed } from './benchMeasure';
 import { pythonFor, TorchReference, torchRequest } from './benchTorch';
 import { type Ablation, DocumentAnalyzer, type DocumentAnalysis, NO_ABLATION } from './core/analysis';
@@ -14,32 +15,19 @@ import type { ForwardCost } from './sparseLimit';
 /** The first screen of a file, as the editor shows it on opening. */
 const SCREEN_LINES = 60;
 
-/** The columns that need the machine's dense throughput, which ./bench measures after every case. */
-type LimitColumns = 'limit_ms' | 'x_of_limit' | 'cone_limit_ms' | 'cone_x_of_limit';
+/** The columns that need the machine's dense throughput, which ./benchLimit measures after every case. */
+type LimitColumns = 'dense_macs_per_ms' | 'limit_ms' | 'x_of_limit' | 'cone_limit_ms' | 'cone_x_of_limit';
 
-/** A case's row before the machine's dense throughput is known. */
+/** A case's row before its passes are set against the machine's dense throughput. */
 export type MeasuredCase = Omit<BenchCase, LimitColumns>;
-
-/** The row with its multiply-adds at the dense throughput (multiply-adds per ms): the sparsity limit's columns. */
-export function atTheLimit(c: MeasuredCase, throughput: number): BenchCase {
-  const limitMs = c.nonzero_macs === null ? null : c.nonzero_macs / throughput;
-  const coneLimitMs = c.cone_nonzero_macs === null ? null : c.cone_nonzero_macs / throughput;
-  return {
-    ...c,
-    limit_ms: limitMs,
-    x_of_limit: limitMs === null ? null : c.forward_ms / limitMs,
-    cone_limit_ms: coneLimitMs,
-    cone_x_of_limit: c.cone_ms === null || coneLimitMs === null ? null : c.cone_ms / coneLimitMs,
-  };
-}
 
 function done(r: Awaited<ReturnType<DocumentAnalyzer['analyze']>>): DocumentAnalysis {
   if (r.status !== 'done') throw new Error('bench: an analysis was cancelled');
   return r;
 }
 
-/** A case's row, and its recorded forward passes (for ./bench's onnxruntime reference, replayed after every case). */
-export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], cost: ForwardCost | undefined): Promise<{ row: MeasuredCase; batches: RunInput[] }> {
+/** A case's row, and its recorded forward passes and their cone's (for ./bench's onnxruntime reference and ./benchLimit, replayed after every case). */
+export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: string, lines: number, text: string, notes: string[], cost: ForwardCost | undefined): Promise<CasePasses> {
   // the forward passes of one cold analysis, recorded for the replays
   const recorded: RunInput[] = [];
   const recorder = { run: (input: RunInput) => (recorded.push(input), r.run(input)) };
@@ -88,7 +76,7 @@ export async function benchCase(o: BenchOptions, b: Bundle, r: Runner, name: str
     cone_vs_forward: coneMs === null ? null : coneMs / forwardMs,
     cone_vs_torch: coneMs === null || torchMedian === null ? null : coneMs / torchMedian,
   };
-  return { row, batches };
+  return { row, batches, cone: cone?.cone_ };
 }
 
 interface ColdTimes {

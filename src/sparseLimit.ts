@@ -123,26 +123,42 @@ export class ForwardCost {
 }
 
 /**
- * Dense multiply-adds per millisecond of this machine: onnxruntime's MatMul of [256, 128] by
- * [128, 512] (an MLP's shape over a window) with every core, median of `runs` timings of 20 products.
+ * This machine's dense throughput: onnxruntime's MatMul of [256, 128] by [128, 512] (an MLP's shape over a
+ * window) with every core, one session warmed up once and timed on demand, so that ./benchLimit can time it
+ * beside each replay of the passes it is compared with: on these machines one timing swings between ~20
+ * and ~70 G multiply-adds/s from one second to the next, and a single probe at the start of a process
+ * read the low end every time (docs/BENCHMARKS.md, session 34).
  */
-export async function denseThroughput(runs: number): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  const [M, K, N] = [256, 128, 512];
-  const session = await ort.InferenceSession.create(matMulModel(M, K, N), { intraOpNumThreads: os.availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  try {
+export class DenseProbe {
+  private static readonly SHAPE = [256, 128, 512] as const;
+  /** Products per timing: ~5–15 ms, short beside a replay. */
+  private static readonly PRODUCTS = 20;
+
+  private constructor(
+    private readonly session: import('onnxruntime-node').InferenceSession,
+    private readonly feeds: Record<string, import('onnxruntime-node').Tensor>,
+  ) {}
+
+  static async open(): Promise<DenseProbe> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+    const [M, K, N] = DenseProbe.SHAPE;
+    const session = await ort.InferenceSession.create(matMulModel(M, K, N), { intraOpNumThreads: os.availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all' });
     const feeds = { A: new ort.Tensor('float32', Float32Array.from({ length: M * K }, (_, i) => Math.sin(i)), [M, K]), B: new ort.Tensor('float32', Float32Array.from({ length: K * N }, (_, i) => Math.cos(i)), [K, N]) };
-    for (let i = 0; i < 20; i++) await session.run(feeds); // warm-up
-    const times: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const started = performance.now();
-      for (let i = 0; i < 20; i++) await session.run(feeds);
-      times.push(performance.now() - started);
-    }
-    times.sort((a, b) => a - b);
-    return (20 * M * K * N) / times[Math.floor(times.length / 2)];
-  } finally {
-    await session.release();
+    const probe = new DenseProbe(session, feeds);
+    await probe.measure(); // warm-up
+    return probe;
+  }
+
+  /** Multiply-adds per ms over one timing of PRODUCTS products. */
+  async measure(): Promise<number> {
+    const [M, K, N] = DenseProbe.SHAPE;
+    const started = performance.now();
+    for (let i = 0; i < DenseProbe.PRODUCTS; i++) await this.session.run(this.feeds);
+    return (DenseProbe.PRODUCTS * M * K * N) / (performance.now() - started);
+  }
+
+  close(): Promise<void> {
+    return this.session.release();
   }
 }

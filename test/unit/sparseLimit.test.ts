@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { loadBundle } from '../../src/core/bundle';
 import { matMulModel, readWeights } from '../../src/core/onnxProto';
-import { denseThroughput, ForwardCost } from '../../src/sparseLimit';
+import { DenseProbe, ForwardCost } from '../../src/sparseLimit';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const modelsDir = path.join(root, 'models');
@@ -77,7 +77,7 @@ test('ForwardCost: a node location AbsTopK does not apply at (manifest topk_site
   assert.ok(noMlpIn.ofRun(run).nonzero > all.ofRun(run).nonzero);
 });
 
-test('matMulModel is a model onnxruntime runs, and denseThroughput measures it', async () => {
+test('matMulModel is a model onnxruntime runs, and DenseProbe times it', async () => {
   const session = await ort.InferenceSession.create(matMulModel(2, 3, 2));
   try {
     const out = await session.run({ A: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]), B: new ort.Tensor('float32', Float32Array.of(1, 0, 0, 1, 1, 1), [3, 2]) });
@@ -85,5 +85,10 @@ test('matMulModel is a model onnxruntime runs, and denseThroughput measures it',
   } finally {
     await session.release();
   }
-  assert.ok((await denseThroughput(1)) > 0);
+  const probe = await DenseProbe.open();
+  try {
+    assert.ok((await probe.measure()) > 0);
+  } finally {
+    await probe.close();
+  }
 });
