@@ -62,13 +62,14 @@ export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): vo
         from = bracketFrom;
         past = bracketPast;
         bit = from == k ? -1 : BRACKET_BITS - 1; // exactly k reach the binade's low end: they are the k kept
-        if (bit >= 0 && counted > NARROW_ABOVE && (from - past) * 4 <= counted) {
-          counted = narrowKeys(base, counted, thresh, <u32>1 << BRACKET_BITS, narrow);
+      }
+      for (; bit >= 0; bit--) {
+        // the open keys, [thresh, thresh + 2^(bit + 1)), copied out once they are a quarter of those counted
+        if (counted > NARROW_ABOVE && (from - past) * 4 <= counted) {
+          counted = narrowKeys(base, counted, thresh, <u32>2 << <u32>bit, narrow);
           base = narrow;
           left = past;
         }
-      }
-      for (; bit >= 0; bit--) {
         const candidate = thresh | (<u32>1 << <u32>bit);
         const reach = left + countAtLeast(base, counted, candidate);
         if (reach >= k) {
@@ -77,11 +78,6 @@ export function absTopK(x: usize, rows: i32, n: i32, k: i32, scratch: usize): vo
           from = reach;
         } else {
           past = reach;
-        }
-        if (bit > 0 && counted > NARROW_ABOVE && (from - past) * 4 <= counted) {
-          counted = narrowKeys(base, counted, thresh, <u32>1 << <u32>bit, narrow);
-          base = narrow;
-          left = past;
         }
       }
     }

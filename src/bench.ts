@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { benchCase, replay } from './benchCase';
-import { atTheLimits, type CasePasses } from './benchLimit';
+import { atTheLimits, type CasePasses, type Throughput } from './benchLimit';
 import { attentionNote } from './benchAttention';
 import { discoveryNote } from './benchDiscover';
 import { median, rssMb, timed } from './benchMeasure';
@@ -174,16 +174,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const cost = ForwardCost.fromBundle(b);
   if (typeof cost === 'string') notes.push(`the sparsity limit is not computed: ${cost}`);
   let cases: BenchCase[];
-  let throughput: Awaited<ReturnType<typeof atTheLimits>>['throughput'];
+  let throughput: Throughput;
   let rssAfterDiscovery: number | null = null;
   try {
     const measured = await modelCases(o, b, r, source, notes, typeof cost === 'string' ? undefined : cost);
-    // after the cases, so that their RSS is the model's and an analysis's: onnxruntime's library and the
-    // probe's MatMul session, which the editor never loads, added ~50 MB to the process (docs/BENCHMARKS.md, session 34)
+    // after the cases, so that their RSS is the model's and an analysis's: the limit's probe is an onnxruntime
+    // session the editor never opens (~50 MB; docs/BENCHMARKS.md, session 34), and discovery opens the tail
+    // graphs in every worker and runs batches of hundreds of mask rows, which the process keeps
     log('the same passes beside the dense throughput…');
     ({ rows: cases, throughput } = await atTheLimits(o.runs, r, measured));
-    // after the cases, so that their RSS is the model's and an analysis's: discovery opens the tail
-    // graphs in every worker and runs batches of hundreds of mask rows, which the process keeps
     if (o.sizes === undefined) {
       notes.push(await discoveryNote(b, r, source, log)); // the full bench only: ~3 discoveries of seconds each
       rssAfterDiscovery = rssMb() - rssBefore;
