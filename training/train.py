@@ -77,6 +77,11 @@ CONFIGS["wide"] = dict(CONFIGS["depth-quotes"], model=GPTConfig(n_layer=2, d_mod
 # at the same shape concentrate them? The shipped model fine-tuned with its density annealed from 1/16
 # to 1/32 (--density-from); at this width the 4-per-neuron floor holds most of a 1/32 budget.
 CONFIGS["depth-half-sparse"] = dict(CONFIGS["depth-half-quotes"], density=1 / 32)
+# issue 16's last model-side candidate that fits 2 cores (session 35): "4 layers if 2 cannot do it". The
+# shipped model's recipe and mixture (depth-half-quotes: AbsTopK annealed to ½, weights to 1/16) from
+# scratch with twice the layers; do more layers give the quote task a circuit of ≤ 20 nodes and the
+# bracket task one whose nodes are each necessary, or (sessions 20–21) more paths for the same reading?
+CONFIGS["deep"] = dict(CONFIGS["depth-half-quotes"], model=replace(CONFIGS["depth-half"]["model"], n_layer=4))
 # --fit-minutes: steps timed before the schedule is re-timed to end within the run's minutes (the first
 # steps on a GPU include its warm-up, so the rate is measured from here to FIT_AFTER) and the share of
 # the remaining time given to steps (evaluations, probes and checkpoints take the rest)
