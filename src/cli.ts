@@ -156,7 +156,7 @@ function packageRoot(): string {
 }
 
 /**
- * The file's text, or a one-sentence refusal (InputError) when it is missing, larger than
+ * The file's text (less a leading byte-order mark), or a one-sentence refusal (InputError) when it is missing, larger than
  * `maxBytes` (0: no limit) or binary. The size is checked from the file system before anything is
  * read, so a refusal takes no longer than starting Node.
  */
@@ -170,7 +170,10 @@ export function readSource(file: string, maxBytes: number): string {
   if (maxBytes > 0 && raw.length > maxBytes) throw tooBig(raw.length); // it grew since
   const why = binaryReason(raw);
   if (why) throw new InputError(`${file} looks binary (${why}); only text files can be analysed`);
-  return raw.toString('utf8');
+  const text = raw.toString('utf8');
+  // VS Code hands the extension a document without its byte-order mark (and Python ignores one): read
+  // without it here too, the file has the editor's tokens, values and LINE:COL
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Why these bytes are not text, or undefined: a NUL byte anywhere, or over 10 % control characters in the first 64 KB. */

@@ -114,6 +114,16 @@ test('the default bundle is found from the CLI file, not the working directory',
   assert.equal((JSON.parse(r.stdout) as { model: string }).model, JSON.parse(fs.readFileSync(path.join(modelsDir, shippedName!, 'manifest.json'), 'utf8')).name);
 });
 
+test('a byte-order mark is not text: a file with one reads as the editor reads it, the same tokens and values as without', { skip: noDist || noBundle }, () => {
+  const dir = tempDir('ci-bom-');
+  const marked = path.join(dir, 'marked.py');
+  fs.writeFileSync(marked, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(sample)]));
+  const [plain, withMark] = [sample, marked].map((f) => cli('analyze', f, '--json', '--provider', 'cpu', '--top', '2'));
+  assert.equal(withMark.status, 0, withMark.stderr);
+  assert.equal(withMark.stdout, plain.stdout);
+  assert.equal(cli('analyze', marked, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
+});
+
 test('one-line errors with their exit status: 2 bad command line, 3 input refused, 4 broken bundle', { skip: noDist }, () => {
   const dir = tempDir('ci-binary-');
   const bin0 = path.join(dir, 'binary.py');
