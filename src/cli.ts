@@ -68,7 +68,7 @@ Commands:
                         attribution, in the JSON as "every_node" (the 10 largest outside the
                         circuit in words)
     --json              one JSON object {"position", "target", "alt", "full", "nodes", "edges",
-                        "circuit_only", "without_circuit", "ms", ...}
+                        "all_ablated", "circuit_only", "without_circuit", "ms", ...}
     --save FILE         also write the circuit as a circuit file (bundle format), for the panel
                         and for analyze --ablate/--only @FILE
     --max-bytes N, --window-tokens N, --bundle DIR|NAME, --provider auto|cuda|cpu   as for analyze

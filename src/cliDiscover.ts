@@ -57,7 +57,7 @@ export function inWords(d: Discovery): string {
   const pref = { full: d.full.logit_diff, target: d.target.text, alt: d.alt.text };
   out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)}): ${fullWords(pref)}\n`;
   out += `circuit: ${d.nodes.length} node${d.nodes.length === 1 ? "" : "s"}, ${d.edges.length - into} edges between them and ${into} into the output\n`;
-  out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n    ${onlyWords(pref, d.circuit_only.logit_diff)}\n`;
+  out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n    ${onlyWords(pref, d.circuit_only.logit_diff, { diff: d.all_ablated.logit_diff, mode: d.mode })}\n`;
   out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n    ${withoutWords(pref, d.without_circuit.logit_diff)}\n`;
   for (const n of d.nodes) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}${n.label !== n.id ? `  ${n.label}` : ''}\n`;
   if (d.every_node) {

@@ -52,6 +52,8 @@ export interface FoundCircuit {
   readonly attribution: Float32Array;
   /** Flat indices of the circuit's nodes, by |attribution|, largest first. */
   readonly nodes: readonly number[];
+  /** The difference with every node ablated (each at its mean, or zero): what the model gives with no node kept, which circuitOnly is read against. */
+  readonly allAblated: number;
   /** The difference with every node outside the circuit ablated. */
   readonly circuitOnly: number;
   /** The difference with the circuit's nodes ablated. */
@@ -86,6 +88,8 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   const dead = options.dead ?? new Uint8Array(N);
   const live = Array.from({ length: N }, (_, f) => f).filter((f) => !dead[f]);
   const [without] = await withoutEach(evaluate, [live]);
+  // where the means alone already lean to the target, any set passes the first test and only the second tells
+  const [allAblated] = await onlyEach(evaluate, [[]]);
   const search: Search = { evaluate, tests, full, alone: new Map() };
   let circuit: Pruned = { set: live, only: full, without, costly: tests.costs(without) };
   for (const size of RUN_SIZES) circuit = await pruneByGroups(search, circuit, size);
@@ -96,7 +100,7 @@ export async function findCircuit(runner: MaskRunner, ids: ArrayLike<number>, co
   measured.forEach((f, k) => (attribution[f] = full - alone[k]));
   const nodes = [...circuit.set].sort((a, b) => Math.abs(attribution[b]) - Math.abs(attribution[a]));
   const withoutCircuit = circuit.without ?? (await withoutEach(evaluate, [circuit.set]))[0];
-  return { full, attribution, nodes, circuitOnly: circuit.only, withoutCircuit, rows: evaluate.rows };
+  return { full, attribution, nodes, allAblated, circuitOnly: circuit.only, withoutCircuit, rows: evaluate.rows };
 }
 
 /** What pruning shares: the evaluator, the tests, the full model's difference, and the difference with each node alone ablated where it was run. */

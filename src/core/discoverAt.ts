@@ -50,6 +50,8 @@ export interface Discovery {
   /** The circuit's nodes, by |attribution|; attribution = full − the difference with the node alone ablated. */
   readonly nodes: readonly { readonly id: string; readonly attribution: number; readonly label: string }[];
   readonly edges: readonly Edge[];
+  /** Every node ablated (each at its mean, or zero): what circuit_only is read against; kept = logit_diff / full. */
+  readonly all_ablated: { readonly logit_diff: number; readonly kept: number };
   /** Every node outside the circuit ablated; kept = logit_diff / full. */
   readonly circuit_only: { readonly logit_diff: number; readonly kept: number };
   /** The circuit's nodes ablated. */
@@ -126,6 +128,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     full: { logit_diff: round(found.full), p_target: round(probs[target]), p_alt: round(probs[alt]) },
     nodes: found.nodes.map((f, k) => ({ id: nodeIds[k], attribution: round(found.attribution[f]), label: labels.get(nodeIds[k]) ?? nodeIds[k] })),
     edges: NodeWeights.load(bundle).edges(nodeIds, target, alt),
+    all_ablated: { logit_diff: round(found.allAblated), kept: round(found.allAblated / found.full) },
     circuit_only: { logit_diff: round(found.circuitOnly), kept: round(found.circuitOnly / found.full) },
     without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
     rows: found.rows * Math.max(1, same.length), // each mask row runs at every position averaged

@@ -38,7 +38,7 @@ export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
     task: `found_${line}_${col}_${d.target.id}_vs_${d.alt.id}`,
     // the panel's title: tokens as the hover, the panel and the status bar show them
     title: `found at ${line}:${col} for ${tokenCode(d.target.text)} vs ${tokenCode(d.alt.text)}`,
-    description: `The nodes behind the model's preference for ${tokenCode(d.target.text)} over ${tokenCode(d.alt.text)} after ${tokenCode(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}): ${fullWords(pref)}; ${onlyWords(pref, d.circuit_only.logit_diff)} (keeps ${Math.round(100 * d.circuit_only.kept)} % of the logit difference); ${withoutWords(pref, d.without_circuit.logit_diff)} (leaves ${Math.round(100 * d.without_circuit.kept)} %).`,
+    description: `The nodes behind the model's preference for ${tokenCode(d.target.text)} over ${tokenCode(d.alt.text)} after ${tokenCode(token)} at ${line}:${col}, found by ablating each node alone (${d.mode}): ${fullWords(pref)}; ${onlyWords(pref, d.circuit_only.logit_diff, { diff: d.all_ablated.logit_diff, mode: d.mode })} (keeps ${Math.round(100 * d.circuit_only.kept)} % of the logit difference); ${withoutWords(pref, d.without_circuit.logit_diff)} (leaves ${Math.round(100 * d.without_circuit.kept)} %).`,
     classes: [
       { label: d.target.text, tokens: [d.target] },
       { label: d.alt.text, tokens: [d.alt] },
@@ -55,6 +55,6 @@ export function toCircuitFile(d: Discovery, bundle: Bundle): FoundCircuitFile {
       n_edges: edges.length,
     },
   };
-  const found = { position: d.position, target: d.target, alt: d.alt, actual: d.actual, mode: d.mode, full: d.full, circuit_only: d.circuit_only, without_circuit: d.without_circuit, rows: d.rows, ms: d.ms, ...(d.averaged ? { averaged: d.averaged } : {}) };
+  const found = { position: d.position, target: d.target, alt: d.alt, actual: d.actual, mode: d.mode, full: d.full, all_ablated: d.all_ablated, circuit_only: d.circuit_only, without_circuit: d.without_circuit, rows: d.rows, ms: d.ms, ...(d.averaged ? { averaged: d.averaged } : {}) };
   return { ...parse(circuitFile, file, 'found circuit'), found }; // what is written loads as a circuit file
 }

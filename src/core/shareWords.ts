@@ -28,16 +28,35 @@ export function fullWords(p: Preference): string {
   return `the model prefers ${a} over ${b} by ${abs(p.full)}`;
 }
 
-/** What the difference with only the circuit kept (`only`) says against the full model's. */
-export function onlyWords(p: Preference, only: number): string {
+/** The difference with every node ablated, which a circuit alone is read against, and the value ablated nodes took. */
+export interface AllAblated {
+  readonly diff: number;
+  readonly mode: 'mean' | 'zero';
+}
+
+/**
+ * Circuit-only differences within this share of the full model's of the every-node-ablated one are said to
+ * add little: there the circuit alone gives what no node at all gives (the means alone may lean to the
+ * target), so its share says nothing of what the circuit does, and only its removal's cost does.
+ */
+const ADDS_LITTLE = 0.1;
+
+/** What the difference with only the circuit kept (`only`) says against the full model's and against every node ablated. */
+export function onlyWords(p: Preference, only: number, none: AllAblated): string {
   const kept = only / p.full;
   const [a, b] = sides(p, p.full);
-  if (only === 0) return `alone the circuit prefers neither token`;
-  if (kept < 0) return `alone the circuit prefers ${b} over ${a} by ${abs(only)}: on its own it points the other way`;
-  if (kept >= OVERSHOOT) {
-    return `alone the circuit prefers ${a} over ${b} by ${abs(only)}, ${kept.toFixed(1)} times the full model's ${abs(p.full)}: the rest of the model pulls toward ${b} by ${abs(only - p.full)}, so the circuit alone overshoots`;
+  const [c, d] = sides(p, none.diff);
+  const ablated = `with every node ablated (each at ${none.mode === 'mean' ? 'its mean' : 'zero'})`;
+  const noNode = none.diff === 0 ? `${ablated} the model prefers neither` : `${ablated} the model prefers ${c} over ${d} by ${abs(none.diff)}`;
+  if (Math.abs(only - none.diff) < ADDS_LITTLE * Math.abs(p.full)) {
+    return `alone the circuit gives ${only >= 0 ? '+' : '−'}${abs(only)}, what the model gives with no node kept: ${noNode}, so keeping the circuit adds only ${only >= none.diff ? '+' : '−'}${abs(only - none.diff)}; what removing it costs (below) is what marks these nodes here`;
   }
-  return `alone the circuit prefers ${a} over ${b} by ${abs(only)}, against the full model's ${abs(p.full)}`;
+  if (only === 0) return `alone the circuit prefers neither token; ${noNode}`;
+  if (kept < 0) return `alone the circuit prefers ${b} over ${a} by ${abs(only)}: on its own it points the other way; ${noNode}`;
+  if (kept >= OVERSHOOT) {
+    return `alone the circuit prefers ${a} over ${b} by ${abs(only)}, ${kept.toFixed(1)} times the full model's ${abs(p.full)}: the rest of the model pulls toward ${b} by ${abs(only - p.full)}, so the circuit alone overshoots; ${noNode}`;
+  }
+  return `alone the circuit prefers ${a} over ${b} by ${abs(only)}, against the full model's ${abs(p.full)}; ${noNode}`;
 }
 
 /** What the difference with the circuit ablated (`without`) says against the full model's. */
@@ -57,6 +76,8 @@ interface Found {
   readonly alt: { readonly text: string };
   readonly full: { readonly logit_diff: number };
   readonly nodes: readonly unknown[];
+  readonly mode: 'mean' | 'zero';
+  readonly all_ablated: { readonly logit_diff: number };
   readonly circuit_only: { readonly logit_diff: number; readonly kept: number };
   readonly without_circuit: { readonly logit_diff: number; readonly kept: number };
   readonly rows: number;
@@ -72,7 +93,7 @@ export function discoverySummary(d: Found): string {
   const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return [
     `${d.nodes.length} node${d.nodes.length === 1 ? ' explains' : 's explain'} ${q(d.target.text)} over ${q(d.alt.text)} ${where}; ${fullWords(p)}.`,
-    `${sentence(onlyWords(p, d.circuit_only.logit_diff))} (keeps ${pct(d.circuit_only.kept)}).`,
+    `${sentence(onlyWords(p, d.circuit_only.logit_diff, { diff: d.all_ablated.logit_diff, mode: d.mode }))} (keeps ${pct(d.circuit_only.kept)}).`,
     `${sentence(withoutWords(p, d.without_circuit.logit_diff))} (leaves ${pct(d.without_circuit.kept)}).`,
     `Found in ${(d.ms / 1000).toFixed(1)} s (${d.rows.toLocaleString('en-US')} forward passes).`,
   ].join(' ');

@@ -53,6 +53,7 @@ test('findCircuit: the circuit nodes\' attributions, circuit-only and without-ci
   }
   const outside = Array.from({ length: N }, (_, f) => f).filter((f) => !found.nodes.includes(f));
   assert.ok(Math.abs(found.circuitOnly - (await diffWith(ids, target, alt, outside))) <= 1e-4);
+  assert.ok(Math.abs(found.allAblated - (await diffWith(ids, target, alt, Array.from({ length: N }, (_, f) => f)))) <= 1e-4, 'every node ablated');
   assert.ok(Math.abs(found.withoutCircuit - (await diffWith(ids, target, alt, found.nodes))) <= 1e-4);
   assert.ok(found.circuitOnly / found.full >= 0.8, `the circuit alone keeps ${found.circuitOnly} of ${found.full}`);
   assert.ok(found.withoutCircuit / found.full <= 0.5, `ablating the circuit leaves ${found.withoutCircuit} of ${found.full}`);
@@ -145,7 +146,7 @@ test('CLI: discover --json, then analyze --only and --ablate with its output rep
   const r = cli('discover', sample, '--at', '2:5', '--json', '--bundle', fixtureDir, '--provider', 'cpu');
   assert.equal(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout) as Discovery;
-  for (const k of ['position', 'target', 'alt', 'full', 'nodes', 'edges', 'circuit_only', 'without_circuit', 'ms']) assert.ok(k in d, k);
+  for (const k of ['position', 'target', 'alt', 'full', 'nodes', 'edges', 'all_ablated', 'circuit_only', 'without_circuit', 'ms']) assert.ok(k in d, k);
   assert.ok(!('every_node' in d), 'every_node only when asked for');
   // --every-node: every node of the model once, by |attribution|, the circuit's with the attributions it has
   const every = JSON.parse(cli('discover', sample, '--at', '2:5', '--json', '--every-node', '--bundle', fixtureDir, '--provider', 'cpu').stdout) as Discovery;

@@ -9,21 +9,40 @@ import { NEAR_TIE, OVERSHOOT } from '../../src/schemas/shares';
 import { faithfulnessWords } from '../../src/webview/faithfulnessWords';
 
 const close = { full: 1.1, target: ')', alt: ',' };
+/** The model with every node at its mean: a slight lean to the target, as at most places. */
+const means = { diff: 0.2, mode: 'mean' as const };
+const noNode = '; with every node ablated (each at its mean) the model prefers `)` over `,` by 0.20';
 
 test('a circuit alone far above the full model overshoots: how many times, and by how much the rest pulls the other way', () => {
   // 9:19 of examples/demo.py on the session-12 bundle: +5.33 alone against +1.10, "keeps 484 %"
-  assert.equal(onlyWords(close, 5.33), 'alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots');
-  assert.match(onlyWords(close, OVERSHOOT * close.full + 1e-9), /overshoots/);
-  assert.doesNotMatch(onlyWords(close, OVERSHOOT * close.full - 1e-3), /overshoots/);
-  assert.equal(onlyWords(close, 0.95), 'alone the circuit prefers `)` over `,` by 0.95, against the full model\'s 1.10');
-  assert.equal(onlyWords(close, -0.3), 'alone the circuit prefers `,` over `)` by 0.30: on its own it points the other way');
+  assert.equal(onlyWords(close, 5.33, means), 'alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots' + noNode);
+  assert.match(onlyWords(close, OVERSHOOT * close.full + 1e-9, means), /overshoots/);
+  assert.doesNotMatch(onlyWords(close, OVERSHOOT * close.full - 1e-3, means), /overshoots/);
+  assert.equal(onlyWords(close, 0.95, means), 'alone the circuit prefers `)` over `,` by 0.95, against the full model\'s 1.10' + noNode);
+  assert.equal(onlyWords(close, -0.3, means), 'alone the circuit prefers `,` over `)` by 0.30: on its own it points the other way' + noNode);
 });
 
 test('where the model prefers the alternative (the code\'s token is not its first choice), the sides follow the sign', () => {
   const p = { full: -1.1, target: ']', alt: ',' };
   assert.equal(fullWords(p), 'the model prefers `,` over `]` by 1.10');
-  assert.equal(onlyWords(p, -4.59), 'alone the circuit prefers `,` over `]` by 4.59, 4.2 times the full model\'s 1.10: the rest of the model pulls toward `]` by 3.49, so the circuit alone overshoots');
+  assert.equal(
+    onlyWords(p, -4.59, { diff: -0.3, mode: 'zero' }),
+    'alone the circuit prefers `,` over `]` by 4.59, 4.2 times the full model\'s 1.10: the rest of the model pulls toward `]` by 3.49, so the circuit alone overshoots; with every node ablated (each at zero) the model prefers `,` over `]` by 0.30',
+  );
   assert.equal(withoutWords(p, 1.29), 'without it the model prefers `]` over `,` by 1.29: removing the circuit flips the preference');
+});
+
+test('a circuit alone that gives what every node ablated gives is said to add little: its removal is what marks it', () => {
+  // 2:15 of `y = [1, [2, 3]]` on the shipped bundle: 11 layer-0 query nodes, alone +3.24, every node at its mean +3.24 too
+  const p = { full: 1.26, target: '\n', alt: '\n\n' };
+  const leaning = { diff: 3.238, mode: 'mean' as const };
+  assert.equal(
+    onlyWords(p, 3.238, leaning),
+    'alone the circuit gives +3.24, what the model gives with no node kept: with every node ablated (each at its mean) the model prefers `\\n` over `\\n\\n` by 3.24, so keeping the circuit adds only +0.00; what removing it costs (below) is what marks these nodes here',
+  );
+  // a tenth of the full preference apart is the line
+  assert.match(onlyWords(p, 3.238 + 0.12, leaning), /^alone the circuit gives \+3\.36, what the model gives with no node kept: .* adds only \+0\.12;/);
+  assert.match(onlyWords(p, 3.238 + 0.13, leaning), /^alone the circuit prefers `\\n` over `\\n\\n` by 3\.37, 2\.7 times .* overshoots; with every node ablated/);
 });
 
 test('a near-tie says that every share of it is a ratio of small numbers', () => {
@@ -49,6 +68,7 @@ const found: Discovery = {
   full: { logit_diff: 1.1, p_target: 0.5, p_alt: 0.2 },
   nodes: [{ id: '1.mlp.post_act.7', attribution: 0.9, label: '1.mlp.post_act.7' }],
   edges: [],
+  all_ablated: { logit_diff: 0.2, kept: 0.1818 },
   circuit_only: { logit_diff: 5.33, kept: 4.8455 },
   without_circuit: { logit_diff: -0.5, kept: -0.4545 },
   rows: 781,
@@ -57,12 +77,12 @@ const found: Discovery = {
 
 test('the CLI says each figure in words under its number; "Why this token?" says the same in its message', () => {
   const text = inWords(found);
-  assert.match(text, /\n {2}circuit only \(everything else mean-ablated\): \+5\.33, keeps 485 %\n {4}alone the circuit prefers `\)` over `,` by 5\.33, 4\.8 times .* overshoots\n/);
+  assert.match(text, /\n {2}circuit only \(everything else mean-ablated\): \+5\.33, keeps 485 %\n {4}alone the circuit prefers `\)` over `,` by 5\.33, 4\.8 times .* overshoots; with every node ablated \(each at its mean\) the model prefers `\)` over `,` by 0\.20\n/);
   assert.match(text, /\n {2}without the circuit \(its nodes mean-ablated\): −0\.50, keeps -45 %\n {4}without it the model prefers `,` over `\)` by 0\.50: removing the circuit flips the preference\n/);
   assert.match(text, /full model: logit difference \+1\.10 \(P 0\.500 vs 0\.200\): the model prefers `\)` over `,` by 1\.10\n/);
   assert.equal(
     discoverySummary(found),
-    '1 node explains `)` over `,` at 9:19; the model prefers `)` over `,` by 1.10. Alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots (keeps 485 %). Without it the model prefers `,` over `)` by 0.50: removing the circuit flips the preference (leaves -45 %). Found in 3.1 s (781 forward passes).',
+    '1 node explains `)` over `,` at 9:19; the model prefers `)` over `,` by 1.10. Alone the circuit prefers `)` over `,` by 5.33, 4.8 times the full model\'s 1.10: the rest of the model pulls toward `,` by 4.23, so the circuit alone overshoots; with every node ablated (each at its mean) the model prefers `)` over `,` by 0.20 (keeps 485 %). Without it the model prefers `,` over `)` by 0.50: removing the circuit flips the preference (leaves -45 %). Found in 3.1 s (781 forward passes).',
   );
 });
 
