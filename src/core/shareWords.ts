@@ -4,7 +4,7 @@
 // the model does (the rest of the model pulls the other way), below 0 the preference flips, and where
 // the model barely prefers either token every share is a ratio of two small numbers. These sentences
 // say each case with the logit differences themselves; JSON keeps the numbers only.
-import { NEAR_TIE, OVERSHOOT } from '../schemas/shares';
+import { ADDS_LITTLE, NEAR_TIE, OVERSHOOT } from '../schemas/shares';
 import { tokenCode as q } from './readoutText';
 
 /** A contrast's full-model difference (target − alternative) and the token texts, for the sentences. */
@@ -33,13 +33,6 @@ export interface AllAblated {
   readonly diff: number;
   readonly mode: 'mean' | 'zero';
 }
-
-/**
- * Circuit-only differences within this share of the full model's of the every-node-ablated one are said to
- * add little: there the circuit alone gives what no node at all gives (the means alone may lean to the
- * target), so its share says nothing of what the circuit does, and only its removal's cost does.
- */
-const ADDS_LITTLE = 0.1;
 
 /** What the difference with only the circuit kept (`only`) says against the full model's and against every node ablated. */
 export function onlyWords(p: Preference, only: number, none: AllAblated): string {

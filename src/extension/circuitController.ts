@@ -11,7 +11,7 @@ import { describeChange, describeCircuitPrediction } from '../core/readoutText';
 import { errorMessage } from '../core/errors';
 import { circuitAt, circuitsAt, documentScope, scopeOf } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
-import type { AblationMessage, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
+import type { AblationMessage, ClassReadout, PanelModel, PanelReadout, TokenRange, TopToken } from '../schemas/messages';
 import type { Documents } from './documents';
 import type { DocumentResult, FiringToken, LoadedModel } from './loadedModel';
 import { modelOrWarn, noCircuits } from './modelLoader';
@@ -281,13 +281,16 @@ export class CircuitController implements vscode.Disposable {
     if (!before) return null;
     const after = isAblating(ablation) ? ((await model.readout(text, at, circuit.task, ablation, range)) ?? null) : null;
     const only = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: circuit }, range);
+    const none = await model.readout(text, at, circuit.task, { nodes: new Set(), mode: this.mode, circuitOnly: { ...circuit, nodes: [] } }, range);
+    const share = (r: ClassReadout | undefined) => (r && Math.abs(before.logitDiff) > 1e-6 ? r.logitDiff / before.logitDiff : null);
     const labels: [string, string] = [circuit.classes[0].label, circuit.classes[1].label];
     const prediction = describeCircuitPrediction(circuit, before.logitDiff, before.probs, truth, pending);
     return {
       target: truth ?? (before.logitDiff >= 0 ? 0 : 1),
       before,
       after,
-      faithfulness: only && Math.abs(before.logitDiff) > 1e-6 ? only.logitDiff / before.logitDiff : null,
+      faithfulness: share(only),
+      allAblated: share(none),
       // the webview shows text, not markdown
       words: { prediction: prediction.sentence.replace(/\*\*/g, ''), change: after ? describeChange(labels, before.logitDiff, after.logitDiff) : null },
     };

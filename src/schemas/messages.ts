@@ -58,6 +58,8 @@ const panelReadout = v.strictObject({
   after: v.nullable(v.strictObject(classReadout.entries)),
   /** Logit diff with the circuit only ÷ logit diff of the full model at the cursor; null if not supplied. */
   faithfulness: v.nullable(finite),
+  /** Logit diff with every node ablated ÷ the full model's, which faithfulness is read against (the means alone may lean either way); null if not supplied. */
+  allAblated: v.nullable(finite),
   /**
    * The same in words (src/core/readoutText, written by the host): the full model's prediction,
    * right or wrong against the code; how the ablation moved it (null when nothing is ablated).

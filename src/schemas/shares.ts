@@ -1,4 +1,4 @@
-// The two lines at which a share of the full model's logit difference stops reading as "the circuit does
+// The lines at which a share of the full model's logit difference stops reading as "the circuit does
 // N % of what the model does" (issue 19): where the host words discover's figures (src/core/shareWords)
 // and where the panel words its faithfulness (src/webview/faithfulnessWords).
 
@@ -14,3 +14,10 @@ export const NEAR_TIE = 0.5;
  * miss by, so "keeps N %" no longer reads as "does what the model does".
  */
 export const OVERSHOOT = 1.25;
+
+/**
+ * A circuit alone within this share of the full model's difference of every node ablated adds little: it
+ * gives what no node at all gives (the means alone may lean to the target), so its share says nothing of
+ * what the circuit does, and only what ablating its nodes costs does.
+ */
+export const ADDS_LITTLE = 0.1;

@@ -39,7 +39,7 @@ export function createReadout(): ReadoutView {
     parts.push(readoutTable([target.label, alt.label], rows, ablatedCount > 0 || model.circuitOnly ? 'With ablations' : 'After'));
     if (rows.after && rows.change !== null) parts.push(changeLine(rows.change, r.words?.change ?? null));
     else if (!rows.after) parts.push(el('p', 'muted', 'Nothing is ablated. Toggle a node, or use “Circuit only”, to see the effect.'));
-    parts.push(faithfulnessMeter(r.faithfulness), el('p', 'muted faith-words', faithfulnessWords(rows.before.diff, r.faithfulness)));
+    parts.push(faithfulnessMeter(r.faithfulness), el('p', 'muted faith-words', faithfulnessWords(rows.before.diff, r.faithfulness, r.allAblated, model.mode)));
     root.replaceChildren(...parts);
   }
 

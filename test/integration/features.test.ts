@@ -287,6 +287,8 @@ suite('Highlights, hover and the circuit panel', () => {
       assert.equal(core.readout.before.logitDiff, full.readout.before.logitDiff, 'one token, one prediction, whichever circuit is shown');
       assert.equal(core.readout.words?.prediction, full.readout.words?.prediction);
       assert.notEqual(core.readout.faithfulness, full.readout.faithfulness, 'the circuit alone is each circuit\'s own');
+      assert.ok(Number.isFinite(full.readout.allAblated), 'every node ablated, which the circuit alone is read against');
+      assert.equal(core.readout.allAblated, full.readout.allAblated, 'every node ablated is the same whichever circuit is shown');
       assert.ok(core.circuit.nodes.length < full.circuit.nodes.length, `the core is smaller: ${core.circuit.nodes.length} of ${full.circuit.nodes.length}`);
       assert.deepEqual(core.choices, full.choices, 'the same choices at the same token');
       await vscode.commands.executeCommand('circuitInspector.openCircuitBeside');

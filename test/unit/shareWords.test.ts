@@ -86,10 +86,14 @@ test('the CLI says each figure in words under its number; "Why this token?" says
   );
 });
 
-test('the panel\'s faithfulness line: a near-tie, an overshoot, and nothing more in between', () => {
-  assert.match(faithfulnessWords(0.15, 39.84), /barely prefers either side \(\|logit diff\| < 0\.5\)/);
-  assert.match(faithfulnessWords(1.1, 4.85), /the circuit alone overshoots: its difference is 4\.8 times the full model’s, because the nodes outside it pull toward the alternative\.$/);
-  assert.match(faithfulnessWords(-1.1, 4.2), /4\.2 times the full model’s, because the nodes outside it pull toward the target\.$/);
-  assert.match(faithfulnessWords(-1.1, 1.1), /100 % = the circuit alone does what the model does\.$/);
-  assert.match(faithfulnessWords(1.1, null), /does what the model does\.$/);
+test('the panel\'s faithfulness line: a near-tie, an overshoot, a circuit that adds little to every node ablated, and nothing more in between', () => {
+  assert.match(faithfulnessWords(0.15, 39.84, 0.5, 'mean'), /barely prefers either side \(\|logit diff\| < 0\.5\)/);
+  assert.match(faithfulnessWords(1.1, 4.85, 0.2, 'mean'), /the circuit alone overshoots: its difference is 4\.8 times the full model’s, because the nodes outside it pull toward the alternative\.$/);
+  assert.match(faithfulnessWords(-1.1, 4.2, 0.2, 'mean'), /4\.2 times the full model’s, because the nodes outside it pull toward the target\.$/);
+  assert.match(faithfulnessWords(-1.1, 1.1, 0.2, 'mean'), /100 % = the circuit alone does what the model does\.$/);
+  assert.match(faithfulnessWords(1.1, null, null, 'mean'), /does what the model does\.$/);
+  // 2:15 of `y = [1, [2, 3]]`: the circuit alone 258 %, every node at its mean 258 % too
+  assert.match(faithfulnessWords(1.26, 2.58, 2.58, 'mean'), /Here every node ablated gives as much \(258%\): the nodes at their means alone lean this way, so keeping the circuit adds little and the share says nothing of it; ablating its nodes shows what they carry\.$/);
+  assert.match(faithfulnessWords(1.26, 0.95, 0.86, 'zero'), /the nodes at zero alone lean this way/);
+  assert.doesNotMatch(faithfulnessWords(1.26, 0.95, 0.84, 'mean'), /gives as much/);
 });
