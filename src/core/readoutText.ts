@@ -110,6 +110,20 @@ export function describeFiring(f: FiringFacts): string {
   return ` fires here, pointing to **${side}**: ${what} reads ${signed(f.value)}, beyond ${threshold}.${unmarked}`;
 }
 
+/**
+ * Where a rule that fires and the model's own prediction at the same token point to different classes
+ * (`logitDiff`: class 0 − class 1 there), markdown: the rule reads a few key nodes, and the rest of the
+ * model outweighs them, so the mark's side is not the prediction. Undefined where they agree or the rule is quiet.
+ */
+export function describeRuleAgainstModel(f: FiringFacts, logitDiff: number): string | undefined {
+  if (!f.fires) return undefined;
+  const byRule = f.value > 0 ? f.positive : 1 - f.positive;
+  const byModel = logitDiff >= 0 ? 0 : 1;
+  if (byRule === byModel) return undefined;
+  const nodes = f.terms === 1 ? 'key node points' : `${f.terms} key nodes point`;
+  return `Here the rule and the model part ways: its ${nodes} to **${f.labels[byRule]}**, the whole model to **${f.labels[byModel]}**: the rest of the model outweighs ${f.terms === 1 ? 'it' : 'them'} at this token, so the mark's side is not the model's prediction.`;
+}
+
 function percent(p: number): string {
   return `${(100 * p).toFixed(p < 0.01 ? 2 : 1)} %`;
 }

@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { NO_ABLATION } from '../core/analysis';
 import { taskEvidence } from '../core/circuitEvidence';
-import { describeCircuitPrediction, describeFiring, describePlace, tokenCode } from '../core/readoutText';
+import { describeCircuitPrediction, describeFiring, describePlace, describeRuleAgainstModel, type FiringFacts, tokenCode } from '../core/readoutText';
 import { documentScope, samePrediction, scopeOf } from '../core/tasks';
 import { nameAround, predictionOffsetOf, type TaskPoint } from '../core/taskScope';
 import type { CircuitFile } from '../schemas/circuit';
@@ -69,11 +69,13 @@ export class CircuitHover implements vscode.HoverProvider {
     const [c0, c1] = circuit.classes;
     const labels = [escape(c0.label), escape(c1.label)] as const;
     md.appendMarkdown(`**${escape(circuit.title)}** circuit`);
+    let facts: FiringFacts | undefined;
     if (firing && circuit.firing) {
       const f = circuit.firing;
       const settings = this.settings();
       const shown = circuitEnabled(settings, circuit.task, evidence.carries);
-      md.appendMarkdown(`${describeFiring({ value: firing.value, fires: firing.fires, threshold: f.threshold * settings.thresholdScale, terms: f.terms.length, labels, positive: f.positive_class, shown })}\n\n`);
+      facts = { value: firing.value, fires: firing.fires, threshold: f.threshold * settings.thresholdScale, terms: f.terms.length, labels, positive: f.positive_class, shown };
+      md.appendMarkdown(`${describeFiring(facts)}\n\n`);
     } else md.appendMarkdown('\n\n');
     if (repeats) return appendOpenLink(md, doc, token, circuit, `${circuit.nodes.length} nodes; the prediction is the one above`);
     // the prediction first: the hover's height is bounded, and the key nodes' meanings are long
@@ -82,6 +84,9 @@ export class CircuitHover implements vscode.HoverProvider {
     const at = scope.predictionOffset(circuit, token.start, token.end);
     const r = at !== undefined ? await model.readout(text, at, circuit.task, NO_ABLATION, range) : undefined;
     if (point && r) md.appendMarkdown(predictionLine(circuit, r, scope.truth(circuit, token.start, token.end), point, doc, text.slice(point.construct.start, point.construct.end)));
+    // the prediction read at this very token (the last before a close) can be set against the rule's side
+    const parting = r && facts && at !== undefined && token.start <= at && at < token.end ? describeRuleAgainstModel(facts, r.logitDiff) : undefined;
+    if (parting) md.appendMarkdown(`${parting}\n\n`);
     const acts = await model.activations(text, token.start, circuit.task, NO_ABLATION, range);
     const keys = (circuit.key_nodes ?? circuit.nodes.slice(0, 3).map((n) => n.id)).slice(0, 3);
     const rows = keys.flatMap((id) => {

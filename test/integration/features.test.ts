@@ -118,6 +118,26 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.match(text, /(fires here, pointing to \*\*double\*\*|is quiet here): its firing rule \(.+\) reads [+−]\d+\.\d\d, (beyond|within) ±\d+\.\d\d[.,]/, 'the firing rule in words');
   });
 
+  test('where the rule that marks a token and the model at that token part ways, the hover says the rest of the model outweighs the key nodes', async () => {
+    const doc = await vscode.workspace.openTextDocument(path.join(repoDir, 'examples', 'demo.py'));
+    const editor = await vscode.window.showTextDocument(doc);
+    await decorations(doc.uri, (d) => d.spans.length > 0);
+    // `'a` of `['a', 'b']` on the shipped bundle (the CLI: the rule +2.23, the model's logit difference −2.71, right)
+    const line = doc.getText().split('\n').findIndex((l) => l.includes("['a', 'b']"));
+    const pos = new vscode.Position(line, doc.lineAt(line).text.indexOf("'a") + 1);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.match(text, /Quote closing\*\* circuit fires here, pointing to \*\*double\*\*/, text);
+    assert.match(text, /The model expects \*\*single\*\* .*Correct here\./);
+    assert.match(text, /Here the rule and the model part ways: its \d+ key nodes point to \*\*double\*\*, the whole model to \*\*single\*\*: the rest of the model outweighs them at this token/);
+    // one sentence of it per circuit part: the paper-form core repeats no prediction, so it says nothing of parting either
+    assert.equal(text.match(/part ways/g)?.length, 1, text);
+    editor.selection = new vscode.Selection(pos, pos);
+    await vscode.commands.executeCommand('editor.action.showHover');
+    await new Promise((r) => setTimeout(r, 1000)); // let the hover widget paint before the picture
+    await screenshot('hover-rule-against-model');
+  });
+
   test('a hover on a long file that just opened comes back while the rest still runs, on the screen and off the first paint, with the numbers the finished analysis gives', async () => {
     await decorations((await openFixture('quotes_and_lists.py')).document.uri, (d) => d.spans.length > 0); // the model is loaded
     // a new file each run (nothing of it cached), 15,000 lines: its whole highlight pass outlasts the

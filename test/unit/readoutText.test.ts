@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { describeChange, describeFiring, describePlace, describePrediction } from '../../src/core/readoutText';
+import { describeChange, describeFiring, describePlace, describePrediction, describeRuleAgainstModel } from '../../src/core/readoutText';
 
 const quote = { labels: ['double', 'single'] as const, tokens: ['")', "')"] as const };
 
@@ -58,4 +58,17 @@ test('a firing rule is said in words: what its value is, which side it points to
   );
   assert.match(describeFiring({ ...rule, value: 3, fires: true, shown: false }), /pointing to \*\*nested\*\*: .+ reads \+3\.00, beyond ±1\.00\. Its highlights are off \(setting `circuitInspector\.highlights\.circuits`\), so the token is not marked\.$/);
   assert.match(describeFiring({ ...rule, terms: 1, positive: 1, value: 2, fires: true }), /pointing to \*\*flat\*\*: its firing rule \(its key node's activation, weighted; above 0 points to flat, below to nested\) reads \+2\.00/);
+});
+
+test('where the rule that fires and the model at the same token point to different classes, the hover says the rest of the model outweighs the key nodes', () => {
+  // 16:23 of examples/demo.py on the shipped bundle: `'a` of `['a', 'b']`, the rule +2.23 (double), the model −2.71 (single, right)
+  const quoteRule = { labels: ['double', 'single'] as const, positive: 0 as const, terms: 4, threshold: 1, shown: true };
+  assert.equal(
+    describeRuleAgainstModel({ ...quoteRule, value: 2.23, fires: true }, -2.71),
+    "Here the rule and the model part ways: its 4 key nodes point to **double**, the whole model to **single**: the rest of the model outweighs them at this token, so the mark's side is not the model's prediction.",
+  );
+  assert.equal(describeRuleAgainstModel({ ...quoteRule, value: 2.23, fires: true }, 0.4), undefined, 'both double');
+  assert.equal(describeRuleAgainstModel({ ...quoteRule, value: -2.23, fires: true }, -0.4), undefined, 'both single');
+  assert.equal(describeRuleAgainstModel({ ...quoteRule, value: 0.5, fires: false }, -2.71), undefined, 'a quiet rule marks nothing');
+  assert.match(describeRuleAgainstModel({ ...quoteRule, terms: 1, positive: 1, value: 2, fires: true }, 1) ?? '', /its key node points to \*\*single\*\*, the whole model to \*\*double\*\*: the rest of the model outweighs it/);
 });
