@@ -2,7 +2,8 @@
 // target − alternative logit difference: with everything outside the circuit ablated, and with the
 // circuit ablated. A bare share misleads at both ends: far above 100 % the circuit alone does more than
 // the model does (the rest of the model pulls the other way), below 0 the preference flips, and where
-// the model barely prefers either token every share is a ratio of two small numbers. These sentences
+// the model barely prefers either token every share is a ratio of two small numbers; and the circuit
+// alone is read against every node ablated, which may itself lean to the target. These sentences
 // say each case with the logit differences themselves; JSON keeps the numbers only.
 import { ADDS_LITTLE, NEAR_TIE, OVERSHOOT } from '../schemas/shares';
 import { tokenCode as q } from './readoutText';

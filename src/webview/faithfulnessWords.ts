@@ -1,5 +1,6 @@
 // The line under the panel's faithfulness meter: what the share is, and where it misleads (a near-tie,
-// a circuit that alone overshoots the model), by the thresholds the host's words use (src/schemas/shares).
+// a circuit that alone overshoots the model or gives no more than every node ablated), by the thresholds
+// the host's words use (src/schemas/shares).
 import type { AblationMode } from '../schemas/messages';
 import { ADDS_LITTLE, NEAR_TIE, OVERSHOOT } from '../schemas/shares';
 import { formatRatio } from './format';
