@@ -60,7 +60,8 @@ export function inWords(d: Discovery): string {
   const steering = d.nodes.filter((n) => /\.attn\.[qk]\.\d+$/.test(n.id)).length;
   const which = steering === d.nodes.length ? (steering === 1 ? 'it is' : 'all of them are') : `${steering} of them ${steering === 1 ? 'is' : 'are'}`;
   const steers = steering ? `; ${which} ${steering === 1 ? 'a query or key channel, which acts on the output through where its head attends' : 'query or key channels, which act on the output through where their heads attend'}, not through weight edges` : '';
-  out += `circuit: ${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'}, ${d.edges.length - into} edges between them and ${into} into the output${steers}\n`;
+  const edges = d.nodes.length === 1 ? `${into} edge${into === 1 ? '' : 's'} into the output` : `${d.edges.length - into} edges between them and ${into} into the output`;
+  out += `circuit: ${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'}, ${edges}${steers}\n`;
   out += `  circuit only (everything else ${d.mode}-ablated): ${signed(d.circuit_only.logit_diff)}, keeps ${pct(d.circuit_only.kept)}\n    ${onlyWords(pref, d.circuit_only.logit_diff, { diff: d.all_ablated.logit_diff, mode: d.mode })}\n`;
   out += `  without the circuit (its nodes ${d.mode}-ablated): ${signed(d.without_circuit.logit_diff)}, keeps ${pct(d.without_circuit.kept)}\n    ${withoutWords(pref, d.without_circuit.logit_diff)}\n`;
   for (const n of d.nodes) out += `  ${n.id.padEnd(22)} ${signed(n.attribution).padStart(7)}${n.label !== n.id ? `  ${n.label}` : ''}\n`;

@@ -79,9 +79,9 @@ test('the CLI says each figure in words under its number; "Why this token?" says
   const text = inWords(found);
   assert.match(text, /\n {2}circuit only \(everything else mean-ablated\): \+5\.33, keeps 485 %\n {4}alone the circuit prefers `\)` over `,` by 5\.33, 4\.8 times .* overshoots; with every node ablated \(each at its mean\) the model prefers `\)` over `,` by 0\.20\n/);
   assert.match(text, /\n {2}without the circuit \(its nodes mean-ablated\): −0\.50, keeps -45 %\n {4}without it the model prefers `,` over `\)` by 0\.50: removing the circuit flips the preference\n/);
-  assert.match(text, /\ncircuit: 1 node, 0 edges between them and 0 into the output\n/);
+  assert.match(text, /\ncircuit: 1 node, 0 edges into the output\n/);
   const steering = (ids: string[]) => inWords({ ...found, nodes: ids.map((id) => ({ id, attribution: 0.1, label: id })) }).split('\n')[2];
-  assert.equal(steering(['0.attn.q.30']), 'circuit: 1 node, 0 edges between them and 0 into the output; it is a query or key channel, which acts on the output through where its head attends, not through weight edges');
+  assert.equal(steering(['0.attn.q.30']), 'circuit: 1 node, 0 edges into the output; it is a query or key channel, which acts on the output through where its head attends, not through weight edges');
   assert.equal(steering(['0.attn.q.30', '0.attn.k.2']), 'circuit: 2 nodes, 0 edges between them and 0 into the output; all of them are query or key channels, which act on the output through where their heads attend, not through weight edges');
   assert.match(steering(['0.attn.q.30', '1.mlp.post_act.7', '0.attn.v.3']), /; 1 of them is a query or key channel, which acts on the output through where its head attends, not through weight edges$/);
   assert.match(text, /full model: logit difference \+1\.10 \(P 0\.500 vs 0\.200\): the model prefers `\)` over `,` by 1\.10\n/);
