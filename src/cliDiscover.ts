@@ -6,6 +6,7 @@ import { DocumentAnalyzer } from './core/analysis';
 import { BundleError } from './core/bundle';
 import { type Discovery, discoverAt, NoReadableCircuit } from './core/discoverAt';
 import { toCircuitFile } from './core/foundCircuit';
+import { parseNodeId } from './core/nodes';
 import { OUTPUT_NODE } from './core/nodeWeights';
 import { tokenCode } from './core/readoutText';
 import { fullWords, onlyWords, withoutWords } from './core/shareWords';
@@ -57,7 +58,10 @@ export function inWords(d: Discovery): string {
   const pref = { full: d.full.logit_diff, target: d.target.text, alt: d.alt.text };
   out += `full model: logit difference ${signed(d.full.logit_diff)} (P ${d.full.p_target.toFixed(3)} vs ${d.full.p_alt.toFixed(3)}): ${fullWords(pref)}\n`;
   // a query or key channel moves the output through where its head attends, which no weight edge shows
-  const steering = d.nodes.filter((n) => /\.attn\.[qk]\.\d+$/.test(n.id)).length;
+  const steering = d.nodes.filter((n) => {
+    const p = parseNodeId(n.id);
+    return p?.kind === 'attn' && (p.site === 'q' || p.site === 'k');
+  }).length;
   const which = steering === d.nodes.length ? (steering === 1 ? 'it is' : 'all of them are') : `${steering} of them ${steering === 1 ? 'is' : 'are'}`;
   const steers = steering ? `; ${which} ${steering === 1 ? 'a query or key channel, which acts on the output through where its head attends' : 'query or key channels, which act on the output through where their heads attend'}, not through weight edges` : '';
   const edges = d.nodes.length === 1 ? `${into} edge${into === 1 ? '' : 's'} into the output` : `${d.edges.length - into} edges between them and ${into} into the output`;
