@@ -77,10 +77,31 @@ function cardParagraph(dir: string): string | undefined {
   return first?.replace(/\s*\n\s*/g, ' ').replace(/`/g, '');
 }
 
-function folderBytes(dir: string): number {
-  return fs.readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => {
-    const p = path.join(dir, e.name);
-    return sum + (e.isDirectory() ? folderBytes(p) : e.isFile() ? fs.statSync(p).size : 0);
+/**
+ * Bytes of the files under `dir`, links followed: a bundle assembled from links to files elsewhere
+ * (a downloaded checkpoint's folder, the shipped bundle's files) is as large as what it links to, not
+ * 0 B. A folder reached a second time (a link loop), a dangling link and anything unreadable count 0,
+ * so that listing never fails on a folder's contents.
+ */
+function folderBytes(dir: string, seen = new Set<string>()): number {
+  let names: string[];
+  try {
+    const real = fs.realpathSync(dir);
+    if (seen.has(real)) return 0;
+    seen.add(real);
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  return names.reduce((sum, name) => {
+    const p = path.join(dir, name);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      return sum;
+    }
+    return sum + (stat.isDirectory() ? folderBytes(p, seen) : stat.isFile() ? stat.size : 0);
   }, 0);
 }
 

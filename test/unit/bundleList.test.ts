@@ -47,6 +47,22 @@ describe('listBundles', () => {
   });
 });
 
+describe('a bundle\'s size', () => {
+  it('follows links: a bundle of linked files is as large as its targets; a link loop and a dangling link count nothing', () => {
+    const user = userFolder();
+    const rows = path.join(user.dir, 'rows');
+    const linked = path.join(user.dir, 'linked');
+    fs.mkdirSync(linked);
+    for (const f of fs.readdirSync(rows)) fs.symlinkSync(path.join(rows, f), path.join(linked, f));
+    fs.symlinkSync(linked, path.join(linked, 'loop'));
+    fs.symlinkSync(path.join(user.dir, 'gone'), path.join(linked, 'dangling'));
+    const list = listBundles([user]);
+    const size = (name: string) => list.find((b) => b.name === name)!.bytes;
+    assert.ok(size('rows') > 0);
+    assert.equal(size('linked'), size('rows'));
+  });
+});
+
 describe('resolveBundle', () => {
   const user = userFolder();
   const folders = [shipped, user];
