@@ -6,6 +6,7 @@ import { median, timed } from './benchMeasure';
 import { DocumentAnalyzer } from './core/analysis';
 import { AttentionReader } from './core/attention';
 import type { Bundle } from './core/bundle';
+import { encodeDocument } from './core/lineEnds';
 import type { Runner } from './core/runner';
 
 const POSITIONS = 12;
@@ -21,7 +22,7 @@ export async function attentionNote(b: Bundle, r: Runner, source: readonly strin
   log('attention overlay…');
   await everyHead(0); // tokenizes the text once, as the first overlay in an unchanged file does
   // beside it, for scale on a shared machine: one forward pass of a full window as the highlights run it
-  const ids = BigInt64Array.from([b.eotId, ...b.tokenizer.encode(text).ids.slice(0, b.context - 1)], (id) => BigInt(id));
+  const ids = BigInt64Array.from([b.eotId, ...encodeDocument(b.tokenizer, text).ids.slice(0, b.context - 1)], (id) => BigInt(id));
   const pass = () => r.run({ ids, B: 1, T: ids.length, mask: new Float32Array(b.layout.count).fill(1), fill: b.means, watch: [], scoreFrom: 0, readIds: BigInt64Array.of(0n) });
   const cold: number[] = [];
   const warm: number[] = [];

@@ -20,6 +20,7 @@
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
+import { encodeDocument, encodeDocumentCompact } from './lineEnds';
 import type { Encoding, TokenRanges } from './tokenizer';
 import { Columns, WindowCache, windowKey } from './cache';
 import { type Cone, coneFor } from './cone';
@@ -890,7 +891,7 @@ export class DocumentAnalyzer {
   private planned(text: string): Plan {
     const shared = this.shared;
     if (shared.lastPlan?.text !== text) {
-      const enc = this.bundle.tokenizer.encode(text);
+      const enc = encodeDocument(this.bundle.tokenizer, text);
       const seq = withEot(this.bundle.eotId, enc.ids, enc.ids.length);
       shared.lastPlan = { text, enc, seq, windows: this.windows(seq) };
     }
@@ -1029,7 +1030,7 @@ function neededRows(wins: readonly Window[], needed: readonly (Uint8Array | unde
 
 /** [EOT] + the tokens of `text`, and the tokens' ranges, in typed arrays that hold each id once (in `seq`). */
 function compactSequence(bundle: Bundle, text: string): { seq: Int32Array; enc: TokenRanges } {
-  const e = bundle.tokenizer.encodeCompact(text);
+  const e = encodeDocumentCompact(bundle.tokenizer, text);
   const seq = withEot(bundle.eotId, e.ids, e.ids.length);
   return { seq, enc: { ids: seq.subarray(1), starts: e.starts, ends: e.ends } };
 }

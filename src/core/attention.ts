@@ -9,6 +9,7 @@ import { bundleCones, coneFor } from './cone';
 import type { MaskRunner } from './discover';
 import { parse, ValidationError } from '../schemas/validate';
 import { type AttentionParams, attentionParams } from '../schemas/attention';
+import { encodeDocument } from './lineEnds';
 import type { Encoding } from './tokenizer';
 import { scoringWindow, type Window } from './windows';
 
@@ -133,7 +134,7 @@ export class AttentionReader {
   async at(text: string, offset: number, layer: number): Promise<AttentionAt> {
     if (!(Number.isInteger(layer) && layer >= 0 && layer < this.layers)) throw new Error(`the model has no layer ${layer} (it has ${this.layers})`);
     if (this.last?.text !== text) {
-      const enc = this.bundle.tokenizer.encode(text);
+      const enc = encodeDocument(this.bundle.tokenizer, text);
       const seq = [this.bundle.eotId, ...enc.ids]; // sequence position i + 1 holds token i (./windows)
       this.last = { text, enc, seq, windows: this.windows(seq) };
     }

@@ -8,6 +8,7 @@ import { tokenCode } from './readoutText';
 import { type Edge, NodeWeights } from './nodeWeights';
 import { CIRCUIT_LIMITS } from '../schemas/circuit';
 import { averagingRunner, samePairPositions } from './samePair';
+import { encodeDocument } from './lineEnds';
 import { scoringWindow, type Window } from './windows';
 
 /**
@@ -81,7 +82,7 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
   // one ablation per run would take ~3,000 runs per position, and edges need the weights file
   if (bundle.manifest.mask_rows !== true) throw new BundleError(`Bundle ${bundle.dir} was exported before mask rows, which "Why this token?" needs; re-export it with training/export.py.`);
   const tok = bundle.tokenizer;
-  const enc = tok.encode(text);
+  const enc = encodeDocument(tok, text);
   let i = enc.ids.length - 1;
   while (i > 0 && enc.starts[i] > offset) i--;
   if (i < 0) throw new Error('the document has no tokens');

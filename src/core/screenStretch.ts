@@ -10,6 +10,7 @@
 //     analysis checks the stretch's tokens against the whole document's once it has those, and
 //     paints the screen again from the whole plan should they differ (a bundle with another pattern);
 //   - its windows are the document's own there (./windows contentWindowsWithin).
+import { encodeDocument } from './lineEnds';
 import type { Encoding, TokenRanges, Tokenizer } from './tokenizer';
 import { type Window, withEot } from './windows';
 
@@ -40,7 +41,7 @@ export function screenStretch(tokenizer: Tokenizer, eotId: number, text: string,
     const start = boundaryAtOrBefore(text, screen.start - margin);
     const end = boundaryAtOrAfter(text, screen.end + margin);
     if (2 * (end - start) > text.length) return undefined;
-    const enc = tokenizer.encode(text.slice(start, end));
+    const enc = encodeDocument(tokenizer, text.slice(start, end));
     const seq = withEot(eotId, enc.ids, enc.ids.length);
     const windows = planWithin(seq, { atStart: start === 0, atEnd: end === text.length });
     if (scoresAll(windows, enc, screen.start - start, screen.end - start)) return { start, end, enc, seq, windows };
