@@ -8,19 +8,20 @@ import type { CompactEncoding, Encoding, Tokenizer } from './tokenizer';
 
 /** encode() of the document as the model reads it; ranges in the document's own offsets. */
 export function encodeDocument(tokenizer: Tokenizer, text: string): Encoding {
-  const folded = foldCrlf(text);
-  if (!folded) return tokenizer.encode(text);
-  const enc = tokenizer.encode(folded.text);
-  unfold(enc.starts, folded.newlines);
-  unfold(enc.ends, folded.newlines);
-  return enc;
+  return readAsLf(text, (t) => tokenizer.encode(t));
 }
 
 /** encodeCompact() of the document as the model reads it; ranges in the document's own offsets. */
 export function encodeDocumentCompact(tokenizer: Tokenizer, text: string): CompactEncoding {
+  return readAsLf(text, (t) => tokenizer.encodeCompact(t));
+}
+
+type Offsets = { length: number; [i: number]: number };
+
+function readAsLf<E extends { readonly starts: Offsets; readonly ends: Offsets }>(text: string, encode: (text: string) => E): E {
   const folded = foldCrlf(text);
-  if (!folded) return tokenizer.encodeCompact(text);
-  const enc = tokenizer.encodeCompact(folded.text);
+  if (!folded) return encode(text);
+  const enc = encode(folded.text);
   unfold(enc.starts, folded.newlines);
   unfold(enc.ends, folded.newlines);
   return enc;
@@ -40,7 +41,7 @@ function foldCrlf(text: string): { text: string; newlines: Uint32Array } | undef
  * of the folded LFs strictly before it, so a token that ends at a folded line end ends before its `\r`
  * and the line-end token starts at the `\r`. Offsets must be ascending (token starts or ends are).
  */
-function unfold(offsets: { length: number; [i: number]: number }, newlines: Uint32Array): void {
+function unfold(offsets: Offsets, newlines: Uint32Array): void {
   let passed = 0;
   for (let i = 0; i < offsets.length; i++) {
     while (passed < newlines.length && newlines[passed] < offsets[i]) passed++;
