@@ -242,6 +242,37 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(checked >= 3, `strings checked: ${checked}`);
   });
 
+  test('a file with CRLF line ends (a Windows checkout) reads as its LF twin: the same values, highlights and hovers at the same places', async () => {
+    const twinPath = path.join(scratch, 'quotes_and_lists_crlf.py');
+    fs.writeFileSync(twinPath, fs.readFileSync(path.join(workspaceDir, 'quotes_and_lists.py'), 'utf8').replaceAll('\n', '\r\n'));
+    const at = (doc: vscode.TextDocument, offset: number) => `${doc.positionAt(offset).line}:${doc.positionAt(offset).character}`;
+    const seen = async (doc: vscode.TextDocument) => {
+      const s = await stateWhere(doc.uri, (st) => (st.tokens?.length ?? 0) > 0 && (st.decorations?.spans.length ?? 0) > 0, `${path.basename(doc.fileName)} analysed`);
+      return {
+        tokens: s.tokens!.map((t) => ({ at: at(doc, t.start), circuits: t.circuits, logitDiff: t.logitDiff })),
+        marks: s.decorations!.spans.map((m) => ({ at: at(doc, m.start), task: m.task, cls: m.cls, strength: m.strength })),
+      };
+    };
+    // each while it is on screen: the highlights are the visible editors'
+    const lf = (await openFixture('quotes_and_lists.py')).document;
+    const fromLf = await seen(lf);
+    const crlf = (await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(twinPath))).document;
+    assert.equal(crlf.eol, vscode.EndOfLine.CRLF, 'VS Code keeps the file\'s CRLF');
+    const fromCrlf = await seen(crlf);
+    assert.ok(fromLf.marks.some((m) => m.task === 'bracket_counting') && fromLf.marks.some((m) => m.task === QUOTE), 'both tasks are marked in the file');
+    assert.deepEqual(fromCrlf, fromLf);
+    const line = lf.getText().split('\n').findIndex((l) => l.startsWith(IN_VALUE.line));
+    const hoverAt = async (doc: vscode.TextDocument) => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, IN_VALUE.col));
+      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      return text.replace(/\(command:[^)]*\)/g, '(command)'); // its links name the file and the offset
+    };
+    const hover = await hoverAt(lf);
+    assert.match(hover, /The model expects/);
+    assert.equal(await hoverAt(crlf), hover);
+    await screenshot('crlf-twin-highlights');
+  });
+
   test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes moves the prediction and marks the flipped predictions in the editor; reset clears them', async () => {
     const { doc, state } = await showCircuitAt(IN_VALUE.line, IN_VALUE.col);
     assert.ok(state, 'the command measures the panel model');
