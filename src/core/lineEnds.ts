@@ -18,6 +18,7 @@ export function encodeDocumentCompact(tokenizer: Tokenizer, text: string): Compa
 
 type Offsets = { length: number; [i: number]: number };
 
+/** `encode` of the text with each CRLF folded, its ranges moved back to the text's own offsets. */
 function readAsLf<E extends { readonly starts: Offsets; readonly ends: Offsets }>(text: string, encode: (text: string) => E): E {
   const folded = foldCrlf(text);
   if (!folded) return encode(text);
