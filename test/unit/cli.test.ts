@@ -124,6 +124,16 @@ test('a byte-order mark is not text: a file with one reads as the editor reads i
   assert.equal(cli('analyze', marked, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
 });
 
+test('CRLF line ends read as LF: the same top tokens and circuit values at every token, the same words at a position', { skip: noDist || noBundle }, () => {
+  const crlf = path.join(tempDir('ci-crlf-'), 'crlf.py');
+  fs.writeFileSync(crlf, fs.readFileSync(sample, 'utf8').replaceAll('\n', '\r\n'));
+  const read = (f: string) => (JSON.parse(cli('analyze', f, '--json', '--provider', 'cpu', '--top', '2').stdout) as { tokens: { next: unknown; circuits: unknown }[] }).tokens.map((t) => [t.next, t.circuits]);
+  const fromCrlf = read(crlf);
+  assert.ok(fromCrlf.length > 0);
+  assert.deepEqual(fromCrlf, read(sample));
+  assert.equal(cli('analyze', crlf, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
+});
+
 test('one-line errors with their exit status: 2 bad command line, 3 input refused, 4 broken bundle', { skip: noDist }, () => {
   const dir = tempDir('ci-binary-');
   const bin0 = path.join(dir, 'binary.py');
