@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testState, waitFor } from './helpers';
+import { acceptDefaults, hoverText, openFixture, repoDir, screenshot, testState, type TestState, waitFor } from './helpers';
 
 const ATTENTION = 'circuitInspector.showAttention';
 
@@ -68,8 +68,7 @@ suite('Where attention looks', () => {
   });
 
   test('the hover at the cursor links to the command', async () => {
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(offset));
-    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    const text = await hoverText(doc.uri, doc.positionAt(offset));
     assert.match(text, /\[\$\(eye\) Where attention looks from this token\]\(command:circuitInspector\.showAttention\?/);
   });
 

@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import * as vscode from 'vscode';
-import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testState, waitFor } from './helpers';
+import { acceptDefaults, hoverText, openFixture, repoDir, screenshot, type TestState, testState, waitFor } from './helpers';
 
 const CHOOSE = 'circuitInspector.chooseModel';
 const CONVERTED = 'openai-fixture'; // the bundle name make_openai_bundle.py writes
@@ -28,11 +28,6 @@ const config = () => vscode.workspace.getConfiguration('circuitInspector');
 const setting = (key: string, value: unknown) => config().update(key, value, vscode.ConfigurationTarget.Global);
 
 /** The text of every hover at `pos`, joined. */
-async function hoverText(doc: vscode.TextDocument, pos: vscode.Position): Promise<string> {
-  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-}
-
 /** The converted model in use, whichever tests ran before (VSCODE_TEST_GREP may pick one alone). */
 async function useConverted(): Promise<void> {
   if ((await state()).model !== CONVERTED) assert.deepEqual(await vscode.commands.executeCommand<Chosen>(CHOOSE, CONVERTED), { loaded: CONVERTED });
@@ -85,7 +80,7 @@ suite('Choose model', () => {
     assert.ok(s.tokens!.length > 50, `${s.tokens!.length} tokens analysed`);
     assert.deepEqual(s.decorations!.spans, [], 'no circuits, no highlights');
     const offset = doc.getText().indexOf('print("value")') + 'print("val'.length;
-    const hover = await hoverText(doc, doc.positionAt(offset));
+    const hover = await hoverText(doc.uri, doc.positionAt(offset));
     assert.match(hover, new RegExp(`Model \`${CONVERTED}\` has no circuits, so nothing is highlighted`));
     assert.match(hover, /command:circuitInspector\.whyThisToken\?/, 'the hover offers "Why this token?"');
     editor.selection = new vscode.Selection(doc.positionAt(offset), doc.positionAt(offset));
@@ -134,7 +129,7 @@ suite('Choose model', () => {
       assert.deepEqual(s.decorations!.spans.filter((x) => x.task === task).map((x) => x.start).sort((a, b) => a - b), firing, 'a highlight on every token where the rule fires, and nowhere else');
       const applies = s.tokens!.find((t) => t.circuits[task].applies);
       assert.ok(applies, `the task ${task} applies somewhere in scope_mixed.py`);
-      const hover = await hoverText(doc, doc.positionAt(applies.start));
+      const hover = await hoverText(doc.uri, doc.positionAt(applies.start));
       assert.ok(hover.includes(encodeURIComponent(`"task":"${task}"`)), `the hover links to the ${task} circuit: ${hover}`);
       const shown = await vscode.commands.executeCommand<{ circuit: { task: string; nodes: unknown[] } }>('circuitInspector.showCircuitAtCursor', { uri: doc.uri.toString(), offset: applies.start });
       assert.equal(shown?.circuit.task, task, 'Show circuit at cursor picks the converted circuit where its task applies');

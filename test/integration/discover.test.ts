@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { tokenCode } from '../../src/core/readoutText';
-import { acceptDefaults, openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { acceptDefaults, hoverText, openFixture, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 interface Found {
   readonly discovery: { position: { offset: number; line: number; col: number }; target: { text: string }; alt: { text: string }; actual: { text: string } | null; top: { text: string }[]; nodes: { id: string }[]; circuit_only: { kept: number } };
@@ -130,8 +130,7 @@ suite('Why this token?', () => {
     console.log(`[discover] saved ${file.task}: ${spans.length} highlighted tokens in quotes_and_lists.py`);
     await screenshot('why-this-token-saved-highlights');
     // where it fires, the hover names it, with the link that asks "Why this token?" there
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(at));
-    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    const hover = await hoverText(doc.uri, doc.positionAt(at));
     assert.match(hover, /found at 5:\d+ for/);
     assert.match(hover, /command:circuitInspector\.whyThisToken\?/);
     // a broken file beside it, then a copy under another task: the watcher reads both, keeps the good ones

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { analyzeScope } from '../../src/core/taskScope';
-import { freshModel, openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { freshModel, hoverText, openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 /** Inside the string "value" of quotes_and_lists.py: the line that starts with `line`, column `col`. */
@@ -107,8 +107,7 @@ suite('Highlights, hover and the circuit panel', () => {
     await decorations(doc.uri, (d) => d.spans.length > 0); // the model is loaded (this test may run alone)
     const line = doc.getText().split('\n').findIndex((l) => l.startsWith('print("value")'));
     const pos = new vscode.Position(line, 'print("va'.length);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    const text = await hoverText(doc.uri, pos);
     assert.match(text, /Quote closing/);
     assert.match(text, /`\d+\.(attn|mlp)\.[a-z_]+\.\d+` = \*\*-?\d/, 'a node id with its value');
     assert.match(text, /At the closing quote on line \d+: The model expects \*\*double\*\* \(`"\)?`\): \d+(\.\d)? % against single within the contrast; as the next token among all \d/);
@@ -125,8 +124,7 @@ suite('Highlights, hover and the circuit panel', () => {
     // `'a` of `['a', 'b']` on the shipped bundle (the CLI: the rule +2.23, the model's logit difference −2.71, right)
     const line = doc.getText().split('\n').findIndex((l) => l.includes("['a', 'b']"));
     const pos = new vscode.Position(line, doc.lineAt(line).text.indexOf("'a") + 1);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    const text = await hoverText(doc.uri, pos);
     assert.match(text, /Quote closing\*\* circuit fires here, pointing to \*\*double\*\*/, text);
     assert.match(text, /The model expects \*\*single\*\* .*Correct here\./);
     assert.match(text, /Here the rule and the model part ways: its \d+ key nodes point to \*\*double\*\*, the whole model to \*\*single\*\*: the rest of the model outweighs them at this token/);
@@ -156,12 +154,8 @@ suite('Highlights, hover and the circuit panel', () => {
       const pos = new vscode.Position(line, lines[line].indexOf('"') + 2);
       const editor = await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
       editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
-      const hoverText = async (at: vscode.Position): Promise<string> => {
-        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, at);
-        return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-      };
       await waitFor(async () => (await paintedState(doc.uri)).decorations, 60_000, 'the screen painted');
-      const early = await hoverText(pos);
+      const early = await hoverText(doc.uri, pos);
       assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover came back while the rest of the file was still being analysed');
       assert.match(early, /Quote closing/);
       assert.match(early, /The model expects \*\*(double|single)\*\*/);
@@ -169,12 +163,12 @@ suite('Highlights, hover and the circuit panel', () => {
       const farLine = lines.findIndex((l, i) => i >= line + 9_000 && /^__all__ = \["[a-z]{3,}"/.test(l));
       assert.ok(farLine > 0, 'a one-line string 9,000 lines further or more');
       const far = new vscode.Position(farLine, lines[farLine].indexOf('"') + 2);
-      const farEarly = await hoverText(far);
+      const farEarly = await hoverText(doc.uri, far);
       assert.ok(((await testState()).inFlight ?? 0) > 0, 'the hover off the first paint came back while the rest of the file was still being analysed');
       assert.match(farEarly, /The model expects \*\*(double|single)\*\*/);
       await waitFor(async () => (await testState()).inFlight === 0, 120_000, 'the whole file analysed');
-      assert.equal(await hoverText(pos), early, 'one token, one set of numbers');
-      assert.equal(await hoverText(far), farEarly, 'one token, one set of numbers, off the first paint too');
+      assert.equal(await hoverText(doc.uri, pos), early, 'one token, one set of numbers');
+      assert.equal(await hoverText(doc.uri, far), farEarly, 'one token, one set of numbers, off the first paint too');
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     } finally {
       await config.update('maxFileSizeKB', undefined, vscode.ConfigurationTarget.Global);
@@ -225,12 +219,8 @@ suite('Highlights, hover and the circuit panel', () => {
       if (!m) continue;
       const truth = m[1] === '"' ? 'double' : 'single';
       const pos = new vscode.Position(line, m.index + m[0].length - 1);
-      const hoverText = async (): Promise<string> => {
-        const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-        return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-      };
       const text = await waitFor(async () => {
-        const t = await hoverText();
+        const t = await hoverText(doc.uri, pos);
         return /The model expects/.test(t) ? t : undefined;
       }, 30_000, `a readout sentence in the hover on line ${line + 1}`);
       const said = /The model expects \*\*(double|single)\*\*/.exec(text);
@@ -263,8 +253,7 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.deepEqual(fromCrlf, fromLf);
     const line = lf.getText().split('\n').findIndex((l) => l.startsWith(IN_VALUE.line));
     const hoverAt = async (doc: vscode.TextDocument) => {
-      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, IN_VALUE.col));
-      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      const text = await hoverText(doc.uri, new vscode.Position(line, IN_VALUE.col));
       return text.replace(/\(command:[^)]*\)/g, '(command)'); // its links name the file and the offset
     };
     const hover = await hoverAt(lf);
@@ -325,8 +314,7 @@ suite('Highlights, hover and the circuit panel', () => {
       const { doc, line, col, state: full } = await showCircuitAt(start, at);
       assert.equal(full.circuit.task, task, '"Show circuit at cursor" opens the task\'s own circuit first');
       assert.deepEqual(full.choices?.map((c) => c.task), [task, coreTask]);
-      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, col));
-      const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+      const hover = await hoverText(doc.uri, new vscode.Position(line, col));
       assert.equal(hover.match(/The model expects/g)?.length, 1, `one prediction, stated once:\n${hover}`);
       assert.match(hover, /Open the [a-z ]+, the paper's form circuit\]\([^)]*\) \(\d+ nodes; the prediction is the one above\)/);
       await vscode.commands.executeCommand('circuitInspector._testChooseCircuit', coreTask);

@@ -14,6 +14,12 @@ export async function screenshot(name: string): Promise<void> {
   if (port) await fetch(`http://127.0.0.1:${port}/screenshot?name=${encodeURIComponent(name)}`).catch(() => undefined);
 }
 
+/** The text of every hover VS Code's providers give at `pos` (Markdown), joined by newlines. */
+export async function hoverText(uri: vscode.Uri, pos: vscode.Position): Promise<string> {
+  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, pos);
+  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+}
+
 export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const t0 = Date.now();
   for (;;) {

@@ -5,14 +5,9 @@
 // token of a name split into several shows the one readout of the point after the whole name.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { openFixture, screenshot, testState, type TestState, waitFor } from './helpers';
+import { hoverText, openFixture, screenshot, type TestState, testState, waitFor } from './helpers';
 
 const BRACKET = 'bracket_counting';
-
-async function hoverText(uri: vscode.Uri, pos: vscode.Position): Promise<string> {
-  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, pos);
-  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-}
 
 /** Shows the hover at `offset` in the editor and takes a picture of it. */
 async function hoverPicture(editor: vscode.TextEditor, offset: number, name: string): Promise<void> {

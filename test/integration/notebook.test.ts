@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { joinedText, leftContext } from '../../src/core/cellContext';
 import type { RenderedAttention } from '../../src/extension/attentionOverlay';
-import { acceptDefaults, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
+import { acceptDefaults, hoverText, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
 const QUOTE = 'single_double_quote';
 type Spans = NonNullable<TestState['decorations']>['spans'];
@@ -30,11 +30,6 @@ type Tokens = NonNullable<TestState['tokens']>;
 function sameTokens(tokens: Tokens | undefined, file: Tokens | undefined, shift: number): boolean {
   const theirs = file?.filter((t) => t.start >= shift) ?? [];
   return !!tokens && tokens.length === theirs.length && tokens.every((t, i) => t.start + shift === theirs[i].start && Math.abs(t.logitDiff[QUOTE] - theirs[i].logitDiff[QUOTE]) < 1e-5);
-}
-
-async function hoverText(uri: vscode.Uri, pos: vscode.Position): Promise<string> {
-  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, pos);
-  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
 }
 
 suite('Notebooks', () => {

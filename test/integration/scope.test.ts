@@ -3,14 +3,9 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import { analyzeScope } from '../../src/core/taskScope';
-import { openFixture, testState, type TestState, waitFor } from './helpers';
+import { hoverText, openFixture, testState, type TestState, waitFor } from './helpers';
 
 const QUOTE = 'single_double_quote';
-
-async function hoverText(uri: vscode.Uri, pos: vscode.Position): Promise<string> {
-  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, pos);
-  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
-}
 
 /** scope_mixed.py, open and analysed (every circuit's highlights are on in this suite). */
 async function openAnalysed(): Promise<{ doc: vscode.TextDocument; text: string; state: TestState }> {
