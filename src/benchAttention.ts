@@ -6,7 +6,7 @@ import { median, timed } from './benchMeasure';
 import { DocumentAnalyzer } from './core/analysis';
 import { AttentionReader } from './core/attention';
 import type { Bundle } from './core/bundle';
-import { encodeDocument } from './core/lineEnds';
+import { encodeDocument } from './core/documentReading';
 import type { Runner } from './core/runner';
 
 const POSITIONS = 12;

@@ -7,7 +7,7 @@ import type { CliRow, ScalingRow, ScalingSizes } from './bench';
 import { median } from './benchMeasure';
 import { analysisWindows } from './core/analysis';
 import type { Bundle } from './core/bundle';
-import { encodeDocumentCompact } from './core/lineEnds';
+import { encodeDocumentCompact } from './core/documentReading';
 import { Tokenizer } from './core/tokenizer';
 
 /** `source`'s statements (comments, blank lines and block headers dropped) joined by "; " on one line of `bytes` characters (ASCII in practice). */

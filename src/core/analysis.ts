@@ -20,7 +20,7 @@
 import type { CircuitFile } from '../schemas/circuit';
 import type { AblationMode } from '../schemas/messages';
 import type { Bundle } from './bundle';
-import { encodeDocument, encodeDocumentCompact } from './lineEnds';
+import { encodeDocument, encodeDocumentCompact } from './documentReading';
 import type { Encoding, TokenRanges } from './tokenizer';
 import { Columns, WindowCache, windowKey } from './cache';
 import { type Cone, coneFor } from './cone';

@@ -9,7 +9,7 @@ import { bundleCones, coneFor } from './cone';
 import type { MaskRunner } from './discover';
 import { parse, ValidationError } from '../schemas/validate';
 import { type AttentionParams, attentionParams } from '../schemas/attention';
-import { encodeDocument } from './lineEnds';
+import { encodeDocument } from './documentReading';
 import type { Encoding } from './tokenizer';
 import { scoringWindow, type Window } from './windows';
 

@@ -8,7 +8,7 @@ import { tokenCode } from './readoutText';
 import { type Edge, NodeWeights } from './nodeWeights';
 import { CIRCUIT_LIMITS } from '../schemas/circuit';
 import { averagingRunner, samePairPositions } from './samePair';
-import { encodeDocument } from './lineEnds';
+import { encodeDocument } from './documentReading';
 import { scoringWindow, type Window } from './windows';
 
 /**

@@ -10,7 +10,7 @@
 //     analysis checks the stretch's tokens against the whole document's once it has those, and
 //     paints the screen again from the whole plan should they differ (a bundle with another pattern);
 //   - its windows are the document's own there (./windows contentWindowsWithin).
-import { encodeDocument } from './lineEnds';
+import { encodeDocument } from './documentReading';
 import type { Encoding, TokenRanges, Tokenizer } from './tokenizer';
 import { type Window, withEot } from './windows';
 

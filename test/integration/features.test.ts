@@ -232,34 +232,45 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(checked >= 3, `strings checked: ${checked}`);
   });
 
-  test('a file with CRLF line ends (a Windows checkout) reads as its LF twin: the same values, highlights and hovers at the same places', async () => {
-    const twinPath = path.join(scratch, 'quotes_and_lists_crlf.py');
-    fs.writeFileSync(twinPath, fs.readFileSync(path.join(workspaceDir, 'quotes_and_lists.py'), 'utf8').replaceAll('\n', '\r\n'));
-    const at = (doc: vscode.TextDocument, offset: number) => `${doc.positionAt(offset).line}:${doc.positionAt(offset).character}`;
+  test('a file with CRLF line ends (a Windows checkout) or indented with tabs reads as its LF, space-indented twin: the same values, highlights and hovers at the same places', async () => {
+    const text = fs.readFileSync(path.join(workspaceDir, 'quotes_and_lists.py'), 'utf8');
+    const twins = { crlf: text.replaceAll('\n', '\r\n'), tabs: text.replace(/^(?: {4})+/gmu, (run) => '\t'.repeat(run.length / 4)) };
+    assert.ok(/^\t\S/mu.test(twins.tabs), 'the tab twin has indented lines');
+    // Where an offset is in the space-indented file: a tab of indentation is four of its columns.
+    const place = (doc: vscode.TextDocument, offset: number) => {
+      const { line, character } = doc.positionAt(offset);
+      const tabs = /^\t*/u.exec(doc.lineAt(line).text)![0].length;
+      return `${line}:${character + 3 * Math.min(tabs, character)}`;
+    };
     const seen = async (doc: vscode.TextDocument) => {
       const s = await stateWhere(doc.uri, (st) => (st.tokens?.length ?? 0) > 0 && (st.decorations?.spans.length ?? 0) > 0, `${path.basename(doc.fileName)} analysed`);
       return {
-        tokens: s.tokens!.map((t) => ({ at: at(doc, t.start), circuits: t.circuits, logitDiff: t.logitDiff })),
-        marks: s.decorations!.spans.map((m) => ({ at: at(doc, m.start), task: m.task, cls: m.cls, strength: m.strength })),
+        // tokens by index (a token of spaces can take part of a tab, so only its line is the same)
+        tokens: s.tokens!.map((t) => ({ line: doc.positionAt(t.start).line, circuits: t.circuits, logitDiff: t.logitDiff })),
+        // marks by where they end: each on a quote or bracket, after the indentation
+        marks: s.decorations!.spans.map((m) => ({ end: place(doc, m.end), task: m.task, cls: m.cls, strength: m.strength })),
       };
+    };
+    const line = text.split('\n').findIndex((l) => l.startsWith(IN_VALUE.line));
+    const hoverAt = async (doc: vscode.TextDocument) => {
+      const hover = await hoverText(doc.uri, new vscode.Position(line, IN_VALUE.col));
+      return hover.replace(/\(command:[^)]*\)/g, '(command)'); // its links name the file and the offset
     };
     // each while it is on screen: the highlights are the visible editors'
     const lf = (await openFixture('quotes_and_lists.py')).document;
     const fromLf = await seen(lf);
-    const crlf = (await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(twinPath))).document;
-    assert.equal(crlf.eol, vscode.EndOfLine.CRLF, 'VS Code keeps the file\'s CRLF');
-    const fromCrlf = await seen(crlf);
     assert.ok(fromLf.marks.some((m) => m.task === 'bracket_counting') && fromLf.marks.some((m) => m.task === QUOTE), 'both tasks are marked in the file');
-    assert.deepEqual(fromCrlf, fromLf);
-    const line = lf.getText().split('\n').findIndex((l) => l.startsWith(IN_VALUE.line));
-    const hoverAt = async (doc: vscode.TextDocument) => {
-      const text = await hoverText(doc.uri, new vscode.Position(line, IN_VALUE.col));
-      return text.replace(/\(command:[^)]*\)/g, '(command)'); // its links name the file and the offset
-    };
     const hover = await hoverAt(lf);
     assert.match(hover, /The model expects/);
-    assert.equal(await hoverAt(crlf), hover);
-    await screenshot('crlf-twin-highlights');
+    for (const [name, twin] of Object.entries(twins)) {
+      const twinPath = path.join(scratch, `quotes_and_lists_${name}.py`);
+      fs.writeFileSync(twinPath, twin);
+      const doc = (await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(twinPath))).document;
+      if (name === 'crlf') assert.equal(doc.eol, vscode.EndOfLine.CRLF, 'VS Code keeps the file\'s CRLF');
+      assert.deepEqual(await seen(doc), fromLf, name);
+      assert.equal(await hoverAt(doc), hover, name);
+      await screenshot(`${name}-twin-highlights`);
+    }
   });
 
   test('"Show circuit at cursor" in a string opens the quote circuit; ablating its key nodes moves the prediction and marks the flipped predictions in the editor; reset clears them', async () => {

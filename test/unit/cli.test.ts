@@ -124,14 +124,23 @@ test('a byte-order mark is not text: a file with one reads as the editor reads i
   assert.equal(cli('analyze', marked, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
 });
 
-test('CRLF line ends read as LF: the same top tokens and circuit values at every token, the same words at a position', { skip: noDist || noBundle }, () => {
-  const crlf = path.join(tempDir('ci-crlf-'), 'crlf.py');
-  fs.writeFileSync(crlf, fs.readFileSync(sample, 'utf8').replaceAll('\n', '\r\n'));
+test('CRLF line ends read as LF, tabs of indentation as spaces: the same top tokens and circuit values at every token, the same words at a position', { skip: noDist || noBundle }, () => {
+  const dir = tempDir('ci-twins-');
   const read = (f: string) => (JSON.parse(cli('analyze', f, '--json', '--provider', 'cpu', '--top', '2').stdout) as { tokens: { next: unknown; circuits: unknown }[] }).tokens.map((t) => [t.next, t.circuits]);
-  const fromCrlf = read(crlf);
-  assert.ok(fromCrlf.length > 0);
-  assert.deepEqual(fromCrlf, read(sample));
-  assert.equal(cli('analyze', crlf, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
+  const asWritten = read(sample);
+  const text = fs.readFileSync(sample, 'utf8');
+  const twins = { crlf: text.replaceAll('\n', '\r\n'), tabs: text.replace(/^(?: {4})+/gmu, (run) => '\t'.repeat(run.length / 4)) };
+  assert.notEqual(twins.tabs, text, 'the sample has indented lines');
+  for (const [name, twin] of Object.entries(twins)) {
+    const file = path.join(dir, `${name}.py`);
+    fs.writeFileSync(file, twin);
+    const fromTwin = read(file);
+    assert.ok(fromTwin.length > 0);
+    assert.deepEqual(fromTwin, asWritten, name);
+    const inHello = (t: string) => `2:${t.split('\n')[1].indexOf('hello') + 2}`; // line 2's `e` of hello (1-based column)
+    const words = (f: string, t: string) => cli('analyze', f, '--at', inHello(t), '--provider', 'cpu').stdout.replace(/^ *2:\d+/u, ''); // less the token's column, which tabs change
+    assert.equal(words(file, twin), words(sample, text), name);
+  }
 });
 
 test('one-line errors with their exit status: 2 bad command line, 3 input refused, 4 broken bundle', { skip: noDist }, () => {
