@@ -171,9 +171,25 @@ export function readSource(file: string, maxBytes: number): string {
   const why = binaryReason(raw);
   if (why) throw new InputError(`${file} looks binary (${why}); only text files can be analysed`);
   const text = raw.toString('utf8');
+  const undecodable = undecodableNote(raw, text);
+  if (undecodable) process.stderr.write(`note: ${file} ${undecodable}\n`);
   // VS Code hands the extension a document without its byte-order mark (and Python ignores one): read
   // without it here too, the file has the editor's tokens, values and LINE:COL
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * What to tell about bytes that are not UTF-8, or undefined when all are. They are read as U+FFFD, as VS Code
+ * shows such a file with its default encoding, so the CLI's tokens are the editor's; the note says so, and
+ * names the encoding a PEP 263 coding line declares (Python decodes the file with that one).
+ */
+export function undecodableNote(raw: Buffer, text: string): string | undefined {
+  const replaced = text.split('\ufffd').length - 1 - (raw.toString('latin1').split('\xef\xbf\xbd').length - 1); // less the U+FFFD the file itself holds
+  if (replaced <= 0) return undefined;
+  const line = text.slice(0, text.indexOf('\ufffd')).split('\n').length;
+  const declared = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/mu.exec(text.split('\n', 2).join('\n'))?.[1];
+  const encoding = declared ? `; its coding line says ${declared}, which VS Code reads with "Reopen with Encoding"` : '';
+  return `is not UTF-8: ${replaced.toLocaleString('en-US')} byte sequence${replaced === 1 ? '' : 's'} (the first on line ${line}) read as \ufffd, as VS Code shows them by default${encoding}`;
 }
 
 /** Why these bytes are not text, or undefined: a NUL byte anywhere, or over 10 % control characters in the first 64 KB. */

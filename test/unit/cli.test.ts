@@ -124,6 +124,22 @@ test('a byte-order mark is not text: a file with one reads as the editor reads i
   assert.equal(cli('analyze', marked, '--at', '2:13', '--provider', 'cpu').stdout, cli('analyze', sample, '--at', '2:13', '--provider', 'cpu').stdout);
 });
 
+test('bytes that are not UTF-8 are read as U+FFFD, as VS Code shows them, with a note that says so and names a declared coding', { skip: noDist || noBundle }, () => {
+  const dir = tempDir('ci-latin1-');
+  const latin1 = path.join(dir, 'latin1.py');
+  fs.writeFileSync(latin1, Buffer.from('# -*- coding: latin-1 -*-\nname = "caf\xe9"\nitems = [[1, 2], [3]]\n', 'latin1'));
+  const r = cli('analyze', latin1, '--json', '--provider', 'cpu', '--top', '0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /latin1\.py is not UTF-8: 1 byte sequence \(the first on line 2\) read as \ufffd, as VS Code shows them by default; its coding line says latin-1/u);
+  const tokens = (JSON.parse(r.stdout) as { tokens: { text: string }[] }).tokens;
+  assert.equal(tokens.map((t) => t.text).join(''), '# -*- coding: latin-1 -*-\nname = "caf\ufffd"\nitems = [[1, 2], [3]]\n', 'the tokens tile the text as decoded');
+  const ownReplacement = path.join(dir, 'replacement.py');
+  fs.writeFileSync(ownReplacement, 'name = "caf\ufffd"\n'); // valid UTF-8 that holds a U+FFFD itself
+  const plain = cli('analyze', ownReplacement, '--json', '--provider', 'cpu', '--top', '0');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /not UTF-8/u);
+});
+
 test('CRLF line ends read as LF, tabs of indentation as spaces: the same top tokens and circuit values at every token, the same words at a position', { skip: noDist || noBundle }, () => {
   const dir = tempDir('ci-twins-');
   const read = (f: string) => (JSON.parse(cli('analyze', f, '--json', '--provider', 'cpu', '--top', '2').stdout) as { tokens: { next: unknown; circuits: unknown }[] }).tokens.map((t) => [t.next, t.circuits]);
