@@ -7,9 +7,9 @@
 // Read this way both give the very numbers of the LF, space-indented file.
 //
 // The tokens keep the document's own UTF-16 ranges, so every view places its marks where they are: a
-// token ending inside a tab's four spaces ends after the tab, so the spaces a token takes from a tab
-// belong to the token that holds its last one (` return` after two tabs covers `return`); a token of
-// spaces wholly inside one tab's four is empty. A CRLF's line-end token covers both characters. A lone
+// token that ends inside a tab's four spaces ends after the tab, so each tab belongs to the token that
+// holds its first space (after two tabs, ` return` covers `return`), and a token of spaces that starts
+// and ends inside one tab's four is empty. A CRLF's line-end token covers both characters. A lone
 // `\r`, and a tab after the indentation, are read as written.
 import type { CompactEncoding, Encoding, Tokenizer } from './tokenizer';
 

@@ -27,7 +27,7 @@ const expected = (text: string): string => text.replaceAll('\r\n', '\n').replace
 /**
  * The encoding of `text` as the model reads it: the read text's ids, and ranges that tile `text` where
  * each token's end, read, is where the read token ends — or up to three spaces past it, when the token
- * ends inside the four spaces of a tab (the tab then belongs to the token after).
+ * ends inside the four spaces of a tab (the token then takes the whole tab).
  */
 function assertReadAsTrained(text: string): void {
   const read = expected(text);
@@ -57,7 +57,7 @@ test('a CRLF file is tokenized as its LF twin, each line-end token covering its 
   assert.deepEqual(encodeDocument(tok, 'a\rb\r\r'), tok.encode('a\rb\r\r'), 'a lone \\r stays');
 });
 
-test('a tab-indented file is tokenized as its space-indented twin; a token of spaces ending inside a tab gives the tab to the token after', () => {
+test('a tab-indented file is tokenized as its space-indented twin; a token ending inside a tab takes the whole tab', () => {
   const tabs = tabbed(lf);
   assert.ok(/^\t\t\S/mu.test(tabs), 'the twin has lines indented by two tabs');
   assertReadAsTrained(tabs);
