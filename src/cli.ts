@@ -183,7 +183,8 @@ export function readSource(file: string, maxBytes: number): string {
  * shows such a file with its default encoding, so the CLI's tokens are the editor's; the note says so, and
  * names the encoding a PEP 263 coding line declares (Python decodes the file with that one).
  */
-export function undecodableNote(raw: Buffer, text: string): string | undefined {
+function undecodableNote(raw: Buffer, text: string): string | undefined {
+  if (!text.includes('\ufffd')) return undefined; // most files: no second pass over the bytes
   const replaced = text.split('\ufffd').length - 1 - (raw.toString('latin1').split('\xef\xbf\xbd').length - 1); // less the U+FFFD the file itself holds
   if (replaced <= 0) return undefined;
   const line = text.slice(0, text.indexOf('\ufffd')).split('\n').length;
