@@ -184,10 +184,11 @@ export function readSource(file: string, maxBytes: number): string {
  * names the encoding a PEP 263 coding line declares (Python decodes the file with that one).
  */
 function undecodableNote(raw: Buffer, text: string): string | undefined {
-  if (!text.includes('\ufffd')) return undefined; // most files: no second pass over the bytes
+  const first = text.indexOf('\ufffd');
+  if (first < 0) return undefined; // most files: no second pass over the bytes
   const replaced = text.split('\ufffd').length - 1 - (raw.toString('latin1').split('\xef\xbf\xbd').length - 1); // less the U+FFFD the file itself holds
   if (replaced <= 0) return undefined;
-  const line = text.slice(0, text.indexOf('\ufffd')).split('\n').length;
+  const line = text.slice(0, first).split('\n').length;
   const declared = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/mu.exec(text.split('\n', 2).join('\n'))?.[1];
   const encoding = declared ? `; its coding line says ${declared}, which VS Code reads with "Reopen with Encoding"` : '';
   return `is not UTF-8: ${replaced.toLocaleString('en-US')} byte sequence${replaced === 1 ? '' : 's'} (the first on line ${line}) read as \ufffd, as VS Code shows them by default${encoding}`;

@@ -8,6 +8,7 @@ import { binaryReason, DEFAULT_MAX_BYTES, EXIT, offsetOf, parseArgs, parseBytes,
 import { DocumentAnalyzer } from '../../src/core/analysis';
 import { openModel } from '../../src/core/openModel';
 import { tempDir } from './tempDirs';
+import { crlfTwin, tabTwin } from './fixtures';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const bin = path.join(root, 'bin/circuit-inspector.js');
@@ -145,7 +146,7 @@ test('CRLF line ends read as LF, tabs of indentation as spaces: the same top tok
   const read = (f: string) => (JSON.parse(cli('analyze', f, '--json', '--provider', 'cpu', '--top', '2').stdout) as { tokens: { next: unknown; circuits: unknown }[] }).tokens.map((t) => [t.next, t.circuits]);
   const asWritten = read(sample);
   const text = fs.readFileSync(sample, 'utf8');
-  const twins = { crlf: text.replaceAll('\n', '\r\n'), tabs: text.replace(/^(?: {4})+/gmu, (run) => '\t'.repeat(run.length / 4)) };
+  const twins = { crlf: crlfTwin(text), tabs: tabTwin(text) };
   assert.notEqual(twins.tabs, text, 'the sample has indented lines');
   for (const [name, twin] of Object.entries(twins)) {
     const file = path.join(dir, `${name}.py`);

@@ -11,13 +11,11 @@ import { loadBundle } from '../../src/core/bundle';
 import { encodeDocument, encodeDocumentCompact } from '../../src/core/documentReading';
 import { Runner } from '../../src/core/runner';
 import { Tokenizer } from '../../src/core/tokenizer';
+import { crlfTwin, tabTwin } from './fixtures';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const tok = Tokenizer.fromJson(fs.readFileSync(path.join(root, 'test/fixtures/tokenizer.json'), 'utf8'));
 const lf = fs.readFileSync(path.join(root, 'test/fixtures/workspace/stdlib_ntpath.py'), 'utf8');
-const crlf = (text: string): string => text.replaceAll('\n', '\r\n');
-/** Each four spaces that start a line as a tab (the file's indentation in tabs). */
-const tabbed = (text: string): string => text.replace(/^(?: {4})+/gmu, (run) => '\t'.repeat(run.length / 4));
 /**
  * The text the model should read, written independently of the module: CRLF as LF, and the tabs in the
  * white space that starts a line (after an LF: a lone `\r` is no line end here) as four spaces each.
@@ -49,7 +47,7 @@ function assertReadAsTrained(text: string): void {
 }
 
 test('a CRLF file is tokenized as its LF twin, each line-end token covering its \\r\\n', () => {
-  assertReadAsTrained(crlf(lf));
+  assertReadAsTrained(crlfTwin(lf));
   const e = encodeDocument(tok, 'x = [1]\r\ny = 2\r\n');
   const closer = e.starts.findIndex((s, i) => 'x = [1]\r\ny = 2\r\n'.slice(s, e.ends[i]).includes(']'));
   assert.equal('x = [1]\r\ny = 2\r\n'.slice(e.starts[closer], e.ends[closer]), ']\r\n', 'the list close takes the whole line end, as `]\\n` would');
@@ -58,11 +56,11 @@ test('a CRLF file is tokenized as its LF twin, each line-end token covering its 
 });
 
 test('a tab-indented file is tokenized as its space-indented twin; a token ending inside a tab takes the whole tab', () => {
-  const tabs = tabbed(lf);
+  const tabs = tabTwin(lf);
   assert.ok(/^\t\t\S/mu.test(tabs), 'the twin has lines indented by two tabs');
   assertReadAsTrained(tabs);
   assert.deepEqual(encodeDocument(tok, tabs).ids, tok.encode(lf).ids);
-  assertReadAsTrained(crlf(tabs));
+  assertReadAsTrained(crlfTwin(tabs));
   const text = 'def f(a):\n\tif a:\n\t\treturn [a]\n';
   const e = encodeDocument(tok, text);
   const texts = e.ids.map((_, i) => text.slice(e.starts[i], e.ends[i]));
@@ -94,7 +92,7 @@ test('the real model gives a CRLF or tab-indented document the very numbers of i
     const done = (r: DocumentAnalysis | { status: 'cancelled' }): DocumentAnalysis => (assert.equal(r.status, 'done'), r as DocumentAnalysis);
     const L = done(await a.analyze(lf, NO_ABLATION, { nextTokens: true }));
     const line = (text: string, offset: number) => text.slice(0, offset).split('\n').length;
-    for (const [name, twin] of [['CRLF', crlf(lf)], ['tabs', tabbed(lf)], ['tabs and CRLF', crlf(tabbed(lf))]]) {
+    for (const [name, twin] of [['CRLF', crlfTwin(lf)], ['tabs', tabTwin(lf)], ['tabs and CRLF', crlfTwin(tabTwin(lf))]]) {
       const C = done(await a.analyze(twin, NO_ABLATION, { nextTokens: true }));
       assert.equal(C.tokens.map((t) => t.text).join(''), twin, `${name}: the tokens tile the document`);
       assert.equal(C.tokens.length, L.tokens.length, name);

@@ -34,3 +34,9 @@ export function shippedQuoteCircuit(): CircuitFile {
   if (!checked.ok) throw new Error(checked.error.message);
   return checked.value;
 }
+
+/** The text with CRLF line ends (a Windows checkout of it). */
+export const crlfTwin = (text: string): string => text.replaceAll('\n', '\r\n');
+
+/** The text indented with tabs: each four spaces that start a line as one tab. */
+export const tabTwin = (text: string): string => text.replace(/^(?: {4})+/gmu, (run) => '\t'.repeat(run.length / 4));
