@@ -30,7 +30,7 @@ from tokenizers import Tokenizer
 from . import model as model_mod
 from .model import GPT, GPTConfig, NodeHooks, abs_topk, n_nodes, node_layout
 from .resume import COMPACT_NAME
-from .train import CONFIGS, Batches, Schedule
+from .train import CONFIGS, Schedule, node_means
 
 OPSET = 17
 ONNX_INPUTS = ("input_ids", "node_mask", "node_fill", "watch", "score_from", "read_ids")
@@ -330,20 +330,6 @@ def _read_run(run: Path) -> tuple[dict, dict]:
     info["val_loss"] = evals[-1]["val_loss"] if evals else None
     info["curve"] = curve
     return ck, info
-
-
-@torch.no_grad()
-def node_means(gpt: GPT, val_bin: Path, windows: int = 64) -> np.ndarray:
-    """Mean of every node over `windows` random validation windows: the mean-ablation value. [N]"""
-    it = Batches(val_bin, 8, gpt.cfg.block_size, seed=7)
-    total = torch.zeros(n_nodes(gpt.cfg), dtype=torch.float64)
-    count = 0
-    for _ in range(max(1, windows // 8)):
-        x, _ = it.next()
-        _, nodes, _ = gpt(x, record=True)  # [B, T, N]
-        total += nodes.double().sum(dim=(0, 1))
-        count += nodes.shape[0] * nodes.shape[1]
-    return (total / count).float().numpy()
 
 
 def sparsify_initializers(m: onnx.ModelProto, min_zero_frac: float = 0.5) -> None:

@@ -47,7 +47,7 @@ def straight_through_mask(tau: torch.Tensor, temp: float, generator: torch.Gener
     """
     logit = tau / temp
     if generator is not None:
-        u = torch.rand(tau.shape, generator=generator).clamp(1e-6, 1 - 1e-6)
+        u = torch.rand(tau.shape, generator=generator).clamp(1e-6, 1 - 1e-6).to(tau.device)  # a CPU generator's draws
         logit = logit + (u.log() - (1 - u).log())
     soft = torch.sigmoid(logit)
     hard = (logit > 0).float()
@@ -66,6 +66,22 @@ def task_eval(gpt: GPT, examples, mask: torch.Tensor | None, fill: torch.Tensor)
     return tasks_mod.evaluate(gpt, examples, **kw)
 
 
+def mask_objective(
+    gpt: GPT, batch, mask: torch.Tensor, fill: torch.Tensor, k_coef: float, recover: float, full_diff: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pruning objective on one batch of task examples with `mask` [N] applied: task loss + λ·(open
+    nodes), plus the shortfall of the mean logit difference below `recover` × `full_diff` (the unablated
+    model's) when `full_diff` is given. → (objective, task loss)."""
+    ids, last, c, w = (t.to(mask.device) for t in tasks_mod.collate(batch))
+    logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
+    diff = tasks_mod.contrast(logits, last, c, w)  # [B]
+    task_loss = tasks_mod.contrast_loss(diff)
+    loss = task_loss + k_coef * mask.sum()
+    if full_diff is not None:
+        loss = loss + F.relu(recover - diff.mean() / full_diff)
+    return loss, task_loss
+
+
 def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, log=print) -> torch.Tensor:
     """Optimise τ [N] for task loss + λ·(open nodes) (+ the logit-difference shortfall when cfg.recover); returns τ."""
     for p in gpt.parameters():
@@ -80,14 +96,8 @@ def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, 
         raise ValueError(f"--mask-recover needs a model that does the task: its mean logit difference is {full_diff:.3f}")
     for step in range(cfg.steps):
         batch = rng.sample(examples, min(cfg.batch, len(examples)))
-        ids, last, c, w = tasks_mod.collate(batch)
         mask = straight_through_mask(tau, cfg.temp, g if step < cfg.steps * (1 - cfg.settle) else None)
-        logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
-        diff = tasks_mod.contrast(logits, last, c, w)  # [B]
-        task_loss = tasks_mod.contrast_loss(diff)
-        loss = task_loss + cfg.k_coef * mask.sum()
-        if full_diff is not None:
-            loss = loss + F.relu(cfg.recover - diff.mean() / full_diff)
+        loss, task_loss = mask_objective(gpt, batch, mask, fill, cfg.k_coef, cfg.recover, full_diff)
         lr = cfg.lr * (1 - step / cfg.steps)  # linear decay, no warmup
         for grp in opt.param_groups:
             grp["lr"] = lr

@@ -3,6 +3,8 @@
     python -m training.train --config small --out training/runs/small [--minutes 100] [--device cuda]
     python -m training.train --config small --out training/runs/small-focus --init-from training/runs/small \
         --steps 2000 --lr-scale 0.25 --focus 0.5     # fine-tune: already sparse, windows around task answers
+    python -m training.train --config depth-half-quotes --out training/runs/concentrate --init-from training/runs/depth-half-quotes \
+        --steps 3000 --focus 0 --concentrate single_double_quote=1e-2,bracket_counting=1e-3   # + task-mask objectives (concentrate.py)
 
 Resumable (checkpoint.pt is rewritten every --ckpt-every steps and on exit); the loss curve is
 saved as JSON lines (curve.jsonl: step, tokens, train loss, lr, density, and val loss at evals).
@@ -22,7 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from . import realcode, resume, sparsity, tasks
-from .model import GPT, GPTConfig
+from .concentrate import ConcentrateSpec, Concentrator
+from .corpus import read_jsonl
+from .model import GPT, GPTConfig, n_nodes
 from .tokenizer import load as load_tokenizer
 
 CONFIGS = {
@@ -174,6 +178,20 @@ def evaluate(model: GPT, data: Path, batch: int, seq: int, n_batches: int = 8) -
     return float(np.mean(losses))
 
 
+@torch.no_grad()
+def node_means(gpt: GPT, val_bin: Path, windows: int = 64) -> np.ndarray:
+    """Mean of every node over `windows` random validation windows: the mean-ablation value. [N]"""
+    it = Batches(val_bin, 8, gpt.cfg.block_size, seed=7)
+    total = torch.zeros(n_nodes(gpt.cfg), dtype=torch.float64)
+    count = 0
+    for _ in range(max(1, windows // 8)):
+        x, _ = it.next()
+        _, nodes, _ = gpt(x, record=True)  # [B, T, N]
+        total += nodes.double().sum(dim=(0, 1))
+        count += nodes.shape[0] * nodes.shape[1]
+    return (total / count).float().numpy()
+
+
 def make_optimizer(model: GPT, lr: float) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.ndim == 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -252,31 +270,46 @@ def run_weights(run: Path, device) -> dict[str, torch.Tensor]:
     raise SystemExit(f"--init-from {run}: neither checkpoint.pt nor {resume.COMPACT_NAME} is there")
 
 
-def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> tuple[int, int, int | None, dict | None, bool]:
+@dataclass
+class Resumed:
+    """Where a run starts: its step and tokens so far, its saved total (None for a new run), its fine-tune
+    spec, whether the optimizer's moments start again, and a concentrating run's masks (concentrate.py)."""
+
+    step: int = 0
+    tokens: int = 0
+    total_steps: int | None = None
+    finetune: dict | None = None
+    fresh_moments: bool = False
+    taus: dict | None = None
+
+
+def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None, log) -> Resumed:
     """Resume from checkpoint.pt (weights and optimizer) or else from the committed compact
-    resume.pt (weights only: the optimizer's moments start again).
-    → (step, tokens, total or None, finetune, whether the moments are fresh)."""
+    resume.pt (weights only: the optimizer's moments start again)."""
     ckpt_path, compact_path = out / "checkpoint.pt", out / resume.COMPACT_NAME
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         log(f"resumed from {ckpt_path} at step {ck['step']}")
-        return ck["step"], ck["tokens"], ck["total_steps"], ck.get("finetune"), False
+        return Resumed(ck["step"], ck["tokens"], ck["total_steps"], ck.get("finetune"), False, ck.get("taus"))
     if compact_path.exists():
         state, meta = resume.load_compact(compact_path, device)
         model.load_state_dict(state)
         log(f"resumed from the compact {compact_path} at step {meta['step']} (fresh optimizer moments)")
-        return meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune"), True
+        return Resumed(meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune"), True, meta.get("taus"))
     if finetune:
         model.load_state_dict(run_weights(Path(finetune["init_from"]), device))
         log(f"fine-tuning {finetune}")
-    return 0, 0, None, finetune, False
+    return Resumed(finetune=finetune)
 
 
-def train_step(model: GPT, opt, schedule: Schedule, batches: Batches, sparse, step: int, device) -> tuple[float, int, float]:
-    """One optimizer step from `step` to `step + 1`, weights projected to the new step's density;
-    returns (loss, tokens in the batch, learning rate)."""
+def train_step(
+    model: GPT, opt, schedule: Schedule, batches: Batches, sparse, step: int, device, concentrator: Concentrator | None = None
+) -> tuple[float, int, float]:
+    """One optimizer step from `step` to `step + 1`, weights projected to the new step's density (with a
+    concentrator, its task-mask objectives join the loss and its masks step too); returns (language-model
+    loss, tokens in the batch, learning rate)."""
     schedule.apply(model, step)
     lr = schedule.lr(step)
     for g in opt.param_groups:
@@ -284,12 +317,31 @@ def train_step(model: GPT, opt, schedule: Schedule, batches: Batches, sparse, st
     x, y = batches.next(device)  # (batch, seq) each
     logits, _, _ = model(x)  # (batch, seq, vocab)
     loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    total = loss if concentrator is None else loss + concentrator.loss(model, step)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if concentrator:
+        concentrator.zero_grad()
+    total.backward()
     normalize_grad_rms_(model.parameters())
     opt.step()
     sparsity.project_model_(sparse, schedule.density(step + 1))
+    if concentrator:
+        concentrator.step(model, step)
     return loss.item(), x.numel(), lr
+
+
+def make_concentrator(finetune: dict | None, model: GPT, data_dir: Path, total_steps: int, seed: int, taus: dict | None, device) -> Concentrator | None:
+    """A concentrating fine-tune's masks over its tasks' training examples (the test examples stay unseen),
+    ablating to node means measured on validation text; None for any other run."""
+    if not (finetune or {}).get("concentrate"):
+        return None
+    spec = ConcentrateSpec(**finetune["concentrate"])
+    all_tasks = tasks.build_tasks(load_tokenizer(data_dir / "tokenizer.json"), read_jsonl(data_dir / "corpus_val.jsonl"))
+    unknown = sorted(set(spec.tasks) - set(all_tasks))
+    if unknown:
+        raise SystemExit(f"--concentrate: no task named {', '.join(unknown)} (tasks: {', '.join(sorted(all_tasks))})")
+    examples = {name: all_tasks[name].train for name in spec.tasks}
+    return Concentrator(spec, model, examples, lambda m: torch.from_numpy(node_means(m, data_dir / "val.bin")).to(device), total_steps, seed, taus)
 
 
 def make_batches(spec: dict, data_dir: Path, seed: int, finetune: dict | None, log) -> Batches:
@@ -363,10 +415,12 @@ def train(
     opt = make_optimizer(model, spec["lr"])
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, curve_path = out / "checkpoint.pt", out / "curve.jsonl"
-    step, tokens, saved_total, finetune, fresh_moments = load_resume_state(out, model, opt, device, finetune, log)
-    if saved_total and not retarget:
-        total_steps = saved_total
-    schedule = Schedule(spec, total_steps, finetune, rewarm_from=step if fresh_moments else None)
+    resumed = load_resume_state(out, model, opt, device, finetune, log)
+    step, tokens, finetune = resumed.step, resumed.tokens, resumed.finetune
+    if resumed.total_steps and not retarget:
+        total_steps = resumed.total_steps
+    schedule = Schedule(spec, total_steps, finetune, rewarm_from=step if resumed.fresh_moments else None)
+    concentrator = make_concentrator(finetune, model, data_dir, total_steps, seed, resumed.taus, device)
     batches = make_batches(spec, data_dir, seed + step, finetune, log)
     probe = realcode.Probe(data_dir, PROBE_CASES) if spec.get("mixture") else None
     sparse = model.sparse_parameters()
@@ -374,22 +428,28 @@ def train(
 
     def save() -> None:
         meta = {"step": step, "tokens": tokens, "total_steps": total_steps, "config": config, "model_config": cfg.to_dict(), "finetune": finetune}
+        if concentrator:
+            meta["taus"] = concentrator.taus()
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), **meta}, ckpt_path)
         resume.save_compact(model, meta, out / resume.COMPACT_NAME)
 
     first_step, fit_from = step, None
     with curve_path.open("a") as curve:
         while step < total_steps:
-            loss, n_tokens, lr = train_step(model, opt, schedule, batches, sparse, step, device)
+            loss, n_tokens, lr = train_step(model, opt, schedule, batches, sparse, step, device, concentrator)
             step += 1
             if fit and step - first_step == FIT_FROM:
                 fit_from = time.time()
             if fit and step - first_step == FIT_AFTER:
                 pace = (time.time() - fit_from) / (FIT_AFTER - FIT_FROM)  # seconds a step
                 total_steps = schedule.total = step + int(FIT_SHARE * (minutes * 60 - (time.time() - t0)) / pace)
+                if concentrator:
+                    concentrator.total = total_steps
                 log(f"{pace * 1000:.1f} ms a step: the schedule now ends at step {total_steps}")
             tokens += n_tokens
             row = curve_row(model, schedule, step, tokens, loss, lr, time.time() - t0)
+            if concentrator:
+                row["concentrate"] = concentrator.curve()
             evaluated = step % cadence.eval_every == 0 or step == total_steps
             if evaluated:
                 evaluate_into(row, model, schedule, spec, data_dir, probe, total_steps, cadence.probe_every)
@@ -429,6 +489,11 @@ def main() -> None:
     ap.add_argument("--afrac-until", type=float, default=0.5, help="fine-tune: share of the steps over which --afrac-from anneals")
     ap.add_argument("--density-from", type=float, help="fine-tune: weight density at the first step, annealed to the config's")
     ap.add_argument("--density-until", type=float, default=0.5, help="fine-tune: share of the steps over which --density-from anneals")
+    ap.add_argument(
+        "--concentrate",
+        help="fine-tune: learn a node mask per task with the weights and add its pruning objective to the loss, as TASK=λ[,TASK=λ] (concentrate.py)",
+    )
+    ap.add_argument("--concentrate-weight", type=float, default=ConcentrateSpec.weight, help="fine-tune: the mask objectives' weight beside the LM loss")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -442,6 +507,11 @@ def main() -> None:
             finetune |= {"afrac_from": args.afrac_from, "afrac_until": args.afrac_until}
         if args.density_from is not None:
             finetune |= {"density_from": args.density_from, "density_until": args.density_until}
+        if args.concentrate:
+            coefs = {name: float(coef) for name, coef in (pair.split("=") for pair in args.concentrate.split(","))}
+            finetune["concentrate"] = ConcentrateSpec(coefs, args.concentrate_weight).to_dict()
+    elif args.concentrate:
+        ap.error("--concentrate needs --init-from (it fine-tunes a trained model)")
     if args.fit_minutes and not args.minutes:
         ap.error("--fit-minutes needs --minutes")
     cadence = Cadence(args.eval_every, args.probe_every, args.ckpt_every, args.curve_every)
