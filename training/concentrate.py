@@ -80,6 +80,7 @@ class Concentrator:
     ):
         self.spec, self.total, self.node_means = spec, total_steps, node_means
         N = n_nodes(model.cfg)
+        device = next(model.parameters()).device  # τ lives with the weights; the noise is drawn on the CPU (straight_through_mask)
         self.generator = torch.Generator().manual_seed(seed)
         self.masks: dict[str, TaskMask] = {}
         for i, (name, coef) in enumerate(spec.tasks.items()):
@@ -87,7 +88,7 @@ class Concentrator:
                 tau = torch.tensor(taus[name], dtype=torch.float32)
             else:
                 tau = (INIT_BIAS + INIT_SCALE * torch.randn(N, generator=self.generator)).clamp(-1, 1)
-            tau.requires_grad_(True)
+            tau = tau.to(device).requires_grad_(True)
             opt = torch.optim.AdamW([tau], lr=MASK_LR, weight_decay=0.0)
             self.masks[name] = TaskMask(examples[name], coef, tau, opt, random.Random(seed + i))
         self.refresh(model)
@@ -105,7 +106,7 @@ class Concentrator:
     def loss(self, model: GPT, step: int) -> torch.Tensor:
         """The weighted sum of every task's mask objective at this step (its gradient reaches the weights and τ)."""
         noise = self.generator if step < self.spec.noisy * self.total else None
-        total = torch.zeros(())
+        total = 0.0
         for m in self.masks.values():
             batch = m.rng.sample(m.examples, min(self.spec.batch, len(m.examples)))
             mask = straight_through_mask(m.tau, TEMPERATURE, noise)
@@ -138,4 +139,4 @@ class Concentrator:
 
     def taus(self) -> dict[str, list[float]]:
         """The masks to save with a checkpoint (2 × N floats: small enough for the compact resume file's meta)."""
-        return {name: [round(float(x), 5) for x in m.tau.detach()] for name, m in self.masks.items()}
+        return {name: [round(x, 5) for x in m.tau.detach().cpu().tolist()] for name, m in self.masks.items()}

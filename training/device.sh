@@ -9,8 +9,10 @@
 #   bash training/device.sh light            here: training/runs and models out of the tree that travels (untracked, excluded) …
 #   bash training/device.sh heavy            here: … and back, before anything is committed
 #   bash training/device.sh size [PATH…]     here: MiB a call would send: the tree (tracked, and untracked not ignored), .device, PATHs carried
-#   bash training/device.sh train ARGS…      there: unpack .device/data, then `python -m training.train ARGS` on CUDA
-#                                            with --out $OUT/run; resume.pt, curve.jsonl and the log land in $OUT
+#   bash training/device.sh train NAME ARGS… there: unpack .device/data, then `python -m training.train ARGS` on CUDA;
+#                                            $OUT/NAME.tar holds the run's resume.pt, curve.jsonl and train.log
+#   bash training/device.sh plan FILE        there: each line of FILE ("NAME ARGS…") one such run, all at once on the one
+#                                            GPU (small models leave most of it idle), one tar each: 8 files come back at most
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-training/data}
@@ -23,6 +25,31 @@ EXCLUDE=.git/info/exclude
 STAY=(training/runs models)
 
 mib() { awk '{s += $1} END {printf "%.1f", s / 1048576}'; }
+
+# there: the packed arrays into $DATA, once for all the runs of a call; then a check that the GPU is seen
+unpack() {
+  PY=${PY:-python3} DEVICE=${DEVICE:-cuda}
+  mkdir -p $DATA
+  # Python's lzma: the machine's image may have no xz
+  $PY -c 'import lzma, shutil, sys
+for f in sys.argv[3:]:
+    with lzma.open(f"{sys.argv[1]}/{f}.xz") as src, open(f"{sys.argv[2]}/{f}", "wb") as dst: shutil.copyfileobj(src, dst)' $PACKED $DATA "${FILES[@]}"
+  [ "$DEVICE" = cpu ] || $PY -c 'import torch; assert torch.cuda.is_available(), "no CUDA here"; print("GPU:", torch.cuda.get_device_name(0))'
+}
+
+# there: one run (NAME ARGS…) into $OUT/NAME, then only what resumes it here (resume.pt) and what tells how it
+# went (curve, log) into $OUT/NAME.tar; checkpoint.pt (weights + moments) stays there. A run that failed
+# still leaves its log.
+train_one() {
+  local name=$1 status=0
+  shift
+  mkdir -p "$OUT/$name"
+  PYTHONUNBUFFERED=1 $PY -m training.train --device "$DEVICE" --data "$DATA" --out "$OUT/$name" "$@" > "$OUT/$name/train.log" 2>&1 || status=$?
+  cat "$OUT/$name/train.log"
+  (cd "$OUT/$name" && tar -cf "../$name.tar" train.log $(ls resume.pt curve.jsonl 2>/dev/null))
+  rm -rf "${OUT:?}/$name"
+  return $status
+}
 
 case "${1:-}" in
   pack)
@@ -58,18 +85,25 @@ case "${1:-}" in
   train)
     shift
     : "${OUT:?train runs on the device machine, where OUT names the folder that comes back}"
-    # DEVICE=cpu and PY=.venv/bin/python try it here (training/tests/test_device.py)
-    PY=${PY:-python3} DEVICE=${DEVICE:-cuda}
-    mkdir -p $DATA
-    # Python's lzma: the machine's image may have no xz
-    $PY -c 'import lzma, shutil, sys
-for f in sys.argv[3:]:
-    with lzma.open(f"{sys.argv[1]}/{f}.xz") as src, open(f"{sys.argv[2]}/{f}", "wb") as dst: shutil.copyfileobj(src, dst)' $PACKED $DATA "${FILES[@]}"
-    [ "$DEVICE" = cpu ] || $PY -c 'import torch; assert torch.cuda.is_available(), "no CUDA here"; print("GPU:", torch.cuda.get_device_name(0))'
-    PYTHONUNBUFFERED=1 $PY -m training.train --device "$DEVICE" --data "$DATA" --out "$OUT/run" "$@" 2>&1 | tee "$OUT/train.log"
-    # back: what resumes the run here (resume.pt) and what tells how it went; checkpoint.pt (weights + moments) stays there
-    mv "$OUT/run/resume.pt" "$OUT/run/curve.jsonl" "$OUT/"
-    rm -rf "$OUT/run"
+    unpack
+    train_one "$@"
+    ;;
+  plan)
+    : "${OUT:?plan runs on the device machine, where OUT names the folder that comes back}"
+    unpack
+    pids=() names=()
+    while read -r name args; do
+      [ -n "$name" ] || continue
+      # shellcheck disable=SC2086  # the plan's arguments are words
+      train_one "$name" $args > /dev/null 2>&1 &
+      pids+=($!) names+=("$name")
+    done < "$2"
+    failed=0
+    for i in "${!pids[@]}"; do
+      wait "${pids[$i]}" && echo "${names[$i]}: done" || { echo "${names[$i]}: failed"; failed=1; }
+      tar -xOf "$OUT/${names[$i]}.tar" train.log | tail -n 4 || true
+    done
+    exit $failed
     ;;
   *)
     sed -n '2,15p' "$0" >&2

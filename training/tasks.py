@@ -366,11 +366,12 @@ def evaluate(model, examples: list[Example], batch: int = 64, classes: list[dict
     """Contrast loss, accuracy and mean logit difference; with `classes`, the accuracy on each class's
     examples too (its answer among the class's tokens), since a model that always picks one side
     scores 50 % overall on a balanced set and far from it on one class."""
+    device = next(model.parameters()).device  # a GPU run evaluates as it trains; the differences come back to the CPU
     diffs = []
     for i in range(0, len(examples), batch):
-        ids, last, c, w = collate(examples[i : i + batch])
+        ids, last, c, w = (t.to(device) for t in collate(examples[i : i + batch]))
         logits, _, _ = model(ids, positions=last, **fwd)
-        diffs.append(contrast(logits, last, c, w))
+        diffs.append(contrast(logits, last, c, w).cpu())
     diff = torch.cat(diffs)
     out = {"loss": float(contrast_loss(diff)), "accuracy": float((diff > 0).float().mean()), "logit_diff": float(diff.mean()), "n": len(examples)}
     if classes:

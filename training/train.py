@@ -182,12 +182,13 @@ def evaluate(model: GPT, data: Path, batch: int, seq: int, n_batches: int = 8) -
 def node_means(gpt: GPT, val_bin: Path, windows: int = 64) -> np.ndarray:
     """Mean of every node over `windows` random validation windows: the mean-ablation value. [N]"""
     it = Batches(val_bin, 8, gpt.cfg.block_size, seed=7)
+    device = next(gpt.parameters()).device
     total = torch.zeros(n_nodes(gpt.cfg), dtype=torch.float64)
     count = 0
     for _ in range(max(1, windows // 8)):
-        x, _ = it.next()
+        x, _ = it.next(device)
         _, nodes, _ = gpt(x, record=True)  # [B, T, N]
-        total += nodes.double().sum(dim=(0, 1))
+        total += nodes.double().sum(dim=(0, 1)).cpu()
         count += nodes.shape[0] * nodes.shape[1]
     return (total / count).float().numpy()
 
