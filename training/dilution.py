@@ -82,19 +82,21 @@ def clearest_flip(rows: list[dict]) -> dict | None:
 
 
 def write_examples(results: dict[str, list[dict]], folder: Path) -> list[Path]:
-    """For each sweep that flips, a file with the unflipped base case and the clearest flipping case."""
+    """For each sweep that flips, a file whose first line is the clearest flipping case, with nothing before
+    it as the sweep scores it (a line above it is context: the base case, and even a comment line, made the
+    shipped model right there), and after it a comment with the base case's margin."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for (name, make), slug in zip(SWEEPS.items(), SLUGS):
         flipped = clearest_flip(results[name])
         if flipped is None:
             continue
-        base_left, base_rest, _ = make(0)
+        base = next(r for r in results[name] if r["length"] == 0)
         left, rest, _ = make(flipped["length"])
         path = folder / f"dilution_{slug}.py"
         path.write_text(
-            f"# {name}: right with length 0, wrong at length {flipped['length']} (right − wrong logit {flipped['logit_diff']:+.1f})\n"
-            f"{base_left}{base_rest}{left}{rest}"
+            f"{left}{rest}"
+            f"# {name}: right at length 0 (right − wrong logit {base['logit_diff']:+.1f}), wrong at length {flipped['length']} ({flipped['logit_diff']:+.1f})\n"
         )
         written.append(path)
     return written

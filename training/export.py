@@ -29,7 +29,7 @@ from tokenizers import Tokenizer
 
 from . import model as model_mod
 from .model import GPT, GPTConfig, NodeHooks, abs_topk, n_nodes, node_layout
-from .resume import COMPACT_NAME
+from .resume import COMPACT_NAME, load_compact
 from .train import CONFIGS, Schedule, node_means
 
 OPSET = 17
@@ -285,12 +285,13 @@ def load_run(run: Path) -> tuple[GPT, dict]:
     """The run's model, and what it is: config name, model config, steps, tokens, last validation loss
     and its loss curve. A fine-tune (train.py --init-from) counts its base run's steps and tokens too,
     its curve follows the base run's, and it says so. A run still inside its schedule gets the kept
-    fraction and bigram switch it had at its last step (a `depth` run is unsparsified early on)."""
+    fraction and bigram switch it had at its last step (a `depth` run is unsparsified early on). Without
+    checkpoint.pt (a new checkout; a run made on the GPU machine, which sends back only the compact file)
+    the weights are resume.pt's: the sparse matrices exact, the dense parts rounded to fp16, as info says."""
     ck, info = _read_run(run)
     if "model" not in ck:
-        raise FileNotFoundError(
-            f"{run / 'checkpoint.pt'} is missing (a new checkout has the run's {COMPACT_NAME} only): train.py resumes from it; prune and evaluate read the bundle's weights"
-        )
+        ck = {**ck, "model": load_compact(run / COMPACT_NAME)[0]}
+        info["weights_from"] = f"{COMPACT_NAME} (dense parts fp16)"
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
     Schedule(CONFIGS[ck["config"]], ck["total_steps"], ck.get("finetune")).apply(gpt, ck["step"])
@@ -745,6 +746,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("training/data"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", default=None)
+    ap.add_argument("--compute", default="2 CPU cores, PyTorch " + torch.__version__, help="what the run was trained on, for the provenance")
     ap.add_argument("--note", default="", help="free text for the provenance (e.g. how the run was scheduled)")
     ap.add_argument(
         "--graph-only",
@@ -770,7 +772,7 @@ def main() -> None:
         "steps": info["steps"],
         "tokens_seen": info["tokens"],
         "train_config": info["config"],
-        "compute": "2 CPU cores, PyTorch " + torch.__version__,
+        "compute": args.compute,
         **({"note": args.note} if args.note else {}),
         **({"finetune": info["finetune"]} if "finetune" in info else {}),
     }

@@ -5,14 +5,18 @@
 #
 # The recipe is issue 16's (training/EXPERIMENTS.md): the `depth` run (12,000 steps), the same model
 # fine-tuned 6,000 more steps at a quarter of its learning rate with AbsTopK keeping ½ instead of ¼
-# (`depth-half`), then 6,000 steps with 15 % of windows from quote-flipped files (`depth-half-quotes`).
+# (`depth-half`), then 6,000 steps with 15 % of windows from quote-flipped files (`depth-half-quotes`),
+# then 2,086 steps of 128 windows with the quote and bracket pruning objectives learned beside the
+# language-model loss (`concentrate-gpu`, concentrate.py; made on one H200 in 6 minutes, session 40).
 # The shipped models/pysparse-depth was made by these steps, except that the nonsense-task size
-# control was skipped (--no-nonsense, time); its MODEL_CARD says so.
+# control was skipped (--no-nonsense, time); its MODEL_CARD says so. BUNDLE_ONLY=1 skips the training
+# and makes the bundle from the last run (its checkpoint.pt, or its resume.pt); COMPUTE names the machines
+# in the provenance (by default how the shipped bundle was made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUNS=training/runs
-RUN=${RUN:-$RUNS/depth-half-quotes}
+RUN=${RUN:-$RUNS/concentrate-gpu}
 BUNDLE=${BUNDLE:-models/pysparse-depth}
 MINUTES=${MINUTES:-0}    # stop each training step (resumably) after this wall time; 0 = run to its steps
 FT=(--lr-scale 0.25 --focus 0)  # the fine-tunes: a quarter of the learning rate, no task-focused windows
@@ -20,10 +24,17 @@ FT=(--lr-scale 0.25 --focus 0)  # the fine-tunes: a quarter of the learning rate
 [ -f training/data/synth.bin ] || $PY -m training.prepare --out training/data
 [ -f training/data/quotes.bin ] || $PY -m training.prepare --out training/data --add-quotes
 train() { $PY -m training.train --threads 2 --minutes "$MINUTES" "$@"; }  # on CUDA when PyTorch sees a GPU
-train --config depth --out $RUNS/depth
-train --config depth-half --out $RUNS/depth-half --init-from $RUNS/depth --steps 6000 "${FT[@]}"
-train --config depth-half-quotes --out "$RUN" --init-from $RUNS/depth-half --steps 6000 "${FT[@]}"
-$PY -m training.export --run "$RUN" --out "$BUNDLE"
+if [ "${BUNDLE_ONLY:-0}" = 0 ]; then
+  train --config depth --out $RUNS/depth
+  train --config depth-half --out $RUNS/depth-half --init-from $RUNS/depth --steps 6000 "${FT[@]}"
+  train --config depth-half-quotes --out $RUNS/depth-half-quotes --init-from $RUNS/depth-half --steps 6000 "${FT[@]}"
+  # the GPU run's flags (training/device.sh; ~3 hours on 2 cores). It ran as --steps 1000000 --minutes 7
+  # --fit-minutes, which re-timed the schedule to 2,086 steps after its first 120 (EXPERIMENTS.md, session 40)
+  train --config depth-half-quotes --out "$RUN" --init-from $RUNS/depth-half-quotes --steps 2086 --batch 128 \
+    --eval-every 500 --probe-every 5000 --ckpt-every 2000 --curve-every 100 "${FT[@]}" \
+    --concentrate single_double_quote=0.01,bracket_counting=0.001
+fi
+$PY -m training.export --run "$RUN" --out "$BUNDLE" --compute "${COMPUTE:-2 CPU cores; the last fine-tune one NVIDIA H200 (PyTorch 2.11, CUDA)}"
 # every task: 2,000 mask steps, the last half without the mask noise (600 noisy steps at 3e-3 give the
 # fine-tuned models circuits of thousands of nodes; EXPERIMENTS.md, "Pruning longer and settled"), λ = 1e-3.
 # The quote and bracket masks are also asked to keep 90 % of the model's logit difference, and so are

@@ -41,7 +41,9 @@ def test_examples_are_written_for_the_sweeps_that_flip_at_the_most_wrong_length(
         assert (f"dilution_{slug}.py" in written) == bool(wrong)
         if wrong:
             left, rest, _ = make(wrong[0][1])
-            assert written[f"dilution_{slug}.py"].endswith(left + rest)
+            # the case first, with nothing before it (a line above would be its context), then one comment line
+            text = written[f"dilution_{slug}.py"]
+            assert text.startswith(left + rest) and text[len(left + rest) :].count("\n") == 1
 
 
 def test_card_text_names_the_first_and_the_most_wrong_length_or_says_none():
