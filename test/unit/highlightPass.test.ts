@@ -94,7 +94,8 @@ test('with our kernels a cone may end at any node location: the runner offers on
         if (!Number.isNaN(x)) assert.ok(Object.is(x, y), `${c.task} at token ${i}: ${x} vs ${y}`);
       });
     }
-    assert.ok(stops.size >= 3 && [...stops].some((s) => !cones.some((g) => g.upto === s)), `circuits stop where the bundle has no cone graph: ${[...stops].join()}`);
+    // the shipped circuits end at two locations, after either layer's attention, where no cone graph ends
+    assert.ok(stops.size >= 2 && [...stops].some((s) => !cones.some((g) => g.upto === s)), `circuits stop where the bundle has no cone graph: ${[...stops].join()}`);
     const N = bundle.layout.count;
     const kernelOnly = runner.cones.find((c) => c.onnxPath === undefined)?.upto;
     await assert.rejects(runner.run({ ids: BigInt64Array.of(1n), B: 1, T: 1, mask: new Float32Array(2 * N).fill(1), fill: new Float32Array(2 * N), maskRows: 2, watch: [0], scoreFrom: 0, readIds: BigInt64Array.of(1n), cone: kernelOnly }), /has no graph of its own, so it runs one mask row at a time$/);
