@@ -258,7 +258,7 @@ that has lost the opener is still right wherever it follows the file's double qu
 
 def limits_section(m: dict, p: dict, dilution: str) -> str:
     return f"""## Known limits
-- Small: {m["n_layer"]} layers trained for {p["tokens_seen"] / 1e6:.0f}M tokens on 2 CPU cores; its general next-token quality is far below any production code model.
+- Small: {m["n_layer"]} layers trained for {p["tokens_seen"] / 1e6:.0f}M tokens on {p.get("compute", "2 CPU cores")}; its general next-token quality is far below any production code model.
 - Context {m["block_size"]} tokens: a string or list opened more than ~{m["block_size"]} tokens earlier is out of reach.
 - Task contrasts follow this tokenizer (see `training/tasks.py`): after a first `]`, the bracket task compares `]` with `\\n`.
 - Context dilution (`python -m training.dilution`, the paper's predicted failure of depth read as an average over the context):
