@@ -287,11 +287,10 @@ def load_run(run: Path) -> tuple[GPT, dict]:
     its curve follows the base run's, and it says so. A run still inside its schedule gets the kept
     fraction and bigram switch it had at its last step (a `depth` run is unsparsified early on). Without
     checkpoint.pt (a new checkout; a run made on the GPU machine, which sends back only the compact file)
-    the weights are resume.pt's: the sparse matrices exact, the dense parts rounded to fp16, as info says."""
+    the weights are resume.pt's: the sparse matrices exact, the dense parts rounded to fp16."""
     ck, info = _read_run(run)
     if "model" not in ck:
         ck = {**ck, "model": load_compact(run / COMPACT_NAME)[0]}
-        info["weights_from"] = f"{COMPACT_NAME} (dense parts fp16)"
     gpt = GPT(GPTConfig(**ck["model_config"]))
     gpt.load_state_dict(ck["model"])
     Schedule(CONFIGS[ck["config"]], ck["total_steps"], ck.get("finetune")).apply(gpt, ck["step"])

@@ -867,16 +867,15 @@ export class DocumentAnalyzer {
     // moved by 1e-2 (next-token P 7.7 % against 6.8 %): a second value for one token (oneNumber.test). Scoring
     // the whole window from the token on is not exact either (the last layer then runs fewer rows). Further
     // reads in the window under the same ablation come from the cache.
-    const win = scored;
-    const key = resultKey(seq, win, true, ablation);
-    const store = this.shared.cache.get(key) ?? newStore(win.length - win.from);
+    const key = resultKey(seq, scored, true, ablation);
+    const store = this.shared.cache.get(key) ?? newStore(scored.length - scored.from);
     if (!this.complete(store, true)) {
       const { mask, fill } = ablationVectors(this.bundle, ablation);
-      DocumentAnalyzer.addPart(store, (await this.runWindows([win], seq, mask, fill, true, store.nodes.missing(this.watch), store.logits.missing(this.classIds)))[0]);
+      DocumentAnalyzer.addPart(store, (await this.runWindows([scored], seq, mask, fill, true, store.nodes.missing(this.watch), store.logits.missing(this.classIds)))[0]);
     }
     this.shared.cache.set(key, store);
     const res = this.view(store);
-    const j = i + 1 - win.start - win.from;
+    const j = i + 1 - scored.start - scored.from;
     const token = this.token(i, enc.ids[i], source, enc.starts[i], enc.ends[i], shift, res, j, options.thresholdScale ?? 1, taskApplies(this.bundle.circuits, enc, shift, documentScope(text)), true);
     const readouts: Record<string, Readout> = {};
     for (const c of this.bundle.circuits) readouts[c.task] = this.readoutOf(res, j, c.task);
