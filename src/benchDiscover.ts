@@ -24,9 +24,13 @@ interface Timed {
   readonly nodes: number;
 }
 
-/** The same nodes in the same order, with attributions that agree to the 4 decimals a Discovery is rounded to (one step of rounding apart at most). */
+/**
+ * The same nodes with attributions that agree to the 4 decimals a Discovery is rounded to (one step of
+ * rounding apart at most). Compared as sets: two nodes one rounding step apart may swap places.
+ */
 function sameCircuit(a: Discovery, b: Discovery): boolean {
-  return a.nodes.length === b.nodes.length && a.nodes.every((n, i) => n.id === b.nodes[i].id && Math.abs(n.attribution - b.nodes[i].attribution) <= 1.0001e-4);
+  const other = new Map(b.nodes.map((n) => [n.id, n.attribution]));
+  return a.nodes.length === b.nodes.length && a.nodes.every((n) => other.has(n.id) && Math.abs(n.attribution - (other.get(n.id) ?? NaN)) <= 1.0001e-4);
 }
 
 export async function discoveryNote(b: Bundle, r: Runner, source: readonly string[], log: (line: string) => void): Promise<string> {

@@ -117,8 +117,8 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     );
   }
   const labels = shippedLabels(bundle);
-  const nodeIds = found.nodes.map((f) => bundle.layout.id(f));
-  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  const shown = byShownAttribution(found.nodes.map((f) => ({ f, a: round(found.attribution[f]) })));
+  const nodeIds = shown.map(({ f }) => bundle.layout.id(f));
   return {
     position: { ...where(i), offset: enc.starts[i], token: text.slice(enc.starts[i], enc.ends[i]) },
     target: ref(target),
@@ -127,21 +127,35 @@ export async function discoverAt(bundle: Bundle, runner: MaskRunner, windows: (s
     top: ranked.slice(0, topN).map((id) => ({ ...ref(id), p: round(probs[id]) })),
     mode,
     full: { logit_diff: round(found.full), p_target: round(probs[target]), p_alt: round(probs[alt]) },
-    nodes: found.nodes.map((f, k) => ({ id: nodeIds[k], attribution: round(found.attribution[f]), label: labels.get(nodeIds[k]) ?? nodeIds[k] })),
+    nodes: shown.map(({ a }, k) => ({ id: nodeIds[k], attribution: a, label: labels.get(nodeIds[k]) ?? nodeIds[k] })),
     edges: NodeWeights.load(bundle).edges(nodeIds, target, alt),
     all_ablated: { logit_diff: round(found.allAblated), kept: round(found.allAblated / found.full) },
     circuit_only: { logit_diff: round(found.circuitOnly), kept: round(found.circuitOnly / found.full) },
     without_circuit: { logit_diff: round(found.withoutCircuit), kept: round(found.withoutCircuit / found.full) },
     rows: found.rows * Math.max(1, same.length), // each mask row runs at every position averaged
     ms: Math.round(performance.now() - started),
-    ...(options.everyNode ? { every_node: everyNode(bundle, found.attribution).map(({ f, a }) => ({ id: bundle.layout.id(f), attribution: round(a) })) } : {}),
+    ...(options.everyNode ? { every_node: everyNode(bundle, found.attribution).map(({ f, a }) => ({ id: bundle.layout.id(f), attribution: a })) } : {}),
     ...(options.average ? { averaged: { positions: same.map(where) } } : {}),
   };
 }
 
-/** Every node's flat index with its attribution, by |attribution|, largest first. */
+/** A number as a Discovery shows it: 4 decimals. */
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/**
+ * Nodes by the size of their shown (rounded) attribution, largest first, then by place in the model.
+ * Ordering by the unrounded values would let float noise at the 7th digit — which differs between the
+ * tail graphs and model.onnx, or CPU and CUDA — reorder nodes the reader sees as equal (often 0).
+ */
+function byShownAttribution(nodes: { f: number; a: number }[]): { f: number; a: number }[] {
+  return nodes.sort((x, y) => Math.abs(y.a) - Math.abs(x.a) || x.f - y.f);
+}
+
+/** Every node's flat index with its shown attribution, ordered as byShownAttribution. */
 function everyNode(bundle: Bundle, attribution: Float32Array): { f: number; a: number }[] {
-  return Array.from({ length: bundle.layout.count }, (_, f) => ({ f, a: attribution[f] })).sort((x, y) => Math.abs(y.a) - Math.abs(x.a));
+  return byShownAttribution(Array.from({ length: bundle.layout.count }, (_, f) => ({ f, a: round(attribution[f]) })));
 }
 
 /** Softmax over all V next-token logits after the last of `ids`, unablated [V]. */
