@@ -9,6 +9,14 @@ in which only ~18 nodes carry ≥ 5 % each). Here each task has a mask logit τ 
 gradient shuts the nodes a task can do without (through τ) while the weights learn to do the task through
 the nodes left open. The mask is not the circuit: after training, prune.py searches the model again from
 fresh masks with its usual settings, and the card reports what it finds there and on real code.
+
+That objective makes a small circuit *sufficient*; it does not make it *necessary*: the shipped model's
+9-node bracket circuit, mean-ablated, still leaves 65.8 % of the task's test examples right (and 61.2 %
+of networkx's list closes; EXPERIMENTS.md, session 41), because other nodes hold a weaker copy of the
+same count. With `exclusive` > 0 each step also runs the task with the mask's open nodes ablated and the
+rest of the model intact, and adds `exclusive` × the share of the model's logit difference that this rest
+still keeps (its positive part: the rest is asked to be at chance, not to prefer the wrong answer). The
+weights learn to drop the copies, and τ learns to open the nodes that hold one.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from .masks import mask_objective, straight_through_mask, task_eval
+from .masks import mask_objective, masked_diff, straight_through_mask, task_eval
 from .model import GPT, n_nodes
 from .tasks import Example
 
@@ -33,8 +42,9 @@ FULL_EXAMPLES = 256  # examples for the unablated model's mean logit difference 
 class ConcentrateSpec:
     """What a run concentrates: {task name: λ per open node}, the objectives' weight beside the LM loss,
     the share of the model's logit difference each mask is pushed to keep, the task batch, the share of
-    steps with the mask's logistic noise (settled after, as prune.py's --settle), and how often the node
-    means the masks ablate to are measured again (the weights move them)."""
+    steps with the mask's logistic noise (settled after, as prune.py's --settle), how often the node
+    means the masks ablate to are measured again (the weights move them), and the weight of the term that
+    asks the rest of the model, with each mask's nodes ablated, to be at chance on its task (0: none)."""
 
     tasks: dict[str, float]
     weight: float = 1.0
@@ -42,6 +52,7 @@ class ConcentrateSpec:
     batch: int = 32
     noisy: float = 0.75
     refresh_every: int = 50
+    exclusive: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -51,6 +62,7 @@ class ConcentrateSpec:
             "batch": self.batch,
             "noisy": self.noisy,
             "refresh_every": self.refresh_every,
+            "exclusive": self.exclusive,
         }
 
 
@@ -63,6 +75,7 @@ class TaskMask:
     rng: random.Random
     full_diff: float = 0.0
     last_task_loss: float = float("nan")
+    last_rest_share: float | None = None  # with `exclusive`: the share of full_diff the rest kept at the last step
 
 
 class Concentrator:
@@ -113,6 +126,11 @@ class Concentrator:
             # a model that no longer does a task gets no shortfall term (it would divide by ≤ 0)
             full = m.full_diff if m.full_diff > 0 else None
             objective, task_loss = mask_objective(model, batch, mask, self.fill, m.coef, self.spec.recover, full)
+            if self.spec.exclusive and full:
+                rest = masked_diff(model, batch, 1.0 - mask, self.fill)  # [B] the mask's open nodes ablated
+                rest_share = F.relu(rest).mean() / full
+                objective = objective + self.spec.exclusive * rest_share
+                m.last_rest_share = rest_share.item()
             total = total + objective
             m.last_task_loss = task_loss.item()
         return self.spec.weight * total
@@ -134,8 +152,14 @@ class Concentrator:
             self.refresh(model)
 
     def curve(self) -> dict:
-        """Each task's masked task loss at the last step and its open nodes after it, for curve.jsonl."""
-        return {name: {"task_loss": round(m.last_task_loss, 4), "open": int((m.tau > 0).sum())} for name, m in self.masks.items()}
+        """Each task's masked task loss at the last step, its open nodes after it and (with `exclusive`) the
+        share of the logit difference the rest of the model kept, for curve.jsonl."""
+        rows = {}
+        for name, m in self.masks.items():
+            rows[name] = {"task_loss": round(m.last_task_loss, 4), "open": int((m.tau > 0).sum())}
+            if m.last_rest_share is not None:
+                rows[name]["rest_keeps"] = round(m.last_rest_share, 4)
+        return rows
 
     def taus(self) -> dict[str, list[float]]:
         """The masks to save with a checkpoint (2 × N floats: small enough for the compact resume file's meta)."""

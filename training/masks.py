@@ -72,14 +72,19 @@ def mask_objective(
     """The pruning objective on one batch of task examples with `mask` [N] applied: task loss + λ·(open
     nodes), plus the shortfall of the mean logit difference below `recover` × `full_diff` (the unablated
     model's) when `full_diff` is given. → (objective, task loss)."""
-    ids, last, c, w = (t.to(mask.device) for t in tasks_mod.collate(batch))
-    logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
-    diff = tasks_mod.contrast(logits, last, c, w)  # [B]
+    diff = masked_diff(gpt, batch, mask, fill)  # [B]
     task_loss = tasks_mod.contrast_loss(diff)
     loss = task_loss + k_coef * mask.sum()
     if full_diff is not None:
         loss = loss + F.relu(recover - diff.mean() / full_diff)
     return loss, task_loss
+
+
+def masked_diff(gpt: GPT, batch, mask: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """Each example's logit difference (right − wrong answer) with `mask` [N] applied → [B]."""
+    ids, last, c, w = (t.to(mask.device) for t in tasks_mod.collate(batch))
+    logits, _, _ = gpt(ids, node_mask=mask, node_fill=fill, positions=last)
+    return tasks_mod.contrast(logits, last, c, w)
 
 
 def learn_mask_logits(gpt: GPT, examples, fill: torch.Tensor, cfg: PruneConfig, log=print) -> torch.Tensor:

@@ -261,13 +261,16 @@ class Schedule:
         model.bigram_on = self.bigram_on(step)
 
 
-def run_weights(run: Path, device) -> dict[str, torch.Tensor]:
-    """A run's latest weights: its checkpoint.pt, or else its committed compact resume.pt (a fresh
-    checkout has only that one, so a fine-tune can start from any committed run)."""
+def run_weights(run: Path, device) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """A run's latest weights and, for a concentrating run, its task masks (concentrate.py; else None):
+    from its checkpoint.pt, or else its committed compact resume.pt (a fresh checkout has only that one,
+    so a fine-tune can start from any committed run)."""
     if (run / "checkpoint.pt").exists():
-        return torch.load(run / "checkpoint.pt", weights_only=False, map_location=device)["model"]
+        ck = torch.load(run / "checkpoint.pt", weights_only=False, map_location=device)
+        return ck["model"], ck.get("taus")
     if (run / resume.COMPACT_NAME).exists():
-        return resume.load_compact(run / resume.COMPACT_NAME, device)[0]
+        state, meta = resume.load_compact(run / resume.COMPACT_NAME, device)
+        return state, meta.get("taus")
     raise SystemExit(f"--init-from {run}: neither checkpoint.pt nor {resume.COMPACT_NAME} is there")
 
 
@@ -300,8 +303,15 @@ def load_resume_state(out: Path, model: GPT, opt, device, finetune: dict | None,
         log(f"resumed from the compact {compact_path} at step {meta['step']} (fresh optimizer moments)")
         return Resumed(meta["step"], meta["tokens"], meta["total_steps"], meta.get("finetune"), True, meta.get("taus"))
     if finetune:
-        model.load_state_dict(run_weights(Path(finetune["init_from"]), device))
+        weights, taus = run_weights(Path(finetune["init_from"]), device)
+        model.load_state_dict(weights)
         log(f"fine-tuning {finetune}")
+        # a concentrating fine-tune of a concentrating run goes on with its masks, for the tasks both have
+        # (fresh masks start all open: the exclusive term would first ablate the whole model)
+        if taus and finetune.get("concentrate"):
+            taus = {name: tau for name, tau in taus.items() if name in finetune["concentrate"]["tasks"]}
+            log(f"task masks from {finetune['init_from']}: {', '.join(f'{n} ({sum(t > 0 for t in tau)} open)' for n, tau in taus.items())}")
+            return Resumed(finetune=finetune, taus=taus)
     return Resumed(finetune=finetune)
 
 
@@ -495,6 +505,12 @@ def main() -> None:
         help="fine-tune: learn a node mask per task with the weights and add its pruning objective to the loss, as TASK=λ[,TASK=λ] (concentrate.py)",
     )
     ap.add_argument("--concentrate-weight", type=float, default=ConcentrateSpec.weight, help="fine-tune: the mask objectives' weight beside the LM loss")
+    ap.add_argument(
+        "--exclusive",
+        type=float,
+        default=ConcentrateSpec.exclusive,
+        help="fine-tune: with --concentrate, the weight of asking the model with each mask's nodes ablated to be at chance on its task",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -510,7 +526,7 @@ def main() -> None:
             finetune |= {"density_from": args.density_from, "density_until": args.density_until}
         if args.concentrate:
             coefs = {name: float(coef) for name, coef in (pair.split("=") for pair in args.concentrate.split(","))}
-            finetune["concentrate"] = ConcentrateSpec(coefs, args.concentrate_weight).to_dict()
+            finetune["concentrate"] = ConcentrateSpec(coefs, args.concentrate_weight, exclusive=args.exclusive).to_dict()
     elif args.concentrate:
         ap.error("--concentrate needs --init-from (it fine-tunes a trained model)")
     if args.fit_minutes and not args.minutes:
