@@ -7,7 +7,9 @@
 # fine-tuned 6,000 more steps at a quarter of its learning rate with AbsTopK keeping ½ instead of ¼
 # (`depth-half`), then 6,000 steps with 15 % of windows from quote-flipped files (`depth-half-quotes`),
 # then 2,086 steps of 128 windows with the quote and bracket pruning objectives learned beside the
-# language-model loss (`concentrate-gpu`, concentrate.py; made on one H200 in 6 minutes, session 40).
+# language-model loss (`concentrate-gpu`, concentrate.py; made on one H200 in 6 minutes, session 40),
+# then 600 steps on 2 cores with the same objectives and `--exclusive 0.1`, which asks the model with
+# each task's mask ablated to be at chance (`exclusive-01`, 14 minutes; EXPERIMENTS.md, session 41).
 # The shipped models/pysparse-depth was made by these steps, except that the nonsense-task size
 # control was skipped (--no-nonsense, time); its MODEL_CARD says so. BUNDLE_ONLY=1 skips the training
 # and makes the bundle from the last run (its checkpoint.pt, or its resume.pt); COMPUTE names the machines
@@ -16,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 RUNS=training/runs
-RUN=${RUN:-$RUNS/concentrate-gpu}
+RUN=${RUN:-$RUNS/exclusive-01}
 BUNDLE=${BUNDLE:-models/pysparse-depth}
 MINUTES=${MINUTES:-0}    # stop each training step (resumably) after this wall time; 0 = run to its steps
 FT=(--lr-scale 0.25 --focus 0)  # the fine-tunes: a quarter of the learning rate, no task-focused windows
@@ -30,11 +32,14 @@ if [ "${BUNDLE_ONLY:-0}" = 0 ]; then
   train --config depth-half-quotes --out $RUNS/depth-half-quotes --init-from $RUNS/depth-half --steps 6000 "${FT[@]}"
   # the GPU run's flags (training/device.sh; ~3 hours on 2 cores). It ran as --steps 1000000 --minutes 7
   # --fit-minutes, which re-timed the schedule to 2,086 steps after its first 120 (EXPERIMENTS.md, session 40)
-  train --config depth-half-quotes --out "$RUN" --init-from $RUNS/depth-half-quotes --steps 2086 --batch 128 \
+  train --config depth-half-quotes --out $RUNS/concentrate-gpu --init-from $RUNS/depth-half-quotes --steps 2086 --batch 128 \
     --eval-every 500 --probe-every 5000 --ckpt-every 2000 --curve-every 100 "${FT[@]}" \
     --concentrate single_double_quote=0.01,bracket_counting=0.001
+  # it goes on with concentrate-gpu's masks; the learning rate about where that run ended (0.25 raised the loss)
+  train --config depth-half-quotes --out "$RUN" --init-from $RUNS/concentrate-gpu --steps 600 --lr-scale 0.03 --focus 0 \
+    --eval-every 200 --ckpt-every 200 --curve-every 50 --concentrate single_double_quote=0.01,bracket_counting=0.001 --exclusive 0.1
 fi
-$PY -m training.export --run "$RUN" --out "$BUNDLE" --compute "${COMPUTE:-2 CPU cores; the last fine-tune one NVIDIA H200 (PyTorch 2.11, CUDA)}"
+$PY -m training.export --run "$RUN" --out "$BUNDLE" --compute "${COMPUTE:-2 CPU cores; the fine-tune before the last (concentrate-gpu) one NVIDIA H200 (PyTorch 2.11, CUDA)}"
 # every task: 2,000 mask steps, the last half without the mask noise (600 noisy steps at 3e-3 give the
 # fine-tuned models circuits of thousands of nodes; EXPERIMENTS.md, "Pruning longer and settled"), λ = 1e-3.
 # The quote and bracket masks are also asked to keep 90 % of the model's logit difference, and so are
