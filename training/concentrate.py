@@ -10,7 +10,7 @@ gradient shuts the nodes a task can do without (through τ) while the weights le
 the nodes left open. The mask is not the circuit: after training, prune.py searches the model again from
 fresh masks with its usual settings, and the card reports what it finds there and on real code.
 
-That objective makes a small circuit *sufficient*; it does not make it *necessary*: the shipped model's
+That objective makes a small circuit *sufficient*; it does not make it *necessary*: `concentrate-gpu`'s
 9-node bracket circuit, mean-ablated, still leaves 65.8 % of the task's test examples right (and 61.2 %
 of networkx's list closes; EXPERIMENTS.md, session 41), because other nodes hold a weaker copy of the
 same count. With `exclusive` > 0 each step also runs the task with the mask's open nodes ablated and the
