@@ -7,6 +7,7 @@ import torch
 
 from training import concentrate, masks, tasks, train
 from training.corpus import read_jsonl
+from training.export import load_checkpoint
 from training.model import n_nodes
 
 
@@ -79,8 +80,7 @@ def test_a_concentrating_finetune_of_a_concentrating_run_goes_on_with_its_masks(
 def test_the_exclusive_term_is_the_share_of_the_difference_the_rest_of_the_model_keeps(tmp_path, task_data):
     """Concentrator.loss with `exclusive` = the loss without it + exclusive × mean(relu(rest's difference)) / the model's."""
     train.train("tiny", task_data, tmp_path / "base", total_steps=10, log=lambda *_: None)
-    model = train.GPT(train.CONFIGS["tiny"]["model"])
-    model.load_state_dict(train.run_weights(tmp_path / "base", "cpu")[0])
+    model = load_checkpoint(tmp_path / "base")
     model.eval()
     examples = {
         "bracket_counting": tasks.build_tasks(train.load_tokenizer(task_data / "tokenizer.json"), read_jsonl(task_data / "corpus_val.jsonl"))[
