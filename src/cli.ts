@@ -418,6 +418,8 @@ function circuitsOf(bundle: Bundle, opts: ReadonlyMap<string, string | true>): s
   if (!opts.has('--circuit')) return all;
   const chosen = new Set<string>();
   for (const name of String(opts.get('--circuit')).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const repeat = bundle.repeats.find((r) => r.task === name);
+    if (repeat) throw new UsageError(`--circuit ${name}: ${bundle.name}'s ${name} has the prediction and the nodes of ${repeat.sameAs}, which stands for it; name that one`);
     const parts = all.filter((t) => t.includes(name));
     const shortest = parts.reduce<string | undefined>((a, t) => (a === undefined || t.length < a.length ? t : a), undefined);
     const matches = all.includes(name) ? [name] : shortest !== undefined && parts.every((t) => t.startsWith(shortest)) ? [shortest] : parts;

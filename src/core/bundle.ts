@@ -6,6 +6,7 @@ import * as path from 'path';
 import { type CircuitFile, circuitFile } from '../schemas/circuit';
 import { parse, ValidationError } from '../schemas/validate';
 import { type LayoutEntry, NodeLayout, parseNodeId } from './nodes';
+import { type RepeatedCircuit, withoutRepeats } from './tasks';
 import { Tokenizer } from './tokenizer';
 
 export const BUNDLE_FORMAT = 'circuit-inspector-bundle/1';
@@ -33,8 +34,10 @@ export interface Bundle {
   readonly layout: NodeLayout;
   /** Each node's mean over validation text, the mean-ablation value [N]. */
   readonly means: Float32Array;
-  /** In manifest order; task names are unique. */
+  /** In manifest order; task names are unique. A circuit that repeats an earlier one is in `repeats` instead. */
   readonly circuits: readonly CircuitFile[];
+  /** The manifest's circuits left out as repeats of one in `circuits` (core/tasks withoutRepeats). */
+  readonly repeats: readonly RepeatedCircuit[];
   readonly manifest: Readonly<Record<string, unknown>>;
 }
 
@@ -78,8 +81,8 @@ export function loadBundle(dir: string): Bundle {
   const onnxPath = checkOnnx(r, m.onnx);
   const tokenizer = loadTokenizer(r, m, model);
   const { layout, means } = loadNodes(r, m, model);
-  const circuits = loadCircuits(r, m, layout, tokenizer);
-  return { dir, name: m.name as string, model, context, eotId: m.eot_id as number, onnxPath, tokenizer, layout, means, circuits, manifest: m };
+  const { circuits, repeats } = withoutRepeats(loadCircuits(r, m, layout, tokenizer));
+  return { dir, name: m.name as string, model, context, eotId: m.eot_id as number, onnxPath, tokenizer, layout, means, circuits, repeats, manifest: m };
 }
 
 /** manifest.json as an object with the right format and a name. */

@@ -132,3 +132,29 @@ export function samePrediction(a: Pick<CircuitFile, 'task' | 'scope' | 'classes'
   const ids = (c: Pick<CircuitFile, 'classes'>) => JSON.stringify(c.classes.map((k) => k.tokens.map((t) => t.id)));
   return x.kind === y.kind && regionOf(x) === regionOf(y) && (x.read_at ?? 'before-closer') === (y.read_at ?? 'before-closer') && ids(a) === ids(b);
 }
+
+/** A bundle circuit left out because an earlier one stands for it (withoutRepeats). */
+export interface RepeatedCircuit {
+  readonly task: string;
+  readonly title: string;
+  /** The task of the earlier circuit: the same prediction and exactly these nodes. */
+  readonly sameAs: string;
+}
+
+/**
+ * The circuits in order, without any that repeats an earlier one: the same prediction and the same
+ * set of nodes (a task's core pruned on the paper's form that found the task circuit itself). Both
+ * would draw one graph, and each has its own firing rule, so one token would show two firing values
+ * for it and the panel would offer the same graph twice; the repeat is listed with the one shown.
+ */
+export function withoutRepeats<C extends CircuitFile>(circuits: readonly C[]): { circuits: C[]; repeats: RepeatedCircuit[] } {
+  const nodeSet = (c: C) => c.nodes.map((n) => n.id).sort().join(' ');
+  const kept: C[] = [];
+  const repeats: RepeatedCircuit[] = [];
+  for (const c of circuits) {
+    const same = kept.find((k) => samePrediction(k, c) && nodeSet(k) === nodeSet(c));
+    if (same) repeats.push({ task: c.task, title: c.title, sameAs: same.task });
+    else kept.push(c);
+  }
+  return { circuits: kept, repeats };
+}

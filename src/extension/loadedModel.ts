@@ -11,6 +11,7 @@ import { type FoundCircuitFile, toCircuitFile } from '../core/foundCircuit';
 import { openModel } from '../core/openModel';
 import type { ProviderChoice, Runner } from '../core/runner';
 import { errorMessage } from '../core/errors';
+import type { RepeatedCircuit } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { ClassReadout } from '../schemas/messages';
 
@@ -74,6 +75,8 @@ export interface LoadedModel {
   readonly provider: string;
   readonly providerNotice?: string;
   readonly circuits: readonly CircuitFile[];
+  /** The bundle's circuits left out as repeats of one in `circuits` (core/tasks withoutRepeats). */
+  readonly repeats: readonly RepeatedCircuit[];
   /** Analyse `text` (or its options.range slice); cancelled when superseded by a later call with the same key (none: never). */
   analyze(key: string | undefined, text: string, ablation: Ablation, options?: AnalyzeRequest): Promise<DocumentResult | Cancelled>;
   /**
@@ -212,6 +215,9 @@ class AnalyzerModel implements LoadedModel {
   }
   get circuits(): readonly CircuitFile[] {
     return this.analyzer.circuits;
+  }
+  get repeats(): readonly RepeatedCircuit[] {
+    return this.analyzer.bundle.repeats;
   }
 
   analyze(key: string | undefined, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {

@@ -7,6 +7,7 @@ import type { AttentionAt } from '../core/attention';
 import { joinedText, linesBefore, spansInCell } from '../core/cellContext';
 import type { DiscoverAtOptions, Discovery } from '../core/discoverAt';
 import type { FoundCircuitFile } from '../core/foundCircuit';
+import type { RepeatedCircuit } from '../core/tasks';
 import type { CircuitFile } from '../schemas/circuit';
 import type { ClassReadout } from '../schemas/messages';
 import type { AnalysisResult, AnalyzeRequest, DocumentResult, EditorToken, FiringToken, HighlightResult, LoadedModel, TopTokenAt } from './loadedModel';
@@ -35,6 +36,9 @@ export class CellModel implements LoadedModel {
   }
   get circuits(): readonly CircuitFile[] {
     return this.model.circuits;
+  }
+  get repeats(): readonly RepeatedCircuit[] {
+    return this.model.repeats;
   }
 
   analyze(key: string | undefined, text: string, ablation: Ablation, options: AnalyzeRequest = {}): Promise<DocumentResult | Cancelled> {

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { loadBundle } from '../../src/core/bundle';
 import { analyzeScope } from '../../src/core/taskScope';
 import { freshModel, hoverText, openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
@@ -320,7 +321,23 @@ suite('Highlights, hover and the circuit panel', () => {
     assert.ok(cleared.decorations && cleared.decorations.spans.length > 0, 'the circuit highlights stay');
   });
 
+  // a core pruned on the paper's form that found the task circuit's own nodes is shown as that circuit (core/tasks withoutRepeats)
+  const repeats = loadBundle(path.join(repoDir, 'models', 'pysparse-depth')).repeats;
   for (const { task, core: coreTask, place, line: start, col: at, shot } of CORES) {
+    if (repeats.some((r) => r.task === coreTask && r.sameAs === task)) {
+      test(`at ${place} the ${coreTask} core has the ${task} circuit's own nodes: the panel offers one circuit and the hover names the core once, with one firing line`, async () => {
+        const { doc, line, col, state } = await showCircuitAt(start, at);
+        assert.equal(state.circuit.task, task);
+        assert.deepEqual(state.choices?.map((c) => c.task), [task], 'one choice: the same graph is not offered twice');
+        const hover = await hoverText(doc.uri, new vscode.Position(line, col));
+        assert.equal(hover.match(/The model expects/g)?.length, 1, `one prediction:\n${hover}`);
+        assert.match(hover, new RegExp(`Open the [a-z ]+ circuit\\]\\([^)]*\\) \\(also [^:]+, the paper's form: the same ${state.circuit.nodes.length} nodes\\)`), hover);
+        assert.equal(hover.match(/its firing rule/g)?.length, 1, `one firing line, the circuit's:\n${hover}`);
+        assert.ok(!hover.includes('the prediction is the one above'), 'no second entry for the core');
+        await screenshot(shot);
+      });
+      continue;
+    }
     test(`at ${place} the panel offers the ${task} circuit and its core pruned on the paper's form: the core has its own nodes, the same prediction, and no highlights; the hover states the prediction once`, async () => {
       const { doc, line, col, state: full } = await showCircuitAt(start, at);
       assert.equal(full.circuit.task, task, '"Show circuit at cursor" opens the task\'s own circuit first');

@@ -63,6 +63,19 @@ test('the shipped bundle loads and is consistent, with a circuit that names real
   for (const n of withC.circuits.at(-1)?.nodes ?? []) assert.equal(withC.layout.flat(n.id), n.flat);
 });
 
+test('a circuit with the prediction and the nodes of an earlier one is left out of `circuits` and listed as its repeat', { skip: noBundle }, () => {
+  const dir = brokenCopy((d) => {
+    withCircuit(d);
+    withCircuit(d, (c) => ((c.task = 'sample_quote_paper'), (c.title = 'Sample, the paper\'s form')), 'core.json');
+  });
+  const b = loadBundle(dir);
+  assert.deepEqual(
+    b.circuits.filter((c) => c.task.startsWith('sample_quote')).map((c) => c.task),
+    ['sample_quote'],
+  );
+  assert.deepEqual(b.repeats.at(-1), { task: 'sample_quote_paper', title: "Sample, the paper's form", sameAs: 'sample_quote' });
+});
+
 const cases: [string, (dir: string) => void, RegExp][] = [
   ['missing folder', (d) => fs.rmSync(d, { recursive: true }), /the folder does not exist\. Set circuitInspector\.bundlePath/],
   ['missing manifest', (d) => fs.rmSync(path.join(d, 'manifest.json')), /manifest\.json is missing\. Point/],

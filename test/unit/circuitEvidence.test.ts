@@ -26,7 +26,7 @@ test('a circuit file without thresholds (or without the metrics) makes no claim 
   assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '' });
 });
 
-test('the shipped bundle: the quote and bracket circuits and their cores carry their tasks; if == and while True keep under half the logit difference (44 %, 47 %) and say so', () => {
+test('the shipped bundle: the quote and bracket circuits and their cores carry their tasks; if == and while True keep under half the logit difference and say so', () => {
   const dir = path.join(root, 'models/pysparse-depth/circuits');
   const carries = Object.fromEntries(
     fs.readdirSync(dir).map((f) => {

@@ -391,6 +391,10 @@ test('--circuit and --firing filter every output form; the human form ends with 
   const ambiguous = cli('analyze', sample, '--circuit', 'i');
   assert.equal(ambiguous.status, 2);
   assert.match(ambiguous.stderr, /--circuit i is ambiguous: /);
+  // the shipped bracket core pruned on the paper's form has the bracket circuit's own nodes (core/tasks withoutRepeats)
+  const repeat = cli('analyze', sample, '--circuit', 'bracket_counting_paper');
+  assert.equal(repeat.status, 2);
+  assert.match(repeat.stderr, /bracket_counting_paper has the prediction and the nodes of bracket_counting, which stands for it; name that one/);
 });
 
 /** The node the shipped quote circuit's firing rule reads: ablating it moves the prediction. */

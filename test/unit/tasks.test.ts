@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { type CircuitFile, circuitFile } from '../../src/schemas/circuit';
 import { check } from '../../src/schemas/validate';
-import { circuitAt, circuitsAt, documentScope, samePrediction, scopeOf } from '../../src/core/tasks';
+import { circuitAt, circuitsAt, documentScope, samePrediction, scopeOf, withoutRepeats } from '../../src/core/tasks';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const sample = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/circuit-sample.json'), 'utf8')) as CircuitFile;
@@ -87,6 +87,18 @@ test('circuitsAt offers every circuit of a place in bundle order; samePrediction
   const fewerTokens = { ...core, classes: [{ ...core.classes[0], tokens: core.classes[0].tokens.slice(0, 1) }, core.classes[1]] as CircuitFile['classes'] };
   assert.ok(core.classes[0].tokens.length > 1 && !samePrediction(quote, fewerTokens), 'other class tokens: another prediction');
   assert.ok(!samePrediction(quote, { ...core, scope: { kind: 'string-close', region: 'point' } }), 'another region');
+});
+
+test('withoutRepeats leaves out a later circuit with the same prediction and node set, in any node order; one that differs in either stays', () => {
+  const quote = withTask('single_double_quote', ['double', 'single']);
+  const sameNodes = { ...withTask('single_double_quote_paper', ['double', 'single'], { kind: 'string-close' }), title: 'Quote, the paper form', nodes: [...quote.nodes].reverse() };
+  const fewerNodes = { ...sameNodes, task: 'smaller_core', nodes: quote.nodes.slice(1) };
+  const otherTask = { ...withTask('bracket_counting', ['nested', 'flat']), nodes: quote.nodes };
+  assert.ok(quote.nodes.length > 1, 'the sample has nodes to reorder and drop');
+  const folded = withoutRepeats([quote, otherTask, sameNodes, fewerNodes]);
+  assert.deepEqual(folded.circuits, [quote, otherTask, fewerNodes]);
+  assert.deepEqual(folded.repeats, [{ task: 'single_double_quote_paper', title: 'Quote, the paper form', sameAs: 'single_double_quote' }]);
+  assert.deepEqual(withoutRepeats([quote]).repeats, []);
 });
 
 test('DocumentScope with read_at closer: the prediction is read at the ] itself, and its truth is what follows that ]', () => {
