@@ -107,7 +107,7 @@ def write_real_code_evidence(bundle: Path, manifest: dict, real: dict, ablated: 
                 "real_code_ablated": ablated[cj["task"]][source],
             }
         )
-        path.write_text(json.dumps(cj, indent=2))
+        path.write_text(json.dumps(cj, indent=1))  # as training/prune.py writes it
 
 
 def model_metrics(gpt: GPT, tok, all_tasks: dict, cases: dict[str, dict]) -> dict:

@@ -269,8 +269,9 @@ export class CircuitController implements vscode.Disposable {
           ...choicesAt(model.circuits, circuit, text, here),
         }
       : { ...base, activations: {}, readout: null, applies: false };
-    const { warning } = taskEvidence(circuit);
-    if (warning) this.shown = { ...this.shown, warning };
+    const { warning, realCode } = taskEvidence(circuit);
+    const caveats = [warning, realCode].filter(Boolean).join(' ');
+    if (caveats) this.shown = { ...this.shown, warning: caveats };
     return this.render(origin, false);
   }
 

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { loadBundle } from '../../src/core/bundle';
+import { taskEvidence } from '../../src/core/circuitEvidence';
 import { analyzeScope } from '../../src/core/taskScope';
 import { freshModel, hoverText, openFixture, paintedState, repoDir, screenshot, type TestState, testState, waitFor, workspaceDir } from './helpers';
 
@@ -322,7 +323,8 @@ suite('Highlights, hover and the circuit panel', () => {
   });
 
   // a core pruned on the paper's form that found the task circuit's own nodes is shown as that circuit (core/tasks withoutRepeats)
-  const repeats = loadBundle(path.join(repoDir, 'models', 'pysparse-depth')).repeats;
+  const shipped = loadBundle(path.join(repoDir, 'models', 'pysparse-depth'));
+  const repeats = shipped.repeats;
   for (const { task, core: coreTask, place, line: start, col: at, shot } of CORES) {
     if (repeats.some((r) => r.task === coreTask && r.sameAs === task)) {
       test(`at ${place} the ${coreTask} core has the ${task} circuit's own nodes: the panel offers one circuit and the hover names the core once, with one firing line`, async () => {
@@ -334,6 +336,10 @@ suite('Highlights, hover and the circuit panel', () => {
         assert.match(hover, new RegExp(`Open the [a-z ]+ circuit\\]\\([^)]*\\) \\(also [^:]+, the paper's form: the same ${state.circuit.nodes.length} nodes\\)`), hover);
         assert.equal(hover.match(/its firing rule/g)?.length, 1, `one firing line, the circuit's:\n${hover}`);
         assert.ok(!hover.includes('the prediction is the one above'), 'no second entry for the core');
+        // what the circuit alone does on real code, where its evidence has it (training/evaluate.py): in the hover and the panel
+        const realCode = taskEvidence(shipped.circuits.find((c) => c.task === task)!).realCode;
+        assert.equal(/\$\(info\) On real code the model never saw, this circuit alone \\\(every other node ablated\\\) is right at \d+ %/.test(hover), realCode !== '', hover);
+        assert.equal(state.warning, realCode || undefined, "the panel's caveat is the evidence's sentence, or there is none");
         await screenshot(shot);
       });
       continue;

@@ -48,7 +48,7 @@ export interface TestState {
   firstDrawnAt?: number;
   /** Per analysed token: each task's firing, and its logit difference without and (while ablating) with the ablation. */
   tokens?: { start: number; end: number; circuits: Record<string, { fires: boolean; applies: boolean; value: number }>; logitDiff: Record<string, number>; ablatedLogitDiff?: Record<string, number> }[];
-  panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null; words?: { prediction: string; change: string | null }; faithfulness: number | null; allAblated: number | null } | null; ablated: string[]; busy: boolean; choices?: { task: string; title: string; nodes: number }[] };
+  panel?: { circuit: { task: string; nodes: { id: string }[] }; readout: { target: 0 | 1; before: { probs: [number, number]; logitDiff: number }; after: { probs: [number, number]; logitDiff: number } | null; words?: { prediction: string; change: string | null }; faithfulness: number | null; allAblated: number | null } | null; ablated: string[]; busy: boolean; choices?: { task: string; title: string; nodes: number }[]; warning?: string };
 }
 
 /** The extension's test-only state; activates the extension first, so that a test run alone (VSCODE_TEST_GREP) finds the command. */

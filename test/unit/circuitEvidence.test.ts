@@ -18,12 +18,26 @@ test('below either threshold the circuit does not carry its task, and the warnin
   assert.equal(weak.carries, false);
   assert.doesNotMatch(weak.warning, /model itself/);
   const good = taskEvidence({ metrics: { task_loss_model: 0.156, logit_diff_recovered: 0.89 }, evidence_thresholds: thresholds });
-  assert.deepEqual(good, { carries: true, warning: '' });
+  assert.deepEqual(good, { carries: true, warning: '', realCode: '' });
 });
 
 test('a circuit file without thresholds (or without the metrics) makes no claim either way', () => {
-  assert.deepEqual(taskEvidence({ metrics: { task_loss_model: 0.9, logit_diff_recovered: -1 } }), { carries: undefined, warning: '' });
-  assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '' });
+  assert.deepEqual(taskEvidence({ metrics: { task_loss_model: 0.9, logit_diff_recovered: -1 } }), { carries: undefined, warning: '', realCode: '' });
+  assert.deepEqual(taskEvidence({ evidence_thresholds: thresholds }), { carries: undefined, warning: '', realCode: '' });
+});
+
+test('a circuit that alone does less than half of the model\'s work above chance on real code says so in one sentence, with the figures', () => {
+  const onTestSet = { task_loss_model: 0.13, logit_diff_recovered: 1.01 };
+  const diluted = taskEvidence({ metrics: { ...onTestSet, real_code_model: 0.907, real_code_alone: 0.435, real_code_ablated: 0.578 }, evidence_thresholds: thresholds });
+  assert.equal(diluted.carries, true, 'it still carries its task on its test prompts');
+  assert.equal(
+    diluted.realCode,
+    'On real code the model never saw, this circuit alone (every other node ablated) is right at 44 % of its task\'s places, the whole model at 91 % (chance 50 %): it carries the task in the short prompts it was pruned on, but in a file nodes outside it do most of the work, so "Circuit only" can flip the prediction.',
+  );
+  // half of the model's 41 points above chance is 20.5: 71 % alone is enough, 69 % is not
+  assert.equal(taskEvidence({ metrics: { ...onTestSet, real_code_model: 0.91, real_code_alone: 0.71 } }).realCode, '');
+  assert.notEqual(taskEvidence({ metrics: { ...onTestSet, real_code_model: 0.91, real_code_alone: 0.69 } }).realCode, '');
+  assert.equal(taskEvidence({ metrics: { ...onTestSet, real_code_alone: 0.2 } }).realCode, '', 'without the model\'s figure no claim');
 });
 
 test('the shipped bundle: the quote and bracket circuits and their cores carry their tasks; if == and while True keep under half the logit difference and say so', () => {
