@@ -14,8 +14,8 @@ export interface TaskEvidence {
   /**
    * One sentence when the circuit alone does less than half of the model's work on real code (the
    * file's real_code_* metrics, training/evaluate.py): pruned on short prompts, it may leave to other
-   * nodes what longer contexts need (the shipped bracket circuit: layer-0 attention reads without its
-   * query and key nodes, so a file's many earlier tokens dilute the count). Empty otherwise.
+   * nodes what a file's longer context needs (the shipped bracket circuit keeps a nested close alone
+   * with nothing before the line, and loses it with a docstring and two lines before). Empty otherwise.
    */
   readonly realCode: string;
 }

@@ -96,7 +96,7 @@ export class CircuitHover implements vscode.HoverProvider {
     });
     if (rows.length) md.appendMarkdown(`Key nodes at this token (activation here, and its mean over validation text):\n\n${rows.join('')}`);
     // after the prediction and the nodes at this token (the hover's height is bounded): what the circuit alone does in real files
-    if (evidence.realCode) md.appendMarkdown(`$(info) ${escape(evidence.realCode)}\n\n`);
+    if (evidence.realCode) md.appendMarkdown(`\n$(info) ${escape(evidence.realCode)}\n\n`);
     // a circuit of the bundle with the same prediction and exactly these nodes is shown as this one
     const alsoAs = model.repeats.filter((r) => r.sameAs === circuit.task).map((r) => escape(r.title));
     appendOpenLink(md, doc, token, circuit, alsoAs.length ? `also ${alsoAs.join(' and ')}: the same ${circuit.nodes.length} nodes` : undefined);
