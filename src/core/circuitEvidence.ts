@@ -1,9 +1,10 @@
 // Whether a circuit's own evidence says it carries its task, in words. A circuit pruned from a model
-// that cannot do the task (the shipped bracket circuit: the model is at chance, the circuit keeps
+// that cannot do the task (an early bundle's bracket circuit: the model at chance, the circuit keeping
 // −68 % of its logit difference) must not be shown like one that does: the hover and the panel
 // warn, and its highlights stay off unless the user turns them on. The thresholds are the circuit
 // file's (`evidence_thresholds`, docs/bundle-format.md); a file without them makes no claim either
-// way. Pure: no `vscode` import.
+// way. What the circuit alone does on real code is said beside it, whether or not it carries its
+// task on its test prompts. Pure: no `vscode` import.
 import type { CircuitFile } from '../schemas/circuit';
 
 export interface TaskEvidence {
