@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from training import evaluate, export, realcode
+from training import evaluate, realcode
 from training.model import n_nodes
-from training.tests.test_export import TINY, _sparse_tiny
+from training.tests.test_export import TINY, _sparse_tiny, _tiny_bundle
 
 
 def real_text(lines: int = 80, seed: int = 0) -> str:
@@ -26,12 +26,7 @@ def test_circuit_alone_and_ablated_on_real_code(tmp_path, root):
     gpt = _sparse_tiny(seed=5)
     with torch.no_grad():
         gpt.bigram_table.zero_()  # its random logits would outvote the nodes, whose ablation the test needs to see
-    data = tmp_path / "data"
-    data.mkdir()
-    np.random.default_rng(0).integers(0, 2047, 20_000).astype(np.uint16).tofile(data / "val.bin")
-    (data / "tokenizer.json").write_text((root / "test/fixtures/tokenizer.json").read_text())
-    bundle = tmp_path / "bundle"
-    export.write_bundle(gpt, data, bundle, "tiny", {"corpus": "test"}, {"val_loss": None})
+    data, bundle = _tiny_bundle(gpt, tmp_path, root)
     # one bracket "circuit" is every node, the other none: alone and ablated swap the full model and every node ablated
     (bundle / "circuits").mkdir()
     every = [{"flat": i} for i in range(n_nodes(TINY))]

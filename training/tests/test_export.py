@@ -25,6 +25,18 @@ def _sparse_tiny(seed=0) -> GPT:
     return gpt.eval()
 
 
+def _tiny_bundle(gpt, tmp_path, root, name: str = "bundle"):
+    """`gpt` exported as a bundle under tmp_path (with a data folder of random validation tokens and the
+    fixture tokenizer): (data folder, bundle folder)."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    np.random.default_rng(0).integers(0, 2047, 20_000).astype(np.uint16).tofile(data / "val.bin")
+    (data / "tokenizer.json").write_text((root / "test/fixtures/tokenizer.json").read_text())
+    out = tmp_path / name
+    export.write_bundle(gpt, data, out, "tiny", {"corpus": "test"}, {"val_loss": None})
+    return data, out
+
+
 def _first_near_tie(gpt, ids, mask, fill) -> int:
     """Index of the first position at which any AbsTopK boundary's relative gap is below GAP (T if none).
 
@@ -83,12 +95,7 @@ def test_onnx_matches_pytorch(tmp_path, ablate):
 
 def test_bundle_files_and_manifest(tmp_path, root):
     gpt = _sparse_tiny()
-    data = tmp_path / "data"
-    data.mkdir()
-    np.random.default_rng(0).integers(0, 2047, 20_000).astype(np.uint16).tofile(data / "val.bin")
-    (data / "tokenizer.json").write_text((root / "test/fixtures/tokenizer.json").read_text())
-    out = tmp_path / "bundle"
-    export.write_bundle(gpt, data, out, "tiny", {"corpus": "test"}, {"val_loss": None})
+    data, out = _tiny_bundle(gpt, tmp_path, root)
     manifest = json.loads((out / "manifest.json").read_text())
     N = manifest["nodes"]["count"]
     assert N == n_nodes(TINY)
